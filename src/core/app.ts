@@ -1,0 +1,314 @@
+import { checkDependencies } from './dependency-order.js';
+import { FluxyError, invalidArgument } from './errors.js';
+import { EventBus, type FluxyEvents } from './events.js';
+import { consoleLogger, type Logger, scopedLogger } from './logger.js';
+import {
+  attachHost,
+  type FluxyPlugins,
+  type Plugin,
+  type PluginClass,
+  type PluginContext,
+  type PluginHost,
+} from './plugin.js';
+
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  /** Where the app and its plugins log. @default consoleLogger('warn') */
+  logger?: Logger;
+}
+
+interface Entry {
+  readonly plugin: Plugin;
+  state: 'registered' | 'initializing' | 'ready' | 'failed';
+  error?: unknown;
+  controller?: AbortController;
+  disposers: Array<() => void | Promise<void>>;
+}
+
+/**
+ * An isolated registry of plugins with its own event bus. Create one per app (or per test);
+ * the free functions `register`, `use`, `ready`, `dispose` act on a default app.
+ */
+export class App {
+  /** The app's typed event bus. */
+  readonly events: EventBus<FluxyEvents>;
+  /** The app's logger. */
+  readonly logger: Logger;
+
+  readonly #entries = new Map<string, Entry>();
+  readonly #initOrder: Entry[] = [];
+  readonly #host: PluginHost;
+  #readyRun: Promise<void> | undefined;
+  #disposal: Promise<void> | undefined;
+
+  constructor(options: AppOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgument('createApp(options): options must be an object, e.g. createApp({ logger }).');
+    }
+    this.logger = options.logger ?? consoleLogger('warn');
+    this.events = new EventBus<FluxyEvents>((event, error) => {
+      this.logger.error(`a handler of "${event}" threw`, error);
+      if (event !== 'app:handler-error') this.events.emit('app:handler-error', { event, error });
+    });
+    this.#host = {
+      ready: () => this.ready(),
+      isInitialized: (plugin) =>
+        this.#entries.get(plugin.name)?.plugin === plugin &&
+        this.#entries.get(plugin.name)?.state === 'ready',
+    };
+  }
+
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposal !== undefined;
+  }
+
+  /**
+   * Add a plugin. It is initialised by the next `ready()` (or by its first public call).
+   * Throws `plugin/duplicate` if the name is taken, `invalid-argument` for a malformed plugin;
+   * the registry is unchanged in both cases.
+   *
+   * @returns the plugin itself, for `const sync = app.register(new SyncPlugin())`.
+   */
+  register<P extends Plugin>(plugin: P): P {
+    this.#assertAlive('register');
+    validatePlugin(plugin);
+    const existing = this.#entries.get(plugin.name);
+    if (existing) {
+      throw new FluxyError(
+        'plugin/duplicate',
+        existing.plugin === plugin
+          ? `Plugin "${plugin.name}" is already registered with this app: register it once.`
+          : `A plugin named "${plugin.name}" is already registered: give the new one another name, or register only one.`,
+      );
+    }
+    const attach = (plugin as { [attachHost]?: (host: PluginHost) => void })[attachHost];
+    if (typeof attach === 'function') attach.call(plugin, this.#host);
+    this.#entries.set(plugin.name, { plugin, state: 'registered', disposers: [] });
+    return plugin;
+  }
+
+  /** Whether a plugin with this name, or an instance of this class, is registered. */
+  has(plugin: string | PluginClass): boolean {
+    return this.#find(plugin) !== undefined;
+  }
+
+  /**
+   * The registered plugin, by class (typed) or by name. Throws `plugin/not-registered`.
+   *
+   * @example const sync = app.use(SyncPlugin);
+   */
+  use<P extends Plugin>(plugin: PluginClass<P>): P;
+  use<K extends keyof FluxyPlugins>(name: K): FluxyPlugins[K];
+  use(name: string): Plugin;
+  use(plugin: string | PluginClass): Plugin {
+    this.#assertAlive('use');
+    if (typeof plugin !== 'string' && typeof plugin !== 'function') {
+      throw invalidArgument('use(plugin): pass a plugin class (use(SyncPlugin)) or a name (use("sync")).');
+    }
+    const found = this.#find(plugin);
+    if (!found) {
+      const label =
+        typeof plugin === 'string' ? `named "${plugin}"` : `of class ${plugin.name || '(anonymous)'}`;
+      throw new FluxyError(
+        'plugin/not-registered',
+        `No plugin ${label} is registered: call register(new ${typeof plugin === 'string' ? 'ThatPlugin' : plugin.name}()) first.`,
+      );
+    }
+    return found.plugin;
+  }
+
+  /**
+   * Initialise every registered plugin not yet initialised, dependencies first (independent
+   * plugins concurrently). Validates the whole graph before running anything. Concurrent calls
+   * share one run. Rejects with `plugin/missing-dependency`, `plugin/dependency-cycle` or
+   * `plugin/init-failed` (naming the plugin); a failed plugin is retried by the next `ready()`.
+   */
+  ready(): Promise<void> {
+    try {
+      this.#assertAlive('ready');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#readyRun ??= this.#runReady().finally(() => {
+      this.#readyRun = undefined;
+    });
+    return this.#readyRun;
+  }
+
+  /**
+   * Dispose every initialised plugin in reverse initialisation order: abort its signal, run the
+   * disposers it recorded, then its `dispose()`. Safe to call twice; later calls to `register`,
+   * `use` and `ready` throw `app/disposed`.
+   */
+  dispose(): Promise<void> {
+    this.#disposal ??= this.#runDispose();
+    return this.#disposal;
+  }
+
+  async #runReady(): Promise<void> {
+    for (;;) {
+      const pending = [...this.#entries.values()].filter((entry) => entry.state !== 'ready');
+      if (pending.length === 0) break;
+      checkDependencies(new Map([...this.#entries].map(([name, entry]) => [name, entry.plugin])));
+      const failures: Entry[] = [];
+      const blocked = new Set<Entry>();
+      for (;;) {
+        const wave = pending.filter(
+          (entry) =>
+            entry.state !== 'ready' &&
+            !failures.includes(entry) &&
+            !blocked.has(entry) &&
+            (entry.plugin.dependencies ?? []).every((name) => this.#entries.get(name)?.state === 'ready'),
+        );
+        if (wave.length === 0) break;
+        await Promise.all(wave.map((entry) => this.#initOne(entry, failures)));
+        if (this.disposed) return;
+      }
+      for (const entry of pending)
+        if (entry.state !== 'ready' && !failures.includes(entry)) blocked.add(entry);
+      if (failures.length > 0) throw initFailure(failures, blocked);
+      if (blocked.size > 0) continue;
+    }
+    this.events.emit('app:ready');
+  }
+
+  async #initOne(entry: Entry, failures: Entry[]): Promise<void> {
+    entry.state = 'initializing';
+    entry.controller = new AbortController();
+    entry.disposers = [];
+    const context: PluginContext = {
+      use: ((plugin: string | PluginClass) => this.use(plugin as string)) as PluginContext['use'],
+      events: this.events,
+      logger: scopedLogger(this.logger, entry.plugin.name),
+      signal: entry.controller.signal,
+      onDispose: (disposer) => {
+        if (typeof disposer !== 'function')
+          throw invalidArgument('onDispose(disposer): disposer must be a function.');
+        entry.disposers.push(disposer);
+      },
+    };
+    try {
+      await entry.plugin.init?.(context);
+      entry.state = 'ready';
+      entry.error = undefined;
+      this.#initOrder.push(entry);
+    } catch (error) {
+      entry.state = 'failed';
+      entry.error = error;
+      failures.push(entry);
+      await this.#release(entry, false);
+    }
+  }
+
+  async #release(entry: Entry, callDispose: boolean): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    entry.controller?.abort(new FluxyError('app/disposed', `Plugin "${entry.plugin.name}" was disposed.`));
+    for (const disposer of entry.disposers.splice(0).reverse()) {
+      try {
+        await disposer();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (callDispose) {
+      try {
+        await entry.plugin.dispose?.();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    return errors;
+  }
+
+  async #runDispose(): Promise<void> {
+    await this.#readyRun?.catch(() => {});
+    this.events.emit('app:dispose');
+    for (const entry of this.#initOrder.splice(0).reverse()) {
+      const errors = await this.#release(entry, true);
+      entry.state = 'registered';
+      for (const error of errors) this.logger.error(`disposing plugin "${entry.plugin.name}" failed`, error);
+    }
+    this.events.clear();
+  }
+
+  #find(plugin: string | PluginClass): Entry | undefined {
+    if (typeof plugin === 'string') return this.#entries.get(plugin);
+    if (typeof plugin !== 'function') return undefined;
+    for (const entry of this.#entries.values()) if (entry.plugin instanceof plugin) return entry;
+    return undefined;
+  }
+
+  #assertAlive(method: string): void {
+    if (this.#disposal) {
+      throw new FluxyError(
+        'app/disposed',
+        `${method}() was called on a disposed app: create a new app with createApp().`,
+      );
+    }
+  }
+}
+
+function validatePlugin(plugin: unknown): asserts plugin is Plugin {
+  if (plugin === null || typeof plugin !== 'object') {
+    throw invalidArgument(
+      'register(plugin): plugin must be an object with a name, e.g. register(new SyncPlugin()).',
+    );
+  }
+  const candidate = plugin as Partial<Record<keyof Plugin, unknown>>;
+  if (typeof candidate.name !== 'string' || candidate.name.trim() === '') {
+    throw invalidArgument('register(plugin): plugin.name must be a non-empty string.');
+  }
+  const { name, dependencies } = candidate;
+  if (dependencies !== undefined) {
+    if (!Array.isArray(dependencies) || dependencies.some((d) => typeof d !== 'string' || d === '')) {
+      throw invalidArgument(`Plugin "${name}": dependencies must be an array of plugin names.`);
+    }
+    if (dependencies.includes(name)) {
+      throw new FluxyError(
+        'plugin/dependency-cycle',
+        `Plugin "${name}" depends on itself: remove "${name}" from its dependencies.`,
+      );
+    }
+  }
+  for (const hook of ['init', 'dispose'] as const) {
+    if (candidate[hook] !== undefined && typeof candidate[hook] !== 'function') {
+      throw invalidArgument(`Plugin "${name}": ${hook} must be a function.`);
+    }
+  }
+}
+
+function initFailure(failures: Entry[], blocked: Set<Entry>): FluxyError {
+  const names = failures.map((entry) => `"${entry.plugin.name}"`).join(', ');
+  const first = failures[0]?.error;
+  const reason = first instanceof Error ? first.message : String(first);
+  const waiting = blocked.size
+    ? ` Not initialised because of it: ${[...blocked].map((e) => `"${e.plugin.name}"`).join(', ')}.`
+    : '';
+  return new FluxyError(
+    'plugin/init-failed',
+    `Plugin ${names} failed to initialise: ${reason}.${waiting} Fix the cause and call ready() again.`,
+    {
+      cause:
+        failures.length === 1
+          ? first
+          : new AggregateError(
+              failures.map((e) => e.error),
+              'several plugins failed',
+            ),
+    },
+  );
+}
+
+/**
+ * Create an isolated app: a plugin registry with its own events. Use one per test, per SSR
+ * request, or whenever two apps must not share plugins.
+ *
+ * @example
+ * const app = createApp();
+ * app.register(new StoragePlugin());
+ * await app.ready();
+ */
+export function createApp(options?: AppOptions): App {
+  return new App(options);
+}

@@ -1,0 +1,58 @@
+import { FluxyError } from './errors.js';
+import { attachHost, type Plugin, type PluginContext, type PluginHost } from './plugin.js';
+
+/**
+ * A convenient base for plugin classes. It remembers the app it was registered with, so public
+ * methods can `await this.whenReady()` and work before the app's explicit `ready()`:
+ *
+ * @example
+ * class Greeter extends FluxyPlugin {
+ *   readonly name = 'greeter';
+ *   async greet() { await this.whenReady(); return 'hi'; }
+ * }
+ */
+export abstract class FluxyPlugin implements Plugin {
+  abstract readonly name: string;
+  #host: PluginHost | undefined;
+
+  /** @internal */
+  [attachHost](host: PluginHost): void {
+    if (this.#host && this.#host !== host) {
+      throw new FluxyError(
+        'invalid-argument',
+        `Plugin "${this.name}" is already registered with another app: create a new instance for each app.`,
+      );
+    }
+    this.#host = host;
+  }
+
+  /** Called once by the app's `ready()`. */
+  init?(ctx: PluginContext): void | Promise<void>;
+
+  /**
+   * Resolves once this plugin is initialised, starting the app's `ready()` if nobody has.
+   * Rejects with `plugin/not-registered` when the plugin was never registered, and with the
+   * init error when this plugin (or a dependency) failed to initialise.
+   */
+  protected async whenReady(): Promise<void> {
+    const host = this.#host;
+    if (!host) {
+      throw new FluxyError(
+        'plugin/not-registered',
+        `Plugin "${this.name}" is not registered: call register(plugin) (or app.register(plugin)) first.`,
+      );
+    }
+    if (host.isInitialized(this)) return;
+    try {
+      await host.ready();
+    } catch (error) {
+      if (!host.isInitialized(this)) throw error;
+    }
+    if (!host.isInitialized(this)) {
+      throw new FluxyError(
+        'plugin/init-failed',
+        `Plugin "${this.name}" is not initialised: call app.ready().`,
+      );
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { FluxyError } from './errors.js';
+import type { Plugin } from './plugin.js';
+
+/**
+ * Checks that every dependency is registered and that there is no cycle, before anything runs.
+ * Throws `plugin/missing-dependency` or `plugin/dependency-cycle` with the fix in the message.
+ */
+export function checkDependencies(plugins: ReadonlyMap<string, Plugin>): void {
+  for (const plugin of plugins.values()) {
+    for (const dependency of plugin.dependencies ?? []) {
+      if (!plugins.has(dependency)) {
+        throw new FluxyError(
+          'plugin/missing-dependency',
+          `The dependency "${dependency}" of plugin "${plugin.name}" is not registered: register it before calling ready().`,
+        );
+      }
+    }
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): void => {
+    const seen = state.get(name);
+    if (seen === 'done') return;
+    if (seen === 'visiting') {
+      const cycle = [...path.slice(path.indexOf(name)), name].join(' → ');
+      throw new FluxyError(
+        'plugin/dependency-cycle',
+        `Plugins depend on each other in a cycle: ${cycle}. Remove one of these dependencies.`,
+      );
+    }
+    state.set(name, 'visiting');
+    path.push(name);
+    for (const dependency of plugins.get(name)?.dependencies ?? []) visit(dependency);
+    path.pop();
+    state.set(name, 'done');
+  };
+  for (const name of plugins.keys()) visit(name);
+}

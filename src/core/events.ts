@@ -1,0 +1,90 @@
+import mitt, { type Emitter } from 'mitt';
+
+/** A function that undoes a subscription. Safe to call more than once. */
+export type Unsubscribe = () => void;
+
+/** A map from event name to payload type. */
+export type EventMap = Record<string, unknown>;
+
+/**
+ * The app-wide events. Extend it by declaration merging to type your own:
+ *
+ * @example
+ * declare module 'fluxy' { interface FluxyEvents { 'notes:changed': { id: string } } }
+ */
+export interface FluxyEvents {
+  /** All registered plugins finished `init`. */
+  'app:ready': undefined;
+  /** The app is being disposed. */
+  'app:dispose': undefined;
+  /** An event handler threw; the other handlers still ran. */
+  'app:handler-error': { event: string; error: unknown };
+}
+
+/**
+ * A typed event bus (mitt underneath) whose `on` returns its unsubscribe function.
+ *
+ * Handler errors: every handler runs even if an earlier one throws; the errors are then passed
+ * to `onHandlerError` (the app logs them and emits `'app:handler-error'`), never thrown back
+ * at the code that emitted the event.
+ */
+export class EventBus<Events extends object> {
+  readonly #emitter: Emitter<Record<keyof Events, unknown>> = mitt();
+  readonly #onHandlerError: (event: string, error: unknown) => void;
+
+  constructor(onHandlerError: (event: string, error: unknown) => void = () => {}) {
+    this.#onHandlerError = onHandlerError;
+  }
+
+  /** Subscribe to `event`; returns the unsubscribe function. */
+  on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
+    if (typeof handler !== 'function') throw new TypeError('EventBus.on: handler must be a function');
+    // One wrapper per subscription, so the same handler subscribed twice is removed once per call.
+    const wrapped = (payload: unknown): void => handler(payload as Events[K]);
+    this.#emitter.on(event, wrapped);
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.#emitter.off(event, wrapped);
+    };
+  }
+
+  /** Subscribe for one event only. */
+  once<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
+    const off = this.on(event, (payload) => {
+      off();
+      handler(payload);
+    });
+    return off;
+  }
+
+  /** Call every handler of `event` with `payload`. Never throws because of a handler. */
+  emit<K extends keyof Events>(
+    event: K,
+    ...payload: undefined extends Events[K] ? [Events[K]?] : [Events[K]]
+  ): void {
+    const handlers = this.#emitter.all.get(event);
+    if (!handlers || handlers.length === 0) return;
+    for (const handler of [...handlers] as Array<(payload: unknown) => void>) {
+      try {
+        handler(payload[0]);
+      } catch (error) {
+        this.#onHandlerError(String(event), error);
+      }
+    }
+  }
+
+  /** How many handlers listen to `event` (for tests and leak checks). */
+  listenerCount(event?: keyof Events): number {
+    if (event !== undefined) return this.#emitter.all.get(event)?.length ?? 0;
+    let total = 0;
+    for (const list of this.#emitter.all.values()) total += list.length;
+    return total;
+  }
+
+  /** Remove every handler. */
+  clear(): void {
+    this.#emitter.all.clear();
+  }
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    storage: 'src/plugins/storage/index.ts',
+    connectivity: 'src/plugins/connectivity/index.ts',
+    sync: 'src/plugins/sync/index.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  // Shared chunks keep one copy of the core, so `instanceof FluxyError` holds across entries.
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  treeshake: true,
+  target: 'es2022',
+  platform: 'neutral',
+  external: ['node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
+});
