@@ -1,0 +1,27 @@
+/**
+ * Codes of the errors the Sync plugin throws, or stores as an operation's `lastError.code`.
+ *
+ * Thrown by `queue()` and friends (nothing is stored): `sync/invalid-method`, `sync/invalid-url`,
+ * `sync/invalid-body`, `sync/body-too-large`, `sync/invalid-headers`, `sync/credentials-in-queue`,
+ * `sync/invalid-options`, `sync/not-found`.
+ *
+ * Kept on an operation (`op.lastError.code`): `sync/http-error` (the server answered with an
+ * error status), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
+ * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
+ * `sync/headers-failed` (the `headers` option threw).
+ */
+export type SyncErrorCode =
+  | 'sync/invalid-method'
+  | 'sync/invalid-url'
+  | 'sync/invalid-body'
+  | 'sync/body-too-large'
+  | 'sync/invalid-headers'
+  | 'sync/credentials-in-queue'
+  | 'sync/invalid-options'
+  | 'sync/not-found'
+  | 'sync/http-error'
+  | 'sync/network-error'
+  | 'sync/timeout'
+  | 'sync/max-attempts'
+  | 'sync/record-unreadable'
+  | 'sync/headers-failed';

@@ -1,0 +1,21 @@
+export type { RetryOptions } from './backoff.js';
+export { computeDelay, defaultRetryOptions, parseRetryAfter } from './backoff.js';
+export type { SyncProgress, SyncStatus } from './change-channel.js';
+export { type AttemptResult, classify, type Outcome } from './classify.js';
+export type { SyncErrorCode } from './errors.js';
+export type { JsonValue } from './json-value.js';
+export type { Coordination, LockManagerLike } from './leader.js';
+export type { Operation, OperationError, UnreadableOperation } from './operation.js';
+export type { SyncOptions } from './options.js';
+export type { OutboxStorage } from './outbox.js';
+export { SyncPlugin } from './plugin.js';
+export type { HttpMethod, QueueOptions } from './request-validation.js';
+export type { FlushSummary } from './sync-engine.js';
+export type { SyncEventName, SyncEvents } from './sync-events.js';
+export type { FetchFunction, HeadersOption } from './transport.js';
+
+declare module '../../core/plugin.js' {
+  interface FluxyPlugins {
+    sync: import('./plugin.js').SyncPlugin;
+  }
+}

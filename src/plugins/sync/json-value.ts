@@ -1,0 +1,100 @@
+import { FluxyError } from '../../core/errors.js';
+
+/** A JSON value: what a body or `meta` may hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** How deep a body or `meta` may nest. */
+export const maxJsonDepth = 64;
+
+/**
+ * Serialise `value` to JSON text, refusing what JSON would silently change or lose: BigInt,
+ * functions, symbols, non-finite numbers, cycles, lone surrogates, Map/Set/typed arrays and
+ * other class instances without `toJSON`, and nesting deeper than {@link maxJsonDepth}.
+ * `undefined` object properties are dropped as JSON does. Throws `FluxyError(code)` naming the path.
+ */
+export function toJsonText(
+  value: unknown,
+  what: string,
+  code: 'sync/invalid-body' | 'sync/invalid-options',
+): string {
+  const seen = new Set<object>();
+  const fail = (path: string, problem: string): never => {
+    throw new FluxyError(
+      code,
+      `${what}${path} ${problem}: ${what} must be JSON (plain objects, arrays, strings, finite numbers, booleans, null).`,
+    );
+  };
+  const check = (item: unknown, path: string, depth: number): void => {
+    if (depth > maxJsonDepth) fail(path, `nests deeper than ${maxJsonDepth} levels`);
+    switch (typeof item) {
+      case 'string':
+        if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(item)) {
+          fail(path, 'contains a lone UTF-16 surrogate');
+        }
+        return;
+      case 'number':
+        if (!Number.isFinite(item)) fail(path, `is ${item}, which JSON cannot hold`);
+        return;
+      case 'boolean':
+        return;
+      case 'bigint':
+        fail(path, 'is a BigInt (convert it to a string)');
+        return;
+      case 'function':
+        fail(path, 'is a function');
+        return;
+      case 'symbol':
+        fail(path, 'is a symbol');
+        return;
+      case 'undefined':
+        return;
+    }
+    if (item === null) return;
+    const object = item as object;
+    if (seen.has(object)) fail(path, 'is a circular reference');
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+      // Date and friends: JSON uses toJSON; check what it produces.
+      seen.add(object);
+      check((object as { toJSON(): unknown }).toJSON(), path, depth + 1);
+      seen.delete(object);
+      return;
+    }
+    const prototype = Object.getPrototypeOf(object);
+    const isArray = Array.isArray(object);
+    if (!isArray && prototype !== Object.prototype && prototype !== null) {
+      fail(path, `is a ${object.constructor?.name ?? 'class instance'}, which JSON would not keep`);
+    }
+    seen.add(object);
+    if (isArray) {
+      (object as unknown[]).forEach((element, index) => {
+        if (typeof element === 'undefined' || typeof element === 'function' || typeof element === 'symbol') {
+          fail(`${path}[${index}]`, `is ${typeof element}, which JSON would turn into null`);
+        }
+        check(element, `${path}[${index}]`, depth + 1);
+      });
+    } else {
+      if (Object.getOwnPropertySymbols(object).length > 0) fail(path, 'has symbol keys');
+      for (const [key, child] of Object.entries(object)) check(child, `${path}.${key}`, depth + 1);
+    }
+    seen.delete(object);
+  };
+  check(value, '', 0);
+  const text = JSON.stringify(value);
+  if (text === undefined) fail('', 'is not a JSON value');
+  return text;
+}
+
+/** UTF-8 byte length of a string, without allocating. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4;
+      index++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

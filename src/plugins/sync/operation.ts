@@ -1,0 +1,115 @@
+import type { JsonValue } from './json-value.js';
+import type { HttpMethod } from './request-validation.js';
+
+/** Why an operation's last attempt did not succeed. */
+export interface OperationError {
+  /** A `sync/*` code, e.g. `sync/http-error` or `sync/network-error`. */
+  code: string;
+  /** What happened, for logs and UIs. */
+  message: string;
+  /** The HTTP status, when the server answered. */
+  status?: number;
+  /** When it happened (ms since epoch). */
+  at: number;
+}
+
+/** A queued HTTP operation, as stored and as returned by `queue()`, `pending()` and `failed()`. */
+export interface Operation {
+  /** Unique, time-ordered id; also the `Idempotency-Key` header of every attempt. */
+  readonly id: string;
+  readonly method: HttpMethod;
+  /** As given to `queue()`; resolved against `baseUrl` at send time. */
+  readonly url: string;
+  /** The JSON body, as it was when `queue()` was called. */
+  readonly body?: JsonValue;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly meta?: JsonValue;
+  readonly kind?: string;
+  /** When it was queued (ms since epoch). */
+  readonly createdAt: number;
+  /** How many times the server answered with a retryable error. */
+  readonly attempts: number;
+  /** Not sent before this time (ms since epoch) — the backoff after a retryable failure. */
+  readonly nextAttemptAt?: number;
+  readonly lastError?: OperationError;
+}
+
+/**
+ * A failed operation whose stored record could not be read (it failed authentication or
+ * decryption). It is never sent; inspect `lastError` and `discard()` it.
+ */
+export interface UnreadableOperation {
+  readonly id: string;
+  readonly unreadable: true;
+  readonly lastError: OperationError;
+}
+
+/** The stored form of an operation: versioned plain data, never a closure. @internal */
+export interface OperationRecord {
+  v: 1;
+  id: string;
+  method: HttpMethod;
+  url: string;
+  /** The body as JSON text, exactly what is sent. */
+  body?: string;
+  headers?: Record<string, string>;
+  meta?: JsonValue;
+  kind?: string;
+  createdAt: number;
+  attempts: number;
+  nextAttemptAt?: number;
+  lastError?: OperationError;
+  /** Increases with every write of this record: on a crash between the two writes of a move, the higher one wins. */
+  rev: number;
+  /** Set when the record is an unreadable one moved to failed. */
+  unreadable?: true;
+}
+
+/** The current record format version. */
+export const recordVersion = 1;
+
+/** The public view of a record. @internal */
+export function toOperation(record: OperationRecord): Operation | UnreadableOperation {
+  if (record.unreadable) {
+    return Object.freeze({
+      id: record.id,
+      unreadable: true as const,
+      lastError: record.lastError ?? { code: 'sync/record-unreadable', message: 'unreadable record', at: 0 },
+    });
+  }
+  const operation: {
+    -readonly [K in keyof Operation]: Operation[K];
+  } = {
+    id: record.id,
+    method: record.method,
+    url: record.url,
+    createdAt: record.createdAt,
+    attempts: record.attempts,
+  };
+  if (record.body !== undefined) operation.body = JSON.parse(record.body) as JsonValue;
+  if (record.headers) operation.headers = { ...record.headers };
+  if (record.meta !== undefined) operation.meta = structuredCloneJson(record.meta);
+  if (record.kind !== undefined) operation.kind = record.kind;
+  if (record.nextAttemptAt !== undefined) operation.nextAttemptAt = record.nextAttemptAt;
+  if (record.lastError) operation.lastError = { ...record.lastError };
+  return Object.freeze(operation);
+}
+
+function structuredCloneJson(value: JsonValue): JsonValue {
+  return JSON.parse(JSON.stringify(value)) as JsonValue;
+}
+
+/** True when a stored value has the shape of a record we can use. @internal */
+export function isOperationRecord(value: unknown, id: string): value is OperationRecord {
+  if (value === null || typeof value !== 'object') return false;
+  const record = value as Partial<OperationRecord>;
+  if (record.v !== recordVersion || record.id !== id || typeof record.rev !== 'number') return false;
+  if (record.unreadable === true) return true;
+  return (
+    typeof record.method === 'string' &&
+    typeof record.url === 'string' &&
+    typeof record.createdAt === 'number' &&
+    typeof record.attempts === 'number' &&
+    (record.body === undefined || typeof record.body === 'string')
+  );
+}

@@ -1,0 +1,185 @@
+import { FluxyError } from '../../core/errors.js';
+import { defaultRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './backoff.js';
+import type { LockManagerLike } from './leader.js';
+import { describe } from './request-validation.js';
+import type { FetchFunction, HeadersOption } from './transport.js';
+
+/** Options of `new SyncPlugin(options)`. */
+export interface SyncOptions {
+  /**
+   * Prefix of every relative operation URL: `baseUrl + url`. In browsers it may itself be
+   * relative to the page. @default undefined (URLs are resolved against the page; Node needs absolute URLs)
+   * @example new SyncPlugin({ baseUrl: 'https://api.example.com/v1' }) // + '/notes' → …/v1/notes
+   */
+  baseUrl?: string;
+  /**
+   * Headers for every request, or a function evaluated at SEND time for each attempt — the place
+   * for `Authorization`, so a token is never stored and never stale.
+   * @example new SyncPlugin({ headers: async () => ({ Authorization: `Bearer ${await auth.token()}` }) })
+   */
+  headers?: HeadersOption;
+  /** Backoff and attempt limits. @default { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 60000, maxRetryAfterMs: 3600000 } */
+  retry?: RetryOptions;
+  /** Abort an attempt after this long; it is retried with the same key. @default 30000 */
+  timeoutMs?: number;
+  /** While operations are pending, look for work this often (catches missed triggers). @default 30000 */
+  intervalMs?: number;
+  /** The fetch to call (another transport, or a wrapped fetch). @default globalThis.fetch */
+  fetch?: FetchFunction;
+  /** Largest body + meta accepted by `queue()`, in UTF-8 bytes. @default 1048576 (1 MiB) */
+  maxBodyBytes?: number;
+  /** Storage namespace of the outbox; two SyncPlugins in one app need different ones. @default 'sync' */
+  namespace?: string;
+  /** The Web Locks manager used to pick one flushing tab; `false` to turn coordination off. @default navigator.locks */
+  locks?: LockManagerLike | false;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+  /** Randomness for backoff jitter, in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+/** Options with defaults applied. @internal */
+export interface ResolvedSyncOptions {
+  baseUrl: string | undefined;
+  headers: HeadersOption | undefined;
+  retry: ResolvedRetryOptions;
+  timeoutMs: number;
+  intervalMs: number;
+  fetch: FetchFunction | undefined;
+  maxBodyBytes: number;
+  namespace: string;
+  locks: LockManagerLike | false | undefined;
+  now: () => number;
+  random: () => number;
+}
+
+const knownKeys = new Set([
+  'baseUrl',
+  'headers',
+  'retry',
+  'timeoutMs',
+  'intervalMs',
+  'fetch',
+  'maxBodyBytes',
+  'namespace',
+  'locks',
+  'now',
+  'random',
+]);
+const retryKeys = new Set(['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs']);
+
+/** Validate options and apply defaults. Throws `sync/invalid-options`. @internal */
+export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid(
+      `options must be an object, e.g. new SyncPlugin({ baseUrl: '/api' }) (got ${describe(options)})`,
+    );
+  }
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) if (!knownKeys.has(key)) throw invalid(`unknown option "${key}"`);
+  const { baseUrl, headers, fetch, namespace, locks, now, random } = given;
+  if (baseUrl !== undefined) {
+    if (typeof baseUrl !== 'string' || baseUrl.trim() === '')
+      throw invalid('baseUrl must be a non-empty string');
+    if (/^[a-z][a-z0-9+.-]*:/i.test(baseUrl)) {
+      let parsed: URL;
+      try {
+        parsed = new URL(baseUrl);
+      } catch {
+        throw invalid(`baseUrl "${baseUrl}" is not a valid URL`);
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+        throw invalid('baseUrl must be http or https');
+      if (parsed.username || parsed.password)
+        throw invalid('baseUrl must not contain credentials: use the headers option');
+    }
+  }
+  if (headers !== undefined && typeof headers !== 'function') {
+    if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
+      throw invalid('headers must be an object or a function returning one');
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value !== 'string' || /[\r\n\0]/.test(value))
+        throw invalid(`header ${name} must be a string without CR, LF or NUL`);
+    }
+  }
+  for (const [name, value] of [
+    ['fetch', fetch],
+    ['now', now],
+    ['random', random],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'function') throw invalid(`${name} must be a function`);
+  }
+  if (namespace !== undefined && (typeof namespace !== 'string' || namespace === ''))
+    throw invalid('namespace must be a non-empty string');
+  if (
+    locks !== undefined &&
+    locks !== false &&
+    (locks === null || typeof (locks as LockManagerLike).request !== 'function')
+  ) {
+    throw invalid('locks must be a LockManager (navigator.locks) or false');
+  }
+  const retry = { ...defaultRetryOptions };
+  if (given.retry !== undefined) {
+    if (given.retry === null || typeof given.retry !== 'object')
+      throw invalid('retry must be an object such as { maxAttempts: 5 }');
+    for (const [key, value] of Object.entries(given.retry)) {
+      if (!retryKeys.has(key)) throw invalid(`unknown retry option "${key}"`);
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < (key === 'maxAttempts' ? 1 : 0)) {
+        throw invalid(
+          `retry.${key} must be a ${key === 'maxAttempts' ? 'positive' : 'non-negative'} integer`,
+        );
+      }
+      retry[key as keyof RetryOptions] = value;
+    }
+    if (retry.baseDelayMs > retry.maxDelayMs)
+      throw invalid('retry.baseDelayMs must not exceed retry.maxDelayMs');
+  }
+  return {
+    baseUrl: baseUrl as string | undefined,
+    headers: headers as HeadersOption | undefined,
+    retry,
+    timeoutMs: positiveInteger(given.timeoutMs, 'timeoutMs', 30_000),
+    intervalMs: positiveInteger(given.intervalMs, 'intervalMs', 30_000),
+    fetch: fetch as FetchFunction | undefined,
+    maxBodyBytes: positiveInteger(given.maxBodyBytes, 'maxBodyBytes', 1_048_576),
+    namespace: (namespace as string | undefined) ?? 'sync',
+    locks: locks as LockManagerLike | false | undefined,
+    now: (now as (() => number) | undefined) ?? Date.now,
+    random: (random as (() => number) | undefined) ?? Math.random,
+  };
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw invalid(`${name} must be a positive integer (ms or bytes)`);
+  return value;
+}
+
+function invalid(problem: string): FluxyError {
+  return new FluxyError('sync/invalid-options', `new SyncPlugin(options): ${problem}.`);
+}
+
+/**
+ * Resolve an operation URL: absolute URLs as they are, others appended to `baseUrl`
+ * (`'/v1' + '/notes'`), then resolved against the page in browsers. Throws `sync/invalid-url`.
+ * @internal
+ */
+export function resolveOperationUrl(url: string, baseUrl: string | undefined): URL {
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(url);
+  const joined =
+    absolute || baseUrl === undefined ? url : `${baseUrl.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  try {
+    return page ? new URL(joined, page) : new URL(joined);
+  } catch {
+    throw new FluxyError(
+      'sync/invalid-url',
+      page
+        ? `queue(): "${url}" is not a valid URL.`
+        : `queue(): "${url}" is relative and there is no page to resolve it against: give SyncPlugin a baseUrl such as "https://api.example.com", or use an absolute URL.`,
+    );
+  }
+}

@@ -1,0 +1,137 @@
+import { isFluxyError } from '../../core/errors.js';
+import { isOperationRecord, type OperationRecord, recordVersion } from './operation.js';
+import { isOperationId } from './operation-id.js';
+
+/** The part of a key-value store the outbox needs (a `fluxy/storage` namespace fits). */
+export interface OutboxStorage {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+  remove(key: string): Promise<void>;
+  keys(prefix?: string): Promise<string[]>;
+}
+
+/** Which list a record is in. */
+export type OutboxList = 'pending' | 'failed';
+
+const prefixes: Record<OutboxList, string> = { pending: 'p/', failed: 'f/' };
+
+/** A record that exists but failed authentication, decryption or shape checks. */
+export class UnreadableRecordError extends Error {
+  constructor(
+    readonly id: string,
+    cause: unknown,
+  ) {
+    super(`record ${id} is unreadable`, { cause });
+    this.name = 'UnreadableRecordError';
+  }
+}
+
+const unreadableCodes = new Set(['storage/tampered', 'storage/unsupported-version', 'storage/corrupted']);
+
+/**
+ * Ordered operation records in one storage namespace: `p/<id>` for pending, `f/<id>` for failed.
+ * Ids are time-ordered, so keys sort in enqueue order and appending costs the same at any depth.
+ * It knows nothing about HTTP; the flusher decides what to do with the records.
+ */
+export class Outbox {
+  readonly #storage: OutboxStorage;
+
+  constructor(storage: OutboxStorage) {
+    this.#storage = storage;
+  }
+
+  /**
+   * The ids in each list, sorted, read from keys only (no record is decrypted) — except for the
+   * rare id found in both lists after a crash mid-move, which is settled by the records' `rev`.
+   */
+  async scan(): Promise<{ pending: string[]; failed: string[] }> {
+    const [pendingKeys, failedKeys] = await Promise.all([
+      this.#storage.keys(prefixes.pending),
+      this.#storage.keys(prefixes.failed),
+    ]);
+    const pending = idsOf(pendingKeys, prefixes.pending);
+    const failed = idsOf(failedKeys, prefixes.failed);
+    const failedSet = new Set(failed);
+    for (const id of pending.filter((candidate) => failedSet.has(candidate))) {
+      const keep = await this.#settleDuplicate(id);
+      const list = keep === 'pending' ? failed : pending;
+      list.splice(list.indexOf(id), 1);
+    }
+    return { pending, failed };
+  }
+
+  /** Read a record; undefined if absent; throws {@link UnreadableRecordError} if it cannot be trusted. */
+  async read(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
+    let value: unknown;
+    try {
+      value = await this.#storage.get(prefixes[list] + id);
+    } catch (error) {
+      if (isFluxyError(error) && unreadableCodes.has(error.code)) throw new UnreadableRecordError(id, error);
+      throw error;
+    }
+    if (value === undefined || value === null) return undefined;
+    if (!isOperationRecord(value, id))
+      throw new UnreadableRecordError(id, new Error('not an operation record'));
+    return value;
+  }
+
+  /** Write a record into a list (commit before resolving). */
+  async write(list: OutboxList, record: OperationRecord): Promise<void> {
+    await this.#storage.set(prefixes[list] + record.id, record);
+  }
+
+  /** Remove a record from a list. */
+  async remove(list: OutboxList, id: string): Promise<void> {
+    await this.#storage.remove(prefixes[list] + id);
+  }
+
+  /**
+   * Move a record to the other list: write the new copy (with a higher `rev`) first, then remove
+   * the old one, so a crash in between leaves two copies (settled by `scan`) and never none.
+   */
+  async move(record: OperationRecord, to: OutboxList): Promise<OperationRecord> {
+    const moved: OperationRecord = { ...record, rev: record.rev + 1 };
+    await this.write(to, moved);
+    await this.remove(to === 'failed' ? 'pending' : 'failed', record.id);
+    return moved;
+  }
+
+  /** A stub that takes the place of an unreadable record in the failed list. */
+  static unreadableStub(id: string, message: string, at: number): OperationRecord {
+    return {
+      v: recordVersion,
+      id,
+      method: 'POST',
+      url: '',
+      createdAt: at,
+      attempts: 0,
+      rev: Number.MAX_SAFE_INTEGER - 1,
+      unreadable: true,
+      lastError: { code: 'sync/record-unreadable', message, at },
+    };
+  }
+
+  async #settleDuplicate(id: string): Promise<OutboxList> {
+    const read = async (list: OutboxList): Promise<OperationRecord | undefined> => {
+      try {
+        return await this.read(list, id);
+      } catch {
+        return undefined;
+      }
+    };
+    const [pending, failed] = await Promise.all([read('pending'), read('failed')]);
+    const keep: OutboxList = pending && (!failed || pending.rev > failed.rev) ? 'pending' : 'failed';
+    await this.remove(keep === 'pending' ? 'failed' : 'pending', id);
+    return keep;
+  }
+}
+
+function idsOf(keys: string[], prefix: string): string[] {
+  const ids: string[] = [];
+  for (const key of keys) {
+    if (!key.startsWith(prefix)) continue;
+    const id = key.slice(prefix.length);
+    if (isOperationId(id)) ids.push(id);
+  }
+  return ids.sort();
+}

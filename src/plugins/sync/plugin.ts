@@ -1,0 +1,280 @@
+import { computed, type ReadonlySignal, signal } from '@preact/signals-core';
+import { FluxyPlugin } from '../../core/base-plugin.js';
+import { FluxyError } from '../../core/errors.js';
+import { EventBus, type Unsubscribe } from '../../core/events.js';
+import type { PluginContext } from '../../core/plugin.js';
+import {
+  type BroadcastChannelLike,
+  ChangeChannel,
+  type SyncProgress,
+  type SyncStatus,
+} from './change-channel.js';
+import { type Coordination, type LockManagerLike, TabLeader } from './leader.js';
+import type { Operation, OperationError, UnreadableOperation } from './operation.js';
+import {
+  type ResolvedSyncOptions,
+  resolveOperationUrl,
+  resolveSyncOptions,
+  type SyncOptions,
+} from './options.js';
+import type { OutboxStorage } from './outbox.js';
+import { type OperationDraft, prepareOperation, type QueueOptions } from './request-validation.js';
+import { type FlushSummary, SyncEngine } from './sync-engine.js';
+import type { SyncEvents } from './sync-events.js';
+
+interface StorageLike {
+  namespace(prefix: string): OutboxStorage;
+  readonly databaseName?: string;
+}
+interface ConnectivityLike {
+  readonly isOnline: ReadonlySignal<boolean>;
+  reportFailure(): void;
+}
+interface Waiting {
+  draft: OperationDraft;
+  resolve: (operation: Operation) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The durable, ordered outbox. Queue HTTP writes instead of sending them; they are committed to
+ * storage at once and sent one at a time, in order, when the device is online — each with an
+ * `Idempotency-Key` that stays the same across retries and restarts.
+ *
+ * Depends on the `storage` and `connectivity` plugins.
+ *
+ * @example
+ * register(new StoragePlugin({ secret }));
+ * register(new ConnectivityPlugin());
+ * const sync = register(new SyncPlugin({ baseUrl: '/api' }));
+ * await sync.queue('POST', '/notes', { body: { title: 'Hello' } });
+ * effect(() => console.log(`${sync.pendingCount.value} pending`));
+ */
+export class SyncPlugin extends FluxyPlugin {
+  /** The plugin name: `use('sync')`. */
+  readonly name = 'sync';
+  /** Initialised after these. */
+  readonly dependencies = ['storage', 'connectivity'] as const;
+
+  readonly #options: ResolvedSyncOptions;
+  readonly #engine = signal<SyncEngine | undefined>(undefined);
+  readonly #events: EventBus<SyncEvents>;
+  readonly #waiting: Waiting[] = [];
+  #coordination: Coordination | undefined;
+
+  /** True while operations are being sent (in whichever tab is the flusher). */
+  readonly isSyncing: ReadonlySignal<boolean> = computed(() => this.#engine.value?.isSyncing.value ?? false);
+  /** Operations waiting to be sent, true to storage. */
+  readonly pendingCount: ReadonlySignal<number> = computed(() => this.#engine.value?.pendingCount.value ?? 0);
+  /** Operations that failed for good (the dead-letter list). */
+  readonly failedCount: ReadonlySignal<number> = computed(() => this.#engine.value?.failedCount.value ?? 0);
+  /** `idle` | `syncing` | `offline` | `paused` | `error` — see {@link SyncStatus}. */
+  readonly status: ReadonlySignal<SyncStatus> = computed(() => this.#engine.value?.status.value ?? 'idle');
+  /** The last failure, cleared by the next success. */
+  readonly lastError: ReadonlySignal<OperationError | null> = computed(
+    () => this.#engine.value?.lastError.value ?? null,
+  );
+  /** `{ total, done }` of the current flush. */
+  readonly progress: ReadonlySignal<SyncProgress> = computed(
+    () => this.#engine.value?.progress.value ?? { total: 0, done: 0 },
+  );
+
+  /** @param options - see {@link SyncOptions}; validated now (`sync/invalid-options`). */
+  constructor(options?: SyncOptions) {
+    super();
+    this.#options = resolveSyncOptions(options);
+    this.#events = new EventBus<SyncEvents>();
+  }
+
+  /** How tabs agree on one flusher: `'web-locks'`, or `'none'` (Node, plain-http pages). Known after init. */
+  get coordination(): Coordination | undefined {
+    return this.#coordination;
+  }
+
+  /** @internal */
+  override async init(ctx: PluginContext): Promise<void> {
+    const storage = ctx.use('storage') as unknown as StorageLike;
+    const connectivity = ctx.use('connectivity') as unknown as ConnectivityLike;
+    if (typeof storage.namespace !== 'function') {
+      throw new FluxyError(
+        'plugin/init-failed',
+        'The "storage" plugin has no namespace(): register a StoragePlugin from fluxy/storage.',
+      );
+    }
+    if (!connectivity.isOnline || typeof connectivity.reportFailure !== 'function') {
+      throw new FluxyError(
+        'plugin/init-failed',
+        'The "connectivity" plugin lacks isOnline/reportFailure: register a ConnectivityPlugin from fluxy/connectivity.',
+      );
+    }
+    const options = this.#options;
+    const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
+    if (!fetchFunction)
+      throw new FluxyError('plugin/init-failed', 'No fetch is available: pass SyncPlugin({ fetch }).');
+    const name = `fluxy-sync:${storage.databaseName ?? 'fluxy'}:${options.namespace}`;
+    const platformLocks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+    const leader = new TabLeader(
+      options.locks === false ? undefined : (options.locks ?? platformLocks),
+      name,
+    );
+    const Channel = (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike })
+      .BroadcastChannel;
+    const channel = new ChangeChannel(Channel ? (channelName) => new Channel(channelName) : undefined, name);
+    this.#coordination = leader.coordination;
+    if (leader.coordination === 'none') {
+      ctx.logger.info(
+        'Web Locks are not available: this instance flushes on its own; idempotency keys keep a second sender harmless.',
+      );
+    }
+    const engine = new SyncEngine({
+      storage: storage.namespace(options.namespace),
+      connectivity,
+      transport: {
+        fetch: fetchFunction,
+        resolveUrl: (url) => resolveOperationUrl(url, options.baseUrl),
+        headers: options.headers,
+        timeoutMs: options.timeoutMs,
+        setTimer: (callback, ms) => setTimeout(callback, ms),
+        clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+      },
+      retry: options.retry,
+      intervalMs: options.intervalMs,
+      leader,
+      channel,
+      logger: ctx.logger,
+      now: options.now,
+      random: options.random,
+      randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
+      events: this.#events,
+    });
+    ctx.onDispose(() => engine.dispose());
+    await engine.start();
+    const document = (globalThis as { document?: Document }).document;
+    if (document?.addEventListener) {
+      document.addEventListener(
+        'visibilitychange',
+        () => document.visibilityState === 'visible' && engine.wake(),
+        {
+          signal: ctx.signal,
+        },
+      );
+    }
+    // Set the engine and hand it the calls made before init in one step, so ids follow call order.
+    this.#engine.value = engine;
+    for (const waiting of this.#waiting.splice(0))
+      engine.enqueue(waiting.draft).then(waiting.resolve, waiting.reject);
+  }
+
+  /** @internal */
+  dispose(): void {
+    this.#engine.value = undefined;
+    for (const waiting of this.#waiting.splice(0)) {
+      waiting.reject(new FluxyError('app/disposed', 'The app was disposed before the operation was stored.'));
+    }
+  }
+
+  /**
+   * Validate and store an operation; resolves once it is committed to storage (so it survives a
+   * reload from that moment), then sends it when online. Works before `ready()`.
+   * Rejects with a `sync/*` FluxyError for bad input, storing nothing.
+   *
+   * @example await sync.queue('PATCH', `/notes/${id}`, { body: { title }, meta: { previous } });
+   */
+  queue(method: string, url: string, options?: QueueOptions): Promise<Operation> {
+    let draft: OperationDraft;
+    try {
+      draft = prepareOperation(method, url, options, {
+        maxBodyBytes: this.#options.maxBodyBytes,
+        resolveUrl: (candidate) => resolveOperationUrl(candidate, this.#options.baseUrl),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const engine = this.#engine.peek();
+    if (engine) return engine.enqueue(draft);
+    return new Promise<Operation>((resolve, reject) => {
+      this.#waiting.push({ draft, resolve, reject });
+      this.whenReady().catch((error: unknown) => {
+        const index = this.#waiting.findIndex((waiting) => waiting.draft === draft);
+        if (index >= 0) this.#waiting.splice(index, 1)[0]?.reject(error);
+      });
+    });
+  }
+
+  /** Send what is pending now (joins a running flush). Resolves with `{ sent, failed, remaining }`. */
+  async flush(): Promise<FlushSummary> {
+    return (await this.#ready()).flush();
+  }
+
+  /** The pending operations, in send order. */
+  async pending(): Promise<Array<Operation | UnreadableOperation>> {
+    return (await this.#ready()).pending();
+  }
+
+  /** The failed operations (the dead-letter list), oldest first. */
+  async failed(): Promise<Array<Operation | UnreadableOperation>> {
+    return (await this.#ready()).failed();
+  }
+
+  /**
+   * Put a failed operation (or all of them) back in the queue, keeping its id and Idempotency-Key;
+   * for a pending one waiting for its backoff, try now. Resolves with how many were affected.
+   */
+  async retry(id?: string): Promise<number> {
+    if (id !== undefined && typeof id !== 'string') throw invalidId('retry', id);
+    return (await this.#ready()).retry(id);
+  }
+
+  /** Remove an operation for good. Resolves false when it was no longer queued (e.g. already sent). */
+  async discard(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id === '') throw invalidId('discard', id);
+    return (await this.#ready()).discard(id);
+  }
+
+  /** Remove every pending and failed operation (e.g. on logout). Resolves with how many. */
+  async clearQueue(): Promise<number> {
+    return (await this.#ready()).clearQueue();
+  }
+
+  /** Stop sending (in every tab) after the request in flight, until `resume()`. */
+  pause(): void {
+    this.#engine.peek()?.pause();
+  }
+
+  /** Resume sending, e.g. after re-authenticating following an `'unauthorized'` event. */
+  resume(): void {
+    this.#engine.peek()?.resume();
+  }
+
+  /**
+   * Listen to an event; returns the unsubscribe function. Handlers added before init are kept.
+   *
+   * @example const off = sync.on('sent', ({ operation, response }) => reconcile(operation, response));
+   */
+  on<K extends keyof SyncEvents>(event: K, handler: (payload: SyncEvents[K]) => void): Unsubscribe {
+    const known: ReadonlyArray<keyof SyncEvents> = ['sent', 'failed', 'retry', 'unauthorized', 'change'];
+    if (!known.includes(event)) {
+      throw new FluxyError(
+        'invalid-argument',
+        `sync.on(): unknown event "${String(event)}". Events: ${known.join(', ')}.`,
+      );
+    }
+    if (typeof handler !== 'function')
+      throw new FluxyError('invalid-argument', 'sync.on(event, handler): handler must be a function.');
+    return this.#events.on(event, handler);
+  }
+
+  async #ready(): Promise<SyncEngine> {
+    await this.whenReady();
+    const engine = this.#engine.peek();
+    if (!engine) throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
+    return engine;
+  }
+}
+
+function invalidId(method: string, id: unknown): FluxyError {
+  return new FluxyError(
+    'invalid-argument',
+    `sync.${method}(id): id must be an operation id string (got ${typeof id}).`,
+  );
+}

@@ -1,0 +1,226 @@
+import { FluxyError } from '../../core/errors.js';
+import { type JsonValue, toJsonText, utf8Length } from './json-value.js';
+
+/** The HTTP methods an operation may use. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+const methods = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const credentialHeaders = new Set(['authorization', 'cookie', 'proxy-authorization']);
+// Headers a browser refuses to let scripts set, or that the transport owns.
+const forbiddenHeaders = new Set([
+  'accept-charset',
+  'accept-encoding',
+  'access-control-request-headers',
+  'access-control-request-method',
+  'connection',
+  'content-length',
+  'cookie2',
+  'date',
+  'dnt',
+  'expect',
+  'host',
+  'keep-alive',
+  'origin',
+  'referer',
+  'set-cookie',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'via',
+  'idempotency-key',
+]);
+
+/** What `queue()` accepts besides method and URL. */
+export interface QueueOptions {
+  /** JSON body, serialised now: later changes to your object do not change what is sent. */
+  body?: unknown;
+  /** Extra request headers stored with the operation (no credentials: use the plugin's `headers`). */
+  headers?: Record<string, string>;
+  /** App data kept durably with the operation, e.g. a local id to roll back after a reload. */
+  meta?: unknown;
+  /** A name for the kind of operation (e.g. `'note.create'`), stored with it, for outcome handlers. */
+  kind?: string;
+}
+
+/** A validated, frozen operation draft, ready to get an id. @internal */
+export interface OperationDraft {
+  method: HttpMethod;
+  url: string;
+  bodyText?: string;
+  headers?: Record<string, string>;
+  meta?: JsonValue;
+  kind?: string;
+}
+
+const optionKeys = new Set(['body', 'headers', 'meta', 'kind']);
+
+/**
+ * Validate `queue()` arguments and freeze them into a draft. Throws a {@link FluxyError} with a
+ * `sync/*` code; nothing is stored when it throws.
+ *
+ * @param resolveUrl - resolves a URL against the base (throws `sync/invalid-url` when it cannot).
+ */
+export function prepareOperation(
+  method: unknown,
+  url: unknown,
+  options: unknown,
+  limits: { maxBodyBytes: number; resolveUrl: (url: string) => URL },
+): OperationDraft {
+  const normalisedMethod = checkMethod(method);
+  const checkedUrl = checkUrl(url, limits.resolveUrl);
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new FluxyError(
+      'sync/invalid-options',
+      'queue(method, url, options): options must be an object such as { body, headers, meta }.',
+    );
+  }
+  const given = (options ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!optionKeys.has(key)) {
+      throw new FluxyError(
+        'sync/invalid-options',
+        `queue(): unknown option "${key}". Known options: body, headers, meta, kind.`,
+      );
+    }
+  }
+  const draft: OperationDraft = { method: normalisedMethod, url: checkedUrl };
+  let size = 0;
+  if (given.body !== undefined) {
+    if (normalisedMethod === 'GET') {
+      throw new FluxyError(
+        'sync/invalid-body',
+        'queue("GET", …) cannot have a body: use POST, PUT or PATCH, or put the data in the URL.',
+      );
+    }
+    draft.bodyText = toJsonText(given.body, 'body', 'sync/invalid-body');
+    size += utf8Length(draft.bodyText);
+  }
+  if (given.meta !== undefined) {
+    const metaText = toJsonText(given.meta, 'meta', 'sync/invalid-options');
+    size += utf8Length(metaText);
+    draft.meta = JSON.parse(metaText) as JsonValue;
+  }
+  if (size > limits.maxBodyBytes) {
+    throw new FluxyError(
+      'sync/body-too-large',
+      `queue(): body and meta take ${size} bytes, over the limit of ${limits.maxBodyBytes}. Send large files another way, or raise the SyncPlugin option maxBodyBytes.`,
+    );
+  }
+  if (given.headers !== undefined) {
+    const headers = checkHeaders(given.headers);
+    if (Object.keys(headers).length > 0) draft.headers = headers;
+  }
+  if (given.kind !== undefined) {
+    if (typeof given.kind !== 'string' || given.kind.trim() === '' || given.kind.length > 200) {
+      throw new FluxyError(
+        'sync/invalid-options',
+        'queue(): kind must be a non-empty string of at most 200 characters, e.g. "note.create".',
+      );
+    }
+    draft.kind = given.kind;
+  }
+  return draft;
+}
+
+function checkMethod(method: unknown): HttpMethod {
+  if (typeof method !== 'string' || !tokenPattern.test(method)) {
+    throw new FluxyError(
+      'sync/invalid-method',
+      `queue(method, …): method must be one of GET, POST, PUT, PATCH, DELETE (got ${describe(method)}).`,
+    );
+  }
+  const upper = method.toUpperCase();
+  if (!methods.has(upper)) {
+    throw new FluxyError(
+      'sync/invalid-method',
+      `queue(): method "${method}" is not supported: use GET, POST, PUT, PATCH or DELETE.`,
+    );
+  }
+  return upper as HttpMethod;
+}
+
+function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
+  if (typeof url !== 'string' || url.trim() === '') {
+    throw new FluxyError(
+      'sync/invalid-url',
+      `queue(method, url): url must be a non-empty string such as "/api/notes" (got ${describe(url)}).`,
+    );
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(url)) {
+    throw new FluxyError(
+      'sync/invalid-url',
+      'queue(): url contains a control character (CR, LF, NUL, …): encode it with encodeURIComponent.',
+    );
+  }
+  const resolved = resolveUrl(url);
+  if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') {
+    throw new FluxyError(
+      'sync/invalid-url',
+      `queue(): url must be http or https (got "${resolved.protocol}").`,
+    );
+  }
+  if (resolved.username !== '' || resolved.password !== '') {
+    throw new FluxyError(
+      'sync/credentials-in-queue',
+      'queue(): url contains credentials (user:password@): pass them in the SyncPlugin headers option instead, evaluated at send time.',
+    );
+  }
+  return url;
+}
+
+function checkHeaders(headers: unknown): Record<string, string> {
+  const prototype =
+    headers !== null && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new FluxyError(
+      'sync/invalid-headers',
+      'queue(): headers must be a plain object such as { "X-Request-Source": "editor" }.',
+    );
+  }
+  const result: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(headers as object)) {
+    const lower = name.toLowerCase();
+    if (!tokenPattern.test(name))
+      throw new FluxyError('sync/invalid-headers', `queue(): "${name}" is not a valid header name.`);
+    if (credentialHeaders.has(lower)) {
+      throw new FluxyError(
+        'sync/credentials-in-queue',
+        `queue(): the ${name} header would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale.`,
+      );
+    }
+    if (forbiddenHeaders.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) {
+      throw new FluxyError(
+        'sync/invalid-headers',
+        `queue(): the ${name} header is set by the browser or by Fluxy itself and cannot be queued.`,
+      );
+    }
+    if (typeof value !== 'string')
+      throw new FluxyError(
+        'sync/invalid-headers',
+        `queue(): header ${name} must be a string (got ${describe(value)}).`,
+      );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection guard
+    if (/[\r\n\u0000]/.test(value))
+      throw new FluxyError('sync/invalid-headers', `queue(): header ${name} contains CR, LF or NUL.`);
+    if (seen.has(lower))
+      throw new FluxyError(
+        'sync/invalid-headers',
+        `queue(): header ${name} is given twice with different cases.`,
+      );
+    seen.add(lower);
+    result[name] = value;
+  }
+  return result;
+}
+
+/** A short description of a value for error messages. @internal */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value;
+}

@@ -1,0 +1,721 @@
+import { batch, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
+import { FluxyError } from '../../core/errors.js';
+import { EventBus, type Unsubscribe } from '../../core/events.js';
+import type { Logger } from '../../core/logger.js';
+import { computeDelay, parseRetryAfter, type ResolvedRetryOptions } from './backoff.js';
+import type {
+  ChangeChannel,
+  SharedSyncState,
+  SyncMessage,
+  SyncProgress,
+  SyncStatus,
+} from './change-channel.js';
+import { classify } from './classify.js';
+import type { TabLeader } from './leader.js';
+import {
+  type Operation,
+  type OperationError,
+  type OperationRecord,
+  recordVersion,
+  toOperation,
+  type UnreadableOperation,
+} from './operation.js';
+import { OperationIdGenerator } from './operation-id.js';
+import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
+import type { OperationDraft } from './request-validation.js';
+import type { SyncEvents } from './sync-events.js';
+import { type SendResult, sendOperation, type TransportOptions } from './transport.js';
+
+/** What `flush()` resolves with. */
+export interface FlushSummary {
+  /** Operations the server accepted during this flush. */
+  sent: number;
+  /** Operations that became failed during this flush. */
+  failed: number;
+  /** Operations still pending when the flush stopped. */
+  remaining: number;
+}
+
+/** Everything the engine needs, passed in (no globals), so it runs and is tested without a registry. */
+export interface SyncEngineDeps {
+  storage: OutboxStorage;
+  connectivity: { readonly isOnline: ReadonlySignal<boolean>; reportFailure(): void };
+  transport: TransportOptions;
+  retry: ResolvedRetryOptions;
+  intervalMs: number;
+  leader: TabLeader;
+  channel: ChangeChannel;
+  logger: Logger;
+  now: () => number;
+  random: () => number;
+  randomBytes: (bytes: Uint8Array) => void;
+  /** Where events go (the plugin's bus, so handlers added before init stay). */
+  events?: EventBus<SyncEvents>;
+}
+
+type Step = 'next' | 'stop';
+
+/**
+ * The outbox's flusher: order, retry, signals. One request at a time, in id order; an operation
+ * leaves the outbox only after a 2xx, and that removal is committed before the next is sent.
+ */
+export class SyncEngine {
+  readonly events: EventBus<SyncEvents>;
+  readonly #deps: SyncEngineDeps;
+  readonly #outbox: Outbox;
+  readonly #ids: OperationIdGenerator;
+
+  readonly #isSyncing = signal(false);
+  readonly #pendingCount = signal(0);
+  readonly #failedCount = signal(0);
+  readonly #status = signal<SyncStatus>('idle');
+  readonly #lastError = signal<OperationError | null>(null);
+  readonly #progress = signal<SyncProgress>({ total: 0, done: 0 });
+
+  #pending: string[] = [];
+  #failed = new Set<string>();
+  /** Changes made while a rescan reads keys, replayed over its result so a stale scan loses nothing. */
+  readonly #journals = new Set<Array<[list: OutboxList, change: 'add' | 'remove', id: string]>>();
+  readonly #writing = new Map<string, Promise<unknown>>();
+  #paused: false | 'manual' | 'unauthorized' = false;
+  #syncing = false;
+  #flushRun: Promise<FlushSummary> | undefined;
+  #flushAgain = false;
+  #inFlight: { id: string; controller: AbortController; done: Promise<unknown> } | undefined;
+  #networkFailures = 0;
+  #leaderState: SharedSyncState | undefined;
+  #wakeTimer: unknown;
+  #intervalTimer: unknown;
+  #started = false;
+  #disposed = false;
+  readonly #disposers: Unsubscribe[] = [];
+
+  constructor(deps: SyncEngineDeps) {
+    this.#deps = deps;
+    this.#outbox = new Outbox(deps.storage);
+    this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
+    this.events =
+      deps.events ??
+      new EventBus<SyncEvents>((event, error) => deps.logger.error(`a "${event}" handler threw`, error));
+  }
+
+  get isSyncing(): ReadonlySignal<boolean> {
+    return this.#isSyncing;
+  }
+  get pendingCount(): ReadonlySignal<number> {
+    return this.#pendingCount;
+  }
+  get failedCount(): ReadonlySignal<number> {
+    return this.#failedCount;
+  }
+  get status(): ReadonlySignal<SyncStatus> {
+    return this.#status;
+  }
+  get lastError(): ReadonlySignal<OperationError | null> {
+    return this.#lastError;
+  }
+  get progress(): ReadonlySignal<SyncProgress> {
+    return this.#progress;
+  }
+
+  /** Read the outbox's keys, then start listening to triggers. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#rescan();
+    if (this.#disposed) return;
+    const { leader, channel, connectivity } = this.#deps;
+    this.#disposers.push(channel.subscribe((message) => this.#onMessage(message)));
+    this.#disposers.push(
+      effect(() => {
+        const online = connectivity.isOnline.value;
+        const leading = leader.isLeader.value;
+        untracked(() => {
+          if (online && leading) {
+            this.#requestFlush();
+            void this.#rescan().then(() => this.#requestFlush());
+          }
+          this.#publish();
+        });
+      }),
+    );
+    leader.start();
+    this.#intervalTimer = setInterval(() => this.wake(), this.#deps.intervalMs);
+    unref(this.#intervalTimer);
+    channel.post({ type: 'hello' });
+  }
+
+  /** Rescan storage and flush if there is work: for visibility changes and other hints. */
+  wake(): void {
+    if (this.#disposed) return;
+    void this.#rescan().then(() => this.#requestFlush());
+  }
+
+  /** Store a validated draft as a new operation; resolves once committed. Ids follow call order. */
+  async enqueue(draft: OperationDraft): Promise<Operation> {
+    this.#assertAlive();
+    const id = this.#ids.next();
+    const record: OperationRecord = {
+      v: recordVersion,
+      id,
+      method: draft.method,
+      url: draft.url,
+      createdAt: this.#deps.now(),
+      attempts: 0,
+      rev: 0,
+    };
+    if (draft.bodyText !== undefined) record.body = draft.bodyText;
+    if (draft.headers) record.headers = draft.headers;
+    if (draft.meta !== undefined) record.meta = draft.meta;
+    if (draft.kind !== undefined) record.kind = draft.kind;
+    const write = this.#outbox.write('pending', record);
+    this.#writing.set(id, write);
+    try {
+      await write;
+    } finally {
+      this.#writing.delete(id);
+    }
+    this.#addPending([id]);
+    this.#deps.channel.post({ type: 'added', list: 'pending', ids: [id] });
+    this.#requestFlush();
+    return toOperation(record) as Operation;
+  }
+
+  /** Drain now; joins a running flush. */
+  flush(): Promise<FlushSummary> {
+    if (this.#disposed) return Promise.resolve({ sent: 0, failed: 0, remaining: this.#pending.length });
+    if (!this.#deps.leader.isLeader.value) {
+      this.#deps.channel.post({ type: 'flush' });
+      return Promise.resolve({ sent: 0, failed: 0, remaining: this.#pending.length });
+    }
+    this.#flushRun ??= this.#drain().finally(() => {
+      this.#flushRun = undefined;
+      this.#publish();
+      if (this.#flushAgain) {
+        this.#flushAgain = false;
+        this.#requestFlush();
+      }
+    });
+    return this.#flushRun;
+  }
+
+  /** Snapshot of the pending operations, in send order. */
+  async pending(): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#readAll('pending', [...this.#pending]);
+  }
+
+  /** Snapshot of the failed operations, oldest first. */
+  async failed(): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#readAll('failed', [...this.#failed].sort());
+  }
+
+  /**
+   * Put failed operations back in the queue (all, or the one with `id`), with their attempts
+   * reset, keeping their id — and so their place in order and their Idempotency-Key. For a
+   * pending operation waiting for its backoff, retry now. Resolves with how many were moved or woken.
+   */
+  async retry(id?: string): Promise<number> {
+    this.#assertAlive();
+    let count = 0;
+    const ids = id === undefined ? [...this.#failed].sort() : [id];
+    for (const failedId of ids) {
+      if (!this.#failed.has(failedId)) continue;
+      const record = await this.#readOrStub('failed', failedId);
+      if (!record || record.unreadable) continue;
+      const { lastError: _lastError, nextAttemptAt: _next, ...rest } = record;
+      await this.#outbox.move({ ...rest, attempts: 0 }, 'pending');
+      this.#removeFailed([failedId]);
+      this.#addPending([failedId]);
+      this.#deps.channel.post({ type: 'removed', list: 'failed', ids: [failedId] });
+      this.#deps.channel.post({ type: 'added', list: 'pending', ids: [failedId] });
+      count++;
+    }
+    const head = this.#pending[0];
+    if (head !== undefined && (id === undefined || id === head)) {
+      const record = await this.#readOrStub('pending', head).catch(() => undefined);
+      if (record?.nextAttemptAt !== undefined && !record.unreadable) {
+        const { nextAttemptAt: _next, ...rest } = record;
+        await this.#outbox.write('pending', { ...rest, rev: record.rev + 1 });
+        this.#networkFailures = 0;
+        if (id !== undefined) count++;
+      }
+    }
+    if (this.#paused === 'unauthorized' && id === undefined) this.#paused = false;
+    this.#publish();
+    this.#requestFlush();
+    return count;
+  }
+
+  /** Remove an operation (pending or failed) for good. Resolves false if it was no longer queued. */
+  async discard(id: string): Promise<boolean> {
+    this.#assertAlive();
+    if (this.#inFlight?.id === id) await this.#inFlight.done;
+    let found = false;
+    for (const list of ['pending', 'failed'] as const) {
+      const known = list === 'pending' ? this.#pending.includes(id) : this.#failed.has(id);
+      if (!known && (await this.#outbox.read(list, id).catch(() => 'unreadable')) === undefined) continue;
+      await this.#outbox.remove(list, id);
+      if (list === 'pending') this.#removePending([id]);
+      else this.#removeFailed([id]);
+      this.#deps.channel.post({ type: 'removed', list, ids: [id] });
+      found = true;
+    }
+    this.#publish();
+    return found;
+  }
+
+  /** Remove every pending and failed operation. Resolves with how many were removed. */
+  async clearQueue(): Promise<number> {
+    this.#assertAlive();
+    if (this.#inFlight) await this.#inFlight.done;
+    await this.#rescan();
+    const pending = [...this.#pending];
+    const failed = [...this.#failed];
+    for (const id of pending) await this.#outbox.remove('pending', id);
+    for (const id of failed) await this.#outbox.remove('failed', id);
+    this.#removePending(pending);
+    this.#removeFailed(failed);
+    this.#deps.channel.post({ type: 'removed', list: 'pending', ids: pending });
+    this.#deps.channel.post({ type: 'removed', list: 'failed', ids: failed });
+    this.#lastError.value = null;
+    this.#publish();
+    return pending.length + failed.length;
+  }
+
+  /** Stop sending after the current request, in every tab, until `resume()`. */
+  pause(reason: 'manual' | 'unauthorized' = 'manual', broadcast = true): void {
+    this.#paused = reason;
+    if (broadcast) this.#deps.channel.post({ type: 'pause' });
+    this.#publish();
+  }
+
+  /** Resume sending (after `pause()`, or after a 401 once the app has fresh credentials). */
+  resume(broadcast = true): void {
+    this.#paused = false;
+    if (broadcast) this.#deps.channel.post({ type: 'resume' });
+    this.#publish();
+    this.#requestFlush();
+  }
+
+  /** Stop timers, listeners and the lock; abort the request in flight (its operation stays queued). */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#inFlight?.controller.abort();
+    clearTimeout(this.#wakeTimer as ReturnType<typeof setTimeout>);
+    clearInterval(this.#intervalTimer as ReturnType<typeof setInterval>);
+    for (const dispose of this.#disposers.splice(0).reverse()) dispose();
+    this.#deps.leader.dispose();
+    this.#deps.channel.close();
+    await this.#flushRun?.catch(() => undefined);
+    this.events.clear();
+  }
+
+  // ——— the flush loop ———
+
+  async #drain(): Promise<FlushSummary> {
+    const summary: FlushSummary = { sent: 0, failed: 0, remaining: 0 };
+    if (!this.#canSend() || this.#pending.length === 0) {
+      summary.remaining = this.#pending.length;
+      return summary;
+    }
+    this.#syncing = true;
+    this.#progress.value = { total: this.#pending.length, done: 0 };
+    this.#publish();
+    try {
+      while (this.#canSend()) {
+        const id = this.#pending[0];
+        if (id === undefined) break;
+        const earlier = [...this.#writing].filter(([writing]) => writing < id).map(([, write]) => write);
+        if (earlier.length > 0) {
+          // An earlier queue() is still committing: wait, so it is sent first.
+          await Promise.allSettled(earlier);
+          continue;
+        }
+        const step = await this.#sendHead(id, summary);
+        const { total, done } = this.#progress.value;
+        this.#progress.value = { total: Math.max(total, done + this.#pending.length), done };
+        if (step === 'stop') break;
+      }
+    } catch (error) {
+      // Storage failed under us (e.g. unavailable): keep the operation, report, retry later.
+      this.#deps.logger.error('flush stopped: storage failed', error);
+      this.#setError({
+        code: 'sync/network-error',
+        message: `storage failed: ${messageOf(error)}`,
+        at: this.#deps.now(),
+      });
+      this.#scheduleWake(computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random));
+    } finally {
+      this.#syncing = false;
+      this.#publish();
+      summary.remaining = this.#pending.length;
+    }
+    return summary;
+  }
+
+  async #sendHead(id: string, summary: FlushSummary): Promise<Step> {
+    let record: OperationRecord | undefined;
+    try {
+      record = await this.#outbox.read('pending', id);
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      await this.#moveUnreadable(id, error);
+      summary.failed++;
+      return 'next';
+    }
+    if (!record) {
+      this.#removePending([id]); // removed by another tab
+      return 'next';
+    }
+    const now = this.#deps.now();
+    if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
+      this.#scheduleWake(record.nextAttemptAt - now);
+      return 'stop';
+    }
+    const controller = new AbortController();
+    const operation = toOperation(record) as Operation;
+    const attempt = sendOperation(operation, record.body, this.#deps.transport, controller.signal);
+    this.#inFlight = { id, controller, done: attempt };
+    let result: SendResult;
+    try {
+      result = await attempt;
+    } finally {
+      this.#inFlight = undefined;
+    }
+    if (result.kind === 'aborted' || this.#disposed) return 'stop';
+    return await this.#handleResult(record, result, summary);
+  }
+
+  async #handleResult(
+    record: OperationRecord,
+    result: Exclude<SendResult, { kind: 'aborted' }>,
+    summary: FlushSummary,
+  ): Promise<Step> {
+    const now = this.#deps.now();
+    if (result.kind !== 'response') {
+      // No answer: same key next time; attempts are not counted (the server never decided).
+      if (result.kind !== 'headers-failed') this.#deps.connectivity.reportFailure();
+      const error: OperationError =
+        result.kind === 'timeout'
+          ? {
+              code: 'sync/timeout',
+              message: `no answer within ${this.#deps.transport.timeoutMs} ms`,
+              at: now,
+            }
+          : result.kind === 'headers-failed'
+            ? {
+                code: 'sync/headers-failed',
+                message: `the headers option threw: ${messageOf(result.cause)}`,
+                at: now,
+              }
+            : { code: 'sync/network-error', message: `network error: ${messageOf(result.cause)}`, at: now };
+      const delay = computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random);
+      this.#setError(error);
+      this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
+      this.#scheduleWake(delay);
+      return 'stop';
+    }
+    this.#networkFailures = 0;
+    const outcome = classify({ status: result.status });
+    const httpError: OperationError = {
+      code: 'sync/http-error',
+      message: `the server answered ${result.status}`,
+      status: result.status,
+      at: now,
+    };
+    switch (outcome) {
+      case 'sent': {
+        await this.#outbox.remove('pending', record.id);
+        this.#removePending([record.id]);
+        this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [record.id] });
+        summary.sent++;
+        this.#completeOne();
+        this.#lastError.value = null;
+        this.events.emit('sent', {
+          operation: toOperation(record) as Operation,
+          status: result.status,
+          response: result.body,
+        });
+        return 'next';
+      }
+      case 'unauthorized': {
+        this.#setError(httpError);
+        this.pause('unauthorized');
+        this.events.emit('unauthorized', {
+          operation: toOperation(record) as Operation,
+          status: result.status,
+        });
+        return 'stop';
+      }
+      case 'retry': {
+        const attempts = record.attempts + 1;
+        if (attempts < this.#deps.retry.maxAttempts) {
+          const retryAfter =
+            result.status === 429 || result.status === 503
+              ? parseRetryAfter(result.retryAfter, now, this.#deps.retry.maxRetryAfterMs)
+              : undefined;
+          const delay = retryAfter ?? computeDelay(attempts, this.#deps.retry, this.#deps.random);
+          const updated: OperationRecord = {
+            ...record,
+            attempts,
+            nextAttemptAt: now + delay,
+            lastError: httpError,
+            rev: record.rev + 1,
+          };
+          await this.#outbox.write('pending', updated);
+          this.#setError(httpError);
+          this.events.emit('retry', {
+            operation: toOperation(updated) as Operation,
+            error: httpError,
+            delayMs: delay,
+          });
+          this.#scheduleWake(delay);
+          return 'stop';
+        }
+        const exhausted: OperationError = {
+          ...httpError,
+          code: 'sync/max-attempts',
+          message: `gave up after ${attempts} attempts; the server last answered ${result.status}`,
+        };
+        await this.#fail({ ...record, attempts }, exhausted);
+        summary.failed++;
+        return 'next';
+      }
+      case 'fail': {
+        await this.#fail({ ...record, attempts: record.attempts + 1 }, httpError);
+        summary.failed++;
+        return 'next';
+      }
+      default:
+        return 'stop';
+    }
+  }
+
+  async #fail(record: OperationRecord, error: OperationError): Promise<void> {
+    const { nextAttemptAt: _next, ...rest } = record;
+    const moved = await this.#outbox.move({ ...rest, lastError: error }, 'failed');
+    this.#removePending([record.id]);
+    this.#addFailed([record.id]);
+    this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [record.id] });
+    this.#deps.channel.post({ type: 'added', list: 'failed', ids: [record.id] });
+    this.#completeOne();
+    this.#setError(error);
+    this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
+  }
+
+  async #moveUnreadable(id: string, error: UnreadableRecordError): Promise<void> {
+    const message = `the stored record failed authentication or decryption and was not sent (${messageOf(error.cause)})`;
+    const stub = Outbox.unreadableStub(id, message, this.#deps.now());
+    await this.#outbox.write('failed', stub);
+    await this.#outbox.remove('pending', id);
+    this.#removePending([id]);
+    this.#addFailed([id]);
+    this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [id] });
+    this.#deps.channel.post({ type: 'added', list: 'failed', ids: [id] });
+    this.#completeOne();
+    this.#setError(stub.lastError as OperationError);
+    this.#deps.logger.error(`operation ${id} ${message}`);
+    this.events.emit('failed', { operation: toOperation(stub), error: stub.lastError as OperationError });
+  }
+
+  // ——— state, triggers, tabs ———
+
+  #canSend(): boolean {
+    return (
+      !this.#disposed &&
+      this.#paused === false &&
+      this.#deps.leader.isLeader.peek() &&
+      this.#deps.connectivity.isOnline.peek()
+    );
+  }
+
+  #requestFlush(): void {
+    if (this.#disposed || !this.#started) return;
+    if (this.#flushRun) {
+      this.#flushAgain = true;
+      return;
+    }
+    if (this.#pending.length > 0 && this.#canSend()) void this.flush();
+  }
+
+  #scheduleWake(ms: number): void {
+    clearTimeout(this.#wakeTimer as ReturnType<typeof setTimeout>);
+    this.#wakeTimer = setTimeout(() => this.#requestFlush(), Math.max(0, ms));
+    unref(this.#wakeTimer);
+  }
+
+  #completeOne(): void {
+    const { total, done } = this.#progress.value;
+    this.#progress.value = { total, done: done + 1 };
+  }
+
+  #setError(error: OperationError): void {
+    this.#lastError.value = error;
+    this.#publish();
+  }
+
+  async #rescan(): Promise<void> {
+    if (this.#disposed) return;
+    const journal: Array<[OutboxList, 'add' | 'remove', string]> = [];
+    this.#journals.add(journal);
+    let scanned: { pending: string[]; failed: string[] };
+    try {
+      scanned = await this.#outbox.scan();
+    } finally {
+      this.#journals.delete(journal);
+    }
+    const pending = new Set(scanned.pending);
+    const failed = new Set(scanned.failed);
+    for (const [list, change, id] of journal) {
+      const set = list === 'pending' ? pending : failed;
+      if (change === 'add') set.add(id);
+      else set.delete(id);
+    }
+    const last = [...pending, ...failed].sort().at(-1);
+    if (last) this.#ids.seed(last);
+    this.#pending = [...pending].sort();
+    this.#failed = failed;
+    this.#publish();
+  }
+
+  #journal(list: OutboxList, change: 'add' | 'remove', ids: string[]): void {
+    for (const journal of this.#journals) for (const id of ids) journal.push([list, change, id]);
+  }
+
+  #addPending(ids: string[]): void {
+    this.#journal('pending', 'add', ids);
+    for (const id of ids) {
+      if (this.#pending.includes(id)) continue;
+      let index = this.#pending.length;
+      while (index > 0 && (this.#pending[index - 1] as string) > id) index--;
+      this.#pending.splice(index, 0, id);
+    }
+    this.#publish();
+  }
+
+  #removePending(ids: string[]): void {
+    this.#journal('pending', 'remove', ids);
+    const remove = new Set(ids);
+    this.#pending = this.#pending.filter((id) => !remove.has(id));
+    this.#publish();
+  }
+
+  #addFailed(ids: string[]): void {
+    this.#journal('failed', 'add', ids);
+    for (const id of ids) this.#failed.add(id);
+    this.#publish();
+  }
+
+  #removeFailed(ids: string[]): void {
+    this.#journal('failed', 'remove', ids);
+    for (const id of ids) this.#failed.delete(id);
+    this.#publish();
+  }
+
+  /** Write every status signal at once from the in-memory state, and tell the other tabs. */
+  #publish(): void {
+    const leading = this.#deps.leader.isLeader.peek();
+    const online = this.#deps.connectivity.isOnline.peek();
+    const changed =
+      this.#pendingCount.peek() !== this.#pending.length || this.#failedCount.peek() !== this.#failed.size;
+    batch(() => {
+      this.#pendingCount.value = this.#pending.length;
+      this.#failedCount.value = this.#failed.size;
+      this.#isSyncing.value = this.#syncing;
+      if (!leading && this.#leaderState) {
+        this.#isSyncing.value = this.#leaderState.isSyncing;
+        this.#lastError.value = this.#leaderState.lastError;
+        this.#progress.value = this.#leaderState.progress;
+      }
+      this.#status.value = this.#paused
+        ? 'paused'
+        : !online
+          ? 'offline'
+          : this.#isSyncing.peek()
+            ? 'syncing'
+            : this.#lastError.peek() && this.#pending.length > 0
+              ? 'error'
+              : !leading && this.#leaderState
+                ? this.#leaderState.status
+                : 'idle';
+    });
+    if (changed)
+      this.events.emit('change', { pendingCount: this.#pending.length, failedCount: this.#failed.size });
+    if (leading && this.#started && !this.#disposed) {
+      this.#deps.channel.post({
+        type: 'state',
+        state: {
+          isSyncing: this.#isSyncing.peek(),
+          status: this.#status.peek(),
+          lastError: this.#lastError.peek(),
+          progress: this.#progress.peek(),
+        },
+      });
+    }
+  }
+
+  #onMessage(message: SyncMessage): void {
+    if (this.#disposed) return;
+    switch (message.type) {
+      case 'added':
+        if (message.list === 'pending') this.#addPending(message.ids);
+        else this.#addFailed(message.ids);
+        this.#requestFlush();
+        return;
+      case 'removed':
+        if (message.list === 'pending') this.#removePending(message.ids);
+        else this.#removeFailed(message.ids);
+        return;
+      case 'state':
+        this.#leaderState = message.state;
+        this.#publish();
+        return;
+      case 'pause':
+        this.pause('manual', false);
+        return;
+      case 'resume':
+        this.resume(false);
+        return;
+      case 'hello':
+        this.#publish();
+        return;
+      case 'flush':
+      case 'rescan':
+        this.wake();
+        return;
+    }
+  }
+
+  async #readOrStub(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
+    try {
+      return await this.#outbox.read(list, id);
+    } catch (error) {
+      if (error instanceof UnreadableRecordError) return Outbox.unreadableStub(id, 'unreadable record', 0);
+      throw error;
+    }
+  }
+
+  async #readAll(list: OutboxList, ids: string[]): Promise<Array<Operation | UnreadableOperation>> {
+    const records = await Promise.all(ids.map((id) => this.#readOrStub(list, id)));
+    return records.filter((record): record is OperationRecord => record !== undefined).map(toOperation);
+  }
+
+  #assertAlive(): void {
+    if (this.#disposed)
+      throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String(cause.code)})` : '';
+    return `${error.message}${code}`;
+  }
+  return String(error);
+}
+
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+}

@@ -1,0 +1,18 @@
+import type { Operation, OperationError, UnreadableOperation } from './operation.js';
+
+/** Events of the Sync plugin: `sync.on(name, handler)` returns the unsubscribe function. */
+export interface SyncEvents {
+  /** The server accepted an operation (2xx). `response` is the parsed JSON body (or text). */
+  sent: { operation: Operation; status: number; response: unknown };
+  /** An operation became failed (a 4xx, retries exhausted, or an unreadable record). */
+  failed: { operation: Operation | UnreadableOperation; error: OperationError };
+  /** An attempt failed and will be retried after `delayMs`, with the same Idempotency-Key. */
+  retry: { operation: Operation; error: OperationError; delayMs: number };
+  /** The server answered 401: the queue is paused until you refresh credentials and call `resume()`. */
+  unauthorized: { operation: Operation; status: number };
+  /** `pendingCount` or `failedCount` changed (in this tab or another). */
+  change: { pendingCount: number; failedCount: number };
+}
+
+/** The name of a Sync event. */
+export type SyncEventName = keyof SyncEvents;

@@ -1,0 +1,104 @@
+import type { Operation } from './operation.js';
+
+/** Headers added to every request, or a function evaluated at send time (fresh auth tokens). */
+export type HeadersOption =
+  | Readonly<Record<string, string>>
+  | ((operation: Operation) => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>);
+
+/** The `fetch` the transport calls; the global `fetch` by default. */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+/** The result of one attempt to send an operation. @internal */
+export type SendResult =
+  | { kind: 'response'; status: number; retryAfter: string | null; body: unknown }
+  | { kind: 'network'; cause: unknown }
+  | { kind: 'timeout' }
+  | { kind: 'aborted' }
+  | { kind: 'headers-failed'; cause: unknown };
+
+/** What the transport needs. @internal */
+export interface TransportOptions {
+  fetch: FetchFunction;
+  resolveUrl: (url: string) => URL;
+  headers: HeadersOption | undefined;
+  timeoutMs: number;
+  setTimer: (callback: () => void, ms: number) => unknown;
+  clearTimer: (handle: unknown) => void;
+}
+
+/**
+ * Send one operation: `Idempotency-Key: <id>`, `Content-Type: application/json` with a body, the
+ * operation's headers and the `headers` option (evaluated now). Aborts after `timeoutMs` or when
+ * `signal` aborts. Never throws: every outcome is a {@link SendResult}.
+ */
+export async function sendOperation(
+  operation: Operation,
+  bodyText: string | undefined,
+  options: TransportOptions,
+  signal: AbortSignal,
+): Promise<SendResult> {
+  let extra: Readonly<Record<string, string>> = {};
+  try {
+    const given = typeof options.headers === 'function' ? await options.headers(operation) : options.headers;
+    extra = given ?? {};
+  } catch (cause) {
+    return { kind: 'headers-failed', cause };
+  }
+  if (signal.aborted) return { kind: 'aborted' };
+  const headers = new Headers();
+  try {
+    for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+    for (const [name, value] of Object.entries(operation.headers ?? {})) headers.set(name, value);
+  } catch (cause) {
+    return { kind: 'headers-failed', cause };
+  }
+  headers.set('Idempotency-Key', operation.id);
+  if (bodyText !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = options.setTimer(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const onAbort = (): void => controller.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const init: RequestInit = { method: operation.method, headers, signal: controller.signal };
+    if (bodyText !== undefined) init.body = bodyText;
+    const response = await options.fetch(options.resolveUrl(operation.url).href, init);
+    let body: unknown;
+    try {
+      body = await readBody(response);
+    } catch {
+      // The status arrived; a body cut short does not change what the server decided.
+      body = undefined;
+    }
+    return {
+      kind: 'response',
+      status: response.status,
+      retryAfter: response.headers.get('Retry-After'),
+      body,
+    };
+  } catch (cause) {
+    if (signal.aborted) return { kind: 'aborted' };
+    if (timedOut) return { kind: 'timeout' };
+    return { kind: 'network', cause };
+  } finally {
+    options.clearTimer(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (text === '') return undefined;
+  if ((response.headers.get('Content-Type') ?? '').includes('json')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}

@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * What the server does with one request:
+ * - `ok`: apply (once per Idempotency-Key) and answer 201 (or replay the stored answer);
+ * - `drop-before`: destroy the socket before applying anything;
+ * - `drop-after`: apply and store the answer, then destroy the socket (the ambiguous case);
+ * - `hang`: never answer;
+ * - `{ status, retryAfter? }`: answer that status without applying;
+ * - `{ delayMs, then? }`: wait, then do `then` (default `ok`).
+ */
+export type Fault =
+  | 'ok'
+  | 'drop-before'
+  | 'drop-after'
+  | 'hang'
+  | { status: number; retryAfter?: string }
+  | { delayMs: number; then?: Fault };
+
+/** One effect the server applied. */
+export interface Applied {
+  key: string | null;
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+/** One request the server received. */
+export interface Received {
+  key: string | null;
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+export interface FaultServerOptions {
+  /** Store answers per Idempotency-Key and replay them (the server contract). @default true */
+  dedupe?: boolean;
+  /** Decide the fault of each request (after the scripted ones run out). @default () => 'ok' */
+  choose?: (request: Received) => Fault;
+}
+
+/** A real HTTP server on 127.0.0.1 that injects faults and records what it applied. */
+export class FaultServer {
+  readonly applied: Applied[] = [];
+  readonly received: Received[] = [];
+  #script: Fault[] = [];
+  readonly #answers = new Map<string, { status: number; body: string }>();
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #options: FaultServerOptions;
+  readonly #waiters: Array<{ count: number; resolve: () => void }> = [];
+  url = '';
+
+  private constructor(options: FaultServerOptions) {
+    this.#options = options;
+    this.#server = createServer((request, response) => void this.#handle(request, response));
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
+    const server = new FaultServer(options);
+    await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
+    server.url = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
+    return server;
+  }
+
+  /** Faults for the next requests, one each, before `choose` takes over. */
+  script(...faults: Fault[]): void {
+    this.#script.push(...faults);
+  }
+
+  /** Resolves once `count` requests in total have been received. */
+  waitForRequests(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const rawKey = request.headers['idempotency-key'];
+    const received: Received = {
+      key: typeof rawKey === 'string' ? rawKey : null,
+      method: request.method ?? '',
+      path: request.url ?? '',
+      headers: request.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    this.received.push(received);
+    for (const waiter of [...this.#waiters]) {
+      if (this.received.length >= waiter.count) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+    let fault: Fault = this.#script.shift() ?? this.#options.choose?.(received) ?? 'ok';
+    while (typeof fault === 'object' && 'delayMs' in fault) {
+      await new Promise((resolve) => setTimeout(resolve, (fault as { delayMs: number }).delayMs));
+      fault = fault.then ?? 'ok';
+    }
+    if (fault === 'hang') return;
+    if (fault === 'drop-before') {
+      request.socket.destroy();
+      return;
+    }
+    if (typeof fault === 'object') {
+      if (fault.retryAfter !== undefined) response.setHeader('Retry-After', fault.retryAfter);
+      response.writeHead(fault.status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: fault.status }));
+      return;
+    }
+    const answer = this.#apply(received);
+    if (fault === 'drop-after') {
+      request.socket.destroy();
+      return;
+    }
+    response.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(answer.body);
+  }
+
+  #apply(received: Received): { status: number; body: string } {
+    const dedupe = this.#options.dedupe ?? true;
+    if (dedupe && received.key) {
+      const stored = this.#answers.get(received.key);
+      if (stored) return stored;
+    }
+    this.applied.push({
+      key: received.key,
+      method: received.method,
+      path: received.path,
+      body: received.body === '' ? undefined : (JSON.parse(received.body) as unknown),
+    });
+    const answer = { status: 201, body: JSON.stringify({ serverId: `srv-${this.applied.length}` }) };
+    if (received.key) this.#answers.set(received.key, answer);
+    return answer;
+  }
+}

@@ -1,0 +1,33 @@
+import type { OutboxStorage } from '../../src/plugins/sync/outbox.js';
+
+/**
+ * A Map-backed store for engine tests: values are deep-copied on the way in and out (as a real
+ * driver would), and hooks let a test make a key fail to read or a write fail.
+ */
+export class MemoryStore implements OutboxStorage {
+  readonly data = new Map<string, string>();
+  failReads = new Map<string, Error>();
+  failWrites: Error | undefined;
+  writes = 0;
+
+  async get(key: string): Promise<unknown> {
+    const error = this.failReads.get(key);
+    if (error) throw error;
+    const text = this.data.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    if (this.failWrites) throw this.failWrites;
+    this.writes++;
+    this.data.set(key, JSON.stringify(value));
+  }
+
+  async remove(key: string): Promise<void> {
+    this.data.delete(key);
+  }
+
+  async keys(prefix = ''): Promise<string[]> {
+    return [...this.data.keys()].filter((key) => key.startsWith(prefix)).sort();
+  }
+}

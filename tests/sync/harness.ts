@@ -1,0 +1,97 @@
+import { effect, signal } from '@preact/signals-core';
+import { vi } from 'vitest';
+import type { Logger } from '../../src/core/logger.js';
+import { defaultRetryOptions, type ResolvedRetryOptions } from '../../src/plugins/sync/backoff.js';
+import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
+import { type LockManagerLike, TabLeader } from '../../src/plugins/sync/leader.js';
+import { resolveOperationUrl } from '../../src/plugins/sync/options.js';
+import type { OutboxStorage } from '../../src/plugins/sync/outbox.js';
+import { prepareOperation, type QueueOptions } from '../../src/plugins/sync/request-validation.js';
+import { SyncEngine } from '../../src/plugins/sync/sync-engine.js';
+import type { FetchFunction, HeadersOption } from '../../src/plugins/sync/transport.js';
+import { MemoryStore } from '../support/memory-store.js';
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface EngineSetup {
+  baseUrl: string;
+  store?: OutboxStorage;
+  retry?: Partial<ResolvedRetryOptions>;
+  timeoutMs?: number;
+  headers?: HeadersOption;
+  fetch?: FetchFunction;
+  online?: boolean;
+  locks?: LockManagerLike;
+  channel?: string;
+  logger?: Logger;
+}
+
+/** A SyncEngine wired to a real fetch, a memory store and a controllable online signal. */
+export function makeEngine(setup: EngineSetup) {
+  const store = setup.store ?? new MemoryStore();
+  const online = signal(setup.online ?? true);
+  const reportFailure = vi.fn();
+  const connectivity = { isOnline: online, reportFailure };
+  const name = setup.channel ?? 'test';
+  const engine = new SyncEngine({
+    storage: store,
+    connectivity,
+    transport: {
+      fetch: setup.fetch ?? ((input, init) => fetch(input, init)),
+      resolveUrl: (url) => resolveOperationUrl(url, setup.baseUrl),
+      headers: setup.headers,
+      timeoutMs: setup.timeoutMs ?? 5000,
+      setTimer: (callback, ms) => setTimeout(callback, ms),
+      clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    },
+    retry: { ...defaultRetryOptions, baseDelayMs: 1, maxDelayMs: 4, ...setup.retry },
+    intervalMs: 60_000,
+    leader: new TabLeader(setup.locks, name),
+    channel: new ChangeChannel(setup.channel ? (channel) => new BroadcastChannel(channel) : undefined, name),
+    logger: setup.logger ?? silentLogger,
+    now: () => Date.now(),
+    random: () => 0.5,
+    randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
+  });
+  const queue = (method: string, url: string, options?: QueueOptions) =>
+    engine.enqueue(
+      prepareOperation(method, url, options, {
+        maxBodyBytes: 1_048_576,
+        resolveUrl: (candidate) => resolveOperationUrl(candidate, setup.baseUrl),
+      }),
+    );
+  return { engine, store, online, reportFailure, queue };
+}
+
+/** Resolves when `predicate()` (reading signals) becomes true; no polling, no sleeps. */
+export function until(predicate: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    let dispose: (() => void) | undefined;
+    let done = false;
+    dispose = effect(() => {
+      if (!done && predicate()) {
+        done = true;
+        queueMicrotask(() => dispose?.());
+        resolve();
+      }
+    });
+    if (done) dispose();
+  });
+}
+
+/** Problems with the server's applied log against the expected keys: loss, duplicates, order. */
+export function exactlyOnceInOrder(appliedKeys: Array<string | null>, expected: string[]): string[] {
+  const problems: string[] = [];
+  const counts = new Map<string | null, number>();
+  for (const key of appliedKeys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  for (const id of expected) {
+    const count = counts.get(id) ?? 0;
+    if (count === 0) problems.push(`lost ${id}`);
+    if (count > 1) problems.push(`applied ${count}× ${id}`);
+  }
+  for (const key of counts.keys()) if (!expected.includes(key as string)) problems.push(`unexpected key ${key}`);
+  const firstSeen = [...new Set(appliedKeys)].filter((key) => expected.includes(key as string));
+  const expectedSeen = expected.filter((id) => firstSeen.includes(id));
+  if (JSON.stringify(firstSeen) !== JSON.stringify(expectedSeen)) problems.push('out of order');
+  return problems;
+}
