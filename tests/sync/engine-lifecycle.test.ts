@@ -54,7 +54,8 @@ describe('lifecycle and management', () => {
     let releaseFirst: () => void = () => {};
     let calls = 0;
     store.set = async (key, value) => {
-      if (key.startsWith('p/') && calls++ === 0) await new Promise<void>((resolve) => (releaseFirst = resolve));
+      if (key.startsWith('p/') && calls++ === 0)
+        await new Promise<void>((resolve) => (releaseFirst = resolve));
       return realSet(key, value);
     };
     const { engine, queue } = engineFor({ baseUrl: server.url, store });
@@ -140,7 +141,10 @@ describe('lifecycle and management', () => {
     await first.engine.dispose();
     // Re-create the pending copy as if the process died before removing it.
     const failedCopy = JSON.parse(store.data.get(`f/${op.id}`) ?? '{}') as { rev: number };
-    store.data.set(`p/${op.id}`, JSON.stringify({ ...failedCopy, rev: failedCopy.rev - 1, lastError: undefined }));
+    store.data.set(
+      `p/${op.id}`,
+      JSON.stringify({ ...failedCopy, rev: failedCopy.rev - 1, lastError: undefined }),
+    );
     const second = engineFor({ baseUrl: server.url, store, online: false });
     await second.engine.start();
     expect([second.engine.pendingCount.value, second.engine.failedCount.value]).toStrictEqual([0, 1]);

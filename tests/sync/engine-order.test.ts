@@ -32,13 +32,17 @@ describe('order and exactly-once', () => {
     await until(() => engine.pendingCount.value === 0);
     expect(server.applied.map((entry) => entry.key)).toStrictEqual(ops.map((op) => op.id));
     expect(server.applied.map((entry) => entry.body)).toStrictEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
-    expect(server.received.every((request) => request.headers['content-type'] === 'application/json')).toBe(true);
+    expect(server.received.every((request) => request.headers['content-type'] === 'application/json')).toBe(
+      true,
+    );
   });
 
   it('keeps the call order of concurrent queue() calls', async () => {
     const { engine, queue } = engineFor({ baseUrl: server.url });
     await engine.start();
-    const ops = await Promise.all(Array.from({ length: 60 }, (_, n) => queue('PUT', `/api/items/${n}`, { body: { n } })));
+    const ops = await Promise.all(
+      Array.from({ length: 60 }, (_, n) => queue('PUT', `/api/items/${n}`, { body: { n } })),
+    );
     await until(() => engine.pendingCount.value === 0);
     expect(server.applied.map((entry) => entry.path)).toStrictEqual(ops.map((_, n) => `/api/items/${n}`));
     expect(ops.map((op) => op.id)).toStrictEqual([...ops.map((op) => op.id)].sort());
@@ -73,7 +77,12 @@ describe('order and exactly-once', () => {
     const op = await queue('POST', '/api/notes', { body: { a: 1 } });
     await until(() => engine.pendingCount.value === 0);
     expect(server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
-    expect(exactlyOnceInOrder(server.applied.map((entry) => entry.key), [op.id])).toStrictEqual([]);
+    expect(
+      exactlyOnceInOrder(
+        server.applied.map((entry) => entry.key),
+        [op.id],
+      ),
+    ).toStrictEqual([]);
     expect(reportFailure).toHaveBeenCalledTimes(1);
   });
 
@@ -91,7 +100,16 @@ describe('order and exactly-once', () => {
   });
 
   it('under random faults every operation is applied exactly once, in order', async () => {
-    const faults: Fault[] = ['ok', 'ok', 'drop-before', 'drop-after', { status: 503 }, { status: 500 }, { status: 429, retryAfter: '0' }, { delayMs: 5 }];
+    const faults: Fault[] = [
+      'ok',
+      'ok',
+      'drop-before',
+      'drop-after',
+      { status: 503 },
+      { status: 500 },
+      { status: 429, retryAfter: '0' },
+      { delayMs: 5 },
+    ];
     let seed = 42;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -102,11 +120,17 @@ describe('order and exactly-once', () => {
     const { engine, queue } = engineFor({ baseUrl: server.url, retry: { maxAttempts: 1000 } });
     await engine.start();
     const ops = [];
-    for (let n = 0; n < 40; n++) ops.push(await queue(n % 3 === 0 ? 'PATCH' : 'POST', `/api/x/${n}`, { body: { n } }));
+    for (let n = 0; n < 40; n++)
+      ops.push(await queue(n % 3 === 0 ? 'PATCH' : 'POST', `/api/x/${n}`, { body: { n } }));
     await until(() => engine.pendingCount.value === 0);
     expect(engine.failedCount.value).toBe(0);
     expect(server.received.length).toBeGreaterThan(40);
-    expect(exactlyOnceInOrder(server.applied.map((entry) => entry.key), ops.map((op) => op.id))).toStrictEqual([]);
+    expect(
+      exactlyOnceInOrder(
+        server.applied.map((entry) => entry.key),
+        ops.map((op) => op.id),
+      ),
+    ).toStrictEqual([]);
   });
 
   it('the exactly-once checker catches a client that changes its key on retry', async () => {
@@ -122,7 +146,12 @@ describe('order and exactly-once', () => {
     const op = await queue('POST', '/api/notes', { body: {} });
     await until(() => engine.pendingCount.value === 0);
     expect(server.applied).toHaveLength(3);
-    expect(exactlyOnceInOrder(server.applied.map((entry) => entry.key), [op.id])).toContain(`lost ${op.id}`);
+    expect(
+      exactlyOnceInOrder(
+        server.applied.map((entry) => entry.key),
+        [op.id],
+      ),
+    ).toContain(`lost ${op.id}`);
   });
 
   it('survives a restart: a new engine over the same storage sends what the first queued, same keys', async () => {
@@ -155,12 +184,19 @@ describe('order and exactly-once', () => {
     const mismatches: string[] = [];
     engine.events.on('sent', async () => {
       const stored = (await store.keys('p/')).length;
-      if (stored !== engine.pendingCount.peek()) mismatches.push(`${stored} vs ${engine.pendingCount.peek()}`);
+      if (stored !== engine.pendingCount.peek())
+        mismatches.push(`${stored} vs ${engine.pendingCount.peek()}`);
     });
     online.value = true;
     await until(() => engine.pendingCount.value === 0 && !engine.isSyncing.value);
     stop();
-    expect(seen).toStrictEqual(['offline/false/2', 'syncing/true/2', 'syncing/true/1', 'syncing/true/0', 'idle/false/0']);
+    expect(seen).toStrictEqual([
+      'offline/false/2',
+      'syncing/true/2',
+      'syncing/true/1',
+      'syncing/true/0',
+      'idle/false/0',
+    ]);
     expect(mismatches).toStrictEqual([]);
     expect(engine.progress.value).toStrictEqual({ total: 2, done: 2 });
   });

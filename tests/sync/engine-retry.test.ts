@@ -182,14 +182,21 @@ describe('classification and retry', () => {
     server.script({ status: 503, retryAfter: '0' });
     let token = 'first';
     const store = new MemoryStore();
-    const { engine, queue } = engineFor({ baseUrl: server.url, store, headers: () => ({ Authorization: `Bearer ${token}` }) });
+    const { engine, queue } = engineFor({
+      baseUrl: server.url,
+      store,
+      headers: () => ({ Authorization: `Bearer ${token}` }),
+    });
     await engine.start();
     const retry = nextEvent(engine, 'retry');
     await queue('POST', '/api/x', { body: { a: 1 }, headers: { 'X-Source': 'editor' } });
     await retry;
     token = 'second';
     await until(() => engine.pendingCount.value === 0);
-    expect(server.received.map((request) => request.headers.authorization)).toStrictEqual(['Bearer first', 'Bearer second']);
+    expect(server.received.map((request) => request.headers.authorization)).toStrictEqual([
+      'Bearer first',
+      'Bearer second',
+    ]);
     expect(server.received.every((request) => request.headers['x-source'] === 'editor')).toBe(true);
     expect([...store.data.values()].join('')).not.toContain('Bearer');
   });

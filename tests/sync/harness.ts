@@ -89,7 +89,8 @@ export function exactlyOnceInOrder(appliedKeys: Array<string | null>, expected: 
     if (count === 0) problems.push(`lost ${id}`);
     if (count > 1) problems.push(`applied ${count}× ${id}`);
   }
-  for (const key of counts.keys()) if (!expected.includes(key as string)) problems.push(`unexpected key ${key}`);
+  for (const key of counts.keys())
+    if (!expected.includes(key as string)) problems.push(`unexpected key ${key}`);
   const firstSeen = [...new Set(appliedKeys)].filter((key) => expected.includes(key as string));
   const expectedSeen = expected.filter((id) => firstSeen.includes(id));
   if (JSON.stringify(firstSeen) !== JSON.stringify(expectedSeen)) problems.push('out of order');

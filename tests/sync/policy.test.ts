@@ -5,12 +5,29 @@ import { OperationIdGenerator, parseOperationId } from '../../src/plugins/sync/o
 
 describe('classify', () => {
   it.each([
-    [200, 'sent'], [201, 'sent'], [204, 'sent'], [299, 'sent'],
-    [301, 'fail'], [304, 'fail'], [0, 'fail'],
-    [400, 'fail'], [403, 'fail'], [404, 'fail'], [410, 'fail'], [413, 'fail'], [422, 'fail'],
+    [200, 'sent'],
+    [201, 'sent'],
+    [204, 'sent'],
+    [299, 'sent'],
+    [301, 'fail'],
+    [304, 'fail'],
+    [0, 'fail'],
+    [400, 'fail'],
+    [403, 'fail'],
+    [404, 'fail'],
+    [410, 'fail'],
+    [413, 'fail'],
+    [422, 'fail'],
     [401, 'unauthorized'],
-    [408, 'retry'], [409, 'retry'], [425, 'retry'], [429, 'retry'],
-    [500, 'retry'], [502, 'retry'], [503, 'retry'], [504, 'retry'], [507, 'retry'],
+    [408, 'retry'],
+    [409, 'retry'],
+    [425, 'retry'],
+    [429, 'retry'],
+    [500, 'retry'],
+    [502, 'retry'],
+    [503, 'retry'],
+    [504, 'retry'],
+    [507, 'retry'],
   ] as const)('status %i → %s', (status, outcome) => {
     expect(classify({ status })).toBe(outcome);
   });
@@ -23,7 +40,13 @@ describe('classify', () => {
 describe('computeDelay (full jitter)', () => {
   const options = { ...defaultRetryOptions, baseDelayMs: 100, maxDelayMs: 1000 };
   it.each([
-    [1, 0.5, 50], [2, 0.5, 100], [3, 0.5, 200], [4, 0.999, 799], [5, 0.5, 500], [30, 0.5, 500], [1000, 0.999, 999],
+    [1, 0.5, 50],
+    [2, 0.5, 100],
+    [3, 0.5, 200],
+    [4, 0.999, 799],
+    [5, 0.5, 500],
+    [30, 0.5, 500],
+    [1000, 0.999, 999],
     [1, 0, 1],
   ])('attempt %i, random %f → %i ms', (attempt, random, expected) => {
     expect(computeDelay(attempt, options, () => random)).toBe(expected);
@@ -33,9 +56,16 @@ describe('computeDelay (full jitter)', () => {
 describe('parseRetryAfter', () => {
   const now = Date.parse('2026-11-22T10:00:00Z');
   it.each([
-    ['0', 0], ['5', 5000], [' 7 ', 7000], ['99999999', 3_600_000],
-    ['Sun, 22 Nov 2026 10:00:30 GMT', 30_000], ['Sun, 22 Nov 2026 09:00:00 GMT', 0],
-    ['-1', undefined], ['1.5', undefined], ['soon', undefined], ['', undefined],
+    ['0', 0],
+    ['5', 5000],
+    [' 7 ', 7000],
+    ['99999999', 3_600_000],
+    ['Sun, 22 Nov 2026 10:00:30 GMT', 30_000],
+    ['Sun, 22 Nov 2026 09:00:00 GMT', 0],
+    ['-1', undefined],
+    ['1.5', undefined],
+    ['soon', undefined],
+    ['', undefined],
     ['2026-11-22T10:00:30Z', undefined],
   ] as const)('%j → %j', (value, expected) => {
     expect(parseRetryAfter(value, now, 3_600_000)).toBe(expected);

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { resolveOperationUrl, resolveSyncOptions } from '../../src/plugins/sync/options.js';
 import { prepareOperation } from '../../src/plugins/sync/request-validation.js';
 
-const limits = { maxBodyBytes: 1024, resolveUrl: (url: string) => resolveOperationUrl(url, 'https://api.example.com/v1') };
-const attempt = (method: unknown, url: unknown, options?: unknown) => () => prepareOperation(method, url, options, limits);
+const limits = {
+  maxBodyBytes: 1024,
+  resolveUrl: (url: string) => resolveOperationUrl(url, 'https://api.example.com/v1'),
+};
+const attempt = (method: unknown, url: unknown, options?: unknown) => () =>
+  prepareOperation(method, url, options, limits);
 
 function cyclic() {
   const value: Record<string, unknown> = {};
@@ -40,21 +44,45 @@ describe('queue() input validation', () => {
     ['a Map', attempt('POST', '/x', { body: new Map([[1, 2]]) }), 'sync/invalid-body'],
     ['too deep', attempt('POST', '/x', { body: deep(100) }), 'sync/invalid-body'],
     ['too large', attempt('POST', '/x', { body: 'x'.repeat(2000) }), 'sync/body-too-large'],
-    ['meta too large together with body', attempt('POST', '/x', { body: 'x'.repeat(600), meta: 'y'.repeat(600) }), 'sync/body-too-large'],
+    [
+      'meta too large together with body',
+      attempt('POST', '/x', { body: 'x'.repeat(600), meta: 'y'.repeat(600) }),
+      'sync/body-too-large',
+    ],
     ['BigInt meta', attempt('POST', '/x', { meta: 1n }), 'sync/invalid-options'],
     ['headers not a plain object', attempt('POST', '/x', { headers: new Headers() }), 'sync/invalid-headers'],
     ['headers an array', attempt('POST', '/x', { headers: [['a', 'b']] }), 'sync/invalid-headers'],
     ['invalid header name', attempt('POST', '/x', { headers: { 'bad name': 'x' } }), 'sync/invalid-headers'],
-    ['CR/LF in header value', attempt('POST', '/x', { headers: { 'X-A': 'a\r\nX-B: b' } }), 'sync/invalid-headers'],
+    [
+      'CR/LF in header value',
+      attempt('POST', '/x', { headers: { 'X-A': 'a\r\nX-B: b' } }),
+      'sync/invalid-headers',
+    ],
     ['NUL in header value', attempt('POST', '/x', { headers: { 'X-A': 'a\0' } }), 'sync/invalid-headers'],
     ['non-string header', attempt('POST', '/x', { headers: { 'X-A': 1 } }), 'sync/invalid-headers'],
-    ['duplicate header case', attempt('POST', '/x', { headers: { 'X-A': '1', 'x-a': '2' } }), 'sync/invalid-headers'],
+    [
+      'duplicate header case',
+      attempt('POST', '/x', { headers: { 'X-A': '1', 'x-a': '2' } }),
+      'sync/invalid-headers',
+    ],
     ['Host', attempt('POST', '/x', { headers: { Host: 'evil' } }), 'sync/invalid-headers'],
     ['Content-Length', attempt('POST', '/x', { headers: { 'Content-Length': '1' } }), 'sync/invalid-headers'],
-    ['Authorization', attempt('POST', '/x', { headers: { Authorization: 'Bearer t' } }), 'sync/credentials-in-queue'],
+    [
+      'Authorization',
+      attempt('POST', '/x', { headers: { Authorization: 'Bearer t' } }),
+      'sync/credentials-in-queue',
+    ],
     ['Cookie', attempt('POST', '/x', { headers: { cookie: 'a=b' } }), 'sync/credentials-in-queue'],
-    ['Proxy-Authorization', attempt('POST', '/x', { headers: { 'Proxy-Authorization': 'x' } }), 'sync/credentials-in-queue'],
-    ['caller Idempotency-Key', attempt('POST', '/x', { headers: { 'Idempotency-Key': 'k' } }), 'sync/invalid-headers'],
+    [
+      'Proxy-Authorization',
+      attempt('POST', '/x', { headers: { 'Proxy-Authorization': 'x' } }),
+      'sync/credentials-in-queue',
+    ],
+    [
+      'caller Idempotency-Key',
+      attempt('POST', '/x', { headers: { 'Idempotency-Key': 'k' } }),
+      'sync/invalid-headers',
+    ],
     ['options not an object', attempt('POST', '/x', 'body'), 'sync/invalid-options'],
     ['unknown option key', attempt('POST', '/x', { bdy: 1 }), 'sync/invalid-options'],
     ['kind not a string', attempt('POST', '/x', { kind: 3 }), 'sync/invalid-options'],
@@ -63,13 +91,21 @@ describe('queue() input validation', () => {
   });
 
   it('a relative URL without a base is refused in Node with a message that says what to do', () => {
-    expect(() => prepareOperation('POST', '/x', undefined, { maxBodyBytes: 10, resolveUrl: (u) => resolveOperationUrl(u, undefined) })).toThrow(
-      /give SyncPlugin a baseUrl/,
-    );
+    expect(() =>
+      prepareOperation('POST', '/x', undefined, {
+        maxBodyBytes: 10,
+        resolveUrl: (u) => resolveOperationUrl(u, undefined),
+      }),
+    ).toThrow(/give SyncPlugin a baseUrl/);
   });
 
   it('accepts any-case methods, Date bodies (via toJSON), undefined properties, and joins baseUrl + url', () => {
-    const draft = prepareOperation('patch', '/notes/1', { body: { at: new Date(0), gone: undefined }, meta: { previous: 'a' }, kind: 'note.update' }, limits);
+    const draft = prepareOperation(
+      'patch',
+      '/notes/1',
+      { body: { at: new Date(0), gone: undefined }, meta: { previous: 'a' }, kind: 'note.update' },
+      limits,
+    );
     expect(draft).toStrictEqual({
       method: 'PATCH',
       url: '/notes/1',
@@ -77,8 +113,12 @@ describe('queue() input validation', () => {
       meta: { previous: 'a' },
       kind: 'note.update',
     });
-    expect(resolveOperationUrl('/notes', 'https://api.example.com/v1/').href).toBe('https://api.example.com/v1/notes');
-    expect(resolveOperationUrl('https://other.example/x', 'https://api.example.com/v1').href).toBe('https://other.example/x');
+    expect(resolveOperationUrl('/notes', 'https://api.example.com/v1/').href).toBe(
+      'https://api.example.com/v1/notes',
+    );
+    expect(resolveOperationUrl('https://other.example/x', 'https://api.example.com/v1').href).toBe(
+      'https://other.example/x',
+    );
   });
 });
 
@@ -101,7 +141,9 @@ describe('SyncPlugin options validation', () => {
     ['empty namespace', { namespace: '' }],
     ['locks not a manager', { locks: {} }],
   ])('%s → sync/invalid-options', (_name, options) => {
-    expect(() => resolveSyncOptions(options)).toThrow(expect.objectContaining({ code: 'sync/invalid-options' }));
+    expect(() => resolveSyncOptions(options)).toThrow(
+      expect.objectContaining({ code: 'sync/invalid-options' }),
+    );
   });
   it('fills the documented defaults', () => {
     expect(resolveSyncOptions(undefined)).toMatchObject({
