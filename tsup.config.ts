@@ -6,6 +6,8 @@ export default defineConfig({
     storage: 'src/plugins/storage/index.ts',
     connectivity: 'src/plugins/connectivity/index.ts',
     sync: 'src/plugins/sync/index.ts',
+    react: 'src/bindings/react/index.ts',
+    dom: 'src/bindings/dom/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -16,5 +18,5 @@ export default defineConfig({
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
-  external: ['node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
+  external: ['react', 'node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
 });

@@ -23,7 +23,12 @@ interface Entry {
   error?: unknown;
   controller?: AbortController;
   disposers: Array<() => void | Promise<void>>;
+  /** Resolves when this plugin's init succeeded (an entry is initialised at most once). */
+  readonly initialized: Promise<void>;
+  readonly markInitialized: () => void;
 }
+
+const logMethods = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
  * An isolated registry of plugins with its own event bus. Create one per app (or per test);
@@ -45,17 +50,23 @@ export class App {
     if (options === null || typeof options !== 'object') {
       throw invalidArgument('createApp(options): options must be an object, e.g. createApp({ logger }).');
     }
-    this.logger = options.logger ?? consoleLogger('warn');
+    const { logger } = options;
+    if (
+      logger !== undefined &&
+      (logger === null ||
+        typeof logger !== 'object' ||
+        logMethods.some((method) => typeof logger[method] !== 'function'))
+    ) {
+      throw invalidArgument(
+        'createApp({ logger }): logger must have debug, info, warn and error methods, e.g. consoleLogger("info").',
+      );
+    }
+    this.logger = logger ?? consoleLogger('warn');
     this.events = new EventBus<FluxyEvents>((event, error) => {
       this.logger.error(`a handler of "${event}" threw`, error);
       if (event !== 'app:handler-error') this.events.emit('app:handler-error', { event, error });
     });
-    this.#host = {
-      ready: () => this.ready(),
-      isInitialized: (plugin) =>
-        this.#entries.get(plugin.name)?.plugin === plugin &&
-        this.#entries.get(plugin.name)?.state === 'ready',
-    };
+    this.#host = { whenInitialized: (plugin) => this.#whenInitialized(plugin) };
   }
 
   /** True once `dispose()` was called. */
@@ -84,7 +95,17 @@ export class App {
     }
     const attach = (plugin as { [attachHost]?: (host: PluginHost) => void })[attachHost];
     if (typeof attach === 'function') attach.call(plugin, this.#host);
-    this.#entries.set(plugin.name, { plugin, state: 'registered', disposers: [] });
+    let markInitialized = (): void => {};
+    const initialized = new Promise<void>((resolve) => {
+      markInitialized = resolve;
+    });
+    this.#entries.set(plugin.name, {
+      plugin,
+      state: 'registered',
+      disposers: [],
+      initialized,
+      markInitialized,
+    });
     return plugin;
   }
 
@@ -103,7 +124,7 @@ export class App {
   use(name: string): Plugin;
   use(plugin: string | PluginClass): Plugin {
     this.#assertAlive('use');
-    if (typeof plugin !== 'string' && typeof plugin !== 'function') {
+    if (typeof plugin !== 'string' && !isClass(plugin)) {
       throw invalidArgument('use(plugin): pass a plugin class (use(SyncPlugin)) or a name (use("sync")).');
     }
     const found = this.#find(plugin);
@@ -130,10 +151,25 @@ export class App {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#readyRun ??= this.#runReady().finally(() => {
-      this.#readyRun = undefined;
+    if (this.#readyRun) return this.#readyRun;
+    // The shared promise is stored before any init starts: an init that synchronously calls
+    // ready() (or a method awaiting `whenReady()`) must join this run, not start a second one.
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    const run = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
     });
-    return this.#readyRun;
+    this.#readyRun = run;
+    this.#runReady().then(
+      () => {
+        this.#readyRun = undefined;
+        settle.resolve();
+      },
+      (error: unknown) => {
+        this.#readyRun = undefined;
+        settle.reject(error);
+      },
+    );
+    return run;
   }
 
   /**
@@ -151,26 +187,45 @@ export class App {
       const pending = [...this.#entries.values()].filter((entry) => entry.state !== 'ready');
       if (pending.length === 0) break;
       checkDependencies(new Map([...this.#entries].map(([name, entry]) => [name, entry.plugin])));
-      const failures: Entry[] = [];
-      const blocked = new Set<Entry>();
-      for (;;) {
-        const wave = pending.filter(
-          (entry) =>
-            entry.state !== 'ready' &&
-            !failures.includes(entry) &&
-            !blocked.has(entry) &&
-            (entry.plugin.dependencies ?? []).every((name) => this.#entries.get(name)?.state === 'ready'),
+      const failures = await this.#initAll(pending);
+      if (this.disposed) {
+        throw new FluxyError(
+          'app/disposed',
+          'The app was disposed while ready() was running: create a new app with createApp().',
         );
-        if (wave.length === 0) break;
-        await Promise.all(wave.map((entry) => this.#initOne(entry, failures)));
-        if (this.disposed) return;
       }
-      for (const entry of pending)
-        if (entry.state !== 'ready' && !failures.includes(entry)) blocked.add(entry);
-      if (failures.length > 0) throw initFailure(failures, blocked);
-      if (blocked.size > 0) continue;
+      if (failures.length > 0) {
+        const blocked = pending.filter((entry) => entry.state !== 'ready' && !failures.includes(entry));
+        throw initFailure(failures, blocked);
+      }
+      // Plugins registered while this run was going are picked up by the next turn of the loop.
     }
     this.events.emit('app:ready');
+  }
+
+  /**
+   * Start each plugin as soon as all its dependencies are ready, so independent plugins initialise
+   * concurrently and a slow plugin holds up only its dependents. Returns the plugins that failed;
+   * their dependents are never started.
+   */
+  async #initAll(pending: Entry[]): Promise<Entry[]> {
+    const failures: Entry[] = [];
+    const started = new Set<Entry>();
+    const running = new Set<Promise<void>>();
+    for (;;) {
+      if (!this.disposed) {
+        for (const entry of pending) {
+          if (started.has(entry)) continue;
+          const dependencies = entry.plugin.dependencies ?? [];
+          if (!dependencies.every((name) => this.#entries.get(name)?.state === 'ready')) continue;
+          started.add(entry);
+          const run: Promise<void> = this.#initOne(entry, failures).finally(() => running.delete(run));
+          running.add(run);
+        }
+      }
+      if (running.size === 0) return failures;
+      await Promise.race(running);
+    }
   }
 
   async #initOne(entry: Entry, failures: Entry[]): Promise<void> {
@@ -193,17 +248,27 @@ export class App {
       entry.state = 'ready';
       entry.error = undefined;
       this.#initOrder.push(entry);
+      entry.markInitialized();
     } catch (error) {
       entry.state = 'failed';
       entry.error = error;
       failures.push(entry);
-      await this.#release(entry, false);
+      const reason = new FluxyError(
+        'plugin/init-failed',
+        `Plugin "${entry.plugin.name}" failed to initialise.`,
+        {
+          cause: error,
+        },
+      );
+      for (const failure of await this.#release(entry, false, reason)) {
+        this.logger.error(`cleaning up after the failed init of "${entry.plugin.name}" failed`, failure);
+      }
     }
   }
 
-  async #release(entry: Entry, callDispose: boolean): Promise<unknown[]> {
+  async #release(entry: Entry, callDispose: boolean, reason = disposedReason(entry)): Promise<unknown[]> {
     const errors: unknown[] = [];
-    entry.controller?.abort(new FluxyError('app/disposed', `Plugin "${entry.plugin.name}" was disposed.`));
+    entry.controller?.abort(reason);
     for (const disposer of entry.disposers.splice(0).reverse()) {
       try {
         await disposer();
@@ -222,6 +287,11 @@ export class App {
   }
 
   async #runDispose(): Promise<void> {
+    // An init still running is told to stop (its signal aborts), so a dispose never waits on an
+    // init that is itself waiting for the network or a timer.
+    for (const entry of this.#entries.values()) {
+      if (entry.state === 'initializing') entry.controller?.abort(disposedReason(entry));
+    }
     await this.#readyRun?.catch(() => {});
     this.events.emit('app:dispose');
     for (const entry of this.#initOrder.splice(0).reverse()) {
@@ -232,9 +302,40 @@ export class App {
     this.events.clear();
   }
 
+  async #whenInitialized(plugin: Plugin): Promise<void> {
+    if (this.disposed) {
+      throw new FluxyError(
+        'app/disposed',
+        `Plugin "${plugin.name}" was used after its app was disposed: create a new app with createApp().`,
+      );
+    }
+    const entry = this.#entries.get(plugin.name);
+    if (entry?.plugin !== plugin) {
+      throw new FluxyError(
+        'plugin/not-registered',
+        `Plugin "${plugin.name}" is not registered with this app: register it before using it.`,
+      );
+    }
+    const isReady = (): boolean => entry.state === 'ready';
+    if (isReady()) return;
+    // Wait for this plugin only, not for the whole app: an unrelated slow or failing plugin must
+    // not hold up (or fail) a call to this one.
+    try {
+      await Promise.race([entry.initialized, this.ready()]);
+    } catch (error) {
+      if (!isReady()) throw error;
+    }
+    if (!isReady()) {
+      throw new FluxyError(
+        'plugin/init-failed',
+        `Plugin "${plugin.name}" is not initialised: call app.ready().`,
+      );
+    }
+  }
+
   #find(plugin: string | PluginClass): Entry | undefined {
     if (typeof plugin === 'string') return this.#entries.get(plugin);
-    if (typeof plugin !== 'function') return undefined;
+    if (!isClass(plugin)) return undefined;
     for (const entry of this.#entries.values()) if (entry.plugin instanceof plugin) return entry;
     return undefined;
   }
@@ -278,12 +379,21 @@ function validatePlugin(plugin: unknown): asserts plugin is Plugin {
   }
 }
 
-function initFailure(failures: Entry[], blocked: Set<Entry>): FluxyError {
+/** A function usable with `instanceof` (arrow functions have no prototype and would make it throw). */
+function isClass(value: unknown): value is PluginClass {
+  return typeof value === 'function' && typeof value.prototype === 'object' && value.prototype !== null;
+}
+
+function disposedReason(entry: Entry): FluxyError {
+  return new FluxyError('app/disposed', `Plugin "${entry.plugin.name}" was disposed.`);
+}
+
+function initFailure(failures: Entry[], blocked: Entry[]): FluxyError {
   const names = failures.map((entry) => `"${entry.plugin.name}"`).join(', ');
   const first = failures[0]?.error;
-  const reason = first instanceof Error ? first.message : String(first);
-  const waiting = blocked.size
-    ? ` Not initialised because of it: ${[...blocked].map((e) => `"${e.plugin.name}"`).join(', ')}.`
+  const reason = (first instanceof Error ? first.message : String(first)).replace(/[.\s]+$/, '');
+  const waiting = blocked.length
+    ? ` Not initialised because of it: ${blocked.map((e) => `"${e.plugin.name}"`).join(', ')}.`
     : '';
   return new FluxyError(
     'plugin/init-failed',

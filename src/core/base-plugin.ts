@@ -30,9 +30,12 @@ export abstract class FluxyPlugin implements Plugin {
   init?(ctx: PluginContext): void | Promise<void>;
 
   /**
-   * Resolves once this plugin is initialised, starting the app's `ready()` if nobody has.
+   * Resolves once this plugin is initialised, starting the app's `ready()` if nobody has. It
+   * waits for this plugin (and so its dependencies) only, not for unrelated plugins.
    * Rejects with `plugin/not-registered` when the plugin was never registered, and with the
-   * init error when this plugin (or a dependency) failed to initialise.
+   * `ready()` error when this plugin (or a dependency) failed to initialise.
+   *
+   * Do not await it from this plugin's own `init`: the init would wait for itself.
    */
   protected async whenReady(): Promise<void> {
     const host = this.#host;
@@ -42,17 +45,6 @@ export abstract class FluxyPlugin implements Plugin {
         `Plugin "${this.name}" is not registered: call register(plugin) (or app.register(plugin)) first.`,
       );
     }
-    if (host.isInitialized(this)) return;
-    try {
-      await host.ready();
-    } catch (error) {
-      if (!host.isInitialized(this)) throw error;
-    }
-    if (!host.isInitialized(this)) {
-      throw new FluxyError(
-        'plugin/init-failed',
-        `Plugin "${this.name}" is not initialised: call app.ready().`,
-      );
-    }
+    await host.whenInitialized(this);
   }
 }

@@ -1,4 +1,5 @@
 import mitt, { type Emitter } from 'mitt';
+import { invalidArgument } from './errors.js';
 
 /** A function that undoes a subscription. Safe to call more than once. */
 export type Unsubscribe = () => void;
@@ -38,7 +39,9 @@ export class EventBus<Events extends object> {
 
   /** Subscribe to `event`; returns the unsubscribe function. */
   on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
-    if (typeof handler !== 'function') throw new TypeError('EventBus.on: handler must be a function');
+    if (typeof handler !== 'function') {
+      throw invalidArgument(`events.on("${String(event)}", handler): handler must be a function.`);
+    }
     // One wrapper per subscription, so the same handler subscribed twice is removed once per call.
     const wrapped = (payload: unknown): void => handler(payload as Events[K]);
     this.#emitter.on(event, wrapped);
@@ -66,13 +69,17 @@ export class EventBus<Events extends object> {
   ): void {
     const handlers = this.#emitter.all.get(event);
     if (!handlers || handlers.length === 0) return;
+    // Every handler runs first; only then are the failures reported, so a throwing handler
+    // neither starves the ones after it nor interleaves its report with their work.
+    const errors: unknown[] = [];
     for (const handler of [...handlers] as Array<(payload: unknown) => void>) {
       try {
         handler(payload[0]);
       } catch (error) {
-        this.#onHandlerError(String(event), error);
+        errors.push(error);
       }
     }
+    for (const error of errors) this.#onHandlerError(String(event), error);
   }
 
   /** How many handlers listen to `event` (for tests and leak checks). */

@@ -54,8 +54,8 @@ export interface Plugin {
 
 /** The part of an app a {@link FluxyPlugin} sees before its init. @internal */
 export interface PluginHost {
-  ready(): Promise<void>;
-  isInitialized(plugin: Plugin): boolean;
+  /** Resolves once `plugin` is initialised, starting the app's `ready()` if needed. */
+  whenInitialized(plugin: Plugin): Promise<void>;
 }
 
 /** @internal the hook by which an app tells a {@link FluxyPlugin} that it was registered. */

@@ -116,7 +116,9 @@ export class FaultServer {
     }
     if (typeof fault === 'object') {
       if (fault.retryAfter !== undefined) response.setHeader('Retry-After', fault.retryAfter);
-      response.writeHead(fault.status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: fault.status }));
+      response
+        .writeHead(fault.status, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ error: fault.status }));
       return;
     }
     const answer = this.#apply(received);

@@ -10,7 +10,11 @@ export class TestLockManager implements LockManagerLike {
   readonly #held = new Set<string>();
   grants = 0;
 
-  request(name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<unknown>): Promise<unknown> {
+  request(
+    name: string,
+    options: { signal?: AbortSignal },
+    callback: (lock: unknown) => Promise<unknown>,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const entry = {
         run: () => {

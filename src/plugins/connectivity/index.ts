@@ -1,0 +1,22 @@
+import type { ConnectivityPlugin } from './plugin.js';
+
+export { computeProbeDelay, type ProbeBackoff } from './backoff.js';
+export type { ConnectivityErrorCode } from './errors.js';
+export { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
+export type {
+  ConnectivityMonitorOptions,
+  ConnectivityOptions,
+  FetchFunction,
+  MonitorEnvironment,
+  Timers,
+} from './monitor-options.js';
+export { PROBE_DEFAULTS, type ProbeMethod, type ProbeOptions, type ResolvedProbe } from './options.js';
+export { browserPlatform, type PlatformConnectivity } from './platform.js';
+export { ConnectivityPlugin } from './plugin.js';
+
+declare module '../../core/plugin.js' {
+  interface FluxyPlugins {
+    /** The {@link ConnectivityPlugin}, for `use('connectivity')`. */
+    connectivity: ConnectivityPlugin;
+  }
+}

@@ -1,0 +1,287 @@
+import { FluxyError, invalidArgument } from '../../core/errors.js';
+import { batch, computed, type ReadonlySignal, signal } from '../../core/signals.js';
+import { computeProbeDelay } from './backoff.js';
+import {
+  type ConnectivityDependencies,
+  type ConnectivityMonitorOptions,
+  checkEnvironment,
+  isAbortSignal,
+  type MonitorEnvironment,
+  validateMonitorOptions,
+} from './monitor-options.js';
+import { normalizeProbe, type ResolvedProbe, resolveProbeUrl } from './options.js';
+import type { PlatformConnectivity } from './platform.js';
+import { sendProbe } from './probe-request.js';
+
+/**
+ * What last decided the value of `isOnline`:
+ * `'initial'` (nothing yet: the `initial` option or the default), `'platform'` (`navigator.onLine`
+ * and its events, or another platform source), `'probe'` (the probe answered or failed),
+ * `'manual'` (`setOnline()`), `'request-failure'` (`reportFailure()`).
+ */
+export type ConnectivityReason = 'initial' | 'platform' | 'probe' | 'manual' | 'request-failure';
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface InFlightProbe {
+  readonly promise: Promise<boolean>;
+  stop(): void;
+}
+
+/**
+ * Tells whether the network works, as signals. The platform saying "offline" is trusted at once;
+ * with a probe configured, "online" means the probe answered (any HTTP status); while offline it
+ * probes with exponential backoff and jitter, one probe at a time. Without a probe, `isOnline`
+ * follows the platform (or `setOnline()`). Everything starts in `start()` and stops in `dispose()`.
+ *
+ * @example
+ * const monitor = new ConnectivityMonitor({ probe: { url: 'https://api.example.com/health' } });
+ * monitor.start({ platform: browserPlatform() });
+ * effect(() => console.log(monitor.isOnline.value ? 'online' : 'offline'));
+ * // later
+ * monitor.dispose();
+ */
+export class ConnectivityMonitor {
+  /** Whether the network works, as far as we know. @default true (or the `initial` option) */
+  readonly isOnline: ReadonlySignal<boolean>;
+  /** When `isOnline` last changed (ms since epoch, from `now`); its construction time at first. */
+  readonly lastChangedAt: ReadonlySignal<number>;
+  /** What last decided `isOnline`. @default 'initial' */
+  readonly reason: ReadonlySignal<ConnectivityReason>;
+
+  readonly #online;
+  readonly #reason;
+  readonly #changedAt;
+  readonly #probe: ResolvedProbe | undefined;
+  readonly #deps: ConnectivityDependencies;
+  readonly #waiters = new Set<Waiter>();
+  #state: 'idle' | 'started' | 'disposed' = 'idle';
+  #probeUrl = '';
+  #platform: PlatformConnectivity | undefined;
+  #unsubscribePlatform: (() => void) | undefined;
+  #inFlight: InFlightProbe | undefined;
+  #retry: { handle: unknown } | undefined;
+  #failedProbes = 0;
+  // Bumped whenever a decision overrides probing, so a late probe answer is ignored.
+  #epoch = 0;
+
+  constructor(options: ConnectivityMonitorOptions = {}) {
+    this.#deps = validateMonitorOptions(options);
+    this.#probe = normalizeProbe(options.probe);
+    this.#online = signal(options.initial ?? true);
+    this.#reason = signal<ConnectivityReason>('initial');
+    this.#changedAt = signal(this.#deps.now());
+    this.isOnline = computed(() => this.#online.value);
+    this.reason = computed(() => this.#reason.value);
+    this.lastChangedAt = computed(() => this.#changedAt.value);
+  }
+
+  /**
+   * Start listening to the platform and, with a probe, probe once (unless the platform says
+   * offline). Throws `connectivity/invalid-probe` for a relative probe URL without `baseUrl`.
+   * A state set with `setOnline()` before `start()` is kept: no platform reading, no first probe.
+   */
+  start(environment: MonitorEnvironment = {}): void {
+    if (this.#state === 'disposed') {
+      throw new FluxyError(
+        'app/disposed',
+        'start() was called on a disposed ConnectivityMonitor: create a new one.',
+      );
+    }
+    if (this.#state === 'started') return;
+    const { platform, baseUrl } = checkEnvironment(environment);
+    if (this.#probe) this.#probeUrl = resolveProbeUrl(this.#probe.url, baseUrl);
+    this.#state = 'started';
+    this.#platform = platform;
+    this.#unsubscribePlatform = platform?.subscribe((online) => this.#onPlatform(online));
+    if (this.#reason.peek() === 'manual') return;
+    const platformOnline = platform?.isOnline();
+    if (platformOnline === false) this.#decide(false, 'platform');
+    else if (this.#probe) void this.#runProbe();
+    else if (platformOnline === true) this.#decide(true, 'platform');
+  }
+
+  /**
+   * Set the state by hand, for platforms with their own network API and for tests. Stops any
+   * probing until the platform, `check()` or `reportFailure()` asks again. Synchronous; works
+   * before `start()`. Throws `invalid-argument` for a non-boolean (state unchanged).
+   *
+   * @example NetInfo.addEventListener((s) => monitor.setOnline(s.isConnected === true));
+   */
+  setOnline(online: boolean): void {
+    if (typeof online !== 'boolean') {
+      throw invalidArgument(`setOnline(online): online must be true or false, got ${describe(online)}.`);
+    }
+    this.#cancelProbing();
+    this.#decide(online, 'manual');
+  }
+
+  /**
+   * Ask now. With a probe: probe (sharing a probe already in flight) unless the platform says
+   * offline. Without one: re-read the platform. Resolves with `isOnline`; never rejects.
+   */
+  check(): Promise<boolean> {
+    if (this.#state !== 'started') return Promise.resolve(this.#online.peek());
+    const platformOnline = this.#platform?.isOnline();
+    if (platformOnline === false || (platformOnline === true && !this.#probe)) {
+      this.#onPlatform(platformOnline);
+    } else if (this.#probe) {
+      return this.#runProbe().then(() => this.#online.peek());
+    }
+    return Promise.resolve(this.#online.peek());
+  }
+
+  /**
+   * A request failed at the network level. With a probe: go offline at once and probe (with
+   * backoff) until the probe answers; a probe loop already running is left alone. Without a
+   * probe: nothing changes, `isOnline` keeps following the platform (callers retry with their
+   * own backoff), so one failure can never leave the app offline for good.
+   */
+  reportFailure(): void {
+    if (this.#state !== 'started' || !this.#probe) return;
+    if (this.#platform?.isOnline() === false) {
+      this.#onPlatform(false);
+      return;
+    }
+    this.#decide(false, 'request-failure');
+    if (!this.#retry) void this.#runProbe();
+  }
+
+  /**
+   * Resolves when `isOnline` is true (at once if it is). Rejects with `signal.reason` when
+   * `signal` aborts (or `connectivity/aborted` if it has none) and with `app/disposed` when the
+   * monitor is disposed first; it leaves no listener behind either way.
+   *
+   * @example await monitor.waitForOnline(AbortSignal.timeout(30_000));
+   */
+  waitForOnline(signal?: AbortSignal): Promise<void> {
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Promise.reject(invalidArgument('waitForOnline(signal): signal must be an AbortSignal.'));
+    }
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#online.peek()) return Promise.resolve();
+    if (this.#state === 'disposed') return Promise.reject(disposedError());
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => waiter.reject(abortReason(signal));
+      const settle = (): void => {
+        this.#waiters.delete(waiter);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          settle();
+          resolve();
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      };
+      this.#waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort);
+    });
+  }
+
+  /** Stop everything: timers, platform listeners, the probe in flight, pending `waitForOnline`. Idempotent. */
+  dispose(): void {
+    if (this.#state === 'disposed') return;
+    this.#state = 'disposed';
+    this.#cancelProbing();
+    this.#unsubscribePlatform?.();
+    this.#unsubscribePlatform = undefined;
+    const error = disposedError();
+    for (const waiter of [...this.#waiters]) waiter.reject(error);
+  }
+
+  #onPlatform(online: boolean): void {
+    if (this.#state !== 'started') return;
+    if (!online) {
+      this.#cancelProbing();
+      this.#decide(false, 'platform');
+    } else if (this.#probe) {
+      this.#failedProbes = 0;
+      void this.#runProbe();
+    } else {
+      this.#decide(true, 'platform');
+    }
+  }
+
+  #decide(online: boolean, reason: ConnectivityReason): void {
+    const changed = this.#online.peek() !== online;
+    batch(() => {
+      this.#reason.value = reason;
+      if (!changed) return;
+      this.#online.value = online;
+      this.#changedAt.value = this.#deps.now();
+    });
+    if (online && changed) for (const waiter of [...this.#waiters]) waiter.resolve();
+  }
+
+  #runProbe(): Promise<boolean> {
+    if (this.#inFlight) return this.#inFlight.promise;
+    const probe = this.#probe;
+    if (!probe || this.#state !== 'started') return Promise.resolve(this.#online.peek());
+    this.#clearRetry();
+    const epoch = this.#epoch;
+    const request = sendProbe(this.#probeUrl, probe, this.#deps.fetch, this.#deps.timers);
+    const promise = request.answered.then((ok) => {
+      if (this.#inFlight?.promise === promise) this.#inFlight = undefined;
+      if (epoch !== this.#epoch) return this.#online.peek();
+      if (ok) {
+        this.#failedProbes = 0;
+        this.#decide(true, 'probe');
+      } else {
+        this.#decide(false, 'probe');
+        this.#scheduleRetry(probe);
+      }
+      return ok;
+    });
+    this.#inFlight = { promise, stop: request.stop };
+    return promise;
+  }
+
+  #scheduleRetry(probe: ResolvedProbe): void {
+    this.#clearRetry();
+    const delay = computeProbeDelay(this.#failedProbes, probe, this.#deps.random);
+    this.#failedProbes += 1;
+    const retry: { handle: unknown } = { handle: undefined };
+    retry.handle = this.#deps.timers.setTimeout(() => {
+      if (this.#retry !== retry) return;
+      this.#retry = undefined;
+      void this.#runProbe();
+    }, delay);
+    this.#retry = retry;
+  }
+
+  #clearRetry(): void {
+    if (this.#retry) this.#deps.timers.clearTimeout(this.#retry.handle);
+    this.#retry = undefined;
+  }
+
+  #cancelProbing(): void {
+    this.#epoch += 1;
+    this.#clearRetry();
+    this.#failedProbes = 0;
+    const inFlight = this.#inFlight;
+    this.#inFlight = undefined;
+    inFlight?.stop();
+  }
+}
+
+function abortReason(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new FluxyError('connectivity/aborted', 'waitForOnline() was aborted.');
+}
+
+function disposedError(): FluxyError<'app/disposed'> {
+  return new FluxyError(
+    'app/disposed',
+    'The connectivity monitor was disposed before the network came back: stop waiting on a disposed app.',
+  );
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}

@@ -1,0 +1,98 @@
+import { FluxyPlugin } from '../../core/base-plugin.js';
+import { invalidArgument } from '../../core/errors.js';
+import type { PluginContext } from '../../core/plugin.js';
+import type { ReadonlySignal } from '../../core/signals.js';
+import { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
+import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './monitor-options.js';
+import { assertOptionsObject } from './options.js';
+import { browserPlatform } from './platform.js';
+
+/**
+ * An `isOnline` signal that does not lie. In browsers and workers it follows `navigator.onLine`
+ * and the `online`/`offline` events; with a `probe`, "online" means the probe answered. In Node
+ * it is online unless a probe or `setOnline()` says otherwise. Plugin name: `connectivity`.
+ *
+ * Throws `invalid-argument` (unknown option, wrong type) or `connectivity/invalid-probe`.
+ *
+ * @example
+ * const connectivity = app.register(new ConnectivityPlugin({ probe: { url: '/api/health' } }));
+ * effect(() => banner.hidden = connectivity.isOnline.value);
+ */
+export class ConnectivityPlugin extends FluxyPlugin {
+  /** The registry name. */
+  readonly name = 'connectivity';
+  /** Whether the network works, as far as we know; readable before init. @default true (or `initial`) */
+  readonly isOnline: ReadonlySignal<boolean>;
+  /** When `isOnline` last changed, in ms since the epoch. */
+  readonly lastChangedAt: ReadonlySignal<number>;
+  /** What last decided `isOnline`, for UIs and logs. @default 'initial' */
+  readonly reason: ReadonlySignal<ConnectivityReason>;
+
+  readonly #monitor: ConnectivityMonitor;
+
+  constructor(options: ConnectivityOptions = {}) {
+    super();
+    assertOptionsObject(options, PLUGIN_OPTION_KEYS, 'new ConnectivityPlugin');
+    this.#monitor = new ConnectivityMonitor(options);
+    this.isOnline = this.#monitor.isOnline;
+    this.lastChangedAt = this.#monitor.lastChangedAt;
+    this.reason = this.#monitor.reason;
+  }
+
+  /** Starts listening (and probing); called by the app. */
+  override init(ctx: PluginContext): void {
+    const location = (globalThis as { location?: { href?: unknown } }).location;
+    this.#monitor.start({
+      platform: browserPlatform(globalThis),
+      baseUrl: typeof location?.href === 'string' ? location.href : undefined,
+    });
+    ctx.onDispose(() => this.#monitor.dispose());
+  }
+
+  /**
+   * Set the state by hand (React Native NetInfo, Capacitor, Electron, tests). Synchronous, works
+   * before init, stops probing until the platform or `check()` asks again. Throws
+   * `invalid-argument` for a non-boolean.
+   *
+   * @example NetInfo.addEventListener((s) => connectivity.setOnline(s.isConnected === true));
+   */
+  setOnline(online: boolean): void {
+    this.#monitor.setOnline(online);
+  }
+
+  /**
+   * Probe now (sharing a probe in flight); without a probe, re-read the platform. Initialises the
+   * app if needed. Resolves with `isOnline`.
+   *
+   * @example if (await connectivity.check()) await sync.flush();
+   */
+  async check(): Promise<boolean> {
+    await this.whenReady();
+    return this.#monitor.check();
+  }
+
+  /**
+   * A request failed at the network level (fetch threw, or timed out). With a probe: offline at
+   * once, then probe with backoff until it answers. Without one: nothing changes, `isOnline`
+   * keeps following the platform. No-op before init.
+   *
+   * @example try { await fetch(url); } catch (error) { connectivity.reportFailure(); throw error; }
+   */
+  reportFailure(): void {
+    this.#monitor.reportFailure();
+  }
+
+  /**
+   * Resolves when online (at once if already, after init). Rejects with `signal.reason` when
+   * `signal` aborts, `invalid-argument` for a non-signal, `app/disposed` on dispose.
+   *
+   * @example await connectivity.waitForOnline(AbortSignal.timeout(10_000));
+   */
+  async waitForOnline(signal?: AbortSignal): Promise<void> {
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      throw invalidArgument('waitForOnline(signal): signal must be an AbortSignal.');
+    }
+    await this.whenReady();
+    return this.#monitor.waitForOnline(signal);
+  }
+}

@@ -1,0 +1,163 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import { isFluxyError } from '../../src/core/errors.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { type ProbeServer, startProbeServer } from './helpers.js';
+
+let server: ProbeServer | undefined;
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await server?.close();
+  server = undefined;
+});
+
+describe('ConnectivityPlugin through the registry (Node)', () => {
+  it('registers as "connectivity", typed by name and by class', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin());
+    const byName: ConnectivityPlugin = app.use('connectivity');
+    expect(byName).toBe(connectivity);
+    expect(app.use(ConnectivityPlugin)).toBe(connectivity);
+    await app.dispose();
+  });
+
+  it('is online in Node without a probe, before and after ready()', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin());
+    expect(connectivity.isOnline.value).toBe(true);
+    await app.ready();
+    expect(connectivity.isOnline.value).toBe(true);
+    expect(connectivity.reason.value).toBe('initial');
+    await app.dispose();
+  });
+
+  it('setOnline() works synchronously before ready(), and the state survives init', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin());
+    const before = connectivity.lastChangedAt.value;
+    connectivity.setOnline(false);
+    expect(connectivity.isOnline.value).toBe(false);
+    expect(connectivity.reason.value).toBe('manual');
+    expect(connectivity.lastChangedAt.value).toBeGreaterThanOrEqual(before);
+    await app.ready();
+    expect(connectivity.isOnline.value).toBe(false);
+    connectivity.setOnline(true);
+    expect(connectivity.isOnline.value).toBe(true);
+    await app.dispose();
+  });
+
+  it('check() initialises the app and probes the real server', async () => {
+    server = await startProbeServer({ kind: 'answer', status: 503 });
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin({ probe: { url: server.url }, initial: false }));
+    await expect(connectivity.check()).resolves.toBe(true);
+    expect(connectivity.reason.value).toBe('probe');
+    expect(server.requests.length).toBeGreaterThanOrEqual(1);
+    await app.dispose();
+  });
+
+  it('check() rejects with plugin/not-registered when never registered', async () => {
+    await expect(new ConnectivityPlugin().check()).rejects.toMatchObject({ code: 'plugin/not-registered' });
+  });
+
+  it('waitForOnline() waits for setOnline(true) and can be aborted', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin({ initial: false }));
+    const controller = new AbortController();
+    const aborted = connectivity.waitForOnline(controller.signal);
+    const waiting = connectivity.waitForOnline();
+    await app.ready();
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    connectivity.setOnline(true);
+    await expect(waiting).resolves.toBeUndefined();
+    await app.dispose();
+  });
+
+  it('a relative probe URL fails init in Node with connectivity/invalid-probe', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin({ probe: { url: '/health' } }));
+    const error = await app.ready().catch((e: unknown) => e);
+    expect(isFluxyError(error, 'plugin/init-failed')).toBe(true);
+    expect(isFluxyError((error as Error).cause, 'connectivity/invalid-probe')).toBe(true);
+    expect(connectivity.isOnline.value).toBe(true);
+    await app.dispose();
+  });
+
+  it('reportFailure() without a probe keeps the app online; with one it probes until back', async () => {
+    server = await startProbeServer({ kind: 'answer', status: 204 });
+    const app = createApp();
+    const plain = app.register(new ConnectivityPlugin());
+    await app.ready();
+    plain.reportFailure();
+    expect(plain.isOnline.value).toBe(true);
+    await app.dispose();
+
+    const other = createApp();
+    const probed = other.register(new ConnectivityPlugin({ probe: { url: server.url } }));
+    await probed.check();
+    probed.reportFailure();
+    expect(probed.isOnline.value).toBe(false);
+    await expect(probed.check()).resolves.toBe(true);
+    await other.dispose();
+  });
+
+  it('leaves no timer after app.dispose() while probing a dead network (fake timers)', async () => {
+    vi.useFakeTimers();
+    const app = createApp();
+    const connectivity = app.register(
+      new ConnectivityPlugin({
+        probe: { url: 'http://127.0.0.1:9/health', intervalMs: 1000 },
+        fetch: () => Promise.reject(new TypeError('fetch failed')),
+      }),
+    );
+    await app.ready();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(connectivity.isOnline.value).toBe(false);
+    expect(vi.getTimerCount()).toBe(1);
+    await app.dispose();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('leaves no active Node timer after app.dispose() with a probe in flight (real timers)', async () => {
+    server = await startProbeServer({ kind: 'hang' });
+    const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const baseline = timeouts();
+    const app = createApp();
+    app.register(new ConnectivityPlugin({ probe: { url: server.url, timeoutMs: 600_000 } }));
+    await app.ready();
+    await server.receivedCount(1);
+    expect(timeouts()).toBeGreaterThan(baseline);
+    await app.dispose();
+    expect(timeouts()).toBe(baseline);
+    await server.whenIdle();
+  });
+
+  it('touches no global at import or construction', async () => {
+    const touched: string[] = [];
+    const saved = new Map<string, PropertyDescriptor | undefined>();
+    for (const name of ['navigator', 'window', 'location', 'fetch', 'addEventListener']) {
+      saved.set(name, Object.getOwnPropertyDescriptor(globalThis, name));
+      Object.defineProperty(globalThis, name, {
+        configurable: true,
+        get() {
+          touched.push(name);
+          return undefined;
+        },
+      });
+    }
+    try {
+      vi.resetModules();
+      const module = await import('../../src/plugins/connectivity/index.js');
+      const plugin = new module.ConnectivityPlugin({ probe: { url: '/health' } });
+      expect(plugin.isOnline.value).toBe(true);
+    } finally {
+      for (const [name, descriptor] of saved) {
+        if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+        else delete (globalThis as Record<string, unknown>)[name];
+      }
+    }
+    expect(touched).toStrictEqual([]);
+  });
+});

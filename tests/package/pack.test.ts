@@ -1,0 +1,316 @@
+/**
+ * The package as users get it: build, `npm pack`, unpack into a fresh project, then load every
+ * entry of `exports` from child Node processes, in ESM and CJS, and type-check a consumer.
+ *
+ * The fresh project has no install step (CI may be offline): the tarball is unpacked to
+ * `node_modules/fluxy` and the runtime dependencies are symlinked from this repo's node_modules.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+interface PackedPackage {
+  name: string;
+  exports: Record<string, unknown>;
+  dependencies?: Record<string, string>;
+}
+
+let workDir = '';
+let tarball = '';
+let project = '';
+let packed: PackedPackage;
+/** Module specifiers of every code entry: 'fluxy', 'fluxy/storage', … */
+let entries: string[] = [];
+
+/** Run a script file with Node inside the fresh project; resolve with its parsed JSON output. */
+async function node(script: string): Promise<unknown> {
+  const { stdout } = await run(process.execPath, [script], { cwd: project, timeout: 15_000 });
+  return JSON.parse(stdout);
+}
+
+function write(name: string, text: string): string {
+  const path = join(project, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+beforeAll(() => {
+  execFileSync(npm, ['run', 'build'], { cwd: root, stdio: 'pipe' });
+  workDir = mkdtempSync(join(tmpdir(), 'fluxy-pack-'));
+  const output = execFileSync(npm, ['pack', '--json', '--pack-destination', workDir], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const [packResult] = JSON.parse(output) as Array<{ filename: string }>;
+  tarball = join(workDir, packResult?.filename ?? '');
+  project = join(workDir, 'project');
+  const installed = join(project, 'node_modules', 'fluxy');
+  mkdirSync(installed, { recursive: true });
+  execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  packed = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as PackedPackage;
+  for (const dependency of Object.keys(packed.dependencies ?? {})) {
+    const target = join(project, 'node_modules', dependency);
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(join(root, 'node_modules', dependency), target, 'dir');
+  }
+  entries = Object.keys(packed.exports)
+    .filter((key) => !key.endsWith('.json'))
+    .map((key) => (key === '.' ? packed.name : `${packed.name}/${key.slice(2)}`));
+}, 240_000);
+
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('packed package', () => {
+  it('ships only dist and docs, with every file that exports points to', () => {
+    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/^package\//, ''));
+    expect(
+      files.filter((file) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE)/.test(file)),
+    ).toStrictEqual([]);
+    const targets = JSON.stringify(packed.exports).match(/\.\/dist\/[^"]+/g) ?? [];
+    expect(targets.length).toBeGreaterThan(0);
+    for (const target of targets) expect(files, target).toContain(target.slice(2));
+  });
+
+  it('every entry loads with import() and with require(), exporting the same names', async () => {
+    write(
+      'load.mjs',
+      `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const result = {};
+for (const entry of ${JSON.stringify(entries)}) {
+  const esm = await import(entry);
+  const cjs = require(entry);
+  result[entry] = { esm: Object.keys(esm).filter((k) => k !== 'default').sort(), cjs: Object.keys(cjs).sort() };
+}
+console.log(JSON.stringify(result));`,
+    );
+    const result = (await node(join(project, 'load.mjs'))) as Record<
+      string,
+      { esm: string[]; cjs: string[] }
+    >;
+    expect(Object.keys(result)).toStrictEqual(entries);
+    for (const entry of entries) {
+      expect(result[entry]?.esm.length, entry).toBeGreaterThan(0);
+      expect(result[entry]?.cjs, entry).toStrictEqual(result[entry]?.esm);
+    }
+    expect(result[packed.name]?.esm).toEqual(
+      expect.arrayContaining([
+        'createApp',
+        'register',
+        'use',
+        'ready',
+        'dispose',
+        'FluxyPlugin',
+        'FluxyError',
+        'isFluxyError',
+        'flux',
+        'computed',
+        'effect',
+        'batch',
+        'untracked',
+      ]),
+    );
+  });
+
+  it.each(['esm', 'cjs'] as const)('importing every entry has no side effects (%s)', async (format) => {
+    const probe = `const browserGlobals = ['window', 'navigator', 'document', 'self', 'location', 'localStorage', 'sessionStorage', 'indexedDB'];
+const touched = [];
+for (const name of browserGlobals) {
+  Object.defineProperty(globalThis, name, { configurable: true, get() { touched.push(name); return undefined; } });
+}
+const globalsBefore = new Set(Reflect.ownKeys(globalThis).map(String));
+const resourcesBefore = process.getActiveResourcesInfo();
+for (const entry of ${JSON.stringify(entries)}) await load(entry);
+const globalsAdded = Reflect.ownKeys(globalThis).map(String).filter((key) => !globalsBefore.has(key));
+const resourcesAdded = process.getActiveResourcesInfo();
+for (const resource of resourcesBefore) resourcesAdded.splice(resourcesAdded.indexOf(resource), 1);
+// Exit explicitly: a leaked timer is reported above instead of hanging the test.
+process.stdout.write(JSON.stringify({ touched, globalsAdded, resourcesAdded }), () => process.exit(0));`;
+    const script =
+      format === 'esm'
+        ? write('side-effects.mjs', `const load = (entry) => import(entry);\n${probe}`)
+        : write(
+            'side-effects.cjs',
+            `const load = async (entry) => require(entry);\n(async () => {\n${probe}\n})();`,
+          );
+    expect(await node(script)).toStrictEqual({ touched: [], globalsAdded: [], resourcesAdded: [] });
+  });
+
+  it.each(['esm', 'cjs'] as const)(
+    'errors are instanceof the one FluxyError, across entries (%s)',
+    async (format) => {
+      const body = `const result = { thrown: null, errorClasses: [], pluginErrors: [] };
+try { core.createApp().use('missing'); } catch (error) {
+  result.thrown = { instance: error instanceof core.FluxyError, error: error instanceof Error, code: error.code, is: core.isFluxyError(error, 'plugin/not-registered') };
+}
+for (const entry of ${JSON.stringify(entries)}) {
+  const mod = await load(entry);
+  for (const [name, value] of Object.entries(mod)) {
+    if (typeof value === 'function' && (value === Error || value.prototype instanceof Error)) {
+      result.errorClasses.push({ entry, name, fluxy: value === core.FluxyError || value.prototype instanceof core.FluxyError });
+    }
+    // Bad options must throw a FluxyError from the core's one class (shared chunk, no copy).
+    if (typeof value === 'function' && /Plugin$/.test(name) && value !== core.FluxyPlugin) {
+      let thrown;
+      try { new value(42); } catch (error) { thrown = error; }
+      result.pluginErrors.push({ entry, name, fluxy: thrown instanceof core.FluxyError });
+    }
+  }
+}
+console.log(JSON.stringify(result));`;
+      const script =
+        format === 'esm'
+          ? write(
+              'errors.mjs',
+              `import * as core from 'fluxy';\nconst load = (entry) => import(entry);\n${body}`,
+            )
+          : write(
+              'errors.cjs',
+              `const core = require('fluxy');\nconst load = async (entry) => require(entry);\n(async () => {\n${body}\n})();`,
+            );
+      const result = (await node(script)) as {
+        thrown: unknown;
+        errorClasses: Array<{ entry: string; name: string; fluxy: boolean }>;
+        pluginErrors: Array<{ entry: string; name: string; fluxy: boolean }>;
+      };
+      expect(result.thrown).toStrictEqual({
+        instance: true,
+        error: true,
+        code: 'plugin/not-registered',
+        is: true,
+      });
+      expect(result.errorClasses).toContainEqual({ entry: packed.name, name: 'FluxyError', fluxy: true });
+      for (const errorClass of result.errorClasses) {
+        expect(errorClass, errorClass.name).toMatchObject({ fluxy: true });
+      }
+      expect(result.pluginErrors).toStrictEqual(
+        result.pluginErrors.map((pluginError) => ({ ...pluginError, fluxy: true })),
+      );
+      // Every entry but the core exports at least one plugin class to check.
+      expect(new Set(result.pluginErrors.map((pluginError) => pluginError.entry))).toStrictEqual(
+        new Set(entries.filter((entry) => entry !== packed.name)),
+      );
+    },
+  );
+
+  it('after dispose() no timer keeps the process alive: it exits by itself', async () => {
+    const script = write(
+      'lifecycle.mjs',
+      `import { createApp } from 'fluxy';
+const app = createApp();
+let ticks = 0;
+app.register({
+  name: 'clock',
+  init(ctx) {
+    const timer = setInterval(() => ticks++, 5);
+    ctx.onDispose(() => clearInterval(timer));
+  },
+});
+await app.ready();
+await app.dispose();
+console.log(JSON.stringify({ disposed: app.disposed, timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout') }));`,
+    );
+    const child = spawn(process.execPath, [script], { cwd: project, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    // No timeout here: if the interval leaked the child would never exit and the test times out.
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
+      child.on('exit', (exitCode, exitSignal) => done([exitCode, exitSignal])),
+    );
+    expect([code, signal]).toStrictEqual([0, null]);
+    expect(JSON.parse(stdout)).toStrictEqual({ disposed: true, timers: [] });
+  }, 30_000);
+
+  it('the timer check above does see a leaked interval (control)', async () => {
+    const script = write(
+      'leaky.mjs',
+      `import { createApp } from 'fluxy';
+const app = createApp();
+app.register({ name: 'leaky', init() { setInterval(() => {}, 5); } });
+await app.ready();
+await app.dispose();
+console.log(JSON.stringify({ timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout') }));
+process.exit(0);`,
+    );
+    expect(await node(script)).toStrictEqual({ timers: ['Timeout'] });
+  });
+
+  it('types: a TypeScript consumer (ESM and CJS) type-checks, including FluxyPlugins augmentation', async () => {
+    write(
+      'tsconfig.json',
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          strict: true,
+          noEmit: true,
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ['consumer.mts', 'consumer.cts'],
+      }),
+    );
+    const everyEntry = entries.map((entry, index) => `import * as entry${index} from '${entry}';`).join('\n');
+    const used = entries.map((_entry, index) => `entry${index}`).join(', ');
+    write(
+      'consumer.mts',
+      `import { createApp, FluxyError, FluxyPlugin, flux, isFluxyError, type Plugin, type ReadonlySignal } from 'fluxy';
+${everyEntry}
+export const entries = [${used}];
+
+class NotesPlugin extends FluxyPlugin {
+  readonly name = 'notes';
+  readonly count: ReadonlySignal<number> = flux(0);
+}
+declare module 'fluxy' {
+  interface FluxyPlugins { notes: NotesPlugin }
+  interface FluxyEvents { 'notes:changed': { id: string } }
+}
+const app = createApp();
+app.register(new NotesPlugin());
+export const byName: NotesPlugin = app.use('notes');
+export const byClass: NotesPlugin = app.use(NotesPlugin);
+export const other: Plugin = app.use('other');
+app.events.emit('notes:changed', { id: 'n1' });
+// @ts-expect-error the payload of an augmented event is typed
+app.events.emit('notes:changed', { id: 1 });
+// @ts-expect-error a ReadonlySignal cannot be written
+byName.count.value = 1;
+export const failure: unknown = new FluxyError('x', 'y');
+export const recognised: boolean = isFluxyError(failure, 'x');
+`,
+    );
+    write(
+      'consumer.cts',
+      `import { createApp, type Plugin } from 'fluxy';
+${everyEntry}
+const plugin: Plugin = createApp().register({ name: 'cjs' });
+export = [plugin, ${used}];
+`,
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = await run(process.execPath, [tsc, '-p', project], { cwd: project }).catch(
+      (error: { stdout: string }) => ({ stdout: error.stdout }),
+    );
+    expect(result.stdout).toBe('');
+  }, 60_000);
+});

@@ -1,0 +1,240 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type App, createApp } from '../../src/core/app.js';
+import { FluxyError } from '../../src/core/errors.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
+import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
+import { FaultServer } from '../support/fault-server.js';
+import { silentLogger, until } from './harness.js';
+
+let server: FaultServer;
+const apps: App[] = [];
+beforeEach(async () => {
+  server = await FaultServer.start();
+});
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.dispose();
+  await server.close();
+});
+
+function bootstrap(
+  indexedDB: IDBFactory,
+  options: SyncOptions = {},
+  secret = 'correct horse battery staple',
+) {
+  const app = createApp({ logger: silentLogger });
+  apps.push(app);
+  const storage = app.register(new StoragePlugin({ indexedDB, secret, iterations: minIterations }));
+  const connectivity = app.register(new ConnectivityPlugin());
+  const sync = app.register(
+    new SyncPlugin({ baseUrl: server.url, retry: { baseDelayMs: 1, maxDelayMs: 4 }, ...options }),
+  );
+  return { app, storage, connectivity, sync };
+}
+
+/** Every value stored in every object store of every database of a fake IndexedDB, as text. */
+async function rawContents(factory: IDBFactory): Promise<string> {
+  const texts: string[] = [];
+  for (const { name } of await factory.databases()) {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open(name as string);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    for (const storeName of db.objectStoreNames) {
+      const values = await new Promise<unknown[]>((resolve, reject) => {
+        const request = db.transaction(storeName).objectStore(storeName).getAll();
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      texts.push(JSON.stringify(values));
+    }
+    db.close();
+  }
+  return texts.join('\n');
+}
+
+async function tamperWith(factory: IDBFactory, keyIncludes: string): Promise<number> {
+  let changed = 0;
+  for (const { name } of await factory.databases()) {
+    const db = await new Promise<IDBDatabase>((resolve) => {
+      const request = factory.open(name as string);
+      request.onsuccess = () => resolve(request.result);
+    });
+    for (const storeName of db.objectStoreNames) {
+      const tx = db.transaction(storeName, 'readwrite');
+      const store = tx.objectStore(storeName);
+      await new Promise<void>((resolve) => {
+        const cursorRequest = store.openCursor();
+        cursorRequest.onsuccess = () => {
+          const cursor = cursorRequest.result;
+          if (!cursor) return resolve();
+          if (String(cursor.key).includes(keyIncludes) && typeof cursor.value === 'string') {
+            const text = cursor.value as string;
+            const index = Math.floor(text.length / 2);
+            cursor.update(text.slice(0, index) + (text[index] === 'A' ? 'B' : 'A') + text.slice(index + 1));
+            changed++;
+          }
+          cursor.continue();
+        };
+      });
+      await new Promise<void>((resolve) => {
+        tx.oncomplete = () => resolve();
+      });
+    }
+    db.close();
+  }
+  return changed;
+}
+
+describe('SyncPlugin through the registry (fake-indexeddb, encrypted storage)', () => {
+  it('queue() works before ready(), keeps call order, and the stored bytes hold no plaintext', async () => {
+    const factory = new IDBFactory();
+    const { sync, connectivity, app } = bootstrap(factory);
+    connectivity.setOnline(false);
+    const calls = [
+      sync.queue('POST', '/api/notes', { body: { secret: 'PLAINTEXT-ALPHA' } }),
+      sync.queue('POST', '/api/notes', { body: { secret: 'PLAINTEXT-BETA' }, meta: { localId: 'MEta-XYZ' } }),
+      sync.queue('DELETE', '/api/notes/7'),
+    ];
+    const ops = await Promise.all(calls);
+    expect(ops.map((op) => op.id)).toStrictEqual([...ops.map((op) => op.id)].sort());
+    await app.ready();
+    expect(sync.pendingCount.value).toBe(3);
+    const raw = await rawContents(factory);
+    expect(raw).not.toContain('PLAINTEXT');
+    expect(raw).not.toContain('MEta-XYZ');
+    expect(raw).not.toContain('/api/notes');
+    connectivity.setOnline(true);
+    await until(() => sync.pendingCount.value === 0);
+    expect(server.applied.map((entry) => entry.key)).toStrictEqual(ops.map((op) => op.id));
+    expect(server.applied[0]?.body).toStrictEqual({ secret: 'PLAINTEXT-ALPHA' });
+  });
+
+  it('a restart over the same database finds the queue and sends it with the same keys', async () => {
+    const factory = new IDBFactory();
+    const first = bootstrap(factory);
+    first.connectivity.setOnline(false);
+    const ops = [
+      await first.sync.queue('PUT', '/api/a', { body: 1 }),
+      await first.sync.queue('PUT', '/api/b', { body: 2 }),
+    ];
+    await first.app.dispose();
+    const second = bootstrap(factory);
+    await second.app.ready();
+    await until(() => second.sync.pendingCount.value === 0);
+    expect(server.applied.map((entry) => entry.key)).toStrictEqual(ops.map((op) => op.id));
+  });
+
+  it('an altered stored record is never sent: it becomes failed with sync/record-unreadable', async () => {
+    const factory = new IDBFactory();
+    const first = bootstrap(factory);
+    first.connectivity.setOnline(false);
+    const bad = await first.sync.queue('POST', '/api/transfer', { body: { amount: 100 } });
+    const good = await first.sync.queue('POST', '/api/fine', { body: {} });
+    await first.app.dispose();
+    expect(await tamperWith(factory, bad.id)).toBe(1);
+    const second = bootstrap(factory);
+    await second.app.ready();
+    await until(() => second.sync.pendingCount.value === 0);
+    expect(server.received.map((request) => request.path)).toStrictEqual(['/api/fine']);
+    expect(server.applied.map((entry) => entry.key)).toStrictEqual([good.id]);
+    expect(second.sync.failedCount.value).toBe(1);
+    expect(await second.sync.failed()).toMatchObject([
+      { id: bad.id, unreadable: true, lastError: { code: 'sync/record-unreadable' } },
+    ]);
+  });
+
+  it('bad input is refused with a FluxyError and stores nothing', async () => {
+    const factory = new IDBFactory();
+    const { sync, storage, app } = bootstrap(factory);
+    await app.ready();
+    const attempts = [
+      sync.queue('FETCH', '/x'),
+      sync.queue('POST', 'javascript:alert(1)'),
+      sync.queue('POST', '/x', { headers: { Authorization: 'Bearer t' } }),
+      sync.queue('POST', '/x', { body: { n: 10n } }),
+    ];
+    for (const attempt of attempts) await expect(attempt).rejects.toBeInstanceOf(FluxyError);
+    expect(await storage.namespace('sync').keys()).toStrictEqual([]);
+    expect(sync.pendingCount.value).toBe(0);
+    expect(() => sync.on('nope' as 'sent', () => {})).toThrow(
+      expect.objectContaining({ code: 'invalid-argument' }),
+    );
+  });
+
+  it('needs storage and connectivity: ready() names the missing one', async () => {
+    const app = createApp({ logger: silentLogger });
+    apps.push(app);
+    app.register(new SyncPlugin({ baseUrl: server.url }));
+    await expect(app.ready()).rejects.toMatchObject({
+      code: 'plugin/missing-dependency',
+      message: expect.stringContaining('"storage"'),
+    });
+  });
+
+  it('a 401 pauses with an unauthorized event; resume() after re-auth sends it with the fresh token', async () => {
+    server.script({ status: 401 });
+    let token = 'expired';
+    const { sync, app } = bootstrap(new IDBFactory(), {
+      headers: () => ({ Authorization: `Bearer ${token}` }),
+    });
+    const seen: string[] = [];
+    sync.on('unauthorized', ({ status }) => seen.push(`unauthorized ${status}`));
+    await app.ready();
+    await sync.queue('POST', '/api/x', { body: {} });
+    await until(() => sync.status.value === 'paused');
+    expect(seen).toStrictEqual(['unauthorized 401']);
+    token = 'fresh';
+    sync.resume();
+    await until(() => sync.pendingCount.value === 0);
+    expect(server.received.map((request) => request.headers.authorization)).toStrictEqual([
+      'Bearer expired',
+      'Bearer fresh',
+    ]);
+  });
+
+  it('dispose() leaves no timer of ours behind (every timer created is cleared or has fired)', async () => {
+    // Only timers created by Fluxy's code (fetch's connection pool keeps its own).
+    const ours = () => /[\\/]src[\\/](plugins|core)[\\/]/.test(new Error().stack ?? '');
+    const live = new Set<unknown>();
+    const real = { setTimeout, clearTimeout, setInterval, clearInterval };
+    const spies = [
+      vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) => {
+        const handle = real.setTimeout(() => {
+          live.delete(handle);
+          callback();
+        }, ms);
+        if (ours()) live.add(handle);
+        return handle;
+      }) as typeof setTimeout),
+      vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((handle: NodeJS.Timeout) => {
+        live.delete(handle);
+        real.clearTimeout(handle);
+      }) as typeof clearTimeout),
+      vi.spyOn(globalThis, 'setInterval').mockImplementation(((callback: () => void, ms?: number) => {
+        const handle = real.setInterval(callback, ms);
+        if (ours()) live.add(handle);
+        return handle;
+      }) as typeof setInterval),
+      vi.spyOn(globalThis, 'clearInterval').mockImplementation(((handle: NodeJS.Timeout) => {
+        live.delete(handle);
+        real.clearInterval(handle);
+      }) as typeof clearInterval),
+    ];
+    try {
+      server.script({ status: 503, retryAfter: '100' });
+      const { sync, app } = bootstrap(new IDBFactory(), { intervalMs: 1000 });
+      await app.ready();
+      await sync.queue('POST', '/api/x', { body: {} });
+      await until(() => sync.status.value === 'error');
+      expect(live.size).toBeGreaterThanOrEqual(2); // the interval and the backoff wake-up
+      await app.dispose();
+      expect(live.size).toBe(0);
+      await expect(sync.queue('POST', '/api/y')).rejects.toMatchObject({ code: 'app/disposed' });
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+});
