@@ -92,7 +92,7 @@ describe('lifecycle and management', () => {
     expect(server.applied.map((entry) => entry.key)).toStrictEqual([b.id]);
   });
 
-  it('retry() puts a failed operation back with the same key; it is then sent', async () => {
+  it('retry() of a refused (4xx) operation keeps its id and place but sends a new key generation', async () => {
     server.script({ status: 400 });
     const { engine, queue } = engineFor({ baseUrl: server.url });
     await engine.start();
@@ -100,7 +100,8 @@ describe('lifecycle and management', () => {
     await until(() => engine.failedCount.value === 1);
     expect(await engine.retry(op.id)).toBe(1);
     await until(() => engine.pendingCount.value === 0 && engine.failedCount.value === 0);
-    expect(server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
+    // A contract-following server replays its stored refusal for the old key: a new key is needed.
+    expect(server.received.map((request) => request.key)).toStrictEqual([op.id, `${op.id}.1`]);
     expect(server.applied).toHaveLength(1);
   });
 

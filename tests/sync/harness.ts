@@ -24,6 +24,7 @@ export interface EngineSetup {
   locks?: LockManagerLike;
   channel?: string;
   logger?: Logger;
+  serverId?: string;
 }
 
 /** A SyncEngine wired to a real fetch, a memory store and a controllable online signal. */
@@ -52,6 +53,7 @@ export function makeEngine(setup: EngineSetup) {
     now: () => Date.now(),
     random: () => 0.5,
     randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
+    serverId: setup.serverId ?? 'serverId',
   });
   const queue = (method: string, url: string, options?: QueueOptions) =>
     engine.enqueue(

@@ -139,6 +139,7 @@ describe('SyncPlugin options validation', () => {
     ['interval NaN', { intervalMs: Number.NaN }],
     ['fetch not a function', { fetch: 'fetch' }],
     ['empty namespace', { namespace: '' }],
+    ['namespace with a slash', { namespace: 'a/b' }],
     ['locks not a manager', { locks: {} }],
   ])('%s → sync/invalid-options', (_name, options) => {
     expect(() => resolveSyncOptions(options)).toThrow(

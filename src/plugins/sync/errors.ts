@@ -8,7 +8,8 @@
  * Kept on an operation (`op.lastError.code`): `sync/http-error` (the server answered with an
  * error status), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
  * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
- * `sync/headers-failed` (the `headers` option threw).
+ * `sync/headers-failed` (the `headers` option threw), `sync/dependency-failed` (it refers to the
+ * `tempId` of a create that failed for good).
  */
 export type SyncErrorCode =
   | 'sync/invalid-method'
@@ -24,4 +25,5 @@ export type SyncErrorCode =
   | 'sync/timeout'
   | 'sync/max-attempts'
   | 'sync/record-unreadable'
-  | 'sync/headers-failed';
+  | 'sync/headers-failed'
+  | 'sync/dependency-failed';

@@ -8,6 +8,7 @@ export type { Coordination, LockManagerLike } from './leader.js';
 export type { Operation, OperationError, UnreadableOperation } from './operation.js';
 export type { SyncOptions } from './options.js';
 export type { OutboxStorage } from './outbox.js';
+export type { FailedOutcome, OutcomeHandlers, SentOutcome } from './outcomes.js';
 export { SyncPlugin } from './plugin.js';
 export type { HttpMethod, QueueOptions } from './request-validation.js';
 export type { FlushSummary } from './sync-engine.js';

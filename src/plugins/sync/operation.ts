@@ -15,8 +15,14 @@ export interface OperationError {
 
 /** A queued HTTP operation, as stored and as returned by `queue()`, `pending()` and `failed()`. */
 export interface Operation {
-  /** Unique, time-ordered id; also the `Idempotency-Key` header of every attempt. */
+  /** Unique, time-ordered id. */
   readonly id: string;
+  /**
+   * The `Idempotency-Key` header of every attempt: the id, the same across retries and restarts.
+   * Only an explicit `retry()` of an operation the server refused with a 4xx (so it was not
+   * applied) gets a new one (`<id>.1`, `<id>.2`…), since a server replays its stored refusal.
+   */
+  readonly idempotencyKey: string;
   readonly method: HttpMethod;
   /** As given to `queue()`; resolved against `baseUrl` at send time. */
   readonly url: string;
@@ -25,6 +31,8 @@ export interface Operation {
   readonly headers?: Readonly<Record<string, string>>;
   readonly meta?: JsonValue;
   readonly kind?: string;
+  /** The temporary id this operation introduces (see `queue(…, { tempId })`). */
+  readonly tempId?: string;
   /** When it was queued (ms since epoch). */
   readonly createdAt: number;
   /** How many times the server answered with a retryable error. */
@@ -55,6 +63,12 @@ export interface OperationRecord {
   headers?: Record<string, string>;
   meta?: JsonValue;
   kind?: string;
+  /** The temporary id this create introduces. */
+  tempId?: string;
+  /** Temporary ids of other operations that this one mentions, replaced before it is sent. */
+  refs?: string[];
+  /** Key generation: 0 (absent) sends `id`, n sends `id.n`. */
+  keyGen?: number;
   createdAt: number;
   attempts: number;
   nextAttemptAt?: number;
@@ -81,6 +95,7 @@ export function toOperation(record: OperationRecord): Operation | UnreadableOper
     -readonly [K in keyof Operation]: Operation[K];
   } = {
     id: record.id,
+    idempotencyKey: record.keyGen ? `${record.id}.${record.keyGen}` : record.id,
     method: record.method,
     url: record.url,
     createdAt: record.createdAt,
@@ -90,6 +105,7 @@ export function toOperation(record: OperationRecord): Operation | UnreadableOper
   if (record.headers) operation.headers = { ...record.headers };
   if (record.meta !== undefined) operation.meta = structuredCloneJson(record.meta);
   if (record.kind !== undefined) operation.kind = record.kind;
+  if (record.tempId !== undefined) operation.tempId = record.tempId;
   if (record.nextAttemptAt !== undefined) operation.nextAttemptAt = record.nextAttemptAt;
   if (record.lastError) operation.lastError = { ...record.lastError };
   return Object.freeze(operation);

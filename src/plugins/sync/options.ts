@@ -32,6 +32,12 @@ export interface SyncOptions {
   namespace?: string;
   /** The Web Locks manager used to pick one flushing tab; `false` to turn coordination off. @default navigator.locks */
   locks?: LockManagerLike | false;
+  /**
+   * Where a create's response holds the server id that replaces its `tempId`: a field name, or a
+   * function of the parsed response body. @default 'id'
+   * @example new SyncPlugin({ serverId: (response) => (response as { data: { id: string } }).data.id })
+   */
+  serverId?: string | ((response: unknown) => string | number | undefined);
   /** Clock, for tests. @default Date.now */
   now?: () => number;
   /** Randomness for backoff jitter, in [0, 1). @default Math.random */
@@ -51,6 +57,7 @@ export interface ResolvedSyncOptions {
   locks: LockManagerLike | false | undefined;
   now: () => number;
   random: () => number;
+  serverId: string | ((response: unknown) => string | number | undefined);
 }
 
 const knownKeys = new Set([
@@ -65,6 +72,7 @@ const knownKeys = new Set([
   'locks',
   'now',
   'random',
+  'serverId',
 ]);
 const retryKeys = new Set(['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs']);
 
@@ -110,14 +118,25 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   ] as const) {
     if (value !== undefined && typeof value !== 'function') throw invalid(`${name} must be a function`);
   }
-  if (namespace !== undefined && (typeof namespace !== 'string' || namespace === ''))
-    throw invalid('namespace must be a non-empty string');
+  if (
+    namespace !== undefined &&
+    (typeof namespace !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(namespace))
+  )
+    throw invalid('namespace must be 1 to 100 characters of A-Z a-z 0-9 . _ - (no "/")');
   if (
     locks !== undefined &&
     locks !== false &&
     (locks === null || typeof (locks as LockManagerLike).request !== 'function')
   ) {
     throw invalid('locks must be a LockManager (navigator.locks) or false');
+  }
+  const { serverId } = given;
+  if (
+    serverId !== undefined &&
+    typeof serverId !== 'function' &&
+    (typeof serverId !== 'string' || serverId === '')
+  ) {
+    throw invalid('serverId must be a response field name or a function (response) => id');
   }
   const retry = { ...defaultRetryOptions };
   if (given.retry !== undefined) {
@@ -148,6 +167,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     locks: locks as LockManagerLike | false | undefined,
     now: (now as (() => number) | undefined) ?? Date.now,
     random: (random as (() => number) | undefined) ?? Math.random,
+    serverId: (serverId as ResolvedSyncOptions['serverId'] | undefined) ?? 'id',
   };
 }
 

@@ -26,7 +26,7 @@ export class UnreadableRecordError extends Error {
   }
 }
 
-const unreadableCodes = new Set(['storage/tampered', 'storage/unsupported-version', 'storage/corrupted']);
+const unreadableCodes = new Set(['storage/tampered', 'storage/unsupported-version']);
 
 /**
  * Ordered operation records in one storage namespace: `p/<id>` for pending, `f/<id>` for failed.

@@ -18,6 +18,7 @@ import {
   type SyncOptions,
 } from './options.js';
 import type { OutboxStorage } from './outbox.js';
+import type { OutcomeHandlers } from './outcomes.js';
 import { type OperationDraft, prepareOperation, type QueueOptions } from './request-validation.js';
 import { type FlushSummary, SyncEngine } from './sync-engine.js';
 import type { SyncEvents } from './sync-events.js';
@@ -60,6 +61,7 @@ export class SyncPlugin extends FluxyPlugin {
   readonly #engine = signal<SyncEngine | undefined>(undefined);
   readonly #events: EventBus<SyncEvents>;
   readonly #waiting: Waiting[] = [];
+  readonly #handlers = new Set<[kind: string, handlers: OutcomeHandlers, off?: () => void]>();
   #coordination: Coordination | undefined;
 
   /** True while operations are being sent (in whichever tab is the flusher). */
@@ -146,7 +148,9 @@ export class SyncPlugin extends FluxyPlugin {
       random: options.random,
       randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
       events: this.#events,
+      serverId: options.serverId,
     });
+    for (const entry of this.#handlers) entry[2] = engine.handle(entry[0], entry[1]);
     ctx.onDispose(() => engine.dispose());
     await engine.start();
     const document = (globalThis as { document?: Document }).document;
@@ -262,6 +266,55 @@ export class SyncPlugin extends FluxyPlugin {
     if (typeof handler !== 'function')
       throw new FluxyError('invalid-argument', 'sync.on(event, handler): handler must be a function.');
     return this.#events.on(event, handler);
+  }
+
+  /**
+   * Handle the outcomes of one kind of operation (`queue(…, { kind })`): `sent` with the server's
+   * response (and `serverId` for a create with a `tempId`), `failed` with the error — e.g. to
+   * reconcile ids or roll an optimistic update back. Register at bootstrap, before `ready()`.
+   * Runs once per outcome, in the tab that flushes, even when the outcome arrives after a reload
+   * or on the next start; a crash while it runs makes it run again (at least once).
+   *
+   * @example
+   * sync.handle('note.create', {
+   *   sent: ({ operation, serverId }) => notes.confirm(operation.tempId, serverId),
+   *   failed: ({ operation }) => notes.forget(operation.id),
+   * });
+   */
+  handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
+    if (typeof kind !== 'string' || kind === '') {
+      throw new FluxyError(
+        'invalid-argument',
+        'sync.handle(kind, handlers): kind must be a non-empty string.',
+      );
+    }
+    const valid =
+      handlers !== null &&
+      typeof handlers === 'object' &&
+      (handlers.sent === undefined || typeof handlers.sent === 'function') &&
+      (handlers.failed === undefined || typeof handlers.failed === 'function');
+    if (!valid) {
+      throw new FluxyError(
+        'invalid-argument',
+        'sync.handle(kind, handlers): handlers must be { sent?(outcome), failed?(outcome) }.',
+      );
+    }
+    const entry: [string, OutcomeHandlers, (() => void)?] = [kind, handlers];
+    this.#handlers.add(entry);
+    const engine = this.#engine.peek();
+    if (engine) entry[2] = engine.handle(kind, handlers);
+    return () => {
+      this.#handlers.delete(entry);
+      entry[2]?.();
+    };
+  }
+
+  /** The server id that replaced a `tempId`, once its create succeeded (undefined before). */
+  async resolveId(tempId: string): Promise<string | undefined> {
+    if (typeof tempId !== 'string') {
+      throw new FluxyError('invalid-argument', 'sync.resolveId(tempId): tempId must be a string.');
+    }
+    return (await this.#ready()).resolveId(tempId);
   }
 
   async #ready(): Promise<SyncEngine> {

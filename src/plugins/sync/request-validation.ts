@@ -42,6 +42,13 @@ export interface QueueOptions {
   meta?: unknown;
   /** A name for the kind of operation (e.g. `'note.create'`), stored with it, for outcome handlers. */
   kind?: string;
+  /**
+   * The temporary id this operation (a create) introduces, e.g. a client-made note id. Later
+   * operations may use it in their URL or body; when this one succeeds, the server id from its
+   * response (SyncPlugin option `serverId`) replaces it in them, durably, before they are sent.
+   * 8 to 200 characters of `A-Z a-z 0-9 . _ ~ -`.
+   */
+  tempId?: string;
 }
 
 /** A validated, frozen operation draft, ready to get an id. @internal */
@@ -52,9 +59,10 @@ export interface OperationDraft {
   headers?: Record<string, string>;
   meta?: JsonValue;
   kind?: string;
+  tempId?: string;
 }
 
-const optionKeys = new Set(['body', 'headers', 'meta', 'kind']);
+const optionKeys = new Set(['body', 'headers', 'meta', 'kind', 'tempId']);
 
 /**
  * Validate `queue()` arguments and freeze them into a draft. Throws a {@link FluxyError} with a
@@ -81,7 +89,7 @@ export function prepareOperation(
     if (!optionKeys.has(key)) {
       throw new FluxyError(
         'sync/invalid-options',
-        `queue(): unknown option "${key}". Known options: body, headers, meta, kind.`,
+        `queue(): unknown option "${key}". Known options: body, headers, meta, kind, tempId.`,
       );
     }
   }
@@ -120,6 +128,15 @@ export function prepareOperation(
       );
     }
     draft.kind = given.kind;
+  }
+  if (given.tempId !== undefined) {
+    if (typeof given.tempId !== 'string' || !/^[A-Za-z0-9._~-]{8,200}$/.test(given.tempId)) {
+      throw new FluxyError(
+        'sync/invalid-options',
+        'queue(): tempId must be 8 to 200 characters of A-Z a-z 0-9 . _ ~ - (unique enough not to appear by chance), e.g. "tmp_3f9c2a71".',
+      );
+    }
+    draft.tempId = given.tempId;
   }
   return draft;
 }

@@ -22,8 +22,10 @@ import {
 } from './operation.js';
 import { OperationIdGenerator } from './operation-id.js';
 import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
+import { type OutcomeHandlers, OutcomeLog } from './outcomes.js';
 import type { OperationDraft } from './request-validation.js';
 import type { SyncEvents } from './sync-events.js';
+import { extractServerId, substituteTempId, TempIds } from './temp-ids.js';
 import { type SendResult, sendOperation, type TransportOptions } from './transport.js';
 
 /** What `flush()` resolves with. */
@@ -51,6 +53,8 @@ export interface SyncEngineDeps {
   randomBytes: (bytes: Uint8Array) => void;
   /** Where events go (the plugin's bus, so handlers added before init stay). */
   events?: EventBus<SyncEvents>;
+  /** Where the server id of a create is in its response: a field name or a function. @default 'id' */
+  serverId?: string | ((response: unknown) => string | number | undefined);
 }
 
 type Step = 'next' | 'stop';
@@ -64,6 +68,9 @@ export class SyncEngine {
   readonly #deps: SyncEngineDeps;
   readonly #outbox: Outbox;
   readonly #ids: OperationIdGenerator;
+  readonly #tempIds: TempIds;
+  readonly #outcomes: OutcomeLog;
+  #outcomesDelivered = false;
 
   readonly #isSyncing = signal(false);
   readonly #pendingCount = signal(0);
@@ -94,6 +101,8 @@ export class SyncEngine {
     this.#deps = deps;
     this.#outbox = new Outbox(deps.storage);
     this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
+    this.#tempIds = new TempIds(deps.storage);
+    this.#outcomes = new OutcomeLog(deps.storage, deps.logger);
     this.events =
       deps.events ??
       new EventBus<SyncEvents>((event, error) => deps.logger.error(`a "${event}" handler threw`, error));
@@ -122,6 +131,7 @@ export class SyncEngine {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    await this.#tempIds.load();
     await this.#rescan();
     if (this.#disposed) return;
     const { leader, channel, connectivity } = this.#deps;
@@ -131,6 +141,10 @@ export class SyncEngine {
         const online = connectivity.isOnline.value;
         const leading = leader.isLeader.value;
         untracked(() => {
+          if (leading && !this.#outcomesDelivered) {
+            this.#outcomesDelivered = true;
+            void this.#deliverStoredOutcomes();
+          }
           if (online && leading) {
             this.#requestFlush();
             void this.#rescan().then(() => this.#requestFlush());
@@ -168,7 +182,13 @@ export class SyncEngine {
     if (draft.headers) record.headers = draft.headers;
     if (draft.meta !== undefined) record.meta = draft.meta;
     if (draft.kind !== undefined) record.kind = draft.kind;
-    const write = this.#outbox.write('pending', record);
+    if (draft.tempId !== undefined) record.tempId = draft.tempId;
+    const refs = this.#tempIds.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId);
+    if (refs.length > 0) record.refs = refs;
+    const write = (async () => {
+      if (draft.tempId !== undefined) await this.#tempIds.introduce(draft.tempId, id);
+      await this.#outbox.write('pending', record);
+    })();
     this.#writing.set(id, write);
     try {
       await write;
@@ -222,8 +242,16 @@ export class SyncEngine {
       if (!this.#failed.has(failedId)) continue;
       const record = await this.#readOrStub('failed', failedId);
       if (!record || record.unreadable) continue;
-      const { lastError: _lastError, nextAttemptAt: _next, ...rest } = record;
-      await this.#outbox.move({ ...rest, attempts: 0 }, 'pending');
+      const { lastError, nextAttemptAt: _next, ...rest } = record;
+      // A server replays its stored answer for a key: after a definite refusal (4xx, so not
+      // applied) a new key generation lets the retry be processed; otherwise keep the key.
+      const refused =
+        lastError?.code === 'sync/dependency-failed' ||
+        (lastError?.status !== undefined && lastError.status >= 400 && lastError.status < 500);
+      const retried: OperationRecord = { ...rest, attempts: 0 };
+      if (refused) retried.keyGen = (record.keyGen ?? 0) + 1;
+      if (record.tempId !== undefined) await this.#tempIds.introduce(record.tempId, record.id);
+      await this.#outbox.move(retried, 'pending');
       this.#removeFailed([failedId]);
       this.#addPending([failedId]);
       this.#deps.channel.post({ type: 'removed', list: 'failed', ids: [failedId] });
@@ -273,6 +301,8 @@ export class SyncEngine {
     const failed = [...this.#failed];
     for (const id of pending) await this.#outbox.remove('pending', id);
     for (const id of failed) await this.#outbox.remove('failed', id);
+    await this.#tempIds.clear();
+    await this.#outcomes.clear();
     this.#removePending(pending);
     this.#removeFailed(failed);
     this.#deps.channel.post({ type: 'removed', list: 'pending', ids: pending });
@@ -373,6 +403,20 @@ export class SyncEngine {
       this.#scheduleWake(record.nextAttemptAt - now);
       return 'stop';
     }
+    if (record.refs) {
+      const resolved = await this.#resolveReferences(record);
+      if (resolved === 'dependency-failed') {
+        await this.#fail(record, {
+          code: 'sync/dependency-failed',
+          message:
+            'it refers to the temporary id of a create that failed; retry or discard that create first',
+          at: now,
+        });
+        summary.failed++;
+        return 'next';
+      }
+      record = resolved;
+    }
     const controller = new AbortController();
     const operation = toOperation(record) as Operation;
     const attempt = sendOperation(operation, record.body, this.#deps.transport, controller.signal);
@@ -426,17 +470,41 @@ export class SyncEngine {
     };
     switch (outcome) {
       case 'sent': {
+        let serverId: string | undefined;
+        if (record.tempId !== undefined) {
+          serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
+          if (serverId === undefined) {
+            this.#deps.logger.warn(
+              `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
+            );
+          } else {
+            await this.#tempIds.settle(record.tempId, record.id, { serverId });
+          }
+        }
+        const base = {
+          v: 1 as const,
+          type: 'sent' as const,
+          record,
+          status: result.status,
+          response: result.body,
+        };
+        const outcome = serverId === undefined ? base : { ...base, serverId };
+        const handled = this.#outcomes.hasHandlers(record.kind);
+        if (handled) await this.#outcomes.record(outcome);
         await this.#outbox.remove('pending', record.id);
         this.#removePending([record.id]);
         this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [record.id] });
         summary.sent++;
         this.#completeOne();
         this.#lastError.value = null;
+        const operation = toOperation(record) as Operation;
         this.events.emit('sent', {
-          operation: toOperation(record) as Operation,
+          operation,
           status: result.status,
           response: result.body,
+          ...(serverId === undefined ? {} : { serverId }),
         });
+        if (handled) await this.#outcomes.deliver(outcome);
         return 'next';
       }
       case 'unauthorized': {
@@ -494,6 +562,10 @@ export class SyncEngine {
 
   async #fail(record: OperationRecord, error: OperationError): Promise<void> {
     const { nextAttemptAt: _next, ...rest } = record;
+    if (record.tempId !== undefined) await this.#tempIds.settle(record.tempId, record.id, { failed: true });
+    const outcome = { v: 1 as const, type: 'failed' as const, record: { ...rest, lastError: error }, error };
+    const handled = this.#outcomes.hasHandlers(record.kind);
+    if (handled) await this.#outcomes.record(outcome);
     const moved = await this.#outbox.move({ ...rest, lastError: error }, 'failed');
     this.#removePending([record.id]);
     this.#addFailed([record.id]);
@@ -502,6 +574,49 @@ export class SyncEngine {
     this.#completeOne();
     this.#setError(error);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
+    if (handled) await this.#outcomes.deliver(outcome);
+  }
+
+  /** Replace resolved temporary ids in `record`, durably; or say a dependency failed. */
+  async #resolveReferences(record: OperationRecord): Promise<OperationRecord | 'dependency-failed'> {
+    let { url, body } = record;
+    const remaining: string[] = [];
+    for (const ref of record.refs ?? []) {
+      const known = await this.#tempIds.get(ref);
+      if (known?.failed) return 'dependency-failed';
+      if (known?.serverId === undefined) {
+        remaining.push(ref);
+        continue;
+      }
+      ({ url, bodyText: body } = substituteTempId(url, body, ref, known.serverId));
+    }
+    if (remaining.length === record.refs?.length) return record;
+    const { refs: _refs, body: _body, ...rest } = record;
+    const updated: OperationRecord = { ...rest, url, rev: record.rev + 1 };
+    if (body !== undefined) updated.body = body;
+    if (remaining.length > 0) updated.refs = remaining;
+    await this.#outbox.write('pending', updated);
+    return updated;
+  }
+
+  async #deliverStoredOutcomes(): Promise<void> {
+    try {
+      await this.#outcomes.deliverStored((id) => this.#pending.includes(id));
+    } catch (error) {
+      this.#deps.logger.error('delivering stored outcomes failed', error);
+    }
+  }
+
+  /** Register outcome handlers for a kind; outcomes stored while none was registered are delivered now. */
+  handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
+    const off = this.#outcomes.handle(kind, handlers);
+    if (this.#started && this.#deps.leader.isLeader.peek()) void this.#deliverStoredOutcomes();
+    return off;
+  }
+
+  /** The server id of a temporary id, once its create succeeded. */
+  async resolveId(tempId: string): Promise<string | undefined> {
+    return (await this.#tempIds.get(tempId))?.serverId;
   }
 
   async #moveUnreadable(id: string, error: UnreadableRecordError): Promise<void> {

@@ -3,7 +3,7 @@ import type { Operation, OperationError, UnreadableOperation } from './operation
 /** Events of the Sync plugin: `sync.on(name, handler)` returns the unsubscribe function. */
 export interface SyncEvents {
   /** The server accepted an operation (2xx). `response` is the parsed JSON body (or text). */
-  sent: { operation: Operation; status: number; response: unknown };
+  sent: { operation: Operation; status: number; response: unknown; serverId?: string };
   /** An operation became failed (a 4xx, retries exhausted, or an unreadable record). */
   failed: { operation: Operation | UnreadableOperation; error: OperationError };
   /** An attempt failed and will be retried after `delayMs`, with the same Idempotency-Key. */

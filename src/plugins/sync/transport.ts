@@ -52,7 +52,7 @@ export async function sendOperation(
   } catch (cause) {
     return { kind: 'headers-failed', cause };
   }
-  headers.set('Idempotency-Key', operation.id);
+  headers.set('Idempotency-Key', operation.idempotencyKey);
   if (bodyText !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
 
   const controller = new AbortController();

@@ -1,0 +1,193 @@
+// @ts-check
+/**
+ * The request handler: routing, and the pipeline every mutating API request goes through.
+ *
+ *   read body → take a fault → check the Idempotency-Key → apply + store the response under
+ *   the key + persist, in one atomic write → respond
+ *
+ * Because the response is persisted with the effect before it is sent, a response lost on the
+ * way (or a crash right after the write) costs nothing: the client's retry, with the same key,
+ * gets the stored response and the effect is not applied twice.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { handleControl } from './control.mjs';
+import { answerOptions, applyCors } from './cors.mjs';
+import { takesFault } from './faults.mjs';
+import {
+  HttpError,
+  notFound,
+  parseJsonBody,
+  readBody,
+  sendReply,
+  sendStored,
+  serializeReply,
+} from './http-json.mjs';
+import { fingerprintOf, isValidKey, shouldRemember } from './idempotency.mjs';
+import { methodNotAllowed, readNotes, routeNotes, writeNotes } from './notes.mjs';
+
+/**
+ * @typedef {{
+ *   db: import('./store.mjs').JsonFileDatabase<import('./document.mjs').Document>,
+ *   keys: import('./idempotency.mjs').IdempotencyKeys,
+ *   faults: import('./faults.mjs').FaultQueue,
+ *   serveStatic: ReturnType<typeof import('./static.mjs').createStaticHandler>,
+ *   origins: Set<string>,
+ *   now: () => number,
+ *   log: (line: string) => void,
+ *   signal: AbortSignal,
+ * }} AppContext
+ * @typedef {import('node:http').IncomingMessage} Request
+ * @typedef {import('node:http').ServerResponse} Response
+ */
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+// The answers for a key that cannot run now (see idempotency.mjs). Never stored.
+const KEY_REUSED = serializeReply(
+  new HttpError(
+    422,
+    'idempotency-key-reuse',
+    'This Idempotency-Key came with a different request.',
+  ).toReply(),
+);
+const KEY_IN_PROGRESS = serializeReply(
+  new HttpError(409, 'in-progress', 'A request with this Idempotency-Key is still running; retry later.', {
+    'Retry-After': '1',
+  }).toReply(),
+);
+
+/** @param {AppContext} app */
+export function createRequestHandler(app) {
+  /** @param {Request} request @param {Response} response */
+  return async function handleRequest(request, response) {
+    const method = request.method ?? 'GET';
+    response.on('close', () => {
+      const outcome = response.writableFinished ? response.statusCode : 'connection closed, no response';
+      app.log(`${method} ${request.url} → ${outcome}`);
+    });
+    try {
+      // Prefixing (rather than `new URL(path, base)`) keeps a path like "//x/y" a path.
+      if (!URL.canParse(`http://localhost${request.url}`))
+        throw new HttpError(400, 'bad-path', 'Unparsable URL.');
+      const url = new URL(`http://localhost${request.url}`);
+      applyCors(request, response, app.origins);
+      if (method === 'OPTIONS') return answerOptions(request, response, app.origins);
+      if (url.pathname === '/health') return health(method, response);
+      if (url.pathname.startsWith('/api/_'))
+        return await handleControl(app, method, url.pathname, request, response);
+      if (url.pathname.startsWith('/api/')) {
+        if (MUTATING.has(method)) return await mutate(app, method, url, request, response);
+        return read(app, method, url.pathname, response);
+      }
+      return await app.serveStatic(request, response, url.pathname);
+    } catch (error) {
+      sendError(app, response, error);
+    }
+  };
+}
+
+/** @param {string} method @param {Response} response */
+function health(method, response) {
+  if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
+  sendReply(response, { status: 200, json: { ok: true } }); // sent with Cache-Control: no-store
+}
+
+/** @param {AppContext} app @param {string} method @param {string} pathname @param {Response} response */
+function read(app, method, pathname, response) {
+  if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD, POST, PUT, PATCH, DELETE');
+  const route = routeNotes(pathname);
+  if (!route) throw notFound();
+  sendReply(response, readNotes(app.db.current, route.id));
+}
+
+/**
+ * The idempotent write pipeline (see the top of this file).
+ * @param {AppContext} app @param {string} method @param {URL} url @param {Request} request @param {Response} response
+ */
+async function mutate(app, method, url, request, response) {
+  const path = url.pathname + url.search;
+  const bytes = await readBody(request);
+  const fault = takesFault(method, url.pathname) ? app.faults.take() : 'ok';
+  if (fault === 'drop-before') return dropConnection(request);
+  if (typeof fault === 'object' && 'status' in fault) {
+    const headers = fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter };
+    return sendReply(
+      response,
+      new HttpError(fault.status, 'injected-fault', 'Injected by /api/_faults.', headers).toReply(),
+    );
+  }
+
+  const key = request.headers['idempotency-key'];
+  if (key !== undefined && !isValidKey(key)) {
+    const message = 'Idempotency-Key must be 1 to 255 printable ASCII characters.';
+    throw new HttpError(400, 'invalid-idempotency-key', message);
+  }
+  const fingerprint = fingerprintOf(method, path, bytes);
+  /** @type {import('./idempotency.mjs').KeyOutcome} */
+  const outcome =
+    key === undefined ? { kind: 'new' } : app.keys.begin(app.db.current.keys, key, fingerprint, app.now());
+  try {
+    if (typeof fault === 'object' && 'delayMs' in fault) {
+      // The key is claimed while we wait: a second request with it now gets 409.
+      await delay(fault.delayMs, undefined, { signal: app.signal }).catch(() => {});
+      if (app.signal.aborted) return dropConnection(request);
+    }
+    /** @type {import('./idempotency.mjs').StoredResponse} */
+    let stored;
+    if (outcome.kind === 'replay') stored = outcome.response;
+    else if (outcome.kind === 'key-reuse') stored = KEY_REUSED;
+    else if (outcome.kind === 'in-progress') stored = KEY_IN_PROGRESS;
+    else
+      stored = await apply(app, { method, pathname: url.pathname, path, key, fingerprint, bytes, request });
+    if (fault === 'drop-after') return dropConnection(request); // applied and persisted, never answered
+    sendStored(response, stored, outcome.kind === 'replay' ? { 'Idempotent-Replayed': 'true' } : {});
+  } finally {
+    if (key !== undefined && outcome.kind === 'new') app.keys.release(key);
+  }
+}
+
+/**
+ * Applies one mutation in a database transaction: the change, its log entry and the response
+ * stored under its key are persisted together, or not at all.
+ * @param {AppContext} app
+ * @param {{ method: string, pathname: string, path: string, key: string | undefined, fingerprint: string, bytes: Buffer, request: Request }} mutation
+ */
+function apply(app, { method, pathname, path, key, fingerprint, bytes, request }) {
+  const now = app.now();
+  return app.db.update((draft) => {
+    /** @type {unknown} */
+    let input;
+    let result;
+    try {
+      input = parseJsonBody(bytes, request.headers['content-type']);
+      const route = routeNotes(pathname);
+      if (!route) throw notFound();
+      result = writeNotes(draft, { method, id: route.id, input, now });
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error; // a bug: nothing is persisted, the client gets 500
+      result = { reply: error.toReply(), changed: false };
+    }
+    const stored = serializeReply(result.reply);
+    if (result.changed) {
+      const at = new Date(now).toISOString();
+      draft.log.push({ seq: draft.nextSeq++, key: key ?? null, method, path, body: input ?? null, at });
+    }
+    if (key !== undefined && shouldRemember(stored.status))
+      app.keys.remember(draft.keys, key, fingerprint, stored, now);
+    app.keys.forgetExpired(draft.keys, now);
+    return stored;
+  });
+}
+
+/** @param {AppContext} app @param {Response} response @param {unknown} error */
+function sendError(app, response, error) {
+  if (response.headersSent) return void response.destroy();
+  if (error instanceof HttpError) return sendReply(response, error.toReply());
+  app.log(`Internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  sendReply(response, new HttpError(500, 'internal', 'The server failed; retry later.').toReply());
+}
+
+/** @param {Request} request */
+function dropConnection(request) {
+  request.socket.destroy();
+}

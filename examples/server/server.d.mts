@@ -1,0 +1,80 @@
+// Types for server.mjs (plain JavaScript, so Node runs it without a build step).
+
+export interface ServerOptions {
+  /** Port to listen on; 0 picks a free one. @default 0 (the CLI's default is 5173) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** JSON file holding notes, idempotency keys and the log; null keeps everything in memory. @default 'examples/server/.data/db.json' */
+  dataFile?: string | null;
+  /** Directory served at `/`; null or missing → a placeholder page. @default 'examples/notes/dist' */
+  staticDir?: string | null;
+  /** Origin(s) allowed to call the API cross-origin, e.g. 'http://localhost:5174'. Never '*'. @default none */
+  corsOrigin?: string | readonly string[] | null;
+  /** How long a key's stored response is kept. @default 604800000 (7 days) */
+  idempotencyTtlMs?: number;
+  /** Receives one line per request. @default no logging */
+  log?: (line: string) => void;
+  /** Clock in epoch milliseconds (tests). @default Date.now */
+  now?: () => number;
+}
+
+export interface Note {
+  id: string;
+  title: string;
+  body: string;
+  clientId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+/** One applied mutation, as listed by `GET /api/_log`. */
+export interface LogEntry {
+  seq: number;
+  key: string | null;
+  method: string;
+  path: string;
+  body: unknown;
+  at: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The persisted document (what the data file holds). Read-only: change it over HTTP. */
+export interface ServerState {
+  version: 1;
+  nextNoteNumber: number;
+  notes: Note[];
+  nextSeq: number;
+  log: LogEntry[];
+  keys: Record<string, { fingerprint: string; response: StoredResponse; storedAt: number }>;
+}
+
+export interface RunningServer {
+  /** Origin without a trailing slash, e.g. 'http://127.0.0.1:5173'. */
+  readonly url: string;
+  readonly port: number;
+  /** The last committed state. */
+  readonly state: Readonly<ServerState>;
+  /** Stops listening, drops open connections, waits for a write in progress. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** A fault for `POST /api/_faults`. */
+export type Fault =
+  | 'ok'
+  | 'drop-before'
+  | 'drop-after'
+  | { status: number; retryAfter?: string }
+  | { delayMs: number };
+
+export const DEFAULT_DATA_FILE: string;
+export const DEFAULT_STATIC_DIR: string;
+export const DEFAULT_IDEMPOTENCY_TTL_MS: number;
+
+export function createServer(options?: ServerOptions): Promise<RunningServer>;

@@ -1,0 +1,88 @@
+// Byte encodings shared by both cipher engines, so both produce byte-identical records.
+
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const canonicalBase64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Standard base64 with padding. @internal */
+export function toBase64(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const a = bytes[i] ?? 0;
+    const b = bytes[i + 1] ?? 0;
+    const c = bytes[i + 2] ?? 0;
+    const triple = (a << 16) | (b << 8) | c;
+    out += alphabet[(triple >> 18) & 63];
+    out += alphabet[(triple >> 12) & 63];
+    out += i + 1 < bytes.length ? alphabet[(triple >> 6) & 63] : '=';
+    out += i + 2 < bytes.length ? alphabet[triple & 63] : '=';
+  }
+  return out;
+}
+
+/** Decodes canonical standard base64; `undefined` for anything else (so a record can be refused). @internal */
+export function fromBase64(text: string): Uint8Array | undefined {
+  if (!canonicalBase64.test(text)) return undefined;
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - padding);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    let triple = 0;
+    for (let j = 0; j < 4; j++) {
+      const char = text[i + j] ?? '=';
+      triple = (triple << 6) | (char === '=' ? 0 : alphabet.indexOf(char));
+    }
+    if (o < out.length) out[o++] = (triple >> 16) & 255;
+    if (o < out.length) out[o++] = (triple >> 8) & 255;
+    if (o < out.length) out[o++] = triple & 255;
+  }
+  // Refuse non-canonical encodings (unused bits set), so one byte string has one text form.
+  return toBase64(out) === text ? out : undefined;
+}
+
+/** UTF-8 bytes of a well-formed string. @internal */
+export function utf8Encode(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** The string of UTF-8 bytes; throws a TypeError on invalid UTF-8. @internal */
+export function utf8Decode(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+}
+
+/** The concatenation of `parts`. @internal */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** 4-byte big-endian length, to make concatenations unambiguous. @internal */
+export function uint32(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value);
+  return out;
+}
+
+/** Compares two byte strings in time independent of where they differ. @internal */
+export function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.length ^ b.length;
+  const length = Math.max(a.length, b.length);
+  for (let i = 0; i < length; i++) difference |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return difference === 0;
+}
+
+/** True when the string has no lone surrogate (so its UTF-8 form is exact). @internal */
+export function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
+/** `length` bytes from `crypto.getRandomValues`. @internal */
+export function randomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  globalThis.crypto.getRandomValues(bytes);
+  return bytes;
+}

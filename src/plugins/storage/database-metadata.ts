@@ -1,0 +1,137 @@
+import { fromBase64, randomBytes, toBase64 } from './bytes.js';
+import type { Cipher } from './cipher.js';
+import type { StorageBackend } from './drivers/storage-backend.js';
+import { storageError } from './errors.js';
+import { checkVersion, recordVersion } from './record-format.js';
+import { deriveKeysFromSecret, expandRawKey, type RecordKeys } from './record-keys.js';
+import { SealedCodec } from './sealed-codec.js';
+import { reservedKeyPrefix } from './storage-keys.js';
+
+/** Where an encrypted database keeps its salt, KDF parameters and key check. @internal */
+export const metadataKey = '\u0000fluxy:meta';
+const keyCheckKey = '\u0000fluxy:key-check';
+const keyCheckValue = 'fluxy key check';
+const maxIterations = 10_000_000;
+
+/** What opens an encrypted database: a secret (PBKDF2) or a raw 32-byte key. @internal */
+export type Credentials =
+  | { readonly kind: 'secret'; readonly secret: string; readonly iterations: number }
+  | { readonly kind: 'key'; readonly key: Uint8Array };
+
+type Metadata =
+  | { v: 1; kdf: 'pbkdf2-sha256'; iterations: number; salt: string; check: string }
+  | { v: 1; kdf: 'raw'; check: string };
+
+/**
+ * Opens the encryption of a database, once per open: on first use writes the metadata record
+ * (random 16-byte salt, iterations, and a key check: a known constant sealed with the keys);
+ * afterwards derives the keys with the stored parameters and verifies the key check, so a wrong
+ * secret fails here with `storage/wrong-secret` before any record is read or written.
+ * @internal
+ */
+export async function unlockDatabase(
+  backend: StorageBackend,
+  cipher: Cipher,
+  credentials: Credentials,
+): Promise<SealedCodec> {
+  const stored = await backend.getItem(metadataKey);
+  if (stored === undefined) {
+    if ((await backend.keys()).some((key) => !key.startsWith(reservedKeyPrefix))) {
+      throw storageError(
+        'storage/wrong-secret',
+        'This database already holds records written without a secret: open it without `secret`/`key`, or use another `name` for the encrypted store.',
+      );
+    }
+    const salt = randomBytes(16);
+    const keys =
+      credentials.kind === 'secret'
+        ? await deriveKeysFromSecret(cipher, credentials.secret, salt, credentials.iterations)
+        : await expandRawKey(cipher, credentials.key);
+    const codec = new SealedCodec(cipher, keys);
+    const check = await codec.encode(keyCheckKey, JSON.stringify(keyCheckValue));
+    const metadata: Metadata =
+      credentials.kind === 'secret'
+        ? {
+            v: recordVersion,
+            kdf: 'pbkdf2-sha256',
+            iterations: credentials.iterations,
+            salt: toBase64(salt),
+            check,
+          }
+        : { v: recordVersion, kdf: 'raw', check };
+    await backend.setItem(metadataKey, JSON.stringify(metadata));
+    // Another tab or process may have created the database at the same moment: the stored one wins.
+    const winner = await backend.getItem(metadataKey);
+    if (winner === JSON.stringify(metadata)) return codec;
+    return unlockDatabase(backend, cipher, credentials);
+  }
+  const metadata = parseMetadata(stored);
+  let keys: RecordKeys;
+  if (metadata.kdf === 'pbkdf2-sha256' && credentials.kind === 'secret') {
+    const salt = fromBase64(metadata.salt) ?? new Uint8Array(0);
+    keys = await deriveKeysFromSecret(cipher, credentials.secret, salt, metadata.iterations);
+  } else if (metadata.kdf === 'raw' && credentials.kind === 'key') {
+    keys = await expandRawKey(cipher, credentials.key);
+  } else {
+    throw storageError(
+      'storage/wrong-secret',
+      metadata.kdf === 'raw'
+        ? 'This database was created with a raw `key`: open it with the same `key` option, not `secret`.'
+        : 'This database was created with a `secret`: open it with the same `secret` option, not `key`.',
+    );
+  }
+  const codec = new SealedCodec(cipher, keys);
+  const verified = await codec.decode(keyCheckKey, metadata.check).then(
+    (value) => value === keyCheckValue,
+    () => false,
+  );
+  if (!verified) {
+    throw storageError(
+      'storage/wrong-secret',
+      'The secret (or key) does not open this database: pass the one it was created with. Nothing was read or written.',
+    );
+  }
+  return codec;
+}
+
+/** Refuses to open an encrypted database without credentials. @internal */
+export async function assertUnencrypted(backend: StorageBackend): Promise<void> {
+  if ((await backend.getItem(metadataKey)) !== undefined) {
+    throw storageError(
+      'storage/wrong-secret',
+      'This database is encrypted: pass the `secret` (or `key`) it was created with.',
+    );
+  }
+}
+
+function parseMetadata(stored: string): Metadata {
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(stored);
+  } catch {
+    metadata = undefined;
+  }
+  const corrupt = () =>
+    storageError(
+      'storage/tampered',
+      'The database metadata (salt and key check) is corrupt: the encrypted data cannot be opened. Restore it from a backup or delete the database.',
+    );
+  if (metadata === null || typeof metadata !== 'object') throw corrupt();
+  const record = metadata as Record<string, unknown>;
+  checkVersion(record.v, 'The database metadata');
+  if (typeof record.check !== 'string') throw corrupt();
+  if (record.kdf === 'raw') return { v: 1, kdf: 'raw', check: record.check };
+  const { iterations, salt } = record;
+  if (
+    record.kdf !== 'pbkdf2-sha256' ||
+    typeof iterations !== 'number' ||
+    !Number.isInteger(iterations) ||
+    iterations < 1 ||
+    iterations > maxIterations ||
+    typeof salt !== 'string' ||
+    fromBase64(salt)?.length !== 16
+  ) {
+    throw corrupt();
+  }
+  return { v: 1, kdf: 'pbkdf2-sha256', iterations, salt, check: record.check };
+}

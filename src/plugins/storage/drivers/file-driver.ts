@@ -1,0 +1,188 @@
+import { randomBytes } from '../bytes.js';
+import { decodeFileName, encodeFileName } from './file-names.js';
+import { quotaExceeded, recordSize, type StorageBackend } from './storage-backend.js';
+
+type FileSystem = typeof import('node:fs/promises');
+type Path = typeof import('node:path');
+
+const recordFile = /^k-(.*)\.rec$/;
+const tempFile = /\.tmp$/;
+
+/** Options of {@link FileDriver.open}. */
+export interface FileDriverOptions {
+  /** The folder holding one sub-folder per database. */
+  readonly dir: string;
+  /** The database name (its folder is the file-name-safe encoding of it). */
+  readonly name: string;
+  /** Bytes (UTF-8 of keys and values) the database may hold. @default unlimited */
+  readonly quota?: number | undefined;
+}
+
+/**
+ * A {@link StorageBackend} on the Node file system: one folder per database, one file per key
+ * (`k-<encoded key>.rec`). Each write is atomic and durable: write a temp file, fsync it, rename
+ * it over the record, fsync the folder; so a crash leaves the old or the new record, never a
+ * torn one. Leftover temp files are deleted at open. Mutations run one at a time, in call order.
+ * Node modules are imported when a database is opened, never at module load.
+ *
+ * @example
+ * const backend = await FileDriver.open({ dir: '.fluxy', name: 'fluxy' });
+ */
+export class FileDriver implements StorageBackend {
+  readonly #fs: FileSystem;
+  readonly #path: Path;
+  readonly #folder: string;
+  readonly #quota: number | undefined;
+  readonly #sizes: Map<string, number>;
+  #used: number;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    fs: FileSystem,
+    path: Path,
+    folder: string,
+    quota: number | undefined,
+    sizes: Map<string, number>,
+  ) {
+    this.#fs = fs;
+    this.#path = path;
+    this.#folder = folder;
+    this.#quota = quota;
+    this.#sizes = sizes;
+    this.#used = [...sizes.values()].reduce((total, size) => total + size, 0);
+  }
+
+  /** Opens (creating if needed) the database folder and deletes leftover temp files. */
+  static async open(options: FileDriverOptions): Promise<FileDriver> {
+    const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+    const folder = path.resolve(options.dir, encodeFileName(options.name));
+    await fs.mkdir(folder, { recursive: true });
+    const sizes = new Map<string, number>();
+    for (const entry of await fs.readdir(folder)) {
+      if (tempFile.test(entry)) {
+        await fs.rm(path.join(folder, entry), { force: true });
+        continue;
+      }
+      const key = decodeKey(entry);
+      if (key !== undefined && options.quota !== undefined) {
+        const { size } = await fs.stat(path.join(folder, entry));
+        sizes.set(key, new TextEncoder().encode(key).length + size);
+      }
+    }
+    return new FileDriver(fs, path, folder, options.quota, sizes);
+  }
+
+  async getItem(key: string): Promise<string | undefined> {
+    try {
+      return await this.#fs.readFile(this.#file(key), 'utf8');
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  setItem(key: string, value: string): Promise<void> {
+    return this.#serially(async () => {
+      const size = recordSize(key, value);
+      const used = this.#used - (this.#sizes.get(key) ?? 0) + size;
+      if (this.#quota !== undefined && used > this.#quota) throw quotaExceeded(this.#quota, used);
+      const file = this.#file(key);
+      const temp = `${file}.${Array.from(randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('')}.tmp`;
+      try {
+        const handle = await this.#fs.open(temp, 'wx');
+        try {
+          await handle.writeFile(value, 'utf8');
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await this.#fs.rename(temp, file);
+      } catch (error) {
+        await this.#fs.rm(temp, { force: true }).catch(() => {});
+        throw asQuotaError(error);
+      }
+      await this.#syncFolder();
+      if (this.#quota !== undefined) this.#sizes.set(key, size);
+      this.#used = used;
+    });
+  }
+
+  removeItem(key: string): Promise<void> {
+    return this.#serially(async () => {
+      await this.#fs.rm(this.#file(key), { force: true });
+      await this.#syncFolder();
+      this.#used -= this.#sizes.get(key) ?? 0;
+      this.#sizes.delete(key);
+    });
+  }
+
+  keys(): Promise<string[]> {
+    // In the mutation queue, so the listing includes every write called before it.
+    return this.#serially(async () => {
+      const keys: string[] = [];
+      for (const entry of await this.#fs.readdir(this.#folder)) {
+        const key = decodeKey(entry);
+        if (key !== undefined) keys.push(key);
+      }
+      return keys;
+    });
+  }
+
+  clear(): Promise<void> {
+    return this.#serially(async () => {
+      for (const entry of await this.#fs.readdir(this.#folder)) {
+        if (decodeKey(entry) !== undefined)
+          await this.#fs.rm(this.#path.join(this.#folder, entry), { force: true });
+      }
+      await this.#syncFolder();
+      this.#sizes.clear();
+      this.#used = 0;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#tail;
+  }
+
+  #file(key: string): string {
+    return this.#path.join(this.#folder, `k-${encodeFileName(key)}.rec`);
+  }
+
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task, task);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  // The rename is durable only once the folder entry is flushed. Windows cannot open a folder
+  // for fsync; there the rename itself is the best available.
+  async #syncFolder(): Promise<void> {
+    let handle: Awaited<ReturnType<FileSystem['open']>> | undefined;
+    try {
+      handle = await this.#fs.open(this.#folder, 'r');
+      await handle.sync();
+    } catch (error) {
+      if (!['EISDIR', 'EPERM', 'EINVAL', 'EBADF', 'EACCES'].includes(codeOf(error) ?? '')) throw error;
+    } finally {
+      await handle?.close();
+    }
+  }
+}
+
+function decodeKey(entry: string): string | undefined {
+  const match = recordFile.exec(entry);
+  return match?.[1] === undefined ? undefined : decodeFileName(match[1]);
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function asQuotaError(error: unknown): unknown {
+  const code = codeOf(error);
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  const quota = new Error(`the disk is full (${code})`, { cause: error });
+  quota.name = 'QuotaExceededError';
+  return quota;
+}

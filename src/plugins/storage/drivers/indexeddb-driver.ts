@@ -1,0 +1,80 @@
+import type { StorageBackend } from './storage-backend.js';
+
+const storeName = 'records';
+
+/**
+ * A {@link StorageBackend} over IndexedDB: database `name`, one object store, one transaction
+ * per operation. Writes resolve on the transaction's `complete` event; a transaction that aborts
+ * rejects with its `error` (e.g. a `QuotaExceededError`). The factory is looked up when the
+ * database is opened, so tests can install a fresh `fake-indexeddb` factory at any time.
+ *
+ * Note: browsers complete transactions with relaxed durability (safe across a tab or browser
+ * crash, maybe not across an OS crash or power loss).
+ *
+ * @example
+ * const backend = await IndexedDbDriver.open(globalThis.indexedDB, 'fluxy');
+ */
+export class IndexedDbDriver implements StorageBackend {
+  readonly #db: IDBDatabase;
+
+  private constructor(db: IDBDatabase) {
+    this.#db = db;
+  }
+
+  /** Opens (creating if needed) the database; rejects if it is blocked or cannot be opened. */
+  static open(factory: IDBFactory, name: string): Promise<IndexedDbDriver> {
+    return new Promise((resolve, reject) => {
+      const request = factory.open(name, 1);
+      request.onupgradeneeded = () => {
+        if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
+      };
+      request.onsuccess = () => {
+        const db = request.result;
+        // Let another tab upgrade or delete the database instead of blocking it forever.
+        db.onversionchange = () => db.close();
+        resolve(new IndexedDbDriver(db));
+      };
+      request.onerror = () => reject(request.error ?? new Error(`indexedDB.open("${name}") failed`));
+      request.onblocked = () =>
+        reject(new Error(`indexedDB.open("${name}") is blocked by a connection in another tab`));
+    });
+  }
+
+  getItem(key: string): Promise<string | undefined> {
+    return this.#run('readonly', (store) => store.get(key)).then((value) =>
+      typeof value === 'string' ? value : value === undefined ? undefined : JSON.stringify(value),
+    );
+  }
+
+  async setItem(key: string, value: string): Promise<void> {
+    await this.#run('readwrite', (store) => store.put(value, key));
+  }
+
+  async removeItem(key: string): Promise<void> {
+    await this.#run('readwrite', (store) => store.delete(key));
+  }
+
+  async keys(): Promise<string[]> {
+    const keys = await this.#run('readonly', (store) => store.getAllKeys());
+    return keys.filter((key): key is string => typeof key === 'string');
+  }
+
+  async clear(): Promise<void> {
+    await this.#run('readwrite', (store) => store.clear());
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  // Resolves when the transaction completes (so a write is committed), not when the request succeeds.
+  #run<T>(mode: IDBTransactionMode, operation: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const transaction = this.#db.transaction(storeName, mode);
+      const request = operation(transaction.objectStore(storeName));
+      transaction.oncomplete = () => resolve(request.result);
+      transaction.onabort = () =>
+        reject(transaction.error ?? request.error ?? new Error('the IndexedDB transaction was aborted'));
+    });
+  }
+}

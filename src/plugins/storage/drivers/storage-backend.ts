@@ -1,0 +1,35 @@
+/**
+ * The raw string operations under a store: what each driver provides and what the record
+ * store is built on. Values are opaque strings (the record format lives above this layer).
+ *
+ * @example
+ * const backend = new MemoryDriver();
+ * await backend.setItem('a', '{"v":1,"value":1}');
+ */
+export interface StorageBackend {
+  /** The stored string, or `undefined` when the key is absent. */
+  getItem(key: string): Promise<string | undefined>;
+  /** Stores `value`; resolves only once the driver committed it. */
+  setItem(key: string, value: string): Promise<void>;
+  /** Deletes `key`; resolves once committed. Absent keys are not an error. */
+  removeItem(key: string): Promise<void>;
+  /** Every key, in no particular order, without reading values. */
+  keys(): Promise<string[]>;
+  /** Deletes every key. */
+  clear(): Promise<void>;
+  /** Releases connections and handles. The backend is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** A quota failure, shaped like the browser's DOMException so one check recognises both. @internal */
+export function quotaExceeded(quota: number, needed: number): Error {
+  const error = new Error(`quota of ${quota} bytes exceeded: ${needed} bytes needed`);
+  error.name = 'QuotaExceededError';
+  return error;
+}
+
+/** Bytes a record occupies for quota accounting: UTF-8 of key and value. @internal */
+export function recordSize(key: string, value: string): number {
+  const encoder = new TextEncoder();
+  return encoder.encode(key).length + encoder.encode(value).length;
+}

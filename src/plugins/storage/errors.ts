@@ -1,0 +1,79 @@
+import { FluxyError } from '../../core/errors.js';
+
+/**
+ * The error codes raised by the Storage plugin, besides the core's `invalid-argument`.
+ * Codes are stable: branch on `error.code`, never on `error.message`.
+ *
+ * - `storage/quota-exceeded`: the browser or the configured `quota` refused a write; earlier data is intact.
+ * - `storage/unavailable`: the driver cannot be opened (IndexedDB blocked or missing, private mode, disk error).
+ * - `storage/not-serializable`: the value is not plain JSON data (BigInt, function, symbol, cycle…); nothing was written.
+ * - `storage/tampered`: a stored value is not a valid record, or its MAC does not match its key.
+ * - `storage/unsupported-version`: a record or the database metadata has a format version this build does not know.
+ * - `storage/wrong-secret`: the secret or key does not open this database (checked at init, before any read or write).
+ * - `storage/unknown-driver`: the `driver` option names no driver, or that driver does not exist here.
+ * - `storage/invalid-secret`: empty or non-string secret, raw key of the wrong type or length, iterations below the floor.
+ * - `storage/invalid-key`: a storage key or namespace that is empty, not a string, reserved or not well-formed.
+ *
+ * @example
+ * try { await storage.set('draft', value); } catch (error) {
+ *   if (isFluxyError(error, 'storage/quota-exceeded')) showDiskFullBanner();
+ * }
+ */
+export type StorageErrorCode =
+  | 'storage/quota-exceeded'
+  | 'storage/unavailable'
+  | 'storage/not-serializable'
+  | 'storage/tampered'
+  | 'storage/unsupported-version'
+  | 'storage/wrong-secret'
+  | 'storage/unknown-driver'
+  | 'storage/invalid-secret'
+  | 'storage/invalid-key';
+
+/** Shorthand for `new FluxyError(code, message, { cause })`. @internal */
+export function storageError(
+  code: StorageErrorCode,
+  message: string,
+  cause?: unknown,
+): FluxyError<StorageErrorCode> {
+  return new FluxyError(code, message, cause === undefined ? undefined : { cause });
+}
+
+const quotaErrorNames = new Set(['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED']);
+
+/**
+ * True for a quota failure as browsers report it: a `QuotaExceededError` (by name, or legacy
+ * DOMException code 22), or an aborted transaction whose `error` is one. @internal
+ */
+export function isQuotaError(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const candidate = error as { name?: unknown; code?: unknown; error?: unknown; cause?: unknown };
+  if (typeof candidate.name === 'string' && quotaErrorNames.has(candidate.name)) return true;
+  if (candidate.name === 'DOMException' && candidate.code === 22) return true;
+  // An aborted IDBTransaction carries the real reason in `.error`; wrappers put it in `.cause`.
+  return (
+    (candidate.error !== error && isQuotaError(candidate.error)) ||
+    (candidate.cause !== error && isQuotaError(candidate.cause))
+  );
+}
+
+/**
+ * Turns a driver failure during `operation` into a {@link FluxyError}: FluxyErrors pass through,
+ * quota failures become `storage/quota-exceeded`, everything else `storage/unavailable`. @internal
+ */
+export function toStorageError(error: unknown, operation: string): FluxyError {
+  if (error instanceof FluxyError) return error;
+  if (isQuotaError(error)) {
+    return storageError(
+      'storage/quota-exceeded',
+      `${operation} failed: the storage quota is exhausted. The data already stored is intact; free space (remove or clear old keys) or ask the browser for more (navigator.storage.persist()), then retry.`,
+      error,
+    );
+  }
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return storageError(
+    'storage/unavailable',
+    `${operation} failed because the storage driver failed (${reason}). Check that storage is allowed (private mode, blocked site data, disk permissions) and retry.`,
+    error,
+  );
+}

@@ -1,0 +1,57 @@
+import type { KeyValueStore } from './key-value-store.js';
+import { assertKey, assertNamespace, assertPrefix, namespaceSeparator } from './storage-keys.js';
+
+/**
+ * A scoped view of a {@link KeyValueStore}: key `k` of the view is key `prefix + k` of the
+ * parent, and the view lists and clears only its own keys. Views nest.
+ *
+ * @example
+ * const outbox = new NamespaceView(store, 'sync/'); // what store.namespace('sync') returns
+ * await outbox.set('op/1', op);                      // stored as 'sync/op/1'
+ */
+export class NamespaceView implements KeyValueStore {
+  readonly #root: KeyValueStore;
+  readonly #prefix: string;
+
+  /** @param prefix - the full key prefix, ending with "/". */
+  constructor(root: KeyValueStore, prefix: string) {
+    this.#root = root;
+    this.#prefix = prefix;
+  }
+
+  /** The full key prefix of this view, e.g. `'sync/'`. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key, 'get');
+    return this.#root.get<T>(this.#prefix + key);
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    assertKey(key, 'set');
+    return this.#root.set(this.#prefix + key, value);
+  }
+
+  async remove(key: string): Promise<void> {
+    assertKey(key, 'remove');
+    return this.#root.remove(this.#prefix + key);
+  }
+
+  async keys(prefix?: string): Promise<string[]> {
+    assertPrefix(prefix, 'keys');
+    const keys = await this.#root.keys(this.#prefix + (prefix ?? ''));
+    return keys.map((key) => key.slice(this.#prefix.length));
+  }
+
+  async clear(prefix?: string): Promise<void> {
+    assertPrefix(prefix, 'clear');
+    return this.#root.clear(this.#prefix + (prefix ?? ''));
+  }
+
+  namespace(prefix: string): KeyValueStore {
+    assertNamespace(prefix);
+    return new NamespaceView(this.#root, this.#prefix + prefix + namespaceSeparator);
+  }
+}

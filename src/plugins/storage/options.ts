@@ -1,0 +1,160 @@
+import { invalidArgument } from '../../core/errors.js';
+import { isWellFormed } from './bytes.js';
+import type { CipherEngine } from './cipher.js';
+import type { Credentials } from './database-metadata.js';
+import { driverNames, type StorageDriverName } from './drivers/open-driver.js';
+import { storageError } from './errors.js';
+import { defaultIterations, minIterations } from './record-keys.js';
+
+const maxIterations = 10_000_000;
+
+/**
+ * Options of {@link StoragePlugin}.
+ *
+ * @example
+ * new StoragePlugin({ name: 'notes', secret: userPassphrase });
+ * new StoragePlugin({ driver: 'memory' });                      // tests
+ * new StoragePlugin({ driver: 'file', dir: './data' });         // Node CLI
+ */
+export interface StorageOptions {
+  /** The database name (IndexedDB database, localStorage key prefix, or folder under `dir`). @default 'fluxy' */
+  name?: string;
+  /** Encrypts and authenticates every value with keys derived from this passphrase (PBKDF2-SHA256). @default none (values stored in clear) */
+  secret?: string;
+  /** A random 32-byte key used instead of `secret` (no derivation; keep it somewhere safe, e.g. a non-extractable store). @default none */
+  key?: Uint8Array;
+  /** PBKDF2 iterations for a new database (an existing one keeps its stored count); at least 10,000. @default 600000 */
+  iterations?: number;
+  /** The driver; by default IndexedDB where it exists, else `file` in Node, else `localstorage` (with a warning). @default automatic */
+  driver?: StorageDriverName;
+  /** The folder of the `file` driver (one sub-folder per database). @default '.fluxy' */
+  dir?: string;
+  /** Bytes (UTF-8 of keys and stored values) the `memory` and `file` drivers may hold; browsers enforce their own. @default unlimited */
+  quota?: number;
+  /** The crypto engine; by default WebCrypto where `crypto.subtle` exists, else crypto-js. @default automatic */
+  engine?: CipherEngine;
+  /** The IndexedDB factory to use (e.g. `new IDBFactory()` from fake-indexeddb). @default globalThis.indexedDB */
+  indexedDB?: IDBFactory;
+}
+
+/** Validated options with defaults applied. @internal */
+export interface ResolvedStorageOptions {
+  readonly name: string;
+  readonly credentials: Credentials | undefined;
+  readonly driver: StorageDriverName | undefined;
+  readonly dir: string;
+  readonly quota: number | undefined;
+  readonly engine: CipherEngine | undefined;
+  readonly indexedDB: IDBFactory | undefined;
+}
+
+const known: ReadonlyArray<keyof StorageOptions> = [
+  'name',
+  'secret',
+  'key',
+  'iterations',
+  'driver',
+  'dir',
+  'quota',
+  'engine',
+  'indexedDB',
+];
+
+/**
+ * Checks every option before anything is opened. Throws `invalid-argument` for malformed
+ * options, `storage/unknown-driver` and `storage/invalid-secret` for their cases. @internal
+ */
+export function resolveStorageOptions(options: unknown): ResolvedStorageOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgument('new StoragePlugin(options): options must be an object, e.g. { name: "app" }.');
+  }
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw invalidArgument(
+        `new StoragePlugin(options): unknown option "${key}"; the options are ${known.join(', ')}.`,
+      );
+    }
+  }
+  const { name = 'fluxy', secret, key, iterations, driver, dir = '.fluxy', quota, engine, indexedDB } = given;
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 100 || !isWellFormed(name)) {
+    throw invalidArgument(
+      'new StoragePlugin({ name }): name must be a non-empty string of at most 100 characters.',
+    );
+  }
+  if (driver !== undefined && !driverNames.includes(driver as StorageDriverName)) {
+    throw storageError(
+      'storage/unknown-driver',
+      `new StoragePlugin({ driver }): unknown driver ${JSON.stringify(driver)}; use one of ${driverNames.map((d) => `"${d}"`).join(', ')}, or omit it.`,
+    );
+  }
+  if (typeof dir !== 'string' || dir === '') {
+    throw invalidArgument('new StoragePlugin({ dir }): dir must be a non-empty folder path.');
+  }
+  if (quota !== undefined && (typeof quota !== 'number' || !Number.isSafeInteger(quota) || quota <= 0)) {
+    throw invalidArgument('new StoragePlugin({ quota }): quota must be a positive whole number of bytes.');
+  }
+  if (engine !== undefined && engine !== 'webcrypto' && engine !== 'crypto-js') {
+    throw invalidArgument(
+      'new StoragePlugin({ engine }): engine must be "webcrypto" or "crypto-js", or omitted.',
+    );
+  }
+  if (indexedDB !== undefined && typeof (indexedDB as { open?: unknown } | null)?.open !== 'function') {
+    throw invalidArgument('new StoragePlugin({ indexedDB }): indexedDB must be an IDBFactory.');
+  }
+  return {
+    name,
+    credentials: resolveCredentials(secret, key, iterations),
+    driver: driver as StorageDriverName | undefined,
+    dir,
+    quota: quota as number | undefined,
+    engine: engine as CipherEngine | undefined,
+    indexedDB: indexedDB as IDBFactory | undefined,
+  };
+}
+
+function resolveCredentials(secret: unknown, key: unknown, iterations: unknown): Credentials | undefined {
+  if (iterations !== undefined) {
+    if (secret === undefined) {
+      throw invalidArgument(
+        'new StoragePlugin({ iterations }): iterations only applies with a secret; remove it.',
+      );
+    }
+    if (
+      typeof iterations !== 'number' ||
+      !Number.isInteger(iterations) ||
+      iterations < minIterations ||
+      iterations > maxIterations
+    ) {
+      throw storageError(
+        'storage/invalid-secret',
+        `new StoragePlugin({ iterations }): iterations must be a whole number from ${minIterations} to ${maxIterations} (got ${String(iterations)}); omit it for the default ${defaultIterations}.`,
+      );
+    }
+  }
+  if (secret !== undefined && key !== undefined) {
+    throw storageError(
+      'storage/invalid-secret',
+      'new StoragePlugin(options): pass either `secret` or `key`, not both.',
+    );
+  }
+  if (secret !== undefined) {
+    if (typeof secret !== 'string' || secret === '' || !isWellFormed(secret)) {
+      throw storageError(
+        'storage/invalid-secret',
+        'new StoragePlugin({ secret }): the secret must be a non-empty string (e.g. a passphrase the user types); omit it to store values unencrypted.',
+      );
+    }
+    return { kind: 'secret', secret, iterations: (iterations as number | undefined) ?? defaultIterations };
+  }
+  if (key !== undefined) {
+    if (!(key instanceof Uint8Array) || key.length !== 32) {
+      throw storageError(
+        'storage/invalid-secret',
+        `new StoragePlugin({ key }): the key must be a Uint8Array of exactly 32 random bytes (got ${key instanceof Uint8Array ? `${key.length} bytes` : typeof key}); e.g. crypto.getRandomValues(new Uint8Array(32)).`,
+      );
+    }
+    return { kind: 'key', key: key.slice() };
+  }
+  return undefined;
+}

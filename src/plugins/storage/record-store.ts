@@ -1,0 +1,125 @@
+import type { StorageBackend } from './drivers/storage-backend.js';
+import { toStorageError } from './errors.js';
+import { toJson } from './json-value.js';
+import type { KeyValueStore } from './key-value-store.js';
+import { NamespaceView } from './namespace-view.js';
+import type { RecordCodec } from './record-codec.js';
+import {
+  assertKey,
+  assertNamespace,
+  assertPrefix,
+  namespaceSeparator,
+  reservedKeyPrefix,
+} from './storage-keys.js';
+
+/**
+ * The {@link KeyValueStore} over a driver backend and a record codec (plain or encrypted). It
+ * validates keys and values before touching the driver, so bad input changes nothing, and maps
+ * driver failures to `storage/quota-exceeded` / `storage/unavailable`. Reserved metadata keys
+ * are invisible to `keys()` and `clear()`.
+ *
+ * @example
+ * const store = new RecordStore(new MemoryDriver(), new PlainCodec());
+ * await store.set('a', { n: 1 });
+ * await store.keys(); // ['a']
+ */
+export class RecordStore implements KeyValueStore {
+  readonly #backend: StorageBackend;
+  readonly #codec: RecordCodec;
+  // Settles once the latest write was handed to the driver: writes reach it in call order even
+  // though encrypting takes a variable time.
+  #issued: Promise<unknown> = Promise.resolve();
+
+  constructor(backend: StorageBackend, codec: RecordCodec) {
+    this.#backend = backend;
+    this.#codec = codec;
+  }
+
+  /** True when values are encrypted at rest. */
+  get encrypted(): boolean {
+    return this.#codec.encrypted;
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key, 'get');
+    const stored = await driverCall(() => this.#backend.getItem(key), `get("${key}")`);
+    if (stored === undefined) return undefined;
+    return (await this.#codec.decode(key, stored)) as T;
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    assertKey(key, 'set');
+    const record = this.#codec.encode(key, toJson(value, key));
+    await this.#inCallOrder(record, (stored) =>
+      driverCall(() => this.#backend.setItem(key, stored), `set("${key}")`),
+    );
+  }
+
+  async remove(key: string): Promise<void> {
+    assertKey(key, 'remove');
+    await this.#inCallOrder(Promise.resolve(), () =>
+      driverCall(() => this.#backend.removeItem(key), `remove("${key}")`),
+    );
+  }
+
+  async keys(prefix?: string): Promise<string[]> {
+    assertPrefix(prefix, 'keys');
+    const keys = await driverCall(() => this.#backend.keys(), 'keys()');
+    const start = prefix ?? '';
+    // Array#sort without a comparator orders by UTF-16 code units, whatever the driver returned.
+    return keys.filter((key) => key.startsWith(start) && !key.startsWith(reservedKeyPrefix)).sort();
+  }
+
+  async clear(prefix?: string): Promise<void> {
+    assertPrefix(prefix, 'clear');
+    const operation = prefix === undefined ? 'clear()' : `clear("${prefix}")`;
+    // Held until done, so a write called after clear() is never cleared by it.
+    await this.#inCallOrder(
+      Promise.resolve(),
+      async () => {
+        const keys = await this.keys(prefix);
+        await driverCall(() => Promise.all(keys.map((key) => this.#backend.removeItem(key))), operation);
+      },
+      true,
+    );
+  }
+
+  namespace(prefix: string): KeyValueStore {
+    assertNamespace(prefix);
+    return new NamespaceView(this, prefix + namespaceSeparator);
+  }
+
+  /**
+   * Calls `perform` once `prepare` resolved and every earlier write was handed to the driver
+   * (with `hold`, once this one finished), so drivers see writes in call order while encryption
+   * of several writes runs concurrently.
+   */
+  #inCallOrder<P, T>(prepare: Promise<P>, perform: (prepared: P) => Promise<T>, hold = false): Promise<T> {
+    const previous = this.#issued;
+    const ready = Promise.all([prepare, previous]);
+    const result = ready.then(([prepared]) => perform(prepared));
+    this.#issued = hold
+      ? result.then(
+          () => undefined,
+          () => undefined,
+        )
+      : ready.then(
+          () => undefined,
+          () => previous,
+        );
+    return result;
+  }
+
+  /** Releases the driver (connections, handles). */
+  close(): Promise<void> {
+    return this.#backend.close();
+  }
+}
+
+async function driverCall<T>(call: () => Promise<T>, operation: string): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toStorageError(error, operation);
+  }
+}

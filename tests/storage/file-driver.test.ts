@@ -1,0 +1,101 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FileDriver } from '../../src/plugins/storage/drivers/file-driver.js';
+import { decodeFileName, encodeFileName } from '../../src/plugins/storage/drivers/file-names.js';
+import { expectCode, fastIterations, storagePerTest, tempDirsPerTest } from './fixtures.js';
+
+const tempDir = tempDirsPerTest();
+const openStorage = storagePerTest();
+
+describe('file names', () => {
+  it('encode keys reversibly into lowercase-safe names', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 30 }), (key) => {
+        const name = encodeFileName(key);
+        expect(name).toMatch(/^[a-z0-9_~-]*$/);
+        expect(decodeFileName(name)).toBe(key);
+      }),
+    );
+    expect(encodeFileName('A/b.c')).toBe('~41~2fb~2ec');
+    expect(encodeFileName('a')).not.toBe(encodeFileName('A'));
+  });
+
+  it('refuse keys whose file name would be too long', async () => {
+    await expectCode(() => encodeFileName('K'.repeat(200)), 'storage/invalid-key');
+  });
+});
+
+describe('FileDriver', () => {
+  it('stores one file per key in one folder per database, and nothing in clear with a secret', async () => {
+    const dir = await tempDir();
+    const { storage } = await openStorage({
+      driver: 'file',
+      dir,
+      name: 'Notes',
+      secret: 's3cret',
+      iterations: fastIterations,
+    });
+    await storage.set('todo/Milk', { text: 'buy oat milk' });
+    const folder = join(dir, encodeFileName('Notes'));
+    const files = await readdir(folder);
+    expect(files).toContain(`k-${encodeFileName('todo/Milk')}.rec`);
+    const raw = await readFile(join(folder, `k-${encodeFileName('todo/Milk')}.rec`), 'utf8');
+    expect(raw).not.toContain('oat milk');
+    expect(JSON.parse(raw)).toMatchObject({ v: 1 });
+    for (const file of files) expect(await readFile(join(folder, file), 'utf8')).not.toContain('s3cret');
+  });
+
+  it('ignores and deletes leftover temp files of an interrupted write, keeping the last committed record', async () => {
+    const dir = await tempDir();
+    const first = await FileDriver.open({ dir, name: 'db' });
+    await first.setItem('a', 'committed');
+    await first.setItem('b', 'other');
+    await first.close();
+    const folder = join(dir, 'db');
+    // A crash between "write temp" and "rename" leaves a torn temp file next to the old record.
+    const torn = `k-a.rec.0011223344556677.tmp`;
+    await writeFile(join(folder, torn), 'torn half-writ');
+    await writeFile(join(folder, 'k-new.rec.8899aabbccddeeff.tmp'), '');
+    const reopened = await FileDriver.open({ dir, name: 'db' });
+    expect((await reopened.keys()).sort()).toStrictEqual(['a', 'b']);
+    expect(await reopened.getItem('a')).toBe('committed');
+    expect((await readdir(folder)).sort()).toStrictEqual(['k-a.rec', 'k-b.rec']);
+  });
+
+  it('survives a restart through the plugin, encrypted, with everything readable', async () => {
+    const dir = await tempDir();
+    const options = { driver: 'file', dir, secret: 'pw', iterations: fastIterations } as const;
+    const { app, storage } = await openStorage(options);
+    for (let i = 0; i < 25; i++) await storage.set(`op/${String(i).padStart(3, '0')}`, { i });
+    await app.dispose();
+    await writeFile(join(dir, 'fluxy', `k-op~2f999.rec.0123456789abcdef.tmp`), '{"v":1,"iv":');
+    const { storage: restarted } = await openStorage(options);
+    const keys = await restarted.keys('op/');
+    expect(keys).toHaveLength(25);
+    expect(await restarted.get('op/024')).toStrictEqual({ i: 24 });
+    expect((await readdir(join(dir, 'fluxy'))).filter((f) => f.endsWith('.tmp'))).toStrictEqual([]);
+  });
+
+  it('counts existing records against the quota after a restart', async () => {
+    const dir = await tempDir();
+    const first = await FileDriver.open({ dir, name: 'db', quota: 100 });
+    await first.setItem('a', 'x'.repeat(60));
+    await first.close();
+    const reopened = await FileDriver.open({ dir, name: 'db', quota: 100 });
+    await expect(reopened.setItem('b', 'y'.repeat(60))).rejects.toMatchObject({ name: 'QuotaExceededError' });
+    await reopened.setItem('a', 'x'.repeat(90)); // replacing counts only the difference
+    expect(await reopened.getItem('a')).toBe('x'.repeat(90));
+  });
+
+  it('clear() removes records but not foreign files', async () => {
+    const dir = await tempDir();
+    const driver = await FileDriver.open({ dir, name: 'db' });
+    await driver.setItem('a', '1');
+    await writeFile(join(dir, 'db', 'README.txt'), 'not a record');
+    await driver.clear();
+    expect(await driver.keys()).toStrictEqual([]);
+    expect(await readdir(join(dir, 'db'))).toStrictEqual(['README.txt']);
+  });
+});

@@ -1,0 +1,158 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import { type KeyValueStore, type StorageOptions, StoragePlugin } from '../../src/plugins/storage/index.js';
+import { expectCode, fastIterations, quietLogger, storagePerTest, tempDirsPerTest } from './fixtures.js';
+
+const openStorage = storagePerTest();
+const tempDir = tempDirsPerTest();
+
+describe('StoragePlugin through the registry', () => {
+  it('works before an explicit ready(), from the plugin and from a namespace', async () => {
+    const app = createApp({ logger: quietLogger() });
+    const storage = app.register(new StoragePlugin({ driver: 'memory' }));
+    const outbox = storage.namespace('sync');
+    expect(storage.driver).toBeUndefined();
+    await outbox.set('op/1', { method: 'POST' });
+    expect(storage.driver).toBe('memory');
+    expect(await storage.keys()).toStrictEqual(['sync/op/1']);
+    expect(app.use('storage')).toBe(storage);
+    expectTypeOf(app.use('storage')).toEqualTypeOf<StoragePlugin>();
+    expectTypeOf(storage).toMatchTypeOf<KeyValueStore>();
+    expectTypeOf(outbox).toEqualTypeOf<KeyValueStore>();
+    await app.dispose();
+  });
+
+  it('fails ready() on a wrong secret with storage/wrong-secret, writing nothing', async () => {
+    const dir = await tempDir();
+    const { app, storage } = await openStorage({
+      driver: 'file',
+      dir,
+      secret: 'right',
+      iterations: fastIterations,
+    });
+    await storage.set('k', 'v');
+    await app.dispose();
+    const { readdir, readFile, stat } = await import('node:fs/promises');
+    const folder = `${dir}/fluxy`;
+    const listing = async () =>
+      Promise.all(
+        (await readdir(folder)).sort().map(async (file) => {
+          const path = `${folder}/${file}`;
+          return [file, await readFile(path, 'utf8'), (await stat(path)).mtimeMs];
+        }),
+      );
+    const before = await listing();
+
+    const second = createApp({ logger: quietLogger() });
+    const wrong = second.register(
+      new StoragePlugin({ driver: 'file', dir, secret: 'wrong', iterations: fastIterations }),
+    );
+    const error = await expectCode(second.ready(), 'plugin/init-failed');
+    expect(error.cause).toMatchObject({ code: 'storage/wrong-secret' });
+    expect(error.message).toMatch(/secret/);
+    await expectCode(wrong.set('k', 'overwrite'), 'storage/wrong-secret');
+    await expectCode(wrong.get('k'), 'storage/wrong-secret');
+    expect(await listing()).toStrictEqual(before);
+    await second.dispose();
+
+    const { storage: right } = await openStorage({ driver: 'file', dir, secret: 'right' });
+    expect(await right.get('k')).toBe('v');
+  });
+
+  it('refuses to open an encrypted database without a secret', async () => {
+    const dir = await tempDir();
+    const { app } = await openStorage({ driver: 'file', dir, secret: 'pw', iterations: fastIterations });
+    await app.dispose();
+    const error = await expectCode(openStorage({ driver: 'file', dir }), 'plugin/init-failed');
+    expect(error.cause).toMatchObject({ code: 'storage/wrong-secret' });
+  });
+
+  it('uses the default of 600,000 PBKDF2 iterations', async () => {
+    const factory = new IDBFactory();
+    const { storage } = await openStorage({ indexedDB: factory, secret: 'default cost' });
+    await storage.set('k', 1);
+    // Read the metadata record straight from IndexedDB.
+    const metadata = await new Promise<string>((resolve) => {
+      const open = factory.open('fluxy');
+      open.onsuccess = () => {
+        const request = open.result.transaction('records').objectStore('records').get('\u0000fluxy:meta');
+        request.onsuccess = () => {
+          open.result.close();
+          resolve(request.result as string);
+        };
+      };
+    });
+    expect(JSON.parse(metadata)).toMatchObject({ kdf: 'pbkdf2-sha256', iterations: 600_000 });
+  }, 30_000);
+
+  it('reads with one engine what the other wrote, through the plugin', async () => {
+    const dir = await tempDir();
+    const common = { driver: 'file', dir, secret: 'pw', iterations: fastIterations } as const;
+    const { app, storage } = await openStorage({ ...common, engine: 'crypto-js' });
+    await storage.set('k', { from: 'crypto-js' });
+    await app.dispose();
+    const { storage: web } = await openStorage({ ...common, engine: 'webcrypto' });
+    expect(await web.get('k')).toStrictEqual({ from: 'crypto-js' });
+  });
+
+  it('lets several plugins share one database through namespaces', async () => {
+    const { storage } = await openStorage({ driver: 'memory' });
+    const sync = storage.namespace('sync');
+    const settings = storage.namespace('settings');
+    await sync.set('op/1', 1);
+    await settings.set('theme', 'dark');
+    await sync.clear();
+    expect(await settings.keys()).toStrictEqual(['theme']);
+    expect(await sync.keys()).toStrictEqual([]);
+  });
+});
+
+describe('StoragePlugin options', () => {
+  const bad: Array<[string, unknown, string]> = [
+    ['options not an object', 'fluxy', 'invalid-argument'],
+    ['options null', null, 'invalid-argument'],
+    ['an array', [], 'invalid-argument'],
+    ['an unknown option', { secrt: 'typo' }, 'invalid-argument'],
+    ['an empty name', { name: '' }, 'invalid-argument'],
+    ['a blank name', { name: '   ' }, 'invalid-argument'],
+    ['a non-string name', { name: 5 }, 'invalid-argument'],
+    ['an empty dir', { dir: '' }, 'invalid-argument'],
+    ['a zero quota', { quota: 0 }, 'invalid-argument'],
+    ['a fractional quota', { quota: 1.5 }, 'invalid-argument'],
+    ['an unknown engine', { engine: 'openssl' }, 'invalid-argument'],
+    ['a non-factory indexedDB', { indexedDB: {} }, 'invalid-argument'],
+    ['iterations without a secret', { iterations: 100_000 }, 'invalid-argument'],
+    ['an unknown driver', { driver: 'websql' }, 'storage/unknown-driver'],
+    ['a non-string driver', { driver: 1 }, 'storage/unknown-driver'],
+    ['an empty secret', { secret: '' }, 'storage/invalid-secret'],
+    ['a non-string secret', { secret: 12345678 }, 'storage/invalid-secret'],
+    ['a secret with a lone surrogate', { secret: 'pw\uD800' }, 'storage/invalid-secret'],
+    ['iterations below the floor', { secret: 'pw', iterations: 9_999 }, 'storage/invalid-secret'],
+    ['fractional iterations', { secret: 'pw', iterations: 10_000.5 }, 'storage/invalid-secret'],
+    ['string iterations', { secret: 'pw', iterations: '600000' }, 'storage/invalid-secret'],
+    ['a 16-byte key', { key: new Uint8Array(16) }, 'storage/invalid-secret'],
+    ['a 64-byte key', { key: new Uint8Array(64) }, 'storage/invalid-secret'],
+    ['a key as a string', { key: 'x'.repeat(32) }, 'storage/invalid-secret'],
+    ['a key as an array', { key: Array.from({ length: 32 }, () => 1) }, 'storage/invalid-secret'],
+    ['both secret and key', { secret: 'pw', key: new Uint8Array(32) }, 'storage/invalid-secret'],
+  ];
+  it.each(bad)('refuses %s', async (_label, options, code) => {
+    await expectCode(() => new StoragePlugin(options as StorageOptions), code);
+  });
+
+  it('accepts the documented options, and copies the raw key', async () => {
+    const key = new Uint8Array(32).fill(9);
+    const { storage } = await openStorage({
+      driver: 'memory',
+      key,
+      name: 'x',
+      quota: 1000,
+      engine: 'crypto-js',
+    });
+    key.fill(0);
+    await storage.set('k', 1);
+    expect(storage.encrypted).toBe(true);
+    expect(await storage.get('k')).toBe(1);
+  });
+});
