@@ -21,6 +21,7 @@ interface PackedPackage {
   name: string;
   exports: Record<string, unknown>;
   dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
 }
 
 let workDir = '';
@@ -58,7 +59,8 @@ beforeAll(() => {
   execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
   packed = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as PackedPackage;
-  for (const dependency of Object.keys(packed.dependencies ?? {})) {
+  // Runtime dependencies, and the optional peers (react) a user of those entries installs.
+  for (const dependency of Object.keys({ ...packed.dependencies, ...packed.peerDependencies })) {
     const target = join(project, 'node_modules', dependency);
     mkdirSync(dirname(target), { recursive: true });
     symlinkSync(join(root, 'node_modules', dependency), target, 'dir');
@@ -201,9 +203,10 @@ console.log(JSON.stringify(result));`;
       expect(result.pluginErrors).toStrictEqual(
         result.pluginErrors.map((pluginError) => ({ ...pluginError, fluxy: true })),
       );
-      // Every entry but the core exports at least one plugin class to check.
+      // Every plugin entry (all but the core and the bindings) exports a plugin class to check.
+      const bindings = [`${packed.name}/react`, `${packed.name}/dom`];
       expect(new Set(result.pluginErrors.map((pluginError) => pluginError.entry))).toStrictEqual(
-        new Set(entries.filter((entry) => entry !== packed.name)),
+        new Set(entries.filter((entry) => entry !== packed.name && !bindings.includes(entry))),
       );
     },
   );
@@ -295,6 +298,15 @@ app.events.emit('notes:changed', { id: 'n1' });
 app.events.emit('notes:changed', { id: 1 });
 // @ts-expect-error a ReadonlySignal cannot be written
 byName.count.value = 1;
+// The plugin entries augment FluxyPlugins for their users: use('sync') is a SyncPlugin.
+import type { SyncPlugin } from 'fluxy/sync';
+import type { StoragePlugin } from 'fluxy/storage';
+import type { ConnectivityPlugin } from 'fluxy/connectivity';
+export const sync: SyncPlugin = app.use('sync');
+export const storage: StoragePlugin = app.use('storage');
+export const connectivity: ConnectivityPlugin = app.use('connectivity');
+// @ts-expect-error use('sync') is not a StoragePlugin
+export const wrong: StoragePlugin = app.use('sync');
 export const failure: unknown = new FluxyError('x', 'y');
 export const recognised: boolean = isFluxyError(failure, 'x');
 `,
