@@ -100,6 +100,21 @@ describe('temporary ids', () => {
   });
 });
 
+describe('discarding a create', () => {
+  it('fails the operations that refer to its temporary id instead of sending an id the server never issued', async () => {
+    const { engine, queue, online } = engineFor({ baseUrl: server.url, online: false });
+    await engine.start();
+    const create = await queue('POST', '/api/notes', { body: {}, tempId: 'tmp_note_0006' });
+    await queue('DELETE', '/api/notes/tmp_note_0006');
+    const unrelated = await queue('POST', '/api/other', { body: {} });
+    expect(await engine.discard(create.id)).toBe(true);
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0);
+    expect(server.received.map((request) => request.key)).toStrictEqual([unrelated.id]);
+    expect((await engine.failed()).map((op) => op.lastError?.code)).toStrictEqual(['sync/dependency-failed']);
+  });
+});
+
 describe('durable outcome handlers', () => {
   it('sent and failed handlers run once per outcome, with the response and the server id', async () => {
     server.script({ status: 400 });

@@ -9,7 +9,8 @@
  * error status), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
  * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
  * `sync/headers-failed` (the `headers` option threw), `sync/dependency-failed` (it refers to the
- * `tempId` of a create that failed for good).
+ * `tempId` of a create that failed for good or was discarded), `sync/storage-failed` (reading or
+ * writing the outbox failed during a flush; retried with backoff).
  */
 export type SyncErrorCode =
   | 'sync/invalid-method'
@@ -26,4 +27,5 @@ export type SyncErrorCode =
   | 'sync/max-attempts'
   | 'sync/record-unreadable'
   | 'sync/headers-failed'
-  | 'sync/dependency-failed';
+  | 'sync/dependency-failed'
+  | 'sync/storage-failed';

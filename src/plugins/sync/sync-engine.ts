@@ -280,8 +280,16 @@ export class SyncEngine {
     if (this.#inFlight?.id === id) await this.#inFlight.done;
     let found = false;
     for (const list of ['pending', 'failed'] as const) {
-      const known = list === 'pending' ? this.#pending.includes(id) : this.#failed.has(id);
-      if (!known && (await this.#outbox.read(list, id).catch(() => 'unreadable')) === undefined) continue;
+      const record = await this.#outbox.read(list, id).catch(() => 'unreadable' as const);
+      if (record === undefined) {
+        if (list === 'pending') this.#removePending([id]);
+        else this.#removeFailed([id]);
+        continue;
+      }
+      // A discarded create never gives its server id: operations that refer to it cannot succeed.
+      if (record !== 'unreadable' && record.tempId !== undefined) {
+        await this.#tempIds.settle(record.tempId, id, { failed: true });
+      }
       await this.#outbox.remove(list, id);
       if (list === 'pending') this.#removePending([id]);
       else this.#removeFailed([id]);
@@ -371,7 +379,7 @@ export class SyncEngine {
       // Storage failed under us (e.g. unavailable): keep the operation, report, retry later.
       this.#deps.logger.error('flush stopped: storage failed', error);
       this.#setError({
-        code: 'sync/network-error',
+        code: 'sync/storage-failed',
         message: `storage failed: ${messageOf(error)}`,
         at: this.#deps.now(),
       });
