@@ -1,5 +1,10 @@
 export { App, type AppOptions, createApp } from './core/app.js';
 export { FluxyPlugin } from './core/base-plugin.js';
+export {
+  Controller,
+  type ControllerEffect,
+  type ControllerErrorCode,
+} from './core/controller.js';
 export { dispose, getDefaultApp, ready, register, use } from './core/default-app.js';
 export { type CoreErrorCode, FluxyError, type FluxyErrorOptions, isFluxyError } from './core/errors.js';
 export { EventBus, type EventMap, type FluxyEvents, type Unsubscribe } from './core/events.js';

@@ -1,0 +1,150 @@
+import { invalidArgument } from '../../core/errors.js';
+import type { Unsubscribe } from '../../core/events.js';
+import { effect, type ReadonlySignal } from '../../core/signals.js';
+
+/**
+ * What a binding follows: a signal, or a function reading signals (re-run when they change).
+ *
+ * @example bindText(badge, () => `${sync.pendingCount.value} pending`);
+ */
+export type SignalSource<T> = ReadonlySignal<T> | (() => T);
+
+/** A value `bindAttr` can write: `null`, `undefined` and `false` remove the attribute, `true` sets it empty. */
+export type AttributeValue = string | number | boolean | null | undefined;
+
+/**
+ * Keep `node.textContent` equal to the source's value (`null`/`undefined` show as empty text).
+ * Text is never parsed as HTML.
+ *
+ * @returns a function that stops updating the node. Safe to call more than once.
+ * @example const stop = bindText(counter, notes.count);
+ */
+export function bindText(node: Node, source: SignalSource<unknown>): Unsubscribe {
+  if (!isNode(node)) throw invalidArgument('bindText(node, source): node must be a DOM node.');
+  const read = reader('bindText', source);
+  return effect(() => {
+    const value = read();
+    const text = value === null || value === undefined ? '' : String(value);
+    if (node.textContent !== text) node.textContent = text;
+  });
+}
+
+/**
+ * Add `className` to the element while the source is truthy, remove it while it is falsy.
+ *
+ * @returns a function that stops updating the element (the class stays as it last was).
+ * @example bindClass(banner, 'offline', () => !connectivity.isOnline.value);
+ */
+export function bindClass(element: Element, className: string, source: SignalSource<unknown>): Unsubscribe {
+  if (!isElement(element))
+    throw invalidArgument('bindClass(element, className, source): element must be a DOM element.');
+  if (typeof className !== 'string' || className === '' || /\s/.test(className)) {
+    throw invalidArgument(
+      'bindClass(element, className, source): className must be one class name, without spaces.',
+    );
+  }
+  const read = reader('bindClass', source);
+  return effect(() => {
+    element.classList.toggle(className, Boolean(read()));
+  });
+}
+
+/**
+ * Keep attribute `name` equal to the source's value: `null`, `undefined` and `false` remove it,
+ * `true` sets it to `""` (for boolean attributes such as `disabled`), anything else is written as
+ * a string.
+ *
+ * @returns a function that stops updating the element (the attribute stays as it last was).
+ * @example bindAttr(saveButton, 'disabled', () => sync.isSyncing.value);
+ */
+export function bindAttr(element: Element, name: string, source: SignalSource<AttributeValue>): Unsubscribe {
+  if (!isElement(element))
+    throw invalidArgument('bindAttr(element, name, source): element must be a DOM element.');
+  if (typeof name !== 'string' || name === '') {
+    throw invalidArgument('bindAttr(element, name, source): name must be a non-empty attribute name.');
+  }
+  const read = reader('bindAttr', source);
+  return effect(() => {
+    const value = read();
+    if (value === null || value === undefined || value === false) {
+      element.removeAttribute(name);
+    } else {
+      const text = value === true ? '' : String(value);
+      if (element.getAttribute(name) !== text) element.setAttribute(name, text);
+    }
+  });
+}
+
+/**
+ * Combine disposers (of bindings, effects, subscriptions) into one that calls each once, most
+ * recent first.
+ *
+ * @example
+ * const unbind = bindAll(bindText(title, note.title), bindClass(row, 'done', note.done));
+ * unbind(); // stops both
+ */
+export function bindAll(...disposers: Unsubscribe[]): Unsubscribe {
+  if (disposers.some((dispose) => typeof dispose !== 'function')) {
+    throw invalidArgument(
+      'bindAll(...disposers): every disposer must be a function, e.g. the result of bindText().',
+    );
+  }
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const errors: unknown[] = [];
+    for (const dispose of [...disposers].reverse()) {
+      try {
+        dispose();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, 'several disposers of bindAll() threw');
+  };
+}
+
+/**
+ * A store in the shape Svelte (and nanostores-style consumers) expect: `subscribe(run)` calls
+ * `run` at once with the current value, then on every change, and returns the unsubscribe
+ * function.
+ *
+ * @example
+ * // Notes.svelte
+ * const count = toStore(notes.count);
+ * // <p>{$count} notes</p>
+ */
+export function toStore<T>(signal: ReadonlySignal<T>): Readable<T> {
+  if (signal === null || typeof signal !== 'object' || typeof signal.subscribe !== 'function') {
+    throw invalidArgument('toStore(signal): pass a signal, e.g. toStore(controller.count).');
+  }
+  return {
+    subscribe(run) {
+      if (typeof run !== 'function') throw invalidArgument('store.subscribe(run): run must be a function.');
+      return signal.subscribe(run);
+    },
+  };
+}
+
+/** The read-only store contract returned by {@link toStore}. */
+export interface Readable<T> {
+  /** Call `run` now with the current value and after every change; returns the unsubscribe function. */
+  subscribe(run: (value: T) => void): Unsubscribe;
+}
+
+function reader<T>(binding: string, source: SignalSource<T>): () => T {
+  if (typeof source === 'function') return source;
+  if (source !== null && typeof source === 'object' && 'value' in source) return () => source.value;
+  throw invalidArgument(`${binding}(): source must be a signal or a function reading signals.`);
+}
+
+// Duck-typed rather than `instanceof Node`, which would need a global DOM and fails across realms.
+function isNode(value: unknown): value is Node {
+  return value !== null && typeof value === 'object' && 'textContent' in value && 'nodeType' in value;
+}
+
+function isElement(value: unknown): value is Element {
+  return isNode(value) && typeof (value as Element).setAttribute === 'function' && 'classList' in value;
+}
