@@ -28,4 +28,5 @@ export type SyncErrorCode =
   | 'sync/record-unreadable'
   | 'sync/headers-failed'
   | 'sync/dependency-failed'
-  | 'sync/storage-failed';
+  | 'sync/storage-failed'
+  | 'sync/not-queued';

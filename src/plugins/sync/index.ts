@@ -5,6 +5,13 @@ export { type AttemptResult, classify, type Outcome } from './classify.js';
 export type { SyncErrorCode } from './errors.js';
 export type { JsonValue } from './json-value.js';
 export type { Coordination, LockManagerLike } from './leader.js';
+export {
+  defineMutation,
+  type Mutation,
+  type MutationDefinition,
+  type MutationQueue,
+  type MutationRequest,
+} from './mutation.js';
 export type { Operation, OperationError, UnreadableOperation } from './operation.js';
 export type { SyncOptions } from './options.js';
 export type { OutboxStorage } from './outbox.js';
