@@ -1,51 +1,38 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FaultServer } from '../support/fault-server.js';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../support/memory-store.js';
-import { makeEngine, until } from './harness.js';
+import { faultServerPerTest, makeEngine, until } from './harness.js';
 
-let server: FaultServer;
-const cleanups: Array<() => Promise<void>> = [];
-beforeEach(async () => {
-  server = await FaultServer.start();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-  await server.close();
-});
-function engineFor(setup: Parameters<typeof makeEngine>[0]) {
-  const made = makeEngine(setup);
-  cleanups.push(() => made.engine.dispose());
-  return made;
-}
+const fixture = faultServerPerTest();
+const { engineFor } = fixture;
 
 describe('lifecycle and management', () => {
   it('dispose() aborts the request in flight; the operation stays queued with its attempts untouched', async () => {
-    server.script('hang');
+    fixture.server.script('hang');
     const store = new MemoryStore();
-    const { engine, queue } = makeEngine({ baseUrl: server.url, store });
+    const { engine, queue } = makeEngine({ baseUrl: fixture.server.url, store });
     await engine.start();
     const op = await queue('POST', '/api/x', { body: {} });
-    await server.waitForRequests(1);
+    await fixture.server.waitForRequests(1);
     expect(engine.isSyncing.value).toBe(true);
     await engine.dispose();
     expect(JSON.parse(store.data.get(`p/${op.id}`) ?? 'null')).toMatchObject({ id: op.id, attempts: 0 });
     await expect(queue('POST', '/api/y')).rejects.toMatchObject({ code: 'app/disposed' });
-    const next = engineFor({ baseUrl: server.url, store });
+    const next = engineFor({ baseUrl: fixture.server.url, store });
     await next.engine.start();
     await until(() => next.engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.key)).toStrictEqual([op.id]);
+    expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([op.id]);
   });
 
   it('flush() is not re-entrant: concurrent calls share one run and each op is sent once', async () => {
-    server.script({ delayMs: 30 });
-    const { engine, queue, online } = engineFor({ baseUrl: server.url, online: false });
+    fixture.server.script({ delayMs: 30 });
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false });
     await engine.start();
     for (let n = 0; n < 3; n++) await queue('POST', `/api/${n}`, { body: {} });
     online.value = true;
     const runs = await Promise.all([engine.flush(), engine.flush(), engine.flush()]);
     expect(runs[0]).toBe(runs[1]);
     await until(() => engine.pendingCount.value === 0);
-    expect(server.received).toHaveLength(3);
+    expect(fixture.server.received).toHaveLength(3);
   });
 
   it('an operation whose write is still committing is sent before a later one that committed first', async () => {
@@ -58,20 +45,20 @@ describe('lifecycle and management', () => {
         await new Promise<void>((resolve) => (releaseFirst = resolve));
       return realSet(key, value);
     };
-    const { engine, queue } = engineFor({ baseUrl: server.url, store });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, store });
     await engine.start();
     const first = queue('POST', '/api/first', { body: {} });
     const second = await queue('POST', '/api/second', { body: {} });
-    expect(server.received).toHaveLength(0);
+    expect(fixture.server.received).toHaveLength(0);
     releaseFirst();
     const firstOp = await first;
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.key)).toStrictEqual([firstOp.id, second.id]);
+    expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([firstOp.id, second.id]);
   });
 
   it('a failed write (e.g. quota) rejects queue() and stores nothing', async () => {
     const store = new MemoryStore();
-    const { engine, queue } = engineFor({ baseUrl: server.url, store, online: false });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, store, online: false });
     await engine.start();
     store.failWrites = Object.assign(new Error('full'), { code: 'storage/quota-exceeded' });
     await expect(queue('POST', '/api/x', { body: {} })).rejects.toThrow('full');
@@ -80,7 +67,7 @@ describe('lifecycle and management', () => {
   });
 
   it('discard() removes a pending operation so it is never sent; unknown ids resolve false', async () => {
-    const { engine, queue, online } = engineFor({ baseUrl: server.url, online: false });
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false });
     await engine.start();
     const a = await queue('POST', '/api/a', { body: {} });
     const b = await queue('POST', '/api/b', { body: {} });
@@ -89,25 +76,25 @@ describe('lifecycle and management', () => {
     expect(engine.pendingCount.value).toBe(1);
     online.value = true;
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.key)).toStrictEqual([b.id]);
+    expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([b.id]);
   });
 
   it('retry() of a refused (4xx) operation keeps its id and place but sends a new key generation', async () => {
-    server.script({ status: 400 });
-    const { engine, queue } = engineFor({ baseUrl: server.url });
+    fixture.server.script({ status: 400 });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     const op = await queue('POST', '/api/a', { body: { v: 1 } });
     await until(() => engine.failedCount.value === 1);
     expect(await engine.retry(op.id)).toBe(1);
     await until(() => engine.pendingCount.value === 0 && engine.failedCount.value === 0);
     // A contract-following server replays its stored refusal for the old key: a new key is needed.
-    expect(server.received.map((request) => request.key)).toStrictEqual([op.id, `${op.id}.1`]);
-    expect(server.applied).toHaveLength(1);
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id, `${op.id}.1`]);
+    expect(fixture.server.applied).toHaveLength(1);
   });
 
   it('clearQueue() removes pending and failed operations', async () => {
-    server.script({ status: 404 });
-    const { engine, queue, online, store } = engineFor({ baseUrl: server.url });
+    fixture.server.script({ status: 404 });
+    const { engine, queue, online, store } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     await queue('DELETE', '/api/gone');
     await until(() => engine.failedCount.value === 1);
@@ -120,22 +107,22 @@ describe('lifecycle and management', () => {
   });
 
   it('pause() stops sending until resume()', async () => {
-    const { engine, queue } = engineFor({ baseUrl: server.url });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     engine.pause();
     expect(engine.status.value).toBe('paused');
     await queue('POST', '/api/a', { body: {} });
     expect(await engine.flush()).toStrictEqual({ sent: 0, failed: 0, remaining: 1 });
-    expect(server.received).toHaveLength(0);
+    expect(fixture.server.received).toHaveLength(0);
     engine.resume();
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied).toHaveLength(1);
+    expect(fixture.server.applied).toHaveLength(1);
   });
 
   it('a crash between the two writes of a move leaves one copy after restart (the newer)', async () => {
-    server.script({ status: 400 });
+    fixture.server.script({ status: 400 });
     const store = new MemoryStore();
-    const first = makeEngine({ baseUrl: server.url, store });
+    const first = makeEngine({ baseUrl: fixture.server.url, store });
     await first.engine.start();
     const op = await first.queue('POST', '/api/a', { body: {} });
     await until(() => first.engine.failedCount.value === 1);
@@ -146,7 +133,7 @@ describe('lifecycle and management', () => {
       `p/${op.id}`,
       JSON.stringify({ ...failedCopy, rev: failedCopy.rev - 1, lastError: undefined }),
     );
-    const second = engineFor({ baseUrl: server.url, store, online: false });
+    const second = engineFor({ baseUrl: fixture.server.url, store, online: false });
     await second.engine.start();
     expect([second.engine.pendingCount.value, second.engine.failedCount.value]).toStrictEqual([0, 1]);
     expect(await store.keys()).toStrictEqual([`f/${op.id}`]);

@@ -1,25 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FluxyError } from '../../src/core/errors.js';
-import { FaultServer } from '../support/fault-server.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { makeEngine, until } from './harness.js';
+import { faultServerPerTest, makeEngine, until } from './harness.js';
 
-let server: FaultServer;
-const cleanups: Array<() => Promise<void>> = [];
-beforeEach(async () => {
-  server = await FaultServer.start();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-  await server.close();
-});
-
-function engineFor(setup: Parameters<typeof makeEngine>[0]) {
-  const made = makeEngine(setup);
-  cleanups.push(() => made.engine.dispose());
-  return made;
-}
+const fixture = faultServerPerTest();
+const { engineFor } = fixture;
 
 function nextEvent<K extends 'sent' | 'failed' | 'retry' | 'unauthorized'>(
   engine: ReturnType<typeof makeEngine>['engine'],
@@ -35,8 +20,8 @@ function nextEvent<K extends 'sent' | 'failed' | 'retry' | 'unauthorized'>(
 
 describe('classification and retry', () => {
   it('a 4xx other than 401 fails the operation at once and does not block the ones behind', async () => {
-    server.script({ status: 422 });
-    const { engine, queue } = engineFor({ baseUrl: server.url });
+    fixture.server.script({ status: 422 });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     const failed = nextEvent(engine, 'failed');
     const bad = await queue('POST', '/api/bad', { body: {} });
@@ -45,7 +30,7 @@ describe('classification and retry', () => {
     expect(operation.id).toBe(bad.id);
     expect(error).toMatchObject({ code: 'sync/http-error', status: 422 });
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.key)).toStrictEqual([good.id]);
+    expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([good.id]);
     expect(engine.failedCount.value).toBe(1);
     const [stored] = await engine.failed();
     expect(stored).toMatchObject({ id: bad.id, attempts: 1, lastError: { status: 422 } });
@@ -53,36 +38,36 @@ describe('classification and retry', () => {
 
   for (const status of [408, 409, 425, 500, 502, 503, 504]) {
     it(`${status} is retried with the same key, counting attempts`, async () => {
-      server.script({ status });
-      const { engine, queue } = engineFor({ baseUrl: server.url });
+      fixture.server.script({ status });
+      const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
       await engine.start();
       const retry = nextEvent(engine, 'retry');
       const op = await queue('PUT', '/api/x', { body: {} });
       expect((await retry).operation.attempts).toBe(1);
       await until(() => engine.pendingCount.value === 0);
-      expect(server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
-      expect(server.applied).toHaveLength(1);
+      expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
+      expect(fixture.server.applied).toHaveLength(1);
     });
   }
 
   it('after maxAttempts retryable answers the operation becomes failed (sync/max-attempts)', async () => {
-    server.script({ status: 500 }, { status: 503 }, { status: 500 });
-    const { engine, queue } = engineFor({ baseUrl: server.url, retry: { maxAttempts: 3 } });
+    fixture.server.script({ status: 500 }, { status: 503 }, { status: 500 });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, retry: { maxAttempts: 3 } });
     await engine.start();
     const failed = nextEvent(engine, 'failed');
     await queue('POST', '/api/x', { body: {} });
     const next = await queue('POST', '/api/y', { body: {} });
     expect((await failed).error).toMatchObject({ code: 'sync/max-attempts', status: 500 });
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.key)).toStrictEqual([next.id]);
-    expect(server.received).toHaveLength(4);
+    expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([next.id]);
+    expect(fixture.server.received).toHaveLength(4);
   });
 
   it('honours Retry-After (seconds) on 503, blocks the ones behind, and persists the time', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-    server.script({ status: 503, retryAfter: '120' });
+    fixture.server.script({ status: 503, retryAfter: '120' });
     const store = new MemoryStore();
-    const { engine, queue } = engineFor({ baseUrl: server.url, store });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, store });
     await engine.start();
     const retry = nextEvent(engine, 'retry');
     const head = await queue('POST', '/api/head', { body: {} });
@@ -95,20 +80,20 @@ describe('classification and retry', () => {
     const stored = JSON.parse(store.data.get(`p/${head.id}`) ?? '{}') as { nextAttemptAt?: number };
     expect(stored.nextAttemptAt).toBe(operation.nextAttemptAt);
     await vi.advanceTimersByTimeAsync(119_000);
-    expect(server.received).toHaveLength(1);
+    expect(fixture.server.received).toHaveLength(1);
     const sent = nextEvent(engine, 'sent');
     await vi.advanceTimersByTimeAsync(1_000);
     expect((await sent).operation.id).toBe(head.id);
     vi.useRealTimers();
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.path)).toStrictEqual(['/api/head', '/api/behind']);
+    expect(fixture.server.applied.map((entry) => entry.path)).toStrictEqual(['/api/head', '/api/behind']);
   });
 
   it('honours Retry-After as an HTTP date on 429', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     vi.setSystemTime(new Date('2026-11-22T10:00:00Z'));
-    server.script({ status: 429, retryAfter: 'Sun, 22 Nov 2026 10:00:30 GMT' });
-    const { engine, queue } = engineFor({ baseUrl: server.url });
+    fixture.server.script({ status: 429, retryAfter: 'Sun, 22 Nov 2026 10:00:30 GMT' });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     const retry = nextEvent(engine, 'retry');
     await queue('POST', '/api/x', { body: {} });
@@ -117,28 +102,28 @@ describe('classification and retry', () => {
 
   it('a backoff stored before a restart is honoured by the next engine', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-    server.script({ status: 503, retryAfter: '60' });
+    fixture.server.script({ status: 503, retryAfter: '60' });
     const store = new MemoryStore();
-    const first = makeEngine({ baseUrl: server.url, store });
+    const first = makeEngine({ baseUrl: fixture.server.url, store });
     await first.engine.start();
     const retry = nextEvent(first.engine, 'retry');
     await first.queue('POST', '/api/x', { body: {} });
     await retry;
     await first.engine.dispose();
-    const second = engineFor({ baseUrl: server.url, store });
+    const second = engineFor({ baseUrl: fixture.server.url, store });
     await second.engine.start();
     await second.engine.flush();
     await vi.advanceTimersByTimeAsync(59_000);
-    expect(server.received).toHaveLength(1);
+    expect(fixture.server.received).toHaveLength(1);
     const sent = nextEvent(second.engine, 'sent');
     await vi.advanceTimersByTimeAsync(1_000);
     await sent;
-    expect(server.received).toHaveLength(2);
+    expect(fixture.server.received).toHaveLength(2);
   });
 
   it('401 keeps the operation at the head and pauses until resume()', async () => {
-    server.script({ status: 401 });
-    const { engine, queue } = engineFor({ baseUrl: server.url });
+    fixture.server.script({ status: 401 });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     const unauthorized = nextEvent(engine, 'unauthorized');
     const head = await queue('POST', '/api/a', { body: {} });
@@ -146,17 +131,17 @@ describe('classification and retry', () => {
     expect((await unauthorized).operation.id).toBe(head.id);
     await until(() => engine.status.value === 'paused');
     await engine.flush();
-    expect(server.received).toHaveLength(1);
+    expect(fixture.server.received).toHaveLength(1);
     expect(engine.pendingCount.value).toBe(2);
     expect((await engine.pending())[0]).toMatchObject({ id: head.id, attempts: 0 });
     engine.resume();
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.path)).toStrictEqual(['/api/a', '/api/b']);
+    expect(fixture.server.applied.map((entry) => entry.path)).toStrictEqual(['/api/a', '/api/b']);
   });
 
   it('a timeout aborts the attempt; the retry uses the same key and the attempt is not counted', async () => {
-    server.script('hang');
-    const { engine, queue, reportFailure } = engineFor({ baseUrl: server.url, timeoutMs: 150 });
+    fixture.server.script('hang');
+    const { engine, queue, reportFailure } = engineFor({ baseUrl: fixture.server.url, timeoutMs: 150 });
     await engine.start();
     const retry = nextEvent(engine, 'retry');
     const op = await queue('POST', '/api/slow', { body: {} });
@@ -165,25 +150,25 @@ describe('classification and retry', () => {
     expect(operation.attempts).toBe(0);
     expect(reportFailure).toHaveBeenCalled();
     await until(() => engine.pendingCount.value === 0);
-    expect(server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
   });
 
   it('network errors never exhaust maxAttempts', async () => {
-    server.script('drop-before', 'drop-before', 'drop-before', 'drop-before');
-    const { engine, queue } = engineFor({ baseUrl: server.url, retry: { maxAttempts: 2 } });
+    fixture.server.script('drop-before', 'drop-before', 'drop-before', 'drop-before');
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, retry: { maxAttempts: 2 } });
     await engine.start();
     await queue('POST', '/api/x', { body: {} });
     await until(() => engine.pendingCount.value === 0);
     expect(engine.failedCount.value).toBe(0);
-    expect(server.received).toHaveLength(5);
+    expect(fixture.server.received).toHaveLength(5);
   });
 
   it('evaluates the headers option at send time, never storing it', async () => {
-    server.script({ status: 503, retryAfter: '0' });
+    fixture.server.script({ status: 503, retryAfter: '0' });
     let token = 'first';
     const store = new MemoryStore();
     const { engine, queue } = engineFor({
-      baseUrl: server.url,
+      baseUrl: fixture.server.url,
       store,
       headers: () => ({ Authorization: `Bearer ${token}` }),
     });
@@ -193,17 +178,17 @@ describe('classification and retry', () => {
     await retry;
     token = 'second';
     await until(() => engine.pendingCount.value === 0);
-    expect(server.received.map((request) => request.headers.authorization)).toStrictEqual([
+    expect(fixture.server.received.map((request) => request.headers.authorization)).toStrictEqual([
       'Bearer first',
       'Bearer second',
     ]);
-    expect(server.received.every((request) => request.headers['x-source'] === 'editor')).toBe(true);
+    expect(fixture.server.received.every((request) => request.headers['x-source'] === 'editor')).toBe(true);
     expect([...store.data.values()].join('')).not.toContain('Bearer');
   });
 
   it('a record that fails authentication is never sent: it is moved to failed as unreadable', async () => {
     const store = new MemoryStore();
-    const { engine, queue, online } = engineFor({ baseUrl: server.url, store, online: false });
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, store, online: false });
     await engine.start();
     const tampered = await queue('POST', '/api/secret', { body: { card: '4111' } });
     const fine = await queue('POST', '/api/fine', { body: {} });
@@ -213,8 +198,8 @@ describe('classification and retry', () => {
     const { error } = await failed;
     expect(error.code).toBe('sync/record-unreadable');
     await until(() => engine.pendingCount.value === 0);
-    expect(server.received.map((request) => request.path)).toStrictEqual(['/api/fine']);
-    expect(server.applied.map((entry) => entry.key)).toStrictEqual([fine.id]);
+    expect(fixture.server.received.map((request) => request.path)).toStrictEqual(['/api/fine']);
+    expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([fine.id]);
     expect(engine.lastError.value).toBeNull();
     expect(await engine.failed()).toMatchObject([{ id: tampered.id, unreadable: true }]);
     expect(await engine.discard(tampered.id)).toBe(true);

@@ -1,5 +1,5 @@
 import { effect, signal } from '@preact/signals-core';
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { Logger } from '../../src/core/logger.js';
 import { defaultRetryOptions, type ResolvedRetryOptions } from '../../src/plugins/sync/backoff.js';
 import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
@@ -9,6 +9,7 @@ import type { OutboxStorage } from '../../src/plugins/sync/outbox.js';
 import { prepareOperation, type QueueOptions } from '../../src/plugins/sync/request-validation.js';
 import { SyncEngine } from '../../src/plugins/sync/sync-engine.js';
 import type { FetchFunction, HeadersOption } from '../../src/plugins/sync/transport.js';
+import { FaultServer, type FaultServerOptions } from '../support/fault-server.js';
 import { MemoryStore } from '../support/memory-store.js';
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -97,4 +98,37 @@ export function exactlyOnceInOrder(appliedKeys: Array<string | null>, expected: 
   const expectedSeen = expected.filter((id) => firstSeen.includes(id));
   if (JSON.stringify(firstSeen) !== JSON.stringify(expectedSeen)) problems.push('out of order');
   return problems;
+}
+
+/**
+ * Per-test fixture: a fresh fault-injecting server before each test; after it, real timers
+ * again, every engine made with `engineFor` disposed, and the server closed.
+ */
+export function faultServerPerTest() {
+  const state = { server: undefined as unknown as FaultServer, cleanups: [] as Array<() => Promise<void>> };
+  beforeEach(async () => {
+    state.server = await FaultServer.start();
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const cleanup of state.cleanups.splice(0)) await cleanup();
+    await state.server.close();
+  });
+  return {
+    get server(): FaultServer {
+      return state.server;
+    },
+    /** Replace the server with one made with other options. */
+    async restart(options: FaultServerOptions): Promise<FaultServer> {
+      await state.server.close();
+      state.server = await FaultServer.start(options);
+      return state.server;
+    },
+    /** An engine disposed after the test. */
+    engineFor(setup: EngineSetup) {
+      const made = makeEngine(setup);
+      state.cleanups.push(() => made.engine.dispose());
+      return made;
+    },
+  };
 }

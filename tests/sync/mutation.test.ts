@@ -114,7 +114,10 @@ describe('defineMutation: optimistic updates that survive reloads', () => {
     await remove({ id: 'srv-2' });
     expect(notes.value).toStrictEqual([{ id: 'srv-1', title: 'B' }]);
     await until(() => sync.pendingCount.value === 0 && sync.failedCount.value === 2);
-    expect(log.slice(2)).toStrictEqual(['rollback rename srv-1 to "A" (sync/http-error)', 'rollback delete srv-2']);
+    expect(log.slice(2)).toStrictEqual([
+      'rollback rename srv-1 to "A" (sync/http-error)',
+      'rollback delete srv-2',
+    ]);
     expect(notes.value).toStrictEqual([
       { id: 'srv-1', title: 'A' },
       { id: 'srv-2', title: 'Z' },

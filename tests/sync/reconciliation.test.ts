@@ -1,28 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { FailedOutcome, SentOutcome } from '../../src/plugins/sync/outcomes.js';
-import { FaultServer } from '../support/fault-server.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { makeEngine, until } from './harness.js';
+import { faultServerPerTest, makeEngine, until } from './harness.js';
 
-let server: FaultServer;
-const cleanups: Array<() => Promise<void>> = [];
-beforeEach(async () => {
-  server = await FaultServer.start();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-  await server.close();
-});
-function engineFor(setup: Parameters<typeof makeEngine>[0]) {
-  const made = makeEngine(setup);
-  cleanups.push(() => made.engine.dispose());
-  return made;
-}
+const fixture = faultServerPerTest();
+const { engineFor } = fixture;
 
 describe('temporary ids', () => {
   it('the server id replaces a temp id in the URL and body of every later operation', async () => {
-    const { engine, queue, online } = engineFor({ baseUrl: server.url, online: false });
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false });
     await engine.start();
     const sentIds: Array<string | undefined> = [];
     engine.events.on('sent', ({ serverId }) => sentIds.push(serverId));
@@ -34,51 +21,57 @@ describe('temporary ids', () => {
     await queue('POST', '/api/links', { body: { from: 'tmp_note_0001', to: 'other' } });
     online.value = true;
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
+    expect(fixture.server.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
       'POST /api/notes',
       'PATCH /api/notes/srv-1',
       'POST /api/links',
     ]);
-    expect(server.applied[0]?.body).toStrictEqual({ title: 'a', clientId: 'tmp_note_0001' });
-    expect(server.applied[2]?.body).toStrictEqual({ from: 'srv-1', to: 'other' });
+    expect(fixture.server.applied[0]?.body).toStrictEqual({ title: 'a', clientId: 'tmp_note_0001' });
+    expect(fixture.server.applied[2]?.body).toStrictEqual({ from: 'srv-1', to: 'other' });
     expect(sentIds).toStrictEqual(['srv-1', undefined, undefined]);
     expect(await engine.resolveId('tmp_note_0001')).toBe('srv-1');
   });
 
   it('an operation queued after the create succeeded is rewritten too', async () => {
-    const { engine, queue } = engineFor({ baseUrl: server.url });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
     await engine.start();
     await queue('POST', '/api/notes', { body: {}, tempId: 'tmp_note_0002' });
     await until(() => engine.pendingCount.value === 0);
     await queue('DELETE', '/api/notes/tmp_note_0002');
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied.map((entry) => entry.path)).toStrictEqual(['/api/notes', '/api/notes/srv-1']);
+    expect(fixture.server.applied.map((entry) => entry.path)).toStrictEqual([
+      '/api/notes',
+      '/api/notes/srv-1',
+    ]);
   });
 
   it('the rewrite is durable: a restart between the create and its dependents still sends the server id', async () => {
     const store = new MemoryStore();
-    const first = makeEngine({ baseUrl: server.url, store, online: false });
+    const first = makeEngine({ baseUrl: fixture.server.url, store, online: false });
     await first.engine.start();
     await first.queue('POST', '/api/notes', { body: {}, tempId: 'tmp_note_0003' });
     await first.queue('PUT', '/api/notes/tmp_note_0003', { body: { v: 2 } });
-    server.script('ok', 'hang');
+    fixture.server.script('ok', 'hang');
     first.online.value = true;
-    await server.waitForRequests(2);
+    await fixture.server.waitForRequests(2);
     await first.engine.dispose();
-    const second = engineFor({ baseUrl: server.url, store });
+    const second = engineFor({ baseUrl: fixture.server.url, store });
     await second.engine.start();
     await until(() => second.engine.pendingCount.value === 0);
-    expect(server.received.map((request) => request.path)).toStrictEqual([
+    expect(fixture.server.received.map((request) => request.path)).toStrictEqual([
       '/api/notes',
       '/api/notes/srv-1',
       '/api/notes/srv-1',
     ]);
-    expect(server.applied.map((entry) => entry.path)).toStrictEqual(['/api/notes', '/api/notes/srv-1']);
+    expect(fixture.server.applied.map((entry) => entry.path)).toStrictEqual([
+      '/api/notes',
+      '/api/notes/srv-1',
+    ]);
   });
 
   it('dependents of a refused create fail with sync/dependency-failed; retry() of all sends them resolved', async () => {
-    server.script({ status: 422 });
-    const { engine, queue, online } = engineFor({ baseUrl: server.url, online: false });
+    fixture.server.script({ status: 422 });
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false });
     await engine.start();
     const create = await queue('POST', '/api/notes', { body: {}, tempId: 'tmp_note_0004' });
     const edit = await queue('PATCH', '/api/notes/tmp_note_0004', { body: { t: 1 } });
@@ -89,10 +82,10 @@ describe('temporary ids', () => {
       'sync/http-error',
       'sync/dependency-failed',
     ]);
-    expect(server.received).toHaveLength(1);
+    expect(fixture.server.received).toHaveLength(1);
     expect(await engine.retry()).toBe(2);
     await until(() => engine.pendingCount.value === 0 && engine.failedCount.value === 0);
-    expect(server.received.map((request) => `${request.key} ${request.path}`)).toStrictEqual([
+    expect(fixture.server.received.map((request) => `${request.key} ${request.path}`)).toStrictEqual([
       `${create.id} /api/notes`,
       `${create.id}.1 /api/notes`,
       `${edit.id}.1 /api/notes/srv-1`,
@@ -102,7 +95,7 @@ describe('temporary ids', () => {
 
 describe('discarding a create', () => {
   it('fails the operations that refer to its temporary id instead of sending an id the server never issued', async () => {
-    const { engine, queue, online } = engineFor({ baseUrl: server.url, online: false });
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false });
     await engine.start();
     const create = await queue('POST', '/api/notes', { body: {}, tempId: 'tmp_note_0006' });
     await queue('DELETE', '/api/notes/tmp_note_0006');
@@ -110,15 +103,15 @@ describe('discarding a create', () => {
     expect(await engine.discard(create.id)).toBe(true);
     online.value = true;
     await until(() => engine.pendingCount.value === 0);
-    expect(server.received.map((request) => request.key)).toStrictEqual([unrelated.id]);
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([unrelated.id]);
     expect((await engine.failed()).map((op) => op.lastError?.code)).toStrictEqual(['sync/dependency-failed']);
   });
 });
 
 describe('durable outcome handlers', () => {
   it('sent and failed handlers run once per outcome, with the response and the server id', async () => {
-    server.script({ status: 400 });
-    const { engine, queue, online, store } = engineFor({ baseUrl: server.url, online: false });
+    fixture.server.script({ status: 400 });
+    const { engine, queue, online, store } = engineFor({ baseUrl: fixture.server.url, online: false });
     const sent: SentOutcome[] = [];
     const failed: FailedOutcome[] = [];
     engine.handle('note.create', {
@@ -147,7 +140,7 @@ describe('durable outcome handlers', () => {
 
   it('an outcome stored before a crash is delivered by the next session; one whose op is still pending is dropped', async () => {
     const store = new MemoryStore();
-    const first = makeEngine({ baseUrl: server.url, store, online: false });
+    const first = makeEngine({ baseUrl: fixture.server.url, store, online: false });
     await first.engine.start();
     const delivered = await first.queue('POST', '/api/a', { body: {}, kind: 'k' });
     const stillPending = await first.queue('POST', '/api/b', { body: {}, kind: 'k' });
@@ -170,7 +163,7 @@ describe('durable outcome handlers', () => {
       `o/${stillPending.id}`,
       JSON.stringify({ v: 1, type: 'sent', record: recordOf(stillPending.id), status: 201, response: {} }),
     );
-    const second = engineFor({ baseUrl: server.url, store, online: false });
+    const second = engineFor({ baseUrl: fixture.server.url, store, online: false });
     const seen: string[] = [];
     second.engine.handle('k', {
       sent: ({ operation, response }) => void seen.push(`${operation.id} ${JSON.stringify(response)}`),
@@ -193,7 +186,7 @@ describe('durable outcome handlers', () => {
       warn() {},
       error: (...args: unknown[]) => void errors.push(args),
     };
-    const { engine, queue } = engineFor({ baseUrl: server.url, logger });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, logger });
     engine.handle('k', {
       sent: () => {
         throw new Error('handler bug');
@@ -203,7 +196,7 @@ describe('durable outcome handlers', () => {
     await queue('POST', '/api/a', { body: {}, kind: 'k' });
     await queue('POST', '/api/b', { body: {}, kind: 'k' });
     await until(() => engine.pendingCount.value === 0);
-    expect(server.applied).toHaveLength(2);
+    expect(fixture.server.applied).toHaveLength(2);
     expect(errors).toHaveLength(2);
   });
 
@@ -213,7 +206,7 @@ describe('durable outcome handlers', () => {
     const channel = `handlers-${Math.random()}`;
     const runs: string[] = [];
     const tabs = [0, 1].map((index) => {
-      const tab = engineFor({ baseUrl: server.url, store, locks, channel, online: false });
+      const tab = engineFor({ baseUrl: fixture.server.url, store, locks, channel, online: false });
       tab.engine.handle('k', { sent: ({ operation }) => void runs.push(`${index}:${operation.id}`) });
       return tab;
     });
