@@ -56,7 +56,7 @@ export function makeEngine(setup: EngineSetup) {
     randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
     serverId: setup.serverId ?? 'serverId',
   });
-  const queue = (method: string, url: string, options?: QueueOptions) =>
+  const queue = async (method: string, url: string, options?: QueueOptions) =>
     engine.enqueue(
       prepareOperation(method, url, options, {
         maxBodyBytes: 1_048_576,

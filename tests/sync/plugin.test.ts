@@ -151,7 +151,7 @@ describe('SyncPlugin through the registry (fake-indexeddb, encrypted storage)', 
     const { sync, storage, app } = bootstrap(factory);
     await app.ready();
     const attempts = [
-      sync.queue('FETCH', '/x'),
+      sync.queue('FETCH' as never, '/x'), // plain-JS callers: refused at run time too
       sync.queue('POST', 'javascript:alert(1)'),
       sync.queue('POST', '/x', { headers: { Authorization: 'Bearer t' } }),
       sync.queue('POST', '/x', { body: { n: 10n } }),

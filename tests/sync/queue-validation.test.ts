@@ -86,6 +86,40 @@ describe('queue() input validation', () => {
     ['options not an object', attempt('POST', '/x', 'body'), 'sync/invalid-options'],
     ['unknown option key', attempt('POST', '/x', { bdy: 1 }), 'sync/invalid-options'],
     ['kind not a string', attempt('POST', '/x', { kind: 3 }), 'sync/invalid-options'],
+    [
+      'non-Latin-1 header value',
+      attempt('POST', '/x', { headers: { 'X-Name': 'é€' } }),
+      'sync/invalid-headers',
+    ],
+    ['lone surrogate in a key', attempt('POST', '/x', { body: { '\uDC00': 1 } }), 'sync/invalid-body'],
+    ['lone surrogate in the url', attempt('POST', '/x\uD800'), 'sync/invalid-url'],
+    [
+      'a getter that throws',
+      attempt('POST', '/x', {
+        body: {
+          get boom() {
+            throw new Error('boom');
+          },
+        },
+      }),
+      'sync/invalid-body',
+    ],
+    [
+      'a Proxy that throws',
+      attempt('POST', '/x', {
+        body: new Proxy(
+          {},
+          {
+            ownKeys() {
+              throw new Error('trap');
+            },
+          },
+        ),
+      }),
+      'sync/invalid-body',
+    ],
+    ['tempId too short', attempt('POST', '/x', { tempId: 'tmp' }), 'sync/invalid-options'],
+    ['tempId on GET', attempt('GET', '/x', { tempId: 'tmp_abcdefgh' }), 'sync/invalid-options'],
   ])('%s', (_name, run, code) => {
     expect(run).toThrow(expect.objectContaining({ name: 'FluxyError', code }));
   });

@@ -3,7 +3,9 @@
  *
  * Thrown by `queue()` and friends (nothing is stored): `sync/invalid-method`, `sync/invalid-url`,
  * `sync/invalid-body`, `sync/body-too-large`, `sync/invalid-headers`, `sync/credentials-in-queue`,
- * `sync/invalid-options`, `sync/not-found`.
+ * `sync/invalid-options`.
+ *
+ * Given to a `defineMutation` rollback when `queue()` refused the request: `sync/not-queued`.
  *
  * Kept on an operation (`op.lastError.code`): `sync/http-error` (the server answered with an
  * error status), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
@@ -20,7 +22,6 @@ export type SyncErrorCode =
   | 'sync/invalid-headers'
   | 'sync/credentials-in-queue'
   | 'sync/invalid-options'
-  | 'sync/not-found'
   | 'sync/http-error'
   | 'sync/network-error'
   | 'sync/timeout'

@@ -28,9 +28,7 @@ export function toJsonText(
     if (depth > maxJsonDepth) fail(path, `nests deeper than ${maxJsonDepth} levels`);
     switch (typeof item) {
       case 'string':
-        if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(item)) {
-          fail(path, 'contains a lone UTF-16 surrogate');
-        }
+        if (hasLoneSurrogate(item)) fail(path, 'contains a lone UTF-16 surrogate');
         return;
       case 'number':
         if (!Number.isFinite(item)) fail(path, `is ${item}, which JSON cannot hold`);
@@ -74,14 +72,35 @@ export function toJsonText(
       });
     } else {
       if (Object.getOwnPropertySymbols(object).length > 0) fail(path, 'has symbol keys');
-      for (const [key, child] of Object.entries(object)) check(child, `${path}.${key}`, depth + 1);
+      for (const [key, child] of Object.entries(object)) {
+        if (hasLoneSurrogate(key)) fail(`${path}.${key}`, 'has a key with a lone UTF-16 surrogate');
+        check(child, `${path}.${key}`, depth + 1);
+      }
     }
     seen.delete(object);
   };
-  check(value, '', 0);
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    check(value, '', 0);
+    text = JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof FluxyError) throw error;
+    // A getter, toJSON or Proxy trap threw while reading the value.
+    throw new FluxyError(
+      code,
+      `${what} could not be read (${error instanceof Error ? error.message : String(error)}): pass plain data.`,
+      {
+        cause: error,
+      },
+    );
+  }
   if (text === undefined) fail('', 'is not a JSON value');
-  return text;
+  return text as string;
+}
+
+/** True when `text` has a UTF-16 surrogate without its pair (not representable in UTF-8). */
+export function hasLoneSurrogate(text: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
 /** UTF-8 byte length of a string, without allocating. */

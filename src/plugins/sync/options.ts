@@ -74,6 +74,8 @@ const knownKeys = new Set([
   'random',
   'serverId',
 ]);
+/** The longest delay timers accept (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
+const maxTimerMs = 2 ** 31 - 1;
 const retryKeys = new Set(['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs']);
 
 /** Validate options and apply defaults. Throws `sync/invalid-options`. @internal */
@@ -107,8 +109,8 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
       throw invalid('headers must be an object or a function returning one');
     for (const [name, value] of Object.entries(headers)) {
-      if (typeof value !== 'string' || /[\r\n\0]/.test(value))
-        throw invalid(`header ${name} must be a string without CR, LF or NUL`);
+      if (typeof value !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(value))
+        throw invalid(`header ${name} must be a string of Latin-1 characters without CR, LF or NUL`);
     }
   }
   for (const [name, value] of [
@@ -145,10 +147,9 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     for (const [key, value] of Object.entries(given.retry)) {
       if (!retryKeys.has(key)) throw invalid(`unknown retry option "${key}"`);
       if (value === undefined) continue;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < (key === 'maxAttempts' ? 1 : 0)) {
-        throw invalid(
-          `retry.${key} must be a ${key === 'maxAttempts' ? 'positive' : 'non-negative'} integer`,
-        );
+      const [min, max] = key === 'maxAttempts' ? [1, Number.MAX_SAFE_INTEGER] : [0, maxTimerMs];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw invalid(`retry.${key} must be a whole number from ${min} to ${max}`);
       }
       retry[key as keyof RetryOptions] = value;
     }
@@ -173,8 +174,12 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
-    throw invalid(`${name} must be a positive integer (ms or bytes)`);
+  const limit = name === 'maxBodyBytes' ? Number.MAX_SAFE_INTEGER : maxTimerMs;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > limit) {
+    throw invalid(
+      `${name} must be a whole number from 1 to ${limit} (${name === 'maxBodyBytes' ? 'bytes' : 'ms'})`,
+    );
+  }
   return value;
 }
 
@@ -199,7 +204,9 @@ export function resolveOperationUrl(url: string, baseUrl: string | undefined): U
       'sync/invalid-url',
       page
         ? `queue(): "${url}" is not a valid URL.`
-        : `queue(): "${url}" is relative and there is no page to resolve it against: give SyncPlugin a baseUrl such as "https://api.example.com", or use an absolute URL.`,
+        : baseUrl === undefined
+          ? `queue(): "${url}" is relative and there is no page to resolve it against: give SyncPlugin a baseUrl such as "https://api.example.com", or use an absolute URL.`
+          : `queue(): "${joined}" is relative (baseUrl "${baseUrl}" is relative too) and there is no page to resolve it against: in Node, give an absolute baseUrl such as "https://api.example.com/api".`,
     );
   }
 }

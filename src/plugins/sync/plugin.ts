@@ -19,7 +19,12 @@ import {
 } from './options.js';
 import type { OutboxStorage } from './outbox.js';
 import type { OutcomeHandlers } from './outcomes.js';
-import { type OperationDraft, prepareOperation, type QueueOptions } from './request-validation.js';
+import {
+  type HttpMethod,
+  type OperationDraft,
+  prepareOperation,
+  type QueueOptions,
+} from './request-validation.js';
 import { type FlushSummary, SyncEngine } from './sync-engine.js';
 import type { SyncEvents } from './sync-events.js';
 
@@ -184,7 +189,7 @@ export class SyncPlugin extends FluxyPlugin {
    *
    * @example await sync.queue('PATCH', `/notes/${id}`, { body: { title }, meta: { previous } });
    */
-  queue(method: string, url: string, options?: QueueOptions): Promise<Operation> {
+  queue(method: HttpMethod | Lowercase<HttpMethod>, url: string, options?: QueueOptions): Promise<Operation> {
     let draft: OperationDraft;
     try {
       draft = prepareOperation(method, url, options, {

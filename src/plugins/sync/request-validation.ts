@@ -1,5 +1,5 @@
 import { FluxyError } from '../../core/errors.js';
-import { type JsonValue, toJsonText, utf8Length } from './json-value.js';
+import { hasLoneSurrogate, type JsonValue, toJsonText, utf8Length } from './json-value.js';
 
 /** The HTTP methods an operation may use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -129,6 +129,12 @@ export function prepareOperation(
     }
     draft.kind = given.kind;
   }
+  if (given.tempId !== undefined && (normalisedMethod === 'GET' || normalisedMethod === 'DELETE')) {
+    throw new FluxyError(
+      'sync/invalid-options',
+      `queue(): tempId belongs to a create (POST, PUT or PATCH), not to ${normalisedMethod}.`,
+    );
+  }
   if (given.tempId !== undefined) {
     if (typeof given.tempId !== 'string' || !/^[A-Za-z0-9._~-]{8,200}$/.test(given.tempId)) {
       throw new FluxyError(
@@ -166,10 +172,10 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
     );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(url)) {
+  if (/[\u0000-\u001f\u007f]/.test(url) || hasLoneSurrogate(url)) {
     throw new FluxyError(
       'sync/invalid-url',
-      'queue(): url contains a control character (CR, LF, NUL, …): encode it with encodeURIComponent.',
+      'queue(): url contains a control character (CR, LF, NUL, …) or a lone UTF-16 surrogate: encode it with encodeURIComponent.',
     );
   }
   const resolved = resolveUrl(url);
@@ -223,6 +229,12 @@ function checkHeaders(headers: unknown): Record<string, string> {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection guard
     if (/[\r\n\u0000]/.test(value))
       throw new FluxyError('sync/invalid-headers', `queue(): header ${name} contains CR, LF or NUL.`);
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      throw new FluxyError(
+        'sync/invalid-headers',
+        `queue(): header ${name} has characters HTTP headers cannot carry (only Latin-1): encode the value, e.g. with encodeURIComponent.`,
+      );
+    }
     if (seen.has(lower))
       throw new FluxyError(
         'sync/invalid-headers',

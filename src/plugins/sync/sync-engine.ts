@@ -86,6 +86,12 @@ export class SyncEngine {
   readonly #writing = new Map<string, Promise<unknown>>();
   #paused: false | 'manual' | 'unauthorized' = false;
   #syncing = false;
+  /** True exactly while an HTTP request is outstanding. */
+  #requesting = false;
+  #error: OperationError | null = null;
+  #progressState: SyncProgress = { total: 0, done: 0 };
+  /** Set while clearQueue() runs: nothing is sent. */
+  #clearing = false;
   #flushRun: Promise<FlushSummary> | undefined;
   #flushAgain = false;
   #inFlight: { id: string; controller: AbortController; done: Promise<unknown> } | undefined;
@@ -168,6 +174,12 @@ export class SyncEngine {
   /** Store a validated draft as a new operation; resolves once committed. Ids follow call order. */
   async enqueue(draft: OperationDraft): Promise<Operation> {
     this.#assertAlive();
+    if (draft.tempId !== undefined && this.#tempIds.isKnown(draft.tempId)) {
+      throw new FluxyError(
+        'sync/invalid-options',
+        `queue(): tempId "${draft.tempId}" was already introduced by another operation: make a new one for each create.`,
+      );
+    }
     const id = this.#ids.next();
     const record: OperationRecord = {
       v: recordVersion,
@@ -198,6 +210,7 @@ export class SyncEngine {
     this.#addPending([id]);
     this.#deps.channel.post({ type: 'added', list: 'pending', ids: [id] });
     this.#requestFlush();
+    this.#publish();
     return toOperation(record) as Operation;
   }
 
@@ -245,9 +258,14 @@ export class SyncEngine {
       const { lastError, nextAttemptAt: _next, ...rest } = record;
       // A server replays its stored answer for a key: after a definite refusal (4xx, so not
       // applied) a new key generation lets the retry be processed; otherwise keep the key.
+      // (A 409/429 that exhausted maxAttempts is not a refusal: the first request may still be
+      // running or done on the server, so its key must stay.)
       const refused =
         lastError?.code === 'sync/dependency-failed' ||
-        (lastError?.status !== undefined && lastError.status >= 400 && lastError.status < 500);
+        (lastError?.code === 'sync/http-error' &&
+          lastError.status !== undefined &&
+          lastError.status >= 400 &&
+          classify({ status: lastError.status }) === 'fail');
       const retried: OperationRecord = { ...rest, attempts: 0 };
       if (refused) retried.keyGen = (record.keyGen ?? 0) + 1;
       if (record.tempId !== undefined) await this.#tempIds.introduce(record.tempId, record.id);
@@ -303,7 +321,18 @@ export class SyncEngine {
   /** Remove every pending and failed operation. Resolves with how many were removed. */
   async clearQueue(): Promise<number> {
     this.#assertAlive();
+    this.#clearing = true;
+    try {
+      return await this.#clearAll();
+    } finally {
+      this.#clearing = false;
+      this.#publish();
+    }
+  }
+
+  async #clearAll(): Promise<number> {
     if (this.#inFlight) await this.#inFlight.done;
+    await this.#flushRun?.catch(() => undefined);
     await this.#rescan();
     const pending = [...this.#pending];
     const failed = [...this.#failed];
@@ -315,8 +344,7 @@ export class SyncEngine {
     this.#removeFailed(failed);
     this.#deps.channel.post({ type: 'removed', list: 'pending', ids: pending });
     this.#deps.channel.post({ type: 'removed', list: 'failed', ids: failed });
-    this.#lastError.value = null;
-    this.#publish();
+    this.#error = null;
     return pending.length + failed.length;
   }
 
@@ -331,8 +359,8 @@ export class SyncEngine {
   resume(broadcast = true): void {
     this.#paused = false;
     if (broadcast) this.#deps.channel.post({ type: 'resume' });
-    this.#publish();
     this.#requestFlush();
+    this.#publish();
   }
 
   /** Stop timers, listeners and the lock; abort the request in flight (its operation stays queued). */
@@ -358,7 +386,7 @@ export class SyncEngine {
       return summary;
     }
     this.#syncing = true;
-    this.#progress.value = { total: this.#pending.length, done: 0 };
+    this.#progressState = { total: this.#pending.length, done: 0 };
     this.#publish();
     try {
       while (this.#canSend()) {
@@ -371,8 +399,7 @@ export class SyncEngine {
           continue;
         }
         const step = await this.#sendHead(id, summary);
-        const { total, done } = this.#progress.value;
-        this.#progress.value = { total: Math.max(total, done + this.#pending.length), done };
+        this.#publish();
         if (step === 'stop') break;
       }
     } catch (error) {
@@ -427,16 +454,29 @@ export class SyncEngine {
     }
     const controller = new AbortController();
     const operation = toOperation(record) as Operation;
-    const attempt = sendOperation(operation, record.body, this.#deps.transport, controller.signal);
-    this.#inFlight = { id, controller, done: attempt };
-    let result: SendResult;
+    const sending = record;
+    // The whole step — request, then committing what the answer means — is "in flight": discard()
+    // and clearQueue() wait for it, so they never race the removal of an op that was just sent.
+    const step = (async (): Promise<Step> => {
+      this.#requesting = true;
+      this.#publish();
+      const result: SendResult = await sendOperation(
+        operation,
+        sending.body,
+        this.#deps.transport,
+        controller.signal,
+      ).finally(() => {
+        this.#requesting = false;
+      });
+      if (result.kind === 'aborted' || this.#disposed) return 'stop';
+      return await this.#handleResult(sending, result, summary);
+    })();
+    this.#inFlight = { id, controller, done: step.catch(() => undefined) };
     try {
-      result = await attempt;
+      return await step;
     } finally {
       this.#inFlight = undefined;
     }
-    if (result.kind === 'aborted' || this.#disposed) return 'stop';
-    return await this.#handleResult(record, result, summary);
   }
 
   async #handleResult(
@@ -458,7 +498,7 @@ export class SyncEngine {
           : result.kind === 'headers-failed'
             ? {
                 code: 'sync/headers-failed',
-                message: `the headers option threw: ${messageOf(result.cause)}`,
+                message: `could not build the request headers (the headers option threw or returned an invalid header): ${messageOf(result.cause)}`,
                 at: now,
               }
             : { code: 'sync/network-error', message: `network error: ${messageOf(result.cause)}`, at: now };
@@ -504,7 +544,8 @@ export class SyncEngine {
         this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [record.id] });
         summary.sent++;
         this.#completeOne();
-        this.#lastError.value = null;
+        this.#error = null;
+        this.#publish();
         const operation = toOperation(record) as Operation;
         this.events.emit('sent', {
           operation,
@@ -647,6 +688,7 @@ export class SyncEngine {
   #canSend(): boolean {
     return (
       !this.#disposed &&
+      !this.#clearing &&
       this.#paused === false &&
       this.#deps.leader.isLeader.peek() &&
       this.#deps.connectivity.isOnline.peek()
@@ -669,12 +711,11 @@ export class SyncEngine {
   }
 
   #completeOne(): void {
-    const { total, done } = this.#progress.value;
-    this.#progress.value = { total, done: done + 1 };
+    this.#progressState = { ...this.#progressState, done: this.#progressState.done + 1 };
   }
 
   #setError(error: OperationError): void {
-    this.#lastError.value = error;
+    this.#error = error;
     this.#publish();
   }
 
@@ -714,67 +755,63 @@ export class SyncEngine {
       while (index > 0 && (this.#pending[index - 1] as string) > id) index--;
       this.#pending.splice(index, 0, id);
     }
-    this.#publish();
   }
 
   #removePending(ids: string[]): void {
     this.#journal('pending', 'remove', ids);
     const remove = new Set(ids);
     this.#pending = this.#pending.filter((id) => !remove.has(id));
-    this.#publish();
   }
 
   #addFailed(ids: string[]): void {
     this.#journal('failed', 'add', ids);
     for (const id of ids) this.#failed.add(id);
-    this.#publish();
   }
 
   #removeFailed(ids: string[]): void {
     this.#journal('failed', 'remove', ids);
     for (const id of ids) this.#failed.delete(id);
-    this.#publish();
   }
 
   /** Write every status signal at once from the in-memory state, and tell the other tabs. */
   #publish(): void {
     const leading = this.#deps.leader.isLeader.peek();
     const online = this.#deps.connectivity.isOnline.peek();
+    const mirror = leading ? undefined : this.#leaderState;
+    // Requests are going out: a flush runs and either one is in flight or more may start.
+    const sending =
+      this.#syncing && (this.#requesting || (this.#paused === false && !this.#clearing && online));
+    if (this.#syncing) {
+      const total = Math.max(this.#progressState.total, this.#progressState.done + this.#pending.length);
+      if (total !== this.#progressState.total) this.#progressState = { ...this.#progressState, total };
+    }
+    const isSyncing = mirror ? mirror.isSyncing : sending;
+    const lastError = mirror ? mirror.lastError : this.#error;
+    const progress = mirror ? mirror.progress : this.#progressState;
+    const status: SyncStatus = this.#paused
+      ? 'paused'
+      : !online
+        ? 'offline'
+        : isSyncing
+          ? 'syncing'
+          : lastError && this.#pending.length > 0
+            ? 'error'
+            : (mirror?.status ?? 'idle');
     const changed =
       this.#pendingCount.peek() !== this.#pending.length || this.#failedCount.peek() !== this.#failed.size;
     batch(() => {
       this.#pendingCount.value = this.#pending.length;
       this.#failedCount.value = this.#failed.size;
-      this.#isSyncing.value = this.#syncing;
-      if (!leading && this.#leaderState) {
-        this.#isSyncing.value = this.#leaderState.isSyncing;
-        this.#lastError.value = this.#leaderState.lastError;
-        this.#progress.value = this.#leaderState.progress;
-      }
-      this.#status.value = this.#paused
-        ? 'paused'
-        : !online
-          ? 'offline'
-          : this.#isSyncing.peek()
-            ? 'syncing'
-            : this.#lastError.peek() && this.#pending.length > 0
-              ? 'error'
-              : !leading && this.#leaderState
-                ? this.#leaderState.status
-                : 'idle';
+      this.#isSyncing.value = isSyncing;
+      this.#lastError.value = lastError;
+      this.#progress.value = progress;
+      this.#status.value = status;
     });
-    if (changed)
+    if (changed) {
       this.events.emit('change', { pendingCount: this.#pending.length, failedCount: this.#failed.size });
+    }
     if (leading && this.#started && !this.#disposed) {
-      this.#deps.channel.post({
-        type: 'state',
-        state: {
-          isSyncing: this.#isSyncing.peek(),
-          status: this.#status.peek(),
-          lastError: this.#lastError.peek(),
-          progress: this.#progress.peek(),
-        },
-      });
+      this.#deps.channel.post({ type: 'state', state: { isSyncing, status, lastError, progress } });
     }
   }
 
@@ -785,10 +822,12 @@ export class SyncEngine {
         if (message.list === 'pending') this.#addPending(message.ids);
         else this.#addFailed(message.ids);
         this.#requestFlush();
+        this.#publish();
         return;
       case 'removed':
         if (message.list === 'pending') this.#removePending(message.ids);
         else this.#removeFailed(message.ids);
+        this.#publish();
         return;
       case 'state':
         this.#leaderState = message.state;

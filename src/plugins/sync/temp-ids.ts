@@ -39,6 +39,11 @@ export class TempIds {
     await this.#storage.set(prefix + tempId, { v: 1, operationId } satisfies TempIdRecord);
   }
 
+  /** Whether `tempId` was introduced by some operation. */
+  isKnown(tempId: string): boolean {
+    return this.#known.has(tempId);
+  }
+
   /** The known temporary ids that appear in `texts`. */
   referencesIn(...texts: Array<string | undefined>): string[] {
     const found: string[] = [];
