@@ -25,7 +25,7 @@ export interface SyncProgress {
 export type SyncMessage =
   | { type: 'added' | 'removed'; list: 'pending' | 'failed'; ids: string[] }
   | { type: 'state'; state: SharedSyncState }
-  | { type: 'flush' | 'rescan' | 'pause' | 'resume' | 'hello' };
+  | { type: 'flush' | 'rescan' | 'pause' | 'resume' | 'hello' | 'here' };
 
 /** The part of `BroadcastChannel` the channel needs. */
 export interface BroadcastChannelLike {

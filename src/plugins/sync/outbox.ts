@@ -41,16 +41,14 @@ export class Outbox {
   }
 
   /**
-   * The ids in each list, sorted, read from keys only (no record is decrypted) — except for the
+   * The ids in each list, sorted, read from keys only (given, or listed now) (no record is decrypted) — except for the
    * rare id found in both lists after a crash mid-move, which is settled by the records' `rev`.
    */
-  async scan(): Promise<{ pending: string[]; failed: string[] }> {
-    const [pendingKeys, failedKeys] = await Promise.all([
-      this.#storage.keys(prefixes.pending),
-      this.#storage.keys(prefixes.failed),
-    ]);
-    const pending = idsOf(pendingKeys, prefixes.pending);
-    const failed = idsOf(failedKeys, prefixes.failed);
+  async scan(keys?: string[]): Promise<{ pending: string[]; failed: string[] }> {
+    // One key listing for both lists (a listing costs about the same whatever the prefix).
+    const all = keys ?? (await this.#storage.keys());
+    const pending = idsOf(all, prefixes.pending);
+    const failed = idsOf(all, prefixes.failed);
     const failedSet = new Set(failed);
     for (const id of pending.filter((candidate) => failedSet.has(candidate))) {
       const keep = await this.#settleDuplicate(id);

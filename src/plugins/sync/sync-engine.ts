@@ -86,6 +86,10 @@ export class SyncEngine {
   readonly #writing = new Map<string, Promise<unknown>>();
   #paused: false | 'manual' | 'unauthorized' = false;
   #syncing = false;
+  /** Another tab has been heard from: from then on, changes are broadcast. */
+  #peers = false;
+  #sharedState: SharedSyncState | undefined;
+  #statePostScheduled = false;
   /** True exactly while an HTTP request is outstanding. */
   #requesting = false;
   #error: OperationError | null = null;
@@ -137,8 +141,9 @@ export class SyncEngine {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    await this.#tempIds.load();
-    await this.#rescan();
+    const keys = await this.#deps.storage.keys();
+    this.#tempIds.load(keys);
+    await this.#rescan(keys);
     if (this.#disposed) return;
     const { leader, channel, connectivity } = this.#deps;
     this.#disposers.push(channel.subscribe((message) => this.#onMessage(message)));
@@ -208,7 +213,7 @@ export class SyncEngine {
       this.#writing.delete(id);
     }
     this.#addPending([id]);
-    this.#deps.channel.post({ type: 'added', list: 'pending', ids: [id] });
+    this.#post({ type: 'added', list: 'pending', ids: [id] });
     this.#requestFlush();
     this.#publish();
     return toOperation(record) as Operation;
@@ -218,7 +223,7 @@ export class SyncEngine {
   flush(): Promise<FlushSummary> {
     if (this.#disposed) return Promise.resolve({ sent: 0, failed: 0, remaining: this.#pending.length });
     if (!this.#deps.leader.isLeader.value) {
-      this.#deps.channel.post({ type: 'flush' });
+      this.#post({ type: 'flush' });
       return Promise.resolve({ sent: 0, failed: 0, remaining: this.#pending.length });
     }
     this.#flushRun ??= this.#drain().finally(() => {
@@ -272,8 +277,8 @@ export class SyncEngine {
       await this.#outbox.move(retried, 'pending');
       this.#removeFailed([failedId]);
       this.#addPending([failedId]);
-      this.#deps.channel.post({ type: 'removed', list: 'failed', ids: [failedId] });
-      this.#deps.channel.post({ type: 'added', list: 'pending', ids: [failedId] });
+      this.#post({ type: 'removed', list: 'failed', ids: [failedId] });
+      this.#post({ type: 'added', list: 'pending', ids: [failedId] });
       count++;
     }
     const head = this.#pending[0];
@@ -311,7 +316,7 @@ export class SyncEngine {
       await this.#outbox.remove(list, id);
       if (list === 'pending') this.#removePending([id]);
       else this.#removeFailed([id]);
-      this.#deps.channel.post({ type: 'removed', list, ids: [id] });
+      this.#post({ type: 'removed', list, ids: [id] });
       found = true;
     }
     this.#publish();
@@ -342,8 +347,8 @@ export class SyncEngine {
     await this.#outcomes.clear();
     this.#removePending(pending);
     this.#removeFailed(failed);
-    this.#deps.channel.post({ type: 'removed', list: 'pending', ids: pending });
-    this.#deps.channel.post({ type: 'removed', list: 'failed', ids: failed });
+    this.#post({ type: 'removed', list: 'pending', ids: pending });
+    this.#post({ type: 'removed', list: 'failed', ids: failed });
     this.#error = null;
     return pending.length + failed.length;
   }
@@ -351,14 +356,14 @@ export class SyncEngine {
   /** Stop sending after the current request, in every tab, until `resume()`. */
   pause(reason: 'manual' | 'unauthorized' = 'manual', broadcast = true): void {
     this.#paused = reason;
-    if (broadcast) this.#deps.channel.post({ type: 'pause' });
+    if (broadcast) this.#post({ type: 'pause' });
     this.#publish();
   }
 
   /** Resume sending (after `pause()`, or after a 401 once the app has fresh credentials). */
   resume(broadcast = true): void {
     this.#paused = false;
-    if (broadcast) this.#deps.channel.post({ type: 'resume' });
+    if (broadcast) this.#post({ type: 'resume' });
     this.#requestFlush();
     this.#publish();
   }
@@ -541,7 +546,7 @@ export class SyncEngine {
         if (handled) await this.#outcomes.record(outcome);
         await this.#outbox.remove('pending', record.id);
         this.#removePending([record.id]);
-        this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [record.id] });
+        this.#post({ type: 'removed', list: 'pending', ids: [record.id] });
         summary.sent++;
         this.#completeOne();
         this.#error = null;
@@ -618,8 +623,8 @@ export class SyncEngine {
     const moved = await this.#outbox.move({ ...rest, lastError: error }, 'failed');
     this.#removePending([record.id]);
     this.#addFailed([record.id]);
-    this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [record.id] });
-    this.#deps.channel.post({ type: 'added', list: 'failed', ids: [record.id] });
+    this.#post({ type: 'removed', list: 'pending', ids: [record.id] });
+    this.#post({ type: 'added', list: 'failed', ids: [record.id] });
     this.#completeOne();
     this.#setError(error);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
@@ -675,8 +680,8 @@ export class SyncEngine {
     await this.#outbox.remove('pending', id);
     this.#removePending([id]);
     this.#addFailed([id]);
-    this.#deps.channel.post({ type: 'removed', list: 'pending', ids: [id] });
-    this.#deps.channel.post({ type: 'added', list: 'failed', ids: [id] });
+    this.#post({ type: 'removed', list: 'pending', ids: [id] });
+    this.#post({ type: 'added', list: 'failed', ids: [id] });
     this.#completeOne();
     this.#setError(stub.lastError as OperationError);
     this.#deps.logger.error(`operation ${id} ${message}`);
@@ -719,13 +724,13 @@ export class SyncEngine {
     this.#publish();
   }
 
-  async #rescan(): Promise<void> {
+  async #rescan(keys?: string[]): Promise<void> {
     if (this.#disposed) return;
     const journal: Array<[OutboxList, 'add' | 'remove', string]> = [];
     this.#journals.add(journal);
     let scanned: { pending: string[]; failed: string[] };
     try {
-      scanned = await this.#outbox.scan();
+      scanned = await this.#outbox.scan(keys);
     } finally {
       this.#journals.delete(journal);
     }
@@ -811,12 +816,42 @@ export class SyncEngine {
       this.events.emit('change', { pendingCount: this.#pending.length, failedCount: this.#failed.size });
     }
     if (leading && this.#started && !this.#disposed) {
-      this.#deps.channel.post({ type: 'state', state: { isSyncing, status, lastError, progress } });
+      this.#sharedState = { isSyncing, status, lastError, progress };
+      this.#schedulePostState();
+    }
+  }
+
+  /**
+   * Tell the other tabs — once one has spoken. A tab that starts later rescans storage and says
+   * 'hello', so nothing is lost by staying silent while alone (BroadcastChannel costs ~0.1 ms a post).
+   */
+  #post(message: SyncMessage): void {
+    if (this.#peers || message.type === 'hello') this.#deps.channel.post(message);
+  }
+
+  /** At most one state message per task, with the latest state. */
+  #schedulePostState(): void {
+    if (!this.#peers || this.#statePostScheduled) return;
+    this.#statePostScheduled = true;
+    queueMicrotask(() => {
+      this.#statePostScheduled = false;
+      this.#postState();
+    });
+  }
+
+  #postState(): void {
+    if (this.#sharedState && this.#deps.leader.isLeader.peek() && !this.#disposed) {
+      this.#post({ type: 'state', state: this.#sharedState });
     }
   }
 
   #onMessage(message: SyncMessage): void {
     if (this.#disposed) return;
+    if (!this.#peers) {
+      // Until now this tab thought it was alone and announced nothing: have the others rescan.
+      this.#peers = true;
+      this.#post({ type: 'rescan' });
+    }
     switch (message.type) {
       case 'added':
         if (message.list === 'pending') this.#addPending(message.ids);
@@ -840,7 +875,12 @@ export class SyncEngine {
         this.resume(false);
         return;
       case 'hello':
+        // A new tab: answer so it knows it is not alone, and share the current state.
+        this.#post({ type: 'here' });
         this.#publish();
+        this.#postState();
+        return;
+      case 'here':
         return;
       case 'flush':
       case 'rescan':

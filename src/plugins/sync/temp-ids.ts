@@ -27,10 +27,9 @@ export class TempIds {
     this.#storage = storage;
   }
 
-  /** Learn the temporary ids in storage (keys only). */
-  async load(): Promise<void> {
-    const keys = await this.#storage.keys(prefix);
-    for (const key of keys) this.#known.add(key.slice(prefix.length));
+  /** Learn the temporary ids from a listing of the namespace's keys. */
+  load(keys: string[]): void {
+    for (const key of keys) if (key.startsWith(prefix)) this.#known.add(key.slice(prefix.length));
   }
 
   /** Record that operation `operationId` introduces `tempId` (before the operation is written). */
