@@ -93,6 +93,31 @@ describe('temporary ids', () => {
   });
 });
 
+describe('temporary ids across tabs', () => {
+  it('an op queued in another tab that did not know the temp id yet is still rewritten', async () => {
+    const store = new MemoryStore();
+    const locks = new TestLockManager();
+    const channel = `tmp-tabs-${Math.random()}`;
+    const tabA = engineFor({ baseUrl: fixture.server.url, store, locks, channel, online: false });
+    const tabB = engineFor({ baseUrl: fixture.server.url, store, locks, channel, online: false });
+    await tabA.engine.start();
+    await tabB.engine.start();
+    // Tab B (not the sender: A holds the lock) creates; tab A hears of the note, as its UI
+    // would after the queue's own message, and edits it — A never saw the temp id introduced.
+    await tabB.queue('POST', '/api/notes', { body: { title: 'x' }, tempId: 'tmp_cross_0001' });
+    await until(() => tabA.engine.pendingCount.value === 1);
+    await tabA.queue('PATCH', '/api/notes/tmp_cross_0001', { body: { title: 'y' } });
+    await until(() => tabA.engine.pendingCount.value === 2 && tabB.engine.pendingCount.value === 2);
+    tabA.online.value = true;
+    tabB.online.value = true;
+    await until(() => tabA.engine.pendingCount.value === 0 && tabB.engine.pendingCount.value === 0);
+    expect(fixture.server.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
+      'POST /api/notes',
+      'PATCH /api/notes/srv-1',
+    ]);
+  });
+});
+
 describe('discarding a create', () => {
   it('fails the operations that refer to its temporary id instead of sending an id the server never issued', async () => {
     const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false });

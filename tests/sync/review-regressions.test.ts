@@ -37,6 +37,19 @@ describe('review regressions', () => {
     expect(fixture.server.applied).toHaveLength(1);
   });
 
+  it('an op discarded while the one before it is on the wire is not sent (its read-ahead copy is dropped)', async () => {
+    fixture.server.script({ delayMs: 150 });
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
+    await engine.start();
+    const first = await queue('POST', '/api/a', { body: {} });
+    const second = await queue('POST', '/api/b', { body: {} });
+    const third = await queue('POST', '/api/c', { body: {} });
+    await fixture.server.waitForRequests(1);
+    expect(await engine.discard(second.id)).toBe(true);
+    await until(() => engine.pendingCount.value === 0);
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([first.id, third.id]);
+  });
+
   it('retry() of an op that exhausted its attempts on 409 keeps its key (409 is not a refusal)', async () => {
     fixture.server.script({ status: 409 }, { status: 409 });
     const { engine, queue } = engineFor({ baseUrl: fixture.server.url, retry: { maxAttempts: 2 } });

@@ -94,6 +94,8 @@ export class SyncEngine {
   #requesting = false;
   #error: OperationError | null = null;
   #progressState: SyncProgress = { total: 0, done: 0 };
+  /** At most one record read ahead of the flush (see #prefetchNext). */
+  readonly #prefetched = new Map<string, Promise<OperationRecord | undefined>>();
   /** Set while clearQueue() runs: nothing is sent. */
   #clearing = false;
   #flushRun: Promise<FlushSummary> | undefined;
@@ -141,9 +143,7 @@ export class SyncEngine {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const keys = await this.#deps.storage.keys();
-    this.#tempIds.load(keys);
-    await this.#rescan(keys);
+    await this.#rescan();
     if (this.#disposed) return;
     const { leader, channel, connectivity } = this.#deps;
     this.#disposers.push(channel.subscribe((message) => this.#onMessage(message)));
@@ -204,7 +204,7 @@ export class SyncEngine {
     if (refs.length > 0) record.refs = refs;
     const write = (async () => {
       if (draft.tempId !== undefined) await this.#tempIds.introduce(draft.tempId, id);
-      await this.#outbox.write('pending', record);
+      await this.#writePending(record);
     })();
     this.#writing.set(id, write);
     try {
@@ -286,7 +286,7 @@ export class SyncEngine {
       const record = await this.#readOrStub('pending', head).catch(() => undefined);
       if (record?.nextAttemptAt !== undefined && !record.unreadable) {
         const { nextAttemptAt: _next, ...rest } = record;
-        await this.#outbox.write('pending', { ...rest, rev: record.rev + 1 });
+        await this.#writePending({ ...rest, rev: record.rev + 1 });
         this.#networkFailures = 0;
         if (id !== undefined) count++;
       }
@@ -424,10 +424,35 @@ export class SyncEngine {
     return summary;
   }
 
+  /**
+   * While a request is on the wire, read (and decrypt) the next operation, so it can be sent as
+   * soon as the current one's removal is committed. Any rewrite or removal of that record, here
+   * or announced by another tab, drops the copy.
+   */
+  #prefetchNext(current: string): void {
+    const next = this.#pending[this.#pending.indexOf(current) + 1];
+    if (next === undefined || this.#prefetched.has(next)) return;
+    const read = this.#outbox.read('pending', next);
+    read.catch(() => undefined);
+    this.#prefetched.clear();
+    this.#prefetched.set(next, read);
+  }
+
+  async #readPending(id: string): Promise<OperationRecord | undefined> {
+    const prefetched = this.#prefetched.get(id);
+    this.#prefetched.delete(id);
+    return prefetched ?? this.#outbox.read('pending', id);
+  }
+
+  async #writePending(record: OperationRecord): Promise<void> {
+    this.#prefetched.delete(record.id);
+    await this.#outbox.write('pending', record);
+  }
+
   async #sendHead(id: string, summary: FlushSummary): Promise<Step> {
     let record: OperationRecord | undefined;
     try {
-      record = await this.#outbox.read('pending', id);
+      record = await this.#readPending(id);
     } catch (error) {
       if (!(error instanceof UnreadableRecordError)) throw error;
       await this.#moveUnreadable(id, error);
@@ -443,8 +468,13 @@ export class SyncEngine {
       this.#scheduleWake(record.nextAttemptAt - now);
       return 'stop';
     }
-    if (record.refs) {
-      const resolved = await this.#resolveReferences(record);
+    // Temporary ids introduced in another tab may have been unknown when this op was queued
+    // there; the create was read (and sent) before this op, so they are known now.
+    const ownTempId = record.tempId;
+    if (ownTempId !== undefined) this.#tempIds.learn(ownTempId);
+    const refs = this.#tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId);
+    if (refs.length > 0) {
+      const resolved = await this.#resolveReferences({ ...record, refs });
       if (resolved === 'dependency-failed') {
         await this.#fail(record, {
           code: 'sync/dependency-failed',
@@ -465,6 +495,7 @@ export class SyncEngine {
     const step = (async (): Promise<Step> => {
       this.#requesting = true;
       this.#publish();
+      this.#prefetchNext(id);
       const result: SendResult = await sendOperation(
         operation,
         sending.body,
@@ -585,7 +616,7 @@ export class SyncEngine {
             lastError: httpError,
             rev: record.rev + 1,
           };
-          await this.#outbox.write('pending', updated);
+          await this.#writePending(updated);
           this.#setError(httpError);
           this.events.emit('retry', {
             operation: toOperation(updated) as Operation,
@@ -649,7 +680,7 @@ export class SyncEngine {
     const updated: OperationRecord = { ...rest, url, rev: record.rev + 1 };
     if (body !== undefined) updated.body = body;
     if (remaining.length > 0) updated.refs = remaining;
-    await this.#outbox.write('pending', updated);
+    await this.#writePending(updated);
     return updated;
   }
 
@@ -730,7 +761,9 @@ export class SyncEngine {
     this.#journals.add(journal);
     let scanned: { pending: string[]; failed: string[] };
     try {
-      scanned = await this.#outbox.scan(keys);
+      const listing = keys ?? (await this.#deps.storage.keys());
+      this.#tempIds.load(listing);
+      scanned = await this.#outbox.scan(listing);
     } finally {
       this.#journals.delete(journal);
     }
@@ -764,6 +797,7 @@ export class SyncEngine {
 
   #removePending(ids: string[]): void {
     this.#journal('pending', 'remove', ids);
+    for (const id of ids) this.#prefetched.delete(id);
     const remove = new Set(ids);
     this.#pending = this.#pending.filter((id) => !remove.has(id));
   }
@@ -854,6 +888,8 @@ export class SyncEngine {
     }
     switch (message.type) {
       case 'added':
+        // Ops queued here from now on sort after what another tab queued and this one has seen.
+        for (const id of message.ids) this.#ids.seed(id);
         if (message.list === 'pending') this.#addPending(message.ids);
         else this.#addFailed(message.ids);
         this.#requestFlush();

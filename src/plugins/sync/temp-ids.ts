@@ -38,6 +38,11 @@ export class TempIds {
     await this.#storage.set(prefix + tempId, { v: 1, operationId } satisfies TempIdRecord);
   }
 
+  /** Remember a temporary id seen on a stored operation (e.g. one queued in another tab). */
+  learn(tempId: string): void {
+    this.#known.add(tempId);
+  }
+
   /** Whether `tempId` was introduced by some operation. */
   isKnown(tempId: string): boolean {
     return this.#known.has(tempId);
