@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-it('`npm start` (examples/core-demo.mjs) runs the core end to end and exits by itself', async () => {
+it('`npm run demo:core` (examples/core-demo.mjs) runs the core end to end and exits by itself', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['examples/core-demo.mjs'], {
     cwd: root,
     timeout: 15_000,

@@ -107,7 +107,7 @@ export class OutcomeLog {
         continue;
       }
       const outcome = (await this.#storage.get(key).catch(() => undefined)) as OutcomeRecord | undefined;
-      if (!outcome || outcome.v !== 1) {
+      if (outcome?.v !== 1) {
         await this.#storage.remove(key);
         continue;
       }

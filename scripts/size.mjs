@@ -1,0 +1,275 @@
+// Size budget check: minified + gzipped size of each package entry, own code only (dependencies
+// external) and with dependencies, built with esbuild's JS API (bundle, minify, ESM, browser,
+// code splitting, metafile) from the TypeScript sources.
+//
+//   node scripts/size.mjs          # prints the table; exits 1 if a CI ceiling is exceeded
+//   node scripts/size.mjs --json   # the same figures as JSON
+//
+// What is counted: the entry chunk, the chunks it imports statically, and the lazily loaded
+// chunks (dynamic import()) that a browser with WebCrypto and IndexedDB loads when the app
+// starts (IndexedDB driver, localforage adapter, WebCrypto cipher): the real critical path.
+// Lazy chunks a browser with WebCrypto never loads (crypto-js, the memory and file drivers) are
+// reported separately. Each chunk is gzipped on its own (level 9), as a server would send it.
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Package entries (package.json "exports") and their sources (tsup.config.ts). */
+const ENTRIES = {
+  '.': 'src/index.ts',
+  './storage': 'src/plugins/storage/index.ts',
+  './connectivity': 'src/plugins/connectivity/index.ts',
+  './sync': 'src/plugins/sync/index.ts',
+  './dom': 'src/bindings/dom/index.ts',
+  './react': 'src/bindings/react/index.ts',
+};
+const MAIN = ['.', './storage', './connectivity', './sync'];
+const KB = 1024;
+/** The targets of the size issue (1 KB = 1,024 bytes, gzipped): reported, met or missed. */
+export const BUDGETS = {
+  ownMain: 8 * KB,
+  criticalWithDeps: 22 * KB,
+};
+/**
+ * What CI enforces: ceilings just above the sizes measured when the targets were first missed
+ * (own 28.6 KB, with dependencies 40.1 KB), so the code cannot grow unnoticed while it is being
+ * brought down towards the targets. Lower them as the code shrinks.
+ */
+export const CEILINGS = {
+  ownMain: 30 * KB,
+  criticalWithDeps: 42 * KB,
+};
+/** Given in the issue, for scale (min + gz). */
+export const REFERENCES = [
+  ['workbox-background-sync (Queue)', 2.9],
+  ['@tanstack/offline-transactions', 9.6],
+  ['localforage', 9.7],
+  ['crypto-js (aes + hmac + pbkdf2)', 7.4],
+];
+/** Dynamically imported modules a browser with WebCrypto and IndexedDB never loads. */
+const OFF_PATH = /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver/;
+const ALWAYS_EXTERNAL = ['react', 'react-dom', 'node:*'];
+
+const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
+
+async function bundle(entryPoints, { withDeps }) {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    splitting: true,
+    metafile: true,
+    write: false,
+    outdir: join(root, 'size-out'),
+    external: ALWAYS_EXTERNAL,
+    ...(withDeps ? {} : { packages: 'external' }),
+    logLevel: 'silent',
+  });
+  const chunks = new Map();
+  for (const file of result.outputFiles) {
+    const path = relative(root, file.path);
+    const meta = result.metafile.outputs[path];
+    if (!meta) continue;
+    chunks.set(path, {
+      path,
+      bytes: file.contents.length,
+      gz: gzip(file.contents),
+      entryPoint: meta.entryPoint,
+      inputs: Object.keys(meta.inputs),
+      static: meta.imports.filter((i) => i.kind === 'import-statement' && !i.external).map((i) => i.path),
+      dynamic: meta.imports.filter((i) => i.kind === 'dynamic-import' && !i.external).map((i) => i.path),
+    });
+  }
+  return chunks;
+}
+
+/** The chunks loaded by `entryChunks` at start-up in a browser, and the lazy ones it never loads. */
+function classify(chunks, entryChunks) {
+  const eager = new Set();
+  const critical = new Set();
+  const offPath = new Set();
+  const walk = (path, into, followBrowserLazy) => {
+    if (into.has(path)) return;
+    into.add(path);
+    const chunk = chunks.get(path);
+    for (const next of chunk.static) walk(next, into, followBrowserLazy);
+    if (!followBrowserLazy) return;
+    for (const next of chunk.dynamic) {
+      const lazy = chunks.get(next);
+      if (OFF_PATH.test(lazy.entryPoint ?? lazy.inputs.join(' '))) walk(next, offPath, false);
+      else walk(next, into, true);
+    }
+  };
+  for (const path of entryChunks) walk(path, eager, false);
+  for (const path of entryChunks) walk(path, critical, true);
+  // Lazy chunks of off-path chunks (crypto-js loads several) are off-path too.
+  for (const path of [...offPath]) for (const next of chunks.get(path).dynamic) walk(next, offPath, true);
+  for (const path of critical) offPath.delete(path);
+  const sum = (set, field) => [...set].reduce((total, path) => total + chunks.get(path)[field], 0);
+  const hasCryptoJs = [...critical].some((path) =>
+    chunks.get(path).inputs.some((input) => input.includes('node_modules/crypto-js/')),
+  );
+  return {
+    eager: { bytes: sum(eager, 'bytes'), gz: sum(eager, 'gz'), chunks: eager.size },
+    critical: { bytes: sum(critical, 'bytes'), gz: sum(critical, 'gz'), chunks: critical.size },
+    lazyOffPath: { bytes: sum(offPath, 'bytes'), gz: sum(offPath, 'gz'), chunks: offPath.size },
+    cryptoJsOnCriticalPath: hasCryptoJs,
+  };
+}
+
+const entryChunksOf = (chunks, names, entries) =>
+  [...chunks.values()]
+    .filter((chunk) => names.some((name) => chunk.entryPoint === entries[name]))
+    .map((chunk) => chunk.path);
+
+async function measureScale() {
+  const measure = async (contents) => {
+    const result = await build({
+      absWorkingDir: root,
+      stdin: { contents, resolveDir: root, loader: 'js' },
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    return gzip(result.outputFiles[0].contents);
+  };
+  return {
+    localforage: await measure("export { default } from 'localforage';"),
+    'crypto-js (aes + hmac-sha256 + pbkdf2)': await measure(
+      "export { default as core } from 'crypto-js/core.js'; export { default as aes } from 'crypto-js/aes.js'; export { default as hmac } from 'crypto-js/hmac-sha256.js'; export { default as pbkdf2 } from 'crypto-js/pbkdf2.js';",
+    ),
+  };
+}
+
+/** Every figure of the size check (bytes). */
+export async function measureSizes() {
+  const entries = Object.fromEntries(
+    Object.entries(ENTRIES).filter(([, path]) => existsSync(join(root, path))),
+  );
+  const perEntry = {};
+  for (const [name, path] of Object.entries(entries)) {
+    perEntry[name] = {};
+    for (const withDeps of [false, true]) {
+      const chunks = await bundle([path], { withDeps });
+      perEntry[name][withDeps ? 'withDeps' : 'own'] = classify(
+        chunks,
+        entryChunksOf(chunks, [name], entries),
+      );
+    }
+  }
+  const main = MAIN.filter((name) => entries[name]);
+  const together = {};
+  for (const withDeps of [false, true]) {
+    const chunks = await bundle(
+      main.map((name) => entries[name]),
+      { withDeps },
+    );
+    together[withDeps ? 'withDeps' : 'own'] = classify(chunks, entryChunksOf(chunks, main, entries));
+  }
+  const checks = [
+    {
+      name: `own code of ${main.join(' + ')} (critical path)`,
+      actual: together.own.critical.gz,
+      budget: BUDGETS.ownMain,
+      ceiling: CEILINGS.ownMain,
+    },
+    {
+      name: `${main.join(' + ')} with dependencies (critical path)`,
+      actual: together.withDeps.critical.gz,
+      budget: BUDGETS.criticalWithDeps,
+      ceiling: CEILINGS.criticalWithDeps,
+    },
+  ].map((check) => ({
+    ...check,
+    ok: check.actual <= check.budget,
+    underCeiling: check.actual <= check.ceiling,
+  }));
+  checks.push({
+    name: 'crypto-js is a lazy chunk, off the WebCrypto critical path',
+    actual: together.withDeps.cryptoJsOnCriticalPath ? 'on the critical path' : 'lazy',
+    budget: 'lazy',
+    ok: !together.withDeps.cryptoJsOnCriticalPath,
+    underCeiling: !together.withDeps.cryptoJsOnCriticalPath,
+  });
+  return { perEntry, together, checks, scale: await measureScale(), references: REFERENCES };
+}
+
+const kb = (bytes) => `${(bytes / KB).toFixed(2)} KB`;
+
+/** The report as Markdown lines. */
+export function formatSizes(sizes) {
+  const lines = [
+    '| entry | own: eager | own: critical path | with deps: eager | with deps: critical path | lazy, not loaded with WebCrypto |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [name, { own, withDeps }] of Object.entries(sizes.perEntry)) {
+    lines.push(
+      `| \`${name}\` | ${kb(own.eager.gz)} | ${kb(own.critical.gz)} | ${kb(withDeps.eager.gz)} | ${kb(withDeps.critical.gz)} | ${kb(withDeps.lazyOffPath.gz)} |`,
+    );
+  }
+  const { own, withDeps } = sizes.together;
+  lines.push(
+    `| **${MAIN.join(' + ')} together** | ${kb(own.eager.gz)} | **${kb(own.critical.gz)}** | ${kb(withDeps.eager.gz)} | **${kb(withDeps.critical.gz)}** | ${kb(withDeps.lazyOffPath.gz)} |`,
+    '',
+    '| budget | actual | budget | result |',
+    '| --- | ---: | ---: | --- |',
+  );
+  for (const check of sizes.checks) {
+    const actual = typeof check.actual === 'number' ? kb(check.actual) : check.actual;
+    const budget = typeof check.budget === 'number' ? kb(check.budget) : check.budget;
+    const over =
+      typeof check.actual === 'number' && !check.ok ? ` (over by ${kb(check.actual - check.budget)})` : '';
+    lines.push(`| ${check.name} | ${actual} | ${budget} | ${check.ok ? 'met' : `**missed**${over}`} |`);
+  }
+  lines.push(
+    '',
+    `For scale (min + gz): ${sizes.references.map(([name, size]) => `${name} ${size} KB`).join(', ')} (figures given in the size issue); measured here with the same settings: ${Object.entries(
+      sizes.scale,
+    )
+      .map(([name, bytes]) => `${name} ${kb(bytes)}`)
+      .join(', ')}.`,
+  );
+  return lines;
+}
+
+async function main() {
+  const sizes = await measureSizes();
+  if (process.argv.includes('--json')) console.log(JSON.stringify(sizes, null, 2));
+  else {
+    console.log('Minified + gzipped (each chunk gzipped on its own; 1 KB = 1,024 bytes)\n');
+    console.log(formatSizes(sizes).join('\n'));
+    console.log(
+      '\nown = dependencies external; critical path = entry + static imports + the lazy chunks a browser with WebCrypto and IndexedDB loads at start-up.',
+    );
+  }
+  const missed = sizes.checks.filter((check) => !check.ok);
+  if (missed.length > 0) {
+    console.log(`\ntargets missed (reported, not enforced): ${missed.map((check) => check.name).join('; ')}`);
+  }
+  const over = sizes.checks.filter((check) => !check.underCeiling);
+  if (over.length > 0) {
+    console.error(
+      `\nsize ceiling exceeded (CI fails): ${over.map((check) => `${check.name}: ${typeof check.actual === 'number' ? kb(check.actual) : check.actual} > ${typeof check.ceiling === 'number' ? kb(check.ceiling) : 'lazy'}`).join('; ')}`,
+    );
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(2);
+  });
+}

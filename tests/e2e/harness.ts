@@ -1,0 +1,214 @@
+// Shared set-up for the end-to-end tests: a reference server on a free port, Chromium with an
+// on-disk profile, and small helpers that drive the notes app through its UI.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { NOTES_DIST } from '../../examples/notes/build.mjs';
+import type { Fault, LogEntry, RunningServer } from '../../examples/server/server.d.mts';
+import { createServer } from '../../examples/server/server.mjs';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Where screenshots go as test artifacts (git-ignored). */
+export const artifactsDir = join(process.cwd(), 'test-results', 'e2e');
+/** Small PBKDF2 cost (tests only) and fast retries/probes, set through the app's URL. */
+export const testQuery = 'iterations=10000&retryMs=200';
+
+export interface Harness {
+  server: RunningServer;
+  context: BrowserContext;
+  /** Stop the browser and the server, delete the profile and the data file. */
+  close(): Promise<void>;
+}
+
+/**
+ * A reference server (free port, its own data file) serving the built app, and Chromium with a
+ * fresh persistent profile: IndexedDB lives on disk, as for a user (an off-the-record
+ * `newContext()` would keep it in memory).
+ */
+export async function startHarness(): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'fluxy-e2e-'));
+  const server = await createServer({ port: 0, dataFile: join(dir, 'db.json'), staticDir: NOTES_DIST });
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 900, height: 640 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    server,
+    context,
+    async close() {
+      await context.close().catch(() => undefined);
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Open the app in a new tab (or the given one) and wait until it has started. */
+export async function openApp(harness: Harness, query = testQuery, page?: Page): Promise<Page> {
+  const tab = page ?? (await harness.context.newPage());
+  tab.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+  await tab.goto(`${harness.server.url}/?${query}`);
+  await waitForApp(tab);
+  return tab;
+}
+
+/** Wait for the app's bootstrap (`ready()` and the first render) to finish. */
+export async function waitForApp(page: Page): Promise<void> {
+  await page.locator('html[data-ready="true"]').waitFor({ state: 'attached', timeout: 20_000 });
+}
+
+// ——— the server's side ———
+
+export async function serverLog(harness: Harness): Promise<LogEntry[]> {
+  return (await fetch(`${harness.server.url}/api/_log`)).json() as Promise<LogEntry[]>;
+}
+
+export async function injectFaults(harness: Harness, faults: Fault[]): Promise<void> {
+  const response = await fetch(`${harness.server.url}/api/_faults`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
+  expect(response.status).toBe(200);
+}
+
+export async function queuedFaults(harness: Harness): Promise<Fault[]> {
+  return (await fetch(`${harness.server.url}/api/_faults`)).json() as Promise<Fault[]>;
+}
+
+// ——— "offline" ———
+
+/**
+ * The browser's own offline switch: `navigator.onLine` turns false, `offline` fires, every
+ * request fails. It also blocks navigation, and this app has no service worker to serve its
+ * shell, so a reload cannot happen while it is on.
+ */
+export async function setBrowserOffline(context: BrowserContext, offline: boolean): Promise<void> {
+  await context.setOffline(offline);
+}
+
+/**
+ * The server cannot be reached by the app (dead Wi-Fi, captive portal, server down) while the
+ * page itself can still load: every API and probe request fails at the network level, as
+ * `fetch` sees it when offline. Returns the function that lifts the block.
+ */
+export async function blockServer(context: BrowserContext): Promise<() => Promise<void>> {
+  const abort = (route: { abort(code: string): Promise<void> }) => route.abort('internetdisconnected');
+  await context.route('**/api/**', abort);
+  await context.route('**/health', abort);
+  return async () => {
+    await context.unroute('**/api/**', abort);
+    await context.unroute('**/health', abort);
+  };
+}
+
+// ——— the app's UI ———
+
+export function statusBar(page: Page) {
+  return {
+    connection: page.getByTestId('connection'),
+    status: page.getByTestId('sync-status'),
+    pending: page.getByTestId('pending-count'),
+    failed: page.getByTestId('failed-count'),
+  };
+}
+
+/** Wait until the status bar shows `count` pending. */
+export async function waitForPending(page: Page, count: number, timeout = 30_000): Promise<void> {
+  await expect
+    .poll(() => page.getByTestId('pending-count').textContent(), { timeout, interval: 50 })
+    .toBe(String(count));
+}
+
+export function noteRow(page: Page, title: string) {
+  return page
+    .getByTestId('note')
+    .filter({ has: page.getByTestId('note-title').getByText(title, { exact: true }) });
+}
+
+export async function addNote(page: Page, title: string, body = ''): Promise<void> {
+  const before = await page.getByTestId('pending-count').textContent();
+  await page.getByTestId('new-note-title').fill(title);
+  await page.getByTestId('new-note-body').fill(body);
+  await page.getByTestId('add-note').click();
+  await noteRow(page, title).waitFor();
+  await waitForQueued(page, before);
+}
+
+export async function editNote(page: Page, title: string, newTitle: string, newBody?: string): Promise<void> {
+  const before = await page.getByTestId('pending-count').textContent();
+  await noteRow(page, title).getByTestId('edit-note').click();
+  await page.getByTestId('edit-title').fill(newTitle);
+  if (newBody !== undefined) await page.getByTestId('edit-body').fill(newBody);
+  await page.getByTestId('save-note').click();
+  await noteRow(page, newTitle).waitFor();
+  await waitForQueued(page, before);
+}
+
+export async function deleteNote(page: Page, title: string): Promise<void> {
+  const before = await page.getByTestId('pending-count').textContent();
+  await noteRow(page, title).getByTestId('delete-note').click();
+  await noteRow(page, title).waitFor({ state: 'detached' });
+  await waitForQueued(page, before);
+}
+
+/** Offline, a queued change raises the pending count once it is committed. */
+async function waitForQueued(page: Page, before: string | null): Promise<void> {
+  const online = (await page.getByTestId('connection').textContent()) === 'Online';
+  if (!online) await expect.poll(() => page.getByTestId('pending-count').textContent()).not.toBe(before);
+}
+
+/** The titles of the notes on screen, top to bottom (newest first). */
+export async function titlesOnScreen(page: Page): Promise<string[]> {
+  return page.getByTestId('note-title').allTextContents();
+}
+
+// ——— the app's handle (window.fluxyNotes, set by main.ts) ———
+
+interface PendingOp {
+  id: string;
+  method: string;
+  url: string;
+}
+
+/** The ids (= Idempotency-Keys) of the pending operations, in send order. */
+export async function pendingOperations(page: Page): Promise<PendingOp[]> {
+  return page.evaluate(async () => {
+    const { sync } = (globalThis as unknown as { fluxyNotes: FluxyNotesHandle }).fluxyNotes;
+    const ops = await sync.pending();
+    return ops.map((op) => ({ id: op.id, method: op.method ?? '', url: op.url ?? '' }));
+  });
+}
+
+/** What main.ts puts on `globalThis.fluxyNotes` (only what the tests use). */
+export interface FluxyNotesHandle {
+  sync: {
+    pending(): Promise<Array<{ id: string; method?: string; url?: string }>>;
+    coordination: string | undefined;
+  };
+}
+
+// ——— screenshots ———
+
+/** Save a screenshot to docs/screenshots (committed) and test-results/e2e (artifact). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const image = await page.screenshot({ fullPage: false });
+  const docs = join(process.cwd(), 'docs', 'screenshots');
+  await mkdir(docs, { recursive: true });
+  await mkdir(artifactsDir, { recursive: true });
+  await writeFile(join(docs, `${name}.png`), image);
+  await writeFile(join(artifactsDir, `${name}.png`), image);
+}

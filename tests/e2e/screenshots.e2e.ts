@@ -1,0 +1,91 @@
+// 5. The app in each state — offline with pending changes, syncing, synced, a change refused
+// with Retry/Discard — checked through the DOM and saved as screenshots to docs/screenshots
+// (used by docs/examples.md) and test-results/e2e.
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import {
+  addNote,
+  editNote,
+  type Harness,
+  injectFaults,
+  noteRow,
+  openApp,
+  screenshot,
+  serverLog,
+  setBrowserOffline,
+  startHarness,
+  statusBar,
+  waitForPending,
+} from './harness.js';
+
+let harness: Harness;
+beforeEach(async () => {
+  harness = await startHarness();
+});
+afterEach(async () => {
+  await harness?.close();
+});
+
+test('screenshots: offline with pending, syncing, synced, failed with Retry/Discard', async () => {
+  const page = await openApp(harness);
+  const bar = statusBar(page);
+
+  // Offline, with changes waiting.
+  await setBrowserOffline(harness.context, true);
+  await addNote(page, 'Groceries', 'milk, eggs, bread');
+  await addNote(page, 'Call Ada', 'about the conference');
+  await addNote(page, 'Book flights');
+  await editNote(page, 'Groceries', 'Groceries for Sunday', 'milk, eggs, bread, coffee');
+  await waitForPending(page, 4);
+  await expect.poll(() => bar.status.textContent()).toBe('Offline: 4 items will sync when back online');
+  await screenshot(page, 'offline-pending');
+
+  // Syncing: the server takes its time with the first request.
+  await injectFaults(harness, [{ delayMs: 2500 }]);
+  await setBrowserOffline(harness.context, false);
+  await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-status')).toBe('syncing');
+  await expect.poll(() => bar.status.textContent()).toBe('Syncing 4 items…');
+  await page.getByTestId('sync-progress').waitFor();
+  await screenshot(page, 'syncing');
+
+  // Synced.
+  await waitForPending(page, 0);
+  await expect.poll(() => bar.status.textContent()).toBe('All changes synced');
+  await expect
+    .poll(async () =>
+      (await page.getByTestId('note-state').allTextContents()).every((s) => s.startsWith('saved')),
+    )
+    .toBe(true);
+  await screenshot(page, 'synced');
+
+  // Refused: the server answers 422 to the next create. The note is rolled back and the change
+  // waits in the failed list with Retry and Discard.
+  await injectFaults(harness, [{ status: 422 }]);
+  await page.getByTestId('new-note-title').fill('Plan the trip');
+  await page.getByTestId('add-note').click();
+  const failed = page.getByTestId('failed-op');
+  await failed.waitFor();
+  expect(await failed.textContent()).toContain('Create “Plan the trip”');
+  expect(await failed.textContent()).toContain('HTTP 422');
+  await failed.getByTestId('retry-op').waitFor();
+  await failed.getByTestId('discard-op').waitFor();
+  await expect.poll(() => bar.failed.textContent()).toBe('1');
+  await noteRow(page, 'Plan the trip').waitFor({ state: 'detached' });
+  await page.getByTestId('notice').waitFor();
+  await screenshot(page, 'failed');
+
+  // Retry sends it again (with a new key generation, since the refusal was stored): it succeeds.
+  await failed.getByTestId('retry-op').click();
+  await failed.waitFor({ state: 'detached' });
+  await noteRow(page, 'Plan the trip').waitFor();
+  await expect.poll(() => bar.failed.textContent()).toBe('0');
+  await waitForPending(page, 0);
+  const log = await serverLog(harness);
+  expect(log.map((entry) => (entry.body as { title?: string } | null)?.title)).toEqual([
+    'Groceries',
+    'Call Ada',
+    'Book flights',
+    'Groceries for Sunday',
+    'Plan the trip',
+  ]);
+  expect(log.at(-1)?.key).toMatch(/\.1$/);
+});
