@@ -1,0 +1,29 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { expect, it } from 'vitest';
+
+// The library runs in browsers and workers too: Node-only globals in src/ throw there (a stray
+// `process.env` check once broke every queue() in the browser). Node modules may only be
+// reached through dynamic `import('node:…')` in the file driver.
+const root = resolve(import.meta.dirname, '../../src');
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+it('src/ uses no Node-only globals and no static node: imports', () => {
+  const problems: string[] = [];
+  for (const file of files(root)) {
+    const code = readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/.*$/gm, '');
+    const name = relative(root, file);
+    if (/\bprocess\s*\./.test(code)) problems.push(`${name}: process.*`);
+    if (/\b(Buffer|__dirname|__filename)\b/.test(code)) problems.push(`${name}: Buffer/__dirname`);
+    if (/\brequire\s*\(/.test(code)) problems.push(`${name}: require()`);
+    if (/^\s*import[^;]*from\s*['"]node:/m.test(code)) problems.push(`${name}: static node: import`);
+  }
+  expect(problems).toStrictEqual([]);
+});
