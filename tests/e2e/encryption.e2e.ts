@@ -1,23 +1,20 @@
 // 4. With a secret, what IndexedDB holds on disk contains no plaintext of the queued bodies
 // (nor of the notes kept after sync), while the server does receive them.
 import type { Page } from 'playwright-core';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   addNote,
   type Harness,
+  harnessPerTest,
   openApp,
   serverLog,
   setBrowserOffline,
-  startHarness,
   waitForPending,
 } from './harness.js';
 
 let harness: Harness;
-beforeEach(async () => {
-  harness = await startHarness();
-});
-afterEach(async () => {
-  await harness?.close();
+harnessPerTest((started) => {
+  harness = started;
 });
 
 /**

@@ -1,30 +1,27 @@
 // 2. A flush through a server that drops connections (before applying and after committing) and
 // answers 5xx / 429, with the page reloaded twice in the middle: every operation is applied
 // exactly once, in the order it was queued.
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   addNote,
   deleteNote,
   editNote,
   type Harness,
+  harnessPerTest,
   injectFaults,
   openApp,
   pendingOperations,
   queuedFaults,
   serverLog,
   setBrowserOffline,
-  startHarness,
   titlesOnScreen,
   waitForApp,
   waitForPending,
 } from './harness.js';
 
 let harness: Harness;
-beforeEach(async () => {
-  harness = await startHarness();
-});
-afterEach(async () => {
-  await harness?.close();
+harnessPerTest((started) => {
+  harness = started;
 });
 
 test('faults and two reloads mid-flush: each operation applied once, in enqueue order', async () => {

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { NOTES_DIST } from '../../examples/notes/build.mjs';
 import type { Fault, LogEntry, RunningServer } from '../../examples/server/server.d.mts';
 import { createServer } from '../../examples/server/server.mjs';
@@ -27,6 +27,19 @@ export interface Harness {
  * fresh persistent profile: IndexedDB lives on disk, as for a user (an off-the-record
  * `newContext()` would keep it in memory).
  */
+/** A fresh harness (server + browser) before each test, closed after it; `use` receives it. */
+export function harnessPerTest(use: (harness: Harness) => void): void {
+  let current: Harness | undefined;
+  beforeEach(async () => {
+    current = await startHarness();
+    use(current);
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+}
+
 export async function startHarness(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'fluxy-e2e-'));
   const server = await createServer({ port: 0, dataFile: join(dir, 'db.json'), staticDir: NOTES_DIST });

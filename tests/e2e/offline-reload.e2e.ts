@@ -7,18 +7,18 @@
 // network level: the page loads, but the app cannot reach its server — the case of a dead Wi-Fi
 // or a captive portal, which the connectivity probe exists for. No request reaches the server
 // until the block is lifted, which the server's log checks.
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   addNote,
   blockServer,
   deleteNote,
   editNote,
   type Harness,
+  harnessPerTest,
   openApp,
   pendingOperations,
   serverLog,
   setBrowserOffline,
-  startHarness,
   statusBar,
   titlesOnScreen,
   waitForApp,
@@ -26,11 +26,8 @@ import {
 } from './harness.js';
 
 let harness: Harness;
-beforeEach(async () => {
-  harness = await startHarness();
-});
-afterEach(async () => {
-  await harness?.close();
+harnessPerTest((started) => {
+  harness = started;
 });
 
 test('the origin is a secure context: WebCrypto and Web Locks are there, so one tab flushes', async () => {

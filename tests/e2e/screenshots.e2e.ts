@@ -1,28 +1,25 @@
 // 5. The app in each state — offline with pending changes, syncing, synced, a change refused
 // with Retry/Discard — checked through the DOM and saved as screenshots to docs/screenshots
 // (used by docs/examples.md) and test-results/e2e.
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   addNote,
   editNote,
   type Harness,
+  harnessPerTest,
   injectFaults,
   noteRow,
   openApp,
   screenshot,
   serverLog,
   setBrowserOffline,
-  startHarness,
   statusBar,
   waitForPending,
 } from './harness.js';
 
 let harness: Harness;
-beforeEach(async () => {
-  harness = await startHarness();
-});
-afterEach(async () => {
-  await harness?.close();
+harnessPerTest((started) => {
+  harness = started;
 });
 
 test('screenshots: offline with pending, syncing, synced, failed with Retry/Discard', async () => {

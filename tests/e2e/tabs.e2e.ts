@@ -1,26 +1,23 @@
 // 3. Three tabs of the app queue offline; back online, exactly one request per operation leaves
 // the browser (one tab sends, holding the Web Lock), and every tab ends with 0 pending.
 import type { Page } from 'playwright-core';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   addNote,
   editNote,
   type Harness,
+  harnessPerTest,
   openApp,
   pendingOperations,
   serverLog,
   setBrowserOffline,
-  startHarness,
   titlesOnScreen,
   waitForPending,
 } from './harness.js';
 
 let harness: Harness;
-beforeEach(async () => {
-  harness = await startHarness();
-});
-afterEach(async () => {
-  await harness?.close();
+harnessPerTest((started) => {
+  harness = started;
 });
 
 test('three tabs offline → online: one request per operation, no duplicates, every tab at 0 pending', async () => {

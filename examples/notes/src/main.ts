@@ -34,7 +34,7 @@ async function start(): Promise<void> {
       ...(retryMs ? { retry: { baseDelayMs: retryMs, maxDelayMs: retryMs * 5 } } : {}),
     }),
   );
-  // Built before ready(): its outcome handlers must be there when an old outcome is delivered.
+  // Built before ready(): its mutations (defineMutation) must be there when an old outcome is delivered.
   const notes = new NotesController();
   await ready();
   await notes.refresh();

@@ -1,6 +1,14 @@
 import { type App, Controller, type ReadonlySignal } from 'fluxy';
 import { StoragePlugin } from 'fluxy/storage';
-import { type Operation, SyncPlugin, type UnreadableOperation } from 'fluxy/sync';
+import {
+  defineMutation,
+  type Mutation,
+  type MutationDefinition,
+  type Operation,
+  type OperationError,
+  SyncPlugin,
+  type UnreadableOperation,
+} from 'fluxy/sync';
 
 /** A note as the reference server returns it (`POST`/`PATCH /api/notes`). */
 export interface ServerNote {
@@ -32,11 +40,18 @@ export interface FailedChange {
   reason: string;
 }
 
-/** What the app stores with each queued operation (`meta`), so the screen can be rebuilt after a reload. */
-interface NoteMeta {
+/**
+ * What a mutation's `apply` returns, stored with the queued operation as its `meta`: enough to
+ * rebuild the screen after a reload, to label a refusal, and to build the request.
+ */
+type NoteMeta = {
+  /** The note's stable local key. */
   key: string;
+  /** Its server id, or its temporary id while the server has not answered its create. */
+  id: string;
+  /** The title the change shows (for a delete: the note's title). */
   title: string;
-}
+};
 
 type NoteFields = { title: string; body: string };
 
@@ -46,11 +61,14 @@ const kinds = { create: 'note.create', update: 'note.update', remove: 'note.dele
  * The notes state, and every change to it.
  *
  * What you see is always: **the server's last answer** (kept in `storage.namespace('notes')`)
- * **plus the changes still in the outbox** (`sync.pending()`), replayed on top. So:
- * - a change shows at once (optimistic) and survives a reload, because it *is* the queued operation;
- * - when the server accepts it, an outcome handler stores the server's copy (with its real id);
- * - when the server refuses it for good, the operation moves to the failed list and its effect
- *   disappears from the view: the rollback needs no extra code, and Retry brings it back.
+ * **plus the changes still in the outbox** (`sync.pending()`), replayed on top. Each change is a
+ * `defineMutation` (create, update, delete), defined with the controller — before `ready()` — so
+ * its outcome is handled also when it arrives after a reload:
+ * - `apply` shows the change at once (optimistic); it survives a reload, because it *is* the
+ *   queued operation;
+ * - `commit` (the server accepted it) stores the server's copy (with its real id);
+ * - `rollback` (the server refused it for good) rebuilds the view: the operation is now in the
+ *   failed list, no longer pending, so its effect disappears; Retry brings it back.
  */
 export class NotesController extends Controller {
   readonly #sync = this.use(SyncPlugin);
@@ -69,26 +87,54 @@ export class NotesController extends Controller {
   /** The last refusal, for a short notice ("… was refused and undone"). */
   readonly notice = this.state('');
 
+  readonly #create = this.#mutation<NoteFields>(kinds.create, {
+    apply: (fields) => {
+      const key = temporaryId();
+      this.#notes.value = [{ key, ...fields, pending: true }, ...this.#notes.value];
+      return { key, id: key, title: fields.title };
+    },
+    request: (fields, { key }) => ({
+      method: 'POST',
+      url: '/notes',
+      body: { ...fields, clientId: key },
+      // The server's id replaces `key` in later operations (e.g. an edit queued before this is sent).
+      tempId: key,
+    }),
+    commit: (_meta, { response }) => this.#confirm(response),
+    rollback: (meta, error) => this.#refused(kinds.create, meta, error),
+  });
+
+  readonly #update = this.#mutation<{ key: string; fields: NoteFields }>(kinds.update, {
+    apply: ({ key, fields }) => {
+      const note = this.#find(key);
+      this.#notes.value = this.#notes.value.map((n) =>
+        n.key === key ? { ...n, ...fields, pending: true } : n,
+      );
+      return { key, id: note.serverId ?? key, title: fields.title };
+    },
+    request: ({ fields }, { id }) => ({ method: 'PATCH', url: noteUrl(id), body: fields }),
+    commit: (_meta, { response }) => this.#confirm(response),
+    rollback: (meta, error) => this.#refused(kinds.update, meta, error),
+  });
+
+  readonly #remove = this.#mutation<string>(kinds.remove, {
+    apply: (key) => {
+      const note = this.#find(key);
+      this.#notes.value = this.#notes.value.filter((n) => n.key !== key);
+      return { key, id: note.serverId ?? key, title: note.title };
+    },
+    request: (_key, { id }) => ({ method: 'DELETE', url: noteUrl(id) }),
+    // `operation.url` is as sent: with the server id in place of a temporary one.
+    commit: (_meta, { operation }) => this.#forget(operation.url),
+    rollback: (meta, error) => this.#refused(kinds.remove, meta, error),
+  });
+
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
   #counts = { pending: -1, failed: -1 };
 
   constructor(app?: App) {
     super(app);
-    // Durable outcome handlers: they run once per outcome, in the tab that sends, also when the
-    // answer arrives after a reload. Registered here, before `ready()`, so none is missed.
-    const sent = { sent: ({ response }: { response: unknown }) => this.#confirm(response) };
-    const failed = {
-      failed: ({ operation }: { operation: Operation | UnreadableOperation }) => this.#refused(operation),
-    };
-    this.own(this.#sync.handle(kinds.create, { ...sent, ...failed }));
-    this.own(this.#sync.handle(kinds.update, { ...sent, ...failed }));
-    this.own(
-      this.#sync.handle(kinds.remove, {
-        sent: ({ operation }) => this.#forget(operation.url),
-        ...failed,
-      }),
-    );
     // Another tab queued something, or a change failed / was retried / discarded: rebuild the view.
     this.own(
       this.#sync.on('change', ({ pendingCount, failedCount }) => {
@@ -108,31 +154,20 @@ export class NotesController extends Controller {
 
   /** Create a note: visible at once, stored in the outbox before this resolves. */
   async create(fields: NoteFields): Promise<void> {
-    const key = temporaryId();
-    this.#notes.value = [{ key, ...fields, pending: true }, ...this.#notes.value];
-    await this.#queue('POST', '/notes', kinds.create, { key, title: fields.title }, () => ({
-      body: { ...fields, clientId: key },
-      // The server's id replaces `key` in later operations (e.g. an edit queued before this is sent).
-      tempId: key,
-    }));
+    await this.#create(fields);
+    await this.#changed();
   }
 
   /** Change a note's title and body. */
   async update(key: string, fields: NoteFields): Promise<void> {
-    const note = this.#find(key);
-    this.#notes.value = this.#notes.value.map((n) =>
-      n.key === key ? { ...n, ...fields, pending: true } : n,
-    );
-    await this.#queue('PATCH', noteUrl(note), kinds.update, { key, title: fields.title }, () => ({
-      body: fields,
-    }));
+    await this.#update({ key, fields });
+    await this.#changed();
   }
 
   /** Delete a note. */
   async remove(key: string): Promise<void> {
-    const note = this.#find(key);
-    this.#notes.value = this.#notes.value.filter((n) => n.key !== key);
-    await this.#queue('DELETE', noteUrl(note), kinds.remove, { key, title: note.title }, () => ({}));
+    await this.#remove(key);
+    await this.#changed();
   }
 
   /** Send a refused change again. */
@@ -165,20 +200,15 @@ export class NotesController extends Controller {
 
   // ——— internals ———
 
-  async #queue(
-    method: 'POST' | 'PATCH' | 'DELETE',
-    url: string,
-    kind: string,
-    meta: NoteMeta,
-    options: () => { body?: unknown; tempId?: string },
-  ): Promise<void> {
-    try {
-      // Resolves once the operation is committed to storage: from here on it survives a reload.
-      await this.#sync.queue(method, url, { ...options(), kind, meta: { ...meta } });
-    } finally {
-      // Refused (bad input, storage full) or not: show what storage holds.
-      await this.#changed();
-    }
+  /**
+   * Define a mutation of this controller, disposed with it. Calling it applies the change and
+   * resolves once the operation is committed to storage (from then on it survives a reload); if
+   * the queue refuses it (bad input, storage full), `rollback` runs and the error is rethrown.
+   */
+  #mutation<Input>(kind: string, definition: MutationDefinition<Input, NoteMeta>): Mutation<Input> {
+    const mutation = defineMutation(this.#sync, kind, definition);
+    this.own(() => mutation.dispose());
+    return mutation;
   }
 
   async #rebuild(): Promise<void> {
@@ -228,10 +258,15 @@ export class NotesController extends Controller {
     await this.#changed();
   }
 
-  /** Refused for good: the view drops the change by itself (it is no longer pending); say so. */
-  async #refused(operation: Operation | UnreadableOperation): Promise<void> {
-    const { label, reason } = describeFailure(operation);
-    this.notice.value = `${label} was refused (${reason}) and undone. Retry or discard it below.`;
+  /**
+   * Roll back: the rebuilt view no longer shows the change (it is not pending any more), so this
+   * only rebuilds, and says why. Not queued at all (`sync/not-queued`): the caller shows the error.
+   */
+  async #refused(kind: string, meta: NoteMeta, error: OperationError): Promise<void> {
+    if (error.code !== 'sync/not-queued') {
+      const change = `${verb(kind)} “${meta.title}”`;
+      this.notice.value = `${change} was refused (${reason(error)}) and undone. Retry or discard it below.`;
+    }
     await this.#changed();
   }
 
@@ -249,8 +284,8 @@ export class NotesController extends Controller {
 }
 
 /** `/notes/<server id>`, or the temporary id until the server answered (the outbox swaps it). */
-function noteUrl(note: Note): string {
-  return `/notes/${encodeURIComponent(note.serverId ?? note.key)}`;
+function noteUrl(id: string): string {
+  return `/notes/${encodeURIComponent(id)}`;
 }
 
 /** A client-made id: `tmp_` + 16 random hex digits (crypto.getRandomValues works on any origin). */
@@ -271,11 +306,19 @@ function describeFailure(operation: Operation | UnreadableOperation): FailedChan
     return { id: operation.id, label: 'A change that cannot be read', reason: operation.lastError.message };
   }
   const title = (operation.meta as NoteMeta | undefined)?.title ?? '';
-  const verb =
-    operation.kind === kinds.create ? 'Create' : operation.kind === kinds.update ? 'Edit' : 'Delete';
-  const error = operation.lastError;
-  const reason = error?.status ? `HTTP ${error.status}` : (error?.message ?? 'unknown error');
-  return { id: operation.id, label: `${verb} “${title}”`, reason };
+  return {
+    id: operation.id,
+    label: `${verb(operation.kind)} “${title}”`,
+    reason: reason(operation.lastError),
+  };
+}
+
+function verb(kind: string | undefined): string {
+  return kind === kinds.create ? 'Create' : kind === kinds.update ? 'Edit' : 'Delete';
+}
+
+function reason(error: OperationError | undefined): string {
+  return error?.status ? `HTTP ${error.status}` : (error?.message ?? 'unknown error');
 }
 
 function isServerNote(value: unknown): value is ServerNote {

@@ -1,0 +1,90 @@
+// 6. Rollback after a permanent failure that arrives after a reload: changes made offline are
+// refused for good (422) by the server only once the page has been reloaded. The reloaded page
+// rolls them back — the new note disappears, the renamed note shows the server's title again —
+// and lists them as refused, with Retry and Discard. The server applied none of them.
+//
+// "Offline" is simulated as in offline-reload.e2e.ts: Chromium's offline switch for the UI
+// actions, then requests to the API and /health aborted at the network level for the reload.
+import { expect, test } from 'vitest';
+import {
+  addNote,
+  blockServer,
+  editNote,
+  type Harness,
+  harnessPerTest,
+  injectFaults,
+  openApp,
+  queuedFaults,
+  serverLog,
+  setBrowserOffline,
+  statusBar,
+  titlesOnScreen,
+  waitForApp,
+  waitForPending,
+} from './harness.js';
+
+let harness: Harness;
+harnessPerTest((started) => {
+  harness = started;
+});
+
+test('rollback after a permanent failure that arrives after a reload', async () => {
+  const page = await openApp(harness);
+  const bar = statusBar(page);
+  await expect.poll(() => bar.connection.textContent()).toBe('Online');
+
+  // Note A is created online and saved: the server's copy is stored.
+  await addNote(page, 'Plan A', 'first draft');
+  await waitForPending(page, 0);
+  await expect.poll(() => page.getByTestId('note-state').allTextContents()).toEqual(['saved · n_1']);
+
+  // Offline: rename A, create B.
+  await setBrowserOffline(harness.context, true);
+  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await editNote(page, 'Plan A', 'Plan A (renamed)');
+  await addNote(page, 'Note B', 'made offline');
+  await waitForPending(page, 2);
+  expect(await titlesOnScreen(page)).toEqual(['Note B', 'Plan A (renamed)']);
+
+  // Reload while the server is unreachable: both changes are still shown, still pending.
+  const unblock = await blockServer(harness.context);
+  await setBrowserOffline(harness.context, false);
+  await page.reload();
+  await waitForApp(page);
+  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await waitForPending(page, 2);
+  expect(await titlesOnScreen(page)).toEqual(['Note B', 'Plan A (renamed)']);
+  expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'saving…']);
+
+  // The server will refuse both writes for good; then it becomes reachable.
+  await injectFaults(harness, [{ status: 422 }, { status: 422 }]);
+  await unblock();
+
+  // The reloaded page rolls both back: B is gone, A shows the server's title again.
+  await waitForPending(page, 0);
+  await expect.poll(() => bar.failed.textContent()).toBe('2');
+  await expect.poll(() => titlesOnScreen(page)).toEqual(['Plan A']);
+  await expect.poll(() => page.getByTestId('note-state').allTextContents()).toEqual(['saved · n_1']);
+  expect(await page.getByTestId('note-body').allTextContents()).toEqual(['first draft']);
+
+  // …and lists the two refused changes, oldest first, each with Retry and Discard.
+  const failed = page.getByTestId('failed-op');
+  await expect.poll(() => failed.count()).toBe(2);
+  const labels = await failed.allTextContents();
+  expect(labels[0]).toContain('Edit “Plan A (renamed)”');
+  expect(labels[1]).toContain('Create “Note B”');
+  for (const label of labels) expect(label).toContain('HTTP 422');
+  expect(await failed.getByTestId('retry-op').count()).toBe(2);
+  expect(await failed.getByTestId('discard-op').count()).toBe(2);
+  // The notice comes from the rollback, which ran in the reloaded page.
+  await expect.poll(() => page.getByTestId('notice').textContent()).toContain('was refused (HTTP 422)');
+  await expect.poll(() => bar.status.textContent()).toBe('2 changes were refused: see below');
+
+  // Both faults were used, and the server applied only A's original create.
+  expect(await queuedFaults(harness)).toEqual([]);
+  const log = await serverLog(harness);
+  expect(log.map((entry) => `${entry.method} ${entry.path}`)).toEqual(['POST /api/notes']);
+  expect((log[0]?.body as { title?: string } | null)?.title).toBe('Plan A');
+  const notes = (await (await fetch(`${harness.server.url}/api/notes`)).json()) as Array<{ title: string }>;
+  expect(notes.map((note) => note.title)).toEqual(['Plan A']);
+});
