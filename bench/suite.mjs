@@ -185,21 +185,29 @@ export async function benchEnqueue({
         });
       }
     }
-    const elapsed = Object.fromEntries(labels.map((label) => [label, 0]));
-    for (let done = 0, b = 0; done < ops; done += block, b++) {
-      const count = Math.min(block, ops - done);
-      for (const label of rotate(labels, round + b))
-        elapsed[label] += await subjects.get(label).write(done, count);
-    }
-    for (const label of labels) {
-      await subjects.get(label).close();
-      results[label].push(opsPerSecond(ops, elapsed[label]));
-    }
-    log(
-      `  enqueue round ${round + 1}/${rounds}: ${labels.map((l) => `${l} ${results[l].at(-1).toFixed(0)}/s`).join(', ')}`,
-    );
+    await writeRound({ labels, subjects, ops, block, round, rounds, results, name: 'enqueue' });
   }
   return summarizeAgainst(results, 'raw');
+}
+
+/**
+ * One round of interleaved writes: `ops` writes in blocks of `block`, the subjects taking turns
+ * in an order that rotates with the round; each subject's ops/s is appended to `results`.
+ */
+export async function writeRound({ labels, subjects, ops, block, round, rounds, results, name }) {
+  const elapsed = Object.fromEntries(labels.map((label) => [label, 0]));
+  for (let done = 0, b = 0; done < ops; done += block, b++) {
+    const count = Math.min(block, ops - done);
+    for (const label of rotate(labels, round + b))
+      elapsed[label] += await subjects.get(label).write(done, count);
+  }
+  for (const label of labels) {
+    await subjects.get(label).close();
+    results[label].push(opsPerSecond(ops, elapsed[label]));
+  }
+  log(
+    `  ${name} round ${round + 1}/${rounds}: ${labels.map((l) => `${l} ${results[l].at(-1).toFixed(0)}/s`).join(', ')}`,
+  );
 }
 
 /** Medians of each series and, for each, the median of its per-round ratio to `baseline`. */

@@ -12,12 +12,11 @@ import {
   log,
   now,
   openFluxy,
-  opsPerSecond,
   RAW_VALUE,
-  rotate,
   SECRET,
   summarizeAgainst,
   uniqueName,
+  writeRound,
 } from '../suite.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
@@ -76,19 +75,7 @@ async function enqueueFile({ ops, block = 25 }) {
         });
       }
     }
-    const elapsed = Object.fromEntries(labels.map((label) => [label, 0]));
-    for (let done = 0, b = 0; done < ops; done += block, b++) {
-      const count = Math.min(block, ops - done);
-      for (const label of rotate(labels, round + b))
-        elapsed[label] += await subjects.get(label).write(done, count);
-    }
-    for (const label of labels) {
-      await subjects.get(label).close();
-      results[label].push(opsPerSecond(ops, elapsed[label]));
-    }
-    log(
-      `  file round ${round + 1}/${rounds}: ${labels.map((l) => `${l} ${results[l].at(-1).toFixed(0)}/s`).join(', ')}`,
-    );
+    await writeRound({ labels, subjects, ops, block, round, rounds, results, name: 'file' });
   }
   return summarizeAgainst(results, 'raw-fs');
 }
