@@ -24,6 +24,7 @@ import { OperationIdGenerator } from './operation-id.js';
 import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
 import { type OutcomeHandlers, OutcomeLog } from './outcomes.js';
 import type { OperationDraft } from './request-validation.js';
+import { SortedIds } from './sorted-ids.js';
 import type { SyncEvents } from './sync-events.js';
 import { extractServerId, substituteTempId, TempIds } from './temp-ids.js';
 import { type SendResult, sendOperation, type TransportOptions } from './transport.js';
@@ -79,7 +80,7 @@ export class SyncEngine {
   readonly #lastError = signal<OperationError | null>(null);
   readonly #progress = signal<SyncProgress>({ total: 0, done: 0 });
 
-  #pending: string[] = [];
+  readonly #pending = new SortedIds();
   #failed = new Set<string>();
   /** Changes made while a rescan reads keys, replayed over its result so a stale scan loses nothing. */
   readonly #journals = new Set<Array<[list: OutboxList, change: 'add' | 'remove', id: string]>>();
@@ -239,7 +240,7 @@ export class SyncEngine {
 
   /** Snapshot of the pending operations, in send order. */
   async pending(): Promise<Array<Operation | UnreadableOperation>> {
-    return this.#readAll('pending', [...this.#pending]);
+    return this.#readAll('pending', this.#pending.toArray());
   }
 
   /** Snapshot of the failed operations, oldest first. */
@@ -281,7 +282,7 @@ export class SyncEngine {
       this.#post({ type: 'added', list: 'pending', ids: [failedId] });
       count++;
     }
-    const head = this.#pending[0];
+    const head = this.#pending.first();
     if (head !== undefined && (id === undefined || id === head)) {
       const record = await this.#readOrStub('pending', head).catch(() => undefined);
       if (record?.nextAttemptAt !== undefined && !record.unreadable) {
@@ -339,7 +340,7 @@ export class SyncEngine {
     if (this.#inFlight) await this.#inFlight.done;
     await this.#flushRun?.catch(() => undefined);
     await this.#rescan();
-    const pending = [...this.#pending];
+    const pending = this.#pending.toArray();
     const failed = [...this.#failed];
     for (const id of pending) await this.#outbox.remove('pending', id);
     for (const id of failed) await this.#outbox.remove('failed', id);
@@ -395,7 +396,7 @@ export class SyncEngine {
     this.#publish();
     try {
       while (this.#canSend()) {
-        const id = this.#pending[0];
+        const id = this.#pending.first();
         if (id === undefined) break;
         const earlier = [...this.#writing].filter(([writing]) => writing < id).map(([, write]) => write);
         if (earlier.length > 0) {
@@ -430,7 +431,7 @@ export class SyncEngine {
    * or announced by another tab, drops the copy.
    */
   #prefetchNext(current: string): void {
-    const next = this.#pending[this.#pending.indexOf(current) + 1];
+    const next = this.#pending.after(current);
     if (next === undefined || this.#prefetched.has(next)) return;
     const read = this.#outbox.read('pending', next);
     read.catch(() => undefined);
@@ -686,7 +687,7 @@ export class SyncEngine {
 
   async #deliverStoredOutcomes(): Promise<void> {
     try {
-      await this.#outcomes.deliverStored((id) => this.#pending.includes(id));
+      await this.#outcomes.deliverStored((id) => this.#pending.has(id));
     } catch (error) {
       this.#deps.logger.error('delivering stored outcomes failed', error);
     }
@@ -774,9 +775,11 @@ export class SyncEngine {
       if (change === 'add') set.add(id);
       else set.delete(id);
     }
-    const last = [...pending, ...failed].sort().at(-1);
+    let last = '';
+    for (const id of pending) if (id > last) last = id;
+    for (const id of failed) if (id > last) last = id;
     if (last) this.#ids.seed(last);
-    this.#pending = [...pending].sort();
+    this.#pending.reset(pending);
     this.#failed = failed;
     this.#publish();
   }
@@ -787,19 +790,13 @@ export class SyncEngine {
 
   #addPending(ids: string[]): void {
     this.#journal('pending', 'add', ids);
-    for (const id of ids) {
-      if (this.#pending.includes(id)) continue;
-      let index = this.#pending.length;
-      while (index > 0 && (this.#pending[index - 1] as string) > id) index--;
-      this.#pending.splice(index, 0, id);
-    }
+    this.#pending.add(ids);
   }
 
   #removePending(ids: string[]): void {
     this.#journal('pending', 'remove', ids);
     for (const id of ids) this.#prefetched.delete(id);
-    const remove = new Set(ids);
-    this.#pending = this.#pending.filter((id) => !remove.has(id));
+    this.#pending.remove(ids);
   }
 
   #addFailed(ids: string[]): void {
