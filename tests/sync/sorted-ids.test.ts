@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SortedIds } from '../../src/plugins/sync/sorted-ids.js';
 
-type Step = { kind: 'add'; ids: string[] } | { kind: 'remove'; ids: string[] } | { kind: 'reset'; ids: string[] };
+type Step =
+  | { kind: 'add'; ids: string[] }
+  | { kind: 'remove'; ids: string[] }
+  | { kind: 'reset'; ids: string[] };
 
 const id = fc.stringMatching(/^[a-e]{1,3}$/);
 const step: fc.Arbitrary<Step> = fc.oneof(
