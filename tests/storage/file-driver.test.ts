@@ -20,10 +20,30 @@ describe('file names', () => {
     );
     expect(encodeFileName('A/b.c')).toBe('~41~2fb~2ec');
     expect(encodeFileName('a')).not.toBe(encodeFileName('A'));
+    expect(decodeFileName('~61')).toBeUndefined(); // not how "a" is encoded: a stray file, not a key
   });
 
   it('refuse keys whose file name would be too long', async () => {
     await expectCode(() => encodeFileName('K'.repeat(200)), 'storage/invalid-key');
+  });
+
+  it('refuse a database name too long for a folder, saying it is the name', async () => {
+    const error = await expectCode(
+      FileDriver.open({ dir: await tempDir(), name: 'N'.repeat(100) }),
+      'storage/invalid-key',
+    );
+    expect(error.message).toMatch(/database name/);
+  });
+
+  it('take every key up to the limit, temp files included (255-character file names)', async () => {
+    const backend = await FileDriver.open({ dir: await tempDir(), name: 'db' });
+    const longest = 'x'.repeat(240);
+    await backend.setItem(longest, 'fits');
+    await backend.writeBatch([{ key: `${'y'.repeat(239)}`, value: 'also' }]);
+    expect(await backend.insertIfAbsent(`${'z'.repeat(240)}`, 'too')).toBe(true);
+    expect(await backend.getItem(longest)).toBe('fits');
+    await expectCode(() => encodeFileName('x'.repeat(241)), 'storage/invalid-key');
+    await backend.close();
   });
 });
 
@@ -62,6 +82,22 @@ describe('FileDriver', () => {
     expect((await reopened.keys()).sort()).toStrictEqual(['a', 'b']);
     expect(await reopened.getItem('a')).toBe('committed');
     expect((await readdir(folder)).sort()).toStrictEqual(['k-a.rec', 'k-b.rec']);
+  });
+
+  it("leaves alone the temp files of a live writer (another instance on the folder), deletes a dead one's", async () => {
+    const dir = await tempDir();
+    const first = await FileDriver.open({ dir, name: 'db' });
+    await first.setItem('a', 'committed');
+    const folder = join(dir, 'db');
+    const live = `t-${process.pid}-00112233aabbccdd.tmp`;
+    const dead = 't-2147483646-00112233aabbccdd.tmp'; // no such process
+    await writeFile(join(folder, live), 'a write in progress');
+    await writeFile(join(folder, dead), 'left by a crash');
+    const second = await FileDriver.open({ dir, name: 'db' });
+    expect((await readdir(folder)).sort()).toStrictEqual(['k-a.rec', live]);
+    expect(await second.keys()).toStrictEqual(['a']);
+    await first.close();
+    await second.close();
   });
 
   it('survives a restart through the plugin, encrypted, with everything readable', async () => {

@@ -96,6 +96,28 @@ describe('StoragePlugin through the registry', () => {
     expect(await web.get('k')).toStrictEqual({ from: 'crypto-js' });
   });
 
+  it('gives one salt to a new encrypted database opened twice at once (no Web Locks), so each reads the other', async () => {
+    for (const engine of ['webcrypto', 'crypto-js'] as const) {
+      const indexedDB = new IDBFactory();
+      const options = { indexedDB, secret: 'pw', iterations: fastIterations } as const;
+      const [a, b] = await Promise.all([
+        openStorage({ ...options, engine }),
+        openStorage({ ...options, engine: 'webcrypto' }),
+      ]);
+      await a.storage.set('from-a', 1);
+      await b.storage.set('from-b', 2);
+      expect(await a.storage.get('from-b')).toBe(2);
+      expect(await b.storage.get('from-a')).toBe(1);
+    }
+  });
+
+  it('stores and reads back a large encrypted value (8 MB)', async () => {
+    const { storage } = await openStorage({ driver: 'memory', secret: 'pw', iterations: fastIterations });
+    const big = 'x'.repeat(8_000_000);
+    await storage.set('big', big);
+    expect(await storage.get('big')).toBe(big);
+  });
+
   it('lets several plugins share one database through namespaces', async () => {
     const { storage } = await openStorage({ driver: 'memory' });
     const sync = storage.namespace('sync');

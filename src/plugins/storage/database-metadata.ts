@@ -59,10 +59,9 @@ export async function unlockDatabase(
             check,
           }
         : { v: recordVersion, kdf: 'raw', check };
-    await backend.setItem(metadataKey, JSON.stringify(metadata));
-    // Another tab or process may have created the database at the same moment: the stored one wins.
-    const winner = await backend.getItem(metadataKey);
-    if (winner === JSON.stringify(metadata)) return codec;
+    // Another tab or process may be creating the database at the same moment (without Web Locks:
+    // Node, plain-http pages): only one insert can win, and the loser opens with the winner's salt.
+    if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata))) return codec;
     return unlockDatabase(backend, cipher, credentials);
   }
   const metadata = parseMetadata(stored);

@@ -1,3 +1,4 @@
+import { FluxyError } from '../../core/errors.js';
 import { storageError } from './errors.js';
 
 const maxDepth = 256;
@@ -16,11 +17,36 @@ export function toJson(value: unknown, key: string): string {
       `set("${key}", undefined): undefined cannot be stored; call remove("${key}") to delete a key.`,
     );
   }
-  check(value, '$', new Set(), 0, key);
-  return JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    check(value, '$', new Set(), 0, key, '');
+    text = JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof FluxyError) throw error;
+    // A getter or toJSON that throws: the value cannot be read, so it cannot be stored.
+    throw storageError(
+      'storage/not-serializable',
+      `set("${key}", value): reading the value threw (${error instanceof Error ? error.message : String(error)}). Store plain data.`,
+      error,
+    );
+  }
+  if (text === undefined) {
+    throw storageError(
+      'storage/not-serializable',
+      `set("${key}", value): the value serialises to nothing (its toJSON returned undefined or a function). Store plain data.`,
+    );
+  }
+  return text;
 }
 
-function check(value: unknown, path: string, ancestors: Set<object>, depth: number, key: string): void {
+function check(
+  value: unknown,
+  path: string,
+  ancestors: Set<object>,
+  depth: number,
+  key: string,
+  name: string,
+): void {
   const refuse = (what: string): never => {
     throw storageError(
       'storage/not-serializable',
@@ -51,11 +77,19 @@ function check(value: unknown, path: string, ancestors: Set<object>, depth: numb
   const object = value as object;
   if (depth >= maxDepth) refuse(`nested deeper than ${maxDepth} levels`);
   if (ancestors.has(object)) refuse('a circular reference');
-  if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return;
   ancestors.add(object);
+  const toJSON = (object as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    // JSON.stringify stores what toJSON returns (a Date's ISO string): check that instead.
+    const replaced: unknown = toJSON.call(object, name);
+    if (replaced === undefined) refuse('an object whose toJSON() returns undefined');
+    check(replaced, `${path}.toJSON()`, ancestors, depth + 1, key, name);
+    ancestors.delete(object);
+    return;
+  }
   if (Array.isArray(object)) {
     object.forEach((item: unknown, index) => {
-      check(item, `${path}[${index}]`, ancestors, depth + 1, key);
+      check(item, `${path}[${index}]`, ancestors, depth + 1, key, String(index));
     });
   } else {
     const prototype = Object.getPrototypeOf(object);
@@ -65,8 +99,8 @@ function check(value: unknown, path: string, ancestors: Set<object>, depth: numb
     for (const symbol of Object.getOwnPropertySymbols(object)) {
       if (Object.prototype.propertyIsEnumerable.call(object, symbol)) refuse(`keyed by ${String(symbol)}`);
     }
-    for (const [name, item] of Object.entries(object)) {
-      if (item !== undefined) check(item, `${path}.${name}`, ancestors, depth + 1, key);
+    for (const [property, item] of Object.entries(object)) {
+      if (item !== undefined) check(item, `${path}.${property}`, ancestors, depth + 1, key, property);
     }
   }
   ancestors.delete(object);

@@ -1,5 +1,6 @@
 import type { StorageBackend } from './drivers/storage-backend.js';
 import { toStorageError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
 import { toJson } from './json-value.js';
 import type { KeyValueStore } from './key-value-store.js';
 import { NamespaceView } from './namespace-view.js';
@@ -16,7 +17,8 @@ import {
  * The {@link KeyValueStore} over a driver backend and a record codec (plain or encrypted). It
  * validates keys and values before touching the driver, so bad input changes nothing, and maps
  * driver failures to `storage/quota-exceeded` / `storage/unavailable`. Reserved metadata keys
- * are invisible to `keys()` and `clear()`.
+ * are invisible to `keys()` and `clear()`. Concurrent writes share driver commits
+ * ({@link GroupCommit}); each still resolves only once its own write is committed.
  *
  * @example
  * const store = new RecordStore(new MemoryDriver(), new PlainCodec());
@@ -26,6 +28,7 @@ import {
 export class RecordStore implements KeyValueStore {
   readonly #backend: StorageBackend;
   readonly #codec: RecordCodec;
+  readonly #commits: GroupCommit;
   // Settles once the latest write was handed to the driver: writes reach it in call order even
   // though encrypting takes a variable time.
   #issued: Promise<unknown> = Promise.resolve();
@@ -33,6 +36,7 @@ export class RecordStore implements KeyValueStore {
   constructor(backend: StorageBackend, codec: RecordCodec) {
     this.#backend = backend;
     this.#codec = codec;
+    this.#commits = new GroupCommit(backend);
   }
 
   /** True when values are encrypted at rest. */
@@ -51,14 +55,14 @@ export class RecordStore implements KeyValueStore {
     assertKey(key, 'set');
     const record = this.#codec.encode(key, toJson(value, key));
     await this.#inCallOrder(record, (stored) =>
-      driverCall(() => this.#backend.setItem(key, stored), `set("${key}")`),
+      driverCall(() => this.#commits.write({ key, value: stored }), `set("${key}")`),
     );
   }
 
   async remove(key: string): Promise<void> {
     assertKey(key, 'remove');
     await this.#inCallOrder(Promise.resolve(), () =>
-      driverCall(() => this.#backend.removeItem(key), `remove("${key}")`),
+      driverCall(() => this.#commits.write({ key, value: undefined }), `remove("${key}")`),
     );
   }
 
@@ -77,8 +81,12 @@ export class RecordStore implements KeyValueStore {
     await this.#inCallOrder(
       Promise.resolve(),
       async () => {
+        await this.#commits.drained();
         const keys = await this.keys(prefix);
-        await driverCall(() => Promise.all(keys.map((key) => this.#backend.removeItem(key))), operation);
+        await driverCall(
+          () => Promise.all(keys.map((key) => this.#commits.write({ key, value: undefined }))),
+          operation,
+        );
       },
       true,
     );
@@ -111,8 +119,9 @@ export class RecordStore implements KeyValueStore {
   }
 
   /** Releases the driver (connections, handles). */
-  close(): Promise<void> {
-    return this.#backend.close();
+  async close(): Promise<void> {
+    await this.#commits.drained();
+    await this.#backend.close();
   }
 }
 

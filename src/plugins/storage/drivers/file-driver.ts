@@ -1,6 +1,7 @@
 import { randomBytes } from '../bytes.js';
+import { storageError } from '../errors.js';
 import { decodeFileName, encodeFileName } from './file-names.js';
-import { quotaExceeded, recordSize, type StorageBackend } from './storage-backend.js';
+import { quotaExceeded, recordSize, type StorageBackend, type StorageWrite } from './storage-backend.js';
 
 type FileSystem = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
@@ -55,12 +56,22 @@ export class FileDriver implements StorageBackend {
   /** Opens (creating if needed) the database folder and deletes leftover temp files. */
   static async open(options: FileDriverOptions): Promise<FileDriver> {
     const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
-    const folder = path.resolve(options.dir, encodeFileName(options.name));
+    let folderName: string;
+    try {
+      folderName = encodeFileName(options.name);
+    } catch {
+      throw storageError(
+        'storage/invalid-key',
+        `The database name "${options.name.slice(0, 40)}…" is too long for the file driver (its folder name would pass 240 characters): use a shorter \`name\`.`,
+      );
+    }
+    const folder = path.resolve(options.dir, folderName);
     await fs.mkdir(folder, { recursive: true });
     const sizes = new Map<string, number>();
     for (const entry of await fs.readdir(folder)) {
       if (tempFile.test(entry)) {
-        await fs.rm(path.join(folder, entry), { force: true });
+        // A temp file of a live process (another instance on this folder) is a write in progress.
+        if (!writerIsAlive(entry)) await fs.rm(path.join(folder, entry), { force: true });
         continue;
       }
       const key = decodeKey(entry);
@@ -82,12 +93,82 @@ export class FileDriver implements StorageBackend {
   }
 
   setItem(key: string, value: string): Promise<void> {
+    return this.writeBatch([{ key, value }]);
+  }
+
+  /**
+   * Writes (and fsyncs) every new value to its own temp file at once, then renames them over their
+   * records and deletes removed keys in order, then fsyncs the folder once. Each record changes
+   * atomically; a crash part-way leaves some records old and some new, never a torn one.
+   */
+  writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    return this.#serially(async () => {
+      const sizes = new Map<string, number | undefined>();
+      let used = this.#used;
+      for (const { key, value } of writes) {
+        const previous = sizes.has(key) ? sizes.get(key) : this.#sizes.get(key);
+        const size = value === undefined ? undefined : recordSize(key, value);
+        used += (size ?? 0) - (previous ?? 0);
+        sizes.set(key, size);
+      }
+      if (this.#quota !== undefined && used > this.#quota) throw quotaExceeded(this.#quota, used);
+      // The last write of a key wins; earlier ones in the batch need no file.
+      const last = new Map<string, string | undefined>();
+      for (const { key, value } of writes) {
+        last.delete(key);
+        last.set(key, value);
+      }
+      const temps = new Map<string, string>();
+      try {
+        await Promise.all(
+          [...last].map(async ([key, value]) => {
+            if (value === undefined) return;
+            const temp = this.#path.join(this.#folder, tempName());
+            temps.set(key, temp);
+            const handle = await this.#fs.open(temp, 'wx');
+            try {
+              await handle.writeFile(value, 'utf8');
+              await handle.sync();
+            } finally {
+              await handle.close();
+            }
+          }),
+        );
+        for (const [key, value] of last) {
+          const temp = temps.get(key);
+          if (value === undefined) await this.#fs.rm(this.#file(key), { force: true });
+          else if (temp !== undefined) {
+            await this.#fs.rename(temp, this.#file(key));
+            temps.delete(key);
+          }
+        }
+      } catch (error) {
+        await Promise.all(
+          [...temps.values()].map((temp) => this.#fs.rm(temp, { force: true }).catch(() => {})),
+        );
+        throw asQuotaError(error);
+      }
+      await this.#syncFolder();
+      for (const [key, size] of sizes) {
+        if (size === undefined) this.#sizes.delete(key);
+        else if (this.#quota !== undefined) this.#sizes.set(key, size);
+      }
+      this.#used = used;
+    });
+  }
+
+  removeItem(key: string): Promise<void> {
+    return this.writeBatch([{ key, value: undefined }]);
+  }
+
+  /** Writes and fsyncs a temp file, then hard-links it as the record: `link` fails if the record exists. */
+  insertIfAbsent(key: string, value: string): Promise<boolean> {
     return this.#serially(async () => {
       const size = recordSize(key, value);
-      const used = this.#used - (this.#sizes.get(key) ?? 0) + size;
-      if (this.#quota !== undefined && used > this.#quota) throw quotaExceeded(this.#quota, used);
-      const file = this.#file(key);
-      const temp = `${file}.${Array.from(randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('')}.tmp`;
+      if (this.#quota !== undefined && this.#used + size > this.#quota)
+        throw quotaExceeded(this.#quota, this.#used + size);
+      const temp = this.#path.join(this.#folder, tempName());
+      let inserted = true;
       try {
         const handle = await this.#fs.open(temp, 'wx');
         try {
@@ -96,23 +177,26 @@ export class FileDriver implements StorageBackend {
         } finally {
           await handle.close();
         }
-        await this.#fs.rename(temp, file);
+        await this.#fs.link(temp, this.#file(key)).catch(async (error: unknown) => {
+          if (codeOf(error) === 'EEXIST') {
+            inserted = false;
+            return;
+          }
+          if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP'].includes(codeOf(error) ?? '')) throw error;
+          // No hard links on this file system: check, then rename (not atomic across processes).
+          inserted = (await this.getItem(key)) === undefined;
+          if (inserted) await this.#fs.rename(temp, this.#file(key));
+        });
       } catch (error) {
-        await this.#fs.rm(temp, { force: true }).catch(() => {});
         throw asQuotaError(error);
+      } finally {
+        await this.#fs.rm(temp, { force: true }).catch(() => {});
       }
+      if (!inserted) return false;
       await this.#syncFolder();
       if (this.#quota !== undefined) this.#sizes.set(key, size);
-      this.#used = used;
-    });
-  }
-
-  removeItem(key: string): Promise<void> {
-    return this.#serially(async () => {
-      await this.#fs.rm(this.#file(key), { force: true });
-      await this.#syncFolder();
-      this.#used -= this.#sizes.get(key) ?? 0;
-      this.#sizes.delete(key);
+      this.#used += size;
+      return true;
     });
   }
 
@@ -166,6 +250,28 @@ export class FileDriver implements StorageBackend {
     } finally {
       await handle?.close();
     }
+  }
+}
+
+const ownTemp = /^t-(\d+)-[0-9a-f]+\.tmp$/;
+
+/** `t-<pid>-<random>.tmp`: short (a long key's temp name must fit the file-name limit too), and says who writes it. */
+function tempName(): string {
+  const pid = (globalThis as { process?: { pid?: number } }).process?.pid ?? 0;
+  return `t-${pid}-${Array.from(randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('')}.tmp`;
+}
+
+/** True when `entry` is a temp file of a process that is still running (this one included). */
+function writerIsAlive(entry: string): boolean {
+  const pid = Number(ownTemp.exec(entry)?.[1] ?? 0);
+  if (pid <= 0) return false;
+  const node = (globalThis as { process?: { kill?: (pid: number, signal: number) => void } }).process;
+  if (typeof node?.kill !== 'function') return false;
+  try {
+    node.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return codeOf(error) === 'EPERM';
   }
 }
 

@@ -41,7 +41,9 @@ export function decodeFileName(name: string): string | undefined {
     }
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    // One key, one file: `k-a.rec` and a stray `k-~61.rec` must not both read as key "a".
+    return encodeFileName(text) === name ? text : undefined;
   } catch {
     return undefined;
   }

@@ -1,10 +1,10 @@
-import type { StorageBackend } from './storage-backend.js';
+import type { StorageBackend, StorageWrite } from './storage-backend.js';
 
 const storeName = 'records';
 
 /**
  * A {@link StorageBackend} over IndexedDB: database `name`, one object store, one transaction
- * per operation. Writes resolve on the transaction's `complete` event; a transaction that aborts
+ * per operation (one per batch for `writeBatch`). Writes resolve on the transaction's `complete` event; a transaction that aborts
  * rejects with its `error` (e.g. a `QuotaExceededError`). The factory is looked up when the
  * database is opened, so tests can install a fresh `fake-indexeddb` factory at any time.
  *
@@ -52,6 +52,42 @@ export class IndexedDbDriver implements StorageBackend {
 
   async removeItem(key: string): Promise<void> {
     await this.#run('readwrite', (store) => store.delete(key));
+  }
+
+  writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const transaction = this.#db.transaction(storeName, 'readwrite');
+      const store = transaction.objectStore(storeName);
+      transaction.oncomplete = () => resolve();
+      transaction.onabort = () =>
+        reject(transaction.error ?? new Error('the IndexedDB transaction was aborted'));
+      try {
+        for (const { key, value } of writes) {
+          if (value === undefined) store.delete(key);
+          else store.put(value, key);
+        }
+      } catch (error) {
+        // A request that throws (a key IndexedDB refuses) must not let the others commit alone.
+        transaction.onabort = () => reject(error);
+        transaction.abort();
+      }
+    });
+  }
+
+  insertIfAbsent(key: string, value: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const transaction = this.#db.transaction(storeName, 'readwrite');
+      const request = transaction.objectStore(storeName).add(value, key);
+      let inserted = true;
+      request.onerror = (event) => {
+        if (request.error?.name !== 'ConstraintError') return;
+        inserted = false;
+        event.preventDefault(); // the key exists: not a failure, and the transaction must not abort
+      };
+      transaction.oncomplete = () => resolve(inserted);
+      transaction.onabort = () =>
+        reject(transaction.error ?? new Error('the IndexedDB transaction was aborted'));
+    });
   }
 
   async keys(): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type localforage from 'localforage';
-import type { StorageBackend } from './storage-backend.js';
+import type { StorageBackend, StorageWrite } from './storage-backend.js';
 
 type LocalForageInstance = typeof localforage;
 
@@ -123,6 +123,23 @@ export class LocalForageBackend implements StorageBackend {
 
   removeItem(key: string): Promise<void> {
     return this.#instance.removeItem(key);
+  }
+
+  /** One transaction when the wrapped driver has them (IndexedDB); else one write after the other. */
+  async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    if (this.#inner) return this.#inner.writeBatch(writes);
+    for (const { key, value } of writes) {
+      if (value === undefined) await this.#instance.removeItem(key);
+      else await this.#instance.setItem(key, value);
+    }
+  }
+
+  /** Atomic through the wrapped driver; over localStorage (synchronous, one origin) a read then a write. */
+  async insertIfAbsent(key: string, value: string): Promise<boolean> {
+    if (this.#inner) return this.#inner.insertIfAbsent(key, value);
+    if ((await this.#instance.getItem(key)) !== null) return false;
+    await this.#instance.setItem(key, value);
+    return true;
   }
 
   keys(): Promise<string[]> {

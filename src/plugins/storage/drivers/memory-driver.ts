@@ -1,4 +1,4 @@
-import { quotaExceeded, recordSize, type StorageBackend } from './storage-backend.js';
+import { quotaExceeded, recordSize, type StorageBackend, type StorageWrite } from './storage-backend.js';
 
 /**
  * A {@link StorageBackend} in memory, for tests: nothing survives the instance. An optional
@@ -35,6 +35,31 @@ export class MemoryDriver implements StorageBackend {
     if (previous === undefined) return;
     this.#records.delete(key);
     this.#used -= recordSize(key, previous);
+  }
+
+  /** All or nothing: a batch over the quota changes nothing. */
+  async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    const next = new Map<string, string | undefined>();
+    let used = this.#used;
+    for (const { key, value } of writes) {
+      const previous = next.has(key) ? next.get(key) : this.#records.get(key);
+      used +=
+        (value === undefined ? 0 : recordSize(key, value)) -
+        (previous === undefined ? 0 : recordSize(key, previous));
+      next.set(key, value);
+    }
+    if (this.#quota !== undefined && used > this.#quota) throw quotaExceeded(this.#quota, used);
+    for (const [key, value] of next) {
+      if (value === undefined) this.#records.delete(key);
+      else this.#records.set(key, value);
+    }
+    this.#used = used;
+  }
+
+  async insertIfAbsent(key: string, value: string): Promise<boolean> {
+    if (this.#records.has(key)) return false;
+    await this.setItem(key, value);
+    return true;
   }
 
   async keys(): Promise<string[]> {

@@ -1,3 +1,9 @@
+/** One change of a {@link StorageBackend.writeBatch}: store `value` under `key`, or delete `key` when `value` is `undefined`. */
+export interface StorageWrite {
+  readonly key: string;
+  readonly value: string | undefined;
+}
+
 /**
  * The raw string operations under a store: what each driver provides and what the record
  * store is built on. Values are opaque strings (the record format lives above this layer).
@@ -15,6 +21,18 @@ export interface StorageBackend {
   removeItem(key: string): Promise<void>;
   /** Every key, in no particular order, without reading values. */
   keys(): Promise<string[]>;
+  /**
+   * Applies several writes in order and resolves once all are committed — in one transaction
+   * where the driver has them (IndexedDB: all or nothing), otherwise one after the other, each
+   * atomic (file: temp files written and fsynced together, renamed in order, one folder fsync).
+   */
+  writeBatch(writes: readonly StorageWrite[]): Promise<void>;
+  /**
+   * Stores `value` under `key` only if the key is absent, atomically where the driver allows
+   * (IndexedDB `add`, a file `link`); resolves `false`, changing nothing, if the key exists. For
+   * records two tabs or processes may create at once (an encrypted database's salt).
+   */
+  insertIfAbsent(key: string, value: string): Promise<boolean>;
   /** Deletes every key. */
   clear(): Promise<void>;
   /** Releases connections and handles. The backend is unusable afterwards. */

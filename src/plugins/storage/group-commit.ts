@@ -1,0 +1,86 @@
+import type { StorageBackend, StorageWrite } from './drivers/storage-backend.js';
+
+/** At most this many writes share one driver commit (bounds a transaction's size and memory). */
+const maxBatch = 512;
+
+interface Waiting {
+  readonly write: StorageWrite;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit over a {@link StorageBackend}: writes handed over while a commit is in progress
+ * wait for it and then go to the driver together, in one `writeBatch` (one IndexedDB
+ * transaction). A lone write goes at once, so sequential awaited writes cost what they did; a
+ * burst of concurrent writes costs a few commits instead of one each. Writes reach the driver in
+ * the order they were handed over. Each promise resolves only once its own write is committed.
+ * When a batch fails, its writes are tried one by one, so only the write that caused the failure
+ * (say, the one over quota) rejects.
+ *
+ * @example
+ * const commits = new GroupCommit(backend);
+ * await Promise.all([commits.write({ key: 'a', value: '1' }), commits.write({ key: 'b', value: '2' })]);
+ */
+export class GroupCommit {
+  readonly #backend: StorageBackend;
+  #waiting: Waiting[] = [];
+  #running: Promise<void> | undefined;
+
+  constructor(backend: StorageBackend) {
+    this.#backend = backend;
+  }
+
+  /** Hands `write` to the driver (now, or with the next batch); resolves once it is committed. */
+  write(write: StorageWrite): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ write, resolve, reject });
+      this.#running ??= this.#run();
+    });
+  }
+
+  /** Resolves once every write handed over so far has been committed (or has failed). */
+  drained(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+
+  async #run(): Promise<void> {
+    while (this.#waiting.length > 0) {
+      const batch = this.#waiting.splice(0, maxBatch);
+      await this.#commit(batch);
+    }
+    this.#running = undefined;
+  }
+
+  async #commit(batch: Waiting[]): Promise<void> {
+    try {
+      await this.#apply(batch.map((waiting) => waiting.write));
+      for (const waiting of batch) waiting.resolve();
+      return;
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]?.reject(error);
+        return;
+      }
+    }
+    // Attribute the failure: retry one by one (rewriting a value that did land is harmless).
+    for (const waiting of batch) {
+      try {
+        await this.#apply([waiting.write]);
+        waiting.resolve();
+      } catch (error) {
+        waiting.reject(error);
+      }
+    }
+  }
+
+  #apply(writes: StorageWrite[]): Promise<void> {
+    const [only] = writes;
+    if (writes.length === 1 && only !== undefined) {
+      return only.value === undefined
+        ? this.#backend.removeItem(only.key)
+        : this.#backend.setItem(only.key, only.value);
+    }
+    return this.#backend.writeBatch(writes);
+  }
+}
