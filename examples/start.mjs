@@ -3,13 +3,16 @@
 //   npm start                 # http://127.0.0.1:5173/
 //   PORT=8080 npm start       # another port; PORT=0 picks a free one
 //
+// The same environment as `npm run server` (examples/server/server.mjs): PORT, HOST,
+// DATA_FILE (":memory:" for none), CORS_ORIGIN; the static root is always the app just built.
+//
 // Open the printed address, then try it offline: DevTools → Network → "Offline" (or stop this
 // server), add and edit notes, reload, come back online. See docs/examples.md.
 import { buildNotes, NOTES_DIST } from './notes/build.mjs';
-import { createServer } from './server/server.mjs';
+import { createServer, serverOptionsFromEnv } from './server/server.mjs';
 
-const port = Number(process.env.PORT ?? '5173');
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
+const options = { ...serverOptionsFromEnv(), staticDir: NOTES_DIST };
+if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
   console.error(`PORT must be a number from 0 to 65535 (got ${process.env.PORT}).`);
   process.exit(1);
 }
@@ -23,7 +26,7 @@ try {
 
 let server;
 try {
-  server = await createServer({ port, host: '127.0.0.1', staticDir: NOTES_DIST });
+  server = await createServer(options);
 } catch (error) {
   console.error(`The server could not start: ${error instanceof Error ? error.message : error}`);
   process.exit(1);

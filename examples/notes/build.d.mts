@@ -4,5 +4,5 @@ import type { LogLevel } from 'esbuild';
 /** examples/notes/dist, where the app is built (git-ignored). */
 export const NOTES_DIST: string;
 
-/** Bundles the app with esbuild and copies index.html and styles.css; resolves with the output directory. */
+/** Bundles the app with esbuild, copies index.html and styles.css, writes sw.js (the service worker that precaches them); resolves with the output directory. */
 export function buildNotes(options?: { outdir?: string; logLevel?: LogLevel }): Promise<string>;

@@ -5,8 +5,9 @@
 // `import … from 'fluxy'` (and 'fluxy/storage', 'fluxy/sync', …) resolve to the TypeScript
 // sources in src/, so the example always runs against the library in this repository, with no
 // `npm run build` needed. In your own app these imports resolve to the installed package.
-import { copyFile, mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,13 +38,14 @@ const fluxySources = {
 };
 
 /**
- * Bundles examples/notes/src/main.ts and copies index.html and styles.css next to it.
+ * Bundles examples/notes/src/main.ts, copies index.html and styles.css next to it, and writes the
+ * service worker (sw.js) that precaches them.
  * @param {{ outdir?: string, logLevel?: import('esbuild').LogLevel }} [options]
  * @returns {Promise<string>} the output directory
  */
 export async function buildNotes({ outdir = NOTES_DIST, logLevel = 'warning' } = {}) {
   const esbuild = await import('esbuild');
-  await esbuild.build({
+  const result = await esbuild.build({
     entryPoints: [join(here, 'src', 'main.ts')],
     bundle: true,
     format: 'esm',
@@ -55,11 +57,43 @@ export async function buildNotes({ outdir = NOTES_DIST, logLevel = 'warning' } =
     // The storage plugin's file driver (Node only) loads node:fs and node:path with a dynamic
     // import() that never runs in a browser; leave those imports alone.
     external: ['node:*'],
+    metafile: true, // lists the outputs, for the service worker's shell
+    absWorkingDir: root, // the metafile's paths are relative to it
     logLevel,
   });
   await mkdir(outdir, { recursive: true });
-  for (const file of ['index.html', 'styles.css']) await copyFile(join(here, file), join(outdir, file));
+  const copied = ['index.html', 'styles.css'];
+  for (const file of copied) await copyFile(join(here, file), join(outdir, file));
+
+  // The app shell: every file the page needs to start. Source maps are left out (only DevTools
+  // reads them, and they are most of the bytes).
+  const bundled = Object.keys(result.metafile.outputs)
+    .map((output) => relative(outdir, resolve(root, output)).split('\\').join('/'))
+    .filter((file) => !file.endsWith('.map'));
+  const shell = [...copied, ...bundled].sort();
+  await writeServiceWorker(outdir, shell);
   return outdir;
+}
+
+/**
+ * Writes dist/sw.js: examples/notes/sw.js with its `const BUILD = …;` line replaced by this
+ * build's shell and a hash of it (and of the worker itself), which names the cache. A new build
+ * changes the hash, so browsers install the new worker, which drops the old cache.
+ * @param {string} outdir
+ * @param {string[]} shell file names relative to outdir
+ */
+async function writeServiceWorker(outdir, shell) {
+  const source = await readFile(join(here, 'sw.js'), 'utf8');
+  const line = /^const BUILD = .*;$/m;
+  if (!line.test(source))
+    throw new Error(`${basename(here)}/sw.js has no "const BUILD = …;" line to fill in.`);
+  const hash = createHash('sha256').update(source);
+  for (const file of shell) hash.update(`\0${file}\0`).update(await readFile(join(outdir, file)));
+  const build = { version: hash.digest('hex').slice(0, 12), shell };
+  await writeFile(
+    join(outdir, 'sw.js'),
+    source.replace(line, () => `const BUILD = ${JSON.stringify(build)};`),
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

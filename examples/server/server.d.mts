@@ -78,3 +78,15 @@ export const DEFAULT_STATIC_DIR: string;
 export const DEFAULT_IDEMPOTENCY_TTL_MS: number;
 
 export function createServer(options?: ServerOptions): Promise<RunningServer>;
+
+/**
+ * The CLI's options from its environment: PORT (default 5173), HOST, DATA_FILE (":memory:" for
+ * none), STATIC_DIR, CORS_ORIGIN (comma-separated). `npm start` uses it too.
+ */
+export function serverOptionsFromEnv(env?: NodeJS.ProcessEnv): {
+  port: number;
+  host: string;
+  dataFile: string | null;
+  staticDir: string;
+  corsOrigin: string[];
+};

@@ -105,23 +105,28 @@ export async function createServer(options = {}) {
   };
 }
 
+/**
+ * The server's options from its environment variables: PORT (default 5173), HOST, DATA_FILE
+ * (":memory:" for none), STATIC_DIR, CORS_ORIGIN (comma-separated). Also used by `npm start`.
+ * @param {NodeJS.ProcessEnv} [env]
+ * @returns {{ port: number, host: string, dataFile: string | null, staticDir: string, corsOrigin: string[] }}
+ */
+export function serverOptionsFromEnv(env = process.env) {
+  return {
+    port: Number(env.PORT ?? '5173'),
+    host: env.HOST || '127.0.0.1',
+    dataFile: env.DATA_FILE === ':memory:' ? null : resolve(env.DATA_FILE || DEFAULT_DATA_FILE),
+    staticDir: resolve(env.STATIC_DIR || DEFAULT_STATIC_DIR),
+    corsOrigin: (env.CORS_ORIGIN ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+  };
+}
+
 /** Runs the server from the command line until SIGINT or SIGTERM. */
 async function main() {
-  const port = Number(process.env.PORT ?? '5173');
-  const dataFile =
-    process.env.DATA_FILE === ':memory:' ? null : resolve(process.env.DATA_FILE || DEFAULT_DATA_FILE);
-  const corsOrigin = (process.env.CORS_ORIGIN ?? '')
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
-  const server = await createServer({
-    port,
-    host: process.env.HOST || '127.0.0.1',
-    dataFile,
-    staticDir: resolve(process.env.STATIC_DIR || DEFAULT_STATIC_DIR),
-    corsOrigin,
-    log: (line) => console.log(line),
-  });
+  const server = await createServer({ ...serverOptionsFromEnv(), log: (line) => console.log(line) });
   console.log(`Fluxy notes server: ${server.url}/`);
 
   /** @param {NodeJS.Signals} signal */

@@ -62,6 +62,8 @@ export function createStaticHandler(root) {
     response.writeHead(200, {
       'Content-Type': type,
       'Content-Length': String(size),
+      // Revalidated on every use: a rebuilt app, and its service worker (/sw.js, a .js file so
+      // text/javascript, served from the root so its scope is the whole app), show up at once.
       'Cache-Control': 'no-cache',
       'X-Content-Type-Options': 'nosniff',
     });

@@ -106,26 +106,29 @@ export async function queuedFaults(harness: Harness): Promise<Fault[]> {
 
 /**
  * The browser's own offline switch: `navigator.onLine` turns false, `offline` fires, every
- * request fails. It also blocks navigation, and this app has no service worker to serve its
- * shell, so a reload cannot happen while it is on.
+ * request from the page fails. Navigations fail too, unless the app's service worker serves the
+ * page (see waitForServiceWorker).
  */
 export async function setBrowserOffline(context: BrowserContext, offline: boolean): Promise<void> {
   await context.setOffline(offline);
 }
 
 /**
- * The server cannot be reached by the app (dead Wi-Fi, captive portal, server down) while the
- * page itself can still load: every API and probe request fails at the network level, as
- * `fetch` sees it when offline. Returns the function that lifts the block.
+ * Wait until the app's service worker is active and controls the page: its shell is cached, so
+ * from now on the page also loads offline. Resolves with the worker's script URL.
  */
-export async function blockServer(context: BrowserContext): Promise<() => Promise<void>> {
-  const abort = (route: { abort(code: string): Promise<void> }) => route.abort('internetdisconnected');
-  await context.route('**/api/**', abort);
-  await context.route('**/health', abort);
-  return async () => {
-    await context.unroute('**/api/**', abort);
-    await context.unroute('**/health', abort);
-  };
+export async function waitForServiceWorker(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const { serviceWorker } = navigator;
+    const registration = await serviceWorker.ready; // an active worker (installed: shell cached)
+    if (!serviceWorker.controller) {
+      // It claims the page when it activates; the event may still be on its way.
+      await new Promise((resolve) =>
+        serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+      );
+    }
+    return registration.active?.scriptURL ?? '';
+  });
 }
 
 // ——— the app's UI ———
@@ -216,12 +219,16 @@ export interface FluxyNotesHandle {
 
 // ——— screenshots ———
 
-/** Save a screenshot to docs/screenshots (committed) and test-results/e2e (artifact). */
+/**
+ * Save a screenshot to test-results/e2e (a git-ignored artifact) and, with UPDATE_SCREENSHOTS=1,
+ * to docs/screenshots as well (the committed images docs/examples.md shows).
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
   const image = await page.screenshot({ fullPage: false });
-  const docs = join(process.cwd(), 'docs', 'screenshots');
-  await mkdir(docs, { recursive: true });
-  await mkdir(artifactsDir, { recursive: true });
-  await writeFile(join(docs, `${name}.png`), image);
-  await writeFile(join(artifactsDir, `${name}.png`), image);
+  const folders = [artifactsDir];
+  if (process.env.UPDATE_SCREENSHOTS === '1') folders.push(join(process.cwd(), 'docs', 'screenshots'));
+  for (const folder of folders) {
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, `${name}.png`), image);
+  }
 }

@@ -1,16 +1,13 @@
 // 1. Offline edits survive a reload and reach the server once each, in order.
 //
-// How "offline" is simulated, honestly: the UI actions happen with Chromium's own offline switch
-// on (`context.setOffline(true)`: navigator.onLine is false, every request fails). That switch
-// also blocks navigation, and the example has no service worker to serve its shell, so for the
-// reload the switch goes off while every request to the API and to /health is aborted at the
-// network level: the page loads, but the app cannot reach its server — the case of a dead Wi-Fi
-// or a captive portal, which the connectivity probe exists for. No request reaches the server
-// until the block is lifted, which the server's log checks.
+// Offline for real: Chromium's own offline switch (`context.setOffline(true)`: navigator.onLine
+// is false, every request from the page fails) stays on from the first change to after the
+// reload. The reload works because the app's service worker serves its shell from its cache;
+// it never touches /api or /health, so the app still sees that the server cannot be reached.
+// No request reaches the server until the switch goes off, which the server's log checks.
 import { expect, test } from 'vitest';
 import {
   addNote,
-  blockServer,
   deleteNote,
   editNote,
   type Harness,
@@ -23,6 +20,7 @@ import {
   titlesOnScreen,
   waitForApp,
   waitForPending,
+  waitForServiceWorker,
 } from './harness.js';
 
 let harness: Harness;
@@ -46,6 +44,7 @@ test('offline: create, edit, delete → reload → all still there → online �
   const page = await openApp(harness);
   const bar = statusBar(page);
   await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  await waitForServiceWorker(page); // the shell is cached: the page can now load offline
 
   await setBrowserOffline(harness.context, true);
   await expect.poll(() => bar.connection.textContent()).toBe('Offline');
@@ -69,19 +68,19 @@ test('offline: create, edit, delete → reload → all still there → online �
     'POST /notes',
   ]);
 
-  // Reload while the server is unreachable (see the comment at the top).
-  const unblock = await blockServer(harness.context);
-  await setBrowserOffline(harness.context, false);
+  // Reload, still offline: the service worker serves the page, IndexedDB still holds the queue.
   await page.reload();
   await waitForApp(page);
+  expect(await page.evaluate(() => navigator.onLine)).toBe(false);
   await expect.poll(() => bar.connection.textContent()).toBe('Offline');
   await waitForPending(page, 5);
   expect(await titlesOnScreen(page)).toEqual(['Book flights', 'Groceries for Sunday']);
   expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'saving…']);
+  await expect.poll(() => bar.status.textContent()).toBe('Offline: 5 items will sync when back online');
   expect(await serverLog(harness)).toEqual([]);
 
-  // The server is reachable again: the probe notices, the queue drains.
-  await unblock();
+  // Back online: the browser says so, the probe confirms it, the queue drains.
+  await setBrowserOffline(harness.context, false);
   await waitForPending(page, 0);
   await expect.poll(() => bar.status.textContent()).toBe('All changes synced');
   await expect.poll(() => bar.connection.textContent()).toBe('Online');

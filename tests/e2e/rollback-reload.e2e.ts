@@ -3,12 +3,11 @@
 // rolls them back — the new note disappears, the renamed note shows the server's title again —
 // and lists them as refused, with Retry and Discard. The server applied none of them.
 //
-// "Offline" is simulated as in offline-reload.e2e.ts: Chromium's offline switch for the UI
-// actions, then requests to the API and /health aborted at the network level for the reload.
+// Offline as in offline-reload.e2e.ts: Chromium's offline switch, on from the first change until
+// after the reload, which the app's service worker serves from its cache.
 import { expect, test } from 'vitest';
 import {
   addNote,
-  blockServer,
   editNote,
   type Harness,
   harnessPerTest,
@@ -21,6 +20,7 @@ import {
   titlesOnScreen,
   waitForApp,
   waitForPending,
+  waitForServiceWorker,
 } from './harness.js';
 
 let harness: Harness;
@@ -32,6 +32,7 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   const page = await openApp(harness);
   const bar = statusBar(page);
   await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  await waitForServiceWorker(page); // the shell is cached: the page can now load offline
 
   // Note A is created online and saved: the server's copy is stored.
   await addNote(page, 'Plan A', 'first draft');
@@ -46,9 +47,7 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   await waitForPending(page, 2);
   expect(await titlesOnScreen(page)).toEqual(['Note B', 'Plan A (renamed)']);
 
-  // Reload while the server is unreachable: both changes are still shown, still pending.
-  const unblock = await blockServer(harness.context);
-  await setBrowserOffline(harness.context, false);
+  // Reload, still offline: both changes are still shown, still pending.
   await page.reload();
   await waitForApp(page);
   await expect.poll(() => bar.connection.textContent()).toBe('Offline');
@@ -56,9 +55,9 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   expect(await titlesOnScreen(page)).toEqual(['Note B', 'Plan A (renamed)']);
   expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'saving…']);
 
-  // The server will refuse both writes for good; then it becomes reachable.
+  // The server will refuse both writes for good; then the browser goes back online.
   await injectFaults(harness, [{ status: 422 }, { status: 422 }]);
-  await unblock();
+  await setBrowserOffline(harness.context, false);
 
   // The reloaded page rolls both back: B is gone, A shows the server's title again.
   await waitForPending(page, 0);

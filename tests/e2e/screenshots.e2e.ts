@@ -1,6 +1,7 @@
 // 5. The app in each state — offline with pending changes, syncing, synced, a change refused
-// with Retry/Discard — checked through the DOM and saved as screenshots to docs/screenshots
-// (used by docs/examples.md) and test-results/e2e.
+// with Retry/Discard — checked through the DOM and saved as screenshots to test-results/e2e
+// (git-ignored). `UPDATE_SCREENSHOTS=1 node tests/e2e/run.mjs tests/e2e/screenshots.e2e.ts`
+// also writes them to docs/screenshots, the images docs/examples.md and the README show.
 import { expect, test } from 'vitest';
 import {
   addNote,

@@ -44,11 +44,25 @@ async function start(): Promise<void> {
   document.documentElement.dataset.ready = 'true';
 }
 
+/**
+ * The service worker (sw.js, next to index.html) keeps the app's own files on the device, so the
+ * page loads offline too. It serves nothing else: the API and /health always go to the network.
+ * Service workers need a secure context (https, or http on localhost / 127.0.0.1).
+ */
+function registerServiceWorker(): void {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('./sw.js', { scope: './' }).catch((error: unknown) => {
+    // The app still works online; it just cannot start without the network.
+    console.warn('The service worker could not be registered; the app will not load offline.', error);
+  });
+}
+
 function numberParam(name: string): number | undefined {
   const value = Number(params.get(name));
   return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
+registerServiceWorker();
 start().catch((error: unknown) => {
   console.error(error);
   showFatal(document, error);
