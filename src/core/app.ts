@@ -1,5 +1,5 @@
 import { checkDependencies } from './dependency-order.js';
-import { FluxyError, invalidArgument } from './errors.js';
+import { describeValue, FluxyError, invalidArgument } from './errors.js';
 import { EventBus, type FluxyEvents } from './events.js';
 import { consoleLogger, type Logger, scopedLogger } from './logger.js';
 import {
@@ -17,12 +17,19 @@ export interface AppOptions {
   logger?: Logger;
 }
 
+/** What one init attempt set up: its signal and the disposers it recorded. */
+interface InitScope {
+  readonly controller: AbortController;
+  readonly disposers: Array<() => void | Promise<void>>;
+  /** Set once the scope was released: a disposer recorded later runs at once. */
+  released: boolean;
+}
+
 interface Entry {
   readonly plugin: Plugin;
   state: 'registered' | 'initializing' | 'ready' | 'failed';
   error?: unknown;
-  controller?: AbortController;
-  disposers: Array<() => void | Promise<void>>;
+  scope?: InitScope;
   /** Resolves when this plugin's init succeeded (an entry is initialised at most once). */
   readonly initialized: Promise<void>;
   readonly markInitialized: () => void;
@@ -43,7 +50,11 @@ export class App {
   readonly #entries = new Map<string, Entry>();
   readonly #initOrder: Entry[] = [];
   readonly #host: PluginHost;
-  #readyRun: Promise<void> | undefined;
+  #readyRun: { readonly promise: Promise<void>; readonly reject: (error: unknown) => void } | undefined;
+  /** Wakes the running `ready()` when a plugin is registered, so it starts without waiting. */
+  #wakeReadyRun: (() => void) | undefined;
+  /** Bumped by every registration, so a running `ready()` knows to validate the graph again. */
+  #registrations = 0;
   #disposal: Promise<void> | undefined;
 
   constructor(options: AppOptions = {}) {
@@ -66,7 +77,10 @@ export class App {
       this.logger.error(`a handler of "${event}" threw`, error);
       if (event !== 'app:handler-error') this.events.emit('app:handler-error', { event, error });
     });
-    this.#host = { whenInitialized: (plugin) => this.#whenInitialized(plugin) };
+    this.#host = {
+      whenInitialized: (plugin) => this.#whenInitialized(plugin),
+      isDisposed: () => this.disposed,
+    };
   }
 
   /** True once `dispose()` was called. */
@@ -99,13 +113,9 @@ export class App {
     const initialized = new Promise<void>((resolve) => {
       markInitialized = resolve;
     });
-    this.#entries.set(plugin.name, {
-      plugin,
-      state: 'registered',
-      disposers: [],
-      initialized,
-      markInitialized,
-    });
+    this.#entries.set(plugin.name, { plugin, state: 'registered', initialized, markInitialized });
+    this.#registrations += 1;
+    this.#wakeReadyRun?.();
     return plugin;
   }
 
@@ -142,8 +152,11 @@ export class App {
   /**
    * Initialise every registered plugin not yet initialised, dependencies first (independent
    * plugins concurrently). Validates the whole graph before running anything. Concurrent calls
-   * share one run. Rejects with `plugin/missing-dependency`, `plugin/dependency-cycle` or
-   * `plugin/init-failed` (naming the plugin); a failed plugin is retried by the next `ready()`.
+   * share one run; a plugin registered while it runs joins it at once. Rejects with
+   * `plugin/missing-dependency`, `plugin/dependency-cycle` or `plugin/init-failed` (naming the
+   * plugin), after every plugin that does not depend on a failed one was initialised; a failed
+   * plugin is retried by the next `ready()`. Rejects with `app/disposed` when the app is disposed
+   * first.
    */
   ready(): Promise<void> {
     try {
@@ -151,125 +164,165 @@ export class App {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#readyRun) return this.#readyRun;
+    if (this.#readyRun) return this.#readyRun.promise;
     // The shared promise is stored before any init starts: an init that synchronously calls
     // ready() (or a method awaiting `whenReady()`) must join this run, not start a second one.
     let settle!: { resolve: () => void; reject: (error: unknown) => void };
-    const run = new Promise<void>((resolve, reject) => {
+    const promise = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
     });
+    const run = { promise, reject: settle.reject };
     this.#readyRun = run;
-    this.#runReady().then(
-      () => {
-        this.#readyRun = undefined;
-        settle.resolve();
-      },
-      (error: unknown) => {
-        this.#readyRun = undefined;
-        settle.reject(error);
-      },
-    );
-    return run;
+    this.#runReady().then(settle.resolve, settle.reject);
+    return promise;
   }
 
   /**
    * Dispose every initialised plugin in reverse initialisation order: abort its signal, run the
    * disposers it recorded, then its `dispose()`. Safe to call twice; later calls to `register`,
-   * `use` and `ready` throw `app/disposed`.
+   * `use`, `ready` and `events.on` throw `app/disposed`, and a disposer recorded later with
+   * `ctx.onDispose` runs at once.
+   *
+   * Inits still running are aborted (their `ctx.signal`) but not waited for, so an init that
+   * ignores its signal cannot hold dispose up: a running `ready()` rejects with `app/disposed`
+   * at once, and a plugin whose init settles later is disposed then.
    */
   dispose(): Promise<void> {
-    this.#disposal ??= this.#runDispose();
+    if (this.#disposal) return this.#disposal;
+    this.events.close();
+    // Stored before anything runs, so an abort listener or an 'app:dispose' handler that calls
+    // dispose() again gets this promise instead of starting a second disposal.
+    this.#disposal = Promise.resolve().then(() => this.#runDispose());
     return this.#disposal;
   }
 
+  /**
+   * Start each plugin as soon as all its dependencies are ready, so independent plugins initialise
+   * concurrently and a slow plugin holds up only its dependents. Plugins registered while the run
+   * goes on join it (after the graph is validated again). A failed plugin's dependents are never
+   * started; every other plugin is, so one failure does not fail a call to an unrelated plugin.
+   */
   async #runReady(): Promise<void> {
-    for (;;) {
-      const pending = [...this.#entries.values()].filter((entry) => entry.state !== 'ready');
-      if (pending.length === 0) break;
-      checkDependencies(new Map([...this.#entries].map(([name, entry]) => [name, entry.plugin])));
-      const failures = await this.#initAll(pending);
+    const run = this.#readyRun;
+    const failures: Entry[] = [];
+    const started = new Set<Entry>();
+    const running = new Set<Promise<void>>();
+    let validated = -1;
+    let invalid: { error: unknown } | undefined;
+    try {
+      while (!this.disposed) {
+        if (validated !== this.#registrations) {
+          validated = this.#registrations;
+          try {
+            checkDependencies(new Map([...this.#entries].map(([name, entry]) => [name, entry.plugin])));
+            invalid = undefined;
+          } catch (error) {
+            invalid = { error };
+          }
+        }
+        if (!invalid) {
+          for (const entry of this.#entries.values()) {
+            if (entry.state === 'ready' || started.has(entry)) continue;
+            const dependencies = entry.plugin.dependencies ?? [];
+            if (!dependencies.every((name) => this.#entries.get(name)?.state === 'ready')) continue;
+            started.add(entry);
+            const init: Promise<void> = this.#initOne(entry, failures).finally(() => running.delete(init));
+            running.add(init);
+          }
+        }
+        if (running.size === 0) break;
+        const woken = new Promise<void>((resolve) => {
+          this.#wakeReadyRun = resolve;
+        });
+        await Promise.race([...running, woken]);
+        this.#wakeReadyRun = undefined;
+      }
       if (this.disposed) {
         throw new FluxyError(
           'app/disposed',
           'The app was disposed while ready() was running: create a new app with createApp().',
         );
       }
+      if (invalid) throw invalid.error;
       if (failures.length > 0) {
-        const blocked = pending.filter((entry) => entry.state !== 'ready' && !failures.includes(entry));
+        const blocked = [...this.#entries.values()].filter(
+          (entry) => entry.state !== 'ready' && !failures.includes(entry),
+        );
         throw initFailure(failures, blocked);
       }
-      // Plugins registered while this run was going are picked up by the next turn of the loop.
-    }
-    this.events.emit('app:ready');
-  }
-
-  /**
-   * Start each plugin as soon as all its dependencies are ready, so independent plugins initialise
-   * concurrently and a slow plugin holds up only its dependents. Returns the plugins that failed;
-   * their dependents are never started.
-   */
-  async #initAll(pending: Entry[]): Promise<Entry[]> {
-    const failures: Entry[] = [];
-    const started = new Set<Entry>();
-    const running = new Set<Promise<void>>();
-    for (;;) {
-      if (!this.disposed) {
-        for (const entry of pending) {
-          if (started.has(entry)) continue;
-          const dependencies = entry.plugin.dependencies ?? [];
-          if (!dependencies.every((name) => this.#entries.get(name)?.state === 'ready')) continue;
-          started.add(entry);
-          const run: Promise<void> = this.#initOne(entry, failures).finally(() => running.delete(run));
-          running.add(run);
-        }
-      }
-      if (running.size === 0) return failures;
-      await Promise.race(running);
+      // Still inside the run: an 'app:ready' handler that calls ready() joins it.
+      this.events.emit('app:ready');
+    } finally {
+      // Cleared the moment the run ends (synchronously, not a tick later): a plugin registered
+      // from then on starts a new run instead of joining one that can no longer initialise it.
+      if (this.#readyRun === run) this.#readyRun = undefined;
     }
   }
 
   async #initOne(entry: Entry, failures: Entry[]): Promise<void> {
+    const scope: InitScope = { controller: new AbortController(), disposers: [], released: false };
     entry.state = 'initializing';
-    entry.controller = new AbortController();
-    entry.disposers = [];
+    entry.scope = scope;
+    const name = entry.plugin.name;
     const context: PluginContext = {
       use: ((plugin: string | PluginClass) => this.use(plugin as string)) as PluginContext['use'],
       events: this.events,
-      logger: scopedLogger(this.logger, entry.plugin.name),
-      signal: entry.controller.signal,
+      logger: scopedLogger(this.logger, name),
+      signal: scope.controller.signal,
       onDispose: (disposer) => {
         if (typeof disposer !== 'function')
           throw invalidArgument('onDispose(disposer): disposer must be a function.');
-        entry.disposers.push(disposer);
+        if (scope.released) this.#runLateDisposer(name, disposer);
+        else scope.disposers.push(disposer);
       },
     };
     try {
       await entry.plugin.init?.(context);
-      entry.state = 'ready';
-      entry.error = undefined;
-      this.#initOrder.push(entry);
-      entry.markInitialized();
     } catch (error) {
       entry.state = 'failed';
       entry.error = error;
       failures.push(entry);
-      const reason = new FluxyError(
-        'plugin/init-failed',
-        `Plugin "${entry.plugin.name}" failed to initialise.`,
-        {
-          cause: error,
-        },
-      );
+      const reason = new FluxyError('plugin/init-failed', `Plugin "${name}" failed to initialise.`, {
+        cause: error,
+      });
       for (const failure of await this.#release(entry, false, reason)) {
-        this.logger.error(`cleaning up after the failed init of "${entry.plugin.name}" failed`, failure);
+        this.logger.error(`cleaning up after the failed init of "${name}" failed`, failure);
       }
+      return;
+    }
+    if (this.disposed) {
+      // The app was disposed while this init ran, and the init finished anyway (it ignored its
+      // aborted signal): dispose the plugin now, so nothing it set up leaks.
+      entry.state = 'registered';
+      for (const error of await this.#release(entry, true)) {
+        this.logger.error(`disposing plugin "${name}" failed`, error);
+      }
+      return;
+    }
+    entry.state = 'ready';
+    entry.error = undefined;
+    this.#initOrder.push(entry);
+    entry.markInitialized();
+  }
+
+  /** Run a disposer recorded after its plugin was released, at once; its failure is logged. */
+  #runLateDisposer(name: string, disposer: () => void | Promise<void>): void {
+    const report = (error: unknown): void =>
+      this.logger.error(`a disposer of "${name}" registered after it was disposed failed`, error);
+    try {
+      Promise.resolve(disposer()).catch(report);
+    } catch (error) {
+      report(error);
     }
   }
 
   async #release(entry: Entry, callDispose: boolean, reason = disposedReason(entry)): Promise<unknown[]> {
     const errors: unknown[] = [];
-    entry.controller?.abort(reason);
-    for (const disposer of entry.disposers.splice(0).reverse()) {
+    const scope = entry.scope;
+    if (!scope || scope.released) return errors;
+    scope.released = true;
+    scope.controller.abort(reason);
+    for (const disposer of scope.disposers.splice(0).reverse()) {
       try {
         await disposer();
       } catch (error) {
@@ -287,12 +340,20 @@ export class App {
   }
 
   async #runDispose(): Promise<void> {
-    // An init still running is told to stop (its signal aborts), so a dispose never waits on an
-    // init that is itself waiting for the network or a timer.
+    // An init still running is told to stop (its signal aborts) but not waited for: one that
+    // ignores its signal would hold dispose() forever. #initOne disposes it when it settles.
     for (const entry of this.#entries.values()) {
-      if (entry.state === 'initializing') entry.controller?.abort(disposedReason(entry));
+      if (entry.state === 'initializing') entry.scope?.controller.abort(disposedReason(entry));
     }
-    await this.#readyRun?.catch(() => {});
+    const run = this.#readyRun;
+    this.#readyRun = undefined;
+    run?.reject(
+      new FluxyError(
+        'app/disposed',
+        'The app was disposed while ready() was running: create a new app with createApp().',
+      ),
+    );
+    this.#wakeReadyRun?.();
     this.events.emit('app:dispose');
     for (const entry of this.#initOrder.splice(0).reverse()) {
       const errors = await this.#release(entry, true);
@@ -371,6 +432,12 @@ function validatePlugin(plugin: unknown): asserts plugin is Plugin {
         `Plugin "${name}" depends on itself: remove "${name}" from its dependencies.`,
       );
     }
+    const twice = dependencies.find((dependency, index) => dependencies.indexOf(dependency) !== index);
+    if (twice !== undefined) {
+      throw invalidArgument(
+        `Plugin "${name}": the dependency "${twice}" is listed twice; list each dependency once.`,
+      );
+    }
   }
   for (const hook of ['init', 'dispose'] as const) {
     if (candidate[hook] !== undefined && typeof candidate[hook] !== 'function') {
@@ -391,7 +458,7 @@ function disposedReason(entry: Entry): FluxyError {
 function initFailure(failures: Entry[], blocked: Entry[]): FluxyError {
   const names = failures.map((entry) => `"${entry.plugin.name}"`).join(', ');
   const first = failures[0]?.error;
-  const reason = (first instanceof Error ? first.message : String(first)).replace(/[.\s]+$/, '');
+  const reason = describeValue(first).replace(/[.\s]+$/, '');
   const waiting = blocked.length
     ? ` Not initialised because of it: ${blocked.map((e) => `"${e.plugin.name}"`).join(', ')}.`
     : '';

@@ -32,8 +32,9 @@ export abstract class FluxyPlugin implements Plugin {
   /**
    * Resolves once this plugin is initialised, starting the app's `ready()` if nobody has. It
    * waits for this plugin (and so its dependencies) only, not for unrelated plugins.
-   * Rejects with `plugin/not-registered` when the plugin was never registered, and with the
-   * `ready()` error when this plugin (or a dependency) failed to initialise.
+   * Rejects with `plugin/not-registered` when the plugin was never registered, with the
+   * `ready()` error when this plugin (or a dependency) failed to initialise, and with
+   * `app/disposed` when the app is (or gets) disposed first.
    *
    * Do not await it from this plugin's own `init`: the init would wait for itself.
    */
@@ -46,5 +47,22 @@ export abstract class FluxyPlugin implements Plugin {
       );
     }
     await host.whenInitialized(this);
+  }
+
+  /**
+   * Throws `app/disposed` once the app this plugin was registered with was disposed; nothing
+   * before registration. For synchronous public methods that must not act on a disposed plugin
+   * (asynchronous ones get the same error from {@link FluxyPlugin.whenReady}).
+   *
+   * @example
+   * pause(): void { this.throwIfDisposed('pause'); this.#paused.value = true; }
+   */
+  protected throwIfDisposed(method: string): void {
+    if (this.#host?.isDisposed()) {
+      throw new FluxyError(
+        'app/disposed',
+        `${this.name}.${method}() was called after its app was disposed: create a new app with createApp().`,
+      );
+    }
   }
 }

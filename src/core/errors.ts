@@ -18,8 +18,18 @@ export interface FluxyErrorOptions {
 }
 
 /**
+ * Marks every {@link FluxyError}, whichever copy of the package made it (an ESM and a CJS copy,
+ * or two bundles, each have their own class). `Symbol.for` gives every copy the same symbol.
+ */
+const fluxyErrorBrand: unique symbol = Symbol.for('fluxy.error') as never;
+
+/**
  * The one error type Fluxy throws. `code` is a stable string to branch on; `message` says what
  * happened and what to do; `cause` holds a wrapped failure.
+ *
+ * `instanceof FluxyError` and {@link isFluxyError} also recognise errors made by another copy of
+ * the package (ESM beside CJS, two bundles): they check a brand, not the class. `instanceof` a
+ * subclass is the ordinary prototype check.
  *
  * @example
  * try { await app.ready(); } catch (error) {
@@ -35,14 +45,62 @@ export class FluxyError<Code extends string = string> extends Error {
     this.name = 'FluxyError';
     this.code = code;
   }
+
+  /**
+   * `value instanceof FluxyError`: true for a FluxyError of any copy of the package. For a
+   * subclass (`value instanceof StorageError`), the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, a subclass included
+    if (this !== FluxyError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return hasBrand(value);
+  }
 }
 
-/** True when `value` is a {@link FluxyError}, optionally with the given code. */
+// On the prototype, not enumerable: instances (and subclasses) carry it without an own property
+// showing up in logs, `Object.keys` or deep equality.
+Object.defineProperty(FluxyError.prototype, fluxyErrorBrand, { value: true });
+
+function hasBrand(value: unknown): value is FluxyError {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return (
+      (value as { [fluxyErrorBrand]?: unknown })[fluxyErrorBrand] === true &&
+      typeof (value as { code?: unknown }).code === 'string'
+    );
+  } catch {
+    return false; // a Proxy or a getter that throws is no FluxyError
+  }
+}
+
+/**
+ * True when `value` is a {@link FluxyError} (from any copy of the package), optionally with the
+ * given code.
+ *
+ * @example if (isFluxyError(error, 'storage/quota-exceeded')) showDiskFullBanner();
+ */
 export function isFluxyError<Code extends string = string>(
   value: unknown,
   code?: Code,
 ): value is FluxyError<Code> {
-  return value instanceof FluxyError && (code === undefined || value.code === code);
+  return hasBrand(value) && (code === undefined || value.code === code);
+}
+
+/**
+ * A short text for any thrown value, for error messages: an Error's message, else `String(value)`.
+ * Never throws, even for `Object.create(null)`, a `toString` that throws or a hostile Proxy.
+ * @internal
+ */
+export function describeValue(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return '[an unprintable value]';
+    }
+  }
 }
 
 /** Shorthand for `new FluxyError('invalid-argument', message)`. @internal */

@@ -1,5 +1,5 @@
 import mitt, { type Emitter } from 'mitt';
-import { invalidArgument } from './errors.js';
+import { FluxyError, invalidArgument } from './errors.js';
 
 /** A function that undoes a subscription. Safe to call more than once. */
 export type Unsubscribe = () => void;
@@ -32,13 +32,24 @@ export interface FluxyEvents {
 export class EventBus<Events extends object> {
   readonly #emitter: Emitter<Record<keyof Events, unknown>> = mitt();
   readonly #onHandlerError: (event: string, error: unknown) => void;
+  #closed = false;
 
   constructor(onHandlerError: (event: string, error: unknown) => void = () => {}) {
     this.#onHandlerError = onHandlerError;
   }
 
-  /** Subscribe to `event`; returns the unsubscribe function. */
+  /**
+   * Subscribe to `event`; returns the unsubscribe function. Throws `invalid-argument` for a
+   * handler that is not a function, and `app/disposed` once the bus is closed (its app was
+   * disposed): nothing would ever remove the listener.
+   */
   on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
+    if (this.#closed) {
+      throw new FluxyError(
+        'app/disposed',
+        `events.on("${String(event)}") was called after the app was disposed: subscribe on a live app (createApp()).`,
+      );
+    }
     if (typeof handler !== 'function') {
       throw invalidArgument(`events.on("${String(event)}", handler): handler must be a function.`);
     }
@@ -53,7 +64,7 @@ export class EventBus<Events extends object> {
     };
   }
 
-  /** Subscribe for one event only. */
+  /** Subscribe for one event only. Throws like {@link EventBus.on}. */
   once<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
     const off = this.on(event, (payload) => {
       off();
@@ -93,5 +104,16 @@ export class EventBus<Events extends object> {
   /** Remove every handler. */
   clear(): void {
     this.#emitter.all.clear();
+  }
+
+  /**
+   * Refuse new subscriptions from now on (`on`/`once` throw `app/disposed`). Handlers already
+   * subscribed stay until {@link EventBus.clear}, and `emit` keeps working. The app closes its bus
+   * when it is disposed. Idempotent.
+   *
+   * @example bus.close(); bus.clear();
+   */
+  close(): void {
+    this.#closed = true;
   }
 }

@@ -31,7 +31,11 @@ export interface PluginContext {
   readonly logger: Logger;
   /** Aborted when the app is disposed (pass it to `fetch`, `addEventListener`, …). */
   readonly signal: AbortSignal;
-  /** Run `disposer` when the app is disposed (before the plugin's own `dispose`). */
+  /**
+   * Run `disposer` when the app is disposed (before the plugin's own `dispose`), or when this
+   * init fails. Called after that (say, by a late callback), it runs `disposer` at once and logs
+   * its error, so nothing leaks.
+   */
   onDispose(disposer: () => void | Promise<void>): void;
 }
 
@@ -56,6 +60,8 @@ export interface Plugin {
 export interface PluginHost {
   /** Resolves once `plugin` is initialised, starting the app's `ready()` if needed. */
   whenInitialized(plugin: Plugin): Promise<void>;
+  /** True once the app's `dispose()` was called. */
+  isDisposed(): boolean;
 }
 
 /** @internal the hook by which an app tells a {@link FluxyPlugin} that it was registered. */

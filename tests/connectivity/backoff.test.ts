@@ -41,6 +41,17 @@ describe('computeProbeDelay', () => {
     );
   });
 
+  it.each([
+    [{ intervalMs: 0.001, maxIntervalMs: 0.001 }, 0],
+    [{ intervalMs: 0.001, maxIntervalMs: 0.001 }, 1],
+    [{ intervalMs: 1, maxIntervalMs: 1 }, 0],
+    [{ intervalMs: 0.4, maxIntervalMs: 3 }, 0],
+  ])('never returns less than 1 ms (%j, random %d)', (options, random) => {
+    for (const attempt of [0, 1, 2, 10]) {
+      expect(computeProbeDelay(attempt, options, () => random)).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('has a ceiling that never shrinks as attempts grow', () => {
     const ceilings = Array.from({ length: 12 }, (_, attempt) => computeProbeDelay(attempt, backoff, () => 1));
     expect(ceilings).toStrictEqual([...ceilings].sort((a, b) => a - b));

@@ -94,9 +94,11 @@ describe('ConnectivityPlugin in a browser (happy-dom)', () => {
     );
     await app.ready();
     expect(network.calls.map((call) => call.url)).toStrictEqual([new URL('/api/health', location.href).href]);
+    expect(connectivity.isOnline.value).toBe(false); // offline until the first probe answers
+    expect(connectivity.reason.value).toBe('initial');
     network.fail();
-    await until(connectivity.isOnline, false);
-    expect(connectivity.reason.value).toBe('probe');
+    await until(connectivity.reason, 'probe');
+    expect(connectivity.isOnline.value).toBe(false);
     const onLine = vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(false);
     dispatch('offline');
     expect(connectivity.reason.value).toBe('platform');

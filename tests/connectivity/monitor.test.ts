@@ -19,8 +19,15 @@ describe('ConnectivityMonitor before start', () => {
     expect(monitor.isOnline.value).toBe(false);
   });
 
+  it('with a probe, starts offline unless `initial` says otherwise: online means the probe answered', () => {
+    expect(setup({ probe: PROBE }).monitor.isOnline.value).toBe(false);
+    expect(setup({ probe: PROBE }).monitor.reason.value).toBe('initial');
+    expect(setup({ probe: PROBE, initial: true }).monitor.isOnline.value).toBe(true);
+    expect(setup({ probe: PROBE, initial: false }).monitor.isOnline.value).toBe(false);
+  });
+
   it('setOnline works synchronously before start and is kept by start()', () => {
-    const { monitor, network, tick } = setup({ probe: PROBE });
+    const { monitor, network, tick } = setup({ probe: PROBE, initial: true });
     tick(5);
     monitor.setOnline(false);
     expect(monitor.isOnline.value).toBe(false);
@@ -101,6 +108,36 @@ describe('ConnectivityMonitor with a platform source and no probe', () => {
 });
 
 describe('ConnectivityMonitor with a probe', () => {
+  it('the first probe decides: offline (reason "initial") until it answers, then online', async () => {
+    const { monitor, network } = setup({ probe: PROBE });
+    monitor.start({ platform: new FakePlatform(true) });
+    expect(monitor.isOnline.value).toBe(false);
+    expect(monitor.reason.value).toBe('initial');
+    expect(network.calls).toHaveLength(1);
+    network.answer(204);
+    await monitor.check();
+    expect(monitor.isOnline.value).toBe(true);
+    expect(monitor.reason.value).toBe('probe');
+  });
+
+  it('the first probe failing keeps it offline, with reason "probe", and backs off', async () => {
+    const { monitor, network, retryDelays } = setup({ probe: PROBE });
+    monitor.start();
+    network.fail();
+    await expect(monitor.check()).resolves.toBe(false);
+    expect(monitor.reason.value).toBe('probe');
+    expect(retryDelays()).toStrictEqual([100]);
+  });
+
+  it('setOnline() after dispose() → app/disposed, state unchanged', () => {
+    const { monitor } = setup({ probe: PROBE, initial: true });
+    monitor.start();
+    monitor.dispose();
+    expect(() => monitor.setOnline(false)).toThrow(expect.objectContaining({ code: 'app/disposed' }));
+    expect(monitor.isOnline.value).toBe(true);
+    expect(monitor.reason.value).toBe('initial');
+  });
+
   it('probes at start with HEAD, no HTTP cache and an abort signal', () => {
     const { monitor, network } = setup({ probe: PROBE });
     monitor.start();

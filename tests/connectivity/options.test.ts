@@ -47,6 +47,14 @@ const badOptions: Array<[string, unknown, string]> = [
     'connectivity/invalid-probe',
   ],
   ['timeoutMs 0', { probe: { url: '/x', timeoutMs: 0 } }, 'connectivity/invalid-probe'],
+  ['intervalMs below 1 ms', { probe: { url: '/x', intervalMs: 0.001 } }, 'connectivity/invalid-probe'],
+  [
+    'intervals below 1 ms',
+    { probe: { url: '/x', intervalMs: 0.001, maxIntervalMs: 0.001 } },
+    'connectivity/invalid-probe',
+  ],
+  ['maxIntervalMs below 1 ms', { probe: { url: '/x', maxIntervalMs: 0.5 } }, 'connectivity/invalid-probe'],
+  ['timeoutMs below 1 ms', { probe: { url: '/x', timeoutMs: 0.25 } }, 'connectivity/invalid-probe'],
   ['timeoutMs Infinity', { probe: { url: '/x', timeoutMs: Infinity } }, 'connectivity/invalid-probe'],
   ['maxIntervalMs NaN', { probe: { url: '/x', maxIntervalMs: Number.NaN } }, 'connectivity/invalid-probe'],
   [
@@ -171,6 +179,35 @@ describe('bad arguments', () => {
       monitor.dispose();
     },
   );
+
+  it.each([
+    ['a null-prototype object', Object.create(null)],
+    [
+      'an object whose toString throws',
+      {
+        toString() {
+          throw new Error('nope');
+        },
+      },
+    ],
+  ])('setOnline(%s) → invalid-argument, not a TypeError', (_label, value) => {
+    const monitor = new ConnectivityMonitor();
+    expect((thrown(() => monitor.setOnline(value as never)) as FluxyError).code).toBe('invalid-argument');
+    expect((thrown(() => new ConnectivityMonitor({ initial: value as never })) as FluxyError).code).toBe(
+      'invalid-argument',
+    );
+    expect(
+      (
+        thrown(
+          () => new ConnectivityMonitor({ probe: { url: '/x', intervalMs: value as never } }),
+        ) as FluxyError
+      ).code,
+    ).toBe('connectivity/invalid-probe');
+    expect(
+      (thrown(() => new ConnectivityMonitor({ probe: { url: '/x', method: value as never } })) as FluxyError)
+        .code,
+    ).toBe('connectivity/invalid-probe');
+  });
 
   it('the plugin setOnline() refuses a non-boolean too', () => {
     const plugin = new ConnectivityPlugin();

@@ -81,7 +81,8 @@ describe('ConnectivityPlugin through the registry (Node)', () => {
     const error = await app.ready().catch((e: unknown) => e);
     expect(isFluxyError(error, 'plugin/init-failed')).toBe(true);
     expect(isFluxyError((error as Error).cause, 'connectivity/invalid-probe')).toBe(true);
-    expect(connectivity.isOnline.value).toBe(true);
+    expect(connectivity.isOnline.value).toBe(false); // never probed: still the initial state
+    expect(connectivity.reason.value).toBe('initial');
     await app.dispose();
   });
 
@@ -134,6 +135,87 @@ describe('ConnectivityPlugin through the registry (Node)', () => {
     await server.whenIdle();
   });
 
+  it('with a probe and no `initial`: offline (reason "initial") until the first probe answers', async () => {
+    server = await startProbeServer({ kind: 'hang' });
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin({ probe: { url: server.url } }));
+    // A captive portal must not look online before the probe answered: Sync would flush.
+    expect(connectivity.isOnline.value).toBe(false);
+    expect(connectivity.reason.value).toBe('initial');
+    await app.ready();
+    await server.receivedCount(1);
+    expect(connectivity.isOnline.value).toBe(false);
+    expect(connectivity.reason.value).toBe('initial');
+    const online = connectivity.waitForOnline();
+    server.releaseHanging(204);
+    await online;
+    expect(connectivity.reason.value).toBe('probe');
+    await app.dispose();
+  });
+
+  it('with a probe and `initial: true`: online until the first probe says otherwise', async () => {
+    server = await startProbeServer({ kind: 'hang' });
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin({ probe: { url: server.url }, initial: true }));
+    expect(connectivity.isOnline.value).toBe(true);
+    await app.ready();
+    expect(connectivity.isOnline.value).toBe(true);
+    await app.dispose();
+  });
+
+  it('after app.dispose(): setOnline() throws app/disposed and isOnline stays; check() and waitForOnline() reject', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin({ initial: false }));
+    await app.ready();
+    await app.dispose();
+    const error = (() => {
+      try {
+        connectivity.setOnline(true);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(isFluxyError(error, 'app/disposed')).toBe(true);
+    expect(connectivity.isOnline.value).toBe(false);
+    expect(connectivity.reason.value).toBe('initial');
+    await expect(connectivity.check()).rejects.toMatchObject({ code: 'app/disposed' });
+    await expect(connectivity.waitForOnline()).rejects.toMatchObject({ code: 'app/disposed' });
+    // A hint from an HTTP layer still finishing its requests is ignored, not an error.
+    expect(() => connectivity.reportFailure()).not.toThrow();
+  });
+
+  it('after app.dispose() of a never-initialised plugin: setOnline() throws app/disposed too', async () => {
+    const app = createApp();
+    const connectivity = app.register(new ConnectivityPlugin());
+    await app.dispose();
+    expect(() => connectivity.setOnline(false)).toThrow(expect.objectContaining({ code: 'app/disposed' }));
+    expect(connectivity.isOnline.value).toBe(true);
+  });
+
+  it('probes at most once per millisecond with the smallest intervals (fake timers)', async () => {
+    vi.useFakeTimers();
+    let probes = 0;
+    const app = createApp();
+    const connectivity = app.register(
+      new ConnectivityPlugin({
+        probe: { url: 'http://127.0.0.1:9/health', intervalMs: 1, maxIntervalMs: 1 },
+        fetch: () => {
+          probes += 1;
+          return Promise.reject(new TypeError('fetch failed'));
+        },
+      }),
+    );
+    await app.ready();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(connectivity.isOnline.value).toBe(false);
+    // One probe at init, then one per 1 ms delay (jitter rounds up to 1 ms, never down to 0).
+    expect(probes).toBeLessThanOrEqual(101);
+    expect(probes).toBeGreaterThan(10);
+    await app.dispose();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('touches no global at import or construction', async () => {
     const touched: string[] = [];
     const saved = new Map<string, PropertyDescriptor | undefined>();
@@ -151,7 +233,7 @@ describe('ConnectivityPlugin through the registry (Node)', () => {
       vi.resetModules();
       const module = await import('../../src/plugins/connectivity/index.js');
       const plugin = new module.ConnectivityPlugin({ probe: { url: '/health' } });
-      expect(plugin.isOnline.value).toBe(true);
+      expect(plugin.isOnline.value).toBe(false);
     } finally {
       for (const [name, descriptor] of saved) {
         if (descriptor) Object.defineProperty(globalThis, name, descriptor);

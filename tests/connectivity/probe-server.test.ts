@@ -81,7 +81,7 @@ describe('probe against a real server', () => {
 
   it('is offline when the server hangs past timeoutMs', async () => {
     server.mode = { kind: 'hang' };
-    const { monitor, timers } = setup();
+    const { monitor, timers } = setup({ initial: true });
     monitor.start();
     await server.receivedCount(1);
     expect(monitor.isOnline.value).toBe(true);

@@ -144,6 +144,7 @@ describe('register refuses bad input and leaves the registry unchanged', () => {
     ['dependencies with a non-string', { name: 'bad', dependencies: ['alpha', 3] }, 'invalid-argument'],
     ['dependencies with an empty name', { name: 'bad', dependencies: [''] }, 'invalid-argument'],
     ['a dependency on itself', { name: 'bad', dependencies: ['alpha', 'bad'] }, 'plugin/dependency-cycle'],
+    ['a dependency listed twice', { name: 'bad', dependencies: ['alpha', 'alpha'] }, 'invalid-argument'],
     ['init not a function', { name: 'bad', init: 'go' }, 'invalid-argument'],
     ['dispose not a function', { name: 'bad', dispose: {} }, 'invalid-argument'],
   ];
@@ -165,6 +166,14 @@ describe('register refuses bad input and leaves the registry unchanged', () => {
     const app = newApp();
     const error = thrownBy(() => app.register({ name: 'loop', dependencies: ['loop'] }));
     expect((error as Error).message).toContain('"loop" depends on itself');
+  });
+
+  it('a dependency listed twice names it and the fix', () => {
+    const app = newApp();
+    const error = thrownBy(() => app.register({ name: 'twice', dependencies: ['alpha', 'beta', 'alpha'] }));
+    expect((error as Error).message).toBe(
+      'Plugin "twice": the dependency "alpha" is listed twice; list each dependency once.',
+    );
   });
 
   it('the same instance twice → plugin/duplicate, the first registration kept', () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { FluxyPlugin } from '../../src/core/base-plugin.js';
 import { isFluxyError } from '../../src/core/errors.js';
@@ -155,6 +155,69 @@ describe('FluxyPlugin.whenReady()', () => {
     await app.ready();
     await app.dispose();
     await expect(greeter.greet()).rejects.toMatchObject({ code: 'app/disposed' });
+  });
+});
+
+describe('FluxyPlugin.whenReady() for a plugin registered while ready() runs', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A plugin whose init rejects after 20 ms (fake timers). */
+  function failingLater(name: string) {
+    return {
+      name,
+      init: () =>
+        new Promise<void>((_resolve, reject) => {
+          setTimeout(() => reject(new Error(`${name} broke`)), 20);
+        }),
+    };
+  }
+
+  it('is initialised and works although another plugin of that run fails', async () => {
+    vi.useFakeTimers();
+    const app = newApp();
+    app.register(failingLater('bad'));
+    const readyFailure = rejectionOf(app.ready());
+    const greeter = app.register(new GreeterPlugin());
+    const greeting = greeter.greet();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await greeting).toBe('hello from greeter');
+    expect(greeter.inits).toBe(1);
+    // The failed plugin is still reported by ready(), and only it.
+    const error = await readyFailure;
+    expect(isFluxyError(error, 'plugin/init-failed')).toBe(true);
+    expect((error as Error).message).toContain('Plugin "bad" failed to initialise: bad broke.');
+    expect((error as Error).message).not.toContain('greeter');
+  });
+
+  it('is not held up by a slow plugin of that run', async () => {
+    vi.useFakeTimers();
+    const app = newApp();
+    app.register(failingLater('slow-bad'));
+    const readyFailure = rejectionOf(app.ready());
+    const greeter = app.register(new GreeterPlugin());
+    // No timer advanced: slow-bad is still running while greeter initialises.
+    expect(await greeter.greet()).toBe('hello from greeter');
+    await vi.advanceTimersByTimeAsync(20);
+    expect((await readyFailure) as Error).toMatchObject({ code: 'plugin/init-failed' });
+  });
+
+  it('still fails with the dependency’s error when it depends (transitively) on the failed plugin', async () => {
+    vi.useFakeTimers();
+    const app = newApp();
+    app.register(failingLater('bad'));
+    const readyFailure = rejectionOf(app.ready());
+    app.register({ name: 'middle', dependencies: ['bad'] });
+    const greeter = app.register(new GreeterPlugin({ dependencies: ['middle'] }));
+    const greeting = rejectionOf(greeter.greet());
+    await vi.advanceTimersByTimeAsync(20);
+    const error = await greeting;
+    expect(isFluxyError(error, 'plugin/init-failed')).toBe(true);
+    expect((error as Error).message).toContain('Plugin "bad" failed to initialise');
+    expect((error as Error).message).toContain('Not initialised because of it: "middle", "greeter".');
+    expect(greeter.inits).toBe(0);
+    expect(await readyFailure).toBe(error);
   });
 });
 

@@ -168,7 +168,7 @@ describe('dispose()', () => {
     ]);
   });
 
-  it('during ready(): aborts running inits, waits for them, disposes what finished, rejects ready()', async () => {
+  it('during ready(): aborts running inits, disposes what finished, rejects ready()', async () => {
     const app = newApp();
     const log: string[] = [];
     const initStarted = deferred();
@@ -192,17 +192,140 @@ describe('dispose()', () => {
     expect(log).toStrictEqual(['init:quick', 'init:waits-for-abort', 'dispose:quick']);
   });
 
-  it('during ready(): an init that finishes anyway is disposed, and no new init starts', async () => {
+  it('during ready(): an init that finishes anyway is disposed when it settles, and no new init starts', async () => {
     const app = newApp();
     const log: string[] = [];
     const gate = deferred();
-    app.register(tracedPlugin('slow', log, { onInit: () => gate.promise }));
+    const lateDisposal = deferred();
+    app.register({
+      name: 'slow',
+      async init(ctx) {
+        log.push('init:slow');
+        ctx.onDispose(() => void log.push('slow:disposer'));
+        await gate.promise;
+      },
+      dispose() {
+        log.push('dispose:slow');
+        lateDisposal.resolve();
+      },
+    });
     app.register(tracedPlugin('next', log, { dependencies: ['slow'] }));
     const running = app.ready();
-    const disposing = app.dispose();
-    gate.resolve();
-    await disposing;
+    await app.dispose();
     await expect(running).rejects.toMatchObject({ code: 'app/disposed' });
-    expect(log).toStrictEqual(['init:slow', 'dispose:slow']);
+    expect(log).toStrictEqual(['init:slow']);
+    gate.resolve();
+    await lateDisposal.promise;
+    expect(log).toStrictEqual(['init:slow', 'slow:disposer', 'dispose:slow']);
+  });
+
+  it('during ready(): does not wait for an init that ignores its aborted signal and never settles', async () => {
+    const app = newApp();
+    const log: string[] = [];
+    const stubbornStarted = deferred();
+    let stubbornSignal: AbortSignal | undefined;
+    app.register(tracedPlugin('quick', log));
+    app.register(
+      tracedPlugin('stubborn', log, {
+        dependencies: ['quick'],
+        onInit: (ctx) => {
+          stubbornSignal = ctx.signal;
+          stubbornStarted.resolve();
+          return new Promise<void>(() => {}); // ignores ctx.signal
+        },
+      }),
+    );
+    const running = app.ready();
+    const runFailure = rejectionOf(running);
+    await stubbornStarted.promise;
+    // Before the fix this hung (and the test timed out): dispose() waited for the init.
+    await app.dispose();
+    expect(stubbornSignal?.aborted).toBe(true);
+    expect(log).toStrictEqual(['init:quick', 'init:stubborn', 'dispose:quick']);
+    expect(isFluxyError(await runFailure, 'app/disposed')).toBe(true);
+  });
+
+  it('after dispose: a pending whenReady() of an init that never settles rejects with app/disposed', async () => {
+    const app = newApp();
+    const started = deferred();
+    app.register({
+      name: 'never',
+      init: () => {
+        started.resolve();
+        return new Promise<void>(() => {});
+      },
+    });
+    const running = rejectionOf(app.ready());
+    await started.promise;
+    await app.dispose();
+    expect(isFluxyError(await running, 'app/disposed')).toBe(true);
+  });
+});
+
+describe('calls after dispose', () => {
+  it('ctx.onDispose(fn) after dispose runs fn at once, and logs its error', async () => {
+    const logger = recordingLogger();
+    const app = newApp(logger);
+    let context: PluginContext | undefined;
+    app.register({
+      name: 'keeper',
+      init(ctx) {
+        context = ctx;
+      },
+    });
+    await app.ready();
+    await app.dispose();
+    const runs: string[] = [];
+    context?.onDispose(() => void runs.push('late disposer'));
+    expect(runs).toStrictEqual(['late disposer']);
+    context?.onDispose(() => {
+      throw new Error('late disposer broke');
+    });
+    const rejected = deferred();
+    context?.onDispose(async () => {
+      await Promise.resolve();
+      rejected.resolve();
+      throw new Error('late async disposer broke');
+    });
+    await rejected.promise;
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(logger.lines.map((line) => [line.message, (line.details[0] as Error).message])).toStrictEqual([
+      ['a disposer of "keeper" registered after it was disposed failed', 'late disposer broke'],
+      ['a disposer of "keeper" registered after it was disposed failed', 'late async disposer broke'],
+    ]);
+  });
+
+  it('ctx.onDispose(fn) after a failed init released its context runs fn at once', async () => {
+    const app = newApp();
+    let context: PluginContext | undefined;
+    app.register({
+      name: 'half',
+      init(ctx) {
+        context = ctx;
+        throw new Error('half way');
+      },
+    });
+    await expect(app.ready()).rejects.toMatchObject({ code: 'plugin/init-failed' });
+    let ran = false;
+    context?.onDispose(() => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+  });
+
+  it('events.on() and events.once() after dispose → app/disposed, no listener added', async () => {
+    const app = newApp();
+    await app.dispose();
+    for (const subscribe of [
+      () => app.events.on('app:ready', () => {}),
+      () => app.events.once('app:ready', () => {}),
+    ]) {
+      const error = thrownBy(subscribe);
+      expect(isFluxyError(error, 'app/disposed')).toBe(true);
+      expect((error as Error).message).toContain('createApp()');
+    }
+    expect(app.events.listenerCount()).toBe(0);
+    expect(() => app.events.emit('app:ready')).not.toThrow();
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FluxyError, isFluxyError } from '../../src/core/errors.js';
 
 describe('FluxyError', () => {
@@ -54,5 +54,67 @@ describe('isFluxyError', () => {
   ])('is false for %s', (_label, value) => {
     expect(isFluxyError(value)).toBe(false);
     expect(isFluxyError(value, 'plugin/duplicate')).toBe(false);
+  });
+});
+
+describe('FluxyError across copies of the package (ESM and CJS, two bundles)', () => {
+  /** A second, independent instance of the errors module, as a CJS copy beside an ESM one would be. */
+  async function otherCopy(): Promise<typeof import('../../src/core/errors.js')> {
+    vi.resetModules();
+    const copy = await import('../../src/core/errors.js');
+    expect(copy.FluxyError).not.toBe(FluxyError);
+    return copy;
+  }
+
+  it('isFluxyError recognises an error made by the other copy, with its code', async () => {
+    const copy = await otherCopy();
+    const foreign = new copy.FluxyError('storage/quota-exceeded', 'full');
+    expect(isFluxyError(foreign)).toBe(true);
+    expect(isFluxyError(foreign, 'storage/quota-exceeded')).toBe(true);
+    expect(isFluxyError(foreign, 'storage/corrupted')).toBe(false);
+    expect(copy.isFluxyError(new FluxyError('x', 'y'), 'x')).toBe(true);
+  });
+
+  it('instanceof FluxyError works across copies too', async () => {
+    const copy = await otherCopy();
+    expect(new copy.FluxyError('x', 'y')).toBeInstanceOf(FluxyError);
+    expect(new FluxyError('x', 'y') instanceof copy.FluxyError).toBe(true);
+  });
+
+  it('carries the brand Symbol.for("fluxy.error"), not enumerable', () => {
+    const error = new FluxyError('x', 'y');
+    expect((error as unknown as Record<symbol, unknown>)[Symbol.for('fluxy.error')]).toBe(true);
+    expect(Object.keys(error)).not.toContain(Symbol.for('fluxy.error'));
+    expect(Object.getOwnPropertySymbols(error)).toStrictEqual([]);
+  });
+
+  it('is not fooled by plain objects, errors or the brand without a code', () => {
+    const brand = Symbol.for('fluxy.error');
+    expect(isFluxyError({ [brand]: true })).toBe(false);
+    expect(new Error('x') instanceof FluxyError).toBe(false);
+    expect({ code: 'x', message: 'y' } instanceof FluxyError).toBe(false);
+    expect((null as unknown) instanceof FluxyError).toBe(false);
+  });
+
+  it('subclasses keep ordinary instanceof: a FluxyError is not an instance of a subclass', async () => {
+    class CorruptError extends FluxyError<'storage/corrupt'> {
+      constructor() {
+        super('storage/corrupt', 'corrupt');
+      }
+    }
+    class QuotaError extends FluxyError<'storage/quota'> {
+      constructor() {
+        super('storage/quota', 'full');
+      }
+    }
+    const corrupt = new CorruptError();
+    expect(corrupt).toBeInstanceOf(CorruptError);
+    expect(corrupt).toBeInstanceOf(FluxyError);
+    expect(corrupt).toBeInstanceOf(Error);
+    expect(corrupt instanceof QuotaError).toBe(false);
+    expect(new FluxyError('storage/corrupt', 'x') instanceof CorruptError).toBe(false);
+    const copy = await otherCopy();
+    expect(new copy.FluxyError('storage/corrupt', 'x') instanceof CorruptError).toBe(false);
+    expect(corrupt instanceof copy.FluxyError).toBe(true);
   });
 });

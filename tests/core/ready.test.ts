@@ -199,6 +199,21 @@ describe('ready(): each plugin once', () => {
     expect(log).toStrictEqual(['init:one', 'app:ready']);
   });
 
+  it("an 'app:ready' handler that calls ready() joins the run (no second 'app:ready')", async () => {
+    const app = newApp();
+    const log: string[] = [];
+    let inner: Promise<void> | undefined;
+    app.register(tracedPlugin('one', log));
+    app.events.on('app:ready', () => {
+      log.push('app:ready');
+      inner = app.ready();
+    });
+    const outer = app.ready();
+    await outer;
+    expect(inner).toBe(outer);
+    expect(log).toStrictEqual(['init:one', 'app:ready']);
+  });
+
   it('gives each init its own context: use, events, prefixed logger, live signal, onDispose', async () => {
     const logger = recordingLogger();
     const app = createApp({ logger });
@@ -287,6 +302,49 @@ describe('ready(): init failures', () => {
     );
     expect((error as Error).cause).toBe(boom);
   });
+
+  it.each([
+    ['a null-prototype object', () => Object.create(null), '[object Object]'],
+    [
+      'an object whose toString throws',
+      () => ({
+        toString() {
+          throw new Error('no string for you');
+        },
+      }),
+      '[object Object]',
+    ],
+    [
+      'an Error whose message getter throws',
+      () =>
+        Object.defineProperty(new Error('hidden'), 'message', {
+          get() {
+            throw new Error('no message');
+          },
+        }),
+      '[object Error]',
+    ],
+    ['a symbol', () => Symbol('odd'), 'Symbol(odd)'],
+  ])(
+    'init that throws %s → still a plugin/init-failed FluxyError, with that value as cause',
+    async (_label, make, shown) => {
+      const app = newApp();
+      const thrown: unknown = make();
+      app.register({
+        name: 'odd',
+        init() {
+          throw thrown;
+        },
+      });
+      const error = await rejectionOf(app.ready());
+      expect(error).toBeInstanceOf(FluxyError);
+      expect((error as FluxyError).code).toBe('plugin/init-failed');
+      expect((error as Error).message).toBe(
+        `Plugin "odd" failed to initialise: ${shown}. Fix the cause and call ready() again.`,
+      );
+      expect((error as Error).cause).toBe(thrown);
+    },
+  );
 
   it('an async init that rejects is reported the same way', async () => {
     const app = newApp();

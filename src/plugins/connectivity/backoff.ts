@@ -9,8 +9,9 @@ export interface ProbeBackoff {
 /**
  * The delay before probe number `attempt + 1` while offline: exponential backoff with full
  * jitter. The ceiling is `intervalMs * 2^attempt`, capped at `maxIntervalMs`; the delay is
- * uniform in `[ceiling / 10, ceiling]`, so devices that lost the network together do not probe
- * together, and a probe that fails instantly (connection refused) cannot spin.
+ * uniform in `[ceiling / 10, ceiling]`, rounded to whole milliseconds and never below 1 ms, so
+ * devices that lost the network together do not probe together, and a probe that fails
+ * instantly (connection refused) cannot spin.
  *
  * Pure: the same inputs give the same delay.
  *
@@ -24,5 +25,5 @@ export function computeProbeDelay(attempt: number, backoff: ProbeBackoff, random
   const ceiling = Math.min(backoff.maxIntervalMs, backoff.intervalMs * 2 ** exponent);
   const floor = ceiling / 10;
   const unit = Math.min(1, Math.max(0, random()));
-  return Math.round(floor + (ceiling - floor) * (Number.isFinite(unit) ? unit : 1));
+  return Math.max(1, Math.round(floor + (ceiling - floor) * (Number.isFinite(unit) ? unit : 1)));
 }

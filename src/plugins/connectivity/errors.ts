@@ -5,7 +5,7 @@ import { FluxyError } from '../../core/errors.js';
  * (a malformed option or argument) and `app/disposed` (waiting on a disposed monitor).
  *
  * - `connectivity/invalid-probe`: the `probe` option is malformed (not an object, a URL that is
- *   not http(s) or cannot be resolved, a non-positive or non-finite duration, an unknown key).
+ *   not http(s) or cannot be resolved, a duration below 1 ms or not finite, an unknown key).
  * - `connectivity/aborted`: `waitForOnline(signal)` was aborted by a signal without a reason.
  *
  * @example

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../../core/errors.js';
+import { describeValue, invalidArgument } from '../../core/errors.js';
 import { assertOptionsObject, normalizeProbe, type ProbeOptions } from './options.js';
 import type { PlatformConnectivity } from './platform.js';
 
@@ -30,7 +30,8 @@ export interface ConnectivityOptions {
   probe?: ProbeOptions;
   /**
    * The value of `isOnline` until something knows better: the platform at init when there is no
-   * probe, the first probe answer when there is one. @default true
+   * probe, the first probe answer when there is one.
+   * @default `false` with a probe (online means the probe answered), `true` without one
    */
   initial?: boolean;
   /** The fetch the probe uses, looked up when a probe runs. @default globalThis.fetch */
@@ -84,7 +85,7 @@ export function validateMonitorOptions(
   const given = options ?? {};
   normalizeProbe(given.probe);
   if (given.initial !== undefined && typeof given.initial !== 'boolean') {
-    throw invalidArgument(`${label}: initial must be true or false, got ${String(given.initial)}.`);
+    throw invalidArgument(`${label}: initial must be true or false, got ${describeValue(given.initial)}.`);
   }
   for (const key of ['fetch', 'random', 'now'] as const) {
     if (given[key] !== undefined && typeof given[key] !== 'function') {

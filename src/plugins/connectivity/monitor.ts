@@ -1,4 +1,4 @@
-import { FluxyError, invalidArgument } from '../../core/errors.js';
+import { describeValue, FluxyError, invalidArgument } from '../../core/errors.js';
 import { batch, computed, type ReadonlySignal, signal } from '../../core/signals.js';
 import { computeProbeDelay } from './backoff.js';
 import {
@@ -45,7 +45,10 @@ interface InFlightProbe {
  * monitor.dispose();
  */
 export class ConnectivityMonitor {
-  /** Whether the network works, as far as we know. @default true (or the `initial` option) */
+  /**
+   * Whether the network works, as far as we know.
+   * @default the `initial` option, else `false` with a probe (online means the probe answered) and `true` without
+   */
   readonly isOnline: ReadonlySignal<boolean>;
   /** When `isOnline` last changed (ms since epoch, from `now`); its construction time at first. */
   readonly lastChangedAt: ReadonlySignal<number>;
@@ -71,7 +74,9 @@ export class ConnectivityMonitor {
   constructor(options: ConnectivityMonitorOptions = {}) {
     this.#deps = validateMonitorOptions(options);
     this.#probe = normalizeProbe(options.probe);
-    this.#online = signal(options.initial ?? true);
+    // With a probe, "online" means the probe answered: a captive portal must not look online
+    // (and let Sync flush) before the first probe, which runs at start.
+    this.#online = signal(options.initial ?? this.#probe === undefined);
     this.#reason = signal<ConnectivityReason>('initial');
     this.#changedAt = signal(this.#deps.now());
     this.isOnline = computed(() => this.#online.value);
@@ -107,13 +112,20 @@ export class ConnectivityMonitor {
   /**
    * Set the state by hand, for platforms with their own network API and for tests. Stops any
    * probing until the platform, `check()` or `reportFailure()` asks again. Synchronous; works
-   * before `start()`. Throws `invalid-argument` for a non-boolean (state unchanged).
+   * before `start()`. Throws `invalid-argument` for a non-boolean and `app/disposed` after
+   * `dispose()` (state unchanged).
    *
    * @example NetInfo.addEventListener((s) => monitor.setOnline(s.isConnected === true));
    */
   setOnline(online: boolean): void {
     if (typeof online !== 'boolean') {
       throw invalidArgument(`setOnline(online): online must be true or false, got ${describe(online)}.`);
+    }
+    if (this.#state === 'disposed') {
+      throw new FluxyError(
+        'app/disposed',
+        'setOnline() was called on a disposed connectivity monitor: create a new app (or monitor).',
+      );
     }
     this.#cancelProbing();
     this.#decide(online, 'manual');
@@ -283,5 +295,5 @@ function disposedError(): FluxyError<'app/disposed'> {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return typeof value === 'string' ? JSON.stringify(value) : describeValue(value);
 }

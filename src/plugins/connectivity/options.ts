@@ -1,4 +1,4 @@
-import { invalidArgument } from '../../core/errors.js';
+import { describeValue, invalidArgument } from '../../core/errors.js';
 import { invalidProbe } from './errors.js';
 
 /** The HTTP methods a probe may use. */
@@ -18,11 +18,11 @@ export interface ProbeOptions {
    * workers), resolved against `location.href` at init. Exclude it from service-worker caches.
    */
   url: string;
-  /** The first delay between probes while offline; it doubles after each failed probe. @default 2000 */
+  /** The first delay between probes while offline (at least 1); it doubles after each failed probe. @default 2000 */
   intervalMs?: number;
-  /** The longest delay between probes while offline. @default 60000 (or `intervalMs` if larger) */
+  /** The longest delay between probes while offline (at least 1). @default 60000 (or `intervalMs` if larger) */
   maxIntervalMs?: number;
-  /** A probe that has not answered after this long counts as offline. @default 5000 */
+  /** A probe that has not answered after this long (at least 1 ms) counts as offline. @default 5000 */
   timeoutMs?: number;
   /** The request method; `'GET'` for servers that refuse `HEAD` badly. @default 'HEAD' */
   method?: ProbeMethod;
@@ -49,7 +49,9 @@ export const PROBE_DEFAULTS: Readonly<Omit<ResolvedProbe, 'url'>> = Object.freez
   method: 'HEAD',
 });
 
-// setTimeout fires at once for delays above 2^31 - 1 ms, so longer durations are refused.
+// setTimeout fires at once for delays above 2^31 - 1 ms, so longer durations are refused; below
+// 1 ms, a backoff would round its delays to 0 and probe in a tight loop.
+const MIN_DELAY_MS = 1;
 const MAX_DELAY_MS = 2_147_483_647;
 const PROBE_KEYS = ['url', 'intervalMs', 'maxIntervalMs', 'timeoutMs', 'method'];
 // Only used to tell a relative URL from an unparsable one; never requested.
@@ -156,9 +158,9 @@ function isAbsolute(url: string): boolean {
 function duration(given: Record<string, unknown>, key: string, fallback: number): number {
   const value = given[key];
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_DELAY_MS) {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_DELAY_MS || value > MAX_DELAY_MS) {
     throw invalidProbe(
-      `probe.${key} must be a positive, finite number of milliseconds (at most ${MAX_DELAY_MS}), got ${String(value)}.`,
+      `probe.${key} must be a finite number of milliseconds from ${MIN_DELAY_MS} to ${MAX_DELAY_MS}, got ${describeValue(value)}.`,
     );
   }
   return value;
@@ -168,7 +170,7 @@ function checkMethod(method: unknown): ProbeMethod {
   if (method === undefined) return PROBE_DEFAULTS.method;
   const upper = typeof method === 'string' ? method.toUpperCase() : undefined;
   if (upper !== 'HEAD' && upper !== 'GET') {
-    throw invalidProbe(`probe.method must be 'HEAD' or 'GET', got ${String(method)}.`);
+    throw invalidProbe(`probe.method must be 'HEAD' or 'GET', got ${describeValue(method)}.`);
   }
   return upper;
 }

@@ -21,7 +21,10 @@ import { browserPlatform } from './platform.js';
 export class ConnectivityPlugin extends FluxyPlugin {
   /** The registry name. */
   readonly name = 'connectivity';
-  /** Whether the network works, as far as we know; readable before init. @default true (or `initial`) */
+  /**
+   * Whether the network works, as far as we know; readable before init.
+   * @default the `initial` option, else `false` with a probe (until it answers) and `true` without
+   */
   readonly isOnline: ReadonlySignal<boolean>;
   /** When `isOnline` last changed, in ms since the epoch. */
   readonly lastChangedAt: ReadonlySignal<number>;
@@ -52,11 +55,13 @@ export class ConnectivityPlugin extends FluxyPlugin {
   /**
    * Set the state by hand (React Native NetInfo, Capacitor, Electron, tests). Synchronous, works
    * before init, stops probing until the platform or `check()` asks again. Throws
-   * `invalid-argument` for a non-boolean.
+   * `invalid-argument` for a non-boolean and `app/disposed` once the app was disposed (like
+   * `check()` and `waitForOnline()`), leaving the state unchanged.
    *
    * @example NetInfo.addEventListener((s) => connectivity.setOnline(s.isConnected === true));
    */
   setOnline(online: boolean): void {
+    this.throwIfDisposed('setOnline');
     this.#monitor.setOnline(online);
   }
 
@@ -74,7 +79,8 @@ export class ConnectivityPlugin extends FluxyPlugin {
   /**
    * A request failed at the network level (fetch threw, or timed out). With a probe: offline at
    * once, then probe with backoff until it answers. Without one: nothing changes, `isOnline`
-   * keeps following the platform. No-op before init.
+   * keeps following the platform. No-op before init and after dispose (an HTTP layer may still
+   * be finishing its requests).
    *
    * @example try { await fetch(url); } catch (error) { connectivity.reportFailure(); throw error; }
    */
