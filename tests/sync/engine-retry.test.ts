@@ -100,6 +100,26 @@ describe('classification and retry', () => {
     expect((await retry).delayMs).toBe(30_000);
   });
 
+  for (const status of [500, 408]) {
+    it(`honours Retry-After on ${status} too (every retryable answer, not only 429 and 503)`, async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+      fixture.server.script({ status, retryAfter: '45' });
+      const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
+      await engine.start();
+      const retry = nextEvent(engine, 'retry');
+      await queue('POST', '/api/x', { body: {} });
+      const { delayMs, operation } = await retry;
+      expect(delayMs).toBe(45_000);
+      expect(operation.nextAttemptAt).toBe(Date.now() + 45_000);
+      await vi.advanceTimersByTimeAsync(44_000);
+      expect(fixture.server.received).toHaveLength(1);
+      const sent = nextEvent(engine, 'sent');
+      await vi.advanceTimersByTimeAsync(1_000);
+      await sent;
+      expect(fixture.server.received).toHaveLength(2);
+    });
+  }
+
   it('a backoff stored before a restart is honoured by the next engine', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     fixture.server.script({ status: 503, retryAfter: '60' });
@@ -200,9 +220,11 @@ describe('classification and retry', () => {
     await until(() => engine.pendingCount.value === 0);
     expect(fixture.server.received.map((request) => request.path)).toStrictEqual(['/api/fine']);
     expect(fixture.server.applied.map((entry) => entry.key)).toStrictEqual([fine.id]);
-    expect(engine.lastError.value).toBeNull();
+    // The next success does not hide it: lastError tells the app until the record is discarded.
+    expect(engine.lastError.value).toMatchObject({ code: 'sync/record-unreadable' });
     expect(await engine.failed()).toMatchObject([{ id: tampered.id, unreadable: true }]);
     expect(await engine.discard(tampered.id)).toBe(true);
     expect(engine.failedCount.value).toBe(0);
+    expect(engine.lastError.value).toBeNull();
   });
 });

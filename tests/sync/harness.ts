@@ -26,6 +26,8 @@ export interface EngineSetup {
   channel?: string;
   logger?: Logger;
   serverId?: string;
+  /** How long a settled temporary id is kept at least (SyncEngineDeps.tempIdRetentionMs). */
+  tempIdRetentionMs?: number;
 }
 
 /** A SyncEngine wired to a real fetch, a memory store and a controllable online signal. */
@@ -55,6 +57,7 @@ export function makeEngine(setup: EngineSetup) {
     random: () => 0.5,
     randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
     serverId: setup.serverId ?? 'serverId',
+    ...(setup.tempIdRetentionMs === undefined ? {} : { tempIdRetentionMs: setup.tempIdRetentionMs }),
   });
   const queue = async (method: string, url: string, options?: QueueOptions) =>
     engine.enqueue(

@@ -146,6 +146,32 @@ describe('SyncPlugin through the registry (fake-indexeddb, encrypted storage)', 
     ]);
   });
 
+  it('an outcome no handler took is delivered once by the next app that registers one', async () => {
+    server.script({ status: 422 });
+    const factory = new IDBFactory();
+    const first = bootstrap(factory);
+    await first.app.ready();
+    const op = await first.sync.queue('POST', '/api/notes', {
+      body: {},
+      kind: 'note.create',
+      meta: { local: 1 },
+    });
+    await until(() => first.sync.failedCount.value === 1 && !first.sync.isSyncing.value);
+    await first.app.dispose();
+    const runs: unknown[] = [];
+    for (let session = 0; session < 2; session++) {
+      const next = bootstrap(factory);
+      next.connectivity.setOnline(false);
+      next.sync.handle('note.create', {
+        failed: ({ operation, error }) => void runs.push([operation, error.status]),
+      });
+      await next.app.ready();
+      await vi.waitFor(async () => expect(await next.storage.namespace('sync').keys('o/')).toStrictEqual([]));
+      await next.app.dispose();
+    }
+    expect(runs).toMatchObject([[{ id: op.id, meta: { local: 1 } }, 422]]);
+  });
+
   it('bad input is refused with a FluxyError and stores nothing', async () => {
     const factory = new IDBFactory();
     const { sync, storage, app } = bootstrap(factory);

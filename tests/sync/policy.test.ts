@@ -67,6 +67,31 @@ describe('parseRetryAfter', () => {
     ['soon', undefined],
     ['', undefined],
     ['2026-11-22T10:00:30Z', undefined],
+    // The obsolete forms RFC 9110 §5.6.7 says recipients must accept (both GMT).
+    ['Sunday, 22-Nov-26 10:00:30 GMT', 30_000], // RFC 850
+    ['Sunday, 06-Nov-94 08:49:37 GMT', 0], // two-digit year more than 50 years ahead → 1994
+    ['Monday, 23-Nov-26 10:00:00 GMT', 3_600_000], // clamped
+    ['Sun Nov 22 10:00:30 2026', 30_000], // asctime
+    ['Sun Nov  6 08:49:37 1994', 0],
+    ['Mon Nov 23 10:00:00 2026', 3_600_000],
+    ['Tue Dec  1 10:00:05 2026', 3_600_000],
+    ['Sun, 06 Nov 1994 08:49:37 GMT', 0], // IMF-fixdate, the preferred form
+    // Garbage, or near misses, is ignored (undefined), never a guess.
+    ['Sunday, 22-Nov-26 10:00:30 PST', undefined],
+    ['Sun, 22 Nov 2026 10:00:30 +0000', undefined],
+    ['Sun, 31 Feb 2026 10:00:30 GMT', undefined],
+    ['Sun, 22 Foo 2026 10:00:30 GMT', undefined],
+    ['Sun, 22 Nov 2026 24:00:00 GMT', undefined],
+    ['Sun, 22 Nov 2026 10:61:00 GMT', undefined],
+    ['Sun Nov 22 10:00:30 2026 GMT', undefined],
+    ['Sun Nov 6 08:49:37 1994', undefined], // asctime pads a one-digit day with a space
+    ['Sunday, 22-Nov-2026 10:00:30 GMT', undefined],
+    ['Funday, 22-Nov-26 10:00:30 GMT', undefined],
+    ['Sun, 22 Nov 2026 10:00:30 GMT trailing', undefined],
+    ['12abc', undefined],
+    ['0x10', undefined],
+    ['1e3', undefined],
+    ['+5', undefined],
   ] as const)('%j → %j', (value, expected) => {
     expect(parseRetryAfter(value, now, 3_600_000)).toBe(expected);
   });

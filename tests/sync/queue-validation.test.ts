@@ -14,6 +14,12 @@ function cyclic() {
   value.self = value;
   return value;
 }
+/** `[1, <hole>, 3]`: JSON.stringify would send `[1,null,3]`. */
+function holey() {
+  const value: unknown[] = [1];
+  value[2] = 3;
+  return value;
+}
 function deep(levels: number) {
   let value: unknown = 1;
   for (let i = 0; i < levels; i++) value = [value];
@@ -118,10 +124,37 @@ describe('queue() input validation', () => {
       }),
       'sync/invalid-body',
     ],
+    [
+      'an array with a hole in the body',
+      attempt('POST', '/x', { body: { list: holey() } }),
+      'sync/invalid-body',
+    ],
+    ['an array with a hole as the body', attempt('POST', '/x', { body: holey() }), 'sync/invalid-body'],
+    ['an array with a hole in meta', attempt('POST', '/x', { meta: holey() }), 'sync/invalid-options'],
+    ['a new Array(2) body', attempt('POST', '/x', { body: new Array(2) }), 'sync/invalid-body'],
+    [
+      'a header named __proto__',
+      attempt('POST', '/x', { headers: JSON.parse('{"X-A":"1","__proto__":"x"}') }),
+      'sync/invalid-headers',
+    ],
     ['tempId too short', attempt('POST', '/x', { tempId: 'tmp' }), 'sync/invalid-options'],
     ['tempId on GET', attempt('GET', '/x', { tempId: 'tmp_abcdefgh' }), 'sync/invalid-options'],
   ])('%s', (_name, run, code) => {
     expect(run).toThrow(expect.objectContaining({ name: 'FluxyError', code }));
+  });
+
+  it('explicit nulls and undefined array elements are told apart: [1, null, 3] is kept as is', () => {
+    expect(prepareOperation('POST', '/x', { body: [1, null, 3] }, limits).bodyText).toBe('[1,null,3]');
+    expect(attempt('POST', '/x', { body: [1, undefined, 3] })).toThrow(
+      expect.objectContaining({ code: 'sync/invalid-body' }),
+    );
+  });
+
+  it('stores exactly the headers it was given (none dropped on the way)', () => {
+    const headers = { 'X-A': '1', constructor: 'c', toString: 't', hasOwnProperty: 'h' };
+    const draft = prepareOperation('POST', '/x', { headers }, limits);
+    expect(draft.headers).toStrictEqual(headers);
+    expect(Object.keys(draft.headers ?? {})).toStrictEqual(Object.keys(headers));
   });
 
   it('a relative URL without a base is refused in Node with a message that says what to do', () => {

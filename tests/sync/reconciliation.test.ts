@@ -1,8 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { FailedOutcome, SentOutcome } from '../../src/plugins/sync/outcomes.js';
+import type { OperationRecord } from '../../src/plugins/sync/operation.js';
+import {
+  type FailedOutcome,
+  OutcomeLog,
+  type OutcomeRecord,
+  type SentOutcome,
+} from '../../src/plugins/sync/outcomes.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, makeEngine, until } from './harness.js';
+import { faultServerPerTest, makeEngine, silentLogger, until } from './harness.js';
 
 const fixture = faultServerPerTest();
 const { engineFor } = fixture;
@@ -150,7 +156,7 @@ describe('durable outcome handlers', () => {
       kind: 'note.create',
       tempId: 'tmp_note_0005',
     });
-    await queue('POST', '/api/other', { body: {}, kind: 'no.handler' });
+    const unhandled = await queue('POST', '/api/other', { body: {}, kind: 'no.handler' });
     online.value = true;
     await until(() => engine.pendingCount.value === 0);
     expect(failed.map((outcome) => [outcome.operation.id, outcome.error.status])).toStrictEqual([
@@ -160,7 +166,8 @@ describe('durable outcome handlers', () => {
     expect(sent.map((outcome) => [outcome.operation.id, outcome.serverId, outcome.status])).toStrictEqual([
       [good.id, 'srv-1', 201],
     ]);
-    expect(await store.keys('o/')).toStrictEqual([]);
+    // Delivered outcomes are forgotten; one of a kind with no handler waits for one.
+    expect(await store.keys('o/')).toStrictEqual([`o/${unhandled.id}`]);
   });
 
   it('an outcome stored before a crash is delivered by the next session; one whose op is still pending is dropped', async () => {
@@ -225,6 +232,77 @@ describe('durable outcome handlers', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('a handler registered only after the refusal runs once, and the stored outcome is then removed', async () => {
+    fixture.server.script({ status: 422 });
+    const { engine, queue, store } = engineFor({ baseUrl: fixture.server.url });
+    await engine.start();
+    const op = await queue('POST', '/api/notes', { body: {}, kind: 'note.create', meta: { localId: 'L7' } });
+    await until(() => engine.failedCount.value === 1 && !engine.isSyncing.value);
+    expect(await store.keys('o/')).toStrictEqual([`o/${op.id}`]);
+    const runs: FailedOutcome[] = [];
+    const ran = new Promise<void>((resolve) => {
+      engine.handle('note.create', {
+        failed: (outcome) => {
+          runs.push(outcome);
+          resolve();
+        },
+      });
+    });
+    // A second registration (another component) right away must not deliver it twice.
+    engine.handle('note.create', {});
+    await ran;
+    await vi.waitFor(async () => expect(await store.keys('o/')).toStrictEqual([]));
+    engine.handle('note.create', { failed: (outcome) => void runs.push(outcome) });
+    await engine.flush();
+    await vi.waitFor(async () => expect(await store.keys('o/')).toStrictEqual([]));
+    expect(runs.map((outcome) => [outcome.operation.id, outcome.error.status])).toStrictEqual([[op.id, 422]]);
+    expect(runs[0]?.operation).toMatchObject({ meta: { localId: 'L7' } });
+  });
+
+  it('a new engine over the same storage, with the handler, runs it once for an outcome nobody handled', async () => {
+    fixture.server.script({ status: 409 }, 'ok');
+    const store = new MemoryStore();
+    const first = makeEngine({ baseUrl: fixture.server.url, store, retry: { maxAttempts: 1 } });
+    await first.engine.start();
+    const refused = await first.queue('POST', '/api/a', { body: {}, kind: 'k' });
+    const accepted = await first.queue('POST', '/api/b', { body: {}, kind: 'k', tempId: 'tmp_later_0001' });
+    await until(() => first.engine.pendingCount.value === 0 && !first.engine.isSyncing.value);
+    await first.engine.dispose();
+    expect((await store.keys('o/')).length).toBe(2);
+    const seen: string[] = [];
+    const handlers = {
+      sent: ({ operation, serverId }: SentOutcome) => void seen.push(`sent ${operation.id} ${serverId}`),
+      failed: ({ operation, error }: FailedOutcome) => void seen.push(`failed ${operation.id} ${error.code}`),
+    };
+    for (let session = 0; session < 2; session++) {
+      const next = engineFor({ baseUrl: fixture.server.url, store, online: false });
+      next.engine.handle('k', handlers);
+      await next.engine.start();
+      await vi.waitFor(async () => expect(await store.keys('o/')).toStrictEqual([]));
+      await next.engine.dispose();
+    }
+    expect(seen).toStrictEqual([`failed ${refused.id} sync/max-attempts`, `sent ${accepted.id} srv-1`]);
+  });
+
+  it('a handler in a tab that does not flush runs once that tab takes over', async () => {
+    fixture.server.script({ status: 400 });
+    const store = new MemoryStore();
+    const locks = new TestLockManager();
+    const channel = `handover-${Math.random()}`;
+    const sender = makeEngine({ baseUrl: fixture.server.url, store, locks, channel });
+    const other = engineFor({ baseUrl: fixture.server.url, store, locks, channel });
+    const runs: string[] = [];
+    other.engine.handle('k', { failed: ({ operation }) => void runs.push(operation.id) });
+    await sender.engine.start();
+    await other.engine.start();
+    const op = await sender.queue('POST', '/api/a', { body: {}, kind: 'k' });
+    await until(() => sender.engine.failedCount.value === 1 && !sender.engine.isSyncing.value);
+    expect(runs).toStrictEqual([]);
+    await sender.engine.dispose();
+    await vi.waitFor(() => expect(runs).toStrictEqual([op.id]));
+    await vi.waitFor(async () => expect(await store.keys('o/')).toStrictEqual([]));
+  });
+
   it('with two tabs, a handler runs once per outcome (in the flushing tab only)', async () => {
     const store = new MemoryStore();
     const locks = new TestLockManager();
@@ -241,5 +319,64 @@ describe('durable outcome handlers', () => {
     for (const tab of tabs) tab.online.value = true;
     await until(() => tabs.every((tab) => tab.engine.pendingCount.value === 0));
     expect(runs).toStrictEqual([`0:${op?.id}`]);
+  });
+});
+
+describe('stored outcomes (OutcomeLog)', () => {
+  const outcomeOf = (n: number, kind = 'nobody'): OutcomeRecord => {
+    const id = `01a000000000-${n.toString(16).padStart(4, '0')}-0000000000000000`;
+    const record: OperationRecord = {
+      v: 1,
+      id,
+      method: 'POST',
+      url: '/x',
+      createdAt: 0,
+      attempts: 1,
+      rev: 1,
+      kind,
+    };
+    return {
+      v: 1,
+      type: 'failed',
+      record,
+      error: { code: 'sync/http-error', message: '422', status: 422, at: 0 },
+    };
+  };
+
+  it('outcomes of a kind nobody handles are capped: the oldest are dropped, with one warning', async () => {
+    const store = new MemoryStore();
+    const warnings: unknown[] = [];
+    const log = new OutcomeLog(store, { ...silentLogger, warn: (...args) => void warnings.push(args) }, 3);
+    for (let n = 1; n <= 5; n++) {
+      const outcome = outcomeOf(n);
+      await log.record(outcome);
+      await log.deliver(outcome);
+    }
+    expect(await store.keys('o/')).toStrictEqual([3, 4, 5].map((n) => `o/${outcomeOf(n).record.id}`));
+    expect(warnings).toHaveLength(1);
+    const seen: string[] = [];
+    log.handle('nobody', { failed: ({ operation }) => void seen.push(operation.id) });
+    await log.deliverStored(() => false);
+    expect(seen).toStrictEqual([3, 4, 5].map((n) => outcomeOf(n).record.id));
+    expect(await store.keys('o/')).toStrictEqual([]);
+  });
+
+  it('overlapping deliveries run each handler once per outcome', async () => {
+    const store = new MemoryStore();
+    const log = new OutcomeLog(store, silentLogger);
+    const seen: string[] = [];
+    log.handle('k', {
+      failed: async ({ operation }) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        seen.push(operation.id);
+      },
+    });
+    const stored = [outcomeOf(1, 'k'), outcomeOf(2, 'k')];
+    for (const outcome of stored) await store.set(`o/${outcome.record.id}`, outcome);
+    const fresh = outcomeOf(3, 'k');
+    await log.record(fresh);
+    await Promise.all([log.deliverStored(() => false), log.deliverStored(() => false), log.deliver(fresh)]);
+    expect(seen.sort()).toStrictEqual([1, 2, 3].map((n) => outcomeOf(n).record.id));
+    expect(await store.keys('o/')).toStrictEqual([]);
   });
 });

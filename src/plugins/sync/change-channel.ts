@@ -11,7 +11,8 @@ export interface SharedSyncState {
 /**
  * `idle`: nothing to do or waiting for a trigger; `syncing`: sending; `offline`: connectivity
  * says offline; `paused`: `pause()` was called or the server answered 401; `error`: the last
- * attempt failed and the head operation waits for its retry.
+ * attempt failed and the head operation waits for its retry. An operation that became failed
+ * does not make the status `error` (the queue goes on): `lastError` and `failedCount` tell.
  */
 export type SyncStatus = 'idle' | 'syncing' | 'offline' | 'paused' | 'error';
 

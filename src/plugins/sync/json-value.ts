@@ -8,8 +8,9 @@ export const maxJsonDepth = 64;
 
 /**
  * Serialise `value` to JSON text, refusing what JSON would silently change or lose: BigInt,
- * functions, symbols, non-finite numbers, cycles, lone surrogates, Map/Set/typed arrays and
- * other class instances without `toJSON`, and nesting deeper than {@link maxJsonDepth}.
+ * functions, symbols, non-finite numbers, cycles, lone surrogates, array holes (`[1, , 3]`) and
+ * `undefined` array elements (JSON would send `null`), Map/Set/typed arrays and other class
+ * instances without `toJSON`, and nesting deeper than {@link maxJsonDepth}.
  * `undefined` object properties are dropped as JSON does. Throws `FluxyError(code)` naming the path.
  */
 export function toJsonText(
@@ -64,12 +65,17 @@ export function toJsonText(
     }
     seen.add(object);
     if (isArray) {
-      (object as unknown[]).forEach((element, index) => {
+      // By index, not forEach (which skips holes): a hole would be sent as null.
+      const array = object as unknown[];
+      for (let index = 0; index < array.length; index++) {
+        if (!(index in array))
+          fail(`${path}[${index}]`, 'is a hole (an empty slot), which JSON would turn into null');
+        const element = array[index];
         if (typeof element === 'undefined' || typeof element === 'function' || typeof element === 'symbol') {
           fail(`${path}[${index}]`, `is ${typeof element}, which JSON would turn into null`);
         }
         check(element, `${path}[${index}]`, depth + 1);
-      });
+      }
     } else {
       if (Object.getOwnPropertySymbols(object).length > 0) fail(path, 'has symbol keys');
       for (const [key, child] of Object.entries(object)) {

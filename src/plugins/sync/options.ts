@@ -1,7 +1,7 @@
 import { FluxyError } from '../../core/errors.js';
 import { defaultRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './backoff.js';
 import type { LockManagerLike } from './leader.js';
-import { describe } from './request-validation.js';
+import { checkHeaderRecord, describe } from './request-validation.js';
 import type { FetchFunction, HeadersOption } from './transport.js';
 
 /** Options of `new SyncPlugin(options)`. */
@@ -14,7 +14,10 @@ export interface SyncOptions {
   baseUrl?: string;
   /**
    * Headers for every request, or a function evaluated at SEND time for each attempt — the place
-   * for `Authorization`, so a token is never stored and never stale.
+   * for `Authorization`, so a token is never stored and never stale. A plain object of valid
+   * headers (the rules of `queue()` headers, credentials allowed); a function may return
+   * `undefined` for none. Anything else a function returns fails that attempt
+   * (`sync/headers-failed`, retried, nothing sent).
    * @example new SyncPlugin({ headers: async () => ({ Authorization: `Bearer ${await auth.token()}` }) })
    */
   headers?: HeadersOption;
@@ -108,9 +111,13 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   if (headers !== undefined && typeof headers !== 'function') {
     if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
       throw invalid('headers must be an object or a function returning one');
-    for (const [name, value] of Object.entries(headers)) {
-      if (typeof value !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(value))
-        throw invalid(`header ${name} must be a string of Latin-1 characters without CR, LF or NUL`);
+    // The same checks as a function's result at send time (credentials are welcome here).
+    try {
+      checkHeaderRecord(headers, { where: 'headers', credentials: 'allow' });
+    } catch (error) {
+      throw new FluxyError('sync/invalid-options', `new SyncPlugin(options): ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   for (const [name, value] of [

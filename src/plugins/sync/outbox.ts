@@ -58,6 +58,11 @@ export class Outbox {
     return { pending, failed };
   }
 
+  /** The ids stored in one list, sorted, read from keys only (no record is decrypted). */
+  async ids(list: OutboxList): Promise<string[]> {
+    return idsOf(await this.#storage.keys(prefixes[list]), prefixes[list]);
+  }
+
   /** Read a record; undefined if absent; throws {@link UnreadableRecordError} if it cannot be trusted. */
   async read(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
     let value: unknown;

@@ -21,9 +21,11 @@ export interface FailedOutcome {
 
 /**
  * Handlers for the outcomes of one kind of operation (`queue(…, { kind })`). They run once per
- * outcome, in the tab that flushes, and still run when the outcome arrives after a reload or on
- * the next start (the outcome is stored before the operation leaves the queue). A crash while a
- * handler runs makes it run again: write handlers that can run twice (at least once).
+ * outcome, in the tab that flushes. Every outcome of an operation with a `kind` is stored before
+ * the operation leaves the queue, and kept until a handler for its kind runs: so they still run
+ * when the outcome arrives after a reload, while no handler was registered yet (they run when
+ * one is), in another tab's session, or on the next start. A crash while a handler runs makes it
+ * run again: write handlers that can run twice (at least once).
  */
 export interface OutcomeHandlers {
   sent?(outcome: SentOutcome): void | Promise<void>;
@@ -31,21 +33,42 @@ export interface OutcomeHandlers {
 }
 
 /** The stored form of an outcome waiting for its handlers (`o/<id>`). @internal */
-type OutcomeRecord =
+export type OutcomeRecord =
   | { v: 1; type: 'sent'; record: OperationRecord; status: number; response: unknown; serverId?: string }
   | { v: 1; type: 'failed'; record: OperationRecord; error: OperationError };
 
 const prefix = 'o/';
 
-/** Durable delivery of outcomes to handlers registered per kind. @internal */
+/**
+ * At most this many stored outcomes wait for a handler of their kind; past it, the oldest
+ * (by operation id, so by enqueue order) are dropped with a logged warning, so outcomes of kinds
+ * no code ever handles cannot grow without bound.
+ */
+export const maxWaitingOutcomes = 500;
+
+/**
+ * Durable delivery of outcomes to handlers registered per kind. Deliveries run one at a time
+ * (the flush's, and those of stored outcomes when a handler is registered or this tab starts
+ * flushing), and each stored outcome is removed once its handlers ran, so one runs once.
+ * @internal
+ */
 export class OutcomeLog {
   readonly #storage: OutboxStorage;
   readonly #logger: Logger;
+  readonly #maxWaiting: number;
   readonly #handlers = new Map<string, Set<OutcomeHandlers>>();
+  /** Recorded by this session's flush and not yet offered to handlers: the flush delivers them. */
+  readonly #fresh = new Map<string, OutcomeRecord>();
+  /** Stored outcomes known to wait for a handler: operation id → kind. */
+  readonly #waiting = new Map<string, string | undefined>();
+  #busy = false;
+  readonly #queued: Array<() => void> = [];
+  #warned = false;
 
-  constructor(storage: OutboxStorage, logger: Logger) {
+  constructor(storage: OutboxStorage, logger: Logger, maxWaiting = maxWaitingOutcomes) {
     this.#storage = storage;
     this.#logger = logger;
+    this.#maxWaiting = maxWaiting;
   }
 
   /** Register handlers for `kind`; returns the unsubscribe function. */
@@ -68,13 +91,90 @@ export class OutcomeLog {
   /** Store an outcome before the operation leaves the queue. */
   async record(outcome: OutcomeRecord): Promise<void> {
     await this.#storage.set(prefix + outcome.record.id, outcome);
+    this.#fresh.set(outcome.record.id, outcome);
   }
 
-  /** Run the handlers of a stored outcome, then forget it. Handler errors are logged, never thrown. */
-  async deliver(outcome: OutcomeRecord): Promise<void> {
+  /**
+   * The flush's delivery, once the operation left the queue: run the handlers of its kind and
+   * forget the outcome, or keep it stored for a handler registered later. Handler errors are
+   * logged, never thrown.
+   */
+  deliver(outcome: OutcomeRecord): Promise<void> {
+    return this.#exclusive(async () => {
+      const id = outcome.record.id;
+      if (!this.#fresh.delete(id)) return; // already delivered from storage meanwhile
+      if (await this.#run(outcome)) return;
+      this.#waiting.set(id, outcome.record.kind);
+      await this.#prune();
+    });
+  }
+
+  /**
+   * Deliver the stored outcomes whose kind has a handler now: those left by an earlier session or
+   * another tab, and those kept while no handler was registered. An outcome whose operation is
+   * pending again (retried, or a crash before it left the queue) is dropped: the operation will be
+   * sent (or refused) again and make a fresh outcome.
+   */
+  async deliverStored(isPending: (id: string) => boolean): Promise<void> {
+    const known = new Set(this.#waiting.keys());
+    const keys = await this.#storage.keys(prefix);
+    const stored = new Set<string>();
+    for (const key of keys) {
+      const id = key.slice(prefix.length);
+      stored.add(id);
+      await this.#exclusive(() => this.#deliverStoredOne(id, isPending));
+    }
+    // Forget what another tab (or process) removed.
+    for (const id of known) if (!stored.has(id)) this.#waiting.delete(id);
+    await this.#exclusive(() => this.#prune());
+  }
+
+  /** Remove every stored outcome (`clearQueue()`). */
+  clear(): Promise<void> {
+    return this.#exclusive(async () => {
+      for (const key of await this.#storage.keys(prefix)) await this.#storage.remove(key);
+      this.#fresh.clear();
+      this.#waiting.clear();
+    });
+  }
+
+  async #deliverStoredOne(id: string, isPending: (id: string) => boolean): Promise<void> {
+    const key = prefix + id;
+    if (isPending(id)) {
+      // This session's flush recorded it and delivers it itself once the op left the queue.
+      if (this.#fresh.has(id)) return;
+      this.#waiting.delete(id);
+      await this.#storage.remove(key);
+      return;
+    }
+    if (this.#waiting.has(id) && !this.hasHandlers(this.#waiting.get(id))) return; // still no handler
+    let outcome = this.#fresh.get(id);
+    if (!outcome) {
+      const read = (await this.#storage.get(key).catch(() => undefined)) as OutcomeRecord | undefined;
+      if (read === undefined || read === null) {
+        this.#waiting.delete(id); // delivered and removed meanwhile
+        return;
+      }
+      if (read.v !== 1 || read.record?.id !== id || read.record.kind === undefined) {
+        this.#waiting.delete(id);
+        await this.#storage.remove(key);
+        return;
+      }
+      outcome = read;
+    }
+    this.#fresh.delete(id);
+    if (await this.#run(outcome)) {
+      this.#waiting.delete(id);
+      return;
+    }
+    this.#waiting.set(id, outcome.record.kind);
+  }
+
+  /** Run the handlers of the outcome's kind, then remove it from storage. False if it has none. */
+  async #run(outcome: OutcomeRecord): Promise<boolean> {
     const kind = outcome.record.kind;
     const handlers = kind === undefined ? [] : [...(this.#handlers.get(kind) ?? [])];
-    if (handlers.length === 0) return; // kept for a handler registered later
+    if (handlers.length === 0) return false;
     for (const handler of handlers) {
       try {
         if (outcome.type === 'sent') {
@@ -93,29 +193,49 @@ export class OutcomeLog {
       }
     }
     await this.#storage.remove(prefix + outcome.record.id);
+    return true;
   }
 
-  /**
-   * Deliver outcomes left by an earlier session. An outcome whose operation is still pending is
-   * dropped: the operation will be sent (or refused) again and make a fresh outcome.
-   */
-  async deliverStored(isPending: (id: string) => boolean): Promise<void> {
-    for (const key of await this.#storage.keys(prefix)) {
-      const id = key.slice(prefix.length);
-      if (isPending(id)) {
-        await this.#storage.remove(key);
-        continue;
-      }
-      const outcome = (await this.#storage.get(key).catch(() => undefined)) as OutcomeRecord | undefined;
-      if (outcome?.v !== 1) {
-        await this.#storage.remove(key);
-        continue;
-      }
-      await this.deliver(outcome);
+  /** Past the cap, drop the oldest outcomes that wait for a handler. */
+  async #prune(): Promise<void> {
+    const excess = this.#waiting.size - this.#maxWaiting;
+    if (excess <= 0) return;
+    const oldest = [...this.#waiting.keys()].sort().slice(0, excess);
+    if (!this.#warned) {
+      this.#warned = true;
+      const kinds = [...new Set(oldest.map((id) => this.#waiting.get(id)))].join('", "');
+      this.#logger.warn(
+        `more than ${this.#maxWaiting} operation outcomes wait for a handler (kinds "${kinds}"): the oldest are dropped. Register sync.handle(kind, …) for them at start-up.`,
+      );
+    }
+    for (const id of oldest) {
+      this.#waiting.delete(id);
+      await this.#storage.remove(prefix + id);
     }
   }
 
-  async clear(): Promise<void> {
-    for (const key of await this.#storage.keys(prefix)) await this.#storage.remove(key);
+  /**
+   * Run `task` after every task queued before it, so deliveries never overlap; at once (in this
+   * call) when none is running, so a handler starts as soon as its operation left the queue.
+   */
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.#busy = true;
+        let run: Promise<T>;
+        try {
+          run = task();
+        } catch (error) {
+          run = Promise.reject(error);
+        }
+        void run.then(resolve, reject).finally(() => {
+          const next = this.#queued.shift();
+          if (next) next();
+          else this.#busy = false;
+        });
+      };
+      if (this.#busy) this.#queued.push(start);
+      else start();
+    });
   }
 }

@@ -77,7 +77,11 @@ export class SyncPlugin extends FluxyPlugin {
   readonly failedCount: ReadonlySignal<number> = computed(() => this.#engine.value?.failedCount.value ?? 0);
   /** `idle` | `syncing` | `offline` | `paused` | `error` — see {@link SyncStatus}. */
   readonly status: ReadonlySignal<SyncStatus> = computed(() => this.#engine.value?.status.value ?? 'idle');
-  /** The last failure, cleared by the next success. */
+  /**
+   * The last failure: the head's retryable error until the next success, or else the error that
+   * moved an operation to failed, kept until that operation is retried or discarded or the queue
+   * is cleared (a later success does not hide it). `null` when neither.
+   */
   readonly lastError: ReadonlySignal<OperationError | null> = computed(
     () => this.#engine.value?.lastError.value ?? null,
   );
@@ -276,9 +280,11 @@ export class SyncPlugin extends FluxyPlugin {
   /**
    * Handle the outcomes of one kind of operation (`queue(…, { kind })`): `sent` with the server's
    * response (and `serverId` for a create with a `tempId`), `failed` with the error — e.g. to
-   * reconcile ids or roll an optimistic update back. Register at bootstrap, before `ready()`.
-   * Runs once per outcome, in the tab that flushes, even when the outcome arrives after a reload
-   * or on the next start; a crash while it runs makes it run again (at least once).
+   * reconcile ids or roll an optimistic update back. Register at bootstrap, before `ready()`, in
+   * every tab. Runs once per outcome, in the tab that flushes. Outcomes are stored until a
+   * handler of their kind ran, so it also runs for outcomes that arrived before it was registered,
+   * after a reload, in another tab's session or on the next start (at most 500 wait; the oldest
+   * are dropped past that). A crash while it runs makes it run again (at least once).
    *
    * @example
    * sync.handle('note.create', {
@@ -314,7 +320,11 @@ export class SyncPlugin extends FluxyPlugin {
     };
   }
 
-  /** The server id that replaced a `tempId`, once its create succeeded (undefined before). */
+  /**
+   * The server id that replaced a `tempId`, once its create succeeded (undefined before) — and
+   * undefined again once the mapping is forgotten: at least 10 minutes after the create, when no
+   * operation can need it (docs/sync.md, "When a temporary id is forgotten").
+   */
   async resolveId(tempId: string): Promise<string | undefined> {
     if (typeof tempId !== 'string') {
       throw new FluxyError('invalid-argument', 'sync.resolveId(tempId): tempId must be a string.');

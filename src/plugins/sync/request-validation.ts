@@ -44,9 +44,11 @@ export interface QueueOptions {
   kind?: string;
   /**
    * The temporary id this operation (a create) introduces, e.g. a client-made note id. Later
-   * operations may use it in their URL or body; when this one succeeds, the server id from its
-   * response (SyncPlugin option `serverId`) replaces it in them, durably, before they are sent.
-   * 8 to 200 characters of `A-Z a-z 0-9 . _ ~ -`.
+   * operations may use it in their URL (as a whole token: path segment, query value) or body (as
+   * a whole JSON string); when this one succeeds, the server id from its response (SyncPlugin
+   * option `serverId`) replaces it in them, durably, before they are sent.
+   * 8 to 200 characters of `A-Z a-z 0-9 . _ ~ -`, e.g. a prefix and 16 random hex digits from
+   * `crypto.getRandomValues` (see docs/sync.md, "Temporary ids").
    */
   tempId?: string;
 }
@@ -195,12 +197,30 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
 }
 
 function checkHeaders(headers: unknown): Record<string, string> {
+  return checkHeaderRecord(headers, { where: 'queue()', credentials: 'refuse' });
+}
+
+/**
+ * Check a header record and copy it: a plain object whose own keys are valid header names (not
+ * `__proto__`, which a plain object cannot hold as data) and whose values are Latin-1 strings
+ * without CR, LF or NUL; no name twice in different cases; no header the browser or Fluxy owns
+ * (Host, Content-Length, `Sec-*`, `Proxy-*`, Idempotency-Key…). `credentials: 'refuse'` (for
+ * `queue()`, whose headers are stored) also refuses Authorization, Cookie and
+ * Proxy-Authorization; `'allow'` (for the `headers` option, evaluated at send time) accepts them.
+ * Throws a `FluxyError` (`sync/invalid-headers`, or `sync/credentials-in-queue`) whose message
+ * starts with `where`. @internal
+ */
+export function checkHeaderRecord(
+  headers: unknown,
+  context: { where: string; credentials: 'refuse' | 'allow' },
+): Record<string, string> {
+  const { where } = context;
   const prototype =
     headers !== null && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
   if (prototype !== Object.prototype && prototype !== null) {
     throw new FluxyError(
       'sync/invalid-headers',
-      'queue(): headers must be a plain object such as { "X-Request-Source": "editor" }.',
+      `${where}: headers must be a plain object such as { "X-Request-Source": "editor" } (got ${describe(headers)}).`,
     );
   }
   const result: Record<string, string> = {};
@@ -208,37 +228,45 @@ function checkHeaders(headers: unknown): Record<string, string> {
   for (const [name, value] of Object.entries(headers as object)) {
     const lower = name.toLowerCase();
     if (!tokenPattern.test(name))
-      throw new FluxyError('sync/invalid-headers', `queue(): "${name}" is not a valid header name.`);
-    if (credentialHeaders.has(lower)) {
+      throw new FluxyError('sync/invalid-headers', `${where}: "${name}" is not a valid header name.`);
+    if (lower === '__proto__') {
+      // `result[name] = value` would set the prototype and drop the header: refuse it instead.
+      throw new FluxyError('sync/invalid-headers', `${where}: a header cannot be named "${name}".`);
+    }
+    const credential = credentialHeaders.has(lower);
+    if (credential && context.credentials === 'refuse') {
       throw new FluxyError(
         'sync/credentials-in-queue',
-        `queue(): the ${name} header would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale.`,
+        `${where}: the ${name} header would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale.`,
       );
     }
-    if (forbiddenHeaders.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) {
+    if (
+      !credential &&
+      (forbiddenHeaders.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-'))
+    ) {
       throw new FluxyError(
         'sync/invalid-headers',
-        `queue(): the ${name} header is set by the browser or by Fluxy itself and cannot be queued.`,
+        `${where}: the ${name} header is set by the browser or by Fluxy itself and cannot be given.`,
       );
     }
     if (typeof value !== 'string')
       throw new FluxyError(
         'sync/invalid-headers',
-        `queue(): header ${name} must be a string (got ${describe(value)}).`,
+        `${where}: header ${name} must be a string (got ${describe(value)}).`,
       );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection guard
     if (/[\r\n\u0000]/.test(value))
-      throw new FluxyError('sync/invalid-headers', `queue(): header ${name} contains CR, LF or NUL.`);
+      throw new FluxyError('sync/invalid-headers', `${where}: header ${name} contains CR, LF or NUL.`);
     if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
       throw new FluxyError(
         'sync/invalid-headers',
-        `queue(): header ${name} has characters HTTP headers cannot carry (only Latin-1): encode the value, e.g. with encodeURIComponent.`,
+        `${where}: header ${name} has characters HTTP headers cannot carry (only Latin-1): encode the value, e.g. with encodeURIComponent.`,
       );
     }
     if (seen.has(lower))
       throw new FluxyError(
         'sync/invalid-headers',
-        `queue(): header ${name} is given twice with different cases.`,
+        `${where}: header ${name} is given twice with different cases.`,
       );
     seen.add(lower);
     result[name] = value;

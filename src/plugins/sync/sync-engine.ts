@@ -26,7 +26,7 @@ import { type OutcomeHandlers, OutcomeLog } from './outcomes.js';
 import type { OperationDraft } from './request-validation.js';
 import { SortedIds } from './sorted-ids.js';
 import type { SyncEvents } from './sync-events.js';
-import { extractServerId, substituteTempId, TempIds } from './temp-ids.js';
+import { defaultTempIdRetentionMs, extractServerId, substituteTempIds, TempIds } from './temp-ids.js';
 import { type SendResult, sendOperation, type TransportOptions } from './transport.js';
 
 /** What `flush()` resolves with. */
@@ -56,6 +56,11 @@ export interface SyncEngineDeps {
   events?: EventBus<SyncEvents>;
   /** Where the server id of a create is in its response: a field name or a function. @default 'id' */
   serverId?: string | ((response: unknown) => string | number | undefined);
+  /**
+   * How long a settled temporary id is kept at least before it is forgotten (see docs/sync.md,
+   * "When a temporary id is forgotten"). @default 600000 (10 minutes)
+   */
+  tempIdRetentionMs?: number;
 }
 
 type Step = 'next' | 'stop';
@@ -93,7 +98,16 @@ export class SyncEngine {
   #statePostScheduled = false;
   /** True exactly while an HTTP request is outstanding. */
   #requesting = false;
-  #error: OperationError | null = null;
+  /**
+   * The last attempt's error while the head waits for its retry (network, timeout, headers,
+   * retryable status, 401, storage): cleared by the next success. `id`: the op it belongs to.
+   */
+  #transientError: { error: OperationError; id: string | undefined } | null = null;
+  /**
+   * The error that moved an op to failed: kept until that op is retried or discarded, the queue
+   * is cleared, or another op becomes failed. `lastError` shows the transient error over it.
+   */
+  #deadLetterError: { error: OperationError; id: string } | null = null;
   #progressState: SyncProgress = { total: 0, done: 0 };
   /** At most one record read ahead of the flush (see #prefetchNext). */
   readonly #prefetched = new Map<string, Promise<OperationRecord | undefined>>();
@@ -114,7 +128,7 @@ export class SyncEngine {
     this.#deps = deps;
     this.#outbox = new Outbox(deps.storage);
     this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
-    this.#tempIds = new TempIds(deps.storage);
+    this.#tempIds = new TempIds(deps.storage, deps.now);
     this.#outcomes = new OutcomeLog(deps.storage, deps.logger);
     this.events =
       deps.events ??
@@ -230,6 +244,7 @@ export class SyncEngine {
     this.#flushRun ??= this.#drain().finally(() => {
       this.#flushRun = undefined;
       this.#publish();
+      this.#collectTempIds();
       if (this.#flushAgain) {
         this.#flushAgain = false;
         this.#requestFlush();
@@ -280,6 +295,7 @@ export class SyncEngine {
       this.#addPending([failedId]);
       this.#post({ type: 'removed', list: 'failed', ids: [failedId] });
       this.#post({ type: 'added', list: 'pending', ids: [failedId] });
+      this.#forgetErrorsOf([failedId]);
       count++;
     }
     const head = this.#pending.first();
@@ -302,6 +318,7 @@ export class SyncEngine {
   async discard(id: string): Promise<boolean> {
     this.#assertAlive();
     if (this.#inFlight?.id === id) await this.#inFlight.done;
+    const wasHead = this.#pending.first() === id;
     let found = false;
     for (const list of ['pending', 'failed'] as const) {
       const record = await this.#outbox.read(list, id).catch(() => 'unreadable' as const);
@@ -320,7 +337,11 @@ export class SyncEngine {
       this.#post({ type: 'removed', list, ids: [id] });
       found = true;
     }
+    this.#forgetErrorsOf([id]);
+    // A head blocked by its backoff (e.g. Retry-After) no longer blocks: send the next one now.
+    if (wasHead && this.#pending.first() !== id) this.#headRemoved();
     this.#publish();
+    this.#collectTempIds();
     return found;
   }
 
@@ -350,7 +371,8 @@ export class SyncEngine {
     this.#removeFailed(failed);
     this.#post({ type: 'removed', list: 'pending', ids: pending });
     this.#post({ type: 'removed', list: 'failed', ids: failed });
-    this.#error = null;
+    this.#transientError = null;
+    this.#deadLetterError = null;
     return pending.length + failed.length;
   }
 
@@ -540,7 +562,7 @@ export class SyncEngine {
               }
             : { code: 'sync/network-error', message: `network error: ${messageOf(result.cause)}`, at: now };
       const delay = computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random);
-      this.#setError(error);
+      this.#setError(error, record.id);
       this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
       this.#scheduleWake(delay);
       return 'stop';
@@ -574,14 +596,17 @@ export class SyncEngine {
           response: result.body,
         };
         const outcome = serverId === undefined ? base : { ...base, serverId };
-        const handled = this.#outcomes.hasHandlers(record.kind);
-        if (handled) await this.#outcomes.record(outcome);
+        // Stored whether or not a handler is registered here: one registered later, in another
+        // tab or on the next start still gets it.
+        const durable = record.kind !== undefined;
+        if (durable) await this.#outcomes.record(outcome);
         await this.#outbox.remove('pending', record.id);
         this.#removePending([record.id]);
         this.#post({ type: 'removed', list: 'pending', ids: [record.id] });
         summary.sent++;
         this.#completeOne();
-        this.#error = null;
+        // A success clears the head's retry error, not the error of an op that became failed.
+        this.#transientError = null;
         this.#publish();
         const operation = toOperation(record) as Operation;
         this.events.emit('sent', {
@@ -590,11 +615,11 @@ export class SyncEngine {
           response: result.body,
           ...(serverId === undefined ? {} : { serverId }),
         });
-        if (handled) await this.#outcomes.deliver(outcome);
+        if (durable) await this.#outcomes.deliver(outcome);
         return 'next';
       }
       case 'unauthorized': {
-        this.#setError(httpError);
+        this.#setError(httpError, record.id);
         this.pause('unauthorized');
         this.events.emit('unauthorized', {
           operation: toOperation(record) as Operation,
@@ -605,10 +630,8 @@ export class SyncEngine {
       case 'retry': {
         const attempts = record.attempts + 1;
         if (attempts < this.#deps.retry.maxAttempts) {
-          const retryAfter =
-            result.status === 429 || result.status === 503
-              ? parseRetryAfter(result.retryAfter, now, this.#deps.retry.maxRetryAfterMs)
-              : undefined;
+          // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
+          const retryAfter = parseRetryAfter(result.retryAfter, now, this.#deps.retry.maxRetryAfterMs);
           const delay = retryAfter ?? computeDelay(attempts, this.#deps.retry, this.#deps.random);
           const updated: OperationRecord = {
             ...record,
@@ -618,7 +641,7 @@ export class SyncEngine {
             rev: record.rev + 1,
           };
           await this.#writePending(updated);
-          this.#setError(httpError);
+          this.#setError(httpError, record.id);
           this.events.emit('retry', {
             operation: toOperation(updated) as Operation,
             error: httpError,
@@ -650,33 +673,32 @@ export class SyncEngine {
     const { nextAttemptAt: _next, ...rest } = record;
     if (record.tempId !== undefined) await this.#tempIds.settle(record.tempId, record.id, { failed: true });
     const outcome = { v: 1 as const, type: 'failed' as const, record: { ...rest, lastError: error }, error };
-    const handled = this.#outcomes.hasHandlers(record.kind);
-    if (handled) await this.#outcomes.record(outcome);
+    const durable = record.kind !== undefined; // stored even with no handler here (see 'sent')
+    if (durable) await this.#outcomes.record(outcome);
     const moved = await this.#outbox.move({ ...rest, lastError: error }, 'failed');
     this.#removePending([record.id]);
     this.#addFailed([record.id]);
     this.#post({ type: 'removed', list: 'pending', ids: [record.id] });
     this.#post({ type: 'added', list: 'failed', ids: [record.id] });
     this.#completeOne();
-    this.#setError(error);
+    this.#setDeadLetterError(error, record.id);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
-    if (handled) await this.#outcomes.deliver(outcome);
+    if (durable) await this.#outcomes.deliver(outcome);
   }
 
   /** Replace resolved temporary ids in `record`, durably; or say a dependency failed. */
   async #resolveReferences(record: OperationRecord): Promise<OperationRecord | 'dependency-failed'> {
-    let { url, body } = record;
     const remaining: string[] = [];
+    const replacements = new Map<string, string>();
     for (const ref of record.refs ?? []) {
       const known = await this.#tempIds.get(ref);
       if (known?.failed) return 'dependency-failed';
-      if (known?.serverId === undefined) {
-        remaining.push(ref);
-        continue;
-      }
-      ({ url, bodyText: body } = substituteTempId(url, body, ref, known.serverId));
+      if (known?.serverId === undefined) remaining.push(ref);
+      else replacements.set(ref, known.serverId);
     }
     if (remaining.length === record.refs?.length) return record;
+    // One pass for all: a server id is never itself taken for another temporary id.
+    const { url, bodyText: body } = substituteTempIds(record.url, record.body, replacements);
     const { refs: _refs, body: _body, ...rest } = record;
     const updated: OperationRecord = { ...rest, url, rev: record.rev + 1 };
     if (body !== undefined) updated.body = body;
@@ -685,9 +707,38 @@ export class SyncEngine {
     return updated;
   }
 
+  /**
+   * Forget the temporary ids no operation can need any more (the rule: TempIds.collect), in the
+   * tab that sends, while nothing is pending or being queued. Runs in the background; never throws.
+   */
+  #collectTempIds(): void {
+    const quiet = () =>
+      !this.#disposed &&
+      !this.#clearing &&
+      this.#started &&
+      this.#pending.length === 0 &&
+      this.#writing.size === 0 &&
+      this.#deps.leader.isLeader.peek();
+    if (!quiet()) return;
+    this.#tempIds
+      .collect({
+        retentionMs: this.#deps.tempIdRetentionMs ?? defaultTempIdRetentionMs,
+        failedIds: () => [...this.#failed],
+        // The pending copy, if retry() is moving it back right now.
+        readFailed: async (id) =>
+          (await this.#outbox.read('failed', id).catch(() => undefined)) ??
+          (await this.#outbox.read('pending', id).catch(() => undefined)),
+        quiet,
+      })
+      .catch((error: unknown) => this.#deps.logger.warn('forgetting settled temporary ids failed', error));
+  }
+
   async #deliverStoredOutcomes(): Promise<void> {
     try {
-      await this.#outcomes.deliverStored((id) => this.#pending.has(id));
+      // What storage holds, not what this tab has heard: just after taking over from another
+      // tab, its messages about the last ops it handled may still be on their way.
+      const pending = new Set(await this.#outbox.ids('pending'));
+      await this.#outcomes.deliverStored((id) => pending.has(id));
     } catch (error) {
       this.#deps.logger.error('delivering stored outcomes failed', error);
     }
@@ -715,7 +766,7 @@ export class SyncEngine {
     this.#post({ type: 'removed', list: 'pending', ids: [id] });
     this.#post({ type: 'added', list: 'failed', ids: [id] });
     this.#completeOne();
-    this.#setError(stub.lastError as OperationError);
+    this.#setDeadLetterError(stub.lastError as OperationError, id);
     this.#deps.logger.error(`operation ${id} ${message}`);
     this.events.emit('failed', { operation: toOperation(stub), error: stub.lastError as OperationError });
   }
@@ -751,9 +802,31 @@ export class SyncEngine {
     this.#progressState = { ...this.#progressState, done: this.#progressState.done + 1 };
   }
 
-  #setError(error: OperationError): void {
-    this.#error = error;
+  /** The head's attempt failed and it will be retried: shown until the next success. */
+  #setError(error: OperationError, id?: string): void {
+    this.#transientError = { error, id };
     this.#publish();
+  }
+
+  /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
+  #setDeadLetterError(error: OperationError, id: string): void {
+    this.#deadLetterError = { error, id };
+    this.#transientError = null; // the head moved on
+    this.#publish();
+  }
+
+  /** Ops left their list (retried, discarded, cleared — here or in another tab): drop their errors. */
+  #forgetErrorsOf(ids: readonly string[]): void {
+    const transient = this.#transientError?.id;
+    if (transient !== undefined && ids.includes(transient)) this.#transientError = null;
+    const dead = this.#deadLetterError?.id;
+    if (dead !== undefined && ids.includes(dead)) this.#deadLetterError = null;
+  }
+
+  /** The head left the queue without being sent (discarded): its wake-up is stale; send the next now. */
+  #headRemoved(): void {
+    clearTimeout(this.#wakeTimer as ReturnType<typeof setTimeout>);
+    this.#requestFlush();
   }
 
   async #rescan(keys?: string[]): Promise<void> {
@@ -762,8 +835,9 @@ export class SyncEngine {
     this.#journals.add(journal);
     let scanned: { pending: string[]; failed: string[] };
     try {
+      const mark = keys ? undefined : this.#tempIds.mark();
       const listing = keys ?? (await this.#deps.storage.keys());
-      this.#tempIds.load(listing);
+      this.#tempIds.load(listing, mark);
       scanned = await this.#outbox.scan(listing);
     } finally {
       this.#journals.delete(journal);
@@ -782,6 +856,7 @@ export class SyncEngine {
     this.#pending.reset(pending);
     this.#failed = failed;
     this.#publish();
+    this.#collectTempIds();
   }
 
   #journal(list: OutboxList, change: 'add' | 'remove', ids: string[]): void {
@@ -822,7 +897,10 @@ export class SyncEngine {
       if (total !== this.#progressState.total) this.#progressState = { ...this.#progressState, total };
     }
     const isSyncing = mirror ? mirror.isSyncing : sending;
-    const lastError = mirror ? mirror.lastError : this.#error;
+    // A dead-letter error stays in lastError, but only a head waiting for its retry is 'error'.
+    const lastError = mirror
+      ? mirror.lastError
+      : (this.#transientError?.error ?? this.#deadLetterError?.error ?? null);
     const progress = mirror ? mirror.progress : this.#progressState;
     const status: SyncStatus = this.#paused
       ? 'paused'
@@ -830,9 +908,11 @@ export class SyncEngine {
         ? 'offline'
         : isSyncing
           ? 'syncing'
-          : lastError && this.#pending.length > 0
-            ? 'error'
-            : (mirror?.status ?? 'idle');
+          : mirror
+            ? mirror.status
+            : this.#transientError && this.#pending.length > 0
+              ? 'error'
+              : 'idle';
     const changed =
       this.#pendingCount.peek() !== this.#pending.length || this.#failedCount.peek() !== this.#failed.size;
     batch(() => {
@@ -892,11 +972,18 @@ export class SyncEngine {
         this.#requestFlush();
         this.#publish();
         return;
-      case 'removed':
+      case 'removed': {
+        // Discarded, retried or cleared in another tab: as if done here.
+        const head = this.#pending.first();
         if (message.list === 'pending') this.#removePending(message.ids);
         else this.#removeFailed(message.ids);
+        this.#forgetErrorsOf(message.ids);
+        if (head !== undefined && message.ids.includes(head) && this.#pending.first() !== head) {
+          this.#headRemoved();
+        }
         this.#publish();
         return;
+      }
       case 'state':
         this.#leaderState = message.state;
         this.#publish();

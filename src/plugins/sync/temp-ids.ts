@@ -1,3 +1,4 @@
+import type { OperationRecord } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
 
 /** What is stored under `t/<tempId>`: which operation introduced it, and its fate. @internal */
@@ -11,52 +12,146 @@ export interface TempIdRecord {
   failed?: true;
 }
 
+/**
+ * How long a settled temporary id is kept at least (10 minutes): an operation queued with it in
+ * that time — e.g. by a tab whose view still shows the temporary id — still gets the server id,
+ * and `resolveId()` still answers. @internal
+ */
+export const defaultTempIdRetentionMs = 10 * 60_000;
+
 const prefix = 't/';
+/** The length bounds of a temporary id (checked by `queue()`): shorter or longer tokens are never one. */
+const minLength = 8;
+const maxLength = 200;
+
+/** What the engine knows about one temporary id, in memory. */
+interface Entry {
+  /**
+   * Since when nothing of its own holds the mapping: the time its create was settled in this tab,
+   * or the first time this tab saw the queue empty while knowing it. Undefined before either.
+   */
+  quietSince?: number;
+  /** Tick of the last evidence that its record is stored; undefined while this tab writes it. */
+  stamp?: number;
+}
+
+/** The parts of a failed operation that can mention temporary ids. @internal */
+export type FailedReferences = Pick<OperationRecord, 'url' | 'body' | 'refs' | 'tempId'>;
+
+/** What {@link TempIds.collect} needs from the engine. @internal */
+export interface CollectOptions {
+  /** How long a settled temporary id is kept at least. */
+  retentionMs: number;
+  /** The ids of the failed operations now (their records are read only when something is due). */
+  failedIds(): readonly string[];
+  /** Reads a failed operation; undefined when it is gone or unreadable. */
+  readFailed(id: string): Promise<FailedReferences | undefined>;
+  /**
+   * True while no operation is pending or being queued (and this tab sends). Checked before and,
+   * again, right before anything is removed.
+   */
+  quiet(): boolean;
+}
 
 /**
  * Temporary ids (client-made ids of records the server has not created yet). A create declares
- * the temporary id it introduces; later operations that mention it (in URL or body) record it as
- * a reference; when the create succeeds, the server id is stored, and each referring operation
- * has the temporary id replaced — durably — right before it is sent.
+ * the temporary id it introduces; later operations that mention it (in URL or body, as a whole
+ * token: see {@link forEachUrlToken} and {@link forEachJsonString}) record it as a reference;
+ * when the create succeeds, the server id is stored, and each referring operation has the
+ * temporary id replaced — durably — right before it is sent.
+ *
+ * A mapping is forgotten ({@link collect}) once no operation can need it any more; the rule is
+ * documented in docs/sync.md ("When a temporary id is forgotten").
  */
 export class TempIds {
   readonly #storage: OutboxStorage;
-  #known = new Set<string>();
+  readonly #now: () => number;
+  #entries = new Map<string, Entry>();
+  /** Increases at every listing mark and every piece of evidence (see {@link mark}). */
+  #tick = 0;
+  #collecting: Promise<string[]> | undefined;
+  /** Asked again while running: the options to run once more with. */
+  #collectAgain: CollectOptions | undefined;
+  /** The temp ids the failed operations mention, for one set of failed ids (their records do not change). */
+  #failedRefs: { key: string; refs: Set<string> } | undefined;
 
-  constructor(storage: OutboxStorage) {
+  constructor(storage: OutboxStorage, now: () => number = Date.now) {
     this.#storage = storage;
+    this.#now = now;
   }
 
-  /** Learn the temporary ids from a listing of the namespace's keys. */
-  load(keys: string[]): void {
-    for (const key of keys) if (key.startsWith(prefix)) this.#known.add(key.slice(prefix.length));
+  /** How many temporary ids are known in memory. @internal */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Call right before listing the namespace's keys; pass the result to {@link load} with the
+   * listing, so that temp ids known before the listing began and missing from it are forgotten.
+   */
+  mark(): number {
+    return ++this.#tick;
+  }
+
+  /**
+   * Learn the temporary ids from a listing of the namespace's keys (no record is read). With the
+   * `mark` taken before the listing, also forget those whose records are gone: known (and stored,
+   * not being written by this tab) before the listing began, yet not in it.
+   */
+  load(keys: string[], mark?: number): void {
+    const listed = new Set<string>();
+    const stamp = ++this.#tick;
+    for (const key of keys) {
+      if (!key.startsWith(prefix)) continue;
+      const tempId = key.slice(prefix.length);
+      listed.add(tempId);
+      const entry = this.#entries.get(tempId);
+      if (!entry) this.#entries.set(tempId, { stamp });
+      else if (entry.stamp !== undefined) entry.stamp = stamp;
+    }
+    if (mark === undefined) return;
+    for (const [tempId, entry] of this.#entries) {
+      if (!listed.has(tempId) && entry.stamp !== undefined && entry.stamp < mark)
+        this.#entries.delete(tempId);
+    }
   }
 
   /** Record that operation `operationId` introduces `tempId` (before the operation is written). */
   async introduce(tempId: string, operationId: string): Promise<void> {
-    this.#known.add(tempId);
-    await this.#storage.set(prefix + tempId, { v: 1, operationId } satisfies TempIdRecord);
+    await this.#write(tempId, {}, { v: 1, operationId });
   }
 
   /** Remember a temporary id seen on a stored operation (e.g. one queued in another tab). */
   learn(tempId: string): void {
-    this.#known.add(tempId);
+    if (!this.#entries.has(tempId)) this.#entries.set(tempId, { stamp: ++this.#tick });
   }
 
-  /** Whether `tempId` was introduced by some operation. */
+  /** Whether `tempId` was introduced by some operation (and is not forgotten yet). */
   isKnown(tempId: string): boolean {
-    return this.#known.has(tempId);
+    return this.#entries.has(tempId);
   }
 
-  /** The known temporary ids that appear in `texts`. */
-  referencesIn(...texts: Array<string | undefined>): string[] {
-    const found: string[] = [];
-    for (const tempId of this.#known) if (texts.some((text) => text?.includes(tempId))) found.push(tempId);
-    return found;
+  /**
+   * The known temporary ids that `url` or `bodyText` (JSON) mention, in order of first mention:
+   * in the URL as a whole token, in the body as a whole JSON string (a value, an array item or a
+   * key). Costs one pass over the texts, whatever the number of known temp ids.
+   */
+  referencesIn(url: string, bodyText?: string): string[] {
+    if (this.#entries.size === 0) return [];
+    const found = new Set<string>();
+    const visit = (text: string) => (start: number, end: number) => {
+      if (end - start < minLength || end - start > maxLength) return;
+      const token = text.slice(start, end);
+      if (this.#entries.has(token)) found.add(token);
+    };
+    forEachUrlToken(url, visit(url));
+    if (bodyText !== undefined) forEachJsonString(bodyText, visit(bodyText));
+    return [...found];
   }
 
+  /** The stored record of a known temporary id. */
   async get(tempId: string): Promise<TempIdRecord | undefined> {
-    if (!this.#known.has(tempId)) return undefined;
+    if (!this.#entries.has(tempId)) return undefined;
     return ((await this.#storage.get(prefix + tempId)) as TempIdRecord | undefined) ?? undefined;
   }
 
@@ -66,29 +161,229 @@ export class TempIds {
     operationId: string,
     outcome: { serverId: string } | { failed: true },
   ): Promise<void> {
-    this.#known.add(tempId);
-    await this.#storage.set(prefix + tempId, { v: 1, operationId, ...outcome } satisfies TempIdRecord);
+    await this.#write(tempId, { quietSince: this.#now() }, { v: 1, operationId, ...outcome });
   }
 
-  /** Forget every temporary id (with `clearQueue()`). */
+  /**
+   * Forget (in memory and in storage) the temporary ids no operation can need any more. The caller
+   * calls it only while `quiet()` — nothing pending, nothing being queued — so every operation that
+   * could mention a temp id has been sent or has failed. Then a temp id goes once (1) `retentionMs`
+   * passed since it became quiet (its create settled in this tab, or this tab first saw the queue
+   * empty while knowing it), and (2) no failed operation mentions it (in its `refs`, or in its URL
+   * or body — its own create aside), so `retry()` can still resolve it or fail it as a dependency.
+   * Reads no temp-id record; reads the failed operations only when something is due. Resolves with
+   * the temp ids removed; a call while one runs makes it run once more when done.
+   */
+  collect(options: CollectOptions): Promise<string[]> {
+    if (this.#collecting) {
+      this.#collectAgain = options;
+      return this.#collecting;
+    }
+    this.#collecting = (async () => {
+      try {
+        const dropped = await this.#collectOnce(options);
+        for (let again = this.#collectAgain; again; again = this.#collectAgain) {
+          this.#collectAgain = undefined;
+          dropped.push(...(await this.#collectOnce(again)));
+        }
+        return dropped;
+      } finally {
+        this.#collecting = undefined;
+        this.#collectAgain = undefined;
+      }
+    })();
+    return this.#collecting;
+  }
+
+  async #collectOnce(options: CollectOptions): Promise<string[]> {
+    if (!options.quiet()) return [];
+    const now = this.#now();
+    const isDue = (entry: Entry | undefined): boolean =>
+      entry !== undefined &&
+      entry.stamp !== undefined &&
+      entry.quietSince !== undefined &&
+      now - entry.quietSince >= options.retentionMs;
+    const due: string[] = [];
+    for (const [tempId, entry] of this.#entries) {
+      if (entry.stamp === undefined) continue; // being written by this tab
+      entry.quietSince ??= now;
+      if (isDue(entry)) due.push(tempId);
+    }
+    if (due.length === 0) return [];
+    const needed = await this.#referencedByFailed(options);
+    if (!options.quiet()) return [];
+    // Removed from memory and requested from storage in one go, so a temp id introduced again
+    // right after (it is no longer known, so it may be) is written after this removal.
+    const dropped = due.filter((tempId) => !needed.has(tempId) && isDue(this.#entries.get(tempId)));
+    for (const tempId of dropped) this.#entries.delete(tempId);
+    await Promise.all(dropped.map((tempId) => this.#storage.remove(prefix + tempId)));
+    return dropped;
+  }
+
+  /** Forget every temporary id, in memory and in storage (with `clearQueue()`). */
   async clear(): Promise<void> {
-    for (const tempId of this.#known) await this.#storage.remove(prefix + tempId);
-    this.#known = new Set();
+    const keys = await this.#storage.keys(prefix);
+    this.#entries = new Map();
+    this.#failedRefs = undefined;
+    for (const key of keys) await this.#storage.remove(key);
+  }
+
+  async #write(tempId: string, entry: Entry, record: TempIdRecord): Promise<void> {
+    this.#entries.set(tempId, entry);
+    try {
+      await this.#storage.set(prefix + tempId, record);
+    } finally {
+      // Whether or not the write landed, a later listing may now tell (see load).
+      if (this.#entries.get(tempId) === entry) entry.stamp = ++this.#tick;
+    }
+  }
+
+  async #referencedByFailed(options: CollectOptions): Promise<Set<string>> {
+    const failedIds = options.failedIds();
+    if (failedIds.length === 0) return new Set();
+    const key = [...failedIds].sort().join(',');
+    if (this.#failedRefs?.key === key) return this.#failedRefs.refs;
+    const refs = new Set<string>();
+    let complete = true;
+    for (const id of failedIds) {
+      const record = await options.readFailed(id);
+      if (!record) {
+        complete = false; // gone, or not readable now: not cached, so it is read again next time
+        continue;
+      }
+      for (const ref of record.refs ?? []) refs.add(ref);
+      for (const ref of this.referencesIn(record.url, record.body)) if (ref !== record.tempId) refs.add(ref);
+    }
+    this.#failedRefs = complete ? { key, refs } : undefined;
+    return refs;
   }
 }
 
-/** Replace `tempId` by `serverId` in a URL (percent-encoded) and in JSON text (string-escaped). @internal */
-export function substituteTempId(
+/**
+ * Replace temporary ids by server ids in a URL (percent-encoded) and in JSON text (as JSON
+ * strings), in one pass: where {@link TempIds.referencesIn} finds them, and nowhere else. A
+ * replacement is never itself rewritten, and one temp id never matches inside another. @internal
+ */
+export function substituteTempIds(
   url: string,
   bodyText: string | undefined,
-  tempId: string,
-  serverId: string,
+  replacements: ReadonlyMap<string, string>,
 ): { url: string; bodyText: string | undefined } {
-  const inJson = JSON.stringify(serverId).slice(1, -1);
   return {
-    url: url.split(tempId).join(encodeURIComponent(serverId)),
-    bodyText: bodyText?.split(tempId).join(inJson),
+    url: replaceTokens(url, forEachUrlToken, (token) => {
+      const serverId = replacements.get(token);
+      return serverId === undefined ? undefined : encodeURIComponent(serverId);
+    }),
+    bodyText:
+      bodyText === undefined
+        ? undefined
+        : replaceTokens(bodyText, forEachJsonString, (token) => {
+            const serverId = replacements.get(token);
+            return serverId === undefined ? undefined : JSON.stringify(serverId).slice(1, -1);
+          }),
   };
+}
+
+type Tokenizer = (text: string, visit: (start: number, end: number) => void) => void;
+
+function replaceTokens(
+  text: string,
+  tokenize: Tokenizer,
+  replacement: (token: string) => string | undefined,
+): string {
+  let out = '';
+  let copied = 0;
+  tokenize(text, (start, end) => {
+    if (end - start < minLength || end - start > maxLength) return;
+    const replaced = replacement(text.slice(start, end));
+    if (replaced === undefined) return;
+    out += text.slice(copied, start) + replaced;
+    copied = end;
+  });
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** `A-Z a-z 0-9 - . _ ~`: the characters of a temporary id (URL "unreserved" characters). */
+function isIdChar(code: number): boolean {
+  return (
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    code === 45 ||
+    code === 46 ||
+    code === 95 ||
+    code === 126
+  );
+}
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 65 && code <= 70) return code - 55;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+/**
+ * Visit each maximal run of temp-id characters in a URL (`start` inclusive, `end` exclusive):
+ * a temp id matches only where it is a whole run, so the characters around it are anything but
+ * `A-Z a-z 0-9 - . _ ~`. A percent-escape counts as the character it encodes: `%2F` or `%22`
+ * separates, `%41` ("A") continues a run — and a run holding an escape is never visited (a temp
+ * id is written without escapes). @internal
+ */
+export function forEachUrlToken(url: string, visit: (start: number, end: number) => void): void {
+  let start = -1;
+  let escaped = false;
+  let i = 0;
+  while (i <= url.length) {
+    let width = 1;
+    let continues = false;
+    let isEscape = false;
+    if (i < url.length) {
+      const code = url.charCodeAt(i);
+      if (isIdChar(code)) continues = true;
+      else if (code === 37 && i + 2 < url.length) {
+        const high = hexValue(url.charCodeAt(i + 1));
+        const low = hexValue(url.charCodeAt(i + 2));
+        if (high >= 0 && low >= 0) {
+          width = 3;
+          continues = isIdChar(high * 16 + low);
+          isEscape = true;
+        }
+      }
+    }
+    if (continues) {
+      if (start < 0) {
+        start = i;
+        escaped = false;
+      }
+      if (isEscape) escaped = true;
+    } else if (start >= 0) {
+      if (!escaped) visit(start, i);
+      start = -1;
+    }
+    i += width;
+  }
+}
+
+/**
+ * Visit the content of each JSON string in JSON text (`start` after the opening quote, `end` at
+ * the closing one): values, array items and object keys alike. A temp id matches only a whole
+ * string; text around it in the same string ("see tmp_…") or escaped quotes never match. @internal
+ */
+export function forEachJsonString(text: string, visit: (start: number, end: number) => void): void {
+  let open = text.indexOf('"');
+  while (open >= 0) {
+    let close = text.indexOf('"', open + 1);
+    while (close >= 0) {
+      let backslashes = 0;
+      while (text.charCodeAt(close - 1 - backslashes) === 92) backslashes++;
+      if (backslashes % 2 === 0) break;
+      close = text.indexOf('"', close + 1);
+    }
+    if (close < 0) return; // not JSON (cannot happen: bodies are serialised by queue())
+    visit(open + 1, close);
+    open = text.indexOf('"', close + 1);
+  }
 }
 
 /** Read the server id from a response: a field name (default `id`) or a function. @internal */

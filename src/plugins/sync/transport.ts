@@ -1,6 +1,13 @@
 import type { Operation } from './operation.js';
+import { checkHeaderRecord } from './request-validation.js';
 
-/** Headers added to every request, or a function evaluated at send time (fresh auth tokens). */
+const whereHeaders = 'the SyncPlugin headers option';
+
+/**
+ * Headers added to every request, or a function evaluated at send time (fresh auth tokens). The
+ * function must return (or resolve to) a plain object of valid headers, or undefined for none;
+ * anything else makes the attempt fail with `sync/headers-failed` (retried, nothing sent).
+ */
 export type HeadersOption =
   | Readonly<Record<string, string>>
   | ((operation: Operation) => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>);
@@ -39,8 +46,11 @@ export async function sendOperation(
 ): Promise<SendResult> {
   let extra: Readonly<Record<string, string>> = {};
   try {
-    const given = typeof options.headers === 'function' ? await options.headers(operation) : options.headers;
-    extra = given ?? {};
+    const given: unknown =
+      typeof options.headers === 'function' ? await options.headers(operation) : options.headers;
+    // Whatever the function returned must be a plain object of valid headers: a string would
+    // otherwise be spread into headers named "0", "1", "2"…
+    if (given !== undefined) extra = checkHeaderRecord(given, { where: whereHeaders, credentials: 'allow' });
   } catch (cause) {
     return { kind: 'headers-failed', cause };
   }
