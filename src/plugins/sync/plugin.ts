@@ -35,6 +35,8 @@ interface StorageLike {
 interface ConnectivityLike {
   readonly isOnline: ReadonlySignal<boolean>;
   reportFailure(): void;
+  readonly reason?: ReadonlySignal<string>;
+  readonly lastChangedAt?: ReadonlySignal<number>;
 }
 interface Waiting {
   draft: OperationDraft;

@@ -42,7 +42,14 @@ export interface FlushSummary {
 /** Everything the engine needs, passed in (no globals), so it runs and is tested without a registry. */
 export interface SyncEngineDeps {
   storage: OutboxStorage;
-  connectivity: { readonly isOnline: ReadonlySignal<boolean>; reportFailure(): void };
+  connectivity: {
+    readonly isOnline: ReadonlySignal<boolean>;
+    reportFailure(): void;
+    /** Why `isOnline` is what it is; `'probe'` means a connectivity probe answered. */
+    readonly reason?: ReadonlySignal<string>;
+    /** When `isOnline` last changed (any clock: only compared for change). */
+    readonly lastChangedAt?: ReadonlySignal<number>;
+  };
   transport: TransportOptions;
   retry: ResolvedRetryOptions;
   intervalMs: number;
@@ -117,6 +124,12 @@ export class SyncEngine {
   #flushAgain = false;
   #inFlight: { id: string; controller: AbortController; done: Promise<unknown> } | undefined;
   #networkFailures = 0;
+  /**
+   * The head's last request that got no answer, and connectivity's `lastChangedAt` just after it
+   * was reported: if the probe has brought the device back online since, and the same op again
+   * gets no answer, the server is reachable but this request is not — that attempt counts.
+   */
+  #noAnswer: { id: string; changedAt: number | undefined } | undefined;
   #leaderState: SharedSyncState | undefined;
   #wakeTimer: unknown;
   #intervalTimer: unknown;
@@ -546,7 +559,11 @@ export class SyncEngine {
     const now = this.#deps.now();
     if (result.kind !== 'response') {
       // No answer: same key next time; attempts are not counted (the server never decided).
-      if (result.kind !== 'headers-failed') this.#deps.connectivity.reportFailure();
+      const confirmedOnline = result.kind !== 'headers-failed' && this.#probeAnsweredSinceNoAnswer(record.id);
+      if (result.kind !== 'headers-failed') {
+        this.#deps.connectivity.reportFailure();
+        this.#noAnswer = { id: record.id, changedAt: this.#deps.connectivity.lastChangedAt?.peek() };
+      }
       const error: OperationError =
         result.kind === 'timeout'
           ? {
@@ -561,6 +578,26 @@ export class SyncEngine {
                 at: now,
               }
             : { code: 'sync/network-error', message: `network error: ${messageOf(result.cause)}`, at: now };
+      if (confirmedOnline) {
+        // The probe answers, this request does not (a dead host, a proxy that drops it): count it,
+        // so it ends in the failed list after maxAttempts instead of blocking the queue forever.
+        const attempts = record.attempts + 1;
+        if (attempts >= this.#deps.retry.maxAttempts) {
+          this.#noAnswer = undefined;
+          await this.#fail(
+            { ...record, attempts },
+            {
+              ...error,
+              code: 'sync/max-attempts',
+              message: `gave up after ${attempts} attempts: the connectivity probe answers but this request gets no answer (${error.message})`,
+            },
+          );
+          summary.failed++;
+          return 'next';
+        }
+        record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
+        await this.#writePending(record);
+      }
       const delay = computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random);
       this.#setError(error, record.id);
       this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
@@ -568,6 +605,7 @@ export class SyncEngine {
       return 'stop';
     }
     this.#networkFailures = 0;
+    this.#noAnswer = undefined;
     const outcome = classify({ status: result.status });
     const httpError: OperationError = {
       code: 'sync/http-error',
@@ -667,6 +705,14 @@ export class SyncEngine {
       default:
         return 'stop';
     }
+  }
+
+  /** True when a probe brought the device online since `id`'s last request got no answer. */
+  #probeAnsweredSinceNoAnswer(id: string): boolean {
+    const { isOnline, reason, lastChangedAt } = this.#deps.connectivity;
+    const last = this.#noAnswer;
+    if (!last || last.id !== id || !reason || !lastChangedAt) return false;
+    return isOnline.peek() && reason.peek() === 'probe' && lastChangedAt.peek() !== last.changedAt;
   }
 
   async #fail(record: OperationRecord, error: OperationError): Promise<void> {

@@ -1,0 +1,87 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type App, createApp } from '../../src/core/app.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { FaultServer } from '../support/fault-server.js';
+import { silentLogger, until } from './harness.js';
+
+// A request that never gets an answer (a dead host, a proxy that drops it) while the server's
+// health probe answers: its attempts count, so it ends in the failed list instead of blocking
+// the queue for ever. Without a probe nothing can tell "this host" from "the network".
+
+let server: FaultServer;
+const apps: App[] = [];
+beforeEach(async () => {
+  server = await FaultServer.start({ choose: (request) => (request.path === '/stuck' ? 'hang' : 'ok') });
+});
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.dispose();
+  await server.close();
+});
+
+function bootstrap(probe: boolean) {
+  const app = createApp({ logger: silentLogger });
+  apps.push(app);
+  app.register(new StoragePlugin({ indexedDB: new IDBFactory() }));
+  const connectivity = app.register(
+    new ConnectivityPlugin(
+      probe ? { probe: { url: `${server.url}/health`, intervalMs: 1, timeoutMs: 2_000 } } : {},
+    ),
+  );
+  const sync = app.register(
+    new SyncPlugin({
+      baseUrl: server.url,
+      timeoutMs: 50,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    }),
+  );
+  return { app, connectivity, sync };
+}
+
+const deadHost = 'http://127.0.0.1:1/nobody-listens';
+
+it.each([
+  ['a dead host (network error)', deadHost],
+  ['a request that times out', '/stuck'],
+])(
+  'with a probe that answers, %s counts its attempts, ends failed, and the ones behind are sent',
+  async (_, url) => {
+    const { app, sync } = bootstrap(true);
+    await app.ready();
+    const stuck = await sync.queue('POST', url, { body: { n: 0 } });
+    const fine = await sync.queue('POST', '/fine', { body: { n: 1 } });
+    await until(() => sync.failedCount.value === 1 && sync.pendingCount.value === 0);
+    const [failed] = await sync.failed();
+    expect(failed?.id).toBe(stuck.id);
+    expect(failed && 'attempts' in failed ? failed.attempts : undefined).toBe(3);
+    expect(failed?.lastError?.code).toBe('sync/max-attempts');
+    expect(sync.lastError.value?.code).toBe('sync/max-attempts');
+    expect(
+      server.applied.filter((applied) => applied.key !== null).map((applied) => applied.key),
+    ).toStrictEqual([fine.id]);
+    // Still retryable by the app, with the same key (the server may have applied a timed-out request).
+    await until(() => sync.status.value === 'idle');
+  },
+);
+
+it('without a probe, no-answer attempts are not counted: the op stays at the head, still pending', async () => {
+  const { app, sync } = bootstrap(false);
+  await app.ready();
+  let retries = 0;
+  const enoughRetries = new Promise<void>((resolve) => {
+    sync.on('retry', () => {
+      if (++retries === 6) resolve();
+    });
+  });
+  const stuck = await sync.queue('POST', deadHost, { body: { n: 0 } });
+  await sync.queue('POST', '/fine', { body: { n: 1 } });
+  await enoughRetries;
+  expect(sync.failedCount.value).toBe(0);
+  expect(sync.pendingCount.value).toBe(2);
+  const [head] = await sync.pending();
+  expect(head?.id).toBe(stuck.id);
+  expect(head && 'attempts' in head ? head.attempts : undefined).toBe(0);
+  expect(server.applied.filter((applied) => applied.key !== null)).toStrictEqual([]);
+});
