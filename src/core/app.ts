@@ -1,15 +1,10 @@
 import { checkDependencies } from './dependency-order.js';
 import { describeValue, FluxyError, invalidArgument } from './errors.js';
 import { EventBus, type FluxyEvents } from './events.js';
+import { describeInput } from './input-checks.js';
 import { consoleLogger, type Logger, scopedLogger } from './logger.js';
-import {
-  attachHost,
-  type FluxyPlugins,
-  type Plugin,
-  type PluginClass,
-  type PluginContext,
-  type PluginHost,
-} from './plugin.js';
+import type { FluxyPlugins, Plugin, PluginClass, PluginContext, PluginHost } from './plugin.js';
+import { isClass, validatePlugin } from './plugin-validation.js';
 
 /** Options of {@link createApp}. */
 export interface AppOptions {
@@ -35,6 +30,12 @@ interface Entry {
   readonly markInitialized: () => void;
 }
 
+/**
+ * @internal The hook by which an app tells a {@link FluxyPlugin} that it was registered, so the
+ * plugin's public methods can wait for its init. Defined here, beside its one caller.
+ */
+export const attachHost: unique symbol = Symbol.for('fluxy.attachHost') as never;
+
 const logMethods = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
@@ -59,7 +60,9 @@ export class App {
 
   constructor(options: AppOptions = {}) {
     if (options === null || typeof options !== 'object') {
-      throw invalidArgument('createApp(options): options must be an object, e.g. createApp({ logger }).');
+      throw invalidArgument(
+        `createApp(options): options must be an object, e.g. createApp({ logger }) (got ${describeInput(options)}).`,
+      );
     }
     const { logger } = options;
     if (
@@ -409,46 +412,6 @@ export class App {
       );
     }
   }
-}
-
-function validatePlugin(plugin: unknown): asserts plugin is Plugin {
-  if (plugin === null || typeof plugin !== 'object') {
-    throw invalidArgument(
-      'register(plugin): plugin must be an object with a name, e.g. register(new SyncPlugin()).',
-    );
-  }
-  const candidate = plugin as Partial<Record<keyof Plugin, unknown>>;
-  if (typeof candidate.name !== 'string' || candidate.name.trim() === '') {
-    throw invalidArgument('register(plugin): plugin.name must be a non-empty string.');
-  }
-  const { name, dependencies } = candidate;
-  if (dependencies !== undefined) {
-    if (!Array.isArray(dependencies) || dependencies.some((d) => typeof d !== 'string' || d === '')) {
-      throw invalidArgument(`Plugin "${name}": dependencies must be an array of plugin names.`);
-    }
-    if (dependencies.includes(name)) {
-      throw new FluxyError(
-        'plugin/dependency-cycle',
-        `Plugin "${name}" depends on itself: remove "${name}" from its dependencies.`,
-      );
-    }
-    const twice = dependencies.find((dependency, index) => dependencies.indexOf(dependency) !== index);
-    if (twice !== undefined) {
-      throw invalidArgument(
-        `Plugin "${name}": the dependency "${twice}" is listed twice; list each dependency once.`,
-      );
-    }
-  }
-  for (const hook of ['init', 'dispose'] as const) {
-    if (candidate[hook] !== undefined && typeof candidate[hook] !== 'function') {
-      throw invalidArgument(`Plugin "${name}": ${hook} must be a function.`);
-    }
-  }
-}
-
-/** A function usable with `instanceof` (arrow functions have no prototype and would make it throw). */
-function isClass(value: unknown): value is PluginClass {
-  return typeof value === 'function' && typeof value.prototype === 'object' && value.prototype !== null;
 }
 
 function disposedReason(entry: Entry): FluxyError {

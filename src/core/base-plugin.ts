@@ -1,5 +1,6 @@
+import { attachHost } from './app.js';
 import { FluxyError } from './errors.js';
-import { attachHost, type Plugin, type PluginContext, type PluginHost } from './plugin.js';
+import type { Plugin, PluginContext, PluginHost } from './plugin.js';
 
 /**
  * A convenient base for plugin classes. It remembers the app it was registered with, so public

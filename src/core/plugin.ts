@@ -63,6 +63,3 @@ export interface PluginHost {
   /** True once the app's `dispose()` was called. */
   isDisposed(): boolean;
 }
-
-/** @internal the hook by which an app tells a {@link FluxyPlugin} that it was registered. */
-export const attachHost: unique symbol = Symbol.for('fluxy.attachHost') as never;

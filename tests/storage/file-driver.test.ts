@@ -2,9 +2,11 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/core/app.js';
 import { FileDriver } from '../../src/plugins/storage/drivers/file-driver.js';
 import { decodeFileName, encodeFileName } from '../../src/plugins/storage/drivers/file-names.js';
-import { expectCode, fastIterations, storagePerTest, tempDirsPerTest } from './fixtures.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { expectCode, fastIterations, quietLogger, storagePerTest, tempDirsPerTest } from './fixtures.js';
 
 const tempDir = tempDirsPerTest();
 const openStorage = storagePerTest();
@@ -23,16 +25,28 @@ describe('file names', () => {
     expect(decodeFileName('~61')).toBeUndefined(); // not how "a" is encoded: a stray file, not a key
   });
 
-  it('refuse keys whose file name would be too long', async () => {
-    await expectCode(() => encodeFileName('K'.repeat(200)), 'storage/invalid-key');
+  it('refuse keys whose file name would be too long (storage/invalid-key through the store)', async () => {
+    // Drivers throw plain errors; the store turns this one into storage/invalid-key.
+    expect(() => encodeFileName('K'.repeat(200))).toThrow(
+      expect.objectContaining({ name: 'UnstorableKeyError' }),
+    );
+    const { storage } = await openStorage({ driver: 'file', dir: await tempDir(), name: 'db' });
+    const error = await expectCode(storage.set('K'.repeat(200), 1), 'storage/invalid-key');
+    expect(error.message).toMatch(/too long for the file driver/);
+    expect(await storage.keys()).toStrictEqual([]);
   });
 
   it('refuse a database name too long for a folder, saying it is the name', async () => {
-    const error = await expectCode(
-      FileDriver.open({ dir: await tempDir(), name: 'N'.repeat(100) }),
-      'storage/invalid-key',
+    await expect(FileDriver.open({ dir: await tempDir(), name: 'N'.repeat(100) })).rejects.toThrow(
+      expect.objectContaining({ name: 'UnstorableKeyError' }),
     );
+    const app = createApp({ logger: quietLogger() });
+    const storage = app.register(
+      new StoragePlugin({ driver: 'file', dir: await tempDir(), name: 'N'.repeat(100) }),
+    );
+    const error = await expectCode(storage.get('x'), 'storage/invalid-key');
     expect(error.message).toMatch(/database name/);
+    await app.dispose();
   });
 
   it('take every key up to the limit, temp files included (255-character file names)', async () => {
@@ -42,7 +56,7 @@ describe('file names', () => {
     await backend.writeBatch([{ key: `${'y'.repeat(239)}`, value: 'also' }]);
     expect(await backend.insertIfAbsent(`${'z'.repeat(240)}`, 'too')).toBe(true);
     expect(await backend.getItem(longest)).toBe('fits');
-    await expectCode(() => encodeFileName('x'.repeat(241)), 'storage/invalid-key');
+    expect(() => encodeFileName('x'.repeat(241))).toThrow(/too long for the file driver/);
     await backend.close();
   });
 });

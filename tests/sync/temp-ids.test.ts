@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { substituteTempIds, TempIds } from '../../src/plugins/sync/temp-ids.js';
+import { substituteTempIds } from '../../src/plugins/sync/temp-id-tokens.js';
+import { TempIds } from '../../src/plugins/sync/temp-ids.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, until } from './harness.js';

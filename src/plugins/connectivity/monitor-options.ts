@@ -1,4 +1,5 @@
-import { describeValue, invalidArgument } from '../../core/errors.js';
+import { invalidArgument } from '../../core/errors.js';
+import { describeInput } from '../../core/input-checks.js';
 import { assertOptionsObject, normalizeProbe, type ProbeOptions } from './options.js';
 import type { PlatformConnectivity } from './platform.js';
 
@@ -85,7 +86,7 @@ export function validateMonitorOptions(
   const given = options ?? {};
   normalizeProbe(given.probe);
   if (given.initial !== undefined && typeof given.initial !== 'boolean') {
-    throw invalidArgument(`${label}: initial must be true or false, got ${describeValue(given.initial)}.`);
+    throw invalidArgument(`${label}: initial must be true or false, got ${describeInput(given.initial)}.`);
   }
   for (const key of ['fetch', 'random', 'now'] as const) {
     if (given[key] !== undefined && typeof given[key] !== 'function') {

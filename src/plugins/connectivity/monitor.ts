@@ -1,5 +1,6 @@
-import { describeValue, FluxyError, invalidArgument } from '../../core/errors.js';
-import { batch, computed, type ReadonlySignal, signal } from '../../core/signals.js';
+import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-core';
+import { FluxyError, invalidArgument } from '../../core/errors.js';
+import { describeInput } from '../../core/input-checks.js';
 import { computeProbeDelay } from './backoff.js';
 import {
   type ConnectivityDependencies,
@@ -119,7 +120,7 @@ export class ConnectivityMonitor {
    */
   setOnline(online: boolean): void {
     if (typeof online !== 'boolean') {
-      throw invalidArgument(`setOnline(online): online must be true or false, got ${describe(online)}.`);
+      throw invalidArgument(`setOnline(online): online must be true or false, got ${describeInput(online)}.`);
     }
     if (this.#state === 'disposed') {
       throw new FluxyError(
@@ -292,8 +293,4 @@ function disposedError(): FluxyError<'app/disposed'> {
     'app/disposed',
     'The connectivity monitor was disposed before the network came back: stop waiting on a disposed app.',
   );
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : describeValue(value);
 }

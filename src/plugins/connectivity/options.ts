@@ -1,4 +1,5 @@
-import { describeValue, invalidArgument } from '../../core/errors.js';
+import { invalidArgument } from '../../core/errors.js';
+import { checkOptions, describeInput } from '../../core/input-checks.js';
 import { invalidProbe } from './errors.js';
 
 /** The HTTP methods a probe may use. */
@@ -66,31 +67,23 @@ export function assertOptionsObject(
   allowed: readonly string[],
   label: string,
 ): asserts options is Record<string, unknown> | undefined {
-  if (options === undefined) return;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArgument(
-      `${label}: options must be an object, e.g. ${label}({ probe: { url: '/health' } }).`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw invalidArgument(`${label}: unknown option "${key}"; the options are ${allowed.join(', ')}.`);
-    }
-  }
+  checkOptions(
+    options,
+    allowed,
+    { where: label, example: `${label}({ probe: { url: '/health' } })` },
+    invalidArgument,
+  );
 }
 
 /** Validates `probe` and applies the defaults; the URL may still be relative. @internal */
 export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {
   if (probe === undefined) return undefined;
-  if (probe === null || typeof probe !== 'object' || Array.isArray(probe)) {
-    throw invalidProbe("probe must be an object such as { url: '/health' }, or left out.");
-  }
-  const given = probe as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!PROBE_KEYS.includes(key)) {
-      throw invalidProbe(`probe: unknown option "${key}"; the options are ${PROBE_KEYS.join(', ')}.`);
-    }
-  }
+  const given = checkOptions(
+    probe,
+    PROBE_KEYS,
+    { where: '', name: 'probe', example: "{ url: '/health' } or left out" },
+    invalidProbe,
+  );
   const url = checkUrl(given.url);
   const intervalMs = duration(given, 'intervalMs', PROBE_DEFAULTS.intervalMs);
   const maxIntervalMs = duration(given, 'maxIntervalMs', Math.max(PROBE_DEFAULTS.maxIntervalMs, intervalMs));
@@ -160,7 +153,7 @@ function duration(given: Record<string, unknown>, key: string, fallback: number)
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_DELAY_MS || value > MAX_DELAY_MS) {
     throw invalidProbe(
-      `probe.${key} must be a finite number of milliseconds from ${MIN_DELAY_MS} to ${MAX_DELAY_MS}, got ${describeValue(value)}.`,
+      `probe.${key} must be a finite number of milliseconds from ${MIN_DELAY_MS} to ${MAX_DELAY_MS}, got ${describeInput(value)}.`,
     );
   }
   return value;
@@ -170,7 +163,7 @@ function checkMethod(method: unknown): ProbeMethod {
   if (method === undefined) return PROBE_DEFAULTS.method;
   const upper = typeof method === 'string' ? method.toUpperCase() : undefined;
   if (upper !== 'HEAD' && upper !== 'GET') {
-    throw invalidProbe(`probe.method must be 'HEAD' or 'GET', got ${describeValue(method)}.`);
+    throw invalidProbe(`probe.method must be 'HEAD' or 'GET', got ${describeInput(method)}.`);
   }
   return upper;
 }

@@ -1,7 +1,7 @@
+import type { ReadonlySignal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { invalidArgument } from '../../core/errors.js';
 import type { PluginContext } from '../../core/plugin.js';
-import type { ReadonlySignal } from '../../core/signals.js';
 import { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './monitor-options.js';
 import { assertOptionsObject } from './options.js';

@@ -1,42 +1,27 @@
 // Byte encodings shared by both cipher engines, so both produce byte-identical records.
 
-const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 // Linear-time (no repeated group: a group quantifier overflows the regex stack on multi-MB input);
 // the padding's place and the length are checked by fromBase64.
 const base64Text = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Standard base64 with padding. @internal */
 export function toBase64(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i] ?? 0;
-    const b = bytes[i + 1] ?? 0;
-    const c = bytes[i + 2] ?? 0;
-    const triple = (a << 16) | (b << 8) | c;
-    out += alphabet[(triple >> 18) & 63];
-    out += alphabet[(triple >> 12) & 63];
-    out += i + 1 < bytes.length ? alphabet[(triple >> 6) & 63] : '=';
-    out += i + 2 < bytes.length ? alphabet[triple & 63] : '=';
-  }
-  return out;
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
 }
 
 /** Decodes canonical standard base64; `undefined` for anything else (so a record can be refused). @internal */
 export function fromBase64(text: string): Uint8Array | undefined {
   if (text.length % 4 !== 0 || !base64Text.test(text)) return undefined;
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - padding);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    let triple = 0;
-    for (let j = 0; j < 4; j++) {
-      const char = text[i + j] ?? '=';
-      triple = (triple << 6) | (char === '=' ? 0 : alphabet.indexOf(char));
-    }
-    if (o < out.length) out[o++] = (triple >> 16) & 255;
-    if (o < out.length) out[o++] = (triple >> 8) & 255;
-    if (o < out.length) out[o++] = triple & 255;
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
   }
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   // Refuse non-canonical encodings (unused bits set), so one byte string has one text form.
   return toBase64(out) === text ? out : undefined;
 }
@@ -75,11 +60,6 @@ export function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
   const length = Math.max(a.length, b.length);
   for (let i = 0; i < length; i++) difference |= (a[i] ?? 0) ^ (b[i] ?? 0);
   return difference === 0;
-}
-
-/** True when the string has no lone surrogate (so its UTF-8 form is exact). @internal */
-export function isWellFormed(text: string): boolean {
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
 /** `length` bytes from `crypto.getRandomValues`. @internal */

@@ -1,4 +1,5 @@
 import { storageError } from './errors.js';
+import { WebCryptoCipher } from './webcrypto-cipher.js';
 
 /**
  * The name of a crypto engine: `'webcrypto'` (`crypto.subtle`, native and fast) or
@@ -38,7 +39,8 @@ export function hasWebCrypto(): boolean {
 
 /**
  * Loads an engine: the one asked for, or WebCrypto where it exists and crypto-js otherwise.
- * Each engine is a dynamic import, so the WebCrypto path never loads crypto-js. @internal
+ * The WebCrypto engine (a thin layer over `crypto.subtle`) comes with this module; crypto-js and
+ * its engine are a dynamic import, so the WebCrypto path never loads crypto-js. @internal
  */
 export async function loadCipher(engine?: CipherEngine): Promise<Cipher> {
   if (typeof globalThis.crypto?.getRandomValues !== 'function') {
@@ -55,7 +57,6 @@ export async function loadCipher(engine?: CipherEngine): Promise<Cipher> {
         'engine "webcrypto" needs crypto.subtle, which exists only in secure contexts (https, localhost): serve the page over https, or omit `engine` to fall back to crypto-js.',
       );
     }
-    const { WebCryptoCipher } = await import('./webcrypto-cipher.js');
     return new WebCryptoCipher(globalThis.crypto.subtle);
   }
   const { loadCryptoJsCipher } = await import('./cryptojs-cipher.js');

@@ -1,5 +1,4 @@
 import type CryptoJSCore from 'crypto-js/core.js';
-import { utf8Encode } from './bytes.js';
 import type { Cipher } from './cipher.js';
 
 type CryptoJS = typeof CryptoJSCore;
@@ -28,7 +27,7 @@ export class CryptoJsCipher implements Cipher {
     iterations: number,
     byteLength: number,
   ): Promise<Uint8Array> {
-    const key = this.#lib.PBKDF2(this.#words(utf8Encode(secret)), this.#words(salt), {
+    const key = this.#lib.PBKDF2(this.#words(new TextEncoder().encode(secret)), this.#words(salt), {
       keySize: byteLength / 4,
       iterations,
       hasher: this.#lib.algo.SHA256,

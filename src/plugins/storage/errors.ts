@@ -59,10 +59,15 @@ export function isQuotaError(error: unknown): boolean {
 
 /**
  * Turns a driver failure during `operation` into a {@link FluxyError}: FluxyErrors pass through,
- * quota failures become `storage/quota-exceeded`, everything else `storage/unavailable`. @internal
+ * a key the driver cannot store becomes `storage/invalid-key`, quota failures
+ * `storage/quota-exceeded`, everything else `storage/unavailable`. @internal
  */
 export function toStorageError(error: unknown, operation: string): FluxyError {
   if (error instanceof FluxyError) return error;
+  // A driver's refusal of a key it cannot store (see unstorableKey): its message says why.
+  if (error instanceof Error && error.name === 'UnstorableKeyError') {
+    return storageError('storage/invalid-key', error.message, error);
+  }
   if (isQuotaError(error)) {
     return storageError(
       'storage/quota-exceeded',

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../../core/errors.js';
-import { isWellFormed } from './bytes.js';
+import { checkOptions, hasLoneSurrogate } from '../../core/input-checks.js';
 import type { CipherEngine } from './cipher.js';
 import type { Credentials } from './database-metadata.js';
 import { driverNames, type StorageDriverName } from './drivers/open-driver.js';
@@ -48,7 +48,7 @@ export interface ResolvedStorageOptions {
   readonly indexedDB: IDBFactory | undefined;
 }
 
-const known: ReadonlyArray<keyof StorageOptions> = [
+const known: ReadonlyArray<keyof StorageOptions & string> = [
   'name',
   'secret',
   'key',
@@ -65,19 +65,14 @@ const known: ReadonlyArray<keyof StorageOptions> = [
  * options, `storage/unknown-driver` and `storage/invalid-secret` for their cases. @internal
  */
 export function resolveStorageOptions(options: unknown): ResolvedStorageOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArgument('new StoragePlugin(options): options must be an object, e.g. { name: "app" }.');
-  }
-  const given = options as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!(known as readonly string[]).includes(key)) {
-      throw invalidArgument(
-        `new StoragePlugin(options): unknown option "${key}"; the options are ${known.join(', ')}.`,
-      );
-    }
-  }
+  const given = checkOptions(
+    options,
+    known,
+    { where: 'new StoragePlugin(options)', example: '{ name: "app" }' },
+    invalidArgument,
+  );
   const { name = 'fluxy', secret, key, iterations, driver, dir = '.fluxy', quota, engine, indexedDB } = given;
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 100 || !isWellFormed(name)) {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 100 || hasLoneSurrogate(name)) {
     throw invalidArgument(
       'new StoragePlugin({ name }): name must be a non-empty string of at most 100 characters.',
     );
@@ -139,7 +134,7 @@ function resolveCredentials(secret: unknown, key: unknown, iterations: unknown):
     );
   }
   if (secret !== undefined) {
-    if (typeof secret !== 'string' || secret === '' || !isWellFormed(secret)) {
+    if (typeof secret !== 'string' || secret === '' || hasLoneSurrogate(secret)) {
       throw storageError(
         'storage/invalid-secret',
         'new StoragePlugin({ secret }): the secret must be a non-empty string (e.g. a passphrase the user types); omit it to store values unencrypted.',

@@ -1,4 +1,4 @@
-import { isWellFormed } from './bytes.js';
+import { describeInput, hasLoneSurrogate } from '../../core/input-checks.js';
 import { storageError } from './errors.js';
 
 /** Keys starting with this character are reserved for Fluxy's metadata. @internal */
@@ -11,7 +11,7 @@ export function assertKey(key: unknown, operation: string): asserts key is strin
   if (typeof key !== 'string' || key === '') {
     throw storageError(
       'storage/invalid-key',
-      `${operation}(key): the key must be a non-empty string, got ${describe(key)}.`,
+      `${operation}(key): the key must be a non-empty string, got ${describeInput(key)}.`,
     );
   }
   assertUsable(key, operation, 'key');
@@ -23,7 +23,7 @@ export function assertPrefix(prefix: unknown, operation: string): asserts prefix
   if (typeof prefix !== 'string') {
     throw storageError(
       'storage/invalid-key',
-      `${operation}(prefix): the prefix must be a string or omitted, got ${describe(prefix)}.`,
+      `${operation}(prefix): the prefix must be a string or omitted, got ${describeInput(prefix)}.`,
     );
   }
   assertUsable(prefix, operation, 'prefix');
@@ -34,7 +34,7 @@ export function assertNamespace(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '' || name.includes(namespaceSeparator)) {
     throw storageError(
       'storage/invalid-key',
-      `namespace(prefix): the prefix must be a non-empty string without "/", got ${describe(name)}; nest views with namespace('a').namespace('b').`,
+      `namespace(prefix): the prefix must be a non-empty string without "/", got ${describeInput(name)}; nest views with namespace('a').namespace('b').`,
     );
   }
   assertUsable(name, 'namespace', 'prefix');
@@ -47,15 +47,10 @@ function assertUsable(text: string, operation: string, what: string): void {
       `${operation}(${what}): keys starting with "\\u0000" are reserved for Fluxy's metadata; choose another ${what}.`,
     );
   }
-  if (!isWellFormed(text)) {
+  if (hasLoneSurrogate(text)) {
     throw storageError(
       'storage/invalid-key',
       `${operation}(${what}): the ${what} contains a lone UTF-16 surrogate, which drivers cannot store exactly; remove it.`,
     );
   }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  return value === null ? 'null' : typeof value;
 }

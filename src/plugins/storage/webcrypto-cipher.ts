@@ -1,4 +1,3 @@
-import { utf8Encode } from './bytes.js';
 import type { Cipher } from './cipher.js';
 
 type KeyUse = 'aes' | 'hmac';
@@ -25,9 +24,13 @@ export class WebCryptoCipher implements Cipher {
     iterations: number,
     byteLength: number,
   ): Promise<Uint8Array> {
-    const material = await this.#subtle.importKey('raw', buffer(utf8Encode(secret)), 'PBKDF2', false, [
-      'deriveBits',
-    ]);
+    const material = await this.#subtle.importKey(
+      'raw',
+      buffer(new TextEncoder().encode(secret)),
+      'PBKDF2',
+      false,
+      ['deriveBits'],
+    );
     const bits = await this.#subtle.deriveBits(
       { name: 'PBKDF2', hash: 'SHA-256', salt: buffer(salt), iterations },
       material,

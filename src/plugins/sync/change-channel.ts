@@ -36,13 +36,28 @@ export interface BroadcastChannelLike {
   close(): void;
 }
 
-/** Tells the other tabs of an origin what changed (BroadcastChannel where it exists). @internal */
+/**
+ * Tells the other tabs of an origin what changed (BroadcastChannel where it exists) — once one
+ * of them has been heard from. A tab that starts later rescans storage and says 'hello', so
+ * nothing is lost by staying silent while alone (BroadcastChannel costs ~0.1 ms a post). The
+ * leader's state is posted at most once per task, with the latest state. @internal
+ */
 export class ChangeChannel {
   readonly #channel: BroadcastChannelLike | undefined;
   readonly #listeners = new Set<(message: SyncMessage) => void>();
+  /** Another tab has been heard from: from then on, changes are posted. */
+  #heard = false;
+  #state: SharedSyncState | undefined;
+  #statePostScheduled = false;
   readonly #onMessage = (event: { data: unknown }): void => {
     const message = event.data as SyncMessage;
     if (message === null || typeof message !== 'object' || typeof message.type !== 'string') return;
+    if (this.#listeners.size === 0) return;
+    if (!this.#heard) {
+      // Until now this tab thought it was alone and announced nothing: have the others rescan.
+      this.#heard = true;
+      this.post({ type: 'rescan' });
+    }
     for (const listener of this.#listeners) listener(message);
   };
 
@@ -52,12 +67,30 @@ export class ChangeChannel {
     (this.#channel as { unref?: () => void } | undefined)?.unref?.();
   }
 
+  /** Tell the other tabs, if there are any ('hello' always goes: it is how they are found). */
   post(message: SyncMessage): void {
+    if (!this.#heard && message.type !== 'hello') return;
     try {
       this.#channel?.postMessage(message);
     } catch {
       // A closed channel during teardown: nothing to tell.
     }
+  }
+
+  /** The leader's latest state, posted at the end of this task if this tab still leads then. */
+  share(state: SharedSyncState, isLeader: () => boolean): void {
+    this.#state = state;
+    if (!this.#heard || this.#statePostScheduled) return;
+    this.#statePostScheduled = true;
+    queueMicrotask(() => {
+      this.#statePostScheduled = false;
+      if (isLeader()) this.postState();
+    });
+  }
+
+  /** Post the latest state shared, now (to a tab that just said 'hello'). */
+  postState(): void {
+    if (this.#state) this.post({ type: 'state', state: this.#state });
   }
 
   subscribe(listener: (message: SyncMessage) => void): () => void {

@@ -3,6 +3,7 @@ export { computeDelay, defaultRetryOptions, parseRetryAfter } from './backoff.js
 export type { SyncProgress, SyncStatus } from './change-channel.js';
 export { type AttemptResult, classify, type Outcome } from './classify.js';
 export type { SyncErrorCode } from './errors.js';
+export type { FlushSummary } from './flush-loop.js';
 export type { JsonValue } from './json-value.js';
 export type { Coordination, LockManagerLike } from './leader.js';
 export {
@@ -18,7 +19,6 @@ export type { OutboxStorage } from './outbox.js';
 export type { FailedOutcome, OutcomeHandlers, SentOutcome } from './outcomes.js';
 export { SyncPlugin } from './plugin.js';
 export type { HttpMethod, QueueOptions } from './request-validation.js';
-export type { FlushSummary } from './sync-engine.js';
 export type { SyncEventName, SyncEvents } from './sync-events.js';
 export type { FetchFunction, HeadersOption } from './transport.js';
 

@@ -79,13 +79,11 @@ export function defineMutation<Input, Undo extends JsonValue>(
       'defineMutation(): kind must be a non-empty string such as "note.create".',
     );
   }
-  for (const hook of ['apply', 'request', 'rollback'] as const) {
-    if (typeof definition?.[hook] !== 'function') {
+  for (const hook of ['apply', 'request', 'rollback', 'commit'] as const) {
+    const given = definition?.[hook];
+    if (typeof given !== 'function' && (hook !== 'commit' || given !== undefined)) {
       throw new FluxyError('invalid-argument', `defineMutation("${kind}"): ${hook} must be a function.`);
     }
-  }
-  if (definition.commit !== undefined && typeof definition.commit !== 'function') {
-    throw new FluxyError('invalid-argument', `defineMutation("${kind}"): commit must be a function.`);
   }
   const dispose = sync.handle(kind, {
     sent: async (outcome: SentOutcome) => {

@@ -1,5 +1,5 @@
 import type { JsonValue } from './json-value.js';
-import type { HttpMethod } from './request-validation.js';
+import type { HttpMethod, OperationDraft } from './request-validation.js';
 
 /** Why an operation's last attempt did not succeed. */
 export interface OperationError {
@@ -82,6 +82,31 @@ export interface OperationRecord {
 /** The current record format version. */
 export const recordVersion = 1;
 
+/** The record of a new operation: a validated draft, its id, and the temporary ids it mentions. @internal */
+export function createRecord(
+  id: string,
+  draft: OperationDraft,
+  createdAt: number,
+  refs: string[],
+): OperationRecord {
+  const record: OperationRecord = {
+    v: recordVersion,
+    id,
+    method: draft.method,
+    url: draft.url,
+    createdAt,
+    attempts: 0,
+    rev: 0,
+  };
+  if (draft.bodyText !== undefined) record.body = draft.bodyText;
+  if (draft.headers) record.headers = draft.headers;
+  if (draft.meta !== undefined) record.meta = draft.meta;
+  if (draft.kind !== undefined) record.kind = draft.kind;
+  if (draft.tempId !== undefined) record.tempId = draft.tempId;
+  if (refs.length > 0) record.refs = refs;
+  return record;
+}
+
 /** The public view of a record. @internal */
 export function toOperation(record: OperationRecord): Operation | UnreadableOperation {
   if (record.unreadable) {
@@ -103,16 +128,12 @@ export function toOperation(record: OperationRecord): Operation | UnreadableOper
   };
   if (record.body !== undefined) operation.body = JSON.parse(record.body) as JsonValue;
   if (record.headers) operation.headers = { ...record.headers };
-  if (record.meta !== undefined) operation.meta = structuredCloneJson(record.meta);
+  if (record.meta !== undefined) operation.meta = structuredClone(record.meta);
   if (record.kind !== undefined) operation.kind = record.kind;
   if (record.tempId !== undefined) operation.tempId = record.tempId;
   if (record.nextAttemptAt !== undefined) operation.nextAttemptAt = record.nextAttemptAt;
   if (record.lastError) operation.lastError = { ...record.lastError };
   return Object.freeze(operation);
-}
-
-function structuredCloneJson(value: JsonValue): JsonValue {
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
 }
 
 /** True when a stored value has the shape of a record we can use. @internal */

@@ -1,7 +1,8 @@
 import { FluxyError } from '../../core/errors.js';
+import { checkOptions } from '../../core/input-checks.js';
 import { defaultRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './backoff.js';
 import type { LockManagerLike } from './leader.js';
-import { checkHeaderRecord, describe } from './request-validation.js';
+import { checkHeaderRecord } from './request-validation.js';
 import type { FetchFunction, HeadersOption } from './transport.js';
 
 /** Options of `new SyncPlugin(options)`. */
@@ -63,7 +64,7 @@ export interface ResolvedSyncOptions {
   serverId: string | ((response: unknown) => string | number | undefined);
 }
 
-const knownKeys = new Set([
+const knownKeys = [
   'baseUrl',
   'headers',
   'retry',
@@ -76,21 +77,14 @@ const knownKeys = new Set([
   'now',
   'random',
   'serverId',
-]);
+];
 /** The longest delay timers accept (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
 const maxTimerMs = 2 ** 31 - 1;
-const retryKeys = new Set(['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs']);
+const retryKeys = ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'];
 
 /** Validate options and apply defaults. Throws `sync/invalid-options`. @internal */
 export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
-  if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalid(
-      `options must be an object, e.g. new SyncPlugin({ baseUrl: '/api' }) (got ${describe(options)})`,
-    );
-  }
-  const given = options as Record<string, unknown>;
-  for (const key of Object.keys(given)) if (!knownKeys.has(key)) throw invalid(`unknown option "${key}"`);
+  const given = checkOptions(options, knownKeys, { where, example: "{ baseUrl: '/api' }" }, invalidOptions);
   const { baseUrl, headers, fetch, namespace, locks, now, random } = given;
   if (baseUrl !== undefined) {
     if (typeof baseUrl !== 'string' || baseUrl.trim() === '')
@@ -149,10 +143,8 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   }
   const retry = { ...defaultRetryOptions };
   if (given.retry !== undefined) {
-    if (given.retry === null || typeof given.retry !== 'object')
-      throw invalid('retry must be an object such as { maxAttempts: 5 }');
-    for (const [key, value] of Object.entries(given.retry)) {
-      if (!retryKeys.has(key)) throw invalid(`unknown retry option "${key}"`);
+    const place = { where, name: 'retry', example: '{ maxAttempts: 5 }' };
+    for (const [key, value] of Object.entries(checkOptions(given.retry, retryKeys, place, invalidOptions))) {
       if (value === undefined) continue;
       const [min, max] = key === 'maxAttempts' ? [1, Number.MAX_SAFE_INTEGER] : [0, maxTimerMs];
       if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -190,8 +182,14 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value;
 }
 
+const where = 'new SyncPlugin(options)';
+
+function invalidOptions(message: string): FluxyError {
+  return new FluxyError('sync/invalid-options', message);
+}
+
 function invalid(problem: string): FluxyError {
-  return new FluxyError('sync/invalid-options', `new SyncPlugin(options): ${problem}.`);
+  return invalidOptions(`${where}: ${problem}.`);
 }
 
 /**

@@ -78,6 +78,16 @@ export class Outbox {
     return value;
   }
 
+  /** Like {@link read}, but an unreadable record comes back as its {@link unreadableStub}. */
+  async readOrStub(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
+    try {
+      return await this.read(list, id);
+    } catch (error) {
+      if (error instanceof UnreadableRecordError) return Outbox.unreadableStub(id, 'unreadable record', 0);
+      throw error;
+    }
+  }
+
   /** Write a record into a list (commit before resolving). */
   async write(list: OutboxList, record: OperationRecord): Promise<void> {
     await this.#storage.set(prefixes[list] + record.id, record);

@@ -84,7 +84,7 @@ export class OutcomeLog {
     };
   }
 
-  hasHandlers(kind: string | undefined): boolean {
+  #hasHandlers(kind: string | undefined): boolean {
     return kind !== undefined && (this.#handlers.get(kind)?.size ?? 0) > 0;
   }
 
@@ -147,7 +147,7 @@ export class OutcomeLog {
       await this.#storage.remove(key);
       return;
     }
-    if (this.#waiting.has(id) && !this.hasHandlers(this.#waiting.get(id))) return; // still no handler
+    if (this.#waiting.has(id) && !this.#hasHandlers(this.#waiting.get(id))) return; // still no handler
     let outcome = this.#fresh.get(id);
     if (!outcome) {
       const read = (await this.#storage.get(key).catch(() => undefined)) as OutcomeRecord | undefined;

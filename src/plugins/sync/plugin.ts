@@ -9,6 +9,7 @@ import {
   type SyncProgress,
   type SyncStatus,
 } from './change-channel.js';
+import type { FlushSummary } from './flush-loop.js';
 import { type Coordination, type LockManagerLike, TabLeader } from './leader.js';
 import type { Operation, OperationError, UnreadableOperation } from './operation.js';
 import {
@@ -25,7 +26,7 @@ import {
   prepareOperation,
   type QueueOptions,
 } from './request-validation.js';
-import { type FlushSummary, SyncEngine } from './sync-engine.js';
+import { SyncEngine } from './sync-engine.js';
 import type { SyncEvents } from './sync-events.js';
 
 interface StorageLike {

@@ -1,5 +1,6 @@
 import { FluxyError } from '../../core/errors.js';
-import { hasLoneSurrogate, type JsonValue, toJsonText, utf8Length } from './json-value.js';
+import { checkOptions, describeInput, hasLoneSurrogate } from '../../core/input-checks.js';
+import { type JsonValue, toJsonText, utf8Length } from './json-value.js';
 
 /** The HTTP methods an operation may use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -64,7 +65,7 @@ export interface OperationDraft {
   tempId?: string;
 }
 
-const optionKeys = new Set(['body', 'headers', 'meta', 'kind', 'tempId']);
+const optionKeys = ['body', 'headers', 'meta', 'kind', 'tempId'];
 
 /**
  * Validate `queue()` arguments and freeze them into a draft. Throws a {@link FluxyError} with a
@@ -80,21 +81,12 @@ export function prepareOperation(
 ): OperationDraft {
   const normalisedMethod = checkMethod(method);
   const checkedUrl = checkUrl(url, limits.resolveUrl);
-  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-    throw new FluxyError(
-      'sync/invalid-options',
-      'queue(method, url, options): options must be an object such as { body, headers, meta }.',
-    );
-  }
-  const given = (options ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!optionKeys.has(key)) {
-      throw new FluxyError(
-        'sync/invalid-options',
-        `queue(): unknown option "${key}". Known options: body, headers, meta, kind, tempId.`,
-      );
-    }
-  }
+  const given = checkOptions(
+    options,
+    optionKeys,
+    { where: 'queue(method, url, options)', example: '{ body, headers, meta }' },
+    (message) => new FluxyError('sync/invalid-options', message),
+  );
   const draft: OperationDraft = { method: normalisedMethod, url: checkedUrl };
   let size = 0;
   if (given.body !== undefined) {
@@ -119,7 +111,7 @@ export function prepareOperation(
     );
   }
   if (given.headers !== undefined) {
-    const headers = checkHeaders(given.headers);
+    const headers = checkHeaderRecord(given.headers, { where: 'queue()', credentials: 'refuse' });
     if (Object.keys(headers).length > 0) draft.headers = headers;
   }
   if (given.kind !== undefined) {
@@ -131,13 +123,13 @@ export function prepareOperation(
     }
     draft.kind = given.kind;
   }
-  if (given.tempId !== undefined && (normalisedMethod === 'GET' || normalisedMethod === 'DELETE')) {
-    throw new FluxyError(
-      'sync/invalid-options',
-      `queue(): tempId belongs to a create (POST, PUT or PATCH), not to ${normalisedMethod}.`,
-    );
-  }
   if (given.tempId !== undefined) {
+    if (normalisedMethod === 'GET' || normalisedMethod === 'DELETE') {
+      throw new FluxyError(
+        'sync/invalid-options',
+        `queue(): tempId belongs to a create (POST, PUT or PATCH), not to ${normalisedMethod}.`,
+      );
+    }
     if (typeof given.tempId !== 'string' || !/^[A-Za-z0-9._~-]{8,200}$/.test(given.tempId)) {
       throw new FluxyError(
         'sync/invalid-options',
@@ -153,7 +145,7 @@ function checkMethod(method: unknown): HttpMethod {
   if (typeof method !== 'string' || !tokenPattern.test(method)) {
     throw new FluxyError(
       'sync/invalid-method',
-      `queue(method, …): method must be one of GET, POST, PUT, PATCH, DELETE (got ${describe(method)}).`,
+      `queue(method, …): method must be one of GET, POST, PUT, PATCH, DELETE (got ${describeInput(method)}).`,
     );
   }
   const upper = method.toUpperCase();
@@ -170,7 +162,7 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
   if (typeof url !== 'string' || url.trim() === '') {
     throw new FluxyError(
       'sync/invalid-url',
-      `queue(method, url): url must be a non-empty string such as "/api/notes" (got ${describe(url)}).`,
+      `queue(method, url): url must be a non-empty string such as "/api/notes" (got ${describeInput(url)}).`,
     );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
@@ -196,10 +188,6 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
   return url;
 }
 
-function checkHeaders(headers: unknown): Record<string, string> {
-  return checkHeaderRecord(headers, { where: 'queue()', credentials: 'refuse' });
-}
-
 /**
  * Check a header record and copy it: a plain object whose own keys are valid header names (not
  * `__proto__`, which a plain object cannot hold as data) and whose values are Latin-1 strings
@@ -220,7 +208,7 @@ export function checkHeaderRecord(
   if (prototype !== Object.prototype && prototype !== null) {
     throw new FluxyError(
       'sync/invalid-headers',
-      `${where}: headers must be a plain object such as { "X-Request-Source": "editor" } (got ${describe(headers)}).`,
+      `${where}: headers must be a plain object such as { "X-Request-Source": "editor" } (got ${describeInput(headers)}).`,
     );
   }
   const result: Record<string, string> = {};
@@ -252,7 +240,7 @@ export function checkHeaderRecord(
     if (typeof value !== 'string')
       throw new FluxyError(
         'sync/invalid-headers',
-        `${where}: header ${name} must be a string (got ${describe(value)}).`,
+        `${where}: header ${name} must be a string (got ${describeInput(value)}).`,
       );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection guard
     if (/[\r\n\u0000]/.test(value))
@@ -272,12 +260,4 @@ export function checkHeaderRecord(
     result[name] = value;
   }
   return result;
-}
-
-/** A short description of a value for error messages. @internal */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return typeof value;
 }

@@ -1,5 +1,6 @@
 import type { OperationRecord } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
+import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
 
 /** What is stored under `t/<tempId>`: which operation introduced it, and its fate. @internal */
 export interface TempIdRecord {
@@ -20,9 +21,6 @@ export interface TempIdRecord {
 export const defaultTempIdRetentionMs = 10 * 60_000;
 
 const prefix = 't/';
-/** The length bounds of a temporary id (checked by `queue()`): shorter or longer tokens are never one. */
-const minLength = 8;
-const maxLength = 200;
 
 /** What the engine knows about one temporary id, in memory. */
 interface Entry {
@@ -56,7 +54,7 @@ export interface CollectOptions {
 /**
  * Temporary ids (client-made ids of records the server has not created yet). A create declares
  * the temporary id it introduces; later operations that mention it (in URL or body, as a whole
- * token: see {@link forEachUrlToken} and {@link forEachJsonString}) record it as a reference;
+ * token: see {@link forEachCandidate}) record it as a reference;
  * when the create succeeds, the server id is stored, and each referring operation has the
  * temporary id replaced — durably — right before it is sent.
  *
@@ -139,13 +137,9 @@ export class TempIds {
   referencesIn(url: string, bodyText?: string): string[] {
     if (this.#entries.size === 0) return [];
     const found = new Set<string>();
-    const visit = (text: string) => (start: number, end: number) => {
-      if (end - start < minLength || end - start > maxLength) return;
-      const token = text.slice(start, end);
-      if (this.#entries.has(token)) found.add(token);
-    };
-    forEachUrlToken(url, visit(url));
-    if (bodyText !== undefined) forEachJsonString(bodyText, visit(bodyText));
+    forEachCandidate(url, bodyText, (candidate) => {
+      if (this.#entries.has(candidate)) found.add(candidate);
+    });
     return [...found];
   }
 
@@ -153,6 +147,30 @@ export class TempIds {
   async get(tempId: string): Promise<TempIdRecord | undefined> {
     if (!this.#entries.has(tempId)) return undefined;
     return ((await this.#storage.get(prefix + tempId)) as TempIdRecord | undefined) ?? undefined;
+  }
+
+  /**
+   * `record` (with its `refs`) with the temporary ids whose create succeeded replaced by the server
+   * ids, as a new revision not yet written; `record` itself when none is resolved yet; or
+   * `'dependency-failed'` when one of them belongs to a create that failed.
+   */
+  async resolve(record: OperationRecord): Promise<OperationRecord | 'dependency-failed'> {
+    const remaining: string[] = [];
+    const replacements = new Map<string, string>();
+    for (const ref of record.refs ?? []) {
+      const known = await this.get(ref);
+      if (known?.failed) return 'dependency-failed';
+      if (known?.serverId === undefined) remaining.push(ref);
+      else replacements.set(ref, known.serverId);
+    }
+    if (remaining.length === record.refs?.length) return record;
+    // One pass for all: a server id is never itself taken for another temporary id.
+    const { url, bodyText: body } = substituteTempIds(record.url, record.body, replacements);
+    const { refs: _refs, body: _body, ...rest } = record;
+    const updated: OperationRecord = { ...rest, url, rev: record.rev + 1 };
+    if (body !== undefined) updated.body = body;
+    if (remaining.length > 0) updated.refs = remaining;
+    return updated;
   }
 
   /** Store the outcome of the create that introduced `tempId`. */
@@ -256,133 +274,6 @@ export class TempIds {
     }
     this.#failedRefs = complete ? { key, refs } : undefined;
     return refs;
-  }
-}
-
-/**
- * Replace temporary ids by server ids in a URL (percent-encoded) and in JSON text (as JSON
- * strings), in one pass: where {@link TempIds.referencesIn} finds them, and nowhere else. A
- * replacement is never itself rewritten, and one temp id never matches inside another. @internal
- */
-export function substituteTempIds(
-  url: string,
-  bodyText: string | undefined,
-  replacements: ReadonlyMap<string, string>,
-): { url: string; bodyText: string | undefined } {
-  return {
-    url: replaceTokens(url, forEachUrlToken, (token) => {
-      const serverId = replacements.get(token);
-      return serverId === undefined ? undefined : encodeURIComponent(serverId);
-    }),
-    bodyText:
-      bodyText === undefined
-        ? undefined
-        : replaceTokens(bodyText, forEachJsonString, (token) => {
-            const serverId = replacements.get(token);
-            return serverId === undefined ? undefined : JSON.stringify(serverId).slice(1, -1);
-          }),
-  };
-}
-
-type Tokenizer = (text: string, visit: (start: number, end: number) => void) => void;
-
-function replaceTokens(
-  text: string,
-  tokenize: Tokenizer,
-  replacement: (token: string) => string | undefined,
-): string {
-  let out = '';
-  let copied = 0;
-  tokenize(text, (start, end) => {
-    if (end - start < minLength || end - start > maxLength) return;
-    const replaced = replacement(text.slice(start, end));
-    if (replaced === undefined) return;
-    out += text.slice(copied, start) + replaced;
-    copied = end;
-  });
-  return copied === 0 ? text : out + text.slice(copied);
-}
-
-/** `A-Z a-z 0-9 - . _ ~`: the characters of a temporary id (URL "unreserved" characters). */
-function isIdChar(code: number): boolean {
-  return (
-    (code >= 48 && code <= 57) ||
-    (code >= 65 && code <= 90) ||
-    (code >= 97 && code <= 122) ||
-    code === 45 ||
-    code === 46 ||
-    code === 95 ||
-    code === 126
-  );
-}
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 65 && code <= 70) return code - 55;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
-
-/**
- * Visit each maximal run of temp-id characters in a URL (`start` inclusive, `end` exclusive):
- * a temp id matches only where it is a whole run, so the characters around it are anything but
- * `A-Z a-z 0-9 - . _ ~`. A percent-escape counts as the character it encodes: `%2F` or `%22`
- * separates, `%41` ("A") continues a run — and a run holding an escape is never visited (a temp
- * id is written without escapes). @internal
- */
-export function forEachUrlToken(url: string, visit: (start: number, end: number) => void): void {
-  let start = -1;
-  let escaped = false;
-  let i = 0;
-  while (i <= url.length) {
-    let width = 1;
-    let continues = false;
-    let isEscape = false;
-    if (i < url.length) {
-      const code = url.charCodeAt(i);
-      if (isIdChar(code)) continues = true;
-      else if (code === 37 && i + 2 < url.length) {
-        const high = hexValue(url.charCodeAt(i + 1));
-        const low = hexValue(url.charCodeAt(i + 2));
-        if (high >= 0 && low >= 0) {
-          width = 3;
-          continues = isIdChar(high * 16 + low);
-          isEscape = true;
-        }
-      }
-    }
-    if (continues) {
-      if (start < 0) {
-        start = i;
-        escaped = false;
-      }
-      if (isEscape) escaped = true;
-    } else if (start >= 0) {
-      if (!escaped) visit(start, i);
-      start = -1;
-    }
-    i += width;
-  }
-}
-
-/**
- * Visit the content of each JSON string in JSON text (`start` after the opening quote, `end` at
- * the closing one): values, array items and object keys alike. A temp id matches only a whole
- * string; text around it in the same string ("see tmp_…") or escaped quotes never match. @internal
- */
-export function forEachJsonString(text: string, visit: (start: number, end: number) => void): void {
-  let open = text.indexOf('"');
-  while (open >= 0) {
-    let close = text.indexOf('"', open + 1);
-    while (close >= 0) {
-      let backslashes = 0;
-      while (text.charCodeAt(close - 1 - backslashes) === 92) backslashes++;
-      if (backslashes % 2 === 0) break;
-      close = text.indexOf('"', close + 1);
-    }
-    if (close < 0) return; // not JSON (cannot happen: bodies are serialised by queue())
-    visit(open + 1, close);
-    open = text.indexOf('"', close + 1);
   }
 }
 

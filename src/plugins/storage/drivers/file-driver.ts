@@ -1,7 +1,11 @@
-import { randomBytes } from '../bytes.js';
-import { storageError } from '../errors.js';
 import { decodeFileName, encodeFileName } from './file-names.js';
-import { quotaExceeded, recordSize, type StorageBackend, type StorageWrite } from './storage-backend.js';
+import {
+  quotaExceeded,
+  recordSize,
+  type StorageBackend,
+  type StorageWrite,
+  unstorableKey,
+} from './storage-backend.js';
 
 type FileSystem = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
@@ -60,8 +64,7 @@ export class FileDriver implements StorageBackend {
     try {
       folderName = encodeFileName(options.name);
     } catch {
-      throw storageError(
-        'storage/invalid-key',
+      throw unstorableKey(
         `The database name "${options.name.slice(0, 40)}…" is too long for the file driver (its folder name would pass 240 characters): use a shorter \`name\`.`,
       );
     }
@@ -258,7 +261,7 @@ const ownTemp = /^t-(\d+)-[0-9a-f]+\.tmp$/;
 /** `t-<pid>-<random>.tmp`: short (a long key's temp name must fit the file-name limit too), and says who writes it. */
 function tempName(): string {
   const pid = (globalThis as { process?: { pid?: number } }).process?.pid ?? 0;
-  return `t-${pid}-${Array.from(randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('')}.tmp`;
+  return `t-${pid}-${Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')}.tmp`;
 }
 
 /** True when `entry` is a temp file of a process that is still running (this one included). */

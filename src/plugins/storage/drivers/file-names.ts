@@ -1,4 +1,4 @@
-import { storageError } from '../errors.js';
+import { unstorableKey } from './storage-backend.js';
 
 const plain = /[a-z0-9_-]/;
 const maxFileName = 240;
@@ -19,8 +19,7 @@ export function encodeFileName(text: string): string {
     }
   }
   if (out.length > maxFileName) {
-    throw storageError(
-      'storage/invalid-key',
+    throw unstorableKey(
       `The key "${text.slice(0, 40)}…" is too long for the file driver (its file name would have ${out.length} characters, at most ${maxFileName}): use a shorter key.`,
     );
   }

@@ -1,5 +1,7 @@
 import type { Logger } from '../../../core/logger.js';
 import { storageError, toStorageError } from '../errors.js';
+import { IndexedDbDriver } from './indexeddb-driver.js';
+import { LocalForageBackend } from './localforage-driver.js';
 import type { StorageBackend } from './storage-backend.js';
 
 /**
@@ -77,10 +79,10 @@ export async function openDriver(
 }
 
 async function open(driver: StorageDriverName, request: DriverRequest): Promise<StorageBackend> {
-  const [{ default: library }, { LocalForageBackend }] = await Promise.all([
-    import('localforage'),
-    import('./localforage-driver.js'),
-  ]);
+  // The localforage adapter and the IndexedDB driver (every browser's) come with this module;
+  // localforage itself (which looks at its environment when it loads) is loaded only now, and
+  // the memory and file drivers only when chosen.
+  const { default: library } = await import('localforage');
   if (driver === 'localstorage') {
     return LocalForageBackend.open(library, { name: request.name, driverId: library.LOCALSTORAGE });
   }
@@ -113,7 +115,6 @@ async function openInner(driver: keyof typeof driverIds, request: DriverRequest)
           'IndexedDB does not exist here: in Node, use driver "file" (or install fake-indexeddb for tests); in a browser, check that site data is allowed.',
         );
       }
-      const { IndexedDbDriver } = await import('./indexeddb-driver.js');
       return IndexedDbDriver.open(factory, request.name);
     }
   }

@@ -39,6 +39,18 @@ export interface StorageBackend {
   close(): Promise<void>;
 }
 
+/**
+ * A key (or database name) this driver cannot store, such as one too long for a file name;
+ * `message` says why and what to do. Drivers report failures as plain errors: the store
+ * (`toStorageError`) turns one named `UnstorableKeyError` into `storage/invalid-key`, keeping its
+ * message, as it turns a `QuotaExceededError` into `storage/quota-exceeded`. @internal
+ */
+export function unstorableKey(message: string): Error {
+  const error = new Error(message);
+  error.name = 'UnstorableKeyError';
+  return error;
+}
+
 /** A quota failure, shaped like the browser's DOMException so one check recognises both. @internal */
 export function quotaExceeded(quota: number, needed: number): Error {
   const error = new Error(`quota of ${quota} bytes exceeded: ${needed} bytes needed`);

@@ -1,0 +1,151 @@
+/**
+ * How every entry checks what its callers pass in — option objects, JSON data, text — so bad
+ * input gets the same clear, typed error everywhere and changes nothing. Each check throws the
+ * error its caller makes (`fail` / `refuse`), so every plugin keeps its own error codes.
+ */
+
+/**
+ * A short description of a value given to an API, for error messages: `null`, `an array`, a
+ * string quoted (and cut at 40 characters), a number's or boolean's value, else its type. @internal
+ */
+export function describeInput(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
+}
+
+/** Where an options object was given, for the messages of {@link checkOptions}. @internal */
+export interface OptionsPlace {
+  /** The call, e.g. `new StoragePlugin(options)`; empty for a nested object that names itself. */
+  readonly where: string;
+  /** What the object is called. @default 'options' */
+  readonly name?: string;
+  /** A valid value, e.g. `{ name: "app" }`. */
+  readonly example: string;
+}
+
+/**
+ * `options` as a record, after checking its shape: `undefined` (none: `{}`) or a plain object —
+ * not null, not an array — whose keys are all in `known`. Otherwise throws `fail(message)`, the
+ * message saying where, what was given, and what is accepted. @internal
+ */
+export function checkOptions(
+  options: unknown,
+  known: readonly string[],
+  place: OptionsPlace,
+  fail: (message: string) => Error,
+): Record<string, unknown> {
+  const { where, name = 'options', example } = place;
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    const at = where ? `${where}: ` : '';
+    throw fail(`${at}${name} must be an object such as ${example} (got ${describeInput(options)}).`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const option = where && name !== 'options' ? `${name} option` : 'option';
+      throw fail(`${where || name}: unknown ${option} "${key}"; the options are ${known.join(', ')}.`);
+    }
+  }
+  return options as Record<string, unknown>;
+}
+
+/** How strict {@link checkJson} is. @internal */
+export interface JsonRules {
+  /** A value more than this many levels down (0 is the value itself) is refused. */
+  readonly maxDepth: number;
+  /**
+   * Also refuse what `JSON.stringify` accepts but would not carry faithfully, as an HTTP body
+   * must be: lone UTF-16 surrogates (in strings and keys), array holes (`[1, , 3]` is sent as
+   * `[1,null,3]`) and symbol keys of any kind; and count every value toward `maxDepth`, not only
+   * objects and arrays. A `toJSON` that returns `undefined` is then treated like `undefined`
+   * (dropped from an object) instead of refused.
+   */
+  readonly strict: boolean;
+}
+
+/**
+ * Walk `value` as `JSON.stringify` would and call `refuse(path, problem)` (which throws) at the
+ * first thing JSON would not keep as it is: a BigInt, function, symbol, non-finite number, cycle,
+ * class instance without `toJSON` (Map, Set, typed arrays…), `undefined` or a function in an
+ * array, an enumerable symbol key, nesting deeper than `maxDepth` — and what {@link JsonRules.strict}
+ * adds. `undefined` object properties are dropped, as JSON does. `path` is like `.items[2].name`
+ * ('' for the value itself); `problem` reads after it, e.g. `is a BigInt (convert it to a
+ * string)`. A getter, `toJSON` or Proxy trap that throws is let through to the caller. @internal
+ */
+export function checkJson(
+  value: unknown,
+  rules: JsonRules,
+  refuse: (path: string, problem: string) => never,
+): void {
+  const { maxDepth, strict } = rules;
+  const ancestors = new Set<object>();
+  const visit = (item: unknown, path: string, depth: number, key: string): void => {
+    const isObject = item !== null && typeof item === 'object';
+    if (depth > maxDepth && (strict || isObject)) refuse(path, `nests deeper than ${maxDepth} levels`);
+    switch (typeof item) {
+      case 'string':
+        if (strict && hasLoneSurrogate(item)) refuse(path, 'contains a lone UTF-16 surrogate');
+        return;
+      case 'number':
+        if (!Number.isFinite(item)) refuse(path, `is ${item}, which JSON cannot hold`);
+        return;
+      case 'bigint':
+        refuse(path, 'is a BigInt (convert it to a string)');
+        return;
+      case 'function':
+      case 'symbol':
+        refuse(path, `is a ${typeof item}`);
+        return;
+    }
+    if (!isObject) return; // null, a boolean, or undefined (dropped from an object)
+    const object = item as object;
+    if (ancestors.has(object)) refuse(path, 'is a circular reference');
+    ancestors.add(object);
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      // JSON.stringify keeps what toJSON returns (a Date's ISO string): check that instead.
+      const replaced: unknown = toJSON.call(object, key);
+      if (replaced === undefined && !strict) refuse(path, 'has a toJSON() that returns undefined');
+      visit(replaced, path, depth + 1, key);
+    } else if (Array.isArray(object)) {
+      // By index, not forEach (which skips holes).
+      for (let index = 0; index < object.length; index++) {
+        const at = `${path}[${index}]`;
+        if (!(index in object)) {
+          if (strict) refuse(at, 'is a hole (an empty slot), which JSON would turn into null');
+          continue;
+        }
+        const element: unknown = object[index];
+        if (element === undefined || typeof element === 'function' || typeof element === 'symbol') {
+          refuse(at, `is ${typeof element}, which JSON would turn into null`);
+        }
+        visit(element, at, depth + 1, String(index));
+      }
+    } else {
+      const prototype = Object.getPrototypeOf(object);
+      if (prototype !== Object.prototype && prototype !== null) {
+        const name = (object.constructor as { name?: string } | undefined)?.name;
+        refuse(path, `is a ${name || 'class instance'}, which JSON would not keep`);
+      }
+      for (const symbol of Object.getOwnPropertySymbols(object)) {
+        if (strict || Object.prototype.propertyIsEnumerable.call(object, symbol)) {
+          refuse(path, `is keyed by ${String(symbol)}`);
+        }
+      }
+      for (const [name, child] of Object.entries(object)) {
+        const at = `${path}.${name}`;
+        if (strict && hasLoneSurrogate(name)) refuse(at, 'has a key with a lone UTF-16 surrogate');
+        visit(child, at, depth + 1, name);
+      }
+    }
+    ancestors.delete(object);
+  };
+  visit(value, '', 0, '');
+}
+
+/** True when `text` has a UTF-16 surrogate without its pair (not representable in UTF-8). @internal */
+export function hasLoneSurrogate(text: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}

@@ -1,0 +1,70 @@
+import type { OperationError } from './operation.js';
+import type { SendResult } from './transport.js';
+
+/** An attempt that got no HTTP answer (or was never sent: its headers could not be built). */
+export type NoAnswer = Extract<SendResult, { kind: 'network' | 'timeout' | 'headers-failed' }>;
+
+/**
+ * The errors an attempt can end with, as an operation's `lastError` says them: pure functions of
+ * what happened and when (`at`), so the flush loop only decides what to do with them.
+ */
+
+/** No answer: a network error, our timeout, or headers that could not be built. */
+export function noAnswerError(result: NoAnswer, timeoutMs: number, at: number): OperationError {
+  if (result.kind === 'timeout')
+    return { code: 'sync/timeout', message: `no answer within ${timeoutMs} ms`, at };
+  if (result.kind === 'network') {
+    return { code: 'sync/network-error', message: `network error: ${messageOf(result.cause)}`, at };
+  }
+  return {
+    code: 'sync/headers-failed',
+    message: `could not build the request headers (the headers option threw or returned an invalid header): ${messageOf(result.cause)}`,
+    at,
+  };
+}
+
+/** The server answered with an error status. */
+export function httpError(status: number, at: number): OperationError {
+  return { code: 'sync/http-error', message: `the server answered ${status}`, status, at };
+}
+
+/** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */
+export function exhaustedError(error: OperationError, attempts: number): OperationError {
+  return {
+    ...error,
+    code: 'sync/max-attempts',
+    message:
+      error.status === undefined
+        ? `gave up after ${attempts} attempts: the connectivity probe answers but this request gets no answer (${error.message})`
+        : `gave up after ${attempts} attempts; the server last answered ${error.status}`,
+  };
+}
+
+/** The operation refers to the temporary id of a create that failed. */
+export function dependencyError(at: number): OperationError {
+  return {
+    code: 'sync/dependency-failed',
+    message: 'it refers to the temporary id of a create that failed; retry or discard that create first',
+    at,
+  };
+}
+
+/** Reading or writing the outbox failed during a flush. */
+export function storageFailedError(cause: unknown, at: number): OperationError {
+  return { code: 'sync/storage-failed', message: `storage failed: ${messageOf(cause)}`, at };
+}
+
+/** Why a stored record was moved to the failed list unsent. */
+export function unreadableMessage(cause: unknown): string {
+  return `the stored record failed authentication or decryption and was not sent (${messageOf(cause)})`;
+}
+
+/** An error's message, with its cause's code when it has one (a storage error under a wrapper). */
+function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String(cause.code)})` : '';
+    return `${error.message}${code}`;
+  }
+  return String(error);
+}

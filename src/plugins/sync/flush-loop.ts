@@ -1,0 +1,377 @@
+import type { EventBus } from '../../core/events.js';
+import {
+  dependencyError,
+  exhaustedError,
+  httpError,
+  type NoAnswer,
+  noAnswerError,
+  storageFailedError,
+  unreadableMessage,
+} from './attempt-errors.js';
+import { computeDelay, parseRetryAfter } from './backoff.js';
+import { classify } from './classify.js';
+import type { SyncEngineDeps, SyncParts } from './engine-parts.js';
+import { type Operation, type OperationError, type OperationRecord, toOperation } from './operation.js';
+import { Outbox, UnreadableRecordError } from './outbox.js';
+import type { OutcomeLog, OutcomeRecord } from './outcomes.js';
+import type { QueueLists } from './queue-lists.js';
+import type { ReadAhead } from './read-ahead.js';
+import type { StatusSignals } from './status-signals.js';
+import type { SyncEvents } from './sync-events.js';
+import { extractServerId, type TempIds } from './temp-ids.js';
+import { type SendResult, sendOperation } from './transport.js';
+
+/** What `flush()` resolves with. */
+export interface FlushSummary {
+  /** Operations the server accepted during this flush. */
+  sent: number;
+  /** Operations that became failed during this flush. */
+  failed: number;
+  /** Operations still pending when the flush stopped. */
+  remaining: number;
+}
+
+/** What the flush loop asks of the engine that runs it. */
+export interface FlushHooks {
+  /** Commits of `queue()` calls still running, by operation id. */
+  readonly writing: ReadonlyMap<string, Promise<unknown>>;
+  /** True while requests may go out (alive, leader, online, not paused or clearing). */
+  canSend(): boolean;
+  isDisposed(): boolean;
+  /** The server answered 401: pause the queue until the app calls `resume()`. */
+  pauseUnauthorized(): void;
+  /** Flush if there is work (when the wake timer fires). */
+  requestFlush(): void;
+}
+
+type Step = 'next' | 'stop';
+type Answer = Extract<SendResult, { kind: 'response' }>;
+
+/**
+ * The flush loop: one request at a time, in id order; an operation leaves the outbox only after a
+ * 2xx, and that removal is committed before the next is sent. A retryable failure of the head
+ * stops the loop until its wake timer fires. The loop owns that timer.
+ */
+export class FlushLoop {
+  readonly #deps: SyncEngineDeps;
+  readonly #outbox: Outbox;
+  readonly #readAhead: ReadAhead;
+  readonly #lists: QueueLists;
+  readonly #status: StatusSignals;
+  readonly #tempIds: TempIds;
+  readonly #outcomes: OutcomeLog;
+  readonly #events: EventBus<SyncEvents>;
+  readonly #engine: FlushHooks;
+  #inFlight: { id: string; controller: AbortController; done: Promise<unknown> } | undefined;
+  #networkFailures = 0;
+  /**
+   * The head's last request that got no answer, and connectivity's `lastChangedAt` just after it
+   * was reported: if the probe has brought the device back online since, and the same op again
+   * gets no answer, the server is reachable but this request is not — that attempt counts.
+   */
+  #noAnswer: { id: string; changedAt: number | undefined } | undefined;
+  #wakeTimer: unknown;
+
+  constructor(parts: SyncParts, engine: FlushHooks) {
+    this.#deps = parts.deps;
+    this.#outbox = parts.outbox;
+    this.#readAhead = parts.readAhead;
+    this.#lists = parts.lists;
+    this.#status = parts.status;
+    this.#tempIds = parts.tempIds;
+    this.#outcomes = parts.outcomes;
+    this.#events = parts.events;
+    this.#engine = engine;
+  }
+
+  /**
+   * Resolves once the request in flight (and committing what its answer means) is done — only if
+   * it is operation `id`'s, when `id` is given. discard() and clearQueue() wait for it, so they
+   * never race the removal of an op that was just sent.
+   */
+  async settled(id?: string): Promise<void> {
+    if (this.#inFlight && (id === undefined || this.#inFlight.id === id)) await this.#inFlight.done;
+  }
+
+  /** Abort the request in flight; its operation stays queued. */
+  abort(): void {
+    this.#inFlight?.controller.abort();
+  }
+
+  /** The head may be sent now: forget the backoff of past network failures. */
+  resetBackoff(): void {
+    this.#networkFailures = 0;
+  }
+
+  /** Flush when `ms` have passed (replacing the wake-up set before). */
+  wakeIn(ms: number): void {
+    this.cancelWake();
+    this.#wakeTimer = setTimeout(() => this.#engine.requestFlush(), Math.max(0, ms));
+    unref(this.#wakeTimer);
+  }
+
+  cancelWake(): void {
+    clearTimeout(this.#wakeTimer as ReturnType<typeof setTimeout>);
+  }
+
+  /** Send the pending operations in order while sending is possible. */
+  async drain(): Promise<FlushSummary> {
+    const summary: FlushSummary = { sent: 0, failed: 0, remaining: 0 };
+    if (!this.#engine.canSend() || this.#lists.pending.length === 0) {
+      summary.remaining = this.#lists.pending.length;
+      return summary;
+    }
+    this.#status.flushStarted(this.#lists.pending.length);
+    try {
+      while (this.#engine.canSend()) {
+        const id = this.#lists.pending.first();
+        if (id === undefined) break;
+        const earlier = [...this.#engine.writing]
+          .filter(([writing]) => writing < id)
+          .map(([, write]) => write);
+        if (earlier.length > 0) {
+          // An earlier queue() is still committing: wait, so it is sent first.
+          await Promise.allSettled(earlier);
+          continue;
+        }
+        const step = await this.#sendHead(id, summary);
+        this.#status.publish();
+        if (step === 'stop') break;
+      }
+    } catch (error) {
+      // Storage failed under us (e.g. unavailable): keep the operation, report, retry later.
+      this.#deps.logger.error('flush stopped: storage failed', error);
+      this.#status.headWaits(storageFailedError(error, this.#deps.now()));
+      this.wakeIn(computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random));
+    } finally {
+      this.#status.flushEnded();
+      summary.remaining = this.#lists.pending.length;
+    }
+    return summary;
+  }
+
+  async #sendHead(id: string, summary: FlushSummary): Promise<Step> {
+    let record: OperationRecord | undefined;
+    try {
+      record = await this.#readAhead.read(id);
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      await this.#moveUnreadable(id, error);
+      summary.failed++;
+      return 'next';
+    }
+    if (!record) {
+      this.#lists.note('removed', 'pending', [id]); // removed by another tab
+      return 'next';
+    }
+    const now = this.#deps.now();
+    if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
+      this.wakeIn(record.nextAttemptAt - now);
+      return 'stop';
+    }
+    // Temporary ids introduced in another tab may have been unknown when this op was queued
+    // there; the create was read (and sent) before this op, so they are known now.
+    const ownTempId = record.tempId;
+    if (ownTempId !== undefined) this.#tempIds.learn(ownTempId);
+    const refs = this.#tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId);
+    if (refs.length > 0) {
+      const resolved = await this.#tempIds.resolve({ ...record, refs });
+      if (resolved === 'dependency-failed') {
+        await this.#fail(record, dependencyError(now));
+        summary.failed++;
+        return 'next';
+      }
+      // Stored before it is sent, like every change to a record.
+      if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
+      record = resolved;
+    }
+    const controller = new AbortController();
+    const operation = toOperation(record) as Operation;
+    const sending = record;
+    // The whole step — request, then committing what the answer means — is "in flight".
+    const step = (async (): Promise<Step> => {
+      this.#status.requesting = true;
+      this.#status.publish();
+      const next = this.#lists.pending.after(id);
+      if (next !== undefined) this.#readAhead.prefetch(next);
+      const result = await sendOperation(
+        operation,
+        sending.body,
+        this.#deps.transport,
+        controller.signal,
+      ).finally(() => {
+        this.#status.requesting = false;
+      });
+      if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
+      if (result.kind !== 'response') return await this.#noAnswerFrom(sending, result, summary);
+      return await this.#answered(sending, result, summary);
+    })();
+    this.#inFlight = { id, controller, done: step.catch(() => undefined) };
+    try {
+      return await step;
+    } finally {
+      this.#inFlight = undefined;
+    }
+  }
+
+  /** No answer (network error, timeout) or no request (headers failed): same key next time. */
+  async #noAnswerFrom(record: OperationRecord, result: NoAnswer, summary: FlushSummary): Promise<Step> {
+    const now = this.#deps.now();
+    const sent = result.kind !== 'headers-failed';
+    const confirmedOnline = sent && this.#probeAnsweredSinceNoAnswer(record.id);
+    if (sent) {
+      this.#deps.connectivity.reportFailure();
+      this.#noAnswer = { id: record.id, changedAt: this.#deps.connectivity.lastChangedAt?.peek() };
+    }
+    const error = noAnswerError(result, this.#deps.transport.timeoutMs, now);
+    // Attempts are not counted (the server never decided) — unless the probe answers and this
+    // request does not (a dead host, a proxy that drops it): then it counts, so it ends in the
+    // failed list after maxAttempts instead of blocking the queue forever.
+    if (confirmedOnline) {
+      const attempts = record.attempts + 1;
+      if (attempts >= this.#deps.retry.maxAttempts) {
+        this.#noAnswer = undefined;
+        await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
+        summary.failed++;
+        return 'next';
+      }
+      record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
+      await this.#readAhead.write(record);
+    }
+    const delay = computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random);
+    this.#status.headWaits(error, record.id);
+    this.#events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
+    this.wakeIn(delay);
+    return 'stop';
+  }
+
+  /** True when a probe brought the device online since `id`'s last request got no answer. */
+  #probeAnsweredSinceNoAnswer(id: string): boolean {
+    const { isOnline, reason, lastChangedAt } = this.#deps.connectivity;
+    const last = this.#noAnswer;
+    if (!last || last.id !== id || !reason || !lastChangedAt) return false;
+    return isOnline.peek() && reason.peek() === 'probe' && lastChangedAt.peek() !== last.changedAt;
+  }
+
+  /** The server answered: sent, retried later, failed, or the queue pauses on a 401. */
+  async #answered(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
+    const now = this.#deps.now();
+    this.#networkFailures = 0;
+    this.#noAnswer = undefined;
+    const error = httpError(result.status, now);
+    switch (classify({ status: result.status })) {
+      case 'sent':
+        await this.#sent(record, result);
+        summary.sent++;
+        return 'next';
+      case 'unauthorized':
+        this.#status.headWaits(error, record.id);
+        this.#engine.pauseUnauthorized();
+        this.#events.emit('unauthorized', {
+          operation: toOperation(record) as Operation,
+          status: result.status,
+        });
+        return 'stop';
+      case 'retry': {
+        const attempts = record.attempts + 1;
+        if (attempts < this.#deps.retry.maxAttempts) {
+          // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
+          const retryAfter = parseRetryAfter(result.retryAfter, now, this.#deps.retry.maxRetryAfterMs);
+          const delay = retryAfter ?? computeDelay(attempts, this.#deps.retry, this.#deps.random);
+          const updated: OperationRecord = {
+            ...record,
+            attempts,
+            nextAttemptAt: now + delay,
+            lastError: error,
+            rev: record.rev + 1,
+          };
+          await this.#readAhead.write(updated);
+          this.#status.headWaits(error, record.id);
+          this.#events.emit('retry', {
+            operation: toOperation(updated) as Operation,
+            error,
+            delayMs: delay,
+          });
+          this.wakeIn(delay);
+          return 'stop';
+        }
+        await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
+        summary.failed++;
+        return 'next';
+      }
+      default: // 'fail' ('offline' is never the outcome of a status)
+        await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
+        summary.failed++;
+        return 'next';
+    }
+  }
+
+  /** A 2xx: settle its temporary id, store its outcome, remove it, tell. */
+  async #sent(record: OperationRecord, result: Answer): Promise<void> {
+    let serverId: string | undefined;
+    if (record.tempId !== undefined) {
+      serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
+      if (serverId === undefined) {
+        this.#deps.logger.warn(
+          `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
+        );
+      } else {
+        await this.#tempIds.settle(record.tempId, record.id, { serverId });
+      }
+    }
+    const base = {
+      v: 1 as const,
+      type: 'sent' as const,
+      record,
+      status: result.status,
+      response: result.body,
+    };
+    const outcome: OutcomeRecord = serverId === undefined ? base : { ...base, serverId };
+    // Stored whether or not a handler is registered here: one registered later, in another tab
+    // or on the next start still gets it.
+    const durable = record.kind !== undefined;
+    if (durable) await this.#outcomes.record(outcome);
+    await this.#outbox.remove('pending', record.id);
+    this.#lists.remove('pending', [record.id]);
+    this.#status.headSent();
+    this.#events.emit('sent', {
+      operation: toOperation(record) as Operation,
+      status: result.status,
+      response: result.body,
+      ...(serverId === undefined ? {} : { serverId }),
+    });
+    if (durable) await this.#outcomes.deliver(outcome);
+  }
+
+  /** Move the head to the failed list for good. */
+  async #fail(record: OperationRecord, error: OperationError): Promise<void> {
+    const { nextAttemptAt: _next, ...rest } = record;
+    if (record.tempId !== undefined) await this.#tempIds.settle(record.tempId, record.id, { failed: true });
+    const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
+    const durable = record.kind !== undefined; // stored even with no handler here (see #sent)
+    if (durable) await this.#outcomes.record(outcome);
+    const moved = await this.#outbox.move({ ...rest, lastError: error }, 'failed');
+    this.#lists.move([record.id], 'pending', 'failed');
+    this.#status.headFailed(error, record.id);
+    this.#events.emit('failed', { operation: toOperation(moved) as Operation, error });
+    if (durable) await this.#outcomes.deliver(outcome);
+  }
+
+  /** A record that cannot be read (or trusted) is never sent: it goes to the failed list as a stub. */
+  async #moveUnreadable(id: string, error: UnreadableRecordError): Promise<void> {
+    const message = unreadableMessage(error.cause);
+    const stub = Outbox.unreadableStub(id, message, this.#deps.now());
+    const lastError = stub.lastError as OperationError;
+    await this.#outbox.write('failed', stub);
+    await this.#outbox.remove('pending', id);
+    this.#lists.move([id], 'pending', 'failed');
+    this.#status.headFailed(lastError, id);
+    this.#deps.logger.error(`operation ${id} ${message}`);
+    this.#events.emit('failed', { operation: toOperation(stub), error: lastError });
+  }
+}
+
+/** Let Node exit while a timer is pending (no-op in browsers). */
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+}

@@ -1,0 +1,108 @@
+import { classify } from './classify.js';
+import type { SyncParts } from './engine-parts.js';
+import type { FlushLoop } from './flush-loop.js';
+import type { OperationRecord } from './operation.js';
+
+/**
+ * The app's edits of the queue — retry, discard, clear: the storage, list and error work of each.
+ * The engine waits for the request in flight before, and publishes and triggers a flush after.
+ */
+export class QueueEdits {
+  readonly #parts: SyncParts;
+  readonly #loop: FlushLoop;
+
+  constructor(parts: SyncParts, loop: FlushLoop) {
+    this.#parts = parts;
+    this.#loop = loop;
+  }
+
+  /**
+   * Put failed operations back in the queue (all, or the one with `id`), with their attempts
+   * reset, keeping their id — and so their place in order and their Idempotency-Key. For a
+   * pending operation waiting for its backoff, retry now. Resolves with how many were moved or woken.
+   */
+  async retry(id?: string): Promise<number> {
+    const { outbox, readAhead, lists, status, tempIds } = this.#parts;
+    let count = 0;
+    for (const failedId of id === undefined ? lists.failedIds() : [id]) {
+      if (!lists.failed.has(failedId)) continue;
+      const record = await outbox.readOrStub('failed', failedId);
+      if (!record || record.unreadable) continue;
+      const { lastError, nextAttemptAt: _next, ...rest } = record;
+      const retried: OperationRecord = { ...rest, attempts: 0 };
+      if (wasRefused(record)) retried.keyGen = (record.keyGen ?? 0) + 1;
+      if (record.tempId !== undefined) await tempIds.introduce(record.tempId, record.id);
+      await outbox.move(retried, 'pending');
+      lists.move([failedId], 'failed', 'pending');
+      status.forgetErrorsOf([failedId]);
+      count++;
+    }
+    const head = lists.pending.first();
+    if (head !== undefined && (id === undefined || id === head)) {
+      const record = await outbox.readOrStub('pending', head).catch(() => undefined);
+      if (record?.nextAttemptAt !== undefined && !record.unreadable) {
+        const { nextAttemptAt: _next, ...rest } = record;
+        await readAhead.write({ ...rest, rev: record.rev + 1 });
+        this.#loop.resetBackoff();
+        if (id !== undefined) count++;
+      }
+    }
+    return count;
+  }
+
+  /** Remove operation `id` (pending or failed) for good. Resolves false if it was no longer queued. */
+  async discard(id: string): Promise<boolean> {
+    const { outbox, lists, status, tempIds } = this.#parts;
+    let found = false;
+    for (const list of ['pending', 'failed'] as const) {
+      const record = await outbox.read(list, id).catch(() => 'unreadable' as const);
+      if (record === undefined) {
+        lists.note('removed', list, [id]);
+        continue;
+      }
+      // A discarded create never gives its server id: operations that refer to it cannot succeed.
+      if (record !== 'unreadable' && record.tempId !== undefined) {
+        await tempIds.settle(record.tempId, id, { failed: true });
+      }
+      await outbox.remove(list, id);
+      lists.remove(list, [id]);
+      found = true;
+    }
+    status.forgetErrorsOf([id]);
+    return found;
+  }
+
+  /**
+   * Remove every pending and failed operation listed, with the temporary ids and the stored
+   * outcomes. Resolves with how many operations were removed.
+   */
+  async removeAll(): Promise<number> {
+    const { outbox, lists, status, tempIds, outcomes } = this.#parts;
+    const pending = lists.pending.toArray();
+    const failed = [...lists.failed];
+    for (const id of pending) await outbox.remove('pending', id);
+    for (const id of failed) await outbox.remove('failed', id);
+    await tempIds.clear();
+    await outcomes.clear();
+    lists.remove('pending', pending);
+    lists.remove('failed', failed);
+    status.clearErrors();
+    return pending.length + failed.length;
+  }
+}
+
+/**
+ * True when the server definitely refused the operation (a 4xx, so it was not applied), or it
+ * failed as a dependency. A server replays its stored answer for a key: after a refusal a new key
+ * generation lets the retry be processed; otherwise the key stays. (A 409/429 that exhausted
+ * maxAttempts is not a refusal: the first request may still be running or done on the server.)
+ */
+function wasRefused({ lastError }: OperationRecord): boolean {
+  return (
+    lastError?.code === 'sync/dependency-failed' ||
+    (lastError?.code === 'sync/http-error' &&
+      lastError.status !== undefined &&
+      lastError.status >= 400 &&
+      classify({ status: lastError.status }) === 'fail')
+  );
+}
