@@ -141,7 +141,7 @@ export class FlushLoop {
     } catch (error) {
       // Storage failed under us (e.g. unavailable): keep the operation, report, retry later.
       this.#deps.logger.error('flush stopped: storage failed', error);
-      this.#status.headWaits(storageFailedError(error, this.#deps.now()));
+      this.#status.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
       this.wakeIn(computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random));
     } finally {
       this.#status.flushEnded();
@@ -167,6 +167,8 @@ export class FlushLoop {
     const now = this.#deps.now();
     if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
       this.wakeIn(record.nextAttemptAt - now);
+      // Also after a restart: the head is waiting for its retry, and its stored error says why.
+      if (record.lastError && !this.#status.isWaiting(id)) this.#status.headWaits(record.lastError, id, true);
       return 'stop';
     }
     // Temporary ids introduced in another tab may have been unknown when this op was queued
@@ -239,7 +241,7 @@ export class FlushLoop {
       await this.#readAhead.write(record);
     }
     const delay = computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random);
-    this.#status.headWaits(error, record.id);
+    this.#status.headWaits(error, record.id, true);
     this.#events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
     this.wakeIn(delay);
     return 'stop';
@@ -286,7 +288,7 @@ export class FlushLoop {
             rev: record.rev + 1,
           };
           await this.#readAhead.write(updated);
-          this.#status.headWaits(error, record.id);
+          this.#status.headWaits(error, record.id, true);
           this.#events.emit('retry', {
             operation: toOperation(updated) as Operation,
             error,

@@ -60,7 +60,7 @@ export class OutcomeLog {
   /** Recorded by this session's flush and not yet offered to handlers: the flush delivers them. */
   readonly #fresh = new Map<string, OutcomeRecord>();
   /** Stored outcomes known to wait for a handler: operation id → kind. */
-  readonly #waiting = new Map<string, string | undefined>();
+  readonly #waiting = new Map<string, { kind: string | undefined; type: OutcomeRecord['type'] }>();
   #busy = false;
   readonly #queued: Array<() => void> = [];
   #warned = false;
@@ -84,8 +84,10 @@ export class OutcomeLog {
     };
   }
 
-  #hasHandlers(kind: string | undefined): boolean {
-    return kind !== undefined && (this.#handlers.get(kind)?.size ?? 0) > 0;
+  /** The handlers of `kind` that have a callback for `type` (a `{ failed }` handler never consumes a `sent`). */
+  #handlersFor(kind: string | undefined, type: OutcomeRecord['type']): OutcomeHandlers[] {
+    if (kind === undefined) return [];
+    return [...(this.#handlers.get(kind) ?? [])].filter((handler) => typeof handler[type] === 'function');
   }
 
   /** Store an outcome before the operation leaves the queue. */
@@ -104,7 +106,7 @@ export class OutcomeLog {
       const id = outcome.record.id;
       if (!this.#fresh.delete(id)) return; // already delivered from storage meanwhile
       if (await this.#run(outcome)) return;
-      this.#waiting.set(id, outcome.record.kind);
+      this.#waiting.set(id, { kind: outcome.record.kind, type: outcome.type });
       await this.#prune();
     });
   }
@@ -147,7 +149,8 @@ export class OutcomeLog {
       await this.#storage.remove(key);
       return;
     }
-    if (this.#waiting.has(id) && !this.#hasHandlers(this.#waiting.get(id))) return; // still no handler
+    const waiting = this.#waiting.get(id);
+    if (waiting && this.#handlersFor(waiting.kind, waiting.type).length === 0) return; // still no handler
     let outcome = this.#fresh.get(id);
     if (!outcome) {
       const read = (await this.#storage.get(key).catch(() => undefined)) as OutcomeRecord | undefined;
@@ -167,13 +170,13 @@ export class OutcomeLog {
       this.#waiting.delete(id);
       return;
     }
-    this.#waiting.set(id, outcome.record.kind);
+    this.#waiting.set(id, { kind: outcome.record.kind, type: outcome.type });
   }
 
   /** Run the handlers of the outcome's kind, then remove it from storage. False if it has none. */
   async #run(outcome: OutcomeRecord): Promise<boolean> {
     const kind = outcome.record.kind;
-    const handlers = kind === undefined ? [] : [...(this.#handlers.get(kind) ?? [])];
+    const handlers = this.#handlersFor(kind, outcome.type);
     if (handlers.length === 0) return false;
     for (const handler of handlers) {
       try {
@@ -203,7 +206,7 @@ export class OutcomeLog {
     const oldest = [...this.#waiting.keys()].sort().slice(0, excess);
     if (!this.#warned) {
       this.#warned = true;
-      const kinds = [...new Set(oldest.map((id) => this.#waiting.get(id)))].join('", "');
+      const kinds = [...new Set(oldest.map((id) => this.#waiting.get(id)?.kind))].join('", "');
       this.#logger.warn(
         `more than ${this.#maxWaiting} operation outcomes wait for a handler (kinds "${kinds}"): the oldest are dropped. Register sync.handle(kind, …) for them at start-up.`,
       );

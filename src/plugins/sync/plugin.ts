@@ -1,4 +1,4 @@
-import { computed, type ReadonlySignal, signal } from '@preact/signals-core';
+import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
@@ -67,30 +67,32 @@ export class SyncPlugin extends FluxyPlugin {
 
   readonly #options: ResolvedSyncOptions;
   readonly #engine = signal<SyncEngine | undefined>(undefined);
+  /** What the status signals read: the engine, kept after dispose so they keep their last values (the ops are still stored). */
+  readonly #shown = signal<SyncEngine | undefined>(undefined);
   readonly #events: EventBus<SyncEvents>;
   readonly #waiting: Waiting[] = [];
   readonly #handlers = new Set<[kind: string, handlers: OutcomeHandlers, off?: () => void]>();
   #coordination: Coordination | undefined;
 
   /** True while operations are being sent (in whichever tab is the flusher). */
-  readonly isSyncing: ReadonlySignal<boolean> = computed(() => this.#engine.value?.isSyncing.value ?? false);
+  readonly isSyncing: ReadonlySignal<boolean> = computed(() => this.#shown.value?.isSyncing.value ?? false);
   /** Operations waiting to be sent, true to storage. */
-  readonly pendingCount: ReadonlySignal<number> = computed(() => this.#engine.value?.pendingCount.value ?? 0);
+  readonly pendingCount: ReadonlySignal<number> = computed(() => this.#shown.value?.pendingCount.value ?? 0);
   /** Operations that failed for good (the dead-letter list). */
-  readonly failedCount: ReadonlySignal<number> = computed(() => this.#engine.value?.failedCount.value ?? 0);
+  readonly failedCount: ReadonlySignal<number> = computed(() => this.#shown.value?.failedCount.value ?? 0);
   /** `idle` | `syncing` | `offline` | `paused` | `error` — see {@link SyncStatus}. */
-  readonly status: ReadonlySignal<SyncStatus> = computed(() => this.#engine.value?.status.value ?? 'idle');
+  readonly status: ReadonlySignal<SyncStatus> = computed(() => this.#shown.value?.status.value ?? 'idle');
   /**
    * The last failure: the head's retryable error until the next success, or else the error that
    * moved an operation to failed, kept until that operation is retried or discarded or the queue
    * is cleared (a later success does not hide it). `null` when neither.
    */
   readonly lastError: ReadonlySignal<OperationError | null> = computed(
-    () => this.#engine.value?.lastError.value ?? null,
+    () => this.#shown.value?.lastError.value ?? null,
   );
   /** `{ total, done }` of the current flush. */
   readonly progress: ReadonlySignal<SyncProgress> = computed(
-    () => this.#engine.value?.progress.value ?? { total: 0, done: 0 },
+    () => this.#shown.value?.progress.value ?? { total: 0, done: 0 },
   );
 
   /** @param options - see {@link SyncOptions}; validated now (`sync/invalid-options`). */
@@ -176,7 +178,10 @@ export class SyncPlugin extends FluxyPlugin {
       );
     }
     // Set the engine and hand it the calls made before init in one step, so ids follow call order.
-    this.#engine.value = engine;
+    batch(() => {
+      this.#engine.value = engine;
+      this.#shown.value = engine;
+    });
     for (const waiting of this.#waiting.splice(0))
       engine.enqueue(waiting.draft).then(waiting.resolve, waiting.reject);
   }
@@ -302,15 +307,18 @@ export class SyncPlugin extends FluxyPlugin {
         'sync.handle(kind, handlers): kind must be a non-empty string.',
       );
     }
+    const given = handlers as unknown as Record<string, unknown> | null;
     const valid =
-      handlers !== null &&
-      typeof handlers === 'object' &&
-      (handlers.sent === undefined || typeof handlers.sent === 'function') &&
-      (handlers.failed === undefined || typeof handlers.failed === 'function');
+      given !== null &&
+      typeof given === 'object' &&
+      Object.keys(given).every((key) => key === 'sent' || key === 'failed') &&
+      (given.sent === undefined || typeof given.sent === 'function') &&
+      (given.failed === undefined || typeof given.failed === 'function') &&
+      (typeof given.sent === 'function' || typeof given.failed === 'function');
     if (!valid) {
       throw new FluxyError(
         'invalid-argument',
-        'sync.handle(kind, handlers): handlers must be { sent?(outcome), failed?(outcome) }.',
+        `sync.handle(kind, handlers): handlers must be { sent?(outcome), failed?(outcome) } with at least one of them, and no other keys (got keys ${JSON.stringify(given !== null && typeof given === 'object' ? Object.keys(given) : typeof given)}). An outcome waits in storage until a handler with its callback is registered.`,
       );
     }
     const entry: [string, OutcomeHandlers, (() => void)?] = [kind, handlers];

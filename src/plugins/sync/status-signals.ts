@@ -42,7 +42,7 @@ export class StatusSignals {
    * The last attempt's error while the head waits for its retry (network, timeout, headers,
    * retryable status, 401, storage): cleared by the next success. `id`: the op it belongs to.
    */
-  #transientError: { error: OperationError; id: string | undefined } | null = null;
+  #transientError: { error: OperationError; id: string | undefined; backoff: boolean } | null = null;
   /**
    * The error that moved an op to failed: kept until that op is retried or discarded, the queue
    * is cleared, or another op becomes failed. `lastError` shows the transient error over it.
@@ -70,10 +70,16 @@ export class StatusSignals {
   /**
    * The head's attempt failed and it waits — for its retry, or for `resume()` after a 401 — or the
    * flush stopped on a storage failure: shown until the next success. `id`: the op it belongs to.
+   * `backoff`: it waits for a retry time (a flush that runs meanwhile sends nothing: not syncing).
    */
-  headWaits(error: OperationError, id?: string): void {
-    this.#transientError = { error, id };
+  headWaits(error: OperationError, id?: string, backoff = false): void {
+    this.#transientError = { error, id, backoff };
     this.publish();
+  }
+
+  /** True when op `id` is the head shown as waiting for its retry. */
+  isWaiting(id: string): boolean {
+    return this.#transientError?.id === id && this.#transientError.backoff;
   }
 
   /** The head was sent: its retry error goes (not the error of an op that became failed). */
@@ -124,8 +130,11 @@ export class StatusSignals {
     const pendingCount = lists.pending.length;
     const failedCount = lists.failed.size;
     const mirror = leading ? undefined : this.#leaderState;
-    // Requests are going out: a flush runs and either one is in flight or more may start.
-    const sending = this.#flushing && (this.requesting || (!paused && !clearing && online));
+    // Requests are going out: a flush runs and either one is in flight or more may start at once —
+    // not while the head only waits for its retry (a flush that finds it waiting sends nothing).
+    const sending =
+      this.#flushing &&
+      (this.requesting || (!paused && !clearing && online && !this.#transientError?.backoff));
     if (this.#flushing) {
       const total = Math.max(this.#progressState.total, this.#progressState.done + pendingCount);
       if (total !== this.#progressState.total) this.#progressState = { ...this.#progressState, total };

@@ -1,0 +1,108 @@
+import { effect } from '@preact/signals-core';
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type App, createApp } from '../../src/core/app.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { FaultServer } from '../support/fault-server.js';
+import { silentLogger, until } from './harness.js';
+
+// "The spinner tells the truth": findings of a new-user trial, each failing before its fix.
+let server: FaultServer;
+const apps: App[] = [];
+beforeEach(async () => {
+  server = await FaultServer.start();
+});
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.dispose();
+  await server.close();
+});
+
+function bootstrap(indexedDB: IDBFactory) {
+  const app = createApp({ logger: silentLogger });
+  apps.push(app);
+  app.register(new StoragePlugin({ indexedDB }));
+  const connectivity = app.register(new ConnectivityPlugin());
+  const sync = app.register(
+    new SyncPlugin({ baseUrl: server.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } }),
+  );
+  return { app, connectivity, sync };
+}
+
+it('isSyncing stays false while the head only waits for its Retry-After, even when queue() and flush() run', async () => {
+  const { app, sync } = bootstrap(new IDBFactory());
+  await app.ready();
+  server.script({ status: 503, retryAfter: '60' });
+  await sync.queue('POST', '/a', { body: { n: 1 } });
+  await until(() => sync.status.value === 'error');
+  const seen: boolean[] = [];
+  const stop = effect(() => {
+    seen.push(sync.isSyncing.value);
+  });
+  await sync.queue('POST', '/b', { body: { n: 2 } });
+  await sync.flush();
+  stop();
+  expect(seen.every((syncing) => !syncing)).toBe(true);
+  expect(sync.status.value).toBe('error');
+  expect(server.received).toHaveLength(1);
+});
+
+it('after a restart, a head waiting for its Retry-After shows status "error" with its last error, not "idle"', async () => {
+  const indexedDB = new IDBFactory();
+  const first = bootstrap(indexedDB);
+  await first.app.ready();
+  server.script({ status: 503, retryAfter: '60' });
+  await first.sync.queue('POST', '/a', { body: { n: 1 } });
+  await until(() => first.sync.status.value === 'error');
+  await first.app.dispose();
+  const second = bootstrap(indexedDB);
+  await second.app.ready();
+  await until(() => second.sync.pendingCount.value === 1);
+  await until(() => second.sync.status.value === 'error');
+  expect(second.sync.lastError.value).toMatchObject({ code: 'sync/http-error', status: 503 });
+  expect(second.sync.isSyncing.value).toBe(false);
+  expect(server.received).toHaveLength(1);
+});
+
+it('after dispose, the signals keep their last values (the ops are still on disk), they do not drop to 0', async () => {
+  const { app, connectivity, sync } = bootstrap(new IDBFactory());
+  await app.ready();
+  connectivity.setOnline(false);
+  await sync.queue('POST', '/a', { body: { n: 1 } });
+  await sync.queue('POST', '/b', { body: { n: 2 } });
+  expect(sync.pendingCount.value).toBe(2);
+  await app.dispose();
+  expect(sync.pendingCount.value).toBe(2);
+  expect(sync.failedCount.value).toBe(0);
+  expect(sync.isSyncing.value).toBe(false);
+});
+
+it('handle() refuses handlers with neither sent nor failed, and unknown keys (a typo would drop outcomes)', async () => {
+  const { app, sync } = bootstrap(new IDBFactory());
+  await app.ready();
+  const bad: unknown[] = [{}, { sucess() {} }, { sent: 1 }, { sent() {}, rollback() {} }, null, 'sent'];
+  for (const handlers of bad) {
+    expect(() => sync.handle('note.create', handlers as never)).toThrowError(
+      expect.objectContaining({ code: 'invalid-argument' }),
+    );
+  }
+});
+
+it('an outcome waits for a handler that has its callback: a "sent" is not consumed by a handler with only failed()', async () => {
+  const indexedDB = new IDBFactory();
+  const first = bootstrap(indexedDB);
+  const failedCalls: string[] = [];
+  first.sync.handle('note.create', { failed: ({ operation }) => void failedCalls.push(operation.id) });
+  await first.app.ready();
+  const op = await first.sync.queue('POST', '/notes', { body: { title: 'x' }, kind: 'note.create' });
+  await until(() => first.sync.pendingCount.value === 0);
+  await first.app.dispose();
+  const second = bootstrap(indexedDB);
+  const delivered = new Promise<string>((resolve) => {
+    second.sync.handle('note.create', { sent: ({ operation }) => resolve(operation.id) });
+  });
+  await second.app.ready();
+  expect(await delivered).toBe(op.id);
+  expect(failedCalls).toStrictEqual([]);
+});
