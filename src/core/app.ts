@@ -64,6 +64,12 @@ export class App {
         `createApp(options): options must be an object, e.g. createApp({ logger }) (got ${describeInput(options)}).`,
       );
     }
+    const unknown = Object.keys(options).filter((key) => key !== 'logger');
+    if (unknown.length > 0) {
+      throw invalidArgument(
+        `createApp(options): unknown option ${unknown.map((key) => `"${key}"`).join(', ')}; the only option is { logger }.`,
+      );
+    }
     const { logger } = options;
     if (
       logger !== undefined &&
@@ -107,7 +113,7 @@ export class App {
         'plugin/duplicate',
         existing.plugin === plugin
           ? `Plugin "${plugin.name}" is already registered with this app: register it once.`
-          : `A plugin named "${plugin.name}" is already registered: give the new one another name, or register only one.`,
+          : `A plugin named "${plugin.name}" is already registered: register only one. (Built-in plugins have fixed names; for a second one, e.g. a second outbox, create a second app with createApp().)`,
       );
     }
     const attach = (plugin as { [attachHost]?: (host: PluginHost) => void })[attachHost];

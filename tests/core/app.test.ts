@@ -191,9 +191,30 @@ describe('register refuses bad input and leaves the registry unchanged', () => {
     const first = app.register({ name: 'dup', init: () => void inits.push('first') });
     const error = thrownBy(() => app.register({ name: 'dup', init: () => void inits.push('second') }));
     expect(isFluxyError(error, 'plugin/duplicate')).toBe(true);
-    expect((error as Error).message).toContain('another name');
+    expect((error as Error).message).toContain('createApp()');
     expect(app.use('dup')).toBe(first);
     await app.ready();
     expect(inits).toStrictEqual(['first']);
+  });
+});
+
+describe('review: odd inputs to createApp and the event bus', () => {
+  it('createApp refuses unknown options', () => {
+    expect(() => createApp({ logr: {} } as never)).toThrowError(
+      expect.objectContaining({ code: 'invalid-argument' }),
+    );
+  });
+
+  it('events.on and emit refuse event names that are not non-empty strings', async () => {
+    const app = createApp();
+    for (const name of [5, '', null, {}]) {
+      expect(() => app.events.on(name as never, () => {})).toThrowError(
+        expect.objectContaining({ code: 'invalid-argument' }),
+      );
+      expect(() => app.events.emit(name as never, undefined as never)).toThrowError(
+        expect.objectContaining({ code: 'invalid-argument' }),
+      );
+    }
+    await app.dispose();
   });
 });

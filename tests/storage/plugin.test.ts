@@ -163,6 +163,14 @@ describe('StoragePlugin options', () => {
     await expectCode(() => new StoragePlugin(options as StorageOptions), code);
   });
 
+  it('refuses dir with a driver other than file (it would be silently ignored)', async () => {
+    for (const driver of ['memory', 'indexeddb', 'localstorage'] as const) {
+      await expectCode(() => new StoragePlugin({ driver, dir: './data' }), 'invalid-argument');
+    }
+    expect(() => new StoragePlugin({ driver: 'file', dir: './data' })).not.toThrow();
+    expect(() => new StoragePlugin({ dir: './data' })).not.toThrow(); // used when file is chosen
+  });
+
   it('accepts the documented options, and copies the raw key', async () => {
     const key = new Uint8Array(32).fill(9);
     const { storage } = await openStorage({

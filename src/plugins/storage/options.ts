@@ -83,6 +83,11 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
       `new StoragePlugin({ driver }): unknown driver ${JSON.stringify(driver)}; use one of ${driverNames.map((d) => `"${d}"`).join(', ')}, or omit it.`,
     );
   }
+  if (given.dir !== undefined && driver !== undefined && driver !== 'file') {
+    throw invalidArgument(
+      `new StoragePlugin({ dir }): dir applies only to the file driver, not to "${String(driver)}": remove dir, or use driver: 'file'.`,
+    );
+  }
   if (typeof dir !== 'string' || dir === '') {
     throw invalidArgument('new StoragePlugin({ dir }): dir must be a non-empty folder path.');
   }

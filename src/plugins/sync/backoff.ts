@@ -1,3 +1,4 @@
+import { invalidArgument } from '../../core/errors.js';
 /** Retry timing options (all in milliseconds except `maxAttempts`). */
 export interface RetryOptions {
   /**
@@ -34,6 +35,18 @@ export const defaultRetryOptions: ResolvedRetryOptions = Object.freeze({
  * @param random - a function returning a number in [0, 1).
  */
 export function computeDelay(attempt: number, options: ResolvedRetryOptions, random: () => number): number {
+  if (
+    !Number.isFinite(attempt) ||
+    options === null ||
+    typeof options !== 'object' ||
+    !(options.baseDelayMs >= 0) ||
+    !(options.maxDelayMs >= 0) ||
+    typeof random !== 'function'
+  ) {
+    throw invalidArgument(
+      'computeDelay(attempt, options, random): attempt must be a finite number, options { baseDelayMs, maxDelayMs } non-negative numbers, random a function returning [0, 1).',
+    );
+  }
   const exponent = Math.max(0, Math.min(attempt - 1, 30));
   const window = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** exponent);
   return Math.max(1, Math.floor(random() * window));
@@ -53,6 +66,15 @@ export function parseRetryAfter(
   now: number,
   maxMs: number,
 ): number | undefined {
+  if (
+    (value !== null && value !== undefined && typeof value !== 'string') ||
+    !Number.isFinite(now) ||
+    !(maxMs >= 0)
+  ) {
+    throw invalidArgument(
+      'parseRetryAfter(value, now, maxMs): value must be the header string (or null/undefined), now a time in ms, maxMs a non-negative number.',
+    );
+  }
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   if (text === '') return undefined;
