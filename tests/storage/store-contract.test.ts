@@ -12,7 +12,12 @@ describe.each(modes)('quota on the memory and file drivers ($mode)', ({ extra })
     '%s: refuses the write with storage/quota-exceeded, earlier data intact',
     async (driver) => {
       const dir = await tempDir();
-      const { storage } = await openStorage({ driver, ...(driver === 'file' ? { dir } : {}), quota: 4_000, ...extra });
+      const { storage } = await openStorage({
+        driver,
+        ...(driver === 'file' ? { dir } : {}),
+        quota: 4_000,
+        ...extra,
+      });
       await storage.set('a', 'small');
       await storage.set('b', { list: [1, 2, 3] });
       const before = await snapshot(storage);
