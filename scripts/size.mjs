@@ -35,13 +35,16 @@ export const BUDGETS = {
   criticalWithDeps: 22 * KB,
 };
 /**
- * What CI enforces: ceilings just above the sizes measured when the targets were first missed
- * (own 28.6 KB, with dependencies 40.1 KB), so the code cannot grow unnoticed while it is being
- * brought down towards the targets. Lower them as the code shrinks.
+ * What CI enforces: ceilings just above the measured sizes, so the code cannot grow unnoticed
+ * while it is being brought down towards the targets. Lower them as the code shrinks.
+ * First set at own 28.6 KB / with dependencies 40.1 KB; raised once (to 33 / 44.5 KB) for the
+ * fixes of the second review (whole-token temp-id matching, durable outcomes for every kind,
+ * honest status across restarts, counted no-answer attempts, group commit, atomic metadata,
+ * stricter input checks: ≈ +3.3 KB), after a refactor that took back ≈ 1.5 KB.
  */
 export const CEILINGS = {
-  ownMain: 30 * KB,
-  criticalWithDeps: 42 * KB,
+  ownMain: 33 * KB,
+  criticalWithDeps: 44.5 * KB,
 };
 /** Given in the issue, for scale (min + gz). */
 export const REFERENCES = [
