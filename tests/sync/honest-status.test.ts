@@ -106,3 +106,28 @@ it('an outcome waits for a handler that has its callback: a "sent" is not consum
   expect(await delivered).toBe(op.id);
   expect(failedCalls).toStrictEqual([]);
 });
+
+it('a sync.on handler that throws does not stop the others, and its error is logged', async () => {
+  const errors: unknown[] = [];
+  const app = createApp({
+    logger: { ...silentLogger, error: (...args: unknown[]) => void errors.push(args) },
+  });
+  apps.push(app);
+  app.register(new StoragePlugin({ indexedDB: new IDBFactory() }));
+  app.register(new ConnectivityPlugin());
+  const sync = app.register(new SyncPlugin({ baseUrl: server.url }));
+  const seen: string[] = [];
+  sync.on('sent', () => {
+    throw new Error('handler bug');
+  });
+  const second = new Promise<void>((resolve) =>
+    sync.on('sent', () => {
+      seen.push('second');
+      resolve();
+    }),
+  );
+  await sync.queue('POST', '/a', { body: {} });
+  await second;
+  expect(seen).toStrictEqual(['second']);
+  expect(JSON.stringify(errors.map((entry) => String((entry as unknown[])[0])))).toContain('handler threw');
+});

@@ -2,6 +2,7 @@ import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-co
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
+import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import {
   type BroadcastChannelLike,
@@ -70,6 +71,7 @@ export class SyncPlugin extends FluxyPlugin {
   /** What the status signals read: the engine, kept after dispose so they keep their last values (the ops are still stored). */
   readonly #shown = signal<SyncEngine | undefined>(undefined);
   readonly #events: EventBus<SyncEvents>;
+  #logger: Logger | undefined;
   readonly #waiting: Waiting[] = [];
   readonly #handlers = new Set<[kind: string, handlers: OutcomeHandlers, off?: () => void]>();
   #coordination: Coordination | undefined;
@@ -99,7 +101,10 @@ export class SyncPlugin extends FluxyPlugin {
   constructor(options?: SyncOptions) {
     super();
     this.#options = resolveSyncOptions(options);
-    this.#events = new EventBus<SyncEvents>();
+    // A throwing `sync.on` handler does not stop the others; its error is logged (once init gave a logger).
+    this.#events = new EventBus<SyncEvents>((event, error) =>
+      this.#logger?.error(`a "sync.on('${event}')" handler threw`, error),
+    );
   }
 
   /** How tabs agree on one flusher: `'web-locks'`, or `'none'` (Node, plain-http pages). Known after init. */
@@ -123,6 +128,7 @@ export class SyncPlugin extends FluxyPlugin {
         'The "connectivity" plugin lacks isOnline/reportFailure: register a ConnectivityPlugin from fluxy/connectivity.',
       );
     }
+    this.#logger = ctx.logger;
     const options = this.#options;
     const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
     if (!fetchFunction)
