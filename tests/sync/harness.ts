@@ -1,5 +1,6 @@
 import { effect, signal } from '@preact/signals-core';
 import { afterEach, beforeEach, vi } from 'vitest';
+import { type App, createApp } from '../../src/core/app.js';
 import type { Logger } from '../../src/core/logger.js';
 import { defaultRetryOptions, type ResolvedRetryOptions } from '../../src/plugins/sync/backoff.js';
 import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
@@ -107,6 +108,32 @@ export function exactlyOnceInOrder(appliedKeys: Array<string | null>, expected: 
  * Per-test fixture: a fresh fault-injecting server before each test; after it, real timers
  * again, every engine made with `engineFor` disposed, and the server closed.
  */
+/**
+ * A fault server and the apps of a test (through the registry), both closed after each test.
+ * `app()` makes an app with a silent logger that is disposed after the test.
+ */
+export function registryPerTest(options: FaultServerOptions = {}) {
+  let server: FaultServer;
+  const apps: App[] = [];
+  beforeEach(async () => {
+    server = await FaultServer.start(options);
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.dispose();
+    await server.close();
+  });
+  return {
+    get server(): FaultServer {
+      return server;
+    },
+    app(logger: Logger = silentLogger): App {
+      const app = createApp({ logger });
+      apps.push(app);
+      return app;
+    },
+  };
+}
+
 export function faultServerPerTest() {
   const state = { server: undefined as unknown as FaultServer, cleanups: [] as Array<() => Promise<void>> };
   beforeEach(async () => {

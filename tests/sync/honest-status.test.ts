@@ -1,31 +1,20 @@
 import { effect } from '@preact/signals-core';
 import { IDBFactory } from 'fake-indexeddb';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type App, createApp } from '../../src/core/app.js';
+import { expect, it } from 'vitest';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import { FaultServer } from '../support/fault-server.js';
-import { silentLogger, until } from './harness.js';
+import { registryPerTest, silentLogger, until } from './harness.js';
 
 // "The spinner tells the truth": findings of a new-user trial, each failing before its fix.
-let server: FaultServer;
-const apps: App[] = [];
-beforeEach(async () => {
-  server = await FaultServer.start();
-});
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.dispose();
-  await server.close();
-});
+const fixture = registryPerTest();
 
 function bootstrap(indexedDB: IDBFactory) {
-  const app = createApp({ logger: silentLogger });
-  apps.push(app);
+  const app = fixture.app();
   app.register(new StoragePlugin({ indexedDB }));
   const connectivity = app.register(new ConnectivityPlugin());
   const sync = app.register(
-    new SyncPlugin({ baseUrl: server.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } }),
+    new SyncPlugin({ baseUrl: fixture.server.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } }),
   );
   return { app, connectivity, sync };
 }
@@ -33,7 +22,7 @@ function bootstrap(indexedDB: IDBFactory) {
 it('isSyncing stays false while the head only waits for its Retry-After, even when queue() and flush() run', async () => {
   const { app, sync } = bootstrap(new IDBFactory());
   await app.ready();
-  server.script({ status: 503, retryAfter: '60' });
+  fixture.server.script({ status: 503, retryAfter: '60' });
   await sync.queue('POST', '/a', { body: { n: 1 } });
   await until(() => sync.status.value === 'error');
   const seen: boolean[] = [];
@@ -45,14 +34,14 @@ it('isSyncing stays false while the head only waits for its Retry-After, even wh
   stop();
   expect(seen.every((syncing) => !syncing)).toBe(true);
   expect(sync.status.value).toBe('error');
-  expect(server.received).toHaveLength(1);
+  expect(fixture.server.received).toHaveLength(1);
 });
 
 it('after a restart, a head waiting for its Retry-After shows status "error" with its last error, not "idle"', async () => {
   const indexedDB = new IDBFactory();
   const first = bootstrap(indexedDB);
   await first.app.ready();
-  server.script({ status: 503, retryAfter: '60' });
+  fixture.server.script({ status: 503, retryAfter: '60' });
   await first.sync.queue('POST', '/a', { body: { n: 1 } });
   await until(() => first.sync.status.value === 'error');
   await first.app.dispose();
@@ -62,7 +51,7 @@ it('after a restart, a head waiting for its Retry-After shows status "error" wit
   await until(() => second.sync.status.value === 'error');
   expect(second.sync.lastError.value).toMatchObject({ code: 'sync/http-error', status: 503 });
   expect(second.sync.isSyncing.value).toBe(false);
-  expect(server.received).toHaveLength(1);
+  expect(fixture.server.received).toHaveLength(1);
 });
 
 it('after dispose, the signals keep their last values (the ops are still on disk), they do not drop to 0', async () => {
@@ -109,13 +98,10 @@ it('an outcome waits for a handler that has its callback: a "sent" is not consum
 
 it('a sync.on handler that throws does not stop the others, and its error is logged', async () => {
   const errors: unknown[] = [];
-  const app = createApp({
-    logger: { ...silentLogger, error: (...args: unknown[]) => void errors.push(args) },
-  });
-  apps.push(app);
+  const app = fixture.app({ ...silentLogger, error: (...args: unknown[]) => void errors.push(args) });
   app.register(new StoragePlugin({ indexedDB: new IDBFactory() }));
   app.register(new ConnectivityPlugin());
-  const sync = app.register(new SyncPlugin({ baseUrl: server.url }));
+  const sync = app.register(new SyncPlugin({ baseUrl: fixture.server.url }));
   const seen: string[] = [];
   sync.on('sent', () => {
     throw new Error('handler bug');

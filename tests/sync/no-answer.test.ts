@@ -1,38 +1,27 @@
 import { IDBFactory } from 'fake-indexeddb';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type App, createApp } from '../../src/core/app.js';
+import { expect, it } from 'vitest';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import { FaultServer } from '../support/fault-server.js';
-import { silentLogger, until } from './harness.js';
+import { registryPerTest, until } from './harness.js';
 
 // A request that never gets an answer (a dead host, a proxy that drops it) while the server's
 // health probe answers: its attempts count, so it ends in the failed list instead of blocking
 // the queue for ever. Without a probe nothing can tell "this host" from "the network".
 
-let server: FaultServer;
-const apps: App[] = [];
-beforeEach(async () => {
-  server = await FaultServer.start({ choose: (request) => (request.path === '/stuck' ? 'hang' : 'ok') });
-});
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.dispose();
-  await server.close();
-});
+const fixture = registryPerTest({ choose: (request) => (request.path === '/stuck' ? 'hang' : 'ok') });
 
 function bootstrap(probe: boolean) {
-  const app = createApp({ logger: silentLogger });
-  apps.push(app);
+  const app = fixture.app();
   app.register(new StoragePlugin({ indexedDB: new IDBFactory() }));
   const connectivity = app.register(
     new ConnectivityPlugin(
-      probe ? { probe: { url: `${server.url}/health`, intervalMs: 1, timeoutMs: 2_000 } } : {},
+      probe ? { probe: { url: `${fixture.server.url}/health`, intervalMs: 1, timeoutMs: 2_000 } } : {},
     ),
   );
   const sync = app.register(
     new SyncPlugin({
-      baseUrl: server.url,
+      baseUrl: fixture.server.url,
       timeoutMs: 50,
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
     }),
@@ -59,7 +48,7 @@ it.each([
     expect(failed?.lastError?.code).toBe('sync/max-attempts');
     expect(sync.lastError.value?.code).toBe('sync/max-attempts');
     expect(
-      server.applied.filter((applied) => applied.key !== null).map((applied) => applied.key),
+      fixture.server.applied.filter((applied) => applied.key !== null).map((applied) => applied.key),
     ).toStrictEqual([fine.id]);
     // Still retryable by the app, with the same key (the server may have applied a timed-out request).
     await until(() => sync.status.value === 'idle');
@@ -83,5 +72,5 @@ it('without a probe, no-answer attempts are not counted: the op stays at the hea
   const [head] = await sync.pending();
   expect(head?.id).toBe(stuck.id);
   expect(head && 'attempts' in head ? head.attempts : undefined).toBe(0);
-  expect(server.applied.filter((applied) => applied.key !== null)).toStrictEqual([]);
+  expect(fixture.server.applied.filter((applied) => applied.key !== null)).toStrictEqual([]);
 });

@@ -128,13 +128,7 @@ export class FileDriver implements StorageBackend {
             if (value === undefined) return;
             const temp = this.#path.join(this.#folder, tempName());
             temps.set(key, temp);
-            const handle = await this.#fs.open(temp, 'wx');
-            try {
-              await handle.writeFile(value, 'utf8');
-              await handle.sync();
-            } finally {
-              await handle.close();
-            }
+            await this.#writeDurably(temp, value);
           }),
         );
         for (const [key, value] of last) {
@@ -173,13 +167,7 @@ export class FileDriver implements StorageBackend {
       const temp = this.#path.join(this.#folder, tempName());
       let inserted = true;
       try {
-        const handle = await this.#fs.open(temp, 'wx');
-        try {
-          await handle.writeFile(value, 'utf8');
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+        await this.#writeDurably(temp, value);
         await this.#fs.link(temp, this.#file(key)).catch(async (error: unknown) => {
           if (codeOf(error) === 'EEXIST') {
             inserted = false;
@@ -229,6 +217,17 @@ export class FileDriver implements StorageBackend {
 
   async close(): Promise<void> {
     await this.#tail;
+  }
+
+  /** Creates `file` (never an existing one), writes `value` and fsyncs it. */
+  async #writeDurably(file: string, value: string): Promise<void> {
+    const handle = await this.#fs.open(file, 'wx');
+    try {
+      await handle.writeFile(value, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   #file(key: string): string {
