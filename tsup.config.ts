@@ -18,5 +18,7 @@ export default defineConfig({
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
+  // Keep 'node:fs/promises' as written (tsup strips the prefix by default), so bundlers' `external: ['node:*']` matches.
+  removeNodeProtocol: false,
   external: ['react', 'node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
 });

@@ -211,6 +211,29 @@ console.log(JSON.stringify(result));`;
     },
   );
 
+  it('bundles for browsers as the README says: esbuild with external node:* resolves every entry', async () => {
+    const { build } = await import('esbuild');
+    const source = write(
+      'browser-entry.mjs',
+      entries.map((entry, i) => `import * as e${i} from '${entry}'; console.log(e${i});`).join('\n'),
+    );
+    const result = await build({
+      entryPoints: [source],
+      absWorkingDir: project,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      external: ['node:*', 'react'],
+      write: false,
+      logLevel: 'silent',
+      splitting: true,
+      outdir: join(project, 'out'),
+    });
+    expect(result.errors).toStrictEqual([]);
+    const code = result.outputFiles.map((file) => file.text).join('\n');
+    expect(code).toContain('node:fs/promises'); // left to the platform, never reached in a browser
+  });
+
   it('after dispose() no timer keeps the process alive: it exits by itself', async () => {
     const script = write(
       'lifecycle.mjs',

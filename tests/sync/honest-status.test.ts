@@ -46,9 +46,17 @@ it('after a restart, a head waiting for its Retry-After shows status "error" wit
   await until(() => first.sync.status.value === 'error');
   await first.app.dispose();
   const second = bootstrap(indexedDB);
+  const seen: string[] = [];
+  const stop = effect(() => {
+    seen.push(`${second.sync.isSyncing.value}/${second.sync.status.value}`);
+  });
   await second.app.ready();
   await until(() => second.sync.pendingCount.value === 1);
   await until(() => second.sync.status.value === 'error');
+  await second.sync.flush();
+  stop();
+  // Never "syncing" on the way: the restarted app sends nothing while the head waits.
+  expect(seen.filter((state) => state.startsWith('true') || state.endsWith('syncing'))).toStrictEqual([]);
   expect(second.sync.lastError.value).toMatchObject({ code: 'sync/http-error', status: 503 });
   expect(second.sync.isSyncing.value).toBe(false);
   expect(fixture.server.received).toHaveLength(1);

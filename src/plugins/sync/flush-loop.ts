@@ -114,6 +114,21 @@ export class FlushLoop {
     clearTimeout(this.#wakeTimer as ReturnType<typeof setTimeout>);
   }
 
+  /**
+   * At start-up (a restart): if the head waits for a retry time stored before, show it waiting
+   * (status `'error'` with its stored error) and wake at that time, so the first flush does not
+   * show "syncing" for a flush that would send nothing. The record read is kept for that flush.
+   */
+  async checkStoredWait(): Promise<void> {
+    const head = this.#lists.pending.first();
+    if (head === undefined) return;
+    const record = await this.#readAhead.peek(head).catch(() => undefined);
+    const now = this.#deps.now();
+    if (record?.nextAttemptAt === undefined || record.nextAttemptAt <= now) return;
+    this.wakeIn(record.nextAttemptAt - now);
+    if (record.lastError) this.#status.headWaits(record.lastError, head, true);
+  }
+
   /** Send the pending operations in order while sending is possible. */
   async drain(): Promise<FlushSummary> {
     const summary: FlushSummary = { sent: 0, failed: 0, remaining: 0 };

@@ -24,6 +24,12 @@ export class ReadAhead {
     this.#copies.set(id, read);
   }
 
+  /** Pending record `id`, read ahead and kept for the next {@link read} (rejects like a read). */
+  peek(id: string): Promise<OperationRecord | undefined> {
+    this.prefetch(id);
+    return this.#copies.get(id) as Promise<OperationRecord | undefined>;
+  }
+
   /** Pending record `id`: the copy read ahead if there is one, else read now. */
   async read(id: string): Promise<OperationRecord | undefined> {
     const copy = this.#copies.get(id);

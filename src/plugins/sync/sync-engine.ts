@@ -97,6 +97,7 @@ export class SyncEngine {
     if (this.#started) return;
     this.#started = true;
     await this.#rescan();
+    await this.#loop.checkStoredWait();
     if (this.#disposed) return;
     const { leader, connectivity } = this.#deps;
     this.#disposers.push(this.#channel.subscribe((message) => this.#onMessage(message)));
