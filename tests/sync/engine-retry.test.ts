@@ -1,22 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FluxyError } from '../../src/core/errors.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, makeEngine, until } from './harness.js';
+import { faultServerPerTest, makeEngine, nextEvent, until } from './harness.js';
 
 const fixture = faultServerPerTest();
 const { engineFor } = fixture;
-
-function nextEvent<K extends 'sent' | 'failed' | 'retry' | 'unauthorized'>(
-  engine: ReturnType<typeof makeEngine>['engine'],
-  event: K,
-) {
-  return new Promise<Parameters<Parameters<typeof engine.events.on<K>>[1]>[0]>((resolve) => {
-    const off = engine.events.on(event, (payload) => {
-      off();
-      resolve(payload);
-    });
-  });
-}
 
 describe('classification and retry', () => {
   it('a 4xx other than 401 fails the operation at once and does not block the ones behind', async () => {

@@ -162,3 +162,16 @@ export function faultServerPerTest() {
     },
   };
 }
+
+/** The next `event` of `engine`'s bus, as a promise (it unsubscribes itself). */
+export function nextEvent<K extends 'sent' | 'failed' | 'retry' | 'unauthorized'>(
+  engine: SyncEngine,
+  event: K,
+) {
+  return new Promise<Parameters<Parameters<typeof engine.events.on<K>>[1]>[0]>((resolve) => {
+    const off = engine.events.on(event, (payload) => {
+      off();
+      resolve(payload);
+    });
+  });
+}

@@ -6,6 +6,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
 import { FaultServer } from '../support/fault-server.js';
+import { rawContents } from '../support/raw-indexeddb.js';
 import { silentLogger, until } from './harness.js';
 
 let server: FaultServer;
@@ -31,28 +32,6 @@ function bootstrap(
     new SyncPlugin({ baseUrl: server.url, retry: { baseDelayMs: 1, maxDelayMs: 4 }, ...options }),
   );
   return { app, storage, connectivity, sync };
-}
-
-/** Every value stored in every object store of every database of a fake IndexedDB, as text. */
-async function rawContents(factory: IDBFactory): Promise<string> {
-  const texts: string[] = [];
-  for (const { name } of await factory.databases()) {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = factory.open(name as string);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    for (const storeName of db.objectStoreNames) {
-      const values = await new Promise<unknown[]>((resolve, reject) => {
-        const request = db.transaction(storeName).objectStore(storeName).getAll();
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
-      texts.push(JSON.stringify(values));
-    }
-    db.close();
-  }
-  return texts.join('\n');
 }
 
 async function tamperWith(factory: IDBFactory, keyIncludes: string): Promise<number> {

@@ -5,6 +5,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type FetchFunction, SyncPlugin } from '../../src/plugins/sync/index.js';
 import { type Fault, FaultServer } from '../support/fault-server.js';
+import { rawContents } from '../support/raw-indexeddb.js';
 import { exactlyOnceInOrder, silentLogger, until } from './harness.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
@@ -17,28 +18,6 @@ function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
-}
-
-/** Every value stored in a fake IndexedDB, as text. */
-async function rawContents(factory: IDBFactory): Promise<string> {
-  const texts: string[] = [];
-  for (const { name } of await factory.databases()) {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = factory.open(name as string);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    for (const storeName of db.objectStoreNames) {
-      const values = await new Promise<unknown[]>((resolve, reject) => {
-        const request = db.transaction(storeName).objectStore(storeName).getAll();
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
-      texts.push(JSON.stringify(values));
-    }
-    db.close();
-  }
-  return texts.join('\n');
 }
 
 const apps: App[] = [];

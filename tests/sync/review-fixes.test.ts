@@ -5,23 +5,11 @@ import { resolveOperationUrl, resolveSyncOptions } from '../../src/plugins/sync/
 import { type HeadersOption, sendOperation } from '../../src/plugins/sync/transport.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, type makeEngine, until } from './harness.js';
+import { faultServerPerTest, nextEvent, until } from './harness.js';
 
 // Regressions for findings of a second review: each failed before its fix.
 const fixture = faultServerPerTest();
 const { engineFor } = fixture;
-
-function nextEvent<K extends 'sent' | 'failed' | 'retry'>(
-  engine: ReturnType<typeof makeEngine>['engine'],
-  event: K,
-) {
-  return new Promise<Parameters<Parameters<typeof engine.events.on<K>>[1]>[0]>((resolve) => {
-    const off = engine.events.on(event, (payload) => {
-      off();
-      resolve(payload);
-    });
-  });
-}
 
 const fakeTimers = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] as const;
 
