@@ -46,7 +46,8 @@ function write(name: string, text: string): string {
 beforeAll(() => {
   execFileSync(npm, ['run', 'build'], { cwd: root, stdio: 'pipe' });
   workDir = mkdtempSync(join(tmpdir(), 'fluxy-pack-'));
-  const output = execFileSync(npm, ['pack', '--json', '--pack-destination', workDir], {
+  // Built just above: skip the prepack build (it would print into the JSON on stdout).
+  const output = execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
