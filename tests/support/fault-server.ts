@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * - `drop-before`: destroy the socket before applying anything;
  * - `drop-after`: apply and store the answer, then destroy the socket (the ambiguous case);
  * - `hang`: never answer;
- * - `{ status, retryAfter? }`: answer that status without applying;
+ * - `{ status, retryAfter?, headers? }`: answer that status (with those headers) without applying;
  * - `{ delayMs, then? }`: wait, then do `then` (default `ok`).
  */
 export type Fault =
@@ -15,7 +15,7 @@ export type Fault =
   | 'drop-before'
   | 'drop-after'
   | 'hang'
-  | { status: number; retryAfter?: string }
+  | { status: number; retryAfter?: string; headers?: Record<string, string> }
   | { delayMs: number; then?: Fault };
 
 /** One effect the server applied. */
@@ -116,6 +116,7 @@ export class FaultServer {
     }
     if (typeof fault === 'object') {
       if (fault.retryAfter !== undefined) response.setHeader('Retry-After', fault.retryAfter);
+      for (const [name, value] of Object.entries(fault.headers ?? {})) response.setHeader(name, value);
       response
         .writeHead(fault.status, { 'Content-Type': 'application/json' })
         .end(JSON.stringify({ error: fault.status }));

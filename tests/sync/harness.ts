@@ -70,10 +70,36 @@ export function makeEngine(setup: EngineSetup) {
   return { engine, store, online, reportFailure, queue };
 }
 
-/** Resolves when `predicate()` (reading signals) becomes true; no polling, no sleeps. */
-export function until(predicate: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    let dispose: (() => void) | undefined;
+// Captured at load, so a test's fake timers neither stop nor fire the wait helpers' timeouts.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/** How long a wait helper waits before it fails with its label (below vitest's test timeout). */
+export const waitTimeoutMs = 10_000;
+
+/** Rejects after `timeoutMs` (real time) with an error naming `label`, unless `promise` settled first. */
+export function withTimeout<T>(promise: Promise<T>, label: string, timeoutMs = waitTimeoutMs): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
+}
+
+/**
+ * Resolves when `predicate()` (reading signals) becomes true; no polling, no sleeps. Rejects,
+ * naming `label`, if that takes longer than `timeoutMs`.
+ */
+export function until(
+  predicate: () => boolean,
+  label = 'a condition',
+  timeoutMs = waitTimeoutMs,
+): Promise<void> {
+  let dispose: (() => void) | undefined;
+  const met = new Promise<void>((resolve) => {
     let done = false;
     dispose = effect(() => {
       if (!done && predicate()) {
@@ -84,6 +110,7 @@ export function until(predicate: () => boolean): Promise<void> {
     });
     if (done) dispose();
   });
+  return withTimeout(met, label, timeoutMs).finally(() => dispose?.());
 }
 
 /** Problems with the server's applied log against the expected keys: loss, duplicates, order. */
@@ -163,15 +190,18 @@ export function faultServerPerTest() {
   };
 }
 
-/** The next `event` of `engine`'s bus, as a promise (it unsubscribes itself). */
+/** The next `event` of `engine`'s bus, as a promise (it unsubscribes itself); rejects after `timeoutMs`. */
 export function nextEvent<K extends 'sent' | 'failed' | 'retry' | 'unauthorized'>(
   engine: SyncEngine,
   event: K,
+  timeoutMs = waitTimeoutMs,
 ) {
-  return new Promise<Parameters<Parameters<typeof engine.events.on<K>>[1]>[0]>((resolve) => {
-    const off = engine.events.on(event, (payload) => {
-      off();
+  let off: (() => void) | undefined;
+  const next = new Promise<Parameters<Parameters<typeof engine.events.on<K>>[1]>[0]>((resolve) => {
+    off = engine.events.on(event, (payload) => {
+      off?.();
       resolve(payload);
     });
   });
+  return withTimeout(next, `the next "${event}" event`, timeoutMs).finally(() => off?.());
 }

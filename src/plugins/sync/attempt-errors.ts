@@ -28,6 +28,19 @@ export function httpError(status: number, at: number): OperationError {
   return { code: 'sync/http-error', message: `the server answered ${status}`, status, at };
 }
 
+/** The server answered with a redirect (never followed): the operation fails, naming the target. */
+export function redirectError(status: number, location: string | undefined, at: number): OperationError {
+  const target = location ?? 'a target the browser does not reveal (an opaque redirect)';
+  const error: OperationError = {
+    code: 'sync/redirected',
+    message: `the server answered ${status === 0 ? 'a redirect' : status} to ${target}; redirects are not followed (the write could reach another endpoint or origin): queue the operation with its final URL`,
+    at,
+  };
+  if (status !== 0) error.status = status;
+  if (location !== undefined) error.location = location;
+  return error;
+}
+
 /** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */
 export function exhaustedError(error: OperationError, attempts: number): OperationError {
   return {

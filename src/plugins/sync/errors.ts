@@ -8,7 +8,8 @@
  * Given to a `defineMutation` rollback when `queue()` refused the request: `sync/not-queued`.
  *
  * Kept on an operation (`op.lastError.code`): `sync/http-error` (the server answered with an
- * error status), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
+ * error status), `sync/redirected` (the server answered a 3xx or an opaque redirect; never followed,
+ * `lastError.location` names the target when known), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
  * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
  * `sync/headers-failed` (the `headers` option threw), `sync/dependency-failed` (it refers to the
  * `tempId` of a create that failed for good or was discarded), `sync/storage-failed` (reading or
@@ -23,6 +24,7 @@ export type SyncErrorCode =
   | 'sync/credentials-in-queue'
   | 'sync/invalid-options'
   | 'sync/http-error'
+  | 'sync/redirected'
   | 'sync/network-error'
   | 'sync/timeout'
   | 'sync/max-attempts'

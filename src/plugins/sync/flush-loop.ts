@@ -5,6 +5,7 @@ import {
   httpError,
   type NoAnswer,
   noAnswerError,
+  redirectError,
   storageFailedError,
   unreadableMessage,
 } from './attempt-errors.js';
@@ -220,6 +221,14 @@ export class FlushLoop {
         this.#status.requesting = false;
       });
       if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
+      if (result.kind === 'redirect') {
+        // Not followed, so the write did not reach its endpoint: it fails, naming the target.
+        this.#networkFailures = 0;
+        const error = redirectError(result.status, result.location, this.#deps.now());
+        await this.#fail({ ...sending, attempts: sending.attempts + 1 }, error);
+        summary.failed++;
+        return 'next';
+      }
       if (result.kind !== 'response') return await this.#noAnswerFrom(sending, result, summary);
       return await this.#answered(sending, result, summary);
     })();

@@ -9,6 +9,8 @@ export interface OperationError {
   message: string;
   /** The HTTP status, when the server answered. */
   status?: number;
+  /** Where a redirect pointed (`sync/redirected`), when known. */
+  location?: string;
   /** When it happened (ms since epoch). */
   at: number;
 }

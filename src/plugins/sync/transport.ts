@@ -18,6 +18,7 @@ export type FetchFunction = (input: string, init: RequestInit) => Promise<Respon
 /** The result of one attempt to send an operation. @internal */
 export type SendResult =
   | { kind: 'response'; status: number; retryAfter: string | null; body: unknown }
+  | { kind: 'redirect'; status: number; location: string | undefined }
   | { kind: 'network'; cause: unknown }
   | { kind: 'timeout' }
   | { kind: 'aborted' }
@@ -37,6 +38,11 @@ export interface TransportOptions {
  * Send one operation: `Idempotency-Key: <id>`, `Content-Type: application/json` with a body, the
  * operation's headers and the `headers` option (evaluated now). Aborts after `timeoutMs` or when
  * `signal` aborts. Never throws: every outcome is a {@link SendResult}.
+ *
+ * Redirects are never followed (`redirect: 'manual'`): a redirected write may reach another
+ * endpoint or origin (a login page answering 200, a POST turned into a GET, the body and headers
+ * resent elsewhere). A 3xx, an opaque redirect (browsers), or a response a custom `fetch` reached
+ * by following one anyway comes back as `redirect`, with its target when known.
  */
 export async function sendOperation(
   operation: Operation,
@@ -74,9 +80,20 @@ export async function sendOperation(
   const onAbort = (): void => controller.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const init: RequestInit = { method: operation.method, headers, signal: controller.signal };
+    const init: RequestInit = {
+      method: operation.method,
+      headers,
+      signal: controller.signal,
+      redirect: 'manual',
+    };
     if (bodyText !== undefined) init.body = bodyText;
-    const response = await options.fetch(options.resolveUrl(operation.url).href, init);
+    const url = options.resolveUrl(operation.url).href;
+    const response = await options.fetch(url, init);
+    const redirect = redirectOf(response, url);
+    if (redirect) {
+      await response.body?.cancel().catch(() => undefined);
+      return redirect;
+    }
     let body: unknown;
     try {
       body = await readBody(response);
@@ -98,6 +115,30 @@ export async function sendOperation(
     options.clearTimer(timer);
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** The redirect a response is (or was reached by), or undefined. 304 Not Modified is no redirect. */
+function redirectOf(
+  response: Response,
+  requestUrl: string,
+): Extract<SendResult, { kind: 'redirect' }> | undefined {
+  if (response.redirected) {
+    // A fetch that followed it anyway (a custom fetch ignoring redirect: 'manual').
+    return { kind: 'redirect', status: response.status, location: response.url || undefined };
+  }
+  const opaque = response.type === 'opaqueredirect';
+  if (!opaque && (response.status < 300 || response.status > 399 || response.status === 304))
+    return undefined;
+  const header = opaque ? null : response.headers.get('Location');
+  let location: string | undefined;
+  if (header !== null) {
+    try {
+      location = new URL(header, requestUrl).href;
+    } catch {
+      location = header;
+    }
+  }
+  return { kind: 'redirect', status: response.status, location };
 }
 
 async function readBody(response: Response): Promise<unknown> {
