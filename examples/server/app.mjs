@@ -77,7 +77,14 @@ export function createRequestHandler(app) {
         return await handleControl(app, method, url.pathname, request, response);
       if (url.pathname.startsWith('/api/')) {
         if (MUTATING.has(method)) return await mutate(app, method, url, request, response);
-        return read(app, method, url.pathname, response);
+        if (takesFault(method, url.pathname, url.searchParams.has('since'))) {
+          const fault = app.faults.take();
+          if (fault === 'drop-before' || fault === 'drop-after') return dropConnection(request);
+          if (typeof fault === 'object' && 'status' in fault) return sendFault(response, fault);
+          if (typeof fault === 'object' && 'delayMs' in fault)
+            await delay(fault.delayMs, undefined, { signal: app.signal }).catch(() => {});
+        }
+        return read(app, method, url, response);
       }
       return await app.serveStatic(request, response, url.pathname);
     } catch (error) {
@@ -92,12 +99,21 @@ function health(method, response) {
   sendReply(response, { status: 200, json: { ok: true } }); // sent with Cache-Control: no-store
 }
 
-/** @param {AppContext} app @param {string} method @param {string} pathname @param {Response} response */
-function read(app, method, pathname, response) {
+/** @param {AppContext} app @param {string} method @param {URL} url @param {Response} response */
+function read(app, method, url, response) {
   if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD, POST, PUT, PATCH, DELETE');
-  const route = routeNotes(pathname);
+  const route = routeNotes(url.pathname);
   if (!route) throw notFound();
-  sendReply(response, readNotes(app.db.current, route.id));
+  sendReply(response, readNotes(app.db.current, route.id, url.searchParams));
+}
+
+/** @param {Response} response @param {{ status: number, retryAfter?: string }} fault */
+function sendFault(response, fault) {
+  const headers = fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter };
+  sendReply(
+    response,
+    new HttpError(fault.status, 'injected-fault', 'Injected by /api/_faults.', headers).toReply(),
+  );
 }
 
 /**
@@ -109,13 +125,7 @@ async function mutate(app, method, url, request, response) {
   const bytes = await readBody(request);
   const fault = takesFault(method, url.pathname) ? app.faults.take() : 'ok';
   if (fault === 'drop-before') return dropConnection(request);
-  if (typeof fault === 'object' && 'status' in fault) {
-    const headers = fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter };
-    return sendReply(
-      response,
-      new HttpError(fault.status, 'injected-fault', 'Injected by /api/_faults.', headers).toReply(),
-    );
-  }
+  if (typeof fault === 'object' && 'status' in fault) return sendFault(response, fault);
 
   const key = request.headers['idempotency-key'];
   if (key !== undefined && !isValidKey(key)) {
@@ -162,7 +172,11 @@ function apply(app, { method, pathname, path, key, fingerprint, bytes, request }
       input = parseJsonBody(bytes, request.headers['content-type']);
       const route = routeNotes(pathname);
       if (!route) throw notFound();
-      result = writeNotes(draft, { method, id: route.id, input, now });
+      const conditions = {
+        clock: headerValue(request.headers['fluxy-clock']),
+        ifMatch: headerValue(request.headers['if-match']),
+      };
+      result = writeNotes(draft, { method, id: route.id, input, now, conditions });
     } catch (error) {
       if (!(error instanceof HttpError)) throw error; // a bug: nothing is persisted, the client gets 500
       result = { reply: error.toReply(), changed: false };
@@ -185,6 +199,11 @@ function sendError(app, response, error) {
   if (error instanceof HttpError) return sendReply(response, error.toReply());
   app.log(`Internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   sendReply(response, new HttpError(500, 'internal', 'The server failed; retry later.').toReply());
+}
+
+/** @param {string | string[] | undefined} value */
+function headerValue(value) {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** @param {Request} request */

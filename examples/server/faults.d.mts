@@ -2,7 +2,7 @@
 import type { Fault } from './server.d.mts';
 
 export type { Fault };
-export function takesFault(method: string, pathname: string): boolean;
+export function takesFault(method: string, pathname: string, isChangesFeed?: boolean): boolean;
 export function parseFaults(value: unknown): Fault[];
 export class FaultQueue {
   add(faults: Fault[]): void;

@@ -21,13 +21,15 @@ const MUTATING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const MAX_DELAY_MS = 60_000;
 
 /**
- * Whether a request takes the next fault: a mutating request to the API, not to a control
- * endpoint.
+ * Whether a request takes the next fault: a mutating request to the API, or a GET of a
+ * collection's changes feed (`?since=`), not a control endpoint.
  * @param {string} method
  * @param {string} pathname
+ * @param {boolean} [isChangesFeed] the request has a `since` parameter
  */
-export function takesFault(method, pathname) {
-  return MUTATING_METHODS.has(method) && pathname.startsWith('/api/') && !pathname.startsWith('/api/_');
+export function takesFault(method, pathname, isChangesFeed = false) {
+  const api = pathname.startsWith('/api/') && !pathname.startsWith('/api/_');
+  return api && (MUTATING_METHODS.has(method) || (method === 'GET' && isChangesFeed));
 }
 
 /**

@@ -29,7 +29,12 @@ export class HttpError extends Error {
 
   /** @returns {Reply} */
   toReply() {
-    return { status: this.status, json: { error: this.code, message: this.message }, headers: this.headers };
+    const extra = /** @type {{ extra?: Record<string, unknown> }} */ (this).extra ?? {};
+    return {
+      status: this.status,
+      json: { error: this.code, message: this.message, ...extra },
+      headers: this.headers,
+    };
   }
 }
 

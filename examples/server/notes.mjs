@@ -3,6 +3,8 @@
  * The notes API: the example app's data, kept deliberately simple.
  *
  *   GET    /api/notes        list, in creation order
+ *   GET    /api/notes?since=<cursor>&limit=<n>
+ *                            the changes feed of collections: { changes, deleted, cursor, more, clock }
  *   POST   /api/notes        { title, body?, clientId? } → 201 note
  *   GET    /api/notes/:id    → note
  *   PUT    /api/notes/:id    { title, body? } → note (replaces title and body)
@@ -11,14 +13,27 @@
  *
  * Handlers are plain functions over the data: they return a Reply and say whether they
  * changed anything. HTTP, idempotency and persistence are the caller's business.
+ *
+ * Collections (docs/collections.md): every change takes the next `seq`; the feed returns the
+ * notes and deletions after a cursor (an opaque string for the client) in seq order, paged.
+ * A write may carry `Fluxy-Clock` (a hybrid logical clock stamp): each field keeps the clock of
+ * the write that set it, and a field is applied only if the write's clock is newer (last writer
+ * wins, whatever order writes arrive in); a delete applies only if its clock is newer than every
+ * field's. A write may carry `If-Match: "<version>"`: if the note has moved on, 412 with the
+ * current note, nothing applied.
  */
 import { HttpError } from './http-json.mjs';
 
 /**
  * @typedef {{ id: string, title: string, body: string, clientId: string | null,
- *   createdAt: string, updatedAt: string, version: number }} Note
- * @typedef {{ nextNoteNumber: number, notes: Note[] }} NotesData
+ *   createdAt: string, updatedAt: string, version: number,
+ *   _seq?: number, _clocks?: Record<string, string> }} Note
+ *   (`_` fields are the server's bookkeeping, never sent)
+ * @typedef {{ id: string, seq: number, clock: string }} Tombstone
+ * @typedef {{ nextNoteNumber: number, notes: Note[], changeSeq?: number, tombstones?: Tombstone[],
+ *   clock?: string }} NotesData
  * @typedef {import('./http-json.mjs').Reply} Reply
+ * @typedef {{ clock?: string, ifMatch?: string }} WriteConditions
  */
 
 const TITLE_MAX_LENGTH = 200;
@@ -48,20 +63,118 @@ export function routeNotes(pathname) {
  * @param {string | null} id
  * @returns {Reply}
  */
-export function readNotes(data, id) {
-  if (id === null) return { status: 200, json: data.notes };
-  return { status: 200, json: findNote(data, id) };
+export function readNotes(data, id, query = new URLSearchParams()) {
+  if (id === null && query.has('since')) return readChanges(data, query);
+  if (id === null) return { status: 200, json: data.notes.map(publicNote) };
+  return { status: 200, json: publicNote(findNote(data, id)) };
+}
+
+const FEED_PAGE = 500;
+const FEED_PAGE_MAX = 1000;
+
+/**
+ * The changes feed: notes changed and notes deleted after the cursor, in change order, at most
+ * `limit` (default 500), with the cursor to ask from next and whether more are waiting.
+ * @param {NotesData} data
+ * @param {URLSearchParams} query
+ * @returns {Reply}
+ */
+function readChanges(data, query) {
+  const since = parseCursor(query.get('since') ?? '');
+  const limitText = query.get('limit');
+  const limit = limitText === null ? FEED_PAGE : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > FEED_PAGE_MAX) {
+    throw invalid(`"limit" must be an integer from 1 to ${FEED_PAGE_MAX}.`);
+  }
+  /** @type {Array<{ seq: number, note?: Note, deleted?: string }>} */
+  const after = [];
+  for (const note of data.notes) if ((note._seq ?? 0) > since) after.push({ seq: note._seq ?? 0, note });
+  for (const tomb of data.tombstones ?? [])
+    if (tomb.seq > since) after.push({ seq: tomb.seq, deleted: tomb.id });
+  after.sort((a, b) => a.seq - b.seq);
+  const page = after.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    status: 200,
+    json: {
+      changes: page.flatMap((entry) => (entry.note ? [publicNote(entry.note)] : [])),
+      deleted: page.flatMap((entry) => (entry.deleted === undefined ? [] : [entry.deleted])),
+      cursor: formatCursor(last ? last.seq : Math.max(since, data.changeSeq ?? 0)),
+      more: after.length > page.length,
+      ...(data.clock ? { clock: data.clock } : {}),
+    },
+  };
+}
+
+/** @param {number} seq */
+function formatCursor(seq) {
+  return `c1.${seq.toString(36)}`;
+}
+
+/** @param {string} cursor */
+function parseCursor(cursor) {
+  if (cursor === '') return 0;
+  const match = /^c1\.([0-9a-z]{1,11})$/.exec(cursor);
+  if (!match)
+    throw new HttpError(400, 'invalid-cursor', 'Unknown cursor: pull again from the start (since=).');
+  return Number.parseInt(/** @type {string} */ (match[1]), 36);
+}
+
+/** The note as clients see it (without the server's bookkeeping). @param {Note} note */
+export function publicNote(note) {
+  const { _seq, _clocks, ...rest } = note;
+  return rest;
+}
+
+/** Marks a note (or a deletion) as the newest change. @param {NotesData} data */
+function nextSeq(data) {
+  data.changeSeq = (data.changeSeq ?? 0) + 1;
+  return data.changeSeq;
+}
+
+/** Remembers the greatest clock seen, served with the feed. @param {NotesData} data @param {string | undefined} clock */
+function seeClock(data, clock) {
+  if (clock !== undefined && (data.clock === undefined || clock > data.clock)) data.clock = clock;
+}
+
+const STAMP = /^[0-9a-z]{9}-[0-9a-z]{4}-[0-9a-z]{1,32}$/;
+
+/** @param {WriteConditions} conditions */
+function checkConditions(conditions) {
+  if (conditions.clock !== undefined && !STAMP.test(conditions.clock)) {
+    throw invalid('"Fluxy-Clock" must be a hybrid logical clock stamp (see docs/collections.md).');
+  }
+  if (
+    conditions.ifMatch !== undefined &&
+    !/^"[^"]*"$/.test(conditions.ifMatch) &&
+    conditions.ifMatch !== '*'
+  ) {
+    throw invalid('"If-Match" must be a quoted version, e.g. "3".');
+  }
+}
+
+/**
+ * 412 when If-Match names another version than the note's.
+ * @param {Note} note @param {WriteConditions} conditions
+ */
+function checkVersion(note, conditions) {
+  const expected = conditions.ifMatch;
+  if (expected === undefined || expected === '*' || expected === `"${note.version}"`) return;
+  const error = new HttpError(412, 'precondition-failed', `The note is at version ${note.version} now.`);
+  throw Object.assign(error, { extra: { current: publicNote(note) } });
 }
 
 /**
  * POST, PUT, PATCH and DELETE, applied to `data` in place.
  * @param {NotesData} data
- * @param {{ method: string, id: string | null, input: unknown, now: number }} request
+ * @param {{ method: string, id: string | null, input: unknown, now: number, conditions?: WriteConditions }} request
  * @returns {{ reply: Reply, changed: boolean }}
  * @throws {HttpError} for bad input, missing notes, unsupported methods; nothing is changed then
  */
-export function writeNotes(data, { method, id, input, now }) {
+export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   const at = new Date(now).toISOString();
+  checkConditions(conditions);
+  const { clock } = conditions;
   if (id === null) {
     if (method !== 'POST') throw methodNotAllowed(COLLECTION_METHODS);
     const fields = checkFields(input, ['title', 'body', 'clientId'], ['title']);
@@ -77,17 +190,29 @@ export function writeNotes(data, { method, id, input, now }) {
       createdAt: at,
       updatedAt: at,
       version: 1,
+      _seq: nextSeq(data),
     };
+    if (clock !== undefined) note._clocks = { title: clock, body: clock };
+    seeClock(data, clock);
     data.notes.push(note);
     return {
-      reply: { status: 201, json: note, headers: { Location: `/api/notes/${note.id}` } },
+      reply: { status: 201, json: publicNote(note), headers: { Location: `/api/notes/${note.id}` } },
       changed: true,
     };
   }
 
   if (method === 'DELETE') {
     const note = findNote(data, id);
+    checkVersion(note, conditions);
+    seeClock(data, clock);
+    // Last writer wins: a delete older than a field's last write loses; the note stays.
+    let newest = '';
+    for (const fieldClock of Object.values(note._clocks ?? {})) if (fieldClock > newest) newest = fieldClock;
+    if (clock !== undefined && clock <= newest)
+      return { reply: { status: 200, json: publicNote(note) }, changed: false };
     data.notes.splice(data.notes.indexOf(note), 1);
+    data.tombstones = data.tombstones ?? [];
+    data.tombstones.push({ id, seq: nextSeq(data), clock: clock ?? newest });
     return { reply: { status: 204 }, changed: true };
   }
   if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed(ITEM_METHODS);
@@ -101,18 +226,40 @@ export function writeNotes(data, { method, id, input, now }) {
   const title = 'title' in fields ? checkTitle(fields.title) : undefined;
   const body = isPut || 'body' in fields ? checkBody(fields.body) : undefined;
   const note = findNote(data, id);
-  if (title !== undefined) note.title = title;
-  if (body !== undefined) note.body = body;
+  checkVersion(note, conditions);
+  seeClock(data, clock);
+  /** @type {Record<string, string>} */
+  const clocks = note._clocks ?? {};
+  // Last writer wins per field: a field is set only by a write with a newer clock than its own.
+  const newer = (/** @type {string} */ field) =>
+    clock === undefined || !(clocks[field] !== undefined && clocks[field] >= clock);
+  let applied = false;
+  if (title !== undefined && newer('title')) {
+    note.title = title;
+    if (clock !== undefined) clocks.title = clock;
+    applied = true;
+  }
+  if (body !== undefined && newer('body')) {
+    note.body = body;
+    if (clock !== undefined) clocks.body = clock;
+    applied = true;
+  }
+  if (!applied) return { reply: { status: 200, json: publicNote(note) }, changed: false };
+  if (clock !== undefined) note._clocks = clocks;
   note.updatedAt = at;
   note.version += 1;
-  return { reply: { status: 200, json: note }, changed: true };
+  note._seq = nextSeq(data);
+  return { reply: { status: 200, json: publicNote(note) }, changed: true };
 }
 
 /** @param {NotesData} data @param {string} id */
 function findNote(data, id) {
   const note = data.notes.find((candidate) => candidate.id === id);
-  if (!note) throw new HttpError(404, 'not-found', `There is no note with id "${id}".`);
-  return note;
+  if (note) return note;
+  if ((data.tombstones ?? []).some((tomb) => tomb.id === id)) {
+    throw new HttpError(410, 'gone', `The note "${id}" was deleted.`);
+  }
+  throw new HttpError(404, 'not-found', `There is no note with id "${id}".`);
 }
 
 /**

@@ -112,7 +112,7 @@ describe('Idempotency-Key over HTTP', () => {
     const retry = await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'del-1' });
     expect(retry.status).toBe(204);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
-    expect((await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'del-2' })).status).toBe(404);
+    expect((await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'del-2' })).status).toBe(410);
   });
 
   it('answers 422 when a key comes back with a different body, method or path, and applies nothing', async () => {

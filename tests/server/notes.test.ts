@@ -42,7 +42,7 @@ describe('notes API', () => {
     const deleted = await send(server, 'DELETE', `/api/notes/${first.id}`);
     expect(deleted.status).toBe(204);
     expect(await deleted.text()).toBe('');
-    expect((await send(server, 'GET', `/api/notes/${first.id}`)).status).toBe(404);
+    expect((await send(server, 'GET', `/api/notes/${first.id}`)).status).toBe(410);
     expect((await getJson<Note[]>(server, '/api/notes')).map((note) => note.id)).toStrictEqual([second.id]);
   });
 

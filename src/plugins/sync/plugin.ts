@@ -228,6 +228,81 @@ export class SyncPlugin extends FluxyPlugin {
     });
   }
 
+  /**
+   * Send a GET now — not queued — with this plugin's `baseUrl`, `headers` option (evaluated now,
+   * given a pseudo-operation with `kind: 'read'`), `fetch` and `timeoutMs`: for reads that must
+   * carry the same credentials as the queued writes (collections pull with it). Resolves with the
+   * status and the parsed JSON body (or text) of any answer; rejects with `sync/network-error`
+   * (no answer, a timeout or an abort) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`.
+   *
+   * @example const { status, body } = await sync.read('/notes?since=');
+   */
+  async read(
+    url: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const target = resolveOperationUrl(
+      prepareOperation('GET', url, undefined, {
+        maxBodyBytes: this.#options.maxBodyBytes,
+        resolveUrl: (candidate) => resolveOperationUrl(candidate, this.#options.baseUrl),
+      }).url,
+      this.#options.baseUrl,
+    );
+    await this.#ready();
+    const fetchFunction = this.#options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
+    if (!fetchFunction)
+      throw new FluxyError('sync/network-error', 'No fetch is available: pass SyncPlugin({ fetch }).');
+    const pseudo: Operation = Object.freeze({
+      id: 'read',
+      idempotencyKey: 'read',
+      method: 'GET',
+      url,
+      kind: 'read',
+      createdAt: Date.now(),
+      attempts: 0,
+    });
+    let headers: Headers;
+    try {
+      const given = this.#options.headers;
+      const extra: unknown = typeof given === 'function' ? await given(pseudo) : given;
+      headers = new Headers((extra ?? {}) as Record<string, string>);
+      headers.set('Accept', 'application/json');
+    } catch (cause) {
+      throw new FluxyError(
+        'sync/headers-failed',
+        `sync.read(): the headers option failed: ${String(cause)}`,
+        { cause },
+      );
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#options.timeoutMs);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const response = await fetchFunction(target.href, {
+        method: 'GET',
+        headers,
+        signal: controller.signal,
+      });
+      const text = await response.text();
+      let body: unknown = text === '' ? undefined : text;
+      if (text !== '' && (response.headers.get('Content-Type') ?? '').includes('json')) {
+        try {
+          body = JSON.parse(text) as unknown;
+        } catch {
+          body = text;
+        }
+      }
+      return { status: response.status, body };
+    } catch (cause) {
+      const reason = controller.signal.aborted ? 'timed out or was aborted' : 'got no answer';
+      throw new FluxyError('sync/network-error', `GET ${url} ${reason}.`, { cause });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   /** Send what is pending now (joins a running flush). Resolves with `{ sent, failed, remaining }`. */
   async flush(): Promise<FlushSummary> {
     return (await this.#ready()).flush();

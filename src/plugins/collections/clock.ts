@@ -1,0 +1,140 @@
+/**
+ * A hybrid logical clock (HLC): every local change gets a stamp that sorts after every stamp this
+ * replica issued or saw before, stays close to wall-clock time, and breaks ties by node id.
+ *
+ * A stamp is a fixed-width string, so plain string comparison orders stamps:
+ * `<time: 9 base-36 digits>-<counter: 4 base-36 digits>-<node id>`, e.g. `0mj3x9k2a-0000-k3f9a2c1`.
+ * Time is milliseconds since the epoch; the counter orders stamps of one millisecond.
+ */
+
+/** A remote stamp further ahead of the local wall clock than this is refused: 5 minutes. */
+export const maxClockSkewMs = 5 * 60_000;
+
+const timeWidth = 9;
+const counterWidth = 4;
+const maxCounter = 36 ** counterWidth - 1;
+const maxTime = 36 ** timeWidth - 1;
+const stampPattern = /^([0-9a-z]{9})-([0-9a-z]{4})-([0-9a-z]{1,32})$/;
+
+/** The parts of a stamp. */
+export interface ClockParts {
+  time: number;
+  counter: number;
+  node: string;
+}
+
+/** Reads a stamp; undefined when it is not one. */
+export function parseStamp(stamp: unknown): ClockParts | undefined {
+  if (typeof stamp !== 'string') return undefined;
+  const match = stampPattern.exec(stamp);
+  if (!match) return undefined;
+  return {
+    time: Number.parseInt(match[1] as string, 36),
+    counter: Number.parseInt(match[2] as string, 36),
+    node: match[3] as string,
+  };
+}
+
+/** Writes a stamp. */
+export function formatStamp({ time, counter, node }: ClockParts): string {
+  return `${time.toString(36).padStart(timeWidth, '0')}-${counter.toString(36).padStart(counterWidth, '0')}-${node}`;
+}
+
+/** Why {@link HybridClock.receive} refused a stamp. */
+export type ReceiveResult = 'adopted' | 'invalid' | 'too-far-ahead';
+
+/**
+ * The clock of one replica. Time is injectable (`now`); the node id should be random per replica.
+ *
+ * @example
+ * const clock = new HybridClock('k3f9a2c1');
+ * const a = clock.tick(); const b = clock.tick(); // a < b, even if the wall clock went back
+ * clock.receive(stampFromServer);                 // later ticks sort after it
+ */
+export class HybridClock {
+  readonly #node: string;
+  readonly #now: () => number;
+  readonly #maxSkewMs: number;
+  #time = 0;
+  #counter = 0;
+
+  /**
+   * @param node - this replica's id: 1 to 32 characters of `0-9 a-z`.
+   * @param now - the wall clock, ms since the epoch. @default Date.now
+   * @param maxSkewMs - how far ahead of `now` a received stamp may be. @default 5 minutes
+   */
+  constructor(node: string, now: () => number = Date.now, maxSkewMs = maxClockSkewMs) {
+    if (!/^[0-9a-z]{1,32}$/.test(node)) throw new RangeError('HybridClock: node must be 1-32 of [0-9a-z]');
+    this.#node = node;
+    this.#now = now;
+    this.#maxSkewMs = maxSkewMs;
+  }
+
+  /** The last stamp issued or adopted (the zero stamp before any). */
+  get last(): string {
+    return formatStamp({ time: this.#time, counter: this.#counter, node: this.#node });
+  }
+
+  /** A new stamp for a local event: greater than every stamp issued or adopted before. */
+  tick(): string {
+    const wall = this.#wall();
+    if (wall > this.#time) {
+      this.#time = wall;
+      this.#counter = 0;
+    } else {
+      this.#bump();
+    }
+    return this.last;
+  }
+
+  /**
+   * Move past a stamp seen elsewhere (a pulled row, another tab, a stored stamp after a restart),
+   * so later ticks sort after it. A stamp more than `maxSkewMs` ahead of the wall clock is refused
+   * (a replica with a wrong clock must not drag every other one into the future).
+   */
+  receive(stamp: string): ReceiveResult {
+    const remote = parseStamp(stamp);
+    if (!remote) return 'invalid';
+    const wall = this.#wall();
+    if (remote.time > wall + this.#maxSkewMs) return 'too-far-ahead';
+    this.#merge(remote, wall);
+    return 'adopted';
+  }
+
+  /** Restore the last stamp of an earlier session (no skew limit: it was ours). */
+  restore(stamp: string): void {
+    const stored = parseStamp(stamp);
+    if (stored) this.#merge(stored, this.#wall());
+  }
+
+  #merge(remote: ClockParts, wall: number): void {
+    const time = Math.max(wall, this.#time, remote.time);
+    if (time === this.#time && time === remote.time) {
+      this.#counter = Math.max(this.#counter, remote.counter);
+      this.#bump();
+    } else if (time === this.#time) {
+      this.#bump();
+    } else if (time === remote.time) {
+      this.#time = time;
+      this.#counter = remote.counter;
+      this.#bump();
+    } else {
+      this.#time = time;
+      this.#counter = 0;
+    }
+  }
+
+  #bump(): void {
+    if (this.#counter < maxCounter) {
+      this.#counter++;
+    } else {
+      this.#time++;
+      this.#counter = 0;
+    }
+  }
+
+  #wall(): number {
+    const wall = Math.floor(this.#now());
+    return Number.isFinite(wall) ? Math.min(Math.max(wall, 0), maxTime) : 0;
+  }
+}

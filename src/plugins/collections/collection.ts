@@ -1,0 +1,799 @@
+import { batch, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
+import { FluxyPlugin } from '../../core/base-plugin.js';
+import { FluxyError } from '../../core/errors.js';
+import { describeInput } from '../../core/input-checks.js';
+import type { Logger } from '../../core/logger.js';
+import type { PluginContext } from '../../core/plugin.js';
+import type { KeyValueStore } from '../storage/key-value-store.js';
+import { createLock, type Lock, RowCache } from './cache.js';
+import { HybridClock } from './clock.js';
+import {
+  type CollectionLocks,
+  type CollectionOptions,
+  type ResolvedCollectionOptions,
+  type Row,
+  resolveCollectionOptions,
+} from './options.js';
+import { type Change, RowView } from './view.js';
+
+/** Why the last pull (or a pulled clock) went wrong: `collections/pull-failed`, `collections/bad-response`, `collections/clock-skew`. */
+export interface CollectionError {
+  code: string;
+  message: string;
+  /** The HTTP status, when the server answered. */
+  status?: number;
+  /** When it happened (ms since epoch). */
+  at: number;
+}
+
+/** The parts of the Sync plugin a collection uses (its public API). @internal */
+interface SyncLike {
+  queue(method: string, url: string, options?: object): Promise<{ id: string }>;
+  read(url: string, options?: { signal?: AbortSignal }): Promise<{ status: number; body: unknown }>;
+  pending(): Promise<Array<QueuedOperation | { unreadable: true }>>;
+  handle(
+    kind: string,
+    handlers: { sent?(o: SentLike): unknown; failed?(o: FailedLike): unknown },
+  ): () => void;
+  on(event: 'sent', handler: (o: SentLike) => void): () => void;
+  on(event: 'failed', handler: (o: FailedLike) => void): () => void;
+  on(event: 'change', handler: () => void): () => void;
+  discard(id: string): Promise<boolean>;
+  resolveId(tempId: string): Promise<string | undefined>;
+}
+interface QueuedOperation {
+  id: string;
+  kind?: string;
+  body?: unknown;
+  meta?: unknown;
+  tempId?: string;
+}
+interface SentLike {
+  operation: QueuedOperation;
+  status: number;
+  response: unknown;
+}
+interface FailedLike {
+  operation: QueuedOperation | { id: string; unreadable: true };
+  error: { code: string; status?: number };
+}
+interface ChangeMeta {
+  c: 1;
+  /** The row id as the change was made (possibly temporary). */
+  id: string;
+  /** The change's hybrid logical clock stamp. */
+  clock: string;
+  /** The row version the change was made on (for If-Match). */
+  base?: string | number;
+}
+type Message =
+  | { t: 'rows'; rows: Row[]; deleted: string[]; settled: string[]; aliases: Array<[string, string]> }
+  | { t: 'queued' };
+interface ChannelLike {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+
+const kinds = ['insert', 'update', 'remove'] as const;
+/** How long a change that left the outbox without this tab seeing its answer stays shown, waiting for the tab that sent it. */
+const settleWaitMs = 1500;
+
+/**
+ * A server resource kept on the device: its rows, cached and encrypted, pulled since a cursor,
+ * with the user's pending changes shown on top, the same in every tab. Writes go through the
+ * Sync plugin's outbox (ordered, durable, exactly-once with an idempotent server).
+ *
+ * Depends on the `storage`, `connectivity` and `sync` plugins. See docs/collections.md.
+ *
+ * @example
+ * const notes = register(new Collection<Note>('notes', { url: '/notes' }));
+ * await ready();
+ * effect(() => render(notes.items.value));
+ * const row = await notes.insert({ title: 'Groceries' }); // shown at once, durable when resolved
+ * await notes.update(row.id, { title: 'Food' });           // works before the insert was sent
+ */
+export class Collection<R extends Row = Row> extends FluxyPlugin {
+  /** The plugin name, given to the constructor: `use(name)`. */
+  readonly name: string;
+  /** Initialised after these. */
+  readonly dependencies = ['storage', 'connectivity', 'sync'] as const;
+
+  readonly #options: ResolvedCollectionOptions<R>;
+  readonly #view: RowView<R>;
+  readonly #isPulling = signal(false);
+  readonly #lastPulledAt = signal<number | null>(null);
+  readonly #lastError = signal<CollectionError | null>(null);
+  #sync: SyncLike | undefined;
+  #cache: RowCache<R> | undefined;
+  #clock: HybridClock | undefined;
+  #lock: Lock | undefined;
+  #channel: ChannelLike | undefined;
+  #logger: Logger | undefined;
+  #online: ReadonlySignal<boolean> | undefined;
+  #signal: AbortSignal | undefined;
+  #seq = 0;
+  /** Increases at every local event that the outbox listing may not show yet (see #relist). */
+  #epoch = 0;
+  /** Operation id → epoch at which this tab saw it answered (or refused). */
+  readonly #settled = new Map<string, number>();
+  /** Operation id → epoch at which this tab learnt that it was committed. */
+  readonly #committed = new Map<string, number>();
+  /** Operation id → when a change that left the outbox unseen stops being shown. */
+  readonly #waiting = new Map<string, number>();
+  /** Ids deleted by a pull in this session: a late answer must not bring them back. */
+  readonly #deletedIds = new Set<string>();
+  #relisting: Promise<void> | undefined;
+  #relistAgain = false;
+  #pulling: Promise<void> | undefined;
+  #pullFailures = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Rows: the confirmed rows with the pending changes applied on top, in a stable order. */
+  readonly items: ReadonlySignal<readonly R[]>;
+  /** True while a pull runs in this tab. */
+  readonly isPulling: ReadonlySignal<boolean> = this.#isPulling;
+  /** When the last complete pull ended (ms since epoch; from storage after a restart), or null. */
+  readonly lastPulledAt: ReadonlySignal<number | null> = this.#lastPulledAt;
+  /** The last pull failure or refused clock; null after a pull succeeds. */
+  readonly lastError: ReadonlySignal<CollectionError | null> = this.#lastError;
+
+  /**
+   * @param name - the plugin name, which also names its storage namespace and operation kinds (`<name>.insert`…).
+   * @param options - see {@link CollectionOptions}; validated now (`collections/invalid-options`).
+   */
+  constructor(name: string, options: CollectionOptions<R>) {
+    super();
+    this.#options = resolveCollectionOptions(name, options);
+    this.name = name;
+    this.#view = new RowView<R>(this.#options.key, this.#options.compare);
+    this.items = this.#view.items;
+  }
+
+  /** @internal */
+  override async init(ctx: PluginContext): Promise<void> {
+    const storage = ctx.use('storage') as unknown as {
+      namespace(prefix: string): KeyValueStore;
+      databaseName?: string;
+    };
+    const connectivity = ctx.use('connectivity') as unknown as { isOnline: ReadonlySignal<boolean> };
+    const sync = ctx.use('sync') as unknown as SyncLike;
+    if (typeof sync.read !== 'function' || typeof sync.handle !== 'function') {
+      throw new FluxyError(
+        'plugin/init-failed',
+        `Collection "${this.name}": the "sync" plugin must be a SyncPlugin from fluxy/sync.`,
+      );
+    }
+    this.#sync = sync;
+    this.#logger = ctx.logger;
+    this.#online = connectivity.isOnline;
+    this.#signal = ctx.signal;
+    const scope = `fluxy-collection:${storage.databaseName ?? 'fluxy'}:${this.name}`;
+    const platformLocks = (globalThis as { navigator?: { locks?: CollectionLocks } }).navigator?.locks;
+    const locks = this.#options.locks === false ? undefined : (this.#options.locks ?? platformLocks);
+    this.#lock = createLock(locks, scope);
+    this.#cache = new RowCache<R>(
+      storage.namespace(`collection-${this.name}`),
+      this.#options.key,
+      this.#lock,
+    );
+    this.#clock = new HybridClock(randomNode(), this.#options.now);
+
+    // Cache first: rows, cursor, clock and the pending changes, before any request.
+    const [stored, operations] = await Promise.all([this.#cache.load(), sync.pending()]);
+    this.#clock.restore(stored.clock ?? '');
+    for (const [tempId, serverId] of stored.aliases) this.#view.alias(tempId, serverId);
+    if (stored.meta.pulledAt !== undefined) this.#lastPulledAt.value = stored.meta.pulledAt;
+    this.#view.confirm(stored.rows, []);
+    const changes = this.#changesOf(operations);
+    for (const change of changes) {
+      if (change.id.startsWith('tmp_') && !this.#view.aliases.has(change.id)) {
+        const serverId = await sync.resolveId(change.id);
+        if (serverId !== undefined) this.#view.alias(change.id, serverId);
+      }
+    }
+    this.#view.setChanges(changes);
+    void this.#forgetUnusedAliases();
+
+    // Answers: at once in this tab (the 'sent' event comes in the same step as the removal from
+    // the outbox, so the row never flickers back), durably through the outcome handlers.
+    const sentNow = (outcome: SentLike) => {
+      if (this.#isOurs(outcome.operation.kind)) this.#applyAnswer(outcome);
+    };
+    const failedNow = (outcome: FailedLike) => {
+      if (!('unreadable' in outcome.operation) && this.#isOurs(outcome.operation.kind))
+        this.#settle([outcome.operation.id]);
+    };
+    ctx.onDispose(sync.on('sent', sentNow));
+    ctx.onDispose(sync.on('failed', failedNow));
+    ctx.onDispose(sync.on('change', () => this.#relist()));
+    for (const kind of kinds) {
+      ctx.onDispose(
+        sync.handle(`${this.name}.${kind}`, {
+          sent: (outcome) => this.#storeAnswer(outcome),
+          failed: (outcome) => this.#storeRefusal(outcome),
+        }),
+      );
+    }
+
+    const Channel = (globalThis as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
+    if (Channel) {
+      const channel = new Channel(scope);
+      channel.onmessage = (event) => this.#onMessage(event.data as Message);
+      this.#channel = channel;
+      ctx.onDispose(() => channel.close());
+    }
+    ctx.onDispose(() => {
+      clearTimeout(this.#retryTimer);
+      clearTimeout(this.#waitTimer);
+    });
+
+    // Pull triggers: start-up and reconnect (the effect), becoming visible, the interval.
+    const stopEffect = effect(() => {
+      if (connectivity.isOnline.value) untracked(() => this.#autoPull());
+    });
+    ctx.onDispose(stopEffect);
+    const document = (globalThis as { document?: Document }).document;
+    document?.addEventListener?.(
+      'visibilitychange',
+      () => {
+        if (document.visibilityState === 'visible') {
+          this.#relist();
+          this.#autoPull();
+        }
+      },
+      { signal: ctx.signal },
+    );
+    if (this.#options.pullIntervalMs > 0) {
+      const timer = setInterval(() => this.#autoPull(), this.#options.pullIntervalMs);
+      (timer as { unref?: () => void }).unref?.();
+      ctx.onDispose(() => clearInterval(timer));
+    }
+  }
+
+  /**
+   * A signal of one row, by id (a temporary id keeps working once the server's id replaced it).
+   * It notifies only when that row changes.
+   *
+   * @example effect(() => (titleEl.textContent = notes.get(id).value?.title ?? ''));
+   */
+  get(id: string): ReadonlySignal<R | undefined> {
+    if (typeof id !== 'string' || id === '')
+      throw invalidArgument(
+        `${this.name}.get(id): id must be a non-empty string (got ${describeInput(id)}).`,
+      );
+    return this.#view.row(id);
+  }
+
+  /**
+   * Insert a row: shown at once under a temporary id (`tmp_…`), which the server's id replaces
+   * in `items`, in `get()` and in every later operation once the insert is answered. Resolves with
+   * the row as shown once the operation is committed to the outbox.
+   */
+  async insert(fields: Omit<R, never> | Partial<R>): Promise<R> {
+    const data = this.#checkFields(fields, 'insert');
+    if (this.#options.key in data) {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${this.name}.insert(fields): do not pass "${this.#options.key}": the server assigns ids (a temporary one is shown until then).`,
+      );
+    }
+    if (!this.#sync) await this.whenReady();
+    const tempId = `tmp_${randomHex(16)}`;
+    const row = await this.#write('insert', tempId, data, 'POST', this.#options.url, { tempId });
+    return row as R;
+  }
+
+  /** Change some fields of a row (the id may still be a temporary one). Resolves once the operation is committed. */
+  async update(id: string, patch: Partial<R>): Promise<void> {
+    const data = this.#checkFields(patch, 'update');
+    if (Object.keys(data).length === 0) {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
+      );
+    }
+    if (
+      this.#options.key in data &&
+      data[this.#options.key] !== this.#view.resolve(this.#checkId(id, 'update'))
+    ) {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${this.name}.update(id, patch): a row's "${this.#options.key}" cannot change.`,
+      );
+    }
+    delete data[this.#options.key];
+    if (!this.#sync) await this.whenReady();
+    const target = this.#existing(id, 'update');
+    await this.#write('update', target, data, 'PATCH', `${this.#options.url}/${encodeURIComponent(target)}`);
+  }
+
+  /** Remove a row (the id may still be a temporary one). Resolves once the operation is committed. */
+  async remove(id: string): Promise<void> {
+    if (!this.#sync) await this.whenReady();
+    const target = this.#existing(id, 'remove');
+    await this.#write(
+      'remove',
+      target,
+      undefined,
+      'DELETE',
+      `${this.#options.url}/${encodeURIComponent(target)}`,
+    );
+  }
+
+  /**
+   * Pull the changes since the last cursor, page by page, now. Resolves when the collection is up
+   * to date with the server (joining a pull in progress, or waiting for another tab's); rejects
+   * with `collections/offline`, `collections/pull-failed` or `collections/bad-response`.
+   */
+  async pull(): Promise<void> {
+    await this.whenReady();
+    if (!this.#online?.peek()) {
+      throw new FluxyError(
+        'collections/offline',
+        `${this.name}.pull(): the device is offline; the collection pulls by itself when it is back.`,
+      );
+    }
+    await this.#pull(false);
+  }
+
+  // --- writes ---------------------------------------------------------------------------------
+
+  async #write(
+    type: Change['type'],
+    id: string,
+    data: Row | undefined,
+    method: string,
+    url: string,
+    extra: { tempId?: string } = {},
+  ): Promise<R | undefined> {
+    const sync = this.#sync as SyncLike;
+    const clock = this.#clock as HybridClock;
+    const stamp = clock.tick();
+    const confirmed = this.#view.confirmed(id);
+    const meta: ChangeMeta = { c: 1, id, clock: stamp };
+    const version = confirmed?.version;
+    if (typeof version === 'number' || typeof version === 'string') meta.base = version;
+    const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
+    if (this.#options.conflict !== 'lww' && meta.base !== undefined && type !== 'insert')
+      headers['If-Match'] = `"${meta.base}"`;
+    const change: Change = { opId: undefined, type, id, seq: ++this.#seq, ...(data ? { data } : {}) };
+    this.#view.addChange(change); // shown in the same frame
+    try {
+      const [operation] = await Promise.all([
+        sync.queue(method, url, {
+          ...(data ? { body: data } : {}),
+          headers,
+          meta,
+          kind: `${this.name}.${type}`,
+          ...extra,
+        }),
+        (this.#cache as RowCache<R>).saveClock(stamp),
+      ]);
+      change.opId = operation.id;
+      this.#committed.set(operation.id, ++this.#epoch);
+      if (this.#settled.has(operation.id)) this.#view.dropChanges((candidate) => candidate === change);
+      this.#post({ t: 'queued' });
+      return this.#view.peek(id);
+    } catch (error) {
+      this.#view.dropChanges((candidate) => candidate === change);
+      throw error;
+    }
+  }
+
+  #checkFields(fields: unknown, method: string): Row {
+    if (
+      fields === null ||
+      typeof fields !== 'object' ||
+      Array.isArray(fields) ||
+      (Object.getPrototypeOf(fields) !== Object.prototype && Object.getPrototypeOf(fields) !== null)
+    ) {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${this.name}.${method}(): pass a plain object of fields (got ${describeInput(fields)}).`,
+      );
+    }
+    let copy: Row;
+    try {
+      copy = JSON.parse(JSON.stringify(fields)) as Row;
+    } catch (cause) {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${this.name}.${method}(): the fields must be JSON (no BigInt, no cycles).`,
+        { cause },
+      );
+    }
+    for (const [field, value] of Object.entries(fields as Row)) {
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+        throw new FluxyError(
+          'collections/invalid-row',
+          `${this.name}.${method}(): field "${field}" is ${typeof value}; rows hold JSON values (use null to clear a field).`,
+        );
+      }
+    }
+    return copy;
+  }
+
+  #checkId(id: unknown, method: string): string {
+    if (typeof id !== 'string' || id === '')
+      throw invalidArgument(
+        `${this.name}.${method}(id): id must be a non-empty string (got ${describeInput(id)}).`,
+      );
+    return id;
+  }
+
+  /** The id to send for a row shown now; refuses ids of rows that are not shown. */
+  #existing(id: unknown, method: string): string {
+    const given = this.#checkId(id, method);
+    const target = this.#view.resolve(given);
+    if (!this.#view.peek(target)) {
+      throw new FluxyError(
+        'collections/unknown-row',
+        `${this.name}.${method}("${given}"): there is no such row (it was removed, or never existed here).`,
+      );
+    }
+    return target;
+  }
+
+  // --- answers ----------------------------------------------------------------------------------
+
+  #isOurs(kind: string | undefined): boolean {
+    if (kind === undefined || !kind.startsWith(`${this.name}.`)) return false;
+    return kinds.includes(kind.slice(this.name.length + 1) as never);
+  }
+
+  /** What an answer changes in the confirmed rows. */
+  #answerOf({ operation, status, response }: SentLike): {
+    rows: R[];
+    deleted: string[];
+    alias?: [string, string];
+  } {
+    const type = operation.kind?.slice(this.name.length + 1);
+    const meta = operation.meta as ChangeMeta | undefined;
+    const id = this.#view.resolve(meta?.id ?? '');
+    const row = isRow(response, this.#options.key) ? (response as R) : undefined;
+    const serverId = row?.[this.#options.key] as string | undefined;
+    const alias: [string, string] | undefined =
+      type === 'insert' && operation.tempId && serverId ? [operation.tempId, serverId] : undefined;
+    if (type === 'remove' && !row) return { rows: [], deleted: [id] };
+    if (!row || this.#deletedIds.has(serverId as string)) {
+      if (status !== 204 && type !== 'remove')
+        this.#logger?.warn(
+          `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
+        );
+      return { rows: [], deleted: [], ...(alias ? { alias } : {}) };
+    }
+    return { rows: [row], deleted: [], ...(alias ? { alias } : {}) };
+  }
+
+  #applyAnswer(outcome: SentLike): { rows: R[]; deleted: string[]; alias?: [string, string] } {
+    const answer = this.#answerOf(outcome);
+    batch(() => {
+      if (answer.alias) this.#view.alias(answer.alias[0], answer.alias[1]);
+      this.#view.confirm(answer.rows, answer.deleted);
+      this.#settle([outcome.operation.id]);
+    });
+    return answer;
+  }
+
+  /** The durable part of an answer (runs at least once, in the tab that sent it). */
+  async #storeAnswer(outcome: SentLike): Promise<void> {
+    const answer = this.#applyAnswer(outcome);
+    const aliases = answer.alias ? [answer.alias] : [];
+    await (this.#cache as RowCache<R>).write(answer.rows, answer.deleted, undefined, aliases);
+    this.#post({
+      t: 'rows',
+      rows: answer.rows,
+      deleted: answer.deleted,
+      settled: [outcome.operation.id],
+      aliases,
+    });
+  }
+
+  /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
+  async #storeRefusal({ operation, error }: FailedLike): Promise<void> {
+    this.#settle([operation.id]);
+    const deleted: string[] = [];
+    if (!('unreadable' in operation) && (error.status === 404 || error.status === 410)) {
+      // The server has no such row: it is gone here too. A remove of it has done its job.
+      const meta = operation.meta as ChangeMeta | undefined;
+      if (meta) deleted.push(this.#view.resolve(meta.id));
+      this.#view.confirm([], deleted);
+      await (this.#cache as RowCache<R>).write([], deleted);
+      if (operation.kind === `${this.name}.remove`) await (this.#sync as SyncLike).discard(operation.id);
+    }
+    this.#post({ t: 'rows', rows: [], deleted, settled: [operation.id], aliases: [] });
+  }
+
+  #settle(opIds: readonly string[]): void {
+    const epoch = ++this.#epoch;
+    for (const id of opIds) {
+      this.#settled.set(id, epoch);
+      this.#waiting.delete(id);
+    }
+    const settled = new Set(opIds);
+    this.#view.dropChanges((change) => change.opId !== undefined && settled.has(change.opId));
+  }
+
+  // --- the outbox, across tabs ---------------------------------------------------------------------
+
+  #changesOf(operations: ReadonlyArray<QueuedOperation | { unreadable: true }>): Change[] {
+    const changes: Change[] = [];
+    for (const operation of operations) {
+      if ('unreadable' in operation || !this.#isOurs(operation.kind)) continue;
+      const meta = operation.meta as ChangeMeta | undefined;
+      if (!meta || typeof meta.id !== 'string') continue;
+      if (typeof meta.clock === 'string') this.#clock?.receive(meta.clock);
+      const type = operation.kind?.slice(this.name.length + 1) as Change['type'];
+      const body = operation.body;
+      changes.push({
+        opId: operation.id,
+        type,
+        id: meta.id,
+        seq: 0,
+        ...(body !== null && typeof body === 'object' && !Array.isArray(body) ? { data: body as Row } : {}),
+      });
+    }
+    return changes;
+  }
+
+  /** List the outbox again and show what it holds (another tab wrote, an op was retried…). */
+  #relist(): void {
+    if (this.#relisting) {
+      this.#relistAgain = true;
+      return;
+    }
+    this.#relisting = (async () => {
+      do {
+        this.#relistAgain = false;
+        const since = this.#epoch;
+        let operations: Awaited<ReturnType<SyncLike['pending']>>;
+        try {
+          operations = await (this.#sync as SyncLike).pending();
+        } catch (error) {
+          this.#logger?.warn('could not list the outbox', error);
+          return;
+        }
+        if (this.#signal?.aborted) return;
+        this.#showListed(this.#changesOf(operations), since);
+      } while (this.#relistAgain);
+    })().finally(() => {
+      this.#relisting = undefined;
+    });
+  }
+
+  #showListed(listed: Change[], since: number): void {
+    const now = Date.now();
+    const listedIds = new Set(listed.map((change) => change.opId));
+    // Answered or refused while we listed: gone, whatever the listing says.
+    const shown = listed.filter((change) => !((this.#settled.get(change.opId as string) ?? -1) > since));
+    for (const change of this.#view.changes) {
+      if (change.opId === undefined || listedIds.has(change.opId)) {
+        if (change.opId === undefined) shown.push(change); // still being committed
+        continue;
+      }
+      if ((this.#committed.get(change.opId) ?? -1) > since) {
+        shown.push(change); // committed after the listing began
+        continue;
+      }
+      if (this.#settled.has(change.opId)) continue;
+      // It left the outbox and this tab did not see the answer: another tab sent it. Keep it
+      // until that tab's message brings the row (or a moment passes: then read the rows).
+      const until = this.#waiting.get(change.opId) ?? now + settleWaitMs;
+      if (until > now) {
+        this.#waiting.set(change.opId, until);
+        shown.push(change);
+      } else {
+        this.#waiting.delete(change.opId);
+        void this.#catchUp([change.id]);
+      }
+    }
+    shown.sort((a, b) => order(a, b));
+    this.#view.setChanges(shown);
+    if (this.#waiting.size > 0 && this.#waitTimer === undefined) {
+      this.#waitTimer = setTimeout(() => {
+        this.#waitTimer = undefined;
+        this.#relist();
+      }, settleWaitMs);
+      (this.#waitTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Read rows another tab stored (when its message did not come). */
+  async #catchUp(ids: string[]): Promise<void> {
+    const resolved = ids.map((id) => this.#view.resolve(id));
+    const rows = await (this.#cache as RowCache<R>).rowsOf(resolved).catch(() => []);
+    const found = new Set(rows.map((row) => row[this.#options.key]));
+    this.#view.confirm(
+      rows,
+      resolved.filter((id) => !found.has(id) && !id.startsWith('tmp_')),
+    );
+  }
+
+  #onMessage(message: Message): void {
+    if (message?.t === 'queued') {
+      this.#relist();
+      return;
+    }
+    if (message?.t !== 'rows') return;
+    batch(() => {
+      for (const [tempId, serverId] of message.aliases) this.#view.alias(tempId, serverId);
+      for (const id of message.deleted) this.#deletedIds.add(id);
+      this.#view.confirm(message.rows as R[], message.deleted);
+      this.#settle(message.settled);
+    });
+  }
+
+  #post(message: Message): void {
+    try {
+      this.#channel?.postMessage(message);
+    } catch (error) {
+      this.#logger?.warn('could not tell the other tabs', error);
+    }
+  }
+
+  async #forgetUnusedAliases(): Promise<void> {
+    const used = new Set(this.#view.changes.map((change) => change.id));
+    const unused = [...this.#view.aliases.keys()].filter((tempId) => !used.has(tempId));
+    if (unused.length === 0) return;
+    await (this.#cache as RowCache<R>).forgetAliases(unused).catch(() => {});
+  }
+
+  // --- pulls ----------------------------------------------------------------------------------------
+
+  /** A pull started by a trigger: only online, one at a time, skipped when another tab pulls. */
+  #autoPull(): void {
+    if (!this.#online?.peek() || this.#pulling || this.#signal?.aborted) return;
+    this.#pull(true).catch(() => {}); // reported in lastError, retried with backoff
+  }
+
+  #pull(automatic: boolean): Promise<void> {
+    if (this.#pulling) return this.#pulling;
+    const run = (async () => {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+      try {
+        await (this.#lock as Lock)('pull', () => this.#pullPages(), { ifAvailable: automatic });
+        this.#pullFailures = 0;
+      } catch (error) {
+        this.#pullFailures++;
+        this.#scheduleRetry();
+        throw error;
+      }
+    })();
+    this.#pulling = run.finally(() => {
+      this.#pulling = undefined;
+    });
+    return this.#pulling;
+  }
+
+  #scheduleRetry(): void {
+    if (this.#signal?.aborted) return;
+    const cap = Math.min(60_000, 1000 * 2 ** Math.min(this.#pullFailures, 16));
+    const delay = 500 + Math.random() * cap; // full jitter, never a tight loop
+    this.#retryTimer = setTimeout(() => this.#autoPull(), delay);
+    (this.#retryTimer as { unref?: () => void }).unref?.();
+  }
+
+  async #pullPages(): Promise<void> {
+    const cache = this.#cache as RowCache<R>;
+    const sync = this.#sync as SyncLike;
+    this.#isPulling.value = true;
+    try {
+      let { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
+      let skewed: CollectionError | null = null;
+      for (let page = 0; ; page++) {
+        if (this.#signal?.aborted) return;
+        const separator = this.#options.url.includes('?') ? '&' : '?';
+        let answer: { status: number; body: unknown };
+        try {
+          answer = await sync.read(`${this.#options.url}${separator}since=${encodeURIComponent(cursor)}`, {
+            ...(this.#signal ? { signal: this.#signal } : {}),
+          });
+        } catch (cause) {
+          throw this.#failPull(
+            'collections/pull-failed',
+            `pull of ${this.#options.url} got no answer (page ${page + 1}).`,
+            undefined,
+            cause,
+          );
+        }
+        if (answer.status < 200 || answer.status > 299) {
+          throw this.#failPull(
+            'collections/pull-failed',
+            `pull of ${this.#options.url} was answered ${answer.status} (page ${page + 1}).`,
+            answer.status,
+          );
+        }
+        const body = this.#checkPage(answer.body);
+        if (!body) {
+          throw this.#failPull(
+            'collections/bad-response',
+            `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean } (page ${page + 1}).`,
+            answer.status,
+          );
+        }
+        if (body.clock !== undefined) {
+          const result = (this.#clock as HybridClock).receive(body.clock);
+          if (result === 'too-far-ahead') {
+            skewed = {
+              code: 'collections/clock-skew',
+              message: `the server's clock ${body.clock} is more than 5 minutes ahead of this device: not adopted.`,
+              at: Date.now(),
+            };
+            this.#logger?.warn(skewed.message);
+          }
+        }
+        const pulledAt = body.more ? undefined : Date.now();
+        await cache.write(body.changes, body.deleted, {
+          v: 1,
+          cursor: body.cursor,
+          ...(pulledAt === undefined ? {} : { pulledAt }),
+        });
+        void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
+        batch(() => {
+          for (const id of body.deleted) this.#deletedIds.add(id);
+          this.#view.confirm(body.changes, body.deleted);
+          if (pulledAt !== undefined) this.#lastPulledAt.value = pulledAt;
+        });
+        this.#post({ t: 'rows', rows: body.changes, deleted: body.deleted, settled: [], aliases: [] });
+        cursor = body.cursor;
+        if (!body.more) break;
+      }
+      this.#lastError.value = skewed;
+    } finally {
+      this.#isPulling.value = false;
+    }
+  }
+
+  #checkPage(
+    body: unknown,
+  ): { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string } | undefined {
+    if (body === null || typeof body !== 'object') return undefined;
+    const page = body as Record<string, unknown>;
+    const key = this.#options.key;
+    if (!Array.isArray(page.changes) || !page.changes.every((row) => isRow(row, key))) return undefined;
+    if (!Array.isArray(page.deleted) || !page.deleted.every((id) => typeof id === 'string')) return undefined;
+    if (typeof page.cursor !== 'string' || typeof page.more !== 'boolean') return undefined;
+    if (page.clock !== undefined && typeof page.clock !== 'string') return undefined;
+    return page as { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
+  }
+
+  #failPull(code: string, message: string, status?: number, cause?: unknown): FluxyError {
+    const at = Date.now();
+    this.#lastError.value = { code, message, ...(status === undefined ? {} : { status }), at };
+    this.#logger?.warn(`${message} Retrying with backoff.`);
+    return new FluxyError(code, `${this.name}: ${message}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+function order(a: Change, b: Change): number {
+  if (a.opId !== undefined && b.opId !== undefined) return a.opId < b.opId ? -1 : a.opId > b.opId ? 1 : 0;
+  if (a.opId !== undefined) return -1;
+  if (b.opId !== undefined) return 1;
+  return a.seq - b.seq;
+}
+
+function isRow(value: unknown, key: string): value is Row {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    typeof (value as Row)[key] === 'string'
+  );
+}
+
+function invalidArgument(message: string): FluxyError {
+  return new FluxyError('invalid-argument', message);
+}
+
+function randomHex(bytes: number): string {
+  const values = globalThis.crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(values, (value) => value.toString(16).padStart(2, '0')).join('');
+}
+
+function randomNode(): string {
+  const values = globalThis.crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(values, (value) => (value % 36).toString(36)).join('');
+}

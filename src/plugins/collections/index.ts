@@ -1,0 +1,16 @@
+export {
+  type ClockParts,
+  formatStamp,
+  HybridClock,
+  maxClockSkewMs,
+  parseStamp,
+  type ReceiveResult,
+} from './clock.js';
+export { Collection, type CollectionError } from './collection.js';
+export type {
+  CollectionLocks,
+  CollectionOptions,
+  ConflictInput,
+  ConflictStrategy,
+  Row,
+} from './options.js';

@@ -1,0 +1,247 @@
+import { batch, computed, type ReadonlySignal, type Signal, signal } from '@preact/signals-core';
+import type { Row } from './options.js';
+
+/** A local change not yet answered by the server: what `items` shows on top of the confirmed rows. @internal */
+export interface Change {
+  /** The outbox operation that carries it; undefined while `queue()` has not committed it yet. */
+  opId: string | undefined;
+  type: 'insert' | 'update' | 'remove';
+  /** The row id as the change was made (possibly a temporary id). */
+  id: string;
+  /** Inserted fields or the patch. */
+  data?: Row;
+  /** Local order of changes not yet committed. */
+  seq: number;
+}
+
+/**
+ * The rows a collection shows: the confirmed rows (the server's, as cached) with the pending
+ * changes applied on top, in a stable order. Only the rows whose inputs changed are recomputed,
+ * and a row whose content did not change keeps its object, so `get(id)` notifies only when that
+ * row changes. @internal
+ */
+export class RowView<R extends Row> {
+  readonly #key: string;
+  readonly #compare: ((a: R, b: R) => number) | undefined;
+  readonly #confirmed = new Map<string, R>();
+  #changes: Change[] = [];
+  /** Pending changes by the row they touch (temporary ids resolved). */
+  #byRow = new Map<string, Change[]>();
+  readonly #aliases = new Map<string, string>();
+  /** What is shown, by id. */
+  readonly #rows = new Map<string, R>();
+  /** Confirmed ids in the default order; undefined when it must be sorted again. */
+  #order: string[] | undefined = [];
+  readonly #signals = new Map<string, Signal<R | undefined>>();
+  readonly #aliasVersion = signal(0);
+  readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
+
+  constructor(key: string, compare?: (a: R, b: R) => number) {
+    this.#key = key;
+    this.#compare = compare;
+  }
+
+  get items(): ReadonlySignal<readonly R[]> {
+    return this.#items;
+  }
+
+  /** The id a (possibly temporary) id stands for now. */
+  resolve(id: string): string {
+    return this.#aliases.get(id) ?? id;
+  }
+
+  /** The shown row of `id` now (temporary ids resolved). */
+  peek(id: string): R | undefined {
+    return this.#rows.get(this.resolve(id));
+  }
+
+  /** The confirmed row of `id` (the server's last known version). */
+  confirmed(id: string): R | undefined {
+    return this.#confirmed.get(this.resolve(id));
+  }
+
+  /** The pending changes, oldest first. */
+  get changes(): readonly Change[] {
+    return this.#changes;
+  }
+
+  /** A signal of one row that notifies only when that row changes (or its temporary id is replaced). */
+  row(id: string): ReadonlySignal<R | undefined> {
+    return computed(() => {
+      this.#aliasVersion.value;
+      return this.#signalOf(this.resolve(id)).value;
+    });
+  }
+
+  #signalOf(id: string): Signal<R | undefined> {
+    let rowSignal = this.#signals.get(id);
+    if (!rowSignal) {
+      rowSignal = signal(this.#rows.get(id));
+      this.#signals.set(id, rowSignal);
+    }
+    return rowSignal;
+  }
+
+  /**
+   * Apply confirmed rows and deletions (a pull page, a server answer, another tab's). A row
+   * replaces the confirmed one unless both carry a numeric `version` and the new one is older.
+   */
+  confirm(rows: readonly R[], deleted: readonly string[]): void {
+    const touched = new Set<string>();
+    for (const row of rows) {
+      const id = row[this.#key];
+      if (typeof id !== 'string') continue;
+      const current = this.#confirmed.get(id);
+      if (current && isOlder(row, current)) continue;
+      if (!current) this.#order = undefined;
+      this.#confirmed.set(id, Object.freeze({ ...row }) as R);
+      touched.add(id);
+    }
+    for (const id of deleted) {
+      if (this.#confirmed.delete(id)) {
+        this.#order = undefined;
+        touched.add(id);
+      }
+    }
+    this.#refresh(touched);
+  }
+
+  /** Replace every pending change (after listing the outbox). */
+  setChanges(changes: Change[]): void {
+    const touched = new Set<string>();
+    for (const change of this.#changes) touched.add(this.resolve(change.id));
+    this.#changes = changes;
+    for (const change of changes) touched.add(this.resolve(change.id));
+    this.#index();
+    this.#refresh(touched);
+  }
+
+  /** Add one change (a local write, in the same frame). */
+  addChange(change: Change): void {
+    this.#changes.push(change);
+    this.#index();
+    this.#refresh(new Set([this.resolve(change.id)]));
+  }
+
+  /** Remove the changes for which `drop` is true. */
+  dropChanges(drop: (change: Change) => boolean): void {
+    const touched = new Set<string>();
+    const kept = this.#changes.filter((change) => {
+      if (!drop(change)) return true;
+      touched.add(this.resolve(change.id));
+      return false;
+    });
+    if (kept.length === this.#changes.length) return;
+    this.#changes = kept;
+    this.#index();
+    this.#refresh(touched);
+  }
+
+  /** A temporary id now stands for the server's id. */
+  alias(tempId: string, serverId: string): void {
+    if (this.#aliases.get(tempId) === serverId) return;
+    this.#aliases.set(tempId, serverId);
+    this.#index();
+    batch(() => {
+      this.#refresh(new Set([tempId, serverId]));
+      this.#aliasVersion.value++;
+    });
+  }
+
+  /** The temporary ids known, with their server ids. */
+  get aliases(): ReadonlyMap<string, string> {
+    return this.#aliases;
+  }
+
+  /** The confirmed rows (for tests and persistence). */
+  get confirmedRows(): IterableIterator<R> {
+    return this.#confirmed.values();
+  }
+
+  #index(): void {
+    const byRow = new Map<string, Change[]>();
+    for (const change of this.#changes) {
+      const id = this.resolve(change.id);
+      const list = byRow.get(id);
+      if (list) list.push(change);
+      else byRow.set(id, [change]);
+    }
+    this.#byRow = byRow;
+  }
+
+  #compute(id: string): R | undefined {
+    let row = this.#confirmed.get(id);
+    for (const change of this.#byRow.get(id) ?? []) {
+      if (change.type === 'insert') row = { ...change.data, [this.#key]: id } as R;
+      else if (change.type === 'update') row = row ? ({ ...row, ...change.data, [this.#key]: id } as R) : row;
+      else row = undefined;
+    }
+    return row;
+  }
+
+  #refresh(ids: Set<string>): void {
+    let changed = false;
+    batch(() => {
+      for (const id of ids) {
+        const before = this.#rows.get(id);
+        const computedRow = this.#compute(id);
+        const after = before && computedRow && sameRow(before, computedRow) ? before : computedRow;
+        if (after !== undefined && !Object.isFrozen(after)) Object.freeze(after);
+        if (after === before) continue;
+        changed = true;
+        if (after === undefined) this.#rows.delete(id);
+        else this.#rows.set(id, after);
+        const rowSignal = this.#signals.get(id);
+        if (rowSignal) rowSignal.value = after;
+      }
+      if (changed) this.#items.value = Object.freeze(this.#list());
+    });
+  }
+
+  #list(): R[] {
+    if (this.#order === undefined) this.#order = [...this.#confirmed.keys()].sort(byId);
+    const list: R[] = [];
+    for (const id of this.#order) {
+      const row = this.#rows.get(id);
+      if (row) list.push(row);
+    }
+    const listed = new Set<string>();
+    for (const change of this.#changes) {
+      if (change.type !== 'insert') continue;
+      const id = this.resolve(change.id);
+      if (this.#confirmed.has(id) || listed.has(id)) continue;
+      listed.add(id);
+      const row = this.#rows.get(id);
+      if (row) list.push(row);
+    }
+    const compare = this.#compare;
+    if (compare) list.sort(compare); // stable: ties keep the default order
+    return list;
+  }
+}
+
+/** Default order: shorter ids first, then by code unit (so `n_2` comes before `n_10`). */
+function byId(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** True when both rows carry a numeric version and `row`'s is lower. */
+function isOlder(row: Row, current: Row): boolean {
+  const version = row.version;
+  const currentVersion = current.version;
+  return typeof version === 'number' && typeof currentVersion === 'number' && version < currentVersion;
+}
+
+function sameRow(a: Row, b: Row): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    const x = a[key];
+    const y = b[key];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
+}

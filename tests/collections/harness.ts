@@ -1,0 +1,74 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { onTestFinished } from 'vitest';
+import type { RunningServer } from '../../examples/server/server.mjs';
+import { type App, createApp } from '../../src/core/app.js';
+import { Collection, type CollectionOptions } from '../../src/plugins/collections/index.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { startServer } from '../server/helpers.js';
+import { silentLogger } from '../sync/harness.js';
+
+export { until, withTimeout } from '../sync/harness.js';
+
+/** A note as the reference server keeps it. */
+export interface Note extends Record<string, unknown> {
+  id: string;
+  title: string;
+  body: string;
+  version: number;
+}
+
+/** The reference server, in memory, closed when the test ends. */
+export function referenceServer(): Promise<RunningServer> {
+  return startServer();
+}
+
+export interface DeviceOptions {
+  server: RunningServer;
+  /** The device's disk: keep it to restart the device over the same data. */
+  disk?: IDBFactory;
+  online?: boolean;
+  collection?: Partial<CollectionOptions<Note>>;
+  secret?: string;
+}
+
+/**
+ * One device (or tab): an app with encrypted storage on fake-indexeddb, connectivity, sync
+ * against the reference server, and a `notes` collection. Disposed when the test ends.
+ */
+export async function startDevice(options: DeviceOptions) {
+  const disk = options.disk ?? new IDBFactory();
+  const app: App = createApp({ logger: silentLogger });
+  app.register(
+    new StoragePlugin({
+      indexedDB: disk,
+      secret: options.secret ?? 'test secret',
+      iterations: minIterations,
+    }),
+  );
+  const connectivity = app.register(new ConnectivityPlugin());
+  connectivity.setOnline(options.online ?? true);
+  const sync = app.register(
+    new SyncPlugin({ baseUrl: `${options.server.url}/api`, retry: { baseDelayMs: 5, maxDelayMs: 20 } }),
+  );
+  const notes = app.register(
+    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false, ...options.collection }),
+  );
+  let disposed = false;
+  const dispose = async () => {
+    if (disposed) return;
+    disposed = true;
+    await app.dispose();
+  };
+  onTestFinished(dispose);
+  await app.ready();
+  return { app, disk, connectivity, sync, notes, dispose };
+}
+
+/** The server's notes, as a collection should show them (by id, shorter first). */
+export async function serverNotes(server: RunningServer): Promise<Note[]> {
+  const response = await fetch(`${server.url}/api/notes`);
+  const notes = (await response.json()) as Note[];
+  return notes.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : 1));
+}
