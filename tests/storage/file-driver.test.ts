@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -147,5 +147,22 @@ describe('FileDriver', () => {
     await driver.clear();
     expect(await driver.keys()).toStrictEqual([]);
     expect(await readdir(join(dir, 'db'))).toStrictEqual(['README.txt']);
+  });
+});
+
+describe('a data folder that disappears', () => {
+  it('a read fails with storage/unavailable instead of reading as absent, and works again once it is back', async () => {
+    const dir = await tempDir();
+    const { storage } = await openStorage({ driver: 'file', dir, name: 'db' });
+    await storage.set('kept', { n: 1 });
+    await rename(dir, `${dir}.away`);
+    try {
+      await expectCode(storage.get('kept'), 'storage/unavailable');
+      await expectCode(storage.get('never-written'), 'storage/unavailable');
+    } finally {
+      await rename(`${dir}.away`, dir);
+    }
+    expect(await storage.get('kept')).toStrictEqual({ n: 1 });
+    expect(await storage.get('never-written')).toBeUndefined();
   });
 });

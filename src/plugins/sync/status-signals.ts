@@ -89,6 +89,13 @@ export class StatusSignals {
     this.publish();
   }
 
+  /** Storage answered again: a storage failure shown in `lastError` goes. */
+  storageRecovered(): void {
+    if (this.#transientError?.error.code !== 'sync/storage-failed') return;
+    this.#transientError = null;
+    this.publish();
+  }
+
   /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
   headFailed(error: OperationError, id: string): void {
     this.#completeOne();

@@ -1,6 +1,8 @@
 import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
 import { FluxyError } from '../../core/errors.js';
 import type { EventBus, Unsubscribe } from '../../core/events.js';
+import { storageFailedError } from './attempt-errors.js';
+import { computeDelay } from './backoff.js';
 import type { ChangeChannel, SyncMessage, SyncProgress, SyncStatus } from './change-channel.js';
 import { createParts, type SyncEngineDeps } from './engine-parts.js';
 import { FlushLoop, type FlushSummary } from './flush-loop.js';
@@ -57,6 +59,9 @@ export class SyncEngine {
   #flushRun: Promise<FlushSummary> | undefined;
   #flushAgain = false;
   #intervalTimer: unknown;
+  /** Retries a background rescan that failed (storage unavailable), with backoff. */
+  #rescanTimer: unknown;
+  #backgroundFailures = 0;
   #started = false;
   #disposed = false;
   readonly #disposers: Unsubscribe[] = [];
@@ -112,7 +117,7 @@ export class SyncEngine {
           }
           if (online && leading) {
             this.#requestFlush();
-            void this.#rescan().then(() => this.#requestFlush());
+            this.#rescanInBackground();
           }
           this.#status.publish();
         });
@@ -126,8 +131,7 @@ export class SyncEngine {
 
   /** Rescan storage and flush if there is work: for visibility changes and other hints. */
   wake(): void {
-    if (this.#disposed) return;
-    void this.#rescan().then(() => this.#requestFlush());
+    this.#rescanInBackground();
   }
 
   /** Store a validated draft as a new operation; resolves once committed. Ids follow call order. */
@@ -246,6 +250,7 @@ export class SyncEngine {
     this.#loop.abort();
     this.#loop.cancelWake();
     clearInterval(this.#intervalTimer as ReturnType<typeof setInterval>);
+    clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
     for (const dispose of this.#disposers.splice(0).reverse()) dispose();
     this.#deps.leader.dispose();
     this.#channel.close();
@@ -283,7 +288,38 @@ export class SyncEngine {
       this.#flushAgain = true;
       return;
     }
-    if (this.#lists.pending.length > 0 && this.#canSend()) void this.flush();
+    if (this.#lists.pending.length > 0 && this.#canSend()) {
+      this.flush().catch((error: unknown) => this.#backgroundFailed('a flush', error));
+    }
+  }
+
+  /**
+   * Rescan, then flush if there is work — for triggers nobody awaits (connectivity, the interval,
+   * visibility, other tabs). A storage failure (a folder moved away, EMFILE, a blocked database)
+   * never escapes as an unhandled rejection: it is logged and shown in `lastError`, and the rescan
+   * is tried again with backoff until storage answers.
+   */
+  #rescanInBackground(): void {
+    if (this.#disposed) return;
+    this.#rescan().then(
+      () => {
+        this.#backgroundFailures = 0;
+        clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
+        this.#status.storageRecovered();
+        this.#requestFlush();
+      },
+      (error: unknown) => this.#backgroundFailed('reading the outbox', error),
+    );
+  }
+
+  #backgroundFailed(what: string, error: unknown): void {
+    if (this.#disposed) return;
+    this.#deps.logger.error(`${what} failed in the background; retrying`, error);
+    this.#status.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
+    clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
+    const delay = computeDelay(++this.#backgroundFailures, this.#deps.retry, this.#deps.random);
+    this.#rescanTimer = setTimeout(() => this.#rescanInBackground(), delay);
+    (this.#rescanTimer as { unref?: () => void }).unref?.();
   }
 
   /** The head left the queue without being sent (discarded): its wake-up is stale; send the next now. */

@@ -90,7 +90,9 @@ export class FileDriver implements StorageBackend {
     try {
       return await this.#fs.readFile(this.#file(key), 'utf8');
     } catch (error) {
-      if (codeOf(error) === 'ENOENT') return undefined;
+      // An absent record, unless the whole folder is gone (moved, unmounted): that is no empty
+      // database but an unavailable one, and must not read as "this record was removed".
+      if (codeOf(error) === 'ENOENT' && (await this.#folderExists())) return undefined;
       throw error;
     }
   }
@@ -217,6 +219,14 @@ export class FileDriver implements StorageBackend {
 
   async close(): Promise<void> {
     await this.#tail;
+  }
+
+  async #folderExists(): Promise<boolean> {
+    try {
+      return (await this.#fs.stat(this.#folder)).isDirectory();
+    } catch {
+      return false;
+    }
   }
 
   /** Creates `file` (never an existing one), writes `value` and fsyncs it. */
