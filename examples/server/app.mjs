@@ -34,6 +34,7 @@ import { methodNotAllowed, readNotes, routeNotes, writeNotes } from './notes.mjs
  *   origins: Set<string>,
  *   now: () => number,
  *   log: (line: string) => void,
+ *   feedPageSize?: number,
  *   signal: AbortSignal,
  * }} AppContext
  * @typedef {import('node:http').IncomingMessage} Request
@@ -104,7 +105,7 @@ function read(app, method, url, response) {
   if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD, POST, PUT, PATCH, DELETE');
   const route = routeNotes(url.pathname);
   if (!route) throw notFound();
-  sendReply(response, readNotes(app.db.current, route.id, url.searchParams));
+  sendReply(response, readNotes(app.db.current, route.id, url.searchParams, app.feedPageSize));
 }
 
 /** @param {Response} response @param {{ status: number, retryAfter?: string }} fault */

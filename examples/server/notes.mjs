@@ -61,10 +61,12 @@ export function routeNotes(pathname) {
  * GET and HEAD.
  * @param {NotesData} data
  * @param {string | null} id
+ * @param {URLSearchParams} [query]
+ * @param {number} [pageSize] of the changes feed
  * @returns {Reply}
  */
-export function readNotes(data, id, query = new URLSearchParams()) {
-  if (id === null && query.has('since')) return readChanges(data, query);
+export function readNotes(data, id, query = new URLSearchParams(), pageSize = FEED_PAGE) {
+  if (id === null && query.has('since')) return readChanges(data, query, pageSize);
   if (id === null) return { status: 200, json: data.notes.map(publicNote) };
   return { status: 200, json: publicNote(findNote(data, id)) };
 }
@@ -77,12 +79,13 @@ const FEED_PAGE_MAX = 1000;
  * `limit` (default 500), with the cursor to ask from next and whether more are waiting.
  * @param {NotesData} data
  * @param {URLSearchParams} query
+ * @param {number} pageSize
  * @returns {Reply}
  */
-function readChanges(data, query) {
+function readChanges(data, query, pageSize) {
   const since = parseCursor(query.get('since') ?? '');
   const limitText = query.get('limit');
-  const limit = limitText === null ? FEED_PAGE : Number(limitText);
+  const limit = limitText === null ? pageSize : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > FEED_PAGE_MAX) {
     throw invalid(`"limit" must be an integer from 1 to ${FEED_PAGE_MAX}.`);
   }

@@ -13,6 +13,8 @@ export interface ServerOptions {
   corsOrigin?: string | readonly string[] | null;
   /** How long a key's stored response is kept. @default 604800000 (7 days) */
   idempotencyTtlMs?: number;
+  /** Changes per page of a collection's changes feed (`GET /api/notes?since=`). @default 500 */
+  feedPageSize?: number;
   /** Receives one line per request. @default no logging */
   log?: (line: string) => void;
   /** Clock in epoch milliseconds (tests). @default Date.now */

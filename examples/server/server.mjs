@@ -33,6 +33,7 @@ const OPTION_NAMES = [
   'staticDir',
   'corsOrigin',
   'idempotencyTtlMs',
+  'feedPageSize',
   'log',
   'now',
 ];
@@ -51,6 +52,7 @@ export async function createServer(options = {}) {
     dataFile = DEFAULT_DATA_FILE,
     staticDir = DEFAULT_STATIC_DIR,
     idempotencyTtlMs = DEFAULT_IDEMPOTENCY_TTL_MS,
+    feedPageSize = 500,
     log = () => {},
     now = Date.now,
   } = options;
@@ -58,6 +60,8 @@ export async function createServer(options = {}) {
     throw new TypeError('createServer: port must be 0–65535.');
   if (!(idempotencyTtlMs > 0))
     throw new TypeError('createServer: idempotencyTtlMs must be a positive number.');
+  if (!Number.isInteger(feedPageSize) || feedPageSize < 1 || feedPageSize > 1000)
+    throw new TypeError('createServer: feedPageSize must be an integer from 1 to 1000.');
 
   const db = await JsonFileDatabase.open(dataFile, emptyDocument);
   checkDocument(db.current, dataFile);
@@ -70,6 +74,7 @@ export async function createServer(options = {}) {
     origins: allowedOrigins(options.corsOrigin),
     now,
     log,
+    feedPageSize,
     signal: aborter.signal,
   });
 

@@ -7,7 +7,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { startServer } from '../server/helpers.js';
-import { silentLogger } from '../sync/harness.js';
+import { silentLogger, withTimeout } from '../sync/harness.js';
 
 export { until, withTimeout } from '../sync/harness.js';
 
@@ -19,9 +19,63 @@ export interface Note extends Record<string, unknown> {
   version: number;
 }
 
-/** The reference server, in memory, closed when the test ends. */
-export function referenceServer(): Promise<RunningServer> {
-  return startServer();
+/** The reference server, in memory, closed when the test ends; `requests` lists `METHOD path → status` lines. */
+export async function referenceServer(
+  options: { feedPageSize?: number } = {},
+): Promise<RunningServer & { requests: string[]; request(pattern: RegExp, label: string): Promise<string> }> {
+  const requests: string[] = [];
+  const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
+  const server = await startServer({
+    ...options,
+    log: (line) => {
+      requests.push(line);
+      for (const waiter of waiters) {
+        if (waiter.pattern.test(line)) {
+          waiters.delete(waiter);
+          waiter.resolve(line);
+        }
+      }
+    },
+  });
+  /** Resolves with the first request line (already logged or to come) that matches `pattern`. */
+  const request = (pattern: RegExp, label: string) => {
+    const seen = requests.find((line) => pattern.test(line));
+    if (seen) return Promise.resolve(seen);
+    return withTimeout(new Promise<string>((resolve) => waiters.add({ pattern, resolve })), label);
+  };
+  return Object.assign(server, { requests, request });
+}
+
+/** The pulls a server received (GETs of the changes feed). */
+export function pullsOf(server: { requests: string[] }): string[] {
+  return server.requests.filter((line) => line.startsWith('GET /api/notes?since='));
+}
+
+/** Sends a write straight to the server, as another device without Fluxy would. */
+export async function serverWrite(
+  server: RunningServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as Note) };
+}
+
+/** Queues faults for the next requests that take one (writes, and pulls). */
+export async function faults(server: RunningServer, list: unknown[]): Promise<void> {
+  const response = await fetch(`${server.url}/api/_faults`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(list),
+  });
+  if (response.status !== 200) throw new Error(`faults: ${response.status}`);
 }
 
 export interface DeviceOptions {

@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatStamp, HybridClock, maxClockSkewMs, parseStamp } from '../../src/plugins/collections/index.js';
+
+describe('HybridClock', () => {
+  it('follows the table', () => {
+    let wall = 1_000;
+    const clock = new HybridClock('node1', () => wall);
+    const at = (time: number, counter: number, node = 'node1') => formatStamp({ time, counter, node });
+    const tickAt = (time: number) => {
+      wall = time;
+      return clock.tick();
+    };
+    const steps: Array<[string, () => string, string]> = [
+      ['first tick takes the wall clock', () => clock.tick(), at(1000, 0)],
+      ['same millisecond: counter', () => clock.tick(), at(1000, 1)],
+      ['wall clock moves on', () => tickAt(1005), at(1005, 0)],
+      ['wall clock goes back: time stays, counter grows', () => tickAt(900), at(1005, 1)],
+      [
+        'a remote stamp ahead: adopted, counter past it',
+        () => (clock.receive(at(2000, 7, 'other')), clock.last),
+        at(2000, 8),
+      ],
+      ['a tick after it sorts after it', () => clock.tick(), at(2000, 9)],
+      [
+        'a remote stamp behind: only the counter moves',
+        () => (clock.receive(at(1500, 3, 'other')), clock.last),
+        at(2000, 10),
+      ],
+      ['wall clock passes everything: back to wall time', () => tickAt(5000), at(5000, 0)],
+    ];
+    for (const [label, step, expected] of steps) expect(step(), label).toBe(expected);
+  });
+
+  it('refuses a stamp more than 5 minutes ahead, and garbage, without moving', () => {
+    const clock = new HybridClock('a', () => 10_000_000);
+    const before = clock.tick();
+    expect(clock.receive(formatStamp({ time: 10_000_000 + maxClockSkewMs + 1, counter: 0, node: 'b' }))).toBe(
+      'too-far-ahead',
+    );
+    expect(clock.receive('not a stamp')).toBe('invalid');
+    expect(clock.last).toBe(before);
+    expect(clock.receive(formatStamp({ time: 10_000_000 + maxClockSkewMs, counter: 0, node: 'b' }))).toBe(
+      'adopted',
+    );
+  });
+
+  it('restores the last stamp of an earlier session (monotonic across restarts, even with the wall clock behind)', () => {
+    const first = new HybridClock('a', () => 50_000);
+    first.tick();
+    const last = first.tick();
+    const second = new HybridClock('b', () => 10_000);
+    second.restore(last);
+    expect(second.tick() > last).toBe(true);
+  });
+
+  it('sorts as strings in time, counter, node order and round-trips', () => {
+    const a = formatStamp({ time: 5, counter: 35, node: 'z' });
+    const b = formatStamp({ time: 6, counter: 0, node: 'a' });
+    expect(a < b).toBe(true);
+    expect(parseStamp(a)).toEqual({ time: 5, counter: 35, node: 'z' });
+    expect(parseStamp('00000000-0000-a')).toBeUndefined();
+    expect(() => new HybridClock('UPPER')).toThrow(RangeError);
+  });
+
+  it('is monotonic under any sequence of ticks, receives and wall-clock jumps (property)', () => {
+    const command = fc.oneof(
+      fc.record({ kind: fc.constant('tick' as const) }),
+      fc.record({ kind: fc.constant('jump' as const), by: fc.integer({ min: -3_600_000, max: 3_600_000 }) }),
+      fc.record({
+        kind: fc.constant('receive' as const),
+        offset: fc.integer({ min: -600_000, max: 600_000 }),
+        counter: fc.integer({ min: 0, max: 36 ** 4 - 1 }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 200 }), (commands) => {
+        let wall = 1_700_000_000_000;
+        const clock = new HybridClock('me', () => wall);
+        let previous = clock.last;
+        for (const step of commands) {
+          if (step.kind === 'jump') wall += step.by;
+          else if (step.kind === 'receive') {
+            const stamp = formatStamp({ time: wall + step.offset, counter: step.counter, node: 'them' });
+            const result = clock.receive(stamp);
+            if (result === 'adopted' && !(clock.last > stamp)) return false; // later stamps sort after
+            if (result === 'too-far-ahead' && step.offset <= maxClockSkewMs) return false;
+          } else {
+            const stamp = clock.tick();
+            if (!(stamp > previous)) return false;
+          }
+          if (clock.last < previous) return false;
+          previous = clock.last;
+        }
+        return true;
+      }),
+      { seed: 13, numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,378 @@
+import { effect } from '@preact/signals-core';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import { isFluxyError } from '../../src/core/errors.js';
+import { Collection } from '../../src/plugins/collections/index.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { rawContents } from '../support/raw-indexeddb.js';
+import { silentLogger } from '../sync/harness.js';
+import {
+  faults,
+  type Note,
+  pullsOf,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  until,
+} from './harness.js';
+
+async function code(action: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof action === 'function' ? action() : action);
+  } catch (error) {
+    if (isFluxyError(error)) return error.code;
+    throw error;
+  }
+  throw new Error('expected a FluxyError');
+}
+
+const titles = (rows: readonly Note[]) => rows.map((row) => row.title);
+const idle = (device: { sync: SyncPlugin }) =>
+  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
+
+describe('Collection options', () => {
+  it('refuses bad options at construction with collections/invalid-options and says what to do', async () => {
+    const make = (name: unknown, options: unknown) => () => new Collection(name as string, options as never);
+    for (const [name, options] of [
+      ['notes', undefined],
+      ['notes', {}],
+      ['notes', { url: '' }],
+      ['notes', { url: '/notes?x=1' }],
+      ['notes', { url: '/notes', key: 3 }],
+      ['notes', { url: '/notes', conflict: 'newest' }],
+      ['notes', { url: '/notes', pullIntervalMs: 10 }],
+      ['notes', { url: '/notes', pullIntervalMs: -1 }],
+      ['notes', { url: '/notes', urls: '/x' }],
+      ['notes', { url: '/notes', compare: 'title' }],
+      ['', { url: '/notes' }],
+      ['no/slash', { url: '/notes' }],
+    ] as const) {
+      expect(await code(make(name, options)), JSON.stringify([name, options])).toBe(
+        'collections/invalid-options',
+      );
+    }
+    expect(make('notes', { url: '/notes', conflict: 'newest' })).toThrow(
+      /'lww', 'server-wins', 'client-wins' or a function/,
+    );
+    expect(make('notes', {})).toThrow(/url must be the resource path/);
+  });
+
+  it('refuses a taken name at register(), and a missing sync plugin at ready()', async () => {
+    const app = createApp({ logger: silentLogger });
+    app.register(new StoragePlugin({ driver: 'memory' }));
+    app.register(new ConnectivityPlugin());
+    app.register(new Collection('notes', { url: '/notes' }));
+    expect(await code(() => app.register(new Collection('notes', { url: '/other' })))).toBe(
+      'plugin/duplicate',
+    );
+    expect(await code(app.ready())).toBe('plugin/missing-dependency');
+    await app.dispose();
+  });
+});
+
+describe('Collection writes', () => {
+  it('shows an insert in the same frame, then the server id in items, in get() and in later operations', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const pending = device.notes.insert({ title: 'Groceries', body: '' });
+    // Same frame: before the insert's promise settles.
+    expect(titles(device.notes.items.value)).toEqual(['Groceries']);
+    const row = await pending;
+    expect(row.id).toMatch(/^tmp_/);
+    const byTempId = device.notes.get(row.id);
+    const seen: Array<string | undefined> = [];
+    const stop = effect(() => {
+      seen.push(byTempId.value?.id);
+    });
+    // An update and then a remove-and-reinsert of the temp row, all before the insert is sent.
+    await device.notes.update(row.id, { title: 'Food' });
+    expect(device.notes.get(row.id).value?.title).toBe('Food');
+    device.connectivity.setOnline(true);
+    await idle(device);
+    const [stored] = await serverNotes(server);
+    expect(stored).toMatchObject({ title: 'Food', version: 2 });
+    expect(device.notes.items.value).toEqual([stored]);
+    expect(byTempId.value).toEqual(stored);
+    expect(seen.at(-1)).toBe(stored?.id);
+    // The PATCH went to the server id: the temp id never reached the server.
+    expect(server.requests.filter((line) => line.includes('tmp_'))).toEqual([]);
+    stop();
+  });
+
+  it('removes a row made offline before its insert was sent', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const row = await device.notes.insert({ title: 'Oops' });
+    await device.notes.remove(row.id);
+    expect(device.notes.items.value).toEqual([]);
+    device.connectivity.setOnline(true);
+    await idle(device);
+    expect(await serverNotes(server)).toEqual([]);
+    expect(device.notes.items.value).toEqual([]);
+    expect(await device.sync.failed()).toEqual([]);
+  });
+
+  it('sends Fluxy-Clock on every write (increasing), and If-Match only for the strategies that need it', async () => {
+    const server = await referenceServer();
+    const seen: Array<{ clock: string | null; ifMatch: string | null }> = [];
+    for (const conflict of ['lww', 'server-wins'] as const) {
+      const device = await startDevice({ server, collection: { conflict } });
+      const fetchSpy = (input: string, init: RequestInit) => {
+        const headers = new Headers(init.headers);
+        if (init.method !== 'GET')
+          seen.push({ clock: headers.get('Fluxy-Clock'), ifMatch: headers.get('If-Match') });
+        return fetch(input, init);
+      };
+      // A second app over a spying fetch would need a new device: wrap the sync's own requests instead.
+      await device.dispose();
+      const app = createApp({ logger: silentLogger });
+      app.register(new StoragePlugin({ driver: 'memory' }));
+      app.register(new ConnectivityPlugin());
+      app.register(new SyncPlugin({ baseUrl: `${server.url}/api`, fetch: fetchSpy }));
+      const notes = app.register(
+        new Collection<Note>('notes', { url: '/notes', conflict, pullIntervalMs: 0, locks: false }),
+      );
+      await app.ready();
+      const row = await notes.insert({ title: 'a' });
+      await app.use(SyncPlugin).flush();
+      await notes.update(notes.get(row.id).value?.id as string, { title: 'b' });
+      await app.use(SyncPlugin).flush();
+      await app.dispose();
+    }
+    expect(seen).toHaveLength(4);
+    for (const entry of seen) expect(entry.clock).toMatch(/^[0-9a-z]{9}-[0-9a-z]{4}-[0-9a-z]+$/);
+    expect((seen[0]?.clock as string) < (seen[1]?.clock as string)).toBe(true);
+    expect(seen.map((entry) => entry.ifMatch)).toEqual([null, null, null, '"1"']);
+  });
+
+  it('refuses bad writes with a code, changing nothing', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const before = device.notes.items.value;
+    expect(await code(device.notes.insert(null as never))).toBe('collections/invalid-row');
+    expect(await code(device.notes.insert([] as never))).toBe('collections/invalid-row');
+    expect(await code(device.notes.insert({ id: 'mine', title: 'x' } as never))).toBe(
+      'collections/invalid-row',
+    );
+    expect(await code(device.notes.insert({ title: () => 1 } as never))).toBe('collections/invalid-row');
+    expect(await code(device.notes.insert({ title: 10n } as never))).toBe('collections/invalid-row');
+    expect(await code(device.notes.update('nope', { title: 'x' }))).toBe('collections/unknown-row');
+    expect(await code(device.notes.update('', { title: 'x' }))).toBe('invalid-argument');
+    expect(await code(device.notes.remove(42 as never))).toBe('invalid-argument');
+    const row = await device.notes.insert({ title: 'x' });
+    expect(await code(device.notes.update(row.id, {}))).toBe('collections/invalid-row');
+    expect(await code(device.notes.update(row.id, { id: 'other' }))).toBe('collections/invalid-row');
+    expect(await code(() => device.notes.get(7 as never))).toBe('invalid-argument');
+    expect(before).toEqual([]);
+    expect(titles(device.notes.items.value)).toEqual(['x']);
+    expect(device.sync.pendingCount.value).toBe(1);
+    // A body the outbox refuses (too large) is rolled back at once.
+    expect(await code(device.notes.insert({ title: 'x'.repeat(2 * 1024 * 1024) }))).toBe(
+      'sync/body-too-large',
+    );
+    expect(titles(device.notes.items.value)).toEqual(['x']);
+  });
+
+  it('drops a refused change out of items, brings it back on sync.retry(), and forgets it on discard()', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    const row = await device.notes.insert({ title: 'ok' });
+    await idle(device);
+    const id = device.notes.get(row.id).value?.id as string;
+    // The server refuses titles over 200 characters: a 400, so the change fails for good.
+    await device.notes.update(id, { title: 'y'.repeat(300) });
+    expect(device.notes.get(id).value?.title).toHaveLength(300);
+    await until(() => device.sync.failedCount.value === 1, 'the update to fail');
+    expect(device.notes.get(id).value?.title).toBe('ok');
+    const [failed] = await device.sync.failed();
+    await device.sync.retry(failed?.id);
+    await until(() => device.notes.get(id).value?.title.length === 300, 'the retried change to show again');
+    await until(() => device.sync.failedCount.value === 1, 'the retried update to fail again');
+    expect(device.notes.get(id).value?.title).toBe('ok');
+    await device.sync.discard(failed?.id as string);
+    expect(device.notes.get(id).value?.title).toBe('ok');
+    expect(device.sync.failedCount.value).toBe(0);
+  });
+
+  it('notifies get(id) only when that row changes', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    const a = await device.notes.insert({ title: 'a' });
+    const b = await device.notes.insert({ title: 'b' });
+    await idle(device);
+    const idA = device.notes.get(a.id).value?.id as string;
+    const idB = device.notes.get(b.id).value?.id as string;
+    let runs = 0;
+    const stop = effect(() => {
+      device.notes.get(idA).value;
+      runs++;
+    });
+    expect(runs).toBe(1);
+    await device.notes.update(idB, { title: 'b2' }); // another row
+    await idle(device);
+    await serverWrite(server, 'PATCH', `/api/notes/${idB}`, { title: 'b3' });
+    await device.notes.pull(); // another row changed on the server
+    expect(device.notes.get(idB).value?.title).toBe('b3');
+    expect(runs).toBe(1);
+    await device.notes.update(idA, { title: 'a2' });
+    expect(runs).toBe(2);
+    await idle(device); // the answer carries a new version: the row changed
+    expect(device.notes.get(idA).value).toMatchObject({ title: 'a2', version: 2 });
+    const afterAnswer = runs;
+    await device.notes.pull(); // the same row again: no change, no notification
+    expect(runs).toBe(afterAnswer);
+    stop();
+  });
+});
+
+describe('Collection pulls and cache', () => {
+  it('pulls pages while more, stores rows encrypted, and starts offline from the cache before any request', async () => {
+    const server = await referenceServer({ feedPageSize: 5 });
+    for (let n = 0; n < 11; n++) await serverWrite(server, 'POST', '/api/notes', { title: `note ${n}` });
+    const first = await startDevice({ server, secret: 'sekrit' });
+    await first.notes.pull();
+    expect(pullsOf(server)).toHaveLength(3); // 5 + 5 + 1
+    expect(first.notes.items.value).toHaveLength(11);
+    expect(first.notes.items.value).toEqual(await serverNotes(server));
+    expect(first.notes.lastPulledAt.value).toEqual(expect.any(Number));
+    const raw = await rawContents(first.disk);
+    expect(raw).not.toContain('note 10');
+    await first.dispose();
+
+    const requestsBefore = server.requests.length;
+    const second = await startDevice({ server, disk: first.disk, secret: 'sekrit', online: false });
+    expect(second.notes.items.value).toHaveLength(11);
+    expect(server.requests.length).toBe(requestsBefore);
+    expect(second.notes.lastPulledAt.value).toEqual(first.notes.lastPulledAt.value);
+  });
+
+  it('pulls on ready() when online, on reconnect, and never while offline', async () => {
+    const server = await referenceServer();
+    await serverWrite(server, 'POST', '/api/notes', { title: 'from elsewhere' });
+    const device = await startDevice({ server, online: false });
+    expect(pullsOf(server)).toHaveLength(0);
+    expect(await code(device.notes.pull())).toBe('collections/offline');
+    device.connectivity.setOnline(true);
+    await until(() => device.notes.items.value.length === 1, 'the pull on reconnect');
+    const online = await startDevice({ server });
+    await until(() => online.notes.items.value.length === 1, 'the pull at start-up');
+    expect(pullsOf(server)).toHaveLength(2);
+  });
+
+  it('uses the cursor: a second pull asks only for what changed, including deletions', async () => {
+    const server = await referenceServer();
+    const one = (await serverWrite(server, 'POST', '/api/notes', { title: 'one' })).body as Note;
+    await serverWrite(server, 'POST', '/api/notes', { title: 'two' });
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    expect(titles(device.notes.items.value)).toEqual(['one', 'two']);
+    await serverWrite(server, 'DELETE', `/api/notes/${one.id}`);
+    await serverWrite(server, 'POST', '/api/notes', { title: 'three' });
+    await device.notes.pull();
+    expect(titles(device.notes.items.value)).toEqual(['two', 'three']);
+    const [, second] = pullsOf(server).slice(-2);
+    expect(second).not.toMatch(/since= /);
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('keeps the cache and reports lastError when a pull fails mid-page, then recovers with backoff', async () => {
+    const server = await referenceServer({ feedPageSize: 5 });
+    for (let n = 0; n < 7; n++) await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` });
+    const device = await startDevice({ server, online: false });
+    await faults(server, ['ok', 'drop-before']);
+    device.connectivity.setOnline(true);
+    // The first page is stored, the second fails.
+    await until(() => device.notes.lastError.value !== null, 'the pull to fail');
+    expect(device.notes.lastError.value?.code).toBe('collections/pull-failed');
+    expect(device.notes.items.value).toHaveLength(5);
+    const pullsAtFailure = pullsOf(server).length;
+    // Retried by itself, with backoff (not a tight loop), from the stored cursor.
+    await until(() => device.notes.items.value.length === 7, 'the retried pull', 15_000);
+    expect(pullsOf(server).length - pullsAtFailure).toBeLessThanOrEqual(2);
+    expect(device.notes.lastError.value).toBeNull();
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('reports a server answer that is not a changes page as collections/bad-response', async () => {
+    const server = await referenceServer();
+    const app = createApp({ logger: silentLogger });
+    app.register(new StoragePlugin({ driver: 'memory' }));
+    app.register(new ConnectivityPlugin());
+    app.register(new SyncPlugin({ baseUrl: `${server.url}/api` }));
+    // GET /api/notes without ?since answers a plain list: wrong shape for a pull.
+    const notes = app.register(
+      new Collection<Note>('notes', { url: '/notes/n_1', pullIntervalMs: 0, locks: false }),
+    );
+    await app.ready();
+    expect(await code(notes.pull())).toBe('collections/pull-failed'); // 404
+    expect(notes.lastError.value).toMatchObject({ code: 'collections/pull-failed', status: 404 });
+    await app.dispose();
+  });
+
+  it('keeps pending changes on top of a pull that races them, until the server answers', async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }))
+      .body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    device.connectivity.setOnline(false);
+    await device.notes.update(created.id, { title: 'mine' });
+    // Meanwhile another device changes the body.
+    await serverWrite(server, 'PATCH', `/api/notes/${created.id}`, { body: 'theirs' });
+    device.connectivity.setOnline(true);
+    device.sync.pause(); // the pull comes back before the write is sent
+    await until(() => device.notes.get(created.id).value?.body === 'theirs', 'the pull');
+    expect(device.notes.get(created.id).value).toMatchObject({ title: 'mine', body: 'theirs' });
+    device.sync.resume();
+    await idle(device);
+    expect(device.notes.get(created.id).value).toMatchObject({ title: 'mine', body: 'theirs', version: 3 });
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+});
+
+describe('Collection across restarts and tabs', () => {
+  it('shows a row once after a restart between an insert and its answer', async () => {
+    const server = await referenceServer();
+    const first = await startDevice({ server, online: false });
+    const row = await first.notes.insert({ title: 'survivor' });
+    await first.notes.update(row.id, { body: 'edited offline' });
+    first.sync.pause();
+    first.connectivity.setOnline(true);
+    await until(() => first.notes.lastPulledAt.value !== null, 'the pull on reconnect');
+    await faults(server, ['drop-after']); // the insert is applied, its answer lost
+    first.sync.resume();
+    await server.request(/^POST \/api\/notes → connection closed/, 'the lost answer');
+    await first.dispose();
+    const second = await startDevice({ server, disk: first.disk, online: false });
+    expect(second.notes.items.value).toHaveLength(1);
+    expect(second.notes.items.value[0]).toMatchObject({ title: 'survivor', body: 'edited offline' });
+    second.connectivity.setOnline(true);
+    await idle(second);
+    await second.notes.pull();
+    expect(await serverNotes(server)).toHaveLength(1);
+    expect(second.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('shows the same items in every tab within a moment of a change in any of them', async () => {
+    const server = await referenceServer();
+    const a = await startDevice({ server, online: false });
+    const b = await startDevice({ server, disk: a.disk, online: false });
+    const row = await a.notes.insert({ title: 'from a' });
+    await until(() => titles(b.notes.items.value).join() === 'from a', 'tab b to show the insert');
+    await b.notes.update(row.id, { title: 'edited in b' });
+    await until(() => titles(a.notes.items.value).join() === 'edited in b', 'tab a to show the update');
+    a.connectivity.setOnline(true);
+    await idle(a);
+    const stored = await serverNotes(server);
+    expect(stored).toHaveLength(1);
+    await until(
+      () => JSON.stringify(b.notes.items.value) === JSON.stringify(stored),
+      'tab b to show the server row',
+    );
+    expect(a.notes.items.value).toEqual(stored);
+    expect(b.notes.get(row.id).value).toEqual(stored[0]);
+  });
+});
