@@ -27,6 +27,20 @@ export class MemoryStore implements OutboxStorage {
     this.data.delete(key);
   }
 
+  /** All or nothing: with `failWrites` set, a commit that stores anything fails and changes nothing. */
+  async commit(
+    changes: ReadonlyArray<{ key: string; value: unknown } | { key: string; remove: true }>,
+  ): Promise<void> {
+    if (this.failWrites && changes.some((change) => !('remove' in change))) throw this.failWrites;
+    for (const change of changes) {
+      if ('remove' in change) this.data.delete(change.key);
+      else {
+        this.writes++;
+        this.data.set(change.key, JSON.stringify(change.value));
+      }
+    }
+  }
+
   async keys(prefix = ''): Promise<string[]> {
     return [...this.data.keys()].filter((key) => key.startsWith(prefix)).sort();
   }

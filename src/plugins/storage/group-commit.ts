@@ -4,7 +4,8 @@ import type { StorageBackend, StorageWrite } from './drivers/storage-backend.js'
 const maxBatch = 512;
 
 interface Waiting {
-  readonly write: StorageWrite;
+  /** One write, or a group that must be committed together. */
+  readonly writes: readonly StorageWrite[];
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -15,8 +16,9 @@ interface Waiting {
  * transaction). A lone write goes at once, so sequential awaited writes cost what they did; a
  * burst of concurrent writes costs a few commits instead of one each. Writes reach the driver in
  * the order they were handed over. Each promise resolves only once its own write is committed.
- * When a batch fails, its writes are tried one by one, so only the write that caused the failure
- * (say, the one over quota) rejects.
+ * When a batch fails, its writes (and groups) are tried one by one, so only the write that caused
+ * the failure (say, the one over quota) rejects; a group handed over with {@link writeGroup} is
+ * never split.
  *
  * @example
  * const commits = new GroupCommit(backend);
@@ -33,8 +35,14 @@ export class GroupCommit {
 
   /** Hands `write` to the driver (now, or with the next batch); resolves once it is committed. */
   write(write: StorageWrite): Promise<void> {
+    return this.writeGroup([write]);
+  }
+
+  /** Hands several writes to the driver as one unit (one `writeBatch`); resolves once all are committed. */
+  writeGroup(writes: readonly StorageWrite[]): Promise<void> {
+    if (writes.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ write, resolve, reject });
+      this.#waiting.push({ writes, resolve, reject });
       this.#running ??= this.#run();
     });
   }
@@ -54,7 +62,7 @@ export class GroupCommit {
 
   async #commit(batch: Waiting[]): Promise<void> {
     try {
-      await this.#apply(batch.map((waiting) => waiting.write));
+      await this.#apply(batch.flatMap((waiting) => waiting.writes));
       for (const waiting of batch) waiting.resolve();
       return;
     } catch (error) {
@@ -66,7 +74,7 @@ export class GroupCommit {
     // Attribute the failure: retry one by one (rewriting a value that did land is harmless).
     for (const waiting of batch) {
       try {
-        await this.#apply([waiting.write]);
+        await this.#apply(waiting.writes);
         waiting.resolve();
       } catch (error) {
         waiting.reject(error);
@@ -74,7 +82,7 @@ export class GroupCommit {
     }
   }
 
-  #apply(writes: StorageWrite[]): Promise<void> {
+  #apply(writes: readonly StorageWrite[]): Promise<void> {
     const [only] = writes;
     if (writes.length === 1 && only !== undefined) {
       return only.value === undefined

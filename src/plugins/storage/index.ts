@@ -3,7 +3,7 @@ import type { StoragePlugin } from './plugin.js';
 export type { CipherEngine } from './cipher.js';
 export type { StorageDriverName } from './drivers/open-driver.js';
 export type { StorageErrorCode } from './errors.js';
-export type { KeyValueStore } from './key-value-store.js';
+export type { KeyValueStore, StorageChange } from './key-value-store.js';
 export type { StorageOptions } from './options.js';
 export { StoragePlugin } from './plugin.js';
 export { defaultIterations, minIterations } from './record-keys.js';

@@ -1,5 +1,11 @@
-import type { KeyValueStore } from './key-value-store.js';
-import { assertKey, assertNamespace, assertPrefix, namespaceSeparator } from './storage-keys.js';
+import type { KeyValueStore, StorageChange } from './key-value-store.js';
+import {
+  assertChanges,
+  assertKey,
+  assertNamespace,
+  assertPrefix,
+  namespaceSeparator,
+} from './storage-keys.js';
 
 /**
  * A scoped view of a {@link KeyValueStore}: key `k` of the view is key `prefix + k` of the
@@ -37,6 +43,16 @@ export class NamespaceView implements KeyValueStore {
   async remove(key: string): Promise<void> {
     assertKey(key, 'remove');
     return this.#root.remove(this.#prefix + key);
+  }
+
+  async commit(changes: readonly StorageChange[]): Promise<void> {
+    assertChanges(changes);
+    return this.#root.commit(
+      changes.map((change) => {
+        assertKey(change.key, 'commit');
+        return { ...change, key: this.#prefix + change.key };
+      }),
+    );
   }
 
   async keys(prefix?: string): Promise<string[]> {

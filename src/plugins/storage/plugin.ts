@@ -2,7 +2,7 @@ import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError, isFluxyError } from '../../core/errors.js';
 import type { PluginContext } from '../../core/plugin.js';
 import type { StorageDriverName } from './drivers/open-driver.js';
-import type { KeyValueStore } from './key-value-store.js';
+import type { KeyValueStore, StorageChange } from './key-value-store.js';
 import { NamespaceView } from './namespace-view.js';
 import { openStore } from './open-store.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
@@ -77,6 +77,11 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
 
   async remove(key: string): Promise<void> {
     return (await this.#opened()).remove(key);
+  }
+
+  /** See {@link KeyValueStore.commit}: several changes committed together. */
+  async commit(changes: readonly StorageChange[]): Promise<void> {
+    return (await this.#opened()).commit(changes);
   }
 
   async keys(prefix?: string): Promise<string[]> {

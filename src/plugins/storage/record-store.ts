@@ -2,10 +2,11 @@ import type { StorageBackend } from './drivers/storage-backend.js';
 import { toStorageError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { toJson } from './json-value.js';
-import type { KeyValueStore } from './key-value-store.js';
+import type { KeyValueStore, StorageChange } from './key-value-store.js';
 import { NamespaceView } from './namespace-view.js';
 import type { RecordCodec } from './record-codec.js';
 import {
+  assertChanges,
   assertKey,
   assertNamespace,
   assertPrefix,
@@ -63,6 +64,28 @@ export class RecordStore implements KeyValueStore {
     assertKey(key, 'remove');
     await this.#inCallOrder(Promise.resolve(), () =>
       driverCall(() => this.#commits.write({ key, value: undefined }), `remove("${key}")`),
+    );
+  }
+
+  async commit(changes: readonly StorageChange[]): Promise<void> {
+    assertChanges(changes);
+    for (const change of changes) assertKey(change.key, 'commit');
+    // Every value checked before anything is encoded or written.
+    const json = changes.map((change) => ('remove' in change ? undefined : toJson(change.value, change.key)));
+    const records = Promise.all(
+      changes.map((change, index) => {
+        const text = json[index];
+        return text === undefined ? undefined : this.#codec.encode(change.key, text);
+      }),
+    );
+    await this.#inCallOrder(records, (stored) =>
+      driverCall(
+        () =>
+          this.#commits.writeGroup(
+            changes.map((change, index) => ({ key: change.key, value: stored[index] })),
+          ),
+        `commit(${changes.length} changes)`,
+      ),
     );
   }
 

@@ -1,5 +1,6 @@
 import { describeInput, hasLoneSurrogate } from '../../core/input-checks.js';
 import { storageError } from './errors.js';
+import type { StorageChange } from './key-value-store.js';
 
 /** Keys starting with this character are reserved for Fluxy's metadata. @internal */
 export const reservedKeyPrefix = '\u0000';
@@ -38,6 +39,28 @@ export function assertNamespace(name: unknown): asserts name is string {
     );
   }
   assertUsable(name, 'namespace', 'prefix');
+}
+
+/**
+ * Throws `storage/invalid-key` unless `changes` is an array of `{ key, value }` or
+ * `{ key, remove: true }` (keys are checked by the caller). @internal
+ */
+export function assertChanges(changes: unknown): asserts changes is ReadonlyArray<StorageChange> {
+  const valid =
+    Array.isArray(changes) &&
+    changes.every((change: unknown) => {
+      if (change === null || typeof change !== 'object') return false;
+      const names = Object.keys(change).sort().join(',');
+      return (
+        names === 'key,value' || (names === 'key,remove' && (change as { remove?: unknown }).remove === true)
+      );
+    });
+  if (!valid) {
+    throw storageError(
+      'storage/invalid-key',
+      `commit(changes): changes must be an array of { key, value } or { key, remove: true }, got ${describeInput(changes)}.`,
+    );
+  }
 }
 
 function assertUsable(text: string, operation: string, what: string): void {

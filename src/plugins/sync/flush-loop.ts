@@ -21,6 +21,7 @@ import type { StatusSignals } from './status-signals.js';
 import type { SyncEvents } from './sync-events.js';
 import { extractServerId, type TempIds } from './temp-ids.js';
 import { type SendResult, sendOperation } from './transport.js';
+import { WriteGroup } from './write-group.js';
 
 /** What `flush()` resolves with. */
 export interface FlushSummary {
@@ -72,6 +73,14 @@ export class FlushLoop {
    */
   #noAnswer: { id: string; changedAt: number | undefined } | undefined;
   #wakeTimer: unknown;
+  /**
+   * The head's answer whose commit failed (storage full or unavailable): the next attempt
+   * commits this answer again instead of resending the request, so a disk that cannot take the
+   * outcome does not make the op go out again and again.
+   */
+  #unsettled: { id: string; result: Answer } | undefined;
+  /** Storage failures in a row, for the backoff of the flush that retries after one. */
+  #storageFailures = 0;
 
   constructor(parts: SyncParts, engine: FlushHooks) {
     this.#deps = parts.deps;
@@ -151,14 +160,16 @@ export class FlushLoop {
           continue;
         }
         const step = await this.#sendHead(id, summary);
+        this.#storageFailures = 0;
         this.#status.publish();
         if (step === 'stop') break;
       }
     } catch (error) {
-      // Storage failed under us (e.g. unavailable): keep the operation, report, retry later.
+      // Storage failed under us (unavailable, full): keep the operation, report, retry later —
+      // with a backoff of its own that a server answer does not reset.
       this.#deps.logger.error('flush stopped: storage failed', error);
       this.#status.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
-      this.wakeIn(computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random));
+      this.wakeIn(computeDelay(++this.#storageFailures, this.#deps.retry, this.#deps.random));
     } finally {
       this.#status.flushEnded();
       summary.remaining = this.#lists.pending.length;
@@ -180,6 +191,8 @@ export class FlushLoop {
       this.#lists.note('removed', 'pending', [id]); // removed by another tab
       return 'next';
     }
+    const unsettled = this.#unsettled;
+    if (unsettled?.id === id) return await this.#settle(record, unsettled.result, summary);
     const now = this.#deps.now();
     if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
       this.wakeIn(record.nextAttemptAt - now);
@@ -230,7 +243,7 @@ export class FlushLoop {
         return 'next';
       }
       if (result.kind !== 'response') return await this.#noAnswerFrom(sending, result, summary);
-      return await this.#answered(sending, result, summary);
+      return await this.#settle(sending, result, summary);
     })();
     this.#inFlight = { id, controller, done: step.catch(() => undefined) };
     try {
@@ -277,6 +290,14 @@ export class FlushLoop {
     const last = this.#noAnswer;
     if (!last || last.id !== id || !reason || !lastChangedAt) return false;
     return isOnline.peek() && reason.peek() === 'probe' && lastChangedAt.peek() !== last.changedAt;
+  }
+
+  /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
+  async #settle(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
+    this.#unsettled = { id: record.id, result };
+    const step = await this.#answered(record, result, summary);
+    this.#unsettled = undefined;
+    return step;
   }
 
   /** The server answered: sent, retried later, failed, or the queue pauses on a 401. */
@@ -332,9 +353,14 @@ export class FlushLoop {
     }
   }
 
-  /** A 2xx: settle its temporary id, store its outcome, remove it, tell. */
+  /**
+   * A 2xx: its server id, its outcome and its removal are committed together (one write group),
+   * then it is told. If that commit fails, nothing changed: the op stays the head, and the loop
+   * commits this same answer again later instead of resending (see {@link #unsettled}).
+   */
   async #sent(record: OperationRecord, result: Answer): Promise<void> {
     let serverId: string | undefined;
+    const group = new WriteGroup();
     if (record.tempId !== undefined) {
       serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
       if (serverId === undefined) {
@@ -342,7 +368,7 @@ export class FlushLoop {
           `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
         );
       } else {
-        await this.#tempIds.settle(record.tempId, record.id, { serverId });
+        this.#tempIds.stageSettle(group, record.tempId, record.id, { serverId });
       }
     }
     const base = {
@@ -356,8 +382,8 @@ export class FlushLoop {
     // Stored whether or not a handler is registered here: one registered later, in another tab
     // or on the next start still gets it.
     const durable = record.kind !== undefined;
-    if (durable) await this.#outcomes.record(outcome);
-    await this.#outbox.remove('pending', record.id);
+    if (durable) this.#outcomes.stageRecord(group, outcome);
+    await this.#outbox.commit(this.#outbox.stageRemoval(group, 'pending', record.id));
     this.#lists.remove('pending', [record.id]);
     this.#status.headSent();
     this.#events.emit('sent', {
@@ -369,14 +395,17 @@ export class FlushLoop {
     if (durable) await this.#outcomes.deliver(outcome);
   }
 
-  /** Move the head to the failed list for good. */
+  /** Move the head to the failed list for good (with its outcome and temporary id, in one write group). */
   async #fail(record: OperationRecord, error: OperationError): Promise<void> {
     const { nextAttemptAt: _next, ...rest } = record;
-    if (record.tempId !== undefined) await this.#tempIds.settle(record.tempId, record.id, { failed: true });
+    const group = new WriteGroup();
+    if (record.tempId !== undefined)
+      this.#tempIds.stageSettle(group, record.tempId, record.id, { failed: true });
     const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
     const durable = record.kind !== undefined; // stored even with no handler here (see #sent)
-    if (durable) await this.#outcomes.record(outcome);
-    const moved = await this.#outbox.move({ ...rest, lastError: error }, 'failed');
+    if (durable) this.#outcomes.stageRecord(group, outcome);
+    const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
+    await this.#outbox.commit(group);
     this.#lists.move([record.id], 'pending', 'failed');
     this.#status.headFailed(error, record.id);
     this.#events.emit('failed', { operation: toOperation(moved) as Operation, error });
@@ -388,8 +417,8 @@ export class FlushLoop {
     const message = unreadableMessage(error.cause);
     const stub = Outbox.unreadableStub(id, message, this.#deps.now());
     const lastError = stub.lastError as OperationError;
-    await this.#outbox.write('failed', stub);
-    await this.#outbox.remove('pending', id);
+    const group = this.#outbox.stage(new WriteGroup(), 'failed', stub);
+    await this.#outbox.commit(this.#outbox.stageRemoval(group, 'pending', id));
     this.#lists.move([id], 'pending', 'failed');
     this.#status.headFailed(lastError, id);
     this.#deps.logger.error(`operation ${id} ${message}`);

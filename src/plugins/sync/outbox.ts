@@ -1,6 +1,7 @@
 import { isFluxyError } from '../../core/errors.js';
 import { isOperationRecord, type OperationRecord, recordVersion } from './operation.js';
 import { isOperationId } from './operation-id.js';
+import { type OutboxChange, WriteGroup } from './write-group.js';
 
 /** The part of a key-value store the outbox needs (a `fluxy/storage` namespace fits). */
 export interface OutboxStorage {
@@ -8,6 +9,8 @@ export interface OutboxStorage {
   set(key: string, value: unknown): Promise<void>;
   remove(key: string): Promise<void>;
   keys(prefix?: string): Promise<string[]>;
+  /** Several changes committed together (see `KeyValueStore.commit` in `fluxy/storage`). */
+  commit(changes: readonly OutboxChange[]): Promise<void>;
 }
 
 /** Which list a record is in. */
@@ -90,7 +93,7 @@ export class Outbox {
 
   /** Write a record into a list (commit before resolving). */
   async write(list: OutboxList, record: OperationRecord): Promise<void> {
-    await this.#storage.set(prefixes[list] + record.id, record);
+    await this.commit(this.stage(new WriteGroup(), list, record));
   }
 
   /** Remove a record from a list. */
@@ -98,15 +101,39 @@ export class Outbox {
     await this.#storage.remove(prefixes[list] + id);
   }
 
+  /** Add the write of `record` into `list` to `group`. */
+  stage(group: WriteGroup, list: OutboxList, record: OperationRecord): WriteGroup {
+    return group.set(prefixes[list] + record.id, record);
+  }
+
+  /** Add the removal of record `id` from `list` to `group`. */
+  stageRemoval(group: WriteGroup, list: OutboxList, id: string): WriteGroup {
+    return group.remove(prefixes[list] + id);
+  }
+
   /**
-   * Move a record to the other list: write the new copy (with a higher `rev`) first, then remove
-   * the old one, so a crash in between leaves two copies (settled by `scan`) and never none.
+   * Add the move of a record to the other list to `group`: the new copy (with a higher `rev`)
+   * first, then the removal of the old one, so a commit cut short (a crash on a driver without
+   * transactions) leaves two copies (settled by `scan`), never none. Returns the moved record.
    */
-  async move(record: OperationRecord, to: OutboxList): Promise<OperationRecord> {
+  stageMove(group: WriteGroup, record: OperationRecord, to: OutboxList): OperationRecord {
     const moved: OperationRecord = { ...record, rev: record.rev + 1 };
-    await this.write(to, moved);
-    await this.remove(to === 'failed' ? 'pending' : 'failed', record.id);
+    this.stage(group, to, moved);
+    this.stageRemoval(group, to === 'failed' ? 'pending' : 'failed', record.id);
     return moved;
+  }
+
+  /** Move a record to the other list (see {@link stageMove}). */
+  async move(record: OperationRecord, to: OutboxList): Promise<OperationRecord> {
+    const group = new WriteGroup();
+    const moved = this.stageMove(group, record, to);
+    await this.commit(group);
+    return moved;
+  }
+
+  /** Commit a group of changes to the outbox's namespace together. */
+  commit(group: WriteGroup): Promise<void> {
+    return group.commit(this.#storage);
   }
 
   /** A stub that takes the place of an unreadable record in the failed list. */

@@ -2,6 +2,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Operation, OperationError, OperationRecord, UnreadableOperation } from './operation.js';
 import { toOperation } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
+import { WriteGroup } from './write-group.js';
 
 /** What a `sent` outcome handler receives. */
 export interface SentOutcome {
@@ -90,10 +91,19 @@ export class OutcomeLog {
     return [...(this.#handlers.get(kind) ?? [])].filter((handler) => typeof handler[type] === 'function');
   }
 
-  /** Store an outcome before the operation leaves the queue. */
+  /** Store an outcome on its own (see {@link stageRecord}). */
   async record(outcome: OutcomeRecord): Promise<void> {
-    await this.#storage.set(prefix + outcome.record.id, outcome);
-    this.#fresh.set(outcome.record.id, outcome);
+    const group = new WriteGroup();
+    this.stageRecord(group, outcome);
+    await group.commit(this.#storage);
+  }
+
+  /** Add to `group` the storing of an outcome, committed with the operation's leaving the queue. */
+  stageRecord(group: WriteGroup, outcome: OutcomeRecord): void {
+    const id = outcome.record.id;
+    group.set(prefix + id, outcome, (committed) => {
+      if (committed) this.#fresh.set(id, outcome);
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import { classify } from './classify.js';
 import type { SyncParts } from './engine-parts.js';
 import type { FlushLoop } from './flush-loop.js';
 import type { OperationRecord } from './operation.js';
+import { WriteGroup } from './write-group.js';
 
 /**
  * The app's edits of the queue — retry, discard, clear: the storage, list and error work of each.
@@ -31,8 +32,10 @@ export class QueueEdits {
       const { lastError, nextAttemptAt: _next, ...rest } = record;
       const retried: OperationRecord = { ...rest, attempts: 0 };
       if (wasRefused(record)) retried.keyGen = (record.keyGen ?? 0) + 1;
-      if (record.tempId !== undefined) await tempIds.introduce(record.tempId, record.id);
-      await outbox.move(retried, 'pending');
+      const group = new WriteGroup();
+      outbox.stageMove(group, retried, 'pending');
+      if (record.tempId !== undefined) tempIds.stageIntroduce(group, record.tempId, record.id);
+      await outbox.commit(group);
       lists.move([failedId], 'failed', 'pending');
       status.forgetErrorsOf([failedId]);
       count++;
@@ -61,10 +64,11 @@ export class QueueEdits {
         continue;
       }
       // A discarded create never gives its server id: operations that refer to it cannot succeed.
+      const group = new WriteGroup();
       if (record !== 'unreadable' && record.tempId !== undefined) {
-        await tempIds.settle(record.tempId, id, { failed: true });
+        tempIds.stageSettle(group, record.tempId, id, { failed: true });
       }
-      await outbox.remove(list, id);
+      await outbox.commit(outbox.stageRemoval(group, list, id));
       lists.remove(list, [id]);
       found = true;
     }

@@ -23,6 +23,7 @@ import type { OperationDraft } from './request-validation.js';
 import type { StatusSignals } from './status-signals.js';
 import type { SyncEvents } from './sync-events.js';
 import { defaultTempIdRetentionMs, type TempIds } from './temp-ids.js';
+import { WriteGroup } from './write-group.js';
 
 export type { SyncEngineDeps } from './engine-parts.js';
 
@@ -146,10 +147,10 @@ export class SyncEngine {
     const id = this.#ids.next();
     const refs = this.#tempIds.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId);
     const record = createRecord(id, draft, this.#deps.now(), refs);
-    const write = (async () => {
-      if (draft.tempId !== undefined) await this.#tempIds.introduce(draft.tempId, id);
-      await this.#outbox.write('pending', record);
-    })();
+    // The op and the temporary id it introduces are committed together, or neither is.
+    const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
+    if (draft.tempId !== undefined) this.#tempIds.stageIntroduce(group, draft.tempId, id);
+    const write = this.#outbox.commit(group);
     this.#writing.set(id, write);
     try {
       await write;

@@ -1,6 +1,7 @@
 import type { OperationRecord } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
 import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
+import { WriteGroup } from './write-group.js';
 
 /** What is stored under `t/<tempId>`: which operation introduced it, and its fate. @internal */
 export interface TempIdRecord {
@@ -114,9 +115,13 @@ export class TempIds {
     }
   }
 
-  /** Record that operation `operationId` introduces `tempId` (before the operation is written). */
-  async introduce(tempId: string, operationId: string): Promise<void> {
-    await this.#write(tempId, {}, { v: 1, operationId });
+  /**
+   * Add to `group` the record that operation `operationId` introduces `tempId` — committed with
+   * the operation itself, so neither is stored without the other. Known at once (so a second
+   * `queue()` with it is refused); forgotten again if the commit fails.
+   */
+  stageIntroduce(group: WriteGroup, tempId: string, operationId: string): void {
+    this.#stage(group, tempId, {}, { v: 1, operationId }, 'forget-on-failure');
   }
 
   /** Remember a temporary id seen on a stored operation (e.g. one queued in another tab). */
@@ -173,13 +178,32 @@ export class TempIds {
     return updated;
   }
 
-  /** Store the outcome of the create that introduced `tempId`. */
+  /** Record that operation `operationId` introduces `tempId`, on its own (see {@link stageIntroduce}). */
+  async introduce(tempId: string, operationId: string): Promise<void> {
+    const group = new WriteGroup();
+    this.stageIntroduce(group, tempId, operationId);
+    await group.commit(this.#storage);
+  }
+
+  /** Store the outcome of the create that introduced `tempId`, on its own (see {@link stageSettle}). */
   async settle(
     tempId: string,
     operationId: string,
     outcome: { serverId: string } | { failed: true },
   ): Promise<void> {
-    await this.#write(tempId, { quietSince: this.#now() }, { v: 1, operationId, ...outcome });
+    const group = new WriteGroup();
+    this.stageSettle(group, tempId, operationId, outcome);
+    await group.commit(this.#storage);
+  }
+
+  /** Add to `group` the outcome of the create that introduced `tempId`. */
+  stageSettle(
+    group: WriteGroup,
+    tempId: string,
+    operationId: string,
+    outcome: { serverId: string } | { failed: true },
+  ): void {
+    this.#stage(group, tempId, { quietSince: this.#now() }, { v: 1, operationId, ...outcome }, 'keep');
   }
 
   /**
@@ -246,14 +270,20 @@ export class TempIds {
     for (const key of keys) await this.#storage.remove(key);
   }
 
-  async #write(tempId: string, entry: Entry, record: TempIdRecord): Promise<void> {
+  #stage(
+    group: WriteGroup,
+    tempId: string,
+    entry: Entry,
+    record: TempIdRecord,
+    onFailure: 'forget-on-failure' | 'keep',
+  ): void {
     this.#entries.set(tempId, entry);
-    try {
-      await this.#storage.set(prefix + tempId, record);
-    } finally {
+    group.set(prefix + tempId, record, (committed) => {
+      if (this.#entries.get(tempId) !== entry) return;
+      if (!committed && onFailure === 'forget-on-failure') this.#entries.delete(tempId);
       // Whether or not the write landed, a later listing may now tell (see load).
-      if (this.#entries.get(tempId) === entry) entry.stamp = ++this.#tick;
-    }
+      else entry.stamp = ++this.#tick;
+    });
   }
 
   async #referencedByFailed(options: CollectOptions): Promise<Set<string>> {

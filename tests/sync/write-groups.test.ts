@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import type { Logger } from '../../src/core/logger.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { MemoryStore } from '../support/memory-store.js';
+import { faultServerPerTest, silentLogger, until, withTimeout } from './harness.js';
+
+// Issue 17, findings 8 and 5: what must land together is committed in one write group.
+const fixture = faultServerPerTest();
+
+/** A logger that counts the flush's storage failures; `failures(n)` resolves at the n-th. */
+function countingLogger() {
+  let count = 0;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const logger: Logger = {
+    ...silentLogger,
+    error: (message: unknown) => {
+      if (typeof message !== 'string' || !message.startsWith('flush stopped: storage failed')) return;
+      count++;
+      for (const waiter of waiters.filter((candidate) => candidate.n <= count)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    },
+  };
+  const failures = (n: number) =>
+    withTimeout(
+      n <= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+      `${n} storage failures of the flush`,
+    );
+  return { logger, failures };
+}
+
+describe('an operation and the temporary id it introduces (finding 8)', () => {
+  it('a queue() refused by a full store leaves no mapping: the same create can be queued again', async () => {
+    const app = createApp({ logger: silentLogger });
+    try {
+      const storage = app.register(new StoragePlugin({ driver: 'memory', quota: 2000 }));
+      const connectivity = app.register(new ConnectivityPlugin());
+      const sync = app.register(new SyncPlugin({ baseUrl: fixture.server.url }));
+      await app.ready();
+      connectivity.setOnline(false);
+      await expect(
+        sync.queue('POST', '/api/notes', { body: { text: 'x'.repeat(5000) }, tempId: 'tmp_note_0001' }),
+      ).rejects.toMatchObject({ code: 'storage/quota-exceeded' });
+      expect(await storage.keys()).toStrictEqual([]);
+      const op = await sync.queue('POST', '/api/notes', { body: { text: 'short' }, tempId: 'tmp_note_0001' });
+      expect(await storage.keys()).toStrictEqual([`sync/p/${op.id}`, 'sync/t/tmp_note_0001']);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+describe('a sent operation’s removal and outcome (finding 5)', () => {
+  it('a disk that takes neither: the op is not resent, and the answer is committed once it can be', async () => {
+    const store = new MemoryStore();
+    const { logger, failures } = countingLogger();
+    const { engine, queue, online } = fixture.engineFor({
+      baseUrl: fixture.server.url,
+      store,
+      logger,
+      online: false,
+    });
+    await engine.start();
+    const delivered: string[] = [];
+    engine.handle('note.create', { sent: ({ operation }) => void delivered.push(operation.id) });
+    const op = await queue('POST', '/api/notes', { body: { title: 'a' }, kind: 'note.create' });
+    store.failWrites = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    online.value = true;
+    await failures(4);
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id]);
+    expect(await store.keys()).toStrictEqual([`p/${op.id}`]); // neither half of the group landed
+    expect(engine.lastError.value?.code).toBe('sync/storage-failed');
+
+    store.failWrites = undefined;
+    await until(() => engine.pendingCount.value === 0, 'the answer committed once storage takes it');
+    await until(() => delivered.length === 1, 'the outcome delivered');
+    expect(delivered).toStrictEqual([op.id]);
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id]);
+    expect(await store.keys()).toStrictEqual([]);
+    expect(engine.lastError.value).toBeNull();
+  });
+
+  it('a failed op (422) whose outcome cannot be stored is not resent either', async () => {
+    const store = new MemoryStore();
+    const { logger, failures } = countingLogger();
+    fixture.server.script({ status: 422 });
+    const { engine, queue, online } = fixture.engineFor({
+      baseUrl: fixture.server.url,
+      store,
+      logger,
+      online: false,
+    });
+    await engine.start();
+    const op = await queue('POST', '/api/notes', { body: {}, kind: 'note.create' });
+    store.failWrites = new Error('quota');
+    online.value = true;
+    await failures(3);
+    store.failWrites = undefined;
+    await until(() => engine.failedCount.value === 1, 'the op in the failed list');
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id]);
+    expect((await engine.failed())[0]?.lastError).toMatchObject({ code: 'sync/http-error', status: 422 });
+  });
+});
