@@ -8,6 +8,10 @@ export default defineConfig({
     sync: 'src/plugins/sync/index.ts',
     react: 'src/bindings/react/index.ts',
     dom: 'src/bindings/dom/index.ts',
+    // Not package entries: the two targets of the `#file-driver` package import (package.json
+    // "imports"): Node gets the file driver, every other environment a stub that says why not.
+    'file-driver': 'src/plugins/storage/drivers/file-driver.ts',
+    'file-driver-unavailable': 'src/plugins/storage/drivers/file-driver-unavailable.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -20,5 +24,5 @@ export default defineConfig({
   platform: 'neutral',
   // Keep 'node:fs/promises' as written (tsup strips the prefix by default), so bundlers' `external: ['node:*']` matches.
   removeNodeProtocol: false,
-  external: ['react', 'node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
+  external: ['react', '#file-driver', 'node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
 });

@@ -4,7 +4,9 @@ import { expect, it } from 'vitest';
 
 // The library runs in browsers and workers too: Node-only globals in src/ throw there (a stray
 // `process.env` check once broke every queue() in the browser). Node modules may only be
-// reached through dynamic `import('node:…')` in the file driver.
+// reached through dynamic `import('node:…')` in the file driver, which itself is reached only
+// through the `#file-driver` package import (package.json "imports": `node` → the driver,
+// `default` → a stub), so browser bundlers never see a `node:` specifier.
 const root = resolve(import.meta.dirname, '../../src');
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -24,6 +26,14 @@ it('src/ uses no Node-only globals and no static node: imports', () => {
     if (/\b(Buffer|__dirname|__filename)\b/.test(code)) problems.push(`${name}: Buffer/__dirname`);
     if (/\brequire\s*\(/.test(code)) problems.push(`${name}: require()`);
     if (/^\s*import[^;]*from\s*['"]node:/m.test(code)) problems.push(`${name}: static node: import`);
+    if (/import\(\s*['"]node:/.test(code) && !name.endsWith('file-driver.ts'))
+      problems.push(`${name}: import('node:…') outside the file driver`);
+    if (
+      /^\s*import\s+(?!type\b)[^;]*from\s*['"][^'"]*\/file-driver\.js['"]|import\(\s*['"][^'"]*\/file-driver\.js/m.test(
+        code,
+      )
+    )
+      problems.push(`${name}: reaches the file driver without #file-driver`);
   }
   expect(problems).toStrictEqual([]);
 });

@@ -168,7 +168,7 @@ for (const entry of ${JSON.stringify(entries)}) {
       result.errorClasses.push({ entry, name, fluxy: value === core.FluxyError || value.prototype instanceof core.FluxyError });
     }
     // Bad options must throw a FluxyError from the core's one class (shared chunk, no copy).
-    if (typeof value === 'function' && /Plugin$/.test(name) && value !== core.FluxyPlugin) {
+    if (typeof value === 'function' && value.prototype instanceof core.FluxyPlugin) {
       let thrown;
       try { new value(42); } catch (error) { thrown = error; }
       result.pluginErrors.push({ entry, name, fluxy: thrown instanceof core.FluxyError });
@@ -212,7 +212,7 @@ console.log(JSON.stringify(result));`;
     },
   );
 
-  it('bundles for browsers as the README says: esbuild with external node:* resolves every entry', async () => {
+  it('bundles for browsers with no configuration: esbuild sees no node: import from any entry', async () => {
     const { build } = await import('esbuild');
     const source = write(
       'browser-entry.mjs',
@@ -224,7 +224,7 @@ console.log(JSON.stringify(result));`;
       bundle: true,
       format: 'esm',
       platform: 'browser',
-      external: ['node:*', 'react'],
+      external: ['react'], // a peer of fluxy/react, installed by its users
       write: false,
       logLevel: 'silent',
       splitting: true,
@@ -232,7 +232,33 @@ console.log(JSON.stringify(result));`;
     });
     expect(result.errors).toStrictEqual([]);
     const code = result.outputFiles.map((file) => file.text).join('\n');
-    expect(code).toContain('node:fs/promises'); // left to the platform, never reached in a browser
+    expect(code.match(/(?:from|import|require)\s*\(?\s*['"]node:[^'"]*['"]/g) ?? []).toStrictEqual([]);
+    expect(code).toContain('The file driver needs Node'); // the `default` branch of #file-driver
+  });
+
+  it('in Node, #file-driver is the real file driver (the `node` condition), from ESM and CJS', async () => {
+    const body = `const { StoragePlugin } = await load('fluxy/storage');
+const { createApp } = await load('fluxy');
+const app = createApp();
+const storage = app.register(new StoragePlugin({ driver: 'file', dir: 'data-' + format }));
+await app.ready();
+await storage.set('k', { v: 1 });
+const files = fs.readdirSync('data-' + format + '/fluxy').filter((f) => f.endsWith('.rec')).length;
+await app.dispose();
+console.log(JSON.stringify({ driver: storage.driver, files }));`;
+    for (const format of ['esm', 'cjs']) {
+      const script =
+        format === 'esm'
+          ? write(
+              'file-driver.mjs',
+              `import fs from 'node:fs';\nconst format = 'esm';\nconst load = (e) => import(e);\n${body}`,
+            )
+          : write(
+              'file-driver.cjs',
+              `const fs = require('node:fs');\nconst format = 'cjs';\nconst load = async (e) => require(e);\n(async () => {\n${body}\n})();`,
+            );
+      expect(await node(script), format).toStrictEqual({ driver: 'file', files: 1 });
+    }
   });
 
   it('after dispose() no timer keeps the process alive: it exits by itself', async () => {

@@ -104,7 +104,9 @@ async function openInner(driver: keyof typeof driverIds, request: DriverRequest)
       return new MemoryDriver({ quota: request.quota });
     }
     case 'file': {
-      const { FileDriver } = await import('./file-driver.js');
+      // A package import: the `node` condition gets ./file-driver.ts, everything else (browser
+      // bundlers) ./file-driver-unavailable.ts, so no browser build ever sees a `node:` import.
+      const { FileDriver } = await import('#file-driver');
       return FileDriver.open({ dir: request.dir, name: request.name, quota: request.quota });
     }
     case 'indexeddb': {
