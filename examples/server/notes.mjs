@@ -29,7 +29,7 @@ import { HttpError } from './http-json.mjs';
  *   createdAt: string, updatedAt: string, version: number,
  *   _seq?: number, _clocks?: Record<string, string> }} Note
  *   (`_` fields are the server's bookkeeping, never sent)
- * @typedef {{ id: string, seq: number, clock: string }} Tombstone
+ * @typedef {{ id: string, seq: number, clock: string, note?: Note }} Tombstone
  * @typedef {{ nextNoteNumber: number, notes: Note[], changeSeq?: number, tombstones?: Tombstone[],
  *   clock?: string }} NotesData
  * @typedef {import('./http-json.mjs').Reply} Reply
@@ -204,6 +204,19 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
     };
   }
 
+  const tomb = (data.tombstones ?? []).find((candidate) => candidate.id === id);
+  if (tomb && clock !== undefined && clock > tomb.clock && conditions.ifMatch === undefined) {
+    // Last writer wins for deletions too: a write newer than the delete undoes it.
+    if (method === 'DELETE') {
+      tomb.clock = clock;
+      return { reply: { status: 204 }, changed: false };
+    }
+    if (tomb.note) {
+      data.tombstones = (data.tombstones ?? []).filter((candidate) => candidate !== tomb);
+      data.notes.push(tomb.note);
+    }
+  }
+
   if (method === 'DELETE') {
     const note = findNote(data, id);
     checkVersion(note, conditions);
@@ -215,7 +228,7 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
       return { reply: { status: 200, json: publicNote(note) }, changed: false };
     data.notes.splice(data.notes.indexOf(note), 1);
     data.tombstones = data.tombstones ?? [];
-    data.tombstones.push({ id, seq: nextSeq(data), clock: clock ?? newest });
+    data.tombstones.push({ id, seq: nextSeq(data), clock: clock ?? newest, note });
     return { reply: { status: 204 }, changed: true };
   }
   if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed(ITEM_METHODS);

@@ -78,6 +78,8 @@ export async function faults(server: RunningServer, list: unknown[]): Promise<vo
   if (response.status !== 200) throw new Error(`faults: ${response.status}`);
 }
 
+const diskNames = new Map<IDBFactory, string>();
+
 export interface DeviceOptions {
   server: RunningServer;
   /** The device's disk: keep it to restart the device over the same data. */
@@ -93,9 +95,16 @@ export interface DeviceOptions {
  */
 export async function startDevice(options: DeviceOptions) {
   const disk = options.disk ?? new IDBFactory();
+  // One database name per disk: devices in one process must not hear each other's tabs.
+  let name = diskNames.get(disk);
+  if (!name) {
+    name = `device-${diskNames.size + 1}-${Math.random().toString(36).slice(2, 8)}`;
+    diskNames.set(disk, name);
+  }
   const app: App = createApp({ logger: silentLogger });
   app.register(
     new StoragePlugin({
+      name,
       indexedDB: disk,
       secret: options.secret ?? 'test secret',
       iterations: minIterations,

@@ -9,6 +9,7 @@ import type { CollectionLocks, Row } from './options.js';
  *   meta         { v: 1, cursor, pulledAt }
  *   clock        the last hybrid logical clock stamp issued or adopted
  *   a/<tempId>   the server id that replaced a temporary id (while a pending change may use it)
+ *   x/<opId>     a write refused with 412, to resolve once a pull brought the server's row
  *
  * Rows are rewritten under the collection's write lock (one writer at a time, across tabs), and
  * each write re-reads the buckets it changes, so two tabs never overwrite each other's rows.
@@ -114,6 +115,23 @@ export class RowCache<R extends Row> {
 
   saveClock(stamp: string): Promise<void> {
     return this.#store.set('clock', stamp);
+  }
+
+  /** Conflicts waiting to be resolved after the next pull: operation id → the status that refused it. */
+  async conflicts(): Promise<Array<[string, number]>> {
+    const keys = await this.#store.keys('x/');
+    const entries = await Promise.all(
+      keys.map(async (key) => [key.slice(2), await this.#store.get<number>(key)] as const),
+    );
+    return entries.filter((entry): entry is [string, number] => typeof entry[1] === 'number');
+  }
+
+  addConflict(operationId: string, status: number): Promise<void> {
+    return this.#store.set(`x/${operationId}`, status);
+  }
+
+  removeConflict(operationId: string): Promise<void> {
+    return this.#store.remove(`x/${operationId}`);
   }
 
   /** Forget temporary ids no pending change uses any more. */

@@ -1,6 +1,7 @@
 import { batch, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
+import { EventBus, type Unsubscribe } from '../../core/events.js';
 import { describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
@@ -10,6 +11,7 @@ import { HybridClock } from './clock.js';
 import {
   type CollectionLocks,
   type CollectionOptions,
+  type ConflictInput,
   type ResolvedCollectionOptions,
   type Row,
   resolveCollectionOptions,
@@ -26,11 +28,39 @@ export interface CollectionError {
   at: number;
 }
 
+/** How a conflict was settled. */
+export type ConflictResolution = 'lww' | 'server-wins' | 'client-wins' | 'merged' | 'dropped';
+
+/** What a `conflict` event says: the row, both sides, and what was decided. */
+export interface ConflictEvent<R extends Row> {
+  /** The row's id. */
+  id: string;
+  /** The row as this replica showed it with its change. */
+  local: R | null;
+  /** The server's row when the conflict was seen (`null`: the server deleted it). */
+  server: R | null;
+  /**
+   * `'lww'`: a newer change from elsewhere won some fields (the server's answer shows them);
+   * `'server-wins'`: the local change was dropped; `'client-wins'`: it was sent again on the new
+   * version; `'merged'`: the merge function's patch was sent; `'dropped'`: the merge function
+   * returned null, or the row was deleted on the server.
+   */
+  resolution: ConflictResolution;
+  /** The row shown now (before the resent change is answered, with it on top). */
+  result: R | null;
+}
+
+/** Events of a collection: `collection.on(name, handler)` returns the unsubscribe function. */
+export interface CollectionEvents<R extends Row> {
+  conflict: ConflictEvent<R>;
+}
+
 /** The parts of the Sync plugin a collection uses (its public API). @internal */
 interface SyncLike {
   queue(method: string, url: string, options?: object): Promise<{ id: string }>;
   read(url: string, options?: { signal?: AbortSignal }): Promise<{ status: number; body: unknown }>;
   pending(): Promise<Array<QueuedOperation | { unreadable: true }>>;
+  failed(): Promise<Array<QueuedOperation | { id: string; unreadable: true }>>;
   handle(
     kind: string,
     handlers: { sent?(o: SentLike): unknown; failed?(o: FailedLike): unknown },
@@ -43,6 +73,7 @@ interface SyncLike {
 }
 interface QueuedOperation {
   id: string;
+  url?: string;
   kind?: string;
   body?: unknown;
   meta?: unknown;
@@ -65,6 +96,10 @@ interface ChangeMeta {
   clock: string;
   /** The row version the change was made on (for If-Match). */
   base?: string | number;
+  /** The row as it was when the change was made (kept for a merge function: the three-way base). */
+  baseRow?: Row | null;
+  /** The refused operation this one resends after a conflict. */
+  resolves?: string;
 }
 type Message =
   | { t: 'rows'; rows: Row[]; deleted: string[]; settled: string[]; aliases: Array<[string, string]> }
@@ -104,6 +139,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly #isPulling = signal(false);
   readonly #lastPulledAt = signal<number | null>(null);
   readonly #lastError = signal<CollectionError | null>(null);
+  readonly #events: EventBus<CollectionEvents<R>>;
+  #resolving: Promise<void> | undefined;
   #sync: SyncLike | undefined;
   #cache: RowCache<R> | undefined;
   #clock: HybridClock | undefined;
@@ -149,6 +186,28 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.name = name;
     this.#view = new RowView<R>(this.#options.key, this.#options.compare);
     this.items = this.#view.items;
+    this.#events = new EventBus<CollectionEvents<R>>((event, error) =>
+      this.#logger?.error(`a "${this.name}.on('${event}')" handler threw`, error),
+    );
+  }
+
+  /**
+   * Listen to `conflict`: a change of this replica met another one (see {@link ConflictEvent});
+   * returns the unsubscribe function.
+   *
+   * @example notes.on('conflict', ({ resolution }) => resolution !== 'client-wins' && toast('Someone else changed this note'));
+   */
+  on<K extends keyof CollectionEvents<R>>(
+    event: K,
+    handler: (payload: CollectionEvents<R>[K]) => void,
+  ): Unsubscribe {
+    if (event !== 'conflict') {
+      throw new FluxyError(
+        'invalid-argument',
+        `${this.name}.on(): unknown event "${String(event)}". Events: conflict.`,
+      );
+    }
+    return this.#events.on(event, handler);
   }
 
   /** @internal */
@@ -346,15 +405,18 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     data: Row | undefined,
     method: string,
     url: string,
-    extra: { tempId?: string } = {},
+    extra: { tempId?: string; resolves?: string; base?: R | null } = {},
   ): Promise<R | undefined> {
     const sync = this.#sync as SyncLike;
     const clock = this.#clock as HybridClock;
     const stamp = clock.tick();
-    const confirmed = this.#view.confirmed(id);
+    const confirmed = extra.base === undefined ? this.#view.confirmed(id) : (extra.base ?? undefined);
     const meta: ChangeMeta = { c: 1, id, clock: stamp };
     const version = confirmed?.version;
     if (typeof version === 'number' || typeof version === 'string') meta.base = version;
+    if (typeof this.#options.conflict === 'function' && type !== 'insert')
+      meta.baseRow = this.#view.peek(id) ?? null;
+    if (extra.resolves !== undefined) meta.resolves = extra.resolves;
     const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
     if (this.#options.conflict !== 'lww' && meta.base !== undefined && type !== 'insert')
       headers['If-Match'] = `"${meta.base}"`;
@@ -367,7 +429,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           headers,
           meta,
           kind: `${this.name}.${type}`,
-          ...extra,
+          ...(extra.tempId === undefined ? {} : { tempId: extra.tempId }),
         }),
         (this.#cache as RowCache<R>).saveClock(stamp),
       ]);
@@ -479,7 +541,41 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** The durable part of an answer (runs at least once, in the tab that sent it). */
   async #storeAnswer(outcome: SentLike): Promise<void> {
+    const shownBefore = this.#view.peek((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
     const answer = this.#applyAnswer(outcome);
+    const [row] = answer.rows;
+    const sent = outcome.operation.body;
+    if (
+      row &&
+      sent !== null &&
+      typeof sent === 'object' &&
+      outcome.operation.kind !== `${this.name}.insert`
+    ) {
+      // Last writer wins on the server: a field whose newer value came from elsewhere is a conflict to report.
+      const lost = Object.entries(sent as Row).some(
+        ([field, value]) => JSON.stringify(row[field]) !== JSON.stringify(value),
+      );
+      const removedButKept = outcome.operation.kind === `${this.name}.remove`;
+      if (lost || removedButKept) {
+        const id = row[this.#options.key] as string;
+        this.#events.emit('conflict', {
+          id,
+          local: removedButKept ? null : shownBefore,
+          server: row,
+          resolution: 'lww',
+          result: this.#view.peek(id) ?? null,
+        });
+      }
+    } else if (row && outcome.operation.kind === `${this.name}.remove`) {
+      const id = row[this.#options.key] as string;
+      this.#events.emit('conflict', {
+        id,
+        local: null,
+        server: row,
+        resolution: 'lww',
+        result: this.#view.peek(id) ?? null,
+      });
+    }
     const aliases = answer.alias ? [answer.alias] : [];
     await (this.#cache as RowCache<R>).write(answer.rows, answer.deleted, undefined, aliases);
     this.#post({
@@ -494,16 +590,21 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
   async #storeRefusal({ operation, error }: FailedLike): Promise<void> {
     this.#settle([operation.id]);
-    const deleted: string[] = [];
-    if (!('unreadable' in operation) && (error.status === 404 || error.status === 410)) {
-      // The server has no such row: it is gone here too. A remove of it has done its job.
-      const meta = operation.meta as ChangeMeta | undefined;
-      if (meta) deleted.push(this.#view.resolve(meta.id));
-      this.#view.confirm([], deleted);
-      await (this.#cache as RowCache<R>).write([], deleted);
-      if (operation.kind === `${this.name}.remove`) await (this.#sync as SyncLike).discard(operation.id);
+    const type = 'unreadable' in operation ? undefined : operation.kind?.slice(this.name.length + 1);
+    if (
+      type !== undefined &&
+      type !== 'insert' &&
+      (error.status === 412 || error.status === 404 || error.status === 410)
+    ) {
+      // A conflict: decided once the server's row is known (after the next pull for a 412; at
+      // once for a deleted row), from durable state, so a restart in between changes nothing.
+      await (this.#cache as RowCache<R>).addConflict(operation.id, error.status);
+      // Not awaited: resolving discards the operation, which must not wait inside its own outcome.
+      if (error.status === 412) this.#autoPull();
+      else void this.#resolveConflicts();
+      return;
     }
-    this.#post({ t: 'rows', rows: [], deleted, settled: [operation.id], aliases: [] });
+    this.#post({ t: 'rows', rows: [], deleted: [], settled: [operation.id], aliases: [] });
   }
 
   #settle(opIds: readonly string[]): void {
@@ -514,6 +615,93 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     const settled = new Set(opIds);
     this.#view.dropChanges((change) => change.opId !== undefined && settled.has(change.opId));
+  }
+
+  /** Resolve the stored conflicts with the server's rows as last pulled (one run at a time). */
+  #resolveConflicts(): Promise<void> {
+    const run = (this.#resolving ?? Promise.resolve()).then(() => this.#resolveStored());
+    this.#resolving = run.catch((error: unknown) =>
+      this.#logger?.warn('could not resolve a conflict', error),
+    );
+    return this.#resolving;
+  }
+
+  async #resolveStored(): Promise<void> {
+    const cache = this.#cache as RowCache<R>;
+    const sync = this.#sync as SyncLike;
+    const stored = await cache.conflicts();
+    if (stored.length === 0) return;
+    const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
+    let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
+    for (const [operationId, status] of stored) {
+      const operation = failed.get(operationId);
+      if (!operation || 'unreadable' in operation) {
+        await cache.removeConflict(operationId); // retried or discarded meanwhile
+        continue;
+      }
+      const meta = operation.meta as ChangeMeta;
+      const type = operation.kind?.slice(this.name.length + 1) as Change['type'];
+      const id = this.#view.resolve(meta.id);
+      const server = status === 412 ? (this.#view.confirmed(id) ?? null) : null;
+      const data = (operation.body ?? undefined) as Row | undefined;
+      const local =
+        type === 'remove'
+          ? null
+          : ({ ...(server ?? meta.baseRow ?? {}), ...data, [this.#options.key]: id } as R);
+      let resolution: ConflictResolution;
+      let resend: { type: Change['type']; data: Row | undefined } | undefined;
+      const strategy = this.#options.conflict;
+      if (server === null && type === 'remove')
+        resolution = 'server-wins'; // gone already: done
+      else if (server === null || strategy === 'server-wins' || strategy === 'lww')
+        resolution = status === 412 || server !== null ? 'server-wins' : 'dropped';
+      else if (strategy === 'client-wins') {
+        resolution = 'client-wins';
+        resend = { type, data };
+      } else {
+        const input: ConflictInput<R> = {
+          local: local as R,
+          server,
+          base: (meta.baseRow ?? null) as R | null,
+        };
+        const patch = strategy(input);
+        if (patch === null) resolution = 'dropped';
+        else {
+          resolution = 'merged';
+          resend =
+            type === 'remove'
+              ? { type, data: undefined }
+              : { type, data: this.#checkFields(patch, 'conflict') };
+        }
+      }
+      if (resend) {
+        pending ??= await sync.pending();
+        const already = pending.some(
+          (candidate) =>
+            !('unreadable' in candidate) &&
+            (candidate.meta as ChangeMeta | undefined)?.resolves === operationId,
+        );
+        if (!already) {
+          const url = `${this.#options.url}/${encodeURIComponent(id)}`;
+          await this.#write(
+            resend.type,
+            id,
+            resend.data,
+            resend.type === 'remove' ? 'DELETE' : 'PATCH',
+            url,
+            { resolves: operationId, base: server },
+          );
+        }
+      }
+      await sync.discard(operationId);
+      await cache.removeConflict(operationId);
+      if (server === null && type !== 'insert') {
+        this.#view.confirm([], [id]);
+        await cache.write([], [id]);
+      }
+      if (type === 'remove' && server === null) continue; // the row is gone, as asked
+      this.#events.emit('conflict', { id, local, server, resolution, result: this.#view.peek(id) ?? null });
+    }
   }
 
   // --- the outbox, across tabs ---------------------------------------------------------------------
@@ -656,6 +844,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       try {
         await (this.#lock as Lock)('pull', () => this.#pullPages(), { ifAvailable: automatic });
         this.#pullFailures = 0;
+        await this.#resolveConflicts();
       } catch (error) {
         this.#pullFailures++;
         this.#scheduleRetry();
@@ -733,6 +922,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         });
         void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
         batch(() => {
+          for (const row of body.changes) this.#deletedIds.delete(row[this.#options.key] as string);
           for (const id of body.deleted) this.#deletedIds.add(id);
           this.#view.confirm(body.changes, body.deleted);
           if (pulledAt !== undefined) this.#lastPulledAt.value = pulledAt;

@@ -6,7 +6,13 @@ export {
   parseStamp,
   type ReceiveResult,
 } from './clock.js';
-export { Collection, type CollectionError } from './collection.js';
+export {
+  Collection,
+  type CollectionError,
+  type CollectionEvents,
+  type ConflictEvent,
+  type ConflictResolution,
+} from './collection.js';
 export type {
   CollectionLocks,
   CollectionOptions,

@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import type { ConflictEvent } from '../../src/plugins/collections/index.js';
+import {
+  faults,
+  type Note,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  until,
+} from './harness.js';
+
+type Device = Awaited<ReturnType<typeof startDevice>>;
+
+const quiet = (device: Device) =>
+  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
+
+/** Two devices that both show one note created on the server. */
+async function twoDevices(options: Parameters<typeof startDevice>[0]['collection'] = {}) {
+  const server = await referenceServer();
+  const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+    .body as Note;
+  const a = await startDevice({ server, collection: options });
+  const b = await startDevice({ server, collection: options });
+  await a.notes.pull();
+  await b.notes.pull();
+  const conflicts: Array<ConflictEvent<Note>> = [];
+  a.notes.on('conflict', (event) => conflicts.push(event));
+  return { server, id: created.id, a, b, conflicts };
+}
+
+async function settle(server: Awaited<ReturnType<typeof referenceServer>>, ...devices: Device[]) {
+  for (let round = 0; round < 2; round++) {
+    for (const device of devices) {
+      device.connectivity.setOnline(true);
+      await device.sync.flush();
+      await quiet(device);
+      await device.notes.pull();
+    }
+  }
+  const rows = await serverNotes(server);
+  for (const device of devices) expect(device.notes.items.value).toEqual(rows);
+  return rows;
+}
+
+async function logKeys(server: Awaited<ReturnType<typeof referenceServer>>): Promise<Array<string | null>> {
+  const response = await fetch(`${server.url}/api/_log`);
+  return ((await response.json()) as Array<{ key: string | null }>).map((entry) => entry.key);
+}
+
+describe("conflict: 'lww' (default)", () => {
+  it('an older offline edit of the same field loses to a newer one sent before it, and says so', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices();
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'older, from a' });
+    await b.notes.update(id, { title: 'newer, from b' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('newer, from b');
+    expect(conflicts).toEqual([
+      expect.objectContaining({
+        id,
+        resolution: 'lww',
+        server: expect.objectContaining({ title: 'newer, from b' }),
+      }),
+    ]);
+  });
+
+  it('a newer offline edit wins although it arrives last', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices();
+    await b.notes.update(id, { title: 'older, from b' });
+    await quiet(b);
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'newer, from a' });
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('newer, from a');
+    expect(conflicts).toEqual([]);
+  });
+
+  it('edits of different fields both survive', async () => {
+    const { server, id, a, b } = await twoDevices();
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'title from a' });
+    await b.notes.update(id, { body: 'body from b' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]).toMatchObject({ title: 'title from a', body: 'body from b' });
+  });
+
+  it('edit vs a newer delete: the edit is dropped (server: null), the row is gone everywhere', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices();
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'edit' });
+    await b.notes.remove(id);
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows).toEqual([]);
+    expect(conflicts).toEqual([expect.objectContaining({ id, server: null, resolution: 'dropped' })]);
+    expect(a.sync.failedCount.value).toBe(0);
+  });
+
+  it('delete vs a newer edit: the delete loses, the row stays everywhere', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices();
+    a.connectivity.setOnline(false);
+    await a.notes.remove(id);
+    expect(a.notes.items.value).toEqual([]);
+    await b.notes.update(id, { title: 'kept' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows).toEqual([expect.objectContaining({ title: 'kept' })]);
+    expect(conflicts).toEqual([expect.objectContaining({ id, local: null, resolution: 'lww' })]);
+  });
+
+  it('an edit newer than a delete that arrived first brings the row back', async () => {
+    const { server, id, a, b } = await twoDevices();
+    a.connectivity.setOnline(false);
+    await b.notes.remove(id);
+    await quiet(b);
+    await a.notes.update(id, { title: 'revived' });
+    const rows = await settle(server, a, b);
+    expect(rows).toEqual([expect.objectContaining({ id, title: 'revived', body: 'b' })]);
+  });
+
+  it('the same insert delivered twice (answer lost, retried) makes one row', async () => {
+    const server = await referenceServer();
+    const a = await startDevice({ server });
+    await a.notes.pull();
+    a.sync.pause();
+    await faults(server, ['drop-after']);
+    await a.notes.insert({ title: 'once' });
+    a.sync.resume();
+    await quiet(a);
+    await a.notes.pull();
+    expect(await serverNotes(server)).toHaveLength(1);
+    expect(a.notes.items.value).toEqual(await serverNotes(server));
+  });
+});
+
+describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match → 412)", () => {
+  it("server-wins drops the local change, shows the server's row, reports it, and never applies it", async () => {
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'server-wins' });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'mine' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const [pending] = await a.sync.pending();
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('theirs');
+    expect(conflicts).toEqual([
+      expect.objectContaining({
+        id,
+        resolution: 'server-wins',
+        local: expect.objectContaining({ title: 'mine' }),
+        server: expect.objectContaining({ title: 'theirs' }),
+        result: expect.objectContaining({ title: 'theirs' }),
+      }),
+    ]);
+    expect(a.sync.failedCount.value).toBe(0);
+    expect(await logKeys(server)).not.toContain(pending?.id);
+  });
+
+  it('client-wins resends the change on the new version', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'client-wins' });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'mine' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('mine');
+    expect(conflicts).toEqual([expect.objectContaining({ id, resolution: 'client-wins' })]);
+    expect(a.sync.failedCount.value).toBe(0);
+  });
+
+  it('a merge function gets local, server and the three-way base, and its patch is sent', async () => {
+    const seen: unknown[] = [];
+    const { server, id, a, b, conflicts } = await twoDevices({
+      conflict: ({ local, server: current, base }) => {
+        seen.push({ local: local.title, server: current?.title, base: base?.title });
+        return { title: `${current?.title} + ${local.title}` };
+      },
+    });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'mine' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('theirs + mine');
+    expect(seen).toEqual([{ local: 'mine', server: 'theirs', base: 'start' }]);
+    expect(conflicts).toEqual([expect.objectContaining({ resolution: 'merged' })]);
+  });
+
+  it('a merge function returning null drops the change', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict: () => null });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'mine' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('theirs');
+    expect(conflicts).toEqual([expect.objectContaining({ resolution: 'dropped' })]);
+  });
+
+  it('a restart between the 412 and the resend still resends once (the decision is durable)', async () => {
+    const { server, id, a, b } = await twoDevices({ conflict: 'client-wins' });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'mine' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    // The PATCH gets its 412; the pull that should follow is cut, so nothing is resolved yet.
+    a.sync.pause();
+    const pulledAt = a.notes.lastPulledAt.value;
+    a.connectivity.setOnline(true);
+    await until(() => a.notes.lastPulledAt.value !== pulledAt, 'the pull on reconnect');
+    await faults(server, ['ok', 'drop-before']);
+    a.sync.resume();
+    await until(() => a.notes.lastError.value !== null, 'the pull after the 412 to fail');
+    expect(a.sync.failedCount.value).toBe(1);
+    await a.dispose();
+    const again = await startDevice({ server, disk: a.disk, collection: { conflict: 'client-wins' } });
+    await until(
+      () => again.sync.failedCount.value === 0 && again.sync.pendingCount.value === 0,
+      'the resend',
+    );
+    const rows = await settle(server, again, b);
+    expect(rows[0]?.title).toBe('mine');
+    const patches = server.requests.filter((line) => line.startsWith('PATCH') && line.endsWith('200'));
+    expect(patches).toHaveLength(2); // b's, then a's resend: once
+  });
+});
+
+describe('clock skew', () => {
+  it('a device 10 minutes fast or slow still converges; a pulled clock too far ahead is refused and reported', async () => {
+    const server = await referenceServer();
+    const fast = await startDevice({ server, collection: { now: () => Date.now() + 10 * 60_000 } });
+    const slow = await startDevice({ server, collection: { now: () => Date.now() - 10 * 60_000 } });
+    const normal = await startDevice({ server });
+    const row = await fast.notes.insert({ title: 'from fast' });
+    await quiet(fast);
+    const id = fast.notes.get(row.id).value?.id as string;
+    await normal.notes.pull();
+    expect(normal.notes.lastError.value?.code).toBe('collections/clock-skew');
+    await slow.notes.pull();
+    await slow.notes.update(id, { body: 'from slow' });
+    await normal.notes.update(id, { title: 'from normal' });
+    const rows = await settle(server, fast, slow, normal);
+    // The fast device's insert stamped every field 10 minutes ahead: edits made before that time
+    // lose to it (LWW by design); every replica still ends with the same row.
+    expect(rows[0]).toMatchObject({ title: 'from fast', body: '' });
+    expect(normal.notes.lastError.value?.code).toBe('collections/clock-skew');
+  });
+});
