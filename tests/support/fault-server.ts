@@ -7,6 +7,8 @@ import type { AddressInfo, Socket } from 'node:net';
  * - `drop-before`: destroy the socket before applying anything;
  * - `drop-after`: apply and store the answer, then destroy the socket (the ambiguous case);
  * - `hang`: never answer;
+ * - `stall-body`: apply, send the status, headers and half of the body, then never finish it;
+ * - `garble-body`: apply, answer with only the first half of the JSON body (unparsable);
  * - `{ status, retryAfter?, headers? }`: answer that status (with those headers) without applying;
  * - `{ delayMs, then? }`: wait, then do `then` (default `ok`).
  */
@@ -15,6 +17,8 @@ export type Fault =
   | 'drop-before'
   | 'drop-after'
   | 'hang'
+  | 'stall-body'
+  | 'garble-body'
   | { status: number; retryAfter?: string; headers?: Record<string, string> }
   | { delayMs: number; then?: Fault };
 
@@ -125,6 +129,17 @@ export class FaultServer {
     const answer = this.#apply(received);
     if (fault === 'drop-after') {
       request.socket.destroy();
+      return;
+    }
+    if (fault === 'stall-body' || fault === 'garble-body') {
+      const half = answer.body.slice(0, Math.floor(answer.body.length / 2));
+      const length = Buffer.byteLength(fault === 'stall-body' ? answer.body : half);
+      response.writeHead(answer.status, {
+        'Content-Type': 'application/json',
+        'Content-Length': String(length),
+      });
+      if (fault === 'garble-body') response.end(half);
+      else response.write(half);
       return;
     }
     response.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(answer.body);

@@ -20,6 +20,7 @@ export interface EngineSetup {
   store?: OutboxStorage;
   retry?: Partial<ResolvedRetryOptions>;
   timeoutMs?: number;
+  maxResponseBytes?: number;
   headers?: HeadersOption;
   fetch?: FetchFunction;
   online?: boolean;
@@ -46,6 +47,7 @@ export function makeEngine(setup: EngineSetup) {
       resolveUrl: (url) => resolveOperationUrl(url, setup.baseUrl),
       headers: setup.headers,
       timeoutMs: setup.timeoutMs ?? 5000,
+      ...(setup.maxResponseBytes === undefined ? {} : { maxResponseBytes: setup.maxResponseBytes }),
       setTimer: (callback, ms) => setTimeout(callback, ms),
       clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
     },

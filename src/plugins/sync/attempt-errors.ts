@@ -1,5 +1,5 @@
 import type { OperationError } from './operation.js';
-import type { SendResult } from './transport.js';
+import type { BodyProblem, SendResult } from './transport.js';
 
 /** An attempt that got no HTTP answer (or was never sent: its headers could not be built). */
 export type NoAnswer = Extract<SendResult, { kind: 'network' | 'timeout' | 'headers-failed' }>;
@@ -39,6 +39,26 @@ export function redirectError(status: number, location: string | undefined, at: 
   if (status !== 0) error.status = status;
   if (location !== undefined) error.location = location;
   return error;
+}
+
+const bodyProblems: Record<BodyProblem, string> = {
+  timeout: 'did not arrive within the timeout',
+  'cut-short': 'was cut short',
+  'not-json': 'is not valid JSON',
+  'too-large': 'is larger than maxResponseBytes',
+};
+
+/**
+ * A create (an op with a `tempId`) was accepted, but its response body could not be read, so the
+ * server id that replaces its temporary id is unknown: retried with the same key.
+ */
+export function unreadResponseError(status: number, problem: BodyProblem, at: number): OperationError {
+  return {
+    code: 'sync/response-unreadable',
+    message: `the server accepted the create (${status}) but its response body ${bodyProblems[problem]}, so the server id for its tempId is unknown; asking again with the same Idempotency-Key`,
+    status,
+    at,
+  };
 }
 
 /** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */

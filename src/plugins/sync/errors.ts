@@ -11,7 +11,9 @@
  * error status), `sync/redirected` (the server answered a 3xx or an opaque redirect; never followed,
  * `lastError.location` names the target when known), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
  * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
- * `sync/headers-failed` (the `headers` option threw), `sync/dependency-failed` (it refers to the
+ * `sync/headers-failed` (the `headers` option threw), `sync/response-unreadable` (a create with a
+ * `tempId` was accepted but its response could not be read — timeout, cut short, not JSON, over
+ * `maxResponseBytes` — so it is asked again with the same key), `sync/dependency-failed` (it refers to the
  * `tempId` of a create that failed for good or was discarded), `sync/storage-failed` (reading or
  * writing the outbox failed during a flush; retried with backoff).
  */
@@ -25,6 +27,7 @@ export type SyncErrorCode =
   | 'sync/invalid-options'
   | 'sync/http-error'
   | 'sync/redirected'
+  | 'sync/response-unreadable'
   | 'sync/network-error'
   | 'sync/timeout'
   | 'sync/max-attempts'

@@ -8,6 +8,7 @@ import {
   redirectError,
   storageFailedError,
   unreadableMessage,
+  unreadResponseError,
 } from './attempt-errors.js';
 import { computeDelay, parseRetryAfter } from './backoff.js';
 import { classify } from './classify.js';
@@ -308,6 +309,12 @@ export class FlushLoop {
     const error = httpError(result.status, now);
     switch (classify({ status: result.status })) {
       case 'sent':
+        if (record.tempId !== undefined && result.bodyProblem !== undefined) {
+          // A create is not done until its server id is read: ask again with the same key (the
+          // server replays its answer); the ops that use its temporary id wait behind it.
+          const unread = unreadResponseError(result.status, result.bodyProblem, now);
+          return await this.#retryLater(record, unread, null, summary);
+        }
         await this.#sent(record, result);
         summary.sent++;
         return 'next';
@@ -319,38 +326,44 @@ export class FlushLoop {
           status: result.status,
         });
         return 'stop';
-      case 'retry': {
-        const attempts = record.attempts + 1;
-        if (attempts < this.#deps.retry.maxAttempts) {
-          // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
-          const retryAfter = parseRetryAfter(result.retryAfter, now, this.#deps.retry.maxRetryAfterMs);
-          const delay = retryAfter ?? computeDelay(attempts, this.#deps.retry, this.#deps.random);
-          const updated: OperationRecord = {
-            ...record,
-            attempts,
-            nextAttemptAt: now + delay,
-            lastError: error,
-            rev: record.rev + 1,
-          };
-          await this.#readAhead.write(updated);
-          this.#status.headWaits(error, record.id, true);
-          this.#events.emit('retry', {
-            operation: toOperation(updated) as Operation,
-            error,
-            delayMs: delay,
-          });
-          this.wakeIn(delay);
-          return 'stop';
-        }
-        await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
-        summary.failed++;
-        return 'next';
-      }
+      case 'retry':
+        return await this.#retryLater(record, error, result.retryAfter, summary);
       default: // 'fail' ('offline' is never the outcome of a status)
         await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
         summary.failed++;
         return 'next';
     }
+  }
+
+  /** A retryable answer: wait (its Retry-After, or backoff) and try again — or, after maxAttempts, fail. */
+  async #retryLater(
+    record: OperationRecord,
+    error: OperationError,
+    retryAfterHeader: string | null,
+    summary: FlushSummary,
+  ): Promise<Step> {
+    const now = this.#deps.now();
+    const attempts = record.attempts + 1;
+    if (attempts >= this.#deps.retry.maxAttempts) {
+      await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
+      summary.failed++;
+      return 'next';
+    }
+    // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
+    const retryAfter = parseRetryAfter(retryAfterHeader, now, this.#deps.retry.maxRetryAfterMs);
+    const delay = retryAfter ?? computeDelay(attempts, this.#deps.retry, this.#deps.random);
+    const updated: OperationRecord = {
+      ...record,
+      attempts,
+      nextAttemptAt: now + delay,
+      lastError: error,
+      rev: record.rev + 1,
+    };
+    await this.#readAhead.write(updated);
+    this.#status.headWaits(error, record.id, true);
+    this.#events.emit('retry', { operation: toOperation(updated) as Operation, error, delayMs: delay });
+    this.wakeIn(delay);
+    return 'stop';
   }
 
   /**
@@ -371,12 +384,14 @@ export class FlushLoop {
         this.#tempIds.stageSettle(group, record.tempId, record.id, { serverId });
       }
     }
+    const tooLarge = result.bodyProblem === 'too-large' ? { responseTooLarge: true as const } : {};
     const base = {
       v: 1 as const,
       type: 'sent' as const,
       record,
       status: result.status,
       response: result.body,
+      ...tooLarge,
     };
     const outcome: OutcomeRecord = serverId === undefined ? base : { ...base, serverId };
     // Stored whether or not a handler is registered here: one registered later, in another tab
@@ -390,6 +405,7 @@ export class FlushLoop {
       operation: toOperation(record) as Operation,
       status: result.status,
       response: result.body,
+      ...tooLarge,
       ...(serverId === undefined ? {} : { serverId }),
     });
     if (durable) await this.#outcomes.deliver(outcome);

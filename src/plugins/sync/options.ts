@@ -32,6 +32,11 @@ export interface SyncOptions {
   fetch?: FetchFunction;
   /** Largest body + meta accepted by `queue()`, in UTF-8 bytes. @default 1048576 (1 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Largest response body read, in bytes: the rest is not downloaded, `response` is undefined and
+   * the `sent` event says `responseTooLarge: true`. @default 1048576 (1 MiB)
+   */
+  maxResponseBytes?: number;
   /** Storage namespace of the outbox; two SyncPlugins in one app need different ones. @default 'sync' */
   namespace?: string;
   /** The Web Locks manager used to pick one flushing tab; `false` to turn coordination off. @default navigator.locks */
@@ -57,6 +62,7 @@ export interface ResolvedSyncOptions {
   intervalMs: number;
   fetch: FetchFunction | undefined;
   maxBodyBytes: number;
+  maxResponseBytes: number;
   namespace: string;
   locks: LockManagerLike | false | undefined;
   now: () => number;
@@ -72,6 +78,7 @@ const knownKeys = [
   'intervalMs',
   'fetch',
   'maxBodyBytes',
+  'maxResponseBytes',
   'namespace',
   'locks',
   'now',
@@ -163,6 +170,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     intervalMs: positiveInteger(given.intervalMs, 'intervalMs', 30_000),
     fetch: fetch as FetchFunction | undefined,
     maxBodyBytes: positiveInteger(given.maxBodyBytes, 'maxBodyBytes', 1_048_576),
+    maxResponseBytes: positiveInteger(given.maxResponseBytes, 'maxResponseBytes', 1_048_576),
     namespace: (namespace as string | undefined) ?? 'sync',
     locks: locks as LockManagerLike | false | undefined,
     now: (now as (() => number) | undefined) ?? Date.now,
@@ -173,11 +181,10 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const limit = name === 'maxBodyBytes' ? Number.MAX_SAFE_INTEGER : maxTimerMs;
+  const bytes = name === 'maxBodyBytes' || name === 'maxResponseBytes';
+  const limit = bytes ? Number.MAX_SAFE_INTEGER : maxTimerMs;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > limit) {
-    throw invalid(
-      `${name} must be a whole number from 1 to ${limit} (${name === 'maxBodyBytes' ? 'bytes' : 'ms'})`,
-    );
+    throw invalid(`${name} must be a whole number from 1 to ${limit} (${bytes ? 'bytes' : 'ms'})`);
   }
   return value;
 }

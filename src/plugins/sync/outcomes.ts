@@ -12,6 +12,8 @@ export interface SentOutcome {
   response: unknown;
   /** The server id read from the response, when the operation introduced a `tempId`. */
   serverId?: string;
+  /** The response body was larger than `maxResponseBytes`: it was dropped (`response` is undefined). */
+  responseTooLarge?: true;
 }
 
 /** What a `failed` outcome handler receives. */
@@ -35,7 +37,15 @@ export interface OutcomeHandlers {
 
 /** The stored form of an outcome waiting for its handlers (`o/<id>`). @internal */
 export type OutcomeRecord =
-  | { v: 1; type: 'sent'; record: OperationRecord; status: number; response: unknown; serverId?: string }
+  | {
+      v: 1;
+      type: 'sent';
+      record: OperationRecord;
+      status: number;
+      response: unknown;
+      serverId?: string;
+      responseTooLarge?: true;
+    }
   | { v: 1; type: 'failed'; record: OperationRecord; error: OperationError };
 
 const prefix = 'o/';
@@ -197,6 +207,7 @@ export class OutcomeLog {
             response: outcome.response,
           };
           if (outcome.serverId !== undefined) payload.serverId = outcome.serverId;
+          if (outcome.responseTooLarge) payload.responseTooLarge = true;
           await handler.sent?.(payload);
         } else {
           await handler.failed?.({ operation: toOperation(outcome.record), error: outcome.error });

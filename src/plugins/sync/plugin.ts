@@ -156,6 +156,7 @@ export class SyncPlugin extends FluxyPlugin {
         resolveUrl: (url) => resolveOperationUrl(url, options.baseUrl),
         headers: options.headers,
         timeoutMs: options.timeoutMs,
+        maxResponseBytes: options.maxResponseBytes,
         setTimer: (callback, ms) => setTimeout(callback, ms),
         clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
       },

@@ -2,8 +2,17 @@ import type { Operation, OperationError, UnreadableOperation } from './operation
 
 /** Events of the Sync plugin: `sync.on(name, handler)` returns the unsubscribe function. */
 export interface SyncEvents {
-  /** The server accepted an operation (2xx). `response` is the parsed JSON body (or text). */
-  sent: { operation: Operation; status: number; response: unknown; serverId?: string };
+  /**
+   * The server accepted an operation (2xx). `response` is the parsed JSON body (or text); a body
+   * over `maxResponseBytes` is dropped (`response` undefined, `responseTooLarge: true`).
+   */
+  sent: {
+    operation: Operation;
+    status: number;
+    response: unknown;
+    serverId?: string;
+    responseTooLarge?: true;
+  };
   /** An operation became failed (a 4xx, retries exhausted, or an unreadable record). */
   failed: { operation: Operation | UnreadableOperation; error: OperationError };
   /** An attempt failed and will be retried after `delayMs`, with the same Idempotency-Key. */

@@ -17,12 +17,25 @@ export type FetchFunction = (input: string, init: RequestInit) => Promise<Respon
 
 /** The result of one attempt to send an operation. @internal */
 export type SendResult =
-  | { kind: 'response'; status: number; retryAfter: string | null; body: unknown }
+  | {
+      kind: 'response';
+      status: number;
+      retryAfter: string | null;
+      body: unknown;
+      /** Why the body is missing or partial: cut off by the timeout or the connection, not JSON, over the limit. */
+      bodyProblem?: BodyProblem;
+    }
   | { kind: 'redirect'; status: number; location: string | undefined }
   | { kind: 'network'; cause: unknown }
   | { kind: 'timeout' }
   | { kind: 'aborted' }
   | { kind: 'headers-failed'; cause: unknown };
+
+/** Why a response body could not be read whole. @internal */
+export type BodyProblem = 'timeout' | 'cut-short' | 'not-json' | 'too-large';
+
+/** The largest response body read by default (1 MiB); the rest is dropped. */
+export const defaultMaxResponseBytes = 1_048_576;
 
 /** What the transport needs. @internal */
 export interface TransportOptions {
@@ -30,6 +43,8 @@ export interface TransportOptions {
   resolveUrl: (url: string) => URL;
   headers: HeadersOption | undefined;
   timeoutMs: number;
+  /** The largest response body read, in bytes. @default 1048576 */
+  maxResponseBytes?: number;
   setTimer: (callback: () => void, ms: number) => unknown;
   clearTimer: (handle: unknown) => void;
 }
@@ -94,19 +109,20 @@ export async function sendOperation(
       await response.body?.cancel().catch(() => undefined);
       return redirect;
     }
-    let body: unknown;
-    try {
-      body = await readBody(response);
-    } catch {
-      // The status arrived; a body cut short does not change what the server decided.
-      body = undefined;
-    }
-    return {
+    // The status arrived; a body cut short does not change what the server decided, but the
+    // flush loop must know (a create's server id is in it).
+    const read = await readBody(response, options.maxResponseBytes ?? defaultMaxResponseBytes).catch(() => ({
+      body: undefined,
+      problem: timedOut ? ('timeout' as const) : ('cut-short' as const),
+    }));
+    const result: SendResult = {
       kind: 'response',
       status: response.status,
       retryAfter: response.headers.get('Retry-After'),
-      body,
+      body: read.body,
     };
+    if (read.problem) result.bodyProblem = read.problem;
+    return result;
   } catch (cause) {
     if (signal.aborted) return { kind: 'aborted' };
     if (timedOut) return { kind: 'timeout' };
@@ -141,15 +157,42 @@ function redirectOf(
   return { kind: 'redirect', status: response.status, location };
 }
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (text === '') return undefined;
+/**
+ * Read at most `maxBytes` of the body (the rest is not downloaded), then parse it as JSON when the
+ * Content-Type says so. Rejects when the stream fails (timeout, connection cut).
+ */
+async function readBody(
+  response: Response,
+  maxBytes: number,
+): Promise<{ body: unknown; problem?: BodyProblem }> {
+  const reader = response.body?.getReader();
+  if (!reader) return { body: undefined };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return { body: undefined, problem: 'too-large' };
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (text === '') return { body: undefined };
   if ((response.headers.get('Content-Type') ?? '').includes('json')) {
     try {
-      return JSON.parse(text) as unknown;
+      return { body: JSON.parse(text) as unknown };
     } catch {
-      return text;
+      return { body: text, problem: 'not-json' };
     }
   }
-  return text;
+  return { body: text };
 }

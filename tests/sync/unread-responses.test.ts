@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { resolveSyncOptions } from '../../src/plugins/sync/options.js';
+import { faultServerPerTest, nextEvent, until } from './harness.js';
+
+// Issue 17, finding 4: a create answered 201 whose body was slower than timeoutMs (or cut short,
+// or not JSON) counted as sent with no server id, so the ops using its temporary id went out with
+// it and failed for good. A create with a tempId is done only once its server id is read.
+// Finding 9: response bodies are read up to maxResponseBytes.
+const fixture = faultServerPerTest();
+const { engineFor } = fixture;
+
+const trail = () =>
+  fixture.server.received.map((request) => `${request.method} ${request.path} ${request.key}`);
+
+describe('a create whose response cannot be read', () => {
+  for (const fault of ['stall-body', 'garble-body'] as const) {
+    it(`${fault}: asked again with the same key; the op using its temp id waits and gets the server id`, async () => {
+      fixture.server.script(fault);
+      const { engine, queue } = engineFor({ baseUrl: fixture.server.url, timeoutMs: 300 });
+      await engine.start();
+      const retried = nextEvent(engine, 'retry');
+      const create = await queue('POST', '/api/notes', { body: { title: 'a' }, tempId: 'tmp_note_0001' });
+      const patch = await queue('PATCH', '/api/notes/tmp_note_0001', { body: { title: 'b' } });
+      expect((await retried).error).toMatchObject({ code: 'sync/response-unreadable', status: 201 });
+      await until(() => engine.pendingCount.value === 0, 'the create and its dependant sent');
+      expect(trail()).toStrictEqual([
+        `POST /api/notes ${create.id}`,
+        `POST /api/notes ${create.id}`,
+        `PATCH /api/notes/srv-1 ${patch.id}`,
+      ]);
+      expect(fixture.server.applied.map((applied) => applied.path)).toStrictEqual([
+        '/api/notes',
+        '/api/notes/srv-1',
+      ]);
+      expect(await engine.resolveId('tmp_note_0001')).toBe('srv-1');
+      expect(engine.failedCount.value).toBe(0);
+    });
+  }
+
+  it('an op without a tempId whose body stalls still counts as sent (the status decided)', async () => {
+    fixture.server.script('stall-body');
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, timeoutMs: 300 });
+    await engine.start();
+    const sent = nextEvent(engine, 'sent');
+    const op = await queue('POST', '/api/notes', { body: {} });
+    expect(await sent).toMatchObject({ operation: { id: op.id }, status: 201, response: undefined });
+    expect(trail()).toStrictEqual([`POST /api/notes ${op.id}`]);
+  });
+});
+
+describe('maxResponseBytes', () => {
+  it('a body over the limit is dropped, with a flag, and not stored in the outcome', async () => {
+    const { engine, queue, store } = engineFor({ baseUrl: fixture.server.url, maxResponseBytes: 8 });
+    await engine.start();
+    const outcomes: unknown[] = [];
+    engine.handle('note.create', { sent: (outcome) => void outcomes.push(outcome) });
+    const sent = nextEvent(engine, 'sent');
+    await queue('POST', '/api/notes', { body: {}, kind: 'note.create' });
+    expect(await sent).toMatchObject({ status: 201, response: undefined, responseTooLarge: true });
+    await until(() => outcomes.length === 1, 'the outcome delivered');
+    expect(outcomes[0]).toMatchObject({ response: undefined, responseTooLarge: true });
+    expect([...store.data.values()].join('')).not.toContain('srv-1');
+  });
+
+  it('within the limit the body is read as before', async () => {
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, maxResponseBytes: 1024 });
+    await engine.start();
+    const sent = nextEvent(engine, 'sent');
+    await queue('POST', '/api/notes', { body: {} });
+    const payload = await sent;
+    expect(payload.response).toStrictEqual({ serverId: 'srv-1' });
+    expect(payload.responseTooLarge).toBeUndefined();
+  });
+
+  it('is validated', () => {
+    for (const maxResponseBytes of [0, -1, 1.5, '1', Number.POSITIVE_INFINITY]) {
+      expect(() => resolveSyncOptions({ maxResponseBytes })).toThrow(
+        expect.objectContaining({ code: 'sync/invalid-options' }),
+      );
+    }
+    expect(resolveSyncOptions({}).maxResponseBytes).toBe(1_048_576);
+  });
+});
