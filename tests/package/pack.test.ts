@@ -305,28 +305,39 @@ process.exit(0);`,
     expect(await node(script)).toStrictEqual({ timers: ['Timeout'] });
   });
 
-  it('types: a TypeScript consumer (ESM and CJS) type-checks, including FluxyPlugins augmentation', async () => {
-    write(
-      'tsconfig.json',
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          lib: ['ES2022', 'DOM'],
-          strict: true,
-          noEmit: true,
-          types: [],
-          skipLibCheck: false,
-        },
-        files: ['consumer.mts', 'consumer.cts'],
-      }),
-    );
-    const everyEntry = entries.map((entry, index) => `import * as entry${index} from '${entry}';`).join('\n');
-    const used = entries.map((_entry, index) => `entry${index}`).join(', ');
-    write(
-      'consumer.mts',
-      `import { createApp, FluxyError, FluxyPlugin, flux, isFluxyError, type Plugin, type ReadonlySignal } from 'fluxy';
+  // The three resolution modes that read `exports` (node10 does not; the README says so).
+  const typeModes = {
+    node16: { module: 'Node16', moduleResolution: 'Node16', files: ['consumer.mts', 'consumer.cts'] },
+    nodenext: { module: 'NodeNext', moduleResolution: 'NodeNext', files: ['consumer.mts', 'consumer.cts'] },
+    bundler: { module: 'ESNext', moduleResolution: 'Bundler', files: ['consumer.mts'] },
+  } as const;
+
+  it.each(Object.keys(typeModes) as Array<keyof typeof typeModes>)(
+    'types: a TypeScript consumer type-checks with moduleResolution %s, including FluxyPlugins augmentation',
+    async (mode) => {
+      const { files, ...resolution } = typeModes[mode];
+      write(
+        `tsconfig.${mode}.json`,
+        JSON.stringify({
+          compilerOptions: {
+            ...resolution,
+            target: 'ES2022',
+            lib: ['ES2022', 'DOM'],
+            strict: true,
+            noEmit: true,
+            types: [],
+            skipLibCheck: false,
+          },
+          files,
+        }),
+      );
+      const everyEntry = entries
+        .map((entry, index) => `import * as entry${index} from '${entry}';`)
+        .join('\n');
+      const used = entries.map((_entry, index) => `entry${index}`).join(', ');
+      write(
+        'consumer.mts',
+        `import { createApp, FluxyError, FluxyPlugin, flux, isFluxyError, type Plugin, type ReadonlySignal } from 'fluxy';
 ${everyEntry}
 export const entries = [${used}];
 
@@ -360,19 +371,21 @@ export const wrong: StoragePlugin = app.use('sync');
 export const failure: unknown = new FluxyError('x', 'y');
 export const recognised: boolean = isFluxyError(failure, 'x');
 `,
-    );
-    write(
-      'consumer.cts',
-      `import { createApp, type Plugin } from 'fluxy';
+      );
+      write(
+        'consumer.cts',
+        `import { createApp, type Plugin } from 'fluxy';
 ${everyEntry}
 const plugin: Plugin = createApp().register({ name: 'cjs' });
 export = [plugin, ${used}];
 `,
-    );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = await run(process.execPath, [tsc, '-p', project], { cwd: project }).catch(
-      (error: { stdout: string }) => ({ stdout: error.stdout }),
-    );
-    expect(result.stdout).toBe('');
-  }, 60_000);
+      );
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      const result = await run(process.execPath, [tsc, '-p', join(project, `tsconfig.${mode}.json`)], {
+        cwd: project,
+      }).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
+      expect(result.stdout).toBe('');
+    },
+    60_000,
+  );
 });
