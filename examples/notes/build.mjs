@@ -22,6 +22,7 @@ const entries = {
   'fluxy/storage': 'src/plugins/storage/index.ts',
   'fluxy/connectivity': 'src/plugins/connectivity/index.ts',
   'fluxy/sync': 'src/plugins/sync/index.ts',
+  'fluxy/collections': 'src/plugins/collections/index.ts',
   'fluxy/dom': 'src/bindings/dom/index.ts',
   'fluxy/react': 'src/bindings/react/index.ts',
 };

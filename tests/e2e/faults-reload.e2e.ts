@@ -39,7 +39,9 @@ test('faults and two reloads mid-flush: each operation applied once, in enqueue 
   expect(queued).toHaveLength(12);
   await waitForPending(page, 12);
 
-  // One fault per mutating request, in this order; 'ok' lets one through untouched.
+  // One fault per request that takes one, in this order; 'ok' lets one through untouched. The
+  // writes take most; the notes' pulls (on reconnect, after each reload, their retries) take
+  // some too, wherever they fall in between.
   await injectFaults(harness, [
     'drop-before', // connection reset before anything is applied
     { status: 503, retryAfter: '1' },

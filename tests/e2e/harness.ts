@@ -174,11 +174,57 @@ export async function editNote(page: Page, title: string, newTitle: string, newB
   await waitForQueued(page, before);
 }
 
+/**
+ * Delete a note: offline it stays on screen as "deleting…" until the deletion is sent; online it
+ * may be sent (and gone) before the test looks.
+ */
 export async function deleteNote(page: Page, title: string): Promise<void> {
   const before = await page.getByTestId('pending-count').textContent();
   await noteRow(page, title).getByTestId('delete-note').click();
-  await noteRow(page, title).waitFor({ state: 'detached' });
+  await expect
+    .poll(async () => ((await noteRow(page, title).count()) === 0 ? 'gone' : await noteState(page, title)), {
+      timeout: 10_000,
+      message: `"${title}" deleting or gone`,
+    })
+    .toMatch(/^(gone|deleting)$/);
   await waitForQueued(page, before);
+}
+
+/** The state of a note on screen: `saved`, `saving` or `deleting`. */
+export async function noteState(page: Page, title: string): Promise<string | null> {
+  return noteRow(page, title).first().getAttribute('data-state', { timeout: 5_000 });
+}
+
+/** A note as the screen shows it. */
+export interface RowOnScreen {
+  id: string;
+  title: string;
+  body: string;
+  state: string;
+}
+
+/** Every note on screen, top to bottom (newest first), with its id and state. */
+export async function rowsOnScreen(page: Page): Promise<RowOnScreen[]> {
+  return page.getByTestId('note').evaluateAll((rows) =>
+    rows.map((row) => ({
+      id: row.getAttribute('data-key') ?? '',
+      title: row.querySelector('[data-testid="note-title"]')?.textContent ?? '',
+      body: row.querySelector('[data-testid="note-body"]')?.textContent ?? '',
+      state: row.getAttribute('data-state') ?? '',
+    })),
+  );
+}
+
+/** The server's notes (GET /api/notes) as the app shows them once synced: newest (highest id) first. */
+export async function serverRows(harness: Harness): Promise<RowOnScreen[]> {
+  const notes = (await (await fetch(`${harness.server.url}/api/notes`)).json()) as Array<{
+    id: string;
+    title: string;
+    body: string;
+  }>;
+  return notes
+    .map(({ id, title, body }) => ({ id, title, body, state: 'saved' }))
+    .sort((a, b) => b.id.length - a.id.length || (a.id < b.id ? 1 : -1));
 }
 
 /** Offline, a queued change raises the pending count once it is committed. */
@@ -187,7 +233,7 @@ async function waitForQueued(page: Page, before: string | null): Promise<void> {
   if (!online) await expect.poll(() => page.getByTestId('pending-count').textContent()).not.toBe(before);
 }
 
-/** The titles of the notes on screen, top to bottom (newest first). */
+/** The titles of the notes on screen (also those being deleted), top to bottom (newest first). */
 export async function titlesOnScreen(page: Page): Promise<string[]> {
   return page.getByTestId('note-title').allTextContents();
 }
@@ -214,7 +260,44 @@ export interface FluxyNotesHandle {
   sync: {
     pending(): Promise<Array<{ id: string; method?: string; url?: string }>>;
     coordination: string | undefined;
+    pause(): void;
+    resume(): void;
   };
+  collection: {
+    isPulling: { value: boolean };
+    lastPulledAt: { value: number | null };
+  };
+}
+
+/**
+ * Back online with sending paused, until the pull that reconnecting starts has finished. The
+ * server's fault queue serves pulls as well as writes: a test that scripts faults for the writes
+ * queues them after this, then calls resumeSending(), so the faults meet the writes.
+ */
+export async function goOnlineAfterPull(harness: Harness, page: Page): Promise<void> {
+  const before = await page.evaluate(() => {
+    const { sync, collection } = (globalThis as unknown as { fluxyNotes: FluxyNotesHandle }).fluxyNotes;
+    sync.pause();
+    return collection.lastPulledAt.value;
+  });
+  await setBrowserOffline(harness.context, false);
+  await expect
+    .poll(
+      () =>
+        page.evaluate(() => {
+          const { collection } = (globalThis as unknown as { fluxyNotes: FluxyNotesHandle }).fluxyNotes;
+          return collection.isPulling.value ? null : collection.lastPulledAt.value;
+        }),
+      { timeout: 15_000, interval: 50, message: 'the pull after reconnecting' },
+    )
+    .toSatisfy((pulledAt) => typeof pulledAt === 'number' && pulledAt !== before);
+}
+
+/** Let the outbox send again (after goOnlineAfterPull). */
+export async function resumeSending(page: Page): Promise<void> {
+  await page.evaluate(() =>
+    (globalThis as unknown as { fluxyNotes: FluxyNotesHandle }).fluxyNotes.sync.resume(),
+  );
 }
 
 // ——— screenshots ———

@@ -5,6 +5,7 @@
 // reload. The reload works because the app's service worker serves its shell from its cache;
 // it never touches /api or /health, so the app still sees that the server cannot be reached.
 // No request reaches the server until the switch goes off, which the server's log checks.
+import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import {
   addNote,
@@ -14,6 +15,7 @@ import {
   harnessPerTest,
   openApp,
   pendingOperations,
+  rowsOnScreen,
   serverLog,
   setBrowserOffline,
   statusBar,
@@ -24,6 +26,11 @@ import {
 } from './harness.js';
 
 let harness: Harness;
+
+/** `title · state` of each note on screen, top to bottom. */
+async function titlesAndStates(page: Page): Promise<string[]> {
+  return (await rowsOnScreen(page)).map((row) => `${row.title} · ${row.state}`);
+}
 harnessPerTest((started) => {
   harness = started;
 });
@@ -55,8 +62,14 @@ test('offline: create, edit, delete → reload → all still there → online �
   await deleteNote(page, 'Call Ada');
   await addNote(page, 'Book flights');
   await waitForPending(page, 5);
-  expect(await titlesOnScreen(page)).toEqual(['Book flights', 'Groceries for Sunday']);
+  // The deleted note stays on screen, marked, until its deletion is sent.
+  const offlineRows = ['Book flights · saving', 'Call Ada · deleting', 'Groceries for Sunday · saving'];
+  await expect.poll(() => titlesAndStates(page)).toEqual(offlineRows);
   await expect.poll(() => bar.status.textContent()).toBe('Offline: 5 items will sync when back online');
+  // Why nothing is sent, in plain words.
+  const unreachable =
+    "Can't reach the server — your changes are saved on this device and will be sent when it's back.";
+  await expect.poll(() => page.getByTestId('last-error').textContent()).toBe(unreachable);
 
   // The enqueue order, and the Idempotency-Key each operation will carry.
   const queued = await pendingOperations(page);
@@ -74,9 +87,11 @@ test('offline: create, edit, delete → reload → all still there → online �
   expect(await page.evaluate(() => navigator.onLine)).toBe(false);
   await expect.poll(() => bar.connection.textContent()).toBe('Offline');
   await waitForPending(page, 5);
-  expect(await titlesOnScreen(page)).toEqual(['Book flights', 'Groceries for Sunday']);
-  expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'saving…']);
+  await expect.poll(() => titlesAndStates(page)).toEqual(offlineRows);
+  expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'deleting…', 'saving…']);
   await expect.poll(() => bar.status.textContent()).toBe('Offline: 5 items will sync when back online');
+  // The explanation is still there after the reload (it comes from the state, not from an event).
+  await expect.poll(() => page.getByTestId('last-error').textContent()).toBe(unreachable);
   expect(await serverLog(harness)).toEqual([]);
 
   // Back online: the browser says so, the probe confirms it, the queue drains.
@@ -84,6 +99,7 @@ test('offline: create, edit, delete → reload → all still there → online �
   await waitForPending(page, 0);
   await expect.poll(() => bar.status.textContent()).toBe('All changes synced');
   await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  expect(await page.getByTestId('last-error').isHidden()).toBe(true);
 
   const log = await serverLog(harness);
   expect(log.map((entry) => entry.key)).toEqual(queued.map((op) => op.id));

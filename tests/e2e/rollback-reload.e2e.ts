@@ -9,11 +9,13 @@ import { expect, test } from 'vitest';
 import {
   addNote,
   editNote,
+  goOnlineAfterPull,
   type Harness,
   harnessPerTest,
   injectFaults,
   openApp,
   queuedFaults,
+  resumeSending,
   serverLog,
   setBrowserOffline,
   statusBar,
@@ -55,9 +57,11 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   expect(await titlesOnScreen(page)).toEqual(['Note B', 'Plan A (renamed)']);
   expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'saving…']);
 
-  // The server will refuse both writes for good; then the browser goes back online.
+  // Back online (sending held until the reconnect pull is done, so the faults meet the writes);
+  // the server will refuse both writes for good.
+  await goOnlineAfterPull(harness, page);
   await injectFaults(harness, [{ status: 422 }, { status: 422 }]);
-  await setBrowserOffline(harness.context, false);
+  await resumeSending(page);
 
   // The reloaded page rolls both back: B is gone, A shows the server's title again.
   await waitForPending(page, 0);
@@ -77,7 +81,11 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   expect(await failed.getByTestId('discard-op').count()).toBe(2);
   // The notice comes from the rollback, which ran in the reloaded page.
   await expect.poll(() => page.getByTestId('notice').textContent()).toContain('was refused (HTTP 422)');
-  await expect.poll(() => bar.status.textContent()).toBe('2 changes were refused: see below');
+  // The bar says so too, in its warning state, with Retry and Discard for all of them.
+  await expect.poll(() => bar.status.textContent()).toBe('2 changes were refused');
+  await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-state')).toBe('refused');
+  await page.getByTestId('refused-actions').getByTestId('retry-all').waitFor();
+  await page.getByTestId('refused-actions').getByTestId('discard-all').waitFor();
 
   // Both faults were used, and the server applied only A's original create.
   expect(await queuedFaults(harness)).toEqual([]);

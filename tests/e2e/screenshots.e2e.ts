@@ -6,11 +6,13 @@ import { expect, test } from 'vitest';
 import {
   addNote,
   editNote,
+  goOnlineAfterPull,
   type Harness,
   harnessPerTest,
   injectFaults,
   noteRow,
   openApp,
+  resumeSending,
   screenshot,
   serverLog,
   setBrowserOffline,
@@ -37,9 +39,11 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
   await expect.poll(() => bar.status.textContent()).toBe('Offline: 4 items will sync when back online');
   await screenshot(page, 'offline-pending');
 
-  // Syncing: the server takes its time with the first request.
+  // Syncing: the server takes its time with the first write (queued once the reconnect pull is
+  // done, so that the pull does not take it).
+  await goOnlineAfterPull(harness, page);
   await injectFaults(harness, [{ delayMs: 2500 }]);
-  await setBrowserOffline(harness.context, false);
+  await resumeSending(page);
   await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-status')).toBe('syncing');
   await expect.poll(() => bar.status.textContent()).toBe('Syncing 4 items…');
   await page.getByTestId('sync-progress').waitFor();
@@ -69,6 +73,10 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
   await expect.poll(() => bar.failed.textContent()).toBe('1');
   await noteRow(page, 'Plan the trip').waitFor({ state: 'detached' });
   await page.getByTestId('notice').waitFor();
+  // The bar shows the refusal too: its warning state, with Retry and Discard.
+  await expect.poll(() => bar.status.textContent()).toBe('1 change was refused');
+  await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-state')).toBe('refused');
+  await page.getByTestId('retry-all').waitFor();
   await screenshot(page, 'failed');
 
   // Retry sends it again (with a new key generation, since the refusal was stored): it succeeds.

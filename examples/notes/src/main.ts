@@ -3,7 +3,8 @@ import { ready, register } from 'fluxy';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
 import { StoragePlugin } from 'fluxy/storage';
 import { SyncPlugin } from 'fluxy/sync';
-import { NotesController } from './notes-controller.js';
+import { Collection } from './collections.js';
+import { type Note, NotesController } from './notes-controller.js';
 import { mountView, showFatal } from './view.js';
 
 const params = new URLSearchParams(location.search);
@@ -17,6 +18,10 @@ const secret = params.get('secret') || 'fluxy-notes-demo-secret';
 const iterations = numberParam('iterations');
 // Test knob: how fast to retry and probe after a failure (`?retryMs=200`). Default: the library's.
 const retryMs = numberParam('retryMs');
+// Demo knob: pull the server's changes every this many ms (`?pullMs=2000`, at least 1000).
+// Default: the library's (30 s); the notes are also pulled on start, on reconnect and when the tab
+// becomes visible.
+const pullMs = numberParam('pullMs');
 
 async function start(): Promise<void> {
   const storage = register(
@@ -34,13 +39,19 @@ async function start(): Promise<void> {
       ...(retryMs ? { retry: { baseDelayMs: retryMs, maxDelayMs: retryMs * 5 } } : {}),
     }),
   );
-  // Built before ready(): its mutations (defineMutation) must be there when an old outcome is delivered.
-  const notes = new NotesController();
-  await ready();
-  await notes.refresh();
+  // The notes: cached on the device (encrypted), pulled from GET /api/notes?since=…, written
+  // through the outbox (POST /api/notes, PATCH and DELETE /api/notes/:id).
+  const collection = register(
+    new Collection<Note>('notes', {
+      url: '/notes',
+      ...(pullMs ? { pullIntervalMs: Math.max(1000, pullMs) } : {}),
+    }),
+  );
+  await ready(); // the cached notes and the queue are loaded: the app renders offline too
+  const notes = new NotesController(collection);
   mountView(document, { notes, sync, connectivity });
   // A handle for the browser console and the end-to-end tests.
-  Object.assign(globalThis, { fluxyNotes: { notes, sync, connectivity, storage } });
+  Object.assign(globalThis, { fluxyNotes: { notes, collection, sync, connectivity, storage } });
   document.documentElement.dataset.ready = 'true';
 }
 

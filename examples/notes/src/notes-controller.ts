@@ -1,333 +1,292 @@
 import { type App, Controller, type ReadonlySignal } from 'fluxy';
+import { ConnectivityPlugin } from 'fluxy/connectivity';
 import { StoragePlugin } from 'fluxy/storage';
-import {
-  defineMutation,
-  type Mutation,
-  type MutationDefinition,
-  type Operation,
-  type OperationError,
-  SyncPlugin,
-  type UnreadableOperation,
-} from 'fluxy/sync';
+import { type Operation, type OperationError, SyncPlugin, type UnreadableOperation } from 'fluxy/sync';
+import type { Collection } from './collections.js';
 
-/** A note as the reference server returns it (`POST`/`PATCH /api/notes`). */
-export interface ServerNote {
+/** A note as the server keeps it (its changes feed and its answers to writes). */
+export interface Note extends Record<string, unknown> {
   id: string;
   title: string;
   body: string;
-  clientId: string | null;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
+  version?: number;
 }
 
 /** A note as the screen shows it. */
-export interface Note {
-  /** Stable local id: the temporary id this app made for it, or the server id for notes made elsewhere. */
-  key: string;
-  /** The server's id, once the server has created the note. */
-  serverId?: string;
+export interface NoteRow {
+  id: string;
   title: string;
   body: string;
-  /** A change to this note is still waiting in the outbox. */
-  pending: boolean;
+  /** `saving`: a change to it waits in the outbox; `deleting`: its deletion does. */
+  state: 'saved' | 'saving' | 'deleting';
 }
 
-/** A change the server refused for good (the outbox's dead-letter list). */
+/** A change the server refused (the outbox's failed list). */
 export interface FailedChange {
   id: string;
   label: string;
   reason: string;
 }
 
-/**
- * What a mutation's `apply` returns, stored with the queued operation as its `meta`: enough to
- * rebuild the screen after a reload, to label a refusal, and to build the request.
- */
-type NoteMeta = {
-  /** The note's stable local key. */
-  key: string;
-  /** Its server id, or its temporary id while the server has not answered its create. */
-  id: string;
-  /** The title the change shows (for a delete: the note's title). */
-  title: string;
+type Fields = { title: string; body: string };
+/** What a note showed when it was deleted, kept (encrypted) until the deletion is sent. */
+type Shown = Fields & { at: number };
+
+/** The notes' part of the outbox, as last listed. */
+interface Outbox {
+  /** Ids of the rows a pending change touches. */
+  busy: ReadonlySet<string>;
+  /** Rows whose deletion is pending (`items` no longer has them). */
+  deleting: readonly NoteRow[];
+  /** Temporary ids, in the order their inserts were queued. */
+  inserts: readonly string[];
+  failed: readonly FailedChange[];
+}
+
+const kindNames: Record<string, string> = {
+  'notes.insert': 'Create',
+  'notes.update': 'Edit',
+  'notes.remove': 'Delete',
 };
 
-type NoteFields = { title: string; body: string };
-
-const kinds = { create: 'note.create', update: 'note.update', remove: 'note.delete' } as const;
-
 /**
- * The notes state, and every change to it.
- *
- * What you see is always: **the server's last answer** (kept in `storage.namespace('notes')`)
- * **plus the changes still in the outbox** (`sync.pending()`), replayed on top. Each change is a
- * `defineMutation` (create, update, delete), defined with the controller — before `ready()` — so
- * its outcome is handled also when it arrives after a reload:
- * - `apply` shows the change at once (optimistic); it survives a reload, because it *is* the
- *   queued operation;
- * - `commit` (the server accepted it) stores the server's copy (with its real id);
- * - `rollback` (the server refused it for good) rebuilds the view: the operation is now in the
- *   failed list, no longer pending, so its effect disappears; Retry brings it back.
+ * The app's own logic on top of the `notes` collection, which owns the state (cached rows,
+ * pulls, optimistic writes through the outbox, every tab). This adds what the screen needs:
+ * which notes are still saving or deleting, the refused changes, and what to tell the user.
  */
 export class NotesController extends Controller {
+  readonly #notes: Collection<Note>;
   readonly #sync = this.use(SyncPlugin);
-  /** The server's copy of each note, by server id. Encrypted at rest like everything in storage. */
-  readonly #confirmed = this.use(StoragePlugin).namespace('notes');
-  /** Tells the app's other tabs that the notes changed (the Sync plugin tells them about the queue). */
-  readonly #channel =
-    typeof BroadcastChannel === 'function' ? new BroadcastChannel('fluxy-notes') : undefined;
+  readonly #online = this.use(ConnectivityPlugin).isOnline;
+  readonly #shown = this.use(StoragePlugin).namespace('notes-app');
+  readonly #outbox = this.state<Outbox>({ busy: new Set(), deleting: [], inserts: [], failed: [] });
+  /** Writes of this tab that the last listing may not show yet (a removed row: what it showed). */
+  readonly #writing = this.state<ReadonlyMap<string, NoteRow | null>>(new Map());
+  #listing: Promise<void> | undefined;
+  #listAgain = false;
 
-  readonly #notes = this.state<Note[]>([]);
-  readonly #failed = this.state<FailedChange[]>([]);
-  /** Notes, newest first. */
-  readonly notes: ReadonlySignal<Note[]> = this.#notes;
+  /** Notes, newest first: the collection's rows, and the rows whose deletion is not sent yet. */
+  readonly notes: ReadonlySignal<readonly NoteRow[]> = this.derive(() => this.#rows());
   /** Changes the server refused, oldest first. */
-  readonly failed: ReadonlySignal<FailedChange[]> = this.#failed;
+  readonly failed: ReadonlySignal<readonly FailedChange[]> = this.derive(() => this.#outbox.value.failed);
   /** The last refusal, for a short notice ("… was refused and undone"). */
   readonly notice = this.state('');
+  /** What stops changes from reaching the server, in plain words ('' when nothing does). */
+  readonly problem: ReadonlySignal<string> = this.derive(() => this.#problem());
 
-  readonly #create = this.#mutation<NoteFields>(kinds.create, {
-    apply: (fields) => {
-      const key = temporaryId();
-      this.#notes.value = [{ key, ...fields, pending: true }, ...this.#notes.value];
-      return { key, id: key, title: fields.title };
-    },
-    request: (fields, { key }) => ({
-      method: 'POST',
-      url: '/notes',
-      body: { ...fields, clientId: key },
-      // The server's id replaces `key` in later operations (e.g. an edit queued before this is sent).
-      tempId: key,
-    }),
-    commit: (_meta, { response }) => this.#confirm(response),
-    rollback: (meta, error) => this.#refused(kinds.create, meta, error),
-  });
-
-  readonly #update = this.#mutation<{ key: string; fields: NoteFields }>(kinds.update, {
-    apply: ({ key, fields }) => {
-      const note = this.#find(key);
-      this.#notes.value = this.#notes.value.map((n) =>
-        n.key === key ? { ...n, ...fields, pending: true } : n,
-      );
-      return { key, id: note.serverId ?? key, title: fields.title };
-    },
-    request: ({ fields }, { id }) => ({ method: 'PATCH', url: noteUrl(id), body: fields }),
-    commit: (_meta, { response }) => this.#confirm(response),
-    rollback: (meta, error) => this.#refused(kinds.update, meta, error),
-  });
-
-  readonly #remove = this.#mutation<string>(kinds.remove, {
-    apply: (key) => {
-      const note = this.#find(key);
-      this.#notes.value = this.#notes.value.filter((n) => n.key !== key);
-      return { key, id: note.serverId ?? key, title: note.title };
-    },
-    request: (_key, { id }) => ({ method: 'DELETE', url: noteUrl(id) }),
-    // `operation.url` is as sent: with the server id in place of a temporary one.
-    commit: (_meta, { operation }) => this.#forget(operation.url),
-    rollback: (meta, error) => this.#refused(kinds.remove, meta, error),
-  });
-
-  #refreshing: Promise<void> | undefined;
-  #refreshAgain = false;
-  #counts = { pending: -1, failed: -1 };
-
-  constructor(app?: App) {
+  /** @param notes - the `notes` collection (main.ts registers it) */
+  constructor(notes: Collection<Note>, app?: App) {
     super(app);
-    // Another tab queued something, or a change failed / was retried / discarded: rebuild the view.
+    this.#notes = notes;
+    // List the outbox again whenever it or the rows change (here or in another tab).
+    this.effect(() => {
+      this.#sync.pendingCount.value;
+      this.#sync.failedCount.value;
+      this.#notes.items.value;
+      void this.refresh();
+    });
     this.own(
-      this.#sync.on('change', ({ pendingCount, failedCount }) => {
-        const more = pendingCount > this.#counts.pending || failedCount !== this.#counts.failed;
-        this.#counts = { pending: pendingCount, failed: failedCount };
-        if (more) void this.refresh();
+      this.#sync.on('failed', ({ operation, error }) => {
+        void this.#shownOf().then((shown) => {
+          const change = this.#describe(operation, shown, error);
+          this.notice.value = `${change.label} was refused (${change.reason}) and undone. Retry or discard it below.`;
+        });
       }),
     );
-    if (this.#channel) {
-      const channel = this.#channel;
-      channel.onmessage = () => void this.refresh();
-      this.own(() => channel.close());
-    }
   }
 
   // ——— actions (called by the UI) ———
 
-  /** Create a note: visible at once, stored in the outbox before this resolves. */
-  async create(fields: NoteFields): Promise<void> {
-    await this.#create(fields);
-    await this.#changed();
+  /** Create a note: shown at once, in the outbox (durable) when this resolves. */
+  async create(fields: Fields): Promise<void> {
+    await this.#notes.insert(fields);
   }
 
-  /** Change a note's title and body. */
-  async update(key: string, fields: NoteFields): Promise<void> {
-    await this.#update({ key, fields });
-    await this.#changed();
+  async update(id: string, fields: Fields): Promise<void> {
+    await this.#track(id, null, () => this.#notes.update(id, fields));
   }
 
-  /** Delete a note. */
-  async remove(key: string): Promise<void> {
-    await this.#remove(key);
-    await this.#changed();
+  /** Delete a note: shown as "deleting…" until the server has answered. */
+  async remove(id: string): Promise<void> {
+    const note = this.#notes.get(id).peek();
+    if (!note) return;
+    const row: NoteRow = { id: note.id, title: note.title, body: note.body, state: 'deleting' };
+    await this.#shown.set(`deleting/${note.id}`, { title: note.title, body: note.body, at: Date.now() });
+    await this.#track(note.id, row, () => this.#notes.remove(note.id));
   }
 
-  /** Send a refused change again. */
-  async retry(id: string): Promise<void> {
+  /** Send refused changes again (all of them without an id). */
+  async retry(id?: string): Promise<void> {
     await this.#sync.retry(id);
-    await this.#changed();
   }
 
-  /** Drop a refused change for good. */
-  async discard(id: string): Promise<void> {
-    await this.#sync.discard(id);
-    await this.#changed();
+  /** Drop a refused change (all of them without an id) for good. */
+  async discard(id?: string): Promise<void> {
+    const ids = id === undefined ? (await this.#sync.failed()).map((op) => op.id) : [id];
+    for (const each of ids) await this.#sync.discard(each);
   }
 
-  /** Rebuild the view from storage: the server's copies, then the pending operations on top. */
+  /** The id a (possibly temporary) id stands for now. */
+  resolve(id: string): string {
+    return this.#notes.get(id).value?.id ?? id;
+  }
+
+  /** List the outbox again (coalesced). */
   refresh(): Promise<void> {
-    if (this.#refreshing) {
-      this.#refreshAgain = true;
-      return this.#refreshing;
+    if (this.#listing) {
+      this.#listAgain = true;
+      return this.#listing;
     }
-    this.#refreshing = this.#rebuild().finally(() => {
-      this.#refreshing = undefined;
-      if (this.#refreshAgain) {
-        this.#refreshAgain = false;
+    this.#listing = this.#list().finally(() => {
+      this.#listing = undefined;
+      if (this.#listAgain) {
+        this.#listAgain = false;
         void this.refresh();
       }
     });
-    return this.#refreshing;
+    return this.#listing;
   }
 
   // ——— internals ———
 
-  /**
-   * Define a mutation of this controller, disposed with it. Calling it applies the change and
-   * resolves once the operation is committed to storage (from then on it survives a reload); if
-   * the queue refuses it (bad input, storage full), `rollback` runs and the error is rethrown.
-   */
-  #mutation<Input>(kind: string, definition: MutationDefinition<Input, NoteMeta>): Mutation<Input> {
-    const mutation = defineMutation(this.#sync, kind, definition);
-    this.own(() => mutation.dispose());
-    return mutation;
+  async #track(id: string, row: NoteRow | null, write: () => Promise<void>): Promise<void> {
+    this.#writing.value = new Map(this.#writing.peek()).set(id, row);
+    try {
+      await write();
+      await this.refresh();
+    } finally {
+      const writing = new Map(this.#writing.peek());
+      writing.delete(id);
+      this.#writing.value = writing;
+    }
   }
 
-  async #rebuild(): Promise<void> {
-    // Pending first, then the server's copies: an operation sent in between is then seen twice
-    // (harmless, replaying it is idempotent) rather than not at all.
-    const [pending, failed] = await Promise.all([this.#sync.pending(), this.#sync.failed()]);
-    const keys = await this.#confirmed.keys();
-    const stored = await Promise.all(keys.map((id) => this.#confirmed.get<ServerNote>(id)));
-
-    const view = new Map<string, Note>();
-    const confirmed = stored.filter((note): note is ServerNote => note !== undefined);
-    confirmed.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-    for (const note of confirmed) {
-      const key = note.clientId ?? note.id;
-      view.set(key, { key, serverId: note.id, title: note.title, body: note.body, pending: false });
-    }
+  async #list(): Promise<void> {
+    const [pending, failed, shown] = await Promise.all([
+      this.#sync.pending(),
+      this.#sync.failed(),
+      this.#shownOf(),
+    ]);
+    const busy = new Set<string>();
+    const deleting: NoteRow[] = [];
+    const inserts: string[] = [];
     for (const operation of pending) {
-      if ('unreadable' in operation) continue;
-      const meta = operation.meta as NoteMeta | undefined;
-      if (!meta?.key) continue;
-      const fields = (operation.body ?? {}) as Partial<NoteFields>;
-      const note = view.get(meta.key);
-      if (operation.kind === kinds.create) {
-        view.set(meta.key, { key: meta.key, title: '', body: '', ...note, ...pick(fields), pending: true });
-      } else if (operation.kind === kinds.update && note) {
-        view.set(meta.key, { ...note, ...pick(fields), pending: true });
-      } else if (operation.kind === kinds.remove) {
-        view.delete(meta.key);
+      const id = rowIdOf(operation);
+      if (id === undefined || 'unreadable' in operation) continue;
+      busy.add(this.#resolveNow(id));
+      if (operation.kind === 'notes.insert') inserts.push(id);
+      if (operation.kind === 'notes.remove') {
+        const { title, body } = shown.get(id) ?? { title: '(a note)', body: '' };
+        deleting.push({ id, title, body, state: 'deleting' });
       }
     }
-    this.#notes.value = [...view.values()].reverse();
-    this.#failed.value = failed.map(describeFailure);
-  }
-
-  /** A create or an update was accepted: keep the server's copy (ignoring an older one replayed late). */
-  async #confirm(response: unknown): Promise<void> {
-    if (!isServerNote(response)) return;
-    const known = await this.#confirmed.get<ServerNote>(response.id);
-    if (!known || known.version <= response.version) await this.#confirmed.set(response.id, response);
-    await this.#changed();
-  }
-
-  /** A delete was accepted. `url` is as sent, with the server id in place of a temporary one. */
-  async #forget(url: string): Promise<void> {
-    const id = decodeURIComponent(url.slice(url.lastIndexOf('/') + 1));
-    await this.#confirmed.remove(id);
-    await this.#changed();
-  }
-
-  /**
-   * Roll back: the rebuilt view no longer shows the change (it is not pending any more), so this
-   * only rebuilds, and says why. Not queued at all (`sync/not-queued`): the caller shows the error.
-   */
-  async #refused(kind: string, meta: NoteMeta, error: OperationError): Promise<void> {
-    if (error.code !== 'sync/not-queued') {
-      const change = `${verb(kind)} “${meta.title}”`;
-      this.notice.value = `${change} was refused (${reason(error)}) and undone. Retry or discard it below.`;
+    // What a deleted note showed is kept until its deletion left the outbox (and a minute, for a
+    // deletion another tab is queueing right now).
+    for (const [id, { at }] of shown) {
+      if (!deleting.some((row) => row.id === id) && at < Date.now() - 60_000)
+        await this.#shown.remove(`deleting/${id}`);
     }
-    await this.#changed();
+    this.#outbox.value = {
+      busy,
+      deleting,
+      inserts,
+      failed: failed.map((operation) => this.#describe(operation, shown)),
+    };
   }
 
-  /** Storage changed: rebuild here, and tell the other tabs. */
-  async #changed(): Promise<void> {
-    this.#channel?.postMessage('changed');
-    await this.refresh();
+  async #shownOf(): Promise<Map<string, Shown>> {
+    const keys = await this.#shown.keys('deleting/');
+    const values = await Promise.all(keys.map((key) => this.#shown.get<Shown>(key)));
+    const shown = new Map<string, Shown>();
+    keys.forEach((key, index) => {
+      const value = values[index];
+      if (value) shown.set(key.slice('deleting/'.length), value);
+    });
+    return shown;
   }
 
-  #find(key: string): Note {
-    const note = this.#notes.peek().find((n) => n.key === key);
-    if (!note) throw new Error(`There is no note ${key}.`);
-    return note;
+  #resolveNow(id: string): string {
+    return this.#notes.get(id).peek()?.id ?? id;
+  }
+
+  #rows(): NoteRow[] {
+    const { busy, deleting, inserts } = this.#outbox.value;
+    const writing = this.#writing.value;
+    const rows: NoteRow[] = this.#notes.items.value.map((note) => ({
+      id: note.id,
+      title: note.title,
+      body: note.body,
+      state: isTemporary(note.id) || busy.has(note.id) || writing.has(note.id) ? 'saving' : 'saved',
+    }));
+    const ids = new Set(rows.map((row) => row.id));
+    for (const row of [...deleting, ...writing.values()]) {
+      if (row && !ids.has(row.id)) {
+        ids.add(row.id);
+        rows.push(row);
+      }
+    }
+    // Newest first: notes not created on the server yet (last made first), then by server id.
+    const rank = (id: string) => (inserts.includes(id) ? inserts.indexOf(id) : inserts.length);
+    return rows.sort((a, b) => {
+      const temporary = Number(isTemporary(b.id)) - Number(isTemporary(a.id));
+      if (temporary !== 0 || isTemporary(a.id)) return temporary || rank(b.id) - rank(a.id);
+      return b.id.length - a.id.length || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+    });
+  }
+
+  #describe(
+    operation: Operation | UnreadableOperation,
+    shown: Map<string, Shown>,
+    error = operation.lastError,
+  ): FailedChange {
+    if ('unreadable' in operation) {
+      return { id: operation.id, label: 'A change that cannot be read', reason: operation.lastError.message };
+    }
+    const id = rowIdOf(operation) ?? '';
+    const body = (operation.body ?? {}) as Partial<Fields>;
+    const title = body.title ?? shown.get(id)?.title ?? this.#notes.get(id).peek()?.title ?? id;
+    return {
+      id: operation.id,
+      label: `${kindNames[operation.kind ?? ''] ?? 'Change'} “${title}”`,
+      reason: reason(error),
+    };
+  }
+
+  #problem(): string {
+    const error = this.#sync.lastError.value;
+    const pull = this.#notes.lastError.value;
+    const unreachable =
+      "Can't reach the server — your changes are saved on this device and will be sent when it's back.";
+    if (!this.#online.value) return unreachable;
+    const status = this.#sync.status.value;
+    if (status === 'paused') return 'Sending is paused.';
+    if (error && status === 'error') {
+      if (error.code === 'sync/network-error' || error.code === 'sync/timeout') return unreachable;
+      return `The server could not take your changes (${reason(error)}). They are saved on this device and will be sent again shortly.`;
+    }
+    if (pull?.code === 'collections/pull-failed')
+      return pull.status
+        ? `Could not get the latest notes from the server (HTTP ${pull.status}); showing the ones saved on this device.`
+        : "Can't reach the server to get the latest notes; showing the ones saved on this device.";
+    if (pull) return pull.message;
+    return '';
   }
 }
 
-/** `/notes/<server id>`, or the temporary id until the server answered (the outbox swaps it). */
-function noteUrl(id: string): string {
-  return `/notes/${encodeURIComponent(id)}`;
+/** The row a notes operation changes (the collection keeps it in `meta.id`). */
+function rowIdOf(operation: Operation | UnreadableOperation): string | undefined {
+  if ('unreadable' in operation || !operation.kind?.startsWith('notes.')) return undefined;
+  const id = (operation.meta as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : undefined;
 }
 
-/** A client-made id: `tmp_` + 16 random hex digits (crypto.getRandomValues works on any origin). */
-function temporaryId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return `tmp_${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}`;
-}
-
-function pick(fields: Partial<NoteFields>): Partial<NoteFields> {
-  const picked: Partial<NoteFields> = {};
-  if (typeof fields.title === 'string') picked.title = fields.title;
-  if (typeof fields.body === 'string') picked.body = fields.body;
-  return picked;
-}
-
-function describeFailure(operation: Operation | UnreadableOperation): FailedChange {
-  if ('unreadable' in operation) {
-    return { id: operation.id, label: 'A change that cannot be read', reason: operation.lastError.message };
-  }
-  const title = (operation.meta as NoteMeta | undefined)?.title ?? '';
-  return {
-    id: operation.id,
-    label: `${verb(operation.kind)} “${title}”`,
-    reason: reason(operation.lastError),
-  };
-}
-
-function verb(kind: string | undefined): string {
-  return kind === kinds.create ? 'Create' : kind === kinds.update ? 'Edit' : 'Delete';
+/** A row the server has not created yet (the collection's temporary ids). */
+function isTemporary(id: string): boolean {
+  return id.startsWith('tmp_');
 }
 
 function reason(error: OperationError | undefined): string {
+  if (error?.status === 404 || error?.status === 410) return 'the note was deleted elsewhere';
+  if (error?.status === 412) return 'the note was changed elsewhere';
   return error?.status ? `HTTP ${error.status}` : (error?.message ?? 'unknown error');
-}
-
-function isServerNote(value: unknown): value is ServerNote {
-  const note = value as Partial<ServerNote> | null;
-  return (
-    typeof note === 'object' &&
-    note !== null &&
-    typeof note.id === 'string' &&
-    typeof note.title === 'string' &&
-    typeof note.version === 'number'
-  );
 }

@@ -4,7 +4,7 @@ import { effect, signal } from 'fluxy';
 import type { ConnectivityPlugin } from 'fluxy/connectivity';
 import { bindAttr, bindClass, bindText } from 'fluxy/dom';
 import type { SyncPlugin } from 'fluxy/sync';
-import type { Note, NotesController } from './notes-controller.js';
+import type { NoteRow, NotesController } from './notes-controller.js';
 
 interface Parts {
   notes: NotesController;
@@ -23,33 +23,44 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
   const online = connectivity.isOnline;
   const bar = $('status-bar');
   bindAttr(bar, 'data-status', sync.status);
+  // What the bar's colour says: offline (amber), a change refused (red, until retried or
+  // discarded), syncing, retrying, or all good (green).
+  bindAttr(bar, 'data-state', () => {
+    if (!online.value) return 'offline';
+    if (sync.failedCount.value > 0) return 'refused';
+    const status = sync.status.value;
+    return status === 'syncing' || status === 'error' || status === 'paused' ? status : 'ok';
+  });
   bindClass(bar, 'offline', () => !online.value);
   bindText($('connection'), () => (online.value ? 'Online' : 'Offline'));
   bindText($('pending-count'), sync.pendingCount);
   bindText($('failed-count'), sync.failedCount);
   bindText($('sync-status'), () => {
     const pending = sync.pendingCount.value;
-    const items = (n: number) => `${n} ${n === 1 ? 'item' : 'items'}`;
-    if (!online.value) return pending ? `Offline: ${items(pending)} will sync when back online` : 'Offline';
-    if (sync.status.value === 'paused') return 'Paused';
-    if (sync.isSyncing.value) return `Syncing ${items(pending)}…`;
-    if (sync.status.value === 'error') return `Retrying ${items(pending)} soon`;
-    if (pending) return `${pending} pending`;
     const failed = sync.failedCount.value;
-    return failed
-      ? `${failed} ${failed === 1 ? 'change was' : 'changes were'} refused: see below`
-      : 'All changes synced';
+    const items = (n: number) => `${n} ${n === 1 ? 'item' : 'items'}`;
+    const refused = `${failed} ${failed === 1 ? 'change was' : 'changes were'} refused`;
+    let text = 'All changes synced';
+    if (!online.value) text = pending ? `Offline: ${items(pending)} will sync when back online` : 'Offline';
+    else if (sync.status.value === 'paused') text = 'Paused';
+    else if (sync.isSyncing.value) text = `Syncing ${items(pending)}…`;
+    else if (sync.status.value === 'error') text = `Retrying ${items(pending)} soon`;
+    else if (pending) text = `${pending} pending`;
+    else if (failed) return refused;
+    return failed ? `${text} · ${refused}` : text;
   });
+  bindAttr($('refused-actions'), 'hidden', () => sync.failedCount.value === 0);
+  $('retry-all').addEventListener('click', () => void run(() => notes.retry()));
+  $('discard-all').addEventListener('click', () => void run(() => notes.discard()));
   const progress = $<HTMLProgressElement>('sync-progress');
   bindAttr(progress, 'hidden', () => !sync.isSyncing.value);
   bindAttr(progress, 'max', () => Math.max(1, sync.progress.value.total));
   bindAttr(progress, 'value', () => sync.progress.value.done);
-  const lastError = $('last-error');
-  bindText(lastError, () => {
-    const error = sync.lastError.value;
-    return error ? `Last error: ${error.message}` : '';
-  });
-  bindAttr(lastError, 'hidden', () => !sync.lastError.value);
+  // Why changes are not reaching the server, in plain words; it stays while that is true (also
+  // after a reload), not only until the next render.
+  const problem = $('last-error');
+  bindText(problem, notes.problem);
+  bindAttr(problem, 'hidden', () => !notes.problem.value);
   const notice = $('notice');
   bindText(notice, notes.notice);
   bindAttr(notice, 'hidden', () => !notes.notice.value);
@@ -75,34 +86,46 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
   const list = $('notes-list');
   bindAttr($('empty'), 'hidden', () => notes.notes.value.length > 0);
   effect(() => {
-    const editKey = editing.value;
+    // The id being edited may have been a temporary one that the server's id replaced since.
+    const editId = editing.value === null ? null : notes.resolve(editing.value);
     list.replaceChildren(
-      ...notes.notes.value.map((note) => (note.key === editKey ? editRow(note) : noteRow(note))),
+      ...notes.notes.value.map((note) =>
+        note.id === editId && note.state !== 'deleting' ? editRow(note) : noteRow(note),
+      ),
     );
   });
 
-  function noteRow(note: Note): HTMLElement {
-    const row = element('li', { class: 'note', 'data-testid': 'note', 'data-key': note.key });
-    const state = note.pending ? 'saving…' : `saved · ${note.serverId}`;
+  function noteRow(note: NoteRow): HTMLElement {
+    const row = element('li', {
+      class: `note ${note.state}`,
+      'data-testid': 'note',
+      'data-key': note.id,
+      'data-state': note.state,
+    });
+    const state =
+      note.state === 'saved' ? `saved · ${note.id}` : note.state === 'saving' ? 'saving…' : 'deleting…';
     row.append(
       element('strong', { 'data-testid': 'note-title' }, note.title),
       element('p', { 'data-testid': 'note-body' }, note.body),
       element(
         'span',
-        { class: `state ${note.pending ? 'pending' : 'synced'}`, 'data-testid': 'note-state' },
+        { class: `state ${note.state === 'saved' ? 'synced' : 'pending'}`, 'data-testid': 'note-state' },
         state,
       ),
+    );
+    if (note.state === 'deleting') return row; // nothing left to do with it here
+    row.append(
       button('Edit', 'edit-note', () => {
         Object.assign(draft, { title: note.title, body: note.body });
-        editing.value = note.key;
+        editing.value = note.id;
       }),
-      button('Delete', 'delete-note', () => run(() => notes.remove(note.key))),
+      button('Delete', 'delete-note', () => run(() => notes.remove(note.id))),
     );
     return row;
   }
 
-  function editRow(note: Note): HTMLElement {
-    const row = element('li', { class: 'note editing', 'data-testid': 'note', 'data-key': note.key });
+  function editRow(note: NoteRow): HTMLElement {
+    const row = element('li', { class: 'note editing', 'data-testid': 'note', 'data-key': note.id });
     const title = element('input', { 'data-testid': 'edit-title', value: draft.title, maxlength: '200' });
     const body = element('textarea', { 'data-testid': 'edit-body' }, draft.body);
     title.addEventListener('input', () => {
@@ -117,7 +140,7 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
       button('Save', 'save-note', () => {
         editing.value = null;
         return run(() =>
-          notes.update(note.key, { title: title.value.trim() || note.title, body: body.value }),
+          notes.update(note.id, { title: title.value.trim() || note.title, body: body.value }),
         );
       }),
       button('Cancel', 'cancel-edit', () => {
