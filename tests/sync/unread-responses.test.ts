@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSyncOptions } from '../../src/plugins/sync/options.js';
+import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, nextEvent, until } from './harness.js';
 
 // Issue 17, finding 4: a create answered 201 whose body was slower than timeoutMs (or cut short,
@@ -50,7 +51,8 @@ describe('a create whose response cannot be read', () => {
 
 describe('maxResponseBytes', () => {
   it('a body over the limit is dropped, with a flag, and not stored in the outcome', async () => {
-    const { engine, queue, store } = engineFor({ baseUrl: fixture.server.url, maxResponseBytes: 8 });
+    const store = new MemoryStore();
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, maxResponseBytes: 8, store });
     await engine.start();
     const outcomes: unknown[] = [];
     engine.handle('note.create', { sent: (outcome) => void outcomes.push(outcome) });
