@@ -1,3 +1,5 @@
+import type { ControllerErrorCode } from './controller.js';
+
 /**
  * The error codes raised by the core. Plugins add their own codes (see each plugin's `*ErrorCode`).
  * Codes are stable strings: compare `error.code`, never `error.message`.
@@ -10,6 +12,27 @@ export type CoreErrorCode =
   | 'plugin/dependency-cycle'
   | 'plugin/init-failed'
   | 'app/disposed';
+
+/**
+ * The error codes Fluxy can raise, grouped by the module that raises them. Each plugin entry adds
+ * its group by declaration merging, so importing `fluxy/sync` makes the `sync/*` codes known to
+ * {@link isFluxyError}. An app that throws its own `FluxyError`s can add its codes the same way.
+ *
+ * @example
+ * declare module 'fluxy' {
+ *   interface FluxyErrorCodes { app: 'app/offline-export' }
+ * }
+ */
+export interface FluxyErrorCodes {
+  core: CoreErrorCode;
+  controller: ControllerErrorCode;
+}
+
+/**
+ * Every known error code: the union of {@link FluxyErrorCodes}' groups, e.g.
+ * `'plugin/not-registered' | 'storage/quota-exceeded' | 'sync/invalid-url' | …`.
+ */
+export type FluxyErrorCode = FluxyErrorCodes[keyof FluxyErrorCodes];
 
 /** Options of a {@link FluxyError}. */
 export interface FluxyErrorOptions {
@@ -75,14 +98,19 @@ function hasBrand(value: unknown): value is FluxyError {
 
 /**
  * True when `value` is a {@link FluxyError} (from any copy of the package), optionally with the
- * given code.
+ * given code. The code must be a known one ({@link FluxyErrorCode}: a typo does not compile),
+ * and a match narrows `value.code` to it.
  *
- * @example if (isFluxyError(error, 'storage/quota-exceeded')) showDiskFullBanner();
+ * @example
+ * if (isFluxyError(error, 'storage/quota-exceeded')) showDiskFullBanner(); // error: FluxyError<'storage/quota-exceeded'>
+ * if (isFluxyError(error)) log(error.code);                               // any FluxyError
  */
-export function isFluxyError<Code extends string = string>(
+export function isFluxyError(value: unknown): value is FluxyError;
+export function isFluxyError<Code extends FluxyErrorCode>(
   value: unknown,
-  code?: Code,
-): value is FluxyError<Code> {
+  code: Code,
+): value is FluxyError<Code>;
+export function isFluxyError(value: unknown, code?: string): value is FluxyError {
   return hasBrand(value) && (code === undefined || value.code === code);
 }
 

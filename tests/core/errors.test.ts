@@ -25,14 +25,14 @@ describe('FluxyError', () => {
   });
 
   it('can be subclassed and stays a FluxyError', () => {
-    class StorageError extends FluxyError<'storage/corrupt'> {
+    class StorageError extends FluxyError<'storage/tampered'> {
       constructor(readonly key: string) {
-        super('storage/corrupt', `The value of "${key}" is corrupt.`);
+        super('storage/tampered', `The value of "${key}" is corrupt.`);
       }
     }
     const error = new StorageError('a');
     expect(error).toBeInstanceOf(FluxyError);
-    expect(isFluxyError(error, 'storage/corrupt')).toBe(true);
+    expect(isFluxyError(error, 'storage/tampered')).toBe(true);
     expect(error.key).toBe('a');
   });
 });
@@ -71,8 +71,8 @@ describe('FluxyError across copies of the package (ESM and CJS, two bundles)', (
     const foreign = new copy.FluxyError('storage/quota-exceeded', 'full');
     expect(isFluxyError(foreign)).toBe(true);
     expect(isFluxyError(foreign, 'storage/quota-exceeded')).toBe(true);
-    expect(isFluxyError(foreign, 'storage/corrupted')).toBe(false);
-    expect(copy.isFluxyError(new FluxyError('x', 'y'), 'x')).toBe(true);
+    expect(isFluxyError(foreign, 'storage/tampered')).toBe(false);
+    expect(copy.isFluxyError(new FluxyError('app/disposed', 'y'), 'app/disposed')).toBe(true);
   });
 
   it('instanceof FluxyError works across copies too', async () => {

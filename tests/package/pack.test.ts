@@ -368,8 +368,21 @@ export const storage: StoragePlugin = app.use('storage');
 export const connectivity: ConnectivityPlugin = app.use('connectivity');
 // @ts-expect-error use('sync') is not a StoragePlugin
 export const wrong: StoragePlugin = app.use('sync');
-export const failure: unknown = new FluxyError('x', 'y');
-export const recognised: boolean = isFluxyError(failure, 'x');
+export const failure: unknown = new FluxyError('sync/invalid-url', 'y');
+// The plugin entries add their codes (FluxyErrorCodes augmentation, rewritten to 'fluxy' in dist).
+if (isFluxyError(failure, 'sync/invalid-url')) {
+  const code: 'sync/invalid-url' = failure.code;
+  console.log(code);
+}
+export const storageCode: boolean = isFluxyError(failure, 'storage/quota-exceeded');
+// @ts-expect-error an unknown code does not compile
+isFluxyError(failure, 'sync/no-such-code');
+// The guard of unreadable operations, and namespaces typed by their caller.
+import { isUnreadable } from 'fluxy/sync';
+export const guard: (op: Parameters<typeof isUnreadable>[0]) => boolean = isUnreadable;
+export const notes = storage.namespace<{ title: string }>('notes');
+// @ts-expect-error a namespace's values have the caller's type
+notes.set('n1', { title: 1 });
 `,
       );
       write(

@@ -20,3 +20,10 @@ declare module '../../core/plugin.js' {
     connectivity: ConnectivityPlugin;
   }
 }
+
+declare module '../../core/errors.js' {
+  interface FluxyErrorCodes {
+    /** The codes of `fluxy/connectivity`. */
+    connectivity: import('./errors.js').ConnectivityErrorCode;
+  }
+}

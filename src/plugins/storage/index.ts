@@ -13,3 +13,9 @@ declare module '../../core/plugin.js' {
     storage: StoragePlugin;
   }
 }
+
+declare module '../../core/errors.js' {
+  interface FluxyErrorCodes {
+    storage: import('./errors.js').StorageErrorCode;
+  }
+}

@@ -1,9 +1,9 @@
 /**
  * One change of {@link KeyValueStore.commit}: store `value` under `key`, or (`remove: true`)
- * delete `key`.
+ * delete `key`. `V` is the type of the values of the store it is given to.
  */
-export type StorageChange =
-  | { readonly key: string; readonly value: unknown }
+export type StorageChange<V = unknown> =
+  | { readonly key: string; readonly value: V }
   | { readonly key: string; readonly remove: true };
 
 /**
@@ -15,16 +15,20 @@ export type StorageChange =
  *   code units (JavaScript's default string order) on every driver.
  * - Keys are not secret; with a `secret`, values are encrypted and authenticated.
  *
+ * `V` is the type of the values, as the caller declares it (`storage.namespace<Note>('notes')`);
+ * it is not checked at run time: stored data is the app's own, and each value is authenticated
+ * when a secret is set.
+ *
  * @example
- * async function saveDraft(store: KeyValueStore, id: string, text: string) {
+ * async function saveDraft(store: KeyValueStore<Draft>, id: string, text: string) {
  *   await store.set(`draft/${id}`, { text, savedAt: Date.now() });
  * }
  */
-export interface KeyValueStore {
+export interface KeyValueStore<V = unknown> {
   /** The value under `key`, or `undefined` when absent. */
-  get<T = unknown>(key: string): Promise<T | undefined>;
+  get<T extends V = V>(key: string): Promise<T | undefined>;
   /** Stores a JSON-serialisable `value` under `key`; resolves after commit. */
-  set(key: string, value: unknown): Promise<void>;
+  set(key: string, value: V): Promise<void>;
   /** Deletes `key` (absent keys are fine); resolves after commit. */
   remove(key: string): Promise<void>;
   /**
@@ -37,11 +41,14 @@ export interface KeyValueStore {
    *
    * @example await store.commit([{ key: 'outcome/1', value: outcome }, { key: 'op/1', remove: true }]);
    */
-  commit(changes: readonly StorageChange[]): Promise<void>;
+  commit(changes: readonly StorageChange<V>[]): Promise<void>;
   /** Keys starting with `prefix` (all keys when omitted), sorted ascending. */
   keys(prefix?: string): Promise<string[]>;
   /** Deletes the keys starting with `prefix` (all keys of this store or view when omitted). */
   clear(prefix?: string): Promise<void>;
-  /** A view whose keys live under `prefix + '/'`; it sees none of the others' keys. Views nest. */
-  namespace(prefix: string): KeyValueStore;
+  /**
+   * A view whose keys live under `prefix + '/'`; it sees none of the others' keys. Views nest.
+   * `U` types its values: `const notes = storage.namespace<Note>('notes')`.
+   */
+  namespace<U = unknown>(prefix: string): KeyValueStore<U>;
 }

@@ -66,7 +66,7 @@ export class NamespaceView implements KeyValueStore {
     return this.#root.clear(this.#prefix + (prefix ?? ''));
   }
 
-  namespace(prefix: string): KeyValueStore {
+  namespace<U = unknown>(prefix: string): KeyValueStore<U> {
     assertNamespace(prefix);
     return new NamespaceView(this.#root, this.#prefix + prefix + namespaceSeparator);
   }

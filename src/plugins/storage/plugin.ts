@@ -92,8 +92,15 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     return (await this.#opened()).clear(prefix);
   }
 
-  /** A view whose keys live under `prefix/`; usable at once, its calls wait for init too. */
-  namespace(prefix: string): KeyValueStore {
+  /**
+   * A view whose keys live under `prefix/`; usable at once, its calls wait for init too. `U`
+   * types its values, as the caller declares them.
+   *
+   * @example
+   * const notes = storage.namespace<Note>('notes');
+   * const note = await notes.get('n1'); // Note | undefined
+   */
+  namespace<U = unknown>(prefix: string): KeyValueStore<U> {
     assertNamespace(prefix);
     return new NamespaceView(this, prefix + namespaceSeparator);
   }

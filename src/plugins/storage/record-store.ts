@@ -115,7 +115,7 @@ export class RecordStore implements KeyValueStore {
     );
   }
 
-  namespace(prefix: string): KeyValueStore {
+  namespace<U = unknown>(prefix: string): KeyValueStore<U> {
     assertNamespace(prefix);
     return new NamespaceView(this, prefix + namespaceSeparator);
   }

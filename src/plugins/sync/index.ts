@@ -13,7 +13,7 @@ export {
   type MutationQueue,
   type MutationRequest,
 } from './mutation.js';
-export type { Operation, OperationError, UnreadableOperation } from './operation.js';
+export { isUnreadable, type Operation, type OperationError, type UnreadableOperation } from './operation.js';
 export type { SyncOptions } from './options.js';
 export type { OutboxStorage } from './outbox.js';
 export type { FailedOutcome, OutcomeHandlers, SentOutcome } from './outcomes.js';
@@ -25,5 +25,11 @@ export type { FetchFunction, HeadersOption } from './transport.js';
 declare module '../../core/plugin.js' {
   interface FluxyPlugins {
     sync: import('./plugin.js').SyncPlugin;
+  }
+}
+
+declare module '../../core/errors.js' {
+  interface FluxyErrorCodes {
+    sync: import('./errors.js').SyncErrorCode;
   }
 }

@@ -54,6 +54,22 @@ export interface UnreadableOperation {
   readonly lastError: OperationError;
 }
 
+/**
+ * True when `operation` is an {@link UnreadableOperation} (a stored record that failed
+ * authentication or decryption: only `id`, `unreadable` and `lastError` are known). Use it to
+ * narrow the entries of `pending()` / `failed()` and the `failed` event's `operation` before
+ * reading `method`, `url` or `body`.
+ *
+ * @example
+ * sync.on('failed', ({ operation, error }) => {
+ *   if (isUnreadable(operation)) console.warn(`record ${operation.id} is unreadable: discard it`);
+ *   else console.warn(`${operation.method} ${operation.url} failed: ${error.message}`);
+ * });
+ */
+export function isUnreadable(operation: Operation | UnreadableOperation): operation is UnreadableOperation {
+  return (operation as Partial<UnreadableOperation>).unreadable === true;
+}
+
 /** The stored form of an operation: versioned plain data, never a closure. @internal */
 export interface OperationRecord {
   v: 1;
