@@ -5,7 +5,7 @@ import type { Logger } from '../../src/core/logger.js';
 import { defaultRetryOptions, type ResolvedRetryOptions } from '../../src/plugins/sync/backoff.js';
 import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
 import { type LockManagerLike, TabLeader } from '../../src/plugins/sync/leader.js';
-import { resolveOperationUrl } from '../../src/plugins/sync/options.js';
+import { originPolicy, resolveOperationUrl } from '../../src/plugins/sync/options.js';
 import type { OutboxStorage } from '../../src/plugins/sync/outbox.js';
 import { prepareOperation, type QueueOptions } from '../../src/plugins/sync/request-validation.js';
 import { SyncEngine } from '../../src/plugins/sync/sync-engine.js';
@@ -21,6 +21,8 @@ export interface EngineSetup {
   retry?: Partial<ResolvedRetryOptions>;
   timeoutMs?: number;
   maxResponseBytes?: number;
+  /** Origins besides baseUrl's that ops may go to; undefined: any origin (no policy). */
+  allowedOrigins?: string[];
   headers?: HeadersOption;
   fetch?: FetchFunction;
   online?: boolean;
@@ -45,6 +47,8 @@ export function makeEngine(setup: EngineSetup) {
     transport: {
       fetch: setup.fetch ?? ((input, init) => fetch(input, init)),
       resolveUrl: (url) => resolveOperationUrl(url, setup.baseUrl),
+      isAllowedOrigin:
+        setup.allowedOrigins === undefined ? undefined : originPolicy(setup.baseUrl, setup.allowedOrigins),
       headers: setup.headers,
       timeoutMs: setup.timeoutMs ?? 5000,
       ...(setup.maxResponseBytes === undefined ? {} : { maxResponseBytes: setup.maxResponseBytes }),

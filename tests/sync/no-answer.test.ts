@@ -11,6 +11,8 @@ import { registryPerTest, until } from './harness.js';
 
 const fixture = registryPerTest({ choose: (request) => (request.path === '/stuck' ? 'hang' : 'ok') });
 
+const deadHost = 'http://127.0.0.1:1/nobody-listens';
+
 function bootstrap(probe: boolean) {
   const app = fixture.app();
   app.register(new StoragePlugin({ indexedDB: new IDBFactory() }));
@@ -22,14 +24,13 @@ function bootstrap(probe: boolean) {
   const sync = app.register(
     new SyncPlugin({
       baseUrl: fixture.server.url,
+      allowedOrigins: [new URL(deadHost).origin], // another origin than baseUrl's
       timeoutMs: 50,
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
     }),
   );
   return { app, connectivity, sync };
 }
-
-const deadHost = 'http://127.0.0.1:1/nobody-listens';
 
 it.each([
   ['a dead host (network error)', deadHost],

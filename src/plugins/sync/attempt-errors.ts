@@ -28,6 +28,15 @@ export function httpError(status: number, at: number): OperationError {
   return { code: 'sync/http-error', message: `the server answered ${status}`, status, at };
 }
 
+/** The operation's URL is on an origin the configuration does not allow: it was not sent. */
+export function originRefusedError(url: string, at: number): OperationError {
+  return {
+    code: 'sync/origin-not-allowed',
+    message: `${url} is not on baseUrl's origin nor in allowedOrigins: it was not sent (the headers option never goes to other origins); add its origin to the SyncPlugin allowedOrigins option and retry it, or discard it`,
+    at,
+  };
+}
+
 /** The server answered with a redirect (never followed): the operation fails, naming the target. */
 export function redirectError(status: number, location: string | undefined, at: number): OperationError {
   const target = location ?? 'a target the browser does not reveal (an opaque redirect)';

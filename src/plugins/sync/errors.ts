@@ -3,7 +3,8 @@
  *
  * Thrown by `queue()` and friends (nothing is stored): `sync/invalid-method`, `sync/invalid-url`,
  * `sync/invalid-body`, `sync/body-too-large`, `sync/invalid-headers`, `sync/credentials-in-queue`,
- * `sync/invalid-options`.
+ * `sync/invalid-options`, `sync/origin-not-allowed` (the URL is not on `baseUrl`'s origin nor in
+ * `allowedOrigins`; also kept on a stored op found to point elsewhere at send time, never sent).
  *
  * Given to a `defineMutation` rollback when `queue()` refused the request: `sync/not-queued`.
  *
@@ -24,6 +25,7 @@ export type SyncErrorCode =
   | 'sync/body-too-large'
   | 'sync/invalid-headers'
   | 'sync/credentials-in-queue'
+  | 'sync/origin-not-allowed'
   | 'sync/invalid-options'
   | 'sync/http-error'
   | 'sync/redirected'

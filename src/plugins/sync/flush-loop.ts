@@ -5,6 +5,7 @@ import {
   httpError,
   type NoAnswer,
   noAnswerError,
+  originRefusedError,
   redirectError,
   storageFailedError,
   unreadableMessage,
@@ -235,6 +236,12 @@ export class FlushLoop {
         this.#status.requesting = false;
       });
       if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
+      if (result.kind === 'origin-refused') {
+        // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
+        await this.#fail(sending, originRefusedError(result.url, this.#deps.now()));
+        summary.failed++;
+        return 'next';
+      }
       if (result.kind === 'redirect') {
         // Not followed, so the write did not reach its endpoint: it fails, naming the target.
         this.#networkFailures = 0;

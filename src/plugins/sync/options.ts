@@ -37,6 +37,15 @@ export interface SyncOptions {
    * the `sent` event says `responseTooLarge: true`. @default 1048576 (1 MiB)
    */
   maxResponseBytes?: number;
+  /**
+   * Origins (besides `baseUrl`'s) that operations may be sent to, e.g. `['https://uploads.example.com']`.
+   * By default only `baseUrl`'s origin (the page's when `baseUrl` is relative or absent) is
+   * allowed: `queue()` refuses a URL elsewhere and a stored op to another origin fails unsent
+   * (`sync/origin-not-allowed`), so the `headers` option (your credentials) never goes anywhere
+   * else. With no `baseUrl` and no page (Node), any origin is allowed unless this lists some.
+   * @default []
+   */
+  allowedOrigins?: readonly string[];
   /** Storage namespace of the outbox; two SyncPlugins in one app need different ones. @default 'sync' */
   namespace?: string;
   /** The Web Locks manager used to pick one flushing tab; `false` to turn coordination off. @default navigator.locks */
@@ -63,6 +72,7 @@ export interface ResolvedSyncOptions {
   fetch: FetchFunction | undefined;
   maxBodyBytes: number;
   maxResponseBytes: number;
+  allowedOrigins: readonly string[];
   namespace: string;
   locks: LockManagerLike | false | undefined;
   now: () => number;
@@ -79,6 +89,7 @@ const knownKeys = [
   'fetch',
   'maxBodyBytes',
   'maxResponseBytes',
+  'allowedOrigins',
   'namespace',
   'locks',
   'now',
@@ -148,6 +159,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   ) {
     throw invalid('serverId must be a response field name or a function (response) => id');
   }
+  const allowedOrigins = checkAllowedOrigins(given.allowedOrigins);
   const retry = { ...defaultRetryOptions };
   if (given.retry !== undefined) {
     const place = { where, name: 'retry', example: '{ maxAttempts: 5 }' };
@@ -171,12 +183,64 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     fetch: fetch as FetchFunction | undefined,
     maxBodyBytes: positiveInteger(given.maxBodyBytes, 'maxBodyBytes', 1_048_576),
     maxResponseBytes: positiveInteger(given.maxResponseBytes, 'maxResponseBytes', 1_048_576),
+    allowedOrigins,
     namespace: (namespace as string | undefined) ?? 'sync',
     locks: locks as LockManagerLike | false | undefined,
     now: (now as (() => number) | undefined) ?? Date.now,
     random: (random as (() => number) | undefined) ?? Math.random,
     serverId: (serverId as ResolvedSyncOptions['serverId'] | undefined) ?? 'id',
   };
+}
+
+function checkAllowedOrigins(value: unknown): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value))
+    throw invalid('allowedOrigins must be an array of origins such as "https://api.example.com"');
+  return value.map((origin: unknown) => {
+    let parsed: URL | undefined;
+    try {
+      parsed = typeof origin === 'string' ? new URL(origin) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (
+      !parsed ||
+      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+      parsed.pathname !== '/' ||
+      parsed.search !== '' ||
+      parsed.hash !== '' ||
+      parsed.username !== '' ||
+      parsed.password !== ''
+    ) {
+      throw invalid(
+        `allowedOrigins: ${JSON.stringify(origin)} is not an origin: give scheme, host and port only, e.g. "https://api.example.com"`,
+      );
+    }
+    return parsed.origin;
+  });
+}
+
+/**
+ * Whether an operation may be sent to `url`: its origin is `baseUrl`'s (resolved against the page
+ * in browsers; the page's own when there is no `baseUrl`) or one of `allowedOrigins`. Undefined
+ * (any origin) when there is neither a reference origin nor a list. @internal
+ */
+export function originPolicy(
+  baseUrl: string | undefined,
+  allowedOrigins: readonly string[],
+): ((url: URL) => boolean) | undefined {
+  const allowed = new Set(allowedOrigins);
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  let reference: string | undefined;
+  try {
+    if (baseUrl !== undefined) reference = (page ? new URL(baseUrl, page) : new URL(baseUrl)).origin;
+    else if (page) reference = new URL(page).origin;
+  } catch {
+    reference = undefined; // a relative baseUrl in Node: every URL is refused as relative anyway
+  }
+  if (reference !== undefined && reference !== 'null') allowed.add(reference);
+  if (allowed.size === 0) return undefined;
+  return (url) => allowed.has(url.origin);
 }
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {

@@ -14,6 +14,7 @@ import type { FlushSummary } from './flush-loop.js';
 import { type Coordination, type LockManagerLike, TabLeader } from './leader.js';
 import type { Operation, OperationError, UnreadableOperation } from './operation.js';
 import {
+  originPolicy,
   type ResolvedSyncOptions,
   resolveOperationUrl,
   resolveSyncOptions,
@@ -154,6 +155,7 @@ export class SyncPlugin extends FluxyPlugin {
       transport: {
         fetch: fetchFunction,
         resolveUrl: (url) => resolveOperationUrl(url, options.baseUrl),
+        isAllowedOrigin: originPolicy(options.baseUrl, options.allowedOrigins),
         headers: options.headers,
         timeoutMs: options.timeoutMs,
         maxResponseBytes: options.maxResponseBytes,

@@ -8,6 +8,12 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const methods = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const credentialHeaders = new Set(['authorization', 'cookie', 'proxy-authorization']);
+/**
+ * Header names that look like credentials (`X-Api-Key`, `X-Auth-Token`, `X-Client-Secret`,
+ * `Session-Id`…): a word of the name (between dashes) is one of these.
+ */
+const credentialLikeHeader =
+  /(^|-)(auth|authorization|token|key|apikey|api_key|secret|password|passwd|credential|credentials|session|signature|cookie|jwt|bearer)(-|$)/;
 // Headers a browser refuses to let scripts set, or that the transport owns.
 const forbiddenHeaders = new Set([
   'accept-charset',
@@ -194,7 +200,8 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
  * without CR, LF or NUL; no name twice in different cases; no header the browser or Fluxy owns
  * (Host, Content-Length, `Sec-*`, `Proxy-*`, Idempotency-Key…). `credentials: 'refuse'` (for
  * `queue()`, whose headers are stored) also refuses Authorization, Cookie and
- * Proxy-Authorization; `'allow'` (for the `headers` option, evaluated at send time) accepts them.
+ * Proxy-Authorization, and any name that looks like a credential (a dash-separated word such as
+ * auth, token, key, secret, password, session: `X-Api-Key`, `X-Auth-Token`); `'allow'` (for the `headers` option, evaluated at send time) accepts them.
  * Throws a `FluxyError` (`sync/invalid-headers`, or `sync/credentials-in-queue`) whose message
  * starts with `where`. @internal
  */
@@ -221,11 +228,12 @@ export function checkHeaderRecord(
       // `result[name] = value` would set the prototype and drop the header: refuse it instead.
       throw new FluxyError('sync/invalid-headers', `${where}: a header cannot be named "${name}".`);
     }
-    const credential = credentialHeaders.has(lower);
+    const credential =
+      credentialHeaders.has(lower) || (!forbiddenHeaders.has(lower) && credentialLikeHeader.test(lower));
     if (credential && context.credentials === 'refuse') {
       throw new FluxyError(
         'sync/credentials-in-queue',
-        `${where}: the ${name} header would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale.`,
+        `${where}: the ${name} header looks like a credential and would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale; per-operation headers whose name has a word such as auth, token, key, secret, password, session, signature or cookie are refused.`,
       );
     }
     if (

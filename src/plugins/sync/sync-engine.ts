@@ -138,6 +138,13 @@ export class SyncEngine {
   /** Store a validated draft as a new operation; resolves once committed. Ids follow call order. */
   async enqueue(draft: OperationDraft): Promise<Operation> {
     this.#assertAlive();
+    const { resolveUrl, isAllowedOrigin } = this.#deps.transport;
+    if (isAllowedOrigin && !isAllowedOrigin(resolveUrl(draft.url))) {
+      throw new FluxyError(
+        'sync/origin-not-allowed',
+        `queue(): "${draft.url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
+      );
+    }
     if (draft.tempId !== undefined && this.#tempIds.isKnown(draft.tempId)) {
       throw new FluxyError(
         'sync/invalid-options',

@@ -26,6 +26,7 @@ export type SendResult =
       bodyProblem?: BodyProblem;
     }
   | { kind: 'redirect'; status: number; location: string | undefined }
+  | { kind: 'origin-refused'; url: string }
   | { kind: 'network'; cause: unknown }
   | { kind: 'timeout' }
   | { kind: 'aborted' }
@@ -41,6 +42,8 @@ export const defaultMaxResponseBytes = 1_048_576;
 export interface TransportOptions {
   fetch: FetchFunction;
   resolveUrl: (url: string) => URL;
+  /** Whether a request may go to this URL's origin (see `allowedOrigins`); any when absent. */
+  isAllowedOrigin?: ((url: URL) => boolean) | undefined;
   headers: HeadersOption | undefined;
   timeoutMs: number;
   /** The largest response body read, in bytes. @default 1048576 */
@@ -65,6 +68,17 @@ export async function sendOperation(
   options: TransportOptions,
   signal: AbortSignal,
 ): Promise<SendResult> {
+  let url: string;
+  try {
+    const resolved = options.resolveUrl(operation.url);
+    // Checked before the headers option is even evaluated: credentials never leave for another origin.
+    if (options.isAllowedOrigin && !options.isAllowedOrigin(resolved)) {
+      return { kind: 'origin-refused', url: resolved.href };
+    }
+    url = resolved.href;
+  } catch (cause) {
+    return { kind: 'network', cause };
+  }
   let extra: Readonly<Record<string, string>> = {};
   try {
     const given: unknown =
@@ -102,7 +116,6 @@ export async function sendOperation(
       redirect: 'manual',
     };
     if (bodyText !== undefined) init.body = bodyText;
-    const url = options.resolveUrl(operation.url).href;
     const response = await options.fetch(url, init);
     const redirect = redirectOf(response, url);
     if (redirect) {
