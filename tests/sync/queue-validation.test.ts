@@ -223,3 +223,45 @@ describe('SyncPlugin options validation', () => {
     });
   });
 });
+
+describe('issue 17, finding 9: small input limits', () => {
+  const prepare = (url: string, options?: unknown) =>
+    prepareOperation('POST', url, options, {
+      maxBodyBytes: 1_048_576,
+      resolveUrl: (candidate) => resolveOperationUrl(candidate, 'https://api.example.com'),
+    });
+
+  it('a URL over 8 KiB is refused at queue()', () => {
+    expect(() => prepare(`/notes?q=${'x'.repeat(8200)}`)).toThrow(
+      expect.objectContaining({ code: 'sync/invalid-url' }),
+    );
+    expect(prepare(`/notes?q=${'x'.repeat(8000)}`).url).toHaveLength(8009);
+  });
+
+  it("a body's toJSON() is called once, and what it returned is what is checked and stored", () => {
+    let calls = 0;
+    const body = {
+      when: {
+        toJSON() {
+          calls++;
+          return calls === 1 ? 'first' : { late: () => 1 };
+        },
+      },
+      list: [1, { toJSON: () => 'x' }],
+    };
+    expect(prepare('/notes', { body }).bodyText).toBe('{"when":"first","list":[1,"x"]}');
+    expect(calls).toBe(1);
+  });
+
+  it('what toJSON() returns is still checked (a BigInt, a cycle, a hole)', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const holey: unknown[] = [1];
+    holey[2] = 3;
+    for (const value of [10n, cycle, holey]) {
+      expect(() => prepare('/notes', { body: { item: { toJSON: () => value } } })).toThrow(
+        expect.objectContaining({ code: 'sync/invalid-body' }),
+      );
+    }
+  });
+});

@@ -11,7 +11,12 @@ import { reservedKeyPrefix } from './storage-keys.js';
 export const metadataKey = '\u0000fluxy:meta';
 const keyCheckKey = '\u0000fluxy:key-check';
 const keyCheckValue = 'fluxy key check';
-const maxIterations = 10_000_000;
+/**
+ * The most PBKDF2 iterations accepted from a database's metadata, unless the `iterations` option
+ * asks for more: a count written there by someone else cannot stall the open (and the
+ * wrong-secret error) for seconds. @internal
+ */
+export const maxStoredIterations = 2_000_000;
 
 /** What opens an encrypted database: a secret (PBKDF2) or a raw 32-byte key. @internal */
 export type Credentials =
@@ -64,7 +69,10 @@ export async function unlockDatabase(
     if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata))) return codec;
     return unlockDatabase(backend, cipher, credentials);
   }
-  const metadata = parseMetadata(stored);
+  const metadata = parseMetadata(
+    stored,
+    Math.max(maxStoredIterations, credentials.kind === 'secret' ? credentials.iterations : 0),
+  );
   let keys: RecordKeys;
   if (metadata.kdf === 'pbkdf2-sha256' && credentials.kind === 'secret') {
     const salt = fromBase64(metadata.salt) ?? new Uint8Array(0);
@@ -103,7 +111,7 @@ export async function assertUnencrypted(backend: StorageBackend): Promise<void> 
   }
 }
 
-function parseMetadata(stored: string): Metadata {
+function parseMetadata(stored: string, maxIterations: number): Metadata {
   let metadata: unknown;
   try {
     metadata = JSON.parse(stored);
@@ -126,11 +134,16 @@ function parseMetadata(stored: string): Metadata {
     typeof iterations !== 'number' ||
     !Number.isInteger(iterations) ||
     iterations < 1 ||
-    iterations > maxIterations ||
     typeof salt !== 'string' ||
     fromBase64(salt)?.length !== 16
   ) {
     throw corrupt();
+  }
+  if (iterations > maxIterations) {
+    throw storageError(
+      'storage/tampered',
+      `The database metadata asks for ${iterations} PBKDF2 iterations, more than the ${maxIterations} accepted: it was altered, or the database was created with more — then pass that count as the \`iterations\` option. Nothing was derived, read or written.`,
+    );
   }
   return { v: 1, kdf: 'pbkdf2-sha256', iterations, salt, check: record.check };
 }

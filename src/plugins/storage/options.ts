@@ -139,10 +139,10 @@ function resolveCredentials(secret: unknown, key: unknown, iterations: unknown):
     );
   }
   if (secret !== undefined) {
-    if (typeof secret !== 'string' || secret === '' || hasLoneSurrogate(secret)) {
+    if (typeof secret !== 'string' || secret.trim() === '' || hasLoneSurrogate(secret)) {
       throw storageError(
         'storage/invalid-secret',
-        'new StoragePlugin({ secret }): the secret must be a non-empty string (e.g. a passphrase the user types); omit it to store values unencrypted.',
+        'new StoragePlugin({ secret }): the secret must be a string with more than whitespace in it (e.g. a passphrase the user types); omit it to store values unencrypted.',
       );
     }
     return { kind: 'secret', secret, iterations: (iterations as number | undefined) ?? defaultIterations };

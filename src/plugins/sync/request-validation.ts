@@ -5,6 +5,8 @@ import { type JsonValue, toJsonText, utf8Length } from './json-value.js';
 /** The HTTP methods an operation may use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** The longest URL `queue()` accepts, in UTF-8 bytes (8 KiB: what servers and proxies commonly take). */
+const maxUrlBytes = 8192;
 const methods = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const credentialHeaders = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -169,6 +171,12 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
     throw new FluxyError(
       'sync/invalid-url',
       `queue(method, url): url must be a non-empty string such as "/api/notes" (got ${describeInput(url)}).`,
+    );
+  }
+  if (utf8Length(url) > maxUrlBytes) {
+    throw new FluxyError(
+      'sync/invalid-url',
+      `queue(): url is ${utf8Length(url)} bytes long, over the limit of ${maxUrlBytes} (servers and proxies refuse longer ones): put the data in the body.`,
     );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
