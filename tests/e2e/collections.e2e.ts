@@ -112,7 +112,9 @@ test('two tabs edit offline, reload, come back: both converge on the server, wit
   await waitForServiceWorker(tab1); // the shell is cached: the tabs can reload offline
   const tab2 = await openApp(harness);
 
-  // Online: three notes made in tab 1, saved; tab 2 shows them too.
+  // Online: three notes made in tab 1, saved; tab 2 shows them too. (A tab in the background
+  // gets no animation frames, which Playwright's clicks wait for: the tab acted on comes first.)
+  await tab1.bringToFront();
   await addNote(tab1, 'Alpha', 'a');
   await addNote(tab1, 'Beta', 'b');
   await addNote(tab1, 'Gamma', 'c');
@@ -136,8 +138,10 @@ test('two tabs edit offline, reload, come back: both converge on the server, wit
       await expect
         .poll(() => statusBar(tab).connection.textContent(), { message: 'offline' })
         .toBe('Offline');
+    await tab1.bringToFront();
     await editNote(tab1, 'Alpha', 'Alpha (tab 1)');
     await addNote(tab1, 'Tab 1 offline', 'one');
+    await tab2.bringToFront();
     await editNote(tab2, 'Beta', 'Beta (tab 2)');
     await deleteNote(tab2, 'Gamma');
     await addNote(tab2, 'Tab 2 offline', 'two');
@@ -270,7 +274,10 @@ test('a refused change turns the bar to a warning, with Retry and Discard in the
 
   // Refused again, then discarded from the bar: the change is gone for good.
   await injectFaults(harness, [{ status: 422 }]);
-  await editNote(tab, 'Shared (edited offline)', 'Never sent');
+  // (Online, the refusal may come before a check for the edited title: wait for the bar instead.)
+  await noteRow(tab, 'Shared (edited offline)').getByTestId('edit-note').click();
+  await tab.getByTestId('edit-title').fill('Never sent');
+  await tab.getByTestId('save-note').click();
   await expect.poll(barState, { timeout: 15_000, message: 'bar refused again' }).toBe('refused');
   await tab.getByTestId('discard-all').click();
   await expect.poll(() => bar.failed.textContent(), { message: '0 failed after discard' }).toBe('0');
