@@ -205,15 +205,28 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   }
 
   const tomb = (data.tombstones ?? []).find((candidate) => candidate.id === id);
-  if (tomb && clock !== undefined && clock > tomb.clock && conditions.ifMatch === undefined) {
-    // Last writer wins for deletions too: a write newer than the delete undoes it.
+  if (tomb && clock !== undefined && conditions.ifMatch === undefined) {
+    // Last writer wins for deletions too: a write newer than the delete undoes it; an older one
+    // still sets the fields of the deleted note it is newer for, so the order writes arrive in
+    // never matters.
     if (method === 'DELETE') {
-      tomb.clock = clock;
+      if (clock > tomb.clock) tomb.clock = clock;
       return { reply: { status: 204 }, changed: false };
     }
-    if (tomb.note) {
+    if (tomb.note && clock > tomb.clock) {
       data.tombstones = (data.tombstones ?? []).filter((candidate) => candidate !== tomb);
       data.notes.push(tomb.note);
+    } else if (tomb.note && (method === 'PATCH' || method === 'PUT') && isObject(input)) {
+      const clocks = tomb.note._clocks ?? {};
+      for (const field of ['title', 'body']) {
+        const value = /** @type {Record<string, unknown>} */ (input)[field];
+        if (typeof value === 'string' && !(clocks[field] !== undefined && clocks[field] >= clock)) {
+          /** @type {Record<string, unknown>} */ (tomb.note)[field] = value;
+          clocks[field] = clock;
+        }
+      }
+      tomb.note._clocks = clocks;
+      throw new HttpError(410, 'gone', `The note "${id}" was deleted.`);
     }
   }
 
@@ -266,6 +279,11 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   note.version += 1;
   note._seq = nextSeq(data);
   return { reply: { status: 200, json: publicNote(note) }, changed: true };
+}
+
+/** @param {unknown} value */
+function isObject(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** @param {NotesData} data @param {string} id */

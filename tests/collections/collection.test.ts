@@ -233,8 +233,10 @@ describe('Collection pulls and cache', () => {
     const server = await referenceServer({ feedPageSize: 5 });
     for (let n = 0; n < 11; n++) await serverWrite(server, 'POST', '/api/notes', { title: `note ${n}` });
     const first = await startDevice({ server, secret: 'sekrit' });
-    await first.notes.pull();
+    await until(() => first.notes.lastPulledAt.value !== null, 'the pull at start-up');
     expect(pullsOf(server)).toHaveLength(3); // 5 + 5 + 1
+    await first.notes.pull(); // nothing new: one request
+    expect(pullsOf(server)).toHaveLength(4);
     expect(first.notes.items.value).toHaveLength(11);
     expect(first.notes.items.value).toEqual(await serverNotes(server));
     expect(first.notes.lastPulledAt.value).toEqual(expect.any(Number));
@@ -354,6 +356,40 @@ describe('Collection across restarts and tabs', () => {
     await second.notes.pull();
     expect(await serverNotes(server)).toHaveLength(1);
     expect(second.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('shows a row once when the app restarts just after an insert was sent (its answer reaches the new instance)', async () => {
+    const server = await referenceServer();
+    for (let round = 0; round < 3; round++) {
+      const first = await startDevice({ server });
+      await first.notes.insert({ title: `round ${round}` });
+      await first.dispose(); // the insert is on the wire, or answered but not yet handled
+      const second = await startDevice({ server, disk: first.disk });
+      await idle(second);
+      await until(() => second.notes.unconfirmed.value === 0, 'the insert to be confirmed');
+      await second.notes.pull();
+      expect(second.notes.items.value).toEqual(await serverNotes(server));
+      await second.dispose();
+    }
+  });
+
+  it('shows a pulled row once while its insert waits for the retry of a lost answer (clientIdField)', async () => {
+    const server = await referenceServer();
+    const a = await startDevice({ server, collection: { clientIdField: 'clientId' } });
+    await a.notes.pull();
+    await faults(server, ['drop-after']); // applied and stored, the answer lost
+    a.sync.pause();
+    const row = await a.notes.insert({ title: 'once', body: '' });
+    expect(row.clientId).toBe(row.id);
+    a.sync.resume();
+    await server.request(/^POST \/api\/notes → connection closed/, 'the lost answer');
+    a.sync.pause(); // hold the retry, so the pull lands in between
+    await a.notes.pull();
+    expect(a.notes.items.value.map((note) => note.title)).toEqual(['once']);
+    expect(a.notes.get(row.id).value?.id).toBe('n_1');
+    a.sync.resume();
+    await idle(a);
+    expect(a.notes.items.value).toEqual(await serverNotes(server));
   });
 
   it('shows the same items in every tab within a moment of a change in any of them', async () => {

@@ -160,6 +160,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly #waiting = new Map<string, number>();
   /** Ids deleted by a pull in this session: a late answer must not bring them back. */
   readonly #deletedIds = new Set<string>();
+  /** Row writes of answers in flight: waited for on dispose. */
+  readonly #writes = new Set<Promise<unknown>>();
   #relisting: Promise<void> | undefined;
   #relistAgain = false;
   #pulling: Promise<void> | undefined;
@@ -169,6 +171,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** Rows: the confirmed rows with the pending changes applied on top, in a stable order. */
   readonly items: ReadonlySignal<readonly R[]>;
+  /**
+   * How many local changes `items` shows that the server has not confirmed yet (pending in the
+   * outbox, or answered in another tab a moment ago). 0 when `items` is the server's state as
+   * last pulled — e.g. for "all changes saved" in a UI, or to wait for in a test.
+   */
+  readonly unconfirmed: ReadonlySignal<number>;
   /** True while a pull runs in this tab. */
   readonly isPulling: ReadonlySignal<boolean> = this.#isPulling;
   /** When the last complete pull ended (ms since epoch; from storage after a restart), or null. */
@@ -186,6 +194,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.name = name;
     this.#view = new RowView<R>(this.#options.key, this.#options.compare);
     this.items = this.#view.items;
+    this.unconfirmed = this.#view.changeCount;
     this.#events = new EventBus<CollectionEvents<R>>((event, error) =>
       this.#logger?.error(`a "${this.name}.on('${event}')" handler threw`, error),
     );
@@ -276,6 +285,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
     }
 
+    // What the outbox did between the listing above and these subscriptions (it sends while we load).
+    this.#relist();
+
     const Channel = (globalThis as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
     if (Channel) {
       const channel = new Channel(scope);
@@ -283,9 +295,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#channel = channel;
       ctx.onDispose(() => channel.close());
     }
-    ctx.onDispose(() => {
+    ctx.onDispose(async () => {
       clearTimeout(this.#retryTimer);
       clearTimeout(this.#waitTimer);
+      // Let a pull in flight stop (its request is aborted) before the storage closes, so a
+      // restarted instance never writes the same buckets at the same time.
+      await this.#pulling?.catch(() => {});
+      await this.#resolving;
+      await Promise.all([...this.#writes]);
     });
 
     // Pull triggers: start-up and reconnect (the effect), becoming visible, the interval.
@@ -340,6 +357,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     if (!this.#sync) await this.whenReady();
     const tempId = `tmp_${randomHex(16)}`;
+    if (this.#options.clientIdField !== undefined) data[this.#options.clientIdField] = tempId;
     const row = await this.#write('insert', tempId, data, 'POST', this.#options.url, { tempId });
     return row as R;
   }
@@ -394,6 +412,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         `${this.name}.pull(): the device is offline; the collection pulls by itself when it is back.`,
       );
     }
+    // A pull already running may have asked before the changes the caller wants to see.
+    if (this.#pulling) await this.#pulling.catch(() => {});
     await this.#pull(false);
   }
 
@@ -541,6 +561,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** The durable part of an answer (runs at least once, in the tab that sent it). */
   async #storeAnswer(outcome: SentLike): Promise<void> {
+    if (this.#signal?.aborted) return;
     const shownBefore = this.#view.peek((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
     const answer = this.#applyAnswer(outcome);
     const [row] = answer.rows;
@@ -577,7 +598,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       });
     }
     const aliases = answer.alias ? [answer.alias] : [];
-    await (this.#cache as RowCache<R>).write(answer.rows, answer.deleted, undefined, aliases);
+    await this.#track((this.#cache as RowCache<R>).write(answer.rows, answer.deleted, undefined, aliases));
     this.#post({
       t: 'rows',
       rows: answer.rows,
@@ -585,6 +606,19 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       settled: [outcome.operation.id],
       aliases,
     });
+  }
+
+  /**
+   * A write to the cache that dispose waits for. After dispose nothing is written (another
+   * instance may own the storage by then); the next pull brings what was skipped.
+   */
+  async #track(write: Promise<void>): Promise<void> {
+    this.#writes.add(write);
+    try {
+      await write;
+    } finally {
+      this.#writes.delete(write);
+    }
   }
 
   /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
@@ -895,6 +929,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
             answer.status,
           );
         }
+        if (this.#signal?.aborted) return;
         const body = this.#checkPage(answer.body);
         if (!body) {
           throw this.#failPull(
@@ -915,11 +950,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           }
         }
         const pulledAt = body.more ? undefined : Date.now();
-        await cache.write(body.changes, body.deleted, {
-          v: 1,
-          cursor: body.cursor,
-          ...(pulledAt === undefined ? {} : { pulledAt }),
-        });
+        const adopted = this.#adoptClientIds(body.changes);
+        await cache.write(
+          body.changes,
+          body.deleted,
+          { v: 1, cursor: body.cursor, ...(pulledAt === undefined ? {} : { pulledAt }) },
+          adopted,
+        );
         void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
         batch(() => {
           for (const row of body.changes) this.#deletedIds.delete(row[this.#options.key] as string);
@@ -927,7 +964,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#view.confirm(body.changes, body.deleted);
           if (pulledAt !== undefined) this.#lastPulledAt.value = pulledAt;
         });
-        this.#post({ t: 'rows', rows: body.changes, deleted: body.deleted, settled: [], aliases: [] });
+        this.#post({ t: 'rows', rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         cursor = body.cursor;
         if (!body.more) break;
       }
@@ -935,6 +972,24 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     } finally {
       this.#isPulling.value = false;
     }
+  }
+
+  /**
+   * Rows that carry the temporary id of a pending insert (`clientIdField`) are that insert's
+   * rows: the temporary id stands for their id from now on. Returns the new aliases.
+   */
+  #adoptClientIds(rows: readonly R[]): Array<[string, string]> {
+    const field = this.#options.clientIdField;
+    if (field === undefined) return [];
+    const adopted: Array<[string, string]> = [];
+    for (const row of rows) {
+      const tempId = row[field];
+      if (typeof tempId === 'string' && this.#view.isUnresolvedInsert(tempId)) {
+        this.#view.alias(tempId, row[this.#options.key] as string);
+        adopted.push([tempId, row[this.#options.key] as string]);
+      }
+    }
+    return adopted;
   }
 
   #checkPage(

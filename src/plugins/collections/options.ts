@@ -45,6 +45,14 @@ export interface CollectionOptions<R extends Row> {
   key?: string;
   /** @default 'lww' */
   conflict?: ConflictStrategy<R>;
+  /**
+   * A field that carries the temporary id of an insert to the server, which stores it with the
+   * row (the reference server's `clientId`). A pulled row that carries it is then recognised as
+   * the row of a pending insert whose answer has not arrived (lost on the way, or not yet sent by
+   * another tab), instead of being shown twice. Leave unset if your server does not keep it.
+   * @default undefined (not sent)
+   */
+  clientIdField?: string;
   /** Pull every this many ms while online (also on reconnect, on becoming visible, on `pull()`); 0 = only then. @default 30000 */
   pullIntervalMs?: number;
   /** The order of `items`. @default by id, shorter ids first (`n_2` before `n_10`), then pending inserts in the order made */
@@ -60,13 +68,14 @@ export interface ResolvedCollectionOptions<R extends Row> {
   url: string;
   key: string;
   conflict: ConflictStrategy<R>;
+  clientIdField: string | undefined;
   pullIntervalMs: number;
   compare: ((a: R, b: R) => number) | undefined;
   locks: CollectionLocks | false | undefined;
   now: () => number;
 }
 
-const optionNames = ['url', 'key', 'conflict', 'pullIntervalMs', 'compare', 'locks', 'now'];
+const optionNames = ['url', 'key', 'conflict', 'clientIdField', 'pullIntervalMs', 'compare', 'locks', 'now'];
 const strategies = ['lww', 'server-wins', 'client-wins'];
 
 function invalid(message: string): FluxyError {
@@ -96,11 +105,23 @@ export function resolveCollectionOptions<R extends Row>(
     url,
     key = 'id',
     conflict = 'lww',
+    clientIdField,
     pullIntervalMs = 30_000,
     compare,
     locks,
     now = Date.now,
   } = options;
+  if (
+    clientIdField !== undefined &&
+    (typeof clientIdField !== 'string' ||
+      clientIdField === '' ||
+      clientIdField === key ||
+      clientIdField === '__proto__')
+  ) {
+    throw invalid(
+      `new Collection('${name}'): clientIdField must be the name of a field other than the key, e.g. 'clientId' (got ${JSON.stringify(clientIdField)}).`,
+    );
+  }
   if (typeof url !== 'string' || url.trim() === '' || /[?#\s]/.test(url)) {
     throw invalid(
       `new Collection('${name}'): url must be the resource path or URL without query or fragment, e.g. '/notes' (got ${JSON.stringify(url)}).`,
@@ -134,5 +155,5 @@ export function resolveCollectionOptions<R extends Row>(
   }
   if (typeof now !== 'function')
     throw invalid(`new Collection('${name}'): now must be a function returning ms since the epoch.`);
-  return { url: url.replace(/\/+$/, ''), key, conflict, pullIntervalMs, compare, locks, now };
+  return { url: url.replace(/\/+$/, ''), key, conflict, clientIdField, pullIntervalMs, compare, locks, now };
 }

@@ -35,6 +35,7 @@ export class RowView<R extends Row> {
   readonly #signals = new Map<string, Signal<R | undefined>>();
   readonly #aliasVersion = signal(0);
   readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
+  readonly #changeCount = signal(0);
 
   constructor(key: string, compare?: (a: R, b: R) => number) {
     this.#key = key;
@@ -58,6 +59,11 @@ export class RowView<R extends Row> {
   /** The confirmed row of `id` (the server's last known version). */
   confirmed(id: string): R | undefined {
     return this.#confirmed.get(this.resolve(id));
+  }
+
+  /** How many changes are shown on top of the confirmed rows. */
+  get changeCount(): ReadonlySignal<number> {
+    return this.#changeCount;
   }
 
   /** The pending changes, oldest first. */
@@ -148,6 +154,14 @@ export class RowView<R extends Row> {
     });
   }
 
+  /** The temporary id of a pending insert that has no server id yet, or undefined. */
+  isUnresolvedInsert(tempId: string): boolean {
+    return (
+      !this.#aliases.has(tempId) &&
+      this.#changes.some((change) => change.type === 'insert' && change.id === tempId)
+    );
+  }
+
   /** The temporary ids known, with their server ids. */
   get aliases(): ReadonlyMap<string, string> {
     return this.#aliases;
@@ -159,6 +173,7 @@ export class RowView<R extends Row> {
   }
 
   #index(): void {
+    this.#changeCount.value = this.#changes.length;
     const byRow = new Map<string, Change[]>();
     for (const change of this.#changes) {
       const id = this.resolve(change.id);
@@ -172,7 +187,8 @@ export class RowView<R extends Row> {
   #compute(id: string): R | undefined {
     let row = this.#confirmed.get(id);
     for (const change of this.#byRow.get(id) ?? []) {
-      if (change.type === 'insert') row = { ...change.data, [this.#key]: id } as R;
+      // An insert over a confirmed row: its row came from the server before the insert's answer.
+      if (change.type === 'insert') row = { ...row, ...change.data, [this.#key]: id } as R;
       else if (change.type === 'update') row = row ? ({ ...row, ...change.data, [this.#key]: id } as R) : row;
       else row = undefined;
     }

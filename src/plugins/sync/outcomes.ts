@@ -137,7 +137,7 @@ export class OutcomeLog {
    * pending again (retried, or a crash before it left the queue) is dropped: the operation will be
    * sent (or refused) again and make a fresh outcome.
    */
-  async deliverStored(isPending: (id: string) => boolean): Promise<void> {
+  async deliverStored(isPending: (id: string) => boolean | Promise<boolean>): Promise<void> {
     const known = new Set(this.#waiting.keys());
     const keys = await this.#storage.keys(prefix);
     const stored = new Set<string>();
@@ -160,9 +160,9 @@ export class OutcomeLog {
     });
   }
 
-  async #deliverStoredOne(id: string, isPending: (id: string) => boolean): Promise<void> {
+  async #deliverStoredOne(id: string, isPending: (id: string) => boolean | Promise<boolean>): Promise<void> {
     const key = prefix + id;
-    if (isPending(id)) {
+    if (await isPending(id)) {
       // This session's flush recorded it and delivers it itself once the op left the queue.
       if (this.#fresh.has(id)) return;
       this.#waiting.delete(id);

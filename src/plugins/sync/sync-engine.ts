@@ -426,9 +426,15 @@ export class SyncEngine {
   async #deliverStoredOutcomes(): Promise<void> {
     try {
       // What storage holds, not what this tab has heard: just after taking over from another
-      // tab, its messages about the last ops it handled may still be on their way.
-      const pending = new Set(await this.#outbox.ids('pending'));
-      await this.#outcomes.deliverStored((id) => pending.has(id));
+      // tab, its messages about the last ops it handled may still be on their way. Read when each
+      // outcome is looked at, not listed once before: a flush may answer an op in between, and a
+      // stale "still pending" would drop the outcome it just stored.
+      await this.#outcomes.deliverStored((id) =>
+        this.#outbox.read('pending', id).then(
+          (record) => record !== undefined,
+          () => true,
+        ),
+      );
     } catch (error) {
       this.#deps.logger.error('delivering stored outcomes failed', error);
     }
