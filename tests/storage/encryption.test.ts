@@ -49,7 +49,7 @@ describe.each(engines)('encrypted records with the %s engine', (_name, makeCiphe
     for (const plaintext of ['meet at the old mill', '4721', 'note', 'pin'])
       expect(raw).not.toContain(plaintext);
     expect(Object.keys(JSON.parse(raw)).sort()).toStrictEqual(['ct', 'iv', 'mac', 'v']);
-    expect(JSON.parse(raw).v).toBe(1);
+    expect(JSON.parse(raw).v).toBe(2); // bound to the database id (version 1: before ids)
     expect(await store.get('note/1')).toStrictEqual(value);
     const metadata = (await backend.getItem(metadataKey)) ?? '';
     expect(metadata).not.toContain(secret.kind === 'secret' ? secret.secret : '');
@@ -177,7 +177,7 @@ describe.each(engines)('encrypted records with the %s engine', (_name, makeCiphe
     const store = await openEncrypted(backend, await makeCipher());
     await store.set('k', 'v');
     const original = await envelopeOf(backend, 'k');
-    for (const v of [0, 2, 99]) {
+    for (const v of [0, 3, 99]) {
       await backend.setItem('k', JSON.stringify({ ...original, v }));
       await expectCode(store.get('k'), 'storage/unsupported-version');
     }

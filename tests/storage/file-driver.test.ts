@@ -77,7 +77,7 @@ describe('FileDriver', () => {
     expect(files).toContain(`k-${encodeFileName('todo/Milk')}.rec`);
     const raw = await readFile(join(folder, `k-${encodeFileName('todo/Milk')}.rec`), 'utf8');
     expect(raw).not.toContain('oat milk');
-    expect(JSON.parse(raw)).toMatchObject({ v: 1 });
+    expect(JSON.parse(raw)).toMatchObject({ v: 2 });
     for (const file of files) expect(await readFile(join(folder, file), 'utf8')).not.toContain('s3cret');
   });
 

@@ -48,7 +48,7 @@ describe('the indexeddb driver', () => {
     });
     await storage.set('message', 'the eagle lands at dawn');
     const raw = await readRaw(factory, 'app');
-    expect(Object.keys(raw).sort()).toStrictEqual(['\u0000fluxy:meta', 'message']);
+    expect(Object.keys(raw).sort()).toStrictEqual(['\u0000fluxy:binding', '\u0000fluxy:meta', 'message']);
     expect(JSON.stringify(raw)).not.toContain('eagle');
     expect(await storage.get('message')).toBe('the eagle lands at dawn');
   });

@@ -66,7 +66,8 @@ export async function unlockDatabase(
         : { v: recordVersion, kdf: 'raw', check };
     // Another tab or process may be creating the database at the same moment (without Web Locks:
     // Node, plain-http pages): only one insert can win, and the loser opens with the winner's salt.
-    if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata))) return codec;
+    if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata)))
+      return bindDatabase(backend, codec);
     return unlockDatabase(backend, cipher, credentials);
   }
   const metadata = parseMetadata(
@@ -98,7 +99,85 @@ export async function unlockDatabase(
       'The secret (or key) does not open this database: pass the one it was created with. Nothing was read or written.',
     );
   }
-  return codec;
+  return bindDatabase(backend, codec);
+}
+
+/** Where an encrypted database keeps its random id (and whether its records carry it). @internal */
+export const bindingKey = '\u0000fluxy:binding';
+const bindingCheck = 'fluxy database binding';
+const migrationBatch = 256;
+
+/**
+ * The codec for this database's records, bound to its random id. The id lives in its own record,
+ * `{ v: 1, db: <base64, 16 bytes>, check }`, `check` being `{ check, migrated }` sealed with the id
+ * in its MAC, so neither can be changed without the keys. A database without one (created by an
+ * earlier Fluxy) gets one — created with `insertIfAbsent`, so two openers agree — and its records
+ * are then re-authenticated with the id (same IV and ciphertext, a new MAC; nothing decrypted),
+ * after which `migrated` is set and version-1 records are refused. A crash part-way resumes at the
+ * next open; until then version-1 records are still read.
+ */
+async function bindDatabase(backend: StorageBackend, codec: SealedCodec): Promise<SealedCodec> {
+  let stored = await backend.getItem(bindingKey);
+  if (stored === undefined) {
+    const id = randomBytes(16);
+    const fresh = codec.bindTo({ id, acceptUnbound: false });
+    const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(fresh, false) };
+    await backend.insertIfAbsent(bindingKey, JSON.stringify(record));
+    stored = (await backend.getItem(bindingKey)) as string;
+  }
+  const { id, migrated } = await readBinding(codec, stored);
+  const binding = { id, acceptUnbound: !migrated };
+  const bound = codec.bindTo(binding);
+  if (migrated) return bound;
+  const keys = (await backend.keys()).filter((key) => !key.startsWith(reservedKeyPrefix));
+  for (let start = 0; start < keys.length; start += migrationBatch) {
+    const writes: Array<{ key: string; value: string }> = [];
+    for (const key of keys.slice(start, start + migrationBatch)) {
+      const value = await backend.getItem(key);
+      const migratedValue = value === undefined ? undefined : await bound.migrate(key, value);
+      if (migratedValue !== undefined) writes.push({ key, value: migratedValue });
+    }
+    if (writes.length > 0) await backend.writeBatch(writes);
+  }
+  const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(bound, true) };
+  await backend.setItem(bindingKey, JSON.stringify(record));
+  binding.acceptUnbound = false;
+  return bound;
+}
+
+function sealBinding(bound: SealedCodec, migrated: boolean): Promise<string> {
+  return bound.encode(bindingKey, JSON.stringify({ check: bindingCheck, migrated }));
+}
+
+async function readBinding(
+  codec: SealedCodec,
+  stored: string,
+): Promise<{ id: Uint8Array; migrated: boolean }> {
+  const corrupt = (cause?: unknown) =>
+    storageError(
+      'storage/tampered',
+      'The database id record is corrupt or was altered: the encrypted data cannot be trusted. Restore the database from a backup or delete it.',
+      cause,
+    );
+  let record: unknown;
+  try {
+    record = JSON.parse(stored);
+  } catch (error) {
+    throw corrupt(error);
+  }
+  const { v, db, check } = (record ?? {}) as Record<string, unknown>;
+  checkVersion(v, 'The database id record');
+  const id = typeof db === 'string' ? fromBase64(db) : undefined;
+  if (id?.length !== 16 || typeof check !== 'string') throw corrupt();
+  let content: unknown;
+  try {
+    content = await codec.bindTo({ id, acceptUnbound: false }).decode(bindingKey, check);
+  } catch (error) {
+    throw corrupt(error);
+  }
+  const { check: marker, migrated } = (content ?? {}) as Record<string, unknown>;
+  if (marker !== bindingCheck || typeof migrated !== 'boolean') throw corrupt();
+  return { id, migrated };
 }
 
 /** Refuses to open an encrypted database without credentials. @internal */

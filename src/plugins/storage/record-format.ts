@@ -3,21 +3,29 @@ import { storageError } from './errors.js';
 
 /** The format version written into every record (and into the database metadata). @internal */
 export const recordVersion = 1;
+/**
+ * The version of an encrypted record whose MAC also binds the database id (see `SealedCodec`).
+ * Version-1 encrypted records (no database binding) are read only until the database's records
+ * are migrated, at the first open. @internal
+ */
+export const boundRecordVersion = 2;
 
 /** The parts of an encrypted record. @internal */
 export interface SealedParts {
+  /** 1: MAC over version, key, IV, ciphertext; 2: the database id too. */
+  readonly version: 1 | 2;
   readonly iv: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly mac: Uint8Array;
 }
 
 /**
- * An encrypted record as stored: `{"v":1,"iv":b64,"ct":b64,"mac":b64}` (standard base64; IV 16
+ * An encrypted record as stored: `{"v":2,"iv":b64,"ct":b64,"mac":b64}` (standard base64; IV 16
  * bytes, ciphertext a non-empty multiple of 16 bytes, MAC 32 bytes). @internal
  */
 export function formatSealed(parts: SealedParts): string {
   return JSON.stringify({
-    v: recordVersion,
+    v: parts.version,
     iv: toBase64(parts.iv),
     ct: toBase64(parts.ciphertext),
     mac: toBase64(parts.mac),
@@ -26,7 +34,7 @@ export function formatSealed(parts: SealedParts): string {
 
 /** Parses an encrypted record strictly; throws `storage/tampered` or `storage/unsupported-version`. @internal */
 export function parseSealed(stored: unknown, key: string): SealedParts {
-  const record = parseObject(stored, key, ['v', 'iv', 'ct', 'mac']);
+  const record = parseObject(stored, key, ['v', 'iv', 'ct', 'mac'], [recordVersion, boundRecordVersion]);
   const iv = typeof record.iv === 'string' ? fromBase64(record.iv) : undefined;
   const ciphertext = typeof record.ct === 'string' ? fromBase64(record.ct) : undefined;
   const mac = typeof record.mac === 'string' ? fromBase64(record.mac) : undefined;
@@ -39,7 +47,7 @@ export function parseSealed(stored: unknown, key: string): SealedParts {
   ) {
     throw notARecord(key, 'its IV, ciphertext or MAC is missing, malformed or truncated');
   }
-  return { iv, ciphertext, mac };
+  return { version: record.v as 1 | 2, iv, ciphertext, mac };
 }
 
 /** An unencrypted record as stored: `{"v":1,"value":<the JSON>}`. @internal */
@@ -52,7 +60,12 @@ export function parsePlain(stored: unknown, key: string): unknown {
   return parseObject(stored, key, ['v', 'value']).value;
 }
 
-function parseObject(stored: unknown, key: string, fields: readonly string[]): Record<string, unknown> {
+function parseObject(
+  stored: unknown,
+  key: string,
+  fields: readonly string[],
+  versions: readonly number[] = [recordVersion],
+): Record<string, unknown> {
   let record: unknown;
   try {
     record = typeof stored === 'string' ? JSON.parse(stored) : undefined;
@@ -63,7 +76,7 @@ function parseObject(stored: unknown, key: string, fields: readonly string[]): R
     throw notARecord(key, 'it is not a Fluxy record');
   }
   const object = record as Record<string, unknown>;
-  checkVersion(object.v, `the record under "${key}"`);
+  if (!versions.includes(object.v as number)) checkVersion(object.v, `the record under "${key}"`);
   const names = Object.keys(object);
   if (names.length !== fields.length || !fields.every((field) => names.includes(field))) {
     throw notARecord(
