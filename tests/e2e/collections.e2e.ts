@@ -194,6 +194,18 @@ test('two tabs edit offline, reload, come back: both converge on the server, wit
       'Beta (node): b', // the Node device's title was the later change
       'Alpha (tab 1): a (from node)', // tab 1's title and the Node device's body: per field
     ]);
+    // Where another device's later change won a field, the tab that sent says so.
+    await expect
+      .poll(
+        async () => [
+          await tab1.getByTestId('notice').textContent(),
+          await tab2.getByTestId('notice').textContent(),
+        ],
+        { timeout: 10_000, message: 'a conflict notice' },
+      )
+      .toSatisfy((notices) =>
+        notices.some((text: string | null) => /was also changed on another device/.test(text ?? '')),
+      );
     for (const tab of [tab1, tab2]) {
       expect(await statusBar(tab).failed.textContent()).toBe('0');
       await expect
@@ -287,4 +299,42 @@ test('a refused change turns the bar to a warning, with Retry and Discard in the
     .poll(() => rowsOnScreen(tab), { message: "the server's note" })
     .toEqual(await serverRows(harness));
   expect((await serverRows(harness)).map((row) => row.title)).toEqual(['Shared (edited offline)']);
+});
+
+test('a note deleted on another device while edited offline: gone here too, and the app says why', async () => {
+  const tab = await openApp(harness);
+  const bar = statusBar(tab);
+  await addNote(tab, 'Shared', 'kept by two devices');
+  await expect
+    .poll(async () => (await serverRows(harness)).length, {
+      timeout: 10_000,
+      message: 'the note on the server',
+    })
+    .toBe(1);
+  const device = await nodeDevice(harness.server);
+  try {
+    await device.notes.pull();
+    await setBrowserOffline(harness.context, true);
+    await expect.poll(() => bar.connection.textContent(), { message: 'offline' }).toBe('Offline');
+    await editNote(tab, 'Shared', 'Shared (edited offline)');
+    await device.notes.remove(device.idOf('Shared'));
+    await device.send();
+
+    // Online: the server answers 410 to the edit; the collection settles it as a conflict (the
+    // note is gone), and the notice says so. Nothing is left refused or pending.
+    await setBrowserOffline(harness.context, false);
+    await expect
+      .poll(() => tab.getByTestId('notice').textContent(), {
+        timeout: 15_000,
+        message: 'the conflict notice',
+      })
+      .toBe('“Shared (edited offline)” was deleted on another device, so your change to it was dropped.');
+    await expect.poll(() => rowsOnScreen(tab), { message: 'the note gone' }).toEqual([]);
+    await waitForPending(tab, 0);
+    await expect.poll(() => bar.failed.textContent(), { message: '0 failed' }).toBe('0');
+    await expect.poll(() => bar.status.textContent(), { message: 'synced' }).toBe('All changes synced');
+    expect(await serverRows(harness)).toEqual([]);
+  } finally {
+    await device.app.dispose();
+  }
 });

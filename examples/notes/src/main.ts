@@ -44,6 +44,9 @@ async function start(): Promise<void> {
   const collection = register(
     new Collection<Note>('notes', {
       url: '/notes',
+      // The server keeps a new note's temporary id as its clientId: a note pulled before the
+      // answer to its creation arrived is then recognised, not shown twice.
+      clientIdField: 'clientId',
       ...(pullMs ? { pullIntervalMs: Math.max(1000, pullMs) } : {}),
     }),
   );

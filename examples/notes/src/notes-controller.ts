@@ -2,13 +2,15 @@ import { type App, Controller, type ReadonlySignal } from 'fluxy';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
 import { StoragePlugin } from 'fluxy/storage';
 import { type Operation, type OperationError, SyncPlugin, type UnreadableOperation } from 'fluxy/sync';
-import type { Collection } from './collections.js';
+import type { Collection, ConflictEvent } from './collections.js';
 
 /** A note as the server keeps it (its changes feed and its answers to writes). */
 export interface Note extends Record<string, unknown> {
   id: string;
   title: string;
   body: string;
+  /** The temporary id the note had here before the server made it (see main.ts). */
+  clientId?: string | null;
   version?: number;
 }
 
@@ -87,12 +89,25 @@ export class NotesController extends Controller {
     });
     this.own(
       this.#sync.on('failed', ({ operation, error }) => {
+        // 404, 410, 412: a conflict with another device, which the collection settles (below).
+        if (error.status === 404 || error.status === 410 || error.status === 412) return;
         void this.#shownOf().then((shown) => {
           const change = this.#describe(operation, shown, error);
           this.notice.value = `${change.label} was refused (${change.reason}) and undone. Retry or discard it below.`;
         });
       }),
     );
+    this.own(notes.on('conflict', (conflict) => this.#conflict(conflict)));
+  }
+
+  /** A change of this device met another device's: say what was kept. */
+  #conflict({ local, server }: ConflictEvent<Note>): void {
+    if (server === null)
+      this.notice.value = `“${local?.title ?? 'A note'}” was deleted on another device, so your change to it was dropped.`;
+    else if (local === null)
+      this.notice.value = `“${server.title}” was changed on another device after you deleted it, so it was kept.`;
+    else
+      this.notice.value = `“${server.title}” was also changed on another device; the newer change to each field was kept.`;
   }
 
   // ——— actions (called by the UI) ———
