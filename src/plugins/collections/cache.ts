@@ -4,21 +4,26 @@ import type { CollectionLocks, Row } from './options.js';
 /**
  * Where a collection keeps its state, in its own storage namespace (encrypted with the rest):
  *
- *   b/<00..1f>   the confirmed rows, in 32 buckets by a hash of the id: a cold start reads 32
- *                records, and an answer or a pull page rewrites only the buckets it touches
+ *   c/<id>       the confirmed rows as a log of chunks, each `{ rows, deleted }` as one pull page
+ *                or one server answer wrote it; chunk ids sort in write order, so replaying them
+ *                in key order gives the rows (a row older than the one replayed before it — both
+ *                with a numeric `version` — is skipped). Writing a page is one record and reads
+ *                nothing, and tabs never overwrite each other: they only add chunks. Past 64
+ *                chunks, the log is compacted into snapshot chunks of 1,000 rows (under the
+ *                collection's write lock, replacing only the chunks it read).
  *   meta         { v: 1, cursor, pulledAt }
  *   clock        the last hybrid logical clock stamp issued or adopted
  *   a/<tempId>   the server id that replaced a temporary id (while a pending change may use it)
  *   x/<opId>     a write refused with 412, to resolve once a pull brought the server's row
- *
- * Rows are rewritten under the collection's write lock (one writer at a time, across tabs), and
- * each write re-reads the buckets it changes, so two tabs never overwrite each other's rows.
  * @internal
  */
 export class RowCache<R extends Row> {
   readonly #store: KeyValueStore;
   readonly #key: string;
   readonly #lock: Lock;
+  #lastTime = 0;
+  #counter = 0;
+  #writesSinceCheck = 0;
 
   constructor(store: KeyValueStore, key: string, lock: Lock) {
     this.#store = store;
@@ -33,29 +38,42 @@ export class RowCache<R extends Row> {
     clock: string | undefined;
     aliases: Array<[string, string]>;
   }> {
-    const [bucketKeys, aliasKeys, meta, clock] = await Promise.all([
-      this.#store.keys('b/'),
+    const [rows, aliasKeys, meta, clock] = await Promise.all([
+      this.rows(),
       this.#store.keys('a/'),
       this.#store.get<CacheMeta>('meta'),
       this.#store.get<string>('clock'),
     ]);
-    const buckets = await Promise.all(bucketKeys.map((key) => this.#store.get<Bucket<R>>(key)));
     const aliases = await Promise.all(
       aliasKeys.map(async (key) => [key.slice(2), await this.#store.get<string>(key)] as const),
     );
     return {
-      rows: buckets.flatMap((bucket) => bucket?.rows ?? []),
+      rows,
       meta: meta?.v === 1 ? meta : { v: 1, cursor: '' },
       clock: typeof clock === 'string' ? clock : undefined,
       aliases: aliases.filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
     };
   }
 
-  /** The rows of the buckets that hold `ids` (to catch up on what another tab wrote). */
-  async rowsOf(ids: Iterable<string>): Promise<R[]> {
-    const keys = new Set([...ids].map(bucketKey));
-    const buckets = await Promise.all([...keys].map((key) => this.#store.get<Bucket<R>>(key)));
-    return buckets.flatMap((bucket) => bucket?.rows ?? []);
+  /** The confirmed rows, replayed from the chunk log. */
+  async rows(): Promise<R[]> {
+    return [...(await this.#replay(await this.#store.keys('c/'))).values()];
+  }
+
+  async #replay(keys: readonly string[]): Promise<Map<string, R>> {
+    const chunks = await Promise.all(keys.map((key) => this.#store.get<Chunk<R>>(key)));
+    const rows = new Map<string, R>();
+    for (const chunk of chunks) {
+      if (chunk?.v !== 1) continue;
+      for (const row of chunk.rows) {
+        const id = row[this.#key] as string;
+        const current = rows.get(id);
+        if (current && isOlder(row, current)) continue;
+        rows.set(id, row);
+      }
+      for (const id of chunk.deleted) rows.delete(id);
+    }
+    return rows;
   }
 
   async readMeta(): Promise<CacheMeta> {
@@ -63,54 +81,59 @@ export class RowCache<R extends Row> {
     return meta?.v === 1 ? meta : { v: 1, cursor: '' };
   }
 
-  /**
-   * Store rows and deletions (and, for a pull page, the new cursor), under the write lock. Rows
-   * older than the stored ones (both with a numeric `version`) are skipped.
-   */
-  write(
+  /** Store rows and deletions (and, for a pull page, the new cursor) as one new chunk. */
+  async write(
     rows: readonly R[],
     deleted: readonly string[],
     meta?: CacheMeta,
     aliases?: Array<[string, string]>,
   ): Promise<void> {
+    const writes: Array<Promise<void>> = [];
+    if (rows.length > 0 || deleted.length > 0) {
+      writes.push(
+        this.#store.set(`c/${this.#chunkId()}`, {
+          v: 1,
+          rows: [...rows],
+          deleted: [...deleted],
+        } satisfies Chunk<R>),
+      );
+    }
+    for (const [tempId, serverId] of aliases ?? []) writes.push(this.#store.set(`a/${tempId}`, serverId));
+    // Issued together: one commit group (one transaction), or the rows' group first — never the
+    // cursor without its rows.
+    if (meta) writes.push(this.#store.set('meta', meta));
+    await Promise.all(writes);
+    if (++this.#writesSinceCheck >= compactEvery) {
+      this.#writesSinceCheck = 0;
+      await this.compact();
+    }
+  }
+
+  /** Rewrite the chunk log as snapshot chunks when it has grown past 64 chunks. */
+  compact(): Promise<void> {
     return this.#lock('write', async () => {
-      const byBucket = new Map<string, { rows: R[]; deleted: string[] }>();
-      const entry = (id: string) => {
-        const key = bucketKey(id);
-        let found = byBucket.get(key);
-        if (!found) {
-          found = { rows: [], deleted: [] };
-          byBucket.set(key, found);
-        }
-        return found;
-      };
-      for (const row of rows) entry(row[this.#key] as string).rows.push(row);
-      for (const id of deleted) entry(id).deleted.push(id);
-      const writes = [...byBucket].map(async ([key, change]) => {
-        const stored = new Map<string, R>();
-        for (const row of (await this.#store.get<Bucket<R>>(key))?.rows ?? [])
-          stored.set(row[this.#key] as string, row);
-        for (const row of change.rows) {
-          const id = row[this.#key] as string;
-          const current = stored.get(id);
-          if (
-            current &&
-            typeof row.version === 'number' &&
-            typeof current.version === 'number' &&
-            row.version < current.version
-          )
-            continue;
-          stored.set(id, row);
-        }
-        for (const id of change.deleted) stored.delete(id);
-        if (stored.size === 0) await this.#store.remove(key);
-        else await this.#store.set(key, { v: 1, rows: [...stored.values()] } satisfies Bucket<R>);
-      });
-      for (const [tempId, serverId] of aliases ?? []) writes.push(this.#store.set(`a/${tempId}`, serverId));
+      const keys = await this.#store.keys('c/');
+      const last = keys.at(-1);
+      if (keys.length <= maxChunks || last === undefined || last.includes('.')) return;
+      const rows = [...(await this.#replay(keys)).values()];
+      const writes: Array<Promise<void>> = [];
+      // Snapshot keys sort right after the last chunk read, before any chunk written meanwhile.
+      for (let start = 0, part = 0; start < rows.length; start += snapshotRows, part++) {
+        const chunk: Chunk<R> = { v: 1, rows: rows.slice(start, start + snapshotRows), deleted: [] };
+        writes.push(this.#store.set(`${last}.s${part.toString().padStart(4, '0')}`, chunk));
+      }
       await Promise.all(writes);
-      // After the rows: a crash in between pulls the same page again, which is harmless.
-      if (meta) await this.#store.set('meta', meta);
-    });
+      await Promise.all(keys.map((key) => this.#store.remove(key)));
+    }).then(() => undefined);
+  }
+
+  /** Time-ordered, unique chunk ids: 9 base-36 digits of ms, a counter, and random digits. */
+  #chunkId(): string {
+    const time = Math.max(Date.now(), this.#lastTime);
+    this.#counter = time === this.#lastTime ? this.#counter + 1 : 0;
+    this.#lastTime = time;
+    const random = globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number;
+    return `${time.toString(36).padStart(9, '0')}${this.#counter.toString(36).padStart(4, '0')}${random.toString(36).padStart(7, '0')}`;
   }
 
   saveClock(stamp: string): Promise<void> {
@@ -140,6 +163,24 @@ export class RowCache<R extends Row> {
   }
 }
 
+const maxChunks = 64;
+const snapshotRows = 1000;
+/** How many writes between two looks at the log's length (a key listing). */
+const compactEvery = 16;
+
+interface Chunk<R> {
+  v: 1;
+  rows: R[];
+  deleted: string[];
+}
+
+/** True when both rows carry a numeric version and `row`'s is lower. @internal */
+export function isOlder(row: Row, current: Row): boolean {
+  return (
+    typeof row.version === 'number' && typeof current.version === 'number' && row.version < current.version
+  );
+}
+
 /** What `meta` holds. @internal */
 export interface CacheMeta {
   v: 1;
@@ -147,21 +188,6 @@ export interface CacheMeta {
   cursor: string;
   /** When the last complete pull ended (ms since epoch). */
   pulledAt?: number;
-}
-
-interface Bucket<R> {
-  v: 1;
-  rows: R[];
-}
-
-/** 32 buckets by FNV-1a of the id. */
-function bucketKey(id: string): string {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < id.length; index++) {
-    hash ^= id.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return `b/${((hash >>> 0) & 31).toString(16).padStart(2, '0')}`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import type { KeyValueStore } from '../storage/key-value-store.js';
-import { createLock, type Lock, RowCache } from './cache.js';
+import { type CacheMeta, createLock, type Lock, RowCache } from './cache.js';
 import { HybridClock } from './clock.js';
 import {
   type CollectionLocks,
@@ -101,6 +101,7 @@ interface ChangeMeta {
   /** The refused operation this one resends after a conflict. */
   resolves?: string;
 }
+type PulledPage<R> = { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
 type Message =
   | { t: 'rows'; rows: Row[]; deleted: string[]; settled: string[]; aliases: Array<[string, string]> }
   | { t: 'queued' };
@@ -825,7 +826,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** Read rows another tab stored (when its message did not come). */
   async #catchUp(ids: string[]): Promise<void> {
     const resolved = ids.map((id) => this.#view.resolve(id));
-    const rows = await (this.#cache as RowCache<R>).rowsOf(resolved).catch(() => []);
+    const wanted = new Set(resolved);
+    const rows = (await (this.#cache as RowCache<R>).rows().catch(() => [] as R[])).filter((row) =>
+      wanted.has(row[this.#options.key] as string),
+    );
     const found = new Set(rows.map((row) => row[this.#options.key]));
     this.#view.confirm(
       rows,
@@ -901,77 +905,97 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   async #pullPages(): Promise<void> {
     const cache = this.#cache as RowCache<R>;
-    const sync = this.#sync as SyncLike;
     this.#isPulling.value = true;
+    // The next page is asked for while this one is stored: storage time hides behind the network.
+    let storing: Promise<void> = Promise.resolve();
     try {
-      let { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
+      const { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
       let skewed: CollectionError | null = null;
-      for (let page = 0; ; page++) {
-        if (this.#signal?.aborted) return;
-        const separator = this.#options.url.includes('?') ? '&' : '?';
-        let answer: { status: number; body: unknown };
-        try {
-          answer = await sync.read(`${this.#options.url}${separator}since=${encodeURIComponent(cursor)}`, {
-            ...(this.#signal ? { signal: this.#signal } : {}),
-          });
-        } catch (cause) {
-          throw this.#failPull(
-            'collections/pull-failed',
-            `pull of ${this.#options.url} got no answer (page ${page + 1}).`,
-            undefined,
-            cause,
-          );
+      let next = this.#fetchPage(cursor, 1);
+      for (let page = 1; ; page++) {
+        const body = await next;
+        if (body === undefined) return; // disposed
+        if (body.more) {
+          next = this.#fetchPage(body.cursor, page + 1);
+          next.catch(() => {}); // awaited on the next turn; not unhandled if this one fails first
         }
-        if (answer.status < 200 || answer.status > 299) {
-          throw this.#failPull(
-            'collections/pull-failed',
-            `pull of ${this.#options.url} was answered ${answer.status} (page ${page + 1}).`,
-            answer.status,
-          );
-        }
-        if (this.#signal?.aborted) return;
-        const body = this.#checkPage(answer.body);
-        if (!body) {
-          throw this.#failPull(
-            'collections/bad-response',
-            `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean } (page ${page + 1}).`,
-            answer.status,
-          );
-        }
-        if (body.clock !== undefined) {
-          const result = (this.#clock as HybridClock).receive(body.clock);
-          if (result === 'too-far-ahead') {
-            skewed = {
-              code: 'collections/clock-skew',
-              message: `the server's clock ${body.clock} is more than 5 minutes ahead of this device: not adopted.`,
-              at: Date.now(),
-            };
-            this.#logger?.warn(skewed.message);
-          }
+        if (
+          body.clock !== undefined &&
+          (this.#clock as HybridClock).receive(body.clock) === 'too-far-ahead'
+        ) {
+          skewed = {
+            code: 'collections/clock-skew',
+            message: `the server's clock ${body.clock} is more than 5 minutes ahead of this device: not adopted.`,
+            at: Date.now(),
+          };
+          this.#logger?.warn(skewed.message);
         }
         const pulledAt = body.more ? undefined : Date.now();
         const adopted = this.#adoptClientIds(body.changes);
-        await cache.write(
-          body.changes,
-          body.deleted,
-          { v: 1, cursor: body.cursor, ...(pulledAt === undefined ? {} : { pulledAt }) },
-          adopted,
-        );
-        void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
+        const meta: CacheMeta = {
+          v: 1,
+          cursor: body.cursor,
+          ...(pulledAt === undefined ? {} : { pulledAt }),
+        };
+        storing = storing.then(() => cache.write(body.changes, body.deleted, meta, adopted));
         batch(() => {
           for (const row of body.changes) this.#deletedIds.delete(row[this.#options.key] as string);
           for (const id of body.deleted) this.#deletedIds.add(id);
           this.#view.confirm(body.changes, body.deleted);
-          if (pulledAt !== undefined) this.#lastPulledAt.value = pulledAt;
         });
         this.#post({ t: 'rows', rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
-        cursor = body.cursor;
-        if (!body.more) break;
+        if (!body.more) {
+          await storing;
+          void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
+          batch(() => {
+            this.#lastPulledAt.value = pulledAt ?? Date.now();
+            this.#lastError.value = skewed;
+          });
+          return;
+        }
       }
-      this.#lastError.value = skewed;
     } finally {
+      await storing.catch(() => {}); // what was fetched before a failure is still stored
       this.#isPulling.value = false;
     }
+  }
+
+  /** One page of the changes feed, checked; undefined once disposed. */
+  async #fetchPage(cursor: string, page: number): Promise<PulledPage<R> | undefined> {
+    if (this.#signal?.aborted) return undefined;
+    const separator = this.#options.url.includes('?') ? '&' : '?';
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await (this.#sync as SyncLike).read(
+        `${this.#options.url}${separator}since=${encodeURIComponent(cursor)}`,
+        this.#signal ? { signal: this.#signal } : {},
+      );
+    } catch (cause) {
+      if (this.#signal?.aborted) return undefined;
+      throw this.#failPull(
+        'collections/pull-failed',
+        `pull of ${this.#options.url} got no answer (page ${page}).`,
+        undefined,
+        cause,
+      );
+    }
+    if (answer.status < 200 || answer.status > 299) {
+      throw this.#failPull(
+        'collections/pull-failed',
+        `pull of ${this.#options.url} was answered ${answer.status} (page ${page}).`,
+        answer.status,
+      );
+    }
+    if (this.#signal?.aborted) return undefined;
+    const body = this.#checkPage(answer.body);
+    if (!body) {
+      throw this.#failPull(
+        'collections/bad-response',
+        `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean } (page ${page}).`,
+        answer.status,
+      );
+    }
+    return body;
   }
 
   /**

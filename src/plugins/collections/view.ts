@@ -1,4 +1,5 @@
 import { batch, computed, type ReadonlySignal, type Signal, signal } from '@preact/signals-core';
+import { isOlder } from './cache.js';
 import type { Row } from './options.js';
 
 /** A local change not yet answered by the server: what `items` shows on top of the confirmed rows. @internal */
@@ -32,6 +33,7 @@ export class RowView<R extends Row> {
   readonly #rows = new Map<string, R>();
   /** Confirmed ids in the default order; undefined when it must be sorted again. */
   #order: string[] | undefined = [];
+  #previousOrder: string[] = [];
   readonly #signals = new Map<string, Signal<R | undefined>>();
   readonly #aliasVersion = signal(0);
   readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
@@ -99,13 +101,13 @@ export class RowView<R extends Row> {
       if (typeof id !== 'string') continue;
       const current = this.#confirmed.get(id);
       if (current && isOlder(row, current)) continue;
-      if (!current) this.#order = undefined;
+      if (!current) this.#invalidateOrder();
       this.#confirmed.set(id, Object.freeze({ ...row }) as R);
       touched.add(id);
     }
     for (const id of deleted) {
       if (this.#confirmed.delete(id)) {
-        this.#order = undefined;
+        this.#invalidateOrder();
         touched.add(id);
       }
     }
@@ -172,6 +174,12 @@ export class RowView<R extends Row> {
     return this.#confirmed.values();
   }
 
+  /** The order must be made again; the last one is kept to merge the new ids into. */
+  #invalidateOrder(): void {
+    if (this.#order !== undefined) this.#previousOrder = this.#order;
+    this.#order = undefined;
+  }
+
   #index(): void {
     this.#changeCount.value = this.#changes.length;
     const byRow = new Map<string, Change[]>();
@@ -215,7 +223,7 @@ export class RowView<R extends Row> {
   }
 
   #list(): R[] {
-    if (this.#order === undefined) this.#order = [...this.#confirmed.keys()].sort(byId);
+    if (this.#order === undefined) this.#order = sortedIds(this.#confirmed, this.#previousOrder);
     const list: R[] = [];
     for (const id of this.#order) {
       const row = this.#rows.get(id);
@@ -236,16 +244,30 @@ export class RowView<R extends Row> {
   }
 }
 
+/**
+ * The confirmed ids in the default order: the previous order without the ids gone, merged with
+ * the new ids sorted on their own (a pull page adds 500 ids to 10,000: no full sort).
+ */
+function sortedIds(confirmed: ReadonlyMap<string, unknown>, previous: readonly string[]): string[] {
+  const kept = previous.filter((id) => confirmed.has(id));
+  const known = new Set(kept);
+  const added: string[] = [];
+  for (const id of confirmed.keys()) if (!known.has(id)) added.push(id);
+  added.sort(byId);
+  const merged: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < kept.length || j < added.length) {
+    if (j >= added.length || (i < kept.length && byId(kept[i] as string, added[j] as string) <= 0))
+      merged.push(kept[i++] as string);
+    else merged.push(added[j++] as string);
+  }
+  return merged;
+}
+
 /** Default order: shorter ids first, then by code unit (so `n_2` comes before `n_10`). */
 function byId(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** True when both rows carry a numeric version and `row`'s is lower. */
-function isOlder(row: Row, current: Row): boolean {
-  const version = row.version;
-  const currentVersion = current.version;
-  return typeof version === 'number' && typeof currentVersion === 'number' && version < currentVersion;
 }
 
 function sameRow(a: Row, b: Row): boolean {

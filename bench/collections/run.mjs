@@ -1,0 +1,138 @@
+// Collections benchmarks in headless Debian Chromium (persistent profile: IndexedDB on disk):
+//
+//   node bench/collections/run.mjs           # prints the figures, writes bench/collections/results.json
+//
+// A feed server on 127.0.0.1 serves 10,000 generated notes in pages of 500 (GET /api/notes?since=)
+// and the page. Each figure is a ratio against a baseline measured in the same page:
+// - pull: a collection's pull() against a plain fetch loop over the same pages;
+// - cold start: ready() of an app whose collection has the rows cached, against a raw IndexedDB
+//   getAll() of the same rows;
+// - update: the time from update() to `items` showing it (same frame), with 10,000 rows.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const TOTAL = 10_000;
+const PAGE = 500;
+
+const rows = Array.from({ length: TOTAL }, (_, n) => ({
+  id: `n_${n + 1}`,
+  title: `Note ${n + 1}`,
+  body: `Body of note ${n + 1}: ${'lorem ipsum '.repeat(6)}`,
+  createdAt: new Date(1_700_000_000_000 + n * 1000).toISOString(),
+  version: 1,
+}));
+
+async function main() {
+  const built = await build({
+    entryPoints: [join(here, 'page.mjs')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    external: ['node:*'],
+    logLevel: 'warning',
+  });
+  const script = built.outputFiles[0].text;
+  const server = createServer((request, response) => {
+    const url = new URL(request.url, 'http://localhost');
+    if (url.pathname === '/api/notes' && url.searchParams.has('since')) {
+      const since = Number(url.searchParams.get('since') || 0);
+      const changes = rows.slice(since, since + PAGE);
+      const body = JSON.stringify({
+        changes,
+        deleted: [],
+        cursor: String(since + changes.length),
+        more: since + changes.length < TOTAL,
+      });
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      return response.end(body);
+    }
+    if (url.pathname === '/page.js') {
+      response.writeHead(200, { 'Content-Type': 'text/javascript' });
+      return response.end(script);
+    }
+    if (url.pathname === '/') {
+      response.writeHead(200, { 'Content-Type': 'text/html' });
+      return response.end(
+        '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/page.js"></script>',
+      );
+    }
+    response.writeHead(404).end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const profile = await mkdtemp(join(tmpdir(), 'fluxy-bench-collections-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    await page.goto(origin);
+    await page.waitForFunction(() => globalThis.collectionsBench?.ready === true, null, { timeout: 30_000 });
+    const run = (fn, args) =>
+      page.evaluate(([name, input]) => globalThis.collectionsBench[name](input), [fn, args]);
+    const rounds = quick ? 2 : 5;
+    const results = {
+      pull: await run('pull', { rounds, total: TOTAL }),
+      pullPlain: await run('pull', { rounds, total: TOTAL, secret: false }),
+      coldStartEncrypted: await run('coldStart', { rounds, total: TOTAL, secret: true }),
+      coldStartPlain: await run('coldStart', { rounds, total: TOTAL, secret: false }),
+      update: await run('update', { total: TOTAL, updates: quick ? 20 : 100 }),
+    };
+    const ms = (value) => `${value.toFixed(1)} ms`;
+    for (const [label, figure] of [
+      ['encrypted', results.pull],
+      ['no secret', results.pullPlain],
+    ]) {
+      console.log(
+        `pull of ${TOTAL} rows in pages of ${PAGE} (${label}): ${ms(figure.oursMs)} vs fetch loop ${ms(figure.loopMs)} → ${figure.ratio.toFixed(2)}× the loop's speed (goal ≥ 0.8×)`,
+      );
+    }
+    for (const [label, figure] of [
+      ['encrypted', results.coldStartEncrypted],
+      ['no secret', results.coldStartPlain],
+    ]) {
+      console.log(
+        `cold start with ${TOTAL} cached rows (${label}): ${ms(figure.oursMs)} vs raw getAll() ${ms(figure.rawMs)} → ${figure.ratio.toFixed(2)}× (goal ≤ 2×)`,
+      );
+    }
+    console.log(
+      `update() until items shows it, ${TOTAL} rows: median ${results.update.medianMs.toFixed(2)} ms, p95 ${results.update.p95Ms.toFixed(2)} ms (goal ≤ 2 ms)`,
+    );
+    if (!quick)
+      await writeFile(
+        join(here, 'results.json'),
+        `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`,
+      );
+  } finally {
+    await context.close();
+    server.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
