@@ -251,6 +251,23 @@ describe('Collection pulls and cache', () => {
     expect(second.notes.lastPulledAt.value).toEqual(first.notes.lastPulledAt.value);
   });
 
+  it('compacts its log of chunks past 64 and keeps every row across a restart', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    for (let n = 0; n < 90; n++) await device.notes.insert({ title: `n${n}` }); // 90 answers: 90 chunks
+    await idle(device);
+    await until(() => device.notes.unconfirmed.value === 0, 'every insert to be confirmed');
+    await device.notes.pull();
+    const storage = device.app.use(StoragePlugin);
+    const chunks = await storage.keys('collection-notes/c/');
+    expect(chunks.length).toBeLessThanOrEqual(64 + 16);
+    expect(chunks.some((key) => key.includes('.s'))).toBe(true); // a snapshot was written
+    await device.dispose();
+    const again = await startDevice({ server, disk: device.disk, online: false });
+    expect(again.notes.items.value).toEqual(await serverNotes(server));
+    expect(again.notes.items.value).toHaveLength(90);
+  });
+
   it('pulls on ready() when online, on reconnect, and never while offline', async () => {
     const server = await referenceServer();
     await serverWrite(server, 'POST', '/api/notes', { title: 'from elsewhere' });
