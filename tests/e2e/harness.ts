@@ -145,7 +145,11 @@ export function statusBar(page: Page) {
 /** Wait until the status bar shows `count` pending. */
 export async function waitForPending(page: Page, count: number, timeout = 30_000): Promise<void> {
   await expect
-    .poll(() => page.getByTestId('pending-count').textContent(), { timeout, interval: 50 })
+    .poll(() => page.getByTestId('pending-count').textContent(), {
+      timeout,
+      interval: 50,
+      message: `${count} pending`,
+    })
     .toBe(String(count));
 }
 
@@ -230,7 +234,13 @@ export async function serverRows(harness: Harness): Promise<RowOnScreen[]> {
 /** Offline, a queued change raises the pending count once it is committed. */
 async function waitForQueued(page: Page, before: string | null): Promise<void> {
   const online = (await page.getByTestId('connection').textContent()) === 'Online';
-  if (!online) await expect.poll(() => page.getByTestId('pending-count').textContent()).not.toBe(before);
+  if (!online)
+    await expect
+      .poll(() => page.getByTestId('pending-count').textContent(), {
+        timeout: 10_000,
+        message: 'the change counted as pending',
+      })
+      .not.toBe(before);
 }
 
 /** The titles of the notes on screen (also those being deleted), top to bottom (newest first). */
@@ -307,6 +317,7 @@ export async function resumeSending(page: Page): Promise<void> {
  * to docs/screenshots as well (the committed images docs/examples.md shows).
  */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0)); // focusing an edit field may have scrolled
   const image = await page.screenshot({ fullPage: false });
   const folders = [artifactsDir];
   if (process.env.UPDATE_SCREENSHOTS === '1') folders.push(join(process.cwd(), 'docs', 'screenshots'));

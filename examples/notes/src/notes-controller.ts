@@ -152,7 +152,10 @@ export class NotesController extends Controller {
       this.#listAgain = true;
       return this.#listing;
     }
-    this.#listing = this.#list().finally(() => {
+    const listed = this.#list().catch((error: unknown) => {
+      console.warn('Could not list the outbox; the next change lists it again.', error);
+    });
+    this.#listing = listed.finally(() => {
       this.#listing = undefined;
       if (this.#listAgain) {
         this.#listAgain = false;
