@@ -82,10 +82,12 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   // The notice comes from the rollback, which ran in the reloaded page.
   await expect.poll(() => page.getByTestId('notice').textContent()).toContain('was refused (HTTP 422)');
   // The bar says so too, in its warning state, with Retry and Discard for all of them.
-  await expect.poll(() => bar.status.textContent()).toBe('2 changes were refused');
-  await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-state')).toBe('refused');
-  await page.getByTestId('refused-actions').getByTestId('retry-all').waitFor();
-  await page.getByTestId('refused-actions').getByTestId('discard-all').waitFor();
+  await expect.poll(() => bar.status.textContent(), { message: 'bar text' }).toBe('2 changes were refused');
+  await expect
+    .poll(() => page.getByTestId('status-bar').getAttribute('data-state'), { message: 'bar state' })
+    .toBe('refused');
+  await page.getByTestId('refused-actions').getByTestId('retry-all').waitFor({ timeout: 5_000 });
+  await page.getByTestId('refused-actions').getByTestId('discard-all').waitFor({ timeout: 5_000 });
 
   // Both faults were used, and the server applied only A's original create.
   expect(await queuedFaults(harness)).toEqual([]);

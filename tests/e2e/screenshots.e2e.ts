@@ -74,9 +74,11 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
   await noteRow(page, 'Plan the trip').waitFor({ state: 'detached' });
   await page.getByTestId('notice').waitFor();
   // The bar shows the refusal too: its warning state, with Retry and Discard.
-  await expect.poll(() => bar.status.textContent()).toBe('1 change was refused');
-  await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-state')).toBe('refused');
-  await page.getByTestId('retry-all').waitFor();
+  await expect.poll(() => bar.status.textContent(), { message: 'bar text' }).toBe('1 change was refused');
+  await expect
+    .poll(() => page.getByTestId('status-bar').getAttribute('data-state'), { message: 'bar state' })
+    .toBe('refused');
+  await page.getByTestId('retry-all').waitFor({ timeout: 5_000 });
   await screenshot(page, 'failed');
 
   // Retry sends it again (with a new key generation, since the refusal was stored): it succeeds.
