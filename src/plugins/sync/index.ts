@@ -18,6 +18,7 @@ export type { SyncOptions } from './options.js';
 export type { OutboxStorage } from './outbox.js';
 export type { FailedOutcome, OutcomeHandlers, SentOutcome } from './outcomes.js';
 export { SyncPlugin } from './plugin.js';
+export type { ListOptions } from './queue-lists.js';
 export type { HttpMethod, QueueOptions } from './request-validation.js';
 export type { SyncEventName, SyncEvents } from './sync-events.js';
 export type { FetchFunction, HeadersOption } from './transport.js';

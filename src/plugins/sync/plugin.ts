@@ -22,6 +22,7 @@ import {
 } from './options.js';
 import type { OutboxStorage } from './outbox.js';
 import type { OutcomeHandlers } from './outcomes.js';
+import { checkListOptions, type ListOptions } from './queue-lists.js';
 import {
   type HttpMethod,
   type OperationDraft,
@@ -311,14 +312,22 @@ export class SyncPlugin extends FluxyPlugin {
     return (await this.#ready()).flush();
   }
 
-  /** The pending operations, in send order. */
-  async pending(): Promise<Array<Operation | UnreadableOperation>> {
-    return (await this.#ready()).pending();
+  /**
+   * The pending operations, in send order — all of them, or a page (`{ limit, after }`, see
+   * {@link ListOptions}). Records are read a few at a time, so even a long queue does not open
+   * every record at once; page through a long one to keep memory flat.
+   *
+   * @example const first = await sync.pending({ limit: 50 });
+   */
+  async pending(options?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
+    const page = checkListOptions(options, 'pending');
+    return (await this.#ready()).pending(page);
   }
 
-  /** The failed operations (the dead-letter list), oldest first. */
-  async failed(): Promise<Array<Operation | UnreadableOperation>> {
-    return (await this.#ready()).failed();
+  /** The failed operations (the dead-letter list), oldest first — all, or a page (`{ limit, after }`). */
+  async failed(options?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
+    const page = checkListOptions(options, 'failed');
+    return (await this.#ready()).failed(page);
   }
 
   /**

@@ -1,6 +1,48 @@
+import { FluxyError } from '../../core/errors.js';
+import { checkOptions } from '../../core/input-checks.js';
 import type { SyncMessage } from './change-channel.js';
 import type { OutboxList } from './outbox.js';
 import { SortedIds } from './sorted-ids.js';
+
+/**
+ * A page of `pending()` or `failed()`: at most `limit` operations, starting after the one whose id
+ * is `after` (the last id of the previous page), in list order.
+ *
+ * @example
+ * for (let page = await sync.pending({ limit: 100 }); page.length > 0; ) {
+ *   render(page);
+ *   page = await sync.pending({ limit: 100, after: page.at(-1)?.id });
+ * }
+ */
+export interface ListOptions {
+  /** At most this many operations (a whole number ≥ 1). @default all */
+  limit?: number | undefined;
+  /** Start after the operation with this id (exclusive). @default from the first */
+  after?: string | undefined;
+}
+
+/** Validate `pending()`/`failed()` options (`sync/invalid-options`). @internal */
+export function checkListOptions(options: unknown, method: 'pending' | 'failed'): ListOptions {
+  const where = `sync.${method}(options)`;
+  const invalid = (message: string) => new FluxyError('sync/invalid-options', message);
+  const given = checkOptions(
+    options,
+    ['limit', 'after'],
+    { where, example: '{ limit: 100, after: lastId }' },
+    invalid,
+  );
+  const { limit, after } = given;
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)) {
+    throw invalid(`${where}: limit must be a whole number from 1 (got ${String(limit)}).`);
+  }
+  if (after !== undefined && (typeof after !== 'string' || after === '')) {
+    throw invalid(`${where}: after must be the id of an operation (the last one of the previous page).`);
+  }
+  const page: ListOptions = {};
+  if (limit !== undefined) page.limit = limit as number;
+  if (after !== undefined) page.after = after as string;
+  return page;
+}
 
 /** One change to a list, journaled while a rescan reads storage. */
 type Change = [list: OutboxList, change: 'add' | 'remove', id: string];
@@ -36,6 +78,14 @@ export class QueueLists {
   /** The failed ids, oldest first. */
   failedIds(): string[] {
     return [...this.#failed].sort();
+  }
+
+  /** At most `limit` ids of `list`, in order, starting after `after` (from the first when undefined). */
+  page(list: OutboxList, after: string | undefined, limit: number): string[] {
+    if (list === 'pending') return this.pending.page(after, limit);
+    const ids = this.failedIds();
+    const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
+    return start < 0 ? [] : ids.slice(start, start + limit);
   }
 
   /** Ids added to `list` here: noted and announced. */

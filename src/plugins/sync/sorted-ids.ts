@@ -67,6 +67,12 @@ export class SortedIds {
     }
   }
 
+  /** At most `limit` ids, in order, starting after `after` (from the first when undefined). */
+  page(after: string | undefined, limit: number): string[] {
+    const start = after === undefined ? this.#start : this.#upperBound(after);
+    return this.#ids.slice(start, start + limit);
+  }
+
   /** A sorted copy. */
   toArray(): string[] {
     return this.#ids.slice(this.#start);

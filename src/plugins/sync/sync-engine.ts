@@ -18,7 +18,7 @@ import { OperationIdGenerator } from './operation-id.js';
 import type { Outbox, OutboxList } from './outbox.js';
 import type { OutcomeHandlers, OutcomeLog } from './outcomes.js';
 import { QueueEdits } from './queue-edits.js';
-import type { QueueLists } from './queue-lists.js';
+import type { ListOptions, QueueLists } from './queue-lists.js';
 import type { OperationDraft } from './request-validation.js';
 import type { StatusSignals } from './status-signals.js';
 import type { SyncEvents } from './sync-events.js';
@@ -26,6 +26,9 @@ import { defaultTempIdRetentionMs, type TempIds } from './temp-ids.js';
 import { WriteGroup } from './write-group.js';
 
 export type { SyncEngineDeps } from './engine-parts.js';
+
+/** How many records `pending()` and `failed()` read at once. */
+const readConcurrency = 16;
 
 /**
  * The outbox's flusher: order, retry, signals. It coordinates its parts — the in-memory lists
@@ -188,14 +191,14 @@ export class SyncEngine {
     return this.#flushRun;
   }
 
-  /** Snapshot of the pending operations, in send order. */
-  async pending(): Promise<Array<Operation | UnreadableOperation>> {
-    return this.#readAll('pending', this.#lists.pending.toArray());
+  /** Snapshot of the pending operations, in send order (a page of them with `limit`/`after`). */
+  async pending(page: ListOptions = {}): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#readAll('pending', this.#lists.page('pending', page.after, page.limit ?? Infinity));
   }
 
-  /** Snapshot of the failed operations, oldest first. */
-  async failed(): Promise<Array<Operation | UnreadableOperation>> {
-    return this.#readAll('failed', this.#lists.failedIds());
+  /** Snapshot of the failed operations, oldest first (a page of them with `limit`/`after`). */
+  async failed(page: ListOptions = {}): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#readAll('failed', this.#lists.page('failed', page.after, page.limit ?? Infinity));
   }
 
   /** See {@link QueueEdits.retry}; a retry of every failed op also lifts a pause after a 401. */
@@ -440,8 +443,20 @@ export class SyncEngine {
     }
   }
 
+  /**
+   * Read the records of `ids`, at most {@link readConcurrency} at a time: a list of 100,000 ops
+   * read all at once opened every file together (EMFILE on the file driver) and held every read.
+   */
   async #readAll(list: OutboxList, ids: string[]): Promise<Array<Operation | UnreadableOperation>> {
-    const records = await Promise.all(ids.map((id) => this.#outbox.readOrStub(list, id)));
+    const records: Array<OperationRecord | undefined> = new Array(ids.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < ids.length) {
+        const index = next++;
+        records[index] = await this.#outbox.readOrStub(list, ids[index] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(readConcurrency, ids.length) }, reader));
     return records.filter((record): record is OperationRecord => record !== undefined).map(toOperation);
   }
 
