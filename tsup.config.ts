@@ -8,6 +8,8 @@ export default defineConfig({
     sync: 'src/plugins/sync/index.ts',
     react: 'src/bindings/react/index.ts',
     dom: 'src/bindings/dom/index.ts',
+    vue: 'src/bindings/vue/index.ts',
+    testing: 'src/testing/index.ts',
     // Not package entries: the two targets of the `#file-driver` package import (package.json
     // "imports"): Node gets the file driver, every other environment a stub that says why not.
     'file-driver': 'src/plugins/storage/drivers/file-driver.ts',
@@ -22,7 +24,18 @@ export default defineConfig({
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
-  // Keep 'node:fs/promises' as written (tsup strips the prefix by default), so bundlers' `external: ['node:*']` matches.
+  // Keep `node:` specifiers as written (tsup strips the prefix by default). Only Node-only modules
+  // have them: the file driver (behind the `node` condition of #file-driver) and fluxy/testing.
   removeNodeProtocol: false,
-  external: ['react', '#file-driver', 'node:fs', 'node:fs/promises', 'node:path', 'node:crypto', 'node:os'],
+  external: [
+    'react',
+    'vue',
+    '#file-driver',
+    'node:fs',
+    'node:fs/promises',
+    'node:path',
+    'node:crypto',
+    'node:os',
+    'node:http',
+  ],
 });

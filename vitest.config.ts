@@ -1,13 +1,23 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const source = (path: string): string => fileURLToPath(new URL(`./${path}`, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    // The `#file-driver` package import (package.json "imports") points into dist/; the tests
-    // run the sources (tsconfig.json "paths" says the same to TypeScript and esbuild).
-    alias: {
-      '#file-driver': fileURLToPath(new URL('./src/plugins/storage/drivers/file-driver.ts', import.meta.url)),
-    },
+    // The package's own specifiers point into dist/ (package.json "exports" and "imports"); the
+    // tests run the sources (tsconfig.json "paths" says the same to TypeScript and esbuild).
+    // Examples written as a user would (docs/testing.md) import 'fluxy/testing' and friends.
+    alias: [
+      { find: '#file-driver', replacement: source('src/plugins/storage/drivers/file-driver.ts') },
+      { find: /^fluxy$/, replacement: source('src/index.ts') },
+      {
+        find: /^fluxy\/(storage|connectivity|sync|collections)$/,
+        replacement: source('src/plugins/$1/index.ts'),
+      },
+      { find: /^fluxy\/(react|dom|vue)$/, replacement: source('src/bindings/$1/index.ts') },
+      { find: /^fluxy\/testing$/, replacement: source('src/testing/index.ts') },
+    ],
   },
   test: {
     environment: 'node',

@@ -263,32 +263,3 @@ describe('toStore (the Svelte store contract)', () => {
     ).toBe(true);
   });
 });
-
-// Vue is not a dependency: `shallowRef` is stood in for by a plain { value } holder and
-// `onScopeDispose` by a callback collecting the stop functions, which is all the snippet uses.
-function useSignal<T>(signal: { readonly value: T }, onScopeDispose: (stop: () => void) => void) {
-  const shallowRef = <V>(value: V): { value: V } => ({ value });
-  // --- snippet (as in the docs) ---
-  const ref = shallowRef(signal.value);
-  const stop = effect(() => {
-    ref.value = signal.value;
-  });
-  onScopeDispose(stop);
-  return ref;
-  // --- end of snippet ---
-}
-
-describe('the Vue snippet of docs/controllers-and-bindings.md', () => {
-  it('mirrors the signal into the ref until the scope is disposed', () => {
-    const { signal, watchers } = watchedSignal('a');
-    const scope: Array<() => void> = [];
-    const ref = useSignal(signal, (stop) => scope.push(stop));
-    expect(ref.value).toBe('a');
-    signal.value = 'b';
-    expect(ref.value).toBe('b');
-    for (const stop of scope) stop();
-    signal.value = 'c';
-    expect(ref.value).toBe('b');
-    expect(watchers()).toBe(0);
-  });
-});

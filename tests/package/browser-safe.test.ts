@@ -17,7 +17,9 @@ function files(dir: string): string[] {
 
 it('src/ uses no Node-only globals and no static node: imports', () => {
   const problems: string[] = [];
-  for (const file of files(root)) {
+  // fluxy/testing is a Node-only entry (its fault server is a real HTTP server), like a
+  // test runner; every other entry runs in browsers.
+  for (const file of files(root).filter((path) => !relative(root, path).startsWith('testing'))) {
     const code = readFileSync(file, 'utf8')
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/\/\/.*$/gm, '');

@@ -1,6 +1,6 @@
 import { effect } from '@preact/signals-core';
 import { describe, expect, it } from 'vitest';
-import type { Fault } from '../support/fault-server.js';
+import type { Fault } from '../../src/testing/index.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { exactlyOnceInOrder, faultServerPerTest, makeEngine, until } from './harness.js';
 

@@ -10,7 +10,7 @@ import type { OutboxStorage } from '../../src/plugins/sync/outbox.js';
 import { prepareOperation, type QueueOptions } from '../../src/plugins/sync/request-validation.js';
 import { SyncEngine } from '../../src/plugins/sync/sync-engine.js';
 import type { FetchFunction, HeadersOption } from '../../src/plugins/sync/transport.js';
-import { FaultServer, type FaultServerOptions } from '../support/fault-server.js';
+import { FaultServer, type FaultServerOptions } from '../../src/testing/index.js';
 import { MemoryStore } from '../support/memory-store.js';
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Fault, FaultServer } from '../support/fault-server.js';
+import { type Fault, FaultServer } from '../../src/testing/index.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { exactlyOnceInOrder, makeEngine, until } from './harness.js';
 

@@ -5,7 +5,7 @@ import { signal } from '../../src/core/signals.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { defineMutation, SyncPlugin } from '../../src/plugins/sync/index.js';
-import { FaultServer } from '../support/fault-server.js';
+import { FaultServer } from '../../src/testing/index.js';
 import { silentLogger, until } from './harness.js';
 
 let server: FaultServer;

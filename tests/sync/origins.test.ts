@@ -4,7 +4,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { resolveSyncOptions } from '../../src/plugins/sync/options.js';
-import { FaultServer } from '../support/fault-server.js';
+import { FaultServer } from '../../src/testing/index.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, nextEvent, silentLogger, until } from './harness.js';
 

@@ -5,7 +5,7 @@ import { FluxyError } from '../../src/core/errors.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
-import { FaultServer } from '../support/fault-server.js';
+import { FaultServer } from '../../src/testing/index.js';
 import { rawContents } from '../support/raw-indexeddb.js';
 import { silentLogger, until } from './harness.js';
 

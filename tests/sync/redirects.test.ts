@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultServer } from '../support/fault-server.js';
+import { FaultServer } from '../../src/testing/index.js';
 import { faultServerPerTest, nextEvent } from './harness.js';
 
 // Issue 17, finding 1: fetch followed redirects, so a write answered by a redirect was reported

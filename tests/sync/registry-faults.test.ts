@@ -4,7 +4,7 @@ import { type App, createApp } from '../../src/core/app.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type FetchFunction, SyncPlugin } from '../../src/plugins/sync/index.js';
-import { type Fault, FaultServer } from '../support/fault-server.js';
+import { type Fault, FaultServer } from '../../src/testing/index.js';
 import { rawContents } from '../support/raw-indexeddb.js';
 import { exactlyOnceInOrder, silentLogger, until } from './harness.js';
 
@@ -36,8 +36,7 @@ const faults: Fault[] = [
   { status: 503, retryAfter: '0' },
   { status: 429, retryAfter: '0' },
   { delayMs: 3 }, // slow: a restart may come while it is on the wire
-  // biome-ignore lint/suspicious/noThenProperty: the fault server's "wait, then" fault
-  { delayMs: 3, then: 'drop-after' },
+  { delayMs: 3, next: 'drop-after' },
 ];
 const rounds = 6;
 const perRound = 6;

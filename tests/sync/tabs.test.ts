@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FaultServer } from '../support/fault-server.js';
+import { FaultServer } from '../../src/testing/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { exactlyOnceInOrder, makeEngine, until } from './harness.js';

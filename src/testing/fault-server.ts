@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { withTimeout } from './wait.js';
 
 /**
- * What the server does with one request:
+ * What the fault server does with one request:
  * - `ok`: apply (once per Idempotency-Key) and answer 201 (or replay the stored answer);
  * - `drop-before`: destroy the socket before applying anything;
  * - `drop-after`: apply and store the answer, then destroy the socket (the ambiguous case);
@@ -10,7 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * - `stall-body`: apply, send the status, headers and half of the body, then never finish it;
  * - `garble-body`: apply, answer with only the first half of the JSON body (unparsable);
  * - `{ status, retryAfter?, headers? }`: answer that status (with those headers) without applying;
- * - `{ delayMs, then? }`: wait, then do `then` (default `ok`).
+ * - `{ delayMs, next? }`: wait, then do `next` (default `ok`): latency.
  */
 export type Fault =
   | 'ok'
@@ -20,9 +21,9 @@ export type Fault =
   | 'stall-body'
   | 'garble-body'
   | { status: number; retryAfter?: string; headers?: Record<string, string> }
-  | { delayMs: number; then?: Fault };
+  | { delayMs: number; next?: Fault };
 
-/** One effect the server applied. */
+/** One effect the server applied (once per Idempotency-Key when `dedupe` is on). */
 export interface Applied {
   key: string | null;
   method: string;
@@ -35,10 +36,12 @@ export interface Received {
   key: string | null;
   method: string;
   path: string;
-  headers: IncomingMessage['headers'];
+  /** Request headers, lower-case names (as Node gives them). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
   body: string;
 }
 
+/** Options of {@link FaultServer.start}. */
 export interface FaultServerOptions {
   /** Store answers per Idempotency-Key and replay them (the server contract). @default true */
   dedupe?: boolean;
@@ -46,9 +49,24 @@ export interface FaultServerOptions {
   choose?: (request: Received) => Fault;
 }
 
-/** A real HTTP server on 127.0.0.1 that injects faults and records what it applied. */
+/**
+ * A real HTTP server on 127.0.0.1 (Node only) that plays your API in tests: it applies each
+ * request once per `Idempotency-Key` (the server contract) and answers `201 { serverId }`, and it
+ * injects the faults you script — dropped connections before or after the commit, statuses with
+ * `Retry-After`, latency, hangs, truncated bodies — while recording what it received and what
+ * it applied.
+ *
+ * @example
+ * const server = await FaultServer.start();
+ * server.script('drop-after', { status: 503, retryAfter: '0' }); // then 'ok'
+ * // … point SyncPlugin's baseUrl at server.url, queue, await settled(app) …
+ * expect(server.applied).toHaveLength(1); // applied once, though sent three times
+ * await server.close();
+ */
 export class FaultServer {
+  /** What was applied, in order: one entry per new Idempotency-Key (with `dedupe`). */
   readonly applied: Applied[] = [];
+  /** Every request received, in order, retries included. */
   readonly received: Received[] = [];
   #script: Fault[] = [];
   readonly #answers = new Map<string, { status: number; body: string }>();
@@ -56,6 +74,7 @@ export class FaultServer {
   readonly #sockets = new Set<Socket>();
   readonly #options: FaultServerOptions;
   readonly #waiters: Array<{ count: number; resolve: () => void }> = [];
+  /** `http://127.0.0.1:<port>`, set by {@link FaultServer.start}. */
   url = '';
 
   private constructor(options: FaultServerOptions) {
@@ -67,6 +86,7 @@ export class FaultServer {
     });
   }
 
+  /** Starts a server on a free port of 127.0.0.1. */
   static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
     const server = new FaultServer(options);
     await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
@@ -79,12 +99,25 @@ export class FaultServer {
     this.#script.push(...faults);
   }
 
-  /** Resolves once `count` requests in total have been received. */
-  waitForRequests(count: number): Promise<void> {
+  /**
+   * Resolves once `count` requests in total have been received; rejects after `timeoutMs`
+   * (default 10 s) with an error naming `label` and what did arrive.
+   */
+  waitForRequests(count: number, options: { timeoutMs?: number; label?: string } = {}): Promise<void> {
     if (this.received.length >= count) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+    const { timeoutMs = 10_000, label = `${count} request(s) at the fault server` } = options;
+    const waiter = { count, resolve: () => {} };
+    const arrived = new Promise<void>((resolve) => {
+      waiter.resolve = resolve;
+      this.#waiters.push(waiter);
+    });
+    return withTimeout(arrived, timeoutMs, () => {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      return `${label}: ${this.received.length} received`;
+    });
   }
 
+  /** Closes the server, destroying open connections (hung requests included). */
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -111,7 +144,7 @@ export class FaultServer {
     let fault: Fault = this.#script.shift() ?? this.#options.choose?.(received) ?? 'ok';
     while (typeof fault === 'object' && 'delayMs' in fault) {
       await new Promise((resolve) => setTimeout(resolve, (fault as { delayMs: number }).delayMs));
-      fault = fault.then ?? 'ok';
+      fault = fault.next ?? 'ok';
     }
     if (fault === 'hang') return;
     if (fault === 'drop-before') {

@@ -1,0 +1,36 @@
+import { computed, getCurrentScope, onScopeDispose, type Ref, shallowRef } from 'vue';
+import { invalidArgument } from '../../core/errors.js';
+import type { ReadonlySignal } from '../../core/signals.js';
+
+/**
+ * A read-only Vue `Ref` that follows `signal`: templates, `computed` and `watch` update when
+ * the signal changes, and only then. The subscription belongs to the current effect scope — a
+ * component's `setup()` or an `effectScope()` — and ends when that scope is disposed (the
+ * component unmounts), so call it there, as you would `watch`.
+ *
+ * The value is the signal's value itself (not made deeply reactive): replace data, never mutate
+ * it, as with signals.
+ *
+ * @example
+ * // <script setup lang="ts">
+ * const pending = useSignal(sync.pendingCount);
+ * const online = useSignal(connectivity.isOnline);
+ * // </script>
+ * // <template><p v-if="pending > 0">{{ pending }} waiting{{ online ? '' : ' (offline)' }}</p></template>
+ */
+export function useSignal<T>(signal: ReadonlySignal<T>): Readonly<Ref<T>> {
+  if (signal === null || typeof signal !== 'object' || typeof signal.subscribe !== 'function') {
+    throw invalidArgument('useSignal(signal): pass a signal, e.g. useSignal(sync.pendingCount).');
+  }
+  if (getCurrentScope() === undefined) {
+    throw invalidArgument(
+      "useSignal(signal) needs a Vue effect scope to end its subscription: call it in a component's setup() (or <script setup>), or inside effectScope().run().",
+    );
+  }
+  const state = shallowRef(signal.peek());
+  const unsubscribe = signal.subscribe((value) => {
+    state.value = value;
+  });
+  onScopeDispose(unsubscribe);
+  return computed(() => state.value);
+}

@@ -1,0 +1,58 @@
+import { describeValue, invalidArgument } from '../core/errors.js';
+import type { PluginContext } from '../core/plugin.js';
+import { ConnectivityPlugin } from '../plugins/connectivity/index.js';
+
+/** Options of {@link TestConnectivity}. */
+export interface TestConnectivityOptions {
+  /** Whether the app starts online. @default true */
+  online?: boolean;
+}
+
+/**
+ * The connectivity plugin for tests (plugin name `connectivity`): online or offline because the
+ * test says so, whatever the platform (`navigator.onLine`, a DOM environment) reports at init.
+ * Sync reacts to it as to a real network change: going online starts a flush.
+ *
+ * @example
+ * const connectivity = app.register(new TestConnectivity({ online: false }));
+ * await notes.add('written offline');   // queued, not sent
+ * connectivity.goOnline();              // sent now
+ * await settled(app);
+ */
+export class TestConnectivity extends ConnectivityPlugin {
+  #online: boolean;
+
+  constructor(options: TestConnectivityOptions = {}) {
+    const valid =
+      typeof options === 'object' &&
+      options !== null &&
+      Object.keys(options).every((key) => key === 'online') &&
+      (options.online === undefined || typeof options.online === 'boolean');
+    if (!valid) {
+      throw invalidArgument(
+        `new TestConnectivity(options): options must be { online?: boolean }, got ${describeValue(options)}.`,
+      );
+    }
+    const online = options.online ?? true;
+    super({ initial: online });
+    this.#online = online;
+  }
+
+  /** Starts like the real plugin, then restores the state the test chose. */
+  override init(ctx: PluginContext): void {
+    super.init(ctx);
+    this.setOnline(this.#online);
+  }
+
+  /** The device loses the network: `isOnline` turns false, nothing is sent. */
+  goOffline(): void {
+    this.#online = false;
+    this.setOnline(false);
+  }
+
+  /** The network is back: `isOnline` turns true and Sync starts sending. */
+  goOnline(): void {
+    this.#online = true;
+    this.setOnline(true);
+  }
+}

@@ -1,0 +1,96 @@
+import type { App } from '../core/app.js';
+import { effect, type ReadonlySignal } from '../core/signals.js';
+import { withTimeout } from './wait.js';
+
+/** Options of {@link settled}. */
+export interface SettledOptions {
+  /** Reject if the app is not quiet by then. @default 5000 */
+  timeoutMs?: number;
+  /** Names in the rejection message, to tell waits apart. @default 'settled(app)' */
+  label?: string;
+  /**
+   * Plugin names of collections (`fluxy/collections`) whose pulls must be over too (their
+   * `isPulling` signal is false). @default [] (no pull waited for)
+   */
+  collections?: readonly string[];
+}
+
+interface SyncSignals {
+  readonly isSyncing: ReadonlySignal<boolean>;
+  readonly pendingCount: ReadonlySignal<number>;
+  readonly status: ReadonlySignal<string>;
+}
+
+/**
+ * Resolves when the app is quiet: no flush running, no pull running, and nothing left to send
+ * that could be sent — the queue is empty, or the device is offline, or the queue is paused (a
+ * 401). An operation waiting for its retry time keeps the app busy until it is sent or fails.
+ * Rejects after `timeoutMs` with the state it saw, so a test fails with a reason, not a hang.
+ *
+ * @example
+ * connectivity.goOnline();
+ * await settled(app, { timeoutMs: 2000 });
+ * expect(server.applied).toHaveLength(1);
+ */
+export async function settled(app: App, options: SettledOptions = {}): Promise<void> {
+  const { timeoutMs = 5000, label = 'settled(app)', collections = [] } = options;
+  const sync = app.has('sync') ? (app.use('sync') as unknown as SyncSignals) : undefined;
+  const pulls = collections.map((name) => pullingSignal(app, name));
+  const connectivity = app.has('connectivity') ? app.use('connectivity') : undefined;
+  const describe = (): string => {
+    const parts = sync
+      ? [
+          `sync: ${sync.pendingCount.value} pending, syncing ${sync.isSyncing.value}, status ${sync.status.value}`,
+        ]
+      : [];
+    if (connectivity) parts.push(`online ${connectivity.isOnline.value}`);
+    collections.forEach((name, index) => {
+      parts.push(`${name}: pulling ${pulls[index]?.value}`);
+    });
+    return `${label} (${parts.join('; ') || 'no sync plugin'})`;
+  };
+  const quiet = (): boolean => {
+    const pulling = pulls.some((signal) => signal.value);
+    if (!sync) return !pulling;
+    const blocked = connectivity?.isOnline.value === false || sync.status.value === 'paused';
+    return !pulling && !sync.isSyncing.value && (sync.pendingCount.value === 0 || blocked);
+  };
+  const deadline = Date.now() + timeoutMs;
+  await withTimeout(app.ready(), timeoutMs, () => `${label}: app.ready()`);
+  // Quiet twice in a row, a macrotask apart: a flush or pull that a trigger of this very turn
+  // (going online, a queue() just resolved) is about to start gets its chance to show.
+  for (let stable = 0; stable < 2; ) {
+    await waitUntil(quiet, Math.max(0, deadline - Date.now()), describe, timeoutMs);
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    stable = quiet() ? stable + 1 : 0;
+  }
+}
+
+function pullingSignal(app: App, name: string): ReadonlySignal<boolean> {
+  const plugin = app.use(name) as { isPulling?: unknown };
+  const signal = plugin.isPulling as ReadonlySignal<boolean> | undefined;
+  if (typeof signal?.peek !== 'function') {
+    throw new TypeError(`settled(app, { collections }): plugin "${name}" has no isPulling signal.`);
+  }
+  return signal;
+}
+
+/** Resolves once `condition` (which reads signals) is true; rejects after `timeoutMs`. */
+async function waitUntil(
+  condition: () => boolean,
+  timeoutMs: number,
+  describe: () => string,
+  reportedMs: number,
+): Promise<void> {
+  let stop = (): void => {};
+  const reached = new Promise<void>((resolve) => {
+    stop = effect(() => {
+      if (condition()) resolve();
+    });
+  });
+  try {
+    await withTimeout(reached, timeoutMs, describe, reportedMs);
+  } finally {
+    stop();
+  }
+}

@@ -1,0 +1,72 @@
+import { type App, type AppOptions, createApp } from '../core/app.js';
+import { type StorageOptions, StoragePlugin } from '../plugins/storage/index.js';
+import { type SyncOptions, SyncPlugin } from '../plugins/sync/index.js';
+import { TestConnectivity } from './connectivity.js';
+import { type SettledOptions, settled } from './settled.js';
+
+/** Options of {@link createTestApp}. */
+export interface TestAppOptions {
+  /** Options of the SyncPlugin (usually `{ baseUrl: server.url }`). @default {} */
+  sync?: SyncOptions;
+  /**
+   * Options of the StoragePlugin. @default { driver: 'memory' } — give
+   * `{ driver: 'indexeddb', indexedDB }` (fake-indexeddb) to keep data across a simulated restart.
+   */
+  storage?: StorageOptions;
+  /** Whether the app starts online. @default true */
+  online?: boolean;
+  /** Options of the app itself (a logger, …). @default {} */
+  app?: AppOptions;
+}
+
+/** What {@link createTestApp} returns: the app, its plugins, and helpers bound to it. */
+export interface TestApp {
+  readonly app: App;
+  readonly storage: StoragePlugin;
+  readonly connectivity: TestConnectivity;
+  readonly sync: SyncPlugin;
+  /** The device loses the network. */
+  goOffline(): void;
+  /** The network is back: Sync starts sending. */
+  goOnline(): void;
+  /** {@link settled} for this app. */
+  settled(options?: SettledOptions): Promise<void>;
+  /** Disposes the app (timers, listeners, storage). */
+  dispose(): Promise<void>;
+}
+
+/**
+ * An isolated app for a test, ready to use: in-memory storage, a {@link TestConnectivity} and a
+ * SyncPlugin, registered on a fresh `createApp()` (never the default app) and initialised.
+ * Register your own plugins or controllers on `app` next to them.
+ *
+ * @example
+ * const server = await FaultServer.start();
+ * const t = await createTestApp({ sync: { baseUrl: server.url }, online: false });
+ * await t.sync.queue('POST', '/notes', { body: { title: 'Groceries' } });
+ * t.goOnline();
+ * await t.settled();
+ * await t.dispose();
+ */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const app = createApp(options.app);
+  const storage = app.register(new StoragePlugin(options.storage ?? { driver: 'memory' }));
+  const connectivity = app.register(new TestConnectivity({ online: options.online ?? true }));
+  const sync = app.register(new SyncPlugin(options.sync));
+  try {
+    await app.ready();
+  } catch (error) {
+    await app.dispose();
+    throw error;
+  }
+  return {
+    app,
+    storage,
+    connectivity,
+    sync,
+    goOffline: () => connectivity.goOffline(),
+    goOnline: () => connectivity.goOnline(),
+    settled: (settledOptions) => settled(app, settledOptions),
+    dispose: () => app.dispose(),
+  };
+}

@@ -1,0 +1,99 @@
+// fluxy/testing through its public entry, as an app author uses it.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isFluxyError } from '../../src/index.js';
+import {
+  createTestApp,
+  FaultServer,
+  settled,
+  type TestApp,
+  TestConnectivity,
+} from '../../src/testing/index.js';
+
+let server: FaultServer;
+let t: TestApp | undefined;
+
+beforeEach(async () => {
+  server = await FaultServer.start();
+});
+afterEach(async () => {
+  await t?.dispose();
+  t = undefined;
+  await server.close();
+});
+
+describe('createTestApp + TestConnectivity + settled', () => {
+  it('queues offline, sends nothing, delivers once online and settles', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url }, online: false });
+    expect(t.storage.driver).toBe('memory');
+    await t.sync.queue('POST', '/notes', { body: { title: 'offline' } });
+    await t.settled({ label: 'offline: nothing can be sent' });
+    expect([t.sync.pendingCount.value, server.received.length]).toStrictEqual([1, 0]);
+    t.goOnline();
+    await t.settled({ label: 'online: delivered' });
+    expect(t.sync.pendingCount.value).toBe(0);
+    expect(server.applied.map((applied) => applied.body)).toStrictEqual([{ title: 'offline' }]);
+  });
+
+  it('goOffline() stops sending; goOnline() resumes', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url } });
+    t.goOffline();
+    expect(t.connectivity.isOnline.value).toBe(false);
+    await t.sync.queue('POST', '/a', { body: { n: 1 } });
+    await t.sync.queue('POST', '/b', { body: { n: 2 } });
+    await settled(t.app);
+    expect(server.received).toStrictEqual([]);
+    t.goOnline();
+    await settled(t.app);
+    expect(server.applied.map((applied) => applied.path)).toStrictEqual(['/a', '/b']);
+  });
+
+  it('a dropped answer is retried with the same key and applied once (the fault server dedupes)', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url, retry: { baseDelayMs: 1, maxDelayMs: 5 } } });
+    server.script('drop-after', { status: 503, retryAfter: '0' });
+    const op = await t.sync.queue('POST', '/notes', { body: { title: 'once' } });
+    await t.settled({ timeoutMs: 5000 });
+    expect(server.received.map((received) => received.key)).toStrictEqual([op.id, op.id, op.id]);
+    expect(server.applied).toHaveLength(1);
+  });
+
+  it('settled() rejects after timeoutMs with its label and the state it saw', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url } });
+    server.script('hang');
+    await t.sync.queue('POST', '/slow', { body: {} });
+    await expect(t.settled({ timeoutMs: 200, label: 'hung request' })).rejects.toThrow(
+      /timed out after 200 ms: hung request \(sync: 1 pending, syncing true/,
+    );
+  });
+
+  it('TestConnectivity refuses bad options with a FluxyError', () => {
+    let thrown: unknown;
+    try {
+      new TestConnectivity({ online: 'yes' as never });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isFluxyError(thrown, 'invalid-argument')).toBe(true);
+  });
+});
+
+describe('FaultServer', () => {
+  it('waitForRequests() rejects after its timeout, naming the label and what arrived', async () => {
+    await expect(server.waitForRequests(1, { timeoutMs: 50, label: 'the first POST' })).rejects.toThrow(
+      'timed out after 50 ms: the first POST: 0 received',
+    );
+  });
+
+  it('status scripts answer without applying; latency delays the answer', async () => {
+    server.script({ status: 429, retryAfter: '7' }, { delayMs: 30, next: 'ok' });
+    const first = await fetch(`${server.url}/x`, { method: 'POST', body: '{}' });
+    const started = Date.now();
+    const second = await fetch(`${server.url}/x`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'Idempotency-Key': 'k' },
+    });
+    expect([first.status, first.headers.get('retry-after'), second.status]).toStrictEqual([429, '7', 201]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    expect(server.applied).toStrictEqual([{ key: 'k', method: 'POST', path: '/x', body: {} }]);
+  });
+});
