@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { isUnreadable, type Operation, type UnreadableOperation } from '../../src/plugins/sync/index.js';
+import {
+  isUnreadable,
+  type Operation,
+  type OperationError,
+  type UnreadableOperation,
+} from '../../src/plugins/sync/index.js';
 
 describe('isUnreadable', () => {
-  const error = { code: 'sync/record-unreadable', message: 'unreadable record', at: 0 };
+  const error: OperationError = { code: 'sync/record-unreadable', message: 'unreadable record', at: 0 };
   const unreadable: UnreadableOperation = { id: 'a', unreadable: true, lastError: error };
   const operation: Operation = {
     id: 'b',

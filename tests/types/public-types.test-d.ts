@@ -6,6 +6,7 @@ import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import {
   isUnreadable,
   type Operation,
+  type SyncErrorCode,
   SyncPlugin,
   type UnreadableOperation,
 } from '../../src/plugins/sync/index.js';
@@ -34,6 +35,8 @@ it('isUnreadable narrows failed() entries and the failed event', async () => {
     op.url;
     if (isUnreadable(op)) expectTypeOf(op).toEqualTypeOf<UnreadableOperation>();
     else expectTypeOf(op.url).toEqualTypeOf<string>();
+    // lastError.code is the union of Sync's codes, so a switch over it is checked.
+    expectTypeOf(op.lastError?.code).toEqualTypeOf<SyncErrorCode | undefined>();
   }
   sync.on('failed', ({ operation }) => {
     if (!isUnreadable(operation)) expectTypeOf(operation).toEqualTypeOf<Operation>();

@@ -1,10 +1,11 @@
+import type { SyncErrorCode } from './errors.js';
 import type { JsonValue } from './json-value.js';
 import type { HttpMethod, OperationDraft } from './request-validation.js';
 
 /** Why an operation's last attempt did not succeed. */
 export interface OperationError {
-  /** A `sync/*` code, e.g. `sync/http-error` or `sync/network-error`. */
-  code: string;
+  /** A `sync/*` code, e.g. `sync/http-error` or `sync/network-error` (see {@link SyncErrorCode}). */
+  code: SyncErrorCode;
   /** What happened, for logs and UIs. */
   message: string;
   /** The HTTP status, when the server answered. */
@@ -131,7 +132,9 @@ export function toOperation(record: OperationRecord): Operation | UnreadableOper
     return Object.freeze({
       id: record.id,
       unreadable: true as const,
-      lastError: record.lastError ?? { code: 'sync/record-unreadable', message: 'unreadable record', at: 0 },
+      lastError:
+        record.lastError ??
+        ({ code: 'sync/record-unreadable', message: 'unreadable record', at: 0 } as const),
     });
   }
   const operation: {
