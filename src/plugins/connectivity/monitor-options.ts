@@ -53,6 +53,12 @@ export interface ConnectivityMonitorOptions extends ConnectivityOptions {
   random?: () => number;
   /** The clock behind `lastChangedAt`. @default Date.now */
   now?: () => number;
+  /**
+   * Where an error thrown by what a background probe set off goes (an app's effect on `isOnline`
+   * that throws): reported here, never an unhandled rejection. The plugin logs it.
+   * @default console.error
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** The injected dependencies with their defaults applied. @internal */
@@ -61,11 +67,12 @@ export interface ConnectivityDependencies {
   readonly timers: Timers;
   readonly random: () => number;
   readonly now: () => number;
+  readonly onError: (error: unknown) => void;
 }
 
 /** The option names of {@link ConnectivityOptions}. @internal */
 export const PLUGIN_OPTION_KEYS: readonly string[] = ['probe', 'initial', 'fetch'];
-const MONITOR_OPTION_KEYS: readonly string[] = [...PLUGIN_OPTION_KEYS, 'timers', 'random', 'now'];
+const MONITOR_OPTION_KEYS: readonly string[] = [...PLUGIN_OPTION_KEYS, 'timers', 'random', 'now', 'onError'];
 
 // Every default looks the global up when called, never at import or construction.
 const defaultTimers: Timers = {
@@ -88,7 +95,7 @@ export function validateMonitorOptions(
   if (given.initial !== undefined && typeof given.initial !== 'boolean') {
     throw invalidArgument(`${label}: initial must be true or false, got ${describeInput(given.initial)}.`);
   }
-  for (const key of ['fetch', 'random', 'now'] as const) {
+  for (const key of ['fetch', 'random', 'now', 'onError'] as const) {
     if (given[key] !== undefined && typeof given[key] !== 'function') {
       throw invalidArgument(`${label}: ${key} must be a function.`);
     }
@@ -106,11 +113,15 @@ export function validateMonitorOptions(
   const { setTimeout: set, clearTimeout: clear } = (timers as Timers | undefined) ?? defaultTimers;
   const random = (given.random as (() => number) | undefined) ?? Math.random;
   const now = (given.now as (() => number) | undefined) ?? Date.now;
+  const onError =
+    (given.onError as ((error: unknown) => void) | undefined) ??
+    ((error: unknown) => console.error('fluxy/connectivity: a handler of a probe answer threw', error));
   return {
     fetch: (url, init) => fetchFunction(url, init),
     timers: { setTimeout: (callback, ms) => set(callback, ms), clearTimeout: (handle) => clear(handle) },
     random: () => random(),
     now: () => now(),
+    onError: (error) => onError(error),
   };
 }
 

@@ -243,13 +243,15 @@ export class ConnectivityMonitor {
     const promise = request.answered.then((ok) => {
       if (this.#inFlight?.promise === promise) this.#inFlight = undefined;
       if (epoch !== this.#epoch) return this.#online.peek();
-      if (ok) {
-        this.#failedProbes = 0;
-        this.#decide(true, 'probe');
-      } else {
-        this.#decide(false, 'probe');
-        this.#scheduleRetry(probe);
+      if (ok) this.#failedProbes = 0;
+      // Setting isOnline runs effects synchronously; one that throws must not reject this
+      // promise, which nobody awaits when the probe runs in the background.
+      try {
+        this.#decide(ok, 'probe');
+      } catch (error) {
+        this.#deps.onError(error);
       }
+      if (!ok) this.#scheduleRetry(probe);
       return ok;
     });
     this.#inFlight = { promise, stop: request.stop };

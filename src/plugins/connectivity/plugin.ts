@@ -1,6 +1,7 @@
 import type { ReadonlySignal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { invalidArgument } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './monitor-options.js';
@@ -31,12 +32,20 @@ export class ConnectivityPlugin extends FluxyPlugin {
   /** What last decided `isOnline`, for UIs and logs. @default 'initial' */
   readonly reason: ReadonlySignal<ConnectivityReason>;
 
+  #logger: Logger | undefined;
   readonly #monitor: ConnectivityMonitor;
 
   constructor(options: ConnectivityOptions = {}) {
     super();
     assertOptionsObject(options, PLUGIN_OPTION_KEYS, 'new ConnectivityPlugin');
-    this.#monitor = new ConnectivityMonitor(options);
+    // What a background probe's answer sets off and throws goes to the app's log once init gave one.
+    this.#monitor = new ConnectivityMonitor({
+      ...options,
+      onError: (error) => {
+        if (this.#logger) this.#logger.error('an effect of a connectivity change threw', error);
+        else console.error('fluxy/connectivity: an effect of a connectivity change threw', error);
+      },
+    });
     this.isOnline = this.#monitor.isOnline;
     this.lastChangedAt = this.#monitor.lastChangedAt;
     this.reason = this.#monitor.reason;
@@ -44,6 +53,7 @@ export class ConnectivityPlugin extends FluxyPlugin {
 
   /** Starts listening (and probing); called by the app. */
   override init(ctx: PluginContext): void {
+    this.#logger = ctx.logger;
     const location = (globalThis as { location?: { href?: unknown } }).location;
     this.#monitor.start({
       platform: browserPlatform(globalThis),
