@@ -6,6 +6,7 @@ export default defineConfig({
     storage: 'src/plugins/storage/index.ts',
     connectivity: 'src/plugins/connectivity/index.ts',
     sync: 'src/plugins/sync/index.ts',
+    collections: 'src/plugins/collections/index.ts',
     react: 'src/bindings/react/index.ts',
     dom: 'src/bindings/dom/index.ts',
     vue: 'src/bindings/vue/index.ts',

@@ -3,7 +3,7 @@ import { ready, register } from 'fluxy';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
 import { StoragePlugin } from 'fluxy/storage';
 import { SyncPlugin } from 'fluxy/sync';
-import { Collection } from './collections.js';
+import { Collection } from 'fluxy/collections';
 import { type Note, NotesController } from './notes-controller.js';
 import { mountView, showFatal } from './view.js';
 
