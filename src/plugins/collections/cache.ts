@@ -115,15 +115,9 @@ export class RowCache<R extends Row> {
       const keys = await this.#store.keys('c/');
       const last = keys.at(-1);
       if (keys.length <= maxChunks || last === undefined || last.includes('.')) return;
-      const rows = [...(await this.#replay(keys)).values()];
-      const writes: Array<Promise<void>> = [];
-      // Snapshot keys sort right after the last chunk read, before any chunk written meanwhile.
-      for (let start = 0, part = 0; start < rows.length; start += snapshotRows, part++) {
-        const chunk: Chunk<R> = { v: 1, rows: rows.slice(start, start + snapshotRows), deleted: [] };
-        writes.push(this.#store.set(`${last}.s${part.toString().padStart(4, '0')}`, chunk));
-      }
-      await Promise.all(writes);
-      await Promise.all(keys.map((key) => this.#store.remove(key)));
+      // Loaded on first use: a log reaches 64 chunks only after many pages or answers.
+      const { snapshot } = await import('./compaction.js');
+      await snapshot(this.#store, keys, [...(await this.#replay(keys)).values()]);
     }).then(() => undefined);
   }
 
@@ -164,11 +158,11 @@ export class RowCache<R extends Row> {
 }
 
 const maxChunks = 64;
-const snapshotRows = 1000;
 /** How many writes between two looks at the log's length (a key listing). */
 const compactEvery = 16;
 
-interface Chunk<R> {
+/** A record of the log. @internal */
+export interface Chunk<R> {
   v: 1;
   rows: R[];
   deleted: string[];

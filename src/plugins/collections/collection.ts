@@ -56,7 +56,7 @@ export interface CollectionEvents<R extends Row> {
 }
 
 /** The parts of the Sync plugin a collection uses (its public API). @internal */
-interface SyncLike {
+export interface SyncLike {
   queue(method: string, url: string, options?: object): Promise<{ id: string }>;
   read(url: string, options?: { signal?: AbortSignal }): Promise<{ status: number; body: unknown }>;
   pending(): Promise<Array<QueuedOperation | { unreadable: true }>>;
@@ -71,7 +71,8 @@ interface SyncLike {
   discard(id: string): Promise<boolean>;
   resolveId(tempId: string): Promise<string | undefined>;
 }
-interface QueuedOperation {
+/** @internal */
+export interface QueuedOperation {
   id: string;
   url?: string;
   kind?: string;
@@ -88,7 +89,8 @@ interface FailedLike {
   operation: QueuedOperation | { id: string; unreadable: true };
   error: { code: string; status?: number };
 }
-interface ChangeMeta {
+/** What a collection's operations keep in `meta`. @internal */
+export interface ChangeMeta {
   c: 1;
   /** The row id as the change was made (possibly temporary). */
   id: string;
@@ -466,34 +468,22 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #checkFields(fields: unknown, method: string): Row {
-    if (
-      fields === null ||
-      typeof fields !== 'object' ||
-      Array.isArray(fields) ||
-      (Object.getPrototypeOf(fields) !== Object.prototype && Object.getPrototypeOf(fields) !== null)
-    ) {
-      throw new FluxyError(
-        'collections/invalid-row',
-        `${this.name}.${method}(): pass a plain object of fields (got ${describeInput(fields)}).`,
-      );
+    const fail = (what: string, cause?: unknown) =>
+      new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what}.`, { cause });
+    const prototype =
+      fields !== null && typeof fields === 'object' ? Object.getPrototypeOf(fields) : undefined;
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw fail(`pass a plain object of fields (got ${describeInput(fields)})`);
     }
     let copy: Row;
     try {
       copy = JSON.parse(JSON.stringify(fields)) as Row;
     } catch (cause) {
-      throw new FluxyError(
-        'collections/invalid-row',
-        `${this.name}.${method}(): the fields must be JSON (no BigInt, no cycles).`,
-        { cause },
-      );
+      throw fail('the fields must be JSON (no BigInt, no cycles)', cause);
     }
-    for (const [field, value] of Object.entries(fields as Row)) {
-      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-        throw new FluxyError(
-          'collections/invalid-row',
-          `${this.name}.${method}(): field "${field}" is ${typeof value}; rows hold JSON values (use null to clear a field).`,
-        );
-      }
+    // A field JSON would drop (undefined, a function, a symbol) must not vanish silently.
+    if (Object.keys(copy).length !== Object.keys(fields as Row).length) {
+      throw fail('every field must hold a JSON value (use null to clear a field)');
     }
     return copy;
   }
@@ -662,81 +652,29 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   async #resolveStored(): Promise<void> {
-    const cache = this.#cache as RowCache<R>;
-    const sync = this.#sync as SyncLike;
-    const stored = await cache.conflicts();
-    if (stored.length === 0) return;
-    const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
-    let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
-    for (const [operationId, status] of stored) {
-      const operation = failed.get(operationId);
-      if (!operation || 'unreadable' in operation) {
-        await cache.removeConflict(operationId); // retried or discarded meanwhile
-        continue;
-      }
-      const meta = operation.meta as ChangeMeta;
-      const type = operation.kind?.slice(this.name.length + 1) as Change['type'];
-      const id = this.#view.resolve(meta.id);
-      const server = status === 412 ? (this.#view.confirmed(id) ?? null) : null;
-      const data = (operation.body ?? undefined) as Row | undefined;
-      const local =
-        type === 'remove'
-          ? null
-          : ({ ...(server ?? meta.baseRow ?? {}), ...data, [this.#options.key]: id } as R);
-      let resolution: ConflictResolution;
-      let resend: { type: Change['type']; data: Row | undefined } | undefined;
-      const strategy = this.#options.conflict;
-      if (server === null && type === 'remove')
-        resolution = 'server-wins'; // gone already: done
-      else if (server === null || strategy === 'server-wins' || strategy === 'lww')
-        resolution = status === 412 || server !== null ? 'server-wins' : 'dropped';
-      else if (strategy === 'client-wins') {
-        resolution = 'client-wins';
-        resend = { type, data };
-      } else {
-        const input: ConflictInput<R> = {
-          local: local as R,
-          server,
-          base: (meta.baseRow ?? null) as R | null,
-        };
-        const patch = strategy(input);
-        if (patch === null) resolution = 'dropped';
-        else {
-          resolution = 'merged';
-          resend =
-            type === 'remove'
-              ? { type, data: undefined }
-              : { type, data: this.#checkFields(patch, 'conflict') };
-        }
-      }
-      if (resend) {
-        pending ??= await sync.pending();
-        const already = pending.some(
-          (candidate) =>
-            !('unreadable' in candidate) &&
-            (candidate.meta as ChangeMeta | undefined)?.resolves === operationId,
-        );
-        if (!already) {
-          const url = `${this.#options.url}/${encodeURIComponent(id)}`;
-          await this.#write(
-            resend.type,
-            id,
-            resend.data,
-            resend.type === 'remove' ? 'DELETE' : 'PATCH',
-            url,
-            { resolves: operationId, base: server },
-          );
-        }
-      }
-      await sync.discard(operationId);
-      await cache.removeConflict(operationId);
-      if (server === null && type !== 'insert') {
-        this.#view.confirm([], [id]);
-        await cache.write([], [id]);
-      }
-      if (type === 'remove' && server === null) continue; // the row is gone, as asked
-      this.#events.emit('conflict', { id, local, server, resolution, result: this.#view.peek(id) ?? null });
-    }
+    // Loaded on first use: most apps never see a refused write.
+    const { resolveStoredConflicts } = await import('./conflicts.js');
+    await resolveStoredConflicts<R>({
+      name: this.name,
+      options: this.#options,
+      cache: this.#cache as RowCache<R>,
+      sync: this.#sync as SyncLike,
+      view: this.#view,
+      write: (type, id, data, base, resolves) =>
+        this.#write(
+          type,
+          id,
+          data,
+          type === 'remove' ? 'DELETE' : 'PATCH',
+          `${this.#options.url}/${encodeURIComponent(id)}`,
+          {
+            resolves,
+            base,
+          },
+        ),
+      checkFields: (fields) => this.#checkFields(fields, 'conflict'),
+      emit: (event) => this.#events.emit('conflict', event),
+    });
   }
 
   // --- the outbox, across tabs ---------------------------------------------------------------------
@@ -1016,17 +954,17 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     return adopted;
   }
 
-  #checkPage(
-    body: unknown,
-  ): { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string } | undefined {
-    if (body === null || typeof body !== 'object') return undefined;
-    const page = body as Record<string, unknown>;
-    const key = this.#options.key;
-    if (!Array.isArray(page.changes) || !page.changes.every((row) => isRow(row, key))) return undefined;
-    if (!Array.isArray(page.deleted) || !page.deleted.every((id) => typeof id === 'string')) return undefined;
-    if (typeof page.cursor !== 'string' || typeof page.more !== 'boolean') return undefined;
-    if (page.clock !== undefined && typeof page.clock !== 'string') return undefined;
-    return page as { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
+  #checkPage(body: unknown): PulledPage<R> | undefined {
+    const page = (body ?? {}) as Partial<Record<keyof PulledPage<R>, unknown>>;
+    const ok =
+      Array.isArray(page.changes) &&
+      page.changes.every((row) => isRow(row, this.#options.key)) &&
+      Array.isArray(page.deleted) &&
+      page.deleted.every((id) => typeof id === 'string') &&
+      typeof page.cursor === 'string' &&
+      typeof page.more === 'boolean' &&
+      (page.clock === undefined || typeof page.clock === 'string');
+    return ok ? (page as PulledPage<R>) : undefined;
   }
 
   #failPull(code: string, message: string, status?: number, cause?: unknown): FluxyError {

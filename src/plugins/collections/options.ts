@@ -78,29 +78,31 @@ export interface ResolvedCollectionOptions<R extends Row> {
 const optionNames = ['url', 'key', 'conflict', 'clientIdField', 'pullIntervalMs', 'compare', 'locks', 'now'];
 const strategies = ['lww', 'server-wins', 'client-wins'];
 
-function invalid(message: string): FluxyError {
-  return new FluxyError('collections/invalid-options', message);
-}
-
 /** Validates the constructor arguments. @internal */
 export function resolveCollectionOptions<R extends Row>(
   name: unknown,
   options: CollectionOptions<R> | undefined,
 ): ResolvedCollectionOptions<R> {
-  if (typeof name !== 'string' || !/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(name)) {
-    throw invalid(
-      `new Collection(name, options): name must be 1-64 letters, digits, "_" or "-", starting with a letter (it names the plugin, its storage and its operation kinds), got ${JSON.stringify(name)}.`,
+  const fail = (option: string, expected: string, value: unknown): never => {
+    throw new FluxyError(
+      'collections/invalid-options',
+      `new Collection(${JSON.stringify(name)}): ${option} must be ${expected} (got ${typeof value === 'function' ? 'a function' : JSON.stringify(value)}).`,
+    );
+  };
+  if (typeof name !== 'string' || !/^[A-Za-z][\w-]{0,63}$/.test(name)) {
+    fail(
+      'the name',
+      '1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds)',
+      name,
     );
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalid(`new Collection('${name}', options): options must be an object with at least { url }.`);
-  }
-  const unknown = Object.keys(options).filter((option) => !optionNames.includes(option));
-  if (unknown.length > 0) {
-    throw invalid(
-      `new Collection('${name}'): unknown option(s) ${unknown.join(', ')}. Known: ${optionNames.join(', ')}.`,
-    );
-  }
+  const given = (
+    typeof options === 'object' && options !== null && !Array.isArray(options)
+      ? options
+      : fail('options', 'an object with at least { url }', options)
+  ) as CollectionOptions<R>;
+  const unknown = Object.keys(given).filter((option) => !optionNames.includes(option));
+  if (unknown.length > 0) fail('every option', `one of ${optionNames.join(', ')}`, unknown);
   const {
     url,
     key = 'id',
@@ -110,50 +112,39 @@ export function resolveCollectionOptions<R extends Row>(
     compare,
     locks,
     now = Date.now,
-  } = options;
-  if (
-    clientIdField !== undefined &&
-    (typeof clientIdField !== 'string' ||
-      clientIdField === '' ||
-      clientIdField === key ||
-      clientIdField === '__proto__')
-  ) {
-    throw invalid(
-      `new Collection('${name}'): clientIdField must be the name of a field other than the key, e.g. 'clientId' (got ${JSON.stringify(clientIdField)}).`,
-    );
-  }
-  if (typeof url !== 'string' || url.trim() === '' || /[?#\s]/.test(url)) {
-    throw invalid(
-      `new Collection('${name}'): url must be the resource path or URL without query or fragment, e.g. '/notes' (got ${JSON.stringify(url)}).`,
-    );
-  }
-  if (typeof key !== 'string' || key === '' || key === '__proto__') {
-    throw invalid(
-      `new Collection('${name}'): key must be the name of the id field, e.g. 'id' (got ${JSON.stringify(key)}).`,
-    );
-  }
+  } = given;
+  const isName = (value: unknown) => typeof value === 'string' && value !== '' && value !== '__proto__';
+  if (typeof url !== 'string' || url.trim() === '' || /[?#\s]/.test(url))
+    fail('url', "the resource path without query or fragment, e.g. '/notes'", url);
+  if (!isName(key)) fail('key', "the id field's name, e.g. 'id'", key);
+  if (clientIdField !== undefined && (!isName(clientIdField) || clientIdField === key))
+    fail('clientIdField', "a field other than the key, e.g. 'clientId'", clientIdField);
   if (typeof conflict !== 'function' && !strategies.includes(conflict as string)) {
-    throw invalid(
-      `new Collection('${name}'): conflict must be 'lww', 'server-wins', 'client-wins' or a function ({ local, server, base }) => patch | null (got ${JSON.stringify(conflict)}).`,
+    fail(
+      'conflict',
+      "'lww', 'server-wins', 'client-wins' or a function ({ local, server, base }) => patch | null",
+      conflict,
     );
   }
   if (
     typeof pullIntervalMs !== 'number' ||
-    !Number.isFinite(pullIntervalMs) ||
-    pullIntervalMs < 0 ||
-    (pullIntervalMs > 0 && pullIntervalMs < 1000)
+    !(pullIntervalMs === 0 || (pullIntervalMs >= 1000 && pullIntervalMs < Infinity))
   ) {
-    throw invalid(
-      `new Collection('${name}'): pullIntervalMs must be 0 (only on demand) or at least 1000 ms (got ${String(pullIntervalMs)}).`,
-    );
+    fail('pullIntervalMs', '0 (only on demand) or at least 1000', pullIntervalMs);
   }
-  if (compare !== undefined && typeof compare !== 'function') {
-    throw invalid(`new Collection('${name}'): compare must be a function (a, b) => number.`);
-  }
-  if (locks !== undefined && locks !== false && typeof (locks as CollectionLocks)?.request !== 'function') {
-    throw invalid(`new Collection('${name}'): locks must be a LockManager (navigator.locks) or false.`);
-  }
-  if (typeof now !== 'function')
-    throw invalid(`new Collection('${name}'): now must be a function returning ms since the epoch.`);
-  return { url: url.replace(/\/+$/, ''), key, conflict, clientIdField, pullIntervalMs, compare, locks, now };
+  if (compare !== undefined && typeof compare !== 'function')
+    fail('compare', 'a function (a, b) => number', compare);
+  if (locks !== undefined && locks !== false && typeof (locks as CollectionLocks)?.request !== 'function')
+    fail('locks', 'navigator.locks or false', locks);
+  if (typeof now !== 'function') fail('now', 'a function returning ms since the epoch', now);
+  return {
+    url: (url as string).replace(/\/+$/, ''),
+    key,
+    conflict,
+    clientIdField,
+    pullIntervalMs,
+    compare,
+    locks,
+    now,
+  };
 }

@@ -1,0 +1,81 @@
+import type { RowCache } from './cache.js';
+import type { ChangeMeta, ConflictEvent, ConflictResolution, SyncLike } from './collection.js';
+import type { ResolvedCollectionOptions, Row } from './options.js';
+import type { Change, RowView } from './view.js';
+
+/** What resolving needs from its collection. @internal */
+export interface ConflictHost<R extends Row> {
+  name: string;
+  options: ResolvedCollectionOptions<R>;
+  cache: RowCache<R>;
+  sync: SyncLike;
+  view: RowView<R>;
+  /** Queue a change again (it carries the id of the operation it resolves). */
+  write(
+    type: Change['type'],
+    id: string,
+    data: Row | undefined,
+    base: R | null,
+    resolves: string,
+  ): Promise<unknown>;
+  checkFields(fields: unknown): Row;
+  emit(event: ConflictEvent<R>): void;
+}
+
+/**
+ * Settle the writes the server refused with 412 (or 404/410), stored as `x/<opId>` when they were
+ * refused: decide from the server's row as last pulled, resend or drop, discard the refused
+ * operation, forget the record, report. Loaded on first use (a lazy chunk). See docs/conflicts.md.
+ * @internal
+ */
+export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R>): Promise<void> {
+  const { cache, sync, view, options } = host;
+  const stored = await cache.conflicts();
+  if (stored.length === 0) return;
+  const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
+  let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
+  for (const [operationId, status] of stored) {
+    const operation = failed.get(operationId);
+    if (!operation || 'unreadable' in operation) {
+      await cache.removeConflict(operationId); // retried or discarded meanwhile
+      continue;
+    }
+    const meta = operation.meta as ChangeMeta;
+    const type = operation.kind?.slice(host.name.length + 1) as Change['type'];
+    const id = view.resolve(meta.id);
+    const server = status === 412 ? (view.confirmed(id) ?? null) : null;
+    const data = (operation.body ?? undefined) as Row | undefined;
+    const local =
+      type === 'remove' ? null : ({ ...(server ?? meta.baseRow ?? {}), ...data, [options.key]: id } as R);
+    const strategy = options.conflict;
+    let resolution: ConflictResolution = 'server-wins';
+    let resend: Row | undefined | null = null; // null: nothing to send again
+    if (server === null) {
+      if (type !== 'remove') resolution = 'dropped'; // deleted on the server; a remove is done
+    } else if (strategy === 'client-wins') {
+      resolution = 'client-wins';
+      resend = data;
+    } else if (typeof strategy === 'function') {
+      const patch = strategy({ local: local as R, server, base: (meta.baseRow ?? null) as R | null });
+      resolution = patch === null ? 'dropped' : 'merged';
+      if (patch !== null) resend = type === 'remove' ? undefined : host.checkFields(patch);
+    }
+    if (resend !== null) {
+      pending ??= await sync.pending();
+      const already = pending.some(
+        (candidate) =>
+          !('unreadable' in candidate) &&
+          (candidate.meta as ChangeMeta | undefined)?.resolves === operationId,
+      );
+      if (!already) await host.write(type, id, resend, server, operationId);
+    }
+    await sync.discard(operationId);
+    await cache.removeConflict(operationId);
+    if (server === null) {
+      view.confirm([], [id]);
+      await cache.write([], [id]);
+      if (type === 'remove') continue; // the row is gone, as asked
+    }
+    host.emit({ id, local, server, resolution, result: view.peek(id) ?? null });
+  }
+}
