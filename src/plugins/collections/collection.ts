@@ -350,7 +350,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * in `items`, in `get()` and in every later operation once the insert is answered. Resolves with
    * the row as shown once the operation is committed to the outbox.
    */
-  async insert(fields: Omit<R, never> | Partial<R>): Promise<R> {
+  async insert(fields: Partial<R>): Promise<R> {
     const data = this.#checkFields(fields, 'insert');
     if (this.#options.key in data) {
       throw new FluxyError(
