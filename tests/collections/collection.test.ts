@@ -281,6 +281,29 @@ describe('Collection pulls and cache', () => {
     expect(pullsOf(server)).toHaveLength(2);
   });
 
+  it('pulls every pullIntervalMs and when the page becomes visible', async () => {
+    const server = await referenceServer();
+    const page = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    const previous = (globalThis as { document?: unknown }).document;
+    (globalThis as { document?: unknown }).document = page;
+    try {
+      const timed = await startDevice({ server, collection: { pullIntervalMs: 1000 } });
+      await until(() => timed.notes.lastPulledAt.value !== null, 'the pull at start-up');
+      await server.request(/^GET \/api\/notes\?since=c1/, 'a pull from the interval (from the cursor)');
+      await timed.dispose();
+      const device = await startDevice({ server }); // pullIntervalMs: 0 — only the page can trigger it
+      await until(() => device.notes.lastPulledAt.value !== null, 'the pull at start-up');
+      const before = pullsOf(server).length;
+      await serverWrite(server, 'POST', '/api/notes', { title: 'seen when visible' });
+      page.visibilityState = 'visible';
+      page.dispatchEvent(new Event('visibilitychange'));
+      await until(() => device.notes.items.value.length === 1, 'the pull on becoming visible');
+      expect(pullsOf(server).length).toBeGreaterThan(before);
+    } finally {
+      (globalThis as { document?: unknown }).document = previous;
+    }
+  });
+
   it('uses the cursor: a second pull asks only for what changed, including deletions', async () => {
     const server = await referenceServer();
     const one = (await serverWrite(server, 'POST', '/api/notes', { title: 'one' })).body as Note;
