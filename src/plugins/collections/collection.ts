@@ -169,6 +169,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #relistAgain = false;
   #pulling: Promise<void> | undefined;
   #pullFailures = 0;
+  #pullAgain = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -652,9 +653,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   async #resolveStored(): Promise<void> {
+    const stored = await (this.#cache as RowCache<R>).conflicts();
+    if (stored.length === 0) return;
     // Loaded on first use: most apps never see a refused write.
     const { resolveStoredConflicts } = await import('./conflicts.js');
-    await resolveStoredConflicts<R>({
+    await resolveStoredConflicts<R>(stored, {
       name: this.name,
       options: this.#options,
       cache: this.#cache as RowCache<R>,
@@ -808,7 +811,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** A pull started by a trigger: only online, one at a time, skipped when another tab pulls. */
   #autoPull(): void {
-    if (!this.#online?.peek() || this.#pulling || this.#signal?.aborted) return;
+    if (!this.#online?.peek() || this.#signal?.aborted) return;
+    if (this.#pulling) {
+      this.#pullAgain = true; // the running pull may have asked before what set this off
+      return;
+    }
     this.#pull(true).catch(() => {}); // reported in lastError, retried with backoff
   }
 
@@ -829,6 +836,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     })();
     this.#pulling = run.finally(() => {
       this.#pulling = undefined;
+      if (this.#pullAgain) {
+        this.#pullAgain = false;
+        this.#autoPull();
+      }
     });
     return this.#pulling;
   }

@@ -28,10 +28,11 @@ export interface ConflictHost<R extends Row> {
  * operation, forget the record, report. Loaded on first use (a lazy chunk). See docs/conflicts.md.
  * @internal
  */
-export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R>): Promise<void> {
+export async function resolveStoredConflicts<R extends Row>(
+  stored: ReadonlyArray<[operationId: string, status: number]>,
+  host: ConflictHost<R>,
+): Promise<void> {
   const { cache, sync, view, options } = host;
-  const stored = await cache.conflicts();
-  if (stored.length === 0) return;
   const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
   let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
   for (const [operationId, status] of stored) {
