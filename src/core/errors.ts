@@ -63,8 +63,12 @@ export class FluxyError<Code extends string = string> extends Error {
   /** A stable, machine-readable code such as `'sync/invalid-url'`. */
   readonly code: Code;
 
+  /**
+   * @param message - what happened and what to do. The production build leaves this prose out
+   *   (see docs/errors.md, keyed by code): the message is then the code.
+   */
   constructor(code: Code, message: string, options?: FluxyErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(message || code, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FluxyError';
     this.code = code;
   }
