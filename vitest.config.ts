@@ -17,6 +17,8 @@ export default defineConfig({
       },
       { find: /^fluxy\/(react|dom|vue)$/, replacement: source('src/bindings/$1/index.ts') },
       { find: /^fluxy\/testing$/, replacement: source('src/testing/index.ts') },
+      // Solid's browser build: Node's conditions pick its server build, which runs no effects.
+      { find: /^solid-js$/, replacement: source('node_modules/solid-js/dist/solid.js') },
     ],
   },
   test: {
