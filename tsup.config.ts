@@ -1,6 +1,7 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
+import { stripProsePlugin } from './scripts/strip-prose.mjs';
 
-export default defineConfig({
+const shared: Options = {
   entry: {
     index: 'src/index.ts',
     storage: 'src/plugins/storage/index.ts',
@@ -17,11 +18,9 @@ export default defineConfig({
     'file-driver-unavailable': 'src/plugins/storage/drivers/file-driver-unavailable.ts',
   },
   format: ['esm', 'cjs'],
-  dts: true,
   // Shared chunks keep one copy of the core, so `instanceof FluxyError` holds across entries.
   splitting: true,
   sourcemap: true,
-  clean: true,
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
@@ -39,4 +38,13 @@ export default defineConfig({
     'node:os',
     'node:http',
   ],
-});
+};
+
+// Two builds (`npm run build` empties dist/ first): the production build in dist/ — what the
+// default export conditions give browsers' production bundles — leaves out the prose of errors and
+// warnings (codes stay; docs/errors.md says what each means and what to do); the development
+// build in dist/dev/, with the prose, is what the `development` and `node` conditions give.
+export default defineConfig([
+  { ...shared, outDir: 'dist', dts: true, esbuildPlugins: [stripProsePlugin()] },
+  { ...shared, outDir: 'dist/dev', dts: false },
+]);

@@ -240,7 +240,9 @@ console.log(JSON.stringify(result));`;
     expect(result.errors).toStrictEqual([]);
     const code = result.outputFiles.map((file) => file.text).join('\n');
     expect(code.match(/(?:from|import|require)\s*\(?\s*['"]node:[^'"]*['"]/g) ?? []).toStrictEqual([]);
-    expect(code).toContain('The file driver needs Node'); // the `default` branch of #file-driver
+    // The `default` branch of #file-driver (the production build: its code, not its prose).
+    expect(code).toMatch(/storage\/unavailable/);
+    expect(code).not.toContain('The file driver needs Node');
   });
 
   it('in Node, #file-driver is the real file driver (the `node` condition), from ESM and CJS', async () => {

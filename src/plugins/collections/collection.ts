@@ -11,6 +11,7 @@ import { HybridClock } from './clock.js';
 import {
   type CollectionLocks,
   type CollectionOptions,
+  type CollectionsErrorCode,
   type ConflictInput,
   type ResolvedCollectionOptions,
   type Row,
@@ -20,7 +21,7 @@ import { type Change, RowView } from './view.js';
 
 /** Why the last pull (or a pulled clock) went wrong: `collections/pull-failed`, `collections/bad-response`, `collections/clock-skew`. */
 export interface CollectionError {
-  code: string;
+  code: CollectionsErrorCode;
   message: string;
   /** The HTTP status, when the server answered. */
   status?: number;
@@ -978,7 +979,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     return ok ? (page as PulledPage<R>) : undefined;
   }
 
-  #failPull(code: string, message: string, status?: number, cause?: unknown): FluxyError {
+  #failPull(code: CollectionsErrorCode, message: string, status?: number, cause?: unknown): FluxyError {
     const at = Date.now();
     this.#lastError.value = { code, message, ...(status === undefined ? {} : { status }), at };
     this.#logger?.warn(`${message} Retrying with backoff.`);

@@ -16,7 +16,14 @@ export {
 export type {
   CollectionLocks,
   CollectionOptions,
+  CollectionsErrorCode,
   ConflictInput,
   ConflictStrategy,
   Row,
 } from './options.js';
+
+declare module '../../core/errors.js' {
+  interface FluxyErrorCodes {
+    collections: import('./options.js').CollectionsErrorCode;
+  }
+}

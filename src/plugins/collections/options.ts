@@ -1,5 +1,15 @@
 import { FluxyError } from '../../core/errors.js';
 
+/** The error codes of `fluxy/collections` (docs/errors.md says what each means and what to do). */
+export type CollectionsErrorCode =
+  | 'collections/invalid-options'
+  | 'collections/invalid-row'
+  | 'collections/unknown-row'
+  | 'collections/offline'
+  | 'collections/pull-failed'
+  | 'collections/bad-response'
+  | 'collections/clock-skew';
+
 /** A row of a collection: a JSON object whose `key` field holds its id (a string). */
 export type Row = Record<string, unknown>;
 

@@ -1,0 +1,146 @@
+// docs/errors.md from the sources: every error code of the package (the members of the exported
+// `…ErrorCode` unions), with the development build's messages for it — what happened and what to
+// do. The production build carries only the code; this page is where its prose lives.
+//
+//   node scripts/errors-doc.mjs           # writes docs/errors.md
+//   node scripts/errors-doc.mjs --check   # exits 1 when docs/errors.md is not up to date (npm test runs it too)
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** For codes whose messages are built elsewhere (an operation's lastError, a status mapping). */
+const DESCRIBED = {
+  'plugin/duplicate':
+    'A plugin with this name is already registered: register each plugin once per app (create a second app with createApp() for a second instance).',
+  'collections/clock-skew':
+    "A pulled clock is more than 5 minutes ahead of this device's clock: it was not adopted (the rows were). Check the device's or the server's clock.",
+  'connectivity/invalid-probe':
+    'The probe option is not { url, intervalMs?, timeoutMs? } with an http(s) URL and positive durations.',
+  'sync/http-error':
+    'The server answered with an error status (in `status`): 4xx fails the operation (it waits in the failed list: retry() or discard() it), 5xx/408/425/429 are retried.',
+  'sync/redirected':
+    'The server answered with a redirect (its target in `location`): redirects are never followed, the operation fails. Point the URL at the final address.',
+  'sync/response-unreadable':
+    "A create's successful answer could not be read (cut short, not JSON, too large) so its server id is unknown: it is sent again with the same Idempotency-Key.",
+  'sync/timeout': 'No answer within timeoutMs: retried with the same Idempotency-Key.',
+  'sync/max-attempts':
+    'The operation failed retryably maxAttempts times: it waits in the failed list (retry() or discard()).',
+  'sync/record-unreadable':
+    'A stored operation could not be decrypted or authenticated (altered, or another secret): it is never sent; discard() it.',
+  'sync/dependency-failed':
+    'The create that introduced a temporary id this operation uses failed: the operation cannot succeed; retry() the create first, or discard() both.',
+  'sync/storage-failed':
+    'Storage refused a read or a write in the background: shown in lastError, retried with backoff; cleared once storage answers.',
+  'sync/not-queued':
+    'defineMutation(): queue() refused the operation (bad input, storage full): the optimistic change was rolled back.',
+};
+
+async function sourceFiles(dir) {
+  const files = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await sourceFiles(path)));
+    else if (entry.name.endsWith('.ts')) files.push(path);
+  }
+  return files.sort();
+}
+
+/** A template or string literal as the reader should see it: substitutions become `…`. */
+function proseOf(node) {
+  if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
+  if (ts.isTemplateExpression(node)) {
+    return node.head.text + node.templateSpans.map((span) => `…${span.literal.text}`).join('');
+  }
+  if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
+    const left = proseOf(node.left);
+    const right = proseOf(node.right);
+    return left === undefined || right === undefined ? undefined : left + right;
+  }
+  return undefined;
+}
+
+/** Codes (from the unions) and messages (from calls that pass a code, then prose). */
+export async function collectErrors() {
+  const codes = new Map(); // code → { group, messages: Set }
+  const calls = [];
+  for (const path of await sourceFiles(join(root, 'src'))) {
+    const file = ts.createSourceFile(path, await readFile(path, 'utf8'), ts.ScriptTarget.Latest, true);
+    const visit = (node) => {
+      if (
+        ts.isTypeAliasDeclaration(node) &&
+        /ErrorCode$/.test(node.name.text) &&
+        ts.isUnionTypeNode(node.type)
+      ) {
+        for (const member of node.type.types) {
+          if (ts.isLiteralTypeNode(member) && ts.isStringLiteral(member.literal)) {
+            codes.set(member.literal.text, {
+              group: node.name.text,
+              messages: new Set(),
+              file: relative(root, path),
+            });
+          }
+        }
+      }
+      if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && node.arguments?.length >= 2) {
+        const [first, second] = node.arguments;
+        if (ts.isStringLiteral(first)) {
+          const prose = proseOf(second);
+          if (prose !== undefined) calls.push([first.text, prose]);
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(file);
+  }
+  for (const [code, prose] of calls) codes.get(code)?.messages.add(prose.trim());
+  return codes;
+}
+
+export async function renderErrors() {
+  const codes = await collectErrors();
+  const lines = [
+    '# Error codes',
+    '',
+    'Every `FluxyError` has a stable `code` — branch on it, never on the message. The production',
+    "build (what browsers' production bundles load) carries only the code: `error.message` is the",
+    'code itself. The development build (the `development` and `node` export conditions; Vite and',
+    'webpack pick it in dev) carries the messages below, which say what happened and what to do.',
+    '',
+    'Generated from the sources by `node scripts/errors-doc.mjs`; a test keeps it up to date.',
+    '',
+  ];
+  const groups = new Map();
+  for (const [code, info] of codes) {
+    if (!groups.has(info.group)) groups.set(info.group, []);
+    groups.get(info.group).push([code, info]);
+  }
+  for (const [group, entries] of groups) {
+    lines.push(`## ${group} (\`${entries[0][1].file}\`)`, '');
+    for (const [code, info] of entries) {
+      const messages = [...info.messages].slice(0, 3);
+      if (messages.length === 0 && DESCRIBED[code]) messages.push(DESCRIBED[code]);
+      lines.push(`- **\`${code}\`**`);
+      for (const message of messages) lines.push(`  - ${message.replaceAll('\n', ' ')}`);
+    }
+    lines.push('');
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const text = await renderErrors();
+  const target = join(root, 'docs/errors.md');
+  if (process.argv.includes('--check')) {
+    const current = await readFile(target, 'utf8').catch(() => '');
+    if (current !== text) {
+      console.error('docs/errors.md is out of date: run node scripts/errors-doc.mjs');
+      process.exit(1);
+    }
+  } else {
+    await writeFile(target, text);
+    console.log(`docs/errors.md: ${(await collectErrors()).size} codes`);
+  }
+}

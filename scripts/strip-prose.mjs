@@ -1,0 +1,78 @@
+// The production build's one difference from the development build: the prose of errors and
+// warnings is left out (DESIGN "Package": production builds carry error codes; what to do is in
+// the development build and in docs/errors.md, keyed by code). An esbuild plugin for TypeScript
+// sources, used by tsup (dist/, the default export condition) and by scripts/size.mjs.
+//
+// What is removed: a string or template literal of at least 24 characters with a space in it,
+// when it is an argument of `new …Error(…)`, of a function whose name ends in `Error` or starts
+// with `invalid`/`fail`, of `logger.warn/error/info/debug(…)`, or the value of a `message:`
+// property. It becomes '' (FluxyError then uses its code as its message). Everything else —
+// codes, header names, URLs, regular expressions — is untouched.
+import { readFile } from 'node:fs/promises';
+import ts from 'typescript';
+
+const CALLEE = /(Error|^invalid[A-Za-z]*|^fail[A-Za-z]*)$/;
+const LOG = /^(warn|error|info|debug)$/;
+
+/** True for the literals that are prose. */
+function isProse(node) {
+  if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
+    return isProse(node.left) || isProse(node.right);
+  }
+  if (ts.isParenthesizedExpression(node)) return isProse(node.expression);
+  if (
+    !ts.isStringLiteral(node) &&
+    !ts.isNoSubstitutionTemplateLiteral(node) &&
+    !ts.isTemplateExpression(node)
+  )
+    return false;
+  const text = node.getText();
+  return text.length >= 24 && text.includes(' ');
+}
+
+function calleeName(expression) {
+  if (ts.isIdentifier(expression)) return { name: expression.text, log: false };
+  if (ts.isPropertyAccessExpression(expression)) {
+    const name = expression.name.text;
+    return { name, log: LOG.test(name) && /logger/i.test(expression.expression.getText()) };
+  }
+  return undefined;
+}
+
+/** The source with its prose removed. */
+export function stripProse(source, fileName = 'file.ts') {
+  const file = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const cuts = new Set();
+  const visit = (node) => {
+    if (cuts.has(node)) return; // its inside goes with it
+    if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && node.arguments) {
+      const callee = calleeName(node.expression);
+      if (callee && (callee.log || CALLEE.test(callee.name))) {
+        for (const argument of node.arguments) if (isProse(argument)) cuts.add(argument);
+      }
+    }
+    if (ts.isPropertyAssignment(node) && node.name.getText() === 'message' && isProse(node.initializer)) {
+      cuts.add(node.initializer);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  let result = source;
+  for (const node of [...cuts].sort((a, b) => b.getStart() - a.getStart())) {
+    result = `${result.slice(0, node.getStart())}''${result.slice(node.getEnd())}`;
+  }
+  return result;
+}
+
+/** An esbuild plugin applying {@link stripProse} to the project's TypeScript sources. */
+export function stripProsePlugin() {
+  return {
+    name: 'fluxy-strip-prose',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => ({
+        contents: stripProse(await readFile(args.path, 'utf8'), args.path),
+        loader: 'ts',
+      }));
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { collectErrors, renderErrors } from '../../scripts/errors-doc.mjs';
+import { stripProse } from '../../scripts/strip-prose.mjs';
+
+describe('docs/errors.md and the production build', () => {
+  it('lists every error code of the sources, with what it means, and is up to date', async () => {
+    const codes = await collectErrors();
+    expect(codes.size).toBeGreaterThan(40);
+    const text = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    expect(text, 'run: node scripts/errors-doc.mjs').toBe(await renderErrors());
+    for (const code of codes.keys()) expect(text).toMatch(new RegExp(`\\*\\*\`${code}\`\\*\\*\\n  - `));
+  });
+
+  it('leaves out the prose of errors and warnings, and nothing else', () => {
+    const source = [
+      "throw new FluxyError('sync/invalid-url', `queue(): the URL ${url} is not http(s): pass an absolute http URL.`);",
+      "throw storageError('storage/unavailable', 'The file driver needs Node (node:fs), and this is not Node.');",
+      "this.#logger?.warn('could not tell the other tabs about it', error);",
+      "const error = { code: 'sync/timeout', message: `no answer after ${ms} ms: retried later.`, at };",
+      "headers.set('Content-Type', 'application/json; charset=utf-8');",
+      "const pattern = 'a string with spaces, not an error message at all';",
+    ].join('\n');
+    const stripped = stripProse(source).split('\n');
+    expect(stripped[0]).toBe("throw new FluxyError('sync/invalid-url', '');");
+    expect(stripped[1]).toBe("throw storageError('storage/unavailable', '');");
+    expect(stripped[2]).toBe("this.#logger?.warn('', error);");
+    expect(stripped[3]).toBe("const error = { code: 'sync/timeout', message: '', at };");
+    expect(stripped.slice(4)).toStrictEqual(source.split('\n').slice(4));
+  });
+});
