@@ -77,6 +77,7 @@ it('every TypeScript snippet of the README type-checks', () => {
       'fluxy/storage': entry('src/plugins/storage/index.ts'),
       'fluxy/connectivity': entry('src/plugins/connectivity/index.ts'),
       'fluxy/sync': entry('src/plugins/sync/index.ts'),
+      'fluxy/collections': entry('src/plugins/collections/index.ts'),
       'fluxy/dom': entry('src/bindings/dom/index.ts'),
       'fluxy/react': entry('src/bindings/react/index.ts'),
       'fluxy/vue': entry('src/bindings/vue/index.ts'),
