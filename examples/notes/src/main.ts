@@ -1,9 +1,9 @@
 // The Fluxy notes example: bootstrap. Read this file first, then notes-controller.ts and view.ts.
 import { ready, register } from 'fluxy';
+import { Collection } from 'fluxy/collections';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
 import { StoragePlugin } from 'fluxy/storage';
 import { SyncPlugin } from 'fluxy/sync';
-import { Collection } from 'fluxy/collections';
 import { type Note, NotesController } from './notes-controller.js';
 import { mountView, showFatal } from './view.js';
 

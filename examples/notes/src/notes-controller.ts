@@ -1,8 +1,8 @@
 import { type App, Controller, type ReadonlySignal } from 'fluxy';
+import type { Collection, ConflictEvent } from 'fluxy/collections';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
 import { StoragePlugin } from 'fluxy/storage';
 import { type Operation, type OperationError, SyncPlugin, type UnreadableOperation } from 'fluxy/sync';
-import type { Collection, ConflictEvent } from 'fluxy/collections';
 
 /** A note as the server keeps it (its changes feed and its answers to writes). */
 export interface Note extends Record<string, unknown> {
