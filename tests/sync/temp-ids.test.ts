@@ -1,9 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
+import { sha256Hex } from '../../src/plugins/sync/digest.js';
 import { substituteTempIds } from '../../src/plugins/sync/temp-id-tokens.js';
 import { TempIds } from '../../src/plugins/sync/temp-ids.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, until } from './harness.js';
+
+/** Where a temporary id's record is kept: under a digest of it, not under the id itself. */
+const slotOf = (tempId: string) => `#${sha256Hex(tempId).slice(0, 32)}`;
+const keysOf = (...tempIds: string[]) => tempIds.map((tempId) => `t/${slotOf(tempId)}`).sort();
 
 const fixture = faultServerPerTest();
 const { engineFor } = fixture;
@@ -141,7 +146,7 @@ describe('settled temporary ids are forgotten', () => {
     await queue('POST', '/api/notes', { body: {}, tempId: 'tmp_gc_0001' });
     await queue('POST', '/api/notes', { body: {}, tempId: 'tmp_gc_0002' });
     await queue('PATCH', '/api/notes/tmp_gc_0001', { body: { link: 'tmp_gc_0002' } });
-    expect(await store.keys('t/')).toStrictEqual(['t/tmp_gc_0001', 't/tmp_gc_0002']);
+    expect(await store.keys('t/')).toStrictEqual(keysOf('tmp_gc_0001', 'tmp_gc_0002'));
     online.value = true;
     await until(() => engine.pendingCount.value === 0);
     await vi.waitFor(async () => expect(await store.keys('t/')).toStrictEqual([]));
@@ -162,7 +167,7 @@ describe('settled temporary ids are forgotten', () => {
       '/api/notes',
       '/api/notes/srv-1',
     ]);
-    expect(await store.keys('t/')).toStrictEqual(['t/tmp_keep_0001']);
+    expect(await store.keys('t/')).toStrictEqual(keysOf('tmp_keep_0001'));
     vi.setSystemTime(Date.now() + 10 * 60_000);
     engine.wake(); // the periodic look for work also collects
     await vi.waitFor(async () => expect(await store.keys('t/')).toStrictEqual([]));
@@ -184,7 +189,7 @@ describe('settled temporary ids are forgotten', () => {
     await until(() => engine.pendingCount.value === 0 && engine.failedCount.value === 2);
     // C is forgotten; A and B stay: the failed link still mentions them.
     await vi.waitFor(async () =>
-      expect(await store.keys('t/')).toStrictEqual(['t/tmp_fail_000A', 't/tmp_fail_000B']),
+      expect(await store.keys('t/')).toStrictEqual(keysOf('tmp_fail_000A', 'tmp_fail_000B')),
     );
     expect((await engine.failed()).map((op) => op.lastError?.code)).toStrictEqual([
       'sync/http-error',
@@ -286,7 +291,7 @@ describe('TempIds.collect and load (the in-memory set)', () => {
     advance(999);
     expect(await collect()).toStrictEqual([]);
     advance(1);
-    expect(await collect()).toStrictEqual(['tmp_unit_0001', 'tmp_unit_0002']);
+    expect((await collect()).sort()).toStrictEqual(['tmp_unit_0001', 'tmp_unit_0002'].map(slotOf).sort());
     expect(tempIds.size).toBe(0);
     expect(tempIds.isKnown('tmp_unit_0001')).toBe(false);
     expect(await store.keys('t/')).toStrictEqual([]);
@@ -304,8 +309,8 @@ describe('TempIds.collect and load (the in-memory set)', () => {
     advance(1000);
     expect(await collect(failed)).toStrictEqual([]); // B's clock starts now
     advance(1000);
-    expect(await collect(failed)).toStrictEqual(['tmp_unit_000B']); // its own create does not hold it
-    expect(await collect({})).toStrictEqual(['tmp_unit_000A']);
+    expect(await collect(failed)).toStrictEqual([slotOf('tmp_unit_000B')]); // its own create does not hold it
+    expect(await collect({})).toStrictEqual([slotOf('tmp_unit_000A')]);
     expect(tempIds.size).toBe(0);
   });
 
@@ -345,5 +350,46 @@ describe('TempIds.collect and load (the in-memory set)', () => {
     release();
     await introducing;
     expect(tempIds.size).toBe(2);
+  });
+});
+
+describe('temporary ids at rest (issue 17, finding 9)', () => {
+  it('are stored under a digest, so keys (file names) do not show them; their mapping still works', async () => {
+    const store = new MemoryStore();
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, store, online: false });
+    await engine.start();
+    await queue('POST', '/api/notes', { body: { title: 'a' }, tempId: 'tmp_secret-project_0001' });
+    await queue('PATCH', '/api/notes/tmp_secret-project_0001', { body: { title: 'b' } });
+    expect([...store.data.keys()].join(' ')).not.toContain('secret-project');
+    expect(await store.keys('t/')).toStrictEqual(keysOf('tmp_secret-project_0001'));
+    await expect(queue('POST', '/api/notes', { tempId: 'tmp_secret-project_0001' })).rejects.toMatchObject({
+      code: 'sync/invalid-options',
+    });
+    await engine.dispose();
+    const again = engineFor({ baseUrl: fixture.server.url, store });
+    await again.engine.start();
+    await until(() => again.engine.pendingCount.value === 0, 'the create and its dependant sent');
+    expect(fixture.server.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
+      'POST /api/notes',
+      'PATCH /api/notes/srv-1',
+    ]);
+    expect(await again.engine.resolveId('tmp_secret-project_0001')).toBe('srv-1');
+  });
+
+  it('a mapping stored under the temp id itself (by an earlier version) is still used', async () => {
+    const store = new MemoryStore();
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, store, online: false });
+    store.data.set('t/tmp_legacy_0001', JSON.stringify({ v: 1, operationId: 'x', serverId: 'srv-old' }));
+    await engine.start();
+    await queue('PATCH', '/api/notes/tmp_legacy_0001', { body: { title: 'b' } });
+    await expect(queue('POST', '/api/notes', { tempId: 'tmp_legacy_0001' })).rejects.toMatchObject({
+      code: 'sync/invalid-options',
+    });
+    expect(await engine.resolveId('tmp_legacy_0001')).toBe('srv-old');
+    await engine.dispose();
+    const again = engineFor({ baseUrl: fixture.server.url, store });
+    await again.engine.start();
+    await until(() => again.engine.pendingCount.value === 0, 'the dependant sent');
+    expect(fixture.server.applied.map((entry) => entry.path)).toStrictEqual(['/api/notes/srv-old']);
   });
 });

@@ -1,9 +1,14 @@
+import { sha256Hex } from './digest.js';
 import type { OperationRecord } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
 import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
 import { WriteGroup } from './write-group.js';
 
-/** What is stored under `t/<tempId>`: which operation introduced it, and its fate. @internal */
+/**
+ * What is stored under `t/#<digest>` (the first 32 hex digits of the temporary id's SHA-256, so a
+ * key — a file name with the file driver — does not show the id; `t/<tempId>` before): which
+ * operation introduced it, and its fate. @internal
+ */
 export interface TempIdRecord {
   v: 1;
   /** The id of the create operation that introduced the temporary id. */
@@ -65,6 +70,10 @@ export interface CollectOptions {
 export class TempIds {
   readonly #storage: OutboxStorage;
   readonly #now: () => number;
+  /**
+   * By slot: the key under `t/` — `#<digest>`, or for a record stored by an earlier version, the
+   * temporary id itself (the two never look alike: `#` is not allowed in a temporary id).
+   */
   #entries = new Map<string, Entry>();
   /** Increases at every listing mark and every piece of evidence (see {@link mark}). */
   #tick = 0;
@@ -102,16 +111,15 @@ export class TempIds {
     const stamp = ++this.#tick;
     for (const key of keys) {
       if (!key.startsWith(prefix)) continue;
-      const tempId = key.slice(prefix.length);
-      listed.add(tempId);
-      const entry = this.#entries.get(tempId);
-      if (!entry) this.#entries.set(tempId, { stamp });
+      const slot = key.slice(prefix.length);
+      listed.add(slot);
+      const entry = this.#entries.get(slot);
+      if (!entry) this.#entries.set(slot, { stamp });
       else if (entry.stamp !== undefined) entry.stamp = stamp;
     }
     if (mark === undefined) return;
-    for (const [tempId, entry] of this.#entries) {
-      if (!listed.has(tempId) && entry.stamp !== undefined && entry.stamp < mark)
-        this.#entries.delete(tempId);
+    for (const [slot, entry] of this.#entries) {
+      if (!listed.has(slot) && entry.stamp !== undefined && entry.stamp < mark) this.#entries.delete(slot);
     }
   }
 
@@ -126,12 +134,13 @@ export class TempIds {
 
   /** Remember a temporary id seen on a stored operation (e.g. one queued in another tab). */
   learn(tempId: string): void {
-    if (!this.#entries.has(tempId)) this.#entries.set(tempId, { stamp: ++this.#tick });
+    const slot = this.#slot(tempId);
+    if (!this.#entries.has(slot)) this.#entries.set(slot, { stamp: ++this.#tick });
   }
 
   /** Whether `tempId` was introduced by some operation (and is not forgotten yet). */
   isKnown(tempId: string): boolean {
-    return this.#entries.has(tempId);
+    return this.#entries.has(this.#slot(tempId));
   }
 
   /**
@@ -143,15 +152,16 @@ export class TempIds {
     if (this.#entries.size === 0) return [];
     const found = new Set<string>();
     forEachCandidate(url, bodyText, (candidate) => {
-      if (this.#entries.has(candidate)) found.add(candidate);
+      if (this.#entries.has(this.#slot(candidate))) found.add(candidate);
     });
     return [...found];
   }
 
   /** The stored record of a known temporary id. */
   async get(tempId: string): Promise<TempIdRecord | undefined> {
-    if (!this.#entries.has(tempId)) return undefined;
-    return ((await this.#storage.get(prefix + tempId)) as TempIdRecord | undefined) ?? undefined;
+    const slot = this.#slot(tempId);
+    if (!this.#entries.has(slot)) return undefined;
+    return ((await this.#storage.get(prefix + slot)) as TempIdRecord | undefined) ?? undefined;
   }
 
   /**
@@ -214,7 +224,7 @@ export class TempIds {
    * empty while knowing it), and (2) no failed operation mentions it (in its `refs`, or in its URL
    * or body — its own create aside), so `retry()` can still resolve it or fail it as a dependency.
    * Reads no temp-id record; reads the failed operations only when something is due. Resolves with
-   * the temp ids removed; a call while one runs makes it run once more when done.
+   * the keys (under `t/`) removed; a call while one runs makes it run once more when done.
    */
   collect(options: CollectOptions): Promise<string[]> {
     if (this.#collecting) {
@@ -246,19 +256,20 @@ export class TempIds {
       entry.quietSince !== undefined &&
       now - entry.quietSince >= options.retentionMs;
     const due: string[] = [];
-    for (const [tempId, entry] of this.#entries) {
+    for (const [slot, entry] of this.#entries) {
       if (entry.stamp === undefined) continue; // being written by this tab
       entry.quietSince ??= now;
-      if (isDue(entry)) due.push(tempId);
+      if (isDue(entry)) due.push(slot);
     }
     if (due.length === 0) return [];
     const needed = await this.#referencedByFailed(options);
     if (!options.quiet()) return [];
     // Removed from memory and requested from storage in one go, so a temp id introduced again
     // right after (it is no longer known, so it may be) is written after this removal.
-    const dropped = due.filter((tempId) => !needed.has(tempId) && isDue(this.#entries.get(tempId)));
-    for (const tempId of dropped) this.#entries.delete(tempId);
-    await Promise.all(dropped.map((tempId) => this.#storage.remove(prefix + tempId)));
+    const neededSlots = new Set([...needed].map((tempId) => this.#slot(tempId)));
+    const dropped = due.filter((slot) => !neededSlots.has(slot) && isDue(this.#entries.get(slot)));
+    for (const slot of dropped) this.#entries.delete(slot);
+    await Promise.all(dropped.map((slot) => this.#storage.remove(prefix + slot)));
     return dropped;
   }
 
@@ -277,13 +288,19 @@ export class TempIds {
     record: TempIdRecord,
     onFailure: 'forget-on-failure' | 'keep',
   ): void {
-    this.#entries.set(tempId, entry);
-    group.set(prefix + tempId, record, (committed) => {
-      if (this.#entries.get(tempId) !== entry) return;
-      if (!committed && onFailure === 'forget-on-failure') this.#entries.delete(tempId);
+    const slot = this.#slot(tempId);
+    this.#entries.set(slot, entry);
+    group.set(prefix + slot, record, (committed) => {
+      if (this.#entries.get(slot) !== entry) return;
+      if (!committed && onFailure === 'forget-on-failure') this.#entries.delete(slot);
       // Whether or not the write landed, a later listing may now tell (see load).
       else entry.stamp = ++this.#tick;
     });
+  }
+
+  /** Where `tempId` is kept: under its digest, or under itself when an earlier version stored it so. */
+  #slot(tempId: string): string {
+    return this.#entries.has(tempId) ? tempId : `#${sha256Hex(tempId).slice(0, 32)}`;
   }
 
   async #referencedByFailed(options: CollectOptions): Promise<Set<string>> {
