@@ -7,6 +7,10 @@ describe('HybridClock', () => {
     let wall = 1_000;
     const clock = new HybridClock('node1', () => wall);
     const at = (time: number, counter: number, node = 'node1') => formatStamp({ time, counter, node });
+    const receiveThenLast = (stamp: string) => {
+      clock.receive(stamp);
+      return clock.last;
+    };
     const tickAt = (time: number) => {
       wall = time;
       return clock.tick();
@@ -18,13 +22,13 @@ describe('HybridClock', () => {
       ['wall clock goes back: time stays, counter grows', () => tickAt(900), at(1005, 1)],
       [
         'a remote stamp ahead: adopted, counter past it',
-        () => (clock.receive(at(2000, 7, 'other')), clock.last),
+        () => receiveThenLast(at(2000, 7, 'other')),
         at(2000, 8),
       ],
       ['a tick after it sorts after it', () => clock.tick(), at(2000, 9)],
       [
         'a remote stamp behind: only the counter moves',
-        () => (clock.receive(at(1500, 3, 'other')), clock.last),
+        () => receiveThenLast(at(1500, 3, 'other')),
         at(2000, 10),
       ],
       ['wall clock passes everything: back to wall time', () => tickAt(5000), at(5000, 0)],

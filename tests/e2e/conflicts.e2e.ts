@@ -4,14 +4,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import {
   addNote,
-  chromiumPath,
   editNote,
   type Harness,
   harnessPerTest,
+  launchProfile,
   noteRow,
   openApp,
   serverRows,
@@ -29,21 +29,7 @@ harnessPerTest((started) => {
 /** A second device: its own browser profile (its own IndexedDB), on the same server. */
 async function secondDevice(): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'fluxy-e2e-device-'));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 900, height: 640 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const context = await launchProfile(dir);
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => console.error(`[page error, device B] ${error.message}`));
   await page.goto(`${harness.server.url}/?iterations=10000&retryMs=200`);

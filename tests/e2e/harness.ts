@@ -43,7 +43,21 @@ export function harnessPerTest(use: (harness: Harness) => void): void {
 export async function startHarness(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'fluxy-e2e-'));
   const server = await createServer({ port: 0, dataFile: join(dir, 'db.json'), staticDir: NOTES_DIST });
-  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+  const context = await launchProfile(join(dir, 'profile'));
+  return {
+    server,
+    context,
+    async close() {
+      await context.close().catch(() => undefined);
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium on a persistent profile in `dir` (another device: another profile). */
+export function launchProfile(dir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(dir, {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 900, height: 640 },
@@ -58,15 +72,6 @@ export async function startHarness(): Promise<Harness> {
       '--disable-sync',
     ],
   });
-  return {
-    server,
-    context,
-    async close() {
-      await context.close().catch(() => undefined);
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Open the app in a new tab (or the given one) and wait until it has started. */

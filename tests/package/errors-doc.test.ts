@@ -13,6 +13,8 @@ describe('docs/errors.md and the production build', () => {
   });
 
   it('leaves out the prose of errors and warnings, and nothing else', () => {
+    // Source text, not templates of this file: the ${…} are the strings under test.
+    // biome-ignore-start lint/suspicious/noTemplateCurlyInString: source text under test
     const source = [
       "throw new FluxyError('sync/invalid-url', `queue(): the URL ${url} is not http(s): pass an absolute http URL.`);",
       "throw storageError('storage/unavailable', 'The file driver needs Node (node:fs), and this is not Node.');",
@@ -21,6 +23,7 @@ describe('docs/errors.md and the production build', () => {
       "headers.set('Content-Type', 'application/json; charset=utf-8');",
       "const pattern = 'a string with spaces, not an error message at all';",
     ].join('\n');
+    // biome-ignore-end lint/suspicious/noTemplateCurlyInString: source text under test
     const stripped = stripProse(source).split('\n');
     expect(stripped[0]).toBe("throw new FluxyError('sync/invalid-url', '');");
     expect(stripped[1]).toBe("throw storageError('storage/unavailable', '');");

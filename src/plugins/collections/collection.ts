@@ -12,7 +12,6 @@ import {
   type CollectionLocks,
   type CollectionOptions,
   type CollectionsErrorCode,
-  type ConflictInput,
   type ResolvedCollectionOptions,
   type Row,
   resolveCollectionOptions,
