@@ -10,6 +10,7 @@ const SECRET = 'bench secret';
 const now = () => performance.now();
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+/** `secret: null` for a database without encryption. */
 async function openCollection(name, { secret = SECRET, online = false } = {}) {
   const app = createApp({ logger: { debug() {}, info() {}, warn() {}, error: console.error } });
   app.register(new StoragePlugin({ name, ...(secret ? { secret, iterations: 10_000 } : {}) }));
@@ -69,7 +70,7 @@ async function pull({ rounds, total, secret = true }) {
       } else {
         const name = `pull-${round}-${Math.random().toString(36).slice(2)}`;
         const { app, notes, connectivity } = await openCollection(name, {
-          secret: secret ? SECRET : undefined,
+          secret: secret ? SECRET : null,
         });
         connectivity.setOnline(true);
         const t0 = now();
@@ -87,7 +88,7 @@ async function pull({ rounds, total, secret = true }) {
 /** Cold start of a collection with `total` cached rows against a raw getAll() of the same rows. */
 async function coldStart({ rounds, total, secret }) {
   const name = `cold-${Math.random().toString(36).slice(2)}`;
-  const first = await openCollection(name, { secret: secret ? SECRET : undefined });
+  const first = await openCollection(name, { secret: secret ? SECRET : null });
   first.connectivity.setOnline(true);
   await first.notes.pull();
   const rows = first.notes.items.value;
@@ -102,7 +103,7 @@ async function coldStart({ rounds, total, secret }) {
     raw.push(now() - t0);
     if (got.length !== total) throw new Error('raw count');
     const t1 = now();
-    const again = await openCollection(name, { secret: secret ? SECRET : undefined });
+    const again = await openCollection(name, { secret: secret ? SECRET : null });
     ours.push(now() - t1);
     if (again.notes.items.value.length !== total)
       throw new Error(`cold start saw ${again.notes.items.value.length}`);

@@ -6,10 +6,16 @@ const base64Text = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Standard base64 with padding. @internal */
 export function toBase64(bytes: Uint8Array): string {
+  // 32 KB at a time: one call per chunk, not one string concatenation per byte (a 75 KB record
+  // spent ≈ 5 ms here in Chromium).
   let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
+  for (let start = 0; start < bytes.length; start += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(start, start + 0x8000) as unknown as number[]);
+  }
   return btoa(binary);
 }
+
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /** Decodes canonical standard base64; `undefined` for anything else (so a record can be refused). @internal */
 export function fromBase64(text: string): Uint8Array | undefined {
@@ -20,10 +26,18 @@ export function fromBase64(text: string): Uint8Array | undefined {
   } catch {
     return undefined;
   }
+  // Refuse non-canonical encodings (unused bits of the last character set), so one byte string
+  // has one text form.
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if (
+    padding > 0 &&
+    (alphabet.indexOf(text.charAt(text.length - padding - 1)) & (padding === 2 ? 0x0f : 0x03)) !== 0
+  ) {
+    return undefined;
+  }
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  // Refuse non-canonical encodings (unused bits set), so one byte string has one text form.
-  return toBase64(out) === text ? out : undefined;
+  return out;
 }
 
 /** UTF-8 bytes of a well-formed string. @internal */
