@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { createServer } from '../examples/server/server.mjs';
+import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { formatSizes, measureSizes } from '../scripts/size.mjs';
 import { createEchoServer } from './echo-server.mjs';
 import { renderResults } from './report.mjs';
@@ -33,7 +34,6 @@ const only = args
 // A partial or quick run prints its report instead of overwriting the full one (unless --write).
 const write = args.includes('--write') || (!quick && !only && !args.includes('--no-write'));
 const selected = (id) => !only || only.includes(id);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const started = Date.now();
 
 const log = (...parts) =>
@@ -197,20 +197,9 @@ class Browser {
     await rm(this.profileDir, { recursive: true, force: true });
     await mkdir(this.profileDir, { recursive: true });
     this.context = await chromium.launchPersistentContext(this.profileDir, {
-      executablePath: CHROMIUM,
+      executablePath: chromiumPath,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--enable-precise-memory-info',
-        '--js-flags=--expose-gc',
-      ],
+      args: [...chromiumArgs, '--enable-precise-memory-info', '--js-flags=--expose-gc'],
     });
     this.page = this.context.pages()[0] ?? (await this.context.newPage());
     this.page.on('console', (message) => {

@@ -27,11 +27,11 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = join(root, 'tests', 'bundlers', 'fixture');
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const all = ['esbuild', 'vite', 'rollup', 'webpack', 'node'];
 const selected = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all;
@@ -334,16 +334,7 @@ try {
     const browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: [...chromiumArgs],
     });
     try {
       for (const name of browserNames) await browserFixture(browser, name);

@@ -8,8 +8,9 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { NOTES_DIST } from '../../examples/notes/build.mjs';
 import type { Fault, LogEntry, RunningServer } from '../../examples/server/server.d.mts';
 import { createServer } from '../../examples/server/server.mjs';
+import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { chromiumPath };
 /** Where screenshots go as test artifacts (git-ignored). */
 export const artifactsDir = join(process.cwd(), 'test-results', 'e2e');
 /** Small PBKDF2 cost (tests only) and fast retries/probes, set through the app's URL. */
@@ -61,16 +62,7 @@ export function launchProfile(dir: string): Promise<BrowserContext> {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 900, height: 640 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...chromiumArgs],
   });
 }
 
