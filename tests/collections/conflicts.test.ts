@@ -15,13 +15,23 @@ type Device = Awaited<ReturnType<typeof startDevice>>;
 const quiet = (device: Device) =>
   until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
 
-/** Two devices that both show one note created on the server. */
+/**
+ * Two devices that both show one note created on the server. They share a wall clock that moves
+ * forward at every reading, so a change made after another is stamped later even within one
+ * millisecond (with `Date.now` two devices can stamp the same millisecond, and then their random
+ * node ids, not the order of the test, decide which change is newer).
+ */
 async function twoDevices(options: Parameters<typeof startDevice>[0]['collection'] = {}) {
   const server = await referenceServer();
   const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
     .body as Note;
-  const a = await startDevice({ server, collection: options });
-  const b = await startDevice({ server, collection: options });
+  let last = 0;
+  const now = () => {
+    last = Math.max(Date.now(), last + 1);
+    return last;
+  };
+  const a = await startDevice({ server, collection: { now, ...options } });
+  const b = await startDevice({ server, collection: { now, ...options } });
   await a.notes.pull();
   await b.notes.pull();
   const conflicts: Array<ConflictEvent<Note>> = [];
