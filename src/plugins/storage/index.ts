@@ -1,6 +1,7 @@
 import type { StoragePlugin } from './plugin.js';
 
 export type { CipherEngine } from './cipher.js';
+export type { LocalForageLike } from './drivers/localforage-driver.js';
 export type { StorageDriverName } from './drivers/open-driver.js';
 export type { StorageErrorCode } from './errors.js';
 export type { KeyValueStore, StorageChange } from './key-value-store.js';

@@ -10,7 +10,7 @@ import { RecordStore } from './record-store.js';
 /** A store opened by {@link openStore}, and the driver it runs on. @internal */
 export interface OpenedStore {
   readonly store: RecordStore;
-  readonly driver: StorageDriverName;
+  readonly driver: StorageDriverName | 'localforage';
 }
 
 /**

@@ -2,6 +2,7 @@ import { invalidArgument } from '../../core/errors.js';
 import { checkOptions, hasLoneSurrogate } from '../../core/input-checks.js';
 import type { CipherEngine } from './cipher.js';
 import type { Credentials } from './database-metadata.js';
+import type { LocalForageLike } from './drivers/localforage-driver.js';
 import { driverNames, type StorageDriverName } from './drivers/open-driver.js';
 import { storageError } from './errors.js';
 import { defaultIterations, minIterations } from './record-keys.js';
@@ -25,8 +26,13 @@ export interface StorageOptions {
   key?: Uint8Array;
   /** PBKDF2 iterations for a new database (an existing one keeps its stored count); at least 10,000. @default 600000 */
   iterations?: number;
-  /** The driver; by default IndexedDB where it exists, else `file` in Node, else `localstorage` (with a warning). @default automatic */
-  driver?: StorageDriverName;
+  /**
+   * The driver; by default IndexedDB where it exists, else `file` in Node, else `localstorage`
+   * (with a warning). A localforage instance runs Fluxy on any localforage driver (SQLite on
+   * Capacitor/Cordova, …); the instance's own name and store are used, and `name` is not.
+   * @default automatic
+   */
+  driver?: StorageDriverName | LocalForageLike;
   /** The folder of the `file` driver (one sub-folder per database). @default '.fluxy' */
   dir?: string;
   /** Bytes (UTF-8 of keys and stored values) the `memory` and `file` drivers may hold; browsers enforce their own. @default unlimited */
@@ -41,12 +47,15 @@ export interface StorageOptions {
 export interface ResolvedStorageOptions {
   readonly name: string;
   readonly credentials: Credentials | undefined;
-  readonly driver: StorageDriverName | undefined;
+  readonly driver: StorageDriverName | LocalForageLike | undefined;
   readonly dir: string;
   readonly quota: number | undefined;
   readonly engine: CipherEngine | undefined;
   readonly indexedDB: IDBFactory | undefined;
 }
+
+/** The methods a {@link LocalForageLike} must have. */
+const localForageMethods = ['ready', 'getItem', 'setItem', 'removeItem', 'keys', 'clear'];
 
 const known: ReadonlyArray<keyof StorageOptions & string> = [
   'name',
@@ -77,7 +86,19 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
       'new StoragePlugin({ name }): name must be a non-empty string of at most 100 characters.',
     );
   }
-  if (driver !== undefined && !driverNames.includes(driver as StorageDriverName)) {
+  const instance =
+    typeof driver === 'object' && driver !== null
+      ? localForageMethods.every(
+          (method) => typeof (driver as Record<string, unknown>)[method] === 'function',
+        )
+      : undefined;
+  if (instance === false) {
+    throw storageError(
+      'storage/unknown-driver',
+      `new StoragePlugin({ driver }): an object given as driver must be a localforage instance (with ${localForageMethods.join(', ')}).`,
+    );
+  }
+  if (driver !== undefined && !instance && !driverNames.includes(driver as StorageDriverName)) {
     throw storageError(
       'storage/unknown-driver',
       `new StoragePlugin({ driver }): unknown driver ${JSON.stringify(driver)}; use one of ${driverNames.map((d) => `"${d}"`).join(', ')}, or omit it.`,
@@ -85,7 +106,7 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
   }
   if (given.dir !== undefined && driver !== undefined && driver !== 'file') {
     throw invalidArgument(
-      `new StoragePlugin({ dir }): dir applies only to the file driver, not to "${String(driver)}": remove dir, or use driver: 'file'.`,
+      `new StoragePlugin({ dir }): dir applies only to the file driver, not to ${instance ? 'a localforage instance' : `"${String(driver)}"`}: remove dir, or use driver: 'file'.`,
     );
   }
   if (typeof dir !== 'string' || dir === '') {
@@ -105,7 +126,7 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
   return {
     name,
     credentials: resolveCredentials(secret, key, iterations),
-    driver: driver as StorageDriverName | undefined,
+    driver: driver as StorageDriverName | LocalForageLike | undefined,
     dir,
     quota: quota as number | undefined,
     engine: engine as CipherEngine | undefined,

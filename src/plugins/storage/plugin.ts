@@ -23,7 +23,7 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   readonly name = 'storage';
   readonly #options: ResolvedStorageOptions;
   #store: RecordStore | undefined;
-  #driver: StorageDriverName | undefined;
+  #driver: StorageDriverName | 'localforage' | undefined;
   #initError: unknown;
 
   /** Validates the options at once (bad options throw here, before registration). */
@@ -32,8 +32,11 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     this.#options = resolveStorageOptions(options);
   }
 
-  /** The driver in use once initialised (after a fallback, the fallback's name); `undefined` before. */
-  get driver(): StorageDriverName | undefined {
+  /**
+   * The driver in use once initialised (after a fallback, the fallback's name; `'localforage'`
+   * for an instance given as `driver`); `undefined` before.
+   */
+  get driver(): StorageDriverName | 'localforage' | undefined {
     return this.#driver;
   }
 

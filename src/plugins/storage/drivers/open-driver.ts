@@ -1,7 +1,7 @@
 import type { Logger } from '../../../core/logger.js';
 import { storageError, toStorageError } from '../errors.js';
 import { IndexedDbDriver } from './indexeddb-driver.js';
-import { LocalForageBackend } from './localforage-driver.js';
+import type { LocalForageLike } from './localforage-driver.js';
 import type { StorageBackend } from './storage-backend.js';
 
 /**
@@ -20,7 +20,7 @@ export const driverNames: readonly StorageDriverName[] = ['indexeddb', 'localsto
 /** What {@link openDriver} needs. @internal */
 export interface DriverRequest {
   readonly name: string;
-  readonly driver: StorageDriverName | undefined;
+  readonly driver: StorageDriverName | LocalForageLike | undefined;
   readonly dir: string;
   readonly quota: number | undefined;
   readonly indexedDB: IDBFactory | undefined;
@@ -43,20 +43,31 @@ export function chooseDefaultDriver(environment: DriverEnvironment): StorageDriv
 }
 
 /**
- * Opens the configured driver through a dedicated localforage instance. Without an explicit
+ * Opens the configured driver (a localforage instance given as `driver` is used as it is,
+ * reported as `'localforage'`). Without an explicit
  * `driver`, a failure to open IndexedDB falls back (with a warning) to the file driver in Node
  * or localStorage elsewhere; an explicit driver that fails rejects with `storage/unavailable`.
  * @internal
  */
 export async function openDriver(
   request: DriverRequest,
-): Promise<{ backend: StorageBackend; driver: StorageDriverName }> {
+): Promise<{ backend: StorageBackend; driver: StorageDriverName | 'localforage' }> {
+  const given = request.driver;
+  if (typeof given === 'object') {
+    try {
+      await given.ready();
+    } catch (error) {
+      throw toStorageError(error, 'Opening the localforage instance');
+    }
+    const { LocalForageBackend } = await import('./localforage-driver.js');
+    return { backend: new LocalForageBackend(given), driver: 'localforage' };
+  }
   const environment: DriverEnvironment = {
     hasIndexedDB: (request.indexedDB ?? globalThis.indexedDB) !== undefined,
     isNode: typeof globalThis.process?.versions?.node === 'string',
   };
-  const chosen = request.driver ?? chooseDefaultDriver(environment);
-  if (request.driver === undefined && chosen === 'localstorage') {
+  const chosen = given ?? chooseDefaultDriver(environment);
+  if (given === undefined && chosen === 'localstorage') {
     request.logger.warn(
       'IndexedDB is not available here: storing in localStorage, which has no transactions and holds about 5 MB. storage.driver is "localstorage".',
     );
@@ -64,7 +75,7 @@ export async function openDriver(
   try {
     return { backend: await open(chosen, request), driver: chosen };
   } catch (error) {
-    if (request.driver !== undefined || chosen !== 'indexeddb')
+    if (given !== undefined || chosen !== 'indexeddb')
       throw toStorageError(error, `Opening the ${chosen} driver`);
     const fallback = environment.isNode ? 'file' : 'localstorage';
     request.logger.warn(
@@ -79,25 +90,20 @@ export async function openDriver(
 }
 
 async function open(driver: StorageDriverName, request: DriverRequest): Promise<StorageBackend> {
-  // The localforage adapter and the IndexedDB driver (every browser's) come with this module;
-  // localforage itself (which looks at its environment when it loads) is loaded only now, and
-  // the memory and file drivers only when chosen.
-  const { default: library } = await import('localforage');
-  if (driver === 'localstorage') {
-    return LocalForageBackend.open(library, { name: request.name, driverId: library.LOCALSTORAGE });
-  }
-  const inner = await openInner(driver, request);
-  try {
-    return await LocalForageBackend.open(library, { name: request.name, driverId: driverIds[driver], inner });
-  } catch (error) {
-    await inner.close().catch(() => {});
-    throw error;
-  }
+  if (driver !== 'localstorage') return openInner(driver, request);
+  // localforage (which looks at its environment when it loads) is loaded only for this driver
+  // or an instance the app gives: never on the default path.
+  const [{ default: library }, { LocalForageBackend }] = await Promise.all([
+    import('localforage'),
+    import('./localforage-driver.js'),
+  ]);
+  return LocalForageBackend.open(library, { name: request.name, driverId: library.LOCALSTORAGE });
 }
 
-const driverIds = { memory: 'fluxyMemory', file: 'fluxyFile', indexeddb: 'fluxyIndexedDB' } as const;
-
-async function openInner(driver: keyof typeof driverIds, request: DriverRequest): Promise<StorageBackend> {
+async function openInner(
+  driver: Exclude<StorageDriverName, 'localstorage'>,
+  request: DriverRequest,
+): Promise<StorageBackend> {
   switch (driver) {
     case 'memory': {
       const { MemoryDriver } = await import('./memory-driver.js');
