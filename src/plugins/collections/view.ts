@@ -38,6 +38,8 @@ export class RowView<R extends Row> {
   readonly #aliasVersion = signal(0);
   readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
   readonly #changeCount = signal(0);
+  /** Rows changed that `items` does not show yet. */
+  #stale = false;
 
   constructor(key: string, compare?: (a: R, b: R) => number) {
     this.#key = key;
@@ -93,8 +95,10 @@ export class RowView<R extends Row> {
   /**
    * Apply confirmed rows and deletions (a pull page, a server answer, another tab's). A row
    * replaces the confirmed one unless both carry a numeric `version` and the new one is older.
+   * With `publish: false` (a page of a longer pull), `get(id)` is current at once and `items`
+   * at the next change or {@link publish}: the list is not rebuilt for every page.
    */
-  confirm(rows: readonly R[], deleted: readonly string[]): void {
+  confirm(rows: readonly R[], deleted: readonly string[], publish = true): void {
     const touched = new Set<string>();
     for (const row of rows) {
       const id = row[this.#key];
@@ -111,7 +115,12 @@ export class RowView<R extends Row> {
         touched.add(id);
       }
     }
-    this.#refresh(touched);
+    this.#refresh(touched, publish);
+  }
+
+  /** Show in `items` what {@link confirm} did not publish. */
+  publish(): void {
+    if (this.#stale) this.#refresh(new Set());
   }
 
   /** Replace every pending change (after listing the outbox). */
@@ -203,8 +212,8 @@ export class RowView<R extends Row> {
     return row;
   }
 
-  #refresh(ids: Set<string>): void {
-    let changed = false;
+  #refresh(ids: Set<string>, publish = true): void {
+    let changed = this.#stale;
     batch(() => {
       for (const id of ids) {
         const before = this.#rows.get(id);
@@ -218,7 +227,8 @@ export class RowView<R extends Row> {
         const rowSignal = this.#signals.get(id);
         if (rowSignal) rowSignal.value = after;
       }
-      if (changed) this.#items.value = Object.freeze(this.#list());
+      this.#stale = changed && !publish;
+      if (changed && publish) this.#items.value = Object.freeze(this.#list());
     });
   }
 
