@@ -24,7 +24,7 @@ const DESCRIBED = {
   'sync/redirected':
     'The server answered with a redirect (its target in `location`): redirects are never followed, the operation fails. Point the URL at the final address.',
   'sync/response-unreadable':
-    "A create's successful answer could not be read (cut short, not JSON, too large) so its server id is unknown: it is sent again with the same Idempotency-Key.",
+    "A create's successful answer could not be read (cut short, not JSON, too large) so its server id is unknown, or a batch's answer is not 200 { results } for the operations sent: sent again with the same Idempotency-Keys.",
   'sync/timeout': 'No answer within timeoutMs: retried with the same Idempotency-Key.',
   'sync/max-attempts':
     'The operation failed retryably maxAttempts times: it waits in the failed list (retry() or discard()).',

@@ -68,8 +68,11 @@ export const REFERENCES = [
   ['localforage', 9.7],
   ['crypto-js (aes + hmac + pbkdf2)', 7.4],
 ];
-/** Dynamically imported modules a browser with WebCrypto and IndexedDB never loads. */
-const OFF_PATH = /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage/;
+/**
+ * Dynamically imported modules a browser with WebCrypto and IndexedDB never loads (localforage and
+ * sync/batch: only when an option asks for them).
+ */
+const OFF_PATH = /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch/;
 const ALWAYS_EXTERNAL = ['react', 'react-dom', 'vue', 'node:*'];
 
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;

@@ -8,6 +8,13 @@
  * Because the response is persisted with the effect before it is sent, a response lost on the
  * way (or a crash right after the write) costs nothing: the client's retry, with the same key,
  * gets the stored response and the effect is not applied twice.
+ *
+ * `POST /api/batch` `{ ops: [{ id, method, url, headers?, body? }] }` runs each op through that
+ * same pipeline in order (`id` is its Idempotency-Key) and stops at the first that does not
+ * succeed: `200 { results: [{ id, status, body? }] }`, one per op run. Faults: the batch takes
+ * one (its own drop-before, status, delayMs; drop-after: run every op, then cut the connection),
+ * then each op takes the next as a single request would (a status is that op's answer;
+ * drop-before / drop-after cut the connection before / after that op is applied).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { handleControl } from './control.mjs';
@@ -15,6 +22,7 @@ import { answerOptions, applyCors } from './cors.mjs';
 import { takesFault } from './faults.mjs';
 import {
   HttpError,
+  MAX_BODY_BYTES,
   notFound,
   parseJsonBody,
   readBody,
@@ -42,6 +50,8 @@ import { methodNotAllowed, readNotes, routeNotes, writeNotes } from './notes.mjs
  */
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const BATCH_PATH = '/api/batch';
+const MAX_BATCH_OPS = 1000;
 
 // The answers for a key that cannot run now (see idempotency.mjs). Never stored.
 const KEY_REUSED = serializeReply(
@@ -77,6 +87,8 @@ export function createRequestHandler(app) {
       if (url.pathname.startsWith('/api/_'))
         return await handleControl(app, method, url.pathname, request, response);
       if (url.pathname.startsWith('/api/')) {
+        if (url.pathname === BATCH_PATH && method === 'POST')
+          return await mutateBatch(app, request, response);
         if (MUTATING.has(method)) return await mutate(app, method, url, request, response);
         if (takesFault(method, url.pathname, url.searchParams.has('since'))) {
           const fault = app.faults.take();
@@ -108,13 +120,15 @@ function read(app, method, url, response) {
   sendReply(response, readNotes(app.db.current, route.id, url.searchParams, app.feedPageSize));
 }
 
+/** @param {{ status: number, retryAfter?: string }} fault */
+function faultReply(fault) {
+  const headers = fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter };
+  return new HttpError(fault.status, 'injected-fault', 'Injected by /api/_faults.', headers).toReply();
+}
+
 /** @param {Response} response @param {{ status: number, retryAfter?: string }} fault */
 function sendFault(response, fault) {
-  const headers = fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter };
-  sendReply(
-    response,
-    new HttpError(fault.status, 'injected-fault', 'Injected by /api/_faults.', headers).toReply(),
-  );
+  sendReply(response, faultReply(fault));
 }
 
 /**
@@ -122,18 +136,33 @@ function sendFault(response, fault) {
  * @param {AppContext} app @param {string} method @param {URL} url @param {Request} request @param {Response} response
  */
 async function mutate(app, method, url, request, response) {
-  const path = url.pathname + url.search;
   const bytes = await readBody(request);
   const fault = takesFault(method, url.pathname) ? app.faults.take() : 'ok';
   if (fault === 'drop-before') return dropConnection(request);
   if (typeof fault === 'object' && 'status' in fault) return sendFault(response, fault);
-
   const key = request.headers['idempotency-key'];
   if (key !== undefined && !isValidKey(key)) {
     const message = 'Idempotency-Key must be 1 to 255 printable ASCII characters.';
     throw new HttpError(400, 'invalid-idempotency-key', message);
   }
-  const fingerprint = fingerprintOf(method, path, bytes);
+  const mutation = { method, pathname: url.pathname, path: url.pathname + url.search, key, bytes };
+  const ran = await run(app, mutation, request.headers, fault);
+  if (!ran || fault === 'drop-after') return dropConnection(request); // applied and persisted, never answered
+  sendStored(response, ran.stored, ran.replayed ? { 'Idempotent-Replayed': 'true' } : {});
+}
+
+/**
+ * Runs one mutation once per key: a stored answer is replayed, a new one applied and stored.
+ * Undefined when the server closed while a `delayMs` fault waited.
+ * @param {AppContext} app
+ * @param {Mutation} mutation
+ * @param {import('node:http').IncomingHttpHeaders} headers
+ * @param {import('./faults.mjs').Fault} fault
+ * @returns {Promise<{ stored: import('./idempotency.mjs').StoredResponse, replayed: boolean } | undefined>}
+ */
+async function run(app, mutation, headers, fault) {
+  const { key } = mutation;
+  const fingerprint = fingerprintOf(mutation.method, mutation.path, mutation.bytes);
   /** @type {import('./idempotency.mjs').KeyOutcome} */
   const outcome =
     key === undefined ? { kind: 'new' } : app.keys.begin(app.db.current.keys, key, fingerprint, app.now());
@@ -141,41 +170,120 @@ async function mutate(app, method, url, request, response) {
     if (typeof fault === 'object' && 'delayMs' in fault) {
       // The key is claimed while we wait: a second request with it now gets 409.
       await delay(fault.delayMs, undefined, { signal: app.signal }).catch(() => {});
-      if (app.signal.aborted) return dropConnection(request);
+      if (app.signal.aborted) return undefined;
     }
-    /** @type {import('./idempotency.mjs').StoredResponse} */
-    let stored;
-    if (outcome.kind === 'replay') stored = outcome.response;
-    else if (outcome.kind === 'key-reuse') stored = KEY_REUSED;
-    else if (outcome.kind === 'in-progress') stored = KEY_IN_PROGRESS;
-    else
-      stored = await apply(app, { method, pathname: url.pathname, path, key, fingerprint, bytes, request });
-    if (fault === 'drop-after') return dropConnection(request); // applied and persisted, never answered
-    sendStored(response, stored, outcome.kind === 'replay' ? { 'Idempotent-Replayed': 'true' } : {});
+    if (outcome.kind === 'replay') return { stored: outcome.response, replayed: true };
+    if (outcome.kind === 'key-reuse') return { stored: KEY_REUSED, replayed: false };
+    if (outcome.kind === 'in-progress') return { stored: KEY_IN_PROGRESS, replayed: false };
+    return { stored: await apply(app, { ...mutation, fingerprint, headers }), replayed: false };
   } finally {
     if (key !== undefined && outcome.kind === 'new') app.keys.release(key);
   }
 }
 
 /**
+ * `POST /api/batch` (see the top of this file).
+ * @param {AppContext} app @param {Request} request @param {Response} response
+ */
+async function mutateBatch(app, request, response) {
+  const bytes = await readBody(request, 4 * MAX_BODY_BYTES);
+  const fault = app.faults.take();
+  if (fault === 'drop-before') return dropConnection(request);
+  if (typeof fault === 'object' && 'status' in fault) return sendFault(response, fault);
+  if (typeof fault === 'object' && 'delayMs' in fault) {
+    await delay(fault.delayMs, undefined, { signal: app.signal }).catch(() => {});
+    if (app.signal.aborted) return dropConnection(request);
+  }
+  const ops = batchOps(parseJsonBody(bytes, request.headers['content-type']));
+  const results = [];
+  for (const op of ops) {
+    const opFault = app.faults.take();
+    if (opFault === 'drop-before') return dropConnection(request);
+    let stored;
+    if (typeof opFault === 'object' && 'status' in opFault) stored = serializeReply(faultReply(opFault));
+    else {
+      const url = new URL(`http://localhost${op.url}`);
+      const body = op.body === undefined ? '' : JSON.stringify(op.body);
+      /** @type {import('node:http').IncomingHttpHeaders} */
+      const headers = { 'content-type': body === '' ? undefined : 'application/json' };
+      for (const [name, value] of Object.entries(op.headers)) headers[name.toLowerCase()] = value;
+      const mutation = {
+        method: op.method,
+        pathname: url.pathname,
+        path: url.pathname + url.search,
+        key: op.id,
+        bytes: Buffer.from(body),
+      };
+      const ran = await run(app, mutation, headers, opFault);
+      if (!ran || opFault === 'drop-after') return dropConnection(request);
+      stored = ran.stored;
+    }
+    results.push({
+      id: op.id,
+      status: stored.status,
+      body: stored.body === '' ? undefined : JSON.parse(stored.body),
+    });
+    if (stored.status < 200 || stored.status > 299) break;
+  }
+  if (fault === 'drop-after') return dropConnection(request); // applied and persisted, never answered
+  sendReply(response, { status: 200, json: { results } });
+}
+
+/**
+ * The ops of a batch request, checked: 1 to 1000 of `{ id, method, url, headers?, body? }`.
+ * @param {unknown} input
+ * @returns {Array<{ id: string, method: string, url: string, headers: Record<string, string>, body?: unknown }>}
+ */
+function batchOps(input) {
+  const ops = /** @type {{ ops?: unknown } | null | undefined} */ (input)?.ops;
+  if (!Array.isArray(ops) || ops.length === 0 || ops.length > MAX_BATCH_OPS)
+    throw new HttpError(400, 'invalid-batch', `Send { ops: [...] } with 1 to ${MAX_BATCH_OPS} operations.`);
+  return ops.map((op, index) => {
+    const { id, method, url, headers = {}, body } = op ?? {};
+    const validHeaders =
+      headers !== null &&
+      typeof headers === 'object' &&
+      !Array.isArray(headers) &&
+      Object.values(headers).every((value) => typeof value === 'string');
+    if (
+      !isValidKey(id) ||
+      !MUTATING.has(method) ||
+      typeof url !== 'string' ||
+      !url.startsWith('/') ||
+      url.startsWith('//') ||
+      !URL.canParse(`http://localhost${url}`) ||
+      !validHeaders
+    ) {
+      const message = `Operation ${index}: give { id (an Idempotency-Key), method (POST, PUT, PATCH or DELETE), url (a path), headers?, body? }.`;
+      throw new HttpError(400, 'invalid-batch', message);
+    }
+    return { id, method, url, headers, body };
+  });
+}
+
+/**
+ * @typedef {{ method: string, pathname: string, path: string, key: string | undefined, bytes: Buffer }} Mutation
+ */
+
+/**
  * Applies one mutation in a database transaction: the change, its log entry and the response
  * stored under its key are persisted together, or not at all.
  * @param {AppContext} app
- * @param {{ method: string, pathname: string, path: string, key: string | undefined, fingerprint: string, bytes: Buffer, request: Request }} mutation
+ * @param {Mutation & { fingerprint: string, headers: import('node:http').IncomingHttpHeaders }} mutation
  */
-function apply(app, { method, pathname, path, key, fingerprint, bytes, request }) {
+function apply(app, { method, pathname, path, key, fingerprint, bytes, headers }) {
   const now = app.now();
   return app.db.update((draft) => {
     /** @type {unknown} */
     let input;
     let result;
     try {
-      input = parseJsonBody(bytes, request.headers['content-type']);
+      input = parseJsonBody(bytes, headers['content-type']);
       const route = routeNotes(pathname);
       if (!route) throw notFound();
       const conditions = {
-        clock: headerValue(request.headers['fluxy-clock']),
-        ifMatch: headerValue(request.headers['if-match']),
+        clock: headerValue(headers['fluxy-clock']),
+        ifMatch: headerValue(headers['if-match']),
       };
       result = writeNotes(draft, { method, id: route.id, input, now, conditions });
     } catch (error) {

@@ -32,6 +32,8 @@ export interface EngineSetup {
   serverId?: string;
   /** How long a settled temporary id is kept at least (SyncEngineDeps.tempIdRetentionMs). */
   tempIdRetentionMs?: number;
+  /** The `batch` option: up to `max` ops in one request to `url`. */
+  batch?: { url: string; max: number };
 }
 
 /** A SyncEngine wired to a real fetch, a memory store and a controllable online signal. */
@@ -65,6 +67,7 @@ export function makeEngine(setup: EngineSetup) {
     randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
     serverId: setup.serverId ?? 'serverId',
     ...(setup.tempIdRetentionMs === undefined ? {} : { tempIdRetentionMs: setup.tempIdRetentionMs }),
+    batch: setup.batch,
   });
   const queue = async (method: string, url: string, options?: QueueOptions) =>
     engine.enqueue(

@@ -38,8 +38,6 @@ export class RowView<R extends Row> {
   readonly #aliasVersion = signal(0);
   readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
   readonly #changeCount = signal(0);
-  /** Rows changed that `items` does not show yet. */
-  #stale = false;
 
   constructor(key: string, compare?: (a: R, b: R) => number) {
     this.#key = key;
@@ -95,10 +93,8 @@ export class RowView<R extends Row> {
   /**
    * Apply confirmed rows and deletions (a pull page, a server answer, another tab's). A row
    * replaces the confirmed one unless both carry a numeric `version` and the new one is older.
-   * With `publish: false` (a page of a longer pull), `get(id)` is current at once and `items`
-   * at the next change or {@link publish}: the list is not rebuilt for every page.
    */
-  confirm(rows: readonly R[], deleted: readonly string[], publish = true): void {
+  confirm(rows: readonly R[], deleted: readonly string[]): void {
     const touched = new Set<string>();
     for (const row of rows) {
       const id = row[this.#key];
@@ -115,12 +111,7 @@ export class RowView<R extends Row> {
         touched.add(id);
       }
     }
-    this.#refresh(touched, publish);
-  }
-
-  /** Show in `items` what {@link confirm} did not publish. */
-  publish(): void {
-    if (this.#stale) this.#refresh(new Set());
+    this.#refresh(touched);
   }
 
   /** Replace every pending change (after listing the outbox). */
@@ -212,8 +203,8 @@ export class RowView<R extends Row> {
     return row;
   }
 
-  #refresh(ids: Set<string>, publish = true): void {
-    let changed = this.#stale;
+  #refresh(ids: Set<string>): void {
+    let changed = false;
     batch(() => {
       for (const id of ids) {
         const before = this.#rows.get(id);
@@ -227,8 +218,7 @@ export class RowView<R extends Row> {
         const rowSignal = this.#signals.get(id);
         if (rowSignal) rowSignal.value = after;
       }
-      this.#stale = changed && !publish;
-      if (changed && publish) this.#items.value = Object.freeze(this.#list());
+      if (changed) this.#items.value = Object.freeze(this.#list());
     });
   }
 

@@ -42,6 +42,8 @@ export interface SyncEngineDeps {
    * "When a temporary id is forgotten"). @default 600000 (10 minutes)
    */
   tempIdRetentionMs?: number;
+  /** Send up to `max` operations in one request to `url` (the `batch` option). */
+  batch?: { url: string; max: number } | undefined;
 }
 
 /**

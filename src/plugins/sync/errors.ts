@@ -14,7 +14,8 @@
  * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
  * `sync/headers-failed` (the `headers` option threw), `sync/response-unreadable` (a create with a
  * `tempId` was accepted but its response could not be read — timeout, cut short, not JSON, over
- * `maxResponseBytes` — so it is asked again with the same key), `sync/dependency-failed` (it refers to the
+ * `maxResponseBytes` — so it is asked again with the same key; or a batch's answer is not
+ * `200 { results }` for the operations sent, which are all sent again), `sync/dependency-failed` (it refers to the
  * `tempId` of a create that failed for good or was discarded), `sync/storage-failed` (reading or
  * writing the outbox failed during a flush; retried with backoff).
  */

@@ -22,7 +22,12 @@ import type { ReadAhead } from './read-ahead.js';
 import type { StatusSignals } from './status-signals.js';
 import type { SyncEvents } from './sync-events.js';
 import { extractServerId, type TempIds } from './temp-ids.js';
-import { type SendResult, sendOperation } from './transport.js';
+import {
+  defaultMaxResponseBytes,
+  type SendResult,
+  sendOperation,
+  type TransportOptions,
+} from './transport.js';
 import { WriteGroup } from './write-group.js';
 
 /** What `flush()` resolves with. */
@@ -66,7 +71,8 @@ export class FlushLoop {
   readonly #outcomes: OutcomeLog;
   readonly #events: EventBus<SyncEvents>;
   readonly #engine: FlushHooks;
-  #inFlight: { id: string; controller: AbortController; done: Promise<unknown> } | undefined;
+  readonly #parts: SyncParts;
+  #inFlight: { ids: readonly string[]; controller: AbortController; done: Promise<unknown> } | undefined;
   #networkFailures = 0;
   /**
    * The head's last request that got no answer, and connectivity's `lastChangedAt` just after it
@@ -94,6 +100,7 @@ export class FlushLoop {
     this.#outcomes = parts.outcomes;
     this.#events = parts.events;
     this.#engine = engine;
+    this.#parts = parts;
   }
 
   /**
@@ -102,7 +109,7 @@ export class FlushLoop {
    * never race the removal of an op that was just sent.
    */
   async settled(id?: string): Promise<void> {
-    if (this.#inFlight && (id === undefined || this.#inFlight.id === id)) await this.#inFlight.done;
+    if (this.#inFlight && (id === undefined || this.#inFlight.ids.includes(id))) await this.#inFlight.done;
   }
 
   /** Abort the request in flight; its operation stays queued. */
@@ -161,7 +168,9 @@ export class FlushLoop {
           await Promise.allSettled(earlier);
           continue;
         }
-        const step = await this.#sendHead(id, summary);
+        const step =
+          (this.#deps.batch && (await this.#sendBatch(this.#deps.batch, summary))) ||
+          (await this.#sendHead(id, summary));
         this.#storageFailures = 0;
         this.#status.publish();
         if (step === 'stop') break;
@@ -218,47 +227,112 @@ export class FlushLoop {
       if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
       record = resolved;
     }
-    const controller = new AbortController();
     const operation = toOperation(record) as Operation;
     const sending = record;
-    // The whole step — request, then committing what the answer means — is "in flight".
-    const step = (async (): Promise<Step> => {
-      this.#status.requesting = true;
-      this.#status.publish();
+    return await this.#track([id], async (signal) => {
       const next = this.#lists.pending.after(id);
       if (next !== undefined) this.#readAhead.prefetch(next);
-      const result = await sendOperation(
-        operation,
-        sending.body,
-        this.#deps.transport,
-        controller.signal,
-      ).finally(() => {
-        this.#status.requesting = false;
-      });
+      const result = await this.#request(operation, sending.body, signal);
       if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
-      if (result.kind === 'origin-refused') {
-        // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
-        await this.#fail(sending, originRefusedError(result.url, this.#deps.now()));
-        summary.failed++;
-        return 'next';
-      }
-      if (result.kind === 'redirect') {
-        // Not followed, so the write did not reach its endpoint: it fails, naming the target.
-        this.#networkFailures = 0;
-        const error = redirectError(result.status, result.location, this.#deps.now());
-        await this.#fail({ ...sending, attempts: sending.attempts + 1 }, error);
-        summary.failed++;
-        return 'next';
-      }
-      if (result.kind !== 'response') return await this.#noAnswerFrom(sending, result, summary);
+      if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
       return await this.#settle(sending, result, summary);
-    })();
-    this.#inFlight = { id, controller, done: step.catch(() => undefined) };
+    });
+  }
+
+  /**
+   * Send up to `batch.max` operations from the head in one request (see `prepareBatch`), or
+   * resolve undefined: the head goes alone. The leading successes leave the queue together; the
+   * first other answer is handled as a single request's would be; those after it were not sent.
+   */
+  async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
+    const { prepareBatch, batchAnswers } = await import('./batch.js');
+    const prepared = await prepareBatch(
+      this.#parts,
+      batch,
+      this.#unsettled?.id,
+      this.#engine.writing.keys(),
+      toOperation as (record: OperationRecord) => Operation,
+      this.#deps.transport.maxResponseBytes ?? defaultMaxResponseBytes,
+    );
+    if (!prepared) return undefined;
+    const { members, keys } = prepared;
+    const first = members[0] as OperationRecord;
+    return await this.#track(
+      members.map((record) => record.id),
+      async (signal) => {
+        const result = await this.#request(prepared.request, prepared.body, signal, prepared.transport);
+        if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
+        // No answer to the batch as a whole: none of its operations was answered; the head says why.
+        if (result.kind !== 'response') return await this.#unanswered(first, result, summary);
+        if (result.status === 401) return await this.#settle(first, result, summary);
+        const answers = batchAnswers(result, keys, prepared.maxBytes, this.#deps.now());
+        if (!Array.isArray(answers))
+          return await this.#retryLater(first, answers, result.retryAfter, summary);
+        let sent = 0;
+        for (const answer of answers) {
+          if (
+            classify(answer) !== 'sent' ||
+            ((members[sent] as OperationRecord).tempId && answer.bodyProblem)
+          )
+            break;
+          sent++;
+        }
+        if (sent > 0) await this.#sent(members.slice(0, sent), answers.slice(0, sent));
+        summary.sent += sent;
+        const rest = answers[sent];
+        return rest ? await this.#settle(members[sent] as OperationRecord, rest, summary) : 'next';
+      },
+    );
+  }
+
+  /** Run one request and what its answer means as the step in flight (see {@link settled}). */
+  async #track(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
+    const controller = new AbortController();
+    const step = run(controller.signal);
+    this.#inFlight = { ids, controller, done: step.catch(() => undefined) };
     try {
       return await step;
     } finally {
       this.#inFlight = undefined;
     }
+  }
+
+  async #request(
+    operation: Operation,
+    body: string | undefined,
+    signal: AbortSignal,
+    transport = this.#deps.transport,
+  ): Promise<SendResult> {
+    this.#status.requesting = true;
+    this.#status.publish();
+    try {
+      return await sendOperation(operation, body, transport, signal);
+    } finally {
+      this.#status.requesting = false;
+    }
+  }
+
+  /** The request got no HTTP answer to read: refused before sending, redirected, or no answer at all. */
+  async #unanswered(
+    record: OperationRecord,
+    result: Exclude<SendResult, Answer | { kind: 'aborted' }>,
+    summary: FlushSummary,
+  ): Promise<Step> {
+    if (result.kind === 'origin-refused') {
+      // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
+      await this.#fail(record, originRefusedError(result.url, this.#deps.now()));
+      summary.failed++;
+      return 'next';
+    }
+    if (result.kind === 'redirect') {
+      // Not followed, so the write did not reach its endpoint: it fails, naming the target.
+      this.#networkFailures = 0;
+      const error = redirectError(result.status, result.location, this.#deps.now());
+      await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
+      summary.failed++;
+      return 'next';
+    }
+    return await this.#noAnswerFrom(record, result, summary);
   }
 
   /** No answer (network error, timeout) or no request (headers failed): same key next time. */
@@ -322,7 +396,7 @@ export class FlushLoop {
           const unread = unreadResponseError(result.status, result.bodyProblem, now);
           return await this.#retryLater(record, unread, null, summary);
         }
-        await this.#sent(record, result);
+        await this.#sent([record], [result]);
         summary.sent++;
         return 'next';
       case 'unauthorized':
@@ -374,48 +448,59 @@ export class FlushLoop {
   }
 
   /**
-   * A 2xx: its server id, its outcome and its removal are committed together (one write group),
-   * then it is told. If that commit fails, nothing changed: the op stays the head, and the loop
-   * commits this same answer again later instead of resending (see {@link #unsettled}).
+   * 2xx answers: each one's server id, outcome and removal are committed together (one write
+   * group for all), then each is told. If that commit fails, nothing changed: the ops stay, and
+   * the loop commits this same answer again later instead of resending (see {@link #unsettled};
+   * a batch is sent again, and the server replays its stored answers).
    */
-  async #sent(record: OperationRecord, result: Answer): Promise<void> {
-    let serverId: string | undefined;
+  async #sent(records: OperationRecord[], results: Answer[]): Promise<void> {
     const group = new WriteGroup();
-    if (record.tempId !== undefined) {
-      serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
-      if (serverId === undefined) {
-        this.#deps.logger.warn(
-          `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
-        );
-      } else {
-        this.#tempIds.stageSettle(group, record.tempId, record.id, { serverId });
+    const done = records.map((record, index) => {
+      const result = results[index] as Answer;
+      let serverId: string | undefined;
+      if (record.tempId !== undefined) {
+        serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
+        if (serverId === undefined) {
+          this.#deps.logger.warn(
+            `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
+          );
+        } else {
+          this.#tempIds.stageSettle(group, record.tempId, record.id, { serverId });
+        }
       }
-    }
-    const tooLarge = result.bodyProblem === 'too-large' ? { responseTooLarge: true as const } : {};
-    const base = {
-      v: 1 as const,
-      type: 'sent' as const,
-      record,
-      status: result.status,
-      response: result.body,
-      ...tooLarge,
-    };
-    const outcome: OutcomeRecord = serverId === undefined ? base : { ...base, serverId };
-    // Stored whether or not a handler is registered here: one registered later, in another tab
-    // or on the next start still gets it.
-    const durable = record.kind !== undefined;
-    if (durable) this.#outcomes.stageRecord(group, outcome);
-    await this.#outbox.commit(this.#outbox.stageRemoval(group, 'pending', record.id));
-    this.#lists.remove('pending', [record.id]);
-    this.#status.headSent();
-    this.#events.emit('sent', {
-      operation: toOperation(record) as Operation,
-      status: result.status,
-      response: result.body,
-      ...tooLarge,
-      ...(serverId === undefined ? {} : { serverId }),
+      const tooLarge = result.bodyProblem === 'too-large' ? { responseTooLarge: true as const } : {};
+      const base = {
+        v: 1 as const,
+        type: 'sent' as const,
+        record,
+        status: result.status,
+        response: result.body,
+        ...tooLarge,
+      };
+      const outcome: OutcomeRecord = serverId === undefined ? base : { ...base, serverId };
+      // Stored whether or not a handler is registered here: one registered later, in another tab
+      // or on the next start still gets it.
+      const durable = record.kind !== undefined;
+      if (durable) this.#outcomes.stageRecord(group, outcome);
+      this.#outbox.stageRemoval(group, 'pending', record.id);
+      return { record, result, outcome, durable, tooLarge, serverId };
     });
-    if (durable) await this.#outcomes.deliver(outcome);
+    await this.#outbox.commit(group);
+    this.#lists.remove(
+      'pending',
+      records.map((record) => record.id),
+    );
+    for (const { record, result, outcome, durable, tooLarge, serverId } of done) {
+      this.#status.headSent();
+      this.#events.emit('sent', {
+        operation: toOperation(record) as Operation,
+        status: result.status,
+        response: result.body,
+        ...tooLarge,
+        ...(serverId === undefined ? {} : { serverId }),
+      });
+      if (durable) await this.#outcomes.deliver(outcome);
+    }
   }
 
   /** Move the head to the failed list for good (with its outcome and temporary id, in one write group). */

@@ -14,7 +14,7 @@ export {
   type MutationRequest,
 } from './mutation.js';
 export { isUnreadable, type Operation, type OperationError, type UnreadableOperation } from './operation.js';
-export type { SyncOptions } from './options.js';
+export type { BatchOptions, SyncOptions } from './options.js';
 export type { OutboxStorage } from './outbox.js';
 export type { FailedOutcome, OutcomeHandlers, SentOutcome } from './outcomes.js';
 export { SyncPlugin } from './plugin.js';

@@ -56,10 +56,25 @@ export interface SyncOptions {
    * @example new SyncPlugin({ serverId: (response) => (response as { data: { id: string } }).data.id })
    */
   serverId?: string | ((response: unknown) => string | number | undefined);
+  /**
+   * Send up to `max` pending operations in one `POST` to `url` (resolved like an operation's URL)
+   * — the server's batch endpoint (docs/server-contract.md, "Batches"). Operations to another
+   * origin than `url`'s are sent alone. @default undefined (one request per operation)
+   * @example new SyncPlugin({ baseUrl: '/api', batch: { url: '/batch', max: 100 } })
+   */
+  batch?: BatchOptions;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
   /** Randomness for backoff jitter, in [0, 1). @default Math.random */
   random?: () => number;
+}
+
+/** The `batch` option of `new SyncPlugin(options)`. */
+export interface BatchOptions {
+  /** The batch endpoint, resolved like an operation's URL (`baseUrl` + url). */
+  url: string;
+  /** The most operations in one batch, 1 to 1000. @default 100 */
+  max?: number;
 }
 
 /** Options with defaults applied. @internal */
@@ -78,6 +93,7 @@ export interface ResolvedSyncOptions {
   now: () => number;
   random: () => number;
   serverId: string | ((response: unknown) => string | number | undefined);
+  batch: { url: string; max: number } | undefined;
 }
 
 const knownKeys = [
@@ -95,6 +111,7 @@ const knownKeys = [
   'now',
   'random',
   'serverId',
+  'batch',
 ];
 /** The longest delay timers accept (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
 const maxTimerMs = 2 ** 31 - 1;
@@ -160,6 +177,25 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     throw invalid('serverId must be a response field name or a function (response) => id');
   }
   const allowedOrigins = checkAllowedOrigins(given.allowedOrigins);
+  let batch: ResolvedSyncOptions['batch'];
+  if (given.batch !== undefined) {
+    const place = { where, name: 'batch', example: "{ url: '/batch', max: 100 }" };
+    const { url, max = 100 } = checkOptions(given.batch, ['url', 'max'], place, invalidOptions);
+    if (typeof url !== 'string' || url.trim() === '') throw invalid('batch.url must be a non-empty string');
+    let target: URL;
+    try {
+      target = resolveOperationUrl(url, baseUrl as string | undefined);
+    } catch {
+      throw invalid(
+        `batch.url "${url}" does not resolve to a URL: make it absolute or give an absolute baseUrl`,
+      );
+    }
+    if (originPolicy(baseUrl as string | undefined, allowedOrigins)?.(target) === false)
+      throw invalid(`batch.url "${url}" is not on baseUrl's origin nor in allowedOrigins`);
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000)
+      throw invalid('batch.max must be a whole number from 1 to 1000');
+    batch = { url, max };
+  }
   const retry = { ...defaultRetryOptions };
   if (given.retry !== undefined) {
     const place = { where, name: 'retry', example: '{ maxAttempts: 5 }' };
@@ -189,6 +225,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     now: (now as (() => number) | undefined) ?? Date.now,
     random: (random as (() => number) | undefined) ?? Math.random,
     serverId: (serverId as ResolvedSyncOptions['serverId'] | undefined) ?? 'id',
+    batch,
   };
 }
 

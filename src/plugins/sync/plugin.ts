@@ -173,6 +173,7 @@ export class SyncPlugin extends FluxyPlugin {
       randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
       events: this.#events,
       serverId: options.serverId,
+      batch: options.batch,
     });
     for (const entry of this.#handlers) entry[2] = engine.handle(entry[0], entry[1]);
     ctx.onDispose(() => engine.dispose());

@@ -97,7 +97,7 @@ export async function sendOperation(
   } catch (cause) {
     return { kind: 'headers-failed', cause };
   }
-  headers.set('Idempotency-Key', operation.idempotencyKey);
+  if (operation.idempotencyKey) headers.set('Idempotency-Key', operation.idempotencyKey); // none on a batch
   if (bodyText !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
 
   const controller = new AbortController();

@@ -1,0 +1,161 @@
+import type { SyncParts } from './engine-parts.js';
+import type { Operation, OperationError, OperationRecord } from './operation.js';
+import type { SendResult, TransportOptions } from './transport.js';
+
+// Loaded on first use, only when the `batch` option is set; it imports no code of the entry's (only
+// types), so the entry is not split into shared chunks for it.
+
+type Answer = Extract<SendResult, { kind: 'response' }>;
+
+/** The most UTF-16 units of operations in one batch (the reference server takes 4 MiB). */
+const maxBatchChars = 1_000_000;
+
+/** A batch ready to send: its operations (in order) and the request that carries them. @internal */
+export interface PreparedBatch {
+  members: OperationRecord[];
+  keys: string[];
+  request: Operation;
+  body: string;
+  transport: TransportOptions;
+  /** The largest body read for one operation's answer. */
+  maxBytes: number;
+}
+
+/**
+ * The batch that starts at the head: up to `max` pending operations, in order, read and with
+ * their known temporary ids resolved (stored before sending, as for one op). It ends before an
+ * operation that is not ready to go alone either (unreadable, waiting for its retry, with an answer
+ * to commit, its temporary-id dependency failed), that mentions the temporary id of a create in
+ * this batch (it needs that create's answer first), that cannot be JSON (a binary body), that goes
+ * to another origin than the batch endpoint's, or that would make the request too large.
+ * Undefined when fewer than two operations can go: the head is sent alone. @internal
+ */
+export async function prepareBatch(
+  { deps, outbox, lists, tempIds, readAhead }: SyncParts,
+  batch: { url: string; max: number },
+  skip: string | undefined,
+  writing: Iterable<string>,
+  toOperation: (record: OperationRecord) => Operation,
+  maxBytes: number,
+): Promise<PreparedBatch | undefined> {
+  const ids: string[] = [];
+  const firstWriting = [...writing].sort()[0];
+  for (
+    let id = lists.pending.first();
+    id !== undefined && ids.length < batch.max;
+    id = lists.pending.after(id)
+  ) {
+    if (firstWriting !== undefined && id > firstWriting) break; // an earlier queue() is still committing
+    ids.push(id);
+  }
+  if (ids.length < 2) return undefined;
+  const reads = await Promise.all(ids.map((id) => outbox.read('pending', id).catch(() => undefined)));
+  const { resolveUrl, isAllowedOrigin, headers } = deps.transport;
+  const origin = resolveUrl(batch.url).origin;
+  const now = deps.now();
+  const members: OperationRecord[] = [];
+  const keys: string[] = [];
+  const entries: string[] = [];
+  const created = new Set<string>();
+  let chars = 0;
+  for (let record of reads) {
+    if (!record || record.id === skip || (record.nextAttemptAt ?? 0) > now) break;
+    if (record.body !== undefined && typeof record.body !== 'string') break; // not JSON text
+    const own = record.tempId;
+    if (own !== undefined) tempIds.learn(own);
+    const refs = tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== own);
+    if (refs.some((ref) => created.has(ref))) break;
+    if (refs.length > 0) {
+      const resolved = await tempIds.resolve({ ...record, refs });
+      if (resolved === 'dependency-failed') break;
+      if (resolved.rev !== record.rev) await readAhead.write(resolved);
+      record = resolved;
+    }
+    let url: URL;
+    try {
+      url = resolveUrl(record.url);
+    } catch {
+      break;
+    }
+    if (url.origin !== origin || isAllowedOrigin?.(url) === false) break;
+    const key = toOperation(record).idempotencyKey;
+    const entry = JSON.stringify({
+      id: key,
+      method: record.method,
+      url: url.pathname + url.search,
+      headers: record.headers ?? {},
+    });
+    const text = record.body === undefined ? entry : `${entry.slice(0, -1)},"body":${record.body}}`;
+    chars += text.length;
+    if (members.length > 0 && chars > maxBatchChars) break;
+    if (own !== undefined) created.add(own);
+    members.push(record);
+    keys.push(key);
+    entries.push(text);
+  }
+  if (members.length < 2) return undefined;
+  const first = toOperation(members[0] as OperationRecord);
+  return {
+    members,
+    keys,
+    // No Idempotency-Key on the batch itself: each operation carries its own.
+    request: { ...first, method: 'POST', url: batch.url, idempotencyKey: '', headers: {} },
+    body: `{"ops":[${entries.join(',')}]}`,
+    transport: {
+      ...deps.transport,
+      // Evaluated once, for the first operation, and sent on the batch request.
+      headers: typeof headers === 'function' ? () => headers(first) : headers,
+      maxResponseBytes: maxBytes * members.length,
+    },
+    maxBytes,
+  };
+}
+
+/**
+ * The answers to the operations of a batch (`keys`, in order) from its `200 { results: [{ id,
+ * status, body }] }`: one per operation the server answered, in order, each as if it had been
+ * sent alone (the batch's `Retry-After` on each), a body over `maxBytes` dropped (`too-large`);
+ * or, when the answer is not that, the error of the whole batch (retried). @internal
+ */
+export function batchAnswers(
+  answer: Answer,
+  keys: readonly string[],
+  maxBytes: number,
+  at: number,
+): Answer[] | OperationError {
+  const results = (answer.body as { results?: unknown } | null | undefined)?.results;
+  const answers: Answer[] = [];
+  if (
+    answer.status === 200 &&
+    !answer.bodyProblem &&
+    Array.isArray(results) &&
+    results.length <= keys.length
+  ) {
+    for (const [index, result] of results.entries()) {
+      const { id, status, body } = (result ?? {}) as { id?: unknown; status?: unknown; body?: unknown };
+      if (
+        id !== keys[index] ||
+        !Number.isInteger(status) ||
+        (status as number) < 200 ||
+        (status as number) > 599
+      )
+        break;
+      const one: Answer = { kind: 'response', status: status as number, retryAfter: answer.retryAfter, body };
+      if (body !== undefined && JSON.stringify(body).length > maxBytes) {
+        one.body = undefined;
+        one.bodyProblem = 'too-large';
+      }
+      answers.push(one);
+    }
+    if (answers.length > 0 && answers.length === results.length) return answers;
+  }
+  const { status } = answer;
+  return status > 299
+    ? { code: 'sync/http-error', message: `the server answered ${status}`, status, at }
+    : {
+        code: 'sync/response-unreadable',
+        message: `the batch answer (${status}) is not 200 { results: [{ id, status, body }] } for the operations sent, in order; sending them again with the same keys`,
+        status,
+        at,
+      };
+}
