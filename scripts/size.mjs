@@ -72,7 +72,8 @@ export const REFERENCES = [
  * Dynamically imported modules a browser with WebCrypto and IndexedDB never loads (localforage and
  * sync/batch: only when an option asks for them).
  */
-const OFF_PATH = /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch/;
+const OFF_PATH =
+  /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch/;
 const ALWAYS_EXTERNAL = ['react', 'react-dom', 'vue', 'node:*'];
 
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;

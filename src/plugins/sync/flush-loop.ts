@@ -22,12 +22,7 @@ import type { ReadAhead } from './read-ahead.js';
 import type { StatusSignals } from './status-signals.js';
 import type { SyncEvents } from './sync-events.js';
 import { extractServerId, type TempIds } from './temp-ids.js';
-import {
-  defaultMaxResponseBytes,
-  type SendResult,
-  sendOperation,
-  type TransportOptions,
-} from './transport.js';
+import { defaultMaxResponseBytes, type SendResult, sendOperation } from './transport.js';
 import { WriteGroup } from './write-group.js';
 
 /** What `flush()` resolves with. */
