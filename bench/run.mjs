@@ -9,6 +9,7 @@
 //   node bench/run.mjs --only=enqueue,flush,node-crypto,size   # some steps (prints; add --write to write)
 //   node bench/run.mjs --no-write      # print, do not write RESULTS.md / results.json
 //   node bench/run.mjs --render        # rewrite RESULTS.md from results.json (after editing report.mjs)
+//   node bench/run.mjs --only=node-flush-batch-echo --merge   # run some steps, merge them into results.json
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -32,7 +33,8 @@ const only = args
   ?.slice('--only='.length)
   .split(',');
 // A partial or quick run prints its report instead of overwriting the full one (unless --write).
-const write = args.includes('--write') || (!quick && !only && !args.includes('--no-write'));
+const merge = args.includes('--merge') && !quick && only !== undefined;
+const write = merge || args.includes('--write') || (!quick && !only && !args.includes('--no-write'));
 const selected = (id) => !only || only.includes(id);
 const started = Date.now();
 
@@ -120,6 +122,8 @@ const NODE_STEPS = [
   'node-enqueue-file',
   'node-flush-reference',
   'node-flush-echo',
+  'node-flush-batch-echo',
+  'node-flush-batch-echo-20ms',
   'node-flush-file-echo',
   'node-crypto',
 ];
@@ -242,9 +246,9 @@ class Browser {
   }
 }
 
-function runNodeSide({ bundle, serverUrl, echoUrl, outFile, tmpDir, steps }) {
+function runNodeSide({ bundle, serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, steps }) {
   return new Promise((resolve, reject) => {
-    const config = { serverUrl, echoUrl, outFile, tmpDir, rounds: quick ? 1 : 3, only: steps };
+    const config = { serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, rounds: quick ? 1 : 3, only: steps };
     const child = spawn(process.execPath, [bundle, JSON.stringify(config)], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -256,7 +260,7 @@ function runNodeSide({ bundle, serverUrl, echoUrl, outFile, tmpDir, steps }) {
       buffer = lines.pop();
       for (const line of lines) log(line.startsWith('[bench] ') ? line.slice(8) : line);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -278,6 +282,7 @@ async function main() {
   await mkdir(fileTmp, { recursive: true });
   let server;
   let echo;
+  let slowEcho;
   let browser;
   try {
     if (selected('size')) {
@@ -301,6 +306,7 @@ async function main() {
     log(`reference server at ${server.url} (dataFile: null), serving the bench page`);
     echo = await createEchoServer({ staticDir });
     log(`constant-cost server at ${echo.url}, serving the bench page too`);
+    slowEcho = await createEchoServer({ staticDir, delayMs: 20 });
     const origins = { reference: `${server.url}/`, echo: `${echo.url}/` };
 
     const steps = browserSteps.filter((step) => selected(step.id));
@@ -346,6 +352,7 @@ async function main() {
         bundle: nodeBundle,
         serverUrl: server.url,
         echoUrl: echo.url,
+        slowEchoUrl: slowEcho.url,
         outFile,
         tmpDir: fileTmp,
         steps: nodeSteps,
@@ -365,6 +372,7 @@ async function main() {
     await browser?.close();
     await server?.close();
     await echo?.close();
+    await slowEcho?.close();
     await rm(profileDir, { recursive: true, force: true });
     await rm(runDir, { recursive: true, force: true });
   }
@@ -393,6 +401,17 @@ async function main() {
       '@preact/signals-core': packageVersion('@preact/signals-core'),
     },
   };
+  if (merge) {
+    // The other steps and the full run's meta stay; the merged steps are listed with their date.
+    const full = JSON.parse(await readFile(join(here, 'results.json'), 'utf8'));
+    const { date, versions } = results.meta;
+    Object.assign(full.steps, results.steps);
+    full.meta.merged = [
+      ...(full.meta.merged ?? []).filter((entry) => !entry.steps.every((id) => only.includes(id))),
+      { steps: only, date, commit: versions.commit },
+    ];
+    Object.assign(results, full);
+  }
   const markdown = renderResults(results);
   if (write) {
     await writeFile(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -51,6 +51,7 @@ export async function openFluxy({
   baseUrl,
   online = false,
   iterations = SETUP_ITERATIONS,
+  batch,
 }) {
   const app = createApp({ logger: consoleLogger('error') });
   const storageOptions = { name };
@@ -62,7 +63,12 @@ export async function openFluxy({
   const storage = app.register(new StoragePlugin(storageOptions));
   const connectivity = app.register(new ConnectivityPlugin());
   connectivity.setOnline(online);
-  const sync = app.register(new SyncPlugin(baseUrl === undefined ? {} : { baseUrl }));
+  const sync = app.register(
+    new SyncPlugin({
+      ...(baseUrl === undefined ? {} : { baseUrl }),
+      ...(batch === undefined ? {} : { batch }),
+    }),
+  );
   await app.ready();
   return { app, storage, connectivity, sync, close: () => app.dispose() };
 }

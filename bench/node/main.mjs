@@ -20,7 +20,7 @@ import {
 } from '../suite.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
-const { serverUrl, echoUrl, outFile, tmpDir, rounds = 3 } = config;
+const { serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, rounds = 3 } = config;
 const OFFLINE_URL = 'http://127.0.0.1:9/api/notes'; // never contacted: the app stays offline
 
 /** The file driver's durable write, done by hand: temp file, fsync, rename, fsync the folder. */
@@ -86,14 +86,14 @@ const resetOf = (origin) => async () => {
   if (!response.ok) throw new Error(`reset: ${response.status}`);
 };
 
-const flushFakeIndexedDb = (origin) =>
+const flushFakeIndexedDb = (origin, batch, flushRounds = rounds) =>
   benchFlush({
-    rounds,
+    rounds: flushRounds,
     ops: 1000,
     origin,
     resetServer: resetOf(origin),
     openApp: () =>
-      openFluxy({ name: 'flush', indexedDB: new IDBFactory(), secret: SECRET, engine: 'webcrypto' }),
+      openFluxy({ name: 'flush', indexedDB: new IDBFactory(), secret: SECRET, engine: 'webcrypto', batch }),
     closeApp: (fluxy) => fluxy.close(),
   });
 
@@ -112,6 +112,10 @@ const steps = {
   'node-enqueue-file': () => enqueueFile({ ops: 300 }),
   'node-flush-reference': () => flushFakeIndexedDb(serverUrl),
   'node-flush-echo': () => flushFakeIndexedDb(echoUrl),
+  // Batches of 100 (the server contract's POST of { ops }), against the same sequential fetch loop.
+  'node-flush-batch-echo': () => flushFakeIndexedDb(echoUrl, { url: `${echoUrl}/api/batch`, max: 100 }),
+  'node-flush-batch-echo-20ms': () =>
+    flushFakeIndexedDb(slowEchoUrl, { url: `${slowEchoUrl}/api/batch`, max: 100 }, Math.min(rounds, 2)),
   'node-flush-file-echo': () =>
     benchFlush({
       rounds,

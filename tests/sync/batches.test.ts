@@ -8,6 +8,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import type { FetchFunction } from '../../src/plugins/sync/transport.js';
+import { MemoryStore } from '../support/memory-store.js';
 import {
   type EngineSetup,
   exactlyOnceInOrder,
@@ -225,6 +226,36 @@ describe('batches', () => {
       'POST /api/notes',
     ]);
     expect(server.state.notes.find((row) => row.id === serverId)?.title).toBe('final');
+  });
+
+  it('creates each followed by an edit of the row: batches of two, each record read from storage once', async () => {
+    const server = await startServer();
+    const store = new MemoryStore();
+    const reads = new Map<string, number>();
+    const get = store.get.bind(store);
+    store.get = (key: string) => {
+      if (key.startsWith('p/')) reads.set(key, (reads.get(key) ?? 0) + 1);
+      return get(key);
+    };
+    const { engine, online, queue, requests } = await engineFor(server, 100, { store });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const tempId = `tmp_row_${i}`;
+      ids.push((await queue('POST', '/notes', { body: { title: `n${i}` }, tempId })).id);
+      ids.push((await queue('PATCH', `/notes/${tempId}`, { body: { title: `m${i}` } })).id);
+    }
+    reads.clear();
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0, 'the queue to drain');
+    // [c0] alone (u0 needs its answer), then [u0, c1], [u1, c2], … [u5].
+    expect(requests.map((request) => request.keys)).toEqual([
+      [ids[0]],
+      ...[1, 3, 5, 7, 9].map((i) => [ids[i], ids[i + 1]]),
+      [ids[11]],
+    ]);
+    expect([...reads.values()].every((count) => count === 1)).toBe(true);
+    expect(reads.size).toBe(12);
+    expect(exactlyOnceInOrder(appliedKeys(server), ids)).toEqual([]);
   });
 
   it('ops to another origin than the batch endpoint are sent alone', async () => {

@@ -31,7 +31,7 @@ export interface PreparedBatch {
  * Undefined when fewer than two operations can go: the head is sent alone. @internal
  */
 export async function prepareBatch(
-  { deps, outbox, lists, tempIds, readAhead }: SyncParts,
+  { deps, lists, tempIds, readAhead }: SyncParts,
   batch: { url: string; max: number },
   skip: string | undefined,
   writing: Iterable<string>,
@@ -49,7 +49,8 @@ export async function prepareBatch(
     ids.push(id);
   }
   if (ids.length < 2) return undefined;
-  const reads = await Promise.all(ids.map((id) => outbox.read('pending', id).catch(() => undefined)));
+  // Read ahead together; the copies of those that do not go now are kept for the next batch.
+  readAhead.prefetch(...ids);
   const { resolveUrl, isAllowedOrigin, headers } = deps.transport;
   const origin = resolveUrl(batch.url).origin;
   const now = deps.now();
@@ -58,7 +59,8 @@ export async function prepareBatch(
   const entries: string[] = [];
   const created = new Set<string>();
   let chars = 0;
-  for (let record of reads) {
+  for (const id of ids) {
+    let record = await readAhead.peek(id).catch(() => undefined);
     if (!record || record.id === skip || (record.nextAttemptAt ?? 0) > now) break;
     if (record.body !== undefined && typeof record.body !== 'string') break; // not JSON text
     const own = record.tempId;
@@ -78,7 +80,7 @@ export async function prepareBatch(
       break;
     }
     if (url.origin !== origin || isAllowedOrigin?.(url) === false) break;
-    const key = toOperation(record).idempotencyKey;
+    const key = record.keyGen ? `${record.id}.${record.keyGen}` : record.id; // as toOperation() says
     const entry = JSON.stringify({
       id: key,
       method: record.method,

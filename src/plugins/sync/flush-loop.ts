@@ -255,6 +255,11 @@ export class FlushLoop {
     return await this.#track(
       members.map((record) => record.id),
       async (signal) => {
+        // The next batch's records are read while this one is on the wire.
+        const next: string[] = [];
+        let id = this.#lists.pending.after((members.at(-1) as OperationRecord).id);
+        for (; id !== undefined && next.length < batch.max; id = this.#lists.pending.after(id)) next.push(id);
+        this.#readAhead.prefetch(...next);
         const result = await this.#request(prepared.request, prepared.body, signal, prepared.transport);
         if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
         // No answer to the batch as a whole: none of its operations was answered; the head says why.

@@ -2,26 +2,32 @@ import type { OperationRecord } from './operation.js';
 import type { Outbox } from './outbox.js';
 
 /**
- * Pending records read ahead of the flush: while a request is on the wire, the next operation is
- * read (and decrypted), so it can be sent as soon as the current one's removal is committed. At
- * most one copy is held, and any rewrite or removal of its record — here or announced by another
- * tab — drops it.
+ * Pending records read ahead of the flush: while a request is on the wire, the next operation (or
+ * the next batch's) is read (and decrypted), so it can be sent as soon as the current one's
+ * removal is committed. Only the copies of the last prefetch are held, and any rewrite or removal
+ * of a record — here or announced by another tab — drops its copy.
  */
 export class ReadAhead {
   readonly #outbox: Outbox;
-  readonly #copies = new Map<string, Promise<OperationRecord | undefined>>();
+  #copies = new Map<string, Promise<OperationRecord | undefined>>();
 
   constructor(outbox: Outbox) {
     this.#outbox = outbox;
   }
 
-  /** Start reading pending record `id`, replacing the copy held (if it is another one). */
-  prefetch(id: string): void {
-    if (this.#copies.has(id)) return;
-    const read = this.#outbox.read('pending', id);
-    read.catch(() => undefined);
-    this.#copies.clear();
-    this.#copies.set(id, read);
+  /**
+   * Start reading pending records `ids`, replacing the copies held — unless every one of them is
+   * held already (then nothing changes: a batch's records read and not sent yet stay).
+   */
+  prefetch(...ids: string[]): void {
+    if (ids.every((id) => this.#copies.has(id))) return;
+    const copies = new Map<string, Promise<OperationRecord | undefined>>();
+    for (const id of ids) {
+      const read = this.#copies.get(id) ?? this.#outbox.read('pending', id);
+      read.catch(() => undefined);
+      copies.set(id, read);
+    }
+    this.#copies = copies;
   }
 
   /** Pending record `id`, read ahead and kept for the next {@link read} (rejects like a read). */
