@@ -422,7 +422,7 @@ async function main() {
   }
   const failed = Object.entries(results.steps).filter(([, step]) => !step.ok);
   log(
-    `done in ${results.meta.runtimeSeconds} s; ${failed.length} step(s) failed${failed.length ? `: ${failed.map(([id]) => id).join(', ')}` : ''}`,
+    `done in ${Math.round((Date.now() - started) / 1000)} s; ${failed.length} step(s) failed${failed.length ? `: ${failed.map(([id]) => id).join(', ')}` : ''}`,
   );
 }
 
