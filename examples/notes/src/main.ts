@@ -22,6 +22,9 @@ const retryMs = numberParam('retryMs');
 // Default: the library's (30 s); the notes are also pulled on start, on reconnect and when the tab
 // becomes visible.
 const pullMs = numberParam('pullMs');
+// Demo knob: send up to this many queued writes per request to the server's batch endpoint
+// (`?batch=100`, POST /api/batch). Default: one request per write.
+const batchMax = numberParam('batch');
 
 async function start(): Promise<void> {
   const storage = register(
@@ -37,6 +40,7 @@ async function start(): Promise<void> {
     new SyncPlugin({
       baseUrl: '/api',
       ...(retryMs ? { retry: { baseDelayMs: retryMs, maxDelayMs: retryMs * 5 } } : {}),
+      ...(batchMax ? { batch: { url: '/batch', max: Math.min(1000, Math.floor(batchMax)) } } : {}),
     }),
   );
   // The notes: cached on the device (encrypted), pulled from GET /api/notes?since=…, written

@@ -1,0 +1,70 @@
+// Batches in Chromium (real IndexedDB): notes written offline go in batches to POST /api/batch;
+// the first batch is cut after the server applied part of it and the page is reloaded while the
+// queue drains: every operation is applied exactly once, in the order it was queued.
+import { expect, test } from 'vitest';
+import {
+  addNote,
+  deleteNote,
+  editNote,
+  goOnlineAfterPull,
+  type Harness,
+  harnessPerTest,
+  injectFaults,
+  openApp,
+  pendingOperations,
+  queuedFaults,
+  resumeSending,
+  serverLog,
+  setBrowserOffline,
+  testQuery,
+  waitForApp,
+  waitForPending,
+} from './harness.js';
+
+let harness: Harness;
+harnessPerTest((started) => {
+  harness = started;
+});
+
+test('batches: cut mid-batch, page reloaded, each operation applied once, in enqueue order', async () => {
+  const page = await openApp(harness, `${testQuery}&batch=100`);
+  const writes: string[] = [];
+  page.on('request', (request) => {
+    const path = new URL(request.url()).pathname;
+    if (request.method() !== 'GET' && path.startsWith('/api/') && !path.startsWith('/api/_'))
+      writes.push(`${request.method()} ${path}`);
+  });
+  await setBrowserOffline(harness.context, true);
+  for (let n = 1; n <= 4; n++) await addNote(page, `Note ${n}`);
+  await editNote(page, 'Note 1', 'Note 1 (edited)');
+  await deleteNote(page, 'Note 2');
+  await addNote(page, 'Note 5');
+  await waitForPending(page, 7);
+  const queued = await pendingOperations(page);
+
+  await goOnlineAfterPull(harness, page);
+  // The first batch (the four creates: the edit of Note 1 needs its create's answer) takes 'ok';
+  // its ops take 'ok', 'ok', then 'drop-after': three notes applied, the answer lost.
+  await injectFaults(harness, ['ok', 'ok', 'ok', 'drop-after']);
+  await resumeSending(page);
+  await expect.poll(async () => (await serverLog(harness)).length, { timeout: 20_000, interval: 20 }).toBe(3);
+  expect(await queuedFaults(harness)).toEqual([]);
+  await page.reload();
+  await waitForApp(page);
+  await waitForPending(page, 0, 30_000);
+
+  const log = await serverLog(harness);
+  expect(log.map((entry) => entry.key)).toEqual(queued.map((op) => op.id));
+  expect(log.map((entry) => `${entry.method} ${entry.path}`)).toEqual([
+    'POST /api/notes',
+    'POST /api/notes',
+    'POST /api/notes',
+    'POST /api/notes',
+    'PATCH /api/notes/n_1',
+    'DELETE /api/notes/n_2',
+    'POST /api/notes',
+  ]);
+  // Every write went in a batch: the cut one, its resend (before or after the reload), the rest.
+  expect(writes.length).toBeGreaterThanOrEqual(3);
+  expect(new Set(writes)).toEqual(new Set(['POST /api/batch']));
+});
