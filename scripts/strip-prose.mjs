@@ -5,13 +5,13 @@
 //
 // What is removed: a string or template literal of at least 24 characters with a space in it,
 // when it is an argument of `new …Error(…)`, of a function whose name ends in `Error` or starts
-// with `invalid`/`fail`, of `logger.warn/error/info/debug(…)`, or the value of a `message:`
+// with `invalid`/`fail` (or a private method so named), of `logger.warn/error/info/debug(…)`, or the value of a `message:`
 // property. It becomes '' (FluxyError then uses its code as its message). Everything else —
 // codes, header names, URLs, regular expressions — is untouched.
 import { readFile } from 'node:fs/promises';
 import ts from 'typescript';
 
-const CALLEE = /(Error|^invalid[A-Za-z]*|^fail[A-Za-z]*)$/;
+const CALLEE = /(Error|^#?invalid[A-Za-z]*|^#?fail[A-Za-z]*)$/;
 const LOG = /^(warn|error|info|debug)$/;
 
 /** True for the literals that are prose. */

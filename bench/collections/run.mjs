@@ -1,6 +1,8 @@
 // Collections benchmarks in headless Debian Chromium (persistent profile: IndexedDB on disk):
 //
 //   node bench/collections/run.mjs           # prints the figures, writes bench/collections/results.json
+//   node bench/collections/run.mjs --profile # one encrypted pull under Chromium's CPU profiler:
+//                                            # the functions with the most self time
 //
 // A feed server on 127.0.0.1 serves 10,000 generated notes in pages of 500 (GET /api/notes?since=)
 // and the page. Each figure is a ratio against a baseline measured in the same page:
@@ -20,6 +22,7 @@ import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+const profiling = process.argv.includes('--profile');
 const TOTAL = 10_000;
 const PAGE = 500;
 
@@ -84,6 +87,7 @@ async function main() {
     await page.waitForFunction(() => globalThis.collectionsBench?.ready === true, null, { timeout: 30_000 });
     const run = (fn, args) =>
       page.evaluate(([name, input]) => globalThis.collectionsBench[name](input), [fn, args]);
+    if (profiling) return await cpuProfile(page, run);
     const rounds = quick ? 2 : 5;
     const results = {
       pull: await run('pull', { rounds, total: TOTAL }),
@@ -121,6 +125,34 @@ async function main() {
     await context.close();
     server.close();
     await rm(profile, { recursive: true, force: true });
+  }
+}
+
+/** Runs one encrypted pull (after a warm-up) under the CPU profiler; prints self time per function. */
+async function cpuProfile(page, run) {
+  await run('pull', { rounds: 1, total: TOTAL });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  await cdp.send('Profiler.start');
+  const figure = await run('pull', { rounds: 2, total: TOTAL });
+  const { profile: samples } = await cdp.send('Profiler.stop');
+  const self = new Map();
+  const byId = new Map(samples.nodes.map((node) => [node.id, node]));
+  const counts = new Map();
+  for (const id of samples.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+  let total = 0;
+  for (const [id, count] of counts) {
+    const { functionName, url, lineNumber } = byId.get(id).callFrame;
+    const key = `${functionName || '(anonymous)'} ${url.split('/').pop()}:${lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + count);
+    total += count;
+  }
+  console.log(
+    `pull: ${figure.ours.map((ms) => ms.toFixed(0)).join(', ')} ms; loop ${figure.loop.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+  );
+  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    console.log(`${((count / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
   }
 }
 

@@ -6,7 +6,7 @@ import { Collection } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import { rawContents } from '../support/raw-indexeddb.js';
+import { rawContents, rawRecords } from '../support/raw-indexeddb.js';
 import { silentLogger } from '../sync/harness.js';
 import {
   faults,
@@ -100,6 +100,50 @@ describe('Collection writes', () => {
     // The PATCH went to the server id: the temp id never reached the server.
     expect(server.requests.filter((line) => line.includes('tmp_'))).toEqual([]);
     stop();
+  });
+
+  it('pending: which rows wait for the server (insert, update, remove with what it showed), after a reload too, empty once answered', async () => {
+    const server = await referenceServer();
+    const kept = (await serverWrite(server, 'POST', '/api/notes', { title: 'kept', body: '' })).body as Note;
+    const gone = (await serverWrite(server, 'POST', '/api/notes', { title: 'gone', body: 'was here' }))
+      .body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    expect(device.notes.pending.value.size).toBe(0);
+    device.connectivity.setOnline(false);
+    const made = await device.notes.insert({ title: 'new', body: '' });
+    await device.notes.update(made.id, { title: 'newer' }); // still an insert for the server
+    await device.notes.update(kept.id, { title: 'kept, edited' });
+    await device.notes.remove(gone.id);
+    const madeThenRemoved = await device.notes.insert({ title: 'short-lived', body: '' });
+    await device.notes.remove(madeThenRemoved.id); // never on the server: still shown as removed
+    const shown = (id: string) => device.notes.get(id).value;
+    const expected = [
+      [made.id, { type: 'insert', confirmed: undefined, row: shown(made.id), removed: undefined }],
+      [kept.id, { type: 'update', confirmed: kept, row: shown(kept.id), removed: undefined }],
+      [gone.id, { type: 'remove', confirmed: gone, row: undefined, removed: gone }],
+      [
+        madeThenRemoved.id,
+        {
+          type: 'remove',
+          confirmed: undefined,
+          row: undefined,
+          removed: expect.objectContaining({ title: 'short-lived' }),
+        },
+      ],
+    ];
+    expect(shown(made.id)).toMatchObject({ title: 'newer' });
+    expect(shown(kept.id)).toMatchObject({ title: 'kept, edited' });
+    expect([...device.notes.pending.value]).toEqual(expected);
+    expect(titles(device.notes.items.value)).toEqual(['kept, edited', 'newer']);
+    await device.dispose();
+
+    const again = await startDevice({ server, disk: device.disk, online: false });
+    expect([...again.notes.pending.value]).toEqual(expected);
+    again.connectivity.setOnline(true);
+    await idle(again);
+    await until(() => again.notes.pending.value.size === 0, 'every change to be confirmed');
+    expect(titles(again.notes.items.value)).toEqual(['kept, edited', 'newer']);
   });
 
   it('removes a row made offline before its insert was sent', async () => {
@@ -249,6 +293,30 @@ describe('Collection pulls and cache', () => {
     expect(second.notes.items.value).toHaveLength(11);
     expect(server.requests.length).toBe(requestsBefore);
     expect(second.notes.lastPulledAt.value).toEqual(first.notes.lastPulledAt.value);
+  });
+
+  it('stores a big page in records under 64 KB (Chromium writes bigger values as blob files) and replays them in order', async () => {
+    const server = await referenceServer({ feedPageSize: 200 });
+    for (let n = 0; n < 120; n++)
+      await serverWrite(server, 'POST', '/api/notes', {
+        title: `big ${n}`,
+        body: `${n} ${'x'.repeat(1500)}`,
+      });
+    const first = await startDevice({ server, secret: 'sekrit' });
+    await first.notes.pull();
+    expect(pullsOf(server).length).toBeGreaterThan(0);
+    const storage = first.app.use(StoragePlugin);
+    const keys = await storage.keys('collection-notes/c/');
+    expect(keys.length).toBeGreaterThanOrEqual(4); // ≈ 190 KB of rows, one page: several parts
+    const sizes = (await rawRecords(first.disk, 'collection-notes/c/')).map((value) => value.length);
+    expect(sizes).toHaveLength(keys.length);
+    expect(Math.max(...sizes)).toBeLessThan(64 * 1024);
+    await first.notes.remove((first.notes.items.value[3] as Note).id); // a later chunk's deletion wins
+    await idle(first);
+    await first.dispose();
+    const second = await startDevice({ server, disk: first.disk, secret: 'sekrit', online: false });
+    expect(second.notes.items.value).toEqual(await serverNotes(server));
+    expect(second.notes.items.value).toHaveLength(119);
   });
 
   it('compacts its log of chunks past 64 and keeps every row across a restart', async () => {

@@ -24,6 +24,10 @@ describe('Collection types', () => {
     expectTypeOf(todos).toEqualTypeOf<Collection<Todo>>();
     expectTypeOf(todos.items).toEqualTypeOf<ReadonlySignal<readonly Todo[]>>();
     expectTypeOf(todos.get('x')).toEqualTypeOf<ReadonlySignal<Todo | undefined>>();
+    expectTypeOf(todos.pending.value.get('x')?.type).toEqualTypeOf<
+      'insert' | 'update' | 'remove' | undefined
+    >();
+    expectTypeOf(todos.pending.value.get('x')?.confirmed).toEqualTypeOf<Todo | undefined>();
     expectTypeOf(todos.insert({ text: 'a', done: false })).resolves.toEqualTypeOf<Todo>();
     expectTypeOf(todos.update).parameter(1).toEqualTypeOf<Partial<Todo>>();
     // @ts-expect-error a field of the wrong type is refused

@@ -1,7 +1,6 @@
 import { type App, Controller, type ReadonlySignal } from 'fluxy';
 import type { Collection, ConflictEvent } from 'fluxy/collections';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
-import { StoragePlugin } from 'fluxy/storage';
 import { type Operation, type OperationError, SyncPlugin, type UnreadableOperation } from 'fluxy/sync';
 
 /** A note as the server keeps it (its changes feed and its answers to writes). */
@@ -31,19 +30,6 @@ export interface FailedChange {
 }
 
 type Fields = { title: string; body: string };
-/** What a note showed when it was deleted, kept (encrypted) until the deletion is sent. */
-type Shown = Fields & { at: number };
-
-/** The notes' part of the outbox, as last listed. */
-interface Outbox {
-  /** Ids of the rows a pending change touches. */
-  busy: ReadonlySet<string>;
-  /** Rows whose deletion is pending (`items` no longer has them). */
-  deleting: readonly NoteRow[];
-  /** Temporary ids, in the order their inserts were queued. */
-  inserts: readonly string[];
-  failed: readonly FailedChange[];
-}
 
 const kindNames: Record<string, string> = {
   'notes.insert': 'Create',
@@ -53,25 +39,22 @@ const kindNames: Record<string, string> = {
 
 /**
  * The app's own logic on top of the `notes` collection, which owns the state (cached rows,
- * pulls, optimistic writes through the outbox, every tab). This adds what the screen needs:
- * which notes are still saving or deleting, the refused changes, and what to tell the user.
+ * pulls, optimistic writes through the outbox, which rows are still saving or deleting, every
+ * tab). This adds what the screen needs: the rows in the app's order with their state, the
+ * refused changes described, and what to tell the user.
  */
 export class NotesController extends Controller {
   readonly #notes: Collection<Note>;
   readonly #sync = this.use(SyncPlugin);
   readonly #online = this.use(ConnectivityPlugin).isOnline;
-  readonly #shown = this.use(StoragePlugin).namespace('notes-app');
-  readonly #outbox = this.state<Outbox>({ busy: new Set(), deleting: [], inserts: [], failed: [] });
-  /** Writes of this tab that the last listing may not show yet (a removed row: what it showed). */
-  readonly #writing = this.state<ReadonlyMap<string, NoteRow | null>>(new Map());
-  #listing: Promise<void> | undefined;
-  #listAgain = false;
+  readonly #failed = this.state<readonly FailedChange[]>([]);
+  #listing: Promise<void> = Promise.resolve();
 
-  /** Notes, newest first: the collection's rows, and the rows whose deletion is not sent yet. */
+  /** Notes, newest first, with the ones whose deletion is not sent yet. */
   readonly notes: ReadonlySignal<readonly NoteRow[]> = this.derive(() => this.#rows());
   /** Changes the server refused, oldest first. */
-  readonly failed: ReadonlySignal<readonly FailedChange[]> = this.derive(() => this.#outbox.value.failed);
-  /** The last refusal, for a short notice ("… was refused and undone"). */
+  readonly failed: ReadonlySignal<readonly FailedChange[]> = this.#failed;
+  /** The last refusal or conflict, for a short notice. */
   readonly notice = this.state('');
   /** What stops changes from reaching the server, in plain words ('' when nothing does). */
   readonly problem: ReadonlySignal<string> = this.derive(() => this.#problem());
@@ -80,21 +63,21 @@ export class NotesController extends Controller {
   constructor(notes: Collection<Note>, app?: App) {
     super(app);
     this.#notes = notes;
-    // List the outbox again whenever it or the rows change (here or in another tab).
+    // List the refused changes again whenever their number changes (here or in another tab).
     this.effect(() => {
-      this.#sync.pendingCount.value;
       this.#sync.failedCount.value;
-      this.#notes.items.value;
-      void this.refresh();
+      this.#listing = this.#listing
+        .then(async () => {
+          this.#failed.value = (await this.#sync.failed()).map((operation) => this.#describe(operation));
+        })
+        .catch((error: unknown) => console.warn('Could not list the refused changes.', error));
     });
     this.own(
       this.#sync.on('failed', ({ operation, error }) => {
         // 404, 410, 412: a conflict with another device, which the collection settles (below).
         if (error.status === 404 || error.status === 410 || error.status === 412) return;
-        void this.#shownOf().then((shown) => {
-          const change = this.#describe(operation, shown, error);
-          this.notice.value = `${change.label} was refused (${change.reason}) and undone. Retry or discard it below.`;
-        });
+        const change = this.#describe(operation, error);
+        this.notice.value = `${change.label} was refused (${change.reason}) and undone. Retry or discard it below.`;
       }),
     );
     this.own(notes.on('conflict', (conflict) => this.#conflict(conflict)));
@@ -118,16 +101,12 @@ export class NotesController extends Controller {
   }
 
   async update(id: string, fields: Fields): Promise<void> {
-    await this.#track(id, null, () => this.#notes.update(id, fields));
+    await this.#notes.update(id, fields);
   }
 
   /** Delete a note: shown as "deleting…" until the server has answered. */
   async remove(id: string): Promise<void> {
-    const note = this.#notes.get(id).peek();
-    if (!note) return;
-    const row: NoteRow = { id: note.id, title: note.title, body: note.body, state: 'deleting' };
-    await this.#shown.set(`deleting/${note.id}`, { title: note.title, body: note.body, at: Date.now() });
-    await this.#track(note.id, row, () => this.#notes.remove(note.id));
+    await this.#notes.remove(id);
   }
 
   /** Send refused changes again (all of them without an id). */
@@ -146,123 +125,36 @@ export class NotesController extends Controller {
     return this.#notes.get(id).value?.id ?? id;
   }
 
-  /** List the outbox again (coalesced). */
-  refresh(): Promise<void> {
-    if (this.#listing) {
-      this.#listAgain = true;
-      return this.#listing;
-    }
-    const listed = this.#list().catch((error: unknown) => {
-      console.warn('Could not list the outbox; the next change lists it again.', error);
-    });
-    this.#listing = listed.finally(() => {
-      this.#listing = undefined;
-      if (this.#listAgain) {
-        this.#listAgain = false;
-        void this.refresh();
-      }
-    });
-    return this.#listing;
-  }
-
   // ——— internals ———
 
-  async #track(id: string, row: NoteRow | null, write: () => Promise<void>): Promise<void> {
-    this.#writing.value = new Map(this.#writing.peek()).set(id, row);
-    try {
-      await write();
-      await this.refresh();
-    } finally {
-      const writing = new Map(this.#writing.peek());
-      writing.delete(id);
-      this.#writing.value = writing;
-    }
-  }
-
-  async #list(): Promise<void> {
-    const [pending, failed, shown] = await Promise.all([
-      this.#sync.pending(),
-      this.#sync.failed(),
-      this.#shownOf(),
-    ]);
-    const busy = new Set<string>();
-    const deleting: NoteRow[] = [];
-    const inserts: string[] = [];
-    for (const operation of pending) {
-      const id = rowIdOf(operation);
-      if (id === undefined || 'unreadable' in operation) continue;
-      busy.add(this.#resolveNow(id));
-      if (operation.kind === 'notes.insert') inserts.push(id);
-      if (operation.kind === 'notes.remove') {
-        const { title, body } = shown.get(id) ?? { title: '(a note)', body: '' };
-        deleting.push({ id, title, body, state: 'deleting' });
-      }
-    }
-    // What a deleted note showed is kept until its deletion left the outbox (and a minute, for a
-    // deletion another tab is queueing right now).
-    for (const [id, { at }] of shown) {
-      if (!deleting.some((row) => row.id === id) && at < Date.now() - 60_000)
-        await this.#shown.remove(`deleting/${id}`);
-    }
-    this.#outbox.value = {
-      busy,
-      deleting,
-      inserts,
-      failed: failed.map((operation) => this.#describe(operation, shown)),
-    };
-  }
-
-  async #shownOf(): Promise<Map<string, Shown>> {
-    const keys = await this.#shown.keys('deleting/');
-    const values = await Promise.all(keys.map((key) => this.#shown.get<Shown>(key)));
-    const shown = new Map<string, Shown>();
-    keys.forEach((key, index) => {
-      const value = values[index];
-      if (value) shown.set(key.slice('deleting/'.length), value);
-    });
-    return shown;
-  }
-
-  #resolveNow(id: string): string {
-    return this.#notes.get(id).peek()?.id ?? id;
-  }
-
   #rows(): NoteRow[] {
-    const { busy, deleting, inserts } = this.#outbox.value;
-    const writing = this.#writing.value;
+    const pending = this.#notes.pending.value;
     const rows: NoteRow[] = this.#notes.items.value.map((note) => ({
       id: note.id,
       title: note.title,
       body: note.body,
-      state: isTemporary(note.id) || busy.has(note.id) || writing.has(note.id) ? 'saving' : 'saved',
+      state: pending.has(note.id) ? 'saving' : 'saved',
     }));
-    const ids = new Set(rows.map((row) => row.id));
-    for (const row of [...deleting, ...writing.values()]) {
-      if (row && !ids.has(row.id)) {
-        ids.add(row.id);
-        rows.push(row);
-      }
+    for (const [id, { removed }] of pending) {
+      if (removed) rows.push({ id, title: removed.title, body: removed.body, state: 'deleting' });
     }
-    // Newest first: notes not created on the server yet (last made first), then by server id.
-    const rank = (id: string) => (inserts.includes(id) ? inserts.indexOf(id) : inserts.length);
+    // Newest first: notes the server has not created yet (last made first), then by server id.
+    const order = [...pending.keys()];
+    const isNew = (id: string) => pending.has(id) && pending.get(id)?.confirmed === undefined;
     return rows.sort((a, b) => {
-      const temporary = Number(isTemporary(b.id)) - Number(isTemporary(a.id));
-      if (temporary !== 0 || isTemporary(a.id)) return temporary || rank(b.id) - rank(a.id);
+      const fresh = Number(isNew(b.id)) - Number(isNew(a.id));
+      if (fresh !== 0 || isNew(a.id)) return fresh || order.indexOf(b.id) - order.indexOf(a.id);
       return b.id.length - a.id.length || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
     });
   }
 
-  #describe(
-    operation: Operation | UnreadableOperation,
-    shown: Map<string, Shown>,
-    error = operation.lastError,
-  ): FailedChange {
+  #describe(operation: Operation | UnreadableOperation, error = operation.lastError): FailedChange {
     if ('unreadable' in operation) {
       return { id: operation.id, label: 'A change that cannot be read', reason: operation.lastError.message };
     }
     const id = rowIdOf(operation) ?? '';
     const body = (operation.body ?? {}) as Partial<Fields>;
-    const title = body.title ?? shown.get(id)?.title ?? this.#notes.get(id).peek()?.title ?? id;
+    const title = body.title ?? this.#notes.get(id).peek()?.title ?? id;
     return {
       id: operation.id,
       label: `${kindNames[operation.kind ?? ''] ?? 'Change'} “${title}”`,
@@ -296,11 +188,6 @@ function rowIdOf(operation: Operation | UnreadableOperation): string | undefined
   if ('unreadable' in operation || !operation.kind?.startsWith('notes.')) return undefined;
   const id = (operation.meta as { id?: unknown } | undefined)?.id;
   return typeof id === 'string' ? id : undefined;
-}
-
-/** A row the server has not created yet (the collection's temporary ids). */
-function isTemporary(id: string): boolean {
-  return id.startsWith('tmp_');
 }
 
 function reason(error: OperationError | undefined): string {

@@ -5,7 +5,9 @@ import type { CollectionLocks, Row } from './options.js';
  * Where a collection keeps its state, in its own storage namespace (encrypted with the rest):
  *
  *   c/<id>       the confirmed rows as a log of chunks, each `{ rows, deleted }` as one pull page
- *                or one server answer wrote it; chunk ids sort in write order, so replaying them
+ *                or one server answer wrote it, in parts of at most ≈ 40 KB (`c/<id>+001`…: in
+ *                Chromium, an IndexedDB value over 64 KB is written as a blob file, ≈ 4× the cost
+ *                of the same bytes in smaller records); chunk ids sort in write order, so replaying them
  *                in key order gives the rows (a row older than the one replayed before it — both
  *                with a numeric `version` — is skipped). Writing a page is one record and reads
  *                nothing, and tabs never overwrite each other: they only add chunks. Past 64
@@ -90,13 +92,13 @@ export class RowCache<R extends Row> {
   ): Promise<void> {
     const writes: Array<Promise<void>> = [];
     if (rows.length > 0 || deleted.length > 0) {
-      writes.push(
-        this.#store.set(`c/${this.#chunkId()}`, {
-          v: 1,
-          rows: [...rows],
-          deleted: [...deleted],
-        } satisfies Chunk<R>),
-      );
+      const id = `c/${this.#chunkId()}`;
+      const parts = split(rows);
+      parts.forEach((part, n) => {
+        const last = n === parts.length - 1;
+        const chunk: Chunk<R> = { v: 1, rows: part, deleted: last ? [...deleted] : [] };
+        writes.push(this.#store.set(n === 0 ? id : `${id}+${n.toString(36).padStart(3, '0')}`, chunk));
+      });
     }
     for (const [tempId, serverId] of aliases ?? []) writes.push(this.#store.set(`a/${tempId}`, serverId));
     // Issued together: one commit group (one transaction), or the rows' group first — never the
@@ -114,10 +116,13 @@ export class RowCache<R extends Row> {
     return this.#lock('write', async () => {
       const keys = await this.#store.keys('c/');
       const last = keys.at(-1);
-      if (keys.length <= maxChunks || last === undefined || last.includes('.')) return;
+      // A write is one chunk, stored as one or more parts (`+`); a snapshot's parts extend the key
+      // of the last chunk it replaced (`.`): count the writes.
+      const chunks = keys.filter((key) => !/[+.]/.test(key)).length;
+      if (chunks <= maxChunks || last === undefined || last.includes('.')) return;
       // Loaded on first use: a log reaches 64 chunks only after many pages or answers.
       const { snapshot } = await import('./compaction.js');
-      await snapshot(this.#store, keys, [...(await this.#replay(keys)).values()]);
+      await snapshot(this.#store, keys, [...(await this.#replay(keys)).values()], split);
     }).then(() => undefined);
   }
 
@@ -126,8 +131,8 @@ export class RowCache<R extends Row> {
     const time = Math.max(Date.now(), this.#lastTime);
     this.#counter = time === this.#lastTime ? this.#counter + 1 : 0;
     this.#lastTime = time;
-    const random = globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number;
-    return `${time.toString(36).padStart(9, '0')}${this.#counter.toString(36).padStart(4, '0')}${random.toString(36).padStart(7, '0')}`;
+    // Random digits tell apart chunks two tabs write in the same millisecond.
+    return `${time.toString(36).padStart(9, '0')}${this.#counter.toString(36).padStart(4, '0')}${Math.random().toString(36).slice(2, 9).padEnd(7, '0')}`;
   }
 
   saveClock(stamp: string): Promise<void> {
@@ -157,6 +162,21 @@ export class RowCache<R extends Row> {
   }
 }
 
+/**
+ * `rows` in parts of at most ≈ 40 KB of JSON (estimated from the first rows), so that each
+ * record, encrypted and in base64, stays under Chromium's 64 KB blob threshold. @internal
+ */
+export function split<R>(rows: readonly R[]): R[][] {
+  const sample = Math.min(rows.length, 8);
+  const bytes =
+    sample === 0 ? 0 : new TextEncoder().encode(JSON.stringify(rows.slice(0, sample))).length / sample;
+  const size = Math.max(1, Math.floor(partBytes / Math.max(bytes, 1)));
+  const parts: R[][] = [];
+  for (let start = 0; start < rows.length; start += size) parts.push(rows.slice(start, start + size));
+  return parts.length > 0 ? parts : [[]];
+}
+
+const partBytes = 40_000;
 const maxChunks = 64;
 /** How many writes between two looks at the log's length (a key listing). */
 const compactEvery = 16;

@@ -2,8 +2,6 @@ import type { KeyValueStore } from '../storage/key-value-store.js';
 import type { Chunk } from './cache.js';
 import type { Row } from './options.js';
 
-const snapshotRows = 1000;
-
 /**
  * Replace the chunks `keys` (the whole log as read, oldest first) by snapshot chunks of the
  * replayed `rows`. Snapshot keys extend the last key read, so they sort right after it and before
@@ -14,13 +12,14 @@ export async function snapshot<R extends Row>(
   store: KeyValueStore,
   keys: readonly string[],
   rows: readonly R[],
+  split: (rows: readonly R[]) => R[][],
 ): Promise<void> {
   const last = keys.at(-1) as string;
   const writes: Array<Promise<void>> = [];
-  for (let start = 0, part = 0; start < rows.length; start += snapshotRows, part++) {
-    const chunk: Chunk<R> = { v: 1, rows: rows.slice(start, start + snapshotRows), deleted: [] };
-    writes.push(store.set(`${last}.s${part.toString().padStart(4, '0')}`, chunk));
-  }
+  split(rows).forEach((part, n) => {
+    const chunk: Chunk<R> = { v: 1, rows: part, deleted: [] };
+    writes.push(store.set(`${last}.s${n.toString().padStart(4, '0')}`, chunk));
+  });
   await Promise.all(writes);
   await Promise.all(keys.map((key) => store.remove(key)));
 }

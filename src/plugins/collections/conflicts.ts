@@ -80,3 +80,23 @@ export async function resolveStoredConflicts<R extends Row>(
     host.emit({ id, local, server, resolution, result: view.peek(id) ?? null });
   }
 }
+
+/**
+ * The conflict an answer to an update or removal shows under last writer wins: a field the
+ * server kept from a newer change elsewhere, or a removal answered with the row (kept). Loaded
+ * on first use. @internal
+ */
+export function lostToLww<R extends Row>(
+  operation: { kind?: string | undefined; body?: unknown },
+  row: R,
+  shownBefore: R | null,
+  key: string,
+): Omit<ConflictEvent<R>, 'result'> | undefined {
+  const removed = operation.kind?.endsWith('.remove') === true;
+  const sent = typeof operation.body === 'object' && operation.body !== null ? operation.body : {};
+  const lost = Object.entries(sent).some(
+    ([field, value]) => JSON.stringify(row[field]) !== JSON.stringify(value),
+  );
+  if (!removed && !lost) return undefined;
+  return { id: row[key] as string, local: removed ? null : shownBefore, server: row, resolution: 'lww' };
+}

@@ -21,6 +21,7 @@ export type {
   ConflictStrategy,
   Row,
 } from './options.js';
+export type { PendingRow } from './view.js';
 
 declare module '../../core/errors.js' {
   interface FluxyErrorCodes {

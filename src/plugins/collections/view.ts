@@ -15,6 +15,21 @@ export interface Change {
   seq: number;
 }
 
+/** A row with changes the server has not confirmed yet (`Collection.pending`). */
+export interface PendingRow<R extends Row> {
+  /**
+   * `'insert'`: not created on the server yet (later updates included); `'update'`: changed;
+   * `'remove'`: deleted here (`items` no longer shows it), the deletion not confirmed yet.
+   */
+  readonly type: 'insert' | 'update' | 'remove';
+  /** The row as the server last had it; undefined for an insert. */
+  readonly confirmed: R | undefined;
+  /** The row as shown (as in `items`); undefined once removed. */
+  readonly row: R | undefined;
+  /** For a removal: what the row showed when it was removed (e.g. for a "deleting…" line). */
+  readonly removed: R | undefined;
+}
+
 /**
  * The rows a collection shows: the confirmed rows (the server's, as cached) with the pending
  * changes applied on top, in a stable order. Only the rows whose inputs changed are recomputed,
@@ -38,6 +53,10 @@ export class RowView<R extends Row> {
   readonly #aliasVersion = signal(0);
   readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
   readonly #changeCount = signal(0);
+  /** Bumped whenever the pending changes or the temporary ids change. */
+  readonly #changed = signal(0);
+  /** Rows changed that `items` does not show yet. */
+  #stale = false;
 
   constructor(key: string, compare?: (a: R, b: R) => number) {
     this.#key = key;
@@ -93,8 +112,10 @@ export class RowView<R extends Row> {
   /**
    * Apply confirmed rows and deletions (a pull page, a server answer, another tab's). A row
    * replaces the confirmed one unless both carry a numeric `version` and the new one is older.
+   * With `publish: false` (a page of a longer pull), `get(id)` is current at once and `items`
+   * at the next change or {@link publish}: the list is not rebuilt for every page.
    */
-  confirm(rows: readonly R[], deleted: readonly string[]): void {
+  confirm(rows: readonly R[], deleted: readonly string[], publish = true): void {
     const touched = new Set<string>();
     for (const row of rows) {
       const id = row[this.#key];
@@ -111,7 +132,12 @@ export class RowView<R extends Row> {
         touched.add(id);
       }
     }
-    this.#refresh(touched);
+    this.#refresh(touched, publish);
+  }
+
+  /** Show in `items` what {@link confirm} did not publish. */
+  publish(): void {
+    if (this.#stale) this.#refresh(new Set());
   }
 
   /** Replace every pending change (after listing the outbox). */
@@ -169,19 +195,33 @@ export class RowView<R extends Row> {
     return this.#aliases;
   }
 
-  /** The confirmed rows (for tests and persistence). */
-  get confirmedRows(): IterableIterator<R> {
-    return this.#confirmed.values();
-  }
-
   /** The order must be made again; the last one is kept to merge the new ids into. */
   #invalidateOrder(): void {
     if (this.#order !== undefined) this.#previousOrder = this.#order;
     this.#order = undefined;
   }
 
+  /** The rows with pending changes, in the order of their first change (see `Collection.pending`). */
+  readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>> = computed(() => {
+    this.#changed.value;
+    this.#items.value; // a confirmed row may have changed
+    const pending = new Map<string, PendingRow<R>>();
+    for (const change of this.#changes) {
+      const id = this.resolve(change.id);
+      const before = pending.get(id);
+      const confirmed = this.#confirmed.get(id);
+      const shown = before ? before.row : confirmed;
+      const type = before?.type === 'insert' && change.type === 'update' ? 'insert' : change.type;
+      const row = change.type === 'remove' ? undefined : this.#apply(shown, change, id);
+      const removed = change.type === 'remove' ? shown : before?.removed;
+      pending.set(id, Object.freeze({ type, confirmed, row, removed }));
+    }
+    return pending;
+  });
+
   #index(): void {
     this.#changeCount.value = this.#changes.length;
+    this.#changed.value++;
     const byRow = new Map<string, Change[]>();
     for (const change of this.#changes) {
       const id = this.resolve(change.id);
@@ -194,17 +234,19 @@ export class RowView<R extends Row> {
 
   #compute(id: string): R | undefined {
     let row = this.#confirmed.get(id);
-    for (const change of this.#byRow.get(id) ?? []) {
-      // An insert over a confirmed row: its row came from the server before the insert's answer.
-      if (change.type === 'insert') row = { ...row, ...change.data, [this.#key]: id } as R;
-      else if (change.type === 'update') row = row ? ({ ...row, ...change.data, [this.#key]: id } as R) : row;
-      else row = undefined;
-    }
+    for (const change of this.#byRow.get(id) ?? []) row = this.#apply(row, change, id);
     return row;
   }
 
-  #refresh(ids: Set<string>): void {
-    let changed = false;
+  #apply(row: R | undefined, change: Change, id: string): R | undefined {
+    // An insert over a confirmed row: its row came from the server before the insert's answer.
+    if (change.type === 'insert') return { ...row, ...change.data, [this.#key]: id } as R;
+    if (change.type === 'update') return row ? ({ ...row, ...change.data, [this.#key]: id } as R) : row;
+    return undefined;
+  }
+
+  #refresh(ids: Set<string>, publish = true): void {
+    let changed = this.#stale;
     batch(() => {
       for (const id of ids) {
         const before = this.#rows.get(id);
@@ -218,7 +260,8 @@ export class RowView<R extends Row> {
         const rowSignal = this.#signals.get(id);
         if (rowSignal) rowSignal.value = after;
       }
-      if (changed) this.#items.value = Object.freeze(this.#list());
+      this.#stale = changed && !publish;
+      if (changed && publish) this.#items.value = Object.freeze(this.#list());
     });
   }
 
