@@ -47,6 +47,16 @@ export interface FaultServerOptions {
   dedupe?: boolean;
   /** Decide the fault of each request (after the scripted ones run out). @default () => 'ok' */
   choose?: (request: Received) => Fault;
+  /**
+   * The path of a batch endpoint (SyncPlugin's `batch` option), e.g. `'/batch'`: a `POST` there
+   * runs `{ ops: [{ id, method, url, headers, body }] }` in order, each op once per `id`, stopping
+   * at the first that does not succeed, and answers `200 { results: [{ id, status, body }] }`. The
+   * request takes a fault of its own (`drop-after`: run every op, then drop the connection), then
+   * each op takes the next one as if it were a request of its own (given to `choose` as one, not
+   * added to `received`): a status is that op's result and ends the batch; `drop-before` /
+   * `drop-after` drop the connection before / after that op is applied; `hang` never answers.
+   */
+  batch?: string;
 }
 
 /**
@@ -141,11 +151,7 @@ export class FaultServer {
         waiter.resolve();
       }
     }
-    let fault: Fault = this.#script.shift() ?? this.#options.choose?.(received) ?? 'ok';
-    while (typeof fault === 'object' && 'delayMs' in fault) {
-      await new Promise((resolve) => setTimeout(resolve, (fault as { delayMs: number }).delayMs));
-      fault = fault.next ?? 'ok';
-    }
+    const fault = await this.#fault(received);
     if (fault === 'hang') return;
     if (fault === 'drop-before') {
       request.socket.destroy();
@@ -159,7 +165,11 @@ export class FaultServer {
         .end(JSON.stringify({ error: fault.status }));
       return;
     }
-    const answer = this.#apply(received);
+    const answer =
+      received.method === 'POST' && received.path === this.#options.batch
+        ? await this.#batch(received, request)
+        : this.#apply(received);
+    if (!answer) return; // the connection was dropped, or an op hangs
     if (fault === 'drop-after') {
       request.socket.destroy();
       return;
@@ -176,6 +186,60 @@ export class FaultServer {
       return;
     }
     response.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(answer.body);
+  }
+
+  /** The next fault (scripted, else chosen), after the latency it asks for. */
+  async #fault(received: Received): Promise<Exclude<Fault, { delayMs: number }>> {
+    let fault: Fault = this.#script.shift() ?? this.#options.choose?.(received) ?? 'ok';
+    while (typeof fault === 'object' && 'delayMs' in fault) {
+      await new Promise((resolve) => setTimeout(resolve, (fault as { delayMs: number }).delayMs));
+      fault = fault.next ?? 'ok';
+    }
+    return fault;
+  }
+
+  /** Run a batch's ops (see {@link FaultServerOptions.batch}); undefined once the connection is dropped. */
+  async #batch(
+    batch: Received,
+    request: IncomingMessage,
+  ): Promise<{ status: number; body: string } | undefined> {
+    let ops: Array<{
+      id: string;
+      method: string;
+      url: string;
+      headers?: Record<string, string>;
+      body?: unknown;
+    }>;
+    try {
+      ops = (JSON.parse(batch.body) as { ops: typeof ops }).ops;
+      if (!Array.isArray(ops)) throw new TypeError('no ops');
+    } catch {
+      return { status: 400, body: JSON.stringify({ error: 'invalid-batch' }) };
+    }
+    const results: string[] = [];
+    for (const op of ops) {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(op.headers ?? {})) headers[name.toLowerCase()] = value;
+      const body = op.body === undefined ? '' : JSON.stringify(op.body);
+      const received: Received = { key: op.id, method: op.method, path: op.url, headers, body };
+      const fault = await this.#fault(received);
+      if (fault === 'hang') return undefined;
+      if (fault === 'drop-before') {
+        request.socket.destroy();
+        return undefined;
+      }
+      const answer =
+        typeof fault === 'object'
+          ? { status: fault.status, body: JSON.stringify({ error: fault.status }) }
+          : this.#apply(received);
+      if (fault === 'drop-after') {
+        request.socket.destroy();
+        return undefined;
+      }
+      results.push(`{"id":${JSON.stringify(op.id)},"status":${answer.status},"body":${answer.body}}`);
+      if (answer.status > 299) break;
+    }
+    return { status: 200, body: `{"results":[${results.join(',')}]}` };
   }
 
   #apply(received: Received): { status: number; body: string } {
