@@ -34,6 +34,8 @@ const DESCRIBED = {
     'The create that introduced a temporary id this operation uses failed: the operation cannot succeed; retry() the create first, or discard() both.',
   'sync/storage-failed':
     'Storage refused a read or a write in the background: shown in lastError, retried with backoff; cleared once storage answers.',
+  'sync/storage-lost':
+    'The storage plugin found its database wiped (storage.lost). Between runs: the queue starts empty, shown until the next success. Under the running app: the in-memory queue is dropped, nothing more is sent, queue() fails with storage/lost; reload.',
   'sync/not-queued':
     'defineMutation(): queue() refused the operation (bad input, storage full): the optimistic change was rolled back.',
 };

@@ -35,7 +35,11 @@ describe('the indexeddb driver', () => {
     const { storage } = await openStorage({});
     expect(storage.driver).toBe('indexeddb');
     await storage.set('k', 1);
-    expect(Object.keys(await readRaw(globalThis.indexedDB, 'fluxy'))).toStrictEqual(['k']);
+    // The record, and the database's generation (a random id written when it was created).
+    expect(Object.keys(await readRaw(globalThis.indexedDB, 'fluxy')).sort()).toStrictEqual([
+      '\u0000fluxy:generation',
+      'k',
+    ]);
   });
 
   it('stores one IndexedDB record per key, encrypted with a secret', async () => {
@@ -48,7 +52,12 @@ describe('the indexeddb driver', () => {
     });
     await storage.set('message', 'the eagle lands at dawn');
     const raw = await readRaw(factory, 'app');
-    expect(Object.keys(raw).sort()).toStrictEqual(['\u0000fluxy:binding', '\u0000fluxy:meta', 'message']);
+    expect(Object.keys(raw).sort()).toStrictEqual([
+      '\u0000fluxy:binding',
+      '\u0000fluxy:generation',
+      '\u0000fluxy:meta',
+      'message',
+    ]);
     expect(JSON.stringify(raw)).not.toContain('eagle');
     expect(await storage.get('message')).toBe('the eagle lands at dawn');
   });

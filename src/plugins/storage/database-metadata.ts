@@ -226,3 +226,70 @@ function parseMetadata(stored: string, maxIterations: number): Metadata {
   }
   return { v: 1, kdf: 'pbkdf2-sha256', iterations, salt, check: record.check };
 }
+
+/** Where every database keeps its generation: a random id written when the database is created. @internal */
+export const generationKey = '\u0000fluxy:generation';
+
+/**
+ * Reads the database's generation (creating it in a new database) and compares it with the one
+ * remembered outside the database ({@link StorageBackend.hint}). `lost` when the hint names
+ * another generation: the database this app used before was wiped (or replaced) between runs.
+ * What a wipe left behind without its generation (records, encryption metadata) is deleted
+ * first, so no part of the lost data — half an outbox — is ever used again. @internal
+ */
+export async function openGeneration(backend: StorageBackend): Promise<{ id: string; lost: boolean }> {
+  const remembered = await backend.hint?.read().catch(() => undefined);
+  let id = await backend.getItem(generationKey);
+  if (id === undefined) {
+    if (remembered !== undefined) await backend.clear();
+    await backend.insertIfAbsent(generationKey, toBase64(randomBytes(16)));
+    id = (await backend.getItem(generationKey)) as string;
+  }
+  // Without the hint a later wipe looks like a first run; nothing worse: the open goes on.
+  if (remembered !== id) await backend.hint?.write(id).catch(() => {});
+  return { id, lost: remembered !== undefined && remembered !== id };
+}
+
+/**
+ * Watches an open database for being wiped under the running app: the driver's own signal
+ * (IndexedDB closed or deleted by the browser), a key listing without the generation, or, after a
+ * driver failure, the generation missing, replaced, or its database gone. Calls `onLost` once. @internal
+ */
+export class GenerationWatch {
+  lost = false;
+  readonly #backend: StorageBackend;
+  readonly #id: string;
+  readonly #onLost: () => void;
+
+  constructor(backend: StorageBackend, id: string, onLost: () => void) {
+    this.#backend = backend;
+    this.#id = id;
+    this.#onLost = onLost;
+    backend.onGone?.(() => this.declare());
+  }
+
+  declare(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.#onLost();
+  }
+
+  /** A full key listing of the database: the generation must be in it. True when lost. */
+  checkListing(keys: readonly string[]): boolean {
+    if (!keys.includes(generationKey)) this.declare();
+    return this.lost;
+  }
+
+  /** After a driver failure: true when the failure is the database being gone. */
+  async confirm(): Promise<boolean> {
+    if (this.lost) return true;
+    let gone: boolean;
+    try {
+      gone = (await this.#backend.getItem(generationKey)) !== this.#id;
+    } catch {
+      gone = (await this.#backend.gone?.().catch(() => false)) ?? false;
+    }
+    if (gone) this.declare();
+    return this.lost;
+  }
+}

@@ -13,6 +13,7 @@ import { FluxyError } from '../../core/errors.js';
  * - `storage/unknown-driver`: the `driver` option names no driver, or that driver does not exist here.
  * - `storage/invalid-secret`: empty or non-string secret, raw key of the wrong type or length, iterations below the floor.
  * - `storage/invalid-key`: a storage key or namespace that is empty, not a string, reserved or not well-formed.
+ * - `storage/lost`: the database was deleted under the running app (site data cleared, eviction, its folder removed); every later call fails with it: reload.
  *
  * @example
  * try { await storage.set('draft', value); } catch (error) {
@@ -28,7 +29,8 @@ export type StorageErrorCode =
   | 'storage/wrong-secret'
   | 'storage/unknown-driver'
   | 'storage/invalid-secret'
-  | 'storage/invalid-key';
+  | 'storage/invalid-key'
+  | 'storage/lost';
 
 /** Shorthand for `new FluxyError(code, message, { cause })`. @internal */
 export function storageError(

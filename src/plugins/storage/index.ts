@@ -6,7 +6,7 @@ export type { StorageDriverName } from './drivers/open-driver.js';
 export type { StorageErrorCode } from './errors.js';
 export type { KeyValueStore, StorageChange } from './key-value-store.js';
 export type { StorageOptions } from './options.js';
-export { StoragePlugin } from './plugin.js';
+export { type StorageEvents, type StorageLoss, type StoragePersistence, StoragePlugin } from './plugin.js';
 export { defaultIterations, minIterations } from './record-keys.js';
 
 declare module '../../core/plugin.js' {

@@ -1,5 +1,8 @@
+import { type ReadonlySignal, signal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
-import { FluxyError, isFluxyError } from '../../core/errors.js';
+import { FluxyError, invalidArgument, isFluxyError } from '../../core/errors.js';
+import { EventBus, type Unsubscribe } from '../../core/events.js';
+import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import type { StorageDriverName } from './drivers/open-driver.js';
 import type { KeyValueStore, StorageChange } from './key-value-store.js';
@@ -8,6 +11,38 @@ import { openStore } from './open-store.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import type { RecordStore } from './record-store.js';
 import { assertNamespace, namespaceSeparator } from './storage-keys.js';
+
+/**
+ * The database this app used is gone (see `storage.lost`). `when`: `'between-runs'` — found at
+ * open (the wiped database's leftovers were deleted; storage goes on, empty); `'while-running'` —
+ * deleted under the running app (every later call fails with `storage/lost`: reload). `at`: ms
+ * since epoch.
+ *
+ * @example
+ * storage.on('storageLost', ({ when }) => showBanner(when === 'while-running' ? 'reload' : 'data cleared'));
+ */
+export interface StorageLoss {
+  readonly when: 'between-runs' | 'while-running';
+  readonly at: number;
+}
+
+/** The events of `storage.on()`. */
+export interface StorageEvents {
+  /** The database was wiped: between runs (reported during init) or under the running app. */
+  storageLost: StorageLoss;
+}
+
+/**
+ * Whether the browser may evict this origin's storage under pressure: `'persisted'` (it will
+ * not without asking the user), `'best-effort'` (it may), `'unsupported'` (no
+ * `navigator.storage` here: Node, an insecure context, an old browser).
+ */
+export type StoragePersistence = 'persisted' | 'best-effort' | 'unsupported';
+
+interface StorageManagerLike {
+  persist?(): Promise<boolean>;
+  persisted?(): Promise<boolean>;
+}
 
 /**
  * Persistent key-value storage over localforage, encrypted and authenticated when a `secret`
@@ -25,6 +60,11 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   #store: RecordStore | undefined;
   #driver: StorageDriverName | 'localforage' | undefined;
   #initError: unknown;
+  #logger: Logger | undefined;
+  readonly #lost = signal<StorageLoss | null>(null);
+  readonly #events = new EventBus<StorageEvents>((event, error) =>
+    this.#logger?.error(`a "storage.on('${event}')" handler threw`, error),
+  );
 
   /** Validates the options at once (bad options throw here, before registration). */
   constructor(options: StorageOptions = {}) {
@@ -50,13 +90,55 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     return this.#options.credentials !== undefined;
   }
 
+  /**
+   * `null` while the database is the one this app had; a {@link StorageLoss} once it was found
+   * wiped — at init (between runs) or under the running app. Between runs, Fluxy knows of the
+   * earlier database from a hint kept outside it (`localStorage` for IndexedDB, a file beside the
+   * folder for the file driver): a wipe that also removed the hint looks like a first run.
+   */
+  get lost(): ReadonlySignal<StorageLoss | null> {
+    return this.#lost;
+  }
+
+  /**
+   * Listen to `storageLost`; returns the unsubscribe function. Subscribe before `ready()` to hear
+   * a loss found at init (or read `storage.lost` afterwards).
+   *
+   * @example storage.on('storageLost', (loss) => console.warn('offline data lost', loss.when));
+   */
+  on<K extends keyof StorageEvents>(event: K, handler: (payload: StorageEvents[K]) => void): Unsubscribe {
+    if (event !== 'storageLost')
+      throw invalidArgument(`storage.on(): unknown event "${String(event)}". Events: storageLost.`);
+    return this.#events.on(event, handler);
+  }
+
+  /**
+   * Ask the browser not to evict this origin's storage (`navigator.storage.persist()`); resolves
+   * with the answer. Browsers may grant it silently (an installed app, a bookmarked site) or
+   * prompt; call it on a user's gesture. A refusal or a failure resolves `'best-effort'`.
+   *
+   * @example if ((await storage.requestPersistence()) !== 'persisted') showBackupHint();
+   */
+  requestPersistence(): Promise<StoragePersistence> {
+    return askStorageManager('persist');
+  }
+
+  /** Whether this origin's storage is already persisted (`navigator.storage.persisted()`), without asking. */
+  persistence(): Promise<StoragePersistence> {
+    return askStorageManager('persisted');
+  }
+
   /** @internal Opens the driver and the encryption; called by the app. */
   override async init(ctx: PluginContext): Promise<void> {
     this.#initError = undefined;
+    this.#logger = ctx.logger;
     try {
-      const { store, driver } = await openStore(this.#options, ctx.logger);
+      const { store, driver, lost } = await openStore(this.#options, ctx.logger, () =>
+        this.#reportLost('while-running'),
+      );
       this.#store = store;
       this.#driver = driver;
+      if (lost) this.#reportLost('between-runs');
     } catch (error) {
       this.#initError = error;
       throw error;
@@ -108,6 +190,18 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     return new NamespaceView(this, prefix + namespaceSeparator);
   }
 
+  #reportLost(when: StorageLoss['when']): void {
+    if (this.#lost.peek()?.when === 'while-running') return;
+    this.#logger?.warn(
+      when === 'between-runs'
+        ? 'The database this app used before was wiped (site data cleared or evicted): starting on an empty one.'
+        : 'The database was deleted under the running app: storage calls now fail with storage/lost; reload.',
+    );
+    const loss: StorageLoss = { when, at: Date.now() };
+    this.#lost.value = loss;
+    this.#events.emit('storageLost', loss);
+  }
+
   async #opened(): Promise<RecordStore> {
     try {
       await this.whenReady();
@@ -125,5 +219,16 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
       );
     }
     return store;
+  }
+}
+
+async function askStorageManager(method: 'persist' | 'persisted'): Promise<StoragePersistence> {
+  const manager = (globalThis as { navigator?: { storage?: StorageManagerLike } }).navigator?.storage;
+  const ask = manager?.[method];
+  if (typeof ask !== 'function') return 'unsupported';
+  try {
+    return (await ask.call(manager)) ? 'persisted' : 'best-effort';
+  } catch {
+    return 'best-effort';
   }
 }

@@ -1,5 +1,6 @@
+import type { GenerationWatch } from './database-metadata.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
-import { toStorageError } from './errors.js';
+import { storageError, toStorageError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { toJson } from './json-value.js';
 import type { KeyValueStore, StorageChange } from './key-value-store.js';
@@ -30,13 +31,16 @@ export class RecordStore implements KeyValueStore {
   readonly #backend: StorageBackend;
   readonly #codec: RecordCodec;
   readonly #commits: GroupCommit;
+  readonly #watch: GenerationWatch | undefined;
   // Settles once the latest write was handed to the driver: writes reach it in call order even
   // though encrypting takes a variable time.
   #issued: Promise<unknown> = Promise.resolve();
 
-  constructor(backend: StorageBackend, codec: RecordCodec) {
+  /** With `watch`, a database wiped under the app fails every call with `storage/lost`. */
+  constructor(backend: StorageBackend, codec: RecordCodec, watch?: GenerationWatch) {
     this.#backend = backend;
     this.#codec = codec;
+    this.#watch = watch;
     this.#commits = new GroupCommit(backend);
   }
 
@@ -47,7 +51,7 @@ export class RecordStore implements KeyValueStore {
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     assertKey(key, 'get');
-    const stored = await driverCall(() => this.#backend.getItem(key), `get("${key}")`);
+    const stored = await this.#call(() => this.#backend.getItem(key), `get("${key}")`);
     if (stored === undefined) return undefined;
     return (await this.#codec.decode(key, stored)) as T;
   }
@@ -56,14 +60,14 @@ export class RecordStore implements KeyValueStore {
     assertKey(key, 'set');
     const record = this.#codec.encode(key, toJson(value, key));
     await this.#inCallOrder(record, (stored) =>
-      driverCall(() => this.#commits.write({ key, value: stored }), `set("${key}")`),
+      this.#call(() => this.#commits.write({ key, value: stored }), `set("${key}")`),
     );
   }
 
   async remove(key: string): Promise<void> {
     assertKey(key, 'remove');
     await this.#inCallOrder(Promise.resolve(), () =>
-      driverCall(() => this.#commits.write({ key, value: undefined }), `remove("${key}")`),
+      this.#call(() => this.#commits.write({ key, value: undefined }), `remove("${key}")`),
     );
   }
 
@@ -79,7 +83,7 @@ export class RecordStore implements KeyValueStore {
       }),
     );
     await this.#inCallOrder(records, (stored) =>
-      driverCall(
+      this.#call(
         () =>
           this.#commits.writeGroup(
             changes.map((change, index) => ({ key: change.key, value: stored[index] })),
@@ -91,7 +95,8 @@ export class RecordStore implements KeyValueStore {
 
   async keys(prefix?: string): Promise<string[]> {
     assertPrefix(prefix, 'keys');
-    const keys = await driverCall(() => this.#backend.keys(), 'keys()');
+    const keys = await this.#call(() => this.#backend.keys(), 'keys()');
+    if (this.#watch?.checkListing(keys)) throw lostError();
     const start = prefix ?? '';
     // Array#sort without a comparator orders by UTF-16 code units, whatever the driver returned.
     return keys.filter((key) => key.startsWith(start) && !key.startsWith(reservedKeyPrefix)).sort();
@@ -106,7 +111,7 @@ export class RecordStore implements KeyValueStore {
       async () => {
         await this.#commits.drained();
         const keys = await this.keys(prefix);
-        await driverCall(
+        await this.#call(
           () => Promise.all(keys.map((key) => this.#commits.write({ key, value: undefined }))),
           operation,
         );
@@ -141,6 +146,17 @@ export class RecordStore implements KeyValueStore {
     return result;
   }
 
+  /** Calls the driver; its failure becomes a storage error — `storage/lost` once the database is found gone. */
+  async #call<T>(call: () => Promise<T>, operation: string): Promise<T> {
+    if (this.#watch?.lost) throw lostError();
+    try {
+      return await call();
+    } catch (error) {
+      if (await this.#watch?.confirm()) throw lostError();
+      throw toStorageError(error, operation);
+    }
+  }
+
   /** Releases the driver (connections, handles). */
   async close(): Promise<void> {
     await this.#commits.drained();
@@ -148,10 +164,10 @@ export class RecordStore implements KeyValueStore {
   }
 }
 
-async function driverCall<T>(call: () => Promise<T>, operation: string): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw toStorageError(error, operation);
-  }
+/** What every call of a store whose database was found gone fails with. @internal */
+export function lostError(): Error {
+  return storageError(
+    'storage/lost',
+    'The database was deleted while the app ran (site data cleared, storage evicted, its folder removed): this app reads and writes nothing more, so no part of the lost data is used again. Reload (or create a new app) to start on a fresh database.',
+  );
 }

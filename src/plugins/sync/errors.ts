@@ -17,7 +17,9 @@
  * `maxResponseBytes` — so it is asked again with the same key; or a batch's answer is not
  * `200 { results }` for the operations sent, which are all sent again), `sync/dependency-failed` (it refers to the
  * `tempId` of a create that failed for good or was discarded), `sync/storage-failed` (reading or
- * writing the outbox failed during a flush; retried with backoff).
+ * writing the outbox failed during a flush; retried with backoff), `sync/storage-lost` (in
+ * `lastError` only: the database was wiped — between runs, until the next success; or under the
+ * running app, for good: nothing more is sent or queued until a reload).
  */
 export type SyncErrorCode =
   | 'sync/invalid-method'
@@ -38,4 +40,5 @@ export type SyncErrorCode =
   | 'sync/headers-failed'
   | 'sync/dependency-failed'
   | 'sync/storage-failed'
+  | 'sync/storage-lost'
   | 'sync/not-queued';

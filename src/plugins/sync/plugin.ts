@@ -1,4 +1,4 @@
-import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-core';
+import { batch, computed, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
@@ -35,6 +35,8 @@ import type { SyncEvents } from './sync-events.js';
 interface StorageLike {
   namespace(prefix: string): OutboxStorage;
   readonly databaseName?: string;
+  /** Set once the database was found wiped (fluxy/storage's `storage.lost`). */
+  readonly lost?: ReadonlySignal<{ readonly when: 'between-runs' | 'while-running' } | null>;
 }
 interface ConnectivityLike {
   readonly isOnline: ReadonlySignal<boolean>;
@@ -177,6 +179,15 @@ export class SyncPlugin extends FluxyPlugin {
     });
     for (const entry of this.#handlers) entry[2] = engine.handle(entry[0], entry[1]);
     ctx.onDispose(() => engine.dispose());
+    const lost = storage.lost;
+    if (lost) {
+      ctx.onDispose(
+        effect(() => {
+          const loss = lost.value;
+          if (loss) untracked(() => engine.storageLost(loss.when));
+        }),
+      );
+    }
     await engine.start();
     const document = (globalThis as { document?: Document }).document;
     if (document?.addEventListener) {

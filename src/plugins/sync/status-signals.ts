@@ -48,6 +48,8 @@ export class StatusSignals {
    * is cleared, or another op becomes failed. `lastError` shows the transient error over it.
    */
   #deadLetterError: { error: OperationError; id: string } | null = null;
+  /** The storage was found wiped: shown over every other error; `sticky` (under the running app) for good. */
+  #lostError: { error: OperationError; sticky: boolean } | null = null;
   /** The leader tab's state, for a tab that does not send. */
   #leaderState: SharedSyncState | undefined;
 
@@ -82,10 +84,17 @@ export class StatusSignals {
     return this.#transientError?.id === id && this.#transientError.backoff;
   }
 
+  /** The database was wiped (see `sync/storage-lost`); `sticky` when under the running app. */
+  storageLost(error: OperationError, sticky: boolean): void {
+    if (!this.#lostError?.sticky) this.#lostError = { error, sticky };
+    this.publish();
+  }
+
   /** The head was sent: its retry error goes (not the error of an op that became failed). */
   headSent(): void {
     this.#completeOne();
     this.#transientError = null;
+    if (!this.#lostError?.sticky) this.#lostError = null;
     this.publish();
   }
 
@@ -119,6 +128,7 @@ export class StatusSignals {
   /** The queue was cleared: no error remains. */
   clearErrors(): void {
     this.#transientError = null;
+    if (!this.#lostError?.sticky) this.#lostError = null;
     this.#deadLetterError = null;
   }
 
@@ -141,16 +151,17 @@ export class StatusSignals {
     // not while the head only waits for its retry (a flush that finds it waiting sends nothing).
     const sending =
       this.#flushing &&
-      (this.requesting || (!paused && !clearing && online && !this.#transientError?.backoff));
+      (this.requesting ||
+        (!paused && !clearing && online && !this.#transientError?.backoff && !this.#lostError?.sticky));
     if (this.#flushing) {
       const total = Math.max(this.#progressState.total, this.#progressState.done + pendingCount);
       if (total !== this.#progressState.total) this.#progressState = { ...this.#progressState, total };
     }
     const isSyncing = mirror ? mirror.isSyncing : sending;
     // A dead-letter error stays in lastError, but only a head waiting for its retry is 'error'.
-    const lastError = mirror
-      ? mirror.lastError
-      : (this.#transientError?.error ?? this.#deadLetterError?.error ?? null);
+    const lastError =
+      this.#lostError?.error ??
+      (mirror ? mirror.lastError : (this.#transientError?.error ?? this.#deadLetterError?.error ?? null));
     const progress = mirror ? mirror.progress : this.#progressState;
     const status: SyncStatus = paused
       ? 'paused'
@@ -158,11 +169,13 @@ export class StatusSignals {
         ? 'offline'
         : isSyncing
           ? 'syncing'
-          : mirror
-            ? mirror.status
-            : this.#transientError && pendingCount > 0
-              ? 'error'
-              : 'idle';
+          : this.#lostError?.sticky
+            ? 'error'
+            : mirror
+              ? mirror.status
+              : this.#transientError && pendingCount > 0
+                ? 'error'
+                : 'idle';
     const changed = this.pendingCount.peek() !== pendingCount || this.failedCount.peek() !== failedCount;
     batch(() => {
       this.pendingCount.value = pendingCount;

@@ -68,6 +68,8 @@ export class SyncEngine {
   #backgroundFailures = 0;
   #started = false;
   #disposed = false;
+  /** The database was wiped under the running app: nothing is read, sent or queued any more. */
+  #lost = false;
   readonly #disposers: Unsubscribe[] = [];
 
   constructor(deps: SyncEngineDeps) {
@@ -254,6 +256,32 @@ export class SyncEngine {
     this.#status.publish();
   }
 
+  /**
+   * The storage plugin found its database wiped. Between runs the queue read at start is what
+   * storage holds (the wipe's leftovers were deleted): only `lastError` tells, until a success.
+   * Under the running app: the in-memory lists are dropped (nothing is stored any more, so
+   * `pendingCount` is 0), nothing more is sent — no op is ever delivered from half a queue — and
+   * `lastError` says so for good; `queue()` fails with `storage/lost` from storage.
+   */
+  storageLost(when: 'between-runs' | 'while-running'): void {
+    if (when === 'while-running') {
+      this.#lost = true;
+      this.#loop.cancelWake();
+      void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.#status.publish());
+    }
+    this.#status.storageLost(
+      {
+        code: 'sync/storage-lost',
+        message:
+          when === 'while-running'
+            ? 'the database was deleted under the running app: the queue is gone and nothing more is sent; reload'
+            : 'the database was wiped since the last run: the operations queued then are gone',
+        at: this.#deps.now(),
+      },
+      when === 'while-running',
+    );
+  }
+
   /** Stop timers, listeners and the lock; abort the request in flight (its operation stays queued). */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
@@ -286,6 +314,7 @@ export class SyncEngine {
   #canSend(): boolean {
     return (
       !this.#disposed &&
+      !this.#lost &&
       !this.#clearing &&
       this.#paused === false &&
       this.#deps.leader.isLeader.peek() &&
@@ -324,7 +353,7 @@ export class SyncEngine {
   }
 
   #backgroundFailed(what: string, error: unknown): void {
-    if (this.#disposed) return;
+    if (this.#disposed || this.#lost) return;
     this.#deps.logger.error(`${what} failed in the background; retrying`, error);
     this.#status.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
     clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
@@ -340,7 +369,7 @@ export class SyncEngine {
   }
 
   async #rescan(): Promise<void> {
-    if (this.#disposed) return;
+    if (this.#disposed || this.#lost) return;
     const last = await this.#lists.replace(async () => {
       const mark = this.#tempIds.mark();
       const listing = await this.#deps.storage.keys();

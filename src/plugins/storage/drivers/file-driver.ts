@@ -1,5 +1,6 @@
 import { decodeFileName, encodeFileName } from './file-names.js';
 import {
+  type GenerationHint,
   quotaExceeded,
   recordSize,
   type StorageBackend,
@@ -41,6 +42,11 @@ export class FileDriver implements StorageBackend {
   readonly #sizes: Map<string, number>;
   #used: number;
   #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * The generation id in `<folder>.generation` beside the database's folder (a `.` never appears
+   * in a folder name, so it is no other database's): it survives the folder being deleted.
+   */
+  readonly hint: GenerationHint;
 
   private constructor(
     fs: FileSystem,
@@ -55,6 +61,27 @@ export class FileDriver implements StorageBackend {
     this.#quota = quota;
     this.#sizes = sizes;
     this.#used = [...sizes.values()].reduce((total, size) => total + size, 0);
+    const hintFile = `${folder}.generation`;
+    this.hint = {
+      read: () =>
+        fs.readFile(hintFile, 'utf8').catch((error: unknown) => {
+          if (codeOf(error) === 'ENOENT') return undefined;
+          throw error;
+        }),
+      write: async (id) => {
+        const temp = path.join(folder, tempName()); // a leftover is deleted at the next open
+        await this.#writeDurably(temp, id);
+        await fs.rename(temp, hintFile);
+      },
+    };
+  }
+
+  /**
+   * The folder was deleted while its hint file stays: the database is gone. When both are
+   * missing (the whole `dir` moved away, a disk unmounted) it is only unreachable for now.
+   */
+  async gone(): Promise<boolean> {
+    return !(await this.#folderExists()) && (await this.hint.read().catch(() => undefined)) !== undefined;
   }
 
   /** Opens (creating if needed) the database folder and deletes leftover temp files. */

@@ -1,4 +1,4 @@
-import type { StorageBackend, StorageWrite } from './storage-backend.js';
+import type { GenerationHint, StorageBackend, StorageWrite } from './storage-backend.js';
 
 const storeName = 'records';
 
@@ -16,9 +16,26 @@ const storeName = 'records';
  */
 export class IndexedDbDriver implements StorageBackend {
   readonly #db: IDBDatabase;
+  readonly hint: GenerationHint | undefined;
+  #gone = false;
+  #onGone: (() => void) | undefined;
 
-  private constructor(db: IDBDatabase) {
+  private constructor(db: IDBDatabase, name: string) {
     this.#db = db;
+    this.hint = localStorageHint(`fluxy:generation:${name}`);
+    // The browser closes the connection itself when the database is deleted from outside
+    // (site data cleared, eviction); a deletion from another page asks for a version `null`.
+    const lost = (): void => {
+      if (this.#gone) return;
+      this.#gone = true;
+      this.#onGone?.();
+    };
+    db.onclose = lost;
+    // Let another tab upgrade or delete the database instead of blocking it forever.
+    db.onversionchange = (event) => {
+      if (event.newVersion === null) lost();
+      db.close();
+    };
   }
 
   /** Opens (creating if needed) the database; rejects if it is blocked or cannot be opened. */
@@ -29,10 +46,7 @@ export class IndexedDbDriver implements StorageBackend {
         if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
       };
       request.onsuccess = () => {
-        const db = request.result;
-        // Let another tab upgrade or delete the database instead of blocking it forever.
-        db.onversionchange = () => db.close();
-        resolve(new IndexedDbDriver(db));
+        resolve(new IndexedDbDriver(request.result, name));
       };
       request.onerror = () => reject(request.error ?? new Error(`indexedDB.open("${name}") failed`));
       request.onblocked = () =>
@@ -103,6 +117,14 @@ export class IndexedDbDriver implements StorageBackend {
     this.#db.close();
   }
 
+  async gone(): Promise<boolean> {
+    return this.#gone;
+  }
+
+  onGone(listener: () => void): void {
+    this.#onGone = listener;
+  }
+
   // Resolves when the transaction completes (so a write is committed), not when the request succeeds.
   #run<T>(mode: IDBTransactionMode, operation: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
     return new Promise((resolve, reject) => {
@@ -113,4 +135,19 @@ export class IndexedDbDriver implements StorageBackend {
         reject(transaction.error ?? request.error ?? new Error('the IndexedDB transaction was aborted'));
     });
   }
+}
+
+/** The generation hint in `localStorage` (which survives when only IndexedDB is cleared); none where it is unusable. */
+function localStorageHint(key: string): GenerationHint | undefined {
+  let storage: Storage | undefined;
+  try {
+    storage = globalThis.localStorage;
+  } catch {
+    // Access denied (site data blocked): no hint.
+  }
+  if (!storage) return undefined;
+  return {
+    read: async () => storage.getItem(key) ?? undefined,
+    write: async (id) => storage.setItem(key, id),
+  };
 }

@@ -37,6 +37,24 @@ export interface StorageBackend {
   clear(): Promise<void>;
   /** Releases connections and handles. The backend is unusable afterwards. */
   close(): Promise<void>;
+  /**
+   * Where this database's generation id is remembered outside it (the file driver: a file beside
+   * its folder), so a database wiped between runs can be told from a first run. Optional.
+   */
+  readonly hint?: GenerationHint | undefined;
+  /**
+   * True when the database itself is known to be gone (IndexedDB: deleted or closed by the
+   * browser; file: its folder removed while its hint file stays), not merely unreachable.
+   */
+  gone?(): Promise<boolean>;
+  /** Calls `listener` once when the driver learns that its database was deleted under it. */
+  onGone?(listener: () => void): void;
+}
+
+/** A generation id kept outside the database (see {@link StorageBackend.hint}). @internal */
+export interface GenerationHint {
+  read(): Promise<string | undefined>;
+  write(id: string): Promise<void>;
 }
 
 /**
