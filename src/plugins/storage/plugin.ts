@@ -192,11 +192,14 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
 
   #reportLost(when: StorageLoss['when']): void {
     if (this.#lost.peek()?.when === 'while-running') return;
-    this.#logger?.warn(
-      when === 'between-runs'
-        ? 'The database this app used before was wiped (site data cleared or evicted): starting on an empty one.'
-        : 'The database was deleted under the running app: storage calls now fail with storage/lost; reload.',
-    );
+    if (when === 'between-runs')
+      this.#logger?.warn(
+        'The database this app used before was wiped (site data cleared or evicted): starting on an empty one.',
+      );
+    else
+      this.#logger?.warn(
+        'The database was deleted under the running app: storage calls now fail with storage/lost; reload.',
+      );
     const loss: StorageLoss = { when, at: Date.now() };
     this.#lost.value = loss;
     this.#events.emit('storageLost', loss);

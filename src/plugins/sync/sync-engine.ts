@@ -269,16 +269,22 @@ export class SyncEngine {
       this.#loop.cancelWake();
       void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.#status.publish());
     }
+    const code = 'sync/storage-lost';
+    const at = this.#deps.now();
     this.#status.storageLost(
-      {
-        code: 'sync/storage-lost',
-        message:
-          when === 'while-running'
-            ? 'the database was deleted under the running app: the queue is gone and nothing more is sent; reload'
-            : 'the database was wiped since the last run: the operations queued then are gone',
-        at: this.#deps.now(),
-      },
-      when === 'while-running',
+      this.#lost
+        ? {
+            code,
+            at,
+            message:
+              'the database was deleted under the running app: its queue is gone, nothing more is sent',
+          }
+        : {
+            code,
+            at,
+            message: 'the database was wiped since the last run: the operations queued then are gone',
+          },
+      this.#lost,
     );
   }
 
