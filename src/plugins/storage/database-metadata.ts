@@ -67,7 +67,7 @@ export async function unlockDatabase(
     // Another tab or process may be creating the database at the same moment (without Web Locks:
     // Node, plain-http pages): only one insert can win, and the loser opens with the winner's salt.
     if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata)))
-      return bindDatabase(backend, codec);
+      return bindDatabase(backend, codec, true);
     return unlockDatabase(backend, cipher, credentials);
   }
   const metadata = parseMetadata(
@@ -105,7 +105,6 @@ export async function unlockDatabase(
 /** Where an encrypted database keeps its random id (and whether its records carry it). @internal */
 export const bindingKey = '\u0000fluxy:binding';
 const bindingCheck = 'fluxy database binding';
-const migrationBatch = 256;
 
 /**
  * The codec for this database's records, bound to its random id. The id lives in its own record,
@@ -114,14 +113,19 @@ const migrationBatch = 256;
  * earlier Fluxy) gets one — created with `insertIfAbsent`, so two openers agree — and its records
  * are then re-authenticated with the id (same IV and ciphertext, a new MAC; nothing decrypted),
  * after which `migrated` is set and version-1 records are refused. A crash part-way resumes at the
- * next open; until then version-1 records are still read.
+ * next open; until then version-1 records are still read. A database just `created` (no records
+ * yet) is marked migrated at once, so the migration code is never loaded for it.
  */
-async function bindDatabase(backend: StorageBackend, codec: SealedCodec): Promise<SealedCodec> {
+async function bindDatabase(
+  backend: StorageBackend,
+  codec: SealedCodec,
+  created = false,
+): Promise<SealedCodec> {
   let stored = await backend.getItem(bindingKey);
   if (stored === undefined) {
     const id = randomBytes(16);
     const fresh = codec.bindTo({ id, acceptUnbound: false });
-    const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(fresh, false) };
+    const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(fresh, created) };
     await backend.insertIfAbsent(bindingKey, JSON.stringify(record));
     stored = (await backend.getItem(bindingKey)) as string;
   }
@@ -129,16 +133,8 @@ async function bindDatabase(backend: StorageBackend, codec: SealedCodec): Promis
   const binding = { id, acceptUnbound: !migrated };
   const bound = codec.bindTo(binding);
   if (migrated) return bound;
-  const keys = (await backend.keys()).filter((key) => !key.startsWith(reservedKeyPrefix));
-  for (let start = 0; start < keys.length; start += migrationBatch) {
-    const writes: Array<{ key: string; value: string }> = [];
-    for (const key of keys.slice(start, start + migrationBatch)) {
-      const value = await backend.getItem(key);
-      const migratedValue = value === undefined ? undefined : await bound.migrate(key, value);
-      if (migratedValue !== undefined) writes.push({ key, value: migratedValue });
-    }
-    if (writes.length > 0) await backend.writeBatch(writes);
-  }
+  // Only a database written by a build before the binding: loaded then, off the start-up path.
+  await (await import('./binding-migration.js')).migrateRecords(backend, bound, reservedKeyPrefix);
   const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(bound, true) };
   await backend.setItem(bindingKey, JSON.stringify(record));
   binding.acceptUnbound = false;

@@ -265,58 +265,9 @@ export class SyncPlugin extends FluxyPlugin {
       this.#options.baseUrl,
     );
     await this.#ready();
-    const fetchFunction = this.#options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
-    if (!fetchFunction)
-      throw new FluxyError('sync/network-error', 'No fetch is available: pass SyncPlugin({ fetch }).');
-    const pseudo: Operation = Object.freeze({
-      id: 'read',
-      idempotencyKey: 'read',
-      method: 'GET',
-      url,
-      kind: 'read',
-      createdAt: Date.now(),
-      attempts: 0,
-    });
-    let headers: Headers;
-    try {
-      const given = this.#options.headers;
-      const extra: unknown = typeof given === 'function' ? await given(pseudo) : given;
-      headers = new Headers((extra ?? {}) as Record<string, string>);
-      headers.set('Accept', 'application/json');
-    } catch (cause) {
-      throw new FluxyError(
-        'sync/headers-failed',
-        `sync.read(): the headers option failed: ${String(cause)}`,
-        { cause },
-      );
-    }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#options.timeoutMs);
-    const onAbort = (): void => controller.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const response = await fetchFunction(target.href, {
-        method: 'GET',
-        headers,
-        signal: controller.signal,
-      });
-      const text = await response.text();
-      let body: unknown = text === '' ? undefined : text;
-      if (text !== '' && (response.headers.get('Content-Type') ?? '').includes('json')) {
-        try {
-          body = JSON.parse(text) as unknown;
-        } catch {
-          body = text;
-        }
-      }
-      return { status: response.status, body };
-    } catch (cause) {
-      const reason = controller.signal.aborted ? 'timed out or was aborted' : 'got no answer';
-      throw new FluxyError('sync/network-error', `GET ${url} ${reason}.`, { cause });
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-    }
+    // Loaded at the first read (collections pull with it): off the start-up path of an app without.
+    const { sendRead } = await import('./read-request.js');
+    return sendRead(url, target, this.#options, options.signal, FluxyError);
   }
 
   /** Send what is pending now (joins a running flush). Resolves with `{ sent, failed, remaining }`. */

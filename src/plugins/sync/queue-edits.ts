@@ -1,8 +1,17 @@
-import { classify } from './classify.js';
+import type { classify } from './classify.js';
 import type { SyncParts } from './engine-parts.js';
 import type { FlushLoop } from './flush-loop.js';
 import type { OperationRecord } from './operation.js';
-import { WriteGroup } from './write-group.js';
+import type { WriteGroup } from './write-group.js';
+
+/**
+ * What the edits use of the engine's modules, given rather than imported: this module is loaded
+ * lazily, and a module shared with the start-up chunk would be split into a chunk of its own.
+ */
+export interface EditTools {
+  readonly classify: typeof classify;
+  readonly WriteGroup: typeof WriteGroup;
+}
 
 /**
  * The app's edits of the queue — retry, discard, clear: the storage, list and error work of each.
@@ -11,10 +20,12 @@ import { WriteGroup } from './write-group.js';
 export class QueueEdits {
   readonly #parts: SyncParts;
   readonly #loop: FlushLoop;
+  readonly #tools: EditTools;
 
-  constructor(parts: SyncParts, loop: FlushLoop) {
+  constructor(parts: SyncParts, loop: FlushLoop, tools: EditTools) {
     this.#parts = parts;
     this.#loop = loop;
+    this.#tools = tools;
   }
 
   /**
@@ -31,8 +42,8 @@ export class QueueEdits {
       if (!record || record.unreadable) continue;
       const { lastError, nextAttemptAt: _next, ...rest } = record;
       const retried: OperationRecord = { ...rest, attempts: 0 };
-      if (wasRefused(record)) retried.keyGen = (record.keyGen ?? 0) + 1;
-      const group = new WriteGroup();
+      if (wasRefused(record, this.#tools.classify)) retried.keyGen = (record.keyGen ?? 0) + 1;
+      const group = new this.#tools.WriteGroup();
       outbox.stageMove(group, retried, 'pending');
       if (record.tempId !== undefined) tempIds.stageIntroduce(group, record.tempId, record.id);
       await outbox.commit(group);
@@ -64,7 +75,7 @@ export class QueueEdits {
         continue;
       }
       // A discarded create never gives its server id: operations that refer to it cannot succeed.
-      const group = new WriteGroup();
+      const group = new this.#tools.WriteGroup();
       if (record !== 'unreadable' && record.tempId !== undefined) {
         tempIds.stageSettle(group, record.tempId, id, { failed: true });
       }
@@ -101,7 +112,7 @@ export class QueueEdits {
  * generation lets the retry be processed; otherwise the key stays. (A 409/429 that exhausted
  * maxAttempts is not a refusal: the first request may still be running or done on the server.)
  */
-function wasRefused({ lastError }: OperationRecord): boolean {
+function wasRefused({ lastError }: OperationRecord, classify: EditTools['classify']): boolean {
   return (
     lastError?.code === 'sync/dependency-failed' ||
     (lastError?.code === 'sync/http-error' &&

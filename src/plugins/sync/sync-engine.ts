@@ -4,7 +4,8 @@ import type { EventBus, Unsubscribe } from '../../core/events.js';
 import { storageFailedError } from './attempt-errors.js';
 import { computeDelay } from './backoff.js';
 import type { ChangeChannel, SyncMessage, SyncProgress, SyncStatus } from './change-channel.js';
-import { createParts, type SyncEngineDeps } from './engine-parts.js';
+import { classify } from './classify.js';
+import { createParts, type SyncEngineDeps, type SyncParts } from './engine-parts.js';
 import { FlushLoop, type FlushSummary } from './flush-loop.js';
 import {
   createRecord,
@@ -17,7 +18,7 @@ import {
 import { OperationIdGenerator } from './operation-id.js';
 import type { Outbox, OutboxList } from './outbox.js';
 import type { OutcomeHandlers, OutcomeLog } from './outcomes.js';
-import { QueueEdits } from './queue-edits.js';
+import type { QueueEdits } from './queue-edits.js';
 import type { ListOptions, QueueLists } from './queue-lists.js';
 import type { OperationDraft } from './request-validation.js';
 import type { StatusSignals } from './status-signals.js';
@@ -53,7 +54,9 @@ export class SyncEngine {
   readonly #channel: ChangeChannel;
   readonly #ids: OperationIdGenerator;
   readonly #loop: FlushLoop;
-  readonly #edits: QueueEdits;
+  readonly #parts: SyncParts;
+  /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
+  #edits: Promise<QueueEdits> | undefined;
   /** Commits of `queue()` calls still running, by operation id. */
   readonly #writing = new Map<string, Promise<unknown>>();
   #outcomesDelivered = false;
@@ -85,7 +88,7 @@ export class SyncEngine {
       pauseUnauthorized: () => this.pause('unauthorized'),
       requestFlush: () => this.#requestFlush(),
     });
-    this.#edits = new QueueEdits(parts, this.#loop);
+    this.#parts = parts;
     this.#deps = deps;
     this.#outbox = parts.outbox;
     this.#lists = parts.lists;
@@ -206,7 +209,7 @@ export class SyncEngine {
   /** See {@link QueueEdits.retry}; a retry of every failed op also lifts a pause after a 401. */
   async retry(id?: string): Promise<number> {
     this.#assertAlive();
-    const count = await this.#edits.retry(id);
+    const count = await (await this.#queueEdits()).retry(id);
     if (this.#paused === 'unauthorized' && id === undefined) this.#paused = false;
     this.#status.publish();
     this.#requestFlush();
@@ -216,9 +219,10 @@ export class SyncEngine {
   /** Remove an operation (pending or failed) for good. Resolves false if it was no longer queued. */
   async discard(id: string): Promise<boolean> {
     this.#assertAlive();
+    const edits = await this.#queueEdits();
     await this.#loop.settled(id);
     const wasHead = this.#lists.pending.first() === id;
-    const found = await this.#edits.discard(id);
+    const found = await edits.discard(id);
     // A head blocked by its backoff (e.g. Retry-After) no longer blocks: send the next one now.
     if (wasHead && this.#lists.pending.first() !== id) this.#headRemoved();
     this.#status.publish();
@@ -231,10 +235,11 @@ export class SyncEngine {
     this.#assertAlive();
     this.#clearing = true;
     try {
+      const edits = await this.#queueEdits();
       await this.#loop.settled();
       await this.#flushRun?.catch(() => undefined);
       await this.#rescan();
-      return await this.#edits.removeAll();
+      return await edits.removeAll();
     } finally {
       this.#clearing = false;
       this.#status.publish();
@@ -313,6 +318,17 @@ export class SyncEngine {
   /** The server id of a temporary id, once its create succeeded. */
   async resolveId(tempId: string): Promise<string | undefined> {
     return (await this.#tempIds.get(tempId))?.serverId;
+  }
+
+  #queueEdits(): Promise<QueueEdits> {
+    this.#edits ??= import('./queue-edits.js').then(
+      ({ QueueEdits }) => new QueueEdits(this.#parts, this.#loop, { classify, WriteGroup }),
+      (error: unknown) => {
+        this.#edits = undefined; // a chunk that failed to load is fetched again next time
+        throw error;
+      },
+    );
+    return this.#edits;
   }
 
   // ——— triggers ———

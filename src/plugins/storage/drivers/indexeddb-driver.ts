@@ -17,25 +17,10 @@ const storeName = 'records';
 export class IndexedDbDriver implements StorageBackend {
   readonly #db: IDBDatabase;
   readonly hint: GenerationHint | undefined;
-  #gone = false;
-  #onGone: (() => void) | undefined;
 
   private constructor(db: IDBDatabase, name: string) {
     this.#db = db;
     this.hint = localStorageHint(`fluxy:generation:${name}`);
-    // The browser closes the connection itself when the database is deleted from outside
-    // (site data cleared, eviction); a deletion from another page asks for a version `null`.
-    const lost = (): void => {
-      if (this.#gone) return;
-      this.#gone = true;
-      this.#onGone?.();
-    };
-    db.onclose = lost;
-    // Let another tab upgrade or delete the database instead of blocking it forever.
-    db.onversionchange = (event) => {
-      if (event.newVersion === null) lost();
-      db.close();
-    };
   }
 
   /** Opens (creating if needed) the database; rejects if it is blocked or cannot be opened. */
@@ -46,7 +31,10 @@ export class IndexedDbDriver implements StorageBackend {
         if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
       };
       request.onsuccess = () => {
-        resolve(new IndexedDbDriver(request.result, name));
+        const db = request.result;
+        // Let another tab upgrade or delete the database instead of blocking it forever.
+        db.onversionchange = () => db.close();
+        resolve(new IndexedDbDriver(db, name));
       };
       request.onerror = () => reject(request.error ?? new Error(`indexedDB.open("${name}") failed`));
       request.onblocked = () =>
@@ -117,12 +105,17 @@ export class IndexedDbDriver implements StorageBackend {
     this.#db.close();
   }
 
-  async gone(): Promise<boolean> {
-    return this.#gone;
-  }
-
+  /**
+   * The browser closes the connection itself when the database is deleted from outside (site
+   * data cleared, eviction); a deletion from another page asks for version `null` first.
+   */
   onGone(listener: () => void): void {
-    this.#onGone = listener;
+    const db = this.#db;
+    db.onclose = listener;
+    db.onversionchange = (event) => {
+      if (event.newVersion === null) listener();
+      db.close();
+    };
   }
 
   // Resolves when the transaction completes (so a write is committed), not when the request succeeds.

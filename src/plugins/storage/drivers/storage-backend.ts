@@ -43,11 +43,11 @@ export interface StorageBackend {
    */
   readonly hint?: GenerationHint | undefined;
   /**
-   * True when the database itself is known to be gone (IndexedDB: deleted or closed by the
-   * browser; file: its folder removed while its hint file stays), not merely unreachable.
+   * Asked after a failure: true when the database itself is gone (file: its folder removed while
+   * its hint file stays), not merely unreachable.
    */
   gone?(): Promise<boolean>;
-  /** Calls `listener` once when the driver learns that its database was deleted under it. */
+  /** Calls `listener` when the driver learns that its database was deleted under it (IndexedDB). */
   onGone?(listener: () => void): void;
 }
 
