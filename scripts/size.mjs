@@ -73,7 +73,7 @@ export const REFERENCES = [
  * sync/batch: only when an option asks for them).
  */
 const OFF_PATH =
-  /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch|sync\/queue-edits|sync\/read-request|storage\/binding-migration/;
+  /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch|sync\/queue-edits|sync\/read-request|storage\/binding-migration|storage\/persistence/;
 const ALWAYS_EXTERNAL = ['react', 'react-dom', 'vue', 'node:*'];
 
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;

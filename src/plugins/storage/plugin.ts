@@ -39,11 +39,6 @@ export interface StorageEvents {
  */
 export type StoragePersistence = 'persisted' | 'best-effort' | 'unsupported';
 
-interface StorageManagerLike {
-  persist?(): Promise<boolean>;
-  persisted?(): Promise<boolean>;
-}
-
 /**
  * Persistent key-value storage over localforage, encrypted and authenticated when a `secret`
  * (or raw `key`) is given. Plugin name `storage`. Methods wait for the plugin's init, so they
@@ -120,12 +115,12 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
    * @example if ((await storage.requestPersistence()) !== 'persisted') showBackupHint();
    */
   requestPersistence(): Promise<StoragePersistence> {
-    return askStorageManager('persist');
+    return import('./persistence.js').then((module) => module.askStorageManager('persist'));
   }
 
   /** Whether this origin's storage is already persisted (`navigator.storage.persisted()`), without asking. */
   persistence(): Promise<StoragePersistence> {
-    return askStorageManager('persisted');
+    return import('./persistence.js').then((module) => module.askStorageManager('persisted'));
   }
 
   /** @internal Opens the driver and the encryption; called by the app. */
@@ -192,14 +187,9 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
 
   #reportLost(when: StorageLoss['when']): void {
     if (this.#lost.peek()?.when === 'while-running') return;
-    if (when === 'between-runs')
-      this.#logger?.warn(
-        'The database this app used before was wiped (site data cleared or evicted): starting on an empty one.',
-      );
-    else
-      this.#logger?.warn(
-        'The database was deleted under the running app: storage calls now fail with storage/lost; reload.',
-      );
+    this.#logger?.warn(
+      `The database was wiped ${when} (site data cleared, evicted, its folder removed): what it held is gone, nothing of it is used. See storage.lost.`,
+    );
     const loss: StorageLoss = { when, at: Date.now() };
     this.#lost.value = loss;
     this.#events.emit('storageLost', loss);
@@ -222,16 +212,5 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
       );
     }
     return store;
-  }
-}
-
-async function askStorageManager(method: 'persist' | 'persisted'): Promise<StoragePersistence> {
-  const manager = (globalThis as { navigator?: { storage?: StorageManagerLike } }).navigator?.storage;
-  const ask = manager?.[method];
-  if (typeof ask !== 'function') return 'unsupported';
-  try {
-    return (await ask.call(manager)) ? 'persisted' : 'best-effort';
-  } catch {
-    return 'best-effort';
   }
 }

@@ -274,21 +274,12 @@ export class SyncEngine {
       this.#loop.cancelWake();
       void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.#status.publish());
     }
-    const code = 'sync/storage-lost';
-    const at = this.#deps.now();
     this.#status.storageLost(
-      this.#lost
-        ? {
-            code,
-            at,
-            message:
-              'the database was deleted under the running app: its queue is gone, nothing more is sent',
-          }
-        : {
-            code,
-            at,
-            message: 'the database was wiped since the last run: the operations queued then are gone',
-          },
+      {
+        code: 'sync/storage-lost',
+        message: `the database was wiped (${when}): the operations queued before are gone`,
+        at: this.#deps.now(),
+      },
       this.#lost,
     );
   }
