@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { computeProbeDelay } from '../../src/plugins/connectivity/index.js';
+import { computeProbeDelay } from '../../src/plugins/connectivity/backoff.js';
 
 const backoff = { intervalMs: 2000, maxIntervalMs: 60_000 };
 

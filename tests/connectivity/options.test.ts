@@ -5,9 +5,8 @@ import {
   ConnectivityMonitor,
   type ConnectivityOptions,
   ConnectivityPlugin,
-  PROBE_DEFAULTS,
 } from '../../src/plugins/connectivity/index.js';
-import { resolveProbeUrl } from '../../src/plugins/connectivity/options.js';
+import { PROBE_DEFAULTS, resolveProbeUrl } from '../../src/plugins/connectivity/options.js';
 import { controlledFetch, ManualTimers } from './helpers.js';
 
 function thrown(run: () => unknown): unknown {

@@ -1,6 +1,5 @@
 import type { ConnectivityPlugin } from './plugin.js';
 
-export { computeProbeDelay, type ProbeBackoff } from './backoff.js';
 export type { ConnectivityErrorCode } from './errors.js';
 export { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 export type {
@@ -10,7 +9,7 @@ export type {
   MonitorEnvironment,
   Timers,
 } from './monitor-options.js';
-export { PROBE_DEFAULTS, type ProbeMethod, type ProbeOptions, type ResolvedProbe } from './options.js';
+export type { ProbeMethod, ProbeOptions } from './options.js';
 export { browserPlatform, type PlatformConnectivity } from './platform.js';
 export { ConnectivityPlugin } from './plugin.js';
 

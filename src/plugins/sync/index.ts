@@ -1,7 +1,5 @@
 export type { RetryOptions } from './backoff.js';
-export { computeDelay, defaultRetryOptions, parseRetryAfter } from './backoff.js';
 export type { SyncProgress, SyncStatus } from './change-channel.js';
-export { type AttemptResult, classify, type Outcome } from './classify.js';
 export type { SyncErrorCode } from './errors.js';
 export type { FlushSummary } from './flush-loop.js';
 export type { JsonValue } from './json-value.js';
