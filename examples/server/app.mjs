@@ -223,7 +223,12 @@ async function mutateBatch(app, request, response) {
       status: stored.status,
       body: stored.body === '' ? undefined : JSON.parse(stored.body),
     });
-    if (stored.status < 200 || stored.status > 299) break;
+    if (stored.status < 200 || stored.status > 299) {
+      // The op that stopped the batch says when to come back: its Retry-After is the batch's.
+      const retryAfter = stored.headers['Retry-After'];
+      if (retryAfter !== undefined) response.setHeader('Retry-After', retryAfter);
+      break;
+    }
   }
   if (fault === 'drop-after') return dropConnection(request); // applied and persisted, never answered
   sendReply(response, { status: 200, json: { results } });

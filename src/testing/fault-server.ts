@@ -167,7 +167,7 @@ export class FaultServer {
     }
     const answer =
       received.method === 'POST' && received.path === this.#options.batch
-        ? await this.#batch(received, request)
+        ? await this.#batch(received, request, response)
         : this.#apply(received);
     if (!answer) return; // the connection was dropped, or an op hangs
     if (fault === 'drop-after') {
@@ -202,6 +202,7 @@ export class FaultServer {
   async #batch(
     batch: Received,
     request: IncomingMessage,
+    response: ServerResponse,
   ): Promise<{ status: number; body: string } | undefined> {
     let ops: Array<{
       id: string;
@@ -236,6 +237,9 @@ export class FaultServer {
         request.socket.destroy();
         return undefined;
       }
+      // The op that stops the batch says when to come back: its Retry-After is the batch's.
+      if (typeof fault === 'object' && fault.retryAfter !== undefined)
+        response.setHeader('Retry-After', fault.retryAfter);
       results.push(`{"id":${JSON.stringify(op.id)},"status":${answer.status},"body":${answer.body}}`);
       if (answer.status > 299) break;
     }

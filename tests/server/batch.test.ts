@@ -65,9 +65,13 @@ describe('POST /api/batch', () => {
 
   it('takes a fault for the batch, then one per op', async () => {
     const server = await startServer();
-    await queueFaults(server, ['ok', 'ok', { status: 503, retryAfter: '0' }]);
-    const { json } = await batch(server, [post('k1', 'a'), post('k2', 'b'), post('k3', 'c')]);
+    await queueFaults(server, ['ok', 'ok', { status: 503, retryAfter: '7' }]);
+    const response = await send(server, 'POST', '/api/batch', {
+      ops: [post('k1', 'a'), post('k2', 'b'), post('k3', 'c')],
+    });
+    const json = (await response.json()) as BatchAnswer;
     expect(json.results.map((result) => result.status)).toEqual([201, 503]);
+    expect(response.headers.get('Retry-After')).toBe('7'); // the stopping op's, on the batch
     await queueFaults(server, ['drop-after']);
     await expectNetworkError(send(server, 'POST', '/api/batch', { ops: [post('k2', 'b'), post('k3', 'c')] }));
     await queueFaults(server, [{ status: 500 }]);
