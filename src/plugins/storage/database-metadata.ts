@@ -249,7 +249,8 @@ export async function openGeneration(backend: StorageBackend): Promise<{ id: str
 /**
  * Watches an open database for being wiped under the running app: the driver's own signal
  * (IndexedDB closed or deleted by the browser), a key listing without the generation, or, after a
- * driver failure, the generation missing, replaced, or its database gone. Calls `onLost` once. @internal
+ * driver failure, the generation missing from a listing, replaced, or its database gone (the
+ * driver's `gone()`). Calls `onLost` once. @internal
  */
 export class GenerationWatch {
   lost = false;
@@ -281,7 +282,10 @@ export class GenerationWatch {
     if (this.lost) return true;
     let gone: boolean;
     try {
-      gone = (await this.#backend.getItem(generationKey)) !== this.#id;
+      // A listing, not a read: a read that fails while a moved folder comes back reads as absent.
+      gone = !(await this.#backend.keys()).includes(generationKey);
+      const id = gone ? undefined : await this.#backend.getItem(generationKey);
+      if (id !== undefined && id !== this.#id) gone = true; // replaced by another database
     } catch {
       gone = (await this.#backend.gone?.().catch(() => false)) ?? false;
     }

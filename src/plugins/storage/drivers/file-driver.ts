@@ -81,7 +81,10 @@ export class FileDriver implements StorageBackend {
    * missing (the whole `dir` moved away, a disk unmounted) it is only unreachable for now.
    */
   async gone(): Promise<boolean> {
-    return !(await this.#folderExists()) && (await this.hint.read().catch(() => undefined)) !== undefined;
+    // One listing of the parent: two separate checks could straddle a move of the whole `dir`.
+    const name = this.#path.basename(this.#folder);
+    const entries = await this.#fs.readdir(this.#path.dirname(this.#folder)).catch(() => [name]);
+    return !entries.includes(name) && entries.includes(`${name}.generation`);
   }
 
   /** Opens (creating if needed) the database folder and deletes leftover temp files. */
