@@ -122,6 +122,23 @@ describe('batches', () => {
     },
   );
 
+  it('a batch the server answered resets the backoff of the network failures before it', async () => {
+    const server = await startServer();
+    const { engine, online, queue } = await engineFor(server, 3, {
+      retry: { baseDelayMs: 4, maxDelayMs: 64 },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await queue('POST', '/notes', note(`n${i}`))).id);
+    // [0, 1, 2] dropped, then sent; [3, 4, 5] dropped: a first failure again, not a second.
+    await queueFaults(server, ['drop-before', 'ok', 'ok', 'ok', 'ok', 'drop-before']);
+    const delays: number[] = [];
+    engine.events.on('retry', ({ delayMs }) => delays.push(delayMs));
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0, 'the queue to drain');
+    expect(delays).toEqual([2, 2]); // random() is 0.5: half of 4 ms for a first failure (4 for a second)
+    expect(exactlyOnceInOrder(appliedKeys(server), ids)).toEqual([]);
+  });
+
   it('a refusal in the middle: earlier ops leave, that op fails as it would alone, the rest are sent after, in order', async () => {
     const server = await startServer();
     const { engine, online, queue, requests } = await engineFor(server);

@@ -264,6 +264,8 @@ export class FlushLoop {
         if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
         // No answer to the batch as a whole: none of its operations was answered; the head says why.
         if (result.kind !== 'response') return await this.#unanswered(first, result, summary);
+        this.#networkFailures = 0; // the server answered (as #answered notes for one op)
+        this.#noAnswer = undefined;
         if (result.status === 401) return await this.#settle(first, result, summary);
         const answers = batchAnswers(result, keys, prepared.maxBytes, this.#deps.now());
         if (!Array.isArray(answers))
