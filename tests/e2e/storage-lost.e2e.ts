@@ -1,8 +1,7 @@
 // Storage that disappears, in real Chromium (IndexedDB on disk) against the reference server:
 // site data cleared under the running app is reported and nothing of the lost queue is sent.
-// (A quota lowered with CDP's Storage.overrideQuotaForOrigin is reported by getUsageAndQuota as
-// active, but this Chromium's IndexedDB did not enforce it — 400 writes of 16 KB over a quota of
-// usage + 256 KB, also after a reload — so that case is tested in Node, with the drivers' quota.)
+// And a quota lowered with CDP's Storage.overrideQuotaForOrigin: IndexedDB enforces it on the bytes
+// it writes, which it compresses (snappy), so the test fills it with bodies that do not compress.
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import {
@@ -24,7 +23,11 @@ harnessPerTest((started) => {
 /** What the notes app puts on `globalThis.fluxyNotes` that these tests use. */
 interface Handle {
   sync: {
-    queue(method: string, url: string, options?: { body?: unknown }): Promise<{ id: string }>;
+    queue(
+      method: string,
+      url: string,
+      options?: { body?: unknown },
+    ): Promise<{ id: string; idempotencyKey: string }>;
     lastError: { value: { code: string } | null };
     pendingCount: { value: number };
   };
@@ -84,4 +87,44 @@ test('site data cleared under the running app: storageLost, nothing of the lost 
   await expect.poll(state, { timeout: 15_000 }).toMatchObject({ lost: 'between-runs', pending: 0 });
   const writes = (await serverLog(harness)).filter((entry) => entry.method === 'POST' && entry.key !== null);
   expect(writes).toEqual([]);
+});
+
+test('a full quota (lowered via CDP): queue() fails with storage/quota-exceeded, and every op queued before it is delivered once', async () => {
+  // IndexedDB takes an origin's quota when it opens the origin's databases: lower it first.
+  const page = await harness.context.newPage();
+  const cdp = await harness.context.newCDPSession(page);
+  const origin = harness.server.url;
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1_500_000 });
+  await openApp(harness, undefined, page);
+  await expect.poll(() => statusBar(page).connection.textContent()).toBe('Online');
+  await goOffline(page);
+  await queueNotes(page, ['small one', 'small two']);
+  await waitForPending(page, 2);
+  // Notes with 60 KB bodies of random letters (IndexedDB compresses what it stores) until one is refused.
+  const filled = await page.evaluate(async () => {
+    const { sync } = (globalThis as unknown as { fluxyNotes: Handle }).fluxyNotes;
+    const keys: string[] = [];
+    for (let n = 0; n < 200; n++) {
+      const letters = Array.from(crypto.getRandomValues(new Uint8Array(60_000)), (b) =>
+        String.fromCharCode(97 + (b % 26)),
+      ).join('');
+      try {
+        const op = await sync.queue('POST', '/notes', { body: { title: `big ${n}`, body: letters } });
+        keys.push(op.idempotencyKey);
+      } catch (error) {
+        return { keys, refused: (error as { code?: string }).code ?? String(error) };
+      }
+    }
+    return { keys, refused: null };
+  });
+  expect(filled.refused).toBe('storage/quota-exceeded');
+  expect(filled.keys.length).toBeGreaterThan(0); // some fitted before the quota was reached
+  await waitForPending(page, 2 + filled.keys.length); // the refused one left nothing behind
+
+  await setBrowserOffline(harness.context, false);
+  await waitForPending(page, 0);
+  const writes = (await serverLog(harness)).filter((entry) => entry.method === 'POST' && entry.key !== null);
+  expect(writes).toHaveLength(2 + filled.keys.length);
+  expect(new Set(writes.map((entry) => entry.key)).size).toBe(writes.length); // each once
+  for (const key of filled.keys) expect(writes.map((entry) => entry.key)).toContain(key);
 });
