@@ -178,7 +178,7 @@ export class NotesController extends Controller {
       return pull.status
         ? `Could not get the latest notes from the server (HTTP ${pull.status}); showing the ones saved on this device.`
         : "Can't reach the server to get the latest notes; showing the ones saved on this device.";
-    if (pull) return pull.message;
+    if (pull) return pull.message || `Could not get the latest notes (${pull.code}).`; // no prose in production builds
     return '';
   }
 }
