@@ -70,10 +70,11 @@ export const REFERENCES = [
 ];
 /**
  * Dynamically imported modules a browser with WebCrypto and IndexedDB never loads (localforage and
- * sync/batch: only when an option asks for them).
+ * sync/batch: only when an option asks for them; sync's binary bodies: loaded by the first queue()
+ * or send of a Blob, buffer or FormData).
  */
 const OFF_PATH =
-  /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch|sync\/queue-edits|sync\/read-request|storage\/binding-migration|storage\/persistence/;
+  /cryptojs-cipher|node_modules\/crypto-js\/|memory-driver|file-driver|localforage|sync\/batch|sync\/queue-edits|sync\/read-request|storage\/binding-migration|storage\/persistence|sync\/binary-body/;
 const ALWAYS_EXTERNAL = ['react', 'react-dom', 'vue', 'node:*'];
 
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;

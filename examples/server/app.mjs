@@ -32,6 +32,7 @@ import {
 } from './http-json.mjs';
 import { fingerprintOf, isValidKey, shouldRemember } from './idempotency.mjs';
 import { methodNotAllowed, readNotes, routeNotes, writeNotes } from './notes.mjs';
+import { MAX_UPLOAD_BYTES, parseUpload, recordUpload, routeUploads } from './uploads.mjs';
 
 /**
  * @typedef {{
@@ -39,6 +40,7 @@ import { methodNotAllowed, readNotes, routeNotes, writeNotes } from './notes.mjs
  *   keys: import('./idempotency.mjs').IdempotencyKeys,
  *   faults: import('./faults.mjs').FaultQueue,
  *   serveStatic: ReturnType<typeof import('./static.mjs').createStaticHandler>,
+ *   blobs: import('./uploads.mjs').BlobStore,
  *   origins: Set<string>,
  *   now: () => number,
  *   log: (line: string) => void,
@@ -97,7 +99,7 @@ export function createRequestHandler(app) {
           if (typeof fault === 'object' && 'delayMs' in fault)
             await delay(fault.delayMs, undefined, { signal: app.signal }).catch(() => {});
         }
-        return read(app, method, url, response);
+        return await read(app, method, url, response);
       }
       return await app.serveStatic(request, response, url.pathname);
     } catch (error) {
@@ -113,8 +115,21 @@ function health(method, response) {
 }
 
 /** @param {AppContext} app @param {string} method @param {URL} url @param {Response} response */
-function read(app, method, url, response) {
+async function read(app, method, url, response) {
   if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD, POST, PUT, PATCH, DELETE');
+  const upload = routeUploads(url.pathname);
+  if (upload) {
+    if (upload.id === null) throw methodNotAllowed('POST');
+    const found = app.db.current.uploads?.find((candidate) => candidate.id === upload.id);
+    const bytes = found && (await app.blobs.get(found.sha256));
+    if (!found || !bytes) throw notFound('No such upload.');
+    response.writeHead(200, {
+      'Content-Type': found.type,
+      'Content-Length': String(bytes.length),
+      'Cache-Control': 'private, max-age=31536000, immutable',
+    });
+    return void response.end(method === 'HEAD' ? undefined : bytes);
+  }
   const route = routeNotes(url.pathname);
   if (!route) throw notFound();
   sendReply(response, readNotes(app.db.current, route.id, url.searchParams, app.feedPageSize));
@@ -136,7 +151,7 @@ function sendFault(response, fault) {
  * @param {AppContext} app @param {string} method @param {URL} url @param {Request} request @param {Response} response
  */
 async function mutate(app, method, url, request, response) {
-  const bytes = await readBody(request);
+  const bytes = await readBody(request, routeUploads(url.pathname) ? MAX_UPLOAD_BYTES : undefined);
   const fault = takesFault(method, url.pathname) ? app.faults.take() : 'ok';
   if (fault === 'drop-before') return dropConnection(request);
   if (typeof fault === 'object' && 'status' in fault) return sendFault(response, fault);
@@ -276,21 +291,42 @@ function batchOps(input) {
  * @param {AppContext} app
  * @param {Mutation & { fingerprint: string, headers: import('node:http').IncomingHttpHeaders }} mutation
  */
-function apply(app, { method, pathname, path, key, fingerprint, bytes, headers }) {
+async function apply(app, { method, pathname, path, key, fingerprint, bytes, headers }) {
   const now = app.now();
+  // An upload's bytes are stored before the document records it (see uploads.mjs).
+  const upload = routeUploads(pathname);
+  /** @type {(import('./uploads.mjs').ParsedUpload & { sha256: string }) | HttpError | undefined} */
+  let prepared;
+  if (upload) {
+    try {
+      if (method !== 'POST' || upload.id !== null)
+        throw methodNotAllowed(upload.id === null ? 'POST' : 'GET, HEAD');
+      const parsed = parseUpload(bytes, headers['content-type']);
+      prepared = { ...parsed, sha256: await app.blobs.put(parsed.bytes) };
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      prepared = error;
+    }
+  }
   return app.db.update((draft) => {
     /** @type {unknown} */
     let input;
     let result;
     try {
-      input = parseJsonBody(bytes, headers['content-type']);
-      const route = routeNotes(pathname);
-      if (!route) throw notFound();
-      const conditions = {
-        clock: headerValue(headers['fluxy-clock']),
-        ifMatch: headerValue(headers['if-match']),
-      };
-      result = writeNotes(draft, { method, id: route.id, input, now, conditions });
+      if (prepared instanceof HttpError) throw prepared;
+      if (prepared) {
+        result = recordUpload(draft, prepared, now);
+        input = { upload: result.reply.json }; // the log shows what was recorded, not the bytes
+      } else {
+        input = parseJsonBody(bytes, headers['content-type']);
+        const route = routeNotes(pathname);
+        if (!route) throw notFound();
+        const conditions = {
+          clock: headerValue(headers['fluxy-clock']),
+          ifMatch: headerValue(headers['if-match']),
+        };
+        result = writeNotes(draft, { method, id: route.id, input, now, conditions });
+      }
     } catch (error) {
       if (!(error instanceof HttpError)) throw error; // a bug: nothing is persisted, the client gets 500
       result = { reply: error.toReply(), changed: false };

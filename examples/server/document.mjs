@@ -12,12 +12,23 @@
  *   nextSeq: number,
  *   log: LogEntry[],
  *   keys: import('./idempotency.mjs').KeyTable,
+ *   nextUploadNumber?: number,
+ *   uploads?: import('./uploads.mjs').Upload[],
  * }} Document
  */
 
 /** @returns {Document} */
 export function emptyDocument() {
-  return { version: 1, nextNoteNumber: 1, notes: [], nextSeq: 1, log: [], keys: {} };
+  return {
+    version: 1,
+    nextNoteNumber: 1,
+    notes: [],
+    nextSeq: 1,
+    log: [],
+    keys: {},
+    nextUploadNumber: 1,
+    uploads: [],
+  };
 }
 
 /**

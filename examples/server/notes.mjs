@@ -5,7 +5,7 @@
  *   GET    /api/notes        list, in creation order
  *   GET    /api/notes?since=<cursor>&limit=<n>
  *                            the changes feed of collections: { changes, deleted, cursor, more, clock }
- *   POST   /api/notes        { title, body?, clientId? } → 201 note
+ *   POST   /api/notes        { title, body?, clientId?, photo? } → 201 note (photo: an upload's id or url)
  *   GET    /api/notes/:id    → note
  *   PUT    /api/notes/:id    { title, body? } → note (replaces title and body)
  *   PATCH  /api/notes/:id    { title?, body? } → note
@@ -23,10 +23,11 @@
  * current note, nothing applied.
  */
 import { HttpError } from './http-json.mjs';
+import { findUpload } from './uploads.mjs';
 
 /**
  * @typedef {{ id: string, title: string, body: string, clientId: string | null,
- *   createdAt: string, updatedAt: string, version: number,
+ *   createdAt: string, updatedAt: string, version: number, photo?: string,
  *   _seq?: number, _clocks?: Record<string, string> }} Note
  *   (`_` fields are the server's bookkeeping, never sent)
  * @typedef {{ id: string, seq: number, clock: string, note?: Note }} Tombstone
@@ -180,10 +181,11 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   const { clock } = conditions;
   if (id === null) {
     if (method !== 'POST') throw methodNotAllowed(COLLECTION_METHODS);
-    const fields = checkFields(input, ['title', 'body', 'clientId'], ['title']);
+    const fields = checkFields(input, ['title', 'body', 'clientId', 'photo'], ['title']);
     const title = checkTitle(fields.title);
     const body = checkBody(fields.body);
     const clientId = checkClientId(fields.clientId);
+    const photo = checkPhoto(data, fields.photo);
     /** @type {Note} */
     const note = {
       id: `n_${data.nextNoteNumber++}`,
@@ -195,6 +197,7 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
       version: 1,
       _seq: nextSeq(data),
     };
+    if (photo !== undefined) note.photo = photo;
     if (clock !== undefined) note._clocks = { title: clock, body: clock };
     seeClock(data, clock);
     data.notes.push(note);
@@ -329,6 +332,22 @@ function checkBody(body) {
   if (body === undefined) return '';
   if (typeof body !== 'string') throw invalid('"body" must be a string.');
   return body;
+}
+
+/**
+ * A note's photo: an upload's id or URL (`u_1`, `/api/uploads/u_1`: what `POST /api/uploads`
+ * answered), checked to exist — so a client's temporary id that was never replaced is refused.
+ * @param {NotesData} data @param {unknown} photo
+ */
+function checkPhoto(data, photo) {
+  if (photo === undefined || photo === null) return undefined;
+  if (typeof photo !== 'string' || photo.length > 2048) {
+    throw invalid('"photo" must be the id or url of an upload (POST /api/uploads answers them), or null.');
+  }
+  if (!findUpload(/** @type {{ uploads?: import('./uploads.mjs').Upload[] }} */ (data), photo)) {
+    throw invalid(`"photo" names no upload: ${JSON.stringify(photo.slice(0, 100))}.`);
+  }
+  return photo;
 }
 
 /** @param {unknown} clientId */

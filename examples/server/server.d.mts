@@ -29,6 +29,19 @@ export interface Note {
   createdAt: string;
   updatedAt: string;
   version: number;
+  /** The url of an upload (`/api/uploads/:id`), when the note has a photo. */
+  photo?: string;
+}
+
+/** An upload's record (its bytes are kept apart, by SHA-256). */
+export interface Upload {
+  id: string;
+  type: string;
+  size: number;
+  sha256: string;
+  filename?: string;
+  fields?: Record<string, string>;
+  createdAt: string;
 }
 
 /** One applied mutation, as listed by `GET /api/_log`. */
@@ -55,6 +68,8 @@ export interface ServerState {
   nextSeq: number;
   log: LogEntry[];
   keys: Record<string, { fingerprint: string; response: StoredResponse; storedAt: number }>;
+  nextUploadNumber?: number;
+  uploads?: Upload[];
 }
 
 export interface RunningServer {

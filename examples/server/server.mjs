@@ -21,6 +21,7 @@ import { FaultQueue } from './faults.mjs';
 import { IdempotencyKeys } from './idempotency.mjs';
 import { createStaticHandler } from './static.mjs';
 import { JsonFileDatabase } from './store.mjs';
+import { BlobStore } from './uploads.mjs';
 
 export const DEFAULT_DATA_FILE = fileURLToPath(new URL('./.data/db.json', import.meta.url));
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../notes/dist', import.meta.url));
@@ -71,6 +72,7 @@ export async function createServer(options = {}) {
     keys: new IdempotencyKeys(idempotencyTtlMs),
     faults: new FaultQueue(),
     serveStatic: createStaticHandler(staticDir),
+    blobs: new BlobStore(dataFile ? `${dataFile}.uploads` : null),
     origins: allowedOrigins(options.corsOrigin),
     now,
     log,

@@ -62,7 +62,7 @@ export async function prepareBatch(
   for (const id of ids) {
     let record = await readAhead.peek(id).catch(() => undefined);
     if (!record || record.id === skip || (record.nextAttemptAt ?? 0) > now) break;
-    if (record.body !== undefined && typeof record.body !== 'string') break; // not JSON text
+    if (record.binary || (record.body !== undefined && typeof record.body !== 'string')) break; // not JSON text
     const own = record.tempId;
     if (own !== undefined) tempIds.learn(own);
     const refs = tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== own);

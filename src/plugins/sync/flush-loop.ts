@@ -222,12 +222,22 @@ export class FlushLoop {
       if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
       record = resolved;
     }
+    // A binary body is read back from its chunks for each attempt (binary-body.ts, loaded now).
+    const body = record.binary
+      ? await (await import('./binary-body.js')).loadBinaryBody(this.#deps.storage, record)
+      : record.body;
+    if (record.binary && typeof body === 'string') {
+      // A chunk missing or failing authentication: never sent.
+      await this.#fail(record, { code: 'sync/record-unreadable', message: body, at: now });
+      summary.failed++;
+      return 'next';
+    }
     const operation = toOperation(record) as Operation;
     const sending = record;
     return await this.#track([id], async (signal) => {
       const next = this.#lists.pending.after(id);
       if (next !== undefined) this.#readAhead.prefetch(next);
-      const result = await this.#request(operation, sending.body, signal);
+      const result = await this.#request(operation, body, signal);
       if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
       if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
       return await this.#settle(sending, result, summary);
@@ -301,7 +311,7 @@ export class FlushLoop {
 
   async #request(
     operation: Operation,
-    body: string | undefined,
+    body: string | Blob | undefined,
     signal: AbortSignal,
     transport = this.#deps.transport,
   ): Promise<SendResult> {
@@ -485,6 +495,9 @@ export class FlushLoop {
       const durable = record.kind !== undefined;
       if (durable) this.#outcomes.stageRecord(group, outcome);
       this.#outbox.stageRemoval(group, 'pending', record.id);
+      // Its binary body goes with it, after it (see QueueEdits.discard).
+      for (let index = 0; index < (record.binary?.chunks ?? 0); index++)
+        group.remove(`b/${record.id}/${index}`);
       return { record, result, outcome, durable, tooLarge, serverId };
     });
     await this.#outbox.commit(group);

@@ -1,6 +1,6 @@
 import type { SyncErrorCode } from './errors.js';
 import type { JsonValue } from './json-value.js';
-import type { HttpMethod, OperationDraft } from './request-validation.js';
+import type { FormField, HttpMethod, OperationDraft } from './request-validation.js';
 
 /** Why an operation's last attempt did not succeed. */
 export interface OperationError {
@@ -29,8 +29,9 @@ export interface Operation {
   readonly method: HttpMethod;
   /** As given to `queue()`; resolved against `baseUrl` at send time. */
   readonly url: string;
-  /** The JSON body, as it was when `queue()` was called. */
+  /** The JSON body, as it was when `queue()` was called (absent for a binary body). */
   readonly body?: JsonValue;
+
   readonly headers?: Readonly<Record<string, string>>;
   readonly meta?: JsonValue;
   readonly kind?: string;
@@ -79,6 +80,8 @@ export interface OperationRecord {
   url: string;
   /** The body as JSON text, exactly what is sent. */
   body?: string;
+  /** A binary body: its bytes are stored in chunks `b/<id>/<n>` beside the record (binary-body.ts). */
+  binary?: BinaryManifest;
   headers?: Record<string, string>;
   meta?: JsonValue;
   kind?: string;
@@ -96,6 +99,24 @@ export interface OperationRecord {
   rev: number;
   /** Set when the record is an unreadable one moved to failed. */
   unreadable?: true;
+}
+
+/**
+ * What the record of a binary body keeps (the bytes are in its chunks): enough to rebuild the
+ * exact same request body at every attempt. @internal
+ */
+export interface BinaryManifest {
+  kind: 'blob' | 'bytes' | 'form';
+  /** Bytes in the chunks. */
+  size: number;
+  /** How many chunks (`b/<id>/0` …). */
+  chunks: number;
+  /** Content-Type of a blob or bytes body ('' for none). */
+  type: string;
+  /** A form's multipart boundary, chosen once so every attempt sends the same bytes. */
+  boundary?: string;
+  /** A form's entries in order (a file's bytes are the next `size` bytes of the chunks). */
+  fields?: FormField[];
 }
 
 /** The current record format version. */

@@ -81,6 +81,12 @@ export class Outbox {
     return value;
   }
 
+  /** Add to `group` the removal of the binary bodies under `b/<prefix>`: `<id>/` for one op's, `''` for all. */
+  async stageBodyRemoval(group: WriteGroup, prefix: string): Promise<WriteGroup> {
+    for (const key of await this.#storage.keys(`b/${prefix}`)) group.remove(key);
+    return group;
+  }
+
   /** Like {@link read}, but an unreadable record comes back as its {@link unreadableStub}. */
   async readOrStub(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
     try {

@@ -71,6 +71,8 @@ export class SyncPlugin extends FluxyPlugin {
   readonly dependencies = ['storage', 'connectivity'] as const;
 
   readonly #options: ResolvedSyncOptions;
+  /** What `queue()` checks against: the size limits, and how URLs are resolved. */
+  readonly #limits: Parameters<typeof prepareOperation>[3];
   readonly #engine = signal<SyncEngine | undefined>(undefined);
   /** What the status signals read: the engine, kept after dispose so they keep their last values (the ops are still stored). */
   readonly #shown = signal<SyncEngine | undefined>(undefined);
@@ -104,7 +106,9 @@ export class SyncPlugin extends FluxyPlugin {
   /** @param options - see {@link SyncOptions}; validated now (`sync/invalid-options`). */
   constructor(options?: SyncOptions) {
     super();
-    this.#options = resolveSyncOptions(options);
+    const resolved = resolveSyncOptions(options);
+    this.#options = resolved;
+    this.#limits = { ...resolved, resolveUrl: (url) => resolveOperationUrl(url, resolved.baseUrl) };
     // A throwing `sync.on` handler does not stop the others; its error is logged (once init gave a logger).
     this.#events = new EventBus<SyncEvents>((event, error) =>
       this.#logger?.error(`a "sync.on('${event}')" handler threw`, error),
@@ -226,10 +230,7 @@ export class SyncPlugin extends FluxyPlugin {
   queue(method: HttpMethod | Lowercase<HttpMethod>, url: string, options?: QueueOptions): Promise<Operation> {
     let draft: OperationDraft;
     try {
-      draft = prepareOperation(method, url, options, {
-        maxBodyBytes: this.#options.maxBodyBytes,
-        resolveUrl: (candidate) => resolveOperationUrl(candidate, this.#options.baseUrl),
-      });
+      draft = prepareOperation(method, url, options, this.#limits);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -258,10 +259,7 @@ export class SyncPlugin extends FluxyPlugin {
     options: { signal?: AbortSignal } = {},
   ): Promise<{ status: number; body: unknown }> {
     const target = resolveOperationUrl(
-      prepareOperation('GET', url, undefined, {
-        maxBodyBytes: this.#options.maxBodyBytes,
-        resolveUrl: (candidate) => resolveOperationUrl(candidate, this.#options.baseUrl),
-      }).url,
+      prepareOperation('GET', url, undefined, this.#limits).url,
       this.#options.baseUrl,
     );
     await this.#ready();

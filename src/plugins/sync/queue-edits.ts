@@ -79,7 +79,10 @@ export class QueueEdits {
       if (record !== 'unreadable' && record.tempId !== undefined) {
         tempIds.stageSettle(group, record.tempId, id, { failed: true });
       }
-      await outbox.commit(outbox.stageRemoval(group, list, id));
+      // The operation, then its binary body (so a crash in between leaves unused chunks, never
+      // an operation without its body).
+      outbox.stageRemoval(group, list, id);
+      await outbox.commit(await outbox.stageBodyRemoval(group, `${id}/`));
       lists.remove(list, [id]);
       found = true;
     }
@@ -97,6 +100,7 @@ export class QueueEdits {
     const failed = [...lists.failed];
     for (const id of pending) await outbox.remove('pending', id);
     for (const id of failed) await outbox.remove('failed', id);
+    await outbox.commit(await outbox.stageBodyRemoval(new WriteGroup(), ''));
     await tempIds.clear();
     await outcomes.clear();
     lists.remove('pending', pending);

@@ -43,7 +43,14 @@ const forbiddenHeaders = new Set([
 
 /** What `queue()` accepts besides method and URL. */
 export interface QueueOptions {
-  /** JSON body, serialised now: later changes to your object do not change what is sent. */
+  /**
+   * The body: JSON data, serialised now (later changes to your object do not change what is
+   * sent) — or binary: a `Blob`/`File` (sent with its type), an `ArrayBuffer`, a typed array or
+   * `DataView` (sent as `application/octet-stream` unless a Content-Type header is given), or a
+   * `FormData` of text fields and files (sent as `multipart/form-data`). Binary bodies are copied
+   * into storage (encrypted with a secret) before `queue()` resolves, up to the SyncPlugin option
+   * `maxUploadBytes`.
+   */
   body?: unknown;
   /** Extra request headers stored with the operation (no credentials: use the plugin's `headers`). */
   headers?: Record<string, string>;
@@ -62,11 +69,27 @@ export interface QueueOptions {
   tempId?: string;
 }
 
+/** One entry of a FormData body: a text field, or a file (its bytes are in the body's data). @internal */
+export type FormField =
+  | { name: string; value: string }
+  | { name: string; filename: string; type: string; size: number };
+
+/**
+ * A binary body as `queue()` took it, checked and stored by binary-body.ts: a Blob (Blobs do not
+ * change), a copy of the bytes, or a form's entries (listed at `queue()` time). @internal
+ */
+export interface BinaryDraft {
+  data: Blob | Uint8Array | Array<[unknown, unknown]>;
+  /** The SyncPlugin option maxUploadBytes (no limit when undefined: internal callers). */
+  maxBytes: number | undefined;
+}
+
 /** A validated, frozen operation draft, ready to get an id. @internal */
 export interface OperationDraft {
   method: HttpMethod;
   url: string;
   bodyText?: string;
+  binary?: BinaryDraft;
   headers?: Record<string, string>;
   meta?: JsonValue;
   kind?: string;
@@ -85,7 +108,7 @@ export function prepareOperation(
   method: unknown,
   url: unknown,
   options: unknown,
-  limits: { maxBodyBytes: number; resolveUrl: (url: string) => URL },
+  limits: { maxBodyBytes: number; maxUploadBytes?: number; resolveUrl: (url: string) => URL },
 ): OperationDraft {
   const normalisedMethod = checkMethod(method);
   const checkedUrl = checkUrl(url, limits.resolveUrl);
@@ -104,8 +127,12 @@ export function prepareOperation(
         'queue("GET", …) cannot have a body: use POST, PUT or PATCH, or put the data in the URL.',
       );
     }
-    draft.bodyText = toJsonText(given.body, 'body', 'sync/invalid-body');
-    size += utf8Length(draft.bodyText);
+    const binary = binaryBody(given.body, limits.maxUploadBytes);
+    if (binary) draft.binary = binary;
+    else {
+      draft.bodyText = toJsonText(given.body, 'body', 'sync/invalid-body');
+      size += utf8Length(draft.bodyText);
+    }
   }
   if (given.meta !== undefined) {
     const metaText = toJsonText(given.meta, 'meta', 'sync/invalid-options');
@@ -147,6 +174,31 @@ export function prepareOperation(
     draft.tempId = given.tempId;
   }
   return draft;
+}
+
+/**
+ * The binary body `body` is (Blob/File, ArrayBuffer, typed array or DataView, FormData),
+ * snapshotted now — a buffer copied, a form's entries listed (Blobs do not change) — or
+ * undefined for a JSON body. The rest is checked when it is stored (binary-body.ts, loaded then).
+ * Throws `sync/invalid-body` for a detached buffer.
+ */
+function binaryBody(body: unknown, maxBytes: number | undefined): BinaryDraft | undefined {
+  let data: BinaryDraft['data'] | undefined;
+  if (body instanceof Blob) data = body;
+  else if (body instanceof FormData) data = [...(body as unknown as Iterable<[unknown, unknown]>)];
+  else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+    const view = body as Partial<ArrayBufferView>;
+    try {
+      // Copied now: later writes into the buffer do not change what is sent.
+      data = new Uint8Array(view.buffer ?? (body as ArrayBuffer), view.byteOffset, view.byteLength).slice();
+    } catch {
+      throw new FluxyError(
+        'sync/invalid-body',
+        'queue(): the body is a detached ArrayBuffer (transferred to a worker or with postMessage): queue a copy made before the transfer.',
+      );
+    }
+  }
+  return data && { data, maxBytes };
 }
 
 function checkMethod(method: unknown): HttpMethod {

@@ -162,10 +162,22 @@ export class SyncEngine {
     const id = this.#ids.next();
     const refs = this.#tempIds.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId);
     const record = createRecord(id, draft, this.#deps.now(), refs);
-    // The op and the temporary id it introduces are committed together, or neither is.
+    // The op, the temporary id it introduces and its binary body's chunks are committed
+    // together, or none is. (The temp id is known from now: a queue() right after sees it.)
     const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
     if (draft.tempId !== undefined) this.#tempIds.stageIntroduce(group, draft.tempId, id);
-    const write = this.#outbox.commit(group);
+    const { binary } = draft;
+    const write = binary
+      ? import('./binary-body.js')
+          .then((lazy) => lazy.stageBinary(group, record, binary, this.#deps.randomBytes, FluxyError))
+          .then(
+            () => this.#outbox.commit(group),
+            (error: unknown) => {
+              group.abandon(); // nothing is stored: the temporary id is forgotten
+              throw error;
+            },
+          )
+      : this.#outbox.commit(group);
     this.#writing.set(id, write);
     try {
       await write;

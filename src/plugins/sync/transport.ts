@@ -53,7 +53,8 @@ export interface TransportOptions {
 }
 
 /**
- * Send one operation: `Idempotency-Key: <id>`, `Content-Type: application/json` with a body, the
+ * Send one operation: `Idempotency-Key: <id>`, `Content-Type: application/json` with a JSON body
+ * (a binary one is a Blob of its own type), the
  * operation's headers and the `headers` option (evaluated now). Aborts after `timeoutMs` or when
  * `signal` aborts. Never throws: every outcome is a {@link SendResult}.
  *
@@ -64,7 +65,7 @@ export interface TransportOptions {
  */
 export async function sendOperation(
   operation: Operation,
-  bodyText: string | undefined,
+  body: string | Blob | undefined,
   options: TransportOptions,
   signal: AbortSignal,
 ): Promise<SendResult> {
@@ -98,7 +99,9 @@ export async function sendOperation(
     return { kind: 'headers-failed', cause };
   }
   if (operation.idempotencyKey) headers.set('Idempotency-Key', operation.idempotencyKey); // none on a batch
-  if (bodyText !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+  // A binary body (a Blob) carries its own Content-Type, which fetch sends unless one is given.
+  if (typeof body === 'string' && !headers.has('Content-Type'))
+    headers.set('Content-Type', 'application/json');
 
   const controller = new AbortController();
   let timedOut = false;
@@ -115,7 +118,7 @@ export async function sendOperation(
       signal: controller.signal,
       redirect: 'manual',
     };
-    if (bodyText !== undefined) init.body = bodyText;
+    if (body !== undefined) init.body = body;
     const response = await options.fetch(url, init);
     const redirect = redirectOf(response, url);
     if (redirect) {
