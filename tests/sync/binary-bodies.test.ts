@@ -205,7 +205,7 @@ describe('refusals store nothing', () => {
   it('a body over maxUploadBytes is refused with sync/body-too-large; one at the limit is stored', async () => {
     const server = await startServer();
     const disk = await makeDisk('indexeddb');
-    const { storage, sync } = await session(disk, server, { sync: { maxUploadBytes: 1000 } });
+    const { storage, sync } = await session(disk, server, { sync: { maxBodyBytes: 100 } });
     const before = await storage.keys();
     const form = new FormData();
     form.append('note', 'x'.repeat(520));

@@ -26,7 +26,7 @@ export const chunkBytes = 256 * 1024;
  * Check `binary` (its size, a form's entries), read its bytes a chunk at a time, and add them to
  * `group` before the operation (whose record gets the manifest). Rejects with a `Refusal`
  * (FluxyError) — `sync/body-too-large`, `sync/invalid-body` (also when a File can no longer be
- * read), `sync/invalid-headers` — and adds nothing then.
+ * read), `sync/invalid-headers` — after settling `group` as not committed (nothing is stored).
  */
 export async function stageBinary(
   group: WriteGroup,
@@ -38,12 +38,17 @@ export async function stageBinary(
   try {
     await stageChunks(group, record, binary, randomBytes, (code, message) => new Refusal(code, message));
   } catch (cause) {
-    if (cause instanceof Refusal) throw cause;
-    throw new Refusal(
-      'sync/invalid-body',
-      `queue(): the binary body could not be read (${String(cause)}); nothing was stored. A File changed or removed on disk since it was picked cannot be read: pick it again.`,
-      { cause },
-    );
+    const error =
+      cause instanceof Refusal
+        ? cause
+        : new Refusal(
+            'sync/invalid-body',
+            `queue(): the binary body could not be read (${String(cause)}); nothing was stored. A File changed or removed on disk since it was picked cannot be read: pick it again.`,
+            { cause },
+          );
+    // Nothing is stored: a commit that fails at once tells the group's parts (the temporary id
+    // it introduces is forgotten, so the same create can be queued again) and rethrows.
+    await group.commit({ commit: () => Promise.reject(error) });
   }
 }
 
@@ -57,7 +62,7 @@ async function stageChunks(
   const { data: source, maxBytes } = binary;
   const invalidBody = (problem: string): Error =>
     refuse('sync/invalid-body', `queue(): the body ${problem}.`);
-  const kind = Array.isArray(source) ? 'form' : source instanceof Blob ? 'blob' : 'bytes';
+  const kind = Array.isArray(source) ? 'form' : 'blob';
   let fields: FormField[] | undefined;
   let data: Blob;
   let size: number;
@@ -90,13 +95,13 @@ async function stageChunks(
     }
     data = new Blob(files);
   } else {
-    data = source instanceof Blob ? source : new Blob([source as Uint8Array<ArrayBuffer>]);
+    data = source;
     size = data.size;
   }
-  if (maxBytes !== undefined && size > maxBytes) {
+  if (size > maxBytes) {
     throw refuse(
       'sync/body-too-large',
-      `queue(): the binary body takes ${size} bytes, over the limit of ${maxBytes}. Make it smaller (e.g. resize the image before queueing it), or raise the SyncPlugin option maxUploadBytes.`,
+      `queue(): the binary body takes ${size} bytes, over the limit of ${maxBytes}. Make it smaller (e.g. resize the image before queueing it), or raise the SyncPlugin option maxBodyBytes (binary bodies may take ten times that).`,
     );
   }
   const changes: Array<{ key: string; value: string }> = [];
@@ -104,7 +109,7 @@ async function stageChunks(
     const bytes = new Uint8Array(await data.slice(start, start + chunkBytes).arrayBuffer());
     changes.push({ key: chunkKey(record.id, changes.length), value: toBase64(bytes) });
   }
-  const type = source instanceof Blob ? source.type : '';
+  const type = fields ? '' : data.type;
   const manifest: BinaryManifest = { kind, size: data.size, chunks: changes.length, type };
   if (fields) {
     const random = new Uint8Array(16);
@@ -113,7 +118,10 @@ async function stageChunks(
     manifest.fields = fields;
   }
   record.binary = manifest;
-  group.prepend(changes);
+  // After the operation in the group: on a driver without transactions (the file driver), a crash
+  // part-way through the commit can leave the operation without its body; it then fails unsent
+  // (sync/record-unreadable), never sends a partial body.
+  for (const change of changes) group.set(change.key, change.value);
 }
 
 /**

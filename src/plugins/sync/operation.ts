@@ -106,7 +106,8 @@ export interface OperationRecord {
  * exact same request body at every attempt. @internal
  */
 export interface BinaryManifest {
-  kind: 'blob' | 'bytes' | 'form';
+  /** A Blob (given, or made of given bytes), or a form. */
+  kind: 'blob' | 'form';
   /** Bytes in the chunks. */
   size: number;
   /** How many chunks (`b/<id>/0` …). */

@@ -30,14 +30,13 @@ export interface SyncOptions {
   intervalMs?: number;
   /** The fetch to call (another transport, or a wrapped fetch). @default globalThis.fetch */
   fetch?: FetchFunction;
-  /** Largest body + meta accepted by `queue()`, in UTF-8 bytes. @default 1048576 (1 MiB) */
-  maxBodyBytes?: number;
   /**
-   * Largest binary body accepted by `queue()` (a Blob, File, ArrayBuffer, typed array or
-   * FormData: its bytes, plus a form's text fields), in bytes; over it `queue()` rejects with
-   * `sync/body-too-large` and stores nothing. @default 10485760 (10 MiB)
+   * Largest body accepted by `queue()`: a JSON body and meta, in UTF-8 bytes — or a binary body
+   * (Blob, bytes, FormData: its bytes plus a form's text fields), which may be ten times larger.
+   * Over it `queue()` rejects with `sync/body-too-large`, storing nothing.
+   * @default 1048576 (1 MiB: binary bodies up to 10 MiB)
    */
-  maxUploadBytes?: number;
+  maxBodyBytes?: number;
   /**
    * Largest response body read, in bytes: the rest is not downloaded, `response` is undefined and
    * the `sent` event says `responseTooLarge: true`. @default 1048576 (1 MiB)
@@ -92,7 +91,6 @@ export interface ResolvedSyncOptions {
   intervalMs: number;
   fetch: FetchFunction | undefined;
   maxBodyBytes: number;
-  maxUploadBytes: number;
   maxResponseBytes: number;
   allowedOrigins: readonly string[];
   namespace: string;
@@ -111,7 +109,6 @@ const knownKeys = [
   'intervalMs',
   'fetch',
   'maxBodyBytes',
-  'maxUploadBytes',
   'maxResponseBytes',
   'allowedOrigins',
   'namespace',
@@ -226,7 +223,6 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     intervalMs: positiveInteger(given.intervalMs, 'intervalMs', 30_000),
     fetch: fetch as FetchFunction | undefined,
     maxBodyBytes: positiveInteger(given.maxBodyBytes, 'maxBodyBytes', 1_048_576),
-    maxUploadBytes: positiveInteger(given.maxUploadBytes, 'maxUploadBytes', 10_485_760),
     maxResponseBytes: positiveInteger(given.maxResponseBytes, 'maxResponseBytes', 1_048_576),
     allowedOrigins,
     namespace: (namespace as string | undefined) ?? 'sync',
@@ -291,7 +287,7 @@ export function originPolicy(
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const bytes = /Bytes$/.test(name);
+  const bytes = name === 'maxBodyBytes' || name === 'maxResponseBytes';
   const limit = bytes ? Number.MAX_SAFE_INTEGER : maxTimerMs;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > limit) {
     throw invalid(`${name} must be a whole number from 1 to ${limit} (${bytes ? 'bytes' : 'ms'})`);

@@ -49,7 +49,7 @@ export interface QueueOptions {
    * `DataView` (sent as `application/octet-stream` unless a Content-Type header is given), or a
    * `FormData` of text fields and files (sent as `multipart/form-data`). Binary bodies are copied
    * into storage (encrypted with a secret) before `queue()` resolves, up to the SyncPlugin option
-   * `maxUploadBytes`.
+   * `maxBodyBytes` (a binary body may be ten times larger than a JSON one: 10 MiB by default).
    */
   body?: unknown;
   /** Extra request headers stored with the operation (no credentials: use the plugin's `headers`). */
@@ -75,13 +75,13 @@ export type FormField =
   | { name: string; filename: string; type: string; size: number };
 
 /**
- * A binary body as `queue()` took it, checked and stored by binary-body.ts: a Blob (Blobs do not
- * change), a copy of the bytes, or a form's entries (listed at `queue()` time). @internal
+ * A binary body as `queue()` took it, checked and stored by binary-body.ts: a Blob (a given one —
+ * Blobs do not change — or a copy of given bytes), or a form's entries (listed at `queue()` time). @internal
  */
 export interface BinaryDraft {
-  data: Blob | Uint8Array | Array<[unknown, unknown]>;
-  /** The SyncPlugin option maxUploadBytes (no limit when undefined: internal callers). */
-  maxBytes: number | undefined;
+  data: Blob | Array<[unknown, unknown]>;
+  /** The largest binary body: ten times the SyncPlugin option maxBodyBytes. */
+  maxBytes: number;
 }
 
 /** A validated, frozen operation draft, ready to get an id. @internal */
@@ -108,7 +108,7 @@ export function prepareOperation(
   method: unknown,
   url: unknown,
   options: unknown,
-  limits: { maxBodyBytes: number; maxUploadBytes?: number; resolveUrl: (url: string) => URL },
+  limits: { maxBodyBytes: number; resolveUrl: (url: string) => URL },
 ): OperationDraft {
   const normalisedMethod = checkMethod(method);
   const checkedUrl = checkUrl(url, limits.resolveUrl);
@@ -127,7 +127,7 @@ export function prepareOperation(
         'queue("GET", …) cannot have a body: use POST, PUT or PATCH, or put the data in the URL.',
       );
     }
-    const binary = binaryBody(given.body, limits.maxUploadBytes);
+    const binary = binaryBody(given.body, limits.maxBodyBytes * 10);
     if (binary) draft.binary = binary;
     else {
       draft.bodyText = toJsonText(given.body, 'body', 'sync/invalid-body');
@@ -178,27 +178,27 @@ export function prepareOperation(
 
 /**
  * The binary body `body` is (Blob/File, ArrayBuffer, typed array or DataView, FormData),
- * snapshotted now — a buffer copied, a form's entries listed (Blobs do not change) — or
- * undefined for a JSON body. The rest is checked when it is stored (binary-body.ts, loaded then).
- * Throws `sync/invalid-body` for a detached buffer.
+ * snapshotted now — a buffer copied into a Blob, a form's entries listed (Blobs do not change) —
+ * or undefined for a JSON body. The rest is checked when it is stored (binary-body.ts, loaded
+ * then). Throws `sync/invalid-body` for a detached buffer.
  */
-function binaryBody(body: unknown, maxBytes: number | undefined): BinaryDraft | undefined {
-  let data: BinaryDraft['data'] | undefined;
-  if (body instanceof Blob) data = body;
-  else if (body instanceof FormData) data = [...(body as unknown as Iterable<[unknown, unknown]>)];
-  else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-    const view = body as Partial<ArrayBufferView>;
-    try {
-      // Copied now: later writes into the buffer do not change what is sent.
-      data = new Uint8Array(view.buffer ?? (body as ArrayBuffer), view.byteOffset, view.byteLength).slice();
-    } catch {
-      throw new FluxyError(
-        'sync/invalid-body',
-        'queue(): the body is a detached ArrayBuffer (transferred to a worker or with postMessage): queue a copy made before the transfer.',
-      );
-    }
+function binaryBody(body: unknown, maxBytes: number): BinaryDraft | undefined {
+  const buffer = ArrayBuffer.isView(body) ? body.buffer : body instanceof ArrayBuffer ? body : undefined;
+  try {
+    const data =
+      body instanceof Blob
+        ? body
+        : body instanceof FormData
+          ? [...(body as unknown as Iterable<[unknown, unknown]>)]
+          : // slice() throws for a detached buffer (a Blob of one would be silently empty).
+            buffer && (buffer.slice(0, 0), new Blob([body as ArrayBuffer]));
+    return data && { data, maxBytes };
+  } catch {
+    throw new FluxyError(
+      'sync/invalid-body',
+      'queue(): the body could not be read: a detached ArrayBuffer (transferred to a worker or with postMessage)? Queue a copy made before the transfer.',
+    );
   }
-  return data && { data, maxBytes };
 }
 
 function checkMethod(method: unknown): HttpMethod {

@@ -170,13 +170,7 @@ export class SyncEngine {
     const write = binary
       ? import('./binary-body.js')
           .then((lazy) => lazy.stageBinary(group, record, binary, this.#deps.randomBytes, FluxyError))
-          .then(
-            () => this.#outbox.commit(group),
-            (error: unknown) => {
-              group.abandon(); // nothing is stored: the temporary id is forgotten
-              throw error;
-            },
-          )
+          .then(() => this.#outbox.commit(group))
       : this.#outbox.commit(group);
     this.#writing.set(id, write);
     try {

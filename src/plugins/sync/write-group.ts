@@ -20,17 +20,6 @@ export class WriteGroup {
     return this;
   }
 
-  /** Put `changes` before every change added so far (a body's chunks before its operation). */
-  prepend(changes: readonly OutboxChange[]): this {
-    this.#changes.unshift(...changes);
-    return this;
-  }
-
-  /** Give up without committing: each `settled` callback is told nothing landed. */
-  abandon(): void {
-    for (const settled of this.#settled) settled(false);
-  }
-
   /** Delete `key`. */
   remove(key: string): this {
     this.#changes.push({ key, remove: true });
