@@ -202,7 +202,7 @@ describe('binary bodies at rest', () => {
 });
 
 describe('refusals store nothing', () => {
-  it('a body over maxUploadBytes is refused with sync/body-too-large; one at the limit is stored', async () => {
+  it('a binary body over 10 × maxBodyBytes is refused with sync/body-too-large; one at the limit is stored', async () => {
     const server = await startServer();
     const disk = await makeDisk('indexeddb');
     const { storage, sync } = await session(disk, server, { sync: { maxBodyBytes: 100 } });
@@ -220,7 +220,7 @@ describe('refusals store nothing', () => {
         sync.queue('POST', '/api/uploads', { body, tempId: 'tmp_too_large_1' }),
       ).rejects.toMatchObject({
         code: 'sync/body-too-large',
-        message: expect.stringContaining('maxUploadBytes'),
+        message: expect.stringContaining('maxBodyBytes'),
       });
     }
     expect(await storage.keys()).toStrictEqual(before);
