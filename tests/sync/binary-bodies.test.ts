@@ -75,7 +75,7 @@ describe.each([
   it('each body type is stored, survives a restart, and reaches the server byte for byte', async () => {
     const server = await startServer();
     const disk = await makeDisk(driver);
-    const big = new Uint8Array(randomBytes(600_000)); // three chunks
+    const big = new Uint8Array(randomBytes(600_000)); // 17 chunks
     const buffer = new Uint8Array(randomBytes(1000));
     const backing = new Uint8Array(randomBytes(500));
     const photo = new Uint8Array(randomBytes(70_000));
@@ -181,7 +181,7 @@ describe('binary bodies at rest', () => {
       const server = await startServer();
       const disk = await makeDisk('file');
       const { app, sync } = await session(disk, server, { secret: withSecret });
-      const marker = Buffer.from('PLAINTEXT-PHOTO-BYTES-'.repeat(30_000)); // 660 KB: three chunks
+      const marker = Buffer.from('PLAINTEXT-PHOTO-BYTES-'.repeat(30_000)); // 660 KB: 19 chunks
       const form = new FormData();
       form.append('caption', 'PLAINTEXT-CAPTION-FIELD');
       form.append('file', new Blob([marker]), 'x.bin');
@@ -189,10 +189,10 @@ describe('binary bodies at rest', () => {
       await sync.queue('POST', '/api/uploads', { body: form });
       await app.dispose();
       const stored = await storedFiles(disk.dir as string);
-      // Chunks start at multiples of 256 KiB (a multiple of 3), so their base64 is the base64 of
-      // these slices.
+      // Each chunk (35 KiB) is base64 on its own, so a chunk's text starts with the base64 of
+      // the bytes it starts with.
       const encodedStart = Buffer.from(marker.subarray(0, 3000).toString('base64'));
-      const encodedSecondChunk = Buffer.from(marker.subarray(262_144, 265_144).toString('base64'));
+      const encodedSecondChunk = Buffer.from(marker.subarray(35_840, 38_840).toString('base64'));
       expect(stored.includes(marker.subarray(0, 66))).toBe(false);
       expect(stored.includes(encodedStart)).toBe(readable);
       expect(stored.includes(encodedSecondChunk)).toBe(readable);
@@ -360,9 +360,10 @@ describe('stored chunks', () => {
     const one = await sync.queue('POST', '/api/uploads', { body: new Uint8Array(600_000) });
     await sync.queue('POST', '/api/uploads', { body: new Uint8Array(300_000) });
     const chunks = async () => (await storage.keys('sync/b/')).length;
-    expect(await chunks()).toBe(5);
+    // Chunks of 35 KiB: 17 + 9.
+    expect(await chunks()).toBe(26);
     expect(await sync.discard(one.id)).toBe(true);
-    expect(await chunks()).toBe(2);
+    expect(await chunks()).toBe(9);
     expect(await sync.clearQueue()).toBe(1);
     expect(await storage.keys('sync/')).toStrictEqual([]);
   });

@@ -1,42 +1,59 @@
 /**
- * Binary bodies (Blob/File, bytes, FormData): stored in chunks beside their operation, and read
- * back chunk by chunk when it is sent. Loaded on demand (dynamic import) by the first `queue()`
- * or flush that meets one, so apps that never send one do not download it.
+ * Binary bodies (Blob/File, bytes, FormData): every step that is specific to them — storing the
+ * chunks at `queue()`, reading them back at each attempt, removing them on discard and
+ * clearQueue — is here, loaded on demand (dynamic import) by the first `queue()`, send, discard
+ * or clear that needs it, so apps that never send one do not download it. The eager code only
+ * recognises a binary body (request-validation.ts) and tests `record.binary`.
  *
  * Storage: the operation's record keeps a {@link BinaryManifest}; the bytes are in chunks of
  * {@link chunkBytes} under `b/<id>/<n>`, each a base64 string, encrypted and authenticated (under
  * its key) like every record when the storage has a secret. The chunks are committed in the
- * same write group as the record, before it, so neither exists without the other.
+ * same write group as the record, after it: neither is stored without the other on a driver
+ * with transactions, and a crash part-way through a commit on one without leaves an op whose
+ * body cannot be read (it fails unsent), never a partial body sent.
  */
 // Type imports only: a runtime import of a module the sync entry loads would make the bundler
 // split that module into a chunk of its own, which costs every app more than this file saves.
 // (Errors are the caller's FluxyError, passed in.)
 import type { SyncErrorCode } from './errors.js';
-import type { BinaryManifest, OperationRecord } from './operation.js';
-import type { BinaryDraft, FormField } from './request-validation.js';
+import type { BinaryManifest, OperationError, OperationRecord } from './operation.js';
+import type { OutboxStorage } from './outbox.js';
+import type { BinaryDraft, FormField, OperationDraft } from './request-validation.js';
 import type { WriteGroup } from './write-group.js';
 
-/** Where chunk `index` of operation `id`'s body is stored (Outbox.stageBodyRemoval removes `b/<id>/`). */
+/** Where chunk `index` of operation `id`'s body is stored. */
 const chunkKey = (id: string, index: number): string => `b/${id}/${index}`;
 
-/** Bytes per stored chunk (256 KiB). */
-export const chunkBytes = 256 * 1024;
+/**
+ * Bytes per stored chunk: 35 KiB. Stored, a chunk is base64 (×4/3), and with a secret that text
+ * is encrypted and the ciphertext in base64 again (×4/3): 35 KiB make a 63,824-character record,
+ * under 64 KiB — in Chromium an IndexedDB value over 64 KiB is written as a blob file, ≈ 4× the
+ * cost (measured on collections' parts). 40 KiB would make 72,932.
+ */
+export const chunkBytes = 35 * 1024;
 
 /**
- * Check `binary` (its size, a form's entries), read its bytes a chunk at a time, and add them to
- * `group` before the operation (whose record gets the manifest). Rejects with a `Refusal`
- * (FluxyError) — `sync/body-too-large`, `sync/invalid-body` (also when a File can no longer be
- * read), `sync/invalid-headers` — after settling `group` as not committed (nothing is stored).
+ * Store the operation `record` (staged in `group`, with the temporary id it introduces) with the
+ * binary body of `draft`: check it (its size, a form's entries), read its bytes a chunk at a
+ * time, add them to `group` after the operation (whose record gets the manifest), and commit.
+ * Rejects with a `Refusal` (the caller's FluxyError) — `sync/body-too-large`, `sync/invalid-body`
+ * (also when a File can no longer be read), `sync/invalid-headers` — after settling `group` as
+ * not committed (nothing is stored).
  */
-export async function stageBinary(
+export async function store(
+  outbox: { commit(group: WriteGroup): Promise<void> },
   group: WriteGroup,
   record: OperationRecord,
-  binary: BinaryDraft,
-  randomBytes: (bytes: Uint8Array) => void,
+  draft: OperationDraft,
   Refusal: new (code: SyncErrorCode, message: string, options?: { cause: unknown }) => Error,
 ): Promise<void> {
   try {
-    await stageChunks(group, record, binary, randomBytes, (code, message) => new Refusal(code, message));
+    await stageChunks(
+      group,
+      record,
+      draft.binary as BinaryDraft,
+      (code, message) => new Refusal(code, message),
+    );
   } catch (cause) {
     const error =
       cause instanceof Refusal
@@ -50,18 +67,45 @@ export async function stageBinary(
     // it introduces is forgotten, so the same create can be queued again) and rethrows.
     await group.commit({ commit: () => Promise.reject(error) });
   }
+  await outbox.commit(group);
+}
+
+/**
+ * Add to `group` the removal of the chunks stored under `b/<prefix>`: `<id>/` for one
+ * operation's (discard), `''` for all (clearQueue).
+ */
+export async function stageChunkRemoval(
+  storage: OutboxStorage,
+  group: WriteGroup,
+  prefix: string,
+): Promise<void> {
+  for (const key of await storage.keys(`b/${prefix}`)) group.remove(key);
 }
 
 async function stageChunks(
   group: WriteGroup,
   record: OperationRecord,
   binary: BinaryDraft,
-  randomBytes: (bytes: Uint8Array) => void,
   refuse: (code: SyncErrorCode, message: string) => Error,
 ): Promise<void> {
-  const { data: source, maxBytes } = binary;
+  const { data: given, maxBytes } = binary;
   const invalidBody = (problem: string): Error =>
     refuse('sync/invalid-body', `queue(): the body ${problem}.`);
+  let source: Blob | Array<[unknown, unknown]>;
+  if (given instanceof FormData) source = [...(given as unknown as Iterable<[unknown, unknown]>)];
+  else if (given instanceof Blob) source = given;
+  else {
+    // Bytes are copied into a Blob. A detached buffer (transferred to a worker or with
+    // postMessage) cannot be: slice() throws for it (a Blob of one is silently empty in browsers).
+    try {
+      ((given as ArrayBufferView).buffer ?? given).slice(0, 0);
+    } catch {
+      throw invalidBody(
+        'could not be read: a detached ArrayBuffer (transferred to a worker or with postMessage)? Queue a copy made before the transfer',
+      );
+    }
+    source = new Blob([given as ArrayBuffer]);
+  }
   const kind = Array.isArray(source) ? 'form' : 'blob';
   let fields: FormField[] | undefined;
   let data: Blob;
@@ -113,7 +157,7 @@ async function stageChunks(
   const manifest: BinaryManifest = { kind, size: data.size, chunks: changes.length, type };
   if (fields) {
     const random = new Uint8Array(16);
-    randomBytes(random);
+    globalThis.crypto.getRandomValues(random);
     manifest.boundary = `----fluxy${[...random].map((byte) => byte.toString(16).padStart(2, '0')).join('')}`;
     manifest.fields = fields;
   }
@@ -132,10 +176,16 @@ async function stageChunks(
  * failing authentication, or a total of the wrong size, gives the message that says so instead
  * (the operation fails, unsent). Storage errors (unavailable) are thrown.
  */
-export async function loadBinaryBody(
+export async function load(
   storage: { get(key: string): Promise<unknown> },
   record: OperationRecord,
-): Promise<Blob | string> {
+  now: number,
+): Promise<Blob | OperationError> {
+  const unreadable = (problem: string): OperationError => ({
+    code: 'sync/record-unreadable',
+    message: `the stored binary body cannot be read (${problem}), so it was not sent: discard the operation and queue it again`,
+    at: now,
+  });
   const manifest = record.binary as BinaryManifest;
   const parts: Blob[] = [];
   let size = 0;
@@ -208,6 +258,3 @@ function fromBase64(text: string): Uint8Array | undefined {
 }
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
-
-const unreadable = (problem: string): string =>
-  `the stored binary body cannot be read (${problem}), so it was not sent: discard the operation and queue it again`;

@@ -222,13 +222,13 @@ export class FlushLoop {
       if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
       record = resolved;
     }
-    // A binary body is read back from its chunks for each attempt (binary-body.ts, loaded now).
+    // A binary body is read back from its chunks at each attempt (binary-body.ts, loaded now);
+    // a chunk missing or failing authentication gives, instead, why the op fails unsent.
     const body = record.binary
-      ? await (await import('./binary-body.js')).loadBinaryBody(this.#deps.storage, record)
+      ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
       : record.body;
-    if (record.binary && typeof body === 'string') {
-      // A chunk missing or failing authentication: never sent.
-      await this.#fail(record, { code: 'sync/record-unreadable', message: body, at: now });
+    if ((body as OperationError | undefined)?.code) {
+      await this.#fail(record, body as OperationError);
       summary.failed++;
       return 'next';
     }
@@ -237,7 +237,7 @@ export class FlushLoop {
     return await this.#track([id], async (signal) => {
       const next = this.#lists.pending.after(id);
       if (next !== undefined) this.#readAhead.prefetch(next);
-      const result = await this.#request(operation, body, signal);
+      const result = await this.#request(operation, body as string | Blob | undefined, signal);
       if (result.kind === 'aborted' || this.#engine.isDisposed()) return 'stop';
       if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
       return await this.#settle(sending, result, summary);
@@ -496,8 +496,7 @@ export class FlushLoop {
       if (durable) this.#outcomes.stageRecord(group, outcome);
       this.#outbox.stageRemoval(group, 'pending', record.id);
       // Its binary body goes with it, after it (see QueueEdits.discard).
-      for (let index = 0; index < (record.binary?.chunks ?? 0); index++)
-        group.remove(`b/${record.id}/${index}`);
+      for (let index = record.binary?.chunks as number; index--; ) group.remove(`b/${record.id}/${index}`);
       return { record, result, outcome, durable, tooLarge, serverId };
     });
     await this.#outbox.commit(group);

@@ -54,7 +54,8 @@ export class Outbox {
     const failed = idsOf(all, prefixes.failed);
     const failedSet = new Set(failed);
     for (const id of pending.filter((candidate) => failedSet.has(candidate))) {
-      const keep = await this.#settleDuplicate(id);
+      // Rare (a crash mid-move): settled by code loaded then (queue-edits.ts).
+      const keep = await (await import('./queue-edits.js')).settleDuplicate(this, id);
       const list = keep === 'pending' ? failed : pending;
       list.splice(list.indexOf(id), 1);
     }
@@ -79,12 +80,6 @@ export class Outbox {
     if (!isOperationRecord(value, id))
       throw new UnreadableRecordError(id, new Error('not an operation record'));
     return value;
-  }
-
-  /** Add to `group` the removal of the binary bodies under `b/<prefix>`: `<id>/` for one op's, `''` for all. */
-  async stageBodyRemoval(group: WriteGroup, prefix: string): Promise<WriteGroup> {
-    for (const key of await this.#storage.keys(`b/${prefix}`)) group.remove(key);
-    return group;
   }
 
   /** Like {@link read}, but an unreadable record comes back as its {@link unreadableStub}. */
@@ -129,14 +124,6 @@ export class Outbox {
     return moved;
   }
 
-  /** Move a record to the other list (see {@link stageMove}). */
-  async move(record: OperationRecord, to: OutboxList): Promise<OperationRecord> {
-    const group = new WriteGroup();
-    const moved = this.stageMove(group, record, to);
-    await this.commit(group);
-    return moved;
-  }
-
   /** Commit a group of changes to the outbox's namespace together. */
   commit(group: WriteGroup): Promise<void> {
     return group.commit(this.#storage);
@@ -155,20 +142,6 @@ export class Outbox {
       unreadable: true,
       lastError: { code: 'sync/record-unreadable', message, at },
     };
-  }
-
-  async #settleDuplicate(id: string): Promise<OutboxList> {
-    const read = async (list: OutboxList): Promise<OperationRecord | undefined> => {
-      try {
-        return await this.read(list, id);
-      } catch {
-        return undefined;
-      }
-    };
-    const [pending, failed] = await Promise.all([read('pending'), read('failed')]);
-    const keep: OutboxList = pending && (!failed || pending.rev > failed.rev) ? 'pending' : 'failed';
-    await this.remove(keep === 'pending' ? 'failed' : 'pending', id);
-    return keep;
   }
 }
 

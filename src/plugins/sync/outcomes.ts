@@ -151,10 +151,10 @@ export class OutcomeLog {
     await this.#exclusive(() => this.#prune());
   }
 
-  /** Remove every stored outcome (`clearQueue()`). */
-  clear(): Promise<void> {
+  /** Remove every stored outcome (`clearQueue()`), with `removeAll` (given by the lazy QueueEdits). */
+  clear(removeAll: (prefix: string) => Promise<void>): Promise<void> {
     return this.#exclusive(async () => {
-      for (const key of await this.#storage.keys(prefix)) await this.#storage.remove(key);
+      await removeAll(prefix);
       this.#fresh.clear();
       this.#waiting.clear();
     });

@@ -2,6 +2,7 @@ import type { classify } from './classify.js';
 import type { SyncParts } from './engine-parts.js';
 import type { FlushLoop } from './flush-loop.js';
 import type { OperationRecord } from './operation.js';
+import type { Outbox, OutboxList } from './outbox.js';
 import type { WriteGroup } from './write-group.js';
 
 /**
@@ -79,10 +80,13 @@ export class QueueEdits {
       if (record !== 'unreadable' && record.tempId !== undefined) {
         tempIds.stageSettle(group, record.tempId, id, { failed: true });
       }
-      // The operation, then its binary body (so a crash in between leaves unused chunks, never
-      // an operation without its body).
+      // The operation, then its binary body's chunks (so a crash in between leaves unused
+      // chunks, never an operation without its body). An unreadable record may have some.
       outbox.stageRemoval(group, list, id);
-      await outbox.commit(await outbox.stageBodyRemoval(group, `${id}/`));
+      if (record === 'unreadable' || record.binary) {
+        await (await import('./binary-body.js')).stageChunkRemoval(this.#parts.deps.storage, group, `${id}/`);
+      }
+      await outbox.commit(group);
       lists.remove(list, [id]);
       found = true;
     }
@@ -100,9 +104,18 @@ export class QueueEdits {
     const failed = [...lists.failed];
     for (const id of pending) await outbox.remove('pending', id);
     for (const id of failed) await outbox.remove('failed', id);
-    await outbox.commit(await outbox.stageBodyRemoval(new WriteGroup(), ''));
-    await tempIds.clear();
-    await outcomes.clear();
+    const chunks = new this.#tools.WriteGroup();
+    await (await import('./binary-body.js')).stageChunkRemoval(this.#parts.deps.storage, chunks, '');
+    await outbox.commit(chunks);
+    const { storage } = this.#parts.deps;
+    const removeAll = async (prefix: string): Promise<void> => {
+      for (const key of await storage.keys(prefix)) await storage.remove(key);
+    };
+    // Every temporary id (`t/`): those listed now are forgotten in memory, then removed.
+    const mappings = await storage.keys('t/');
+    tempIds.forget();
+    for (const key of mappings) await storage.remove(key);
+    await outcomes.clear(removeAll);
     lists.remove('pending', pending);
     lists.remove('failed', failed);
     status.clearErrors();
@@ -124,4 +137,23 @@ function wasRefused({ lastError }: OperationRecord, classify: EditTools['classif
       lastError.status >= 400 &&
       classify({ status: lastError.status }) === 'fail')
   );
+}
+
+/**
+ * Of the two copies of operation `id` left in both lists by a crash mid-move (Outbox.scan), keep
+ * the one with the higher `rev` (the pending one when the failed one cannot be read) and remove
+ * the other. Resolves with the list kept.
+ */
+export async function settleDuplicate(outbox: Outbox, id: string): Promise<OutboxList> {
+  const read = async (list: OutboxList): Promise<OperationRecord | undefined> => {
+    try {
+      return await outbox.read(list, id);
+    } catch {
+      return undefined;
+    }
+  };
+  const [pending, failed] = await Promise.all([read('pending'), read('failed')]);
+  const keep: OutboxList = pending && (!failed || pending.rev > failed.rev) ? 'pending' : 'failed';
+  await outbox.remove(keep === 'pending' ? 'failed' : 'pending', id);
+  return keep;
 }

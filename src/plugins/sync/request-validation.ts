@@ -75,11 +75,11 @@ export type FormField =
   | { name: string; filename: string; type: string; size: number };
 
 /**
- * A binary body as `queue()` took it, checked and stored by binary-body.ts: a Blob (a given one —
- * Blobs do not change — or a copy of given bytes), or a form's entries (listed at `queue()` time). @internal
+ * A binary body as `queue()` took it (a Blob/File, ArrayBuffer, typed array, DataView or
+ * FormData), checked, read and stored by binary-body.ts before `queue()` resolves. @internal
  */
 export interface BinaryDraft {
-  data: Blob | Array<[unknown, unknown]>;
+  data: Blob | FormData | ArrayBuffer | ArrayBufferView;
   /** The largest binary body: ten times the SyncPlugin option maxBodyBytes. */
   maxBytes: number;
 }
@@ -127,9 +127,16 @@ export function prepareOperation(
         'queue("GET", …) cannot have a body: use POST, PUT or PATCH, or put the data in the URL.',
       );
     }
-    const binary = binaryBody(given.body, limits.maxBodyBytes * 10);
-    if (binary) draft.binary = binary;
-    else {
+    const body = given.body;
+    if (
+      body instanceof Blob ||
+      body instanceof FormData ||
+      body instanceof ArrayBuffer ||
+      ArrayBuffer.isView(body)
+    ) {
+      // Binary: checked, copied and stored by binary-body.ts (loaded then), before queue() resolves.
+      draft.binary = { data: body, maxBytes: limits.maxBodyBytes * 10 };
+    } else {
       draft.bodyText = toJsonText(given.body, 'body', 'sync/invalid-body');
       size += utf8Length(draft.bodyText);
     }
@@ -174,31 +181,6 @@ export function prepareOperation(
     draft.tempId = given.tempId;
   }
   return draft;
-}
-
-/**
- * The binary body `body` is (Blob/File, ArrayBuffer, typed array or DataView, FormData),
- * snapshotted now — a buffer copied into a Blob, a form's entries listed (Blobs do not change) —
- * or undefined for a JSON body. The rest is checked when it is stored (binary-body.ts, loaded
- * then). Throws `sync/invalid-body` for a detached buffer.
- */
-function binaryBody(body: unknown, maxBytes: number): BinaryDraft | undefined {
-  const buffer = ArrayBuffer.isView(body) ? body.buffer : body instanceof ArrayBuffer ? body : undefined;
-  try {
-    const data =
-      body instanceof Blob
-        ? body
-        : body instanceof FormData
-          ? [...(body as unknown as Iterable<[unknown, unknown]>)]
-          : // slice() throws for a detached buffer (a Blob of one would be silently empty).
-            buffer && (buffer.slice(0, 0), new Blob([body as ArrayBuffer]));
-    return data && { data, maxBytes };
-  } catch {
-    throw new FluxyError(
-      'sync/invalid-body',
-      'queue(): the body could not be read: a detached ArrayBuffer (transferred to a worker or with postMessage)? Queue a copy made before the transfer.',
-    );
-  }
 }
 
 function checkMethod(method: unknown): HttpMethod {

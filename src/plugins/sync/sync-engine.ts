@@ -166,11 +166,8 @@ export class SyncEngine {
     // together, or none is. (The temp id is known from now: a queue() right after sees it.)
     const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
     if (draft.tempId !== undefined) this.#tempIds.stageIntroduce(group, draft.tempId, id);
-    const { binary } = draft;
-    const write = binary
-      ? import('./binary-body.js')
-          .then((lazy) => lazy.stageBinary(group, record, binary, this.#deps.randomBytes, FluxyError))
-          .then(() => this.#outbox.commit(group))
+    const write = draft.binary
+      ? import('./binary-body.js').then((lazy) => lazy.store(this.#outbox, group, record, draft, FluxyError))
       : this.#outbox.commit(group);
     this.#writing.set(id, write);
     try {

@@ -273,12 +273,10 @@ export class TempIds {
     return dropped;
   }
 
-  /** Forget every temporary id, in memory and in storage (with `clearQueue()`). */
-  async clear(): Promise<void> {
-    const keys = await this.#storage.keys(prefix);
+  /** Forget every temporary id in memory (`clearQueue()`, which removes their records: QueueEdits.removeAll). */
+  forget(): void {
     this.#entries = new Map();
     this.#failedRefs = undefined;
-    for (const key of keys) await this.#storage.remove(key);
   }
 
   #stage(
