@@ -50,6 +50,38 @@ test('a photo note made offline is uploaded, then created, after a reload', asyn
   }, photo);
   await waitForPending(page, 2);
   expect(await serverLog(harness)).toEqual([]);
+  // As stored (encrypted, base64): 3 chunk records, each under 64 KiB, the size over which Chromium
+  // writes an IndexedDB value as a blob file of its own.
+  const chunkSizes = await page.evaluate(async () => {
+    const sizes: number[] = [];
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open(name as string);
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      for (const storeName of db.objectStoreNames) {
+        const store = db.transaction(storeName).objectStore(storeName);
+        const [keys, values] = await Promise.all(
+          [store.getAllKeys(), store.getAll()].map(
+            (request) =>
+              new Promise<unknown[]>((resolve, reject) => {
+                request.onsuccess = () => resolve(request.result as unknown[]);
+                request.onerror = () => reject(request.error);
+              }),
+          ),
+        );
+        keys.forEach((key, index) => {
+          if (/(^|\/)b\/[^/]+\/\d+$/.test(String(key))) sizes.push(JSON.stringify(values[index]).length);
+        });
+      }
+      db.close();
+    }
+    return sizes;
+  });
+  expect(chunkSizes).toHaveLength(3);
+  for (const size of chunkSizes) expect(size).toBeLessThan(64 * 1024);
+  expect(Math.max(...chunkSizes)).toBeGreaterThan(60_000); // full 35 KiB chunks, encrypted
 
   // Online but not sending until the reload: what is sent is read back from IndexedDB.
   await goOnlineAfterPull(harness, page);
