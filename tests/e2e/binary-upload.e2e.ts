@@ -62,7 +62,7 @@ test('a photo note made offline is uploaded, then created, after a reload', asyn
       });
       for (const storeName of db.objectStoreNames) {
         const store = db.transaction(storeName).objectStore(storeName);
-        const [keys, values] = await Promise.all(
+        const [keys = [], values = []] = await Promise.all(
           [store.getAllKeys(), store.getAll()].map(
             (request) =>
               new Promise<unknown[]>((resolve, reject) => {
