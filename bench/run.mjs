@@ -10,6 +10,8 @@
 //   node bench/run.mjs --no-write      # print, do not write RESULTS.md / results.json
 //   node bench/run.mjs --render        # rewrite RESULTS.md from results.json (after editing report.mjs)
 //   node bench/run.mjs --only=node-flush-batch-echo --merge   # run some steps, merge them into results.json
+//   node bench/run.mjs --only=flushEcho --quick --profile       # browser steps under Chromium's CPU
+//                                      # profiler: self time per function and per source file (prints only)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -36,6 +38,7 @@ const only = args
 const merge = args.includes('--merge') && !quick && only !== undefined;
 const write = merge || args.includes('--write') || (!quick && !only && !args.includes('--no-write'));
 const selected = (id) => !only || only.includes(id);
+const profiling = args.includes('--profile');
 const started = Date.now();
 
 const log = (...parts) =>
@@ -246,6 +249,43 @@ class Browser {
   }
 }
 
+/**
+ * Runs `run` under Chromium's CPU profiler (sampling every 100 µs) and logs the functions and the
+ * source files with the most self time. Idle and garbage collection are shown as such.
+ */
+async function cpuProfile(browser, run) {
+  const cdp = await browser.page.context().newCDPSession(browser.page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  await cdp.send('Profiler.start');
+  let result;
+  try {
+    result = await run();
+  } finally {
+    const { profile } = await cdp.send('Profiler.stop');
+    await cdp.detach().catch(() => {});
+    const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+    const perFunction = new Map();
+    const perFile = new Map();
+    const add = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
+    for (const id of profile.samples) {
+      const { functionName, url, lineNumber } = byId.get(id);
+      const file = url ? url.split('/').pop() : functionName || '(anonymous)';
+      add(perFunction, `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`);
+      add(perFile, file);
+    }
+    const total = profile.samples.length;
+    const top = (map, count) =>
+      [...map]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, count)
+        .map(([key, n]) => `${((n / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
+    log(`profile: ${total} samples; self time per function:\n${top(perFunction, 30).join('\n')}`);
+    log(`self time per file:\n${top(perFile, 12).join('\n')}`);
+  }
+  return result;
+}
+
 function runNodeSide({ bundle, serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, steps }) {
   return new Promise((resolve, reject) => {
     const config = { serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, rounds: quick ? 1 : 3, only: steps };
@@ -321,7 +361,10 @@ async function main() {
         const t0 = Date.now();
         try {
           const url = origins[step.server ?? 'reference'];
-          const result = await withTimeout(browser.run(step.fn, step.args, url), step.timeoutMs, step.title);
+          const running = profiling
+            ? cpuProfile(browser, () => browser.run(step.fn, step.args, url))
+            : browser.run(step.fn, step.args, url);
+          const result = await withTimeout(running, step.timeoutMs, step.title);
           record(step.id, step.title, {
             ok: true,
             result,
