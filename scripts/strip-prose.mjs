@@ -3,15 +3,18 @@
 // the development build and in docs/errors.md, keyed by code). An esbuild plugin for TypeScript
 // sources, used by tsup (dist/, the default export condition) and by scripts/size.mjs.
 //
-// What is removed: a string or template literal of at least 24 characters with a space in it,
-// when it is an argument of `new …Error(…)`, of a function whose name ends in `Error` or starts
-// with `invalid`/`fail` (or a private method so named), of `logger.warn/error/info/debug(…)`, or the value of a `message:`
-// property. It becomes '' (FluxyError then uses its code as its message). Everything else —
-// codes, header names, URLs, regular expressions — is untouched.
+// What is removed: a string or template literal of at least 24 characters with a space in it
+// (or either branch of a `… ? … : …` that is one), when it is an argument of `new …Error(…)`, of a
+// function whose name ends in `Error` or starts with `invalid`/`fail`/`refuse` (or a private
+// method so named), of `logger.warn/error/info/debug(…)` or `console.warn/error/info/debug(…)`, or
+// the value of a `message:` or `example:` property (`example` is the sample value of
+// core/input-checks' `checkOptions` messages). It becomes '' (FluxyError then uses its code as
+// its message). Everything else — codes, header names, URLs, regular expressions — is untouched.
 import { readFile } from 'node:fs/promises';
 import ts from 'typescript';
 
-const CALLEE = /(Error|^#?invalid[A-Za-z]*|^#?fail[A-Za-z]*)$/;
+const CALLEE = /(Error|^#?invalid[A-Za-z]*|^#?fail[A-Za-z]*|^#?refuse[A-Za-z]*)$/;
+const PROSE_PROPERTY = /^(message|example)$/;
 const LOG = /^(warn|error|info|debug)$/;
 
 /** True for the literals that are prose. */
@@ -34,7 +37,7 @@ function calleeName(expression) {
   if (ts.isIdentifier(expression)) return { name: expression.text, log: false };
   if (ts.isPropertyAccessExpression(expression)) {
     const name = expression.name.text;
-    return { name, log: LOG.test(name) && /logger/i.test(expression.expression.getText()) };
+    return { name, log: LOG.test(name) && /logger|^console$/i.test(expression.expression.getText()) };
   }
   return undefined;
 }
@@ -43,17 +46,22 @@ function calleeName(expression) {
 export function stripProse(source, fileName = 'file.ts') {
   const file = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const cuts = new Set();
+  // A conditional's branches are cut one by one: a branch that is not prose stays.
+  const cut = (node) => {
+    if (ts.isConditionalExpression(node)) {
+      cut(node.whenTrue);
+      cut(node.whenFalse);
+    } else if (isProse(node)) cuts.add(node);
+  };
   const visit = (node) => {
     if (cuts.has(node)) return; // its inside goes with it
     if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && node.arguments) {
       const callee = calleeName(node.expression);
       if (callee && (callee.log || CALLEE.test(callee.name))) {
-        for (const argument of node.arguments) if (isProse(argument)) cuts.add(argument);
+        for (const argument of node.arguments) cut(argument);
       }
     }
-    if (ts.isPropertyAssignment(node) && node.name.getText() === 'message' && isProse(node.initializer)) {
-      cuts.add(node.initializer);
-    }
+    if (ts.isPropertyAssignment(node) && PROSE_PROPERTY.test(node.name.getText())) cut(node.initializer);
     ts.forEachChild(node, visit);
   };
   visit(file);

@@ -425,15 +425,11 @@ function disposedReason(entry: Entry): FluxyError {
 }
 
 function initFailure(failures: Entry[], blocked: Entry[]): FluxyError {
-  const names = failures.map((entry) => `"${entry.plugin.name}"`).join(', ');
   const first = failures[0]?.error;
-  const reason = describeValue(first).replace(/[.\s]+$/, '');
-  const waiting = blocked.length
-    ? ` Not initialised because of it: ${blocked.map((e) => `"${e.plugin.name}"`).join(', ')}.`
-    : '';
+  // The prose is one literal, so the production build (scripts/strip-prose.mjs) drops all of it.
   return new FluxyError(
     'plugin/init-failed',
-    `Plugin ${names} failed to initialise: ${reason}.${waiting} Fix the cause and call ready() again.`,
+    `Plugin ${failures.map((entry) => `"${entry.plugin.name}"`).join(', ')} failed to initialise: ${describeValue(first).replace(/[.\s]+$/, '')}.${blocked.length ? ` Not initialised because of it: ${blocked.map((e) => `"${e.plugin.name}"`).join(', ')}.` : ''} Fix the cause and call ready() again.`,
     {
       cause:
         failures.length === 1

@@ -31,4 +31,22 @@ describe('docs/errors.md and the production build', () => {
     expect(stripped[3]).toBe("const error = { code: 'sync/timeout', message: '', at };");
     expect(stripped.slice(4)).toStrictEqual(source.split('\n').slice(4));
   });
+
+  it('also leaves out prose in the branches of a conditional, refuse(…), console.*(…) and example:', () => {
+    // biome-ignore-start lint/suspicious/noTemplateCurlyInString: source text under test
+    const source = [
+      "throw new FluxyError('plugin/duplicate', same ? `Plugin ${name} is already registered here.` : 'short');",
+      "refuse(path, 'is a BigInt (convert it to a string)');",
+      "console.error('fluxy/connectivity: a handler of a probe answer threw', error);",
+      "checkOptions(options, keys, { where, example: '{ limit: 100, after: lastId }' }, fail);",
+      "const label = same ? 'a string with spaces, not an error message' : 'another long string of words';",
+    ].join('\n');
+    // biome-ignore-end lint/suspicious/noTemplateCurlyInString: source text under test
+    const stripped = stripProse(source).split('\n');
+    expect(stripped[0]).toBe("throw new FluxyError('plugin/duplicate', same ? '' : 'short');");
+    expect(stripped[1]).toBe("refuse(path, '');");
+    expect(stripped[2]).toBe("console.error('', error);");
+    expect(stripped[3]).toBe("checkOptions(options, keys, { where, example: '' }, fail);");
+    expect(stripped[4]).toBe(source.split('\n')[4]);
+  });
 });

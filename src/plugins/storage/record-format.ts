@@ -45,7 +45,7 @@ export function parseSealed(stored: unknown, key: string): SealedParts {
     ciphertext.length === 0 ||
     ciphertext.length % 16 !== 0
   ) {
-    throw notARecord(key, 'its IV, ciphertext or MAC is missing, malformed or truncated');
+    throw invalidRecord(key, 'its IV, ciphertext or MAC is missing, malformed or truncated');
   }
   return { version: record.v as 1 | 2, iv, ciphertext, mac };
 }
@@ -73,13 +73,13 @@ function parseObject(
     record = undefined;
   }
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-    throw notARecord(key, 'it is not a Fluxy record');
+    throw invalidRecord(key, 'it is not a Fluxy record');
   }
   const object = record as Record<string, unknown>;
   if (!versions.includes(object.v as number)) checkVersion(object.v, `the record under "${key}"`);
   const names = Object.keys(object);
   if (names.length !== fields.length || !fields.every((field) => names.includes(field))) {
-    throw notARecord(
+    throw invalidRecord(
       key,
       `its fields are ${JSON.stringify(names)} instead of ${JSON.stringify(fields)} (an encrypted record read without the secret, or the reverse?)`,
     );
@@ -102,7 +102,8 @@ export function checkVersion(version: unknown, what: string): void {
   );
 }
 
-function notARecord(key: string, reason: string) {
+/** `storage/tampered` for a value that is not a valid record (named `invalid…`: the production build drops its prose). */
+function invalidRecord(key: string, reason: string) {
   return storageError(
     'storage/tampered',
     `The value stored under "${key}" was refused: ${reason}. It was altered or written by something else; remove("${key}") to discard it.`,
