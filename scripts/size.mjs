@@ -58,11 +58,12 @@ export const BUDGETS = {
  * `driver`): 41.7 → 32.2 KB with dependencies.
  * Issue 15 (bytes of storage, core, connectivity): the prose stripper also takes conditional
  * branches, `refuse(…)`, `console.*(…)` and `example:` (31.00 → 30.05 KB own, 32.78 → 31.82 KB
- * with dependencies).
+ * with dependencies); prose computed outside its literal inlined, one probe validation, one
+ * logger factory: 29.89 / 31.67 KB.
  */
 export const CEILINGS = {
-  ownMain: 30.1 * KB,
-  criticalWithDeps: 31.9 * KB,
+  ownMain: 29.95 * KB,
+  criticalWithDeps: 31.7 * KB,
   collections: 7.5 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.6 * KB,
@@ -367,7 +368,8 @@ async function main() {
     );
   }
   const missed = sizes.checks.filter((check) => !check.ok);
-  if (missed.length > 0) {
+  // Not after --json: its output stays one JSON document.
+  if (missed.length > 0 && !process.argv.includes('--json')) {
     console.log(`\ntargets missed (reported, not enforced): ${missed.map((check) => check.name).join('; ')}`);
   }
   const over = sizes.checks.filter((check) => !check.underCeiling);

@@ -2,7 +2,7 @@ import { checkDependencies } from './dependency-order.js';
 import { describeValue, FluxyError, invalidArgument } from './errors.js';
 import { EventBus, type FluxyEvents } from './events.js';
 import { describeInput } from './input-checks.js';
-import { consoleLogger, type Logger, scopedLogger } from './logger.js';
+import { consoleLogger, type Logger, logMethods, scopedLogger } from './logger.js';
 import type { FluxyPlugins, Plugin, PluginClass, PluginContext, PluginHost } from './plugin.js';
 import { isClass, validatePlugin } from './plugin-validation.js';
 
@@ -35,8 +35,6 @@ interface Entry {
  * plugin's public methods can wait for its init. Defined here, beside its one caller.
  */
 export const attachHost: unique symbol = Symbol.for('fluxy.attachHost') as never;
-
-const logMethods = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
  * An isolated registry of plugins with its own event bus. Create one per app (or per test);
@@ -148,11 +146,9 @@ export class App {
     }
     const found = this.#find(plugin);
     if (!found) {
-      const label =
-        typeof plugin === 'string' ? `named "${plugin}"` : `of class ${plugin.name || '(anonymous)'}`;
       throw new FluxyError(
         'plugin/not-registered',
-        `No plugin ${label} is registered: call register(new ${typeof plugin === 'string' ? 'ThatPlugin' : plugin.name}()) first.`,
+        `No plugin ${typeof plugin === 'string' ? `named "${plugin}"` : `of class ${plugin.name || '(anonymous)'}`} is registered: call register(new ${typeof plugin === 'string' ? 'ThatPlugin' : plugin.name}()) first.`,
       );
     }
     return found.plugin;

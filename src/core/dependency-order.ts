@@ -22,10 +22,9 @@ export function checkDependencies(plugins: ReadonlyMap<string, Plugin>): void {
     const seen = state.get(name);
     if (seen === 'done') return;
     if (seen === 'visiting') {
-      const cycle = [...path.slice(path.indexOf(name)), name].join(' → ');
       throw new FluxyError(
         'plugin/dependency-cycle',
-        `Plugins depend on each other in a cycle: ${cycle}. Remove one of these dependencies.`,
+        `Plugins depend on each other in a cycle: ${[...path.slice(path.indexOf(name)), name].join(' → ')}. Remove one of these dependencies.`,
       );
     }
     state.set(name, 'visiting');

@@ -38,14 +38,17 @@ export function checkOptions(
 ): Record<string, unknown> {
   const { where, name = 'options', example } = place;
   if (options === undefined) return {};
+  // Each message is one literal (no variable computed for it), so the production build drops it whole.
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    const at = where ? `${where}: ` : '';
-    throw fail(`${at}${name} must be an object such as ${example} (got ${describeInput(options)}).`);
+    throw fail(
+      `${where ? `${where}: ` : ''}${name} must be an object such as ${example} (got ${describeInput(options)}).`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      const option = where && name !== 'options' ? `${name} option` : 'option';
-      throw fail(`${where || name}: unknown ${option} "${key}"; the options are ${known.join(', ')}.`);
+      throw fail(
+        `${where || name}: unknown ${where && name !== 'options' ? `${name} option` : 'option'} "${key}"; the options are ${known.join(', ')}.`,
+      );
     }
   }
   return options as Record<string, unknown>;
@@ -126,8 +129,10 @@ export function checkJson(
     } else {
       const prototype = Object.getPrototypeOf(object);
       if (prototype !== Object.prototype && prototype !== null) {
-        const name = (object.constructor as { name?: string } | undefined)?.name;
-        refuse(path, `is a ${name || 'class instance'}, which JSON would not keep`);
+        refuse(
+          path,
+          `is a ${(object.constructor as { name?: string } | undefined)?.name || 'class instance'}, which JSON would not keep`,
+        );
       }
       for (const symbol of Object.getOwnPropertySymbols(object)) {
         if (strict || Object.prototype.propertyIsEnumerable.call(object, symbol)) {

@@ -11,6 +11,21 @@ export interface Logger {
 
 const ranks: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
 
+/** The methods of a {@link Logger}. @internal */
+export const logMethods = ['debug', 'info', 'warn', 'error'] as const;
+
+/** A logger whose every method calls `write` with its level. */
+function loggerOf(
+  write: (level: (typeof logMethods)[number], message: string, details: unknown[]) => void,
+): Logger {
+  return Object.fromEntries(
+    logMethods.map((level) => [
+      level,
+      (message: string, ...details: unknown[]) => write(level, message, details),
+    ]),
+  ) as unknown as Logger;
+}
+
 /**
  * A logger writing to `console` at and above `level`.
  *
@@ -19,20 +34,12 @@ const ranks: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, 
  */
 export function consoleLogger(level: LogLevel = 'warn', prefix = '[fluxy]'): Logger {
   const at = ranks[level];
-  const write =
-    (lineLevel: Exclude<LogLevel, 'silent'>) =>
-    (message: string, ...details: unknown[]): void => {
-      if (ranks[lineLevel] >= at) console[lineLevel](`${prefix} ${message}`, ...details);
-    };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  return loggerOf((lineLevel, message, details) => {
+    if (ranks[lineLevel] >= at) console[lineLevel](`${prefix} ${message}`, ...details);
+  });
 }
 
 /** A logger that prefixes every line with a scope, e.g. a plugin's name. @internal */
 export function scopedLogger(parent: Logger, scope: string): Logger {
-  return {
-    debug: (message, ...details) => parent.debug(`${scope}: ${message}`, ...details),
-    info: (message, ...details) => parent.info(`${scope}: ${message}`, ...details),
-    warn: (message, ...details) => parent.warn(`${scope}: ${message}`, ...details),
-    error: (message, ...details) => parent.error(`${scope}: ${message}`, ...details),
-  };
+  return loggerOf((level, message, details) => parent[level](`${scope}: ${message}`, ...details));
 }

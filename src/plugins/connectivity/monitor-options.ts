@@ -1,6 +1,6 @@
 import { invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
-import { assertOptionsObject, normalizeProbe, type ProbeOptions } from './options.js';
+import { assertOptionsObject, normalizeProbe, type ProbeOptions, type ResolvedProbe } from './options.js';
 import type { PlatformConnectivity } from './platform.js';
 
 /** The `fetch` a probe uses: the global `fetch` or anything with its shape. */
@@ -61,8 +61,10 @@ export interface ConnectivityMonitorOptions extends ConnectivityOptions {
   onError?: (error: unknown) => void;
 }
 
-/** The injected dependencies with their defaults applied. @internal */
+/** The injected dependencies with their defaults applied, and the probe. @internal */
 export interface ConnectivityDependencies {
+  /** The validated probe with its defaults (its URL may still be relative). */
+  readonly probe: ResolvedProbe | undefined;
   readonly fetch: FetchFunction;
   readonly timers: Timers;
   readonly random: () => number;
@@ -91,7 +93,7 @@ export function validateMonitorOptions(
 ): ConnectivityDependencies {
   assertOptionsObject(options, MONITOR_OPTION_KEYS, label);
   const given = options ?? {};
-  normalizeProbe(given.probe);
+  const probe = normalizeProbe(given.probe);
   if (given.initial !== undefined && typeof given.initial !== 'boolean') {
     throw invalidArgument(`${label}: initial must be true or false, got ${describeInput(given.initial)}.`);
   }
@@ -117,6 +119,7 @@ export function validateMonitorOptions(
     (given.onError as ((error: unknown) => void) | undefined) ??
     ((error: unknown) => console.error('fluxy/connectivity: a handler of a probe answer threw', error));
   return {
+    probe,
     fetch: (url, init) => fetchFunction(url, init),
     timers: { setTimeout: (callback, ms) => set(callback, ms), clearTimeout: (handle) => clear(handle) },
     random: () => random(),

@@ -10,7 +10,7 @@ import {
   type MonitorEnvironment,
   validateMonitorOptions,
 } from './monitor-options.js';
-import { normalizeProbe, type ResolvedProbe, resolveProbeUrl } from './options.js';
+import { type ResolvedProbe, resolveProbeUrl } from './options.js';
 import type { PlatformConnectivity } from './platform.js';
 import { sendProbe } from './probe-request.js';
 
@@ -74,7 +74,7 @@ export class ConnectivityMonitor {
 
   constructor(options: ConnectivityMonitorOptions = {}) {
     this.#deps = validateMonitorOptions(options);
-    this.#probe = normalizeProbe(options.probe);
+    this.#probe = this.#deps.probe;
     // With a probe, "online" means the probe answered: a captive portal must not look online
     // (and let Sync flush) before the first probe, which runs at start.
     this.#online = signal(options.initial ?? this.#probe === undefined);

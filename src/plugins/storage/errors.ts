@@ -77,10 +77,9 @@ export function toStorageError(error: unknown, operation: string): FluxyError {
       error,
     );
   }
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return storageError(
     'storage/unavailable',
-    `${operation} failed because the storage driver failed (${reason}). Check that storage is allowed (private mode, blocked site data, disk permissions) and retry.`,
+    `${operation} failed because the storage driver failed (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}). Check that storage is allowed (private mode, blocked site data, disk permissions) and retry.`,
     error,
   );
 }
