@@ -1,4 +1,5 @@
 import { effect } from '@preact/signals-core';
+import { IDBObjectStore } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
@@ -404,6 +405,35 @@ describe('Collection pulls and cache', () => {
     expect(device.notes.items.value).toHaveLength(7);
     expect(pullsOf(server).length - pullsAtFailure).toBeLessThanOrEqual(2);
     expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('never stores the cursor past rows it could not store: a write failing mid-pull loses and skips nothing', async () => {
+    const server = await referenceServer({ feedPageSize: 5 });
+    for (let n = 0; n < 23; n++) await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` });
+    const first = await startDevice({ server, online: false });
+    // The second chunk written by the pull fails (as a full disk would), and only that one.
+    const put = IDBObjectStore.prototype.put;
+    let chunkPuts = 0;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+      if (typeof key === 'string' && key.includes('collection-notes/c/') && ++chunkPuts === 2) {
+        throw new DOMException('planted: the disk is full', 'QuotaExceededError');
+      }
+      return put.call(this, value, key);
+    } as typeof put;
+    try {
+      first.connectivity.setOnline(true);
+      // The pull stops at the failed write, and is retried (with backoff) from the stored cursor.
+      await until(() => first.notes.lastPulledAt.value !== null, 'the pull, retried after the failed write');
+      expect(chunkPuts).toBeGreaterThanOrEqual(2);
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    await first.dispose();
+    // A new instance over the same disk pulls from the stored cursor: every row comes back once.
+    const second = await startDevice({ server, disk: first.disk });
+    await second.notes.pull();
+    expect(second.notes.items.value).toHaveLength(23);
+    expect(second.notes.items.value).toEqual(await serverNotes(server));
   });
 
   it('reports a server answer that is not a changes page as collections/bad-response', async () => {

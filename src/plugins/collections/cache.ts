@@ -83,29 +83,35 @@ export class RowCache<R extends Row> {
     return meta?.v === 1 ? meta : { v: 1, cursor: '' };
   }
 
-  /** Store rows and deletions (and, for a pull page, the new cursor) as one new chunk. */
+  /**
+   * Store pages of rows and deletions (and, for pull pages, the new cursor) in one commit: each
+   * page one chunk, the cursor last — never the cursor without its rows.
+   */
   async write(
-    rows: readonly R[],
-    deleted: readonly string[],
+    pages: ReadonlyArray<{ rows: readonly R[]; deleted: readonly string[] }>,
     meta?: CacheMeta,
-    aliases?: Array<[string, string]>,
+    aliases?: ReadonlyArray<[string, string]>,
   ): Promise<void> {
-    const writes: Array<Promise<void>> = [];
-    if (rows.length > 0 || deleted.length > 0) {
+    const changes: Array<{ key: string; value: unknown }> = [];
+    for (const { rows, deleted } of pages) {
+      if (rows.length === 0 && deleted.length === 0) continue;
       const id = `c/${this.#chunkId()}`;
       const parts = split(rows);
       parts.forEach((part, n) => {
-        const last = n === parts.length - 1;
-        const chunk: Chunk<R> = { v: 1, rows: part, deleted: last ? [...deleted] : [] };
-        writes.push(this.#store.set(n === 0 ? id : `${id}+${n.toString(36).padStart(3, '0')}`, chunk));
+        const chunk: Chunk<R> = {
+          v: 1,
+          rows: part,
+          deleted: n === parts.length - 1 ? (deleted as string[]) : [],
+        };
+        changes.push({ key: n === 0 ? id : `${id}+${n.toString(36).padStart(3, '0')}`, value: chunk });
       });
     }
-    for (const [tempId, serverId] of aliases ?? []) writes.push(this.#store.set(`a/${tempId}`, serverId));
-    // Issued together: one commit group (one transaction), or the rows' group first — never the
-    // cursor without its rows.
-    if (meta) writes.push(this.#store.set('meta', meta));
-    await Promise.all(writes);
-    if (++this.#writesSinceCheck >= compactEvery) {
+    for (const [tempId, serverId] of aliases ?? []) changes.push({ key: `a/${tempId}`, value: serverId });
+    if (meta) changes.push({ key: 'meta', value: meta });
+    if (changes.length === 0) return;
+    await this.#store.commit(changes);
+    this.#writesSinceCheck += pages.length;
+    if (this.#writesSinceCheck >= compactEvery) {
       this.#writesSinceCheck = 0;
       await this.compact();
     }

@@ -169,6 +169,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #relistAgain = false;
   #pulling: Promise<void> | undefined;
   #pullFailures = 0;
+  /** Pull requests sent in this instance; the number of the last one that ended a complete pull. */
+  #requests = 0;
+  #lastRequest = -1;
   #pullAgain = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
@@ -433,8 +436,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         `${this.name}.pull(): the device is offline; the collection pulls by itself when it is back.`,
       );
     }
-    // A pull already running may have asked before the changes the caller wants to see.
-    if (this.#pulling) await this.#pulling.catch(() => {});
+    // A pull already running may have asked before the changes the caller wants to see: unless
+    // it ends with a page asked for after this call, pull again.
+    const asked = this.#requests;
+    if (this.#pulling) {
+      const ok = await this.#pulling.then(
+        () => true,
+        () => false,
+      );
+      if (ok && this.#lastRequest > asked) return;
+    }
     await this.#pull(false);
   }
 
@@ -574,7 +585,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const shownBefore = this.#view.peek((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
     const answer = this.#applyAnswer(outcome);
     const aliases = answer.alias ? [answer.alias] : [];
-    await this.#track((this.#cache as RowCache<R>).write(answer.rows, answer.deleted, undefined, aliases));
+    await this.#track((this.#cache as RowCache<R>).write([answer], undefined, aliases));
     this.#post({
       t: 'rows',
       rows: answer.rows,
@@ -845,8 +856,33 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   async #pullPages(): Promise<void> {
     const cache = this.#cache as RowCache<R>;
     this.#isPulling.value = true;
-    // The next page is asked for while this one is stored: storage time hides behind the network.
-    let storing: Promise<void> = Promise.resolve();
+    // The next page is asked for while this one is shown and stored, and the pages that arrive
+    // while a write is in flight are stored together by the next write (one commit: their chunks,
+    // then the cursor of the last one): storage and processing hide behind the network. After a
+    // failed write nothing more is written, so the stored cursor never passes a row not stored.
+    let queued: Array<{ rows: R[]; deleted: string[] }> = [];
+    let queuedAliases: Array<[string, string]> = [];
+    let queuedMeta: CacheMeta | undefined;
+    let writing: Promise<void> | undefined;
+    let failure: { error: unknown } | undefined;
+    const check = (): void => {
+      if (failure) throw failure.error;
+    };
+    const store = async (): Promise<void> => {
+      try {
+        while (queued.length > 0 && !failure) {
+          const pages = queued;
+          const aliases = queuedAliases;
+          queued = [];
+          queuedAliases = [];
+          await cache.write(pages, queuedMeta, aliases);
+        }
+      } catch (error) {
+        failure = { error };
+      } finally {
+        writing = undefined;
+      }
+    };
     try {
       const { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
       let skewed: CollectionError | null = null;
@@ -855,9 +891,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       for (let page = 1; ; page++) {
         const body = await next;
         if (body === undefined) return; // disposed
+        check();
         if (body.more) {
           next = this.#fetchPage(body.cursor, page + 1);
           next.catch(() => {}); // awaited on the next turn; not unhandled if this one fails first
+        } else {
+          this.#lastRequest = this.#requests;
         }
         if (
           body.clock !== undefined &&
@@ -872,12 +911,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         }
         const pulledAt = body.more ? undefined : Date.now();
         const adopted = this.#adoptClientIds(body.changes);
-        const meta: CacheMeta = {
-          v: 1,
-          cursor: body.cursor,
-          ...(pulledAt === undefined ? {} : { pulledAt }),
-        };
-        storing = storing.then(() => cache.write(body.changes, body.deleted, meta, adopted));
+        queued.push({ rows: body.changes, deleted: body.deleted });
+        queuedAliases.push(...adopted);
+        queuedMeta = { v: 1, cursor: body.cursor, ...(pulledAt === undefined ? {} : { pulledAt }) };
+        writing ??= store();
         // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old (a slow
         // network still shows progress), not for every page of a long pull.
         const show = !body.more || Date.now() - shownAt > 250;
@@ -885,11 +922,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         batch(() => {
           for (const row of body.changes) this.#deletedIds.delete(row[this.#options.key] as string);
           for (const id of body.deleted) this.#deletedIds.add(id);
-          this.#view.confirm(body.changes, body.deleted, show);
+          this.#view.confirm(body.changes, body.deleted, show, true);
         });
         this.#post({ t: 'rows', rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         if (!body.more) {
-          await storing;
+          await writing;
+          check();
           void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
           batch(() => {
             this.#lastPulledAt.value = pulledAt ?? Date.now();
@@ -899,7 +937,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         }
       }
     } finally {
-      await storing.catch(() => {}); // what was fetched before a failure is still stored
+      await writing; // what was fetched before a failure is still stored
       batch(() => {
         this.#view.publish();
         this.#isPulling.value = false;
@@ -910,6 +948,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** One page of the changes feed, checked; undefined once disposed. */
   async #fetchPage(cursor: string, page: number): Promise<PulledPage<R> | undefined> {
     if (this.#signal?.aborted) return undefined;
+    this.#requests++;
     const separator = this.#options.url.includes('?') ? '&' : '?';
     let answer: { status: number; body: unknown };
     try {

@@ -74,7 +74,7 @@ export async function resolveStoredConflicts<R extends Row>(
     await cache.removeConflict(operationId);
     if (server === null) {
       view.confirm([], [id]);
-      await cache.write([], [id]);
+      await cache.write([{ rows: [], deleted: [id] }]);
       if (type === 'remove') continue; // the row is gone, as asked
     }
     host.emit({ id, local, server, resolution, result: view.peek(id) ?? null });

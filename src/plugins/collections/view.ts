@@ -113,9 +113,10 @@ export class RowView<R extends Row> {
    * Apply confirmed rows and deletions (a pull page, a server answer, another tab's). A row
    * replaces the confirmed one unless both carry a numeric `version` and the new one is older.
    * With `publish: false` (a page of a longer pull), `get(id)` is current at once and `items`
-   * at the next change or {@link publish}: the list is not rebuilt for every page.
+   * at the next change or {@link publish}: the list is not rebuilt for every page. With
+   * `owned` (rows parsed for this view alone, e.g. a pull page), the rows are frozen, not copied.
    */
-  confirm(rows: readonly R[], deleted: readonly string[], publish = true): void {
+  confirm(rows: readonly R[], deleted: readonly string[], publish = true, owned = false): void {
     const touched = new Set<string>();
     for (const row of rows) {
       const id = row[this.#key];
@@ -123,7 +124,7 @@ export class RowView<R extends Row> {
       const current = this.#confirmed.get(id);
       if (current && isOlder(row, current)) continue;
       if (!current) this.#invalidateOrder();
-      this.#confirmed.set(id, Object.freeze({ ...row }) as R);
+      this.#confirmed.set(id, Object.freeze(owned ? row : { ...row }) as R);
       touched.add(id);
     }
     for (const id of deleted) {
