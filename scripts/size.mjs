@@ -68,12 +68,15 @@ export const CEILINGS = {
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.6 * KB,
 };
-/** Given in the issue, for scale (min + gz). */
+/**
+ * The peers' comparable stacks (min + gz, KB), measured by scripts/peers-size.mjs with the settings
+ * of this script (one bundle, production) on 2026-12-05; run it again to refresh.
+ */
 export const REFERENCES = [
-  ['workbox-background-sync (Queue)', 2.9],
-  ['@tanstack/offline-transactions', 9.6],
-  ['localforage', 9.7],
-  ['crypto-js (aes + hmac + pbkdf2)', 7.4],
+  ['Legend-State 3.0.0-beta.48 core + sync + IndexedDB persistence', 18.91],
+  ['TinyBase 10.0.1 mergeable store + IndexedDB persister + BroadcastChannel synchronizer', 16.02],
+  ['@tanstack/offline-transactions 1.0.53', 9.62],
+  ['workbox-background-sync 7.4.1 (Queue)', 2.98],
 ];
 /**
  * Dynamically imported modules a browser with WebCrypto and IndexedDB never loads (localforage and
@@ -322,7 +325,7 @@ export function formatSizes(sizes) {
   }
   lines.push(
     '',
-    `For scale (min + gz): ${sizes.references.map(([name, size]) => `${name} ${size} KB`).join(', ')} (figures given in the size issue); measured here with the same settings: ${Object.entries(
+    `Peers for comparison (min + gz, with their dependencies, measured by scripts/peers-size.mjs): ${sizes.references.map(([name, size]) => `${name} ${size} KB`).join('; ')}. Our dependencies, measured here with the same settings: ${Object.entries(
       sizes.scale,
     )
       .map(([name, bytes]) => `${name} ${kb(bytes)}`)
