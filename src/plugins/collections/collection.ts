@@ -104,16 +104,23 @@ export interface ChangeMeta {
   resolves?: string;
 }
 type PulledPage<R> = { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
-type Message =
-  | { t: 'rows'; rows: Row[]; deleted: string[]; settled: string[]; aliases: Array<[string, string]> }
-  | { t: 'queued' };
+/** Confirmed rows and deletions, the operations they settle and the temporary ids they resolve. */
+type RowsMessage<R> = {
+  t: 'rows';
+  rows: R[];
+  deleted: string[];
+  settled: string[];
+  aliases: Array<[string, string]>;
+};
+type Message = RowsMessage<Row> | { t: 'queued' };
 interface ChannelLike {
   postMessage(message: unknown): void;
   close(): void;
   onmessage: ((event: { data: unknown }) => void) | null;
 }
 
-const kinds = ['insert', 'update', 'remove'] as const;
+/** The HTTP method of each kind of change. */
+const methods = { insert: 'POST', update: 'PATCH', remove: 'DELETE' } as const;
 /** How long a change that left the outbox without this tab seeing its answer stays shown, waiting for the tab that sent it. */
 const settleWaitMs = 1500;
 
@@ -283,16 +290,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // Answers: at once in this tab (the 'sent' event comes in the same step as the removal from
     // the outbox, so the row never flickers back), durably through the outcome handlers.
     const sentNow = (outcome: SentLike) => {
-      if (this.#isOurs(outcome.operation.kind)) this.#applyAnswer(outcome);
+      if (this.#typeOf(outcome.operation.kind)) this.#applyRows(this.#answerOf(outcome));
     };
     const failedNow = (outcome: FailedLike) => {
-      if (!('unreadable' in outcome.operation) && this.#isOurs(outcome.operation.kind))
-        this.#settle([outcome.operation.id]);
+      if (this.#typeOf((outcome.operation as QueuedOperation).kind)) this.#settle([outcome.operation.id]);
     };
     ctx.onDispose(sync.on('sent', sentNow));
     ctx.onDispose(sync.on('failed', failedNow));
     ctx.onDispose(sync.on('change', () => this.#relist()));
-    for (const kind of kinds) {
+    for (const kind in methods) {
       ctx.onDispose(
         sync.handle(`${this.name}.${kind}`, {
           sent: (outcome) => this.#storeAnswer(outcome),
@@ -359,11 +365,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * @example effect(() => (titleEl.textContent = notes.get(id).value?.title ?? ''));
    */
   get(id: string): ReadonlySignal<R | undefined> {
-    if (typeof id !== 'string' || id === '')
-      throw invalidArgument(
-        `${this.name}.get(id): id must be a non-empty string (got ${describeInput(id)}).`,
-      );
-    return this.#view.row(id);
+    return this.#view.row(this.#checkId(id, 'get'));
   }
 
   /**
@@ -382,8 +384,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (!this.#sync) await this.whenReady();
     const tempId = `tmp_${randomHex(16)}`;
     if (this.#options.clientIdField !== undefined) data[this.#options.clientIdField] = tempId;
-    const row = await this.#write('insert', tempId, data, 'POST', this.#options.url, { tempId });
-    return row as R;
+    return (await this.#write('insert', tempId, data, { tempId })) as R;
   }
 
   /** Change some fields of a row (the id may still be a temporary one). Resolves once the operation is committed. */
@@ -407,20 +408,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     delete data[this.#options.key];
     if (!this.#sync) await this.whenReady();
     const target = this.#existing(id, 'update');
-    await this.#write('update', target, data, 'PATCH', `${this.#options.url}/${encodeURIComponent(target)}`);
+    await this.#write('update', target, data);
   }
 
   /** Remove a row (the id may still be a temporary one). Resolves once the operation is committed. */
   async remove(id: string): Promise<void> {
     if (!this.#sync) await this.whenReady();
-    const target = this.#existing(id, 'remove');
-    await this.#write(
-      'remove',
-      target,
-      undefined,
-      'DELETE',
-      `${this.#options.url}/${encodeURIComponent(target)}`,
-    );
+    await this.#write('remove', this.#existing(id, 'remove'));
   }
 
   /**
@@ -439,24 +433,23 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // A pull already running may have asked before the changes the caller wants to see: unless
     // it ends with a page asked for after this call, pull again.
     const asked = this.#requests;
-    if (this.#pulling) {
-      const ok = await this.#pulling.then(
-        () => true,
+    if (
+      await this.#pulling?.then(
+        () => this.#lastRequest > asked,
         () => false,
-      );
-      if (ok && this.#lastRequest > asked) return;
-    }
+      )
+    )
+      return;
     await this.#pull(false);
   }
 
   // --- writes ---------------------------------------------------------------------------------
 
+  /** Queue a change (`POST url`, `PATCH url/:id` or `DELETE url/:id`), shown at once. @internal (conflicts.ts resends with it) */
   async #write(
     type: Change['type'],
     id: string,
-    data: Row | undefined,
-    method: string,
-    url: string,
+    data?: Row,
     extra: { tempId?: string; resolves?: string; base?: R | null } = {},
   ): Promise<R | undefined> {
     const sync = this.#sync as SyncLike;
@@ -476,13 +469,17 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#view.addChange(change); // shown in the same frame
     try {
       const [operation] = await Promise.all([
-        sync.queue(method, url, {
-          ...(data ? { body: data } : {}),
-          headers,
-          meta,
-          kind: `${this.name}.${type}`,
-          ...(extra.tempId === undefined ? {} : { tempId: extra.tempId }),
-        }),
+        sync.queue(
+          methods[type],
+          type === 'insert' ? this.#options.url : `${this.#options.url}/${encodeURIComponent(id)}`,
+          {
+            ...(data ? { body: data } : {}),
+            headers,
+            meta,
+            kind: `${this.name}.${type}`,
+            ...(extra.tempId === undefined ? {} : { tempId: extra.tempId }),
+          },
+        ),
         (this.#cache as RowCache<R>).saveClock(stamp),
       ]);
       change.opId = operation.id;
@@ -519,7 +516,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   #checkId(id: unknown, method: string): string {
     if (typeof id !== 'string' || id === '')
-      throw invalidArgument(
+      throw new FluxyError(
+        'invalid-argument',
         `${this.name}.${method}(id): id must be a non-empty string (got ${describeInput(id)}).`,
       );
     return id;
@@ -540,42 +538,26 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   // --- answers ----------------------------------------------------------------------------------
 
-  #isOurs(kind: string | undefined): boolean {
-    if (kind === undefined || !kind.startsWith(`${this.name}.`)) return false;
-    return kinds.includes(kind.slice(this.name.length + 1) as never);
+  /** The type of change an operation of this kind carries; undefined when it is not this collection's. */
+  #typeOf(kind: string | undefined): Change['type'] | undefined {
+    const type = kind?.startsWith(`${this.name}.`) && kind.slice(this.name.length + 1);
+    return type && Object.hasOwn(methods, type) ? (type as Change['type']) : undefined;
   }
 
-  /** What an answer changes in the confirmed rows. */
-  #answerOf({ operation, status, response }: SentLike): {
-    rows: R[];
-    deleted: string[];
-    alias?: [string, string];
-  } {
-    const type = operation.kind?.slice(this.name.length + 1);
-    const meta = operation.meta as ChangeMeta | undefined;
-    const id = this.#view.resolve(meta?.id ?? '');
-    const row = isRow(response, this.#options.key) ? (response as R) : undefined;
-    const serverId = row?.[this.#options.key] as string | undefined;
-    const alias: [string, string] | undefined =
-      type === 'insert' && operation.tempId && serverId ? [operation.tempId, serverId] : undefined;
-    if (type === 'remove' && !row) return { rows: [], deleted: [id] };
-    if (!row || this.#deletedIds.has(serverId as string)) {
-      if (status !== 204 && type !== 'remove')
+  /** What an answer changes: the server's row (or the deletion), the operation settled, the temporary id resolved. */
+  #answerOf({ operation, status, response }: SentLike): RowsMessage<R> {
+    const type = this.#typeOf(operation.kind);
+    const serverId = isRow(response, this.#options.key) ? (response[this.#options.key] as string) : undefined;
+    const answer: RowsMessage<R> = { t: 'rows', rows: [], deleted: [], settled: [operation.id], aliases: [] };
+    if (type === 'insert' && operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
+    if (serverId === undefined) {
+      if (type === 'remove')
+        answer.deleted.push(this.#view.resolve((operation.meta as ChangeMeta | undefined)?.id ?? ''));
+      else if (status !== 204)
         this.#logger?.warn(
           `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
         );
-      return { rows: [], deleted: [], ...(alias ? { alias } : {}) };
-    }
-    return { rows: [row], deleted: [], ...(alias ? { alias } : {}) };
-  }
-
-  #applyAnswer(outcome: SentLike): { rows: R[]; deleted: string[]; alias?: [string, string] } {
-    const answer = this.#answerOf(outcome);
-    batch(() => {
-      if (answer.alias) this.#view.alias(answer.alias[0], answer.alias[1]);
-      this.#view.confirm(answer.rows, answer.deleted);
-      this.#settle([outcome.operation.id]);
-    });
+    } else if (!this.#deletedIds.has(serverId)) answer.rows.push(response as R);
     return answer;
   }
 
@@ -583,16 +565,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   async #storeAnswer(outcome: SentLike): Promise<void> {
     if (this.#signal?.aborted) return;
     const shownBefore = this.#view.peek((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
-    const answer = this.#applyAnswer(outcome);
-    const aliases = answer.alias ? [answer.alias] : [];
-    await this.#track((this.#cache as RowCache<R>).write([answer], undefined, aliases));
-    this.#post({
-      t: 'rows',
-      rows: answer.rows,
-      deleted: answer.deleted,
-      settled: [outcome.operation.id],
-      aliases,
-    });
+    const answer = this.#answerOf(outcome);
+    this.#applyRows(answer);
+    // A write dispose waits for. After dispose nothing is written (another instance may own the
+    // storage by then); the next pull brings what was skipped.
+    const write = (this.#cache as RowCache<R>).write([answer], undefined, answer.aliases);
+    this.#writes.add(write);
+    await write.finally(() => this.#writes.delete(write));
+    this.#post(answer);
     const [row] = answer.rows;
     if (row && outcome.operation.kind !== `${this.name}.insert`) {
       // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
@@ -602,31 +582,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
   }
 
-  /**
-   * A write to the cache that dispose waits for. After dispose nothing is written (another
-   * instance may own the storage by then); the next pull brings what was skipped.
-   */
-  async #track(write: Promise<void>): Promise<void> {
-    this.#writes.add(write);
-    try {
-      await write;
-    } finally {
-      this.#writes.delete(write);
-    }
-  }
-
   /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
   async #storeRefusal({ operation, error }: FailedLike): Promise<void> {
     this.#settle([operation.id]);
-    const type = 'unreadable' in operation ? undefined : operation.kind?.slice(this.name.length + 1);
-    if (
-      type !== undefined &&
-      type !== 'insert' &&
-      (error.status === 412 || error.status === 404 || error.status === 410)
-    ) {
+    const type = this.#typeOf((operation as QueuedOperation).kind);
+    if (type && type !== 'insert' && [412, 404, 410].includes(error.status as number)) {
       // A conflict: decided once the server's row is known (after the next pull for a 412; at
       // once for a deleted row), from durable state, so a restart in between changes nothing.
-      await (this.#cache as RowCache<R>).addConflict(operation.id, error.status);
+      await (this.#cache as RowCache<R>).addConflict(operation.id, error.status as number);
       // Not awaited: resolving discards the operation, which must not wait inside its own outcome.
       if (error.status === 412) this.#autoPull();
       else void this.#resolveConflicts();
@@ -660,25 +623,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // Loaded on first use: most apps never see a refused write.
     const { resolveStoredConflicts } = await import('./conflicts.js');
     await resolveStoredConflicts<R>(stored, {
-      name: this.name,
       options: this.#options,
       cache: this.#cache as RowCache<R>,
       sync: this.#sync as SyncLike,
       view: this.#view,
-      write: (type, id, data, base, resolves) =>
-        this.#write(
-          type,
-          id,
-          data,
-          type === 'remove' ? 'DELETE' : 'PATCH',
-          `${this.#options.url}/${encodeURIComponent(id)}`,
-          {
-            resolves,
-            base,
-          },
-        ),
+      events: this.#events,
+      write: (type, id, data, base, resolves) => this.#write(type, id, data, { resolves, base }),
       checkFields: (fields) => this.#checkFields(fields, 'conflict'),
-      emit: (event) => this.#events.emit('conflict', event),
     });
   }
 
@@ -686,20 +637,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   #changesOf(operations: ReadonlyArray<QueuedOperation | { unreadable: true }>): Change[] {
     const changes: Change[] = [];
-    for (const operation of operations) {
-      if ('unreadable' in operation || !this.#isOurs(operation.kind)) continue;
-      const meta = operation.meta as ChangeMeta | undefined;
-      if (!meta || typeof meta.id !== 'string') continue;
-      if (typeof meta.clock === 'string') this.#clock?.receive(meta.clock);
-      const type = operation.kind?.slice(this.name.length + 1) as Change['type'];
-      const body = operation.body;
-      changes.push({
-        opId: operation.id,
-        type,
-        id: meta.id,
-        seq: 0,
-        ...(body !== null && typeof body === 'object' && !Array.isArray(body) ? { data: body as Row } : {}),
-      });
+    // An unreadable record has no kind: not ours.
+    for (const { id: opId, kind, meta, body } of operations as QueuedOperation[]) {
+      const type = this.#typeOf(kind);
+      const { id, clock } = (meta ?? {}) as Partial<ChangeMeta>;
+      if (!type || typeof id !== 'string') continue;
+      if (typeof clock === 'string') this.#clock?.receive(clock);
+      changes.push({ opId, type, id, seq: 0, ...(isRecord(body) ? { data: body } : {}) });
     }
     return changes;
   }
@@ -755,7 +699,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         void this.#catchUp([change.id]);
       }
     }
-    shown.sort((a, b) => order(a, b));
+    shown.sort(order);
     this.#view.setChanges(shown);
     if (this.#waiting.size > 0 && this.#waitTimer === undefined) {
       this.#waitTimer = setTimeout(() => {
@@ -781,15 +725,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #onMessage(message: Message): void {
-    if (message?.t === 'queued') {
-      this.#relist();
-      return;
-    }
-    if (message?.t !== 'rows') return;
+    if (message?.t === 'queued') this.#relist();
+    else if (message?.t === 'rows') this.#applyRows(message as RowsMessage<R>);
+  }
+
+  /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
+  #applyRows(message: RowsMessage<R>): void {
     batch(() => {
       for (const [tempId, serverId] of message.aliases) this.#view.alias(tempId, serverId);
       for (const id of message.deleted) this.#deletedIds.add(id);
-      this.#view.confirm(message.rows as R[], message.deleted);
+      this.#view.confirm(message.rows, message.deleted);
       this.#settle(message.settled);
     });
   }
@@ -1026,24 +971,18 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 }
 
+/** Committed changes in queue order (operation ids sort so), then the ones being committed, in call order. */
 function order(a: Change, b: Change): number {
-  if (a.opId !== undefined && b.opId !== undefined) return a.opId < b.opId ? -1 : a.opId > b.opId ? 1 : 0;
-  if (a.opId !== undefined) return -1;
-  if (b.opId !== undefined) return 1;
-  return a.seq - b.seq;
+  if (a.opId === b.opId) return a.seq - b.seq;
+  return a.opId === undefined || (b.opId !== undefined && a.opId > b.opId) ? 1 : -1;
+}
+
+function isRecord(value: unknown): value is Row {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function isRow(value: unknown, key: string): value is Row {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    typeof (value as Row)[key] === 'string'
-  );
-}
-
-function invalidArgument(message: string): FluxyError {
-  return new FluxyError('invalid-argument', message);
+  return isRecord(value) && typeof value[key] === 'string';
 }
 
 function randomHex(bytes: number): string {

@@ -1,15 +1,22 @@
+import type { EventBus } from '../../core/events.js';
 import type { RowCache } from './cache.js';
-import type { ChangeMeta, ConflictEvent, ConflictResolution, SyncLike } from './collection.js';
+import type {
+  ChangeMeta,
+  CollectionEvents,
+  ConflictEvent,
+  ConflictResolution,
+  SyncLike,
+} from './collection.js';
 import type { ResolvedCollectionOptions, Row } from './options.js';
 import type { Change, RowView } from './view.js';
 
 /** What resolving needs from its collection. @internal */
 export interface ConflictHost<R extends Row> {
-  name: string;
   options: ResolvedCollectionOptions<R>;
   cache: RowCache<R>;
   sync: SyncLike;
   view: RowView<R>;
+  events: EventBus<CollectionEvents<R>>;
   /** Queue a change again (it carries the id of the operation it resolves). */
   write(
     type: Change['type'],
@@ -19,7 +26,6 @@ export interface ConflictHost<R extends Row> {
     resolves: string,
   ): Promise<unknown>;
   checkFields(fields: unknown): Row;
-  emit(event: ConflictEvent<R>): void;
 }
 
 /**
@@ -42,7 +48,7 @@ export async function resolveStoredConflicts<R extends Row>(
       continue;
     }
     const meta = operation.meta as ChangeMeta;
-    const type = operation.kind?.slice(host.name.length + 1) as Change['type'];
+    const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
     const id = view.resolve(meta.id);
     const server = status === 412 ? (view.confirmed(id) ?? null) : null;
     const data = (operation.body ?? undefined) as Row | undefined;
@@ -77,7 +83,7 @@ export async function resolveStoredConflicts<R extends Row>(
       await cache.write([{ rows: [], deleted: [id] }]);
       if (type === 'remove') continue; // the row is gone, as asked
     }
-    host.emit({ id, local, server, resolution, result: view.peek(id) ?? null });
+    host.events.emit('conflict', { id, local, server, resolution, result: view.peek(id) ?? null });
   }
 }
 

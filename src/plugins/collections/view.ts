@@ -63,9 +63,11 @@ export class RowView<R extends Row> {
     this.#compare = compare;
   }
 
-  get items(): ReadonlySignal<readonly R[]> {
-    return this.#items;
-  }
+  readonly items: ReadonlySignal<readonly R[]> = this.#items;
+  /** How many changes are shown on top of the confirmed rows. */
+  readonly changeCount: ReadonlySignal<number> = this.#changeCount;
+  /** The temporary ids known, with their server ids. */
+  readonly aliases: ReadonlyMap<string, string> = this.#aliases;
 
   /** The id a (possibly temporary) id stands for now. */
   resolve(id: string): string {
@@ -80,11 +82,6 @@ export class RowView<R extends Row> {
   /** The confirmed row of `id` (the server's last known version). */
   confirmed(id: string): R | undefined {
     return this.#confirmed.get(this.resolve(id));
-  }
-
-  /** How many changes are shown on top of the confirmed rows. */
-  get changeCount(): ReadonlySignal<number> {
-    return this.#changeCount;
   }
 
   /** The pending changes, oldest first. */
@@ -189,11 +186,6 @@ export class RowView<R extends Row> {
       !this.#aliases.has(tempId) &&
       this.#changes.some((change) => change.type === 'insert' && change.id === tempId)
     );
-  }
-
-  /** The temporary ids known, with their server ids. */
-  get aliases(): ReadonlyMap<string, string> {
-    return this.#aliases;
   }
 
   /** The order must be made again; the last one is kept to merge the new ids into. */
