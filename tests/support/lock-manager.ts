@@ -1,4 +1,4 @@
-import type { LockManagerLike } from '../../src/plugins/sync/leader.js';
+import type { LockManagerLike } from '../../src/plugins/sync/index.js';
 
 /**
  * An in-process lock manager with Web Locks semantics for exclusive locks: requests for a name

@@ -6,8 +6,8 @@ import { createServer, type Fault, type RunningServer } from '../../examples/ser
 import { type App, createApp } from '../../src/core/app.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import type { FetchFunction } from '../../src/plugins/sync/transport.js';
 import { MemoryStore } from '../support/memory-store.js';
 import {
   type EngineSetup,

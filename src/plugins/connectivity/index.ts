@@ -1,11 +1,11 @@
 import type { ConnectivityPlugin } from './plugin.js';
 
+export type { FetchFunction } from '../../core/platform-types.js';
 export type { ConnectivityErrorCode } from './errors.js';
 export { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 export type {
   ConnectivityMonitorOptions,
   ConnectivityOptions,
-  FetchFunction,
   MonitorEnvironment,
   Timers,
 } from './monitor-options.js';

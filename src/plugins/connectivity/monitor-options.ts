@@ -1,10 +1,8 @@
 import { invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
+import type { FetchFunction } from '../../core/platform-types.js';
 import { assertOptionsObject, normalizeProbe, type ProbeOptions, type ResolvedProbe } from './options.js';
 import type { PlatformConnectivity } from './platform.js';
-
-/** The `fetch` a probe uses: the global `fetch` or anything with its shape. */
-export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
 /**
  * Timer functions, injectable so tests (and odd runtimes) control time. They are called as

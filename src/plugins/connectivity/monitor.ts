@@ -1,7 +1,7 @@
 import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-core';
+import { backoffDelay } from '../../core/backoff.js';
 import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
-import { computeProbeDelay } from './backoff.js';
 import {
   type ConnectivityDependencies,
   type ConnectivityMonitorOptions,
@@ -260,7 +260,12 @@ export class ConnectivityMonitor {
 
   #scheduleRetry(probe: ResolvedProbe): void {
     this.#clearRetry();
-    const delay = computeProbeDelay(this.#failedProbes, probe, this.#deps.random);
+    const delay = backoffDelay(
+      this.#failedProbes + 1,
+      probe.intervalMs,
+      probe.maxIntervalMs,
+      this.#deps.random,
+    );
     this.#failedProbes += 1;
     const retry: { handle: unknown } = { handle: undefined };
     retry.handle = this.#deps.timers.setTimeout(() => {

@@ -1,5 +1,6 @@
 import { FluxyError } from '../../core/errors.js';
-import type { FetchFunction, Timers } from './monitor-options.js';
+import type { FetchFunction } from '../../core/platform-types.js';
+import type { Timers } from './monitor-options.js';
 import type { ResolvedProbe } from './options.js';
 
 /** One probe request on its way. @internal */

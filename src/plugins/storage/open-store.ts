@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/logger.js';
+import type { LockManagerLike } from '../../core/platform-types.js';
 import { loadCipher } from './cipher.js';
 import { assertUnencrypted, GenerationWatch, openGeneration, unlockDatabase } from './database-metadata.js';
 import { openDriver, type StorageDriverName } from './drivers/open-driver.js';
@@ -44,11 +45,7 @@ export async function openStore(
   }
 }
 
-interface LockManagerLike {
-  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
-}
-
 function withOpenLock<T>(name: string, task: () => Promise<T>): Promise<T> {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  return typeof locks?.request === 'function' ? locks.request(name, task) : task();
+  return typeof locks?.request === 'function' ? (locks.request(name, {}, task) as Promise<T>) : task();
 }

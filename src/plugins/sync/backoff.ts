@@ -28,31 +28,6 @@ export const defaultRetryOptions: ResolvedRetryOptions = Object.freeze({
 });
 
 /**
- * Full-jitter exponential backoff: a uniformly random delay in
- * `[0, min(maxDelayMs, baseDelayMs · 2^(attempt-1))]`, never below 1 ms.
- *
- * @param attempt - how many attempts failed so far (1 for the first failure).
- * @param random - a function returning a number in [0, 1).
- */
-export function computeDelay(attempt: number, options: ResolvedRetryOptions, random: () => number): number {
-  if (
-    !Number.isFinite(attempt) ||
-    options === null ||
-    typeof options !== 'object' ||
-    !(options.baseDelayMs >= 0) ||
-    !(options.maxDelayMs >= 0) ||
-    typeof random !== 'function'
-  ) {
-    throw invalidArgument(
-      'computeDelay(attempt, options, random): attempt must be a finite number, options { baseDelayMs, maxDelayMs } non-negative numbers, random a function returning [0, 1).',
-    );
-  }
-  const exponent = Math.max(0, Math.min(attempt - 1, 30));
-  const window = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** exponent);
-  return Math.max(1, Math.floor(random() * window));
-}
-
-/**
  * The delay a `Retry-After` header asks for, in ms: delta-seconds (`"120"`) or an HTTP date in any
  * of the three forms RFC 9110 §5.6.7 says recipients must accept — IMF-fixdate
  * (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`,

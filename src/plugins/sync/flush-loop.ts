@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../core/backoff.js';
 import type { EventBus } from '../../core/events.js';
 import {
   dependencyError,
@@ -11,7 +12,7 @@ import {
   unreadableMessage,
   unreadResponseError,
 } from './attempt-errors.js';
-import { computeDelay, parseRetryAfter } from './backoff.js';
+import { parseRetryAfter } from './backoff.js';
 import { classify } from './classify.js';
 import type { SyncEngineDeps, SyncParts } from './engine-parts.js';
 import { type Operation, type OperationError, type OperationRecord, toOperation } from './operation.js';
@@ -175,7 +176,7 @@ export class FlushLoop {
       // with a backoff of its own that a server answer does not reset.
       this.#deps.logger.error('flush stopped: storage failed', error);
       this.#status.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
-      this.wakeIn(computeDelay(++this.#storageFailures, this.#deps.retry, this.#deps.random));
+      this.wakeIn(this.#backoff(++this.#storageFailures));
     } finally {
       this.#status.flushEnded();
       summary.remaining = this.#lists.pending.length;
@@ -297,6 +298,12 @@ export class FlushLoop {
     );
   }
 
+  /** The delay before the next try after `failures` failures in a row (the retry options' backoff). */
+  #backoff(failures: number): number {
+    const { baseDelayMs, maxDelayMs } = this.#deps.retry;
+    return backoffDelay(failures, baseDelayMs, maxDelayMs, this.#deps.random);
+  }
+
   /** Run one request and what its answer means as the step in flight (see {@link settled}). */
   async #track(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
     const controller = new AbortController();
@@ -371,7 +378,7 @@ export class FlushLoop {
       record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
       await this.#readAhead.write(record);
     }
-    const delay = computeDelay(++this.#networkFailures, this.#deps.retry, this.#deps.random);
+    const delay = this.#backoff(++this.#networkFailures);
     this.#status.headWaits(error, record.id, true);
     this.#events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
     this.wakeIn(delay);
@@ -444,7 +451,7 @@ export class FlushLoop {
     }
     // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
     const retryAfter = parseRetryAfter(retryAfterHeader, now, this.#deps.retry.maxRetryAfterMs);
-    const delay = retryAfter ?? computeDelay(attempts, this.#deps.retry, this.#deps.random);
+    const delay = retryAfter ?? this.#backoff(attempts);
     const updated: OperationRecord = {
       ...record,
       attempts,

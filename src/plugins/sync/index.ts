@@ -1,9 +1,10 @@
+export type { FetchFunction, LockManagerLike } from '../../core/platform-types.js';
 export type { RetryOptions } from './backoff.js';
 export type { SyncProgress, SyncStatus } from './change-channel.js';
 export type { SyncErrorCode } from './errors.js';
 export type { FlushSummary } from './flush-loop.js';
 export type { JsonValue } from './json-value.js';
-export type { Coordination, LockManagerLike } from './leader.js';
+export type { Coordination } from './leader.js';
 export {
   defineMutation,
   type Mutation,
@@ -19,7 +20,7 @@ export { SyncPlugin } from './plugin.js';
 export type { ListOptions } from './queue-lists.js';
 export type { HttpMethod, QueueOptions } from './request-validation.js';
 export type { SyncEventName, SyncEvents } from './sync-events.js';
-export type { FetchFunction, HeadersOption } from './transport.js';
+export type { HeadersOption } from './transport.js';
 
 declare module '../../core/plugin.js' {
   interface FluxyPlugins {

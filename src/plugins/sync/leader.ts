@@ -1,13 +1,5 @@
 import { type ReadonlySignal, signal } from '@preact/signals-core';
-
-/** The part of `navigator.locks` the leader needs (injectable for tests). */
-export interface LockManagerLike {
-  request(
-    name: string,
-    options: { signal?: AbortSignal },
-    callback: (lock: unknown) => Promise<unknown>,
-  ): Promise<unknown>;
-}
+import type { LockManagerLike } from '../../core/platform-types.js';
 
 /** How tabs of one origin agree on a single flusher. */
 export type Coordination = 'web-locks' | 'none';

@@ -1,9 +1,9 @@
 import { FluxyError } from '../../core/errors.js';
 import { checkOptions } from '../../core/input-checks.js';
+import type { FetchFunction, LockManagerLike } from '../../core/platform-types.js';
 import { defaultRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './backoff.js';
-import type { LockManagerLike } from './leader.js';
 import { checkHeaderRecord } from './request-validation.js';
-import type { FetchFunction, HeadersOption } from './transport.js';
+import type { HeadersOption } from './transport.js';
 
 /** Options of `new SyncPlugin(options)`. */
 export interface SyncOptions {

@@ -3,6 +3,7 @@ import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
+import type { LockManagerLike } from '../../core/platform-types.js';
 import type { PluginContext } from '../../core/plugin.js';
 import {
   type BroadcastChannelLike,
@@ -11,7 +12,7 @@ import {
   type SyncStatus,
 } from './change-channel.js';
 import type { FlushSummary } from './flush-loop.js';
-import { type Coordination, type LockManagerLike, TabLeader } from './leader.js';
+import { type Coordination, TabLeader } from './leader.js';
 import type { Operation, OperationError, UnreadableOperation } from './operation.js';
 import {
   originPolicy,

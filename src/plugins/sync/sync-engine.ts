@@ -1,8 +1,8 @@
 import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
+import { backoffDelay } from '../../core/backoff.js';
 import { FluxyError } from '../../core/errors.js';
 import type { EventBus, Unsubscribe } from '../../core/events.js';
 import { storageFailedError } from './attempt-errors.js';
-import { computeDelay } from './backoff.js';
 import type { ChangeChannel, SyncMessage, SyncProgress, SyncStatus } from './change-channel.js';
 import { classify } from './classify.js';
 import { createParts, type SyncEngineDeps, type SyncParts } from './engine-parts.js';
@@ -373,9 +373,15 @@ export class SyncEngine {
     this.#deps.logger.error(`${what} failed in the background; retrying`, error);
     this.#status.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
     clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
-    const delay = computeDelay(++this.#backgroundFailures, this.#deps.retry, this.#deps.random);
+    const delay = this.#backoff(++this.#backgroundFailures);
     this.#rescanTimer = setTimeout(() => this.#rescanInBackground(), delay);
     (this.#rescanTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** The delay before the next try after `failures` failures in a row (the retry options' backoff). */
+  #backoff(failures: number): number {
+    const { baseDelayMs, maxDelayMs } = this.#deps.retry;
+    return backoffDelay(failures, baseDelayMs, maxDelayMs, this.#deps.random);
   }
 
   /** The head left the queue without being sent (discarded): its wake-up is stale; send the next now. */

@@ -1,3 +1,4 @@
+import type { FetchFunction } from '../../core/platform-types.js';
 import type { Operation } from './operation.js';
 import { checkHeaderRecord } from './request-validation.js';
 
@@ -11,9 +12,6 @@ const whereHeaders = 'the SyncPlugin headers option';
 export type HeadersOption =
   | Readonly<Record<string, string>>
   | ((operation: Operation) => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>);
-
-/** The `fetch` the transport calls; the global `fetch` by default. */
-export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 
 /** The result of one attempt to send an operation. @internal */
 export type SendResult =

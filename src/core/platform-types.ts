@@ -1,0 +1,21 @@
+/**
+ * The `fetch` Fluxy calls (the connectivity probe, the sync transport): the global `fetch` or
+ * anything with its shape, injectable for tests and odd runtimes.
+ *
+ * @example const fetch: FetchFunction = (url, init) => globalThis.fetch(url, init);
+ */
+export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * The part of `navigator.locks` (the Web Locks API) Fluxy uses: the storage plugin while it opens
+ * a database, the sync plugin to elect one flusher among tabs. Injectable for tests.
+ *
+ * @example new SyncPlugin({ locks: navigator.locks });
+ */
+export interface LockManagerLike {
+  request(
+    name: string,
+    options: { signal?: AbortSignal },
+    callback: (lock: unknown) => Promise<unknown>,
+  ): Promise<unknown>;
+}
