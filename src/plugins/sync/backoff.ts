@@ -1,4 +1,3 @@
-import { invalidArgument } from '../../core/errors.js';
 /** Retry timing options (all in milliseconds except `maxAttempts`). */
 export interface RetryOptions {
   /**
@@ -41,15 +40,6 @@ export function parseRetryAfter(
   now: number,
   maxMs: number,
 ): number | undefined {
-  if (
-    (value !== null && value !== undefined && typeof value !== 'string') ||
-    !Number.isFinite(now) ||
-    !(maxMs >= 0)
-  ) {
-    throw invalidArgument(
-      'parseRetryAfter(value, now, maxMs): value must be the header string (or null/undefined), now a time in ms, maxMs a non-negative number.',
-    );
-  }
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   if (text === '') return undefined;

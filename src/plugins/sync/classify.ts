@@ -1,4 +1,3 @@
-import { invalidArgument } from '../../core/errors.js';
 /**
  * What the flusher does with the result of one attempt. Decided by status code or error kind,
  * never by parsing a message.
@@ -17,18 +16,6 @@ const retryableStatuses = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
 
 /** Classify one attempt's result. Pure. */
 export function classify(result: AttemptResult): Outcome {
-  const given = result as { status?: unknown; error?: unknown } | null;
-  const valid =
-    given !== null &&
-    typeof given === 'object' &&
-    (given.error === 'network' ||
-      given.error === 'timeout' ||
-      (Number.isInteger(given.status) && (given.status as number) >= 0 && (given.status as number) <= 599));
-  if (!valid) {
-    throw invalidArgument(
-      'classify(result): result must be { status } with an HTTP status (0 for an opaque response, up to 599), or { error: "network" | "timeout" }.',
-    );
-  }
   if ('error' in result) return 'offline';
   const { status } = result;
   if (status >= 200 && status < 300) return 'sent';

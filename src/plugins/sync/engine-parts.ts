@@ -8,7 +8,7 @@ import { Outbox, type OutboxStorage } from './outbox.js';
 import { OutcomeLog } from './outcomes.js';
 import { QueueLists } from './queue-lists.js';
 import { ReadAhead } from './read-ahead.js';
-import { StatusSignals, type StatusSource } from './status-signals.js';
+import { StatusSignals, type StatusSource, type SyncSignals } from './status-signals.js';
 import type { SyncEvents } from './sync-events.js';
 import { TempIds } from './temp-ids.js';
 import type { TransportOptions } from './transport.js';
@@ -33,6 +33,8 @@ export interface SyncEngineDeps {
   now: () => number;
   random: () => number;
   randomBytes: (bytes: Uint8Array) => void;
+  /** The status signals to write (the plugin's, made before init); fresh ones when absent. */
+  signals?: SyncSignals;
   /** Where events go (the plugin's bus, so handlers added before init stay). */
   events?: EventBus<SyncEvents>;
   /** Where the server id of a create is in its response: a field name or a function. @default 'id' */
@@ -76,15 +78,18 @@ export function createParts(deps: SyncEngineDeps, engine: Pick<StatusSource, 'ho
   const events =
     deps.events ??
     new EventBus<SyncEvents>((event, error) => deps.logger.error(`a "${event}" handler threw`, error));
-  const status = new StatusSignals({
-    lists,
-    channel: deps.channel,
-    events,
-    isLeader: () => deps.leader.isLeader.peek(),
-    isOnline: () => deps.connectivity.isOnline.peek(),
-    holds: engine.holds,
-    isLive: engine.isLive,
-  });
+  const status = new StatusSignals(
+    {
+      lists,
+      channel: deps.channel,
+      events,
+      isLeader: () => deps.leader.isLeader.peek(),
+      isOnline: () => deps.connectivity.isOnline.peek(),
+      holds: engine.holds,
+      isLive: engine.isLive,
+    },
+    deps.signals,
+  );
   return {
     deps,
     outbox,

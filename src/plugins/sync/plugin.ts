@@ -1,4 +1,4 @@
-import { batch, computed, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
+import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
@@ -30,6 +30,7 @@ import {
   prepareOperation,
   type QueueOptions,
 } from './request-validation.js';
+import { createSyncSignals } from './status-signals.js';
 import { SyncEngine } from './sync-engine.js';
 import type { SyncEvents } from './sync-events.js';
 
@@ -74,9 +75,9 @@ export class SyncPlugin extends FluxyPlugin {
   readonly #options: ResolvedSyncOptions;
   /** What `queue()` checks against: the size limits, and how URLs are resolved. */
   readonly #limits: Parameters<typeof prepareOperation>[3];
-  readonly #engine = signal<SyncEngine | undefined>(undefined);
-  /** What the status signals read: the engine, kept after dispose so they keep their last values (the ops are still stored). */
-  readonly #shown = signal<SyncEngine | undefined>(undefined);
+  #engine: SyncEngine | undefined;
+  /** Written by the engine once init made it; they keep their last values after dispose (the ops are still stored). */
+  readonly #signals = createSyncSignals();
   readonly #events: EventBus<SyncEvents>;
   #logger: Logger | undefined;
   readonly #waiting: Waiting[] = [];
@@ -84,25 +85,21 @@ export class SyncPlugin extends FluxyPlugin {
   #coordination: Coordination | undefined;
 
   /** True while operations are being sent (in whichever tab is the flusher). */
-  readonly isSyncing: ReadonlySignal<boolean> = computed(() => this.#shown.value?.isSyncing.value ?? false);
+  readonly isSyncing: ReadonlySignal<boolean> = this.#signals.isSyncing;
   /** Operations waiting to be sent, true to storage. */
-  readonly pendingCount: ReadonlySignal<number> = computed(() => this.#shown.value?.pendingCount.value ?? 0);
+  readonly pendingCount: ReadonlySignal<number> = this.#signals.pendingCount;
   /** Operations that failed for good (the dead-letter list). */
-  readonly failedCount: ReadonlySignal<number> = computed(() => this.#shown.value?.failedCount.value ?? 0);
+  readonly failedCount: ReadonlySignal<number> = this.#signals.failedCount;
   /** `idle` | `syncing` | `offline` | `paused` | `error` — see {@link SyncStatus}. */
-  readonly status: ReadonlySignal<SyncStatus> = computed(() => this.#shown.value?.status.value ?? 'idle');
+  readonly status: ReadonlySignal<SyncStatus> = this.#signals.status;
   /**
    * The last failure: the head's retryable error until the next success, or else the error that
    * moved an operation to failed, kept until that operation is retried or discarded or the queue
    * is cleared (a later success does not hide it). `null` when neither.
    */
-  readonly lastError: ReadonlySignal<OperationError | null> = computed(
-    () => this.#shown.value?.lastError.value ?? null,
-  );
+  readonly lastError: ReadonlySignal<OperationError | null> = this.#signals.lastError;
   /** `{ total, done }` of the current flush. */
-  readonly progress: ReadonlySignal<SyncProgress> = computed(
-    () => this.#shown.value?.progress.value ?? { total: 0, done: 0 },
-  );
+  readonly progress: ReadonlySignal<SyncProgress> = this.#signals.progress;
 
   /** @param options - see {@link SyncOptions}; validated now (`sync/invalid-options`). */
   constructor(options?: SyncOptions) {
@@ -179,6 +176,7 @@ export class SyncPlugin extends FluxyPlugin {
       random: options.random,
       randomBytes: (bytes) => globalThis.crypto.getRandomValues(bytes),
       events: this.#events,
+      signals: this.#signals,
       serverId: options.serverId,
       batch: options.batch,
     });
@@ -204,18 +202,15 @@ export class SyncPlugin extends FluxyPlugin {
         },
       );
     }
-    // Set the engine and hand it the calls made before init in one step, so ids follow call order.
-    batch(() => {
-      this.#engine.value = engine;
-      this.#shown.value = engine;
-    });
+    // Set the engine and hand it the calls made before init, in call order, so ids follow it.
+    this.#engine = engine;
     for (const waiting of this.#waiting.splice(0))
       engine.enqueue(waiting.draft).then(waiting.resolve, waiting.reject);
   }
 
   /** @internal */
   dispose(): void {
-    this.#engine.value = undefined;
+    this.#engine = undefined;
     for (const waiting of this.#waiting.splice(0)) {
       waiting.reject(new FluxyError('app/disposed', 'The app was disposed before the operation was stored.'));
     }
@@ -235,7 +230,7 @@ export class SyncPlugin extends FluxyPlugin {
     } catch (error) {
       return Promise.reject(error);
     }
-    const engine = this.#engine.peek();
+    const engine = this.#engine;
     if (engine) return engine.enqueue(draft);
     return new Promise<Operation>((resolve, reject) => {
       this.#waiting.push({ draft, resolve, reject });
@@ -314,12 +309,12 @@ export class SyncPlugin extends FluxyPlugin {
 
   /** Stop sending (in every tab) after the request in flight, until `resume()`. */
   pause(): void {
-    this.#engine.peek()?.pause();
+    this.#engine?.pause();
   }
 
   /** Resume sending, e.g. after re-authenticating following an `'unauthorized'` event. */
   resume(): void {
-    this.#engine.peek()?.resume();
+    this.#engine?.resume();
   }
 
   /**
@@ -378,7 +373,7 @@ export class SyncPlugin extends FluxyPlugin {
     }
     const entry: [string, OutcomeHandlers, (() => void)?] = [kind, handlers];
     this.#handlers.add(entry);
-    const engine = this.#engine.peek();
+    const engine = this.#engine;
     if (engine) entry[2] = engine.handle(kind, handlers);
     return () => {
       this.#handlers.delete(entry);
@@ -400,7 +395,7 @@ export class SyncPlugin extends FluxyPlugin {
 
   async #ready(): Promise<SyncEngine> {
     await this.whenReady();
-    const engine = this.#engine.peek();
+    const engine = this.#engine;
     if (!engine) throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
     return engine;
   }

@@ -1,4 +1,4 @@
-import { batch, signal } from '@preact/signals-core';
+import { batch, type Signal, signal } from '@preact/signals-core';
 import type { EventBus } from '../../core/events.js';
 import type { ChangeChannel, SharedSyncState, SyncProgress, SyncStatus } from './change-channel.js';
 import type { OperationError } from './operation.js';
@@ -19,6 +19,31 @@ export interface StatusSource {
 }
 
 /**
+ * The public status signals, defined once: made by the plugin at construction (so an app binds
+ * to them before `ready()`), written only by {@link StatusSignals.publish}, exposed read-only.
+ */
+export interface SyncSignals {
+  readonly isSyncing: Signal<boolean>;
+  readonly pendingCount: Signal<number>;
+  readonly failedCount: Signal<number>;
+  readonly status: Signal<SyncStatus>;
+  readonly lastError: Signal<OperationError | null>;
+  readonly progress: Signal<SyncProgress>;
+}
+
+/** Fresh status signals: idle, nothing pending. */
+export function createSyncSignals(): SyncSignals {
+  return {
+    isSyncing: signal(false),
+    pendingCount: signal(0),
+    failedCount: signal(0),
+    status: signal<SyncStatus>('idle'),
+    lastError: signal<OperationError | null>(null),
+    progress: signal<SyncProgress>({ total: 0, done: 0 }),
+  };
+}
+
+/**
  * The status signals, true to the in-memory lists and the flush: written together in `batch()`
  * by {@link StatusSignals.publish}, which also emits `change` when a count changed and, in the
  * leader tab, shares the state with the other tabs. A tab that does not send mirrors the
@@ -26,13 +51,8 @@ export interface StatusSource {
  */
 export class StatusSignals {
   readonly #source: StatusSource;
-  // Written only here; the engine exposes them read-only.
-  readonly isSyncing = signal(false);
-  readonly pendingCount = signal(0);
-  readonly failedCount = signal(0);
-  readonly status = signal<SyncStatus>('idle');
-  readonly lastError = signal<OperationError | null>(null);
-  readonly progress = signal<SyncProgress>({ total: 0, done: 0 });
+  /** Written only here; the engine and the plugin expose them read-only. */
+  readonly signals: SyncSignals;
 
   #flushing = false;
   /** True exactly while an HTTP request is outstanding (set by the flush loop). */
@@ -53,8 +73,9 @@ export class StatusSignals {
   /** The leader tab's state, for a tab that does not send. */
   #leaderState: SharedSyncState | undefined;
 
-  constructor(source: StatusSource) {
+  constructor(source: StatusSource, signals: SyncSignals = createSyncSignals()) {
     this.#source = source;
+    this.signals = signals;
   }
 
   /** A flush starts, with `total` operations pending. */
@@ -176,14 +197,16 @@ export class StatusSignals {
               : this.#transientError && pendingCount > 0
                 ? 'error'
                 : 'idle';
-    const changed = this.pendingCount.peek() !== pendingCount || this.failedCount.peek() !== failedCount;
+    const signals = this.signals;
+    const changed =
+      signals.pendingCount.peek() !== pendingCount || signals.failedCount.peek() !== failedCount;
     batch(() => {
-      this.pendingCount.value = pendingCount;
-      this.failedCount.value = failedCount;
-      this.isSyncing.value = isSyncing;
-      this.lastError.value = lastError;
-      this.progress.value = progress;
-      this.status.value = status;
+      signals.pendingCount.value = pendingCount;
+      signals.failedCount.value = failedCount;
+      signals.isSyncing.value = isSyncing;
+      signals.lastError.value = lastError;
+      signals.progress.value = progress;
+      signals.status.value = status;
     });
     if (changed) events.emit('change', { pendingCount, failedCount });
     if (leading && this.#source.isLive()) {

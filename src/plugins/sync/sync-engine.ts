@@ -98,12 +98,14 @@ export class SyncEngine {
     this.#channel = deps.channel;
     this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
     this.events = parts.events;
-    this.isSyncing = status.isSyncing;
-    this.pendingCount = status.pendingCount;
-    this.failedCount = status.failedCount;
-    this.status = status.status;
-    this.lastError = status.lastError;
-    this.progress = status.progress;
+    ({
+      isSyncing: this.isSyncing,
+      pendingCount: this.pendingCount,
+      failedCount: this.failedCount,
+      status: this.status,
+      lastError: this.lastError,
+      progress: this.progress,
+    } = status.signals);
   }
 
   /** Read the outbox's keys, then start listening to triggers. */
