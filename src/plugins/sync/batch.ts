@@ -1,4 +1,4 @@
-import type { SyncParts } from './engine-parts.js';
+import type { OutboxStores } from './engine.js';
 import type { Operation, OperationError, OperationRecord } from './operation.js';
 import type { SendResult, TransportOptions } from './transport.js';
 
@@ -31,7 +31,9 @@ export interface PreparedBatch {
  * Undefined when fewer than two operations can go: the head is sent alone. @internal
  */
 export async function prepareBatch(
-  { deps, lists, tempIds, readAhead }: SyncParts,
+  { lists, tempIds, readAhead }: OutboxStores,
+  transport: TransportOptions,
+  now: number,
   batch: { url: string; max: number },
   skip: string | undefined,
   writing: Iterable<string>,
@@ -51,9 +53,8 @@ export async function prepareBatch(
   if (ids.length < 2) return undefined;
   // Read ahead together; the copies of those that do not go now are kept for the next batch.
   readAhead.prefetch(...ids);
-  const { resolveUrl, isAllowedOrigin, headers } = deps.transport;
+  const { resolveUrl, isAllowedOrigin, headers } = transport;
   const origin = resolveUrl(batch.url).origin;
-  const now = deps.now();
   const members: OperationRecord[] = [];
   const keys: string[] = [];
   const entries: string[] = [];
@@ -104,7 +105,7 @@ export async function prepareBatch(
     request: { ...first, method: 'POST', url: batch.url, idempotencyKey: '', headers: {} },
     body: `{"ops":[${entries.join(',')}]}`,
     transport: {
-      ...deps.transport,
+      ...transport,
       // Evaluated once, for the first operation, and sent on the batch request.
       headers: typeof headers === 'function' ? () => headers(first) : headers,
       maxResponseBytes: maxBytes * members.length,

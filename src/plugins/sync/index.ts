@@ -1,8 +1,8 @@
 export type { FetchFunction, LockManagerLike } from '../../core/platform-types.js';
 export type { RetryOptions } from './backoff.js';
 export type { SyncProgress, SyncStatus } from './change-channel.js';
+export type { FlushSummary } from './engine.js';
 export type { SyncErrorCode } from './errors.js';
-export type { FlushSummary } from './flush-loop.js';
 export type { JsonValue } from './json-value.js';
 export type { Coordination } from './leader.js';
 export {

@@ -11,7 +11,8 @@ import {
   type SyncProgress,
   type SyncStatus,
 } from './change-channel.js';
-import type { FlushSummary } from './flush-loop.js';
+import type { FlushSummary } from './engine.js';
+import { createSyncSignals, SyncEngine } from './engine.js';
 import { type Coordination, TabLeader } from './leader.js';
 import type { Operation, OperationError, UnreadableOperation } from './operation.js';
 import {
@@ -30,8 +31,6 @@ import {
   prepareOperation,
   type QueueOptions,
 } from './request-validation.js';
-import { createSyncSignals } from './status-signals.js';
-import { SyncEngine } from './sync-engine.js';
 import type { SyncEvents } from './sync-events.js';
 
 interface StorageLike {

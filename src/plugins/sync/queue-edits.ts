@@ -1,6 +1,5 @@
 import type { classify } from './classify.js';
-import type { SyncParts } from './engine-parts.js';
-import type { FlushLoop } from './flush-loop.js';
+import type { OutboxStores } from './engine.js';
 import type { OperationRecord } from './operation.js';
 import type { Outbox, OutboxList } from './outbox.js';
 import type { WriteGroup } from './write-group.js';
@@ -15,28 +14,29 @@ export interface EditTools {
 }
 
 /**
- * The app's edits of the queue — retry, discard, clear: the storage, list and error work of each.
- * The engine waits for the request in flight before, and publishes and triggers a flush after.
+ * The app's edits of the queue — retry, discard, clear: the storage and list work of each. The
+ * engine waits for the request in flight before, and after, drops the errors of the operations
+ * that left their list, publishes the status and triggers a flush.
  */
 export class QueueEdits {
-  readonly #parts: SyncParts;
-  readonly #loop: FlushLoop;
+  readonly #stores: OutboxStores;
   readonly #tools: EditTools;
 
-  constructor(parts: SyncParts, loop: FlushLoop, tools: EditTools) {
-    this.#parts = parts;
-    this.#loop = loop;
+  constructor(stores: OutboxStores, tools: EditTools) {
+    this.#stores = stores;
     this.#tools = tools;
   }
 
   /**
    * Put failed operations back in the queue (all, or the one with `id`), with their attempts
    * reset, keeping their id — and so their place in order and their Idempotency-Key. For a
-   * pending operation waiting for its backoff, retry now. Resolves with how many were moved or woken.
+   * pending operation waiting for its backoff, retry now. Resolves with how many were moved or
+   * woken, and whether the head was woken; the ids moved are pushed to `moved` as they move.
    */
-  async retry(id?: string): Promise<number> {
-    const { outbox, readAhead, lists, status, tempIds } = this.#parts;
+  async retry(id: string | undefined, moved: string[]): Promise<{ count: number; woke: boolean }> {
+    const { outbox, readAhead, lists, tempIds } = this.#stores;
     let count = 0;
+    let woke = false;
     for (const failedId of id === undefined ? lists.failedIds() : [id]) {
       if (!lists.failed.has(failedId)) continue;
       const record = await outbox.readOrStub('failed', failedId);
@@ -49,7 +49,7 @@ export class QueueEdits {
       if (record.tempId !== undefined) tempIds.stageIntroduce(group, record.tempId, record.id);
       await outbox.commit(group);
       lists.move([failedId], 'failed', 'pending');
-      status.forgetErrorsOf([failedId]);
+      moved.push(failedId);
       count++;
     }
     const head = lists.pending.first();
@@ -58,16 +58,16 @@ export class QueueEdits {
       if (record?.nextAttemptAt !== undefined && !record.unreadable) {
         const { nextAttemptAt: _next, ...rest } = record;
         await readAhead.write({ ...rest, rev: record.rev + 1 });
-        this.#loop.resetBackoff();
+        woke = true;
         if (id !== undefined) count++;
       }
     }
-    return count;
+    return { count, woke };
   }
 
   /** Remove operation `id` (pending or failed) for good. Resolves false if it was no longer queued. */
   async discard(id: string): Promise<boolean> {
-    const { outbox, lists, status, tempIds } = this.#parts;
+    const { storage, outbox, lists, tempIds } = this.#stores;
     let found = false;
     for (const list of ['pending', 'failed'] as const) {
       const record = await outbox.read(list, id).catch(() => 'unreadable' as const);
@@ -84,13 +84,12 @@ export class QueueEdits {
       // chunks, never an operation without its body). An unreadable record may have some.
       outbox.stageRemoval(group, list, id);
       if (record === 'unreadable' || record.binary) {
-        await (await import('./binary-body.js')).stageChunkRemoval(this.#parts.deps.storage, group, `${id}/`);
+        await (await import('./binary-body.js')).stageChunkRemoval(storage, group, `${id}/`);
       }
       await outbox.commit(group);
       lists.remove(list, [id]);
       found = true;
     }
-    status.forgetErrorsOf([id]);
     return found;
   }
 
@@ -99,15 +98,14 @@ export class QueueEdits {
    * outcomes. Resolves with how many operations were removed.
    */
   async removeAll(): Promise<number> {
-    const { outbox, lists, status, tempIds, outcomes } = this.#parts;
+    const { storage, outbox, lists, tempIds, outcomes } = this.#stores;
     const pending = lists.pending.toArray();
     const failed = [...lists.failed];
     for (const id of pending) await outbox.remove('pending', id);
     for (const id of failed) await outbox.remove('failed', id);
     const chunks = new this.#tools.WriteGroup();
-    await (await import('./binary-body.js')).stageChunkRemoval(this.#parts.deps.storage, chunks, '');
+    await (await import('./binary-body.js')).stageChunkRemoval(storage, chunks, '');
     await outbox.commit(chunks);
-    const { storage } = this.#parts.deps;
     const removeAll = async (prefix: string): Promise<void> => {
       for (const key of await storage.keys(prefix)) await storage.remove(key);
     };
@@ -118,7 +116,6 @@ export class QueueEdits {
     await outcomes.clear(removeAll);
     lists.remove('pending', pending);
     lists.remove('failed', failed);
-    status.clearErrors();
     return pending.length + failed.length;
   }
 }

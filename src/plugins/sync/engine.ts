@@ -1,0 +1,1257 @@
+import { batch, effect, type ReadonlySignal, type Signal, signal, untracked } from '@preact/signals-core';
+import { backoffDelay } from '../../core/backoff.js';
+import { FluxyError } from '../../core/errors.js';
+import { EventBus, type Unsubscribe } from '../../core/events.js';
+import type { Logger } from '../../core/logger.js';
+import {
+  dependencyError,
+  exhaustedError,
+  httpError,
+  type NoAnswer,
+  noAnswerError,
+  originRefusedError,
+  redirectError,
+  storageFailedError,
+  unreadableMessage,
+  unreadResponseError,
+} from './attempt-errors.js';
+import { parseRetryAfter, type ResolvedRetryOptions } from './backoff.js';
+import type {
+  ChangeChannel,
+  SharedSyncState,
+  SyncMessage,
+  SyncProgress,
+  SyncStatus,
+} from './change-channel.js';
+import { classify } from './classify.js';
+import type { TabLeader } from './leader.js';
+import {
+  createRecord,
+  type Operation,
+  type OperationError,
+  type OperationRecord,
+  toOperation,
+  type UnreadableOperation,
+} from './operation.js';
+import { OperationIdGenerator } from './operation-id.js';
+import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
+import { type OutcomeHandlers, OutcomeLog, type OutcomeRecord } from './outcomes.js';
+import type { QueueEdits } from './queue-edits.js';
+import { type ListOptions, QueueLists } from './queue-lists.js';
+import { ReadAhead } from './read-ahead.js';
+import type { OperationDraft } from './request-validation.js';
+import type { SyncEvents } from './sync-events.js';
+import { defaultTempIdRetentionMs, extractServerId, TempIds } from './temp-ids.js';
+import {
+  defaultMaxResponseBytes,
+  type SendResult,
+  sendOperation,
+  type TransportOptions,
+} from './transport.js';
+import { WriteGroup } from './write-group.js';
+
+/** Everything the engine needs, passed in (no globals), so it runs and is tested without a registry. */
+export interface SyncEngineDeps {
+  storage: OutboxStorage;
+  connectivity: {
+    readonly isOnline: ReadonlySignal<boolean>;
+    reportFailure(): void;
+    /** Why `isOnline` is what it is; `'probe'` means a connectivity probe answered. */
+    readonly reason?: ReadonlySignal<string>;
+    /** When `isOnline` last changed (any clock: only compared for change). */
+    readonly lastChangedAt?: ReadonlySignal<number>;
+  };
+  transport: TransportOptions;
+  retry: ResolvedRetryOptions;
+  intervalMs: number;
+  leader: TabLeader;
+  channel: ChangeChannel;
+  logger: Logger;
+  now: () => number;
+  random: () => number;
+  randomBytes: (bytes: Uint8Array) => void;
+  /** Where events go (the plugin's bus, so handlers added before init stay). */
+  events?: EventBus<SyncEvents>;
+  /** The status signals to write (the plugin's, made before init); fresh ones when absent. */
+  signals?: SyncSignals;
+  /** Where the server id of a create is in its response: a field name or a function. @default 'id' */
+  serverId?: string | ((response: unknown) => string | number | undefined);
+  /**
+   * How long a settled temporary id is kept at least before it is forgotten (see docs/sync.md,
+   * "When a temporary id is forgotten"). @default 600000 (10 minutes)
+   */
+  tempIdRetentionMs?: number;
+  /** Send up to `max` operations in one request to `url` (the `batch` option). */
+  batch?: { url: string; max: number } | undefined;
+}
+
+/**
+ * The public status signals, defined once: made by the plugin at construction (so an app binds
+ * to them before `ready()`), written only by the engine's `#publish()`, exposed read-only.
+ */
+export interface SyncSignals {
+  readonly isSyncing: Signal<boolean>;
+  readonly pendingCount: Signal<number>;
+  readonly failedCount: Signal<number>;
+  readonly status: Signal<SyncStatus>;
+  readonly lastError: Signal<OperationError | null>;
+  readonly progress: Signal<SyncProgress>;
+}
+
+/** Fresh status signals: idle, nothing pending. */
+export function createSyncSignals(): SyncSignals {
+  return {
+    isSyncing: signal(false),
+    pendingCount: signal(0),
+    failedCount: signal(0),
+    status: signal<SyncStatus>('idle'),
+    lastError: signal<OperationError | null>(null),
+    progress: signal<SyncProgress>({ total: 0, done: 0 }),
+  };
+}
+
+/**
+ * The stores of one outbox that the lazily loaded edits (queue-edits.ts) and batches (batch.ts)
+ * work on: plain collaborators, no callbacks into the engine. @internal
+ */
+export interface OutboxStores {
+  readonly storage: OutboxStorage;
+  readonly outbox: Outbox;
+  readonly readAhead: ReadAhead;
+  readonly lists: QueueLists;
+  readonly tempIds: TempIds;
+  readonly outcomes: OutcomeLog;
+}
+
+/** What `flush()` resolves with. */
+export interface FlushSummary {
+  /** Operations the server accepted during this flush. */
+  sent: number;
+  /** Operations that became failed during this flush. */
+  failed: number;
+  /** Operations still pending when the flush stopped. */
+  remaining: number;
+}
+
+type Step = 'next' | 'stop';
+type Answer = Extract<SendResult, { kind: 'response' }>;
+
+/** How many records `pending()` and `failed()` read at once. */
+const readConcurrency = 16;
+
+/**
+ * The outbox's engine: one operation's whole path after `queue()` validated it — stored, sent in
+ * order, its answer committed, the status signals written — and the triggers that start a flush
+ * (connectivity and leadership, the interval, `queue()`, `flush()`, other tabs' news).
+ *
+ * Reading order: {@link enqueue} (store) → {@link flush} → `#drain` (one request at a time, in id
+ * order) → `#sendHead` → `sendOperation` (transport.ts) → `#answered` (sent, retry later, failed,
+ * or pause on a 401) → `#publish` (the signals, in one `batch()`).
+ *
+ * An operation leaves the outbox only after a 2xx, and that removal is committed before the next
+ * is sent. A retryable failure of the head stops the flush until its wake timer fires.
+ */
+export class SyncEngine {
+  readonly events: EventBus<SyncEvents>;
+  /** True while operations are being sent (in whichever tab is the flusher). */
+  readonly isSyncing: ReadonlySignal<boolean>;
+  readonly pendingCount: ReadonlySignal<number>;
+  readonly failedCount: ReadonlySignal<number>;
+  readonly status: ReadonlySignal<SyncStatus>;
+  readonly lastError: ReadonlySignal<OperationError | null>;
+  readonly progress: ReadonlySignal<SyncProgress>;
+  readonly #deps: SyncEngineDeps;
+  readonly #signals: SyncSignals;
+  readonly #stores: OutboxStores;
+  readonly #outbox: Outbox;
+  readonly #readAhead: ReadAhead;
+  readonly #lists: QueueLists;
+  readonly #tempIds: TempIds;
+  readonly #outcomes: OutcomeLog;
+  readonly #channel: ChangeChannel;
+  readonly #ids: OperationIdGenerator;
+  /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
+  #edits: Promise<QueueEdits> | undefined;
+  /** Commits of `queue()` calls still running, by operation id. */
+  readonly #writing = new Map<string, Promise<unknown>>();
+  #outcomesDelivered = false;
+  #paused: false | 'manual' | 'unauthorized' = false;
+  /** Set while clearQueue() runs: nothing is sent. */
+  #clearing = false;
+  #flushRun: Promise<FlushSummary> | undefined;
+  #flushAgain = false;
+  #intervalTimer: unknown;
+  /** Retries a background rescan that failed (storage unavailable), with backoff. */
+  #rescanTimer: unknown;
+  #backgroundFailures = 0;
+  #started = false;
+  #disposed = false;
+  /** The database was wiped under the running app: nothing is read, sent or queued any more. */
+  #lost = false;
+  readonly #disposers: Unsubscribe[] = [];
+
+  // ——— the flush's state ———
+  #inFlight: { ids: readonly string[]; controller: AbortController; done: Promise<unknown> } | undefined;
+  #networkFailures = 0;
+  /**
+   * The head's last request that got no answer, and connectivity's `lastChangedAt` just after it
+   * was reported: if the probe has brought the device back online since, and the same op again
+   * gets no answer, the server is reachable but this request is not — that attempt counts.
+   */
+  #noAnswer: { id: string; changedAt: number | undefined } | undefined;
+  #wakeTimer: unknown;
+  /**
+   * The head's answer whose commit failed (storage full or unavailable): the next attempt
+   * commits this answer again instead of resending the request, so a disk that cannot take the
+   * outcome does not make the op go out again and again.
+   */
+  #unsettled: { id: string; result: Answer } | undefined;
+  /** Storage failures in a row, for the backoff of the flush that retries after one. */
+  #storageFailures = 0;
+
+  // ——— the status's state (what #publish() computes the signals from, besides the lists) ———
+  #flushing = false;
+  /** True exactly while an HTTP request is outstanding. */
+  #requesting = false;
+  #progress: SyncProgress = { total: 0, done: 0 };
+  /**
+   * The last attempt's error while the head waits for its retry (network, timeout, headers,
+   * retryable status, 401, storage): cleared by the next success. `id`: the op it belongs to.
+   */
+  #transientError: { error: OperationError; id: string | undefined; backoff: boolean } | null = null;
+  /**
+   * The error that moved an op to failed: kept until that op is retried or discarded, the queue
+   * is cleared, or another op becomes failed. `lastError` shows the transient error over it.
+   */
+  #deadLetterError: { error: OperationError; id: string } | null = null;
+  /** The storage was found wiped: shown over every other error; `sticky` (under the running app) for good. */
+  #lostError: { error: OperationError; sticky: boolean } | null = null;
+  /** The leader tab's state, for a tab that does not send. */
+  #leaderState: SharedSyncState | undefined;
+
+  constructor(deps: SyncEngineDeps) {
+    this.#deps = deps;
+    this.#channel = deps.channel;
+    const outbox = new Outbox(deps.storage);
+    const readAhead = new ReadAhead(outbox);
+    const lists = new QueueLists(
+      (message) => deps.channel.post(message),
+      (id) => readAhead.drop(id),
+    );
+    const tempIds = new TempIds(deps.storage, deps.now);
+    const outcomes = new OutcomeLog(deps.storage, deps.logger);
+    this.#stores = { storage: deps.storage, outbox, readAhead, lists, tempIds, outcomes };
+    this.#outbox = outbox;
+    this.#readAhead = readAhead;
+    this.#lists = lists;
+    this.#tempIds = tempIds;
+    this.#outcomes = outcomes;
+    this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
+    this.events =
+      deps.events ??
+      new EventBus<SyncEvents>((event, error) => deps.logger.error(`a "${event}" handler threw`, error));
+    const signals = deps.signals ?? createSyncSignals();
+    this.#signals = signals;
+    ({
+      isSyncing: this.isSyncing,
+      pendingCount: this.pendingCount,
+      failedCount: this.failedCount,
+      status: this.status,
+      lastError: this.lastError,
+      progress: this.progress,
+    } = signals);
+  }
+
+  /** Read the outbox's keys, then start listening to triggers. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#rescan();
+    await this.#checkStoredWait();
+    if (this.#disposed) return;
+    const { leader, connectivity } = this.#deps;
+    this.#disposers.push(this.#channel.subscribe((message) => this.#onMessage(message)));
+    this.#disposers.push(
+      effect(() => {
+        const online = connectivity.isOnline.value;
+        const leading = leader.isLeader.value;
+        untracked(() => {
+          if (leading && !this.#outcomesDelivered) {
+            this.#outcomesDelivered = true;
+            void this.#deliverStoredOutcomes();
+          }
+          if (online && leading) {
+            this.#requestFlush();
+            this.#rescanInBackground();
+          }
+          this.#publish();
+        });
+      }),
+    );
+    leader.start();
+    this.#intervalTimer = setInterval(() => this.wake(), this.#deps.intervalMs);
+    unref(this.#intervalTimer);
+    this.#channel.post({ type: 'hello' });
+  }
+
+  /** Rescan storage and flush if there is work: for visibility changes and other hints. */
+  wake(): void {
+    this.#rescanInBackground();
+  }
+
+  // ——— queue: store the operation ———
+
+  /** Store a validated draft as a new operation; resolves once committed. Ids follow call order. */
+  async enqueue(draft: OperationDraft): Promise<Operation> {
+    this.#assertAlive();
+    const { resolveUrl, isAllowedOrigin } = this.#deps.transport;
+    if (isAllowedOrigin && !isAllowedOrigin(resolveUrl(draft.url))) {
+      throw new FluxyError(
+        'sync/origin-not-allowed',
+        `queue(): "${draft.url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
+      );
+    }
+    if (draft.tempId !== undefined && this.#tempIds.isKnown(draft.tempId)) {
+      throw new FluxyError(
+        'sync/invalid-options',
+        `queue(): tempId "${draft.tempId}" was already introduced by another operation: make a new one for each create.`,
+      );
+    }
+    const id = this.#ids.next();
+    const refs = this.#tempIds.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId);
+    const record = createRecord(id, draft, this.#deps.now(), refs);
+    // The op, the temporary id it introduces and its binary body's chunks are committed
+    // together, or none is. (The temp id is known from now: a queue() right after sees it.)
+    const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
+    if (draft.tempId !== undefined) this.#tempIds.stageIntroduce(group, draft.tempId, id);
+    const write = draft.binary
+      ? import('./binary-body.js').then((lazy) => lazy.store(this.#outbox, group, record, draft, FluxyError))
+      : this.#outbox.commit(group);
+    this.#writing.set(id, write);
+    try {
+      await write;
+    } finally {
+      this.#writing.delete(id);
+    }
+    this.#lists.add('pending', [id]);
+    this.#requestFlush();
+    this.#publish();
+    return toOperation(record) as Operation;
+  }
+
+  // ——— send: the flush ———
+
+  /** Drain now; joins a running flush. */
+  flush(): Promise<FlushSummary> {
+    if (this.#disposed || !this.#deps.leader.isLeader.value) {
+      if (!this.#disposed) this.#channel.post({ type: 'flush' });
+      return Promise.resolve({ sent: 0, failed: 0, remaining: this.#lists.pending.length });
+    }
+    this.#flushRun ??= this.#drain().finally(() => {
+      this.#flushRun = undefined;
+      this.#publish();
+      this.#collectTempIds();
+      if (this.#flushAgain) {
+        this.#flushAgain = false;
+        this.#requestFlush();
+      }
+    });
+    return this.#flushRun;
+  }
+
+  /** Send the pending operations in order while sending is possible. */
+  async #drain(): Promise<FlushSummary> {
+    const summary: FlushSummary = { sent: 0, failed: 0, remaining: 0 };
+    if (!this.#canSend() || this.#lists.pending.length === 0) {
+      summary.remaining = this.#lists.pending.length;
+      return summary;
+    }
+    this.#flushing = true;
+    this.#progress = { total: this.#lists.pending.length, done: 0 };
+    this.#publish();
+    try {
+      while (this.#canSend()) {
+        const id = this.#lists.pending.first();
+        if (id === undefined) break;
+        const earlier = [...this.#writing].filter(([writing]) => writing < id).map(([, write]) => write);
+        if (earlier.length > 0) {
+          // An earlier queue() is still committing: wait, so it is sent first.
+          await Promise.allSettled(earlier);
+          continue;
+        }
+        const step =
+          (this.#deps.batch && (await this.#sendBatch(this.#deps.batch, summary))) ||
+          (await this.#sendHead(id, summary));
+        this.#storageFailures = 0;
+        this.#publish();
+        if (step === 'stop') break;
+      }
+    } catch (error) {
+      // Storage failed under us (unavailable, full): keep the operation, report, retry later —
+      // with a backoff of its own that a server answer does not reset.
+      this.#deps.logger.error('flush stopped: storage failed', error);
+      this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
+      this.#wakeIn(this.#backoff(++this.#storageFailures));
+    } finally {
+      this.#flushing = false;
+      this.#publish();
+      summary.remaining = this.#lists.pending.length;
+    }
+    return summary;
+  }
+
+  async #sendHead(id: string, summary: FlushSummary): Promise<Step> {
+    let record: OperationRecord | undefined;
+    try {
+      record = await this.#readAhead.read(id);
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      await this.#moveUnreadable(id, error);
+      summary.failed++;
+      return 'next';
+    }
+    if (!record) {
+      this.#lists.note('removed', 'pending', [id]); // removed by another tab
+      return 'next';
+    }
+    const unsettled = this.#unsettled;
+    if (unsettled?.id === id) return await this.#settle(record, unsettled.result, summary);
+    const now = this.#deps.now();
+    if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
+      this.#wakeIn(record.nextAttemptAt - now);
+      // Also after a restart: the head is waiting for its retry, and its stored error says why.
+      if (record.lastError && !this.#isWaiting(id)) this.#headWaits(record.lastError, id, true);
+      return 'stop';
+    }
+    // Temporary ids introduced in another tab may have been unknown when this op was queued
+    // there; the create was read (and sent) before this op, so they are known now.
+    const ownTempId = record.tempId;
+    if (ownTempId !== undefined) this.#tempIds.learn(ownTempId);
+    const refs = this.#tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId);
+    if (refs.length > 0) {
+      const resolved = await this.#tempIds.resolve({ ...record, refs });
+      if (resolved === 'dependency-failed') {
+        await this.#fail(record, dependencyError(now));
+        summary.failed++;
+        return 'next';
+      }
+      // Stored before it is sent, like every change to a record.
+      if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
+      record = resolved;
+    }
+    // A binary body is read back from its chunks at each attempt (binary-body.ts, loaded now);
+    // a chunk missing or failing authentication gives, instead, why the op fails unsent.
+    const body = record.binary
+      ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
+      : record.body;
+    if ((body as OperationError | undefined)?.code) {
+      await this.#fail(record, body as OperationError);
+      summary.failed++;
+      return 'next';
+    }
+    const operation = toOperation(record) as Operation;
+    const sending = record;
+    return await this.#track([id], async (signal) => {
+      const next = this.#lists.pending.after(id);
+      if (next !== undefined) this.#readAhead.prefetch(next);
+      const result = await this.#request(operation, body as string | Blob | undefined, signal);
+      if (result.kind === 'aborted' || this.#disposed) return 'stop';
+      if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
+      return await this.#settle(sending, result, summary);
+    });
+  }
+
+  /**
+   * Send up to `batch.max` operations from the head in one request (see `prepareBatch`), or
+   * resolve undefined: the head goes alone. The leading successes leave the queue together; the
+   * first other answer is handled as a single request's would be; those after it were not sent.
+   */
+  async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
+    const { prepareBatch, batchAnswers } = await import('./batch.js');
+    const prepared = await prepareBatch(
+      this.#stores,
+      this.#deps.transport,
+      this.#deps.now(),
+      batch,
+      this.#unsettled?.id,
+      this.#writing.keys(),
+      toOperation as (record: OperationRecord) => Operation,
+      this.#deps.transport.maxResponseBytes ?? defaultMaxResponseBytes,
+    );
+    if (!prepared) return undefined;
+    const { members, keys } = prepared;
+    const first = members[0] as OperationRecord;
+    return await this.#track(
+      members.map((record) => record.id),
+      async (signal) => {
+        // The next batch's records are read while this one is on the wire.
+        const next: string[] = [];
+        let id = this.#lists.pending.after((members.at(-1) as OperationRecord).id);
+        for (; id !== undefined && next.length < batch.max; id = this.#lists.pending.after(id)) next.push(id);
+        this.#readAhead.prefetch(...next);
+        const result = await this.#request(prepared.request, prepared.body, signal, prepared.transport);
+        if (result.kind === 'aborted' || this.#disposed) return 'stop';
+        // No answer to the batch as a whole: none of its operations was answered; the head says why.
+        if (result.kind !== 'response') return await this.#unanswered(first, result, summary);
+        this.#networkFailures = 0; // the server answered (as #answered notes for one op)
+        this.#noAnswer = undefined;
+        if (result.status === 401) return await this.#settle(first, result, summary);
+        const answers = batchAnswers(result, keys, prepared.maxBytes, this.#deps.now());
+        if (!Array.isArray(answers))
+          return await this.#retryLater(first, answers, result.retryAfter, summary);
+        let sent = 0;
+        for (const answer of answers) {
+          if (
+            classify(answer) !== 'sent' ||
+            ((members[sent] as OperationRecord).tempId && answer.bodyProblem)
+          )
+            break;
+          sent++;
+        }
+        if (sent > 0) await this.#sent(members.slice(0, sent), answers.slice(0, sent));
+        summary.sent += sent;
+        const rest = answers[sent];
+        return rest ? await this.#settle(members[sent] as OperationRecord, rest, summary) : 'next';
+      },
+    );
+  }
+
+  /** Run one request and what its answer means as the step in flight (see {@link #settled}). */
+  async #track(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
+    const controller = new AbortController();
+    const step = run(controller.signal);
+    this.#inFlight = { ids, controller, done: step.catch(() => undefined) };
+    try {
+      return await step;
+    } finally {
+      this.#inFlight = undefined;
+    }
+  }
+
+  /**
+   * Resolves once the request in flight (and committing what its answer means) is done — only if
+   * it is operation `id`'s, when `id` is given. discard() and clearQueue() wait for it, so they
+   * never race the removal of an op that was just sent.
+   */
+  async #settled(id?: string): Promise<void> {
+    if (this.#inFlight && (id === undefined || this.#inFlight.ids.includes(id))) await this.#inFlight.done;
+  }
+
+  async #request(
+    operation: Operation,
+    body: string | Blob | undefined,
+    signal: AbortSignal,
+    transport = this.#deps.transport,
+  ): Promise<SendResult> {
+    this.#requesting = true;
+    this.#publish();
+    try {
+      return await sendOperation(operation, body, transport, signal);
+    } finally {
+      this.#requesting = false;
+    }
+  }
+
+  // ——— answer: what the result means ———
+
+  /** The request got no HTTP answer to read: refused before sending, redirected, or no answer at all. */
+  async #unanswered(
+    record: OperationRecord,
+    result: Exclude<SendResult, Answer | { kind: 'aborted' }>,
+    summary: FlushSummary,
+  ): Promise<Step> {
+    if (result.kind === 'origin-refused') {
+      // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
+      await this.#fail(record, originRefusedError(result.url, this.#deps.now()));
+      summary.failed++;
+      return 'next';
+    }
+    if (result.kind === 'redirect') {
+      // Not followed, so the write did not reach its endpoint: it fails, naming the target.
+      this.#networkFailures = 0;
+      const error = redirectError(result.status, result.location, this.#deps.now());
+      await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
+      summary.failed++;
+      return 'next';
+    }
+    return await this.#noAnswerFrom(record, result, summary);
+  }
+
+  /** No answer (network error, timeout) or no request (headers failed): same key next time. */
+  async #noAnswerFrom(record: OperationRecord, result: NoAnswer, summary: FlushSummary): Promise<Step> {
+    const now = this.#deps.now();
+    const sent = result.kind !== 'headers-failed';
+    const confirmedOnline = sent && this.#probeAnsweredSinceNoAnswer(record.id);
+    if (sent) {
+      this.#deps.connectivity.reportFailure();
+      this.#noAnswer = { id: record.id, changedAt: this.#deps.connectivity.lastChangedAt?.peek() };
+    }
+    const error = noAnswerError(result, this.#deps.transport.timeoutMs, now);
+    // Attempts are not counted (the server never decided) — unless the probe answers and this
+    // request does not (a dead host, a proxy that drops it): then it counts, so it ends in the
+    // failed list after maxAttempts instead of blocking the queue forever.
+    if (confirmedOnline) {
+      const attempts = record.attempts + 1;
+      if (attempts >= this.#deps.retry.maxAttempts) {
+        this.#noAnswer = undefined;
+        await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
+        summary.failed++;
+        return 'next';
+      }
+      record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
+      await this.#readAhead.write(record);
+    }
+    const delay = this.#backoff(++this.#networkFailures);
+    this.#headWaits(error, record.id, true);
+    this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
+    this.#wakeIn(delay);
+    return 'stop';
+  }
+
+  /** True when a probe brought the device online since `id`'s last request got no answer. */
+  #probeAnsweredSinceNoAnswer(id: string): boolean {
+    const { isOnline, reason, lastChangedAt } = this.#deps.connectivity;
+    const last = this.#noAnswer;
+    if (!last || last.id !== id || !reason || !lastChangedAt) return false;
+    return isOnline.peek() && reason.peek() === 'probe' && lastChangedAt.peek() !== last.changedAt;
+  }
+
+  /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
+  async #settle(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
+    this.#unsettled = { id: record.id, result };
+    const step = await this.#answered(record, result, summary);
+    this.#unsettled = undefined;
+    return step;
+  }
+
+  /** The server answered: sent, retried later, failed, or the queue pauses on a 401. */
+  async #answered(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
+    const now = this.#deps.now();
+    this.#networkFailures = 0;
+    this.#noAnswer = undefined;
+    const error = httpError(result.status, now);
+    switch (classify({ status: result.status })) {
+      case 'sent':
+        if (record.tempId !== undefined && result.bodyProblem !== undefined) {
+          // A create is not done until its server id is read: ask again with the same key (the
+          // server replays its answer); the ops that use its temporary id wait behind it.
+          const unread = unreadResponseError(result.status, result.bodyProblem, now);
+          return await this.#retryLater(record, unread, null, summary);
+        }
+        await this.#sent([record], [result]);
+        summary.sent++;
+        return 'next';
+      case 'unauthorized':
+        this.#headWaits(error, record.id);
+        this.pause('unauthorized');
+        this.events.emit('unauthorized', {
+          operation: toOperation(record) as Operation,
+          status: result.status,
+        });
+        return 'stop';
+      case 'retry':
+        return await this.#retryLater(record, error, result.retryAfter, summary);
+      default: // 'fail' ('offline' is never the outcome of a status)
+        await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
+        summary.failed++;
+        return 'next';
+    }
+  }
+
+  /** A retryable answer: wait (its Retry-After, or backoff) and try again — or, after maxAttempts, fail. */
+  async #retryLater(
+    record: OperationRecord,
+    error: OperationError,
+    retryAfterHeader: string | null,
+    summary: FlushSummary,
+  ): Promise<Step> {
+    const now = this.#deps.now();
+    const attempts = record.attempts + 1;
+    if (attempts >= this.#deps.retry.maxAttempts) {
+      await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
+      summary.failed++;
+      return 'next';
+    }
+    // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
+    const retryAfter = parseRetryAfter(retryAfterHeader, now, this.#deps.retry.maxRetryAfterMs);
+    const delay = retryAfter ?? this.#backoff(attempts);
+    const updated: OperationRecord = {
+      ...record,
+      attempts,
+      nextAttemptAt: now + delay,
+      lastError: error,
+      rev: record.rev + 1,
+    };
+    await this.#readAhead.write(updated);
+    this.#headWaits(error, record.id, true);
+    this.events.emit('retry', { operation: toOperation(updated) as Operation, error, delayMs: delay });
+    this.#wakeIn(delay);
+    return 'stop';
+  }
+
+  /**
+   * 2xx answers: each one's server id, outcome and removal are committed together (one write
+   * group for all), then each is told. If that commit fails, nothing changed: the ops stay, and
+   * the flush commits this same answer again later instead of resending (see {@link #unsettled};
+   * a batch is sent again, and the server replays its stored answers).
+   */
+  async #sent(records: OperationRecord[], results: Answer[]): Promise<void> {
+    const group = new WriteGroup();
+    const done = records.map((record, index) => {
+      const result = results[index] as Answer;
+      let serverId: string | undefined;
+      if (record.tempId !== undefined) {
+        serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
+        if (serverId === undefined) {
+          this.#deps.logger.warn(
+            `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
+          );
+        } else {
+          this.#tempIds.stageSettle(group, record.tempId, record.id, { serverId });
+        }
+      }
+      const tooLarge = result.bodyProblem === 'too-large' ? { responseTooLarge: true as const } : {};
+      const base = {
+        v: 1 as const,
+        type: 'sent' as const,
+        record,
+        status: result.status,
+        response: result.body,
+        ...tooLarge,
+      };
+      const outcome: OutcomeRecord = serverId === undefined ? base : { ...base, serverId };
+      // Stored whether or not a handler is registered here: one registered later, in another tab
+      // or on the next start still gets it.
+      const durable = record.kind !== undefined;
+      if (durable) this.#outcomes.stageRecord(group, outcome);
+      this.#outbox.stageRemoval(group, 'pending', record.id);
+      // Its binary body goes with it, after it (see QueueEdits.discard).
+      for (let index = record.binary?.chunks as number; index--; ) group.remove(`b/${record.id}/${index}`);
+      return { record, result, outcome, durable, tooLarge, serverId };
+    });
+    await this.#outbox.commit(group);
+    this.#lists.remove(
+      'pending',
+      records.map((record) => record.id),
+    );
+    for (const { record, result, outcome, durable, tooLarge, serverId } of done) {
+      // The head was sent: its retry error goes (not the error of an op that became failed).
+      this.#completeOne();
+      this.#transientError = null;
+      if (!this.#lostError?.sticky) this.#lostError = null;
+      this.#publish();
+      this.events.emit('sent', {
+        operation: toOperation(record) as Operation,
+        status: result.status,
+        response: result.body,
+        ...tooLarge,
+        ...(serverId === undefined ? {} : { serverId }),
+      });
+      if (durable) await this.#outcomes.deliver(outcome);
+    }
+  }
+
+  /** Move the head to the failed list for good (with its outcome and temporary id, in one write group). */
+  async #fail(record: OperationRecord, error: OperationError): Promise<void> {
+    const { nextAttemptAt: _next, ...rest } = record;
+    const group = new WriteGroup();
+    if (record.tempId !== undefined)
+      this.#tempIds.stageSettle(group, record.tempId, record.id, { failed: true });
+    const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
+    const durable = record.kind !== undefined; // stored even with no handler here (see #sent)
+    if (durable) this.#outcomes.stageRecord(group, outcome);
+    const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
+    await this.#outbox.commit(group);
+    this.#lists.move([record.id], 'pending', 'failed');
+    this.#headFailed(error, record.id);
+    this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
+    if (durable) await this.#outcomes.deliver(outcome);
+  }
+
+  /** A record that cannot be read (or trusted) is never sent: it goes to the failed list as a stub. */
+  async #moveUnreadable(id: string, error: UnreadableRecordError): Promise<void> {
+    const message = unreadableMessage(error.cause);
+    const stub = Outbox.unreadableStub(id, message, this.#deps.now());
+    const lastError = stub.lastError as OperationError;
+    const group = this.#outbox.stage(new WriteGroup(), 'failed', stub);
+    await this.#outbox.commit(this.#outbox.stageRemoval(group, 'pending', id));
+    this.#lists.move([id], 'pending', 'failed');
+    this.#headFailed(lastError, id);
+    this.#deps.logger.error(`operation ${id} ${message}`);
+    this.events.emit('failed', { operation: toOperation(stub), error: lastError });
+  }
+
+  // ——— signals: the status, written together ———
+
+  /**
+   * Write every status signal at once (in `batch()`) from the in-memory lists and the flush; emit
+   * `change` when a count changed; in the leader tab, share the state with the other tabs. A tab
+   * that does not send shows the leader's state instead.
+   */
+  #publish(): void {
+    const leading = this.#deps.leader.isLeader.peek();
+    const online = this.#deps.connectivity.isOnline.peek();
+    const paused = this.#paused !== false;
+    const clearing = this.#clearing;
+    const pendingCount = this.#lists.pending.length;
+    const failedCount = this.#lists.failed.size;
+    const mirror = leading ? undefined : this.#leaderState;
+    // Requests are going out: a flush runs and either one is in flight or more may start at once —
+    // not while the head only waits for its retry (a flush that finds it waiting sends nothing).
+    const sending =
+      this.#flushing &&
+      (this.#requesting ||
+        (!paused && !clearing && online && !this.#transientError?.backoff && !this.#lostError?.sticky));
+    if (this.#flushing) {
+      const total = Math.max(this.#progress.total, this.#progress.done + pendingCount);
+      if (total !== this.#progress.total) this.#progress = { ...this.#progress, total };
+    }
+    const isSyncing = mirror ? mirror.isSyncing : sending;
+    // A dead-letter error stays in lastError, but only a head waiting for its retry is 'error'.
+    const lastError =
+      this.#lostError?.error ??
+      (mirror ? mirror.lastError : (this.#transientError?.error ?? this.#deadLetterError?.error ?? null));
+    const progress = mirror ? mirror.progress : this.#progress;
+    const status: SyncStatus = paused
+      ? 'paused'
+      : !online
+        ? 'offline'
+        : isSyncing
+          ? 'syncing'
+          : this.#lostError?.sticky
+            ? 'error'
+            : mirror
+              ? mirror.status
+              : this.#transientError && pendingCount > 0
+                ? 'error'
+                : 'idle';
+    const signals = this.#signals;
+    const changed =
+      signals.pendingCount.peek() !== pendingCount || signals.failedCount.peek() !== failedCount;
+    batch(() => {
+      signals.pendingCount.value = pendingCount;
+      signals.failedCount.value = failedCount;
+      signals.isSyncing.value = isSyncing;
+      signals.lastError.value = lastError;
+      signals.progress.value = progress;
+      signals.status.value = status;
+    });
+    if (changed) this.events.emit('change', { pendingCount, failedCount });
+    if (leading && this.#started && !this.#disposed) {
+      this.#channel.share({ isSyncing, status, lastError, progress }, () =>
+        this.#deps.leader.isLeader.peek(),
+      );
+    }
+  }
+
+  /**
+   * The head's attempt failed and it waits — for its retry, or for `resume()` after a 401 — or the
+   * flush stopped on a storage failure: shown until the next success. `id`: the op it belongs to.
+   * `backoff`: it waits for a retry time (a flush that runs meanwhile sends nothing: not syncing).
+   */
+  #headWaits(error: OperationError, id?: string, backoff = false): void {
+    this.#transientError = { error, id, backoff };
+    this.#publish();
+  }
+
+  /** True when op `id` is the head shown as waiting for its retry. */
+  #isWaiting(id: string): boolean {
+    return this.#transientError?.id === id && this.#transientError.backoff;
+  }
+
+  /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
+  #headFailed(error: OperationError, id: string): void {
+    this.#completeOne();
+    this.#deadLetterError = { error, id };
+    this.#transientError = null; // the head moved on
+    this.#publish();
+  }
+
+  #completeOne(): void {
+    this.#progress = { ...this.#progress, done: this.#progress.done + 1 };
+  }
+
+  /** Ops left their list (retried, discarded, cleared — here or in another tab): drop their errors. */
+  #forgetErrorsOf(ids: readonly string[]): void {
+    const transient = this.#transientError?.id;
+    if (transient !== undefined && ids.includes(transient)) this.#transientError = null;
+    const dead = this.#deadLetterError?.id;
+    if (dead !== undefined && ids.includes(dead)) this.#deadLetterError = null;
+  }
+
+  // ——— the app's reads and edits ———
+
+  /** Snapshot of the pending operations, in send order (a page of them with `limit`/`after`). */
+  async pending(page: ListOptions = {}): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#readAll('pending', this.#lists.page('pending', page.after, page.limit ?? Infinity));
+  }
+
+  /** Snapshot of the failed operations, oldest first (a page of them with `limit`/`after`). */
+  async failed(page: ListOptions = {}): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#readAll('failed', this.#lists.page('failed', page.after, page.limit ?? Infinity));
+  }
+
+  /**
+   * Put a failed operation (or all of them) back in the queue, keeping its id; for a pending one
+   * waiting for its backoff, try now (see {@link QueueEdits.retry}). A retry of every failed op
+   * also lifts a pause after a 401.
+   */
+  async retry(id?: string): Promise<number> {
+    this.#assertAlive();
+    const edits = await this.#queueEdits();
+    const moved: string[] = [];
+    let result: { count: number; woke: boolean };
+    try {
+      result = await edits.retry(id, moved);
+    } finally {
+      this.#forgetErrorsOf(moved);
+    }
+    // The head may be sent now: forget the backoff of past network failures.
+    if (result.woke) this.#networkFailures = 0;
+    if (this.#paused === 'unauthorized' && id === undefined) this.#paused = false;
+    this.#publish();
+    this.#requestFlush();
+    return result.count;
+  }
+
+  /** Remove an operation (pending or failed) for good. Resolves false if it was no longer queued. */
+  async discard(id: string): Promise<boolean> {
+    this.#assertAlive();
+    const edits = await this.#queueEdits();
+    await this.#settled(id);
+    const wasHead = this.#lists.pending.first() === id;
+    const found = await edits.discard(id);
+    this.#forgetErrorsOf([id]);
+    // A head blocked by its backoff (e.g. Retry-After) no longer blocks: send the next one now.
+    if (wasHead && this.#lists.pending.first() !== id) this.#headRemoved();
+    this.#publish();
+    this.#collectTempIds();
+    return found;
+  }
+
+  /** Remove every pending and failed operation. Resolves with how many were removed. */
+  async clearQueue(): Promise<number> {
+    this.#assertAlive();
+    this.#clearing = true;
+    try {
+      const edits = await this.#queueEdits();
+      await this.#settled();
+      await this.#flushRun?.catch(() => undefined);
+      await this.#rescan();
+      const count = await edits.removeAll();
+      // The queue was cleared: no error remains.
+      this.#transientError = null;
+      if (!this.#lostError?.sticky) this.#lostError = null;
+      this.#deadLetterError = null;
+      return count;
+    } finally {
+      this.#clearing = false;
+      this.#publish();
+    }
+  }
+
+  /** Stop sending after the current request, in every tab, until `resume()`. */
+  pause(reason: 'manual' | 'unauthorized' = 'manual', broadcast = true): void {
+    this.#paused = reason;
+    if (broadcast) this.#channel.post({ type: 'pause' });
+    this.#publish();
+  }
+
+  /** Resume sending (after `pause()`, or after a 401 once the app has fresh credentials). */
+  resume(broadcast = true): void {
+    this.#paused = false;
+    if (broadcast) this.#channel.post({ type: 'resume' });
+    this.#requestFlush();
+    this.#publish();
+  }
+
+  /**
+   * The storage plugin found its database wiped. Between runs the queue read at start is what
+   * storage holds (the wipe's leftovers were deleted): only `lastError` tells, until a success.
+   * Under the running app: the in-memory lists are dropped (nothing is stored any more, so
+   * `pendingCount` is 0), nothing more is sent — no op is ever delivered from half a queue — and
+   * `lastError` says so for good; `queue()` fails with `storage/lost` from storage.
+   */
+  storageLost(when: 'between-runs' | 'while-running'): void {
+    if (when === 'while-running') {
+      this.#lost = true;
+      this.#cancelWake();
+      void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.#publish());
+    }
+    const error = {
+      code: 'sync/storage-lost' as const,
+      message: `the database was wiped (${when}): the operations queued before are gone`,
+      at: this.#deps.now(),
+    };
+    if (!this.#lostError?.sticky) this.#lostError = { error, sticky: this.#lost };
+    this.#publish();
+  }
+
+  /** Stop timers, listeners and the lock; abort the request in flight (its operation stays queued). */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#inFlight?.controller.abort();
+    this.#cancelWake();
+    clearInterval(this.#intervalTimer as ReturnType<typeof setInterval>);
+    clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
+    for (const dispose of this.#disposers.splice(0).reverse()) dispose();
+    this.#deps.leader.dispose();
+    this.#channel.close();
+    await this.#flushRun?.catch(() => undefined);
+    this.events.clear();
+  }
+
+  /** Register outcome handlers for a kind; outcomes stored while none was registered are delivered now. */
+  handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
+    const off = this.#outcomes.handle(kind, handlers);
+    if (this.#started && this.#deps.leader.isLeader.peek()) void this.#deliverStoredOutcomes();
+    return off;
+  }
+
+  /** The server id of a temporary id, once its create succeeded. */
+  async resolveId(tempId: string): Promise<string | undefined> {
+    return (await this.#tempIds.get(tempId))?.serverId;
+  }
+
+  #queueEdits(): Promise<QueueEdits> {
+    this.#edits ??= import('./queue-edits.js').then(
+      ({ QueueEdits }) => new QueueEdits(this.#stores, { classify, WriteGroup }),
+      (error: unknown) => {
+        this.#edits = undefined; // a chunk that failed to load is fetched again next time
+        throw error;
+      },
+    );
+    return this.#edits;
+  }
+
+  // ——— triggers ———
+
+  /** True while requests may go out (alive, leader, online, not paused or clearing). */
+  #canSend(): boolean {
+    return (
+      !this.#disposed &&
+      !this.#lost &&
+      !this.#clearing &&
+      this.#paused === false &&
+      this.#deps.leader.isLeader.peek() &&
+      this.#deps.connectivity.isOnline.peek()
+    );
+  }
+
+  #requestFlush(): void {
+    if (this.#disposed || !this.#started) return;
+    if (this.#flushRun) {
+      this.#flushAgain = true;
+      return;
+    }
+    if (this.#lists.pending.length > 0 && this.#canSend()) {
+      this.flush().catch((error: unknown) => this.#backgroundFailed('a flush', error));
+    }
+  }
+
+  /** Flush when `ms` have passed (replacing the wake-up set before). */
+  #wakeIn(ms: number): void {
+    this.#cancelWake();
+    this.#wakeTimer = setTimeout(() => this.#requestFlush(), Math.max(0, ms));
+    unref(this.#wakeTimer);
+  }
+
+  #cancelWake(): void {
+    clearTimeout(this.#wakeTimer as ReturnType<typeof setTimeout>);
+  }
+
+  /** The delay before the next try after `failures` failures in a row (the retry options' backoff). */
+  #backoff(failures: number): number {
+    const { baseDelayMs, maxDelayMs } = this.#deps.retry;
+    return backoffDelay(failures, baseDelayMs, maxDelayMs, this.#deps.random);
+  }
+
+  /**
+   * At start-up (a restart): if the head waits for a retry time stored before, show it waiting
+   * (status `'error'` with its stored error) and wake at that time, so the first flush does not
+   * show "syncing" for a flush that would send nothing. The record read is kept for that flush.
+   */
+  async #checkStoredWait(): Promise<void> {
+    const head = this.#lists.pending.first();
+    if (head === undefined) return;
+    const record = await this.#readAhead.peek(head).catch(() => undefined);
+    const now = this.#deps.now();
+    if (record?.nextAttemptAt === undefined || record.nextAttemptAt <= now) return;
+    this.#wakeIn(record.nextAttemptAt - now);
+    if (record.lastError) this.#headWaits(record.lastError, head, true);
+  }
+
+  /**
+   * Rescan, then flush if there is work — for triggers nobody awaits (connectivity, the interval,
+   * visibility, other tabs). A storage failure (a folder moved away, EMFILE, a blocked database)
+   * never escapes as an unhandled rejection: it is logged and shown in `lastError`, and the rescan
+   * is tried again with backoff until storage answers.
+   */
+  #rescanInBackground(): void {
+    if (this.#disposed) return;
+    this.#rescan().then(
+      () => {
+        this.#backgroundFailures = 0;
+        clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
+        // Storage answered again: a storage failure shown in `lastError` goes.
+        if (this.#transientError?.error.code === 'sync/storage-failed') {
+          this.#transientError = null;
+          this.#publish();
+        }
+        this.#requestFlush();
+      },
+      (error: unknown) => this.#backgroundFailed('reading the outbox', error),
+    );
+  }
+
+  #backgroundFailed(what: string, error: unknown): void {
+    if (this.#disposed || this.#lost) return;
+    this.#deps.logger.error(`${what} failed in the background; retrying`, error);
+    this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
+    clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
+    this.#rescanTimer = setTimeout(
+      () => this.#rescanInBackground(),
+      this.#backoff(++this.#backgroundFailures),
+    );
+    unref(this.#rescanTimer);
+  }
+
+  /** The head left the queue without being sent (discarded): its wake-up is stale; send the next now. */
+  #headRemoved(): void {
+    this.#cancelWake();
+    this.#requestFlush();
+  }
+
+  async #rescan(): Promise<void> {
+    if (this.#disposed || this.#lost) return;
+    const last = await this.#lists.replace(async () => {
+      const mark = this.#tempIds.mark();
+      const listing = await this.#deps.storage.keys();
+      this.#tempIds.load(listing, mark);
+      return this.#outbox.scan(listing);
+    });
+    if (last) this.#ids.seed(last);
+    this.#publish();
+    this.#collectTempIds();
+  }
+
+  /** What another tab says. A hint, not a log: every tab rescans storage now and then. */
+  #onMessage(message: SyncMessage): void {
+    if (this.#disposed) return;
+    switch (message.type) {
+      case 'added':
+        // Ops queued here from now on sort after what another tab queued and this one has seen.
+        for (const id of message.ids) this.#ids.seed(id);
+        this.#lists.note('added', message.list, message.ids);
+        this.#requestFlush();
+        this.#publish();
+        return;
+      case 'removed': {
+        // Discarded, retried or cleared in another tab: as if done here.
+        const head = this.#lists.pending.first();
+        this.#lists.note('removed', message.list, message.ids);
+        this.#forgetErrorsOf(message.ids);
+        if (head !== undefined && message.ids.includes(head) && this.#lists.pending.first() !== head) {
+          this.#headRemoved();
+        }
+        this.#publish();
+        return;
+      }
+      case 'state':
+        this.#leaderState = message.state;
+        this.#publish();
+        return;
+      case 'pause':
+        this.pause('manual', false);
+        return;
+      case 'resume':
+        this.resume(false);
+        return;
+      case 'hello':
+        // A new tab: answer so it knows it is not alone, and share the current state.
+        this.#channel.post({ type: 'here' });
+        this.#publish();
+        if (this.#deps.leader.isLeader.peek()) this.#channel.postState();
+        return;
+      case 'here':
+        return;
+      case 'flush':
+      case 'rescan':
+        this.wake();
+        return;
+    }
+  }
+
+  // ——— outcomes and temporary ids ———
+
+  /**
+   * Forget the temporary ids no operation can need any more (the rule: TempIds.collect), in the
+   * tab that sends, while nothing is pending or being queued. Runs in the background; never throws.
+   */
+  #collectTempIds(): void {
+    const quiet = () =>
+      !this.#disposed &&
+      !this.#clearing &&
+      this.#started &&
+      this.#lists.pending.length === 0 &&
+      this.#writing.size === 0 &&
+      this.#deps.leader.isLeader.peek();
+    if (!quiet()) return;
+    this.#tempIds
+      .collect({
+        retentionMs: this.#deps.tempIdRetentionMs ?? defaultTempIdRetentionMs,
+        failedIds: () => [...this.#lists.failed],
+        // The pending copy, if retry() is moving it back right now.
+        readFailed: async (id) =>
+          (await this.#outbox.read('failed', id).catch(() => undefined)) ??
+          (await this.#outbox.read('pending', id).catch(() => undefined)),
+        quiet,
+      })
+      .catch((error: unknown) => this.#deps.logger.warn('forgetting settled temporary ids failed', error));
+  }
+
+  async #deliverStoredOutcomes(): Promise<void> {
+    try {
+      // What storage holds, not what this tab has heard: just after taking over from another
+      // tab, its messages about the last ops it handled may still be on their way. Read when each
+      // outcome is looked at, not listed once before: a flush may answer an op in between, and a
+      // stale "still pending" would drop the outcome it just stored.
+      await this.#outcomes.deliverStored((id) =>
+        this.#outbox.read('pending', id).then(
+          (record) => record !== undefined,
+          () => true,
+        ),
+      );
+    } catch (error) {
+      this.#deps.logger.error('delivering stored outcomes failed', error);
+    }
+  }
+
+  /**
+   * Read the records of `ids`, at most {@link readConcurrency} at a time: a list of 100,000 ops
+   * read all at once opened every file together (EMFILE on the file driver) and held every read.
+   */
+  async #readAll(list: OutboxList, ids: string[]): Promise<Array<Operation | UnreadableOperation>> {
+    const records: Array<OperationRecord | undefined> = new Array(ids.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < ids.length) {
+        const index = next++;
+        records[index] = await this.#outbox.readOrStub(list, ids[index] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(readConcurrency, ids.length) }, reader));
+    return records.filter((record): record is OperationRecord => record !== undefined).map(toOperation);
+  }
+
+  #assertAlive(): void {
+    if (this.#disposed)
+      throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
+  }
+}
+
+/** Let Node exit while a timer is pending (no-op in browsers). */
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+}
