@@ -141,4 +141,20 @@ async function update({ total, updates }) {
   };
 }
 
-globalThis.collectionsBench = { ready: true, pull, coldStart, update };
+/** One pull with only the pull itself between `control('start')` and `control('stop')` (the CPU profiler). */
+async function profiledPull({ total, secret = true }) {
+  const name = `profile-${Math.random().toString(36).slice(2)}`;
+  const { app, notes, connectivity } = await openCollection(name, { secret: secret ? SECRET : null });
+  connectivity.setOnline(true);
+  await globalThis.profilerControl('start');
+  const t0 = now();
+  await notes.pull();
+  const ms = now() - t0;
+  await globalThis.profilerControl('stop');
+  if (notes.items.value.length !== total) throw new Error(`pulled ${notes.items.value.length}`);
+  await app.dispose();
+  await idbRequest(indexedDB.deleteDatabase(name));
+  return ms;
+}
+
+globalThis.collectionsBench = { ready: true, pull, coldStart, update, profiledPull };

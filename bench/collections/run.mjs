@@ -1,8 +1,9 @@
 // Collections benchmarks in headless Debian Chromium (persistent profile: IndexedDB on disk):
 //
 //   node bench/collections/run.mjs           # prints the figures, writes bench/collections/results.json
-//   node bench/collections/run.mjs --profile # one encrypted pull under Chromium's CPU profiler:
-//                                            # the functions with the most self time
+//   node bench/collections/run.mjs --profile [--plain] [--rounds=3]
+//                                            # pulls under Chromium's CPU profiler (the pull alone):
+//                                            # self and total time per function
 //
 // A feed server on 127.0.0.1 serves 10,000 generated notes in pages of 500 (GET /api/notes?since=)
 // and the page. Each figure is a ratio against a baseline measured in the same page:
@@ -128,32 +129,59 @@ async function main() {
   }
 }
 
-/** Runs one encrypted pull (after a warm-up) under the CPU profiler; prints self time per function. */
+/**
+ * Runs pulls (after a warm-up) under the CPU profiler, the profiler on for the pull alone (not the
+ * set-up, the dispose or the fetch loop); prints self and total time per function, summed over
+ * `--rounds=N` pulls (default 3), `--plain` for a database without a secret.
+ */
 async function cpuProfile(page, run) {
-  await run('pull', { rounds: 1, total: TOTAL });
+  const secret = !process.argv.includes('--plain');
+  const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 3);
+  await run('pull', { rounds: 1, total: TOTAL, secret });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
-  await cdp.send('Profiler.start');
-  const figure = await run('pull', { rounds: 2, total: TOTAL });
-  const { profile: samples } = await cdp.send('Profiler.stop');
+  const profiles = [];
+  await page.exposeFunction('profilerControl', async (what) => {
+    if (what === 'start') await cdp.send('Profiler.start');
+    else profiles.push((await cdp.send('Profiler.stop')).profile);
+  });
+  const times = [];
+  for (let round = 0; round < rounds; round++)
+    times.push(await run('profiledPull', { total: TOTAL, secret }));
   const self = new Map();
-  const byId = new Map(samples.nodes.map((node) => [node.id, node]));
-  const counts = new Map();
-  for (const id of samples.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const inclusive = new Map();
   let total = 0;
-  for (const [id, count] of counts) {
-    const { functionName, url, lineNumber } = byId.get(id).callFrame;
-    const key = `${functionName || '(anonymous)'} ${url.split('/').pop()}:${lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + count);
-    total += count;
+  const label = ({ functionName, url, lineNumber }) =>
+    `${functionName || '(anonymous)'} ${url.split('/').pop()}:${lineNumber + 1}`;
+  for (const profile of profiles) {
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const parent = new Map();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+    for (const id of profile.samples) {
+      total++;
+      const key = label(byId.get(id).callFrame);
+      self.set(key, (self.get(key) ?? 0) + 1);
+      const seen = new Set();
+      for (let at = id; at !== undefined; at = parent.get(at)) {
+        const name = label(byId.get(at).callFrame);
+        if (seen.has(name)) continue;
+        seen.add(name);
+        inclusive.set(name, (inclusive.get(name) ?? 0) + 1);
+      }
+    }
   }
   console.log(
-    `pull: ${figure.ours.map((ms) => ms.toFixed(0)).join(', ')} ms; loop ${figure.loop.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+    `pull (${secret ? 'encrypted' : 'no secret'}): ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`,
   );
-  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
-    console.log(`${((count / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
-  }
+  const top = (map, count) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(([key, n]) => `${((n / total) * 100).toFixed(1).padStart(5)}%  ${key}`)
+      .join('\n');
+  console.log(`self time (share of the samples while pulling):\n${top(self, 30)}`);
+  console.log(`total time (the function and what it calls):\n${top(inclusive, 40)}`);
 }
 
 main().catch((error) => {

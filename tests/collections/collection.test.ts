@@ -530,6 +530,24 @@ describe('Collection across restarts and tabs', () => {
     expect(a.notes.items.value).toEqual(await serverNotes(server));
   });
 
+  it("shows another tab's pulled pages and deletions, with its log compacted during the pull", async () => {
+    const server = await referenceServer({ feedPageSize: 1 });
+    const ids: string[] = [];
+    for (let n = 0; n < 80; n++)
+      ids.push(((await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` })).body as Note).id);
+    const a = await startDevice({ server, online: false });
+    const b = await startDevice({ server, disk: a.disk, online: false }); // never pulls: offline
+    a.connectivity.setOnline(true);
+    await a.notes.pull(); // 80 pages of one row: the log is compacted during the pull
+    expect(a.notes.items.value).toHaveLength(80);
+    await until(() => b.notes.items.value.length === 80, 'tab b to show the 80 rows tab a pulled');
+    for (const id of ids.slice(0, 3)) await serverWrite(server, 'DELETE', `/api/notes/${id}`);
+    await a.notes.pull();
+    await until(() => b.notes.items.value.length === 77, 'tab b to drop the rows deleted on the server');
+    expect(b.notes.items.value).toEqual(await serverNotes(server));
+    expect(b.notes.items.value).toEqual(a.notes.items.value);
+  });
+
   it('shows the same items in every tab within a moment of a change in any of them', async () => {
     const server = await referenceServer();
     const a = await startDevice({ server, online: false });

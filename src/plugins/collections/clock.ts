@@ -77,13 +77,7 @@ export class HybridClock {
 
   /** A new stamp for a local event: greater than every stamp issued or adopted before. */
   tick(): string {
-    const wall = this.#wall();
-    if (wall > this.#time) {
-      this.#time = wall;
-      this.#counter = 0;
-    } else {
-      this.#bump();
-    }
+    this.#merge({ time: 0, counter: 0 }, this.#wall());
     return this.last;
   }
 
@@ -107,30 +101,17 @@ export class HybridClock {
     if (stored) this.#merge(stored, this.#wall());
   }
 
-  #merge(remote: ClockParts, wall: number): void {
+  /**
+   * The HLC step: the greatest of the wall clock, our time and the remote time; the counter goes
+   * past the counters of those at that time (0 when only the wall clock is there), and a full
+   * counter moves to the next millisecond.
+   */
+  #merge(remote: Pick<ClockParts, 'time' | 'counter'>, wall: number): void {
     const time = Math.max(wall, this.#time, remote.time);
-    if (time === this.#time && time === remote.time) {
-      this.#counter = Math.max(this.#counter, remote.counter);
-      this.#bump();
-    } else if (time === this.#time) {
-      this.#bump();
-    } else if (time === remote.time) {
-      this.#time = time;
-      this.#counter = remote.counter;
-      this.#bump();
-    } else {
-      this.#time = time;
-      this.#counter = 0;
-    }
-  }
-
-  #bump(): void {
-    if (this.#counter < maxCounter) {
-      this.#counter++;
-    } else {
-      this.#time++;
-      this.#counter = 0;
-    }
+    const counter =
+      Math.max(time === this.#time ? this.#counter : -1, time === remote.time ? remote.counter : -1) + 1;
+    this.#time = counter > maxCounter ? time + 1 : time;
+    this.#counter = counter > maxCounter ? 0 : counter;
   }
 
   #wall(): number {

@@ -330,7 +330,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       clearTimeout(this.#waitTimer);
       // Let a pull in flight stop (its request is aborted) before the storage closes, so a
       // restarted instance never writes the same buckets at the same time.
-      await this.#pulling?.catch(() => {});
+      await this.#pulling?.catch(noop);
       await this.#resolving;
       await Promise.all([...this.#writes]);
     });
@@ -696,7 +696,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         shown.push(change);
       } else {
         this.#waiting.delete(change.opId);
-        void this.#catchUp([change.id]);
+        void this.#catchUp(change.id);
       }
     }
     shown.sort(order);
@@ -710,18 +710,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
   }
 
-  /** Read rows another tab stored (when its message did not come). */
-  async #catchUp(ids: string[]): Promise<void> {
-    const resolved = ids.map((id) => this.#view.resolve(id));
-    const wanted = new Set(resolved);
-    const rows = (await (this.#cache as RowCache<R>).rows().catch(() => [] as R[])).filter((row) =>
-      wanted.has(row[this.#options.key] as string),
-    );
-    const found = new Set(rows.map((row) => row[this.#options.key]));
-    this.#view.confirm(
-      rows,
-      resolved.filter((id) => !found.has(id) && !id.startsWith('tmp_')),
-    );
+  /** Read the row another tab stored (when its message did not come); not stored: it was deleted. */
+  async #catchUp(changed: string): Promise<void> {
+    const id = this.#view.resolve(changed);
+    const rows = await (this.#cache as RowCache<R>).rows().catch(() => undefined);
+    const row = rows?.find((candidate) => candidate[this.#options.key] === id);
+    if (rows) this.#view.confirm(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
   }
 
   #onMessage(message: Message): void {
@@ -750,7 +744,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const used = new Set(this.#view.changes.map((change) => change.id));
     const unused = [...this.#view.aliases.keys()].filter((tempId) => !used.has(tempId));
     if (unused.length === 0) return;
-    await (this.#cache as RowCache<R>).forgetAliases(unused).catch(() => {});
+    await (this.#cache as RowCache<R>).forgetAliases(unused).catch(noop);
   }
 
   // --- pulls ----------------------------------------------------------------------------------------
@@ -762,7 +756,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#pullAgain = true; // the running pull may have asked before what set this off
       return;
     }
-    this.#pull(true).catch(() => {}); // reported in lastError, retried with backoff
+    this.#pull(true).catch(noop); // reported in lastError, retried with backoff
   }
 
   #pull(automatic: boolean): Promise<void> {
@@ -839,7 +833,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         check();
         if (body.more) {
           next = this.#fetchPage(body.cursor, page + 1);
-          next.catch(() => {}); // awaited on the next turn; not unhandled if this one fails first
+          next.catch(noop); // awaited on the next turn; not unhandled if this one fails first
         } else {
           this.#lastRequest = this.#requests;
         }
@@ -873,7 +867,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         if (!body.more) {
           await writing;
           check();
-          void cache.saveClock((this.#clock as HybridClock).last).catch(() => {});
+          void cache.saveClock((this.#clock as HybridClock).last).catch(noop);
           batch(() => {
             this.#lastPulledAt.value = pulledAt ?? Date.now();
             this.#lastError.value = skewed;
@@ -989,3 +983,5 @@ function randomHex(bytes: number): string {
   const values = globalThis.crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(values, (value) => value.toString(16).padStart(2, '0')).join('');
 }
+
+function noop(): void {}
