@@ -2,12 +2,16 @@ import { effect, signal } from '@preact/signals-core';
 import { afterEach, beforeEach, vi } from 'vitest';
 import { type App, createApp } from '../../src/core/app.js';
 import type { Logger } from '../../src/core/logger.js';
-import { defaultRetryOptions, type ResolvedRetryOptions } from '../../src/plugins/sync/backoff.js';
 import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
 import { SyncEngine } from '../../src/plugins/sync/engine.js';
 import type { FetchFunction, LockManagerLike } from '../../src/plugins/sync/index.js';
 import { TabLeader } from '../../src/plugins/sync/leader.js';
-import { originPolicy, resolveOperationUrl } from '../../src/plugins/sync/options.js';
+import {
+  defaultRetryOptions,
+  originPolicy,
+  type ResolvedRetryOptions,
+  resolveOperationUrl,
+} from '../../src/plugins/sync/options.js';
 import type { OutboxStorage } from '../../src/plugins/sync/outbox.js';
 import { prepareOperation, type QueueOptions } from '../../src/plugins/sync/request-validation.js';
 import type { HeadersOption } from '../../src/plugins/sync/transport.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../../src/plugins/sync/backoff.js';
-import { classify } from '../../src/plugins/sync/classify.js';
 import { OperationIdGenerator, parseOperationId } from '../../src/plugins/sync/operation-id.js';
+import { classify, parseRetryAfter } from '../../src/plugins/sync/transport.js';
 
 describe('classify', () => {
   it.each([

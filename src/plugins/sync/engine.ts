@@ -3,19 +3,6 @@ import { backoffDelay } from '../../core/backoff.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
-import {
-  dependencyError,
-  exhaustedError,
-  httpError,
-  type NoAnswer,
-  noAnswerError,
-  originRefusedError,
-  redirectError,
-  storageFailedError,
-  unreadableMessage,
-  unreadResponseError,
-} from './attempt-errors.js';
-import { parseRetryAfter, type ResolvedRetryOptions } from './backoff.js';
 import type {
   ChangeChannel,
   SharedSyncState,
@@ -23,7 +10,6 @@ import type {
   SyncProgress,
   SyncStatus,
 } from './change-channel.js';
-import { classify } from './classify.js';
 import type { TabLeader } from './leader.js';
 import {
   createRecord,
@@ -34,6 +20,7 @@ import {
   type UnreadableOperation,
 } from './operation.js';
 import { OperationIdGenerator } from './operation-id.js';
+import type { ResolvedRetryOptions } from './options.js';
 import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
 import { type OutcomeHandlers, OutcomeLog, type OutcomeRecord } from './outcomes.js';
 import type { QueueEdits } from './queue-edits.js';
@@ -43,10 +30,22 @@ import type { OperationDraft } from './request-validation.js';
 import type { SyncEvents } from './sync-events.js';
 import { defaultTempIdRetentionMs, extractServerId, TempIds } from './temp-ids.js';
 import {
+  classify,
   defaultMaxResponseBytes,
+  dependencyError,
+  exhaustedError,
+  httpError,
+  type NoAnswer,
+  noAnswerError,
+  originRefusedError,
+  parseRetryAfter,
+  redirectError,
   type SendResult,
   sendOperation,
+  storageFailedError,
   type TransportOptions,
+  unreadableMessage,
+  unreadResponseError,
 } from './transport.js';
 import { WriteGroup } from './write-group.js';
 

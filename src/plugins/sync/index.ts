@@ -1,5 +1,4 @@
 export type { FetchFunction, LockManagerLike } from '../../core/platform-types.js';
-export type { RetryOptions } from './backoff.js';
 export type { SyncProgress, SyncStatus } from './change-channel.js';
 export type { FlushSummary } from './engine.js';
 export type { SyncErrorCode } from './errors.js';
@@ -13,8 +12,7 @@ export {
   type MutationRequest,
 } from './mutation.js';
 export { isUnreadable, type Operation, type OperationError, type UnreadableOperation } from './operation.js';
-export type { BatchOptions, SyncOptions } from './options.js';
-export type { OutboxStorage } from './outbox.js';
+export type { BatchOptions, RetryOptions, SyncOptions } from './options.js';
 export type { FailedOutcome, OutcomeHandlers, SentOutcome } from './outcomes.js';
 export { SyncPlugin } from './plugin.js';
 export type { ListOptions } from './queue-lists.js';

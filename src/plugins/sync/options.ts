@@ -1,9 +1,36 @@
 import { FluxyError } from '../../core/errors.js';
 import { checkOptions } from '../../core/input-checks.js';
 import type { FetchFunction, LockManagerLike } from '../../core/platform-types.js';
-import { defaultRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './backoff.js';
 import { checkHeaderRecord } from './request-validation.js';
 import type { HeadersOption } from './transport.js';
+
+/** Retry timing options (all in milliseconds except `maxAttempts`). */
+export interface RetryOptions {
+  /**
+   * How many times the server may answer with a retryable error (408, 409, 425, 429, 5xx) before
+   * the operation becomes failed. Network errors and timeouts do not count: the server never
+   * answered, so the operation is retried (with backoff) until it gets an answer.
+   * @default 8
+   */
+  maxAttempts?: number;
+  /** The first backoff window. @default 1000 */
+  baseDelayMs?: number;
+  /** The largest backoff window. @default 60000 */
+  maxDelayMs?: number;
+  /** The longest `Retry-After` honoured; longer values are clamped to it. @default 3600000 (1 hour) */
+  maxRetryAfterMs?: number;
+}
+
+/** {@link RetryOptions} with every default filled in. */
+export type ResolvedRetryOptions = Required<RetryOptions>;
+
+/** The defaults of {@link RetryOptions}. */
+export const defaultRetryOptions: ResolvedRetryOptions = Object.freeze({
+  maxAttempts: 8,
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+  maxRetryAfterMs: 3_600_000,
+});
 
 /** Options of `new SyncPlugin(options)`. */
 export interface SyncOptions {

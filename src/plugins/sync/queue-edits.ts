@@ -1,7 +1,7 @@
-import type { classify } from './classify.js';
 import type { OutboxStores } from './engine.js';
 import type { OperationRecord } from './operation.js';
 import type { Outbox, OutboxList } from './outbox.js';
+import type { classify } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
 /**

@@ -1,6 +1,10 @@
 import type { FetchFunction } from '../../core/platform-types.js';
-import type { Operation } from './operation.js';
+import type { Operation, OperationError } from './operation.js';
 import { checkHeaderRecord } from './request-validation.js';
+
+// One attempt, as the engine sees it: send the request (sendOperation), classify what came back
+// (classify), say the error it ends with (…Error), and read when to come back (parseRetryAfter).
+// Pure or self-contained: the engine decides what to do and owns the timers.
 
 const whereHeaders = 'the SyncPlugin headers option';
 
@@ -209,4 +213,225 @@ async function readBody(
     }
   }
   return { body: text };
+}
+
+// ——— classify: what an attempt's result means ———
+
+/**
+ * What the flusher does with the result of one attempt. Decided by status code or error kind,
+ * never by parsing a message.
+ * - `sent`: the server took it (2xx) — remove the operation.
+ * - `retry`: the server answered but asks to try again later (408, 409, 425, 429, 5xx).
+ * - `offline`: no answer (network error, our timeout) — retry with the same key, tell connectivity.
+ * - `unauthorized`: 401 — keep the operation at the head and pause the queue.
+ * - `fail`: any other 4xx, or a redirect fetch did not follow — it can never succeed as is.
+ */
+export type Outcome = 'sent' | 'retry' | 'offline' | 'unauthorized' | 'fail';
+
+/** The result of one attempt: an HTTP status, or a failure to get one. */
+export type AttemptResult = { status: number } | { error: 'network' | 'timeout' };
+
+const retryableStatuses = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
+
+/** Classify one attempt's result. Pure. */
+export function classify(result: AttemptResult): Outcome {
+  if ('error' in result) return 'offline';
+  const { status } = result;
+  if (status >= 200 && status < 300) return 'sent';
+  if (status === 401) return 'unauthorized';
+  if (retryableStatuses.has(status) || status >= 500) return 'retry';
+  return 'fail';
+}
+
+// ——— the errors an attempt ends with ———
+
+/** An attempt that got no HTTP answer (or was never sent: its headers could not be built). */
+export type NoAnswer = Extract<SendResult, { kind: 'network' | 'timeout' | 'headers-failed' }>;
+
+/**
+ * The errors an attempt can end with, as an operation's `lastError` says them: pure functions of
+ * what happened and when (`at`), so the flush loop only decides what to do with them.
+ */
+
+/** No answer: a network error, our timeout, or headers that could not be built. */
+export function noAnswerError(result: NoAnswer, timeoutMs: number, at: number): OperationError {
+  if (result.kind === 'timeout')
+    return { code: 'sync/timeout', message: `no answer within ${timeoutMs} ms`, at };
+  if (result.kind === 'network') {
+    return { code: 'sync/network-error', message: `network error: ${messageOf(result.cause)}`, at };
+  }
+  return {
+    code: 'sync/headers-failed',
+    message: `could not build the request headers (the headers option threw or returned an invalid header): ${messageOf(result.cause)}`,
+    at,
+  };
+}
+
+/** The server answered with an error status. */
+export function httpError(status: number, at: number): OperationError {
+  return { code: 'sync/http-error', message: `the server answered ${status}`, status, at };
+}
+
+/** The operation's URL is on an origin the configuration does not allow: it was not sent. */
+export function originRefusedError(url: string, at: number): OperationError {
+  return {
+    code: 'sync/origin-not-allowed',
+    message: `${url} is not on baseUrl's origin nor in allowedOrigins: it was not sent (the headers option never goes to other origins); add its origin to the SyncPlugin allowedOrigins option and retry it, or discard it`,
+    at,
+  };
+}
+
+/** The server answered with a redirect (never followed): the operation fails, naming the target. */
+export function redirectError(status: number, location: string | undefined, at: number): OperationError {
+  const target = location ?? 'a target the browser does not reveal (an opaque redirect)';
+  const error: OperationError = {
+    code: 'sync/redirected',
+    message: `the server answered ${status === 0 ? 'a redirect' : status} to ${target}; redirects are not followed (the write could reach another endpoint or origin): queue the operation with its final URL`,
+    at,
+  };
+  if (status !== 0) error.status = status;
+  if (location !== undefined) error.location = location;
+  return error;
+}
+
+const bodyProblems: Record<BodyProblem, string> = {
+  timeout: 'did not arrive within the timeout',
+  'cut-short': 'was cut short',
+  'not-json': 'is not valid JSON',
+  'too-large': 'is larger than maxResponseBytes',
+};
+
+/**
+ * A create (an op with a `tempId`) was accepted, but its response body could not be read, so the
+ * server id that replaces its temporary id is unknown: retried with the same key.
+ */
+export function unreadResponseError(status: number, problem: BodyProblem, at: number): OperationError {
+  return {
+    code: 'sync/response-unreadable',
+    message: `the server accepted the create (${status}) but its response body ${bodyProblems[problem]}, so the server id for its tempId is unknown; asking again with the same Idempotency-Key`,
+    status,
+    at,
+  };
+}
+
+/** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */
+export function exhaustedError(error: OperationError, attempts: number): OperationError {
+  return {
+    ...error,
+    code: 'sync/max-attempts',
+    message:
+      error.status === undefined
+        ? `gave up after ${attempts} attempts: the connectivity probe answers but this request gets no answer (${error.message})`
+        : `gave up after ${attempts} attempts; the server last answered ${error.status}`,
+  };
+}
+
+/** The operation refers to the temporary id of a create that failed. */
+export function dependencyError(at: number): OperationError {
+  return {
+    code: 'sync/dependency-failed',
+    message: 'it refers to the temporary id of a create that failed; retry or discard that create first',
+    at,
+  };
+}
+
+/** Reading or writing the outbox failed during a flush. */
+export function storageFailedError(cause: unknown, at: number): OperationError {
+  return { code: 'sync/storage-failed', message: `storage failed: ${messageOf(cause)}`, at };
+}
+
+/** Why a stored record was moved to the failed list unsent. */
+export function unreadableMessage(cause: unknown): string {
+  return `the stored record failed authentication or decryption and was not sent (${messageOf(cause)})`;
+}
+
+/** An error's message, with its cause's code when it has one (a storage error under a wrapper). */
+function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String(cause.code)})` : '';
+    return `${error.message}${code}`;
+  }
+  return String(error);
+}
+
+// ——— Retry-After ———
+
+/**
+ * The delay a `Retry-After` header asks for, in ms: delta-seconds (`"120"`) or an HTTP date in any
+ * of the three forms RFC 9110 §5.6.7 says recipients must accept — IMF-fixdate
+ * (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`,
+ * a two-digit year read as the nearest year that is at most 50 years ahead) and asctime
+ * (`Sun Nov  6 08:49:37 1994`), all in GMT. Returns undefined for a missing or invalid value
+ * (negative, fractional, another time zone, an impossible date, anything else), and clamps to
+ * `[0, maxMs]` (a date in the past means "now").
+ */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number,
+  maxMs: number,
+): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, maxMs);
+  const at = parseHttpDate(text, now);
+  if (at === undefined) return undefined;
+  return Math.min(Math.max(0, at - now), maxMs);
+}
+
+const monthNames = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const dayNames = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const longDayNames = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+const imfFixdate = /^([A-Za-z]{3}), (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const rfc850Date = /^([A-Za-z]{6,9}), (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const asctimeDate = /^([A-Za-z]{3}) ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+/** An HTTP date (RFC 9110 §5.6.7, any of its three forms) as ms since the epoch, or undefined. */
+function parseHttpDate(text: string, now: number): number | undefined {
+  let match = imfFixdate.exec(text);
+  if (match) {
+    const [, day = '', date = '', month = '', year = '', hour = '', minute = '', second = ''] = match;
+    if (!dayNames.includes(day.toLowerCase())) return undefined;
+    return utc(Number(year), month, Number(date), Number(hour), Number(minute), Number(second));
+  }
+  match = rfc850Date.exec(text);
+  if (match) {
+    const [, day = '', date = '', month = '', year = '', hour = '', minute = '', second = ''] = match;
+    if (!longDayNames.includes(day.toLowerCase())) return undefined;
+    // RFC 9110: a two-digit year that looks more than 50 years ahead is in the past century.
+    const thisYear = new Date(now).getUTCFullYear();
+    let fullYear = thisYear - (thisYear % 100) + Number(year);
+    if (fullYear > thisYear + 50) fullYear -= 100;
+    else if (fullYear <= thisYear - 50) fullYear += 100;
+    return utc(fullYear, month, Number(date), Number(hour), Number(minute), Number(second));
+  }
+  match = asctimeDate.exec(text);
+  if (match) {
+    const [, day = '', month = '', date = '', hour = '', minute = '', second = '', year = ''] = match;
+    if (!dayNames.includes(day.toLowerCase())) return undefined;
+    // One-digit days are padded with a space ("Nov  6"), never written "Nov 6" or " 6".
+    if (!/^( [1-9]|[0-3]\d)$/.test(date)) return undefined;
+    return utc(Number(year), month, Number(date.trim()), Number(hour), Number(minute), Number(second));
+  }
+  return undefined;
+}
+
+/** The instant of a calendar date and time in UTC, or undefined if no such date exists. */
+function utc(
+  year: number,
+  monthName: string,
+  date: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number | undefined {
+  const month = monthNames.indexOf(monthName.toLowerCase());
+  // Seconds up to 60: RFC 9110 allows a leap second.
+  if (month < 0 || hour > 23 || minute > 59 || second > 60 || date < 1) return undefined;
+  const instant = new Date(0);
+  instant.setUTCFullYear(year, month, date);
+  if (instant.getUTCMonth() !== month || instant.getUTCDate() !== date) return undefined; // 31 Feb
+  instant.setUTCHours(hour, minute, second, 0);
+  return instant.getTime();
 }
