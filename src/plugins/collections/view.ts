@@ -32,20 +32,16 @@ export interface PendingRow<R extends Row> {
 
 /**
  * The rows a collection shows: the confirmed rows (the server's, as cached) with the pending
- * changes applied on top, in a stable order. Only the rows whose inputs changed are recomputed,
- * and a row whose content did not change keeps its object, so `get(id)` notifies only when that
- * row changes. @internal
+ * changes applied on top, in a stable order. Only the rows with pending changes are computed
+ * (they are `pending`'s rows; every other row is shown as confirmed), and a row whose content
+ * did not change keeps its object, so `get(id)` notifies only when that row changes. @internal
  */
 export class RowView<R extends Row> {
   readonly #key: string;
   readonly #compare: ((a: R, b: R) => number) | undefined;
   readonly #confirmed = new Map<string, R>();
   #changes: Change[] = [];
-  /** Pending changes by the row they touch (temporary ids resolved). */
-  #byRow = new Map<string, Change[]>();
   readonly #aliases = new Map<string, string>();
-  /** What is shown, by id. */
-  readonly #rows = new Map<string, R>();
   /** Confirmed ids in the default order; undefined when it must be sorted again. */
   #order: string[] | undefined = [];
   #previousOrder: string[] = [];
@@ -53,9 +49,8 @@ export class RowView<R extends Row> {
   readonly #aliasVersion = signal(0);
   readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
   readonly #changeCount = signal(0);
-  /** Bumped whenever the pending changes or the temporary ids change. */
-  readonly #changed = signal(0);
-  /** Rows changed that `items` does not show yet. */
+  readonly #pending = signal<ReadonlyMap<string, PendingRow<R>>>(new Map());
+  /** Rows changed (or the order) that `items` does not show yet. */
   #stale = false;
 
   constructor(key: string, compare?: (a: R, b: R) => number) {
@@ -68,6 +63,8 @@ export class RowView<R extends Row> {
   readonly changeCount: ReadonlySignal<number> = this.#changeCount;
   /** The temporary ids known, with their server ids. */
   readonly aliases: ReadonlyMap<string, string> = this.#aliases;
+  /** The rows with pending changes, in the order of their first change (see `Collection.pending`). */
+  readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>> = this.#pending;
 
   /** The id a (possibly temporary) id stands for now. */
   resolve(id: string): string {
@@ -76,7 +73,7 @@ export class RowView<R extends Row> {
 
   /** The shown row of `id` now (temporary ids resolved). */
   peek(id: string): R | undefined {
-    return this.#rows.get(this.resolve(id));
+    return this.#shown(this.resolve(id));
   }
 
   /** The confirmed row of `id` (the server's last known version). */
@@ -93,17 +90,19 @@ export class RowView<R extends Row> {
   row(id: string): ReadonlySignal<R | undefined> {
     return computed(() => {
       this.#aliasVersion.value;
-      return this.#signalOf(this.resolve(id)).value;
+      const resolved = this.resolve(id);
+      let rowSignal = this.#signals.get(resolved);
+      if (!rowSignal) {
+        rowSignal = signal(this.#shown(resolved));
+        this.#signals.set(resolved, rowSignal);
+      }
+      return rowSignal.value;
     });
   }
 
-  #signalOf(id: string): Signal<R | undefined> {
-    let rowSignal = this.#signals.get(id);
-    if (!rowSignal) {
-      rowSignal = signal(this.#rows.get(id));
-      this.#signals.set(id, rowSignal);
-    }
-    return rowSignal;
+  #shown(id: string): R | undefined {
+    const pending = this.#pending.peek().get(id);
+    return pending ? pending.row : this.#confirmed.get(id);
   }
 
   /**
@@ -114,68 +113,59 @@ export class RowView<R extends Row> {
    * `owned` (rows parsed for this view alone, e.g. a pull page), the rows are frozen, not copied.
    */
   confirm(rows: readonly R[], deleted: readonly string[], publish = true, owned = false): void {
-    const touched = new Set<string>();
+    const before = new Map<string, R | undefined>();
+    const touch = (id: string, current: R | undefined) => {
+      if (!before.has(id)) before.set(id, this.#shown(id));
+      if (!current) this.#invalidateOrder();
+    };
     for (const row of rows) {
       const id = row[this.#key];
       if (typeof id !== 'string') continue;
       const current = this.#confirmed.get(id);
-      if (current && isOlder(row, current)) continue;
-      if (!current) this.#invalidateOrder();
+      if (current && (isOlder(row, current) || sameRow(current, row))) continue;
+      touch(id, current);
       this.#confirmed.set(id, Object.freeze(owned ? row : { ...row }) as R);
-      touched.add(id);
     }
     for (const id of deleted) {
-      if (this.#confirmed.delete(id)) {
-        this.#invalidateOrder();
-        touched.add(id);
-      }
+      if (!this.#confirmed.has(id)) continue;
+      touch(id, undefined);
+      this.#confirmed.delete(id);
     }
-    this.#refresh(touched, publish);
+    this.#refresh(before, false, publish);
   }
 
   /** Show in `items` what {@link confirm} did not publish. */
   publish(): void {
-    if (this.#stale) this.#refresh(new Set());
+    if (this.#stale) this.#refresh(new Map());
   }
 
   /** Replace every pending change (after listing the outbox). */
   setChanges(changes: Change[]): void {
-    const touched = new Set<string>();
-    for (const change of this.#changes) touched.add(this.resolve(change.id));
     this.#changes = changes;
-    for (const change of changes) touched.add(this.resolve(change.id));
-    this.#index();
-    this.#refresh(touched);
+    this.#refresh(new Map(), true);
   }
 
   /** Add one change (a local write, in the same frame). */
   addChange(change: Change): void {
     this.#changes.push(change);
-    this.#index();
-    this.#refresh(new Set([this.resolve(change.id)]));
+    this.#refresh(new Map(), true);
   }
 
   /** Remove the changes for which `drop` is true. */
   dropChanges(drop: (change: Change) => boolean): void {
-    const touched = new Set<string>();
-    const kept = this.#changes.filter((change) => {
-      if (!drop(change)) return true;
-      touched.add(this.resolve(change.id));
-      return false;
-    });
+    const kept = this.#changes.filter((change) => !drop(change));
     if (kept.length === this.#changes.length) return;
     this.#changes = kept;
-    this.#index();
-    this.#refresh(touched);
+    this.#refresh(new Map(), true);
   }
 
   /** A temporary id now stands for the server's id. */
   alias(tempId: string, serverId: string): void {
     if (this.#aliases.get(tempId) === serverId) return;
+    const before = new Map([tempId, serverId].map((id) => [id, this.#shown(id)]));
     this.#aliases.set(tempId, serverId);
-    this.#index();
     batch(() => {
-      this.#refresh(new Set([tempId, serverId]));
+      this.#refresh(before, true);
       this.#aliasVersion.value++;
     });
   }
@@ -188,73 +178,69 @@ export class RowView<R extends Row> {
     );
   }
 
-  /** The order must be made again; the last one is kept to merge the new ids into. */
+  /** The order must be made again (and `items` too); the last one is kept to merge the new ids into. */
   #invalidateOrder(): void {
     if (this.#order !== undefined) this.#previousOrder = this.#order;
     this.#order = undefined;
+    this.#stale = true;
   }
 
-  /** The rows with pending changes, in the order of their first change (see `Collection.pending`). */
-  readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>> = computed(() => {
-    this.#changed.value;
-    this.#items.value; // a confirmed row may have changed
-    const pending = new Map<string, PendingRow<R>>();
-    for (const change of this.#changes) {
-      const id = this.resolve(change.id);
-      const before = pending.get(id);
-      const confirmed = this.#confirmed.get(id);
-      const shown = before ? before.row : confirmed;
-      const type = before?.type === 'insert' && change.type === 'update' ? 'insert' : change.type;
-      const row = change.type === 'remove' ? undefined : this.#apply(shown, change, id);
-      const removed = change.type === 'remove' ? shown : before?.removed;
-      pending.set(id, Object.freeze({ type, confirmed, row, removed }));
-    }
-    return pending;
-  });
-
-  #index(): void {
-    this.#changeCount.value = this.#changes.length;
-    this.#changed.value++;
-    const byRow = new Map<string, Change[]>();
-    for (const change of this.#changes) {
-      const id = this.resolve(change.id);
-      const list = byRow.get(id);
-      if (list) list.push(change);
-      else byRow.set(id, [change]);
-    }
-    this.#byRow = byRow;
-  }
-
-  #compute(id: string): R | undefined {
-    let row = this.#confirmed.get(id);
-    for (const change of this.#byRow.get(id) ?? []) row = this.#apply(row, change, id);
-    return row;
-  }
-
-  #apply(row: R | undefined, change: Change, id: string): R | undefined {
-    // An insert over a confirmed row: its row came from the server before the insert's answer.
-    if (change.type === 'insert') return { ...row, ...change.data, [this.#key]: id } as R;
-    if (change.type === 'update') return row ? ({ ...row, ...change.data, [this.#key]: id } as R) : row;
-    return undefined;
-  }
-
-  #refresh(ids: Set<string>, publish = true): void {
-    let changed = this.#stale;
-    batch(() => {
-      for (const id of ids) {
-        const before = this.#rows.get(id);
-        const computedRow = this.#compute(id);
-        const after = before && computedRow && sameRow(before, computedRow) ? before : computedRow;
-        if (after !== undefined && !Object.isFrozen(after)) Object.freeze(after);
-        if (after === before) continue;
-        changed = true;
-        if (after === undefined) this.#rows.delete(id);
-        else this.#rows.set(id, after);
-        const rowSignal = this.#signals.get(id);
-        if (rowSignal) rowSignal.value = after;
+  /**
+   * Show what changed: `before` holds the rows shown before of the ids touched. The pending
+   * rows are computed again when the changes (or temporary ids) changed or a touched id has
+   * changes; a row equal to the one shown before stays that object.
+   */
+  #refresh(before: Map<string, R | undefined>, changed = false, publish = true): void {
+    let pending = this.#pending.peek();
+    const again = changed || [...before.keys()].some((id) => pending.has(id));
+    if (again) {
+      for (const [id, entry] of pending) if (!before.has(id)) before.set(id, entry.row);
+      const next = new Map<string, PendingRow<R>>();
+      for (const change of this.#changes) {
+        const id = this.resolve(change.id);
+        if (!before.has(id)) before.set(id, this.#confirmed.get(id));
+        const prior = next.get(id);
+        const confirmed = this.#confirmed.get(id);
+        const shown = prior ? prior.row : confirmed;
+        const was = before.get(id);
+        // An insert over a confirmed row: its row came from the server before the insert's answer.
+        let row =
+          change.type === 'insert' || (change.type === 'update' && shown)
+            ? (Object.freeze({ ...shown, ...change.data, [this.#key]: id }) as R)
+            : undefined;
+        if (was && row && sameRow(was, row)) row = was;
+        next.set(
+          id,
+          Object.freeze({
+            type: prior?.type === 'insert' && change.type === 'update' ? 'insert' : change.type,
+            confirmed,
+            row,
+            removed: change.type === 'remove' ? shown : prior?.removed,
+          }),
+        );
       }
-      this.#stale = changed && !publish;
-      if (changed && publish) this.#items.value = Object.freeze(this.#list());
+      pending = next;
+    }
+    let shownChanged = this.#stale;
+    batch(() => {
+      if (again) {
+        this.#pending.value = pending;
+        this.#changeCount.value = this.#changes.length;
+      }
+      for (const [id, was] of before) {
+        let now = this.#shown(id);
+        // A row confirmed equal to what its changes showed keeps the object shown.
+        if (was && now && was !== now && !pending.has(id) && sameRow(was, now)) {
+          this.#confirmed.set(id, was);
+          now = was;
+        }
+        if (now === was) continue;
+        shownChanged = true;
+        const rowSignal = this.#signals.get(id);
+        if (rowSignal) rowSignal.value = now;
+      }
+      this.#stale = shownChanged && !publish;
+      if (shownChanged && publish) this.#items.value = Object.freeze(this.#list());
     });
   }
 
@@ -262,18 +248,11 @@ export class RowView<R extends Row> {
     if (this.#order === undefined) this.#order = sortedIds(this.#confirmed, this.#previousOrder);
     const list: R[] = [];
     for (const id of this.#order) {
-      const row = this.#rows.get(id);
+      const row = this.#shown(id);
       if (row) list.push(row);
     }
-    const listed = new Set<string>();
-    for (const change of this.#changes) {
-      if (change.type !== 'insert') continue;
-      const id = this.resolve(change.id);
-      if (this.#confirmed.has(id) || listed.has(id)) continue;
-      listed.add(id);
-      const row = this.#rows.get(id);
-      if (row) list.push(row);
-    }
+    for (const [id, { type, row }] of this.#pending.peek())
+      if (type === 'insert' && row && !this.#confirmed.has(id)) list.push(row);
     const compare = this.#compare;
     if (compare) list.sort(compare); // stable: ties keep the default order
     return list;
@@ -281,24 +260,14 @@ export class RowView<R extends Row> {
 }
 
 /**
- * The confirmed ids in the default order: the previous order without the ids gone, merged with
- * the new ids sorted on their own (a pull page adds 500 ids to 10,000: no full sort).
+ * The confirmed ids in the default order: the previous order without the ids gone, then the new
+ * ids, sorted (TimSort merges the two runs: a pull page adds 500 ids to 10,000 without a full sort).
  */
 function sortedIds(confirmed: ReadonlyMap<string, unknown>, previous: readonly string[]): string[] {
-  const kept = previous.filter((id) => confirmed.has(id));
-  const known = new Set(kept);
-  const added: string[] = [];
-  for (const id of confirmed.keys()) if (!known.has(id)) added.push(id);
-  added.sort(byId);
-  const merged: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < kept.length || j < added.length) {
-    if (j >= added.length || (i < kept.length && byId(kept[i] as string, added[j] as string) <= 0))
-      merged.push(kept[i++] as string);
-    else merged.push(added[j++] as string);
-  }
-  return merged;
+  const ids = previous.filter((id) => confirmed.has(id));
+  const known = new Set(ids);
+  for (const id of confirmed.keys()) if (!known.has(id)) ids.push(id);
+  return ids.sort(byId);
 }
 
 /** Default order: shorter ids first, then by code unit (so `n_2` comes before `n_10`). */
