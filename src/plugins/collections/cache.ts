@@ -84,16 +84,21 @@ export class RowCache<R extends Row> {
   }
 
   /**
-   * Store pages of rows and deletions (and, for pull pages, the new cursor) in one commit: each
-   * page one chunk, the cursor last — never the cursor without its rows.
+   * Store pages of rows and deletions, with the temporary ids they resolve (and, for pull pages,
+   * the new cursor) in one commit: each page one chunk, the cursor last — never the cursor
+   * without its rows.
    */
   async write(
-    pages: ReadonlyArray<{ rows: readonly R[]; deleted: readonly string[] }>,
+    pages: ReadonlyArray<{
+      rows: readonly R[];
+      deleted: readonly string[];
+      aliases?: ReadonlyArray<[string, string]>;
+    }>,
     meta?: CacheMeta,
-    aliases?: ReadonlyArray<[string, string]>,
   ): Promise<void> {
     const changes: Array<{ key: string; value: unknown }> = [];
-    for (const { rows, deleted } of pages) {
+    for (const { rows, deleted, aliases = [] } of pages) {
+      for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });
       if (rows.length === 0 && deleted.length === 0) continue;
       const id = `c/${this.#chunkId()}`;
       const parts = split(rows);
@@ -106,7 +111,6 @@ export class RowCache<R extends Row> {
         changes.push({ key: n === 0 ? id : `${id}+${n.toString(36).padStart(3, '0')}`, value: chunk });
       });
     }
-    for (const [tempId, serverId] of aliases ?? []) changes.push({ key: `a/${tempId}`, value: serverId });
     if (meta) changes.push({ key: 'meta', value: meta });
     if (changes.length === 0) return;
     await this.#store.commit(changes);
@@ -223,42 +227,30 @@ export type Lock = <T>(
 
 /** @internal */
 export function createLock(locks: CollectionLocks | undefined, prefix: string): Lock {
-  const local = new Map<string, Promise<unknown>>();
+  const queues = new Map<string, Promise<unknown>>();
   const held = new Set<string>();
-  return async <T>(
-    name: 'pull' | 'write',
-    task: () => Promise<T>,
-    options: { ifAvailable?: boolean } = {},
-  ) => {
+  return <T>(name: 'pull' | 'write', task: () => Promise<T>, { ifAvailable = false } = {}) => {
     // In this instance: one at a time (Web Locks would queue us behind ourselves anyway).
-    if (options.ifAvailable && held.has(name)) return undefined;
-    const previous = local.get(name) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    local.set(
-      name,
-      previous.then(() => mine),
-    );
-    await previous;
-    held.add(name);
-    try {
-      if (!locks) return await task();
-      let ran = false;
-      const result = (await locks.request(
-        `${prefix}:${name}`,
-        { ifAvailable: options.ifAvailable === true },
-        async (lock) => {
+    if (ifAvailable && held.has(name)) return Promise.resolve(undefined);
+    const run = (queues.get(name) ?? Promise.resolve()).then(async () => {
+      held.add(name);
+      try {
+        if (!locks) return await task();
+        let ran = false;
+        const result = await locks.request(`${prefix}:${name}`, { ifAvailable }, async (lock) => {
           if (lock === null) return undefined;
           ran = true;
           return task();
-        },
-      )) as T | undefined;
-      return ran ? result : undefined;
-    } finally {
-      held.delete(name);
-      release();
-    }
+        });
+        return ran ? (result as T) : undefined;
+      } finally {
+        held.delete(name);
+      }
+    });
+    queues.set(
+      name,
+      run.catch(() => undefined),
+    );
+    return run;
   };
 }

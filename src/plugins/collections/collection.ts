@@ -164,10 +164,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #epoch = 0;
   /** Operation id → epoch at which this tab saw it answered (or refused). */
   readonly #settled = new Map<string, number>();
-  /** Operation id → epoch at which this tab learnt that it was committed. */
-  readonly #committed = new Map<string, number>();
-  /** Operation id → when a change that left the outbox unseen stops being shown. */
-  readonly #waiting = new Map<string, number>();
   /** Ids deleted by a pull in this session: a late answer must not bring them back. */
   readonly #deletedIds = new Set<string>();
   /** Row writes of answers in flight: waited for on dispose. */
@@ -314,13 +310,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (Channel) {
       const channel = new Channel(scope);
       channel.onmessage = (event) => {
-        let message: Message;
+        let message: Message | undefined;
         try {
           message = JSON.parse(event.data as string) as Message;
-        } catch {
-          return; // not ours
-        }
-        this.#onMessage(message);
+        } catch {} // not ours
+        if (message?.t === 'queued') this.#relist();
+        else if (message?.t === 'rows') this.#applyRows(message as RowsMessage<R>);
       };
       this.#channel = channel;
       ctx.onDispose(() => channel.close());
@@ -483,7 +478,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         (this.#cache as RowCache<R>).saveClock(stamp),
       ]);
       change.opId = operation.id;
-      this.#committed.set(operation.id, ++this.#epoch);
+      change.committed = ++this.#epoch;
       if (this.#settled.has(operation.id)) this.#view.dropChanges((candidate) => candidate === change);
       this.#post({ t: 'queued' });
       return this.#view.peek(id);
@@ -569,7 +564,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#applyRows(answer);
     // A write dispose waits for. After dispose nothing is written (another instance may own the
     // storage by then); the next pull brings what was skipped.
-    const write = (this.#cache as RowCache<R>).write([answer], undefined, answer.aliases);
+    const write = (this.#cache as RowCache<R>).write([answer]);
     this.#writes.add(write);
     await write.finally(() => this.#writes.delete(write));
     this.#post(answer);
@@ -600,10 +595,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   #settle(opIds: readonly string[]): void {
     const epoch = ++this.#epoch;
-    for (const id of opIds) {
-      this.#settled.set(id, epoch);
-      this.#waiting.delete(id);
-    }
+    for (const id of opIds) this.#settled.set(id, epoch);
     const settled = new Set(opIds);
     this.#view.dropChanges((change) => change.opId !== undefined && settled.has(change.opId));
   }
@@ -678,30 +670,26 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const listedIds = new Set(listed.map((change) => change.opId));
     // Answered or refused while we listed: gone, whatever the listing says.
     const shown = listed.filter((change) => !((this.#settled.get(change.opId as string) ?? -1) > since));
+    let waiting = false;
     for (const change of this.#view.changes) {
-      if (change.opId === undefined || listedIds.has(change.opId)) {
-        if (change.opId === undefined) shown.push(change); // still being committed
+      const { opId } = change;
+      if (opId !== undefined && listedIds.has(opId)) continue;
+      if (opId === undefined || (change.committed ?? -1) > since) {
+        shown.push(change); // still being committed, or committed after the listing began
         continue;
       }
-      if ((this.#committed.get(change.opId) ?? -1) > since) {
-        shown.push(change); // committed after the listing began
-        continue;
-      }
-      if (this.#settled.has(change.opId)) continue;
+      if (this.#settled.has(opId)) continue;
       // It left the outbox and this tab did not see the answer: another tab sent it. Keep it
       // until that tab's message brings the row (or a moment passes: then read the rows).
-      const until = this.#waiting.get(change.opId) ?? now + settleWaitMs;
-      if (until > now) {
-        this.#waiting.set(change.opId, until);
+      change.until ??= now + settleWaitMs;
+      if (change.until > now) {
+        waiting = true;
         shown.push(change);
-      } else {
-        this.#waiting.delete(change.opId);
-        void this.#catchUp(change.id);
-      }
+      } else void this.#catchUp(change.id);
     }
     shown.sort(order);
     this.#view.setChanges(shown);
-    if (this.#waiting.size > 0 && this.#waitTimer === undefined) {
+    if (waiting && this.#waitTimer === undefined) {
       this.#waitTimer = setTimeout(() => {
         this.#waitTimer = undefined;
         this.#relist();
@@ -716,11 +704,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const rows = await (this.#cache as RowCache<R>).rows().catch(() => undefined);
     const row = rows?.find((candidate) => candidate[this.#options.key] === id);
     if (rows) this.#view.confirm(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
-  }
-
-  #onMessage(message: Message): void {
-    if (message?.t === 'queued') this.#relist();
-    else if (message?.t === 'rows') this.#applyRows(message as RowsMessage<R>);
   }
 
   /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
@@ -799,8 +782,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // while a write is in flight are stored together by the next write (one commit: their chunks,
     // then the cursor of the last one): storage and processing hide behind the network. After a
     // failed write nothing more is written, so the stored cursor never passes a row not stored.
-    let queued: Array<{ rows: R[]; deleted: string[] }> = [];
-    let queuedAliases: Array<[string, string]> = [];
+    let queued: Array<{ rows: R[]; deleted: string[]; aliases: Array<[string, string]> }> = [];
     let queuedMeta: CacheMeta | undefined;
     let writing: Promise<void> | undefined;
     let failure: { error: unknown } | undefined;
@@ -811,10 +793,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       try {
         while (queued.length > 0 && !failure) {
           const pages = queued;
-          const aliases = queuedAliases;
           queued = [];
-          queuedAliases = [];
-          await cache.write(pages, queuedMeta, aliases);
+          await cache.write(pages, queuedMeta);
         }
       } catch (error) {
         failure = { error };
@@ -849,9 +829,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#logger?.warn(skewed.message);
         }
         const pulledAt = body.more ? undefined : Date.now();
-        const adopted = this.#adoptClientIds(body.changes);
-        queued.push({ rows: body.changes, deleted: body.deleted });
-        queuedAliases.push(...adopted);
+        const field = this.#options.clientIdField;
+        const adopted =
+          field === undefined
+            ? []
+            : // Loaded only with the option: most servers do not keep the temporary id.
+              (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view);
+        queued.push({ rows: body.changes, deleted: body.deleted, aliases: adopted });
         queuedMeta = { v: 1, cursor: body.cursor, ...(pulledAt === undefined ? {} : { pulledAt }) };
         writing ??= store();
         // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old (a slow
@@ -921,24 +905,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
     }
     return body;
-  }
-
-  /**
-   * Rows that carry the temporary id of a pending insert (`clientIdField`) are that insert's
-   * rows: the temporary id stands for their id from now on. Returns the new aliases.
-   */
-  #adoptClientIds(rows: readonly R[]): Array<[string, string]> {
-    const field = this.#options.clientIdField;
-    if (field === undefined) return [];
-    const adopted: Array<[string, string]> = [];
-    for (const row of rows) {
-      const tempId = row[field];
-      if (typeof tempId === 'string' && this.#view.isUnresolvedInsert(tempId)) {
-        this.#view.alias(tempId, row[this.#options.key] as string);
-        adopted.push([tempId, row[this.#options.key] as string]);
-      }
-    }
-    return adopted;
   }
 
   #checkPage(body: unknown): PulledPage<R> | undefined {

@@ -13,6 +13,10 @@ export interface Change {
   data?: Row;
   /** Local order of changes not yet committed. */
   seq: number;
+  /** The collection's epoch at which this tab committed it (see `Collection`'s outbox listing). */
+  committed?: number;
+  /** When it stops being shown, having left the outbox without this tab seeing its answer. */
+  until?: number;
 }
 
 /** A row with changes the server has not confirmed yet (`Collection.pending`). */
@@ -168,14 +172,6 @@ export class RowView<R extends Row> {
       this.#refresh(before, true);
       this.#aliasVersion.value++;
     });
-  }
-
-  /** The temporary id of a pending insert that has no server id yet, or undefined. */
-  isUnresolvedInsert(tempId: string): boolean {
-    return (
-      !this.#aliases.has(tempId) &&
-      this.#changes.some((change) => change.type === 'insert' && change.id === tempId)
-    );
   }
 
   /** The order must be made again (and `items` too); the last one is kept to merge the new ids into. */
