@@ -8,14 +8,15 @@ export type FetchFunction = (url: string, init: RequestInit) => Promise<Response
 
 /**
  * The part of `navigator.locks` (the Web Locks API) Fluxy uses: the storage plugin while it opens
- * a database, the sync plugin to elect one flusher among tabs. Injectable for tests.
+ * a database, the sync plugin to elect one flusher among tabs, a collection for one pull at a time
+ * (`ifAvailable`: skip when another tab pulls). Injectable for tests.
  *
  * @example new SyncPlugin({ locks: navigator.locks });
  */
 export interface LockManagerLike {
   request(
     name: string,
-    options: { signal?: AbortSignal },
+    options: { signal?: AbortSignal; ifAvailable?: boolean },
     callback: (lock: unknown) => Promise<unknown>,
   ): Promise<unknown>;
 }

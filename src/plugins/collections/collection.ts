@@ -1,4 +1,5 @@
 import { batch, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
+import { backoffDelay } from '../../core/backoff.js';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
@@ -769,9 +770,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   #scheduleRetry(): void {
     if (this.#signal?.aborted) return;
-    const cap = Math.min(60_000, 1000 * 2 ** Math.min(this.#pullFailures, 16));
-    const delay = 500 + Math.random() * cap; // full jitter, never a tight loop
-    this.#retryTimer = setTimeout(() => this.#autoPull(), delay);
+    // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
+    this.#retryTimer = setTimeout(
+      () => this.#autoPull(),
+      backoffDelay(this.#pullFailures, 2000, 60_000, Math.random),
+    );
     (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 

@@ -1,4 +1,5 @@
 import { FluxyError } from '../../core/errors.js';
+import type { LockManagerLike } from '../../core/platform-types.js';
 
 /** The error codes of `fluxy/collections` (docs/errors.md says what each means and what to do). */
 export type CollectionsErrorCode =
@@ -35,14 +36,11 @@ export type ConflictStrategy<R extends Row> =
   | 'client-wins'
   | ((conflict: ConflictInput<R>) => Partial<R> | null);
 
-/** The part of the Web Locks API a collection uses (`navigator.locks`). */
-export interface CollectionLocks {
-  request(
-    name: string,
-    options: { ifAvailable?: boolean },
-    callback: (lock: unknown) => Promise<unknown>,
-  ): Promise<unknown>;
-}
+/**
+ * The part of the Web Locks API a collection uses (`navigator.locks`): Fluxy's one
+ * `LockManagerLike`, the same as the storage and sync plugins'.
+ */
+export type CollectionLocks = LockManagerLike;
 
 /** Options of a {@link Collection}. */
 export interface CollectionOptions<R extends Row> {
