@@ -12,6 +12,9 @@
 //   node bench/run.mjs --only=node-flush-batch-echo --merge   # run some steps, merge them into results.json
 //   node bench/run.mjs --only=flushEcho --quick --profile       # browser steps under Chromium's CPU
 //                                      # profiler: self time per function and per source file (prints only)
+//   node bench/run.mjs --only=flushTimeline   # where the time between two requests of a flush goes
+//   node bench/run.mjs --only=enqueueTimeline # where one queue() goes (webcrypto; enqueueTimelinePlain:
+//                                      # no secret); with --profile, that variant alone under the profiler
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -103,6 +106,33 @@ const browserSteps = [
     server: 'echo',
     args: { rounds: quick ? 1 : 3, ops: quick ? 200 : 1000 },
     timeoutMs: 180_000,
+  },
+  {
+    // Only when asked for (--only=flushTimeline): where the time between two requests goes.
+    id: 'flushTimeline',
+    title: 'flush timeline (constant-cost server)',
+    fn: 'flushTimeline',
+    server: 'echo',
+    optIn: true,
+    args: { ops: quick ? 200 : 1000, profiling },
+    timeoutMs: 120_000,
+  },
+  {
+    // Only when asked for: where one queue() spends its time, one variant (webcrypto, no-secret).
+    id: 'enqueueTimeline',
+    title: 'enqueue timeline (webcrypto)',
+    fn: 'enqueueTimeline',
+    optIn: true,
+    args: { ops: quick ? 300 : 2000, variant: 'webcrypto', profiling },
+    timeoutMs: 120_000,
+  },
+  {
+    id: 'enqueueTimelinePlain',
+    title: 'enqueue timeline (no secret)',
+    fn: 'enqueueTimeline',
+    optIn: true,
+    args: { ops: quick ? 300 : 2000, variant: 'no-secret', profiling },
+    timeoutMs: 120_000,
   },
   {
     id: 'crypto',
@@ -257,24 +287,32 @@ async function cpuProfile(browser, run) {
   const cdp = await browser.page.context().newCDPSession(browser.page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  // A step may profile a part of itself: console.profile() … console.profileEnd() in the page.
+  const parts = [];
+  cdp.on('Profiler.consoleProfileFinished', ({ profile }) => parts.push(profile));
   await cdp.send('Profiler.start');
   let result;
   try {
     result = await run();
   } finally {
-    const { profile } = await cdp.send('Profiler.stop');
+    const { profile: whole } = await cdp.send('Profiler.stop');
     await cdp.detach().catch(() => {});
-    const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+    const profiles = parts.length > 0 ? parts : [whole];
+    if (parts.length > 0) log(`profile: the ${parts.length} part(s) the step marked with console.profile()`);
     const perFunction = new Map();
     const perFile = new Map();
     const add = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
-    for (const id of profile.samples) {
-      const { functionName, url, lineNumber } = byId.get(id);
-      const file = url ? url.split('/').pop() : functionName || '(anonymous)';
-      add(perFunction, `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`);
-      add(perFile, file);
+    let total = 0;
+    for (const profile of profiles) {
+      const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+      for (const id of profile.samples) {
+        const { functionName, url, lineNumber } = byId.get(id);
+        const file = url ? url.split('/').pop() : functionName || '(anonymous)';
+        add(perFunction, `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`);
+        add(perFile, file);
+      }
+      total += profile.samples.length;
     }
-    const total = profile.samples.length;
     const top = (map, count) =>
       [...map]
         .sort((a, b) => b[1] - a[1])
@@ -349,7 +387,7 @@ async function main() {
     slowEcho = await createEchoServer({ staticDir, delayMs: 20 });
     const origins = { reference: `${server.url}/`, echo: `${echo.url}/` };
 
-    const steps = browserSteps.filter((step) => selected(step.id));
+    const steps = browserSteps.filter((step) => selected(step.id) && (!step.optIn || only));
     if (steps.length > 0) {
       browser = new Browser(profileDir, `${server.url}/`);
       await browser.start();

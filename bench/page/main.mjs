@@ -8,6 +8,7 @@ import {
   enqueueSequential,
   idbDelete,
   idbOpen,
+  idbPut,
   idbTransaction,
   log,
   median,
@@ -272,6 +273,223 @@ async function flush({ rounds, ops }) {
   });
 }
 
+/**
+ * Stamps, with performance.now(), what a timeline looks at: fetch and its response, IndexedDB
+ * transactions and their completion, a response body's last read, WebCrypto calls. Wraps the
+ * platform's functions (nothing in the library changes); returns the marks and an undo.
+ */
+function traceCalls() {
+  const marks = [];
+  const mark = (label) => marks.push([label, performance.now()]);
+  const restore = [];
+  const wrap = (target, name, around) => {
+    const original = target[name];
+    target[name] = around(original);
+    restore.push(() => {
+      target[name] = original;
+    });
+  };
+  wrap(
+    globalThis,
+    'fetch',
+    (original) =>
+      async function (...args) {
+        mark('fetch');
+        const response = await original.apply(this, args);
+        mark('response');
+        return response;
+      },
+  );
+  wrap(
+    IDBDatabase.prototype,
+    'transaction',
+    (original) =>
+      function (...args) {
+        const mode = args[1] ?? 'readonly';
+        mark(`${mode} tx`);
+        const transaction = original.apply(this, args);
+        transaction.addEventListener('complete', () => mark(`${mode} done`));
+        return transaction;
+      },
+  );
+  wrap(
+    ReadableStreamDefaultReader.prototype,
+    'read',
+    (original) =>
+      async function (...args) {
+        const result = await original.apply(this, args);
+        if (result.done) mark('body read');
+        return result;
+      },
+  );
+  for (const name of ['decrypt', 'encrypt', 'sign'])
+    wrap(
+      crypto.subtle,
+      name,
+      (original) =>
+        async function (...args) {
+          mark(name);
+          const result = await original.apply(this, args);
+          mark(`${name} done`);
+          return result;
+        },
+    );
+  const undo = () => {
+    for (const step of restore.reverse()) step();
+  };
+  return { marks, mark, undo };
+}
+
+/** Adds the time between each pair of consecutive marks from `from` to `to` into `steps`. */
+function addSteps(steps, marks, from, to) {
+  for (let j = from + 1; j <= to; j++) {
+    const key = `${marks[j - 1][0]} → ${marks[j][0]}`;
+    steps.set(key, (steps.get(key) ?? 0) + marks[j][1] - marks[j - 1][1]);
+  }
+}
+
+const formatSteps = (steps, count) =>
+  [...steps]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([key, ms]) => `${(ms / count).toFixed(3).padStart(7)} ms  ${key}`)
+    .join('\n');
+
+/**
+ * A per-operation timeline of a flush (`node bench/run.mjs --only=flushTimeline`), against the
+ * constant-cost server. fetch, IndexedDB transactions, the body's last read and WebCrypto calls
+ * are wrapped (nothing in the library changes) and stamped with performance.now(). The drain runs
+ * in blocks of `block` ops (paused between), each followed by as many requests of a plain fetch
+ * loop, so a machine that slows down hits both alike. Prints the median and mean time from one
+ * request to the next on each side, and, for Fluxy, the mean time per op of every step between a
+ * response and the next request. With --profile nothing is wrapped, the blocks of the drain
+ * alone are profiled (with no block of the fetch loop), and no timeline is printed.
+ */
+async function flushTimeline({ ops, block = 50, profiling = false }) {
+  const { marks, undo } = profiling ? { marks: [], undo() {} } : traceCalls();
+  // Wrapped first: the app binds fetch when it starts.
+  const app = await open(uniqueName('timeline'));
+  const fluxyGaps = [];
+  const loopGaps = [];
+  const steps = new Map();
+  let cycles = 0;
+  /** The gaps between consecutive requests of `from` on; for Fluxy, the steps in between too. */
+  const collect = (from, gaps, split) => {
+    let previous;
+    for (let i = from; i < marks.length; i++) {
+      if (marks[i][0] !== 'fetch') continue;
+      if (previous !== undefined) {
+        gaps.push(marks[i][1] - marks[previous][1]);
+        if (split) {
+          cycles++;
+          addSteps(
+            steps,
+            marks,
+            marks.findIndex(([label], j) => j > previous && label === 'response'),
+            i,
+          );
+        }
+      }
+      previous = i;
+    }
+  };
+  try {
+    await prefill(app.sync, `${location.origin}${URL_PATH}`, ops, { label: 'timeline prefill' });
+    await fetch('/api/_reset', { method: 'POST' });
+    let target = 0;
+    let sent = 0;
+    const off = app.sync.on('sent', () => {
+      if (++sent >= target) app.sync.pause();
+    });
+    app.sync.pause();
+    app.connectivity.setOnline(true);
+    for (let done = 0; done < ops; done += block) {
+      target = Math.min(ops, done + block);
+      let start = marks.length;
+      if (profiling) console.profile('drain');
+      app.sync.resume();
+      while (app.sync.pendingCount.value > ops - target) await app.sync.flush();
+      if (profiling) console.profileEnd('drain');
+      collect(start, fluxyGaps, true);
+      if (profiling) continue;
+      start = marks.length;
+      for (let i = done; i < target; i++) {
+        const response = await fetch(`${location.origin}${URL_PATH}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `loop-${i}-${Date.now()}` },
+          body: JSON.stringify(noteBody(i)),
+        });
+        await response.text();
+      }
+      collect(start, loopGaps, false);
+    }
+    off();
+    if (app.sync.pendingCount.value !== 0) throw new Error('timeline: ops left');
+    if (profiling) return {};
+    const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+    const result = {
+      fluxy: { medianMs: median(fluxyGaps), meanMs: mean(fluxyGaps) },
+      fetch: { medianMs: median(loopGaps), meanMs: mean(loopGaps) },
+    };
+    result.ratioOfMedians = result.fetch.medianMs / result.fluxy.medianMs;
+    result.ratioOfMeans = result.fetch.meanMs / result.fluxy.meanMs;
+    log(
+      `  timeline: request to request, median ${result.fluxy.medianMs.toFixed(3)} ms (fetch loop ${result.fetch.medianMs.toFixed(3)}: ${result.ratioOfMedians.toFixed(3)}×), mean ${result.fluxy.meanMs.toFixed(3)} ms (${result.fetch.meanMs.toFixed(3)}: ${result.ratioOfMeans.toFixed(3)}×); Fluxy from a response to the next request, per op:\n${formatSteps(steps, cycles)}`,
+    );
+    result.steps = Object.fromEntries([...steps].map(([key, ms]) => [key, ms / cycles]));
+    return result;
+  } finally {
+    undo();
+    await app.close();
+    await dropDb(app.storage.databaseName);
+  }
+}
+
+/**
+ * Where one sequential `queue()` spends its time (`node bench/run.mjs --only=enqueueTimeline`),
+ * one variant (`webcrypto` or `no-secret`) against a raw put per transaction, alternating op by
+ * op. With --profile nothing is wrapped, so the CPU profile shows that variant alone.
+ */
+async function enqueueTimeline({ ops, variant = 'webcrypto', profiling = false }) {
+  const app = await open(uniqueName(`timeline-${variant}`), variant === 'no-secret' ? {} : secretOptions);
+  const rawName = uniqueName('timeline-raw');
+  state.created.add(rawName);
+  const db = await idbOpen(idb, rawName);
+  await enqueueSequential(app.sync, URL_PATH, 20);
+  await rawPutsSequential(db, 20, 'w');
+  const trace = profiling ? undefined : traceCalls();
+  const steps = new Map();
+  let fluxyMs = 0;
+  let rawMs = 0;
+  try {
+    for (let i = 0; i < ops; i++) {
+      const start = trace?.marks.length;
+      trace?.mark('queue()');
+      const t0 = now();
+      await app.sync.queue('POST', URL_PATH, { body: noteBody(i) });
+      fluxyMs += now() - t0;
+      if (trace) {
+        trace.mark('resolved');
+        addSteps(steps, trace.marks, start, trace.marks.length - 1);
+      }
+      const t1 = now();
+      await idbPut(db, `k${i}`, RAW_VALUE);
+      rawMs += now() - t1;
+    }
+  } finally {
+    trace?.undo();
+    db.close();
+    await app.close();
+    await dropDb(rawName);
+    await dropDb(app.storage.databaseName);
+  }
+  const result = { variant, msPerOp: fluxyMs / ops, rawMsPerOp: rawMs / ops, ratio: rawMs / fluxyMs };
+  log(
+    `  ${variant}: queue() ${result.msPerOp.toFixed(3)} ms, raw put ${result.rawMsPerOp.toFixed(3)} ms (${result.ratio.toFixed(3)}×)${trace ? `; per op:\n${formatSteps(steps, ops)}` : ''}`,
+  );
+  return { ...result, steps: Object.fromEntries([...steps].map(([key, ms]) => [key, ms / ops])) };
+}
+
 /** 6. Encryption per engine. */
 async function cryptoStep({ webcrypto, cryptojs }) {
   return {
@@ -348,6 +566,8 @@ globalThis.fluxyBench = {
   coldStart,
   memory,
   flush,
+  flushTimeline,
+  enqueueTimeline,
   crypto: cryptoStep,
   naive,
   cleanup,

@@ -1,5 +1,6 @@
 import { IDBDatabase, IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { IndexedDbDriver } from '../../src/plugins/storage/drivers/indexeddb-driver.js';
 import { chooseDefaultDriver } from '../../src/plugins/storage/drivers/open-driver.js';
 import { isQuotaError } from '../../src/plugins/storage/errors.js';
 import { expectCode, fastIterations, snapshot, storagePerTest, tempDirsPerTest } from './fixtures.js';
@@ -112,6 +113,32 @@ describe('the indexeddb driver', () => {
     await expectCode(openStorage({ driver: 'indexeddb', indexedDB: broken }), 'plugin/init-failed').then(
       (error) => expect(error.cause).toMatchObject({ code: 'storage/unavailable' }),
     );
+  });
+});
+
+describe('the indexeddb driver reads', () => {
+  it('share one readonly transaction when asked for in the same turn, each with its own value', async () => {
+    const backend = await IndexedDbDriver.open(new IDBFactory(), 'db');
+    await backend.setItem('a', 'one');
+    await backend.setItem('b', 'two');
+    const opened = vi.spyOn(IDBDatabase.prototype, 'transaction');
+    expect(
+      await Promise.all([backend.getItem('a'), backend.getItem('missing'), backend.getItem('b')]),
+    ).toStrictEqual(['one', undefined, 'two']);
+    expect(opened.mock.calls.map((call) => call[1])).toStrictEqual(['readonly']);
+    // Awaited one after the other: one transaction each, as before.
+    expect(await backend.getItem('a')).toBe('one');
+    expect(await backend.getItem('b')).toBe('two');
+    expect(opened).toHaveBeenCalledTimes(3);
+    await backend.close();
+  });
+
+  it('fail together when their transaction cannot be opened (the connection closed)', async () => {
+    const backend = await IndexedDbDriver.open(new IDBFactory(), 'db');
+    await backend.setItem('a', 'one');
+    await backend.close();
+    const reads = [backend.getItem('a'), backend.getItem('b')];
+    for (const read of reads) await expect(read).rejects.toMatchObject({ name: 'InvalidStateError' });
   });
 });
 

@@ -26,10 +26,10 @@ describe('RecordStore write order', () => {
     const codec = new ControlledCodec();
     const backend = new MemoryDriver();
     const writes: string[] = [];
-    const setItem = backend.setItem.bind(backend);
-    backend.setItem = (key, value) => {
-      writes.push(`${key}=${JSON.parse(value).value}`);
-      return setItem(key, value);
+    const writeBatch = backend.writeBatch.bind(backend);
+    backend.writeBatch = (batch) => {
+      for (const { key, value } of batch) writes.push(`${key}=${JSON.parse(value as string).value}`);
+      return writeBatch(batch);
     };
     const store = new RecordStore(backend, codec);
     const done = Promise.all([

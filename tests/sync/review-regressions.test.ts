@@ -50,6 +50,33 @@ describe('review regressions', () => {
     expect(fixture.server.received.map((request) => request.key)).toStrictEqual([first.id, third.id]);
   });
 
+  it('records read ahead in one flush are read again in the next (another tab may have rewritten them)', async () => {
+    const store = new MemoryStore();
+    const { engine, queue, online } = engineFor({ baseUrl: fixture.server.url, online: false, store });
+    await engine.start();
+    engine.pause();
+    online.value = true;
+    const ops = [];
+    for (let n = 0; n < 4; n++) ops.push(await queue('POST', `/api/${n}`, { body: { n } }));
+    // The first flush stops after the first op: the next ones were read ahead meanwhile.
+    const off = engine.events.on('sent', () => engine.pause());
+    engine.resume();
+    await until(() => engine.pendingCount.value === 3 && !engine.isSyncing.value);
+    off();
+    // Rewritten in storage while this tab does not send (as another tab's flush would).
+    const key = `p/${ops[3]?.id}`;
+    const stored = JSON.parse(store.data.get(key) as string) as { body: string; rev: number };
+    store.data.set(key, JSON.stringify({ ...stored, body: '{"n":"rewritten"}', rev: stored.rev + 1 }));
+    engine.resume();
+    await until(() => engine.pendingCount.value === 0);
+    expect(fixture.server.received.map((request) => request.body)).toStrictEqual([
+      '{"n":0}',
+      '{"n":1}',
+      '{"n":2}',
+      '{"n":"rewritten"}',
+    ]);
+  });
+
   it('retry() of an op that exhausted its attempts on 409 keeps its key (409 is not a refusal)', async () => {
     fixture.server.script({ status: 409 }, { status: 409 });
     const { engine, queue } = engineFor({ baseUrl: fixture.server.url, retry: { maxAttempts: 2 } });

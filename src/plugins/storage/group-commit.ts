@@ -82,13 +82,8 @@ export class GroupCommit {
     }
   }
 
+  // One write too: a batch of one is what setItem/removeItem do in every driver (one transaction).
   #apply(writes: readonly StorageWrite[]): Promise<void> {
-    const [only] = writes;
-    if (writes.length === 1 && only !== undefined) {
-      return only.value === undefined
-        ? this.#backend.removeItem(only.key)
-        : this.#backend.setItem(only.key, only.value);
-    }
     return this.#backend.writeBatch(writes);
   }
 }

@@ -137,6 +137,8 @@ type Answer = Extract<SendResult, { kind: 'response' }>;
 
 /** How many records `pending()` and `failed()` read at once. */
 const readConcurrency = 16;
+/** How many pending records a flush reads ahead at once (one storage transaction for all). */
+const readAheadCount = 8;
 
 /**
  * The outbox's engine: one operation's whole path after `queue()` validated it — stored, sent in
@@ -393,6 +395,7 @@ export class SyncEngine {
       this.#wakeIn(this.#backoff(++this.#storageFailures));
     } finally {
       this.#flushing = false;
+      this.#readAhead.clear();
       this.#publish();
       summary.remaining = this.#lists.pending.length;
     }
@@ -451,8 +454,7 @@ export class SyncEngine {
     const operation = toOperation(record) as Operation;
     const sending = record;
     return await this.#track([id], async (signal) => {
-      const next = this.#lists.pending.after(id);
-      if (next !== undefined) this.#readAhead.prefetch(next);
+      this.#readAhead.after(this.#lists.pending, id, readAheadCount);
       const result = await this.#request(operation, body as string | Blob | undefined, signal);
       if (result.kind === 'aborted' || this.#disposed) return 'stop';
       if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
@@ -484,10 +486,9 @@ export class SyncEngine {
       members.map((record) => record.id),
       async (signal) => {
         // The next batch's records are read while this one is on the wire.
-        const next: string[] = [];
-        let id = this.#lists.pending.after((members.at(-1) as OperationRecord).id);
-        for (; id !== undefined && next.length < batch.max; id = this.#lists.pending.after(id)) next.push(id);
-        this.#readAhead.prefetch(...next);
+        this.#readAhead.prefetch(
+          ...this.#lists.pending.page((members.at(-1) as OperationRecord).id, batch.max),
+        );
         const result = await this.#request(prepared.request, prepared.body, signal, prepared.transport);
         if (result.kind === 'aborted' || this.#disposed) return 'stop';
         // No answer to the batch as a whole: none of its operations was answered; the head says why.

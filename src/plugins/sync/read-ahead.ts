@@ -1,11 +1,13 @@
 import type { OperationRecord } from './operation.js';
 import type { Outbox } from './outbox.js';
+import type { SortedIds } from './sorted-ids.js';
 
 /**
- * Pending records read ahead of the flush: while a request is on the wire, the next operation (or
- * the next batch's) is read (and decrypted), so it can be sent as soon as the current one's
+ * Pending records read ahead of the flush: while a request is on the wire, the next operations (or
+ * the next batch's) are read (and decrypted), so the next can be sent as soon as the current one's
  * removal is committed. Only the copies of the last prefetch are held, and any rewrite or removal
- * of a record — here or announced by another tab — drops its copy.
+ * of a record — here or announced by another tab — drops its copy; the flush drops them all when
+ * it ends (another tab may send and rewrite them before this one sends again).
  */
 export class ReadAhead {
   readonly #outbox: Outbox;
@@ -28,6 +30,21 @@ export class ReadAhead {
       copies.set(id, read);
     }
     this.#copies = copies;
+  }
+
+  /**
+   * While op `id` is on the wire: unless the record after it is held, read the `count` after it
+   * (in `ids`' order) together — reads issued together share one transaction, so a flush pays one
+   * read per `count` ops (each read overlapping a request slowed it: see docs/performance.md).
+   */
+  after(ids: SortedIds, id: string, count: number): void {
+    const next = ids.page(id, count);
+    if (!this.#copies.has(next[0] as string)) this.prefetch(...next);
+  }
+
+  /** Drop every copy (the flush ended). */
+  clear(): void {
+    this.#copies.clear();
   }
 
   /** Pending record `id`, read ahead and kept for the next {@link read} (rejects like a read). */
