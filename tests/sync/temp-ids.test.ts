@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/plugins/sync/digest.js';
+import type { OperationRecord } from '../../src/plugins/sync/operation.js';
 import { substituteTempIds } from '../../src/plugins/sync/temp-id-tokens.js';
 import { TempIds } from '../../src/plugins/sync/temp-ids.js';
 import { TestLockManager } from '../support/lock-manager.js';
@@ -262,18 +263,22 @@ describe('settled temporary ids are forgotten', () => {
   });
 });
 
+/** A stand-in for the outbox that collect() reads failed operations from. */
+function readerOf(failed: Record<string, { url: string; body?: string; tempId?: string }>) {
+  return {
+    read: async (list: string, id: string) =>
+      list === 'failed' ? (failed[id] as OperationRecord | undefined) : undefined,
+  };
+}
+
 describe('TempIds.collect and load (the in-memory set)', () => {
   function setup(retentionMs = 1000) {
     let now = 0;
     const store = new MemoryStore();
     const tempIds = new TempIds(store, () => now);
-    const collect = (failed: Record<string, { url: string; body?: string; tempId?: string }> = {}) =>
-      tempIds.collect({
-        retentionMs,
-        failedIds: () => Object.keys(failed),
-        readFailed: async (id) => failed[id],
-        quiet: () => true,
-      });
+    // What the engine does while the queue stays quiet: collect, then drop what was found.
+    const collect = async (failed: Record<string, { url: string; body?: string; tempId?: string }> = {}) =>
+      tempIds.drop(await tempIds.collect(retentionMs, Object.keys(failed), readerOf(failed)), retentionMs);
     const advance = (ms: number) => {
       now += ms;
     };
@@ -319,18 +324,15 @@ describe('TempIds.collect and load (the in-memory set)', () => {
     const tempIds = new TempIds(store, () => 0);
     await tempIds.introduce('tmp_unit_0003', 'op-1');
     await tempIds.settle('tmp_unit_0003', 'op-1', { serverId: 's1' });
-    let quiet = true;
-    const removed = await tempIds.collect({
-      retentionMs: 0,
-      failedIds: () => ['op-9'],
-      readFailed: async () => {
-        quiet = false; // an op was queued while the failed list was read
-        return undefined;
-      },
-      quiet: () => quiet,
-    });
-    expect(removed).toStrictEqual([]);
+    // collect() only finds what is due: the engine drops it only if the queue is still quiet.
+    const due = await tempIds.collect(0, ['op-9'], readerOf({}));
+    expect(due).toStrictEqual([slotOf('tmp_unit_0003')]);
     expect(tempIds.size).toBe(1);
+    expect(await store.keys('t/')).toHaveLength(1);
+    // An op queued meanwhile introduced it again (a new create): not removed.
+    await tempIds.introduce('tmp_unit_0003', 'op-10');
+    expect(await tempIds.drop(due, 0)).toStrictEqual([]);
+    expect(tempIds.isKnown('tmp_unit_0003')).toBe(true);
   });
 
   it('a listing forgets temp ids whose records are gone, but not one whose record is being written', async () => {

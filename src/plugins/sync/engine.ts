@@ -1198,15 +1198,12 @@ export class SyncEngine {
       this.#writing.size === 0 &&
       this.#deps.leader.isLeader.peek();
     if (!quiet()) return;
+    const retentionMs = this.#deps.tempIdRetentionMs ?? defaultTempIdRetentionMs;
     this.#tempIds
-      .collect({
-        retentionMs: this.#deps.tempIdRetentionMs ?? defaultTempIdRetentionMs,
-        failedIds: () => [...this.#lists.failed],
-        // The pending copy, if retry() is moving it back right now.
-        readFailed: async (id) =>
-          (await this.#outbox.read('failed', id).catch(() => undefined)) ??
-          (await this.#outbox.read('pending', id).catch(() => undefined)),
-        quiet,
+      .collect(retentionMs, [...this.#lists.failed], this.#outbox)
+      // Checked again right before anything is removed: an op may have been queued meanwhile.
+      .then(async (due) => {
+        if (quiet()) await this.#tempIds.drop(due, retentionMs);
       })
       .catch((error: unknown) => this.#deps.logger.warn('forgetting settled temporary ids failed', error));
   }

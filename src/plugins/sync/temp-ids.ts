@@ -1,6 +1,6 @@
 import { sha256Hex } from './digest.js';
 import type { OperationRecord } from './operation.js';
-import type { OutboxStorage } from './outbox.js';
+import type { Outbox, OutboxStorage } from './outbox.js';
 import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
 import { WriteGroup } from './write-group.js';
 
@@ -42,20 +42,8 @@ interface Entry {
 /** The parts of a failed operation that can mention temporary ids. @internal */
 export type FailedReferences = Pick<OperationRecord, 'url' | 'body' | 'refs' | 'tempId'>;
 
-/** What {@link TempIds.collect} needs from the engine. @internal */
-export interface CollectOptions {
-  /** How long a settled temporary id is kept at least. */
-  retentionMs: number;
-  /** The ids of the failed operations now (their records are read only when something is due). */
-  failedIds(): readonly string[];
-  /** Reads a failed operation; undefined when it is gone or unreadable. */
-  readFailed(id: string): Promise<FailedReferences | undefined>;
-  /**
-   * True while no operation is pending or being queued (and this tab sends). Checked before and,
-   * again, right before anything is removed.
-   */
-  quiet(): boolean;
-}
+/** Where {@link TempIds.collect} reads a failed operation (the outbox). @internal */
+export type FailedReader = Pick<Outbox, 'read'>;
 
 /**
  * Temporary ids (client-made ids of records the server has not created yet). A create declares
@@ -77,9 +65,6 @@ export class TempIds {
   #entries = new Map<string, Entry>();
   /** Increases at every listing mark and every piece of evidence (see {@link mark}). */
   #tick = 0;
-  #collecting: Promise<string[]> | undefined;
-  /** Asked again while running: the options to run once more with. */
-  #collectAgain: CollectOptions | undefined;
   /** The temp ids the failed operations mention, for one set of failed ids (their records do not change). */
   #failedRefs: { key: string; refs: Set<string> } | undefined;
 
@@ -217,57 +202,39 @@ export class TempIds {
   }
 
   /**
-   * Forget (in memory and in storage) the temporary ids no operation can need any more. The caller
-   * calls it only while `quiet()` — nothing pending, nothing being queued — so every operation that
-   * could mention a temp id has been sent or has failed. Then a temp id goes once (1) `retentionMs`
-   * passed since it became quiet (its create settled in this tab, or this tab first saw the queue
-   * empty while knowing it), and (2) no failed operation mentions it (in its `refs`, or in its URL
-   * or body — its own create aside), so `retry()` can still resolve it or fail it as a dependency.
-   * Reads no temp-id record; reads the failed operations only when something is due. Resolves with
-   * the keys (under `t/`) removed; a call while one runs makes it run once more when done.
+   * The temporary ids no operation can need any more, to pass to {@link drop}. The caller calls it
+   * only while nothing is pending or being queued (and this tab sends) — so every operation that
+   * could mention a temp id has been sent or has failed — and calls `drop` only if that still
+   * holds once this resolved. A temp id is due once (1) `retentionMs` passed since it became
+   * quiet (its create settled in this tab, or this tab first saw the queue empty while knowing
+   * it), and (2) no failed operation (`failedIds`, read from `failed` — or its pending copy, if
+   * `retry()` is moving it back) mentions it (in its `refs`, or in its URL or body — its own
+   * create aside), so `retry()` can still resolve it or fail it as a dependency. Reads no temp-id
+   * record; reads the failed operations only when something is due. Removes nothing.
    */
-  collect(options: CollectOptions): Promise<string[]> {
-    if (this.#collecting) {
-      this.#collectAgain = options;
-      return this.#collecting;
-    }
-    this.#collecting = (async () => {
-      try {
-        const dropped = await this.#collectOnce(options);
-        for (let again = this.#collectAgain; again; again = this.#collectAgain) {
-          this.#collectAgain = undefined;
-          dropped.push(...(await this.#collectOnce(again)));
-        }
-        return dropped;
-      } finally {
-        this.#collecting = undefined;
-        this.#collectAgain = undefined;
-      }
-    })();
-    return this.#collecting;
-  }
-
-  async #collectOnce(options: CollectOptions): Promise<string[]> {
-    if (!options.quiet()) return [];
+  async collect(retentionMs: number, failedIds: readonly string[], failed: FailedReader): Promise<string[]> {
     const now = this.#now();
-    const isDue = (entry: Entry | undefined): boolean =>
-      entry !== undefined &&
-      entry.stamp !== undefined &&
-      entry.quietSince !== undefined &&
-      now - entry.quietSince >= options.retentionMs;
     const due: string[] = [];
     for (const [slot, entry] of this.#entries) {
       if (entry.stamp === undefined) continue; // being written by this tab
       entry.quietSince ??= now;
-      if (isDue(entry)) due.push(slot);
+      if (this.#isDue(entry, retentionMs)) due.push(slot);
     }
     if (due.length === 0) return [];
-    const needed = await this.#referencedByFailed(options);
-    if (!options.quiet()) return [];
-    // Removed from memory and requested from storage in one go, so a temp id introduced again
-    // right after (it is no longer known, so it may be) is written after this removal.
-    const neededSlots = new Set([...needed].map((tempId) => this.#slot(tempId)));
-    const dropped = due.filter((slot) => !neededSlots.has(slot) && isDue(this.#entries.get(slot)));
+    const needed = new Set(
+      [...(await this.#referencedByFailed(failedIds, failed))].map((tempId) => this.#slot(tempId)),
+    );
+    return due.filter((slot) => !needed.has(slot));
+  }
+
+  /**
+   * Forget (in memory and in storage) what {@link collect} found, if still due (the same `retentionMs`). Removed from
+   * memory and requested from storage in one go, so a temp id introduced again right after (it
+   * is no longer known, so it may be) is written after this removal. Resolves with the slots
+   * (keys under `t/`) removed.
+   */
+  async drop(collected: readonly string[], retentionMs: number): Promise<string[]> {
+    const dropped = collected.filter((slot) => this.#isDue(this.#entries.get(slot), retentionMs));
     for (const slot of dropped) this.#entries.delete(slot);
     await Promise.all(dropped.map((slot) => this.#storage.remove(prefix + slot)));
     return dropped;
@@ -301,15 +268,24 @@ export class TempIds {
     return this.#entries.has(tempId) ? tempId : `#${sha256Hex(tempId).slice(0, 32)}`;
   }
 
-  async #referencedByFailed(options: CollectOptions): Promise<Set<string>> {
-    const failedIds = options.failedIds();
+  #isDue(entry: Entry | undefined, retentionMs: number): boolean {
+    return (
+      entry?.stamp !== undefined &&
+      entry.quietSince !== undefined &&
+      this.#now() - entry.quietSince >= retentionMs
+    );
+  }
+
+  async #referencedByFailed(failedIds: readonly string[], failed: FailedReader): Promise<Set<string>> {
     if (failedIds.length === 0) return new Set();
     const key = [...failedIds].sort().join(',');
     if (this.#failedRefs?.key === key) return this.#failedRefs.refs;
     const refs = new Set<string>();
     let complete = true;
     for (const id of failedIds) {
-      const record = await options.readFailed(id);
+      const record =
+        (await failed.read('failed', id).catch(() => undefined)) ??
+        (await failed.read('pending', id).catch(() => undefined));
       if (!record) {
         complete = false; // gone, or not readable now: not cached, so it is read again next time
         continue;
