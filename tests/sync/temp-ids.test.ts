@@ -355,6 +355,46 @@ describe('TempIds.collect and load (the in-memory set)', () => {
   });
 });
 
+describe('temp-ids.ts loaded on first use (issue 15)', () => {
+  it('a create and its dependant queued in the same turn, online, while the module loads: in order, resolved', async () => {
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url });
+    await engine.start();
+    // Not awaited one by one: the PATCH is stored while the create still waits for temp-ids.ts.
+    await Promise.all([
+      queue('POST', '/api/notes', { body: { title: 'a' }, tempId: 'tmp_lazy_0001' }),
+      queue('PATCH', '/api/notes/tmp_lazy_0001', { body: { title: 'b' } }),
+      queue('POST', '/api/notes', { tempId: 'tmp_lazy_0001' }).then(
+        () => 'accepted',
+        (error: { code?: string }) => error.code,
+      ),
+    ]).then(([, , duplicate]) => expect(duplicate).toBe('sync/invalid-options'));
+    await until(() => engine.pendingCount.value === 0, 'the create and its dependant sent');
+    expect(fixture.server.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
+      'POST /api/notes',
+      'PATCH /api/notes/srv-1',
+    ]);
+  });
+
+  it('a restart that lists stored temp ids (keys only) knows them before the first send', async () => {
+    const store = new MemoryStore();
+    const first = engineFor({ baseUrl: fixture.server.url, store });
+    await first.engine.start();
+    await first.queue('POST', '/api/notes', { body: { title: 'a' }, tempId: 'tmp_lazy_0002' });
+    await until(() => first.engine.pendingCount.value === 0, 'the create sent');
+    await first.engine.dispose();
+    const again = engineFor({ baseUrl: fixture.server.url, store, online: false });
+    await again.engine.start();
+    expect(await again.engine.resolveId('tmp_lazy_0002')).toBe('srv-1');
+    await again.queue('DELETE', '/api/notes/tmp_lazy_0002');
+    again.online.value = true;
+    await until(() => again.engine.pendingCount.value === 0, 'the dependant sent');
+    expect(fixture.server.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
+      'POST /api/notes',
+      'DELETE /api/notes/srv-1',
+    ]);
+  });
+});
+
 describe('temporary ids at rest (issue 17, finding 9)', () => {
   it('are stored under a digest, so keys (file names) do not show them; their mapping still works', async () => {
     const store = new MemoryStore();

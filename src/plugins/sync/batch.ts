@@ -31,7 +31,7 @@ export interface PreparedBatch {
  * Undefined when fewer than two operations can go: the head is sent alone. @internal
  */
 export async function prepareBatch(
-  { lists, tempIds, readAhead }: OutboxStores,
+  { lists, readAhead, ...stores }: OutboxStores,
   transport: TransportOptions,
   now: number,
   batch: { url: string; max: number },
@@ -65,10 +65,12 @@ export async function prepareBatch(
     if (!record || record.id === skip || (record.nextAttemptAt ?? 0) > now) break;
     if (record.binary || (record.body !== undefined && typeof record.body !== 'string')) break; // not JSON text
     const own = record.tempId;
-    if (own !== undefined) tempIds.learn(own);
-    const refs = tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== own);
+    // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
+    const tempIds = own !== undefined || record.refs ? await stores.loadTempIds() : stores.tempIds;
+    if (own !== undefined) tempIds?.learn(own);
+    const refs = tempIds?.referencesIn(record.url, record.body).filter((ref) => ref !== own) ?? [];
     if (refs.some((ref) => created.has(ref))) break;
-    if (refs.length > 0) {
+    if (tempIds && refs.length > 0) {
       const resolved = await tempIds.resolve({ ...record, refs });
       if (resolved === 'dependency-failed') break;
       if (resolved.rev !== record.rev) await readAhead.write(resolved);

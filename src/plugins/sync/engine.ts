@@ -28,7 +28,7 @@ import { type ListOptions, QueueLists } from './queue-lists.js';
 import { ReadAhead } from './read-ahead.js';
 import type { OperationDraft } from './request-validation.js';
 import type { SyncEvents } from './sync-events.js';
-import { defaultTempIdRetentionMs, extractServerId, TempIds } from './temp-ids.js';
+import type { TempIds } from './temp-ids.js';
 import {
   classify,
   defaultMaxResponseBytes,
@@ -118,7 +118,13 @@ export interface OutboxStores {
   readonly outbox: Outbox;
   readonly readAhead: ReadAhead;
   readonly lists: QueueLists;
-  readonly tempIds: TempIds;
+  /**
+   * The temporary ids, once loaded: temp-ids.ts is loaded at the first need (a `queue()` with a
+   * `tempId`, a stored `t/` key, an op that declares one) — until then no temp id is known here.
+   */
+  tempIds: TempIds | undefined;
+  /** Loads temp-ids.ts and creates {@link tempIds} (once). */
+  readonly loadTempIds: () => Promise<TempIds>;
   readonly outcomes: OutcomeLog;
 }
 
@@ -167,7 +173,6 @@ export class SyncEngine {
   readonly #outbox: Outbox;
   readonly #readAhead: ReadAhead;
   readonly #lists: QueueLists;
-  readonly #tempIds: TempIds;
   readonly #outcomes: OutcomeLog;
   readonly #channel: ChangeChannel;
   readonly #ids: OperationIdGenerator;
@@ -239,13 +244,28 @@ export class SyncEngine {
       (message) => deps.channel.post(message),
       (id) => readAhead.drop(id),
     );
-    const tempIds = new TempIds(deps.storage, deps.now);
     const outcomes = new OutcomeLog(deps.storage, deps.logger);
-    this.#stores = { storage: deps.storage, outbox, readAhead, lists, tempIds, outcomes };
+    let loading: Promise<TempIds> | undefined;
+    const stores: OutboxStores = {
+      storage: deps.storage,
+      outbox,
+      readAhead,
+      lists,
+      tempIds: undefined,
+      loadTempIds: () =>
+        (loading ??= import('./temp-ids.js').then(
+          ({ TempIds }) => (stores.tempIds = new TempIds(deps.storage, deps.now)),
+          (error: unknown) => {
+            loading = undefined; // a chunk that failed to load is fetched again next time
+            throw error;
+          },
+        )),
+      outcomes,
+    };
+    this.#stores = stores;
     this.#outbox = outbox;
     this.#readAhead = readAhead;
     this.#lists = lists;
-    this.#tempIds = tempIds;
     this.#outcomes = outcomes;
     this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
     this.events =
@@ -312,22 +332,10 @@ export class SyncEngine {
         `queue(): "${draft.url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
       );
     }
-    if (draft.tempId !== undefined && this.#tempIds.isKnown(draft.tempId)) {
-      throw new FluxyError(
-        'sync/invalid-options',
-        `queue(): tempId "${draft.tempId}" was already introduced by another operation: make a new one for each create.`,
-      );
-    }
     const id = this.#ids.next();
-    const refs = this.#tempIds.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId);
-    const record = createRecord(id, draft, this.#deps.now(), refs);
-    // The op, the temporary id it introduces and its binary body's chunks are committed
-    // together, or none is. (The temp id is known from now: a queue() right after sees it.)
-    const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
-    if (draft.tempId !== undefined) this.#tempIds.stageIntroduce(group, draft.tempId, id);
-    const write = draft.binary
-      ? import('./binary-body.js').then((lazy) => lazy.store(this.#outbox, group, record, draft, FluxyError))
-      : this.#outbox.commit(group);
+    // Registered at once (so a flush waits for it, and ids keep call order) even while a create
+    // waits for temp-ids.ts to load.
+    const write = this.#store(id, draft);
     this.#writing.set(id, write);
     try {
       await write;
@@ -337,7 +345,30 @@ export class SyncEngine {
     this.#lists.add('pending', [id]);
     this.#requestFlush();
     this.#publish();
-    return toOperation(record) as Operation;
+    return toOperation(await write) as Operation;
+  }
+
+  /**
+   * Commit the new operation `id`, with the temporary id it introduces and its binary body's
+   * chunks, together — or none. Synchronous up to the commit unless the draft has a `tempId`.
+   */
+  async #store(id: string, draft: OperationDraft): Promise<OperationRecord> {
+    const tempIds = draft.tempId === undefined ? this.#stores.tempIds : await this.#stores.loadTempIds();
+    if (draft.tempId !== undefined && tempIds?.isKnown(draft.tempId)) {
+      throw new FluxyError(
+        'sync/invalid-options',
+        `queue(): tempId "${draft.tempId}" was already introduced by another operation: make a new one for each create.`,
+      );
+    }
+    const refs = tempIds?.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId) ?? [];
+    const record = createRecord(id, draft, this.#deps.now(), refs);
+    const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
+    // (The temp id is known from now: a queue() right after sees it.)
+    if (draft.tempId !== undefined) tempIds?.stageIntroduce(group, draft.tempId, id);
+    await (draft.binary
+      ? import('./binary-body.js').then((lazy) => lazy.store(this.#outbox, group, record, draft, FluxyError))
+      : this.#outbox.commit(group));
+    return record;
   }
 
   // ——— send: the flush ———
@@ -427,11 +458,14 @@ export class SyncEngine {
     }
     // Temporary ids introduced in another tab may have been unknown when this op was queued
     // there; the create was read (and sent) before this op, so they are known now.
+    // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
     const ownTempId = record.tempId;
-    if (ownTempId !== undefined) this.#tempIds.learn(ownTempId);
-    const refs = this.#tempIds.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId);
-    if (refs.length > 0) {
-      const resolved = await this.#tempIds.resolve({ ...record, refs });
+    const tempIds =
+      ownTempId !== undefined || record.refs ? await this.#stores.loadTempIds() : this.#stores.tempIds;
+    if (ownTempId !== undefined) tempIds?.learn(ownTempId);
+    const refs = tempIds?.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId) ?? [];
+    if (tempIds && refs.length > 0) {
+      const resolved = await tempIds.resolve({ ...record, refs });
       if (resolved === 'dependency-failed') {
         await this.#fail(record, dependencyError(now));
         summary.failed++;
@@ -696,18 +730,22 @@ export class SyncEngine {
    * a batch is sent again, and the server replays its stored answers).
    */
   async #sent(records: OperationRecord[], results: Answer[]): Promise<void> {
+    // Loaded already when a create is among them (it was read with its tempId).
+    const tempIds = records.some((record) => record.tempId !== undefined)
+      ? await this.#stores.loadTempIds()
+      : undefined;
     const group = new WriteGroup();
     const done = records.map((record, index) => {
       const result = results[index] as Answer;
       let serverId: string | undefined;
-      if (record.tempId !== undefined) {
-        serverId = extractServerId(result.body, this.#deps.serverId ?? 'id');
+      if (tempIds && record.tempId !== undefined) {
+        serverId = tempIds.serverIdIn(result.body, this.#deps.serverId ?? 'id');
         if (serverId === undefined) {
           this.#deps.logger.warn(
             `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
           );
         } else {
-          this.#tempIds.stageSettle(group, record.tempId, record.id, { serverId });
+          tempIds.stageSettle(group, record.tempId, record.id, { serverId });
         }
       }
       const tooLarge = result.bodyProblem === 'too-large' ? { responseTooLarge: true as const } : {};
@@ -756,7 +794,7 @@ export class SyncEngine {
     const { nextAttemptAt: _next, ...rest } = record;
     const group = new WriteGroup();
     if (record.tempId !== undefined)
-      this.#tempIds.stageSettle(group, record.tempId, record.id, { failed: true });
+      (await this.#stores.loadTempIds()).stageSettle(group, record.tempId, record.id, { failed: true });
     const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
     const durable = record.kind !== undefined; // stored even with no handler here (see #sent)
     if (durable) this.#outcomes.stageRecord(group, outcome);
@@ -1011,7 +1049,8 @@ export class SyncEngine {
 
   /** The server id of a temporary id, once its create succeeded. */
   async resolveId(tempId: string): Promise<string | undefined> {
-    return (await this.#tempIds.get(tempId))?.serverId;
+    // Not loaded: no temporary id is known in this tab.
+    return (await this.#stores.tempIds?.get(tempId))?.serverId;
   }
 
   #queueEdits(): Promise<QueueEdits> {
@@ -1126,9 +1165,11 @@ export class SyncEngine {
   async #rescan(): Promise<void> {
     if (this.#disposed || this.#lost) return;
     const last = await this.#lists.replace(async () => {
-      const mark = this.#tempIds.mark();
+      const mark = this.#stores.tempIds?.mark();
       const listing = await this.#deps.storage.keys();
-      this.#tempIds.load(listing, mark);
+      // Stored temporary ids (a cold start reads keys only): temp-ids.ts is needed from now.
+      if (listing.some((key) => key.startsWith('t/'))) await this.#stores.loadTempIds();
+      this.#stores.tempIds?.load(listing, mark);
       return this.#outbox.scan(listing);
     });
     if (last) this.#ids.seed(last);
@@ -1198,12 +1239,14 @@ export class SyncEngine {
       this.#writing.size === 0 &&
       this.#deps.leader.isLeader.peek();
     if (!quiet()) return;
-    const retentionMs = this.#deps.tempIdRetentionMs ?? defaultTempIdRetentionMs;
-    this.#tempIds
+    const tempIds = this.#stores.tempIds;
+    if (!tempIds) return; // not loaded: none is known
+    const retentionMs = this.#deps.tempIdRetentionMs;
+    tempIds
       .collect(retentionMs, [...this.#lists.failed], this.#outbox)
       // Checked again right before anything is removed: an op may have been queued meanwhile.
       .then(async (due) => {
-        if (quiet()) await this.#tempIds.drop(due, retentionMs);
+        if (quiet()) await tempIds.drop(due, retentionMs);
       })
       .catch((error: unknown) => this.#deps.logger.warn('forgetting settled temporary ids failed', error));
   }

@@ -34,7 +34,7 @@ export class QueueEdits {
    * woken, and whether the head was woken; the ids moved are pushed to `moved` as they move.
    */
   async retry(id: string | undefined, moved: string[]): Promise<{ count: number; woke: boolean }> {
-    const { outbox, readAhead, lists, tempIds } = this.#stores;
+    const { outbox, readAhead, lists, loadTempIds } = this.#stores;
     let count = 0;
     let woke = false;
     for (const failedId of id === undefined ? lists.failedIds() : [id]) {
@@ -46,7 +46,7 @@ export class QueueEdits {
       if (wasRefused(record, this.#tools.classify)) retried.keyGen = (record.keyGen ?? 0) + 1;
       const group = new this.#tools.WriteGroup();
       outbox.stageMove(group, retried, 'pending');
-      if (record.tempId !== undefined) tempIds.stageIntroduce(group, record.tempId, record.id);
+      if (record.tempId !== undefined) (await loadTempIds()).stageIntroduce(group, record.tempId, record.id);
       await outbox.commit(group);
       lists.move([failedId], 'failed', 'pending');
       moved.push(failedId);
@@ -67,7 +67,7 @@ export class QueueEdits {
 
   /** Remove operation `id` (pending or failed) for good. Resolves false if it was no longer queued. */
   async discard(id: string): Promise<boolean> {
-    const { storage, outbox, lists, tempIds } = this.#stores;
+    const { storage, outbox, lists, loadTempIds } = this.#stores;
     let found = false;
     for (const list of ['pending', 'failed'] as const) {
       const record = await outbox.read(list, id).catch(() => 'unreadable' as const);
@@ -78,7 +78,7 @@ export class QueueEdits {
       // A discarded create never gives its server id: operations that refer to it cannot succeed.
       const group = new this.#tools.WriteGroup();
       if (record !== 'unreadable' && record.tempId !== undefined) {
-        tempIds.stageSettle(group, record.tempId, id, { failed: true });
+        (await loadTempIds()).stageSettle(group, record.tempId, id, { failed: true });
       }
       // The operation, then its binary body's chunks (so a crash in between leaves unused
       // chunks, never an operation without its body). An unreadable record may have some.
@@ -98,7 +98,7 @@ export class QueueEdits {
    * outcomes. Resolves with how many operations were removed.
    */
   async removeAll(): Promise<number> {
-    const { storage, outbox, lists, tempIds, outcomes } = this.#stores;
+    const { storage, outbox, lists, outcomes } = this.#stores;
     const pending = lists.pending.toArray();
     const failed = [...lists.failed];
     for (const id of pending) await outbox.remove('pending', id);
@@ -111,7 +111,7 @@ export class QueueEdits {
     };
     // Every temporary id (`t/`): those listed now are forgotten in memory, then removed.
     const mappings = await storage.keys('t/');
-    tempIds.forget();
+    this.#stores.tempIds?.forget();
     for (const key of mappings) await storage.remove(key);
     await outcomes.clear(removeAll);
     lists.remove('pending', pending);

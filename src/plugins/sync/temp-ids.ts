@@ -212,7 +212,11 @@ export class TempIds {
    * create aside), so `retry()` can still resolve it or fail it as a dependency. Reads no temp-id
    * record; reads the failed operations only when something is due. Removes nothing.
    */
-  async collect(retentionMs: number, failedIds: readonly string[], failed: FailedReader): Promise<string[]> {
+  async collect(
+    retentionMs = defaultTempIdRetentionMs,
+    failedIds: readonly string[],
+    failed: FailedReader,
+  ): Promise<string[]> {
     const now = this.#now();
     const due: string[] = [];
     for (const [slot, entry] of this.#entries) {
@@ -233,11 +237,19 @@ export class TempIds {
    * is no longer known, so it may be) is written after this removal. Resolves with the slots
    * (keys under `t/`) removed.
    */
-  async drop(collected: readonly string[], retentionMs: number): Promise<string[]> {
+  async drop(collected: readonly string[], retentionMs = defaultTempIdRetentionMs): Promise<string[]> {
     const dropped = collected.filter((slot) => this.#isDue(this.#entries.get(slot), retentionMs));
     for (const slot of dropped) this.#entries.delete(slot);
     await Promise.all(dropped.map((slot) => this.#storage.remove(prefix + slot)));
     return dropped;
+  }
+
+  /** The server id in a create's response (see {@link extractServerId}). */
+  serverIdIn(
+    response: unknown,
+    from: string | ((response: unknown) => string | number | undefined),
+  ): string | undefined {
+    return extractServerId(response, from);
   }
 
   /** Forget every temporary id in memory (`clearQueue()`, which removes their records: QueueEdits.removeAll). */
