@@ -211,6 +211,21 @@ describe('durable outcome handlers', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('handlers unsubscribed at once (outcomes.ts still loading) never run; the outcome stays stored', async () => {
+    const store = new MemoryStore();
+    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, store });
+    const seen: string[] = [];
+    const off = engine.handle('k', { sent: ({ operation }) => void seen.push(operation.id) });
+    off();
+    await engine.start();
+    const op = await queue('POST', '/api/a', { body: {}, kind: 'k' });
+    await until(() => engine.pendingCount.value === 0, 'the op sent');
+    await vi.waitFor(() => expect(store.data.has(`o/${op.id}`)).toBe(true));
+    engine.handle('k', { sent: ({ operation }) => void seen.push(operation.id) });
+    await vi.waitFor(() => expect(store.data.has(`o/${op.id}`)).toBe(false));
+    expect(seen).toStrictEqual([op.id]);
+  });
+
   it('a throwing handler is logged and does not stop the queue', async () => {
     const errors: unknown[] = [];
     const logger = {

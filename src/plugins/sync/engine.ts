@@ -22,7 +22,7 @@ import {
 import { OperationIdGenerator } from './operation-id.js';
 import type { ResolvedRetryOptions } from './options.js';
 import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
-import { type OutcomeHandlers, OutcomeLog, type OutcomeRecord } from './outcomes.js';
+import type { OutcomeHandlers, OutcomeLog, OutcomeRecord } from './outcomes.js';
 import type { QueueEdits } from './queue-edits.js';
 import { type ListOptions, QueueLists } from './queue-lists.js';
 import { ReadAhead } from './read-ahead.js';
@@ -125,7 +125,13 @@ export interface OutboxStores {
   tempIds: TempIds | undefined;
   /** Loads temp-ids.ts and creates {@link tempIds} (once). */
   readonly loadTempIds: () => Promise<TempIds>;
-  readonly outcomes: OutcomeLog;
+  /**
+   * The durable outcome log, once loaded: outcomes.ts is loaded at the first need (`handle()`,
+   * stored `o/` keys, an op with a `kind` answered or failed) — until then none is stored here.
+   */
+  outcomes: OutcomeLog | undefined;
+  /** Loads outcomes.ts and creates {@link outcomes} (once). */
+  readonly loadOutcomes: () => Promise<OutcomeLog>;
 }
 
 /** What `flush()` resolves with. */
@@ -173,7 +179,8 @@ export class SyncEngine {
   readonly #outbox: Outbox;
   readonly #readAhead: ReadAhead;
   readonly #lists: QueueLists;
-  readonly #outcomes: OutcomeLog;
+  /** handle() was called: stored outcomes are delivered once outcomes.ts is loaded. */
+  #handling = false;
   readonly #channel: ChangeChannel;
   readonly #ids: OperationIdGenerator;
   /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
@@ -244,8 +251,8 @@ export class SyncEngine {
       (message) => deps.channel.post(message),
       (id) => readAhead.drop(id),
     );
-    const outcomes = new OutcomeLog(deps.storage, deps.logger);
     let loading: Promise<TempIds> | undefined;
+    let loadingOutcomes: Promise<OutcomeLog> | undefined;
     const stores: OutboxStores = {
       storage: deps.storage,
       outbox,
@@ -260,13 +267,20 @@ export class SyncEngine {
             throw error;
           },
         )),
-      outcomes,
+      outcomes: undefined,
+      loadOutcomes: () =>
+        (loadingOutcomes ??= import('./outcomes.js').then(
+          ({ OutcomeLog }) => (stores.outcomes = new OutcomeLog(deps.storage, deps.logger)),
+          (error: unknown) => {
+            loadingOutcomes = undefined;
+            throw error;
+          },
+        )),
     };
     this.#stores = stores;
     this.#outbox = outbox;
     this.#readAhead = readAhead;
     this.#lists = lists;
-    this.#outcomes = outcomes;
     this.#ids = new OperationIdGenerator(deps.now, deps.randomBytes);
     this.events =
       deps.events ??
@@ -730,6 +744,10 @@ export class SyncEngine {
    * a batch is sent again, and the server replays its stored answers).
    */
   async #sent(records: OperationRecord[], results: Answer[]): Promise<void> {
+    // Stored whether or not a handler is registered here (see below): outcomes.ts is loaded first.
+    const outcomes = records.some((record) => record.kind !== undefined)
+      ? await this.#stores.loadOutcomes()
+      : undefined;
     // Loaded already when a create is among them (it was read with its tempId).
     const tempIds = records.some((record) => record.tempId !== undefined)
       ? await this.#stores.loadTempIds()
@@ -761,7 +779,7 @@ export class SyncEngine {
       // Stored whether or not a handler is registered here: one registered later, in another tab
       // or on the next start still gets it.
       const durable = record.kind !== undefined;
-      if (durable) this.#outcomes.stageRecord(group, outcome);
+      if (durable) outcomes?.stageRecord(group, outcome);
       this.#outbox.stageRemoval(group, 'pending', record.id);
       // Its binary body goes with it, after it (see QueueEdits.discard).
       for (let index = record.binary?.chunks as number; index--; ) group.remove(`b/${record.id}/${index}`);
@@ -785,7 +803,7 @@ export class SyncEngine {
         ...tooLarge,
         ...(serverId === undefined ? {} : { serverId }),
       });
-      if (durable) await this.#outcomes.deliver(outcome);
+      if (durable) await outcomes?.deliver(outcome);
     }
   }
 
@@ -796,14 +814,15 @@ export class SyncEngine {
     if (record.tempId !== undefined)
       (await this.#stores.loadTempIds()).stageSettle(group, record.tempId, record.id, { failed: true });
     const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
-    const durable = record.kind !== undefined; // stored even with no handler here (see #sent)
-    if (durable) this.#outcomes.stageRecord(group, outcome);
+    // Stored even with no handler here (see #sent).
+    const outcomes = record.kind === undefined ? undefined : await this.#stores.loadOutcomes();
+    outcomes?.stageRecord(group, outcome);
     const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
     await this.#outbox.commit(group);
     this.#lists.move([record.id], 'pending', 'failed');
     this.#headFailed(error, record.id);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
-    if (durable) await this.#outcomes.deliver(outcome);
+    await outcomes?.deliver(outcome);
   }
 
   /** A record that cannot be read (or trusted) is never sent: it goes to the failed list as a stub. */
@@ -1042,9 +1061,23 @@ export class SyncEngine {
 
   /** Register outcome handlers for a kind; outcomes stored while none was registered are delivered now. */
   handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
-    const off = this.#outcomes.handle(kind, handlers);
-    if (this.#started && this.#deps.leader.isLeader.peek()) void this.#deliverStoredOutcomes();
-    return off;
+    // outcomes.ts is loaded now; registered once it is (before any flush stores an outcome
+    // after this call: that flush waits for the same load).
+    this.#handling = true;
+    let off: Unsubscribe | undefined;
+    let unsubscribed = false;
+    this.#stores.loadOutcomes().then(
+      (outcomes) => {
+        if (unsubscribed) return;
+        off = outcomes.handle(kind, handlers);
+        if (this.#started && this.#deps.leader.isLeader.peek()) void this.#deliverStoredOutcomes();
+      },
+      (error: unknown) => this.#deps.logger.error('loading the outcome handlers failed', error),
+    );
+    return () => {
+      unsubscribed = true;
+      off?.();
+    };
   }
 
   /** The server id of a temporary id, once its create succeeded. */
@@ -1169,6 +1202,8 @@ export class SyncEngine {
       const listing = await this.#deps.storage.keys();
       // Stored temporary ids (a cold start reads keys only): temp-ids.ts is needed from now.
       if (listing.some((key) => key.startsWith('t/'))) await this.#stores.loadTempIds();
+      // Stored outcomes wait for a handler: outcomes.ts is needed from now.
+      if (listing.some((key) => key.startsWith('o/'))) await this.#stores.loadOutcomes();
       this.#stores.tempIds?.load(listing, mark);
       return this.#outbox.scan(listing);
     });
@@ -1257,7 +1292,9 @@ export class SyncEngine {
       // tab, its messages about the last ops it handled may still be on their way. Read when each
       // outcome is looked at, not listed once before: a flush may answer an op in between, and a
       // stale "still pending" would drop the outcome it just stored.
-      await this.#outcomes.deliverStored((id) =>
+      // Not loaded (no handler, nothing stored at start-up): nothing to deliver.
+      const outcomes = this.#handling ? await this.#stores.loadOutcomes() : this.#stores.outcomes;
+      await outcomes?.deliverStored((id) =>
         this.#outbox.read('pending', id).then(
           (record) => record !== undefined,
           () => true,

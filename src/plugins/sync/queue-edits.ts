@@ -98,7 +98,7 @@ export class QueueEdits {
    * outcomes. Resolves with how many operations were removed.
    */
   async removeAll(): Promise<number> {
-    const { storage, outbox, lists, outcomes } = this.#stores;
+    const { storage, outbox, lists, loadOutcomes } = this.#stores;
     const pending = lists.pending.toArray();
     const failed = [...lists.failed];
     for (const id of pending) await outbox.remove('pending', id);
@@ -113,7 +113,7 @@ export class QueueEdits {
     const mappings = await storage.keys('t/');
     this.#stores.tempIds?.forget();
     for (const key of mappings) await storage.remove(key);
-    await outcomes.clear(removeAll);
+    await (await loadOutcomes()).clear(removeAll);
     lists.remove('pending', pending);
     lists.remove('failed', failed);
     return pending.length + failed.length;
