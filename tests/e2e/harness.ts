@@ -18,6 +18,12 @@ export const testQuery = 'iterations=10000&retryMs=200';
 
 export interface Harness {
   server: RunningServer;
+  /**
+   * One line per request the server answered or dropped, in the order their connections closed:
+   * `METHOD /path?query → status` (or `→ connection closed, no response`). Counted by the server,
+   * so a request is seen even when the page that sent it is being reloaded.
+   */
+  requests: string[];
   context: BrowserContext;
   /** Stop the browser and the server, delete the profile and the data file. */
   close(): Promise<void>;
@@ -43,10 +49,17 @@ export function harnessPerTest(use: (harness: Harness) => void): void {
 
 export async function startHarness(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'fluxy-e2e-'));
-  const server = await createServer({ port: 0, dataFile: join(dir, 'db.json'), staticDir: NOTES_DIST });
+  const requests: string[] = [];
+  const server = await createServer({
+    port: 0,
+    dataFile: join(dir, 'db.json'),
+    staticDir: NOTES_DIST,
+    log: (line) => requests.push(line),
+  });
   const context = await launchProfile(join(dir, 'profile'));
   return {
     server,
+    requests,
     context,
     async close() {
       await context.close().catch(() => undefined);
