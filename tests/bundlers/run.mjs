@@ -250,15 +250,23 @@ async function browserFixture(browser, name) {
       for (const [entry, count] of Object.entries(facts.entries))
         check(count > 0, `${name}: ${entry} exports nothing`);
       await context.setOffline(true);
+      const offlineAt = Date.now();
       await within(
         10_000,
         `${name}: isOnline turns false`,
         first.waitForFunction(() => !window.fixture.isOnline(), null, { timeout: 0 }),
       );
+      const queuedAt = Date.now();
       const id = await first.evaluate(() => window.fixture.queue('written offline'));
       check((await first.evaluate(() => window.fixture.pending())) === 1, `${name}: the op is not pending`);
+      // Unload the app while the page is still offline, then close it: closing detaches the
+      // page's DevTools session, which lifts the offline emulation for the renderer's last moments.
+      await first.goto('about:blank');
       await first.close();
-      check(server.received.length === 0, `${name}: something reached the server while offline`);
+      check(
+        server.received.length === 0,
+        `${name}: something reached the server while offline (offline at ${offlineAt}, queued at ${queuedAt}): ${JSON.stringify(server.received)}`,
+      );
       await context.setOffline(false);
       const second = await openFixture(context, server.url, `${name} (reloaded)`);
       await within(
