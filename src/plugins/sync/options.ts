@@ -152,22 +152,14 @@ const retryKeys = ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'
 /** Validate options and apply defaults. Throws `sync/invalid-options`. @internal */
 export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   const given = checkOptions(options, knownKeys, { where, example: "{ baseUrl: '/api' }" }, invalidOptions);
-  const { baseUrl, headers, fetch, namespace, locks, now, random } = given;
+  const { baseUrl, headers, fetch, namespace, locks, now, random, serverId } = given;
   if (baseUrl !== undefined) {
     if (typeof baseUrl !== 'string' || baseUrl.trim() === '')
       throw invalid('baseUrl must be a non-empty string');
-    if (/^[a-z][a-z0-9+.-]*:/i.test(baseUrl)) {
-      let parsed: URL;
-      try {
-        parsed = new URL(baseUrl);
-      } catch {
-        throw invalid(`baseUrl "${baseUrl}" is not a valid URL`);
-      }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-        throw invalid('baseUrl must be http or https');
-      if (parsed.username || parsed.password)
-        throw invalid('baseUrl must not contain credentials: use the headers option');
-    }
+    if (absoluteUrl.test(baseUrl) && !httpUrl(baseUrl))
+      throw invalid(
+        `baseUrl "${baseUrl}" must be an http(s) URL without credentials (use the headers option)`,
+      );
   }
   if (headers !== undefined && typeof headers !== 'function') {
     if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
@@ -200,7 +192,6 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   ) {
     throw invalid('locks must be a LockManager (navigator.locks) or false');
   }
-  const { serverId } = given;
   if (
     serverId !== undefined &&
     typeof serverId !== 'function' &&
@@ -212,7 +203,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   let batch: ResolvedSyncOptions['batch'];
   if (given.batch !== undefined) {
     const place = { where, name: 'batch', example: "{ url: '/batch', max: 100 }" };
-    const { url, max = 100 } = checkOptions(given.batch, ['url', 'max'], place, invalidOptions);
+    const { url, max } = checkOptions(given.batch, ['url', 'max'], place, invalidOptions);
     if (typeof url !== 'string' || url.trim() === '') throw invalid('batch.url must be a non-empty string');
     let target: URL;
     try {
@@ -224,20 +215,20 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     }
     if (originPolicy(baseUrl as string | undefined, allowedOrigins)?.(target) === false)
       throw invalid(`batch.url "${url}" is not on baseUrl's origin nor in allowedOrigins`);
-    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000)
-      throw invalid('batch.max must be a whole number from 1 to 1000');
-    batch = { url, max };
+    batch = { url, max: wholeNumber(max, 'batch.max', 1, 1000, 100) };
   }
   const retry = { ...defaultRetryOptions };
   if (given.retry !== undefined) {
     const place = { where, name: 'retry', example: '{ maxAttempts: 5 }' };
     for (const [key, value] of Object.entries(checkOptions(given.retry, retryKeys, place, invalidOptions))) {
-      if (value === undefined) continue;
-      const [min, max] = key === 'maxAttempts' ? [1, Number.MAX_SAFE_INTEGER] : [0, maxTimerMs];
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-        throw invalid(`retry.${key} must be a whole number from ${min} to ${max}`);
-      }
-      retry[key as keyof RetryOptions] = value;
+      const attempts = key === 'maxAttempts';
+      retry[key as keyof RetryOptions] = wholeNumber(
+        value,
+        `retry.${key}`,
+        attempts ? 1 : 0,
+        attempts ? Number.MAX_SAFE_INTEGER : maxTimerMs,
+        retry[key as keyof RetryOptions],
+      );
     }
     if (retry.baseDelayMs > retry.maxDelayMs)
       throw invalid('retry.baseDelayMs must not exceed retry.maxDelayMs');
@@ -246,11 +237,23 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     baseUrl: baseUrl as string | undefined,
     headers: headers as HeadersOption | undefined,
     retry,
-    timeoutMs: positiveInteger(given.timeoutMs, 'timeoutMs', 30_000),
-    intervalMs: positiveInteger(given.intervalMs, 'intervalMs', 30_000),
+    timeoutMs: wholeNumber(given.timeoutMs, 'timeoutMs (ms)', 1, maxTimerMs, 30_000),
+    intervalMs: wholeNumber(given.intervalMs, 'intervalMs (ms)', 1, maxTimerMs, 30_000),
     fetch: fetch as FetchFunction | undefined,
-    maxBodyBytes: positiveInteger(given.maxBodyBytes, 'maxBodyBytes', 1_048_576),
-    maxResponseBytes: positiveInteger(given.maxResponseBytes, 'maxResponseBytes', 1_048_576),
+    maxBodyBytes: wholeNumber(
+      given.maxBodyBytes,
+      'maxBodyBytes (bytes)',
+      1,
+      Number.MAX_SAFE_INTEGER,
+      1_048_576,
+    ),
+    maxResponseBytes: wholeNumber(
+      given.maxResponseBytes,
+      'maxResponseBytes (bytes)',
+      1,
+      Number.MAX_SAFE_INTEGER,
+      1_048_576,
+    ),
     allowedOrigins,
     namespace: (namespace as string | undefined) ?? 'sync',
     locks: locks as LockManagerLike | false | undefined,
@@ -261,26 +264,24 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   };
 }
 
+const absoluteUrl = /^[a-z][a-z0-9+.-]*:/i;
+
+/** `text` parsed, if it is an absolute http(s) URL without credentials. */
+function httpUrl(text: string): URL | undefined {
+  try {
+    const url = new URL(text);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password) return url;
+  } catch {}
+  return undefined;
+}
+
 function checkAllowedOrigins(value: unknown): readonly string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value))
     throw invalid('allowedOrigins must be an array of origins such as "https://api.example.com"');
   return value.map((origin: unknown) => {
-    let parsed: URL | undefined;
-    try {
-      parsed = typeof origin === 'string' ? new URL(origin) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (
-      !parsed ||
-      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
-      parsed.pathname !== '/' ||
-      parsed.search !== '' ||
-      parsed.hash !== '' ||
-      parsed.username !== '' ||
-      parsed.password !== ''
-    ) {
+    const parsed = typeof origin === 'string' ? httpUrl(origin) : undefined;
+    if (parsed?.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') {
       throw invalid(
         `allowedOrigins: ${JSON.stringify(origin)} is not an origin: give scheme, host and port only, e.g. "https://api.example.com"`,
       );
@@ -312,12 +313,11 @@ export function originPolicy(
   return (url) => allowed.has(url.origin);
 }
 
-function positiveInteger(value: unknown, name: string, fallback: number): number {
+/** `value`, a whole number from `min` to `max`, or `fallback` when undefined. */
+function wholeNumber(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
-  const bytes = name === 'maxBodyBytes' || name === 'maxResponseBytes';
-  const limit = bytes ? Number.MAX_SAFE_INTEGER : maxTimerMs;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > limit) {
-    throw invalid(`${name} must be a whole number from 1 to ${limit} (${bytes ? 'bytes' : 'ms'})`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${name} must be a whole number from ${min} to ${max}`);
   }
   return value;
 }
@@ -338,7 +338,7 @@ function invalid(problem: string): FluxyError {
  * @internal
  */
 export function resolveOperationUrl(url: string, baseUrl: string | undefined): URL {
-  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(url);
+  const absolute = absoluteUrl.test(url);
   const joined =
     absolute || baseUrl === undefined ? url : `${baseUrl.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
   const page = (globalThis as { location?: { href?: string } }).location?.href;

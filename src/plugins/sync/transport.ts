@@ -380,58 +380,44 @@ export function parseRetryAfter(
   return Math.min(Math.max(0, at - now), maxMs);
 }
 
-const monthNames = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const dayNames = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-const longDayNames = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
-const imfFixdate = /^([A-Za-z]{3}), (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const rfc850Date = /^([A-Za-z]{6,9}), (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const asctimeDate = /^([A-Za-z]{3}) ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+const months = 'janfebmaraprmayjunjulaugsepoctnovdec';
+const dayName = /^(mon|tue|wed|thu|fri|sat|sun)$/i;
+const longDayName = /^(mon|tues|wednes|thurs|fri|satur|sun)day$/i;
+/**
+ * The three forms, then their common time: IMF-fixdate (`Sun, 06 Nov 1994` … `GMT`), RFC 850
+ * (`Sunday, 06-Nov-94` … `GMT`) and asctime (`Sun Nov  6` … `1994`: one-digit days are padded
+ * with a space, never written "Nov 6" or " 6").
+ */
+const httpDate =
+  /^(?:([A-Za-z]{3}), (\d\d) ([A-Za-z]{3}) (\d{4})|([A-Za-z]{6,9}), (\d\d)-([A-Za-z]{3})-(\d\d)|([A-Za-z]{3}) ([A-Za-z]{3}) ( [1-9]|[0-3]\d)) (\d\d):(\d\d):(\d\d)(?: GMT| (\d{4}))$/;
 
 /** An HTTP date (RFC 9110 §5.6.7, any of its three forms) as ms since the epoch, or undefined. */
 function parseHttpDate(text: string, now: number): number | undefined {
-  let match = imfFixdate.exec(text);
-  if (match) {
-    const [, day = '', date = '', month = '', year = '', hour = '', minute = '', second = ''] = match;
-    if (!dayNames.includes(day.toLowerCase())) return undefined;
-    return utc(Number(year), month, Number(date), Number(hour), Number(minute), Number(second));
-  }
-  match = rfc850Date.exec(text);
-  if (match) {
-    const [, day = '', date = '', month = '', year = '', hour = '', minute = '', second = ''] = match;
-    if (!longDayNames.includes(day.toLowerCase())) return undefined;
+  const match = httpDate.exec(text);
+  // asctime ends with its year, the two others with GMT.
+  if (!match || (match[9] === undefined) !== (match[15] === undefined)) return undefined;
+  const day = match[1] ?? match[5] ?? match[9] ?? '';
+  const month = match[3] ?? match[7] ?? match[10] ?? '';
+  const rfc850 = match[5] !== undefined;
+  if (!(rfc850 ? longDayName : dayName).test(day)) return undefined;
+  let year = Number(match[4] ?? match[8] ?? match[15]);
+  if (rfc850) {
     // RFC 9110: a two-digit year that looks more than 50 years ahead is in the past century.
     const thisYear = new Date(now).getUTCFullYear();
-    let fullYear = thisYear - (thisYear % 100) + Number(year);
-    if (fullYear > thisYear + 50) fullYear -= 100;
-    else if (fullYear <= thisYear - 50) fullYear += 100;
-    return utc(fullYear, month, Number(date), Number(hour), Number(minute), Number(second));
+    year += thisYear - (thisYear % 100);
+    if (year > thisYear + 50) year -= 100;
+    else if (year <= thisYear - 50) year += 100;
   }
-  match = asctimeDate.exec(text);
-  if (match) {
-    const [, day = '', month = '', date = '', hour = '', minute = '', second = '', year = ''] = match;
-    if (!dayNames.includes(day.toLowerCase())) return undefined;
-    // One-digit days are padded with a space ("Nov  6"), never written "Nov 6" or " 6".
-    if (!/^( [1-9]|[0-3]\d)$/.test(date)) return undefined;
-    return utc(Number(year), month, Number(date.trim()), Number(hour), Number(minute), Number(second));
-  }
-  return undefined;
-}
-
-/** The instant of a calendar date and time in UTC, or undefined if no such date exists. */
-function utc(
-  year: number,
-  monthName: string,
-  date: number,
-  hour: number,
-  minute: number,
-  second: number,
-): number | undefined {
-  const month = monthNames.indexOf(monthName.toLowerCase());
+  const date = Number(match[2] ?? match[6] ?? match[11]); // (Number(' 6') is 6: asctime's padded day)
+  const hour = Number(match[12]);
+  const minute = Number(match[13]);
+  const second = Number(match[14]);
+  const index = months.indexOf(month.toLowerCase());
   // Seconds up to 60: RFC 9110 allows a leap second.
-  if (month < 0 || hour > 23 || minute > 59 || second > 60 || date < 1) return undefined;
+  if (index % 3 !== 0 || hour > 23 || minute > 59 || second > 60 || date < 1) return undefined;
   const instant = new Date(0);
-  instant.setUTCFullYear(year, month, date);
-  if (instant.getUTCMonth() !== month || instant.getUTCDate() !== date) return undefined; // 31 Feb
+  instant.setUTCFullYear(year, index / 3, date);
+  if (instant.getUTCMonth() !== index / 3 || instant.getUTCDate() !== date) return undefined; // 31 Feb
   instant.setUTCHours(hour, minute, second, 0);
   return instant.getTime();
 }
