@@ -84,16 +84,38 @@ export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {
     { where: '', name: 'probe', example: "{ url: '/health' } or left out" },
     invalidProbe,
   );
-  const url = checkUrl(given.url);
-  const intervalMs = duration(given, 'intervalMs', PROBE_DEFAULTS.intervalMs);
-  const maxIntervalMs = duration(given, 'maxIntervalMs', Math.max(PROBE_DEFAULTS.maxIntervalMs, intervalMs));
-  const timeoutMs = duration(given, 'timeoutMs', PROBE_DEFAULTS.timeoutMs);
-  if (maxIntervalMs < intervalMs) {
+  const { url, method = PROBE_DEFAULTS.method } = given;
+  if (typeof url !== 'string' || url.trim() === '') {
     throw invalidProbe(
-      `probe.maxIntervalMs (${maxIntervalMs}) is below probe.intervalMs (${intervalMs}): raise it or lower intervalMs.`,
+      "probe.url must be a non-empty string, e.g. '/health' or 'https://api.example.com/health'.",
     );
   }
-  return { url, intervalMs, maxIntervalMs, timeoutMs, method: checkMethod(given.method) };
+  // A relative URL is checked against a placeholder here, and resolved against the page at start.
+  const parsed = parseHttpUrl(url, PLACEHOLDER_BASE);
+  const resolved = { ...PROBE_DEFAULTS, url: isAbsolute(url) ? parsed.href : url };
+  for (const key of ['intervalMs', 'maxIntervalMs', 'timeoutMs'] as const) {
+    const value =
+      given[key] ??
+      (key === 'maxIntervalMs' ? Math.max(resolved.maxIntervalMs, resolved.intervalMs) : resolved[key]);
+    // (NaN fails both comparisons; Infinity the second.)
+    if (typeof value !== 'number' || !(value >= MIN_DELAY_MS && value <= MAX_DELAY_MS)) {
+      throw invalidProbe(
+        `probe.${key} must be a finite number of milliseconds from ${MIN_DELAY_MS} to ${MAX_DELAY_MS}, got ${describeInput(value)}.`,
+      );
+    }
+    resolved[key] = value;
+  }
+  if (resolved.maxIntervalMs < resolved.intervalMs) {
+    throw invalidProbe(
+      `probe.maxIntervalMs (${resolved.maxIntervalMs}) is below probe.intervalMs (${resolved.intervalMs}): raise it or lower intervalMs.`,
+    );
+  }
+  const upper = typeof method === 'string' ? method.toUpperCase() : undefined;
+  if (upper !== 'HEAD' && upper !== 'GET') {
+    throw invalidProbe(`probe.method must be 'HEAD' or 'GET', got ${describeInput(method)}.`);
+  }
+  resolved.method = upper;
+  return resolved;
 }
 
 /**
@@ -107,36 +129,21 @@ export function resolveProbeUrl(url: string, baseUrl: string | undefined): strin
       `probe.url "${url}" is relative and there is no page location to resolve it against (Node?): use an absolute http(s) URL.`,
     );
   }
-  let resolved: URL;
-  try {
-    resolved = new URL(url, baseUrl);
-  } catch {
-    throw invalidProbe(`probe.url "${url}" cannot be resolved against "${baseUrl}": use an absolute URL.`);
-  }
-  if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') {
-    throw invalidProbe(
-      `probe.url "${url}" resolves to "${resolved.href}", which is not http(s): use an absolute http(s) URL.`,
-    );
-  }
-  return resolved.href;
+  return parseHttpUrl(url, baseUrl).href;
 }
 
-function checkUrl(url: unknown): string {
-  if (typeof url !== 'string' || url.trim() === '') {
+/** `url` resolved against `base`, if that gives an http(s) URL; else throws `connectivity/invalid-probe`. */
+function parseHttpUrl(url: string, base: string): URL {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url, base);
+  } catch {}
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
     throw invalidProbe(
-      "probe.url must be a non-empty string, e.g. '/health' or 'https://api.example.com/health'.",
+      `probe.url "${url}" ${parsed ? `resolves to "${parsed.href}", which is not http(s)` : 'is not a valid URL'}: use an absolute http(s) URL.`,
     );
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url, PLACEHOLDER_BASE);
-  } catch {
-    throw invalidProbe(`probe.url "${url}" is not a valid URL.`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw invalidProbe(`probe.url "${url}" must use http: or https:, not ${parsed.protocol}`);
-  }
-  return isAbsolute(url) ? parsed.href : url;
+  return parsed;
 }
 
 function isAbsolute(url: string): boolean {
@@ -146,24 +153,4 @@ function isAbsolute(url: string): boolean {
   } catch {
     return false;
   }
-}
-
-function duration(given: Record<string, unknown>, key: string, fallback: number): number {
-  const value = given[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_DELAY_MS || value > MAX_DELAY_MS) {
-    throw invalidProbe(
-      `probe.${key} must be a finite number of milliseconds from ${MIN_DELAY_MS} to ${MAX_DELAY_MS}, got ${describeInput(value)}.`,
-    );
-  }
-  return value;
-}
-
-function checkMethod(method: unknown): ProbeMethod {
-  if (method === undefined) return PROBE_DEFAULTS.method;
-  const upper = typeof method === 'string' ? method.toUpperCase() : undefined;
-  if (upper !== 'HEAD' && upper !== 'GET') {
-    throw invalidProbe(`probe.method must be 'HEAD' or 'GET', got ${describeInput(method)}.`);
-  }
-  return upper;
 }
