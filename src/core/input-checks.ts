@@ -15,41 +15,24 @@ export function describeInput(value: unknown): string {
   return typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
 }
 
-/** Where an options object was given, for the messages of {@link checkOptions}. @internal */
-export interface OptionsPlace {
-  /** The call, e.g. `new StoragePlugin(options)`; empty for a nested object that names itself. */
-  readonly where: string;
-  /** What the object is called. @default 'options' */
-  readonly name?: string;
-  /** A valid value, e.g. `{ name: "app" }`. */
-  readonly example: string;
-}
-
 /**
  * `options` as a record, after checking its shape: `undefined` (none: `{}`) or a plain object —
- * not null, not an array — whose keys are all in `known`. Otherwise throws `fail(message)`, the
- * message saying where, what was given, and what is accepted. @internal
+ * not null, not an array — whose keys are all in `known`. Otherwise throws `fail(problem)`, the
+ * problem saying what was given (or which key is unknown) and what is accepted; the caller's
+ * `fail` says where, with an example. (A callback rather than a description of the place: the
+ * production build drops the messages, and with them everything that only served them.) @internal
  */
 export function checkOptions(
   options: unknown,
   known: readonly string[],
-  place: OptionsPlace,
-  fail: (message: string) => Error,
+  fail: (problem: string) => Error,
 ): Record<string, unknown> {
-  const { where, name = 'options', example } = place;
   if (options === undefined) return {};
-  // Each message is one literal (no variable computed for it), so the production build drops it whole.
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw fail(
-      `${where ? `${where}: ` : ''}${name} must be an object such as ${example} (got ${describeInput(options)}).`,
-    );
+    throw fail(`must be an object (got ${describeInput(options)})`);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw fail(
-        `${where || name}: unknown ${where && name !== 'options' ? `${name} option` : 'option'} "${key}"; the options are ${known.join(', ')}.`,
-      );
-    }
+    if (!known.includes(key)) throw fail(`has no option "${key}"; the options are ${known.join(', ')}`);
   }
   return options as Record<string, unknown>;
 }

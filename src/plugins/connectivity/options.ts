@@ -67,22 +67,16 @@ export function assertOptionsObject(
   allowed: readonly string[],
   label: string,
 ): asserts options is Record<string, unknown> | undefined {
-  checkOptions(
-    options,
-    allowed,
-    { where: label, example: `${label}({ probe: { url: '/health' } })` },
-    invalidArgument,
+  checkOptions(options, allowed, (problem) =>
+    invalidArgument(`${label}: options ${problem}, e.g. ${label}({ probe: { url: '/health' } }).`),
   );
 }
 
 /** Validates `probe` and applies the defaults; the URL may still be relative. @internal */
 export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {
   if (probe === undefined) return undefined;
-  const given = checkOptions(
-    probe,
-    PROBE_KEYS,
-    { where: '', name: 'probe', example: "{ url: '/health' } or left out" },
-    invalidProbe,
+  const given = checkOptions(probe, PROBE_KEYS, (problem) =>
+    invalidProbe(`probe ${problem}, e.g. { url: '/health' }, or left out.`),
   );
   const { url, method = PROBE_DEFAULTS.method } = given;
   if (typeof url !== 'string' || url.trim() === '') {

@@ -74,11 +74,8 @@ const known: ReadonlyArray<keyof StorageOptions & string> = [
  * options, `storage/unknown-driver` and `storage/invalid-secret` for their cases. @internal
  */
 export function resolveStorageOptions(options: unknown): ResolvedStorageOptions {
-  const given = checkOptions(
-    options,
-    known,
-    { where: 'new StoragePlugin(options)', example: '{ name: "app" }' },
-    invalidArgument,
+  const given = checkOptions(options, known, (problem) =>
+    invalidArgument(`new StoragePlugin(options): options ${problem}, e.g. { name: "app" }.`),
   );
   const { name = 'fluxy', secret, key, iterations, driver, dir = '.fluxy', quota, engine, indexedDB } = given;
   if (typeof name !== 'string' || name.trim() === '' || name.length > 100 || hasLoneSurrogate(name)) {

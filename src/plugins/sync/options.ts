@@ -151,7 +151,9 @@ const retryKeys = ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'
 
 /** Validate options and apply defaults. Throws `sync/invalid-options`. @internal */
 export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
-  const given = checkOptions(options, knownKeys, { where, example: "{ baseUrl: '/api' }" }, invalidOptions);
+  const given = checkOptions(options, knownKeys, (problem) =>
+    invalid(`options ${problem}, e.g. { baseUrl: '/api' }`),
+  );
   const { baseUrl, headers, fetch, namespace, locks, now, random, serverId } = given;
   if (baseUrl !== undefined) {
     if (typeof baseUrl !== 'string' || baseUrl.trim() === '')
@@ -202,8 +204,9 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   const allowedOrigins = checkAllowedOrigins(given.allowedOrigins);
   let batch: ResolvedSyncOptions['batch'];
   if (given.batch !== undefined) {
-    const place = { where, name: 'batch', example: "{ url: '/batch', max: 100 }" };
-    const { url, max } = checkOptions(given.batch, ['url', 'max'], place, invalidOptions);
+    const { url, max } = checkOptions(given.batch, ['url', 'max'], (problem) =>
+      invalid(`batch ${problem}, e.g. { url: '/batch', max: 100 }`),
+    );
     if (typeof url !== 'string' || url.trim() === '') throw invalid('batch.url must be a non-empty string');
     let target: URL;
     try {
@@ -219,8 +222,10 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   }
   const retry = { ...defaultRetryOptions };
   if (given.retry !== undefined) {
-    const place = { where, name: 'retry', example: '{ maxAttempts: 5 }' };
-    for (const [key, value] of Object.entries(checkOptions(given.retry, retryKeys, place, invalidOptions))) {
+    const checked = checkOptions(given.retry, retryKeys, (problem) =>
+      invalid(`retry ${problem}, e.g. { maxAttempts: 5 }`),
+    );
+    for (const [key, value] of Object.entries(checked)) {
       const attempts = key === 'maxAttempts';
       retry[key as keyof RetryOptions] = wholeNumber(
         value,

@@ -25,11 +25,8 @@ export interface ListOptions {
 export function checkListOptions(options: unknown, method: 'pending' | 'failed'): ListOptions {
   const where = `sync.${method}(options)`;
   const invalid = (message: string) => new FluxyError('sync/invalid-options', message);
-  const given = checkOptions(
-    options,
-    ['limit', 'after'],
-    { where, example: '{ limit: 100, after: lastId }' },
-    invalid,
+  const given = checkOptions(options, ['limit', 'after'], (problem) =>
+    invalid(`${where}: options ${problem}, e.g. { limit: 100, after: lastId }.`),
   );
   const { limit, after } = given;
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)) {

@@ -1,5 +1,6 @@
 import { FluxyError } from '../../core/errors.js';
 import { checkOptions, describeInput, hasLoneSurrogate } from '../../core/input-checks.js';
+import type { SyncErrorCode } from './errors.js';
 import { type JsonValue, toJsonText, utf8Length } from './json-value.js';
 
 /** The HTTP methods an operation may use. */
@@ -112,17 +113,17 @@ export function prepareOperation(
 ): OperationDraft {
   const normalisedMethod = checkMethod(method);
   const checkedUrl = checkUrl(url, limits.resolveUrl);
-  const given = checkOptions(
-    options,
-    optionKeys,
-    { where: 'queue(method, url, options)', example: '{ body, headers, meta }' },
-    (message) => new FluxyError('sync/invalid-options', message),
+  const given = checkOptions(options, optionKeys, (problem) =>
+    refuse(
+      'sync/invalid-options',
+      `queue(method, url, options): options ${problem}, e.g. { body, headers, meta }.`,
+    ),
   );
   const draft: OperationDraft = { method: normalisedMethod, url: checkedUrl };
   let size = 0;
   if (given.body !== undefined) {
     if (normalisedMethod === 'GET') {
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-body',
         'queue("GET", …) cannot have a body: use POST, PUT or PATCH, or put the data in the URL.',
       );
@@ -147,7 +148,7 @@ export function prepareOperation(
     draft.meta = JSON.parse(metaText) as JsonValue;
   }
   if (size > limits.maxBodyBytes) {
-    throw new FluxyError(
+    throw refuse(
       'sync/body-too-large',
       `queue(): body and meta take ${size} bytes, over the limit of ${limits.maxBodyBytes}. Send large files another way, or raise the SyncPlugin option maxBodyBytes.`,
     );
@@ -158,7 +159,7 @@ export function prepareOperation(
   }
   if (given.kind !== undefined) {
     if (typeof given.kind !== 'string' || given.kind.trim() === '' || given.kind.length > 200) {
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-options',
         'queue(): kind must be a non-empty string of at most 200 characters, e.g. "note.create".',
       );
@@ -167,13 +168,13 @@ export function prepareOperation(
   }
   if (given.tempId !== undefined) {
     if (normalisedMethod === 'GET' || normalisedMethod === 'DELETE') {
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-options',
         `queue(): tempId belongs to a create (POST, PUT or PATCH), not to ${normalisedMethod}.`,
       );
     }
     if (typeof given.tempId !== 'string' || !/^[A-Za-z0-9._~-]{8,200}$/.test(given.tempId)) {
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-options',
         'queue(): tempId must be 8 to 200 characters of A-Z a-z 0-9 . _ ~ - (unique enough not to appear by chance), e.g. "tmp_3f9c2a71".',
       );
@@ -185,14 +186,14 @@ export function prepareOperation(
 
 function checkMethod(method: unknown): HttpMethod {
   if (typeof method !== 'string' || !tokenPattern.test(method)) {
-    throw new FluxyError(
+    throw refuse(
       'sync/invalid-method',
       `queue(method, …): method must be one of GET, POST, PUT, PATCH, DELETE (got ${describeInput(method)}).`,
     );
   }
   const upper = method.toUpperCase();
   if (!methods.has(upper)) {
-    throw new FluxyError(
+    throw refuse(
       'sync/invalid-method',
       `queue(): method "${method}" is not supported: use GET, POST, PUT, PATCH or DELETE.`,
     );
@@ -202,33 +203,30 @@ function checkMethod(method: unknown): HttpMethod {
 
 function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw new FluxyError(
+    throw refuse(
       'sync/invalid-url',
       `queue(method, url): url must be a non-empty string such as "/api/notes" (got ${describeInput(url)}).`,
     );
   }
   if (utf8Length(url) > maxUrlBytes) {
-    throw new FluxyError(
+    throw refuse(
       'sync/invalid-url',
       `queue(): url is ${utf8Length(url)} bytes long, over the limit of ${maxUrlBytes} (servers and proxies refuse longer ones): put the data in the body.`,
     );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(url) || hasLoneSurrogate(url)) {
-    throw new FluxyError(
+    throw refuse(
       'sync/invalid-url',
       'queue(): url contains a control character (CR, LF, NUL, …) or a lone UTF-16 surrogate: encode it with encodeURIComponent.',
     );
   }
   const resolved = resolveUrl(url);
   if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') {
-    throw new FluxyError(
-      'sync/invalid-url',
-      `queue(): url must be http or https (got "${resolved.protocol}").`,
-    );
+    throw refuse('sync/invalid-url', `queue(): url must be http or https (got "${resolved.protocol}").`);
   }
   if (resolved.username !== '' || resolved.password !== '') {
-    throw new FluxyError(
+    throw refuse(
       'sync/credentials-in-queue',
       'queue(): url contains credentials (user:password@): pass them in the SyncPlugin headers option instead, evaluated at send time.',
     );
@@ -255,7 +253,7 @@ export function checkHeaderRecord(
   const prototype =
     headers !== null && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
   if (prototype !== Object.prototype && prototype !== null) {
-    throw new FluxyError(
+    throw refuse(
       'sync/invalid-headers',
       `${where}: headers must be a plain object such as { "X-Request-Source": "editor" } (got ${describeInput(headers)}).`,
     );
@@ -265,15 +263,15 @@ export function checkHeaderRecord(
   for (const [name, value] of Object.entries(headers as object)) {
     const lower = name.toLowerCase();
     if (!tokenPattern.test(name))
-      throw new FluxyError('sync/invalid-headers', `${where}: "${name}" is not a valid header name.`);
+      throw refuse('sync/invalid-headers', `${where}: "${name}" is not a valid header name.`);
     if (lower === '__proto__') {
       // `result[name] = value` would set the prototype and drop the header: refuse it instead.
-      throw new FluxyError('sync/invalid-headers', `${where}: a header cannot be named "${name}".`);
+      throw refuse('sync/invalid-headers', `${where}: a header cannot be named "${name}".`);
     }
     const credential =
       credentialHeaders.has(lower) || (!forbiddenHeaders.has(lower) && credentialLikeHeader.test(lower));
     if (credential && context.credentials === 'refuse') {
-      throw new FluxyError(
+      throw refuse(
         'sync/credentials-in-queue',
         `${where}: the ${name} header looks like a credential and would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale; per-operation headers whose name has a word such as auth, token, key, secret, password, session, signature or cookie are refused.`,
       );
@@ -282,32 +280,37 @@ export function checkHeaderRecord(
       !credential &&
       (forbiddenHeaders.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-'))
     ) {
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-headers',
         `${where}: the ${name} header is set by the browser or by Fluxy itself and cannot be given.`,
       );
     }
     if (typeof value !== 'string')
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-headers',
         `${where}: header ${name} must be a string (got ${describeInput(value)}).`,
       );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection guard
     if (/[\r\n\u0000]/.test(value))
-      throw new FluxyError('sync/invalid-headers', `${where}: header ${name} contains CR, LF or NUL.`);
+      throw refuse('sync/invalid-headers', `${where}: header ${name} contains CR, LF or NUL.`);
     if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
-      throw new FluxyError(
+      throw refuse(
         'sync/invalid-headers',
         `${where}: header ${name} has characters HTTP headers cannot carry (only Latin-1): encode the value, e.g. with encodeURIComponent.`,
       );
     }
     if (seen.has(lower))
-      throw new FluxyError(
-        'sync/invalid-headers',
-        `${where}: header ${name} is given twice with different cases.`,
-      );
+      throw refuse('sync/invalid-headers', `${where}: header ${name} is given twice with different cases.`);
     seen.add(lower);
     result[name] = value;
   }
   return result;
+}
+
+/**
+ * The error `queue()`'s checks throw. One factory (not `new FluxyError` at each check) lets the
+ * production build, whose messages are empty, merge the checks that throw the same code.
+ */
+function refuse(code: SyncErrorCode, message: string): FluxyError {
+  return new FluxyError(code, message);
 }
