@@ -1,7 +1,7 @@
 import { invalidArgument } from '../../core/errors.js';
-import { describeInput } from '../../core/input-checks.js';
+import { checkOptions, describeInput } from '../../core/input-checks.js';
 import type { FetchFunction } from '../../core/platform-types.js';
-import { assertOptionsObject, normalizeProbe, type ProbeOptions, type ResolvedProbe } from './options.js';
+import { normalizeProbe, type ProbeOptions, type ResolvedProbe } from './options.js';
 import type { PlatformConnectivity } from './platform.js';
 
 /**
@@ -85,19 +85,19 @@ const defaultFetch: FetchFunction = (url, init) => fetch(url, init);
  * Validates every option of a monitor (throws `invalid-argument` or `connectivity/invalid-probe`)
  * and returns its dependencies with defaults. @internal
  */
-export function validateMonitorOptions(
-  options: unknown,
-  label = 'new ConnectivityMonitor',
-): ConnectivityDependencies {
-  assertOptionsObject(options, MONITOR_OPTION_KEYS, label);
-  const given = options ?? {};
+export function validateMonitorOptions(options: unknown): ConnectivityDependencies {
+  const given = checkOptions(options, MONITOR_OPTION_KEYS, (problem) =>
+    invalidArgument(`new ConnectivityMonitor: options ${problem}, e.g. { probe: { url: '/health' } }.`),
+  );
   const probe = normalizeProbe(given.probe);
   if (given.initial !== undefined && typeof given.initial !== 'boolean') {
-    throw invalidArgument(`${label}: initial must be true or false, got ${describeInput(given.initial)}.`);
+    throw invalidArgument(
+      `new ConnectivityMonitor: initial must be true or false, got ${describeInput(given.initial)}.`,
+    );
   }
   for (const key of ['fetch', 'random', 'now', 'onError'] as const) {
     if (given[key] !== undefined && typeof given[key] !== 'function') {
-      throw invalidArgument(`${label}: ${key} must be a function.`);
+      throw invalidArgument(`new ConnectivityMonitor: ${key} must be a function.`);
     }
   }
   const timers = given.timers as Partial<Timers> | null | undefined;
@@ -105,7 +105,9 @@ export function validateMonitorOptions(
     timers !== undefined &&
     (timers === null || typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')
   ) {
-    throw invalidArgument(`${label}: timers must have setTimeout(callback, ms) and clearTimeout(handle).`);
+    throw invalidArgument(
+      `new ConnectivityMonitor: timers must have setTimeout(callback, ms) and clearTimeout(handle).`,
+    );
   }
   // Called as plain functions: `window.fetch` called as a method of another object throws
   // "Illegal invocation" in browsers.

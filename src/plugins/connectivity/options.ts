@@ -1,4 +1,3 @@
-import { invalidArgument } from '../../core/errors.js';
 import { checkOptions, describeInput } from '../../core/input-checks.js';
 import { invalidProbe } from './errors.js';
 
@@ -57,20 +56,6 @@ const MAX_DELAY_MS = 2_147_483_647;
 const PROBE_KEYS = ['url', 'intervalMs', 'maxIntervalMs', 'timeoutMs', 'method'];
 // Only used to tell a relative URL from an unparsable one; never requested.
 const PLACEHOLDER_BASE = 'http://relative.invalid/';
-
-/**
- * Throws `invalid-argument` unless `options` is undefined or a plain object whose keys are all in
- * `allowed`. @internal
- */
-export function assertOptionsObject(
-  options: unknown,
-  allowed: readonly string[],
-  label: string,
-): asserts options is Record<string, unknown> | undefined {
-  checkOptions(options, allowed, (problem) =>
-    invalidArgument(`${label}: options ${problem}, e.g. ${label}({ probe: { url: '/health' } }).`),
-  );
-}
 
 /** Validates `probe` and applies the defaults; the URL may still be relative. @internal */
 export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {

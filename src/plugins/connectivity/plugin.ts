@@ -1,11 +1,11 @@
 import type { ReadonlySignal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { invalidArgument } from '../../core/errors.js';
+import { checkOptions } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './monitor-options.js';
-import { assertOptionsObject } from './options.js';
 import { browserPlatform } from './platform.js';
 
 /**
@@ -37,7 +37,9 @@ export class ConnectivityPlugin extends FluxyPlugin {
 
   constructor(options: ConnectivityOptions = {}) {
     super();
-    assertOptionsObject(options, PLUGIN_OPTION_KEYS, 'new ConnectivityPlugin');
+    checkOptions(options, PLUGIN_OPTION_KEYS, (problem) =>
+      invalidArgument(`new ConnectivityPlugin: options ${problem}, e.g. { probe: { url: '/health' } }.`),
+    );
     // What a background probe's answer sets off and throws goes to the app's log once init gave one.
     this.#monitor = new ConnectivityMonitor({
       ...options,

@@ -167,13 +167,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
       throw invalid('headers must be an object or a function returning one');
     // The same checks as a function's result at send time (credentials are welcome here).
-    try {
-      checkHeaderRecord(headers, { where: 'headers', credentials: 'allow' });
-    } catch (error) {
-      throw new FluxyError('sync/invalid-options', `new SyncPlugin(options): ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    checkHeaderRecord(headers, 'allow', (code, problem) => invalid(`headers: ${problem} (${code})`));
   }
   for (const [name, value] of [
     ['fetch', fetch],

@@ -85,6 +85,9 @@ export interface BinaryDraft {
   maxBytes: number;
 }
 
+/** The codes {@link checkHeaderRecord} refuses headers with. @internal */
+export type HeaderErrorCode = 'sync/invalid-headers' | 'sync/credentials-in-queue';
+
 /** A validated, frozen operation draft, ready to get an id. @internal */
 export interface OperationDraft {
   method: HttpMethod;
@@ -154,7 +157,9 @@ export function prepareOperation(
     );
   }
   if (given.headers !== undefined) {
-    const headers = checkHeaderRecord(given.headers, { where: 'queue()', credentials: 'refuse' });
+    const headers = checkHeaderRecord(given.headers, 'refuse', (code, problem) =>
+      refuse(code, `queue(method, url, { headers }): ${problem}`),
+    );
     if (Object.keys(headers).length > 0) draft.headers = headers;
   }
   if (given.kind !== undefined) {
@@ -242,65 +247,61 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
  * `queue()`, whose headers are stored) also refuses Authorization, Cookie and
  * Proxy-Authorization, and any name that looks like a credential (a dash-separated word such as
  * auth, token, key, secret, password, session: `X-Api-Key`, `X-Auth-Token`); `'allow'` (for the `headers` option, evaluated at send time) accepts them.
- * Throws a `FluxyError` (`sync/invalid-headers`, or `sync/credentials-in-queue`) whose message
- * starts with `where`. @internal
+ * Throws `fail(code, problem)`: `sync/invalid-headers`, or `sync/credentials-in-queue`; the
+ * caller's `fail` says where. @internal
  */
 export function checkHeaderRecord(
   headers: unknown,
-  context: { where: string; credentials: 'refuse' | 'allow' },
+  credentials: 'refuse' | 'allow',
+  fail: (code: HeaderErrorCode, problem: string) => Error,
 ): Record<string, string> {
-  const { where } = context;
   const prototype =
     headers !== null && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
   if (prototype !== Object.prototype && prototype !== null) {
-    throw refuse(
+    throw fail(
       'sync/invalid-headers',
-      `${where}: headers must be a plain object such as { "X-Request-Source": "editor" } (got ${describeInput(headers)}).`,
+      `headers must be a plain object such as { "X-Request-Source": "editor" } (got ${describeInput(headers)}).`,
     );
   }
   const result: Record<string, string> = {};
   const seen = new Set<string>();
   for (const [name, value] of Object.entries(headers as object)) {
     const lower = name.toLowerCase();
-    if (!tokenPattern.test(name))
-      throw refuse('sync/invalid-headers', `${where}: "${name}" is not a valid header name.`);
+    if (!tokenPattern.test(name)) throw fail('sync/invalid-headers', `"${name}" is not a valid header name.`);
     if (lower === '__proto__') {
       // `result[name] = value` would set the prototype and drop the header: refuse it instead.
-      throw refuse('sync/invalid-headers', `${where}: a header cannot be named "${name}".`);
+      throw fail('sync/invalid-headers', `a header cannot be named "${name}".`);
     }
     const credential =
       credentialHeaders.has(lower) || (!forbiddenHeaders.has(lower) && credentialLikeHeader.test(lower));
-    if (credential && context.credentials === 'refuse') {
-      throw refuse(
+    if (credential && credentials === 'refuse') {
+      throw fail(
         'sync/credentials-in-queue',
-        `${where}: the ${name} header looks like a credential and would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale; per-operation headers whose name has a word such as auth, token, key, secret, password, session, signature or cookie are refused.`,
+        `the ${name} header looks like a credential and would be stored with the operation. Give credentials in the SyncPlugin headers option (a function evaluated at send time), so a token is never at rest and never stale; per-operation headers whose name has a word such as auth, token, key, secret, password, session, signature or cookie are refused.`,
       );
     }
     if (
       !credential &&
       (forbiddenHeaders.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-'))
     ) {
-      throw refuse(
+      throw fail(
         'sync/invalid-headers',
-        `${where}: the ${name} header is set by the browser or by Fluxy itself and cannot be given.`,
+        `the ${name} header is set by the browser or by Fluxy itself and cannot be given.`,
       );
     }
     if (typeof value !== 'string')
-      throw refuse(
-        'sync/invalid-headers',
-        `${where}: header ${name} must be a string (got ${describeInput(value)}).`,
-      );
+      throw fail('sync/invalid-headers', `header ${name} must be a string (got ${describeInput(value)}).`);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection guard
     if (/[\r\n\u0000]/.test(value))
-      throw refuse('sync/invalid-headers', `${where}: header ${name} contains CR, LF or NUL.`);
+      throw fail('sync/invalid-headers', `header ${name} contains CR, LF or NUL.`);
     if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
-      throw refuse(
+      throw fail(
         'sync/invalid-headers',
-        `${where}: header ${name} has characters HTTP headers cannot carry (only Latin-1): encode the value, e.g. with encodeURIComponent.`,
+        `header ${name} has characters HTTP headers cannot carry (only Latin-1): encode the value, e.g. with encodeURIComponent.`,
       );
     }
     if (seen.has(lower))
-      throw refuse('sync/invalid-headers', `${where}: header ${name} is given twice with different cases.`);
+      throw fail('sync/invalid-headers', `header ${name} is given twice with different cases.`);
     seen.add(lower);
     result[name] = value;
   }

@@ -1,3 +1,4 @@
+import { FluxyError } from '../../core/errors.js';
 import type { FetchFunction } from '../../core/platform-types.js';
 import type { Operation, OperationError } from './operation.js';
 import { checkHeaderRecord } from './request-validation.js';
@@ -5,8 +6,6 @@ import { checkHeaderRecord } from './request-validation.js';
 // One attempt, as the engine sees it: send the request (sendOperation), classify what came back
 // (classify), say the error it ends with (…Error), and read when to come back (parseRetryAfter).
 // Pure or self-contained: the engine decides what to do and owns the timers.
-
-const whereHeaders = 'the SyncPlugin headers option';
 
 /**
  * Headers added to every request, or a function evaluated at send time (fresh auth tokens). The
@@ -88,7 +87,13 @@ export async function sendOperation(
       typeof options.headers === 'function' ? await options.headers(operation) : options.headers;
     // Whatever the function returned must be a plain object of valid headers: a string would
     // otherwise be spread into headers named "0", "1", "2"…
-    if (given !== undefined) extra = checkHeaderRecord(given, { where: whereHeaders, credentials: 'allow' });
+    if (given !== undefined) {
+      extra = checkHeaderRecord(
+        given,
+        'allow',
+        (code, problem) => new FluxyError(code, `what the SyncPlugin headers option returned: ${problem}`),
+      );
+    }
   } catch (cause) {
     return { kind: 'headers-failed', cause };
   }
@@ -283,10 +288,9 @@ export function originRefusedError(url: string, at: number): OperationError {
 
 /** The server answered with a redirect (never followed): the operation fails, naming the target. */
 export function redirectError(status: number, location: string | undefined, at: number): OperationError {
-  const target = location ?? 'a target the browser does not reveal (an opaque redirect)';
   const error: OperationError = {
     code: 'sync/redirected',
-    message: `the server answered ${status === 0 ? 'a redirect' : status} to ${target}; redirects are not followed (the write could reach another endpoint or origin): queue the operation with its final URL`,
+    message: `the server answered ${status === 0 ? 'a redirect' : status} to ${location ?? 'a target the browser does not reveal (an opaque redirect)'}; redirects are not followed (the write could reach another endpoint or origin): queue the operation with its final URL`,
     at,
   };
   if (status !== 0) error.status = status;
