@@ -85,9 +85,6 @@ export interface BinaryDraft {
   maxBytes: number;
 }
 
-/** The codes {@link checkHeaderRecord} refuses headers with. @internal */
-export type HeaderErrorCode = 'sync/invalid-headers' | 'sync/credentials-in-queue';
-
 /** A validated, frozen operation draft, ready to get an id. @internal */
 export interface OperationDraft {
   method: HttpMethod;
@@ -253,7 +250,7 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
 export function checkHeaderRecord(
   headers: unknown,
   credentials: 'refuse' | 'allow',
-  fail: (code: HeaderErrorCode, problem: string) => Error,
+  fail: (code: SyncErrorCode, problem: string) => Error,
 ): Record<string, string> {
   const prototype =
     headers !== null && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
