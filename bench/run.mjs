@@ -12,6 +12,8 @@
 //   node bench/run.mjs --only=node-flush-batch-echo --merge   # run some steps, merge them into results.json
 //   node bench/run.mjs --only=flushEcho --quick --profile       # browser steps under Chromium's CPU
 //                                      # profiler: self time per function and per source file (prints only)
+//   node bench/run.mjs --only=node-flush-batch-echo --profile  # Node flush steps: the drains alone
+//                                      # under the inspector's CPU profiler (prints only)
 //   node bench/run.mjs --only=flushTimeline   # where the time between two requests of a flush goes
 //   node bench/run.mjs --only=enqueueTimeline # where one queue() goes (webcrypto; enqueueTimelinePlain:
 //                                      # no secret); with --profile, that variant alone under the profiler
@@ -27,6 +29,7 @@ import { createServer } from '../examples/server/server.mjs';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { formatSizes, measureSizes } from '../scripts/size.mjs';
 import { createEchoServer } from './echo-server.mjs';
+import { summarizeProfiles } from './profile-summary.mjs';
 import { renderResults } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -299,34 +302,25 @@ async function cpuProfile(browser, run) {
     await cdp.detach().catch(() => {});
     const profiles = parts.length > 0 ? parts : [whole];
     if (parts.length > 0) log(`profile: the ${parts.length} part(s) the step marked with console.profile()`);
-    const perFunction = new Map();
-    const perFile = new Map();
-    const add = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
-    let total = 0;
-    for (const profile of profiles) {
-      const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
-      for (const id of profile.samples) {
-        const { functionName, url, lineNumber } = byId.get(id);
-        const file = url ? url.split('/').pop() : functionName || '(anonymous)';
-        add(perFunction, `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`);
-        add(perFile, file);
-      }
-      total += profile.samples.length;
-    }
-    const top = (map, count) =>
-      [...map]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, count)
-        .map(([key, n]) => `${((n / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
-    log(`profile: ${total} samples; self time per function:\n${top(perFunction, 30).join('\n')}`);
-    log(`self time per file:\n${top(perFile, 12).join('\n')}`);
+    const [functions, files] = summarizeProfiles(profiles);
+    log(functions);
+    log(files);
   }
   return result;
 }
 
 function runNodeSide({ bundle, serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, steps }) {
   return new Promise((resolve, reject) => {
-    const config = { serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, rounds: quick ? 1 : 3, only: steps };
+    const config = {
+      serverUrl,
+      echoUrl,
+      slowEchoUrl,
+      outFile,
+      tmpDir,
+      rounds: quick ? 1 : 3,
+      only: steps,
+      profiling,
+    };
     const child = spawn(process.execPath, [bundle, JSON.stringify(config)], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],

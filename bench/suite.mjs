@@ -260,7 +260,11 @@ export async function drain(fluxy, expected) {
   return ms;
 }
 
-export async function benchFlush({ rounds, ops, origin, resetServer, openApp, closeApp }) {
+/**
+ * Rounds of: a plain fetch loop, and a Fluxy app filled offline then drained. With `profiling`, each
+ * drain alone is marked for the CPU profiler (console.profile: see bench/node/main.mjs).
+ */
+export async function benchFlush({ rounds, ops, origin, resetServer, openApp, closeApp, profiling = false }) {
   const results = { fetch: [], fluxy: [] };
   const key = () => {
     const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -276,7 +280,9 @@ export async function benchFlush({ rounds, ops, origin, resetServer, openApp, cl
         const fluxy = await openApp();
         await prefill(fluxy.sync, `${origin}/api/notes`, ops, { label: 'flush prefill' });
         await resetServer();
+        if (profiling) console.profile('drain');
         const ms = await drain(fluxy, ops);
+        if (profiling) console.profileEnd('drain');
         await closeApp(fluxy);
         results.fluxy.push(opsPerSecond(ops, ms));
       }

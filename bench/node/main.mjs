@@ -2,8 +2,10 @@
 // run in a child process, so the reference server (in the parent) does not share its event loop.
 //   node <bundle> '<json config>'   → writes the results to config.outFile
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
+import { summarizeProfiles } from '../profile-summary.mjs';
 import {
   benchCrypto,
   benchEnqueue,
@@ -20,7 +22,7 @@ import {
 } from '../suite.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
-const { serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, rounds = 3 } = config;
+const { serverUrl, echoUrl, slowEchoUrl, outFile, tmpDir, rounds = 3, profiling = false } = config;
 const OFFLINE_URL = 'http://127.0.0.1:9/api/notes'; // never contacted: the app stays offline
 
 /** The file driver's durable write, done by hand: temp file, fsync, rename, fsync the folder. */
@@ -95,6 +97,7 @@ const flushFakeIndexedDb = (origin, batch, flushRounds = rounds) =>
     openApp: () =>
       openFluxy({ name: 'flush', indexedDB: new IDBFactory(), secret: SECRET, engine: 'webcrypto', batch }),
     closeApp: (fluxy) => fluxy.close(),
+    profiling,
   });
 
 const steps = {
@@ -137,6 +140,7 @@ const steps = {
         await fluxy.close();
         await rm(fluxy.dir, { recursive: true, force: true });
       },
+      profiling,
     }),
   'node-crypto': async () => ({
     webcrypto: await benchCrypto({ engine: 'webcrypto', deriveRounds: 3, ops: 2000, rounds: 3 }),
@@ -144,8 +148,29 @@ const steps = {
   }),
 };
 
+/**
+ * With --profile: the inspector's CPU profiler (every 100 µs) records what a step marks with
+ * console.profile() (the flush steps: each drain); its summary is logged after the step.
+ */
+async function profiler() {
+  const session = new Session();
+  session.connect();
+  const parts = [];
+  session.on('Profiler.consoleProfileFinished', ({ params }) => parts.push(params.profile));
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  return {
+    report() {
+      if (parts.length === 0) return log('profile: the step marked nothing with console.profile()');
+      log(`profile: the ${parts.length} part(s) the step marked with console.profile()`);
+      for (const lines of summarizeProfiles(parts.splice(0))) log(lines);
+    },
+  };
+}
+
 const only = config.only ? new Set(config.only) : undefined;
 const output = {};
+const profile = profiling ? await profiler() : undefined;
 for (const [name, run] of Object.entries(steps)) {
   if (only && !only.has(name)) continue;
   log(`node step ${name}…`);
@@ -156,6 +181,7 @@ for (const [name, run] of Object.entries(steps)) {
     log(`  ${name} FAILED: ${error?.stack ?? error}`);
     output[name] = { ok: false, error: String(error?.stack ?? error), seconds: (now() - t0) / 1000 };
   }
+  profile?.report();
   await writeFile(outFile, JSON.stringify(output));
 }
 process.exit(0);

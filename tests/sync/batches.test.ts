@@ -163,6 +163,40 @@ describe('batches', () => {
     expect(exactlyOnceInOrder(appliedKeys(server), [a.id, b.id, c.id])).toEqual([]);
   });
 
+  it('an answer over maxResponseBytes in a batch is dropped for that op only (responseTooLarge), in a batch answer small or large', async () => {
+    const server = await startServer();
+    const { engine, online, queue, requests } = await engineFor(server, 3, { maxResponseBytes: 600 });
+    const a = await queue('POST', '/notes', note('a'));
+    // Its answer (the note, with its body) is over 600 bytes.
+    const big = await queue('POST', '/notes', { body: { title: 'big', body: 'x'.repeat(700) } });
+    const b = await queue('POST', '/notes', note('b'));
+    const c = await queue('POST', '/notes', note('c'));
+    const d = await queue('POST', '/notes', note('d'));
+    const sent: Array<{ id: string; title: unknown; tooLarge: boolean }> = [];
+    engine.events.on('sent', ({ operation, response, responseTooLarge }) =>
+      sent.push({
+        id: operation.id,
+        title: (response as { title?: unknown } | undefined)?.title,
+        tooLarge: responseTooLarge === true,
+      }),
+    );
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0, 'the queue to drain');
+    // [a, big, b]: an answer over 600 bytes; [c, d]: one under 600 bytes, whose bodies are kept.
+    expect(requests.map((request) => request.keys)).toEqual([
+      [a.id, big.id, b.id],
+      [c.id, d.id],
+    ]);
+    expect(sent).toEqual([
+      { id: a.id, title: 'a', tooLarge: false },
+      { id: big.id, title: undefined, tooLarge: true },
+      { id: b.id, title: 'b', tooLarge: false },
+      { id: c.id, title: 'c', tooLarge: false },
+      { id: d.id, title: 'd', tooLarge: false },
+    ]);
+    expect(exactlyOnceInOrder(appliedKeys(server), [a.id, big.id, b.id, c.id, d.id])).toEqual([]);
+  });
+
   it('a 5xx in the middle: earlier ops leave, that op is retried with backoff, then it and the rest go in order', async () => {
     const server = await startServer();
     const { engine, online, queue, requests } = await engineFor(server);

@@ -59,6 +59,9 @@ export async function prepareBatch(
   const keys: string[] = [];
   const entries: string[] = [];
   const created = new Set<string>();
+  // Each URL resolved and checked once (a queue mostly repeats a few): its path, or undefined when
+  // it does not resolve or goes elsewhere than the batch endpoint's origin.
+  const paths = new Map<string, string | undefined>();
   let chars = 0;
   for (const id of ids) {
     let record = await readAhead.peek(id).catch(() => undefined);
@@ -76,20 +79,18 @@ export async function prepareBatch(
       if (resolved.rev !== record.rev) await readAhead.write(resolved);
       record = resolved;
     }
-    let url: URL;
-    try {
-      url = resolveUrl(record.url);
-    } catch {
-      break;
+    if (!paths.has(record.url)) {
+      let path: string | undefined;
+      try {
+        const url = resolveUrl(record.url);
+        if (url.origin === origin && isAllowedOrigin?.(url) !== false) path = url.pathname + url.search;
+      } catch {}
+      paths.set(record.url, path);
     }
-    if (url.origin !== origin || isAllowedOrigin?.(url) === false) break;
+    const url = paths.get(record.url);
+    if (url === undefined) break;
     const key = record.keyGen ? `${record.id}.${record.keyGen}` : record.id; // as toOperation() says
-    const entry = JSON.stringify({
-      id: key,
-      method: record.method,
-      url: url.pathname + url.search,
-      headers: record.headers ?? {},
-    });
+    const entry = JSON.stringify({ id: key, method: record.method, url, headers: record.headers ?? {} });
     const text = record.body === undefined ? entry : `${entry.slice(0, -1)},"body":${record.body}}`;
     chars += text.length;
     if (members.length > 0 && chars > maxBatchChars) break;
@@ -119,16 +120,21 @@ export async function prepareBatch(
 /**
  * The answers to the operations of a batch (`keys`, in order) from its `200 { results: [{ id,
  * status, body }] }`: one per operation the server answered, in order, each as if it had been
- * sent alone (the batch's `Retry-After` on each), a body over `maxBytes` dropped (`too-large`);
- * or, when the answer is not that, the error of the whole batch (retried). @internal
+ * sent alone (the batch's `Retry-After` on each), a body over `maxBytes` dropped (`too-large`),
+ * and how many lead that are `sent` (by `classify`) and can be committed together — not a create
+ * whose body was dropped (its server id is in it); or, when the answer is not that, the error of
+ * the whole batch (retried). @internal
  */
 export function batchAnswers(
   answer: Answer,
-  keys: readonly string[],
-  maxBytes: number,
+  { keys, members, maxBytes }: PreparedBatch,
   at: number,
-): Answer[] | OperationError {
+  classify: (answer: Answer) => string,
+): { answers: Answer[]; sent: number } | OperationError {
   const results = (answer.body as { results?: unknown } | null | undefined)?.results;
+  // A body re-serialised is no longer than in the answer (short of exponents), so within an answer
+  // no larger than `maxBytes` none is measured (≈ 1 % of a 100-op flush's time in Node).
+  const measure = !(answer.bytes !== undefined && answer.bytes <= maxBytes);
   const answers: Answer[] = [];
   if (
     answer.status === 200 &&
@@ -146,13 +152,20 @@ export function batchAnswers(
       )
         break;
       const one: Answer = { kind: 'response', status: status as number, retryAfter: answer.retryAfter, body };
-      if (body !== undefined && JSON.stringify(body).length > maxBytes) {
+      if (measure && body !== undefined && JSON.stringify(body).length > maxBytes) {
         one.body = undefined;
         one.bodyProblem = 'too-large';
       }
       answers.push(one);
     }
-    if (answers.length > 0 && answers.length === results.length) return answers;
+    if (answers.length > 0 && answers.length === results.length) {
+      let sent = 0;
+      for (const one of answers) {
+        if (classify(one) !== 'sent' || (members[sent]?.tempId && one.bodyProblem)) break;
+        sent++;
+      }
+      return { answers, sent };
+    }
   }
   const { status } = answer;
   return status > 299

@@ -528,7 +528,7 @@ export class SyncEngine {
       this.#deps.transport.maxResponseBytes ?? defaultMaxResponseBytes,
     );
     if (!prepared) return undefined;
-    const { members, keys } = prepared;
+    const { members } = prepared;
     const first = members[0] as OperationRecord;
     return await this.#track(
       members.map((record) => record.id),
@@ -544,18 +544,9 @@ export class SyncEngine {
         this.#networkFailures = 0; // the server answered (as #answered notes for one op)
         this.#noAnswer = undefined;
         if (result.status === 401) return await this.#settle(first, result, summary);
-        const answers = batchAnswers(result, keys, prepared.maxBytes, this.#deps.now());
-        if (!Array.isArray(answers))
-          return await this.#retryLater(first, answers, result.retryAfter, summary);
-        let sent = 0;
-        for (const answer of answers) {
-          if (
-            classify(answer) !== 'sent' ||
-            ((members[sent] as OperationRecord).tempId && answer.bodyProblem)
-          )
-            break;
-          sent++;
-        }
+        const read = batchAnswers(result, prepared, this.#deps.now(), classify);
+        if (!('sent' in read)) return await this.#retryLater(first, read, result.retryAfter, summary);
+        const { answers, sent } = read;
         if (sent > 0) await this.#sent(members.slice(0, sent), answers.slice(0, sent));
         summary.sent += sent;
         const rest = answers[sent];
@@ -796,13 +787,15 @@ export class SyncEngine {
       this.#transientError = null;
       if (!this.#lostError?.sticky) this.#lostError = null;
       this.#publish();
-      this.events.emit('sent', {
-        operation: toOperation(record) as Operation,
-        status: result.status,
-        response: result.body,
-        ...tooLarge,
-        ...(serverId === undefined ? {} : { serverId }),
-      });
+      // The event's operation (its body parsed again) is made only for a handler.
+      if (this.events.listenerCount('sent'))
+        this.events.emit('sent', {
+          operation: toOperation(record) as Operation,
+          status: result.status,
+          response: result.body,
+          ...tooLarge,
+          ...(serverId === undefined ? {} : { serverId }),
+        });
       if (durable) await outcomes?.deliver(outcome);
     }
   }

@@ -25,6 +25,8 @@ export type SendResult =
       body: unknown;
       /** Why the body is missing or partial: cut off by the timeout or the connection, not JSON, over the limit. */
       bodyProblem?: BodyProblem;
+      /** The size of a body read whole, in bytes. */
+      bytes?: number;
     }
   | { kind: 'redirect'; status: number; location: string | undefined }
   | { kind: 'origin-refused'; url: string }
@@ -134,18 +136,15 @@ export async function sendOperation(
     }
     // The status arrived; a body cut short does not change what the server decided, but the
     // flush loop must know (a create's server id is in it).
-    const read = await readBody(response, options.maxResponseBytes ?? defaultMaxResponseBytes).catch(() => ({
-      body: undefined,
-      problem: timedOut ? ('timeout' as const) : ('cut-short' as const),
-    }));
-    const result: SendResult = {
+    const read = await readBody(response, options.maxResponseBytes ?? defaultMaxResponseBytes).catch(
+      (): ReadBody => ({ body: undefined, bodyProblem: timedOut ? 'timeout' : 'cut-short' }),
+    );
+    return {
       kind: 'response',
       status: response.status,
       retryAfter: response.headers.get('Retry-After'),
-      body: read.body,
+      ...read,
     };
-    if (read.problem) result.bodyProblem = read.problem;
-    return result;
   } catch (cause) {
     if (signal.aborted) return { kind: 'aborted' };
     if (timedOut) return { kind: 'timeout' };
@@ -180,14 +179,14 @@ function redirectOf(
   return { kind: 'redirect', status: response.status, location };
 }
 
+/** What reading a response body gave: the body, why it is missing or partial, its size. */
+type ReadBody = Pick<Extract<SendResult, { kind: 'response' }>, 'body' | 'bodyProblem' | 'bytes'>;
+
 /**
  * Read at most `maxBytes` of the body (the rest is not downloaded), then parse it as JSON when the
  * Content-Type says so. Rejects when the stream fails (timeout, connection cut).
  */
-async function readBody(
-  response: Response,
-  maxBytes: number,
-): Promise<{ body: unknown; problem?: BodyProblem }> {
+async function readBody(response: Response, maxBytes: number): Promise<ReadBody> {
   const reader = response.body?.getReader();
   if (!reader) return { body: undefined };
   const chunks: Uint8Array[] = [];
@@ -198,7 +197,7 @@ async function readBody(
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      return { body: undefined, problem: 'too-large' };
+      return { body: undefined, bodyProblem: 'too-large' };
     }
     chunks.push(value);
   }
@@ -212,12 +211,12 @@ async function readBody(
   if (text === '') return { body: undefined };
   if ((response.headers.get('Content-Type') ?? '').includes('json')) {
     try {
-      return { body: JSON.parse(text) as unknown };
+      return { body: JSON.parse(text) as unknown, bytes: size };
     } catch {
-      return { body: text, problem: 'not-json' };
+      return { body: text, bodyProblem: 'not-json' };
     }
   }
-  return { body: text };
+  return { body: text, bytes: size };
 }
 
 // ——— classify: what an attempt's result means ———
