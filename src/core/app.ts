@@ -250,10 +250,7 @@ export class App {
       }
       if (invalid) throw invalid.error;
       if (failures.length > 0) {
-        const blocked = [...this.#entries.values()].filter(
-          (entry) => entry.state !== 'ready' && !failures.includes(entry),
-        );
-        throw initFailure(failures, blocked);
+        throw initFailure(failures, this.#entries);
       }
       // Still inside the run: an 'app:ready' handler that calls ready() joins it.
       this.events.emit('app:ready');
@@ -420,12 +417,14 @@ function disposedReason(entry: Entry): FluxyError {
   return new FluxyError('app/disposed', `Plugin "${entry.plugin.name}" was disposed.`);
 }
 
-function initFailure(failures: Entry[], blocked: Entry[]): FluxyError {
+/** Why `ready()` failed; `entries` names, in the message, the plugins the failures held back. */
+function initFailure(failures: Entry[], entries: Map<string, Entry>): FluxyError {
   const first = failures[0]?.error;
-  // The prose is one literal, so the production build (scripts/strip-prose.mjs) drops all of it.
+  // The prose is one literal (the plugins held back are named by a call inside it), so the
+  // production build (scripts/strip-prose.mjs) drops all of it.
   return new FluxyError(
     'plugin/init-failed',
-    `Plugin ${failures.map((entry) => `"${entry.plugin.name}"`).join(', ')} failed to initialise: ${describeValue(first).replace(/[.\s]+$/, '')}.${blocked.length ? ` Not initialised because of it: ${blocked.map((e) => `"${e.plugin.name}"`).join(', ')}.` : ''} Fix the cause and call ready() again.`,
+    `Plugin ${failures.map((entry) => `"${entry.plugin.name}"`).join(', ')} failed to initialise: ${describeValue(first).replace(/[.\s]+$/, '')}.${heldBack(failures, entries)} Fix the cause and call ready() again.`,
     {
       cause:
         failures.length === 1
@@ -436,6 +435,14 @@ function initFailure(failures: Entry[], blocked: Entry[]): FluxyError {
             ),
     },
   );
+}
+
+/** For the message of {@link initFailure}: the plugins not initialised because of the failures. */
+function heldBack(failures: Entry[], entries: Map<string, Entry>): string {
+  const names = [...entries.values()]
+    .filter((entry) => entry.state !== 'ready' && !failures.includes(entry))
+    .map((entry) => `"${entry.plugin.name}"`);
+  return names.length > 0 ? ` Not initialised because of it: ${names.join(', ')}.` : '';
 }
 
 /**

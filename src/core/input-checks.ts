@@ -87,7 +87,7 @@ export function checkJson(
         return;
       case 'function':
       case 'symbol':
-        fail(`is a ${typeof item}`);
+        fail(`is a ${typeof item}, which JSON cannot hold`);
         return;
     }
     if (!isObject) return; // null, a boolean, or undefined (dropped from an object)

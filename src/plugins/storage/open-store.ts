@@ -41,7 +41,7 @@ export async function openStore(
     return { store: new RecordStore(backend, codec, new GenerationWatch(backend, id, onLost)), driver, lost };
   } catch (error) {
     await backend.close().catch(() => {});
-    throw toStorageError(error, 'Opening the storage');
+    throw toStorageError(error, 'Opening the storage (its database, generation and encryption)');
   }
 }
 

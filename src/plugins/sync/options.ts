@@ -236,19 +236,13 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     baseUrl: baseUrl as string | undefined,
     headers: headers as HeadersOption | undefined,
     retry,
-    timeoutMs: wholeNumber(given.timeoutMs, 'timeoutMs (ms)', 1, maxTimerMs, 30_000),
-    intervalMs: wholeNumber(given.intervalMs, 'intervalMs (ms)', 1, maxTimerMs, 30_000),
+    timeoutMs: wholeNumber(given.timeoutMs, 'timeoutMs', 1, maxTimerMs, 30_000),
+    intervalMs: wholeNumber(given.intervalMs, 'intervalMs', 1, maxTimerMs, 30_000),
     fetch: fetch as FetchFunction | undefined,
-    maxBodyBytes: wholeNumber(
-      given.maxBodyBytes,
-      'maxBodyBytes (bytes)',
-      1,
-      Number.MAX_SAFE_INTEGER,
-      1_048_576,
-    ),
+    maxBodyBytes: wholeNumber(given.maxBodyBytes, 'maxBodyBytes', 1, Number.MAX_SAFE_INTEGER, 1_048_576),
     maxResponseBytes: wholeNumber(
       given.maxResponseBytes,
-      'maxResponseBytes (bytes)',
+      'maxResponseBytes',
       1,
       Number.MAX_SAFE_INTEGER,
       1_048_576,
@@ -316,7 +310,9 @@ export function originPolicy(
 function wholeNumber(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(`${name} must be a whole number from ${min} to ${max}`);
+    throw invalid(
+      `${name} must be a whole number from ${min} to ${max}${/Bytes$/.test(name) ? ' (bytes)' : /Ms$/.test(name) ? ' (ms)' : ''}`,
+    );
   }
   return value;
 }
