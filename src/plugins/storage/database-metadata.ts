@@ -83,9 +83,7 @@ export async function unlockDatabase(
   } else {
     throw storageError(
       'storage/wrong-secret',
-      metadata.kdf === 'raw'
-        ? 'This database was created with a raw `key`: open it with the same `key` option, not `secret`.'
-        : 'This database was created with a `secret`: open it with the same `secret` option, not `key`.',
+      `This database was created with ${metadata.kdf === 'raw' ? 'a raw `key`: open it with the same `key` option, not `secret`' : 'a `secret`: open it with the same `secret` option, not `key`'}.`,
     );
   }
   const codec = new SealedCodec(cipher, keys);
@@ -202,7 +200,8 @@ function parseMetadata(stored: string, maxIterations: number): Metadata {
   const record = metadata as Record<string, unknown>;
   checkVersion(record.v, 'The database metadata');
   if (typeof record.check !== 'string') throw corrupt();
-  if (record.kdf === 'raw') return { v: 1, kdf: 'raw', check: record.check };
+  // The record itself, once checked: a field it may have besides these is never read.
+  if (record.kdf === 'raw') return record as Metadata;
   const { iterations, salt } = record;
   if (
     record.kdf !== 'pbkdf2-sha256' ||
@@ -220,7 +219,7 @@ function parseMetadata(stored: string, maxIterations: number): Metadata {
       `The database metadata asks for ${iterations} PBKDF2 iterations, more than the ${maxIterations} accepted: it was altered, or the database was created with more — then pass that count as the \`iterations\` option. Nothing was derived, read or written.`,
     );
   }
-  return { v: 1, kdf: 'pbkdf2-sha256', iterations, salt, check: record.check };
+  return record as Metadata;
 }
 
 /** Where every database keeps its generation: a random id written when the database is created. @internal */
