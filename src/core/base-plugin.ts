@@ -1,5 +1,5 @@
 import { attachHost } from './app.js';
-import { FluxyError } from './errors.js';
+import { FluxyError, invalidArgument } from './errors.js';
 import type { Plugin, PluginContext, PluginHost } from './plugin.js';
 
 /**
@@ -19,8 +19,7 @@ export abstract class FluxyPlugin implements Plugin {
   /** @internal */
   [attachHost](host: PluginHost): void {
     if (this.#host && this.#host !== host) {
-      throw new FluxyError(
-        'invalid-argument',
+      throw invalidArgument(
         `Plugin "${this.name}" is already registered with another app: create a new instance for each app.`,
       );
     }

@@ -1,6 +1,6 @@
 import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
-import { FluxyError } from '../../core/errors.js';
+import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
@@ -291,13 +291,17 @@ export class SyncPlugin extends FluxyPlugin {
    * for a pending one waiting for its backoff, try now. Resolves with how many were affected.
    */
   async retry(id?: string): Promise<number> {
-    if (id !== undefined && typeof id !== 'string') throw invalidId('retry', id);
+    if (id !== undefined && typeof id !== 'string') {
+      throw invalidArgument(`sync.retry(id): id must be an operation id string (got ${typeof id}).`);
+    }
     return (await this.#ready()).retry(id);
   }
 
   /** Remove an operation for good. Resolves false when it was no longer queued (e.g. already sent). */
   async discard(id: string): Promise<boolean> {
-    if (typeof id !== 'string' || id === '') throw invalidId('discard', id);
+    if (typeof id !== 'string' || id === '') {
+      throw invalidArgument(`sync.discard(id): id must be an operation id string (got ${typeof id}).`);
+    }
     return (await this.#ready()).discard(id);
   }
 
@@ -324,13 +328,10 @@ export class SyncPlugin extends FluxyPlugin {
   on<K extends keyof SyncEvents>(event: K, handler: (payload: SyncEvents[K]) => void): Unsubscribe {
     const known: ReadonlyArray<keyof SyncEvents> = ['sent', 'failed', 'retry', 'unauthorized', 'change'];
     if (!known.includes(event)) {
-      throw new FluxyError(
-        'invalid-argument',
-        `sync.on(): unknown event "${String(event)}". Events: ${known.join(', ')}.`,
-      );
+      throw invalidArgument(`sync.on(): unknown event "${String(event)}". Events: ${known.join(', ')}.`);
     }
     if (typeof handler !== 'function')
-      throw new FluxyError('invalid-argument', 'sync.on(event, handler): handler must be a function.');
+      throw invalidArgument('sync.on(event, handler): handler must be a function.');
     return this.#events.on(event, handler);
   }
 
@@ -351,10 +352,7 @@ export class SyncPlugin extends FluxyPlugin {
    */
   handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
     if (typeof kind !== 'string' || kind === '') {
-      throw new FluxyError(
-        'invalid-argument',
-        'sync.handle(kind, handlers): kind must be a non-empty string.',
-      );
+      throw invalidArgument('sync.handle(kind, handlers): kind must be a non-empty string.');
     }
     const given = handlers as unknown as Record<string, unknown> | null;
     const valid =
@@ -365,8 +363,7 @@ export class SyncPlugin extends FluxyPlugin {
       (given.failed === undefined || typeof given.failed === 'function') &&
       (typeof given.sent === 'function' || typeof given.failed === 'function');
     if (!valid) {
-      throw new FluxyError(
-        'invalid-argument',
+      throw invalidArgument(
         `sync.handle(kind, handlers): handlers must be { sent?(outcome), failed?(outcome) } with at least one of them, and no other keys (got keys ${JSON.stringify(given !== null && typeof given === 'object' ? Object.keys(given) : typeof given)}). An outcome waits in storage until a handler with its callback is registered.`,
       );
     }
@@ -387,7 +384,7 @@ export class SyncPlugin extends FluxyPlugin {
    */
   async resolveId(tempId: string): Promise<string | undefined> {
     if (typeof tempId !== 'string') {
-      throw new FluxyError('invalid-argument', 'sync.resolveId(tempId): tempId must be a string.');
+      throw invalidArgument('sync.resolveId(tempId): tempId must be a string.');
     }
     return (await this.#ready()).resolveId(tempId);
   }
@@ -398,11 +395,4 @@ export class SyncPlugin extends FluxyPlugin {
     if (!engine) throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
     return engine;
   }
-}
-
-function invalidId(method: string, id: unknown): FluxyError {
-  return new FluxyError(
-    'invalid-argument',
-    `sync.${method}(id): id must be an operation id string (got ${typeof id}).`,
-  );
 }
