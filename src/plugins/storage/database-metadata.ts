@@ -83,7 +83,9 @@ export async function unlockDatabase(
   } else {
     throw storageError(
       'storage/wrong-secret',
-      `This database was created with ${metadata.kdf === 'raw' ? 'a raw `key`: open it with the same `key` option, not `secret`' : 'a `secret`: open it with the same `secret` option, not `key`'}.`,
+      metadata.kdf === 'raw'
+        ? 'This database was created with a raw `key`: open it with the same `key` option, not `secret`.'
+        : 'This database was created with a `secret`: open it with the same `secret` option, not `key`.',
     );
   }
   const codec = new SealedCodec(cipher, keys);
