@@ -6,6 +6,9 @@ const base64Text = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Standard base64 with padding. @internal */
 export function toBase64(bytes: Uint8Array): string {
+  // Native where there is one (Chromium, Firefox, Safari 18.2; not Node 20): a pulled page's
+  // records spent ≈ 8% of the pull here in JavaScript. Same text: standard alphabet, padded.
+  if ((bytes as Native).toBase64) return (bytes as Native).toBase64();
   // 32 KB at a time: one call per chunk, not one string concatenation per byte (a 75 KB record
   // spent ≈ 5 ms here in Chromium).
   let binary = '';
@@ -14,6 +17,9 @@ export function toBase64(bytes: Uint8Array): string {
   }
   return btoa(binary);
 }
+
+/** `Uint8Array.prototype.toBase64` (ES2026), not in TypeScript's library yet. */
+type Native = Uint8Array & { toBase64(): string };
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 

@@ -4,7 +4,9 @@ type KeyUse = 'aes' | 'hmac';
 
 /**
  * The {@link Cipher} over WebCrypto (`crypto.subtle`). Imported keys are cached per key buffer,
- * so a store that reuses its key bytes imports each key once.
+ * so a store that reuses its key bytes imports each key once. Byte arrays are handed over as they
+ * are, not copied (WebCrypto copies them itself): every one is Fluxy's own, over a plain
+ * ArrayBuffer — the `BufferSource` casts only tell TypeScript so.
  *
  * @example
  * const cipher = new WebCryptoCipher(globalThis.crypto.subtle);
@@ -24,15 +26,11 @@ export class WebCryptoCipher implements Cipher {
     iterations: number,
     byteLength: number,
   ): Promise<Uint8Array> {
-    const material = await this.#subtle.importKey(
-      'raw',
-      buffer(new TextEncoder().encode(secret)),
-      'PBKDF2',
-      false,
-      ['deriveBits'],
-    );
+    const material = await this.#subtle.importKey('raw', new TextEncoder().encode(secret), 'PBKDF2', false, [
+      'deriveBits',
+    ]);
     const bits = await this.#subtle.deriveBits(
-      { name: 'PBKDF2', hash: 'SHA-256', salt: buffer(salt), iterations },
+      { name: 'PBKDF2', hash: 'SHA-256', salt: salt as BufferSource, iterations },
       material,
       byteLength * 8,
     );
@@ -41,15 +39,15 @@ export class WebCryptoCipher implements Cipher {
 
   async hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
     const cryptoKey = await this.#importKey(key, 'hmac');
-    return new Uint8Array(await this.#subtle.sign('HMAC', cryptoKey, buffer(data)));
+    return new Uint8Array(await this.#subtle.sign('HMAC', cryptoKey, data as BufferSource));
   }
 
   async encryptAesCbc(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
     const cryptoKey = await this.#importKey(key, 'aes');
     const ciphertext = await this.#subtle.encrypt(
-      { name: 'AES-CBC', iv: buffer(iv) },
+      { name: 'AES-CBC', iv: iv as BufferSource },
       cryptoKey,
-      buffer(plaintext),
+      plaintext as BufferSource,
     );
     return new Uint8Array(ciphertext);
   }
@@ -57,9 +55,9 @@ export class WebCryptoCipher implements Cipher {
   async decryptAesCbc(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
     const cryptoKey = await this.#importKey(key, 'aes');
     const plaintext = await this.#subtle.decrypt(
-      { name: 'AES-CBC', iv: buffer(iv) },
+      { name: 'AES-CBC', iv: iv as BufferSource },
       cryptoKey,
-      buffer(ciphertext),
+      ciphertext as BufferSource,
     );
     return new Uint8Array(plaintext);
   }
@@ -72,17 +70,13 @@ export class WebCryptoCipher implements Cipher {
     }
     let imported = byUse.get(use);
     if (!imported) {
+      const raw = key as BufferSource;
       imported =
         use === 'aes'
-          ? this.#subtle.importKey('raw', buffer(key), { name: 'AES-CBC' }, false, ['encrypt', 'decrypt'])
-          : this.#subtle.importKey('raw', buffer(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+          ? this.#subtle.importKey('raw', raw, { name: 'AES-CBC' }, false, ['encrypt', 'decrypt'])
+          : this.#subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
       byUse.set(use, imported);
     }
     return imported;
   }
-}
-
-// A copy in a plain ArrayBuffer: WebCrypto's types refuse views over SharedArrayBuffer.
-function buffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer as ArrayBuffer;
 }
