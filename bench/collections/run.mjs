@@ -4,6 +4,9 @@
 //   node bench/collections/run.mjs --profile [--plain] [--rounds=3]
 //                                            # pulls under Chromium's CPU profiler (the pull alone):
 //                                            # self and total time per function
+//   node bench/collections/run.mjs --cpu [--plain] [--rounds=10]
+//                                            # CPU time of every Chromium thread during the pull
+//                                            # alone (Linux /proc schedstat), by process and thread
 //
 // A feed server on 127.0.0.1 serves 10,000 generated notes in pages of 500 (GET /api/notes?since=)
 // and the page. Each figure is a ratio against a baseline measured in the same page:
@@ -12,6 +15,7 @@
 //   getAll() of the same rows;
 // - update: the time from update() to `items` showing it (same frame), with 10,000 rows.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +28,7 @@ import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const profiling = process.argv.includes('--profile');
+const cpuTimes = process.argv.includes('--cpu');
 const TOTAL = 10_000;
 const PAGE = 500;
 
@@ -89,6 +94,7 @@ async function main() {
     const run = (fn, args) =>
       page.evaluate(([name, input]) => globalThis.collectionsBench[name](input), [fn, args]);
     if (profiling) return await cpuProfile(page, run);
+    if (cpuTimes) return await threadTimes(page, run, profile);
     const rounds = quick ? 2 : 5;
     const results = {
       pull: await run('pull', { rounds, total: TOTAL }),
@@ -182,6 +188,72 @@ async function cpuProfile(page, run) {
       .join('\n');
   console.log(`self time (share of the samples while pulling):\n${top(self, 30)}`);
   console.log(`total time (the function and what it calls):\n${top(inclusive, 40)}`);
+}
+
+/**
+ * CPU time (ms) per process type and thread name of the Chromium started with `profileDir`, from
+ * Linux's /proc/<pid>/task/<tid>/schedstat (nanoseconds, unlike the 10 ms ticks of /proc stat).
+ */
+function chromiumThreadTimes(profileDir) {
+  const times = new Map();
+  const read = (path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined; // the process or thread ended meanwhile
+    }
+  };
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const command = read(`/proc/${pid}/cmdline`);
+    if (!command?.includes(profileDir)) continue;
+    const service = command.match(/--utility-sub-type=[a-z]+\.mojom\.([A-Za-z]+)/)?.[1];
+    const type = service ?? command.match(/--type=([a-z-]+)/)?.[1] ?? 'browser';
+    let threads = [];
+    try {
+      threads = readdirSync(`/proc/${pid}/task`);
+    } catch {}
+    for (const tid of threads) {
+      const ns = Number(read(`/proc/${pid}/task/${tid}/schedstat`)?.split(' ')[0] ?? 0);
+      const name = `${type} / ${(read(`/proc/${pid}/task/${tid}/comm`) ?? '?')
+        .trim()
+        .replace(/\d+$/, '')
+        .replace(/^chromium$/, 'main thread')}`;
+      times.set(name, (times.get(name) ?? 0) + ns / 1e6);
+    }
+  }
+  return times;
+}
+
+/**
+ * Runs pulls (after a warm-up) and prints the CPU time every Chromium thread spent during the
+ * pull alone, averaged over `--rounds=N` pulls (default 10): where the work of a pull goes,
+ * including what the browser process does for IndexedDB, which the page's profiler cannot see.
+ */
+async function threadTimes(page, run, profileDir) {
+  const secret = !process.argv.includes('--plain');
+  const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 10);
+  await run('pull', { rounds: 1, total: TOTAL, secret });
+  const sums = new Map();
+  let before;
+  await page.exposeFunction('profilerControl', (what) => {
+    if (what === 'start') {
+      before = chromiumThreadTimes(profileDir);
+      return;
+    }
+    for (const [name, ms] of chromiumThreadTimes(profileDir)) {
+      sums.set(name, (sums.get(name) ?? 0) + ms - (before.get(name) ?? 0));
+    }
+  });
+  const times = [];
+  for (let round = 0; round < rounds; round++)
+    times.push(await run('profiledPull', { total: TOTAL, secret }));
+  const total = [...sums.values()].reduce((sum, ms) => sum + ms, 0);
+  console.log(
+    `pull (${secret ? 'encrypted' : 'no secret'}): ${times.map((ms) => ms.toFixed(0)).join(', ')} ms; Chromium CPU per pull ${(total / rounds).toFixed(1)} ms, by thread:`,
+  );
+  for (const [name, ms] of [...sums].sort((a, b) => b[1] - a[1])) {
+    if (ms / rounds >= 0.5) console.log(`${(ms / rounds).toFixed(1).padStart(7)} ms  ${name}`);
+  }
 }
 
 main().catch((error) => {
