@@ -40,16 +40,11 @@ export async function prepareBatch(
   toOperation: (record: OperationRecord) => Operation,
   maxBytes: number,
 ): Promise<PreparedBatch | undefined> {
-  const ids: string[] = [];
   const firstWriting = [...writing].sort()[0];
-  for (
-    let id = lists.pending.first();
-    id !== undefined && ids.length < batch.max;
-    id = lists.pending.after(id)
-  ) {
-    if (firstWriting !== undefined && id > firstWriting) break; // an earlier queue() is still committing
-    ids.push(id);
-  }
+  // In order, so those after an earlier queue() that is still committing are the last ones.
+  const ids = lists.pending
+    .page(undefined, batch.max)
+    .filter((id) => firstWriting === undefined || id <= firstWriting);
   if (ids.length < 2) return undefined;
   // Read ahead together; the copies of those that do not go now are kept for the next batch.
   readAhead.prefetch(...ids);
