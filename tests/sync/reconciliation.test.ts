@@ -1,11 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { OperationRecord } from '../../src/plugins/sync/operation.js';
+import { type OperationRecord, toOperation } from '../../src/plugins/sync/operation.js';
 import {
   type FailedOutcome,
   OutcomeLog,
   type OutcomeRecord,
   type SentOutcome,
 } from '../../src/plugins/sync/outcomes.js';
+import { WriteGroup } from '../../src/plugins/sync/write-group.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, makeEngine, silentLogger, until } from './harness.js';
@@ -339,6 +340,12 @@ describe('durable outcome handlers', () => {
 });
 
 describe('stored outcomes (OutcomeLog)', () => {
+  /** Stores an outcome on its own (the engine commits it with the operation's leaving the queue). */
+  const record = async (log: OutcomeLog, store: MemoryStore, outcome: OutcomeRecord) => {
+    const group = new WriteGroup();
+    log.stageRecord(group, outcome);
+    await group.commit(store);
+  };
   const outcomeOf = (n: number, kind = 'nobody'): OutcomeRecord => {
     const id = `01a000000000-${n.toString(16).padStart(4, '0')}-0000000000000000`;
     const record: OperationRecord = {
@@ -362,10 +369,15 @@ describe('stored outcomes (OutcomeLog)', () => {
   it('outcomes of a kind nobody handles are capped: the oldest are dropped, with one warning', async () => {
     const store = new MemoryStore();
     const warnings: unknown[] = [];
-    const log = new OutcomeLog(store, { ...silentLogger, warn: (...args) => void warnings.push(args) }, 3);
+    const log = new OutcomeLog(
+      store,
+      { ...silentLogger, warn: (...args) => void warnings.push(args) },
+      toOperation,
+      3,
+    );
     for (let n = 1; n <= 5; n++) {
       const outcome = outcomeOf(n);
-      await log.record(outcome);
+      await record(log, store, outcome);
       await log.deliver(outcome);
     }
     expect(await store.keys('o/')).toStrictEqual([3, 4, 5].map((n) => `o/${outcomeOf(n).record.id}`));
@@ -379,7 +391,7 @@ describe('stored outcomes (OutcomeLog)', () => {
 
   it('overlapping deliveries run each handler once per outcome', async () => {
     const store = new MemoryStore();
-    const log = new OutcomeLog(store, silentLogger);
+    const log = new OutcomeLog(store, silentLogger, toOperation);
     const seen: string[] = [];
     log.handle('k', {
       failed: async ({ operation }) => {
@@ -390,7 +402,7 @@ describe('stored outcomes (OutcomeLog)', () => {
     const stored = [outcomeOf(1, 'k'), outcomeOf(2, 'k')];
     for (const outcome of stored) await store.set(`o/${outcome.record.id}`, outcome);
     const fresh = outcomeOf(3, 'k');
-    await log.record(fresh);
+    await record(log, store, fresh);
     await Promise.all([log.deliverStored(() => false), log.deliverStored(() => false), log.deliver(fresh)]);
     expect(seen.sort()).toStrictEqual([1, 2, 3].map((n) => outcomeOf(n).record.id));
     expect(await store.keys('o/')).toStrictEqual([]);

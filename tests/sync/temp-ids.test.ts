@@ -3,9 +3,35 @@ import { sha256Hex } from '../../src/plugins/sync/digest.js';
 import type { OperationRecord } from '../../src/plugins/sync/operation.js';
 import { substituteTempIds } from '../../src/plugins/sync/temp-id-tokens.js';
 import { TempIds } from '../../src/plugins/sync/temp-ids.js';
+import { WriteGroup } from '../../src/plugins/sync/write-group.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, until } from './harness.js';
+
+/** Stores that operation `operationId` introduces `tempId`, on its own (the engine commits it with the operation). */
+async function introduce(
+  tempIds: TempIds,
+  store: MemoryStore,
+  tempId: string,
+  operationId: string,
+): Promise<void> {
+  const group = new WriteGroup();
+  tempIds.stageIntroduce(group, tempId, operationId);
+  await group.commit(store);
+}
+
+/** Stores the outcome of the create that introduced `tempId`, on its own. */
+async function settle(
+  tempIds: TempIds,
+  store: MemoryStore,
+  tempId: string,
+  operationId: string,
+  outcome: { serverId: string } | { failed: true },
+): Promise<void> {
+  const group = new WriteGroup();
+  tempIds.stageSettle(group, tempId, operationId, outcome);
+  await group.commit(store);
+}
 
 /** Where a temporary id's record is kept: under a digest of it, not under the id itself. */
 const slotOf = (tempId: string) => `#${sha256Hex(tempId).slice(0, 32)}`;
@@ -67,8 +93,9 @@ describe('a temporary id is matched only as a whole token', () => {
 
 describe('matching rules (TempIds.referencesIn, substituteTempIds)', () => {
   async function known(...tempIds: string[]): Promise<TempIds> {
-    const registry = new TempIds(new MemoryStore());
-    for (const [index, tempId] of tempIds.entries()) await registry.introduce(tempId, `op-${index}`);
+    const store = new MemoryStore();
+    const registry = new TempIds(store);
+    for (const [index, tempId] of tempIds.entries()) await introduce(registry, store, tempId, `op-${index}`);
     return registry;
   }
 
@@ -287,10 +314,10 @@ describe('TempIds.collect and load (the in-memory set)', () => {
 
   it('a settled temp id leaves memory and storage once the retention time has passed', async () => {
     const { store, tempIds, collect, advance } = setup();
-    await tempIds.introduce('tmp_unit_0001', 'op-1');
-    await tempIds.introduce('tmp_unit_0002', 'op-2');
-    await tempIds.settle('tmp_unit_0001', 'op-1', { serverId: 's1' });
-    await tempIds.settle('tmp_unit_0002', 'op-2', { failed: true });
+    await introduce(tempIds, store, 'tmp_unit_0001', 'op-1');
+    await introduce(tempIds, store, 'tmp_unit_0002', 'op-2');
+    await settle(tempIds, store, 'tmp_unit_0001', 'op-1', { serverId: 's1' });
+    await settle(tempIds, store, 'tmp_unit_0002', 'op-2', { failed: true });
     expect(tempIds.size).toBe(2);
     expect(await collect()).toStrictEqual([]);
     advance(999);
@@ -303,10 +330,10 @@ describe('TempIds.collect and load (the in-memory set)', () => {
   });
 
   it('one that a failed op mentions is kept; an unsettled one is timed from when the queue was first seen quiet', async () => {
-    const { tempIds, collect, advance } = setup();
-    await tempIds.introduce('tmp_unit_000A', 'op-1');
-    await tempIds.settle('tmp_unit_000A', 'op-1', { serverId: 's1' });
-    await tempIds.introduce('tmp_unit_000B', 'op-2'); // e.g. its create was sent but gave no server id
+    const { store, tempIds, collect, advance } = setup();
+    await introduce(tempIds, store, 'tmp_unit_000A', 'op-1');
+    await settle(tempIds, store, 'tmp_unit_000A', 'op-1', { serverId: 's1' });
+    await introduce(tempIds, store, 'tmp_unit_000B', 'op-2'); // e.g. its create was sent but gave no server id
     const failed = {
       'op-3': { url: '/links', body: '{"from":"tmp_unit_000A"}' },
       'op-2': { url: '/notes', body: '{"clientId":"tmp_unit_000B"}', tempId: 'tmp_unit_000B' },
@@ -322,15 +349,15 @@ describe('TempIds.collect and load (the in-memory set)', () => {
   it('nothing is removed when the queue stops being quiet meanwhile', async () => {
     const store = new MemoryStore();
     const tempIds = new TempIds(store, () => 0);
-    await tempIds.introduce('tmp_unit_0003', 'op-1');
-    await tempIds.settle('tmp_unit_0003', 'op-1', { serverId: 's1' });
+    await introduce(tempIds, store, 'tmp_unit_0003', 'op-1');
+    await settle(tempIds, store, 'tmp_unit_0003', 'op-1', { serverId: 's1' });
     // collect() only finds what is due: the engine drops it only if the queue is still quiet.
     const due = await tempIds.collect(0, ['op-9'], readerOf({}));
     expect(due).toStrictEqual([slotOf('tmp_unit_0003')]);
     expect(tempIds.size).toBe(1);
     expect(await store.keys('t/')).toHaveLength(1);
     // An op queued meanwhile introduced it again (a new create): not removed.
-    await tempIds.introduce('tmp_unit_0003', 'op-10');
+    await introduce(tempIds, store, 'tmp_unit_0003', 'op-10');
     expect(await tempIds.drop(due, 0)).toStrictEqual([]);
     expect(tempIds.isKnown('tmp_unit_0003')).toBe(true);
   });
@@ -345,7 +372,7 @@ describe('TempIds.collect and load (the in-memory set)', () => {
       new Promise<void>((resolve) => {
         release = () => void set(key, value).then(resolve);
       });
-    const introducing = tempIds.introduce('tmp_unit_0006', 'op-6');
+    const introducing = introduce(tempIds, store, 'tmp_unit_0006', 'op-6');
     tempIds.load(['t/tmp_unit_0005'], tempIds.mark());
     expect(tempIds.isKnown('tmp_unit_0004')).toBe(false);
     expect(tempIds.isKnown('tmp_unit_0006')).toBe(true);

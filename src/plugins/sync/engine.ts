@@ -270,7 +270,7 @@ export class SyncEngine {
       outcomes: undefined,
       loadOutcomes: () =>
         (loadingOutcomes ??= import('./outcomes.js').then(
-          ({ OutcomeLog }) => (stores.outcomes = new OutcomeLog(deps.storage, deps.logger)),
+          ({ OutcomeLog }) => (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation)),
           (error: unknown) => {
             loadingOutcomes = undefined;
             throw error;

@@ -1,8 +1,7 @@
 import type { Logger } from '../../core/logger.js';
 import type { Operation, OperationError, OperationRecord, UnreadableOperation } from './operation.js';
-import { toOperation } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
-import { WriteGroup } from './write-group.js';
+import type { WriteGroup } from './write-group.js';
 
 /** What a `sent` outcome handler receives. */
 export interface SentOutcome {
@@ -66,6 +65,7 @@ export const maxWaitingOutcomes = 500;
 export class OutcomeLog {
   readonly #storage: OutboxStorage;
   readonly #logger: Logger;
+  readonly #toOperation: (record: OperationRecord) => Operation | UnreadableOperation;
   readonly #maxWaiting: number;
   readonly #handlers = new Map<string, Set<OutcomeHandlers>>();
   /** Recorded by this session's flush and not yet offered to handlers: the flush delivers them. */
@@ -76,9 +76,19 @@ export class OutcomeLog {
   readonly #queued: Array<() => void> = [];
   #warned = false;
 
-  constructor(storage: OutboxStorage, logger: Logger, maxWaiting = maxWaitingOutcomes) {
+  /**
+   * `toOperation` is operation.ts's, passed in by the engine: imported here, it would make
+   * operation.ts a chunk of its own, shared by the engine and this lazy module.
+   */
+  constructor(
+    storage: OutboxStorage,
+    logger: Logger,
+    toOperation: (record: OperationRecord) => Operation | UnreadableOperation,
+    maxWaiting = maxWaitingOutcomes,
+  ) {
     this.#storage = storage;
     this.#logger = logger;
+    this.#toOperation = toOperation;
     this.#maxWaiting = maxWaiting;
   }
 
@@ -99,13 +109,6 @@ export class OutcomeLog {
   #handlersFor(kind: string | undefined, type: OutcomeRecord['type']): OutcomeHandlers[] {
     if (kind === undefined) return [];
     return [...(this.#handlers.get(kind) ?? [])].filter((handler) => typeof handler[type] === 'function');
-  }
-
-  /** Store an outcome on its own (see {@link stageRecord}). */
-  async record(outcome: OutcomeRecord): Promise<void> {
-    const group = new WriteGroup();
-    this.stageRecord(group, outcome);
-    await group.commit(this.#storage);
   }
 
   /** Add to `group` the storing of an outcome, committed with the operation's leaving the queue. */
@@ -202,7 +205,7 @@ export class OutcomeLog {
       try {
         if (outcome.type === 'sent') {
           const payload: SentOutcome = {
-            operation: toOperation(outcome.record) as Operation,
+            operation: this.#toOperation(outcome.record) as Operation,
             status: outcome.status,
             response: outcome.response,
           };
@@ -210,7 +213,7 @@ export class OutcomeLog {
           if (outcome.responseTooLarge) payload.responseTooLarge = true;
           await handler.sent?.(payload);
         } else {
-          await handler.failed?.({ operation: toOperation(outcome.record), error: outcome.error });
+          await handler.failed?.({ operation: this.#toOperation(outcome.record), error: outcome.error });
         }
       } catch (error) {
         this.#logger.error(`a "${outcome.type}" handler of kind "${kind}" threw`, error);

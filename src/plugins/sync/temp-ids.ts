@@ -2,7 +2,7 @@ import { sha256Hex } from './digest.js';
 import type { OperationRecord } from './operation.js';
 import type { Outbox, OutboxStorage } from './outbox.js';
 import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
-import { WriteGroup } from './write-group.js';
+import type { WriteGroup } from './write-group.js';
 
 /**
  * What is stored under `t/#<digest>` (the first 32 hex digits of the temporary id's SHA-256, so a
@@ -171,24 +171,6 @@ export class TempIds {
     if (body !== undefined) updated.body = body;
     if (remaining.length > 0) updated.refs = remaining;
     return updated;
-  }
-
-  /** Record that operation `operationId` introduces `tempId`, on its own (see {@link stageIntroduce}). */
-  async introduce(tempId: string, operationId: string): Promise<void> {
-    const group = new WriteGroup();
-    this.stageIntroduce(group, tempId, operationId);
-    await group.commit(this.#storage);
-  }
-
-  /** Store the outcome of the create that introduced `tempId`, on its own (see {@link stageSettle}). */
-  async settle(
-    tempId: string,
-    operationId: string,
-    outcome: { serverId: string } | { failed: true },
-  ): Promise<void> {
-    const group = new WriteGroup();
-    this.stageSettle(group, tempId, operationId, outcome);
-    await group.commit(this.#storage);
   }
 
   /** Add to `group` the outcome of the create that introduced `tempId`. */
