@@ -62,11 +62,14 @@ test('batches: cut mid-batch, page reloaded, each operation applied once, in enq
     'DELETE /api/notes/n_2',
     'POST /api/notes',
   ]);
-  // Every write went in a batch: the cut one, its resend (before or after the reload), the rest.
+  // The writes went in batches: the cut one, its resend (before or after the reload), the rest.
+  // A head that cannot go with the op after it (a retry not yet due, a reference to a create
+  // not answered yet, when the reload lands) is sent alone, as documented: at most two here.
   // Counted by the server: the page's own request events can miss one sent as the reload starts.
   const writes = harness.requests
     .map((line) => line.split(' ').slice(0, 2).join(' '))
     .filter((write) => !write.startsWith('GET ') && /^\S+ \/api\/(?!_)/.test(write));
-  expect(writes.length).toBeGreaterThanOrEqual(3);
-  expect(new Set(writes)).toEqual(new Set(['POST /api/batch']));
+  const batches = writes.filter((write) => write === 'POST /api/batch');
+  expect(batches.length, writes.join(', ')).toBeGreaterThanOrEqual(2);
+  expect(writes.length - batches.length, writes.join(', ')).toBeLessThanOrEqual(2);
 });
