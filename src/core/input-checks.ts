@@ -46,7 +46,10 @@ export interface JsonRules {
    * must be: lone UTF-16 surrogates (in strings and keys), array holes (`[1, , 3]` is sent as
    * `[1,null,3]`) and symbol keys of any kind; and count every value toward `maxDepth`, not only
    * objects and arrays. A `toJSON` that returns `undefined` is then treated like `undefined`
-   * (dropped from an object) instead of refused.
+   * (dropped from an object) instead of refused, and what a `toJSON` returns takes the value's
+   * place at its level. And return a copy of the value (plain objects and arrays, each key read
+   * once) in which every `toJSON` is replaced by what it returned, so that `JSON.stringify` of
+   * the copy calls none again: each `toJSON` runs once, and the text is what was checked.
    */
   readonly strict: boolean;
 }
@@ -58,13 +61,14 @@ export interface JsonRules {
  * array, an enumerable symbol key, nesting deeper than `maxDepth` — and what {@link JsonRules.strict}
  * adds. `undefined` object properties are dropped, as JSON does. `path` is like `.items[2].name`
  * ('' for the value itself); `problem` reads after it, e.g. `is a BigInt (convert it to a
- * string)`. A getter, `toJSON` or Proxy trap that throws is let through to the caller. @internal
+ * string)`. A getter, `toJSON` or Proxy trap that throws is let through to the caller. Returns
+ * `value` itself, or in strict mode the copy {@link JsonRules.strict} describes. @internal
  */
 export function checkJson(
   value: unknown,
   rules: JsonRules,
   refuse: (path: string, problem: string) => never,
-): void {
+): unknown {
   const { maxDepth, strict } = rules;
   const ancestors = new Set<object>();
   // The path is built only when something is refused: the walk keeps the keys it went through
@@ -72,26 +76,25 @@ export function checkJson(
   const keys: Array<string | number> = [];
   const fail = (problem: string): never =>
     refuse(keys.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join(''), problem);
-  const visit = (item: unknown, depth: number): void => {
+  const visit = (item: unknown, depth: number): unknown => {
     const isObject = item !== null && typeof item === 'object';
     if (depth > maxDepth && (strict || isObject)) fail(`nests deeper than ${maxDepth} levels`);
     switch (typeof item) {
       case 'string':
         if (strict && hasLoneSurrogate(item)) fail('contains a lone UTF-16 surrogate');
-        return;
+        return item;
       case 'number':
         if (!Number.isFinite(item)) fail(`is ${item}, which JSON cannot hold`);
-        return;
+        return item;
       case 'bigint':
-        fail('is a BigInt (convert it to a string)');
-        return;
+        return fail('is a BigInt (convert it to a string)');
       case 'function':
       case 'symbol':
-        fail(`is a ${typeof item}, which JSON cannot hold`);
-        return;
+        return fail(`is a ${typeof item}, which JSON cannot hold`);
     }
-    if (!isObject) return; // null, a boolean, or undefined (dropped from an object)
+    if (!isObject) return item; // null, a boolean, or undefined (dropped from an object)
     const object = item as object;
+    let result: unknown = object;
     if (ancestors.has(object)) fail('is a circular reference');
     ancestors.add(object);
     const toJSON = (object as { toJSON?: unknown }).toJSON;
@@ -100,19 +103,22 @@ export function checkJson(
       // Its argument is the key or index the value is under ('' for the value itself).
       const replaced: unknown = toJSON.call(object, `${keys.at(-1) ?? ''}`);
       if (replaced === undefined && !strict) fail('has a toJSON() that returns undefined');
-      visit(replaced, depth + 1);
+      result = visit(replaced, strict ? depth : depth + 1);
     } else if (Array.isArray(object)) {
+      const copy: unknown[] | undefined = strict ? [] : undefined;
       // By index, not forEach (which skips holes).
       for (let index = 0; index < object.length; index++) {
         keys.push(index);
         if (index in object) {
-          const element: unknown = object[index];
-          // (A function or symbol is refused by the visit, as anywhere else.)
+          // (A function or symbol is refused by the visit, as anywhere else; so is, in loose
+          // mode, a toJSON that returns undefined.)
+          const element = visit(object[index], depth + 1);
           if (element === undefined) fail('is undefined, which JSON would turn into null');
-          visit(element, depth + 1);
+          if (copy) copy[index] = element;
         } else if (strict) fail('is a hole (an empty slot), which JSON would turn into null');
         keys.pop();
       }
+      result = copy ?? object;
     } else {
       const prototype = Object.getPrototypeOf(object);
       if (prototype !== Object.prototype && prototype !== null) {
@@ -125,16 +131,27 @@ export function checkJson(
           fail(`is keyed by ${String(symbol)}`);
         }
       }
+      const copy: Record<string, unknown> | undefined = strict ? {} : undefined;
       for (const name of Object.keys(object)) {
         keys.push(name);
         if (strict && hasLoneSurrogate(name)) fail('has a key with a lone UTF-16 surrogate');
-        visit((object as Record<string, unknown>)[name], depth + 1);
+        const child = visit((object as Record<string, unknown>)[name], depth + 1);
+        // defineProperty, so that a "__proto__" key stays data.
+        if (copy)
+          Object.defineProperty(copy, name, {
+            value: child,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         keys.pop();
       }
+      result = copy ?? object;
     }
     ancestors.delete(object);
+    return result;
   };
-  visit(value, 0);
+  return visit(value, 0);
 }
 
 /** True when `text` has a UTF-16 surrogate without its pair (not representable in UTF-8). @internal */

@@ -56,3 +56,38 @@ describe('checkJson: the path of what is refused (built only on refusal)', () =>
     expect(refusal({ s: 'a\uD83D' }, true)).toContain('$.s contains a lone UTF-16 surrogate');
   });
 });
+
+describe('checkJson: what it returns', () => {
+  const refuse = (path: string, problem: string): never => {
+    throw new Error(`$${path} ${problem}`);
+  };
+
+  it('strict: a copy with each toJSON() replaced by what its one call returned; loose: the value itself', () => {
+    let calls = 0;
+    const value = JSON.parse('{"__proto__":{"n":1},"list":[1,"two"]}') as Record<string, unknown>;
+    value.when = {
+      toJSON: (key: string) => {
+        calls++;
+        return `at ${key}`;
+      },
+    };
+    const copy = checkJson(value, { maxDepth: 64, strict: true }, refuse);
+    expect(calls).toBe(1);
+    expect(copy).not.toBe(value);
+    expect(JSON.stringify(copy)).toBe('{"__proto__":{"n":1},"list":[1,"two"],"when":"at when"}');
+    expect(calls).toBe(1);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(checkJson(value, { maxDepth: 64, strict: false }, refuse)).toBe(value);
+  });
+
+  it("strict: what toJSON() returns takes the value's level (a Date at the limit passes)", () => {
+    let deep: unknown = new Date(0);
+    for (let level = 0; level < 2; level++) deep = { a: deep };
+    expect(JSON.stringify(checkJson(deep, { maxDepth: 2, strict: true }, refuse))).toBe(
+      '{"a":{"a":"1970-01-01T00:00:00.000Z"}}',
+    );
+    expect(() => checkJson({ a: deep }, { maxDepth: 2, strict: true }, refuse)).toThrow(
+      'nests deeper than 2 levels',
+    );
+  });
+});

@@ -27,10 +27,9 @@ export function toJsonText(
   };
   let text: string | undefined;
   try {
-    // Each toJSON() runs once: the check and the text both see what that one call returned.
-    const resolved = resolveToJson(value, '', 0, new Set());
-    checkJson(resolved, { maxDepth: maxJsonDepth, strict: true }, fail);
-    text = JSON.stringify(resolved);
+    // Strict, the check returns a copy with each toJSON() replaced by what its one call returned:
+    // the text is what was checked.
+    text = JSON.stringify(checkJson(value, { maxDepth: maxJsonDepth, strict: true }, fail));
   } catch (error) {
     if (error instanceof FluxyError) throw error;
     // A getter, toJSON or Proxy trap threw while reading the value.
@@ -39,51 +38,6 @@ export function toJsonText(
     });
   }
   return text ?? fail('', 'is not a JSON value');
-}
-
-/**
- * `value` with every `toJSON()` called once and replaced by its result: arrays (keeping their
- * holes) and plain objects are copied; anything else (class instances, objects keyed by symbols,
- * cycles, nesting past the depth limit) is left as it is for the check to refuse.
- */
-function resolveToJson(value: unknown, key: string, depth: number, ancestors: Set<object>): unknown {
-  if (value === null || typeof value !== 'object' || depth > maxJsonDepth + 1 || ancestors.has(value)) {
-    return value;
-  }
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') {
-    return resolveToJson(toJSON.call(value, key), key, depth + 1, ancestors);
-  }
-  ancestors.add(value);
-  try {
-    if (Array.isArray(value)) {
-      const copy: unknown[] = new Array(value.length);
-      for (let index = 0; index < value.length; index++) {
-        if (index in value) copy[index] = resolveToJson(value[index], String(index), depth + 1, ancestors);
-      }
-      return copy;
-    }
-    const prototype = Object.getPrototypeOf(value);
-    if (
-      (prototype !== Object.prototype && prototype !== null) ||
-      Object.getOwnPropertySymbols(value).length > 0
-    ) {
-      return value;
-    }
-    const copy: Record<string, unknown> = {};
-    for (const [name, child] of Object.entries(value)) {
-      // defineProperty, so a "__proto__" key stays data.
-      Object.defineProperty(copy, name, {
-        value: resolveToJson(child, name, depth + 1, ancestors),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    return copy;
-  } finally {
-    ancestors.delete(value);
-  }
 }
 
 /** UTF-8 byte length of a string. */
