@@ -44,7 +44,7 @@ import {
   sendOperation,
   storageFailedError,
   type TransportOptions,
-  unreadableMessage,
+  unreadableError,
   unreadResponseError,
 } from './transport.js';
 import { WriteGroup } from './write-group.js';
@@ -820,8 +820,8 @@ export class SyncEngine {
 
   /** A record that cannot be read (or trusted) is never sent: it goes to the failed list as a stub. */
   async #moveUnreadable(id: string, error: UnreadableRecordError): Promise<void> {
-    const message = unreadableMessage(error.cause);
-    const stub = Outbox.unreadableStub(id, message, this.#deps.now());
+    const { message, at } = unreadableError(error.cause, this.#deps.now());
+    const stub = Outbox.unreadableStub(id, message, at);
     const lastError = stub.lastError as OperationError;
     const group = this.#outbox.stage(new WriteGroup(), 'failed', stub);
     await this.#outbox.commit(this.#outbox.stageRemoval(group, 'pending', id));
