@@ -317,14 +317,13 @@ function wholeNumber(value: unknown, name: string, min: number, max: number, fal
   return value;
 }
 
-const where = 'new SyncPlugin(options)';
-
 function invalidOptions(message: string): FluxyError {
   return new FluxyError('sync/invalid-options', message);
 }
 
+/** (The place written out in the message, so that the production build drops it all.) */
 function invalid(problem: string): FluxyError {
-  return invalidOptions(`${where}: ${problem}.`);
+  return invalidOptions(`new SyncPlugin(options): ${problem}.`);
 }
 
 /**
