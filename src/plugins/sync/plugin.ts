@@ -158,7 +158,7 @@ export class SyncPlugin extends FluxyPlugin {
       connectivity,
       transport: {
         fetch: fetchFunction,
-        resolveUrl: (url) => resolveOperationUrl(url, options.baseUrl),
+        resolveUrl: this.#limits.resolveUrl,
         isAllowedOrigin: originPolicy(options.baseUrl, options.allowedOrigins),
         headers: options.headers,
         timeoutMs: options.timeoutMs,
@@ -253,10 +253,7 @@ export class SyncPlugin extends FluxyPlugin {
     url: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<{ status: number; body: unknown }> {
-    const target = resolveOperationUrl(
-      prepareOperation('GET', url, undefined, this.#limits).url,
-      this.#options.baseUrl,
-    );
+    const target = this.#limits.resolveUrl(prepareOperation('GET', url, undefined, this.#limits).url);
     await this.#ready();
     // Loaded at the first read (collections pull with it): off the start-up path of an app without.
     const { sendRead } = await import('./read-request.js');
