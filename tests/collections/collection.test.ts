@@ -548,6 +548,31 @@ describe('Collection across restarts and tabs', () => {
     expect(b.notes.items.value).toEqual(a.notes.items.value);
   });
 
+  it('a tab opened while another pulls shows every page that tab pulled, without pulling itself', async () => {
+    // Each round opens tab b at another point of tab a's pull: while b loads its cache, a posts
+    // and stores pages; b must end with them all, from its cache or from a's messages.
+    for (const openAfter of [3, 10, 25, 40]) {
+      const server = await referenceServer({ feedPageSize: 1 });
+      for (let n = 0; n < 60; n++) await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` });
+      const a = await startDevice({ server, online: false });
+      a.connectivity.setOnline(true);
+      const pulled = a.notes.pull();
+      await server.request(
+        new RegExp(`^GET /api/notes\\?since=c1\\.${openAfter.toString(36)} `),
+        `page ${openAfter + 1} asked`,
+      );
+      const b = await startDevice({ server, disk: a.disk, online: false }); // never pulls: offline
+      await pulled;
+      expect(a.notes.items.value).toHaveLength(60);
+      await until(
+        () => b.notes.items.value.length === 60,
+        `tab b (opened after ${openAfter} pages) to show 60 rows`,
+      );
+      expect(b.notes.items.value).toEqual(a.notes.items.value);
+      await Promise.all([a.dispose(), b.dispose()]);
+    }
+  });
+
   it('shows the same items in every tab within a moment of a change in any of them', async () => {
     const server = await referenceServer();
     const a = await startDevice({ server, online: false });

@@ -107,13 +107,13 @@ export interface ChangeMeta {
 type PulledPage<R> = { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
 /** Confirmed rows and deletions, the operations they settle and the temporary ids they resolve. */
 type RowsMessage<R> = {
-  t: 'rows';
   rows: R[];
   deleted: string[];
   settled: string[];
   aliases: Array<[string, string]>;
 };
-type Message = RowsMessage<Row> | { t: 'queued' };
+/** Rows, or (an empty object) "the outbox changed". */
+type Message = RowsMessage<Row> | Record<string, never>;
 interface ChannelLike {
   postMessage(message: unknown): void;
   close(): void;
@@ -268,6 +268,21 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     );
     this.#clock = new HybridClock(randomHex(6), this.#options.now);
 
+    // Other tabs' messages, held until the cache is shown: the channel opens before the cache is
+    // read, so a page another tab stores meanwhile is in what we read or in a message we hear.
+    // Other tabs' messages are held until the cache is shown: the channel opens before the cache
+    // is read, so a page another tab stores meanwhile is in what we read or in a message we hear.
+    const held: Message[] = [];
+    let hear = (message: Message): unknown => held.push(message);
+    const Channel = (globalThis as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
+    if (Channel) {
+      const channel = new Channel(scope);
+      // Only Fluxy posts on this channel's name, and only JSON text.
+      channel.onmessage = (event) => hear(JSON.parse(event.data as string) as Message);
+      this.#channel = channel;
+      ctx.onDispose(() => channel.close());
+    }
+
     // Cache first: rows, cursor, clock and the pending changes, before any request.
     const [stored, operations] = await Promise.all([this.#cache.load(), sync.pending()]);
     this.#clock.restore(stored.clock ?? '');
@@ -306,21 +321,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
     // What the outbox did between the listing above and these subscriptions (it sends while we load).
     this.#relist();
+    hear = (message) => ('rows' in message ? this.#applyRows(message as RowsMessage<R>) : this.#relist());
+    held.forEach(hear);
 
-    const Channel = (globalThis as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
-    if (Channel) {
-      const channel = new Channel(scope);
-      channel.onmessage = (event) => {
-        let message: Message | undefined;
-        try {
-          message = JSON.parse(event.data as string) as Message;
-        } catch {} // not ours
-        if (message?.t === 'queued') this.#relist();
-        else if (message?.t === 'rows') this.#applyRows(message as RowsMessage<R>);
-      };
-      this.#channel = channel;
-      ctx.onDispose(() => channel.close());
-    }
     ctx.onDispose(async () => {
       clearTimeout(this.#retryTimer);
       clearTimeout(this.#waitTimer);
@@ -481,7 +484,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       change.opId = operation.id;
       change.committed = ++this.#epoch;
       if (this.#settled.has(operation.id)) this.#view.dropChanges((candidate) => candidate === change);
-      this.#post({ t: 'queued' });
+      this.#post({});
       return this.#view.peek(id);
     } catch (error) {
       this.#view.dropChanges((candidate) => candidate === change);
@@ -544,7 +547,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #answerOf({ operation, status, response }: SentLike): RowsMessage<R> {
     const type = this.#typeOf(operation.kind);
     const serverId = isRow(response, this.#options.key) ? (response[this.#options.key] as string) : undefined;
-    const answer: RowsMessage<R> = { t: 'rows', rows: [], deleted: [], settled: [operation.id], aliases: [] };
+    const answer: RowsMessage<R> = { rows: [], deleted: [], settled: [operation.id], aliases: [] };
     if (type === 'insert' && operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
     if (serverId === undefined) {
       if (type === 'remove')
@@ -591,7 +594,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       else void this.#resolveConflicts();
       return;
     }
-    this.#post({ t: 'rows', rows: [], deleted: [], settled: [operation.id], aliases: [] });
+    this.#post({ rows: [], deleted: [], settled: [operation.id], aliases: [] });
   }
 
   #settle(opIds: readonly string[]): void {
@@ -785,7 +788,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // while a write is in flight are stored together by the next write (one commit: their chunks,
     // then the cursor of the last one): storage and processing hide behind the network. After a
     // failed write nothing more is written, so the stored cursor never passes a row not stored.
-    let queued: Array<{ rows: R[]; deleted: string[]; aliases: Array<[string, string]> }> = [];
+    let queued: Array<RowsMessage<R>> = [];
     let queuedMeta: CacheMeta | undefined;
     let writing: Promise<void> | undefined;
     let failure: { error: unknown } | undefined;
@@ -798,6 +801,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           const pages = queued;
           queued = [];
           await cache.write(pages, queuedMeta);
+          // Posted once stored: a tab that opens meanwhile either reads them or hears this.
+          for (const page of pages) this.#post(page);
         }
       } catch (error) {
         failure = { error };
@@ -838,7 +843,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
             ? []
             : // Loaded only with the option: most servers do not keep the temporary id.
               (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view);
-        queued.push({ rows: body.changes, deleted: body.deleted, aliases: adopted });
+        queued.push({ rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         queuedMeta = { v: 1, cursor: body.cursor, ...(pulledAt === undefined ? {} : { pulledAt }) };
         writing ??= store();
         // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old (a slow
@@ -850,7 +855,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           for (const id of body.deleted) this.#deletedIds.add(id);
           this.#view.confirm(body.changes, body.deleted, show, true);
         });
-        this.#post({ t: 'rows', rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         if (!body.more) {
           await writing;
           check();
