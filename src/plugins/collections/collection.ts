@@ -268,8 +268,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     );
     this.#clock = new HybridClock(randomHex(6), this.#options.now);
 
-    // Other tabs' messages, held until the cache is shown: the channel opens before the cache is
-    // read, so a page another tab stores meanwhile is in what we read or in a message we hear.
     // Other tabs' messages are held until the cache is shown: the channel opens before the cache
     // is read, so a page another tab stores meanwhile is in what we read or in a message we hear.
     const held: Message[] = [];
