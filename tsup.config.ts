@@ -1,4 +1,5 @@
 import { defineConfig, type Options } from 'tsup';
+import { mangleProps } from './scripts/mangle.mjs';
 import { stripProsePlugin } from './scripts/strip-prose.mjs';
 
 const shared: Options = {
@@ -27,6 +28,10 @@ const shared: Options = {
   // Keep `node:` specifiers as written (tsup strips the prefix by default). Only Node-only modules
   // have them: the file driver (behind the `node` condition of #file-driver) and fluxy/testing.
   removeNodeProtocol: false,
+  // Internal method names shortened in dist/ (scripts/mangle.mjs says which, and why it is safe).
+  esbuildOptions(options) {
+    options.mangleProps = mangleProps;
+  },
   external: [
     'react',
     'vue',

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { publicApiProblems } from './mangle.mjs';
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,6 +21,11 @@ if (!existsSync(join(root, 'dist', 'index.js'))) {
 }
 const work = mkdtempSync(join(tmpdir(), 'fluxy-check-package-'));
 let failed = false;
+// The builds shorten the internal names of scripts/mangle.mjs: none may be in the public API.
+const mangled = publicApiProblems(join(root, 'dist'));
+console.log(`── mangled names: ${mangled.length === 0 ? 'none in the public API' : 'FAILED'}`);
+for (const problem of mangled) console.log(problem);
+if (mangled.length > 0) failed = true;
 try {
   // dist/ was just built: skip the prepack build.
   await run(npm, ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: root });

@@ -108,3 +108,125 @@ describe('a sent operation’s removal and outcome (finding 5)', () => {
     expect((await engine.failed())[0]?.lastError).toMatchObject({ code: 'sync/http-error', status: 422 });
   });
 });
+
+/**
+ * A store whose commits that remove `p/<id>` wait for `hold(id)` (a promise: resolve to commit,
+ * reject to fail the commit and change nothing).
+ */
+class GatedStore extends MemoryStore {
+  hold: ((id: string) => Promise<void>) | undefined;
+
+  override async commit(
+    changes: ReadonlyArray<{ key: string; value: unknown } | { key: string; remove: true }>,
+  ): Promise<void> {
+    const removed = changes.find((change) => 'remove' in change && change.key.startsWith('p/'));
+    if (removed && this.hold) await this.hold(removed.key.slice(2));
+    await super.commit(changes);
+  }
+}
+
+/** A promise with its resolve and reject. */
+function gate() {
+  let open: () => void = () => {};
+  let fail: (error: Error) => void = () => {};
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  return { promise, open, fail };
+}
+
+describe('the removal of a sent operation commits while the next request is on the wire', () => {
+  it('the next op is sent before the last removal is committed; the count stays true to storage', async () => {
+    const store = new GatedStore();
+    const { engine, queue, online } = fixture.engineFor({
+      baseUrl: fixture.server.url,
+      store,
+      online: false,
+    });
+    await engine.start();
+    const first = await queue('POST', '/api/notes', { body: { title: 'a' } });
+    const second = await queue('POST', '/api/notes', { body: { title: 'b' } });
+    const held = gate();
+    store.hold = (id) => (id === first.id ? held.promise : Promise.resolve());
+    online.value = true;
+    // Fails (times out) if the second request waits for the first one's removal.
+    await fixture.server.waitForRequests(2, { label: 'the second request while the first removal is held' });
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([first.id, second.id]);
+    expect(engine.pendingCount.value).toBe(2); // the first is still stored
+    expect(await store.keys()).toStrictEqual([`p/${first.id}`, `p/${second.id}`]);
+    held.open();
+    await until(() => engine.pendingCount.value === 0, 'both removals committed');
+    expect(await store.keys()).toStrictEqual([]);
+    expect(fixture.server.applied.map((applied) => applied.key)).toStrictEqual([first.id, second.id]);
+  });
+
+  it('a removal that fails meanwhile: neither that op nor the one sent meanwhile is sent again', async () => {
+    const store = new GatedStore();
+    const { logger, failures } = countingLogger();
+    const { engine, queue, online } = fixture.engineFor({
+      baseUrl: fixture.server.url,
+      store,
+      logger,
+      online: false,
+    });
+    await engine.start();
+    const sent: string[] = [];
+    engine.events.on('sent', ({ operation }) => void sent.push(operation.id));
+    const first = await queue('POST', '/api/notes', { body: { title: 'a' } });
+    const second = await queue('POST', '/api/notes', { body: { title: 'b' } });
+    let failed = false;
+    store.hold = async (id) => {
+      if (id !== first.id || failed) return;
+      failed = true;
+      await fixture.server.waitForRequests(2, {
+        label: 'the second request while the first removal is held',
+      });
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    online.value = true;
+    await failures(1);
+    await until(() => engine.pendingCount.value === 0, 'both removals committed on the next attempt');
+    // Both answers were kept and committed on the next attempt.
+    expect(fixture.server.received.map((request) => request.key)).toStrictEqual([first.id, second.id]);
+    expect(fixture.server.applied.map((applied) => applied.key)).toStrictEqual([first.id, second.id]);
+    expect(sent).toStrictEqual([first.id, second.id]);
+    expect(await store.keys()).toStrictEqual([]);
+    expect(engine.lastError.value).toBeNull();
+  });
+
+  it('discard() of an op whose removal is committing waits for it, and finds it gone', async () => {
+    const store = new GatedStore();
+    const { engine, queue, online } = fixture.engineFor({
+      baseUrl: fixture.server.url,
+      store,
+      online: false,
+    });
+    await engine.start();
+    const first = await queue('POST', '/api/notes', { body: { title: 'a' } });
+    await queue('POST', '/api/notes', { body: { title: 'b' } });
+    const stray = await queue('POST', '/api/notes', { body: { title: 'c' } });
+    expect(await engine.discard(stray.id)).toBe(true); // loads the edits module now
+    const held = gate();
+    let holding = false;
+    store.hold = (id) => {
+      if (id !== first.id || holding) return Promise.resolve(); // discard()'s own removal is not held
+      holding = true;
+      return held.promise;
+    };
+    online.value = true;
+    await fixture.server.waitForRequests(2, { label: 'the second request while the first removal is held' });
+    let settled = false;
+    const discarding = engine.discard(first.id).then((found) => {
+      settled = true;
+      return found;
+    });
+    // Turns of the event loop in which a discard() that does not wait would remove the op.
+    for (let turn = 0; turn < 20 && !settled; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    held.open();
+    expect(await withTimeout(discarding, 'discard() after the removal')).toBe(false);
+    await until(() => engine.pendingCount.value === 0, 'the second removed too');
+    expect(fixture.server.applied).toHaveLength(2);
+  });
+});

@@ -161,8 +161,10 @@ const readAheadCount = 8;
  * order) → `#sendHead` → `sendOperation` (transport.ts) → `#answered` (sent, retry later, failed,
  * or pause on a 401) → `#publish` (the signals, in one `batch()`).
  *
- * An operation leaves the outbox only after a 2xx, and that removal is committed before the next
- * is sent. A retryable failure of the head stops the flush until its wake timer fires.
+ * An operation leaves the outbox only after a 2xx. Its removal commits while the next plain
+ * operation is on the wire (see {@link #removing}) and before that one's answer is handled; an
+ * operation that needs the removal first (a create's server id, a retry, a batch…) waits for it.
+ * A retryable failure of the head stops the flush until its wake timer fires.
  */
 export class SyncEngine {
   readonly events: EventBus<SyncEvents>;
@@ -221,6 +223,17 @@ export class SyncEngine {
   #unsettled: { id: string; result: Answer } | undefined;
   /** Storage failures in a row, for the backoff of the flush that retries after one. */
   #storageFailures = 0;
+  /**
+   * The commit of the last sent operation's removal (and outcome) — that operation is
+   * {@link #unsettled} meanwhile — while the next plain request goes out: the commit costs about
+   * a quarter of a request to a fast server, and a plain operation does not depend on it. Awaited
+   * (see {@link #removed}) before the next answer is handled, before a write of the flush, and
+   * before it ends. If it fails, both answers are kept ({@link #unsettled}, {@link #later}) and
+   * committed on the next attempt: neither operation is sent again.
+   */
+  #removing: Promise<void> | undefined;
+  /** The answer that came while a removal that then failed was committing (see {@link #unsettled}). */
+  #later: { id: string; result: Answer } | undefined;
 
   // ——— the status's state (what #publish() computes the signals from, besides the lists) ———
   #flushing = false;
@@ -417,7 +430,10 @@ export class SyncEngine {
     this.#publish();
     try {
       while (this.#canSend()) {
-        const id = this.#lists.pending.first();
+        // While the last one's removal commits, the next is the one after it.
+        const id = this.#removing
+          ? this.#lists.pending.after((this.#unsettled as { id: string }).id)
+          : this.#lists.pending.first();
         if (id === undefined) break;
         const earlier = [...this.#writing].filter(([writing]) => writing < id).map(([, write]) => write);
         if (earlier.length > 0) {
@@ -432,6 +448,7 @@ export class SyncEngine {
         this.#publish();
         if (step === 'stop') break;
       }
+      await this.#removed();
     } catch (error) {
       // Storage failed under us (unavailable, full): keep the operation, report, retry later —
       // with a backoff of its own that a server answer does not reset.
@@ -439,6 +456,8 @@ export class SyncEngine {
       this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
       this.#wakeIn(this.#backoff(++this.#storageFailures));
     } finally {
+      // Only after a failure elsewhere: its own failure leaves the answer in #unsettled.
+      await this.#removed().catch(() => undefined);
       this.#flushing = false;
       this.#readAhead.clear();
       this.#publish();
@@ -461,8 +480,20 @@ export class SyncEngine {
       this.#lists.note('removed', 'pending', [id]); // removed by another tab
       return 'next';
     }
-    const unsettled = this.#unsettled;
-    if (unsettled?.id === id) return await this.#settle(record, unsettled.result, summary);
+    // Only a plain operation goes out while the last removal commits (see #removing).
+    if (record.nextAttemptAt !== undefined || record.tempId !== undefined || record.refs || record.binary)
+      await this.#removed();
+    // (An op that refers to a temporary id without `refs` was queued in another tab, before this
+    // tab's last create: that create is not the op being removed, which has no temporary id.)
+    let unsettled = this.#unsettled;
+    if (this.#later?.id === id) {
+      unsettled = this.#later;
+      this.#later = undefined;
+    }
+    if (unsettled?.id === id) {
+      await this.#removed();
+      return await this.#settle(record, unsettled.result, summary);
+    }
     const now = this.#deps.now();
     if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
       this.#wakeIn(record.nextAttemptAt - now);
@@ -504,6 +535,11 @@ export class SyncEngine {
     return await this.#track([id], async (signal) => {
       this.#readAhead.after(this.#lists.pending, id, readAheadCount);
       const result = await this.#request(operation, body as string | Blob | undefined, signal);
+      await this.#removed().catch((error) => {
+        // The last removal failed: this answer too is committed on the next attempt, not resent.
+        if (result.kind === 'response') this.#later = { id, result };
+        throw error;
+      });
       if (result.kind === 'aborted' || this.#disposed) return 'stop';
       if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
       return await this.#settle(sending, result, summary);
@@ -516,6 +552,7 @@ export class SyncEngine {
    * first other answer is handled as a single request's would be; those after it were not sent.
    */
   async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
+    await this.#removed(); // a batch is read from the head on
     const { prepareBatch, batchAnswers } = await import('./batch.js');
     const prepared = await prepareBatch(
       this.#stores,
@@ -573,6 +610,7 @@ export class SyncEngine {
    * never race the removal of an op that was just sent.
    */
   async #settled(id?: string): Promise<void> {
+    await this.#removing?.catch(() => undefined);
     if (this.#inFlight && (id === undefined || this.#inFlight.ids.includes(id))) await this.#inFlight.done;
   }
 
@@ -659,8 +697,21 @@ export class SyncEngine {
   async #settle(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
     this.#unsettled = { id: record.id, result };
     const step = await this.#answered(record, result, summary);
-    this.#unsettled = undefined;
+    if (!this.#removing) this.#unsettled = undefined;
     return step;
+  }
+
+  /**
+   * Wait for the removal still committing (see {@link #removing}): rejects if that commit failed
+   * (the flush stops as for any storage failure, the answer kept in #unsettled).
+   */
+  async #removed(): Promise<void> {
+    const removing = this.#removing;
+    this.#removing = undefined;
+    if (removing) {
+      await removing;
+      this.#unsettled = undefined;
+    }
   }
 
   /** The server answered: sent, retried later, failed, or the queue pauses on a 401. */
@@ -677,8 +728,12 @@ export class SyncEngine {
           const unread = unreadResponseError(result.status, result.bodyProblem, now);
           return await this.#retryLater(record, unread, null, summary);
         }
-        await this.#sent([record], [result]);
-        summary.sent++;
+        // Committed while the next request goes out (see #removing); a create's server id first.
+        this.#removing = this.#sent([record], [result]).then(() => {
+          summary.sent++;
+        });
+        this.#removing.catch(() => undefined); // awaited by the flush
+        if (record.tempId !== undefined) await this.#removed();
         return 'next';
       case 'unauthorized':
         this.#headWaits(error, record.id);
