@@ -404,7 +404,40 @@ describe('Collection pulls and cache', () => {
     await until(() => device.notes.lastError.value === null, 'the retried pull', 15_000);
     expect(device.notes.items.value).toHaveLength(7);
     expect(pullsOf(server).length - pullsAtFailure).toBeLessThanOrEqual(2);
+    // The page held for a group write was stored when the pull failed: the retry goes on from it.
+    expect(pullsOf(server)[pullsAtFailure]).not.toMatch(/since= /);
     expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('stores a long pull a few pages per commit (each commit costs the browser), every row and the cursor in the end', async () => {
+    const server = await referenceServer({ feedPageSize: 1 });
+    for (let n = 0; n < 12; n++) await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` });
+    const first = await startDevice({ server, online: false });
+    const put = IDBObjectStore.prototype.put;
+    let commits = 0; // one cursor per commit
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+      if (key === 'collection-notes/meta') commits++;
+      return put.call(this, value, key);
+    } as typeof put;
+    const started = Date.now();
+    try {
+      first.connectivity.setOnline(true);
+      await first.notes.pull();
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    const elapsed = Date.now() - started;
+    expect(pullsOf(server)).toHaveLength(12);
+    expect(commits).toBeGreaterThanOrEqual(3);
+    // Four pages a commit, and one more each time `items` is rebuilt (every 250 ms) on a slow run.
+    expect(commits).toBeLessThanOrEqual(3 + Math.floor(elapsed / 250));
+    await first.dispose();
+    const second = await startDevice({ server, disk: first.disk, online: false });
+    expect(second.notes.items.value).toEqual(await serverNotes(server));
+    second.connectivity.setOnline(true);
+    await second.notes.pull(); // from the stored cursor: one page, empty
+    expect(pullsOf(server)).toHaveLength(13);
+    await second.dispose();
   });
 
   it('never stores the cursor past rows it could not store: a write failing mid-pull loses and skips nothing', async () => {

@@ -169,6 +169,24 @@ describe('SyncPlugin through the registry (fake-indexeddb, encrypted storage)', 
     );
   });
 
+  it('read() sends in the call itself once loaded (a pull asks for its next page before storing the last), checks the URL, and refuses once disposed', async () => {
+    const asked: string[] = [];
+    const fetch = vi.fn(async (url: string | URL | Request) => {
+      asked.push(String(url));
+      return new Response('{"ok":true}', { headers: { 'Content-Type': 'application/json' } });
+    });
+    const { sync, app } = bootstrap(new IDBFactory(), { fetch: fetch as typeof globalThis.fetch });
+    await app.ready();
+    expect(await sync.read('/api/a')).toStrictEqual({ status: 200, body: { ok: true } });
+    const second = sync.read('/api/b?since=1');
+    expect(asked).toStrictEqual([`${server.url}/api/a`, `${server.url}/api/b?since=1`]); // no turn waited
+    expect((await second).body).toStrictEqual({ ok: true });
+    await expect(sync.read('javascript:alert(1)')).rejects.toMatchObject({ code: 'sync/invalid-url' });
+    await app.dispose();
+    await expect(sync.read('/api/c')).rejects.toMatchObject({ code: 'app/disposed' });
+    expect(asked).toHaveLength(2);
+  });
+
   it('needs storage and connectivity: ready() names the missing one', async () => {
     const app = createApp({ logger: silentLogger });
     apps.push(app);

@@ -72,9 +72,11 @@ export class SyncPlugin extends FluxyPlugin {
   readonly dependencies = ['storage', 'connectivity'] as const;
 
   readonly #options: ResolvedSyncOptions;
-  /** What `queue()` checks against: the size limits, and how URLs are resolved. */
-  readonly #limits: Parameters<typeof prepareOperation>[3];
+  /** What `queue()` checks against: the size limits, and how URLs are resolved; with the resolved options, which `read()` sends with. */
+  readonly #limits: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3];
   #engine: SyncEngine | undefined;
+  /** `read()`'s sender, once loaded. */
+  #sendRead: typeof import('./read-request.js').sendRead | undefined;
   /** Written by the engine once init made it; they keep their last values after dispose (the ops are still stored). */
   readonly #signals = createSyncSignals();
   readonly #events: EventBus<SyncEvents>;
@@ -253,11 +255,14 @@ export class SyncPlugin extends FluxyPlugin {
     url: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<{ status: number; body: unknown }> {
-    const target = this.#limits.resolveUrl(prepareOperation('GET', url, undefined, this.#limits).url);
-    await this.#ready();
     // Loaded at the first read (collections pull with it): off the start-up path of an app without.
-    const { sendRead } = await import('./read-request.js');
-    return sendRead(url, target, this.#options, options.signal, FluxyError);
+    // Later reads are sent in this very call, without waiting a turn: a pull asks for its next
+    // page before it stores the last one, and the request must not wait for that work.
+    if (!this.#engine || !this.#sendRead) {
+      await this.#ready();
+      this.#sendRead = (await import('./read-request.js')).sendRead;
+    }
+    return this.#sendRead(url, this.#limits, prepareOperation, options.signal, FluxyError);
   }
 
   /** Send what is pending now (joins a running flush). Resolves with `{ sent, failed, remaining }`. */

@@ -1,21 +1,24 @@
 import type { FluxyError } from '../../core/errors.js';
 import type { Operation } from './operation.js';
 import type { ResolvedSyncOptions, SyncOptions } from './options.js';
+import type { prepareOperation } from './request-validation.js';
 
 /**
- * The GET of `sync.read()`, sent now with the plugin's `headers` option (given a pseudo-operation
- * with `kind: 'read'`), `fetch` and `timeoutMs`; `url` as given (for the headers and errors),
- * `target` resolved. Loaded at the first read; `Fail` is FluxyError, given rather than imported so
- * this lazy chunk shares no module with the start-up ones (a shared one would be split into a
- * chunk of its own). @internal
+ * The GET of `sync.read()`, checked (`prepare`: `sync/invalid-url`…) and sent now, in this call,
+ * with the plugin's `baseUrl`, `headers` option (given a pseudo-operation with `kind: 'read'`),
+ * `fetch` and `timeoutMs` (`options`: the plugin's limits, which carry its resolved options);
+ * `url` as given (for the headers and errors). Loaded at the first read; `Fail` is FluxyError and
+ * `prepare` prepareOperation, given rather than imported so this lazy chunk shares no module with
+ * the start-up ones (a shared one would be split into a chunk of its own). @internal
  */
 export async function sendRead(
   url: string,
-  target: URL,
-  options: ResolvedSyncOptions,
+  options: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3],
+  prepare: typeof prepareOperation,
   signal: AbortSignal | undefined,
   Fail: typeof FluxyError,
 ): Promise<{ status: number; body: unknown }> {
+  const target = options.resolveUrl(prepare('GET', url, undefined, options).url);
   const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
   if (!fetchFunction)
     throw new Fail('sync/network-error', 'No fetch is available: pass SyncPlugin({ fetch }).');
