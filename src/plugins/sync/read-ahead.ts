@@ -4,8 +4,8 @@ import type { SortedIds } from './sorted-ids.js';
 
 /**
  * Pending records read ahead of the flush: while a request is on the wire, the next operations (or
- * the next batch's) are read (and decrypted), so the next can be sent as soon as the current one's
- * removal is committed. Only the copies of the last prefetch are held, and any rewrite or removal
+ * the next batch's) are read (and decrypted), so the next can be sent as soon as the current one is
+ * answered. Only the copies of the last prefetch are held, and any rewrite or removal
  * of a record — here or announced by another tab — drops its copy; the flush drops them all when
  * it ends (another tab may send and rewrite them before this one sends again).
  */
