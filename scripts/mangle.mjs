@@ -58,7 +58,16 @@ export const MANGLED = [
   // core
   'assertEventName',
   // collections
+  'addAlias',
   'addChange',
+  'compactLog',
+  'confirmRows',
+  'listConflicts',
+  'loadAll',
+  'publishRows',
+  'shownRow',
+  'currentId',
+  'writePages',
   'addConflict',
   'dropChanges',
   'forgetAliases',

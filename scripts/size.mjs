@@ -76,7 +76,7 @@ export const BUDGETS = {
 export const CEILINGS = {
   ownMain: 26.4 * KB,
   criticalWithDeps: 28.2 * KB,
-  collections: 7.2 * KB,
+  collections: 7.19 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.6 * KB,
 };

@@ -469,6 +469,35 @@ describe('Collection pulls and cache', () => {
     expect(second.notes.items.value).toEqual(await serverNotes(server));
   });
 
+  it('reports in lastError a pull whose rows cannot be stored (a full disk), until a pull succeeds', async () => {
+    const server = await referenceServer({ feedPageSize: 5 });
+    for (let n = 0; n < 7; n++) await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` });
+    const device = await startDevice({ server, online: false });
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+      if (typeof key === 'string' && key.includes('collection-notes/c/')) {
+        throw new DOMException('planted: the disk is full', 'QuotaExceededError');
+      }
+      return put.call(this, value, key);
+    } as typeof put;
+    try {
+      device.connectivity.setOnline(true);
+      expect(await code(device.notes.pull())).toBe('storage/quota-exceeded');
+      // Not only the caller of pull() hears of it: an automatic pull has no caller.
+      expect(device.notes.lastError.value).toMatchObject({
+        code: 'collections/pull-failed',
+        cause: { code: 'storage/quota-exceeded' },
+      });
+      expect(device.notes.isPulling.value).toBe(false);
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    await device.notes.pull();
+    expect(device.notes.lastError.value).toBeNull();
+    expect(device.notes.items.value).toHaveLength(7);
+    await device.dispose();
+  });
+
   it('reports a server answer that is not a changes page as collections/bad-response', async () => {
     const server = await referenceServer();
     const app = createApp({ logger: silentLogger });

@@ -14,10 +14,10 @@ const change = (opId: string | undefined, type: Change['type'], id: string, data
 describe('RowView', () => {
   it('keeps the object shown when a row does not change: answered equal, listed again, confirmed again', () => {
     const view = new RowView<Note>('id');
-    view.confirm([{ id: 'a', title: 'a', version: 1 }], []);
+    view.confirmRows([{ id: 'a', title: 'a', version: 1 }], []);
     const update = change('op1', 'update', 'a', { title: 'a2', version: 2 });
     view.addChange(update);
-    const shown = view.peek('a');
+    const shown = view.shownRow('a');
     expect(shown).toEqual({ id: 'a', title: 'a2', version: 2 });
     expect(view.pending.value.get('a')?.row).toBe(shown); // pending's row is the row shown
     let itemRuns = 0;
@@ -31,14 +31,14 @@ describe('RowView', () => {
       rowRuns++;
     });
     view.setChanges([{ ...update }]); // the outbox listed again: the same change
-    view.confirm([{ id: 'a', title: 'a2', version: 2 }], []); // the answer, equal to what is shown
+    view.confirmRows([{ id: 'a', title: 'a2', version: 2 }], []); // the answer, equal to what is shown
     view.dropChanges(() => true); // settled
-    expect(view.peek('a')).toBe(shown);
+    expect(view.shownRow('a')).toBe(shown);
     expect(view.confirmed('a')).toBe(shown);
-    view.confirm([{ id: 'a', title: 'a2', version: 2 }], []); // pulled again
-    expect(view.peek('a')).toBe(shown);
+    view.confirmRows([{ id: 'a', title: 'a2', version: 2 }], []); // pulled again
+    expect(view.shownRow('a')).toBe(shown);
     expect([itemRuns, rowRuns]).toEqual([1, 1]);
-    view.confirm([{ id: 'a', title: 'a3', version: 3 }], []);
+    view.confirmRows([{ id: 'a', title: 'a3', version: 3 }], []);
     expect([itemRuns, rowRuns]).toEqual([2, 2]);
     stop();
     stopRow();
@@ -46,7 +46,7 @@ describe('RowView', () => {
 
   it('shows pending inserts after the confirmed rows, resolves temporary ids, and drops removed rows', () => {
     const view = new RowView<Note>('id');
-    view.confirm(
+    view.confirmRows(
       [
         { id: 'n_10', title: 'x' },
         { id: 'n_2', title: 'y' },
@@ -64,14 +64,14 @@ describe('RowView', () => {
       removed: { title: 'y' },
     });
     const temp = view.row('tmp_1');
-    view.alias('tmp_1', 'n_3');
+    view.addAlias('tmp_1', 'n_3');
     expect(temp.value).toEqual({ id: 'n_3', title: 'newer' });
-    view.confirm([{ id: 'n_3', title: 'new' }], []);
+    view.confirmRows([{ id: 'n_3', title: 'new' }], []);
     expect(view.items.value.map((row) => row.id)).toEqual(['n_3', 'n_10']);
     expect(view.changeCount.value).toBe(3);
     const deleted = view.row('n_10');
     expect(deleted.value).toEqual({ id: 'n_10', title: 'x' });
-    view.confirm([], ['n_10']); // deleted on the server
+    view.confirmRows([], ['n_10']); // deleted on the server
     expect(deleted.value).toBeUndefined();
     expect(view.items.value.map((row) => row.id)).toEqual(['n_3']);
   });

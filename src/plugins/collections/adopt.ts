@@ -20,7 +20,7 @@ export function adoptClientIds<R extends Row>(
       !view.aliases.has(tempId) &&
       view.changes.some((change) => change.type === 'insert' && change.id === tempId);
     if (unresolvedInsert) {
-      view.alias(tempId, row[key] as string);
+      view.addAlias(tempId, row[key] as string);
       adopted.push([tempId, row[key] as string]);
     }
   }

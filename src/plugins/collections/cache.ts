@@ -34,7 +34,7 @@ export class RowCache<R extends Row> {
   }
 
   /** Everything stored, read at start-up. */
-  async load(): Promise<{
+  async loadAll(): Promise<{
     rows: R[];
     meta: CacheMeta;
     clock: string | undefined;
@@ -88,7 +88,7 @@ export class RowCache<R extends Row> {
    * the new cursor) in one commit: each page one chunk, the cursor last — never the cursor
    * without its rows.
    */
-  async write(
+  async writePages(
     pages: ReadonlyArray<{
       rows: readonly R[];
       deleted: readonly string[];
@@ -117,12 +117,12 @@ export class RowCache<R extends Row> {
     this.#writesSinceCheck += pages.length;
     if (this.#writesSinceCheck >= compactEvery) {
       this.#writesSinceCheck = 0;
-      await this.compact();
+      await this.compactLog();
     }
   }
 
   /** Rewrite the chunk log as snapshot chunks when it has grown past 64 chunks. */
-  compact(): Promise<void> {
+  compactLog(): Promise<void> {
     return this.#lock('write', async () => {
       const keys = await this.#store.keys('c/');
       const last = keys.at(-1);
@@ -150,7 +150,7 @@ export class RowCache<R extends Row> {
   }
 
   /** Conflicts waiting to be resolved after the next pull: operation id → the status that refused it. */
-  async conflicts(): Promise<Array<[string, number]>> {
+  async listConflicts(): Promise<Array<[string, number]>> {
     const keys = await this.#store.keys('x/');
     const entries = await Promise.all(
       keys.map(async (key) => [key.slice(2), await this.#store.get<number>(key)] as const),

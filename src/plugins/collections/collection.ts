@@ -19,7 +19,7 @@ import {
 } from './options.js';
 import { type Change, type PendingRow, RowView } from './view.js';
 
-/** Why the last pull (or a pulled clock) went wrong: `collections/pull-failed`, `collections/bad-response`, `collections/clock-skew`. */
+/** Why the last pull (or a pulled clock) went wrong: `collections/pull-failed` (with the `cause` when the feed was not the problem), `collections/bad-response`, `collections/clock-skew`. */
 export interface CollectionError {
   code: CollectionsErrorCode;
   message: string;
@@ -27,6 +27,8 @@ export interface CollectionError {
   status?: number;
   /** When it happened (ms since epoch). */
   at: number;
+  /** What failed, when it was not the feed: e.g. storage's error (`storage/quota-exceeded`). */
+  cause?: unknown;
 }
 
 /** How a conflict was settled. */
@@ -282,16 +284,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
 
     // Cache first: rows, cursor, clock and the pending changes, before any request.
-    const [stored, operations] = await Promise.all([this.#cache.load(), sync.pending()]);
+    const [stored, operations] = await Promise.all([this.#cache.loadAll(), sync.pending()]);
     this.#clock.restore(stored.clock ?? '');
-    for (const [tempId, serverId] of stored.aliases) this.#view.alias(tempId, serverId);
+    for (const [tempId, serverId] of stored.aliases) this.#view.addAlias(tempId, serverId);
     if (stored.meta.pulledAt !== undefined) this.#lastPulledAt.value = stored.meta.pulledAt;
-    this.#view.confirm(stored.rows, []);
+    this.#view.confirmRows(stored.rows, []);
     const changes = this.#changesOf(operations);
     for (const change of changes) {
       if (change.id.startsWith('tmp_') && !this.#view.aliases.has(change.id)) {
         const serverId = await sync.resolveId(change.id);
-        if (serverId !== undefined) this.#view.alias(change.id, serverId);
+        if (serverId !== undefined) this.#view.addAlias(change.id, serverId);
       }
     }
     this.#view.setChanges(changes);
@@ -395,7 +397,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     if (
       this.#options.key in data &&
-      data[this.#options.key] !== this.#view.resolve(this.#checkId(id, 'update'))
+      data[this.#options.key] !== this.#view.currentId(this.#checkId(id, 'update'))
     ) {
       throw new FluxyError(
         'collections/invalid-row',
@@ -457,7 +459,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const version = confirmed?.version;
     if (typeof version === 'number' || typeof version === 'string') meta.base = version;
     if (typeof this.#options.conflict === 'function' && type !== 'insert')
-      meta.baseRow = this.#view.peek(id) ?? null;
+      meta.baseRow = this.#view.shownRow(id) ?? null;
     if (extra.resolves !== undefined) meta.resolves = extra.resolves;
     const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
     if (this.#options.conflict !== 'lww' && meta.base !== undefined && type !== 'insert')
@@ -483,7 +485,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       change.committed = ++this.#epoch;
       if (this.#settled.has(operation.id)) this.#view.dropChanges((candidate) => candidate === change);
       this.#post({});
-      return this.#view.peek(id);
+      return this.#view.shownRow(id);
     } catch (error) {
       this.#view.dropChanges((candidate) => candidate === change);
       throw error;
@@ -523,8 +525,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** The id to send for a row shown now; refuses ids of rows that are not shown. */
   #existing(id: unknown, method: string): string {
     const given = this.#checkId(id, method);
-    const target = this.#view.resolve(given);
-    if (!this.#view.peek(target)) {
+    const target = this.#view.currentId(given);
+    if (!this.#view.shownRow(target)) {
       throw new FluxyError(
         'collections/unknown-row',
         `${this.name}.${method}("${given}"): there is no such row (it was removed, or never existed here).`,
@@ -549,7 +551,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (type === 'insert' && operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
     if (serverId === undefined) {
       if (type === 'remove')
-        answer.deleted.push(this.#view.resolve((operation.meta as ChangeMeta | undefined)?.id ?? ''));
+        answer.deleted.push(this.#view.currentId((operation.meta as ChangeMeta | undefined)?.id ?? ''));
       else if (status !== 204)
         this.#logger?.warn(
           `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
@@ -561,12 +563,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** The durable part of an answer (runs at least once, in the tab that sent it). */
   async #storeAnswer(outcome: SentLike): Promise<void> {
     if (this.#signal?.aborted) return;
-    const shownBefore = this.#view.peek((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
+    const shownBefore =
+      this.#view.shownRow((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
     const answer = this.#answerOf(outcome);
     this.#applyRows(answer);
     // A write dispose waits for. After dispose nothing is written (another instance may own the
     // storage by then); the next pull brings what was skipped.
-    const write = (this.#cache as RowCache<R>).write([answer]);
+    const write = (this.#cache as RowCache<R>).writePages([answer]);
     this.#writes.add(write);
     await write.finally(() => this.#writes.delete(write));
     this.#post(answer);
@@ -575,7 +578,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
       const { lostToLww } = await import('./conflicts.js');
       const event = lostToLww(outcome.operation, row, shownBefore, this.#options.key);
-      if (event) this.#events.emit('conflict', { ...event, result: this.#view.peek(event.id) ?? null });
+      if (event) this.#events.emit('conflict', { ...event, result: this.#view.shownRow(event.id) ?? null });
     }
   }
 
@@ -612,7 +615,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   async #resolveStored(): Promise<void> {
-    const stored = await (this.#cache as RowCache<R>).conflicts();
+    const stored = await (this.#cache as RowCache<R>).listConflicts();
     if (stored.length === 0) return;
     // Loaded on first use: most apps never see a refused write.
     const { resolveStoredConflicts } = await import('./conflicts.js');
@@ -702,18 +705,18 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** Read the row another tab stored (when its message did not come); not stored: it was deleted. */
   async #catchUp(changed: string): Promise<void> {
-    const id = this.#view.resolve(changed);
+    const id = this.#view.currentId(changed);
     const rows = await (this.#cache as RowCache<R>).rows().catch(() => undefined);
     const row = rows?.find((candidate) => candidate[this.#options.key] === id);
-    if (rows) this.#view.confirm(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
+    if (rows) this.#view.confirmRows(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
   }
 
   /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
   #applyRows(message: RowsMessage<R>): void {
     batch(() => {
-      for (const [tempId, serverId] of message.aliases) this.#view.alias(tempId, serverId);
+      for (const [tempId, serverId] of message.aliases) this.#view.addAlias(tempId, serverId);
       for (const id of message.deleted) this.#deletedIds.add(id);
-      this.#view.confirm(message.rows, message.deleted);
+      this.#view.confirmRows(message.rows, message.deleted);
       this.#settle(message.settled);
     });
   }
@@ -756,6 +759,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       } catch (error) {
         this.#pullFailures++;
         this.#scheduleRetry();
+        // The feed's failures are reported as they happen (#failPull); the rest here: rows that
+        // could not be stored (a full disk, a database wiped), conflicts that could not be read.
+        if (!`${(error as FluxyError).code}`.startsWith('collections/'))
+          this.#lastError.value = {
+            code: 'collections/pull-failed',
+            message: `pull of ${this.#options.url} failed: ${String(error)}. Retrying with backoff.`,
+            at: Date.now(),
+            cause: error,
+          };
         throw error;
       }
     })();
@@ -800,7 +812,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         while (queued.length > held && !failure) {
           const pages = queued;
           queued = [];
-          await cache.write(pages, queuedMeta);
+          await cache.writePages(pages, queuedMeta);
           // Posted once stored: a tab that opens meanwhile either reads them or hears this.
           for (const page of pages) this.#post(page);
         }
@@ -853,7 +865,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         batch(() => {
           for (const row of body.changes) this.#deletedIds.delete(row[this.#options.key] as string);
           for (const id of body.deleted) this.#deletedIds.add(id);
-          this.#view.confirm(body.changes, body.deleted, show, true);
+          this.#view.confirmRows(body.changes, body.deleted, show, true);
         });
         if (!body.more) {
           await writing;
@@ -871,7 +883,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       writing ??= store();
       await writing; // what was fetched before a failure is still stored
       batch(() => {
-        this.#view.publish();
+        this.#view.publishRows();
         this.#isPulling.value = false;
       });
     }
@@ -932,7 +944,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #failPull(code: CollectionsErrorCode, message: string, status?: number, cause?: unknown): FluxyError {
     const at = Date.now();
     batch(() => {
-      this.#view.publish(); // the pages pulled before the failure are shown with it
+      this.#view.publishRows(); // the pages pulled before the failure are shown with it
       this.#lastError.value = { code, message, ...(status === undefined ? {} : { status }), at };
     });
     this.#logger?.warn(`${message} Retrying with backoff.`);

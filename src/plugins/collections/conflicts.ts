@@ -49,7 +49,7 @@ export async function resolveStoredConflicts<R extends Row>(
     }
     const meta = operation.meta as ChangeMeta;
     const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
-    const id = view.resolve(meta.id);
+    const id = view.currentId(meta.id);
     const server = status === 412 ? (view.confirmed(id) ?? null) : null;
     const data = (operation.body ?? undefined) as Row | undefined;
     const local =
@@ -79,11 +79,11 @@ export async function resolveStoredConflicts<R extends Row>(
     await sync.discard(operationId);
     await cache.removeConflict(operationId);
     if (server === null) {
-      view.confirm([], [id]);
-      await cache.write([{ rows: [], deleted: [id] }]);
+      view.confirmRows([], [id]);
+      await cache.writePages([{ rows: [], deleted: [id] }]);
       if (type === 'remove') continue; // the row is gone, as asked
     }
-    host.events.emit('conflict', { id, local, server, resolution, result: view.peek(id) ?? null });
+    host.events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
   }
 }
 

@@ -71,18 +71,18 @@ export class RowView<R extends Row> {
   readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>> = this.#pending;
 
   /** The id a (possibly temporary) id stands for now. */
-  resolve(id: string): string {
+  currentId(id: string): string {
     return this.#aliases.get(id) ?? id;
   }
 
   /** The shown row of `id` now (temporary ids resolved). */
-  peek(id: string): R | undefined {
-    return this.#shown(this.resolve(id));
+  shownRow(id: string): R | undefined {
+    return this.#shown(this.currentId(id));
   }
 
   /** The confirmed row of `id` (the server's last known version). */
   confirmed(id: string): R | undefined {
-    return this.#confirmed.get(this.resolve(id));
+    return this.#confirmed.get(this.currentId(id));
   }
 
   /** The pending changes, oldest first. */
@@ -94,7 +94,7 @@ export class RowView<R extends Row> {
   row(id: string): ReadonlySignal<R | undefined> {
     return computed(() => {
       this.#aliasVersion.value;
-      const resolved = this.resolve(id);
+      const resolved = this.currentId(id);
       let rowSignal = this.#signals.get(resolved);
       if (!rowSignal) {
         rowSignal = signal(this.#shown(resolved));
@@ -113,10 +113,10 @@ export class RowView<R extends Row> {
    * Apply confirmed rows and deletions (a pull page, a server answer, another tab's). A row
    * replaces the confirmed one unless both carry a numeric `version` and the new one is older.
    * With `publish: false` (a page of a longer pull), `get(id)` is current at once and `items`
-   * at the next change or {@link publish}: the list is not rebuilt for every page. With
+   * at the next change or {@link publishRows}: the list is not rebuilt for every page. With
    * `owned` (rows parsed for this view alone, e.g. a pull page), the rows are frozen, not copied.
    */
-  confirm(rows: readonly R[], deleted: readonly string[], publish = true, owned = false): void {
+  confirmRows(rows: readonly R[], deleted: readonly string[], publish = true, owned = false): void {
     const before = new Map<string, R | undefined>();
     const touch = (id: string, current: R | undefined) => {
       if (!before.has(id)) before.set(id, this.#shown(id));
@@ -138,8 +138,8 @@ export class RowView<R extends Row> {
     this.#refresh(before, false, publish);
   }
 
-  /** Show in `items` what {@link confirm} did not publish. */
-  publish(): void {
+  /** Show in `items` what {@link confirmRows} did not publish. */
+  publishRows(): void {
     if (this.#stale) this.#refresh(new Map());
   }
 
@@ -164,7 +164,7 @@ export class RowView<R extends Row> {
   }
 
   /** A temporary id now stands for the server's id. */
-  alias(tempId: string, serverId: string): void {
+  addAlias(tempId: string, serverId: string): void {
     if (this.#aliases.get(tempId) === serverId) return;
     const before = new Map([tempId, serverId].map((id) => [id, this.#shown(id)]));
     this.#aliases.set(tempId, serverId);
@@ -193,7 +193,7 @@ export class RowView<R extends Row> {
       for (const [id, entry] of pending) if (!before.has(id)) before.set(id, entry.row);
       const next = new Map<string, PendingRow<R>>();
       for (const change of this.#changes) {
-        const id = this.resolve(change.id);
+        const id = this.currentId(change.id);
         if (!before.has(id)) before.set(id, this.#confirmed.get(id));
         const prior = next.get(id);
         const confirmed = this.#confirmed.get(id);
