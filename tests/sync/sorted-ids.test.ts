@@ -33,7 +33,7 @@ describe('SortedIds', () => {
           expect(real.first()).toBe(model[0]);
           for (const probe of ['a', 'b', 'cc', 'e', 'zz']) {
             expect(real.has(probe)).toBe(model.includes(probe));
-            expect(real.after(probe)).toBe(model.find((m) => m > probe));
+            expect(real.page(probe, 1)[0]).toBe(model.find((m) => m > probe));
           }
         }
       }),
@@ -52,6 +52,6 @@ describe('SortedIds', () => {
     expect(ids.toArray()).toEqual(all.slice(4000));
     ids.add(['id-00000']); // an older id from another tab goes first
     expect(ids.first()).toBe('id-00000');
-    expect(ids.after('id-00000')).toBe('id-04000');
+    expect(ids.page('id-00000', 1)).toEqual(['id-04000']);
   });
 });

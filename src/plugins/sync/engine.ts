@@ -431,9 +431,7 @@ export class SyncEngine {
     try {
       while (this.#canSend()) {
         // While the last one's removal commits, the next is the one after it.
-        const id = this.#removing
-          ? this.#lists.pending.after((this.#unsettled as { id: string }).id)
-          : this.#lists.pending.first();
+        const id = this.#lists.pending.page(this.#removing && this.#unsettled?.id, 1)[0];
         if (id === undefined) break;
         const earlier = [...this.#writing].filter(([writing]) => writing < id).map(([, write]) => write);
         if (earlier.length > 0) {
@@ -472,6 +470,7 @@ export class SyncEngine {
       record = await this.#readAhead.read(id);
     } catch (error) {
       if (!(error instanceof UnreadableRecordError)) throw error;
+      await this.#removed(); // told after the op before it
       await this.#moveUnreadable(id, error);
       summary.failed++;
       return 'next';
@@ -487,6 +486,7 @@ export class SyncEngine {
     // tab's last create: that create is not the op being removed, which has no temporary id.)
     let unsettled = this.#unsettled;
     if (this.#later?.id === id) {
+      await this.#removed(); // if it fails again, this answer stays stashed
       unsettled = this.#later;
       this.#later = undefined;
     }
@@ -610,8 +610,10 @@ export class SyncEngine {
    * never race the removal of an op that was just sent.
    */
   async #settled(id?: string): Promise<void> {
-    await this.#removing?.catch(() => undefined);
     if (this.#inFlight && (id === undefined || this.#inFlight.ids.includes(id))) await this.#inFlight.done;
+    // Then its removal (an op's ends after its step), not another's: a `sent` handler may be
+    // waiting for this. (clearQueue() waits for the flush, which waits for the removal.)
+    if (this.#unsettled?.id === id) await this.#removing?.catch(() => undefined);
   }
 
   async #request(
@@ -707,9 +709,9 @@ export class SyncEngine {
    */
   async #removed(): Promise<void> {
     const removing = this.#removing;
-    this.#removing = undefined;
     if (removing) {
-      await removing;
+      // Kept meanwhile, for #settled.
+      await removing.finally(() => (this.#removing = undefined));
       this.#unsettled = undefined;
     }
   }

@@ -26,11 +26,6 @@ export class SortedIds {
     return this.#members.has(id);
   }
 
-  /** The id right after `id` in order (`id` need not be in the list). */
-  after(id: string): string | undefined {
-    return this.#ids[this.#upperBound(id)];
-  }
-
   /** Replace the whole content (unsorted input is fine). */
   reset(ids: Iterable<string>): void {
     this.#members.clear();
