@@ -210,6 +210,30 @@ describe('the removal overlap: the app’s edits meanwhile', () => {
   });
 });
 
+describe('the removal overlap: operations with outcome handlers (a kind) are not overlapped', () => {
+  // Fails if an op with a kind lets the next request go out before its handlers ran: the handler
+  // would see the next op on the wire, and awaiting discard() of it would hang the flush for good.
+  it('a sent handler runs before the next op is sent, and may discard that op', async () => {
+    const { engine, online, post, queue } = await gatedEngine();
+    const first = await queue('POST', '/api/notes', { body: { title: 'a' }, kind: 'note.create' });
+    const next = await post('b');
+    const after = await post('c');
+    let seen: Array<string | null> | undefined;
+    let discarded: boolean | undefined;
+    engine.handle('note.create', {
+      sent: async () => {
+        seen = keysOf(fixture.server.received);
+        discarded = await engine.discard(next.id);
+      },
+    });
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0, 'the queue drained');
+    expect(seen).toStrictEqual([first.id]);
+    expect(discarded).toBe(true);
+    expect(keysOf(fixture.server.applied)).toStrictEqual([first.id, after.id]);
+  });
+});
+
 describe('the removal overlap: order of what the app is told', () => {
   // Fails if the next record, found unreadable, is moved to failed (and told) while the last
   // removal is still committing: 'failed' of the second before 'sent' of the first.

@@ -163,7 +163,8 @@ const readAheadCount = 8;
  *
  * An operation leaves the outbox only after a 2xx. Its removal commits while the next plain
  * operation is on the wire (see {@link #removing}) and before that one's answer is handled; an
- * operation that needs the removal first (a create's server id, a retry, a batch…) waits for it.
+ * operation that needs the removal first (a create's server id, a retry, a batch…) waits for it,
+ * and an operation with a kind (its outcome handlers) is not overlapped.
  * A retryable failure of the head stops the flush until its wake timer fires.
  */
 export class SyncEngine {
@@ -730,12 +731,14 @@ export class SyncEngine {
           const unread = unreadResponseError(result.status, result.bodyProblem, now);
           return await this.#retryLater(record, unread, null, summary);
         }
-        // Committed while the next request goes out (see #removing); a create's server id first.
+        // Committed while the next request goes out (see #removing), unless it has a kind or is a create.
         this.#removing = this.#sent([record], [result]).then(() => {
           summary.sent++;
         });
         this.#removing.catch(() => undefined); // awaited by the flush
-        if (record.tempId !== undefined) await this.#removed();
+        // Not for a create (its server id) nor an op with a kind: its handlers run before the next
+        // op is sent, as docs/sync.md promises (one awaiting discard() of that op would hang).
+        if (record.tempId !== undefined || record.kind !== undefined) await this.#removed();
         return 'next';
       case 'unauthorized':
         this.#headWaits(error, record.id);
