@@ -45,3 +45,30 @@ export class MemoryStore implements OutboxStorage {
     return [...this.data.keys()].filter((key) => key.startsWith(prefix)).sort();
   }
 }
+
+/**
+ * A store whose commits that remove `p/<id>` first wait for `hold(id)` (a promise: resolve to
+ * commit, reject to fail the commit and change nothing).
+ */
+export class GatedStore extends MemoryStore {
+  hold: ((id: string) => Promise<void>) | undefined;
+
+  override async commit(
+    changes: ReadonlyArray<{ key: string; value: unknown } | { key: string; remove: true }>,
+  ): Promise<void> {
+    const removed = changes.find((change) => 'remove' in change && change.key.startsWith('p/'));
+    if (removed && this.hold) await this.hold(removed.key.slice(2));
+    await super.commit(changes);
+  }
+}
+
+/** A promise with its resolve and reject. */
+export function gate() {
+  let open: () => void = () => {};
+  let fail: (error: Error) => void = () => {};
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  return { promise, open, fail };
+}

@@ -219,3 +219,26 @@ export function nextEvent<K extends 'sent' | 'failed' | 'retry' | 'unauthorized'
   });
   return withTimeout(next, `the next "${event}" event`, timeoutMs).finally(() => off?.());
 }
+
+/** A logger that counts the flush's storage failures; `failures(n)` resolves at the n-th. */
+export function countingLogger() {
+  let count = 0;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const logger: Logger = {
+    ...silentLogger,
+    error: (message: unknown) => {
+      if (typeof message !== 'string' || !message.startsWith('flush stopped: storage failed')) return;
+      count++;
+      for (const waiter of waiters.filter((candidate) => candidate.n <= count)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    },
+  };
+  const failures = (n: number) =>
+    withTimeout(
+      n <= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+      `${n} storage failures of the flush`,
+    );
+  return { logger, failures, count: () => count };
+}

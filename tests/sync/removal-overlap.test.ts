@@ -2,65 +2,15 @@ import { signal } from '@preact/signals-core';
 import { describe, expect, it } from 'vitest';
 import { FluxyError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
-import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, silentLogger, until, withTimeout } from './harness.js';
+import { GatedStore, gate } from '../support/memory-store.js';
+import { countingLogger, faultServerPerTest, until, withTimeout } from './harness.js';
 
 // An adversarial review of the overlap of a sent operation's removal commit with the next
 // request (issue 15, see SyncEngine #removing): what must still hold while that commit is held,
 // fails, or races with the app's edits.
 const fixture = faultServerPerTest();
 
-/**
- * A store whose commits that remove `p/<id>` first wait for `hold(id)` (a promise: resolve to
- * commit, reject to fail the commit and change nothing).
- */
-class GatedStore extends MemoryStore {
-  hold: ((id: string) => Promise<void>) | undefined;
-
-  override async commit(
-    changes: ReadonlyArray<{ key: string; value: unknown } | { key: string; remove: true }>,
-  ): Promise<void> {
-    const removed = changes.find((change) => 'remove' in change && change.key.startsWith('p/'));
-    if (removed && this.hold) await this.hold(removed.key.slice(2));
-    await super.commit(changes);
-  }
-}
-
-/** A promise with its resolve and reject. */
-function gate() {
-  let open: () => void = () => {};
-  let fail: (error: Error) => void = () => {};
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
-
 const diskFull = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-
-/** A logger that counts the flush's storage failures; `failures(n)` resolves at the n-th. */
-function countingLogger() {
-  let count = 0;
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const logger: Logger = {
-    ...silentLogger,
-    error: (message: unknown) => {
-      if (typeof message !== 'string' || !message.startsWith('flush stopped: storage failed')) return;
-      count++;
-      for (const waiter of waiters.filter((candidate) => candidate.n <= count)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-    },
-  };
-  const failures = (n: number) =>
-    withTimeout(
-      n <= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
-      `${n} storage failures of the flush`,
-    );
-  return { logger, failures, count: () => count };
-}
 
 /** Let the event loop turn `turns` times (for "this has not happened" checks). */
 async function turns(count = 20): Promise<void> {

@@ -1,37 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/core/app.js';
-import type { Logger } from '../../src/core/logger.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, silentLogger, until, withTimeout } from './harness.js';
+import { GatedStore, gate, MemoryStore } from '../support/memory-store.js';
+import { countingLogger, faultServerPerTest, silentLogger, until, withTimeout } from './harness.js';
 
 // Issue 17, findings 8 and 5: what must land together is committed in one write group.
 const fixture = faultServerPerTest();
-
-/** A logger that counts the flush's storage failures; `failures(n)` resolves at the n-th. */
-function countingLogger() {
-  let count = 0;
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const logger: Logger = {
-    ...silentLogger,
-    error: (message: unknown) => {
-      if (typeof message !== 'string' || !message.startsWith('flush stopped: storage failed')) return;
-      count++;
-      for (const waiter of waiters.filter((candidate) => candidate.n <= count)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-    },
-  };
-  const failures = (n: number) =>
-    withTimeout(
-      n <= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
-      `${n} storage failures of the flush`,
-    );
-  return { logger, failures };
-}
 
 describe('an operation and the temporary id it introduces (finding 8)', () => {
   it('a queue() refused by a full store leaves no mapping: the same create can be queued again', async () => {
@@ -108,33 +84,6 @@ describe('a sent operation’s removal and outcome (finding 5)', () => {
     expect((await engine.failed())[0]?.lastError).toMatchObject({ code: 'sync/http-error', status: 422 });
   });
 });
-
-/**
- * A store whose commits that remove `p/<id>` wait for `hold(id)` (a promise: resolve to commit,
- * reject to fail the commit and change nothing).
- */
-class GatedStore extends MemoryStore {
-  hold: ((id: string) => Promise<void>) | undefined;
-
-  override async commit(
-    changes: ReadonlyArray<{ key: string; value: unknown } | { key: string; remove: true }>,
-  ): Promise<void> {
-    const removed = changes.find((change) => 'remove' in change && change.key.startsWith('p/'));
-    if (removed && this.hold) await this.hold(removed.key.slice(2));
-    await super.commit(changes);
-  }
-}
-
-/** A promise with its resolve and reject. */
-function gate() {
-  let open: () => void = () => {};
-  let fail: (error: Error) => void = () => {};
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
 
 describe('the removal of a sent operation commits while the next request is on the wire', () => {
   it('the next op is sent before the last removal is committed; the count stays true to storage', async () => {
