@@ -428,7 +428,9 @@ describe('Collection pulls and cache', () => {
     }
     const elapsed = Date.now() - started;
     expect(pullsOf(server)).toHaveLength(12);
-    expect(commits).toBeGreaterThanOrEqual(3);
+    // Stored during the pull, not only at the end: the fourth page starts a commit. (Three on a
+    // fast disk; on a slow one the pages that arrive while a commit runs go into the next one.)
+    expect(commits).toBeGreaterThanOrEqual(2);
     // Four pages a commit, and one more each time `items` is rebuilt (every 250 ms) on a slow run.
     expect(commits).toBeLessThanOrEqual(3 + Math.floor(elapsed / 250));
     await first.dispose();
