@@ -157,4 +157,22 @@ async function profiledPull({ total, secret = true }) {
   return ms;
 }
 
-globalThis.collectionsBench = { ready: true, pull, coldStart, update, profiledPull };
+/** The fetch loop of `pull` alone between `control('start')` and `control('stop')`: the baseline's CPU. */
+async function profiledLoop({ total }) {
+  await globalThis.profilerControl('start');
+  const t0 = now();
+  let cursor = '';
+  let count = 0;
+  for (;;) {
+    const page = await (await fetch(`/api/notes?since=${encodeURIComponent(cursor)}`)).json();
+    count += page.changes.length;
+    cursor = page.cursor;
+    if (!page.more) break;
+  }
+  const ms = now() - t0;
+  await globalThis.profilerControl('stop');
+  if (count !== total) throw new Error(`loop saw ${count}`);
+  return ms;
+}
+
+globalThis.collectionsBench = { ready: true, pull, coldStart, update, profiledPull, profiledLoop };

@@ -4,7 +4,9 @@
 //   node bench/collections/run.mjs --profile [--plain] [--rounds=3]
 //                                            # pulls under Chromium's CPU profiler (the pull alone):
 //                                            # self and total time per function
-//   node bench/collections/run.mjs --cpu [--plain] [--rounds=10]
+//   node bench/collections/run.mjs --pull [--rounds=9]
+//                                            # only the pull figures (encrypted, no secret), medians of N
+//   node bench/collections/run.mjs --cpu [--plain | --loop] [--rounds=10]
 //                                            # CPU time of every Chromium thread during the pull
 //                                            # alone (Linux /proc schedstat), by process and thread
 //
@@ -29,6 +31,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const profiling = process.argv.includes('--profile');
 const cpuTimes = process.argv.includes('--cpu');
+const pullOnly = process.argv.includes('--pull');
 const TOTAL = 10_000;
 const PAGE = 500;
 
@@ -95,6 +98,17 @@ async function main() {
       page.evaluate(([name, input]) => globalThis.collectionsBench[name](input), [fn, args]);
     if (profiling) return await cpuProfile(page, run);
     if (cpuTimes) return await threadTimes(page, run, profile);
+    if (pullOnly) {
+      // Only the two pull figures, with more rounds: for comparing one change against another.
+      const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 9);
+      for (const secret of [true, false]) {
+        const figure = await run('pull', { rounds, total: TOTAL, secret });
+        console.log(
+          `pull (${secret ? 'encrypted' : 'no secret'}): ${figure.ratio.toFixed(2)}× (ours ${figure.oursMs.toFixed(1)} ms, loop ${figure.loopMs.toFixed(1)} ms, medians of ${rounds})`,
+        );
+      }
+      return;
+    }
     const rounds = quick ? 2 : 5;
     const results = {
       pull: await run('pull', { rounds, total: TOTAL }),
@@ -245,11 +259,12 @@ async function threadTimes(page, run, profileDir) {
     }
   });
   const times = [];
+  const loop = process.argv.includes('--loop');
   for (let round = 0; round < rounds; round++)
-    times.push(await run('profiledPull', { total: TOTAL, secret }));
+    times.push(await run(loop ? 'profiledLoop' : 'profiledPull', { total: TOTAL, secret }));
   const total = [...sums.values()].reduce((sum, ms) => sum + ms, 0);
   console.log(
-    `pull (${secret ? 'encrypted' : 'no secret'}): ${times.map((ms) => ms.toFixed(0)).join(', ')} ms; Chromium CPU per pull ${(total / rounds).toFixed(1)} ms, by thread:`,
+    `${loop ? 'fetch loop' : `pull (${secret ? 'encrypted' : 'no secret'})`}: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms; Chromium CPU per pull ${(total / rounds).toFixed(1)} ms, by thread:`,
   );
   for (const [name, ms] of [...sums].sort((a, b) => b[1] - a[1])) {
     if (ms / rounds >= 0.5) console.log(`${(ms / rounds).toFixed(1).padStart(7)} ms  ${name}`);
