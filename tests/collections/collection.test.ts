@@ -210,6 +210,8 @@ describe('Collection writes', () => {
     const row = await device.notes.insert({ title: 'x' });
     expect(await code(device.notes.update(row.id, {}))).toBe('collections/invalid-row');
     expect(await code(device.notes.update(row.id, { id: 'other' }))).toBe('collections/invalid-row');
+    // The key alone, unchanged, is an empty patch too (the server would refuse an empty PATCH).
+    expect(await code(device.notes.update(row.id, { id: row.id }))).toBe('collections/invalid-row');
     expect(await code(() => device.notes.get(7 as never))).toBe('invalid-argument');
     expect(before).toEqual([]);
     expect(titles(device.notes.items.value)).toEqual(['x']);

@@ -210,6 +210,40 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
     expect(conflicts).toEqual([expect.objectContaining({ resolution: 'dropped' })]);
   });
 
+  it('changes made on top of a pending change of the same row are not conflicts with it (every strategy)', async () => {
+    const strategies = ['server-wins', 'client-wins', () => null] as const;
+    for (const conflict of strategies) {
+      const { server, id, a, b, conflicts } = await twoDevices({ conflict });
+      a.connectivity.setOnline(false);
+      // Three changes of one row while offline: all carry the version they were made on (1).
+      await a.notes.update(id, { title: 'one' });
+      await a.notes.update(id, { body: 'two' });
+      await a.notes.update(id, { title: 'three' });
+      const rows = await settle(server, a, b);
+      expect(rows[0], String(conflict)).toMatchObject({ title: 'three', body: 'two' });
+      expect(conflicts, String(conflict)).toEqual([]);
+      expect(a.sync.failedCount.value).toBe(0);
+      // And a removal made on top of a pending update.
+      await a.notes.update(id, { title: 'four' });
+      await a.notes.remove(id);
+      await settle(server, a, b);
+      expect(await serverNotes(server)).toEqual([]);
+      expect(conflicts, String(conflict)).toEqual([]);
+    }
+  });
+
+  it('a change made on top of a pending one still meets a change from elsewhere (server-wins)', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'server-wins' });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'one' });
+    await a.notes.update(id, { body: 'two' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]).toMatchObject({ title: 'theirs', body: 'b' });
+    expect(conflicts.map((event) => event.resolution)).toEqual(['server-wins', 'server-wins']);
+  });
+
   it('a restart between the 412 and the resend still resends once (the decision is durable)', async () => {
     const { server, id, a, b } = await twoDevices({ conflict: 'client-wins' });
     a.connectivity.setOnline(false);

@@ -92,6 +92,11 @@ interface FailedLike {
   operation: QueuedOperation | { id: string; unreadable: true };
   error: { code: string; status?: number };
 }
+/**
+ * A write of this replica applied by the server: the version it was made on, the version it made,
+ * the operation it is (the one it resends, for a resend), the fields it set. @internal
+ */
+export type AppliedWrite = [from: unknown, to: unknown, operationId: string, fields: string[]];
 /** What a collection's operations keep in `meta`. @internal */
 export interface ChangeMeta {
   c: 1;
@@ -169,6 +174,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly #settled = new Map<string, number>();
   /** Ids deleted by a pull in this session: a late answer must not bring them back. */
   readonly #deletedIds = new Set<string>();
+  /** Row id → the writes of this replica that this tab saw applied to it (see conflicts.ts). */
+  readonly #applied = new Map<string, AppliedWrite[]>();
   /** Row writes of answers in flight: waited for on dispose. */
   readonly #writes = new Set<Promise<unknown>>();
   #relisting: Promise<void> | undefined;
@@ -249,12 +256,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     };
     const connectivity = ctx.use('connectivity') as unknown as { isOnline: ReadonlySignal<boolean> };
     const sync = ctx.use('sync') as unknown as SyncLike;
-    if (typeof sync.read !== 'function' || typeof sync.handle !== 'function') {
-      throw new FluxyError(
-        'plugin/init-failed',
-        `Collection "${this.name}": the "sync" plugin must be a SyncPlugin from fluxy/sync.`,
-      );
-    }
+    // (A "sync" plugin that is not fluxy/sync's fails at sync.pending() below: plugin/init-failed.)
     this.#sync = sync;
     this.#logger = ctx.logger;
     this.#online = connectivity.isOnline;
@@ -389,12 +391,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** Change some fields of a row (the id may still be a temporary one). Resolves once the operation is committed. */
   async update(id: string, patch: Partial<R>): Promise<void> {
     const data = this.#checkFields(patch, 'update');
-    if (Object.keys(data).length === 0) {
-      throw new FluxyError(
-        'collections/invalid-row',
-        `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
-      );
-    }
     if (
       this.#options.key in data &&
       data[this.#options.key] !== this.#view.currentId(this.#checkId(id, 'update'))
@@ -405,6 +401,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
     }
     delete data[this.#options.key];
+    // (Empty once the key is left out: the key alone changes nothing.)
+    if (Object.keys(data).length === 0) {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
+      );
+    }
     if (!this.#sync) await this.whenReady();
     const target = this.#existing(id, 'update');
     await this.#write('update', target, data);
@@ -566,6 +569,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const shownBefore =
       this.#view.shownRow((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
     const answer = this.#answerOf(outcome);
+    const [row] = answer.rows;
     this.#applyRows(answer);
     // A write dispose waits for. After dispose nothing is written (another instance may own the
     // storage by then); the next pull brings what was skipped.
@@ -573,10 +577,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#writes.add(write);
     await write.finally(() => this.#writes.delete(write));
     this.#post(answer);
-    const [row] = answer.rows;
     if (row && outcome.operation.kind !== `${this.name}.insert`) {
       // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
-      const { lostToLww } = await import('./conflicts.js');
+      const { lostToLww, noteApplied } = await import('./conflicts.js');
+      noteApplied(this.#applied, outcome.operation, row, this.#options.key);
       const event = lostToLww(outcome.operation, row, shownBefore, this.#options.key);
       if (event) this.#events.emit('conflict', { ...event, result: this.#view.shownRow(event.id) ?? null });
     }
@@ -625,6 +629,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       sync: this.#sync as SyncLike,
       view: this.#view,
       events: this.#events,
+      applied: this.#applied,
       write: (type, id, data, base, resolves) => this.#write(type, id, data, { resolves, base }),
       checkFields: (fields) => this.#checkFields(fields, 'conflict'),
     });

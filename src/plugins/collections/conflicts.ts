@@ -1,6 +1,7 @@
 import type { EventBus } from '../../core/events.js';
 import type { RowCache } from './cache.js';
 import type {
+  AppliedWrite,
   ChangeMeta,
   CollectionEvents,
   ConflictEvent,
@@ -17,6 +18,8 @@ export interface ConflictHost<R extends Row> {
   sync: SyncLike;
   view: RowView<R>;
   events: EventBus<CollectionEvents<R>>;
+  /** Row id → the writes of this replica this tab saw applied. */
+  applied: ReadonlyMap<string, AppliedWrite[]>;
   /** Queue a change again (it carries the id of the operation it resolves). */
   write(
     type: Change['type'],
@@ -32,18 +35,51 @@ export interface ConflictHost<R extends Row> {
  * Settle the writes the server refused with 412 (or 404/410), stored as `x/<opId>` when they were
  * refused: decide from the server's row as last pulled, resend or drop, discard the refused
  * operation, forget the record, report. Loaded on first use (a lazy chunk). See docs/conflicts.md.
+ *
+ * A change made while an earlier change of its row was pending carries the version that one was
+ * made on, so the server refuses it (412) for this replica's own change: when the writes of this
+ * replica that this tab saw applied lead, one after the other, from that version to the
+ * server's, nobody else wrote, and it is sent again on the server's version, with no conflict to
+ * report. (Resolved in another tab or after a restart, without that memory, it is a conflict
+ * like any other.)
  * @internal
  */
 export async function resolveStoredConflicts<R extends Row>(
-  stored: ReadonlyArray<[operationId: string, status: number]>,
+  stored: ReadonlyArray<[operationId: string, status: unknown]>,
   host: ConflictHost<R>,
 ): Promise<void> {
   const { cache, sync, view, options } = host;
   const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
+  const metaOf = (operation: unknown) => (operation as { meta?: ChangeMeta }).meta;
+  const rowOf = (operationId: string) => {
+    const meta = metaOf(failed.get(operationId));
+    return meta && view.currentId(meta.id);
+  };
+  /**
+   * When the write was refused only for writes of this replica — they lead, one after the other,
+   * from the version it was made on to the server's — the fields that those of them made later
+   * set (resent after them, it must not undo them); undefined when another writer was involved.
+   */
+  const ownFields = (operationId: string, status: unknown, server: R | null): string[] | undefined => {
+    const meta = metaOf(failed.get(operationId));
+    if (status !== 412 || !server || !meta) return undefined;
+    const applied = host.applied.get(server[options.key] as string) ?? [];
+    const later: string[] = [];
+    let version: unknown = meta.base;
+    for (let step = 0; version !== server.version; step++) {
+      const write = applied.find(([from]) => from === version);
+      if (!write || step > applied.length) return undefined;
+      if (write[2] > operationId) later.push(...write[3]);
+      version = write[1];
+    }
+    return later;
+  };
+  /** Per row: the fields of its own refusals that ride with the next one, and those refusals' ids. */
+  const carried = new Map<string, { fields: Row; ids: string[] }>();
   let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
-  for (const [operationId, status] of stored) {
+  for (const [index, [operationId, status]] of stored.entries()) {
     const operation = failed.get(operationId);
-    if (!operation || 'unreadable' in operation) {
+    if (typeof status !== 'number' || !operation || 'unreadable' in operation) {
       await cache.removeConflict(operationId); // retried or discarded meanwhile
       continue;
     }
@@ -55,12 +91,42 @@ export async function resolveStoredConflicts<R extends Row>(
     const local =
       type === 'remove' ? null : ({ ...(server ?? meta.baseRow ?? {}), ...data, [options.key]: id } as R);
     const strategy = options.conflict;
-    let resolution: ConflictResolution = 'server-wins';
+    const own = ownFields(operationId, status, server);
+    const carry = carried.get(id);
+    const done = [...(carry?.ids ?? []), operationId];
+    let resolution: ConflictResolution | undefined = 'server-wins'; // undefined: no conflict
     let resend: Row | undefined | null = null; // null: nothing to send again
-    if (server === null) {
+    if (own) {
+      // Sent again on the version the server has, as one request with the next own refusal of
+      // this row in this run, if any (one each would refuse each other again), and without the
+      // fields a later pending change of this row sets (sent after it, it would undo that one).
+      const fields = { ...carry?.fields, ...data };
+      const next = stored.slice(index + 1).find(([otherId]) => rowOf(otherId) === id);
+      if (next && ownFields(next[0], next[1], server)) {
+        carried.set(id, { fields, ids: done });
+        continue;
+      }
+      pending ??= await sync.pending();
+      resolution = undefined;
+      resend = type === 'remove' ? undefined : fields;
+      for (const field of own) delete fields[field];
+      for (const later of pending) {
+        const laterMeta = metaOf(later);
+        if (
+          laterMeta?.c === 1 &&
+          view.currentId(laterMeta.id) === id &&
+          (laterMeta.resolves ?? (later as { id: string }).id) > operationId &&
+          resend
+        ) {
+          if ((later as { kind?: string }).kind?.endsWith('.remove')) resend = null;
+          else for (const field in (later as { body?: Row }).body) delete resend[field];
+        }
+      }
+      if (resend && Object.keys(resend).length === 0) resend = null;
+    } else if (server === null) {
       if (type !== 'remove') resolution = 'dropped'; // deleted on the server; a remove is done
     } else if (strategy === 'client-wins') {
-      resolution = 'client-wins';
+      resolution = strategy;
       resend = data;
     } else if (typeof strategy === 'function') {
       const patch = strategy({ local: local as R, server, base: (meta.baseRow ?? null) as R | null });
@@ -69,22 +135,40 @@ export async function resolveStoredConflicts<R extends Row>(
     }
     if (resend !== null) {
       pending ??= await sync.pending();
-      const already = pending.some(
-        (candidate) =>
-          !('unreadable' in candidate) &&
-          (candidate.meta as ChangeMeta | undefined)?.resolves === operationId,
-      );
+      const already = pending.some((candidate) => metaOf(candidate)?.resolves === operationId);
       if (!already) await host.write(type, id, resend, server, operationId);
     }
-    await sync.discard(operationId);
-    await cache.removeConflict(operationId);
+    for (const settled of done) {
+      await sync.discard(settled);
+      await cache.removeConflict(settled);
+    }
     if (server === null) {
       view.confirmRows([], [id]);
       await cache.writePages([{ rows: [], deleted: [id] }]);
       if (type === 'remove') continue; // the row is gone, as asked
     }
-    host.events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
+    if (resolution)
+      host.events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
   }
+}
+
+/**
+ * Remember a write of this replica the server applied (an update or removal made on a known
+ * version), for {@link resolveStoredConflicts}. Runs before the next write is sent. @internal
+ */
+export function noteApplied(
+  applied: Map<string, AppliedWrite[]>,
+  operation: { id: string; meta?: unknown; body?: unknown },
+  row: Row,
+  key: string,
+): void {
+  const { base, resolves } = operation.meta as ChangeMeta;
+  const id = row[key] as string;
+  if (base !== undefined)
+    applied.set(id, [
+      ...(applied.get(id) ?? []),
+      [base, row.version, resolves ?? operation.id, Object.keys(operation.body ?? {})],
+    ]);
 }
 
 /**
