@@ -1,6 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { effect } from '@preact/signals-core';
 import { IDBObjectStore } from 'fake-indexeddb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
 import { Collection } from '../../src/plugins/collections/index.js';
@@ -204,6 +206,19 @@ describe('Collection writes', () => {
     );
     expect(await code(device.notes.insert({ title: () => 1 } as never))).toBe('collections/invalid-row');
     expect(await code(device.notes.insert({ title: 10n } as never))).toBe('collections/invalid-row');
+    // What JSON would change rather than keep is refused, not converted (as queue() refuses it).
+    for (const fields of [
+      { title: Number.NaN },
+      { title: Number.POSITIVE_INFINITY },
+      { title: new Map([['a', 1]]) },
+      { title: 'x', tags: [undefined] },
+      { title: 'x', nested: { f: () => 1 } },
+      { title: undefined },
+    ]) {
+      expect(await code(device.notes.insert(fields as never)), JSON.stringify(Object.keys(fields))).toBe(
+        'collections/invalid-row',
+      );
+    }
     expect(await code(device.notes.update('nope', { title: 'x' }))).toBe('collections/unknown-row');
     expect(await code(device.notes.update('', { title: 'x' }))).toBe('invalid-argument');
     expect(await code(device.notes.remove(42 as never))).toBe('invalid-argument');
@@ -212,6 +227,9 @@ describe('Collection writes', () => {
     expect(await code(device.notes.update(row.id, { id: 'other' }))).toBe('collections/invalid-row');
     // The key alone, unchanged, is an empty patch too (the server would refuse an empty PATCH).
     expect(await code(device.notes.update(row.id, { id: row.id }))).toBe('collections/invalid-row');
+    expect(await code(device.notes.update(row.id, { title: Number.NaN } as never))).toBe(
+      'collections/invalid-row',
+    );
     expect(await code(() => device.notes.get(7 as never))).toBe('invalid-argument');
     expect(before).toEqual([]);
     expect(titles(device.notes.items.value)).toEqual(['x']);
@@ -515,6 +533,37 @@ describe('Collection pulls and cache', () => {
     await app.ready();
     expect(await code(notes.pull())).toBe('collections/pull-failed'); // 404
     expect(notes.lastError.value).toMatchObject({ code: 'collections/pull-failed', status: 404 });
+    await app.dispose();
+  });
+
+  it('refuses a page that says `more` with the cursor it was asked with (no endless pull), as collections/bad-response', async () => {
+    // A broken feed: the cursor never moves. Each pull must stop at once, not ask forever.
+    const asked: string[] = [];
+    const stuck = createServer((request, response) => {
+      asked.push(new URL(request.url ?? '', 'http://x').searchParams.get('since') ?? '?');
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end(
+        JSON.stringify({ changes: [{ id: 'n_1', title: 'a' }], deleted: [], cursor: 'c1', more: true }),
+      );
+    });
+    await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => stuck.close(() => resolve())));
+    const { port } = stuck.address() as AddressInfo;
+    const app = createApp({ logger: silentLogger });
+    app.register(new StoragePlugin({ driver: 'memory' }));
+    app.register(new ConnectivityPlugin());
+    app.register(new SyncPlugin({ baseUrl: `http://127.0.0.1:${port}/api` }));
+    const notes = app.register(
+      new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false }),
+    );
+    await app.ready(); // online: the first pull starts now
+    await until(() => notes.lastError.value !== null, 'the first pull to fail');
+    expect(notes.lastError.value?.code).toBe('collections/bad-response');
+    expect(asked).toEqual(['', 'c1']); // the first page moved the cursor; the second did not
+    expect(notes.items.value.map((row) => row.id)).toEqual(['n_1']); // the good page is kept
+    // Asked again, it asks once, from the stored cursor, and stops.
+    expect(await code(notes.pull())).toBe('collections/bad-response');
+    expect(asked).toEqual(['', 'c1', 'c1']);
     await app.dispose();
   });
 

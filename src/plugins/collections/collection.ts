@@ -3,7 +3,7 @@ import { backoffDelay } from '../../core/backoff.js';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
-import { describeInput } from '../../core/input-checks.js';
+import { checkJson, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import type { KeyValueStore } from '../storage/key-value-store.js';
@@ -496,22 +496,21 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #checkFields(fields: unknown, method: string): Row {
-    const fail = (what: string, cause?: unknown) =>
-      new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what}.`, { cause });
+    const fail = (what: string, problem = ''): never => {
+      throw new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what} ${problem}.`);
+    };
     const prototype =
       fields !== null && typeof fields === 'object' ? Object.getPrototypeOf(fields) : undefined;
     if (prototype !== Object.prototype && prototype !== null) {
-      throw fail(`pass a plain object of fields (got ${describeInput(fields)})`);
+      fail(`pass a plain object of fields (got ${describeInput(fields)})`);
     }
-    let copy: Row;
-    try {
-      copy = JSON.parse(JSON.stringify(fields)) as Row;
-    } catch (cause) {
-      throw fail('the fields must be JSON (no BigInt, no cycles)', cause);
-    }
-    // A field JSON would drop (undefined, a function, a symbol) must not vanish silently.
+    // Refused, not converted: NaN, a Map, a function, a BigInt, a cycle, undefined in an array… as
+    // queue() refuses them. (A getter or toJSON that throws: that error.)
+    checkJson(fields, { maxDepth: 255, strict: false }, fail);
+    const copy = JSON.parse(JSON.stringify(fields)) as Row;
+    // A field JSON would drop (undefined) must not vanish silently.
     if (Object.keys(copy).length !== Object.keys(fields as Row).length) {
-      throw fail('every field must hold a JSON value (use null to clear a field)');
+      fail('every field must hold a JSON value (use null to clear a field)');
     }
     return copy;
   }
@@ -923,10 +922,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     if (this.#signal?.aborted) return undefined;
     const body = this.#checkPage(answer.body);
-    if (!body) {
+    // `more` with the cursor asked with would ask for the same page again, forever.
+    if (!body || (body.more && body.cursor === cursor)) {
       throw this.#failPull(
         'collections/bad-response',
-        `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean } (page ${page}).`,
+        `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
         answer.status,
       );
     }
@@ -972,7 +972,7 @@ function isRow(value: unknown, key: string): value is Row {
 }
 
 function randomHex(bytes: number): string {
-  const values = globalThis.crypto.getRandomValues(new Uint8Array(bytes));
+  const values = crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(values, (value) => value.toString(16).padStart(2, '0')).join('');
 }
 

@@ -1,4 +1,5 @@
 import { FluxyError } from '../../core/errors.js';
+import { checkOptions } from '../../core/input-checks.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
 
 /** The error codes of `fluxy/collections` (docs/errors.md says what each means and what to do). */
@@ -104,13 +105,15 @@ export function resolveCollectionOptions<R extends Row>(
       name,
     );
   }
-  const given = (
-    typeof options === 'object' && options !== null && !Array.isArray(options)
-      ? options
-      : fail('options', 'an object with at least { url }', options)
-  ) as CollectionOptions<R>;
-  const unknown = Object.keys(given).filter((option) => !optionNames.includes(option));
-  if (unknown.length > 0) fail('every option', `one of ${optionNames.join(', ')}`, unknown);
+  const given = checkOptions(
+    options,
+    optionNames,
+    (problem) =>
+      new FluxyError(
+        'collections/invalid-options',
+        `new Collection(${JSON.stringify(name)}, options): options ${problem}; at least { url } is needed.`,
+      ),
+  ) as unknown as CollectionOptions<R>;
   const {
     url,
     key = 'id',
