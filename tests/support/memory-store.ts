@@ -48,17 +48,27 @@ export class MemoryStore implements OutboxStorage {
 
 /**
  * A store whose commits that remove `p/<id>` first wait for `hold(id)` (a promise: resolve to
- * commit, reject to fail the commit and change nothing).
+ * commit, reject to fail the commit and change nothing). With `ordered`, commits also land in
+ * the order they were called, as IndexedDB runs readwrite transactions on one object store: a
+ * commit called while a held one waits lands after it.
  */
 export class GatedStore extends MemoryStore {
   hold: ((id: string) => Promise<void>) | undefined;
+  ordered = false;
+  #last: Promise<unknown> = Promise.resolve();
 
-  override async commit(
+  override commit(
     changes: ReadonlyArray<{ key: string; value: unknown } | { key: string; remove: true }>,
   ): Promise<void> {
-    const removed = changes.find((change) => 'remove' in change && change.key.startsWith('p/'));
-    if (removed && this.hold) await this.hold(removed.key.slice(2));
-    await super.commit(changes);
+    const run = async (): Promise<void> => {
+      const removed = changes.find((change) => 'remove' in change && change.key.startsWith('p/'));
+      if (removed && this.hold) await this.hold(removed.key.slice(2));
+      await super.commit(changes);
+    };
+    if (!this.ordered) return run();
+    const landed = this.#last.then(run);
+    this.#last = landed.catch(() => undefined);
+    return landed;
   }
 }
 

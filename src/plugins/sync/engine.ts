@@ -187,7 +187,11 @@ export class SyncEngine {
   readonly #channel: ChangeChannel;
   readonly #ids: OperationIdGenerator;
   /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
-  #edits: Promise<QueueEdits> | undefined;
+  readonly #queueEdits = once(() =>
+    import('./queue-edits.js').then(
+      ({ QueueEdits }) => new QueueEdits(this.#stores, { classify, WriteGroup }),
+    ),
+  );
   /** Commits of `queue()` calls still running, by operation id. */
   readonly #writing = new Map<string, Promise<unknown>>();
   #outcomesDelivered = false;
@@ -265,31 +269,21 @@ export class SyncEngine {
       (message) => deps.channel.post(message),
       (id) => readAhead.drop(id),
     );
-    let loading: Promise<TempIds> | undefined;
-    let loadingOutcomes: Promise<OutcomeLog> | undefined;
     const stores: OutboxStores = {
       storage: deps.storage,
       outbox,
       readAhead,
       lists,
       tempIds: undefined,
-      loadTempIds: () =>
-        (loading ??= import('./temp-ids.js').then(
-          ({ TempIds }) => (stores.tempIds = new TempIds(deps.storage, deps.now)),
-          (error: unknown) => {
-            loading = undefined; // a chunk that failed to load is fetched again next time
-            throw error;
-          },
-        )),
+      loadTempIds: once(() =>
+        import('./temp-ids.js').then(({ TempIds }) => (stores.tempIds = new TempIds(deps.storage, deps.now))),
+      ),
       outcomes: undefined,
-      loadOutcomes: () =>
-        (loadingOutcomes ??= import('./outcomes.js').then(
+      loadOutcomes: once(() =>
+        import('./outcomes.js').then(
           ({ OutcomeLog }) => (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation)),
-          (error: unknown) => {
-            loadingOutcomes = undefined;
-            throw error;
-          },
-        )),
+        ),
+      ),
     };
     this.#stores = stores;
     this.#outbox = outbox;
@@ -319,8 +313,8 @@ export class SyncEngine {
     await this.#checkStoredWait();
     if (this.#disposed) return;
     const { leader, connectivity } = this.#deps;
-    this.#disposers.push(this.#channel.subscribe((message) => this.#onMessage(message)));
     this.#disposers.push(
+      this.#channel.subscribe((message) => this.#onMessage(message)),
       effect(() => {
         const online = connectivity.isOnline.value;
         const leading = leader.isLeader.value;
@@ -331,7 +325,7 @@ export class SyncEngine {
           }
           if (online && leading) {
             this.#requestFlush();
-            this.#rescanInBackground();
+            this.wake();
           }
           this.#publish();
         });
@@ -343,9 +337,27 @@ export class SyncEngine {
     this.#channel.post({ type: 'hello' });
   }
 
-  /** Rescan storage and flush if there is work: for visibility changes and other hints. */
+  /**
+   * Rescan storage, then flush if there is work — for triggers nobody awaits (connectivity, the
+   * interval, visibility, other tabs' hints). A storage failure (a folder moved away, EMFILE, a
+   * blocked database) never escapes as an unhandled rejection: it is logged and shown in
+   * `lastError`, and the rescan is tried again with backoff until storage answers.
+   */
   wake(): void {
-    this.#rescanInBackground();
+    if (this.#disposed) return;
+    this.#rescan().then(
+      () => {
+        this.#backgroundFailures = 0;
+        clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
+        // Storage answered again: a storage failure shown in `lastError` goes.
+        if (this.#transientError?.error.code === 'sync/storage-failed') {
+          this.#transientError = null;
+          this.#publish();
+        }
+        this.#requestFlush();
+      },
+      (error: unknown) => this.#backgroundFailed('reading the outbox', error),
+    );
   }
 
   // ——— queue: store the operation ———
@@ -498,8 +510,11 @@ export class SyncEngine {
     const now = this.#deps.now();
     if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
       this.#wakeIn(record.nextAttemptAt - now);
-      // Also after a restart: the head is waiting for its retry, and its stored error says why.
-      if (record.lastError && !this.#isWaiting(id)) this.#headWaits(record.lastError, id, true);
+      // Also after a restart: the head is waiting for its retry, and its stored error says why
+      // (unless it is shown waiting already: its error then may be a newer one, not stored).
+      const shown = this.#transientError;
+      if (record.lastError && !(shown?.id === id && shown.backoff))
+        this.#headWaits(record.lastError, id, true);
       return 'stop';
     }
     // Temporary ids introduced in another tab may have been unknown when this op was queued
@@ -606,15 +621,18 @@ export class SyncEngine {
   }
 
   /**
-   * Resolves once the request in flight (and committing what its answer means) is done — only if
-   * it is operation `id`'s, when `id` is given. discard() and clearQueue() wait for it, so they
-   * never race the removal of an op that was just sent.
+   * Resolves once operation `id`'s request in flight (and committing what its answer means) and
+   * its removal are done; without `id`, once the flush is. discard(), retry() and clearQueue()
+   * wait for it, so they never race the removal of an op that was just sent — except when called
+   * from an outcome handler, which the flush awaits (waiting for it would never end).
    */
   async #settled(id?: string): Promise<void> {
-    if (this.#inFlight && (id === undefined || this.#inFlight.ids.includes(id))) await this.#inFlight.done;
+    if (this.#stores.outcomes?.running) return;
+    if (this.#inFlight?.ids.includes(id as string)) await this.#inFlight.done;
     // Then its removal (an op's ends after its step), not another's: a `sent` handler may be
-    // waiting for this. (clearQueue() waits for the flush, which waits for the removal.)
+    // waiting for this.
     if (this.#unsettled?.id === id) await this.#removing?.catch(() => undefined);
+    if (id === undefined) await this.#flushRun?.catch(() => undefined);
   }
 
   async #request(
@@ -964,11 +982,6 @@ export class SyncEngine {
     this.#publish();
   }
 
-  /** True when op `id` is the head shown as waiting for its retry. */
-  #isWaiting(id: string): boolean {
-    return this.#transientError?.id === id && this.#transientError.backoff;
-  }
-
   /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
   #headFailed(error: OperationError, id: string): void {
     this.#completeOne();
@@ -1003,12 +1016,14 @@ export class SyncEngine {
 
   /**
    * Put a failed operation (or all of them) back in the queue, keeping its id; for a pending one
-   * waiting for its backoff, try now (see {@link QueueEdits.retry}). A retry of every failed op
-   * also lifts a pause after a 401.
+   * waiting for its backoff, try now (see {@link QueueEdits.retry}), once its request in flight
+   * and its removal are done. A retry of every failed op also lifts a pause after a 401.
    */
   async retry(id?: string): Promise<number> {
     this.#assertAlive();
     const edits = await this.#queueEdits();
+    // The head's request and removal: it may be rewritten (woken), never after it was removed.
+    await this.#settled(id ?? this.#lists.pending.first());
     const moved: string[] = [];
     let result: { count: number; woke: boolean };
     try {
@@ -1046,7 +1061,6 @@ export class SyncEngine {
     try {
       const edits = await this.#queueEdits();
       await this.#settled();
-      await this.#flushRun?.catch(() => undefined);
       await this.#rescan();
       const count = await edits.removeAll();
       // The queue was cleared: no error remains.
@@ -1097,7 +1111,10 @@ export class SyncEngine {
     this.#publish();
   }
 
-  /** Stop timers, listeners and the lock; abort the request in flight (its operation stays queued). */
+  /**
+   * Stop timers, listeners and the lock; abort the request in flight (its operation stays queued).
+   * The lock goes once the last answer is committed (at most `timeoutMs` later).
+   */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -1106,9 +1123,16 @@ export class SyncEngine {
     clearInterval(this.#intervalTimer as ReturnType<typeof setInterval>);
     clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
     for (const dispose of this.#disposers.splice(0).reverse()) dispose();
+    // The last answer commits before the lock goes (another tab would send that op again) — or
+    // after timeoutMs, if storage hangs.
+    let timer: unknown;
+    await Promise.race([
+      this.#flushRun?.catch(() => undefined),
+      new Promise((done) => (timer = setTimeout(done, this.#deps.transport.timeoutMs))),
+    ]);
+    clearTimeout(timer as ReturnType<typeof setTimeout>);
     this.#deps.leader.dispose();
     this.#channel.close();
-    await this.#flushRun?.catch(() => undefined);
     this.events.clear();
   }
 
@@ -1137,17 +1161,6 @@ export class SyncEngine {
   async resolveId(tempId: string): Promise<string | undefined> {
     // Not loaded: no temporary id is known in this tab.
     return (await this.#stores.tempIds?.get(tempId))?.serverId;
-  }
-
-  #queueEdits(): Promise<QueueEdits> {
-    this.#edits ??= import('./queue-edits.js').then(
-      ({ QueueEdits }) => new QueueEdits(this.#stores, { classify, WriteGroup }),
-      (error: unknown) => {
-        this.#edits = undefined; // a chunk that failed to load is fetched again next time
-        throw error;
-      },
-    );
-    return this.#edits;
   }
 
   // ——— triggers ———
@@ -1207,38 +1220,12 @@ export class SyncEngine {
     if (record.lastError) this.#headWaits(record.lastError, head, true);
   }
 
-  /**
-   * Rescan, then flush if there is work — for triggers nobody awaits (connectivity, the interval,
-   * visibility, other tabs). A storage failure (a folder moved away, EMFILE, a blocked database)
-   * never escapes as an unhandled rejection: it is logged and shown in `lastError`, and the rescan
-   * is tried again with backoff until storage answers.
-   */
-  #rescanInBackground(): void {
-    if (this.#disposed) return;
-    this.#rescan().then(
-      () => {
-        this.#backgroundFailures = 0;
-        clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
-        // Storage answered again: a storage failure shown in `lastError` goes.
-        if (this.#transientError?.error.code === 'sync/storage-failed') {
-          this.#transientError = null;
-          this.#publish();
-        }
-        this.#requestFlush();
-      },
-      (error: unknown) => this.#backgroundFailed('reading the outbox', error),
-    );
-  }
-
   #backgroundFailed(what: string, error: unknown): void {
     if (this.#disposed || this.#lost) return;
     this.#deps.logger.error(`${what} failed in the background; retrying`, error);
     this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
     clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
-    this.#rescanTimer = setTimeout(
-      () => this.#rescanInBackground(),
-      this.#backoff(++this.#backgroundFailures),
-    );
+    this.#rescanTimer = setTimeout(() => this.wake(), this.#backoff(++this.#backgroundFailures));
     unref(this.#rescanTimer);
   }
 
@@ -1302,8 +1289,6 @@ export class SyncEngine {
         this.#channel.post({ type: 'here' });
         this.#publish();
         if (this.#deps.leader.isLeader.peek()) this.#channel.postState();
-        return;
-      case 'here':
         return;
       case 'flush':
       case 'rescan':
@@ -1379,6 +1364,19 @@ export class SyncEngine {
     if (this.#disposed)
       throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
   }
+}
+
+/**
+ * `load`, called once: its promise is kept, unless it rejects (a chunk that failed to load is
+ * fetched again next time).
+ */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | undefined;
+  return () =>
+    (loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    }));
 }
 
 /** Let Node exit while a timer is pending (no-op in browsers). */

@@ -73,6 +73,11 @@ export class OutcomeLog {
   /** Stored outcomes known to wait for a handler: operation id → kind. */
   readonly #waiting = new Map<string, { kind: string | undefined; type: OutcomeRecord['type'] }>();
   #busy = false;
+  /**
+   * True while handlers run. The app's edits called meanwhile (from a handler, which the flush
+   * awaits) do not wait for the flush: it waits for them.
+   */
+  running = false;
   readonly #queued: Array<() => void> = [];
   #warned = false;
 
@@ -154,13 +159,15 @@ export class OutcomeLog {
     await this.#exclusive(() => this.#prune());
   }
 
-  /** Remove every stored outcome (`clearQueue()`), with `removeAll` (given by the lazy QueueEdits). */
-  clear(removeAll: (prefix: string) => Promise<void>): Promise<void> {
-    return this.#exclusive(async () => {
-      await removeAll(prefix);
-      this.#fresh.clear();
-      this.#waiting.clear();
-    });
+  /**
+   * Remove every stored outcome (`clearQueue()`), with `removeAll` (given by the lazy QueueEdits).
+   * Not after the delivery running: `clearQueue()` may be called by one of its handlers. Those
+   * not delivered yet are dropped with their records.
+   */
+  async clear(removeAll: (prefix: string) => Promise<void>): Promise<void> {
+    await removeAll(prefix);
+    this.#fresh.clear();
+    this.#waiting.clear();
   }
 
   async #deliverStoredOne(id: string, isPending: (id: string) => boolean | Promise<boolean>): Promise<void> {
@@ -201,6 +208,7 @@ export class OutcomeLog {
     const kind = outcome.record.kind;
     const handlers = this.#handlersFor(kind, outcome.type);
     if (handlers.length === 0) return false;
+    this.running = true;
     for (const handler of handlers) {
       try {
         if (outcome.type === 'sent') {
@@ -219,6 +227,7 @@ export class OutcomeLog {
         this.#logger.error(`a "${outcome.type}" handler of kind "${kind}" threw`, error);
       }
     }
+    this.running = false;
     await this.#storage.remove(prefix + outcome.record.id);
     return true;
   }
