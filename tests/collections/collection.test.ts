@@ -586,6 +586,24 @@ describe('Collection pulls and cache', () => {
     expect(device.notes.get(created.id).value).toMatchObject({ title: 'mine', body: 'theirs', version: 3 });
     expect(device.notes.items.value).toEqual(await serverNotes(server));
   });
+
+  it('shows a row an answer brings back after a pull saw it deleted (last writer wins), not only at the next pull', async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }))
+      .body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    device.sync.pause(); // the update waits in the outbox
+    await device.notes.update(created.id, { title: 'mine' });
+    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`);
+    await device.notes.pull(); // sees the deletion while the update is pending
+    device.sync.resume(); // the update is applied on the server: the row is back
+    await idle(device);
+    expect(await serverNotes(server)).toHaveLength(1);
+    await until(() => device.notes.items.value.length === 1, 'the row brought back to show');
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+    expect(device.notes.get(created.id).value).toMatchObject({ title: 'mine' });
+  });
 });
 
 describe('Collection across restarts and tabs', () => {

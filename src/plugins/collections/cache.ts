@@ -40,18 +40,15 @@ export class RowCache<R extends Row> {
     clock: string | undefined;
     aliases: Array<[string, string]>;
   }> {
-    const [rows, aliasKeys, meta, clock] = await Promise.all([
+    const [rows, aliases, meta, clock] = await Promise.all([
       this.rows(),
-      this.#store.keys('a/'),
-      this.#store.get<CacheMeta>('meta'),
+      this.#entries('a/'),
+      this.readMeta(),
       this.#store.get<string>('clock'),
     ]);
-    const aliases = await Promise.all(
-      aliasKeys.map(async (key) => [key.slice(2), await this.#store.get<string>(key)] as const),
-    );
     return {
       rows,
-      meta: meta?.v === 1 ? meta : { v: 1, cursor: '' },
+      meta,
       clock: typeof clock === 'string' ? clock : undefined,
       aliases: aliases.filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
     };
@@ -151,11 +148,15 @@ export class RowCache<R extends Row> {
 
   /** Conflicts waiting to be resolved after the next pull: operation id → the status that refused it (checked by conflicts.ts). */
   listConflicts(): Promise<Array<[string, unknown]>> {
-    return this.#store
-      .keys('x/')
-      .then((keys) =>
-        Promise.all(keys.map(async (key) => [key.slice(2), await this.#store.get(key)])),
-      ) as Promise<Array<[string, unknown]>>;
+    return this.#entries('x/');
+  }
+
+  /** The records under a two-character prefix (`a/`, `x/`): [the rest of the key, the value]. */
+  async #entries(prefix: string): Promise<Array<[string, unknown]>> {
+    const keys = await this.#store.keys(prefix);
+    return Promise.all(
+      keys.map(async (key) => [key.slice(2), await this.#store.get(key)] as [string, unknown]),
+    );
   }
 
   addConflict(operationId: string, status: number): Promise<void> {

@@ -558,7 +558,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         this.#logger?.warn(
           `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
         );
-    } else if (!this.#deletedIds.has(serverId)) answer.rows.push(response as R);
+    } else if (this.#deletedIds.has(serverId)) {
+      // An answer older than the deletion, or one that brought the row back (last writer wins):
+      // only the feed can tell.
+      this.#autoPull();
+    } else answer.rows.push(response as R);
     return answer;
   }
 
