@@ -13,7 +13,9 @@ import {
 } from './signals.js';
 
 /** The error codes a {@link Controller} raises (besides the core's `app/disposed`). */
-export type ControllerErrorCode = 'controller/disposed';
+// (Written as a union, like every other `…ErrorCode`, so scripts/errors-doc.mjs lists it.)
+// biome-ignore format: the leading | makes the one code a union
+export type ControllerErrorCode = | 'controller/disposed';
 
 /** What {@link Controller.effect} runs: it may return a cleanup, run before each re-run and on dispose. */
 // biome-ignore lint/suspicious/noConfusingVoidType: the same contract as signals-core's effect(), so `() => list.push(x)` fits

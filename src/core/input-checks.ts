@@ -43,8 +43,7 @@ export interface JsonRules {
   readonly maxDepth: number;
   /**
    * Also refuse what `JSON.stringify` accepts but would not carry faithfully, as an HTTP body
-   * must be: lone UTF-16 surrogates (in strings and keys), array holes (`[1, , 3]` is sent as
-   * `[1,null,3]`) and symbol keys of any kind; and count every value toward `maxDepth`, not only
+   * must be: lone UTF-16 surrogates (in strings and keys) and symbol keys of any kind; and count every value toward `maxDepth`, not only
    * objects and arrays. A `toJSON` that returns `undefined` is then treated like `undefined`
    * (dropped from an object) instead of refused, and what a `toJSON` returns takes the value's
    * place at its level. And return a copy of the value (plain objects and arrays, each key read
@@ -57,8 +56,8 @@ export interface JsonRules {
 /**
  * Walk `value` as `JSON.stringify` would and call `refuse(path, problem)` (which throws) at the
  * first thing JSON would not keep as it is: a BigInt, function, symbol, non-finite number, cycle,
- * class instance without `toJSON` (Map, Set, typed arrays…), `undefined` or a function in an
- * array, an enumerable symbol key, nesting deeper than `maxDepth` — and what {@link JsonRules.strict}
+ * class instance without `toJSON` (Map, Set, typed arrays…), `undefined`, a function or a hole
+ * in an array (`[1, , 3]` would come back as `[1,null,3]`), an enumerable symbol key, nesting deeper than `maxDepth` — and what {@link JsonRules.strict}
  * adds. `undefined` object properties are dropped, as JSON does. `path` is like `.items[2].name`
  * ('' for the value itself); `problem` reads after it, e.g. `is a BigInt (convert it to a
  * string)`. A getter, `toJSON` or Proxy trap that throws is let through to the caller. Returns
@@ -115,7 +114,7 @@ export function checkJson(
           const element = visit(object[index], depth + 1);
           if (element === undefined) fail('is undefined, which JSON would turn into null');
           if (copy) copy[index] = element;
-        } else if (strict) fail('is a hole (an empty slot), which JSON would turn into null');
+        } else fail('is a hole (an empty slot), which JSON would turn into null');
         keys.pop();
       }
       result = copy ?? object;

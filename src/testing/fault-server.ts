@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { invalidArgument } from '../core/errors.js';
 import { withTimeout } from './wait.js';
 
 /**
@@ -28,6 +29,11 @@ export interface Applied {
   key: string | null;
   method: string;
   path: string;
+  /**
+   * The request body parsed as JSON; its text when it is not JSON (a multipart `FormData`, plain
+   * text — for binary bodies compare the request's `bytes` in {@link FaultServer.received});
+   * `undefined` when empty.
+   */
   body: unknown;
 }
 
@@ -38,7 +44,10 @@ export interface Received {
   path: string;
   /** Request headers, lower-case names (as Node gives them). */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body as UTF-8 text. */
   body: string;
+  /** The body's bytes, as sent (binary bodies: a photo, a file). */
+  bytes: Uint8Array;
 }
 
 /** Options of {@link FaultServer.start}. */
@@ -89,7 +98,14 @@ export class FaultServer {
 
   private constructor(options: FaultServerOptions) {
     this.#options = options;
-    this.#server = createServer((request, response) => void this.#handle(request, response));
+    this.#server = createServer((request, response) => {
+      // A failure here (a `choose` that throws or returns no Fault) drops the connection, so the
+      // client does not wait for its timeout, and stays an unhandled rejection: the test fails loudly.
+      this.#handle(request, response).catch((error: unknown) => {
+        request.socket.destroy();
+        throw error;
+      });
+    });
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
@@ -104,8 +120,12 @@ export class FaultServer {
     return server;
   }
 
-  /** Faults for the next requests, one each, before `choose` takes over. */
+  /**
+   * Faults for the next requests, one each, before `choose` takes over. Throws `invalid-argument`
+   * for something that is not a {@link Fault} (a status must be a whole number from 200 to 599).
+   */
   script(...faults: Fault[]): void {
+    for (const fault of faults) checkFault(fault);
     this.#script.push(...faults);
   }
 
@@ -137,12 +157,14 @@ export class FaultServer {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const rawKey = request.headers['idempotency-key'];
+    const bytes = Buffer.concat(chunks);
     const received: Received = {
       key: typeof rawKey === 'string' ? rawKey : null,
       method: request.method ?? '',
       path: request.url ?? '',
       headers: request.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
+      body: bytes.toString('utf8'),
+      bytes: new Uint8Array(bytes),
     };
     this.received.push(received);
     for (const waiter of [...this.#waiters]) {
@@ -190,7 +212,7 @@ export class FaultServer {
 
   /** The next fault (scripted, else chosen), after the latency it asks for. */
   async #fault(received: Received): Promise<Exclude<Fault, { delayMs: number }>> {
-    let fault: Fault = this.#script.shift() ?? this.#options.choose?.(received) ?? 'ok';
+    let fault: Fault = this.#script.shift() ?? checkFault(this.#options.choose?.(received) ?? 'ok');
     while (typeof fault === 'object' && 'delayMs' in fault) {
       await new Promise((resolve) => setTimeout(resolve, (fault as { delayMs: number }).delayMs));
       fault = fault.next ?? 'ok';
@@ -222,7 +244,14 @@ export class FaultServer {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(op.headers ?? {})) headers[name.toLowerCase()] = value;
       const body = op.body === undefined ? '' : JSON.stringify(op.body);
-      const received: Received = { key: op.id, method: op.method, path: op.url, headers, body };
+      const received: Received = {
+        key: op.id,
+        method: op.method,
+        path: op.url,
+        headers,
+        body,
+        bytes: new TextEncoder().encode(body),
+      };
       const fault = await this.#fault(received);
       if (fault === 'hang') return undefined;
       if (fault === 'drop-before') {
@@ -256,10 +285,42 @@ export class FaultServer {
       key: received.key,
       method: received.method,
       path: received.path,
-      body: received.body === '' ? undefined : (JSON.parse(received.body) as unknown),
+      body: received.body === '' ? undefined : parseBody(received.body),
     });
     const answer = { status: 201, body: JSON.stringify({ serverId: `srv-${this.applied.length}` }) };
     if (received.key) this.#answers.set(received.key, answer);
     return answer;
   }
+}
+
+/** `text` parsed as JSON, or the text itself when it is not JSON (multipart, plain text, bytes). */
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** Throws `invalid-argument` unless `fault` is a {@link Fault} the server can play. */
+function checkFault(fault: unknown): Fault {
+  const named = ['ok', 'drop-before', 'drop-after', 'hang', 'stall-body', 'garble-body'];
+  const value = fault as { status?: unknown; delayMs?: unknown; next?: unknown } | null;
+  const valid =
+    named.includes(fault as string) ||
+    (typeof value === 'object' &&
+      value !== null &&
+      ('delayMs' in value
+        ? typeof value.delayMs === 'number' &&
+          value.delayMs >= 0 &&
+          (value.next === undefined || !!checkFault(value.next))
+        : Number.isInteger(value.status) &&
+          (value.status as number) >= 200 &&
+          (value.status as number) <= 599));
+  if (!valid) {
+    throw invalidArgument(
+      `FaultServer: ${JSON.stringify(fault)} is not a fault: use 'ok', 'drop-before', 'drop-after', 'hang', 'stall-body', 'garble-body', { status: 200–599, retryAfter?, headers? } or { delayMs, next? }.`,
+    );
+  }
+  return fault as Fault;
 }

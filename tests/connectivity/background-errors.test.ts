@@ -42,3 +42,43 @@ it('an effect on isOnline that throws when the probe answers is reported, not an
     monitor.dispose();
   }
 });
+
+// An app effect on isOnline that throws must not leave waitForOnline() waiting for good: the
+// state did turn online, so the waiters are told, whichever way it turned.
+it('waitForOnline() resolves when an effect on isOnline throws as the probe answers', async () => {
+  const monitor = new ConnectivityMonitor({
+    probe: { url: server.url, intervalMs: 100, timeoutMs: 5000 },
+    timers: new ManualTimers(),
+    initial: false,
+    onError: () => {},
+  });
+  const stop = effect(() => {
+    if (monitor.isOnline.value) throw new Error('app effect failed');
+  });
+  try {
+    const online = monitor.waitForOnline();
+    monitor.start();
+    await expect(monitor.check()).resolves.toBe(true);
+    await expect(online).resolves.toBeUndefined();
+  } finally {
+    stop();
+    monitor.dispose();
+  }
+}, 2000);
+
+it('waitForOnline() resolves when an effect on isOnline throws in setOnline(true), which rethrows', async () => {
+  const monitor = new ConnectivityMonitor({ initial: false });
+  const stop = effect(() => {
+    if (monitor.isOnline.value) throw new Error('app effect failed');
+  });
+  try {
+    monitor.start();
+    const online = monitor.waitForOnline();
+    expect(() => monitor.setOnline(true)).toThrow('app effect failed');
+    expect(monitor.isOnline.value).toBe(true);
+    await expect(online).resolves.toBeUndefined();
+  } finally {
+    stop();
+    monitor.dispose();
+  }
+}, 2000);

@@ -27,6 +27,7 @@ describe('checkJson: the path of what is refused (built only on refusal)', () =>
     [[1, () => 1], false, '$[1] is a function'],
     [{ a: [{ m: new Map() }] }, false, '$.a[0].m is a Map'],
     [{ a: { b: holey() } }, true, '$.a.b[1] is a hole'],
+    [{ a: { b: holey() } }, false, '$.a.b[1] is a hole'],
     [{ a: { '\uD800': 1 } }, true, '$.a.\uD800 has a key with a lone UTF-16 surrogate'],
     [{ a: ['ok', 'x\uDC00'] }, true, '$.a[1] contains a lone UTF-16 surrogate'],
     [{ when: { toJSON: () => 1n } }, false, '$.when is a BigInt'],

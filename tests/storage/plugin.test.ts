@@ -130,6 +130,46 @@ describe('StoragePlugin through the registry', () => {
   });
 });
 
+describe('StoragePlugin and dispose()', () => {
+  // Calls made before app.dispose() are the app's writes: dispose waits for them instead of
+  // refusing them (app/disposed) or closing the database under them (storage/unavailable).
+  it.each([
+    ['unencrypted', {}],
+    ['encrypted', { secret: 'pw', iterations: fastIterations }],
+  ])('commits the writes called before dispose() (%s)', async (_label, options) => {
+    const indexedDB = new IDBFactory();
+    const app = createApp({ logger: quietLogger() });
+    const storage = app.register(new StoragePlugin({ indexedDB, ...options }));
+    await app.ready();
+    const writes = [
+      storage.set('a', 1),
+      storage.namespace('n').set('b', 2),
+      storage.commit([{ key: 'c', value: 3 }]),
+    ];
+    const disposed = app.dispose();
+    await Promise.all(writes);
+    await disposed;
+    await expectCode(storage.set('late', 1), 'app/disposed');
+    const { storage: reopened } = await openStorage({ indexedDB, ...options });
+    expect(await reopened.keys()).toStrictEqual(['a', 'c', 'n/b']);
+  });
+
+  it('lets a write that is being encrypted when dispose() starts finish before the database closes', async () => {
+    const indexedDB = new IDBFactory();
+    const options = { indexedDB, secret: 'pw', iterations: fastIterations };
+    const app = createApp({ logger: quietLogger() });
+    const storage = app.register(new StoragePlugin(options));
+    await app.ready();
+    const write = storage.set('big', 'x'.repeat(2_000_000));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const disposed = app.dispose();
+    await write;
+    await disposed;
+    const { storage: reopened } = await openStorage(options);
+    expect((await reopened.get<string>('big'))?.length).toBe(2_000_000);
+  });
+});
+
 describe('StoragePlugin options', () => {
   const bad: Array<[string, unknown, string]> = [
     ['options not an object', 'fluxy', 'invalid-argument'],

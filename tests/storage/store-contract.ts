@@ -152,6 +152,8 @@ export function describeStoreContract(
         { deep: { bigint: 1n } },
         { fn() {} },
         [1, undefined],
+        // biome-ignore lint/suspicious/noSparseArray: a hole reads as undefined and would come back as null
+        [1, , 3],
         [Symbol('in array')],
         Number.NaN,
         { inf: Number.POSITIVE_INFINITY },

@@ -97,3 +97,32 @@ describe('FaultServer', () => {
     expect(server.applied).toStrictEqual([{ key: 'k', method: 'POST', path: '/x', body: {} }]);
   });
 });
+
+describe('FaultServer with bodies that are not JSON', () => {
+  it('applies a binary body and a FormData body, keeping their bytes (no crash, no hang)', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url, timeoutMs: 2000 } });
+    const photo = new Uint8Array([0xff, 0xd8, 0xff, 0x00, 0x01]);
+    await t.sync.queue('PUT', '/photos/1', { body: photo });
+    const form = new FormData();
+    form.append('title', 'Groceries');
+    await t.sync.queue('POST', '/notes', { body: form });
+    await t.sync.queue('POST', '/notes', { body: 'plain text' });
+    await t.settled({ timeoutMs: 5000, label: 'binary, multipart and JSON text bodies' });
+    expect(server.received).toHaveLength(3);
+    expect(new Uint8Array(server.received[0]!.bytes)).toStrictEqual(photo);
+    expect(server.applied.map((applied) => applied.path)).toStrictEqual(['/photos/1', '/notes', '/notes']);
+    expect(server.applied[1]!.body).toContain('Groceries'); // multipart text, as received
+    expect(server.applied[2]!.body).toBe('plain text'); // JSON, parsed
+  });
+
+  it('script() refuses a status that is not an HTTP final status, at once', () => {
+    for (const status of [99, 1000, 200.5, Number.NaN, '500']) {
+      expect(() => server.script({ status } as never)).toThrow(
+        expect.objectContaining({ code: 'invalid-argument' }),
+      );
+    }
+    expect(() => server.script('sideways' as never)).toThrow(
+      expect.objectContaining({ code: 'invalid-argument' }),
+    );
+  });
+});

@@ -224,13 +224,15 @@ export class ConnectivityMonitor {
 
   #decide(online: boolean, reason: ConnectivityReason): void {
     const changed = this.#online.peek() !== online;
+    // Told first (they resume a tick later, once isOnline is set): an app effect that throws
+    // below must not leave them waiting for good.
+    if (online && changed) for (const waiter of [...this.#waiters]) waiter.resolve();
     batch(() => {
       this.#reason.value = reason;
       if (!changed) return;
       this.#online.value = online;
       this.#changedAt.value = this.#deps.now();
     });
-    if (online && changed) for (const waiter of [...this.#waiters]) waiter.resolve();
   }
 
   #runProbe(): Promise<boolean> {

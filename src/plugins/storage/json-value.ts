@@ -4,7 +4,7 @@ import { storageError } from './errors.js';
 
 /**
  * The JSON text of `value`, after checking that JSON keeps it intact: no BigInt, function,
- * symbol, `undefined` at the top or in an array, non-finite number, cycle, Map/Set or other
+ * symbol, `undefined` at the top or in an array, array hole, non-finite number, cycle, Map/Set or other
  * class instance without `toJSON`, `toJSON` that returns `undefined`, nor nesting deeper than 255
  * levels. `undefined` object properties are dropped, as `JSON.stringify` does. Throws
  * `storage/not-serializable` naming the path. @internal

@@ -195,15 +195,20 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     this.#events.emit('storageLost', loss);
   }
 
+  /**
+   * The open store, once init is over. Without a wait once initialised: a call made before
+   * `app.dispose()` then reaches the store before it closes, and its `close()` waits for it.
+   */
   async #opened(): Promise<RecordStore> {
-    try {
-      await this.whenReady();
-    } catch (error) {
-      // Surface the storage error itself (e.g. storage/wrong-secret), not the registry's wrapper.
-      throw isFluxyError(error, 'plugin/init-failed') && this.#initError !== undefined
-        ? this.#initError
-        : error;
-    }
+    if (!this.#store)
+      try {
+        await this.whenReady();
+      } catch (error) {
+        // Surface the storage error itself (e.g. storage/wrong-secret), not the registry's wrapper.
+        throw isFluxyError(error, 'plugin/init-failed') && this.#initError !== undefined
+          ? this.#initError
+          : error;
+      }
     const store = this.#store;
     if (!store) {
       throw new FluxyError(

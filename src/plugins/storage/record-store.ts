@@ -159,6 +159,8 @@ export class RecordStore implements KeyValueStore {
 
   /** Releases the driver (connections, handles). */
   async close(): Promise<void> {
+    // Writes called before close() first reach the driver (one may still be encrypting), then commit.
+    await this.#issued;
     await this.#commits.drained();
     await this.#backend.close();
   }
