@@ -10,8 +10,9 @@ export interface TestConnectivityOptions {
 
 /**
  * The connectivity plugin for tests (plugin name `connectivity`): online or offline because the
- * test says so, whatever the platform (`navigator.onLine`, a DOM environment) reports at init.
- * Sync reacts to it as to a real network change: going online starts a flush.
+ * test says so, whatever the platform (`navigator.onLine`, a DOM environment) reports at init or
+ * on `check()`. (`online`/`offline` events the test itself dispatches on `window` still count, as
+ * the platform's.) Sync reacts to it as to a real network change: going online starts a flush.
  *
  * @example
  * const connectivity = app.register(new TestConnectivity({ online: false }));
@@ -54,5 +55,14 @@ export class TestConnectivity extends ConnectivityPlugin {
   goOnline(): void {
     this.#online = true;
     this.setOnline(true);
+  }
+
+  /**
+   * Resolves with the state the test chose: it reads no platform (in a DOM environment such as
+   * happy-dom or jsdom, `navigator.onLine` is true, which would turn a test offline app online).
+   */
+  override async check(): Promise<boolean> {
+    await this.whenReady();
+    return this.isOnline.value;
   }
 }

@@ -154,6 +154,20 @@ export class FaultServer {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Answers a browser's fetch too (a DOM test environment such as happy-dom enforces CORS); its
+    // preflight is the browser's, not the app's request: neither received nor applied.
+    response.setHeader('Access-Control-Allow-Origin', '*');
+    response.setHeader('Access-Control-Expose-Headers', '*');
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
+      response
+        .writeHead(204, {
+          'Access-Control-Allow-Methods': '*',
+          'Access-Control-Allow-Headers': request.headers['access-control-request-headers'] ?? '*',
+          'Access-Control-Max-Age': '600',
+        })
+        .end();
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const rawKey = request.headers['idempotency-key'];
