@@ -1,7 +1,7 @@
 import { checkDependencies } from './dependency-order.js';
 import { describeValue, FluxyError, invalidArgument } from './errors.js';
 import { EventBus, type FluxyEvents } from './events.js';
-import { describeInput } from './input-checks.js';
+import { checkOptions } from './input-checks.js';
 import { consoleLogger, type Logger, logMethods, scopedLogger } from './logger.js';
 import type { FluxyPlugins, Plugin, PluginClass, PluginContext, PluginHost } from './plugin.js';
 import { isClass, validatePlugin } from './plugin-validation.js';
@@ -57,18 +57,9 @@ export class App {
   #disposal: Promise<void> | undefined;
 
   constructor(options: AppOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw invalidArgument(
-        `createApp(options): options must be an object, e.g. createApp({ logger }) (got ${describeInput(options)}).`,
-      );
-    }
-    const unknown = Object.keys(options).filter((key) => key !== 'logger');
-    if (unknown.length > 0) {
-      throw invalidArgument(
-        `createApp(options): unknown option ${unknown.map((key) => `"${key}"`).join(', ')}; the only option is { logger }.`,
-      );
-    }
-    const { logger } = options;
+    const { logger } = checkOptions(options, ['logger'], (problem) =>
+      invalidArgument(`createApp(options): options ${problem}, e.g. createApp({ logger }).`),
+    ) as AppOptions;
     if (
       logger !== undefined &&
       (logger === null ||
@@ -103,15 +94,14 @@ export class App {
    * @returns the plugin itself, for `const sync = app.register(new SyncPlugin())`.
    */
   register<P extends Plugin>(plugin: P): P {
-    this.#assertAlive('register');
+    this.#assertAlive();
     validatePlugin(plugin);
     const existing = this.#entries.get(plugin.name);
     if (existing) {
+      // One literal (the difference is a call inside it), so the production build drops all of it.
       throw new FluxyError(
         'plugin/duplicate',
-        existing.plugin === plugin
-          ? `Plugin "${plugin.name}" is already registered with this app: register it once.`
-          : `A plugin named "${plugin.name}" is already registered: register only one. (Built-in plugins have fixed names; for a second one, e.g. a second outbox, create a second app with createApp().)`,
+        `A plugin named "${plugin.name}" is already registered${existing.plugin === plugin ? ' (this very one)' : ''}: register each plugin once per app. (Built-in plugins have fixed names; for a second one, e.g. a second outbox, create a second app with createApp().)`,
       );
     }
     const attach = (plugin as { [attachHost]?: (host: PluginHost) => void })[attachHost];
@@ -140,7 +130,7 @@ export class App {
   use<K extends keyof FluxyPlugins>(name: K): FluxyPlugins[K];
   use(name: string): Plugin;
   use(plugin: string | PluginClass): Plugin {
-    this.#assertAlive('use');
+    this.#assertAlive();
     if (typeof plugin !== 'string' && !isClass(plugin)) {
       throw invalidArgument('use(plugin): pass a plugin class (use(SyncPlugin)) or a name (use("sync")).');
     }
@@ -165,7 +155,7 @@ export class App {
    */
   ready(): Promise<void> {
     try {
-      this.#assertAlive('ready');
+      this.#assertAlive();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -403,12 +393,10 @@ export class App {
     return undefined;
   }
 
-  #assertAlive(method: string): void {
+  /** Throws `app/disposed` once `dispose()` was called (the stack names the method). */
+  #assertAlive(): void {
     if (this.#disposal) {
-      throw new FluxyError(
-        'app/disposed',
-        `${method}() was called on a disposed app: create a new app with createApp().`,
-      );
+      throw new FluxyError('app/disposed', 'This app was disposed: create a new app with createApp().');
     }
   }
 }

@@ -44,7 +44,7 @@ export class EventBus<Events extends object> {
    * disposed): nothing would ever remove the listener.
    */
   on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
-    assertEventName(event, 'on');
+    assertEventName(event);
     if (this.#closed) {
       throw new FluxyError(
         'app/disposed',
@@ -79,7 +79,7 @@ export class EventBus<Events extends object> {
     event: K,
     ...payload: undefined extends Events[K] ? [Events[K]?] : [Events[K]]
   ): void {
-    assertEventName(event, 'emit');
+    assertEventName(event);
     const handlers = this.#emitter.all.get(event);
     if (!handlers || handlers.length === 0) return;
     // Every handler runs first; only then are the failures reported, so a throwing handler
@@ -121,10 +121,10 @@ export class EventBus<Events extends object> {
 }
 
 /** Event names are non-empty strings (`'sync:sent'`), never numbers or objects. */
-function assertEventName(event: unknown, method: 'on' | 'emit'): void {
+function assertEventName(event: unknown): void {
   if (typeof event !== 'string' || event === '') {
     throw invalidArgument(
-      `events.${method}(event, …): event must be a non-empty string such as "app:handler-error" (got ${typeof event}).`,
+      `events.on/emit(event, …): event must be a non-empty string such as "app:handler-error" (got ${typeof event}).`,
     );
   }
 }

@@ -17,7 +17,7 @@ export function describeInput(value: unknown): string {
 
 /**
  * `options` as a record, after checking its shape: `undefined` (none: `{}`) or a plain object —
- * not null, not an array — whose keys are all in `known`. Otherwise throws `fail(problem)`, the
+ * not null, not an array or a class instance — whose keys are all in `known`. Otherwise throws `fail(problem)`, the
  * problem saying what was given (or which key is unknown) and what is accepted; the caller's
  * `fail` says where, with an example. (A callback rather than a description of the place: the
  * production build drops the messages, and with them everything that only served them.) @internal
@@ -28,10 +28,11 @@ export function checkOptions(
   fail: (problem: string) => Error,
 ): Record<string, unknown> {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw fail(`must be an object (got ${describeInput(options)})`);
+  // Not a primitive, null, an array, a Map or a Date (which would read as {}); realm-safe.
+  if (Object.prototype.toString.call(options) !== '[object Object]') {
+    throw fail(`must be a plain object (got ${describeInput(options)})`);
   }
-  for (const key of Object.keys(options)) {
+  for (const key of Object.keys(options as object)) {
     if (!known.includes(key)) throw fail(`has no option "${key}"; the options are ${known.join(', ')}`);
   }
   return options as Record<string, unknown>;

@@ -1,3 +1,5 @@
+import { invalidArgument } from './errors.js';
+
 /** Severity of a log line, from the most to the least verbose. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -34,6 +36,12 @@ function loggerOf(
  */
 export function consoleLogger(level: LogLevel = 'warn', prefix = '[fluxy]'): Logger {
   const at = ranks[level];
+  // A typo ('warning') would silence every line.
+  if (typeof at !== 'number') {
+    throw invalidArgument(
+      `consoleLogger(level): level must be one of ${Object.keys(ranks).join(', ')} (got ${String(level)}).`,
+    );
+  }
   return loggerOf((lineLevel, message, details) => {
     if (ranks[lineLevel] >= at) console[lineLevel](`${prefix} ${message}`, ...details);
   });

@@ -28,10 +28,9 @@ export function validatePlugin(plugin: unknown): asserts plugin is Plugin {
         `Plugin "${name}" depends on itself: remove "${name}" from its dependencies.`,
       );
     }
-    const twice = dependencies.find((dependency, index) => dependencies.indexOf(dependency) !== index);
-    if (twice !== undefined) {
+    if (new Set(dependencies).size !== dependencies.length) {
       throw invalidArgument(
-        `Plugin "${name}": the dependency "${twice}" is listed twice; list each dependency once.`,
+        `Plugin "${name}": the dependency "${dependencies.find((dependency, index) => dependencies.indexOf(dependency) !== index)}" is listed twice; list each dependency once.`,
       );
     }
   }

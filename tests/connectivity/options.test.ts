@@ -22,6 +22,8 @@ const badOptions: Array<[string, unknown, string]> = [
   ['options null', null, 'invalid-argument'],
   ['options a string', 'online', 'invalid-argument'],
   ['options an array', [], 'invalid-argument'],
+  ['options a Map', new Map(), 'invalid-argument'],
+  ['probe a Map', { probe: new Map([['url', 'https://x.test/']]) }, 'connectivity/invalid-probe'],
   ['an unknown option', { prob: { url: '/x' } }, 'invalid-argument'],
   ['initial not a boolean', { initial: 'yes' }, 'invalid-argument'],
   ['fetch not a function', { fetch: 'fetch' }, 'invalid-argument'],

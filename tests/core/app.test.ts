@@ -40,6 +40,10 @@ describe('createApp', () => {
     ['null', null],
     ['a number', 42],
     ['a string', 'options'],
+    // Objects that are not plain would read as {}: a mistake, refused rather than ignored.
+    ['an array', []],
+    ['a Map', new Map([['logger', console]])],
+    ['a Date', new Date()],
   ])('refuses %s as options with invalid-argument', (_label, options) => {
     const error = thrownBy(() => createApp(options as never));
     expect(isFluxyError(error, 'invalid-argument')).toBe(true);

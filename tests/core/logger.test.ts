@@ -37,6 +37,14 @@ describe('consoleLogger', () => {
     consoleLogger('error').warn('never');
     expect(calls).toStrictEqual([['debug', ['[app] d']]]);
   });
+
+  it('refuses a level it does not know (a typo would silence every line) with invalid-argument', () => {
+    for (const level of ['warning', 'WARN', '', 'toString', '__proto__', 2]) {
+      expect(() => consoleLogger(level as never)).toThrow(
+        expect.objectContaining({ code: 'invalid-argument' }),
+      );
+    }
+  });
 });
 
 describe('scopedLogger', () => {

@@ -175,6 +175,8 @@ describe('StoragePlugin options', () => {
     ['options not an object', 'fluxy', 'invalid-argument'],
     ['options null', null, 'invalid-argument'],
     ['an array', [], 'invalid-argument'],
+    ['a Map', new Map([['driver', 'memory']]), 'invalid-argument'],
+    ['a Date', new Date(), 'invalid-argument'],
     ['an unknown option', { secrt: 'typo' }, 'invalid-argument'],
     ['an empty name', { name: '' }, 'invalid-argument'],
     ['a blank name', { name: '   ' }, 'invalid-argument'],

@@ -40,13 +40,11 @@ export class ConnectivityPlugin extends FluxyPlugin {
     checkOptions(options, PLUGIN_OPTION_KEYS, (problem) =>
       invalidArgument(`new ConnectivityPlugin: options ${problem}, e.g. { probe: { url: '/health' } }.`),
     );
-    // What a background probe's answer sets off and throws goes to the app's log once init gave one.
+    // What a background probe's answer sets off and throws goes to the app's log (probes run
+    // only once init gave one).
     this.#monitor = new ConnectivityMonitor({
       ...options,
-      onError: (error) => {
-        if (this.#logger) this.#logger.error('an effect of a connectivity change threw', error);
-        else console.error('fluxy/connectivity: an effect of a connectivity change threw', error);
-      },
+      onError: (error) => this.#logger?.error('an effect of a connectivity change threw', error),
     });
     this.isOnline = this.#monitor.isOnline;
     this.lastChangedAt = this.#monitor.lastChangedAt;
