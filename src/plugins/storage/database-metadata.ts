@@ -2,7 +2,7 @@ import { fromBase64, randomBytes, toBase64 } from './bytes.js';
 import type { Cipher } from './cipher.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
 import { storageError } from './errors.js';
-import { checkVersion, recordVersion } from './record-format.js';
+import { recordVersion, refuseUnknownVersion } from './record-format.js';
 import { deriveKeysFromSecret, expandRawKey, type RecordKeys } from './record-keys.js';
 import { SealedCodec } from './sealed-codec.js';
 import { reservedKeyPrefix } from './storage-keys.js';
@@ -162,7 +162,7 @@ async function readBinding(
     throw corrupt(error);
   }
   const { v, db, check } = (record ?? {}) as Record<string, unknown>;
-  checkVersion(v, 'The database id record');
+  refuseUnknownVersion(v, 'The database id record');
   const id = typeof db === 'string' ? fromBase64(db) : undefined;
   if (id?.length !== 16 || typeof check !== 'string') throw corrupt();
   let content: unknown;
@@ -200,7 +200,7 @@ function parseMetadata(stored: string, maxIterations: number): Metadata {
     );
   if (metadata === null || typeof metadata !== 'object') throw corrupt();
   const record = metadata as Record<string, unknown>;
-  checkVersion(record.v, 'The database metadata');
+  refuseUnknownVersion(record.v, 'The database metadata record');
   if (typeof record.check !== 'string') throw corrupt();
   // The record itself, once checked: a field it may have besides these is never read.
   if (record.kdf === 'raw') return record as Metadata;

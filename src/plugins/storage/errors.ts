@@ -38,7 +38,7 @@ export function storageError(
   message: string,
   cause?: unknown,
 ): FluxyError<StorageErrorCode> {
-  return new FluxyError(code, message, cause === undefined ? undefined : { cause });
+  return new FluxyError(code, message, { cause }); // (no `cause` property when it is undefined)
 }
 
 const quotaErrorNames = new Set(['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED']);

@@ -31,17 +31,17 @@ export class NamespaceView implements KeyValueStore {
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    assertKey(key, 'get');
+    assertKey(key);
     return this.#root.get<T>(this.#prefix + key);
   }
 
   async set(key: string, value: unknown): Promise<void> {
-    assertKey(key, 'set');
+    assertKey(key);
     return this.#root.set(this.#prefix + key, value);
   }
 
   async remove(key: string): Promise<void> {
-    assertKey(key, 'remove');
+    assertKey(key);
     return this.#root.remove(this.#prefix + key);
   }
 
@@ -49,20 +49,20 @@ export class NamespaceView implements KeyValueStore {
     assertChanges(changes);
     return this.#root.commit(
       changes.map((change) => {
-        assertKey(change.key, 'commit');
+        assertKey(change.key);
         return { ...change, key: this.#prefix + change.key };
       }),
     );
   }
 
   async keys(prefix?: string): Promise<string[]> {
-    assertPrefix(prefix, 'keys');
+    assertPrefix(prefix);
     const keys = await this.#root.keys(this.#prefix + (prefix ?? ''));
     return keys.map((key) => key.slice(this.#prefix.length));
   }
 
   async clear(prefix?: string): Promise<void> {
-    assertPrefix(prefix, 'clear');
+    assertPrefix(prefix);
     return this.#root.clear(this.#prefix + (prefix ?? ''));
   }
 

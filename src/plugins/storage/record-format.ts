@@ -72,7 +72,7 @@ function parseObject(
     throw invalidRecord(key, 'it is not a Fluxy record');
   }
   const object = record as Record<string, unknown>;
-  if (!versions.includes(object.v as number)) checkVersion(object.v, `the record under "${key}"`);
+  if (!versions.includes(object.v as number)) refuseUnknownVersion(object.v, `the record under "${key}"`);
   const names = Object.keys(object);
   if (names.length !== fields.length || !fields.every((field) => names.includes(field))) {
     throw invalidRecord(
@@ -83,8 +83,8 @@ function parseObject(
   return object;
 }
 
-/** Throws unless `version` is the one this build reads. @internal */
-export function checkVersion(version: unknown, what: string): void {
+/** Throws unless `version` is the one this build reads (named `refuse…`: the production build drops the prose given as `what`). @internal */
+export function refuseUnknownVersion(version: unknown, what: string): void {
   if (version === recordVersion) return;
   if (typeof version === 'number') {
     throw storageError(

@@ -50,30 +50,30 @@ export class RecordStore implements KeyValueStore {
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    assertKey(key, 'get');
-    const stored = await this.#call(() => this.#backend.getItem(key), `get("${key}")`);
+    assertKey(key);
+    const stored = await this.#call(() => this.#backend.getItem(key), 'get', key);
     if (stored === undefined) return undefined;
     return (await this.#codec.decode(key, stored)) as T;
   }
 
   async set(key: string, value: unknown): Promise<void> {
-    assertKey(key, 'set');
+    assertKey(key);
     const record = this.#codec.encode(key, toJson(value, key));
     await this.#inCallOrder(record, (stored) =>
-      this.#call(() => this.#commits.write({ key, value: stored }), `set("${key}")`),
+      this.#call(() => this.#commits.write({ key, value: stored }), 'set', key),
     );
   }
 
   async remove(key: string): Promise<void> {
-    assertKey(key, 'remove');
+    assertKey(key);
     await this.#inCallOrder(Promise.resolve(), () =>
-      this.#call(() => this.#commits.write({ key, value: undefined }), `remove("${key}")`),
+      this.#call(() => this.#commits.write({ key, value: undefined }), 'remove', key),
     );
   }
 
   async commit(changes: readonly StorageChange[]): Promise<void> {
     assertChanges(changes);
-    for (const change of changes) assertKey(change.key, 'commit');
+    for (const change of changes) assertKey(change.key);
     // Every value checked before anything is encoded or written.
     const json = changes.map((change) => ('remove' in change ? undefined : toJson(change.value, change.key)));
     const records = Promise.all(
@@ -88,14 +88,14 @@ export class RecordStore implements KeyValueStore {
           this.#commits.writeGroup(
             changes.map((change, index) => ({ key: change.key, value: stored[index] })),
           ),
-        `commit(${changes.length} changes)`,
+        'commit',
       ),
     );
   }
 
   async keys(prefix?: string): Promise<string[]> {
-    assertPrefix(prefix, 'keys');
-    const keys = await this.#call(() => this.#backend.keys(), 'keys()');
+    assertPrefix(prefix);
+    const keys = await this.#call(() => this.#backend.keys(), 'keys');
     if (this.#watch?.checkListing(keys)) throw lostError();
     const start = prefix ?? '';
     // Array#sort without a comparator orders by UTF-16 code units, whatever the driver returned.
@@ -103,8 +103,7 @@ export class RecordStore implements KeyValueStore {
   }
 
   async clear(prefix?: string): Promise<void> {
-    assertPrefix(prefix, 'clear');
-    const operation = prefix === undefined ? 'clear()' : `clear("${prefix}")`;
+    assertPrefix(prefix);
     // Held until done, so a write called after clear() is never cleared by it.
     await this.#inCallOrder(
       Promise.resolve(),
@@ -113,7 +112,8 @@ export class RecordStore implements KeyValueStore {
         const keys = await this.keys(prefix);
         await this.#call(
           () => Promise.all(keys.map((key) => this.#commits.write({ key, value: undefined }))),
-          operation,
+          'clear',
+          prefix,
         );
       },
       true,
@@ -146,14 +146,17 @@ export class RecordStore implements KeyValueStore {
     return result;
   }
 
-  /** Calls the driver; its failure becomes a storage error — `storage/lost` once the database is found gone. */
-  async #call<T>(call: () => Promise<T>, operation: string): Promise<T> {
+  /**
+   * Calls the driver; its failure becomes a storage error — `storage/lost` once the database is
+   * found gone. `method` and `key` name the call in the message.
+   */
+  async #call<T>(call: () => Promise<T>, method: string, key?: string): Promise<T> {
     if (this.#watch?.lost) throw lostError();
     try {
       return await call();
     } catch (error) {
       if (await this.#watch?.confirm()) throw lostError();
-      throw toStorageError(error, operation);
+      throw toStorageError(error, `${method}(${key === undefined ? '' : JSON.stringify(key)})`);
     }
   }
 

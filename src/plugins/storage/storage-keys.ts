@@ -8,26 +8,26 @@ export const reservedKeyPrefix = '\u0000';
 export const namespaceSeparator = '/';
 
 /** Throws `storage/invalid-key` unless `key` is a non-empty, well-formed, unreserved string. @internal */
-export function assertKey(key: unknown, operation: string): asserts key is string {
+export function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key === '') {
     throw storageError(
       'storage/invalid-key',
-      `${operation}(key): the key must be a non-empty string, got ${describeInput(key)}.`,
+      `A storage key must be a non-empty string, got ${describeInput(key)}.`,
     );
   }
-  assertUsable(key, operation, 'key');
+  assertUsable(key, 'key');
 }
 
 /** Throws `storage/invalid-key` unless `prefix` is `undefined` or a usable string (may be empty). @internal */
-export function assertPrefix(prefix: unknown, operation: string): asserts prefix is string | undefined {
+export function assertPrefix(prefix: unknown): asserts prefix is string | undefined {
   if (prefix === undefined) return;
   if (typeof prefix !== 'string') {
     throw storageError(
       'storage/invalid-key',
-      `${operation}(prefix): the prefix must be a string or omitted, got ${describeInput(prefix)}.`,
+      `keys(prefix) / clear(prefix): the prefix must be a string or omitted, got ${describeInput(prefix)}.`,
     );
   }
-  assertUsable(prefix, operation, 'prefix');
+  assertUsable(prefix, 'prefix');
 }
 
 /** Throws `storage/invalid-key` unless `name` can name a namespace (non-empty, no `/`). @internal */
@@ -38,7 +38,7 @@ export function assertNamespace(name: unknown): asserts name is string {
       `namespace(prefix): the prefix must be a non-empty string without "/", got ${describeInput(name)}; nest views with namespace('a').namespace('b').`,
     );
   }
-  assertUsable(name, 'namespace', 'prefix');
+  assertUsable(name, 'prefix');
 }
 
 /**
@@ -63,17 +63,18 @@ export function assertChanges(changes: unknown): asserts changes is ReadonlyArra
   }
 }
 
-function assertUsable(text: string, operation: string, what: string): void {
+/** The stack of the error names the call; `what` says which argument. */
+function assertUsable(text: string, what: string): void {
   if (text.startsWith(reservedKeyPrefix)) {
     throw storageError(
       'storage/invalid-key',
-      `${operation}(${what}): keys starting with "\\u0000" are reserved for Fluxy's metadata; choose another ${what}.`,
+      `Storage keys starting with "\\u0000" are reserved for Fluxy's metadata; choose another ${what}.`,
     );
   }
   if (hasLoneSurrogate(text)) {
     throw storageError(
       'storage/invalid-key',
-      `${operation}(${what}): the ${what} contains a lone UTF-16 surrogate, which drivers cannot store exactly; remove it.`,
+      `A storage ${what} contains a lone UTF-16 surrogate, which drivers cannot store exactly; remove it.`,
     );
   }
 }
