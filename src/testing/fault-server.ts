@@ -92,7 +92,9 @@ export class FaultServer {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #options: FaultServerOptions;
-  readonly #waiters: Array<{ count: number; resolve: () => void }> = [];
+  readonly #waiters: Array<{ count: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  /** The timers of `{ delayMs }` faults still running: close() clears them. */
+  readonly #delays = new Set<ReturnType<typeof setTimeout>>();
   /** `http://127.0.0.1:<port>`, set by {@link FaultServer.start}. */
   url = '';
 
@@ -131,14 +133,17 @@ export class FaultServer {
 
   /**
    * Resolves once `count` requests in total have been received; rejects after `timeoutMs`
-   * (default 10 s) with an error naming `label` and what did arrive.
+   * (default 10 s), or when the server is closed first, with an error naming `label` and what
+   * did arrive.
    */
   waitForRequests(count: number, options: { timeoutMs?: number; label?: string } = {}): Promise<void> {
     if (this.received.length >= count) return Promise.resolve();
     const { timeoutMs = 10_000, label = `${count} request(s) at the fault server` } = options;
-    const waiter = { count, resolve: () => {} };
-    const arrived = new Promise<void>((resolve) => {
+    const waiter = { count, resolve: () => {}, reject: (_error: Error) => {} };
+    const arrived = new Promise<void>((resolve, reject) => {
       waiter.resolve = resolve;
+      waiter.reject = () =>
+        reject(new Error(`${label}: the fault server was closed with ${this.received.length} received`));
       this.#waiters.push(waiter);
     });
     return withTimeout(arrived, timeoutMs, () => {
@@ -147,8 +152,14 @@ export class FaultServer {
     });
   }
 
-  /** Closes the server, destroying open connections (hung requests included). */
+  /**
+   * Closes the server, destroying open connections (hung requests included); requests still in a
+   * `{ delayMs }` fault are dropped (nothing more is applied), and pending `waitForRequests()` reject.
+   */
   async close(): Promise<void> {
+    for (const timer of this.#delays) clearTimeout(timer);
+    this.#delays.clear();
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('closed'));
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -228,7 +239,14 @@ export class FaultServer {
   async #fault(received: Received): Promise<Exclude<Fault, { delayMs: number }>> {
     let fault: Fault = this.#script.shift() ?? checkFault(this.#options.choose?.(received) ?? 'ok');
     while (typeof fault === 'object' && 'delayMs' in fault) {
-      await new Promise((resolve) => setTimeout(resolve, (fault as { delayMs: number }).delayMs));
+      const delayMs = fault.delayMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#delays.delete(timer);
+          resolve();
+        }, delayMs);
+        this.#delays.add(timer);
+      });
       fault = fault.next ?? 'ok';
     }
     return fault;

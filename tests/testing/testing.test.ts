@@ -126,3 +126,18 @@ describe('FaultServer with bodies that are not JSON', () => {
     );
   });
 });
+
+describe('FaultServer.close()', () => {
+  it('drops a request still in a { delayMs } fault (nothing applied later) and rejects pending waits', async () => {
+    server.script({ delayMs: 150, next: 'ok' });
+    const request = fetch(`${server.url}/late`, { method: 'POST', body: '{}' }).catch(() => 'dropped');
+    await server.waitForRequests(1, { timeoutMs: 2000, label: 'the delayed POST' });
+    const waiting = server.waitForRequests(2, { timeoutMs: 5000, label: 'a second request' });
+    await server.close();
+    await expect(waiting).rejects.toThrow('a second request: the fault server was closed with 1 received');
+    expect(await request).toBe('dropped');
+    // Past the delay: a timer that survived close() would apply the request now.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.applied).toStrictEqual([]);
+  });
+});
