@@ -72,7 +72,7 @@ export class App {
     }
     this.logger = logger ?? consoleLogger('warn');
     this.events = new EventBus<FluxyEvents>((event, error) => {
-      this.logger.error(`a handler of "${event}" threw`, error);
+      this.#logError(`a handler of "${event}" threw`, error);
       if (event !== 'app:handler-error') this.events.emit('app:handler-error', { event, error });
     });
     this.#host = {
@@ -278,7 +278,7 @@ export class App {
         cause: error,
       });
       for (const failure of await this.#release(entry, false, reason)) {
-        this.logger.error(`cleaning up after the failed init of "${name}" failed`, failure);
+        this.#logError(`cleaning up after the failed init of "${name}" failed`, failure);
       }
       return;
     }
@@ -287,7 +287,7 @@ export class App {
       // aborted signal): dispose the plugin now, so nothing it set up leaks.
       entry.state = 'registered';
       for (const error of await this.#release(entry, true)) {
-        this.logger.error(`disposing plugin "${name}" failed`, error);
+        this.#logError(`disposing plugin "${name}" failed`, error);
       }
       return;
     }
@@ -297,10 +297,20 @@ export class App {
     entry.markInitialized();
   }
 
+  /**
+   * Logs a failure the app itself reports. A logger that throws cannot stop what is under way
+   * (a disposal, an event's other handlers): its error is dropped.
+   */
+  #logError(message: string, error: unknown): void {
+    try {
+      this.logger.error(message, error);
+    } catch {}
+  }
+
   /** Run a disposer recorded after its plugin was released, at once; its failure is logged. */
   #runLateDisposer(name: string, disposer: () => void | Promise<void>): void {
     const report = (error: unknown): void =>
-      this.logger.error(`a disposer of "${name}" registered after it was disposed failed`, error);
+      this.#logError(`a disposer of "${name}" registered after it was disposed failed`, error);
     try {
       Promise.resolve(disposer()).catch(report);
     } catch (error) {
@@ -350,7 +360,7 @@ export class App {
     for (const entry of this.#initOrder.splice(0).reverse()) {
       const errors = await this.#release(entry, true);
       entry.state = 'registered';
-      for (const error of errors) this.logger.error(`disposing plugin "${entry.plugin.name}" failed`, error);
+      for (const error of errors) this.#logError(`disposing plugin "${entry.plugin.name}" failed`, error);
     }
     this.events.clear();
   }

@@ -110,7 +110,10 @@ export abstract class Controller {
       try {
         dispose();
       } catch (error) {
-        this.app.logger.error(`disposing controller ${this.constructor.name} failed`, error);
+        // (A logger that throws is ignored: every release still runs.)
+        try {
+          this.app.logger.error(`disposing controller ${this.constructor.name} failed`, error);
+        } catch {}
       }
     }
   }

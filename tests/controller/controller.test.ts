@@ -247,6 +247,24 @@ describe('Controller: ownership and dispose', () => {
     expect(line?.details[0]).toBeInstanceOf(Error);
     expect((line?.details[0] as Error | undefined)?.message).toBe('boom');
   });
+
+  it('a release that throws, with a logger that throws too: dispose() still never throws, every release runs', () => {
+    const logger = {
+      ...recordingLogger(),
+      error() {
+        throw new Error('the logger is down');
+      },
+    };
+    const controller = new TestController(createApp({ logger }));
+    const order: string[] = [];
+    controller.ownRelease(() => order.push('first'));
+    controller.ownRelease(() => {
+      throw new Error('boom');
+    });
+    controller.ownRelease(() => order.push('third'));
+    expect(() => controller.dispose()).not.toThrow();
+    expect(order).toStrictEqual(['third', 'first']);
+  });
 });
 
 describe('Controller: with its app', () => {

@@ -262,6 +262,45 @@ describe('dispose()', () => {
   });
 });
 
+describe('a logger that throws', () => {
+  const throwing = () => ({
+    debug() {},
+    info() {},
+    warn() {},
+    error() {
+      throw new Error('the logger is down');
+    },
+  });
+
+  it('cannot make dispose() reject or skip a plugin', async () => {
+    const app = createApp({ logger: throwing() });
+    const disposed: string[] = [];
+    app.register({ name: 'base', dispose: () => void disposed.push('base') });
+    app.register({
+      name: 'failing',
+      dependencies: ['base'],
+      dispose() {
+        disposed.push('failing');
+        throw new Error('dispose failed');
+      },
+    });
+    await app.ready();
+    await expect(app.dispose()).resolves.toBeUndefined();
+    expect(disposed).toStrictEqual(['failing', 'base']);
+  });
+
+  it('cannot make an emit throw when a handler throws', () => {
+    const app = createApp({ logger: throwing() });
+    const heard: string[] = [];
+    app.events.on('app:ready', () => {
+      throw new Error('handler failed');
+    });
+    app.events.on('app:ready', () => void heard.push('second'));
+    expect(() => app.events.emit('app:ready')).not.toThrow();
+    expect(heard).toStrictEqual(['second']);
+  });
+});
+
 describe('calls after dispose', () => {
   it('ctx.onDispose(fn) after dispose runs fn at once, and logs its error', async () => {
     const logger = recordingLogger();
