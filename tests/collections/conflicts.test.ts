@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConflictEvent } from '../../src/plugins/collections/index.js';
+import { gate } from '../support/memory-store.js';
 import {
   faults,
   type Note,
@@ -8,6 +9,7 @@ import {
   serverWrite,
   startDevice,
   until,
+  withTimeout,
 } from './harness.js';
 
 type Device = Awaited<ReturnType<typeof startDevice>>;
@@ -230,6 +232,69 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
       expect(await serverNotes(server)).toEqual([]);
       expect(conflicts, String(conflict)).toEqual([]);
     }
+  });
+
+  it('typing online (12 rapid edits of one row, server-wins) ends with the last edit and no conflict', async () => {
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'server-wins' });
+    const text = 'abcdefghijkl';
+    for (let length = 1; length <= text.length; length++)
+      await a.notes.update(id, { title: text.slice(0, length) });
+    const rows = await settle(server, a, b);
+    expect(rows[0]).toMatchObject({ title: text, body: 'b' });
+    expect(conflicts).toEqual([]);
+    expect(a.sync.failedCount.value).toBe(0);
+  });
+
+  it("a 412 resolved while this replica's next write is applied but not yet answered is no conflict", async () => {
+    // The devices' fetch (bound when their sync starts) holds two PATCHes: 'ab' before it is sent,
+    // and the answer to 'abc' after the server applied it.
+    // Pulls made once 'ab' is refused wait until the server applied 'abc'.
+    const held = { ab: gate(), abc: gate(), abReached: gate(), abcApplied: gate() };
+    let refused = false;
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
+      if (title === 'ab') {
+        held.abReached.open();
+        await held.ab.promise;
+        refused = true;
+      }
+      if (refused && String(input).includes('/api/notes?since=')) await held.abcApplied.promise;
+      const response = await realFetch(input, init);
+      if (title === 'abc') {
+        held.abcApplied.open();
+        await held.abc.promise;
+      }
+      return response;
+    };
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+      held.ab.open();
+      held.abc.open();
+      held.abcApplied.open();
+    });
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'server-wins' });
+    // Decided: a conflict reported, or resolving waits for an answer (it listens for the next one).
+    const decided = gate();
+    a.notes.on('conflict', () => decided.open());
+    const on = a.sync.on.bind(a.sync) as (event: string, handler: never) => () => void;
+    (a.sync as { on: typeof on }).on = (event, handler) => {
+      if (event === 'failed') decided.open();
+      return on(event, handler);
+    };
+    a.sync.pause();
+    await a.notes.update(id, { title: 'a' });
+    await a.notes.update(id, { title: 'ab' }); // made on version 1 too, while 'a' is pending
+    a.sync.resume();
+    await withTimeout(held.abReached.promise, "'ab' to be sent after 'a' was answered");
+    await a.notes.update(id, { title: 'abc' }); // made on version 2
+    held.ab.open(); // 412 ('a' made version 2); the pull after it sees 'abc' applied (version 3)
+    await withTimeout(decided.promise, "the 412 to be resolved (or to wait for 'abc')");
+    held.abc.open();
+    const rows = await settle(server, a, b);
+    expect(rows[0]).toMatchObject({ title: 'abc', version: 3 });
+    expect(conflicts).toEqual([]);
+    expect(a.sync.failedCount.value).toBe(0);
   });
 
   it('a change made on top of a pending one still meets a change from elsewhere (server-wins)', async () => {

@@ -60,6 +60,7 @@ export async function resolveStoredConflicts<R extends Row>(
    * from the version it was made on to the server's — the fields that those of them made later
    * set (resent after them, it must not undo them); undefined when another writer was involved.
    */
+  let stuck: unknown; // where the last walk found no write of this replica to go on from
   const ownFields = (operationId: string, status: unknown, server: R | null): string[] | undefined => {
     const meta = metaOf(failed.get(operationId));
     if (status !== 412 || !server || !meta) return undefined;
@@ -68,12 +69,44 @@ export async function resolveStoredConflicts<R extends Row>(
     let version: unknown = meta.base;
     for (let step = 0; version !== server.version; step++) {
       const write = applied.find(([from]) => from === version);
+      stuck = version;
       if (!write || step > applied.length) return undefined;
-      if (write[2] > operationId) later.push(...write[3]);
+      // Made later than this change (a resend is as late as the change it resends).
+      if (write[2] > (meta.resolves ?? operationId)) later.push(...write[3]);
       version = write[1];
     }
     return later;
   };
+  const isSyncing = (
+    sync as { isSyncing?: { peek(): boolean; subscribe(run: (value: boolean) => void): () => void } }
+  ).isSyncing;
+  /**
+   * Resolves at the outbox's next answer: a write of this collection noted (see noteApplied), an
+   * operation sent that is not one of this collection's changes, a refusal; or when it stops sending.
+   */
+  const nextAnswer = () =>
+    new Promise<void>((resolve) => {
+      const offs: Array<() => void> = [];
+      let woken = false;
+      const wake = () => {
+        woken = true;
+        for (const off of offs.splice(0)) off();
+        resolve();
+      };
+      const waiters = noted.get(host.applied) ?? new Set();
+      noted.set(host.applied, waiters.add(wake));
+      offs.push(
+        () => waiters.delete(wake),
+        sync.on('failed', wake),
+        sync.on('sent', ({ operation }) => {
+          if (!operation.url?.startsWith(`${options.url}/`)) wake(); // ours wake once noted
+        }),
+      );
+      // (subscribe runs at once: when the outbox stopped meanwhile, it wakes before this is kept.)
+      const stop = (isSyncing as NonNullable<typeof isSyncing>).subscribe((value) => value || wake());
+      if (woken) stop();
+      else offs.push(stop);
+    });
   /** Per row: the fields of its own refusals that ride with the next one, and those refusals' ids. */
   const carried = new Map<string, { fields: Row; ids: string[] }>();
   let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
@@ -86,12 +119,32 @@ export async function resolveStoredConflicts<R extends Row>(
     const meta = operation.meta as ChangeMeta;
     const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
     const id = view.currentId(meta.id);
-    const server = status === 412 ? (view.confirmed(id) ?? null) : null;
+    let server = status === 412 ? (view.confirmed(id) ?? null) : null;
+    stuck = undefined;
+    let own = ownFields(operationId, status, server);
+    // The server's version may come from a write of this replica whose answer is still on its
+    // way (a pull saw it first, or the answer is being stored): while the outbox sends, look again
+    // after its next answer — at least once, then while a change of this row made on the version
+    // the walk stopped at is pending (the one that may have made the server's).
+    for (let looks = 0; !own && stuck !== undefined && isSyncing?.peek(); looks++) {
+      if (looks > 0) {
+        const queued = await sync.pending();
+        const candidate = queued.some((change) => {
+          const changeMeta = metaOf(change);
+          return changeMeta?.c === 1 && view.currentId(changeMeta.id) === id && changeMeta.base === stuck;
+        });
+        if (!candidate) break;
+      }
+      await nextAnswer();
+      pending = undefined; // read again: the outbox moved on
+      server = view.confirmed(id) ?? null;
+      stuck = undefined;
+      own = ownFields(operationId, status, server);
+    }
     const data = (operation.body ?? undefined) as Row | undefined;
     const local =
       type === 'remove' ? null : ({ ...(server ?? meta.baseRow ?? {}), ...data, [options.key]: id } as R);
     const strategy = options.conflict;
-    const own = ownFields(operationId, status, server);
     const carry = carried.get(id);
     const done = [...(carry?.ids ?? []), operationId];
     let resolution: ConflictResolution | undefined = 'server-wins'; // undefined: no conflict
@@ -115,7 +168,7 @@ export async function resolveStoredConflicts<R extends Row>(
         if (
           laterMeta?.c === 1 &&
           view.currentId(laterMeta.id) === id &&
-          (laterMeta.resolves ?? (later as { id: string }).id) > operationId &&
+          (laterMeta.resolves ?? (later as { id: string }).id) > (meta.resolves ?? operationId) &&
           resend
         ) {
           if ((later as { kind?: string }).kind?.endsWith('.remove')) resend = null;
@@ -135,8 +188,10 @@ export async function resolveStoredConflicts<R extends Row>(
     }
     if (resend !== null) {
       pending ??= await sync.pending();
-      const already = pending.some((candidate) => metaOf(candidate)?.resolves === operationId);
-      if (!already) await host.write(type, id, resend, server, operationId);
+      // A resend of a resend resolves the first change: it is as late as that one (see ownFields).
+      const resolves = meta.resolves ?? operationId;
+      const already = pending.some((candidate) => metaOf(candidate)?.resolves === resolves);
+      if (!already) await host.write(type, id, resend, server, resolves);
     }
     for (const settled of done) {
       await sync.discard(settled);
@@ -151,6 +206,9 @@ export async function resolveStoredConflicts<R extends Row>(
       host.events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
   }
 }
+
+/** Per collection (its memory of applied writes): who waits for the next one (see resolveStoredConflicts). */
+const noted = new WeakMap<object, Set<() => void>>();
 
 /**
  * Remember a write of this replica the server applied (an update or removal made on a known
@@ -169,6 +227,7 @@ export function noteApplied(
       ...(applied.get(id) ?? []),
       [base, row.version, resolves ?? operation.id, Object.keys(operation.body ?? {})],
     ]);
+  for (const wake of noted.get(applied) ?? []) wake();
 }
 
 /**
