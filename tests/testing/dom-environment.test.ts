@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 // fluxy/testing where app authors test UI code: a DOM environment (happy-dom here), whose
 // navigator.onLine is true and whose fetch is a browser's (CORS enforced).
+import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createTestApp, FaultServer, type TestApp } from '../../src/testing/index.js';
 
@@ -32,4 +33,18 @@ it('the fault server answers a browser fetch (CORS) and does not apply its prefl
   expect(t.sync.lastError.value).toBeNull();
   expect(server.applied.map((applied) => `${applied.method} ${applied.path}`)).toStrictEqual(['POST /notes']);
   expect(server.received.map((received) => received.method)).toStrictEqual(['POST']);
+});
+
+// docs/testing.md (Tips): localStorage outlives each test here and holds IndexedDB's generation
+// hint, so a fresh fake IndexedDB under a name an earlier test used looks wiped — unless cleared.
+it('a fresh IDBFactory per test reports no loss once localStorage is cleared between tests', async () => {
+  const open = () => createTestApp({ storage: { driver: 'indexeddb', indexedDB: new IDBFactory() } });
+  t = await open();
+  await t.dispose();
+  t = await open(); // without clearing: the hint names the first test's database
+  expect(t.storage.lost.value).toMatchObject({ when: 'between-runs' });
+  await t.dispose();
+  localStorage.clear();
+  t = await open();
+  expect([t.storage.lost.value, t.sync.lastError.value]).toStrictEqual([null, null]);
 });
