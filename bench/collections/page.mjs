@@ -48,6 +48,19 @@ async function rawGetAll(name) {
   return rows;
 }
 
+/** The baseline: the same pages fetched and parsed in a plain loop (fetch + JSON only). */
+async function fetchLoop(total) {
+  let cursor = '';
+  let count = 0;
+  for (;;) {
+    const page = await (await fetch(`/api/notes?since=${encodeURIComponent(cursor)}`)).json();
+    count += page.changes.length;
+    cursor = page.cursor;
+    if (!page.more) break;
+  }
+  if (count !== total) throw new Error(`loop saw ${count}`);
+}
+
 /** Pull of all rows in pages, against a plain fetch loop of the same pages (fetch + JSON only). */
 async function pull({ rounds, total, secret = true }) {
   const ours = [];
@@ -57,16 +70,8 @@ async function pull({ rounds, total, secret = true }) {
     for (const which of order) {
       if (which === 'loop') {
         const t0 = now();
-        let cursor = '';
-        let count = 0;
-        for (;;) {
-          const page = await (await fetch(`/api/notes?since=${encodeURIComponent(cursor)}`)).json();
-          count += page.changes.length;
-          cursor = page.cursor;
-          if (!page.more) break;
-        }
+        await fetchLoop(total);
         loop.push(now() - t0);
-        if (count !== total) throw new Error(`loop saw ${count}`);
       } else {
         const name = `pull-${round}-${Math.random().toString(36).slice(2)}`;
         const { app, notes, connectivity } = await openCollection(name, {
@@ -161,17 +166,9 @@ async function profiledPull({ total, secret = true }) {
 async function profiledLoop({ total }) {
   await globalThis.profilerControl('start');
   const t0 = now();
-  let cursor = '';
-  let count = 0;
-  for (;;) {
-    const page = await (await fetch(`/api/notes?since=${encodeURIComponent(cursor)}`)).json();
-    count += page.changes.length;
-    cursor = page.cursor;
-    if (!page.more) break;
-  }
+  await fetchLoop(total);
   const ms = now() - t0;
   await globalThis.profilerControl('stop');
-  if (count !== total) throw new Error(`loop saw ${count}`);
   return ms;
 }
 

@@ -233,12 +233,7 @@ describe('Controller: ownership and dispose', () => {
   it('a release that throws does not stop the others; the failure is logged to the app', () => {
     const logger = recordingLogger();
     const controller = new TestController(createApp({ logger }));
-    const order: string[] = [];
-    controller.ownRelease(() => order.push('first'));
-    controller.ownRelease(() => {
-      throw new Error('boom');
-    });
-    controller.ownRelease(() => order.push('third'));
+    const order = ownThreeReleasesOneThrowing(controller);
     expect(() => controller.dispose()).not.toThrow();
     expect(order).toStrictEqual(['third', 'first']);
     expect(logger.lines.filter((line) => line.level === 'error')).toHaveLength(1);
@@ -256,12 +251,7 @@ describe('Controller: ownership and dispose', () => {
       },
     };
     const controller = new TestController(createApp({ logger }));
-    const order: string[] = [];
-    controller.ownRelease(() => order.push('first'));
-    controller.ownRelease(() => {
-      throw new Error('boom');
-    });
-    controller.ownRelease(() => order.push('third'));
+    const order = ownThreeReleasesOneThrowing(controller);
     expect(() => controller.dispose()).not.toThrow();
     expect(order).toStrictEqual(['third', 'first']);
   });
@@ -439,3 +429,14 @@ describe('Controller: errors', () => {
     expect(logger.lines).toStrictEqual([]);
   });
 });
+
+/** Three releases, the middle one throwing 'boom'; returns the order the others ran in. */
+function ownThreeReleasesOneThrowing(controller: TestController): string[] {
+  const order: string[] = [];
+  controller.ownRelease(() => order.push('first'));
+  controller.ownRelease(() => {
+    throw new Error('boom');
+  });
+  controller.ownRelease(() => order.push('third'));
+  return order;
+}
