@@ -91,3 +91,12 @@ export async function snapshot(store: {
   for (const key of await store.keys()) entries[key] = await store.get(key);
   return entries;
 }
+
+/** `promise`, or a rejection naming `label` if it has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, label: string, ms = 2_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${label}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -23,6 +23,25 @@ describe('StoragePlugin through the registry', () => {
     await app.dispose();
   });
 
+  it.each([
+    ['memory', { driver: 'memory' }],
+    ['memory, encrypted', { driver: 'memory', secret: 'pw', iterations: fastIterations }],
+    ['indexeddb', { indexedDB: new IDBFactory() }],
+    ['indexeddb, encrypted', { indexedDB: new IDBFactory(), secret: 'pw', iterations: fastIterations }],
+  ] as const)(
+    'answers a read called before ready() with the writes called before it (%s)',
+    async (_label, options) => {
+      const app = createApp({ logger: quietLogger() });
+      const storage = app.register(new StoragePlugin(options));
+      const notes = storage.namespace('notes');
+      const writes = [storage.set('k', 'v'), notes.set('n', 1)];
+      expect(await storage.get('k')).toBe('v');
+      expect(await notes.keys()).toStrictEqual(['n']);
+      await Promise.all(writes);
+      await app.dispose();
+    },
+  );
+
   it('fails ready() on a wrong secret with storage/wrong-secret, writing nothing', async () => {
     const dir = await tempDir();
     const { app, storage } = await openStorage({
@@ -153,6 +172,28 @@ describe('StoragePlugin and dispose()', () => {
     const { storage: reopened } = await openStorage({ indexedDB, ...options });
     expect(await reopened.keys()).toStrictEqual(['a', 'c', 'n/b']);
   });
+
+  it.each([
+    ['indexeddb', { indexedDB: new IDBFactory() }],
+    ['indexeddb, encrypted', { indexedDB: new IDBFactory(), secret: 'pw', iterations: fastIterations }],
+    ['memory', { driver: 'memory' }],
+    ['memory, encrypted', { driver: 'memory', secret: 'pw', iterations: fastIterations }],
+  ] as const)(
+    'answers the reads called before dispose(), with the writes called before them (%s)',
+    async (_label, options) => {
+      const app = createApp({ logger: quietLogger() });
+      const storage = app.register(new StoragePlugin(options));
+      await app.ready();
+      const write = storage.set('a', 1);
+      const read = storage.get('a');
+      const listing = storage.namespace('n').keys();
+      const disposed = app.dispose();
+      expect(await read).toBe(1);
+      expect(await listing).toStrictEqual([]);
+      await write;
+      await disposed;
+    },
+  );
 
   it('lets a write that is being encrypted when dispose() starts finish before the database closes', async () => {
     const indexedDB = new IDBFactory();

@@ -6,7 +6,6 @@ import { snapshot } from './fixtures.js';
 
 /** A codec whose encodings finish when the test says, to reorder slow encryptions at will. */
 class ControlledCodec implements RecordCodec {
-  readonly encrypted = true;
   readonly pending: Array<() => void> = [];
   readonly #plain = new PlainCodec();
 

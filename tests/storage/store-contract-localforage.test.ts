@@ -5,11 +5,13 @@ import localforage from 'localforage';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
-import { expectCode, storagePerTest } from './fixtures.js';
+import { expectCode, storagePerTest, withTimeout } from './fixtures.js';
 import { describeStoreContract } from './store-contract.js';
 
 const databases = new Map<string, Map<string, unknown>>();
 const calls: string[] = [];
+/** While set, setItem stops inside the driver (after calling `reached`) until `release` settles. */
+let held: { reached(): void; release: Promise<void> } | undefined;
 
 const mapDriver: LocalForageDriver = {
   _driver: 'testMapDriver',
@@ -26,6 +28,10 @@ const mapDriver: LocalForageDriver = {
   },
   async setItem<T>(this: unknown, key: string, value: T) {
     calls.push('setItem');
+    if (held) {
+      held.reached();
+      await held.release;
+    }
     records(this).set(key, value);
     return value;
   },
@@ -56,6 +62,8 @@ function records(instance: unknown): Map<string, unknown> {
 await localforage.defineDriver(mapDriver);
 let database = 0;
 
+const openStorage = storagePerTest();
+
 describeStoreContract(
   [
     {
@@ -66,7 +74,7 @@ describeStoreContract(
       }),
     },
   ],
-  storagePerTest(),
+  openStorage,
 );
 
 describe('driver: a localforage instance', () => {
@@ -82,6 +90,31 @@ describe('driver: a localforage instance', () => {
     expect(await instance.keys()).toContain('a');
     expect(await storage.get('a')).toEqual({ n: 1 });
     await app.dispose();
+  });
+
+  it('answers a read with the writes called before it, without waiting for one called after it', async () => {
+    const instance = localforage.createInstance({ name: 'held', driver: 'testMapDriver' });
+    const { storage } = await openStorage({ driver: instance });
+    await storage.set('k', 'old');
+    let release = () => {};
+    const inDriver = new Promise<void>((reached) => {
+      held = { reached, release: new Promise((resolve) => (release = resolve)) };
+    });
+    const before = storage.get('k');
+    const write = storage.set('k', 'new'); // held inside the driver until released
+    const after = storage.get('k');
+    let afterSettled = false;
+    void after.finally(() => (afterSettled = true));
+    try {
+      await withTimeout(inDriver, 'the write reaching the driver');
+      expect(await withTimeout(before, 'the read called before the write')).toBe('old');
+      expect(afterSettled).toBe(false);
+    } finally {
+      held = undefined;
+      release();
+    }
+    await write;
+    expect(await after).toBe('new');
   });
 
   it('refuses an object that is not a localforage instance, with storage/unknown-driver', () => {

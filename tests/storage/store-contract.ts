@@ -83,6 +83,67 @@ export function describeStoreContract(
       expect(await storage.get('counter')).toBe(19);
     });
 
+    // Read-your-writes: a read called after a write sees it even when the write was not awaited
+    // (what IndexedDB gives a readonly transaction opened after a readwrite one). Each write is
+    // called without await; several at once make some wait behind a group commit in progress.
+    describe('reads see the writes called before them, not awaited', () => {
+      let writes: Promise<unknown>[];
+      beforeEach(async () => {
+        await storage.set('k', 'old');
+        await storage.namespace('notes').set('n', 'old');
+        writes = [];
+      });
+      const write = (promise: Promise<unknown>) => writes.push(promise);
+
+      it('set, then get and keys', async () => {
+        write(storage.set('k', 'new'));
+        write(storage.set('added', 1));
+        write(storage.set('k', 'newest'));
+        expect(await storage.get('k')).toBe('newest');
+        write(storage.set('later', 2));
+        expect(await storage.keys()).toStrictEqual(['added', 'k', 'later', 'notes/n']);
+        await Promise.all(writes);
+      });
+
+      it('remove and commit, then get and keys', async () => {
+        write(storage.remove('k'));
+        expect(await storage.get('k')).toBeUndefined();
+        write(
+          storage.commit([
+            { key: 'c', value: 'committed' },
+            { key: 'notes/n', remove: true },
+          ]),
+        );
+        expect(await storage.keys()).toStrictEqual(['c']);
+        expect(await storage.get('c')).toBe('committed');
+        await Promise.all(writes);
+      });
+
+      it('clear, then keys and get (the plugin and a namespace)', async () => {
+        write(storage.namespace('notes').clear());
+        expect(await storage.keys()).toStrictEqual(['k']);
+        write(storage.clear());
+        expect(await storage.get('k')).toBeUndefined();
+        expect(await storage.keys()).toStrictEqual([]);
+        await Promise.all(writes);
+      });
+
+      it('through namespace views, and between a view and the plugin', async () => {
+        const notes = storage.namespace('notes');
+        write(notes.set('n', 'new'));
+        write(notes.set('m', 'added'));
+        expect(await notes.get('n')).toBe('new');
+        expect(await notes.keys()).toStrictEqual(['m', 'n']);
+        write(storage.set('notes/n', 'from the plugin'));
+        expect(await notes.get('n')).toBe('from the plugin');
+        write(notes.remove('m'));
+        expect(await storage.keys('notes/')).toStrictEqual(['notes/n']);
+        write(notes.namespace('deep').set('x', 1));
+        expect(await storage.namespace('notes').namespace('deep').keys()).toStrictEqual(['x']);
+        await Promise.all(writes);
+      });
+    });
+
     it('lists keys sorted by UTF-16 code units, filtered by prefix', async () => {
       // Code-unit order puts U+1F600 (a surrogate pair, 0xD83D…) before U+FF5A; code-point order would not.
       const inserted = ['b', 'ｚ', 'a/b', 'B', '😀', 'a', 'é', 'a0', 'a/a'];

@@ -16,13 +16,13 @@ interface Waiting {
  * transaction). A lone write goes at once, so sequential awaited writes cost what they did; a
  * burst of concurrent writes costs a few commits instead of one each. Writes reach the driver in
  * the order they were handed over. Each promise resolves only once its own write is committed.
- * When a batch fails, its writes (and groups) are tried one by one, so only the write that caused
- * the failure (say, the one over quota) rejects; a group handed over with {@link writeGroup} is
+ * When a batch fails, the groups in it (a single write is a group of one) are tried one by one,
+ * so only the group that caused the failure (say, the write over quota) rejects; a group is
  * never split.
  *
  * @example
  * const commits = new GroupCommit(backend);
- * await Promise.all([commits.write({ key: 'a', value: '1' }), commits.write({ key: 'b', value: '2' })]);
+ * await Promise.all([commits.writeGroup([{ key: 'a', value: '1' }]), commits.writeGroup([{ key: 'b' }])]); // set a, remove b
  */
 export class GroupCommit {
   readonly #backend: StorageBackend;
@@ -33,23 +33,16 @@ export class GroupCommit {
     this.#backend = backend;
   }
 
-  /** Hands `write` to the driver (now, or with the next batch); resolves once it is committed. */
-  write(write: StorageWrite): Promise<void> {
-    return this.writeGroup([write]);
-  }
-
-  /** Hands several writes to the driver as one unit (one `writeBatch`); resolves once all are committed. */
+  /**
+   * Hands writes to the driver as one unit (in one `writeBatch`: now, or with the next batch);
+   * resolves once all are committed.
+   */
   writeGroup(writes: readonly StorageWrite[]): Promise<void> {
     if (writes.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push({ writes, resolve, reject });
       this.#running ??= this.#run();
     });
-  }
-
-  /** Resolves once every write handed over so far has been committed (or has failed). */
-  drained(): Promise<void> {
-    return this.#running ?? Promise.resolve();
   }
 
   async #run(): Promise<void> {

@@ -11,6 +11,8 @@ export type StorageChange<V = unknown> =
  * {@link StoragePlugin} and its namespace views implement it.
  *
  * - `set`, `remove` and `clear` resolve only after the driver committed the change.
+ * - `get` and `keys` see the writes called before them on the same storage (any view), awaited
+ *   or not: they wait for those to commit, never for writes called after them.
  * - `keys(prefix?)` lists keys without reading or decrypting values, sorted ascending by UTF-16
  *   code units (JavaScript's default string order) on every driver.
  * - Keys are not secret; with a `secret`, values are encrypted and authenticated.

@@ -9,8 +9,6 @@ import { formatPlain, parsePlain } from './record-format.js';
  * const value = await codec.decode('todo/1', stored);
  */
 export interface RecordCodec {
-  /** True when values are encrypted at rest. */
-  readonly encrypted: boolean;
   /** The stored form of `json` under `key`. */
   encode(key: string, json: string): Promise<string>;
   /** The value stored under `key`; throws `storage/tampered` or `storage/unsupported-version`. */
@@ -24,8 +22,6 @@ export interface RecordCodec {
  * const store = new RecordStore(backend, new PlainCodec());
  */
 export class PlainCodec implements RecordCodec {
-  readonly encrypted = false;
-
   async encode(_key: string, json: string): Promise<string> {
     return formatPlain(json);
   }

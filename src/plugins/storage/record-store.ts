@@ -35,6 +35,9 @@ export class RecordStore implements KeyValueStore {
   // Settles once the latest write was handed to the driver: writes reach it in call order even
   // though encrypting takes a variable time.
   #issued: Promise<unknown> = Promise.resolve();
+  // Settles once every write called so far was committed or failed: reads wait for it (so they
+  // see the writes called before them, and none called after), and close() for it.
+  #written: Promise<unknown> = Promise.resolve();
 
   /** With `watch`, a database wiped under the app fails every call with `storage/lost`. */
   constructor(backend: StorageBackend, codec: RecordCodec, watch?: GenerationWatch) {
@@ -44,14 +47,9 @@ export class RecordStore implements KeyValueStore {
     this.#commits = new GroupCommit(backend);
   }
 
-  /** True when values are encrypted at rest. */
-  get encrypted(): boolean {
-    return this.#codec.encrypted;
-  }
-
   async get<T = unknown>(key: string): Promise<T | undefined> {
     assertKey(key);
-    const stored = await this.#call(() => this.#backend.getItem(key), 'get', key);
+    const stored = await this.#read(() => this.#backend.getItem(key), 'get', key);
     if (stored === undefined) return undefined;
     return (await this.#codec.decode(key, stored)) as T;
   }
@@ -60,14 +58,14 @@ export class RecordStore implements KeyValueStore {
     assertKey(key);
     const record = this.#codec.encode(key, toJson(value, key));
     await this.#inCallOrder(record, (stored) =>
-      this.#call(() => this.#commits.write({ key, value: stored }), 'set', key),
+      this.#call(() => this.#commits.writeGroup([{ key, value: stored }]), 'set', key),
     );
   }
 
   async remove(key: string): Promise<void> {
     assertKey(key);
     await this.#inCallOrder(Promise.resolve(), () =>
-      this.#call(() => this.#commits.write({ key, value: undefined }), 'remove', key),
+      this.#call(() => this.#commits.writeGroup([{ key }]), 'remove', key),
     );
   }
 
@@ -95,7 +93,12 @@ export class RecordStore implements KeyValueStore {
 
   async keys(prefix?: string): Promise<string[]> {
     assertPrefix(prefix);
-    const keys = await this.#call(() => this.#backend.keys(), 'keys');
+    return this.#list(prefix);
+  }
+
+  /** The keys under `prefix`, listed once `after` settled (by default, the writes called before). */
+  async #list(prefix?: string, after?: Promise<unknown>): Promise<string[]> {
+    const keys = await this.#read(() => this.#backend.keys(), 'keys', prefix, after);
     if (this.#watch?.checkListing(keys)) throw lostError();
     const start = prefix ?? '';
     // Array#sort without a comparator orders by UTF-16 code units, whatever the driver returned.
@@ -104,14 +107,14 @@ export class RecordStore implements KeyValueStore {
 
   async clear(prefix?: string): Promise<void> {
     assertPrefix(prefix);
+    const written = this.#written;
     // Held until done, so a write called after clear() is never cleared by it.
     await this.#inCallOrder(
       Promise.resolve(),
       async () => {
-        await this.#commits.drained();
-        const keys = await this.keys(prefix);
+        const keys = await this.#list(prefix, written);
         await this.#call(
-          () => Promise.all(keys.map((key) => this.#commits.write({ key, value: undefined }))),
+          () => Promise.all(keys.map((key) => this.#commits.writeGroup([{ key }]))),
           'clear',
           prefix,
         );
@@ -134,16 +137,19 @@ export class RecordStore implements KeyValueStore {
     const previous = this.#issued;
     const ready = Promise.all([prepare, previous]);
     const result = ready.then(([prepared]) => perform(prepared));
-    this.#issued = hold
-      ? result.then(
-          () => undefined,
-          () => undefined,
-        )
-      : ready.then(
-          () => undefined,
-          () => previous,
-        );
+    this.#written = Promise.allSettled([this.#written, result]);
+    // With `hold`, once every write so far settled: this one settles after the earlier ones.
+    this.#issued = hold ? this.#written : Promise.allSettled([prepare, previous]);
     return result;
+  }
+
+  /**
+   * Reads through {@link #call} once `after` settled: by default once the writes called before
+   * are committed, so a read sees them (as IndexedDB orders a readonly transaction after a
+   * readwrite one), and waits for none called after it.
+   */
+  #read<T>(read: () => Promise<T>, method: string, key?: string, after = this.#written): Promise<T> {
+    return after.then(() => this.#call(read, method, key));
   }
 
   /**
@@ -162,9 +168,9 @@ export class RecordStore implements KeyValueStore {
 
   /** Releases the driver (connections, handles). */
   async close(): Promise<void> {
-    // Writes called before close() first reach the driver (one may still be encrypting), then commit.
-    await this.#issued;
-    await this.#commits.drained();
+    // Writes called before close() commit first (one may still be encrypting). Reads called before
+    // it wait for the same writes, so they reach the driver before it is closed.
+    await this.#written;
     await this.#backend.close();
   }
 }

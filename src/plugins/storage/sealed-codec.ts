@@ -36,7 +36,6 @@ export interface DatabaseBinding {
  * const stored = await codec.encode('todo/1', '{"done":false}');
  */
 export class SealedCodec implements RecordCodec {
-  readonly encrypted = true;
   readonly #cipher: Cipher;
   readonly #keys: RecordKeys;
   readonly #random: (length: number) => Uint8Array;

@@ -1,7 +1,7 @@
-/** One change of a {@link StorageBackend.writeBatch}: store `value` under `key`, or delete `key` when `value` is `undefined`. */
+/** One change of a {@link StorageBackend.writeBatch}: store `value` under `key`, or delete `key` when `value` is absent or `undefined`. */
 export interface StorageWrite {
   readonly key: string;
-  readonly value: string | undefined;
+  readonly value?: string | undefined;
 }
 
 /**
