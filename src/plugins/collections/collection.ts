@@ -558,11 +558,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         this.#logger?.warn(
           `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
         );
-    } else if (this.#deletedIds.has(serverId)) {
-      // An answer older than the deletion, or one that brought the row back (last writer wins):
-      // only the feed can tell.
-      this.#autoPull();
-    } else answer.rows.push(response as R);
+    } else if (!this.#deletedIds.has(serverId)) answer.rows.push(response as R);
+    // (A row a pull saw deleted: the answer may be older than the deletion, or may have brought
+    // the row back under last writer wins; only the feed can tell, see #storeAnswer.)
     return answer;
   }
 
@@ -574,6 +572,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const answer = this.#answerOf(outcome);
     const [row] = answer.rows;
     this.#applyRows(answer);
+    // No row to show (none in the answer, or one a pull saw deleted), and no removal: the change
+    // is no longer pending, so only a pull shows what the server made of it. (Here, not in
+    // #answerOf, which runs twice per answer: one pull, not two.)
+    if (!row && !answer.deleted[0]) this.#autoPull();
     // A write dispose waits for. After dispose nothing is written (another instance may own the
     // storage by then); the next pull brings what was skipped.
     const write = (this.#cache as RowCache<R>).writePages([answer]);
@@ -583,7 +585,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (row && outcome.operation.kind !== `${this.name}.insert`) {
       // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
       const { lostToLww, noteApplied } = await import('./conflicts.js');
-      noteApplied(this.#applied, outcome.operation, row, this.#options.key);
+      // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
+      if (noteApplied(this.#applied, outcome.operation, row, this.#options.key)) this.#resolveConflicts();
       const event = lostToLww(outcome.operation, row, shownBefore, this.#options.key);
       if (event) this.#events.emit('conflict', { ...event, result: this.#view.shownRow(event.id) ?? null });
     }
@@ -635,6 +638,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       applied: this.#applied,
       write: (type, id, data, base, resolves) => this.#write(type, id, data, { resolves, base }),
       checkFields: (fields) => this.#checkFields(fields, 'conflict'),
+      signal: this.#signal as AbortSignal,
     });
   }
 
@@ -759,7 +763,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (this.#pulling) return this.#pulling;
     const run = (async () => {
       clearTimeout(this.#retryTimer);
-      this.#retryTimer = undefined;
       try {
         await (this.#lock as Lock)('pull', () => this.#pullPages(), { ifAvailable: automatic });
         this.#pullFailures = 0;
@@ -901,11 +904,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   async #fetchPage(cursor: string, page: number): Promise<PulledPage<R> | undefined> {
     if (this.#signal?.aborted) return undefined;
     this.#requests++;
-    const separator = this.#options.url.includes('?') ? '&' : '?';
     let answer: { status: number; body: unknown };
     try {
       answer = await (this.#sync as SyncLike).read(
-        `${this.#options.url}${separator}since=${encodeURIComponent(cursor)}`,
+        // (The url has no query: the options refuse one.)
+        `${this.#options.url}?since=${encodeURIComponent(cursor)}`,
         { signal: this.#signal as AbortSignal }, // set by init, before any pull
       );
     } catch (cause) {

@@ -29,6 +29,8 @@ export interface ConflictHost<R extends Row> {
     resolves: string,
   ): Promise<unknown>;
   checkFields(fields: unknown): Row;
+  /** Aborted when the collection is disposed: resolving stops, what is left stays stored for the next start. */
+  signal: AbortSignal;
 }
 
 /**
@@ -95,8 +97,10 @@ export async function resolveStoredConflicts<R extends Row>(
       };
       const waiters = noted.get(host.applied) ?? new Set();
       noted.set(host.applied, waiters.add(wake));
+      host.signal.addEventListener('abort', wake);
       offs.push(
         () => waiters.delete(wake),
+        () => host.signal.removeEventListener('abort', wake),
         sync.on('failed', wake),
         sync.on('sent', ({ operation }) => {
           if (!operation.url?.startsWith(`${options.url}/`)) wake(); // ours wake once noted
@@ -119,31 +123,49 @@ export async function resolveStoredConflicts<R extends Row>(
     const meta = operation.meta as ChangeMeta;
     const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
     const id = view.currentId(meta.id);
-    let server = status === 412 ? (view.confirmed(id) ?? null) : null;
-    stuck = undefined;
-    let own = ownFields(operationId, status, server);
+    let server = null as R | null;
+    let own = undefined as string[] | undefined;
+    const look = () => {
+      server = status === 412 ? (view.confirmed(id) ?? null) : null;
+      stuck = undefined;
+      own = ownFields(operationId, status, server);
+    };
+    look();
     // The server's version may come from a write of this replica whose answer is still on its
     // way (a pull saw it first, or the answer is being stored): while the outbox sends, look again
     // after its next answer — at least once, then while a change of this row made on the version
-    // the walk stopped at is pending (the one that may have made the server's).
-    for (let looks = 0; !own && stuck !== undefined && isSyncing?.peek(); looks++) {
-      if (looks > 0) {
+    // the walk stopped at is pending (the one that may have made the server's). When the outbox
+    // does not send (paused, offline, waiting for a retry) while such a change is pending, the
+    // refusal is left stored and resolved again once a write of this replica is applied (see
+    // noteApplied) or after the next pull: decided now, it would be a conflict with itself (and
+    // 'client-wins' would undo that change).
+    let later = false;
+    for (let looks = 0; !own && stuck !== undefined; looks++) {
+      if (looks > 0 || !isSyncing?.peek()) {
+        const version = stuck;
+        waitingForOwn.add(host.applied); // from now on, a write noted starts resolving again
         const queued = await sync.pending();
         const candidate = queued.some((change) => {
           const changeMeta = metaOf(change);
-          return changeMeta?.c === 1 && view.currentId(changeMeta.id) === id && changeMeta.base === stuck;
+          return changeMeta?.c === 1 && view.currentId(changeMeta.id) === id && changeMeta.base === version;
         });
-        if (!candidate) break;
+        look(); // (a write noted while the outbox was listed)
+        if (own || !candidate) break;
+        later = !isSyncing?.peek();
+        if (later) break;
       }
       await nextAnswer();
+      if (host.signal.aborted) return;
       pending = undefined; // read again: the outbox moved on
-      server = view.confirmed(id) ?? null;
-      stuck = undefined;
-      own = ownFields(operationId, status, server);
+      look();
     }
+    if (later) continue;
     const data = (operation.body ?? undefined) as Row | undefined;
     const local =
-      type === 'remove' ? null : ({ ...(server ?? meta.baseRow ?? {}), ...data, [options.key]: id } as R);
+      type === 'remove'
+        ? null
+        : // (A row deleted on the server: the row as last confirmed, while this replica still has it.)
+          ({ ...(server ?? meta.baseRow ?? view.confirmed(id)), ...data, [options.key]: id } as R);
     const strategy = options.conflict;
     const carry = carried.get(id);
     const done = [...(carry?.ids ?? []), operationId];
@@ -209,17 +231,20 @@ export async function resolveStoredConflicts<R extends Row>(
 
 /** Per collection (its memory of applied writes): who waits for the next one (see resolveStoredConflicts). */
 const noted = new WeakMap<object, Set<() => void>>();
+/** Per collection: a refusal was left to resolve once a write of this replica is noted. */
+const waitingForOwn = new WeakSet<object>();
 
 /**
  * Remember a write of this replica the server applied (an update or removal made on a known
- * version), for {@link resolveStoredConflicts}. Runs before the next write is sent. @internal
+ * version), for {@link resolveStoredConflicts}. Runs before the next write is sent. Returns true
+ * when stored refusals wait for it: resolve them again. @internal
  */
 export function noteApplied(
   applied: Map<string, AppliedWrite[]>,
   operation: { id: string; meta?: unknown; body?: unknown },
   row: Row,
   key: string,
-): void {
+): boolean {
   const { base, resolves } = operation.meta as ChangeMeta;
   const id = row[key] as string;
   if (base !== undefined)
@@ -228,6 +253,7 @@ export function noteApplied(
       [base, row.version, resolves ?? operation.id, Object.keys(operation.body ?? {})],
     ]);
   for (const wake of noted.get(applied) ?? []) wake();
+  return waitingForOwn.delete(applied);
 }
 
 /**

@@ -62,7 +62,7 @@ export interface CollectionOptions<R extends Row> {
    * @default undefined (not sent)
    */
   clientIdField?: string;
-  /** Pull every this many ms while online (also on reconnect, on becoming visible, on `pull()`); 0 = only then. @default 30000 */
+  /** Pull every this many ms while online (also on reconnect, on becoming visible, on `pull()`); 0 = only then; else a whole number from 1000 to 2^31 - 1. @default 30000 */
   pullIntervalMs?: number;
   /** The order of `items`. @default by id, shorter ids first (`n_2` before `n_10`), then pending inserts in the order made */
   compare?: (a: R, b: R) => number;
@@ -137,11 +137,10 @@ export function resolveCollectionOptions<R extends Row>(
       conflict,
     );
   }
-  if (
-    typeof pullIntervalMs !== 'number' ||
-    !(pullIntervalMs === 0 || (pullIntervalMs >= 1000 && pullIntervalMs < Infinity))
-  ) {
-    fail('pullIntervalMs', '0 (only on demand) or at least 1000', pullIntervalMs);
+  // A whole number of ms that setInterval can hold (over 2^31 - 1 it would fire at once, forever);
+  // `| 0` also refuses what is not a number.
+  if (!(pullIntervalMs === 0 || (pullIntervalMs >= 1000 && (pullIntervalMs | 0) === pullIntervalMs))) {
+    fail('pullIntervalMs', '0 (only on demand) or a whole number from 1000 to 2^31 - 1', pullIntervalMs);
   }
   if (compare !== undefined && typeof compare !== 'function')
     fail('compare', 'a function (a, b) => number', compare);

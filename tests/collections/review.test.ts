@@ -1,0 +1,495 @@
+// A new user's review of fluxy/collections: the promises of README, docs/collections.md and
+// docs/conflicts.md, tried through the public entries against the reference server.
+import { effect } from '@preact/signals-core';
+import { IDBFactory } from 'fake-indexeddb';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import { isFluxyError } from '../../src/core/errors.js';
+import { Collection, type CollectionOptions } from '../../src/plugins/collections/index.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { gate } from '../support/memory-store.js';
+import { silentLogger } from '../sync/harness.js';
+import {
+  type Note,
+  pullsOf,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  until,
+  withTimeout,
+} from './harness.js';
+
+async function code(action: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof action === 'function' ? action() : action);
+  } catch (error) {
+    if (isFluxyError(error)) return error.code;
+    throw error;
+  }
+  throw new Error('expected a FluxyError');
+}
+
+const titles = (rows: readonly Note[]) => rows.map((row) => row.title);
+const idle = (device: { sync: SyncPlugin }) =>
+  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
+
+/** A fetch whose next answer to a request matching `pattern` the test replaces (a broken server). */
+function tamperingFetch() {
+  const rules: Array<{ pattern: RegExp; answer: () => Response; times: number }> = [];
+  const seen: string[] = [];
+  const fetchFunction = async (input: string, init?: RequestInit): Promise<Response> => {
+    const line = `${init?.method ?? 'GET'} ${new URL(input).pathname}${new URL(input).search}`;
+    seen.push(line);
+    const rule = rules.find((candidate) => candidate.times > 0 && candidate.pattern.test(line));
+    const response = await fetch(input, init);
+    if (!rule) return response;
+    rule.times--;
+    await response.text(); // the server did its part (a write is applied); its answer is replaced
+    return rule.answer();
+  };
+  const replace = (pattern: RegExp, answer: () => Response, times = 1) =>
+    rules.push({ pattern, answer, times });
+  return { fetch: fetchFunction, replace, seen };
+}
+
+/** A device like the harness's, with a tampering fetch and a disk the test can start again. */
+async function tamperedDevice(
+  server: Awaited<ReturnType<typeof referenceServer>>,
+  options: { disk?: IDBFactory; collection?: Partial<CollectionOptions<Note>>; online?: boolean } = {},
+) {
+  const wire = tamperingFetch();
+  const disk = options.disk ?? new IDBFactory();
+  const app = createApp({ logger: silentLogger });
+  app.register(
+    new StoragePlugin({ name: 'review', indexedDB: disk, secret: 's', iterations: minIterations }),
+  );
+  const connectivity = app.register(new ConnectivityPlugin());
+  connectivity.setOnline(options.online ?? true);
+  const sync = app.register(
+    new SyncPlugin({
+      baseUrl: `${server.url}/api`,
+      fetch: wire.fetch as never,
+      retry: { baseDelayMs: 5, maxDelayMs: 20 },
+    }),
+  );
+  const notes = app.register(
+    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false, ...options.collection }),
+  );
+  onTestFinished(() => app.dispose());
+  await app.ready();
+  return { app, disk, connectivity, sync, notes, wire };
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+const text = (status: number, body: string) =>
+  new Response(body, { status, headers: { 'Content-Type': 'text/plain' } });
+
+describe('review: input validation', () => {
+  it('refuses cycles, deep values, non-object patches, removed and unknown rows, a second remove', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const cyclic: Record<string, unknown> = { title: 'x' };
+    cyclic.self = cyclic;
+    expect(await code(device.notes.insert(cyclic as never))).toBe('collections/invalid-row');
+    let deep: Record<string, unknown> = {};
+    for (let n = 0; n < 400; n++) deep = { nested: deep };
+    expect(await code(device.notes.insert(deep as never))).toBe('collections/invalid-row');
+    expect(await code(device.notes.insert(new Date() as never))).toBe('collections/invalid-row');
+    expect(await code(device.notes.insert('title' as never))).toBe('collections/invalid-row');
+    const row = await device.notes.insert({ title: 'a', body: '' });
+    for (const patch of [null, 'x', 5, ['title'], new Date(), undefined]) {
+      expect(await code(device.notes.update(row.id, patch as never)), String(patch)).toBe(
+        'collections/invalid-row',
+      );
+    }
+    expect(await code(device.notes.update(null as never, { title: 'b' }))).toBe('invalid-argument');
+    await device.notes.remove(row.id);
+    expect(await code(device.notes.remove(row.id))).toBe('collections/unknown-row');
+    expect(await code(device.notes.update(row.id, { title: 'b' }))).toBe('collections/unknown-row');
+    // Two removes in the same frame: the second is refused, one operation is queued.
+    const other = await device.notes.insert({ title: 'c', body: '' });
+    const [first, second] = await Promise.allSettled([
+      device.notes.remove(other.id),
+      code(device.notes.remove(other.id)),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(second).toEqual({ status: 'fulfilled', value: 'collections/unknown-row' });
+    expect(device.sync.pendingCount.value).toBe(4);
+    expect(device.notes.items.value).toEqual([]);
+    device.connectivity.setOnline(true);
+    await idle(device);
+    expect(await serverNotes(server)).toEqual([]);
+    expect(await device.sync.failed()).toEqual([]);
+  });
+
+  it('an insert with a caller-given id is refused even when it collides with a shown row', async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 's', body: '' })).body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    expect(await code(device.notes.insert({ id: created.id, title: 'dup' } as never))).toBe(
+      'collections/invalid-row',
+    );
+    expect(device.notes.items.value).toEqual([created]);
+  });
+
+  it('pullIntervalMs: 1000 is taken; a value setInterval cannot hold (over 2^31 - 1 ms) is refused', async () => {
+    expect(() => new Collection('notes', { url: '/notes', pullIntervalMs: 1000 })).not.toThrow();
+    for (const pullIntervalMs of [999, Number.NaN, 2 ** 31, 1e12, Number.POSITIVE_INFINITY]) {
+      expect(
+        await code(() => new Collection('notes', { url: '/notes', pullIntervalMs })),
+        String(pullIntervalMs),
+      ).toBe('collections/invalid-options');
+    }
+  });
+});
+
+describe('review: get(id) and items', () => {
+  it('get(tmpId) notifies once for the answer, and a removed id stays undefined after a re-insert', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const row = await device.notes.insert({ title: 'a', body: '' });
+    const values: Array<Note | undefined> = [];
+    const stop = effect(() => {
+      values.push(device.notes.get(row.id).value);
+    });
+    onTestFinished(stop);
+    device.connectivity.setOnline(true);
+    await idle(device);
+    await device.notes.pull();
+    const [stored] = await serverNotes(server);
+    expect(values).toEqual([row, stored]);
+    expect(device.notes.get(row.id).value).toBe(device.notes.get(stored?.id as string).value);
+    await device.notes.remove(row.id);
+    expect(values.at(-1)).toBeUndefined();
+    await idle(device);
+    const again = await device.notes.insert({ title: 'a', body: '' });
+    expect(again.id).not.toBe(row.id);
+    expect(device.notes.get(row.id).value).toBeUndefined();
+    expect(values).toHaveLength(3);
+  });
+
+  it('keeps the order of items stable: pending inserts in the order made, then sorted by server id', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    for (const title of ['c', 'a', 'b']) await device.notes.insert({ title, body: '' });
+    expect(titles(device.notes.items.value)).toEqual(['c', 'a', 'b']);
+    device.connectivity.setOnline(true);
+    await idle(device);
+    expect(titles(device.notes.items.value)).toEqual(['c', 'a', 'b']);
+    expect(device.notes.items.value.map((note) => note.id)).toEqual(['n_1', 'n_2', 'n_3']);
+    await device.notes.pull();
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+});
+
+describe('review: restarts', () => {
+  it('at every step of insert → answer → pull, a restart shows the row once', async () => {
+    const server = await referenceServer();
+    const first = await startDevice({ server, online: false });
+    const row = await first.notes.insert({ title: 'x', body: '' });
+    await first.dispose();
+    const second = await startDevice({ server, disk: first.disk, online: false }); // queued
+    expect(titles(second.notes.items.value)).toEqual(['x']);
+    expect(second.notes.get(row.id).value?.title).toBe('x');
+    second.sync.pause();
+    second.connectivity.setOnline(true);
+    await until(() => second.notes.lastPulledAt.value !== null, 'the pull on reconnect');
+    second.sync.resume();
+    await idle(second);
+    await second.dispose();
+    const third = await startDevice({ server, disk: first.disk, online: false }); // answered, not pulled
+    expect(third.notes.items.value).toEqual(await serverNotes(server));
+    expect(third.notes.unconfirmed.value).toBe(0);
+    third.connectivity.setOnline(true);
+    await third.notes.pull();
+    await third.dispose();
+    const fourth = await startDevice({ server, disk: first.disk, online: false }); // pulled
+    expect(fourth.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('dispose() while writes and a pull are in flight, then a new app on the same disk, loses nothing', async () => {
+    const server = await referenceServer({ feedPageSize: 2 });
+    for (let n = 0; n < 9; n++) await serverWrite(server, 'POST', '/api/notes', { title: `s${n}`, body: '' });
+    const first = await startDevice({ server });
+    for (let n = 0; n < 5; n++) void first.notes.insert({ title: `l${n}`, body: '' });
+    await until(() => first.sync.pendingCount.value === 5, 'the inserts to be queued');
+    void first.notes.pull().catch(() => {});
+    await first.dispose();
+    const second = await startDevice({ server, disk: first.disk });
+    await idle(second);
+    await second.notes.pull();
+    const rows = await serverNotes(server);
+    expect(rows).toHaveLength(14);
+    expect(second.notes.items.value).toEqual(rows);
+  });
+});
+
+describe('review: failed changes', () => {
+  it('a refused insert drops out of items, comes back on retry(), and discard() forgets it', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    await device.notes.insert({ title: 'y'.repeat(300), body: '' });
+    await until(() => device.sync.failedCount.value === 1, 'the insert to fail');
+    expect(device.notes.items.value).toEqual([]);
+    expect(device.notes.unconfirmed.value).toBe(0);
+    const [failed] = await device.sync.failed();
+    device.sync.pause();
+    await device.sync.retry(failed?.id);
+    await until(() => device.notes.items.value.length === 1, 'the retried insert to show again');
+    device.sync.resume();
+    await until(() => device.sync.failedCount.value === 1, 'the retried insert to fail again');
+    expect(device.notes.items.value).toEqual([]);
+    await device.sync.discard(failed?.id as string);
+    expect(device.notes.items.value).toEqual([]);
+    await device.notes.pull();
+    expect(device.notes.items.value).toEqual([]);
+  });
+
+  it('an offline edit of a row deleted on the server: a conflict with server null, the row gone (server-wins)', async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 's', body: '' })).body as Note;
+    const device = await startDevice({ server, collection: { conflict: 'server-wins' } });
+    await device.notes.pull();
+    const conflicts: unknown[] = [];
+    let conflict = new Promise((resolve) => device.notes.on('conflict', resolve));
+    device.notes.on('conflict', (event) => conflicts.push(event));
+    device.sync.pause(); // the PATCH goes before any pull sees the deletion
+    await device.notes.update(created.id, { title: 'mine' });
+    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`);
+    device.sync.resume();
+    await idle(device);
+    // local: the row as this replica showed it with its change (not the patch alone).
+    expect(await withTimeout(conflict, 'the conflict')).toEqual({
+      id: created.id,
+      local: { ...created, title: 'mine' },
+      server: null,
+      resolution: 'dropped',
+      result: null,
+    });
+    expect(device.notes.items.value).toEqual([]);
+    // Offline, then online: the pull on reconnect may see the deletion before the PATCH's 410.
+    const other = (await serverWrite(server, 'POST', '/api/notes', { title: 't', body: '' })).body as Note;
+    await device.notes.pull();
+    conflict = new Promise((resolve) => device.notes.on('conflict', resolve));
+    device.connectivity.setOnline(false);
+    await device.notes.update(other.id, { title: 'mine' });
+    await serverWrite(server, 'DELETE', `/api/notes/${other.id}`);
+    device.connectivity.setOnline(true);
+    await idle(device);
+    expect(await withTimeout(conflict, 'the second conflict')).toMatchObject({
+      id: other.id,
+      local: { id: other.id, title: 'mine' },
+      server: null,
+      resolution: 'dropped',
+    });
+    expect(conflicts).toHaveLength(2);
+    expect(device.notes.items.value).toEqual([]);
+    expect(device.sync.failedCount.value).toBe(0);
+  });
+});
+
+describe('review: a server answering garbage', () => {
+  it('pulls: non-JSON, wrong shapes, missing or non-string ids → collections/bad-response, the cache kept, no loop', async () => {
+    const server = await referenceServer();
+    await serverWrite(server, 'POST', '/api/notes', { title: 'kept', body: '' });
+    const device = await tamperedDevice(server);
+    await device.notes.pull();
+    const kept = device.notes.items.value;
+    expect(titles(kept)).toEqual(['kept']);
+    const page = { changes: [], deleted: [], cursor: 'zz', more: false };
+    for (const answer of [
+      () => text(200, 'not json'),
+      () => json(200, null),
+      () => json(200, []),
+      () => json(200, { ...page, changes: [{ title: 'no id' }] }),
+      () => json(200, { ...page, changes: [{ id: 5, title: 'number id' }] }),
+      () => json(200, { ...page, changes: [null] }),
+      () => json(200, { ...page, deleted: [5] }),
+      () => json(200, { ...page, cursor: 5 }),
+      () => json(200, { ...page, more: 'no' }),
+      () => json(200, { ...page, clock: 5 }),
+    ]) {
+      device.wire.replace(/^GET \/api\/notes\?since=/, answer);
+      const before = device.wire.seen.length;
+      expect(await code(device.notes.pull())).toBe('collections/bad-response');
+      expect(device.wire.seen.length - before).toBe(1);
+      expect(device.notes.lastError.value?.code).toBe('collections/bad-response');
+      expect(device.notes.items.value).toBe(kept);
+    }
+    await device.notes.pull();
+    expect(device.notes.lastError.value).toBeNull();
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('writes: an answer without a row (non-JSON, no id, 204) starts a pull, which brings the row', async () => {
+    const server = await referenceServer();
+    const device = await tamperedDevice(server);
+    await device.notes.pull();
+    device.wire.replace(/^POST \/api\/notes$/, () => text(201, 'created!'));
+    await device.notes.insert({ title: 'a', body: '' });
+    await idle(device);
+    await until(() => titles(device.notes.items.value).join() === 'a', 'the row to show');
+    const [stored] = await serverNotes(server);
+    device.wire.replace(/^PATCH /, () => json(200, { title: 'no id' }));
+    await device.notes.update(stored?.id as string, { title: 'b' });
+    expect(titles(device.notes.items.value)).toEqual(['b']);
+    await idle(device);
+    await until(() => titles(device.notes.items.value).join() === 'b', 'the updated row to show');
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+});
+
+describe('review: known gaps', () => {
+  it('(b) an answer for a row a pull saw deleted starts one pull, not two', async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }))
+      .body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    device.sync.pause();
+    await device.notes.update(created.id, { title: 'mine' });
+    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`);
+    await device.notes.pull();
+    const pullsBefore = pullsOf(server).length;
+    device.sync.resume();
+    await idle(device);
+    await until(() => device.notes.items.value.length === 1, 'the row brought back to show');
+    await until(() => !device.notes.isPulling.value, 'the pull to end');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a second pull would have started by now
+    expect(pullsOf(server).length - pullsBefore).toBe(1);
+  });
+
+  it('two collections on the same url keep their own rows and kinds and see each other after a pull', async () => {
+    const server = await referenceServer();
+    const app = createApp({ logger: silentLogger });
+    app.register(new StoragePlugin({ driver: 'memory' }));
+    app.register(new ConnectivityPlugin());
+    const sync = app.register(new SyncPlugin({ baseUrl: `${server.url}/api` }));
+    const a = app.register(new Collection<Note>('a', { url: '/notes', pullIntervalMs: 0, locks: false }));
+    const b = app.register(new Collection<Note>('b', { url: '/notes/', pullIntervalMs: 0, locks: false }));
+    onTestFinished(() => app.dispose());
+    await app.ready();
+    const row = await a.insert({ title: 'from a', body: '' });
+    expect(titles(b.items.value)).toEqual([]);
+    await idle({ sync });
+    await b.pull();
+    expect(b.items.value).toEqual(a.items.value);
+    await b.update(a.get(row.id).value?.id as string, { title: 'from b' });
+    await idle({ sync });
+    await a.pull();
+    expect(titles(a.items.value)).toEqual(['from b']);
+    expect(a.items.value).toEqual(b.items.value);
+  });
+});
+
+/**
+ * One device (server-wins or client-wins) showing one note, whose fetch the test steers: 'ab' is
+ * held before it is sent; pulls made once 'ab' was refused wait until the server applied 'abc';
+ * what happens to the answer to 'abc' is the test's (`afterAbc`).
+ */
+async function refusedWhileOwnWriteInFlight(
+  conflict: 'server-wins' | 'client-wins',
+  afterAbc: (response: Response, signal: AbortSignal) => Promise<Response>,
+  decided = gate(),
+) {
+  const held = { ab: gate(), abReached: gate(), abcApplied: gate() };
+  let refused = false;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
+    if (title === 'ab') {
+      held.abReached.open();
+      await held.ab.promise;
+      refused = true;
+    }
+    if (refused && String(input).includes('/api/notes?since=')) await held.abcApplied.promise;
+    const response = await realFetch(input, init);
+    if (title === 'abc') {
+      held.abcApplied.open();
+      return afterAbc(response, init?.signal as AbortSignal);
+    }
+    return response;
+  };
+  onTestFinished(() => {
+    globalThis.fetch = realFetch;
+    held.ab.open();
+    held.abcApplied.open();
+  });
+  const server = await referenceServer();
+  const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+    .body as Note;
+  const device = await startDevice({ server, collection: { conflict } });
+  await device.notes.pull();
+  const conflicts: unknown[] = [];
+  device.notes.on('conflict', (event) => conflicts.push(event));
+  // Decided: a conflict reported, or resolving waits for an answer (it listens for the next one).
+  device.notes.on('conflict', () => decided.open());
+  const on = device.sync.on.bind(device.sync) as (event: string, handler: never) => () => void;
+  (device.sync as { on: typeof on }).on = (event, handler) => {
+    if (event === 'failed') decided.open();
+    return on(event, handler);
+  };
+  device.sync.pause();
+  await device.notes.update(created.id, { title: 'a' });
+  await device.notes.update(created.id, { title: 'ab' }); // made on version 1 too, while 'a' is pending
+  device.sync.resume();
+  await withTimeout(held.abReached.promise, "'ab' to be sent after 'a' was answered");
+  await device.notes.update(created.id, { title: 'abc' }); // made on version 2
+  held.ab.open(); // 412 ('a' made version 2); the pull after it sees 'abc' applied (version 3)
+  return {
+    server,
+    device,
+    conflicts,
+    decided: withTimeout(decided.promise, 'the 412 to be resolved or to wait'),
+  };
+}
+
+describe('review: a 412 refused for own writes only', () => {
+  it("(a) 'abc' applied, its answer lost and retried after a backoff: no conflict, and client-wins does not undo 'abc'", async () => {
+    let lost = false;
+    const decided = gate();
+    const { server, device, conflicts } = await refusedWhileOwnWriteInFlight(
+      'client-wins',
+      async (response) => {
+        if (lost) return response;
+        lost = true;
+        await withTimeout(decided.promise, 'resolving to wait for the answer to abc');
+        await response.text();
+        throw new TypeError('fetch failed'); // applied on the server, the answer lost: retried with backoff
+      },
+      decided,
+    );
+    await idle(device);
+    await until(() => device.sync.failedCount.value === 0, 'the refusal to be resolved');
+    await device.notes.pull();
+    await idle(device);
+    const [row] = await serverNotes(server);
+    expect(row).toMatchObject({ title: 'abc' });
+    expect(conflicts).toEqual([]);
+    expect(device.notes.items.value).toEqual([row]);
+  });
+
+  it("(c) dispose() does not wait for the outbox's next answer that resolving waits for", async () => {
+    const answer = gate();
+    // The answer to 'abc' is slow (it comes when the test says, or when the request is aborted).
+    const { device, decided } = await refusedWhileOwnWriteInFlight(
+      'server-wins',
+      async (response, signal) => {
+        await new Promise((resolve) => {
+          answer.promise.then(resolve);
+          signal.addEventListener('abort', resolve);
+        });
+        if (signal.aborted) throw new DOMException('aborted', 'AbortError');
+        return response;
+      },
+    );
+    onTestFinished(() => answer.open());
+    await decided;
+    await withTimeout(device.dispose(), 'dispose while resolving waits for an answer', 2000);
+  });
+});
