@@ -29,7 +29,7 @@ async function open(backend: StorageBackend, cipher: Cipher) {
 async function legacyDatabase(cipher: Cipher, records: Record<string, unknown>): Promise<MemoryDriver> {
   const backend = new MemoryDriver();
   await open(backend, cipher); // metadata (salt-free for a raw key) and key check, as before
-  await backend.removeItem(bindingKey);
+  await backend.writeBatch([{ key: bindingKey }]);
   const legacy = new SealedCodec(cipher, await expandRawKey(cipher, rawKey));
   for (const [key, value] of Object.entries(records)) {
     await backend.setItem(key, await legacy.encode(key, JSON.stringify(value)));
@@ -87,7 +87,6 @@ describe.each(engines)('the database id in every MAC (%s)', (_name, makeCipher) 
     const failing: StorageBackend = {
       getItem: (key) => backend.getItem(key),
       setItem: (key, value) => backend.setItem(key, value),
-      removeItem: (key) => backend.removeItem(key),
       keys: () => backend.keys(),
       insertIfAbsent: (key, value) => backend.insertIfAbsent(key, value),
       clear: () => backend.clear(),

@@ -192,7 +192,7 @@ describe.each(engines)('encrypted records with the %s engine', (_name, makeCiphe
     await store.set('k', { secret: 'data' });
     const rawBefore = await rawSnapshot(backend);
     const setItem = vi.spyOn(backend, 'setItem');
-    const removeItem = vi.spyOn(backend, 'removeItem');
+    const writeBatch = vi.spyOn(backend, 'writeBatch');
     const getItem = vi.spyOn(backend, 'getItem');
     const wrong: Credentials = {
       kind: 'secret',
@@ -201,7 +201,7 @@ describe.each(engines)('encrypted records with the %s engine', (_name, makeCiphe
     };
     await expectCode(unlockDatabase(backend, await makeCipher(), wrong), 'storage/wrong-secret');
     expect(setItem).not.toHaveBeenCalled();
-    expect(removeItem).not.toHaveBeenCalled();
+    expect(writeBatch).not.toHaveBeenCalled();
     expect(getItem.mock.calls).toStrictEqual([[metadataKey]]);
     expect(await rawSnapshot(backend)).toStrictEqual(rawBefore);
   });

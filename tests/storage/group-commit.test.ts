@@ -19,9 +19,6 @@ class SlowBackend extends MemoryDriver {
   override async setItem(key: string, value: string): Promise<void> {
     await this.#commit([{ key, value }]);
   }
-  override async removeItem(key: string): Promise<void> {
-    await this.#commit([{ key, value: undefined }]);
-  }
   override async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     await this.#commit(writes);
   }
@@ -126,9 +123,6 @@ class SlowBackendAutoRelease extends MemoryDriver {
   }
   override async setItem(key: string, value: string): Promise<void> {
     await this.writeBatch([{ key, value }]);
-  }
-  override async removeItem(key: string): Promise<void> {
-    await this.writeBatch([{ key, value: undefined }]);
   }
 }
 

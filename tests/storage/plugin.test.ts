@@ -195,6 +195,17 @@ describe('StoragePlugin and dispose()', () => {
     },
   );
 
+  it('throws app/disposed from on() once the app is disposed, as its other methods reject', async () => {
+    const app = createApp({ logger: quietLogger() });
+    const storage = app.register(new StoragePlugin({ driver: 'memory' }));
+    const off = storage.on('storageLost', () => {});
+    await app.ready();
+    await app.dispose();
+    await expectCode(() => storage.on('storageLost', () => {}), 'app/disposed');
+    await expectCode(storage.get('k'), 'app/disposed');
+    off(); // unsubscribing a handler added before still works
+  });
+
   it('lets a write that is being encrypted when dispose() starts finish before the database closes', async () => {
     const indexedDB = new IDBFactory();
     const options = { indexedDB, secret: 'pw', iterations: fastIterations };

@@ -75,7 +75,7 @@ export class GroupCommit {
     }
   }
 
-  // One write too: a batch of one is what setItem/removeItem do in every driver (one transaction).
+  // One write too: a batch of one is what setItem does in every driver (one transaction).
   #apply(writes: readonly StorageWrite[]): Promise<void> {
     return this.#backend.writeBatch(writes);
   }

@@ -97,11 +97,13 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
 
   /**
    * Listen to `storageLost`; returns the unsubscribe function. Subscribe before `ready()` to hear
-   * a loss found at init (or read `storage.lost` afterwards).
+   * a loss found at init (or read `storage.lost` afterwards). Throws `app/disposed` once the app
+   * was disposed (the handler could never run).
    *
    * @example storage.on('storageLost', (loss) => console.warn('offline data lost', loss.when));
    */
   on<K extends keyof StorageEvents>(event: K, handler: (payload: StorageEvents[K]) => void): Unsubscribe {
+    this.throwIfDisposed('on');
     if (event !== 'storageLost')
       throw invalidArgument(`storage.on(): unknown event "${String(event)}". Events: storageLost.`);
     return this.#events.on(event, handler);

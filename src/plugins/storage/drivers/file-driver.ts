@@ -186,10 +186,6 @@ export class FileDriver implements StorageBackend {
     });
   }
 
-  removeItem(key: string): Promise<void> {
-    return this.writeBatch([{ key, value: undefined }]);
-  }
-
   /** Writes and fsyncs a temp file, then hard-links it as the record: `link` fails if the record exists. */
   insertIfAbsent(key: string, value: string): Promise<boolean> {
     return this.#serially(async () => {

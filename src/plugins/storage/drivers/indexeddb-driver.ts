@@ -70,10 +70,6 @@ export class IndexedDbDriver implements StorageBackend {
     await this.#run('readwrite', (store) => store.put(value, key));
   }
 
-  async removeItem(key: string): Promise<void> {
-    await this.#run('readwrite', (store) => store.delete(key));
-  }
-
   async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     await this.#run('readwrite', (store) => {
       for (const { key, value } of writes) {

@@ -52,10 +52,6 @@ export class LocalForageBackend implements StorageBackend {
     await this.#instance.setItem(key, value);
   }
 
-  removeItem(key: string): Promise<void> {
-    return this.#instance.removeItem(key);
-  }
-
   async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     for (const { key, value } of writes) {
       if (value === undefined) await this.#instance.removeItem(key);

@@ -30,13 +30,6 @@ export class MemoryDriver implements StorageBackend {
     this.#used = used;
   }
 
-  async removeItem(key: string): Promise<void> {
-    const previous = this.#records.get(key);
-    if (previous === undefined) return;
-    this.#records.delete(key);
-    this.#used -= recordSize(key, previous);
-  }
-
   /** All or nothing: a batch over the quota changes nothing. */
   async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     const next = new Map<string, string | undefined>();

@@ -90,21 +90,16 @@ export async function openDriver(
 }
 
 async function open(driver: StorageDriverName, request: DriverRequest): Promise<StorageBackend> {
-  if (driver !== 'localstorage') return openInner(driver, request);
-  // localforage (which looks at its environment when it loads) is loaded only for this driver
-  // or an instance the app gives: never on the default path.
-  const [{ default: library }, { LocalForageBackend }] = await Promise.all([
-    import('localforage'),
-    import('./localforage-driver.js'),
-  ]);
-  return LocalForageBackend.open(library, { name: request.name, driverId: library.LOCALSTORAGE });
-}
-
-async function openInner(
-  driver: Exclude<StorageDriverName, 'localstorage'>,
-  request: DriverRequest,
-): Promise<StorageBackend> {
   switch (driver) {
+    case 'localstorage': {
+      // localforage (which looks at its environment when it loads) is loaded only for this driver
+      // or an instance the app gives: never on the default path.
+      const [{ default: library }, { LocalForageBackend }] = await Promise.all([
+        import('localforage'),
+        import('./localforage-driver.js'),
+      ]);
+      return LocalForageBackend.open(library, { name: request.name, driverId: library.LOCALSTORAGE });
+    }
     case 'memory': {
       const { MemoryDriver } = await import('./memory-driver.js');
       return new MemoryDriver({ quota: request.quota });

@@ -17,8 +17,6 @@ export interface StorageBackend {
   getItem(key: string): Promise<string | undefined>;
   /** Stores `value`; resolves only once the driver committed it. */
   setItem(key: string, value: string): Promise<void>;
-  /** Deletes `key`; resolves once committed. Absent keys are not an error. */
-  removeItem(key: string): Promise<void>;
   /** Every key, in no particular order, without reading values. */
   keys(): Promise<string[]>;
   /**
