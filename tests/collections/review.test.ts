@@ -493,3 +493,38 @@ describe('review: a 412 refused for own writes only', () => {
     await withTimeout(device.dispose(), 'dispose while resolving waits for an answer', 2000);
   });
 });
+
+describe('review: dispose()', () => {
+  it("does not wait for another tab's pull when pull() waits for the lock (Web Locks' signal)", async () => {
+    const server = await referenceServer();
+    const otherTab = gate(); // another tab holds the pull lock until this opens
+    onTestFinished(() => otherTab.open());
+    const waiting = gate();
+    // Web Locks as the browser has them, for what a collection asks: a held lock.
+    const locks = {
+      async request(
+        _name: string,
+        options: { ifAvailable?: boolean; signal?: AbortSignal },
+        callback: (lock: unknown) => Promise<unknown>,
+      ) {
+        if (options.signal && options.ifAvailable)
+          throw new DOMException('signal with ifAvailable', 'NotSupportedError');
+        if (options.ifAvailable) return callback(null);
+        waiting.open();
+        await new Promise<void>((resolve, reject) => {
+          otherTab.promise.then(resolve);
+          options.signal?.addEventListener('abort', () => reject(options.signal?.reason));
+        });
+        return callback({});
+      },
+    };
+    const device = await startDevice({ server, collection: { locks } });
+    const pulled = device.notes.pull().then(
+      () => 'pulled',
+      (error: unknown) => (isFluxyError(error) ? error.code : String(error)),
+    );
+    await withTimeout(waiting.promise, 'pull() to wait for the lock');
+    await withTimeout(device.dispose(), 'dispose while pull() waits for the lock', 2000);
+    expect(await pulled).toBe('app/disposed');
+  });
+});

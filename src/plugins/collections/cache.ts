@@ -223,22 +223,22 @@ export interface CacheMeta {
 export type Lock = <T>(
   name: 'pull' | 'write',
   task: () => Promise<T>,
-  options?: { ifAvailable?: boolean },
+  options?: { ifAvailable?: boolean; signal?: AbortSignal },
 ) => Promise<T | undefined>;
 
 /** @internal */
 export function createLock(locks: CollectionLocks | undefined, prefix: string): Lock {
   const queues = new Map<string, Promise<unknown>>();
   const held = new Set<string>();
-  return <T>(name: 'pull' | 'write', task: () => Promise<T>, { ifAvailable = false } = {}) => {
+  return <T>(name: 'pull' | 'write', task: () => Promise<T>, options: Parameters<Lock>[2] = {}) => {
     // In this instance: one at a time (Web Locks would queue us behind ourselves anyway).
-    if (ifAvailable && held.has(name)) return Promise.resolve(undefined);
+    if (options.ifAvailable && held.has(name)) return Promise.resolve(undefined);
     const run = (queues.get(name) ?? Promise.resolve()).then(async () => {
       held.add(name);
       try {
         if (!locks) return await task();
         let ran = false;
-        const result = await locks.request(`${prefix}:${name}`, { ifAvailable }, async (lock) => {
+        const result = await locks.request(`${prefix}:${name}`, options, async (lock) => {
           if (lock === null) return undefined;
           ran = true;
           return task();

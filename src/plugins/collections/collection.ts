@@ -764,7 +764,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const run = (async () => {
       clearTimeout(this.#retryTimer);
       try {
-        await (this.#lock as Lock)('pull', () => this.#pullPages(), { ifAvailable: automatic });
+        // Waiting for another tab's pull stops at dispose (Web Locks refuse a signal with ifAvailable).
+        await (this.#lock as Lock)(
+          'pull',
+          () => this.#pullPages(),
+          automatic ? { ifAvailable: true } : { signal: this.#signal as AbortSignal },
+        );
         this.#pullFailures = 0;
         await this.#resolveConflicts();
       } catch (error) {
