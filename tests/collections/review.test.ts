@@ -528,3 +528,34 @@ describe('review: dispose()', () => {
     expect(await pulled).toBe('app/disposed');
   });
 });
+
+describe('review: conflict events', () => {
+  it("'lww': local holds this replica's change that lost, not the server's row", async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+      .body as Note;
+    let last = 0;
+    const now = () => {
+      last = Math.max(Date.now(), last + 1);
+      return last;
+    };
+    const a = await startDevice({ server, collection: { now } });
+    const b = await startDevice({ server, collection: { now } });
+    await a.notes.pull();
+    const conflict = new Promise((resolve) => a.notes.on('conflict', resolve));
+    a.connectivity.setOnline(false);
+    await a.notes.update(created.id, { title: 'older, from a' });
+    await b.notes.update(created.id, { title: 'newer, from b' });
+    await idle(b);
+    a.connectivity.setOnline(true);
+    await idle(a);
+    const [row] = await serverNotes(server);
+    expect(await withTimeout(conflict, 'the conflict')).toEqual({
+      id: created.id,
+      local: { ...row, title: 'older, from a' },
+      server: row,
+      resolution: 'lww',
+      result: row,
+    });
+  });
+});

@@ -38,7 +38,10 @@ export type ConflictResolution = 'lww' | 'server-wins' | 'client-wins' | 'merged
 export interface ConflictEvent<R extends Row> {
   /** The row's id. */
   id: string;
-  /** The row as this replica showed it with its change. */
+  /**
+   * The row with this replica's change on top (of the server's row when the server's is known;
+   * `null` for a removal): what the user wanted, e.g. to offer it again.
+   */
   local: R | null;
   /** The server's row when the conflict was seen (`null`: the server deleted it). */
   server: R | null;
@@ -567,8 +570,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** The durable part of an answer (runs at least once, in the tab that sent it). */
   async #storeAnswer(outcome: SentLike): Promise<void> {
     if (this.#signal?.aborted) return;
-    const shownBefore =
-      this.#view.shownRow((outcome.operation.meta as ChangeMeta | undefined)?.id ?? '') ?? null;
     const answer = this.#answerOf(outcome);
     const [row] = answer.rows;
     this.#applyRows(answer);
@@ -587,7 +588,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const { lostToLww, noteApplied } = await import('./conflicts.js');
       // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
       if (noteApplied(this.#applied, outcome.operation, row, this.#options.key)) this.#resolveConflicts();
-      const event = lostToLww(outcome.operation, row, shownBefore, this.#options.key);
+      const event = lostToLww(outcome.operation, row, this.#options.key);
       if (event) this.#events.emit('conflict', { ...event, result: this.#view.shownRow(event.id) ?? null });
     }
   }

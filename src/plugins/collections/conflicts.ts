@@ -264,7 +264,6 @@ export function noteApplied(
 export function lostToLww<R extends Row>(
   operation: { kind?: string | undefined; body?: unknown },
   row: R,
-  shownBefore: R | null,
   key: string,
 ): Omit<ConflictEvent<R>, 'result'> | undefined {
   const removed = operation.kind?.endsWith('.remove') === true;
@@ -273,5 +272,13 @@ export function lostToLww<R extends Row>(
     ([field, value]) => JSON.stringify(row[field]) !== JSON.stringify(value),
   );
   if (!removed && !lost) return undefined;
-  return { id: row[key] as string, local: removed ? null : shownBefore, server: row, resolution: 'lww' };
+  // local: the change on the server's row (as a 412's conflict has it), not the row shown when the
+  // answer is handled (the server's already).
+  const id = row[key] as string;
+  return {
+    id,
+    local: removed ? null : ({ ...row, ...sent, [key]: id } as R),
+    server: row,
+    resolution: 'lww',
+  };
 }
