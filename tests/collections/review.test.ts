@@ -559,3 +559,49 @@ describe('review: conflict events', () => {
     });
   });
 });
+
+describe('review: a restart around an answer', () => {
+  // dispose() started when the outbox reports the answer (in the event, a microtask or a task
+  // later) or its first change: the answer is then stored, or not yet, or the request cut.
+  for (const when of ['sent event', 'sent + microtask', 'sent + task', 'first change']) {
+    for (const kind of ['insert', 'update', 'remove'] as const) {
+      it(`${kind}, disposed at its ${when}: the next app shows the server's rows, once`, async () => {
+        const server = await referenceServer();
+        const setup = await startDevice({ server });
+        const made = await setup.notes.insert({ title: 'x', body: '' });
+        await idle(setup);
+        const id = setup.notes.get(made.id).value?.id as string;
+        await setup.dispose();
+        const first = await startDevice({ server, disk: setup.disk });
+        let disposing: Promise<void> | undefined;
+        const started = gate();
+        const stop = () => {
+          disposing ??= first.dispose();
+          started.open();
+        };
+        if (when === 'first change') first.sync.on('change', stop);
+        else
+          first.sync.on('sent', () => {
+            if (when === 'sent event') stop();
+            else if (when === 'sent + microtask') queueMicrotask(stop);
+            else setTimeout(stop, 0);
+          });
+        if (kind === 'insert') await first.notes.insert({ title: 'y', body: '' });
+        else if (kind === 'update') await first.notes.update(id, { title: 'z' });
+        else await first.notes.remove(id);
+        await withTimeout(started.promise, 'dispose to start');
+        await disposing;
+        const second = await startDevice({ server, disk: setup.disk });
+        await idle(second);
+        await second.notes.pull();
+        await until(() => second.notes.unconfirmed.value === 0, 'every change to be confirmed');
+        const rows = await serverNotes(server);
+        expect(rows.map((row) => row.title)).toEqual({ insert: ['x', 'y'], update: ['z'], remove: [] }[kind]);
+        expect(second.notes.items.value).toEqual(rows);
+        await second.dispose();
+        const third = await startDevice({ server, disk: setup.disk, online: false });
+        expect(third.notes.items.value).toEqual(rows);
+      });
+    }
+  }
+});
