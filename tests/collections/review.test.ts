@@ -148,6 +148,22 @@ describe('review: input validation', () => {
   });
 });
 
+describe('review: option names', () => {
+  it("refuses a key or clientIdField every object has ('constructor'…): `key in fields` refused every insert", async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      expect(await code(() => new Collection('notes', { url: '/notes', key: name })), name).toBe(
+        'collections/invalid-options',
+      );
+      expect(await code(() => new Collection('notes', { url: '/notes', clientIdField: name })), name).toBe(
+        'collections/invalid-options',
+      );
+    }
+    expect(
+      () => new Collection('notes', { url: '/notes', key: 'uuid', clientIdField: 'clientId' }),
+    ).not.toThrow();
+  });
+});
+
 describe('review: get(id) and items', () => {
   it('get(tmpId) notifies once for the answer, and a removed id stays undefined after a re-insert', async () => {
     const server = await referenceServer();

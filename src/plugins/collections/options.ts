@@ -124,7 +124,9 @@ export function resolveCollectionOptions<R extends Row>(
     locks,
     now = Date.now,
   } = given;
-  const isName = (value: unknown) => typeof value === 'string' && value !== '' && value !== '__proto__';
+  // Not a name every object has (`__proto__`, `constructor`, `toString`…): `key in fields` would
+  // always be true.
+  const isName = (value: unknown) => typeof value === 'string' && value !== '' && !(value in {});
   if (typeof url !== 'string' || url.trim() === '' || /[?#\s]/.test(url))
     fail('url', "the resource path without query or fragment, e.g. '/notes'", url);
   if (!isName(key)) fail('key', "the id field's name, e.g. 'id'", key);
