@@ -5,7 +5,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
-import { Collection, type CollectionOptions } from '../../src/plugins/collections/index.js';
+import { Collection, type CollectionOptions, formatStamp } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
@@ -620,4 +620,52 @@ describe('review: a restart around an answer', () => {
       });
     }
   }
+});
+
+describe('review: an answer handled after a pull that saw a newer state', () => {
+  it("a removal's answer does not delete a row the feed brought back (a newer write elsewhere) since", async () => {
+    // The answer to this device's DELETE is held after the server applied it; meanwhile a newer
+    // write from elsewhere brings the row back (last writer wins) and a pull of this device sees it.
+    const held = gate();
+    const deleted = gate();
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const response = await realFetch(input, init);
+      if (init?.method === 'DELETE') {
+        deleted.open();
+        await held.promise;
+      }
+      return response;
+    };
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+      held.open();
+    });
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+      .body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    await device.notes.remove(created.id);
+    await withTimeout(deleted.promise, 'the DELETE to be applied');
+    const newer = formatStamp({ time: Date.now() + 60_000, counter: 0, node: 'elsewhere' });
+    expect(
+      (
+        await serverWrite(
+          server,
+          'PATCH',
+          `/api/notes/${created.id}`,
+          { title: 'back' },
+          { 'Fluxy-Clock': newer },
+        )
+      ).status,
+    ).toBe(200);
+    await device.notes.pull(); // the cursor moves past the row brought back
+    held.open(); // now the 204 of the DELETE
+    await idle(device);
+    await until(() => device.notes.items.value.length === 1, 'the row the feed brought back to show');
+    await device.notes.pull();
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+    expect(device.notes.items.value[0]).toMatchObject({ title: 'back' });
+  });
 });

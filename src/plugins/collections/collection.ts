@@ -175,8 +175,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #epoch = 0;
   /** Operation id → epoch at which this tab saw it answered (or refused). */
   readonly #settled = new Map<string, number>();
-  /** Ids deleted by a pull in this session: a late answer must not bring them back. */
-  readonly #deletedIds = new Set<string>();
+  /**
+   * What the feed said last in this session, by row id: the version of the row (a late answer
+   * must not undo it), or null for a deletion (a late answer must not bring the row back).
+   */
+  readonly #fed = new Map<string, unknown>();
   /** Row id → the writes of this replica that this tab saw applied to it (see conflicts.ts). */
   readonly #applied = new Map<string, AppliedWrite[]>();
   /** Row writes of answers in flight: waited for on dispose. */
@@ -555,13 +558,18 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const answer: RowsMessage<R> = { rows: [], deleted: [], settled: [operation.id], aliases: [] };
     if (type === 'insert' && operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
     if (serverId === undefined) {
-      if (type === 'remove')
-        answer.deleted.push(this.#view.currentId((operation.meta as ChangeMeta | undefined)?.id ?? ''));
-      else if (status !== 204)
+      const { id = '', base } = (operation.meta ?? {}) as Partial<ChangeMeta>;
+      const removed = this.#view.currentId(id);
+      // Unless the feed brought a newer version than the one removed since: another replica's
+      // newer write brought the row back after this deletion (the cursor is past it, so no pull
+      // would bring it again). #storeAnswer pulls: the feed tells which came last.
+      if (type === 'remove') {
+        if (!((this.#fed.get(removed) as number) > (base as number))) answer.deleted.push(removed);
+      } else if (status !== 204)
         this.#logger?.warn(
           `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
         );
-    } else if (!this.#deletedIds.has(serverId)) answer.rows.push(response as R);
+    } else if (this.#fed.get(serverId) !== null) answer.rows.push(response as R);
     // (A row a pull saw deleted: the answer may be older than the deletion, or may have brought
     // the row back under last writer wins; only the feed can tell, see #storeAnswer.)
     return answer;
@@ -728,7 +736,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #applyRows(message: RowsMessage<R>): void {
     batch(() => {
       for (const [tempId, serverId] of message.aliases) this.#view.addAlias(tempId, serverId);
-      for (const id of message.deleted) this.#deletedIds.add(id);
+      for (const id of message.deleted) this.#fed.set(id, null);
       this.#view.confirmRows(message.rows, message.deleted);
       this.#settle(message.settled);
     });
@@ -880,8 +888,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         held = show ? 0 : 3;
         if (queued.length > held) writing ??= store();
         batch(() => {
-          for (const row of body.changes) this.#deletedIds.delete(row[this.#options.key] as string);
-          for (const id of body.deleted) this.#deletedIds.add(id);
+          for (const row of body.changes) this.#fed.set(row[this.#options.key] as string, row.version);
+          for (const id of body.deleted) this.#fed.set(id, null);
           this.#view.confirmRows(body.changes, body.deleted, show, true);
         });
         if (!body.more) {
