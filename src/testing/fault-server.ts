@@ -1,6 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { invalidArgument } from '../core/errors.js';
+import {
+  type Answer,
+  FaultCollection,
+  type FaultCollectionOptions,
+  type ServerRow,
+} from './fault-collection.js';
 import { withTimeout } from './wait.js';
 
 /**
@@ -66,12 +72,28 @@ export interface FaultServerOptions {
    * `drop-after` drop the connection before / after that op is applied; `hang` never answers.
    */
   batch?: string;
+  /**
+   * Collections to serve (`fluxy/collections`), by path as the server receives it (`'/notes'` for
+   * a Collection with `url: '/notes'` and SyncPlugin's `baseUrl: server.url`). Each serves the
+   * protocol of docs/collections.md: `GET path?since=<cursor>` → `{ changes, deleted, cursor,
+   * more, clock? }` in pages of `pageSize`; `POST path` → `201` the row with a new id (`srv-1`, …)
+   * and `version: 1`; `PATCH path/:id` → `200` the row; `DELETE path/:id` → `204` (`200` with the
+   * row when the delete lost under last writer wins); `GET path/:id`. Writes honour `Fluxy-Clock`
+   * (a clock per field: a field is set only by a newer write; tombstones as in docs/conflicts.md)
+   * and `If-Match: "<version>"` (`412 { current }`, nothing applied); a deleted row answers `410`,
+   * an unknown one `404`. Writes are deduplicated by Idempotency-Key like every request and listed
+   * in `applied` when answered 2xx; reads are neither stored nor listed. Faults apply to all of it.
+   * @default {} (none)
+   * @example FaultServer.start({ collections: { '/notes': { pageSize: 2 } } })
+   */
+  collections?: Readonly<Record<string, FaultCollectionOptions>>;
 }
 
 /**
  * A real HTTP server on 127.0.0.1 (Node only) that plays your API in tests: it applies each
- * request once per `Idempotency-Key` (the server contract) and answers `201 { serverId }`, and it
- * injects the faults you script — dropped connections before or after the commit, statuses with
+ * request once per `Idempotency-Key` (the server contract) and answers `201 { serverId }` (or
+ * plays a collection, at the paths of {@link FaultServerOptions.collections}), and it injects the
+ * faults you script — dropped connections before or after the commit, statuses with
  * `Retry-After`, latency, hangs, truncated bodies — while recording what it received and what
  * it applied.
  *
@@ -95,11 +117,20 @@ export class FaultServer {
   readonly #waiters: Array<{ count: number; resolve: () => void; reject: (error: Error) => void }> = [];
   /** The timers of `{ delayMs }` faults still running: close() clears them. */
   readonly #delays = new Set<ReturnType<typeof setTimeout>>();
+  /** The collections served, by path. */
+  readonly #collections = new Map<string, FaultCollection>();
   /** `http://127.0.0.1:<port>`, set by {@link FaultServer.start}. */
   url = '';
 
   private constructor(options: FaultServerOptions) {
     this.#options = options;
+    for (const [path, collection] of Object.entries(options.collections ?? {})) {
+      if (!/^\/\S*[^/\s]$/.test(path))
+        throw invalidArgument(
+          `FaultServer: a collection's path must start with "/" (got ${JSON.stringify(path)}).`,
+        );
+      this.#collections.set(path, new FaultCollection(path, collection));
+    }
     this.#server = createServer((request, response) => {
       // A failure here (a `choose` that throws or returns no Fault) drops the connection, so the
       // client does not wait for its timeout, and stays an unhandled rejection: the test fails loudly.
@@ -150,6 +181,52 @@ export class FaultServer {
       this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
       return `${label}: ${this.received.length} received`;
     });
+  }
+
+  /**
+   * The rows of the collection served at `path` (see {@link FaultServerOptions.collections}), as
+   * the server has them now: copies, deleted rows left out, in the order they were created.
+   * Throws `invalid-argument` for a path that is not a collection.
+   *
+   * @example expect(server.rows<Note>('/notes').map((note) => note.title)).toStrictEqual(['Food']);
+   */
+  rows<R extends ServerRow = ServerRow>(path: string): R[] {
+    return this.#collection(path).rows() as R[];
+  }
+
+  /**
+   * Changes a row of the collection at `path` as another device would, so the next pull brings it:
+   * sets the given fields (others are kept; `version` is the server's), creates the row when its
+   * id is absent or unknown (a new `srv-<n>` id when absent), brings a deleted row back, bumps its
+   * version and moves it to the end of the change log. The fields take `clock` — default: a stamp
+   * after every `Fluxy-Clock` the server has seen and after every change made before this call
+   * (sent or not, by a collection on this machine's clock), so under last writer wins it is the
+   * newer write. Returns the row as stored. Nothing is added to `applied` or `received`.
+   *
+   * @example server.put('/notes', { id: 'srv-1', title: 'Changed on the phone' });
+   */
+  put<R extends ServerRow = ServerRow>(path: string, row: Partial<R>, options: { clock?: string } = {}): R {
+    return this.#collection(path).put(row, options.clock) as R;
+  }
+
+  /**
+   * Deletes a row of the collection at `path` as another device would (the next pull lists its id
+   * in `deleted`); its tombstone takes `clock` (default: as {@link FaultServer.put}'s). Returns false
+   * when the row does not exist or is deleted already.
+   *
+   * @example server.remove('/notes', 'srv-1');
+   */
+  remove(path: string, id: string, options: { clock?: string } = {}): boolean {
+    return this.#collection(path).remove(id, options.clock);
+  }
+
+  #collection(path: string): FaultCollection {
+    const collection = this.#collections.get(path);
+    if (!collection)
+      throw invalidArgument(
+        `FaultServer: no collection at ${JSON.stringify(path)}: start the server with { collections: { ${JSON.stringify(path)}: {} } }.`,
+      );
+    return collection;
   }
 
   /**
@@ -301,27 +378,66 @@ export class FaultServer {
       // The op that stops the batch says when to come back: its Retry-After is the batch's.
       if (typeof fault === 'object' && fault.retryAfter !== undefined)
         response.setHeader('Retry-After', fault.retryAfter);
-      results.push(`{"id":${JSON.stringify(op.id)},"status":${answer.status},"body":${answer.body}}`);
+      results.push(
+        `{"id":${JSON.stringify(op.id)},"status":${answer.status},"body":${answer.body || 'null'}}`,
+      );
       if (answer.status > 299) break;
     }
     return { status: 200, body: `{"results":[${results.join(',')}]}` };
   }
 
-  #apply(received: Received): { status: number; body: string } {
+  #apply(received: Received): Answer {
+    const url = this.#collections.size > 0 ? parseUrl(received.path) : undefined;
+    let id: string | null = null;
+    let collection = url ? this.#collections.get(url.pathname) : undefined;
+    if (url && !collection) {
+      const slash = url.pathname.lastIndexOf('/');
+      collection = this.#collections.get(url.pathname.slice(0, slash));
+      id = decodePart(url.pathname.slice(slash + 1));
+    }
+    const answerOf = (): Answer | undefined =>
+      url
+        ? collection?.answer(received.method, id, url.searchParams, received.body, received.headers)
+        : undefined;
+    // A read of a collection changes nothing: answered now, neither stored nor listed as applied.
+    if (collection && received.method === 'GET') return answerOf() as Answer;
     const dedupe = this.#options.dedupe ?? true;
     if (dedupe && received.key) {
       const stored = this.#answers.get(received.key);
       if (stored) return stored;
     }
-    this.applied.push({
+    const answer = answerOf();
+    const applied = {
       key: received.key,
       method: received.method,
       path: received.path,
       body: received.body === '' ? undefined : parseBody(received.body),
-    });
-    const answer = { status: 201, body: JSON.stringify({ serverId: `srv-${this.applied.length}` }) };
-    if (received.key) this.#answers.set(received.key, answer);
-    return answer;
+    };
+    if (!answer || answer.status < 300) this.applied.push(applied);
+    const stored = answer ?? {
+      status: 201,
+      body: JSON.stringify({ serverId: `srv-${this.applied.length}` }),
+    };
+    if (received.key) this.#answers.set(received.key, stored);
+    return stored;
+  }
+}
+
+/** The request's URL (undefined when it is none; `URL.parse` needs Node 20.18). */
+function parseUrl(path: string): URL | undefined {
+  try {
+    return new URL(path, 'http://fault.server');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A path segment decoded (as sent when it is not valid percent-encoding). */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
   }
 }
 
