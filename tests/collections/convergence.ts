@@ -86,6 +86,10 @@ interface Sent {
   body: Record<string, unknown> | undefined;
   status?: number;
   responseId?: string;
+  /** The device that sent it, the version it was made on (If-Match), the version it made. */
+  device: number;
+  ifMatch?: string | undefined;
+  version?: number;
 }
 
 /** A planted bug for the calibration: a device that sends its writes without their clock. */
@@ -107,12 +111,14 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
     sync?: SyncPlugin;
     connectivity?: ConnectivityPlugin;
   }> = [];
+  let writes = 0; // requests other than GET, sent by any device
   const recordingFetch = (device: number) => async (input: string, init: RequestInit) => {
     const headers = new Headers(init.headers);
     const key = headers.get('Idempotency-Key');
     if (bugs.dropClock && device === 0) headers.delete('Fluxy-Clock');
     const method = init.method ?? 'GET';
     let entry: Sent | undefined;
+    if (method !== 'GET') writes++;
     if (key && method !== 'GET') {
       entry = sent.get(key) ?? {
         key,
@@ -120,6 +126,8 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
         path: new URL(input).pathname,
         clock: headers.get('Fluxy-Clock') ?? undefined,
         body: typeof init.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined,
+        device,
+        ifMatch: headers.get('If-Match')?.replaceAll('"', ''),
       };
       entry.path = new URL(input).pathname;
       sent.set(key, entry);
@@ -127,9 +135,10 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
     const response = await fetch(input, { ...init, headers });
     if (entry) {
       entry.status = response.status;
-      if (response.status === 201) {
-        const copy = response.clone();
-        entry.responseId = ((await copy.json()) as Note).id;
+      if (response.status === 201 || response.status === 200) {
+        const row = (await response.clone().json()) as Note;
+        if (response.status === 201) entry.responseId = row.id;
+        entry.version = row.version;
       }
     }
     return response;
@@ -213,7 +222,10 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
       device.online = true;
       device.connectivity?.setOnline(true);
     }
+    // Until a round sends no write: a pull may resolve a 412 by sending a change again, after
+    // the other devices pulled in that round.
     for (let round = 0; round < 6; round++) {
+      const writesBefore = writes;
       for (const device of devices) {
         const { sync } = device as Required<typeof device>;
         await sync.flush();
@@ -228,7 +240,7 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
         await until(() => notes.unconfirmed.value === 0, 'every change to be confirmed', 15_000);
         await notes.pull();
       }
-      if (devices.every((device) => device.sync?.pendingCount.value === 0)) break;
+      if (writes === writesBefore && devices.every((device) => device.sync?.pendingCount.value === 0)) break;
     }
     return await problems(
       server,
@@ -267,8 +279,24 @@ async function problems(
   if (new Set(keys).size !== keys.length) found.push(`a key was applied twice: ${JSON.stringify(keys)}`);
   if (strategy === 'lww') found.push(...lwwProblems(rows, sent));
   else {
-    // A change refused with 412 is never applied, under any key.
-    const lost = [...sent.values()].filter((entry) => entry.status === 412);
+    // A change refused with 412 is never applied, under any key — unless only writes of its own
+    // device made the row's versions since the one it was made on: then it is sent again on the
+    // server's version, by design (docs/conflicts.md, "A change made on top of a pending change").
+    const madeBy = new Map<string, number>();
+    for (const entry of sent.values())
+      if (entry.status === 200 && entry.version !== undefined)
+        madeBy.set(`${entry.path}@${entry.version}`, entry.device);
+    const ownRefusal = (entry: Sent) =>
+      [...sent.values()].some((resend) => {
+        if (resend.status !== 200 || resend.device !== entry.device || resend.path !== entry.path)
+          return false;
+        if (!Object.entries(entry.body ?? {}).some(([field, value]) => resend.body?.[field] === value))
+          return false;
+        for (let version = Number(entry.ifMatch) + 1; version <= Number(resend.ifMatch); version++)
+          if (madeBy.get(`${entry.path}@${version}`) !== entry.device) return false;
+        return Number(resend.ifMatch) > Number(entry.ifMatch);
+      });
+    const lost = [...sent.values()].filter((entry) => entry.status === 412 && !ownRefusal(entry));
     const text = JSON.stringify(log.map((entry) => entry.body)) + JSON.stringify(rows);
     for (const entry of lost) {
       for (const value of Object.values(entry.body ?? {})) {
