@@ -265,6 +265,35 @@ describe('StoragePlugin options', () => {
     expect(() => new StoragePlugin({ dir: './data' })).not.toThrow(); // used when file is chosen
   });
 
+  it('refuses quota, indexedDB and engine where they would be silently ignored', async () => {
+    const instance = { ready() {}, getItem() {}, setItem() {}, removeItem() {}, keys() {}, clear() {} };
+    const misplaced: StorageOptions[] = [
+      { driver: 'indexeddb', quota: 1000 },
+      { driver: 'localstorage', quota: 1000 },
+      { driver: instance as never, quota: 1000 },
+      { driver: instance as never, dir: './data' },
+      { driver: 'memory', indexedDB: new IDBFactory() },
+      { driver: 'file', indexedDB: new IDBFactory() },
+      { driver: instance as never, indexedDB: new IDBFactory() },
+      { engine: 'webcrypto' },
+      { driver: 'memory', engine: 'crypto-js' },
+    ];
+    for (const options of misplaced) {
+      const error = await expectCode(() => new StoragePlugin(options), 'invalid-argument');
+      expect(error.message).toMatch(/applies only|only applies/);
+    }
+    const accepted: StorageOptions[] = [
+      { driver: 'memory', quota: 1000 },
+      { driver: 'file', quota: 1000 },
+      { quota: 1000 }, // used when memory or file is chosen
+      { driver: 'indexeddb', indexedDB: new IDBFactory() },
+      { indexedDB: new IDBFactory() }, // used when indexeddb is chosen
+      { secret: 'pw', engine: 'webcrypto' },
+      { key: new Uint8Array(32), engine: 'crypto-js' },
+    ];
+    for (const options of accepted) expect(() => new StoragePlugin(options)).not.toThrow();
+  });
+
   it('accepts the documented options, and copies the raw key', async () => {
     const key = new Uint8Array(32).fill(9);
     const { storage } = await openStorage({

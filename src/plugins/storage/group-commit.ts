@@ -55,7 +55,8 @@ export class GroupCommit {
 
   async #commit(batch: Waiting[]): Promise<void> {
     try {
-      await this.#apply(batch.flatMap((waiting) => waiting.writes));
+      // A lone write too: a batch of one is one transaction, as setItem would be.
+      await this.#backend.writeBatch(batch.flatMap((waiting) => waiting.writes));
       for (const waiting of batch) waiting.resolve();
       return;
     } catch (error) {
@@ -67,16 +68,11 @@ export class GroupCommit {
     // Attribute the failure: retry one by one (rewriting a value that did land is harmless).
     for (const waiting of batch) {
       try {
-        await this.#apply(waiting.writes);
+        await this.#backend.writeBatch(waiting.writes);
         waiting.resolve();
       } catch (error) {
         waiting.reject(error);
       }
     }
-  }
-
-  // One write too: a batch of one is what setItem does in every driver (one transaction).
-  #apply(writes: readonly StorageWrite[]): Promise<void> {
-    return this.#backend.writeBatch(writes);
   }
 }

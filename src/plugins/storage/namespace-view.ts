@@ -25,11 +25,6 @@ export class NamespaceView implements KeyValueStore {
     this.#prefix = prefix;
   }
 
-  /** The full key prefix of this view, e.g. `'sync/'`. */
-  get prefix(): string {
-    return this.#prefix;
-  }
-
   async get<T = unknown>(key: string): Promise<T | undefined> {
     assertKey(key);
     return this.#root.get<T>(this.#prefix + key);

@@ -33,13 +33,13 @@ export interface StorageOptions {
    * @default automatic
    */
   driver?: StorageDriverName | LocalForageLike;
-  /** The folder of the `file` driver (one sub-folder per database). @default '.fluxy' */
+  /** The folder of the `file` driver (one sub-folder per database); refused with another explicit `driver`. @default '.fluxy' */
   dir?: string;
-  /** Bytes (UTF-8 of keys and stored values) the `memory` and `file` drivers may hold; browsers enforce their own. @default unlimited */
+  /** Bytes (UTF-8 of keys and stored values) the `memory` and `file` drivers may hold; browsers enforce their own (refused with another explicit `driver`). @default unlimited */
   quota?: number;
-  /** The crypto engine; by default WebCrypto where `crypto.subtle` exists, else crypto-js. @default automatic */
+  /** The crypto engine, with a `secret` or `key`; by default WebCrypto where `crypto.subtle` exists, else crypto-js. @default automatic */
   engine?: CipherEngine;
-  /** The IndexedDB factory to use (e.g. `new IDBFactory()` from fake-indexeddb). @default globalThis.indexedDB */
+  /** The IndexedDB factory to use (e.g. `new IDBFactory()` from fake-indexeddb); refused with another explicit `driver`. @default globalThis.indexedDB */
   indexedDB?: IDBFactory;
 }
 
@@ -101,9 +101,15 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
       `new StoragePlugin({ driver }): unknown driver ${JSON.stringify(driver)}; use one of ${driverNames.map((d) => `"${d}"`).join(', ')}, or omit it.`,
     );
   }
-  if (given.dir !== undefined && driver !== undefined && driver !== 'file') {
+  // With an explicit driver, an option only other drivers read is a mistake, not a no-op.
+  if (
+    driver !== undefined &&
+    ((given.dir !== undefined && driver !== 'file') ||
+      (quota !== undefined && driver !== 'memory' && driver !== 'file') ||
+      (indexedDB !== undefined && driver !== 'indexeddb'))
+  ) {
     throw invalidArgument(
-      `new StoragePlugin({ dir }): dir applies only to the file driver, not to ${instance ? 'a localforage instance' : `"${String(driver)}"`}: remove dir, or use driver: 'file'.`,
+      `new StoragePlugin(options): dir applies only to the file driver, quota to the memory and file drivers, indexedDB to the indexeddb driver, and driver is ${instance ? 'a localforage instance' : `"${String(driver)}"`}: remove the option that does not apply, or change driver.`,
     );
   }
   if (typeof dir !== 'string' || dir === '') {
@@ -122,7 +128,7 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
   }
   return {
     name,
-    credentials: resolveCredentials(secret, key, iterations),
+    credentials: resolveCredentials(secret, key, iterations, engine),
     driver: driver as StorageDriverName | LocalForageLike | undefined,
     dir,
     quota: quota as number | undefined,
@@ -131,7 +137,12 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
   };
 }
 
-function resolveCredentials(secret: unknown, key: unknown, iterations: unknown): Credentials | undefined {
+function resolveCredentials(
+  secret: unknown,
+  key: unknown,
+  iterations: unknown,
+  engine: unknown,
+): Credentials | undefined {
   if (iterations !== undefined) {
     if (secret === undefined) {
       throw invalidArgument(
@@ -173,6 +184,11 @@ function resolveCredentials(secret: unknown, key: unknown, iterations: unknown):
       );
     }
     return { kind: 'key', key: key.slice() };
+  }
+  if (engine !== undefined) {
+    throw invalidArgument(
+      'new StoragePlugin({ engine }): engine only applies with a secret or key (it is the encryption engine); remove it.',
+    );
   }
   return undefined;
 }

@@ -64,7 +64,7 @@ export class RecordStore implements KeyValueStore {
 
   async remove(key: string): Promise<void> {
     assertKey(key);
-    await this.#inCallOrder(Promise.resolve(), () =>
+    await this.#inCallOrder(undefined, () =>
       this.#call(() => this.#commits.writeGroup([{ key }]), 'remove', key),
     );
   }
@@ -110,7 +110,7 @@ export class RecordStore implements KeyValueStore {
     const written = this.#written;
     // Held until done, so a write called after clear() is never cleared by it.
     await this.#inCallOrder(
-      Promise.resolve(),
+      undefined,
       async () => {
         const keys = await this.#list(prefix, written);
         await this.#call(
@@ -129,11 +129,15 @@ export class RecordStore implements KeyValueStore {
   }
 
   /**
-   * Calls `perform` once `prepare` resolved and every earlier write was handed to the driver
+   * Calls `perform` once `prepare` (if any) resolved and every earlier write was handed to the driver
    * (with `hold`, once this one finished), so drivers see writes in call order while encryption
    * of several writes runs concurrently.
    */
-  #inCallOrder<P, T>(prepare: Promise<P>, perform: (prepared: P) => Promise<T>, hold = false): Promise<T> {
+  #inCallOrder<P, T>(
+    prepare: P | Promise<P>,
+    perform: (prepared: P) => Promise<T>,
+    hold = false,
+  ): Promise<T> {
     const previous = this.#issued;
     const ready = Promise.all([prepare, previous]);
     const result = ready.then(([prepared]) => perform(prepared));

@@ -1,3 +1,4 @@
+import { utf8Encode } from './bytes.js';
 import type { Cipher } from './cipher.js';
 
 type KeyUse = 'aes' | 'hmac';
@@ -26,9 +27,13 @@ export class WebCryptoCipher implements Cipher {
     iterations: number,
     byteLength: number,
   ): Promise<Uint8Array> {
-    const material = await this.#subtle.importKey('raw', new TextEncoder().encode(secret), 'PBKDF2', false, [
-      'deriveBits',
-    ]);
+    const material = await this.#subtle.importKey(
+      'raw',
+      utf8Encode(secret) as BufferSource,
+      'PBKDF2',
+      false,
+      ['deriveBits'],
+    );
     const bits = await this.#subtle.deriveBits(
       { name: 'PBKDF2', hash: 'SHA-256', salt: salt as BufferSource, iterations },
       material,
