@@ -238,6 +238,8 @@ describe('review: restarts', () => {
     await first.dispose();
     const second = await startDevice({ server, disk: first.disk });
     await idle(second);
+    // Answers the first app stored but did not apply are applied at start-up, asynchronously.
+    await until(() => second.notes.unconfirmed.value === 0, 'the stored answers to be applied');
     await second.notes.pull();
     const rows = await serverNotes(server);
     expect(rows).toHaveLength(14);
