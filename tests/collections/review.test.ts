@@ -1,7 +1,7 @@
 // A new user's review of fluxy/collections: the promises of README, docs/collections.md and
 // docs/conflicts.md, tried through the public entries against the reference server.
 import { effect } from '@preact/signals-core';
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
@@ -669,5 +669,31 @@ describe('review: an answer handled after a pull that saw a newer state', () => 
     await device.notes.pull();
     expect(device.notes.items.value).toEqual(await serverNotes(server));
     expect(device.notes.items.value[0]).toMatchObject({ title: 'back' });
+  });
+});
+
+describe('review: a refused call changes nothing', () => {
+  it('a write whose clock cannot be stored is not reported refused once it is queued (it is sent and shown)', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+      if (typeof key === 'string' && key.includes('collection-notes/clock')) {
+        throw new DOMException('planted: the disk is full', 'QuotaExceededError');
+      }
+      return put.call(this, value, key);
+    } as typeof put;
+    let row: Note;
+    try {
+      // Before: rejected with storage/quota-exceeded, and yet queued, sent and shown a moment later.
+      row = await device.notes.insert({ title: 'x', body: '' });
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    expect(titles(device.notes.items.value)).toEqual(['x']);
+    device.connectivity.setOnline(true);
+    await idle(device);
+    await device.notes.pull();
+    expect(device.notes.get(row.id).value).toEqual((await serverNotes(server))[0]);
   });
 });

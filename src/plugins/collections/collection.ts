@@ -488,7 +488,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
             ...(extra.tempId === undefined ? {} : { tempId: extra.tempId }),
           },
         ),
-        (this.#cache as RowCache<R>).saveClock(stamp),
+        // (Not a reason to refuse the change once it is queued: the clock is also in its meta.)
+        (this.#cache as RowCache<R>).saveClock(stamp).catch(noop),
       ]);
       change.opId = operation.id;
       change.committed = ++this.#epoch;
@@ -782,8 +783,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         this.#pullFailures = 0;
         await this.#resolveConflicts();
       } catch (error) {
-        this.#pullFailures++;
-        this.#scheduleRetry();
+        // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
+        if (!this.#signal?.aborted) {
+          this.#retryTimer = setTimeout(
+            () => this.#autoPull(),
+            backoffDelay(++this.#pullFailures, 2000, 60_000, Math.random),
+          );
+          (this.#retryTimer as { unref?: () => void }).unref?.();
+        }
         // The feed's failures are reported as they happen (#failPull); the rest here: rows that
         // could not be stored (a full disk, a database wiped), conflicts that could not be read.
         if (!`${(error as FluxyError).code}`.startsWith('collections/'))
@@ -804,16 +811,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
     });
     return this.#pulling;
-  }
-
-  #scheduleRetry(): void {
-    if (this.#signal?.aborted) return;
-    // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
-    this.#retryTimer = setTimeout(
-      () => this.#autoPull(),
-      backoffDelay(this.#pullFailures, 2000, 60_000, Math.random),
-    );
-    (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 
   async #pullPages(): Promise<void> {
