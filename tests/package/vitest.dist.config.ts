@@ -31,6 +31,8 @@ export default defineConfig({
       'tests/collections/*.test.ts',
       'tests/storage/*.test.ts',
       'tests/testing/testing.test.ts',
+      'tests/testing/fault-server-collections.test.ts',
+      'tests/docs/notes-collection.test.ts',
       'tests/docs/readme-snippets.test.ts',
     ],
     testTimeout: 20_000,
