@@ -624,6 +624,34 @@ describe('review: a restart around an answer', () => {
   }
 });
 
+describe("review: 'lww' conflicts a later change of this replica settles", () => {
+  it('an older edit that lost a field which a later pending edit of this replica sets again is no conflict', async () => {
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+      .body as Note;
+    let last = 0;
+    const now = () => {
+      last = Math.max(Date.now(), last + 1);
+      return last;
+    };
+    const a = await startDevice({ server, collection: { now } });
+    const b = await startDevice({ server, collection: { now } });
+    await a.notes.pull();
+    const conflicts: unknown[] = [];
+    a.notes.on('conflict', (event) => conflicts.push(event));
+    a.connectivity.setOnline(false);
+    await a.notes.update(created.id, { title: 'a, first' });
+    await b.notes.update(created.id, { title: 'b' }); // newer than a's first edit
+    await idle(b);
+    await a.notes.update(created.id, { title: 'a, last' }); // newer than b's
+    a.connectivity.setOnline(true);
+    await idle(a);
+    await a.notes.pull();
+    expect((await serverNotes(server))[0]).toMatchObject({ title: 'a, last' });
+    expect(conflicts).toEqual([]); // before: 'lww' for the first edit, although the user's last value won
+  });
+});
+
 describe('review: an answer handled after a pull that saw a newer state', () => {
   it("a removal's answer does not delete a row the feed brought back (a newer write elsewhere) since", async () => {
     // The answer to this device's DELETE is held after the server applied it; meanwhile a newer

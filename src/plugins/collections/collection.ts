@@ -597,7 +597,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const { lostToLww, noteApplied } = await import('./conflicts.js');
       // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
       if (noteApplied(this.#applied, outcome.operation, row, this.#options.key)) this.#resolveConflicts();
-      const event = lostToLww(outcome.operation, row, this.#options.key);
+      const event = lostToLww(outcome.operation, row, this.#options.key, this.#view);
       if (event) this.#events.emit('conflict', { ...event, result: this.#view.shownRow(event.id) ?? null });
     }
   }

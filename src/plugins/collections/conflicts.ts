@@ -258,23 +258,27 @@ export function noteApplied(
 
 /**
  * The conflict an answer to an update or removal shows under last writer wins: a field the
- * server kept from a newer change elsewhere, or a removal answered with the row (kept). Loaded
- * on first use. @internal
+ * server kept from a newer change elsewhere, or a removal answered with the row (kept). A field
+ * that a later change of this row still pending sets is not lost yet: that change decides (it
+ * reports its own conflict if it loses too). Loaded on first use. @internal
  */
 export function lostToLww<R extends Row>(
   operation: { kind?: string | undefined; body?: unknown },
   row: R,
   key: string,
+  view: RowView<R>,
 ): Omit<ConflictEvent<R>, 'result'> | undefined {
+  const id = row[key] as string;
   const removed = operation.kind?.endsWith('.remove') === true;
   const sent = typeof operation.body === 'object' && operation.body !== null ? operation.body : {};
   const lost = Object.entries(sent).some(
-    ([field, value]) => JSON.stringify(row[field]) !== JSON.stringify(value),
+    ([field, value]) =>
+      JSON.stringify(row[field]) !== JSON.stringify(value) &&
+      !view.changes.some((change) => view.currentId(change.id) === id && field in (change.data ?? {})),
   );
   if (!removed && !lost) return undefined;
   // local: the change on the server's row (as a 412's conflict has it), not the row shown when the
   // answer is handled (the server's already).
-  const id = row[key] as string;
   return {
     id,
     local: removed ? null : ({ ...row, ...sent, [key]: id } as R),
