@@ -4,7 +4,6 @@ import { effect } from '@preact/signals-core';
 import { IDBObjectStore } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createApp } from '../../src/core/app.js';
-import { isFluxyError } from '../../src/core/errors.js';
 import { Collection } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
@@ -12,29 +11,18 @@ import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { rawContents, rawRecords } from '../support/raw-indexeddb.js';
 import { silentLogger } from '../sync/harness.js';
 import {
+  code,
   faults,
+  idle,
   type Note,
   pullsOf,
   referenceServer,
   serverNotes,
   serverWrite,
   startDevice,
+  titles,
   until,
 } from './harness.js';
-
-async function code(action: Promise<unknown> | (() => unknown)): Promise<string> {
-  try {
-    await (typeof action === 'function' ? action() : action);
-  } catch (error) {
-    if (isFluxyError(error)) return error.code;
-    throw error;
-  }
-  throw new Error('expected a FluxyError');
-}
-
-const titles = (rows: readonly Note[]) => rows.map((row) => row.title);
-const idle = (device: { sync: SyncPlugin }) =>
-  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
 
 describe('Collection options', () => {
   it('refuses bad options at construction with collections/invalid-options and says what to do', async () => {

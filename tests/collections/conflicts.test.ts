@@ -3,6 +3,7 @@ import type { ConflictEvent } from '../../src/plugins/collections/index.js';
 import { gate } from '../support/memory-store.js';
 import {
   faults,
+  holdAbAndAbc,
   type Note,
   referenceServer,
   serverNotes,
@@ -249,30 +250,15 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
     // The devices' fetch (bound when their sync starts) holds two PATCHes: 'ab' before it is sent,
     // and the answer to 'abc' after the server applied it.
     // Pulls made once 'ab' is refused wait until the server applied 'abc'.
-    const held = { ab: gate(), abc: gate(), abReached: gate(), abcApplied: gate() };
-    let refused = false;
-    const realFetch = globalThis.fetch;
-    globalThis.fetch = async (input, init) => {
-      const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
-      if (title === 'ab') {
-        held.abReached.open();
-        await held.ab.promise;
-        refused = true;
-      }
-      if (refused && String(input).includes('/api/notes?since=')) await held.abcApplied.promise;
-      const response = await realFetch(input, init);
-      if (title === 'abc') {
-        held.abcApplied.open();
-        await held.abc.promise;
-      }
-      return response;
+    const abc = gate();
+    onTestFinished(() => abc.open());
+    const held = {
+      ...holdAbAndAbc(async (response) => {
+        await abc.promise;
+        return response;
+      }),
+      abc,
     };
-    onTestFinished(() => {
-      globalThis.fetch = realFetch;
-      held.ab.open();
-      held.abc.open();
-      held.abcApplied.open();
-    });
     const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'server-wins' });
     // Decided: a conflict reported, or resolving waits for an answer (it listens for the next one).
     const decided = gate();

@@ -2,12 +2,14 @@ import { IDBFactory } from 'fake-indexeddb';
 import { onTestFinished } from 'vitest';
 import type { RunningServer } from '../../examples/server/server.mjs';
 import { type App, createApp } from '../../src/core/app.js';
+import { isFluxyError } from '../../src/core/errors.js';
 import { Collection, type CollectionOptions } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { startServer } from '../server/helpers.js';
-import { silentLogger, withTimeout } from '../sync/harness.js';
+import { gate } from '../support/memory-store.js';
+import { silentLogger, until, withTimeout } from '../sync/harness.js';
 
 export { until, withTimeout } from '../sync/harness.js';
 
@@ -134,4 +136,54 @@ export async function serverNotes(server: RunningServer): Promise<Note[]> {
   const response = await fetch(`${server.url}/api/notes`);
   const notes = (await response.json()) as Note[];
   return notes.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : 1));
+}
+
+/** The code of the FluxyError `action` throws or rejects with (fails the test on anything else). */
+export async function code(action: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof action === 'function' ? action() : action);
+  } catch (error) {
+    if (isFluxyError(error)) return error.code;
+    throw error;
+  }
+  throw new Error('expected a FluxyError');
+}
+
+export const titles = (rows: readonly Note[]): string[] => rows.map((row) => row.title);
+
+/** Resolves once the device's outbox is empty and not flushing. */
+export const idle = (device: { sync: SyncPlugin }): Promise<void> =>
+  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
+
+/**
+ * Steers the global fetch (a device's fetch is bound when its sync starts, so call this first):
+ * a PATCH of title 'ab' is held before it is sent until `held.ab` opens; once it was, pulls wait
+ * until the server applied 'abc'; the answer to 'abc' goes through `afterAbc`. Restored, and every
+ * gate opened, when the test finishes.
+ */
+export function holdAbAndAbc(afterAbc: (response: Response, signal: AbortSignal) => Promise<Response>) {
+  const held = { ab: gate(), abReached: gate(), abcApplied: gate() };
+  let refused = false;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
+    if (title === 'ab') {
+      held.abReached.open();
+      await held.ab.promise;
+      refused = true;
+    }
+    if (refused && String(input).includes('/api/notes?since=')) await held.abcApplied.promise;
+    const response = await realFetch(input, init);
+    if (title === 'abc') {
+      held.abcApplied.open();
+      return afterAbc(response, init?.signal as AbortSignal);
+    }
+    return response;
+  };
+  onTestFinished(() => {
+    globalThis.fetch = realFetch;
+    held.ab.open();
+    held.abcApplied.open();
+  });
+  return held;
 }

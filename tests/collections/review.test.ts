@@ -12,29 +12,19 @@ import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
 import {
+  code,
+  holdAbAndAbc,
+  idle,
   type Note,
   pullsOf,
   referenceServer,
   serverNotes,
   serverWrite,
   startDevice,
+  titles,
   until,
   withTimeout,
 } from './harness.js';
-
-async function code(action: Promise<unknown> | (() => unknown)): Promise<string> {
-  try {
-    await (typeof action === 'function' ? action() : action);
-  } catch (error) {
-    if (isFluxyError(error)) return error.code;
-    throw error;
-  }
-  throw new Error('expected a FluxyError');
-}
-
-const titles = (rows: readonly Note[]) => rows.map((row) => row.title);
-const idle = (device: { sync: SyncPlugin }) =>
-  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
 
 /** A fetch whose next answer to a request matching `pattern` the test replaces (a broken server). */
 function tamperingFetch() {
@@ -415,29 +405,7 @@ async function refusedWhileOwnWriteInFlight(
   afterAbc: (response: Response, signal: AbortSignal) => Promise<Response>,
   decided = gate(),
 ) {
-  const held = { ab: gate(), abReached: gate(), abcApplied: gate() };
-  let refused = false;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = async (input, init) => {
-    const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
-    if (title === 'ab') {
-      held.abReached.open();
-      await held.ab.promise;
-      refused = true;
-    }
-    if (refused && String(input).includes('/api/notes?since=')) await held.abcApplied.promise;
-    const response = await realFetch(input, init);
-    if (title === 'abc') {
-      held.abcApplied.open();
-      return afterAbc(response, init?.signal as AbortSignal);
-    }
-    return response;
-  };
-  onTestFinished(() => {
-    globalThis.fetch = realFetch;
-    held.ab.open();
-    held.abcApplied.open();
-  });
+  const held = holdAbAndAbc(afterAbc);
   const server = await referenceServer();
   const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
     .body as Note;
