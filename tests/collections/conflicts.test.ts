@@ -1,46 +1,20 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { ConflictEvent } from '../../src/plugins/collections/index.js';
 import { gate } from '../support/memory-store.js';
 import {
   faults,
   holdAbAndAbc,
-  type Note,
   referenceServer,
   serverNotes,
-  serverWrite,
   startDevice,
+  twoDevices,
+  typeAbc,
   until,
-  withTimeout,
 } from './harness.js';
 
 type Device = Awaited<ReturnType<typeof startDevice>>;
 
 const quiet = (device: Device) =>
   until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
-
-/**
- * Two devices that both show one note created on the server. They share a wall clock that moves
- * forward at every reading, so a change made after another is stamped later even within one
- * millisecond (with `Date.now` two devices can stamp the same millisecond, and then their random
- * node ids, not the order of the test, decide which change is newer).
- */
-async function twoDevices(options: Parameters<typeof startDevice>[0]['collection'] = {}) {
-  const server = await referenceServer();
-  const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
-    .body as Note;
-  let last = 0;
-  const now = () => {
-    last = Math.max(Date.now(), last + 1);
-    return last;
-  };
-  const a = await startDevice({ server, collection: { now, ...options } });
-  const b = await startDevice({ server, collection: { now, ...options } });
-  await a.notes.pull();
-  await b.notes.pull();
-  const conflicts: Array<ConflictEvent<Note>> = [];
-  a.notes.on('conflict', (event) => conflicts.push(event));
-  return { server, id: created.id, a, b, conflicts };
-}
 
 async function settle(server: Awaited<ReturnType<typeof referenceServer>>, ...devices: Device[]) {
   for (let round = 0; round < 2; round++) {
@@ -260,22 +234,7 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
       abc,
     };
     const { server, id, a, b, conflicts } = await twoDevices({ conflict: 'server-wins' });
-    // Decided: a conflict reported, or resolving waits for an answer (it listens for the next one).
-    const decided = gate();
-    a.notes.on('conflict', () => decided.open());
-    const on = a.sync.on.bind(a.sync) as (event: string, handler: never) => () => void;
-    (a.sync as { on: typeof on }).on = (event, handler) => {
-      if (event === 'failed') decided.open();
-      return on(event, handler);
-    };
-    a.sync.pause();
-    await a.notes.update(id, { title: 'a' });
-    await a.notes.update(id, { title: 'ab' }); // made on version 1 too, while 'a' is pending
-    a.sync.resume();
-    await withTimeout(held.abReached.promise, "'ab' to be sent after 'a' was answered");
-    await a.notes.update(id, { title: 'abc' }); // made on version 2
-    held.ab.open(); // 412 ('a' made version 2); the pull after it sees 'abc' applied (version 3)
-    await withTimeout(decided.promise, "the 412 to be resolved (or to wait for 'abc')");
+    await (await typeAbc(a, id, held)).decided;
     held.abc.open();
     const rows = await settle(server, a, b);
     expect(rows[0]).toMatchObject({ title: 'abc', version: 3 });

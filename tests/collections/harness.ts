@@ -3,7 +3,11 @@ import { onTestFinished } from 'vitest';
 import type { RunningServer } from '../../examples/server/server.mjs';
 import { type App, createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
-import { Collection, type CollectionOptions } from '../../src/plugins/collections/index.js';
+import {
+  Collection,
+  type CollectionOptions,
+  type ConflictEvent,
+} from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
@@ -186,4 +190,56 @@ export function holdAbAndAbc(afterAbc: (response: Response, signal: AbortSignal)
     held.abcApplied.open();
   });
   return held;
+}
+
+/**
+ * On `device`, whose fetch {@link holdAbAndAbc} steers: 'a' and 'ab' made on the same version
+ * while the outbox is paused, then 'abc' once 'ab' is on its way, and 'ab' let go (a 412: 'a'
+ * made the server's version). Returns the moment it is decided — a conflict reported, or resolving
+ * listening for the next answer (it subscribes to 'failed') — under a timeout, not awaited.
+ */
+export async function typeAbc(
+  device: { notes: Collection<Note>; sync: SyncPlugin },
+  id: string,
+  held: ReturnType<typeof holdAbAndAbc>,
+  decided = gate(),
+): Promise<{ decided: Promise<void> }> {
+  device.notes.on('conflict', () => decided.open());
+  const on = device.sync.on.bind(device.sync) as (event: string, handler: never) => () => void;
+  (device.sync as { on: typeof on }).on = (event, handler) => {
+    if (event === 'failed') decided.open();
+    return on(event, handler);
+  };
+  device.sync.pause();
+  await device.notes.update(id, { title: 'a' });
+  await device.notes.update(id, { title: 'ab' }); // made on version 1 too, while 'a' is pending
+  device.sync.resume();
+  await withTimeout(held.abReached.promise, "'ab' to be sent after 'a' was answered");
+  await device.notes.update(id, { title: 'abc' }); // made on version 2
+  held.ab.open(); // 412 ('a' made version 2); the pull after it sees 'abc' applied (version 3)
+  return { decided: withTimeout(decided.promise, "the 412 to be resolved (or to wait for 'abc')") };
+}
+
+/**
+ * Two devices that both show one note created on the server. They share a wall clock that moves
+ * forward at every reading, so a change made after another is stamped later even within one
+ * millisecond (with `Date.now` two devices can stamp the same millisecond, and then their random
+ * node ids, not the order of the test, decide which change is newer).
+ */
+export async function twoDevices(options: Parameters<typeof startDevice>[0]['collection'] = {}) {
+  const server = await referenceServer();
+  const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+    .body as Note;
+  let last = 0;
+  const now = () => {
+    last = Math.max(Date.now(), last + 1);
+    return last;
+  };
+  const a = await startDevice({ server, collection: { now, ...options } });
+  const b = await startDevice({ server, collection: { now, ...options } });
+  await a.notes.pull();
+  await b.notes.pull();
+  const conflicts: Array<ConflictEvent<Note>> = [];
+  a.notes.on('conflict', (event) => conflicts.push(event));
+  return { server, id: created.id, a, b, conflicts };
 }

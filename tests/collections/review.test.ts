@@ -22,6 +22,8 @@ import {
   serverWrite,
   startDevice,
   titles,
+  twoDevices,
+  typeAbc,
   until,
   withTimeout,
 } from './harness.js';
@@ -413,26 +415,7 @@ async function refusedWhileOwnWriteInFlight(
   await device.notes.pull();
   const conflicts: unknown[] = [];
   device.notes.on('conflict', (event) => conflicts.push(event));
-  // Decided: a conflict reported, or resolving waits for an answer (it listens for the next one).
-  device.notes.on('conflict', () => decided.open());
-  const on = device.sync.on.bind(device.sync) as (event: string, handler: never) => () => void;
-  (device.sync as { on: typeof on }).on = (event, handler) => {
-    if (event === 'failed') decided.open();
-    return on(event, handler);
-  };
-  device.sync.pause();
-  await device.notes.update(created.id, { title: 'a' });
-  await device.notes.update(created.id, { title: 'ab' }); // made on version 1 too, while 'a' is pending
-  device.sync.resume();
-  await withTimeout(held.abReached.promise, "'ab' to be sent after 'a' was answered");
-  await device.notes.update(created.id, { title: 'abc' }); // made on version 2
-  held.ab.open(); // 412 ('a' made version 2); the pull after it sees 'abc' applied (version 3)
-  return {
-    server,
-    device,
-    conflicts,
-    decided: withTimeout(decided.promise, 'the 412 to be resolved or to wait'),
-  };
+  return { server, device, conflicts, ...(await typeAbc(device, created.id, held, decided)) };
 }
 
 describe('review: a 412 refused for own writes only', () => {
@@ -517,17 +500,8 @@ describe('review: dispose()', () => {
 
 describe('review: conflict events', () => {
   it("'lww': local holds this replica's change that lost, not the server's row", async () => {
-    const server = await referenceServer();
-    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
-      .body as Note;
-    let last = 0;
-    const now = () => {
-      last = Math.max(Date.now(), last + 1);
-      return last;
-    };
-    const a = await startDevice({ server, collection: { now } });
-    const b = await startDevice({ server, collection: { now } });
-    await a.notes.pull();
+    const { server, id, a, b } = await twoDevices();
+    const created = { id };
     const conflict = new Promise((resolve) => a.notes.on('conflict', resolve));
     a.connectivity.setOnline(false);
     await a.notes.update(created.id, { title: 'older, from a' });
@@ -594,19 +568,8 @@ describe('review: a restart around an answer', () => {
 
 describe("review: 'lww' conflicts a later change of this replica settles", () => {
   it('an older edit that lost a field which a later pending edit of this replica sets again is no conflict', async () => {
-    const server = await referenceServer();
-    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
-      .body as Note;
-    let last = 0;
-    const now = () => {
-      last = Math.max(Date.now(), last + 1);
-      return last;
-    };
-    const a = await startDevice({ server, collection: { now } });
-    const b = await startDevice({ server, collection: { now } });
-    await a.notes.pull();
-    const conflicts: unknown[] = [];
-    a.notes.on('conflict', (event) => conflicts.push(event));
+    const { server, id, a, b, conflicts } = await twoDevices();
+    const created = { id };
     a.connectivity.setOnline(false);
     await a.notes.update(created.id, { title: 'a, first' });
     await b.notes.update(created.id, { title: 'b' }); // newer than a's first edit
