@@ -215,7 +215,9 @@ export class RowView<R extends Row> {
           }),
         );
       }
-      pending = next;
+      // The same pending rows as before (an unrelated change of the outbox): keep the map, so
+      // `pending` notifies only when one of them changed.
+      if (JSON.stringify([...next]) !== JSON.stringify([...pending])) pending = next;
     }
     let shownChanged = this.#stale;
     batch(() => {
