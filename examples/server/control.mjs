@@ -4,7 +4,7 @@
  * has none of them.
  *
  *   GET    /api/_log      every applied mutation, in order: proves exactly-once and order
- *   POST   /api/_reset    forget all notes, keys, log entries and queued faults
+ *   POST   /api/_reset    forget all notes (and deletions), keys, log entries and queued faults
  *   GET    /api/_faults   the faults still queued
  *   POST   /api/_faults   queue more faults (a JSON array, see faults.mjs)
  *   DELETE /api/_faults   clear the queue
@@ -31,7 +31,13 @@ export async function handleControl(app, method, pathname, request, response) {
   if (pathname === '/api/_reset') {
     if (method !== 'POST') throw methodNotAllowed('POST');
     await readBody(request);
-    await app.db.update((draft) => void Object.assign(draft, emptyDocument()));
+    // Everything goes, also what emptyDocument() leaves out (the notes' tombstones, change
+    // sequence and clock): a deletion from before would otherwise apply to the new n_1, n_2, …
+    await app.db.update((draft) => {
+      const fields = /** @type {Record<string, unknown>} */ (draft);
+      for (const key of Object.keys(fields)) delete fields[key];
+      Object.assign(draft, emptyDocument());
+    });
     app.faults.clear();
     return sendReply(response, { status: 204 });
   }

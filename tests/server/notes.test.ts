@@ -190,4 +190,31 @@ describe('notes API', () => {
     expect(again.headers.get('idempotent-replayed')).toBeNull();
     expect(await again.json()).toMatchObject({ id: 'n_1' });
   });
+
+  it('_reset also forgets deletions: they do not apply to the notes created after it', async () => {
+    const server = await startServer();
+    const clock = (ms: number) => `${ms.toString(36).padStart(9, '0')}-0000-node`;
+    await send(server, 'POST', '/api/notes', { title: 'old' }, { headers: { 'Fluxy-Clock': clock(1) } });
+    expect((await send(server, 'DELETE', '/api/notes/n_1')).status).toBe(204);
+    await send(server, 'POST', '/api/_reset');
+
+    await send(server, 'POST', '/api/notes', { title: 'new' }, { headers: { 'Fluxy-Clock': clock(2) } });
+    const edit = await send(
+      server,
+      'PATCH',
+      '/api/notes/n_1',
+      { body: 'b' },
+      {
+        headers: { 'Fluxy-Clock': clock(3) },
+      },
+    );
+    expect(edit.status).toBe(200);
+    // Before: the old n_1 came back from its tombstone next to the new one, and the feed
+    // deleted the new one.
+    expect(await getJson(server, '/api/notes')).toMatchObject([{ id: 'n_1', title: 'new', body: 'b' }]);
+    expect(await getJson(server, '/api/notes?since=')).toMatchObject({
+      changes: [{ id: 'n_1', title: 'new' }],
+      deleted: [],
+    });
+  });
 });
