@@ -100,7 +100,11 @@ export class NotesController extends Controller {
     await this.#notes.insert(fields);
   }
 
-  async update(id: string, fields: Fields): Promise<void> {
+  /**
+   * Change a note: pass only the fields the user changed. Each field keeps the latest change from
+   * any device, so sending an untouched field would undo another device's change to it.
+   */
+  async update(id: string, fields: Partial<Fields>): Promise<void> {
     await this.#notes.update(id, fields);
   }
 

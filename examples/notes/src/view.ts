@@ -61,38 +61,59 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
   const problem = $('last-error');
   bindText(problem, notes.problem);
   bindAttr(problem, 'hidden', () => !notes.problem.value);
-  const notice = $('notice');
-  bindText(notice, notes.notice);
-  bindAttr(notice, 'hidden', () => !notes.notice.value);
-  notice.addEventListener('click', () => {
+  // The notice (a refusal, a conflict) stays until dismissed; it is in a live region, so screen
+  // readers announce it too.
+  bindText($('notice'), notes.notice);
+  bindAttr($('notice-box'), 'hidden', () => !notes.notice.value);
+  $('dismiss-notice').addEventListener('click', () => {
     notes.notice.value = '';
+    $('new-note-title').focus(); // the button is gone: keep the keyboard focus on the page
   });
 
   // ——— new note ———
   const form = $<HTMLFormElement>('new-note-form');
+  const newTitle = $<HTMLInputElement>('new-note-title');
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);
     const title = String(data.get('title') ?? '').trim();
-    if (!title) return;
+    if (!needsTitle(newTitle, title)) return;
     form.reset();
     void run(() => notes.create({ title, body: String(data.get('body') ?? '') }));
   });
 
   // ——— notes ———
+  // Rows are kept per note and replaced only when what they show changes, so a change elsewhere
+  // (a pull, another tab, the outbox) neither moves the keyboard focus nor disturbs an edit.
   const editing = signal<string | null>(null);
-  // What is typed in the edit form survives a re-render (e.g. a change arriving from another tab).
-  const draft = { title: '', body: '' };
+  let editor: HTMLElement | null = null; // the edit form of the note being edited, while it is
+  let rendered = new Map<string, { key: string; node: HTMLElement }>();
   const list = $('notes-list');
   bindAttr($('empty'), 'hidden', () => notes.notes.value.length > 0);
   effect(() => {
     // The id being edited may have been a temporary one that the server's id replaced since.
     const editId = editing.value === null ? null : notes.resolve(editing.value);
-    list.replaceChildren(
-      ...notes.notes.value.map((note) =>
-        note.id === editId && note.state !== 'deleting' ? editRow(note) : noteRow(note),
-      ),
-    );
+    const next = new Map<string, { key: string; node: HTMLElement }>();
+    for (const note of notes.notes.value) {
+      const edited = note.id === editId && note.state !== 'deleting' && editor !== null;
+      const key = edited ? 'editing' : JSON.stringify([note.state, note.title, note.body]);
+      let entry = rendered.get(note.id);
+      if (entry?.key !== key) {
+        const node = edited && editor ? editor : noteRow(note);
+        if (entry) keepFocus(entry.node, node);
+        entry = { key, node };
+      }
+      entry.node.dataset.key = note.id;
+      next.set(note.id, entry);
+    }
+    for (const [id, { node }] of rendered) if (next.get(id)?.node !== node) node.remove();
+    // In order, moving only the rows that are out of place (a moved row loses the focus).
+    let cursor = list.firstElementChild;
+    for (const { node } of next.values()) {
+      if (node === cursor) cursor = cursor.nextElementSibling;
+      else list.insertBefore(node, cursor);
+    }
+    rendered = next;
   });
 
   function noteRow(note: NoteRow): HTMLElement {
@@ -115,40 +136,52 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     );
     if (note.state === 'deleting') return row; // nothing left to do with it here
     row.append(
-      button('Edit', 'edit-note', () => {
-        Object.assign(draft, { title: note.title, body: note.body });
-        editing.value = note.id;
-      }),
-      button('Delete', 'delete-note', () => run(() => notes.remove(note.id))),
+      button('Edit', 'edit-note', () => startEditing(note), `Edit “${note.title}”`),
+      button('Delete', 'delete-note', () => run(() => notes.remove(note.id)), `Delete “${note.title}”`),
     );
     return row;
   }
 
-  function editRow(note: NoteRow): HTMLElement {
+  /** The edit form: Enter (in the title) saves, Escape cancels; only the fields changed are sent. */
+  function startEditing(note: NoteRow): void {
+    const before = { title: note.title, body: note.body };
+    const form = element('form', { class: 'edit-form', 'aria-label': `Edit “${note.title}”` });
+    const title = element('input', {
+      'data-testid': 'edit-title',
+      'aria-label': 'Title',
+      value: note.title,
+      maxlength: '200',
+      required: '',
+    });
+    const body = element('textarea', { 'data-testid': 'edit-body', 'aria-label': 'Note' }, note.body);
+    const stop = () => {
+      const id = editing.value === null ? note.id : notes.resolve(editing.value);
+      editor = null;
+      editing.value = null;
+      list.querySelector<HTMLElement>(`[data-key="${CSS.escape(id)}"] [data-testid="edit-note"]`)?.focus();
+    };
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const fields = { title: title.value.trim(), body: body.value };
+      if (!needsTitle(title, fields.title)) return;
+      // A patch of what was changed here: a field another device changed meanwhile is left to it.
+      const patch: Partial<typeof fields> = {};
+      if (fields.title !== before.title) patch.title = fields.title;
+      if (fields.body !== before.body) patch.body = fields.body;
+      const id = editing.value ?? note.id;
+      stop();
+      if (Object.keys(patch).length > 0) void run(() => notes.update(id, patch));
+    });
+    form.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') stop();
+    });
+    const save = element('button', { type: 'submit', 'data-testid': 'save-note' }, 'Save');
+    form.append(title, body, save, button('Cancel', 'cancel-edit', stop));
     const row = element('li', { class: 'note editing', 'data-testid': 'note', 'data-key': note.id });
-    const title = element('input', { 'data-testid': 'edit-title', value: draft.title, maxlength: '200' });
-    const body = element('textarea', { 'data-testid': 'edit-body' }, draft.body);
-    title.addEventListener('input', () => {
-      draft.title = title.value;
-    });
-    body.addEventListener('input', () => {
-      draft.body = body.value;
-    });
-    row.append(
-      title,
-      body,
-      button('Save', 'save-note', () => {
-        editing.value = null;
-        return run(() =>
-          notes.update(note.id, { title: title.value.trim() || note.title, body: body.value }),
-        );
-      }),
-      button('Cancel', 'cancel-edit', () => {
-        editing.value = null;
-      }),
-    );
-    queueMicrotask(() => title.focus());
-    return row;
+    row.append(form);
+    editor = row;
+    editing.value = note.id;
+    title.focus();
   }
 
   // ——— refused changes ———
@@ -161,8 +194,13 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
         row.append(
           element('span', { class: 'label' }, change.label),
           element('span', { class: 'reason' }, change.reason),
-          button('Retry', 'retry-op', () => run(() => notes.retry(change.id))),
-          button('Discard', 'discard-op', () => run(() => notes.discard(change.id))),
+          button('Retry', 'retry-op', () => run(() => notes.retry(change.id)), `Retry: ${change.label}`),
+          button(
+            'Discard',
+            'discard-op',
+            () => run(() => notes.discard(change.id)),
+            `Discard: ${change.label}`,
+          ),
         );
         return row;
       }),
@@ -204,8 +242,40 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function button(label: string, testId: string, onClick: () => unknown): HTMLButtonElement {
-  const node = element('button', { type: 'button', 'data-testid': testId }, label);
+/** A title of only spaces is no title: say so where the user typed it. */
+function needsTitle(input: HTMLInputElement, title: string): boolean {
+  input.setCustomValidity(title ? '' : 'A note needs a title.');
+  if (!title) {
+    input.reportValidity();
+    input.addEventListener('input', () => input.setCustomValidity(''), { once: true });
+  }
+  return title !== '';
+}
+
+/** When a row is replaced, the control that had the focus in it passes it to its counterpart. */
+function keepFocus(from: HTMLElement, to: HTMLElement): void {
+  const focused = from.ownerDocument.activeElement;
+  if (!(focused instanceof HTMLElement) || !from.contains(focused) || from === to) return;
+  const testId = focused.dataset.testid;
+  // After the caller has put the new row in place.
+  queueMicrotask(() => to.querySelector<HTMLElement>(`[data-testid="${testId}"]`)?.focus());
+}
+
+function button(
+  label: string,
+  testId: string,
+  onClick: () => unknown,
+  ariaLabel?: string,
+): HTMLButtonElement {
+  const node = element(
+    'button',
+    {
+      type: 'button',
+      'data-testid': testId,
+      ...(ariaLabel ? { 'aria-label': ariaLabel } : {}),
+    },
+    label,
+  );
   node.addEventListener('click', () => void onClick());
   return node;
 }
