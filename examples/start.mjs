@@ -28,7 +28,14 @@ let server;
 try {
   server = await createServer(options);
 } catch (error) {
-  console.error(`The server could not start: ${error instanceof Error ? error.message : error}`);
+  if (/** @type {{ code?: unknown }} */ (error)?.code === 'EADDRINUSE') {
+    console.error(
+      `Port ${options.port} on ${options.host} is already in use (another \`npm start\`?). ` +
+        'Stop that one, or pick another port: PORT=8080 npm start (PORT=0 for any free port).',
+    );
+  } else {
+    console.error(`The server could not start: ${error instanceof Error ? error.message : error}`);
+  }
   process.exit(1);
 }
 let stopping = false;

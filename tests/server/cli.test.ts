@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { tempDir } from './helpers.js';
 
 const SERVER = fileURLToPath(new URL('../../examples/server/server.mjs', import.meta.url));
+const START = fileURLToPath(new URL('../../examples/start.mjs', import.meta.url));
 
 function start(env: Record<string, string>): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, [SERVER], { env: { ...process.env, ...env }, stdio: 'pipe' });
@@ -73,4 +75,25 @@ describe('node examples/server/server.mjs', () => {
     expect(await exitCode(child)).toBe(1);
     expect(stderr).toMatch(/could not start: .*port/);
   });
+});
+
+describe('npm start (examples/start.mjs)', () => {
+  it('says plainly when its port is taken, and how to pick another', async () => {
+    const holder = createServer();
+    await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', listening));
+    onTestFinished(() => new Promise<void>((closed) => holder.close(() => closed())));
+    const { port } = holder.address() as AddressInfo;
+    const child = spawn(process.execPath, [START], {
+      env: { ...process.env, PORT: String(port), DATA_FILE: ':memory:' },
+      stdio: 'pipe',
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    expect(await exitCode(child)).toBe(1);
+    // Before: "The server could not start: listen EADDRINUSE: address already in use …".
+    expect(stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+    expect(stderr).toContain('PORT=0 for any free port');
+  }, 30_000);
 });
