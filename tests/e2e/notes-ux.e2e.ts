@@ -113,6 +113,12 @@ test('editing by keyboard while changes arrive: focus stays put, only the change
   await page.getByTestId('edit-title').waitFor({ state: 'detached', timeout: 5_000 });
   expect(await page.getByTestId('pending-count').textContent()).toBe('0');
   expect((await serverLog(harness)).length).toBe(log.length);
+
+  // Delete from the keyboard: the focus moves on to the next note (before: back to the page).
+  await page.getByRole('button', { name: 'Delete “Other”' }).press('Enter');
+  await expect
+    .poll(() => focused(page), { timeout: 5_000, message: "the focus on the next note's Edit" })
+    .toBe('Edit “Shared (elsewhere) + mine”');
 });
 
 test('long titles wrap, and the status, problems and notices are announced', async () => {

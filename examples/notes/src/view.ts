@@ -137,9 +137,23 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     if (note.state === 'deleting') return row; // nothing left to do with it here
     row.append(
       button('Edit', 'edit-note', () => startEditing(note), `Edit “${note.title}”`),
-      button('Delete', 'delete-note', () => run(() => notes.remove(note.id)), `Delete “${note.title}”`),
+      button('Delete', 'delete-note', () => remove(row, note.id), `Delete “${note.title}”`),
     );
     return row;
+  }
+
+  /** Delete a note; the keyboard focus moves on to the next note (or the one before, or the form). */
+  async function remove(row: HTMLElement, id: string): Promise<void> {
+    const rows = [...list.children];
+    const at = rows.indexOf(row);
+    const others = [...rows.slice(at + 1), ...rows.slice(0, at).reverse()];
+    const keys = others.map((other) => (other as HTMLElement).dataset.key ?? '');
+    await run(() => notes.remove(id));
+    if (doc.activeElement !== doc.body && doc.activeElement !== null) return; // it stayed or moved on
+    const edit = (key: string) =>
+      list.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"] [data-testid="edit-note"]`);
+    const next = keys.map(edit).find((button) => button !== null);
+    (next ?? newTitle).focus();
   }
 
   /** The edit form: Enter (in the title) saves, Escape cancels; only the fields changed are sent. */
