@@ -31,6 +31,43 @@ function focused(page: Page): Promise<string> {
   });
 }
 
+/**
+ * The visible texts whose colour contrasts less than 4.5:1 with the background behind them (WCAG
+ * AA for normal-size text), as `text (ratio)`.
+ */
+function lowContrastTexts(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const rgb = (color: string) => (color.match(/[\d.]+/g) ?? []).map(Number);
+    const luminance = ([r = 0, g = 0, b = 0]: number[]) => {
+      const [R = 0, G = 0, B = 0] = [r, g, b].map((value) => {
+        const c = value / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const background = (element: Element | null): number[] => {
+      for (let at = element; at; at = at.parentElement) {
+        const color = rgb(getComputedStyle(at).backgroundColor);
+        if (color.length === 3 || (color[3] ?? 0) > 0) return color;
+      }
+      return [255, 255, 255];
+    };
+    const low: string[] = [];
+    for (const element of document.body.querySelectorAll('*')) {
+      const text = [...element.childNodes]
+        .filter((node) => node.nodeType === Node.TEXT_NODE)
+        .map((node) => node.textContent?.trim() ?? '')
+        .join('');
+      if (!text || !(element as HTMLElement).checkVisibility?.()) continue;
+      const fore = luminance(rgb(getComputedStyle(element).color));
+      const back = luminance(background(element));
+      const ratio = (Math.max(fore, back) + 0.05) / (Math.min(fore, back) + 0.05);
+      if (ratio < 4.5) low.push(`${text.slice(0, 30)} (${ratio.toFixed(2)})`);
+    }
+    return low;
+  });
+}
+
 /** Another device changes a note on the server (no clock, as curl would); then the tab pulls. */
 async function changeElsewhereAndPull(page: Page, id: string, fields: Record<string, string>) {
   const response = await fetch(`${harness.server.url}/api/notes/${id}`, {
@@ -87,10 +124,13 @@ test('editing by keyboard while changes arrive: focus stays put, only the change
 
   // Only the title was sent: the body changed elsewhere is kept. (Before: the edit sent the body
   // it had opened with, with a newer clock, and undid the other device's change.)
+  await expect
+    .poll(async () => (await serverLog(harness)).slice(logBefore).map((entry) => entry.body), {
+      timeout: 10_000,
+      message: 'the edit on the server',
+    })
+    .toStrictEqual([{ title: 'Shared (elsewhere) + mine' }]);
   const log = await serverLog(harness);
-  expect(log.slice(logBefore).map((entry) => entry.body)).toStrictEqual([
-    { title: 'Shared (elsewhere) + mine' },
-  ]);
   await expect
     .poll(() => rowsOnScreen(page), { timeout: 10_000, message: "the server's rows on screen" })
     .toStrictEqual(await serverRows(harness));
@@ -135,6 +175,7 @@ test('long titles wrap, and the status, problems and notices are announced', asy
 
   // Edit and Delete stay on the card and on the screen. (Before: the title pushed them off.)
   const row = noteRow(page, long);
+  await row.waitFor({ timeout: 5_000 });
   const card = await row.boundingBox();
   const viewport = page.viewportSize();
   if (!card || !viewport) throw new Error('no layout');
@@ -167,4 +208,14 @@ test('long titles wrap, and the status, problems and notices are announced', asy
   await setBrowserOffline(harness.context, true);
   await expect.poll(() => bar.connection.textContent(), { message: 'offline' }).toBe('Offline');
   await page.getByRole('status').filter({ hasText: "Can't reach the server" }).waitFor({ timeout: 5_000 });
+
+  // Every text on screen is readable (4.5:1), also the states of the notes: saved, saving…,
+  // deleting…. (Before: they were 3.3–3.7:1.)
+  await addNote(page, 'Saving offline');
+  await addNote(page, 'Deleting offline');
+  await page.getByRole('button', { name: 'Delete “Deleting offline”' }).click();
+  await expect
+    .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'all three states' })
+    .toStrictEqual(['deleting…', 'saving…', 'saved · n_1']);
+  expect(await lowContrastTexts(page)).toStrictEqual([]);
 });
