@@ -159,6 +159,24 @@ test('editing by keyboard while changes arrive: focus stays put, only the change
   await expect
     .poll(() => focused(page), { timeout: 5_000, message: "the focus on the next note's Edit" })
     .toBe('Edit “Shared (elsewhere) + mine”');
+
+  // The note being edited is deleted on another device: the form goes, and the app says why.
+  // (Before: the form and what was typed in it vanished without a word.)
+  await page.keyboard.press('Enter');
+  await page.getByTestId('edit-body').fill('a draft');
+  const deleted = await fetch(`${harness.server.url}/api/notes/${shared.id}`, { method: 'DELETE' });
+  expect(deleted.status).toBe(204);
+  await page.evaluate(() =>
+    (
+      globalThis as unknown as { fluxyNotes: { collection: { pull(): Promise<void> } } }
+    ).fluxyNotes.collection.pull(),
+  );
+  await page.getByTestId('edit-title').waitFor({ state: 'detached', timeout: 5_000 });
+  await expect
+    .poll(() => page.getByTestId('notice').textContent(), { timeout: 5_000, message: 'the notice' })
+    .toBe(
+      '“Shared (elsewhere) + mine” was deleted on another device while you were editing it; your edit was not saved.',
+    );
 });
 
 test('long titles wrap, and the status, problems and notices are announced', async () => {

@@ -87,6 +87,7 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
   // (a pull, another tab, the outbox) neither moves the keyboard focus nor disturbs an edit.
   const editing = signal<string | null>(null);
   let editor: HTMLElement | null = null; // the edit form of the note being edited, while it is
+  let edited: NoteRow | null = null; // that note as it was last shown
   let rendered = new Map<string, { key: string; node: HTMLElement }>();
   const list = $('notes-list');
   bindAttr($('empty'), 'hidden', () => notes.notes.value.length > 0);
@@ -94,12 +95,14 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     // The id being edited may have been a temporary one that the server's id replaced since.
     const editId = editing.value === null ? null : notes.resolve(editing.value);
     const next = new Map<string, { key: string; node: HTMLElement }>();
+    let editorShown = false;
     for (const note of notes.notes.value) {
-      const edited = note.id === editId && note.state !== 'deleting' && editor !== null;
-      const key = edited ? 'editing' : JSON.stringify([note.state, note.title, note.body]);
+      const isEdited = note.id === editId && note.state !== 'deleting' && editor !== null;
+      if (isEdited) [editorShown, edited] = [true, note];
+      const key = isEdited ? 'editing' : JSON.stringify([note.state, note.title, note.body]);
       let entry = rendered.get(note.id);
       if (entry?.key !== key) {
-        const node = edited && editor ? editor : noteRow(note);
+        const node = isEdited && editor ? editor : noteRow(note);
         if (entry) keepFocus(entry.node, node);
         entry = { key, node };
       }
@@ -114,6 +117,17 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
       else list.insertBefore(node, cursor);
     }
     rendered = next;
+    if (editor !== null && !editorShown) {
+      // The note went away while it was being edited: say so rather than drop the form silently.
+      // (A pending change of it that lost is reported by the controller's conflict notice.)
+      const lost = edited;
+      editor = null;
+      queueMicrotask(() => {
+        editing.value = null;
+        if (lost?.state === 'saved')
+          notes.notice.value = `“${lost.title}” was deleted on another device while you were editing it; your edit was not saved.`;
+      });
+    }
   });
 
   function noteRow(note: NoteRow): HTMLElement {
