@@ -41,10 +41,10 @@ export async function prepareBatch(
   maxBytes: number,
 ): Promise<PreparedBatch | undefined> {
   const firstWriting = [...writing].sort()[0];
-  // In order, so those after an earlier queue() that is still committing are the last ones.
+  // In order, up to an earlier queue() still committing, or an op being discarded (not sent).
   const ids = lists.pending
     .page(undefined, batch.max)
-    .filter((id) => firstWriting === undefined || id <= firstWriting);
+    .filter((id) => firstWriting === undefined || id < firstWriting);
   if (ids.length < 2) return undefined;
   // Read ahead together; the copies of those that do not go now are kept for the next batch.
   readAhead.prefetch(...ids);

@@ -415,10 +415,8 @@ export class SyncEngine {
 
   /** Drain now; joins a running flush. */
   flush(): Promise<FlushSummary> {
-    if (this.#disposed || !this.#deps.leader.isLeader.value) {
-      if (!this.#disposed) this.#channel.post({ type: 'flush' });
-      return Promise.resolve({ sent: 0, failed: 0, remaining: this.#lists.pending.length });
-    }
+    // Another tab sends: ask it to. (A flush that cannot send resolves at once, see #drain.)
+    if (!this.#disposed && !this.#deps.leader.isLeader.value) this.#channel.post({ type: 'flush' });
     this.#flushRun ??= this.#drain().finally(() => {
       this.#flushRun = undefined;
       this.#publish();
@@ -434,46 +432,45 @@ export class SyncEngine {
   /** Send the pending operations in order while sending is possible. */
   async #drain(): Promise<FlushSummary> {
     const summary: FlushSummary = { sent: 0, failed: 0, remaining: 0 };
-    if (!this.#canSend() || this.#lists.pending.length === 0) {
-      summary.remaining = this.#lists.pending.length;
-      return summary;
-    }
-    this.#flushing = true;
-    this.#progress = { total: this.#lists.pending.length, done: 0 };
-    this.#publish();
-    try {
-      while (this.#canSend()) {
-        // While the last one's removal commits, the next is the one after it.
-        const id = this.#lists.pending.page(this.#removing && this.#unsettled?.id, 1)[0];
-        if (id === undefined) break;
-        const earlier = [...this.#writing].filter(([writing]) => writing < id).map(([, write]) => write);
-        if (earlier.length > 0) {
-          // An earlier queue() is still committing: wait, so it is sent first.
-          await Promise.allSettled(earlier);
-          continue;
-        }
-        const step =
-          (this.#deps.batch && (await this.#sendBatch(this.#deps.batch, summary))) ||
-          (await this.#sendHead(id, summary));
-        this.#storageFailures = 0;
-        this.#publish();
-        if (step === 'stop') break;
-      }
-      await this.#removed();
-    } catch (error) {
-      // Storage failed under us (unavailable, full): keep the operation, report, retry later —
-      // with a backoff of its own that a server answer does not reset.
-      this.#deps.logger.error('flush stopped: storage failed', error);
-      this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
-      this.#wakeIn(this.#backoff(++this.#storageFailures));
-    } finally {
-      // Only after a failure elsewhere: its own failure leaves the answer in #unsettled.
-      await this.#removed().catch(() => undefined);
-      this.#flushing = false;
-      this.#readAhead.clear();
+    if (this.#canSend() && this.#lists.pending.length > 0) {
+      this.#flushing = true;
+      this.#progress = { total: this.#lists.pending.length, done: 0 };
       this.#publish();
-      summary.remaining = this.#lists.pending.length;
+      try {
+        while (this.#canSend()) {
+          // While the last one's removal commits, the next is the one after it.
+          const id = this.#lists.pending.page(this.#removing && this.#unsettled?.id, 1)[0];
+          if (id === undefined) break;
+          const earlier = [...this.#writing].filter(([writing]) => writing <= id).map(([, write]) => write);
+          if (earlier.length > 0) {
+            // An earlier queue() is still committing: wait, so it is sent first (or this op is
+            // being discarded: wait, so it is not sent).
+            await Promise.allSettled(earlier);
+            continue;
+          }
+          const step =
+            (this.#deps.batch && (await this.#sendBatch(this.#deps.batch, summary))) ||
+            (await this.#sendHead(id, summary));
+          this.#storageFailures = 0;
+          this.#publish();
+          if (step === 'stop') break;
+        }
+        await this.#removed();
+      } catch (error) {
+        // Storage failed under us (unavailable, full): keep the operation, report, retry later —
+        // with a backoff of its own that a server answer does not reset.
+        this.#deps.logger.error('flush stopped: storage failed', error);
+        this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
+        this.#wakeIn(this.#backoff(++this.#storageFailures));
+      } finally {
+        // Only after a failure elsewhere: its own failure leaves the answer in #unsettled.
+        await this.#removed().catch(() => undefined);
+        this.#flushing = false;
+        this.#readAhead.clear();
+        this.#publish();
+      }
     }
+    summary.remaining = this.#lists.pending.length;
     return summary;
   }
 
@@ -508,15 +505,7 @@ export class SyncEngine {
       return await this.#settle(record, unsettled.result, summary);
     }
     const now = this.#deps.now();
-    if (record.nextAttemptAt !== undefined && record.nextAttemptAt > now) {
-      this.#wakeIn(record.nextAttemptAt - now);
-      // Also after a restart: the head is waiting for its retry, and its stored error says why
-      // (unless it is shown waiting already: its error then may be a newer one, not stored).
-      const shown = this.#transientError;
-      if (record.lastError && !(shown?.id === id && shown.backoff))
-        this.#headWaits(record.lastError, id, true);
-      return 'stop';
-    }
+    if (this.#waitsForRetry(record, now)) return 'stop';
     // Temporary ids introduced in another tab may have been unknown when this op was queued
     // there; the create was read (and sent) before this op, so they are known now.
     // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
@@ -610,6 +599,8 @@ export class SyncEngine {
 
   /** Run one request and what its answer means as the step in flight (see {@link #settled}). */
   async #track(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
+    // One of them is being discarded (since it was read): not sent; the flush waits for the discard.
+    if (ids.some((id) => this.#writing.has(id))) return 'next';
     const controller = new AbortController();
     const step = run(controller.signal);
     this.#inFlight = { ids, controller, done: step.catch(() => undefined) };
@@ -1016,18 +1007,19 @@ export class SyncEngine {
 
   /**
    * Put a failed operation (or all of them) back in the queue, keeping its id; for a pending one
-   * waiting for its backoff, try now (see {@link QueueEdits.retry}), once its request in flight
-   * and its removal are done. A retry of every failed op also lifts a pause after a 401.
+   * waiting for its backoff, try now (see {@link QueueEdits.retry}) — with `id`, once its request
+   * in flight and its removal are done. A retry of every failed op also lifts a pause after a 401.
    */
   async retry(id?: string): Promise<number> {
     this.#assertAlive();
     const edits = await this.#queueEdits();
-    // The head's request and removal: it may be rewritten (woken), never after it was removed.
-    await this.#settled(id ?? this.#lists.pending.first());
+    // Not the head's request in flight (it may take timeoutMs): only a head still waiting for its
+    // retry time is woken (rewritten), never one being sent. An op named by `id`: its request and removal.
+    if (id) await this.#settled(id);
     const moved: string[] = [];
     let result: { count: number; woke: boolean };
     try {
-      result = await edits.retry(id, moved);
+      result = await edits.retry(id, moved, this.#deps.now());
     } finally {
       this.#forgetErrorsOf(moved);
     }
@@ -1043,15 +1035,25 @@ export class SyncEngine {
   async discard(id: string): Promise<boolean> {
     this.#assertAlive();
     const edits = await this.#queueEdits();
-    await this.#settled(id);
-    const wasHead = this.#lists.pending.first() === id;
-    const found = await edits.discard(id);
-    this.#forgetErrorsOf([id]);
-    // A head blocked by its backoff (e.g. Retry-After) no longer blocks: send the next one now.
-    if (wasHead && this.#lists.pending.first() !== id) this.#headRemoved();
-    this.#publish();
-    this.#collectTempIds();
-    return found;
+    const discarding = (async () => {
+      await this.#settled(id);
+      const wasHead = this.#lists.pending.first() === id;
+      const found = await edits.discard(id);
+      this.#forgetErrorsOf([id]);
+      // A head blocked by its backoff (e.g. Retry-After) no longer blocks: send the next one now.
+      if (wasHead && this.#lists.pending.first() !== id) this.#headRemoved();
+      return found;
+    })();
+    // Listed with the writes meanwhile: a flush that comes to this op waits for the discard instead
+    // of sending it (see #drain, #track) — after a Retry-After: 0, the head it waited for would go again.
+    this.#writing.set(id, discarding);
+    try {
+      return await discarding;
+    } finally {
+      this.#writing.delete(id);
+      this.#publish();
+      this.#collectTempIds();
+    }
   }
 
   /** Remove every pending and failed operation. Resolves with how many were removed. */
@@ -1212,12 +1214,24 @@ export class SyncEngine {
    */
   async #checkStoredWait(): Promise<void> {
     const head = this.#lists.pending.first();
-    if (head === undefined) return;
-    const record = await this.#readAhead.peek(head).catch(() => undefined);
-    const now = this.#deps.now();
-    if (record?.nextAttemptAt === undefined || record.nextAttemptAt <= now) return;
-    this.#wakeIn(record.nextAttemptAt - now);
-    if (record.lastError) this.#headWaits(record.lastError, head, true);
+    if (head !== undefined)
+      this.#waitsForRetry(await this.#readAhead.peek(head).catch(() => undefined), this.#deps.now());
+  }
+
+  /**
+   * True when the head `record` waits for its retry time: the flush wakes then. Also after a
+   * restart: its stored error says why (unless it is shown waiting already: its error then may be
+   * a newer one, not stored).
+   */
+  #waitsForRetry(record: OperationRecord | undefined, now: number): boolean {
+    const wait = (record?.nextAttemptAt ?? now) - now;
+    if (wait > 0) {
+      this.#wakeIn(wait);
+      const shown = this.#transientError;
+      if (record?.lastError && !(shown?.id === record.id && shown.backoff))
+        this.#headWaits(record.lastError, record.id, true);
+    }
+    return wait > 0;
   }
 
   #backgroundFailed(what: string, error: unknown): void {
@@ -1275,6 +1289,9 @@ export class SyncEngine {
         return;
       }
       case 'state':
+        // Another sender's state: shown by a tab that does not send. A sender ignores it (without
+        // Web Locks every tab sends: publishing would share its own, and tabs would echo forever).
+        if (this.#deps.leader.isLeader.peek()) return;
         this.#leaderState = message.state;
         this.#publish();
         return;

@@ -2,6 +2,7 @@ import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
+import { checkOptions } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
 import type { PluginContext } from '../../core/plugin.js';
@@ -328,6 +329,7 @@ export class SyncPlugin extends FluxyPlugin {
    * @example const off = sync.on('sent', ({ operation, response }) => reconcile(operation, response));
    */
   on<K extends keyof SyncEvents>(event: K, handler: (payload: SyncEvents[K]) => void): Unsubscribe {
+    this.throwIfDisposed('on');
     const known: ReadonlyArray<keyof SyncEvents> = ['sent', 'failed', 'retry', 'unauthorized', 'change'];
     if (!known.includes(event)) {
       throw invalidArgument(`sync.on(): unknown event "${String(event)}". Events: ${known.join(', ')}.`);
@@ -353,22 +355,20 @@ export class SyncPlugin extends FluxyPlugin {
    * });
    */
   handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
+    this.throwIfDisposed('handle');
     if (typeof kind !== 'string' || kind === '') {
       throw invalidArgument('sync.handle(kind, handlers): kind must be a non-empty string.');
     }
-    const given = handlers as unknown as Record<string, unknown> | null;
-    const valid =
-      given !== null &&
-      typeof given === 'object' &&
-      Object.keys(given).every((key) => key === 'sent' || key === 'failed') &&
-      (given.sent === undefined || typeof given.sent === 'function') &&
-      (given.failed === undefined || typeof given.failed === 'function') &&
-      (typeof given.sent === 'function' || typeof given.failed === 'function');
-    if (!valid) {
-      throw invalidArgument(
-        `sync.handle(kind, handlers): handlers must be { sent?(outcome), failed?(outcome) } with at least one of them, and no other keys (got keys ${JSON.stringify(given !== null && typeof given === 'object' ? Object.keys(given) : typeof given)}). An outcome waits in storage until a handler with its callback is registered.`,
+    const invalid = (problem: string) =>
+      invalidArgument(
+        `sync.handle(kind, handlers): handlers ${problem}: { sent?(outcome), failed?(outcome) } with at least one of them, and no other keys. An outcome waits in storage until a handler with its callback is registered.`,
       );
-    }
+    const { sent, failed } = checkOptions(handlers, ['sent', 'failed'], invalid);
+    if (
+      !(sent || failed) ||
+      [sent, failed].some((given) => given !== undefined && typeof given !== 'function')
+    )
+      throw invalid('must have sent or failed, each a function');
     const entry: [string, OutcomeHandlers, (() => void)?] = [kind, handlers];
     this.#handlers.add(entry);
     const engine = this.#engine;

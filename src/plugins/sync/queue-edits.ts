@@ -30,10 +30,15 @@ export class QueueEdits {
   /**
    * Put failed operations back in the queue (all, or the one with `id`), with their attempts
    * reset, keeping their id — and so their place in order and their Idempotency-Key. For a
-   * pending operation waiting for its backoff, retry now. Resolves with how many were moved or
-   * woken, and whether the head was woken; the ids moved are pushed to `moved` as they move.
+   * pending operation waiting for its backoff (its retry time after `now`: not one being sent),
+   * retry now. Resolves with how many were moved or woken, and whether the head was woken; the ids
+   * moved are pushed to `moved` as they move.
    */
-  async retry(id: string | undefined, moved: string[]): Promise<{ count: number; woke: boolean }> {
+  async retry(
+    id: string | undefined,
+    moved: string[],
+    now: number,
+  ): Promise<{ count: number; woke: boolean }> {
     const { outbox, readAhead, lists, loadTempIds } = this.#stores;
     let count = 0;
     let woke = false;
@@ -55,7 +60,7 @@ export class QueueEdits {
     const head = lists.pending.first();
     if (head !== undefined && (id === undefined || id === head)) {
       const record = await outbox.readOrStub('pending', head).catch(() => undefined);
-      if (record?.nextAttemptAt !== undefined && !record.unreadable) {
+      if (record && !record.unreadable && (record.nextAttemptAt ?? 0) > now) {
         const { nextAttemptAt: _next, ...rest } = record;
         await readAhead.write({ ...rest, rev: record.rev + 1 });
         woke = true;
