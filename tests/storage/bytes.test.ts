@@ -36,7 +36,8 @@ describe('base64 of records', () => {
     expect(fromBase64('QUI=')).toStrictEqual(new Uint8Array([65, 66]));
     expect(fromBase64('QUJ=')).toBeUndefined();
     expect(fromBase64('QUJD')).toStrictEqual(new Uint8Array([65, 66, 67]));
-    for (const bad of ['QQ=', 'Q===', 'QQ=A', 'QQ-_', 'Q Q=']) expect(fromBase64(bad), bad).toBeUndefined();
+    for (const bad of ['QQ=', 'QQ', 'Q===', 'QQ=A', 'QQ-_', 'Q Q=', 'QQ==\n', ' QQ==', 'QUJDé==='])
+      expect(fromBase64(bad), bad).toBeUndefined();
   });
 });
 

@@ -1,9 +1,5 @@
 // Byte encodings shared by both cipher engines, so both produce byte-identical records.
 
-// Linear-time (no repeated group: a group quantifier overflows the regex stack on multi-MB input);
-// the padding's place and the length are checked by fromBase64.
-const base64Text = /^[A-Za-z0-9+/]*={0,2}$/;
-
 /** Standard base64 with padding. @internal */
 export function toBase64(bytes: Uint8Array): string {
   // Native where there is one (Chromium, Firefox, Safari 18.2; not Node 20): a pulled page's
@@ -21,26 +17,20 @@ export function toBase64(bytes: Uint8Array): string {
 /** `Uint8Array.prototype.toBase64` (ES2026), not in TypeScript's library yet. */
 type Native = Uint8Array & { toBase64(): string };
 
-const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-/** Decodes canonical standard base64; `undefined` for anything else (so a record can be refused). @internal */
-export function fromBase64(text: string): Uint8Array | undefined {
-  if (text.length % 4 !== 0 || !base64Text.test(text)) return undefined;
+/**
+ * Decodes canonical standard base64; `undefined` for anything else, a value that is not a string
+ * included (so a record can be refused): `atob` also takes whitespace, missing padding and unused
+ * bits set, so the text must be the one `btoa` writes back — one byte string has one text form.
+ * @internal
+ */
+export function fromBase64(text: unknown): Uint8Array | undefined {
   let binary: string;
   try {
-    binary = atob(text);
+    binary = atob(text as string);
   } catch {
     return undefined;
   }
-  // Refuse non-canonical encodings (unused bits of the last character set), so one byte string
-  // has one text form.
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  if (
-    padding > 0 &&
-    (alphabet.indexOf(text.charAt(text.length - padding - 1)) & (padding === 2 ? 0x0f : 0x03)) !== 0
-  ) {
-    return undefined;
-  }
+  if (btoa(binary) !== text) return undefined;
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;

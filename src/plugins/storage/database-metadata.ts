@@ -2,7 +2,7 @@ import { fromBase64, randomBytes, toBase64 } from './bytes.js';
 import type { Cipher } from './cipher.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
 import { storageError } from './errors.js';
-import { recordVersion, refuseUnknownVersion } from './record-format.js';
+import { recordVersion, refuseUnversioned } from './record-format.js';
 import { deriveKeysFromSecret, expandRawKey, type RecordKeys } from './record-keys.js';
 import { SealedCodec } from './sealed-codec.js';
 import { reservedKeyPrefix } from './storage-keys.js';
@@ -39,6 +39,11 @@ export async function unlockDatabase(
   cipher: Cipher,
   credentials: Credentials,
 ): Promise<SealedCodec> {
+  const secret = credentials.kind === 'secret';
+  const deriveKeys = (salt: Uint8Array, iterations: number): Promise<RecordKeys> =>
+    secret
+      ? deriveKeysFromSecret(cipher, credentials.secret, salt, iterations)
+      : expandRawKey(cipher, credentials.key);
   const stored = await backend.getItem(metadataKey);
   if (stored === undefined) {
     if ((await backend.keys()).some((key) => !key.startsWith(reservedKeyPrefix))) {
@@ -48,47 +53,32 @@ export async function unlockDatabase(
       );
     }
     const salt = randomBytes(16);
-    const keys =
-      credentials.kind === 'secret'
-        ? await deriveKeysFromSecret(cipher, credentials.secret, salt, credentials.iterations)
-        : await expandRawKey(cipher, credentials.key);
-    const codec = new SealedCodec(cipher, keys);
-    const check = await codec.encode(keyCheckKey, JSON.stringify(keyCheckValue));
-    const metadata: Metadata =
-      credentials.kind === 'secret'
-        ? {
-            v: recordVersion,
-            kdf: 'pbkdf2-sha256',
-            iterations: credentials.iterations,
-            salt: toBase64(salt),
-            check,
-          }
-        : { v: recordVersion, kdf: 'raw', check };
+    const codec = new SealedCodec(cipher, await deriveKeys(salt, secret ? credentials.iterations : 0));
+    const metadata: Metadata = {
+      v: recordVersion,
+      ...(secret
+        ? { kdf: 'pbkdf2-sha256', iterations: credentials.iterations, salt: toBase64(salt) }
+        : { kdf: 'raw' }),
+      check: await codec.encode(keyCheckKey, JSON.stringify(keyCheckValue)),
+    } as Metadata;
     // Another tab or process may be creating the database at the same moment (without Web Locks:
     // Node, plain-http pages): only one insert can win, and the loser opens with the winner's salt.
     if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata)))
       return bindDatabase(backend, codec, true);
     return unlockDatabase(backend, cipher, credentials);
   }
-  const metadata = parseMetadata(
-    stored,
-    Math.max(maxStoredIterations, credentials.kind === 'secret' ? credentials.iterations : 0),
-  );
-  let keys: RecordKeys;
-  if (metadata.kdf === 'pbkdf2-sha256' && credentials.kind === 'secret') {
-    const salt = fromBase64(metadata.salt) ?? new Uint8Array(0);
-    keys = await deriveKeysFromSecret(cipher, credentials.secret, salt, metadata.iterations);
-  } else if (metadata.kdf === 'raw' && credentials.kind === 'key') {
-    keys = await expandRawKey(cipher, credentials.key);
-  } else {
+  const metadata = parseMetadata(stored, Math.max(maxStoredIterations, secret ? credentials.iterations : 0));
+  if ((metadata.kdf === 'raw') === secret) {
     throw storageError(
       'storage/wrong-secret',
-      metadata.kdf === 'raw'
+      secret
         ? 'This database was created with a raw `key`: open it with the same `key` option, not `secret`.'
         : 'This database was created with a `secret`: open it with the same `secret` option, not `key`.',
     );
   }
-  const codec = new SealedCodec(cipher, keys);
+  // (A raw key's metadata has neither: expandRawKey reads neither.)
+  const { salt, iterations } = metadata as { salt?: string; iterations: number };
+  const codec = new SealedCodec(cipher, await deriveKeys(fromBase64(salt) as Uint8Array, iterations));
   const verified = await codec.decode(keyCheckKey, metadata.check).then(
     (value) => value === keyCheckValue,
     () => false,
@@ -124,9 +114,7 @@ async function bindDatabase(
   let stored = await backend.getItem(bindingKey);
   if (stored === undefined) {
     const id = randomBytes(16);
-    const fresh = codec.bindTo({ id, acceptUnbound: false });
-    const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(fresh, created) };
-    await backend.insertIfAbsent(bindingKey, JSON.stringify(record));
+    await backend.insertIfAbsent(bindingKey, await bindingRecord(codec, id, created));
     stored = (await backend.getItem(bindingKey)) as string;
   }
   const { id, migrated } = await readBinding(codec, stored);
@@ -135,14 +123,17 @@ async function bindDatabase(
   if (migrated) return bound;
   // Only a database written by a build before the binding: loaded then, off the start-up path.
   await (await import('./binding-migration.js')).migrateRecords(backend, bound, reservedKeyPrefix);
-  const record = { v: recordVersion, db: toBase64(id), check: await sealBinding(bound, true) };
-  await backend.setItem(bindingKey, JSON.stringify(record));
+  await backend.setItem(bindingKey, await bindingRecord(codec, id, true));
   binding.acceptUnbound = false;
   return bound;
 }
 
-function sealBinding(bound: SealedCodec, migrated: boolean): Promise<string> {
-  return bound.encode(bindingKey, JSON.stringify({ check: bindingCheck, migrated }));
+/** The binding record of database `id`: `{ v: 1, db, check }`, `check` sealed with the id in its MAC. */
+async function bindingRecord(codec: SealedCodec, id: Uint8Array, migrated: boolean): Promise<string> {
+  const check = await codec
+    .bindTo({ id, acceptUnbound: false })
+    .encode(bindingKey, JSON.stringify({ check: bindingCheck, migrated }));
+  return JSON.stringify({ v: recordVersion, db: toBase64(id), check });
 }
 
 async function readBinding(
@@ -155,22 +146,16 @@ async function readBinding(
       'The database id record is corrupt or was altered: the encrypted data cannot be trusted. Restore the database from a backup or delete it.',
       cause,
     );
-  let record: unknown;
-  try {
-    record = JSON.parse(stored);
-  } catch (error) {
-    throw corrupt(error);
-  }
-  const { v, db, check } = (record ?? {}) as Record<string, unknown>;
-  refuseUnknownVersion(v, 'The database id record');
-  const id = typeof db === 'string' ? fromBase64(db) : undefined;
-  if (id?.length !== 16 || typeof check !== 'string') throw corrupt();
-  let content: unknown;
-  try {
-    content = await codec.bindTo({ id, acceptUnbound: false }).decode(bindingKey, check);
-  } catch (error) {
-    throw corrupt(error);
-  }
+  const { db, check } = refuseUnversioned(stored, 'The database id record');
+  const id = fromBase64(db);
+  if (id?.length !== 16) throw corrupt();
+  // (A `check` that is not a string fails to decode.)
+  const content = await codec
+    .bindTo({ id, acceptUnbound: false })
+    .decode(bindingKey, check)
+    .catch((error: unknown) => {
+      throw corrupt(error);
+    });
   const { check: marker, migrated } = (content ?? {}) as Record<string, unknown>;
   if (marker !== bindingCheck || typeof migrated !== 'boolean') throw corrupt();
   return { id, migrated };
@@ -187,40 +172,28 @@ export async function assertUnencrypted(backend: StorageBackend): Promise<void> 
 }
 
 function parseMetadata(stored: string, maxIterations: number): Metadata {
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(stored);
-  } catch {
-    metadata = undefined;
-  }
-  const corrupt = () =>
-    storageError(
+  const record = refuseUnversioned(stored, 'The database metadata record');
+  const { iterations, salt } = record;
+  if (
+    typeof record.check !== 'string' ||
+    (record.kdf !== 'raw' &&
+      (record.kdf !== 'pbkdf2-sha256' ||
+        !Number.isInteger(iterations) ||
+        (iterations as number) < 1 ||
+        fromBase64(salt)?.length !== 16))
+  ) {
+    throw storageError(
       'storage/tampered',
       'The database metadata (salt and key check) is corrupt: the encrypted data cannot be opened. Restore it from a backup or delete the database.',
     );
-  if (metadata === null || typeof metadata !== 'object') throw corrupt();
-  const record = metadata as Record<string, unknown>;
-  refuseUnknownVersion(record.v, 'The database metadata record');
-  if (typeof record.check !== 'string') throw corrupt();
-  // The record itself, once checked: a field it may have besides these is never read.
-  if (record.kdf === 'raw') return record as Metadata;
-  const { iterations, salt } = record;
-  if (
-    record.kdf !== 'pbkdf2-sha256' ||
-    typeof iterations !== 'number' ||
-    !Number.isInteger(iterations) ||
-    iterations < 1 ||
-    typeof salt !== 'string' ||
-    fromBase64(salt)?.length !== 16
-  ) {
-    throw corrupt();
   }
-  if (iterations > maxIterations) {
+  if (record.kdf !== 'raw' && (iterations as number) > maxIterations) {
     throw storageError(
       'storage/tampered',
       `The database metadata asks for ${iterations} PBKDF2 iterations, more than the ${maxIterations} accepted: it was altered, or the database was created with more — then pass that count as the \`iterations\` option. Nothing was derived, read or written.`,
     );
   }
+  // The record itself, once checked: a field it may have besides these is never read.
   return record as Metadata;
 }
 

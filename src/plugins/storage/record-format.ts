@@ -31,16 +31,10 @@ export function formatSealed(parts: SealedParts): string {
 /** Parses an encrypted record strictly; throws `storage/tampered` or `storage/unsupported-version`. @internal */
 export function parseSealed(stored: unknown, key: string): SealedParts {
   const record = parseObject(stored, key, ['v', 'iv', 'ct', 'mac'], [recordVersion, boundRecordVersion]);
-  const iv = typeof record.iv === 'string' ? fromBase64(record.iv) : undefined;
-  const ciphertext = typeof record.ct === 'string' ? fromBase64(record.ct) : undefined;
-  const mac = typeof record.mac === 'string' ? fromBase64(record.mac) : undefined;
-  if (
-    iv?.length !== 16 ||
-    mac?.length !== 32 ||
-    !ciphertext ||
-    ciphertext.length === 0 ||
-    ciphertext.length % 16 !== 0
-  ) {
+  const iv = fromBase64(record.iv);
+  const ciphertext = fromBase64(record.ct);
+  const mac = fromBase64(record.mac);
+  if (iv?.length !== 16 || mac?.length !== 32 || !ciphertext?.length || ciphertext.length % 16 !== 0) {
     throw invalidRecord(key, 'its IV, ciphertext or MAC is missing, malformed or truncated');
   }
   return { version: record.v as 1 | 2, iv, ciphertext, mac };
@@ -60,41 +54,50 @@ function parseObject(
   stored: unknown,
   key: string,
   fields: readonly string[],
-  versions: readonly number[] = [recordVersion],
+  versions?: readonly number[],
 ): Record<string, unknown> {
-  let record: unknown;
-  try {
-    record = typeof stored === 'string' ? JSON.parse(stored) : undefined;
-  } catch {
-    record = undefined;
-  }
-  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-    throw invalidRecord(key, 'it is not a Fluxy record');
-  }
-  const object = record as Record<string, unknown>;
-  if (!versions.includes(object.v as number)) refuseUnknownVersion(object.v, `the record under "${key}"`);
-  const names = Object.keys(object);
+  const record = refuseUnversioned(stored, `the record under "${key}"`, versions);
+  const names = Object.keys(record);
   if (names.length !== fields.length || !fields.every((field) => names.includes(field))) {
     throw invalidRecord(
       key,
       `its fields are ${JSON.stringify(names)} instead of ${JSON.stringify(fields)} (an encrypted record read without the secret, or the reverse?)`,
     );
   }
-  return object;
+  return record;
 }
 
-/** Throws unless `version` is the one this build reads (named `refuse…`: the production build drops the prose given as `what`). @internal */
-export function refuseUnknownVersion(version: unknown, what: string): void {
-  if (version === recordVersion) return;
+/**
+ * The JSON object stored as `stored`, once its format version `v` is one of `versions`. Throws
+ * `storage/unsupported-version` for another version, `storage/tampered` for anything without one
+ * (not a string, not JSON, not an object). Named `refuse…`: the production build drops the prose
+ * given as `what`, which names the record in the message. @internal
+ */
+export function refuseUnversioned(
+  stored: unknown,
+  what: string,
+  versions: readonly number[] = [recordVersion],
+): Record<string, unknown> {
+  let record: unknown;
+  try {
+    record = typeof stored === 'string' ? JSON.parse(stored) : undefined;
+  } catch {
+    // not JSON: refused below
+  }
+  const object = (
+    record !== null && typeof record === 'object' && !Array.isArray(record) ? record : {}
+  ) as Record<string, unknown>;
+  const version = object.v;
+  if (versions.includes(version as number)) return object;
   if (typeof version === 'number') {
     throw storageError(
       'storage/unsupported-version',
-      `${what} has format version ${version}, but this Fluxy reads version ${recordVersion}: upgrade Fluxy (or do not open data written by a newer version).`,
+      `${what} has format version ${version}, but this Fluxy reads version ${versions.join(' or ')}: upgrade Fluxy (or do not open data written by a newer version).`,
     );
   }
   throw storageError(
     'storage/tampered',
-    `${what} has no format version: it was not written by Fluxy or was altered.`,
+    `${what} is not a Fluxy record (not JSON, or without a format version): it was not written by Fluxy or was altered.`,
   );
 }
 

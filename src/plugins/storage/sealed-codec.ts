@@ -88,19 +88,12 @@ export class SealedCodec implements RecordCodec {
   /**
    * The stored form of a version-1 record under `key`, re-authenticated for this codec's database
    * (same IV and ciphertext, nothing decrypted); undefined when it is not an authentic version-1
-   * record (already migrated, or altered: then it stays as it is, and is refused when read).
+   * record that this codec reads (its binding accepts them while they are migrated) — already
+   * migrated, or altered: then it stays as it is, and is refused when read.
    */
   async migrate(key: string, stored: string): Promise<string | undefined> {
-    if (!this.#binding) return undefined;
-    let parts: SealedParts;
-    try {
-      parts = parseSealed(stored, key);
-    } catch {
-      return undefined;
-    }
-    if (parts.version !== recordVersion) return undefined;
-    const expected = await this.#mac(recordVersion, key, parts.iv, parts.ciphertext);
-    if (!equalInConstantTime(parts.mac, expected)) return undefined;
+    const parts = await this.#authenticated(key, stored).catch(() => undefined);
+    if (parts?.version !== recordVersion || !this.#binding) return undefined;
     const mac = await this.#mac(boundRecordVersion, key, parts.iv, parts.ciphertext);
     return formatSealed({ ...parts, version: boundRecordVersion, mac });
   }

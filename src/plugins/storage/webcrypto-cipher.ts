@@ -1,8 +1,6 @@
 import { utf8Encode } from './bytes.js';
 import type { Cipher } from './cipher.js';
 
-type KeyUse = 'aes' | 'hmac';
-
 /**
  * The {@link Cipher} over WebCrypto (`crypto.subtle`). Imported keys are cached per key buffer,
  * so a store that reuses its key bytes imports each key once. Byte arrays are handed over as they
@@ -15,7 +13,8 @@ type KeyUse = 'aes' | 'hmac';
 export class WebCryptoCipher implements Cipher {
   readonly engine = 'webcrypto' as const;
   readonly #subtle: SubtleCrypto;
-  readonly #keys = new WeakMap<Uint8Array, Map<KeyUse, Promise<CryptoKey>>>();
+  readonly #aesKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+  readonly #hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 
   constructor(subtle: SubtleCrypto) {
     this.#subtle = subtle;
@@ -43,44 +42,45 @@ export class WebCryptoCipher implements Cipher {
   }
 
   async hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-    const cryptoKey = await this.#importKey(key, 'hmac');
+    const cryptoKey = await this.#importKey(key, this.#hmacKeys, { name: 'HMAC', hash: 'SHA-256' }, ['sign']);
     return new Uint8Array(await this.#subtle.sign('HMAC', cryptoKey, data as BufferSource));
   }
 
-  async encryptAesCbc(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
-    const cryptoKey = await this.#importKey(key, 'aes');
-    const ciphertext = await this.#subtle.encrypt(
-      { name: 'AES-CBC', iv: iv as BufferSource },
-      cryptoKey,
-      plaintext as BufferSource,
-    );
-    return new Uint8Array(ciphertext);
+  encryptAesCbc(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
+    return this.#aes('encrypt', key, iv, plaintext);
   }
 
-  async decryptAesCbc(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
-    const cryptoKey = await this.#importKey(key, 'aes');
-    const plaintext = await this.#subtle.decrypt(
-      { name: 'AES-CBC', iv: iv as BufferSource },
-      cryptoKey,
-      ciphertext as BufferSource,
-    );
-    return new Uint8Array(plaintext);
+  decryptAesCbc(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
+    return this.#aes('decrypt', key, iv, ciphertext);
   }
 
-  #importKey(key: Uint8Array, use: KeyUse): Promise<CryptoKey> {
-    let byUse = this.#keys.get(key);
-    if (!byUse) {
-      byUse = new Map();
-      this.#keys.set(key, byUse);
-    }
-    let imported = byUse.get(use);
+  async #aes(
+    operation: 'encrypt' | 'decrypt',
+    key: Uint8Array,
+    iv: Uint8Array,
+    data: Uint8Array,
+  ): Promise<Uint8Array> {
+    const cryptoKey = await this.#importKey(key, this.#aesKeys, { name: 'AES-CBC' }, ['encrypt', 'decrypt']);
+    return new Uint8Array(
+      await this.#subtle[operation](
+        { name: 'AES-CBC', iv: iv as BufferSource },
+        cryptoKey,
+        data as BufferSource,
+      ),
+    );
+  }
+
+  /** `key` imported once for one use (`cache`), however often it is used. */
+  #importKey(
+    key: Uint8Array,
+    cache: WeakMap<Uint8Array, Promise<CryptoKey>>,
+    algorithm: AlgorithmIdentifier | HmacImportParams,
+    usages: KeyUsage[],
+  ): Promise<CryptoKey> {
+    let imported = cache.get(key);
     if (!imported) {
-      const raw = key as BufferSource;
-      imported =
-        use === 'aes'
-          ? this.#subtle.importKey('raw', raw, { name: 'AES-CBC' }, false, ['encrypt', 'decrypt'])
-          : this.#subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-      byUse.set(use, imported);
+      imported = this.#subtle.importKey('raw', key as BufferSource, algorithm, false, usages);
+      cache.set(key, imported);
     }
     return imported;
   }
