@@ -22,7 +22,6 @@ export const MANGLED = [
   // sync
   'deliver',
   'deliverStored',
-  'discardBody',
   'isAllowedOrigin',
   'isKnown',
   'isLeader',

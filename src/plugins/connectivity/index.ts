@@ -7,9 +7,10 @@ export type {
   ConnectivityMonitorOptions,
   ConnectivityOptions,
   MonitorEnvironment,
+  ProbeMethod,
+  ProbeOptions,
   Timers,
-} from './monitor-options.js';
-export type { ProbeMethod, ProbeOptions } from './options.js';
+} from './options.js';
 export { browserPlatform, type PlatformConnectivity } from './platform.js';
 export { ConnectivityPlugin } from './plugin.js';
 

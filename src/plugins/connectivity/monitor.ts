@@ -2,17 +2,18 @@ import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-co
 import { backoffDelay } from '../../core/backoff.js';
 import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
+import type { FetchFunction } from '../../core/platform-types.js';
 import {
   type ConnectivityDependencies,
   type ConnectivityMonitorOptions,
   checkEnvironment,
   isAbortSignal,
   type MonitorEnvironment,
+  type ResolvedProbe,
+  resolveProbeUrl,
   validateMonitorOptions,
-} from './monitor-options.js';
-import { type ResolvedProbe, resolveProbeUrl } from './options.js';
+} from './options.js';
 import type { PlatformConnectivity } from './platform.js';
-import { sendProbe } from './probe-request.js';
 
 /**
  * What last decided the value of `isOnline`:
@@ -22,10 +23,8 @@ import { sendProbe } from './probe-request.js';
  */
 export type ConnectivityReason = 'initial' | 'platform' | 'probe' | 'manual' | 'request-failure';
 
-interface Waiter {
-  resolve(): void;
-  reject(error: unknown): void;
-}
+/** A pending `waitForOnline()`: called without an error when online, with one to reject it. */
+type Waiter = (error?: unknown) => void;
 
 interface InFlightProbe {
   readonly promise: Promise<boolean>;
@@ -178,20 +177,13 @@ export class ConnectivityMonitor {
     if (this.#online.peek()) return Promise.resolve();
     if (this.#state === 'disposed') return Promise.reject(disposedError());
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => waiter.reject(abortReason(signal));
-      const settle = (): void => {
+      const onAbort = (): void => waiter(abortReason(signal));
+      // (An error is never undefined: an abort reason falls back to connectivity/aborted.)
+      const waiter: Waiter = (error) => {
         this.#waiters.delete(waiter);
         signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        resolve: () => {
-          settle();
-          resolve();
-        },
-        reject: (error) => {
-          settle();
-          reject(error);
-        },
+        if (error === undefined) resolve();
+        else reject(error);
       };
       this.#waiters.add(waiter);
       signal?.addEventListener('abort', onAbort);
@@ -206,7 +198,7 @@ export class ConnectivityMonitor {
     this.#unsubscribePlatform?.();
     this.#unsubscribePlatform = undefined;
     const error = disposedError();
-    for (const waiter of [...this.#waiters]) waiter.reject(error);
+    for (const waiter of [...this.#waiters]) waiter(error);
   }
 
   #onPlatform(online: boolean): void {
@@ -226,7 +218,7 @@ export class ConnectivityMonitor {
     const changed = this.#online.peek() !== online;
     // Told first (they resume a tick later, once isOnline is set): an app effect that throws
     // below must not leave them waiting for good.
-    if (online && changed) for (const waiter of [...this.#waiters]) waiter.resolve();
+    if (online && changed) for (const waiter of [...this.#waiters]) waiter();
     batch(() => {
       this.#reason.value = reason;
       if (!changed) return;
@@ -241,8 +233,23 @@ export class ConnectivityMonitor {
     if (!probe || this.#state !== 'started') return Promise.resolve(this.#online.peek());
     this.#clearRetry();
     const epoch = this.#epoch;
-    const request = sendProbe(this.#probeUrl, probe, this.#deps.fetch, this.#deps.timers);
-    const promise = request.answered.then((ok) => {
+    const { fetch, timers } = this.#deps;
+    const controller = new AbortController();
+    let stop!: () => void;
+    // Settled by the answer, the timeout or stop(), whichever comes first: a fetch that ignores
+    // its abort signal cannot hold the probe.
+    const promise: Promise<boolean> = new Promise<boolean>((resolve) => {
+      const timeout = timers.setTimeout(() => stop(), probe.timeoutMs);
+      const finish = (ok: boolean): void => {
+        timers.clearTimeout(timeout);
+        resolve(ok);
+      };
+      stop = () => {
+        finish(false);
+        controller.abort(new FluxyError('connectivity/aborted', 'The connectivity probe was stopped.'));
+      };
+      answers(this.#probeUrl, probe.method, fetch, controller.signal).then(finish);
+    }).then((ok) => {
       if (this.#inFlight?.promise === promise) this.#inFlight = undefined;
       if (epoch !== this.#epoch) return this.#online.peek();
       if (ok) this.#failedProbes = 0;
@@ -256,7 +263,7 @@ export class ConnectivityMonitor {
       if (!ok) this.#scheduleRetry(probe);
       return ok;
     });
-    this.#inFlight = { promise, stop: request.stop };
+    this.#inFlight = { promise, stop };
     return promise;
   }
 
@@ -290,6 +297,30 @@ export class ConnectivityMonitor {
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
     inFlight?.stop();
+  }
+}
+
+/**
+ * One probe request: true when any HTTP response arrives (its body is discarded, the status is all
+ * a probe needs), false on a network error or an abort. Never rejects.
+ */
+async function answers(
+  url: string,
+  method: string,
+  fetch: FetchFunction,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    const response = await fetch(url, { method, signal, cache: 'no-store' });
+    // Free the connection. (A locked or consumed body needs no cancelling.)
+    try {
+      (response as { body?: { cancel?: () => Promise<void> } } | null | undefined)?.body
+        ?.cancel?.()
+        .catch(() => {});
+    } catch {}
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,8 @@
+import { invalidArgument } from '../../core/errors.js';
 import { checkOptions, describeInput } from '../../core/input-checks.js';
+import type { FetchFunction } from '../../core/platform-types.js';
 import { invalidProbe } from './errors.js';
+import type { PlatformConnectivity } from './platform.js';
 
 /** The HTTP methods a probe may use. */
 export type ProbeMethod = 'HEAD' | 'GET';
@@ -49,6 +52,72 @@ export const PROBE_DEFAULTS: Readonly<Omit<ResolvedProbe, 'url'>> = Object.freez
   method: 'HEAD',
 });
 
+/**
+ * Timer functions, injectable so tests (and odd runtimes) control time. They are called as
+ * plain functions, not as methods, so `{ setTimeout, clearTimeout }` taken from a browser's
+ * global works (a method call on another object would throw "Illegal invocation").
+ *
+ * @example new ConnectivityMonitor({ timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout } });
+ */
+export interface Timers {
+  /** Run `callback` after `ms` milliseconds; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancel a timer started by `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/**
+ * Options of the {@link ConnectivityPlugin}.
+ *
+ * @example
+ * new ConnectivityPlugin({ probe: { url: '/api/health' }, initial: false });
+ */
+export interface ConnectivityOptions {
+  /** Ask the network with a request instead of trusting `navigator.onLine`. @default undefined (no probe) */
+  probe?: ProbeOptions;
+  /**
+   * The value of `isOnline` until something knows better: the platform at init when there is no
+   * probe, the first probe answer when there is one.
+   * @default `false` with a probe (online means the probe answered), `true` without one
+   */
+  initial?: boolean;
+  /** The fetch the probe uses, looked up when a probe runs. @default globalThis.fetch */
+  fetch?: FetchFunction;
+}
+
+/**
+ * Options of a {@link ConnectivityMonitor}: the plugin's options plus the dependencies a test or
+ * an unusual runtime may inject.
+ *
+ * @example
+ * new ConnectivityMonitor({ probe: { url: 'http://127.0.0.1:8080/' }, timers: fakeTimers, random: () => 0.5 });
+ */
+export interface ConnectivityMonitorOptions extends ConnectivityOptions {
+  /** Timer functions, looked up at each call by default (so fake timers apply). @default globalThis.setTimeout/clearTimeout */
+  timers?: Timers;
+  /** Randomness for the backoff jitter, in [0, 1). @default Math.random */
+  random?: () => number;
+  /** The clock behind `lastChangedAt`. @default Date.now */
+  now?: () => number;
+  /**
+   * Where an error thrown by what a background probe set off goes (an app's effect on `isOnline`
+   * that throws): reported here, never an unhandled rejection. The plugin logs it.
+   * @default console.error
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** The injected dependencies with their defaults applied, and the probe. @internal */
+export interface ConnectivityDependencies {
+  /** The validated probe with its defaults (its URL may still be relative). */
+  readonly probe: ResolvedProbe | undefined;
+  readonly fetch: FetchFunction;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly now: () => number;
+  readonly onError: (error: unknown) => void;
+}
+
 // setTimeout fires at once for delays above 2^31 - 1 ms, so longer durations are refused; below
 // 1 ms, a backoff would round its delays to 0 and probe in a tight loop.
 const MIN_DELAY_MS = 1;
@@ -56,6 +125,72 @@ const MAX_DELAY_MS = 2_147_483_647;
 const PROBE_KEYS = ['url', 'intervalMs', 'maxIntervalMs', 'timeoutMs', 'method'];
 // Only used to tell a relative URL from an unparsable one; never requested.
 const PLACEHOLDER_BASE = 'http://relative.invalid/';
+
+/** The option names of {@link ConnectivityOptions}. @internal */
+export const PLUGIN_OPTION_KEYS: readonly string[] = ['probe', 'initial', 'fetch'];
+/** The type of each option of a monitor but `probe` and `timers` (checked on their own). */
+const OPTION_TYPES = {
+  initial: 'boolean',
+  fetch: 'function',
+  random: 'function',
+  now: 'function',
+  onError: 'function',
+};
+const MONITOR_OPTION_KEYS: readonly string[] = [...PLUGIN_OPTION_KEYS, 'timers', 'random', 'now', 'onError'];
+
+// Every default looks the global up when called, never at import or construction.
+const defaultTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as Parameters<typeof clearTimeout>[0]),
+};
+const defaultFetch: FetchFunction = (url, init) => fetch(url, init);
+
+/**
+ * `fn` called as a plain function, not as a method: `window.fetch` or `setTimeout` called as a
+ * method of another object throws "Illegal invocation" in browsers.
+ */
+function plainCall<F extends (...args: never[]) => unknown>(fn: F): F {
+  return ((...args: Parameters<F>) => fn(...args)) as F;
+}
+
+/**
+ * Validates every option of a monitor (throws `invalid-argument` or `connectivity/invalid-probe`)
+ * and returns its dependencies with defaults. @internal
+ */
+export function validateMonitorOptions(options: unknown): ConnectivityDependencies {
+  const given = checkOptions(options, MONITOR_OPTION_KEYS, (problem) =>
+    invalidArgument(`new ConnectivityMonitor: options ${problem}, e.g. { probe: { url: '/health' } }.`),
+  );
+  const probe = normalizeProbe(given.probe);
+  for (const [key, type] of Object.entries(OPTION_TYPES)) {
+    if (given[key] !== undefined && typeof given[key] !== type) {
+      throw invalidArgument(
+        `new ConnectivityMonitor: ${key} must be ${type === 'boolean' ? 'true or false' : 'a function'}, got ${describeInput(given[key])}.`,
+      );
+    }
+  }
+  const timers = given.timers as Partial<Timers> | null | undefined;
+  if (
+    timers !== undefined &&
+    (timers === null || typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')
+  ) {
+    throw invalidArgument(
+      `new ConnectivityMonitor: timers must have setTimeout(callback, ms) and clearTimeout(handle).`,
+    );
+  }
+  const { setTimeout: set, clearTimeout: clear } = (timers as Timers | undefined) ?? defaultTimers;
+  return {
+    probe,
+    fetch: plainCall((given.fetch as FetchFunction | undefined) ?? defaultFetch),
+    timers: { setTimeout: plainCall(set), clearTimeout: plainCall(clear) },
+    random: plainCall((given.random as (() => number) | undefined) ?? Math.random),
+    now: plainCall((given.now as (() => number) | undefined) ?? Date.now),
+    onError: plainCall(
+      (given.onError as ((error: unknown) => void) | undefined) ??
+        ((error: unknown) => console.error('fluxy/connectivity: a handler of a probe answer threw', error)),
+    ),
+  };
+}
 
 /** Validates `probe` and applies the defaults; the URL may still be relative. @internal */
 export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {
@@ -70,8 +205,8 @@ export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {
     );
   }
   // A relative URL is checked against a placeholder here, and resolved against the page at start.
-  const parsed = parseHttpUrl(url, PLACEHOLDER_BASE);
-  const resolved = { ...PROBE_DEFAULTS, url: isAbsolute(url) ? parsed.href : url };
+  resolveProbeUrl(url, PLACEHOLDER_BASE);
+  const resolved = { ...PROBE_DEFAULTS, url };
   for (const key of ['intervalMs', 'maxIntervalMs', 'timeoutMs'] as const) {
     const value =
       given[key] ??
@@ -98,38 +233,57 @@ export function normalizeProbe(probe: unknown): ResolvedProbe | undefined {
 }
 
 /**
- * Makes a probe URL absolute: relative URLs are resolved against `baseUrl` (`location.href` in
- * browsers); without a base they are refused. Throws `connectivity/invalid-probe`. @internal
+ * The probe URL made absolute: a relative one resolved against `baseUrl` (`location.href` in
+ * browsers; without a base it is refused), an absolute one normalised. Throws
+ * `connectivity/invalid-probe` unless that gives an http(s) URL. @internal
  */
 export function resolveProbeUrl(url: string, baseUrl: string | undefined): string {
-  if (isAbsolute(url)) return url;
-  if (baseUrl === undefined) {
-    throw invalidProbe(
-      `probe.url "${url}" is relative and there is no page location to resolve it against (Node?): use an absolute http(s) URL.`,
-    );
-  }
-  return parseHttpUrl(url, baseUrl).href;
-}
-
-/** `url` resolved against `base`, if that gives an http(s) URL; else throws `connectivity/invalid-probe`. */
-function parseHttpUrl(url: string, base: string): URL {
   let parsed: URL | undefined;
   try {
-    parsed = new URL(url, base);
+    parsed = new URL(url, baseUrl);
   } catch {}
   if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
     throw invalidProbe(
-      `probe.url "${url}" ${parsed ? `resolves to "${parsed.href}", which is not http(s)` : 'is not a valid URL'}: use an absolute http(s) URL.`,
+      `probe.url "${url}" ${parsed ? `resolves to "${parsed.href}", which is not http(s)` : baseUrl === undefined ? 'is relative (or not a valid URL) and there is no page location to resolve it against (Node?)' : 'is not a valid URL'}: use an absolute http(s) URL.`,
     );
   }
-  return parsed;
+  return parsed.href;
 }
 
-function isAbsolute(url: string): boolean {
-  try {
-    new URL(url);
-    return true;
-  } catch {
-    return false;
+/** Where {@link ConnectivityMonitor.start} gets what only a running app knows. */
+export interface MonitorEnvironment {
+  /** The platform's network signal; none in Node. @default undefined */
+  platform?: PlatformConnectivity | undefined;
+  /** The base of a relative probe URL (`location.href` in browsers). @default undefined */
+  baseUrl?: string | undefined;
+}
+
+/** Throws `invalid-argument` for a malformed environment. @internal */
+export function checkEnvironment(environment: MonitorEnvironment): MonitorEnvironment {
+  if (environment === null || typeof environment !== 'object') {
+    throw invalidArgument('start(environment): environment must be an object such as { platform, baseUrl }.');
   }
+  const { platform, baseUrl } = environment;
+  if (
+    platform !== undefined &&
+    (platform === null || typeof platform.isOnline !== 'function' || typeof platform.subscribe !== 'function')
+  ) {
+    throw invalidArgument('start(environment): platform must have isOnline() and subscribe(listener).');
+  }
+  if (baseUrl !== undefined && typeof baseUrl !== 'string') {
+    throw invalidArgument('start(environment): baseUrl must be a string such as location.href.');
+  }
+  return environment;
+}
+
+/** Whether `value` looks like an AbortSignal (any realm). @internal */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+  const candidate = value as Partial<AbortSignal> | null;
+  return (
+    typeof value === 'object' &&
+    candidate !== null &&
+    typeof candidate.aborted === 'boolean' &&
+    typeof candidate.addEventListener === 'function' &&
+    typeof candidate.removeEventListener === 'function'
+  );
 }

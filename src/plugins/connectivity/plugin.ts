@@ -5,7 +5,7 @@ import { checkOptions } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
-import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './monitor-options.js';
+import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './options.js';
 import { browserPlatform } from './platform.js';
 
 /**
