@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OperationIdGenerator, parseOperationId } from '../../src/plugins/sync/operation-id.js';
-import { classify, parseRetryAfter } from '../../src/plugins/sync/transport.js';
+import { parseRetryAfter } from '../../src/plugins/sync/queue-edits.js';
+import { classify } from '../../src/plugins/sync/transport.js';
 
 describe('classify', () => {
   it.each([

@@ -38,7 +38,6 @@ import {
   type NoAnswer,
   noAnswerError,
   originRefusedError,
-  parseRetryAfter,
   redirectError,
   type SendResult,
   sendOperation,
@@ -780,8 +779,16 @@ export class SyncEngine {
       summary.failed++;
       return 'next';
     }
-    // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back.
-    const retryAfter = parseRetryAfter(retryAfterHeader, now, this.#deps.retry.maxRetryAfterMs);
+    // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back: read by
+    // queue-edits.ts, loaded now (off the start-up path; if it cannot load, the backoff decides).
+    const retryAfter =
+      retryAfterHeader === null
+        ? undefined
+        : (await import('./queue-edits.js').catch(() => undefined))?.parseRetryAfter(
+            retryAfterHeader,
+            now,
+            this.#deps.retry.maxRetryAfterMs,
+          );
     const delay = retryAfter ?? this.#backoff(attempts);
     const updated: OperationRecord = {
       ...record,

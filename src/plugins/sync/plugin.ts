@@ -2,7 +2,7 @@ import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
-import { checkOptions } from '../../core/input-checks.js';
+import { checkOptions, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
 import type { PluginContext } from '../../core/plugin.js';
@@ -294,17 +294,13 @@ export class SyncPlugin extends FluxyPlugin {
    * for a pending one waiting for its backoff, try now. Resolves with how many were affected.
    */
   async retry(id?: string): Promise<number> {
-    if (id !== undefined && typeof id !== 'string') {
-      throw invalidArgument(`sync.retry(id): id must be an operation id string (got ${typeof id}).`);
-    }
+    if (id !== undefined) checkId(id, 'retry');
     return (await this.#ready()).retry(id);
   }
 
   /** Remove an operation for good. Resolves false when it was no longer queued (e.g. already sent). */
   async discard(id: string): Promise<boolean> {
-    if (typeof id !== 'string' || id === '') {
-      throw invalidArgument(`sync.discard(id): id must be an operation id string (got ${typeof id}).`);
-    }
+    checkId(id, 'discard');
     return (await this.#ready()).discard(id);
   }
 
@@ -396,5 +392,12 @@ export class SyncPlugin extends FluxyPlugin {
     const engine = this.#engine;
     if (!engine) throw new FluxyError('app/disposed', 'The sync plugin was disposed: create a new app.');
     return engine;
+  }
+}
+
+/** The id `retry(id)` and `discard(id)` take: a non-empty string (an operation's id). */
+function checkId(id: unknown, method: 'retry' | 'discard'): void {
+  if (typeof id !== 'string' || id === '') {
+    throw invalidArgument(`sync.${method}(id): id must be a non-empty string (got ${describeInput(id)}).`);
   }
 }

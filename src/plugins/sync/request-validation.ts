@@ -204,10 +204,11 @@ function checkMethod(method: unknown): HttpMethod {
 }
 
 function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
-  if (typeof url !== 'string' || url.trim() === '') {
+  // (Spaces around it would be sent encoded, `' /a'` as `/%20/a`: a mistake, not a path.)
+  if (typeof url !== 'string' || url === '' || url.trim() !== url) {
     throw refuse(
       'sync/invalid-url',
-      `queue(method, url): url must be a non-empty string such as "/api/notes" (got ${describeInput(url)}).`,
+      `queue(method, url): url must be a non-empty string without spaces around it, such as "/api/notes" (got ${describeInput(url)}).`,
     );
   }
   if (utf8Length(url) > maxUrlBytes) {

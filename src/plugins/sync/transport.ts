@@ -4,7 +4,8 @@ import type { Operation, OperationError } from './operation.js';
 import { checkHeaderRecord } from './request-validation.js';
 
 // One attempt, as the engine sees it: send the request (sendOperation), classify what came back
-// (classify), say the error it ends with (…Error), and read when to come back (parseRetryAfter).
+// (classify), say the error it ends with (…Error). (When to come back, parseRetryAfter, is in the
+// lazy queue-edits.ts: the engine needs it only when a retryable answer has a Retry-After.)
 // Pure or self-contained: the engine decides what to do and owns the timers.
 
 /**
@@ -360,71 +361,4 @@ function messageOf(error: unknown): string {
     return `${error.message}${code}`;
   }
   return String(error);
-}
-
-// ——— Retry-After ———
-
-/**
- * The delay a `Retry-After` header asks for, in ms: delta-seconds (`"120"`) or an HTTP date in any
- * of the three forms RFC 9110 §5.6.7 says recipients must accept — IMF-fixdate
- * (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`,
- * a two-digit year read as the nearest year that is at most 50 years ahead) and asctime
- * (`Sun Nov  6 08:49:37 1994`), all in GMT. Returns undefined for a missing or invalid value
- * (negative, fractional, another time zone, an impossible date, anything else), and clamps to
- * `[0, maxMs]` (a date in the past means "now").
- */
-export function parseRetryAfter(
-  value: string | null | undefined,
-  now: number,
-  maxMs: number,
-): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, maxMs);
-  const at = parseHttpDate(text, now);
-  if (at === undefined) return undefined;
-  return Math.min(Math.max(0, at - now), maxMs);
-}
-
-const months = 'janfebmaraprmayjunjulaugsepoctnovdec';
-const dayName = /^(mon|tue|wed|thu|fri|sat|sun)$/i;
-const longDayName = /^(mon|tues|wednes|thurs|fri|satur|sun)day$/i;
-/**
- * The three forms, then their common time: IMF-fixdate (`Sun, 06 Nov 1994` … `GMT`), RFC 850
- * (`Sunday, 06-Nov-94` … `GMT`) and asctime (`Sun Nov  6` … `1994`: one-digit days are padded
- * with a space, never written "Nov 6" or " 6").
- */
-const httpDate =
-  /^(?:([A-Za-z]{3}), (\d\d) ([A-Za-z]{3}) (\d{4})|([A-Za-z]{6,9}), (\d\d)-([A-Za-z]{3})-(\d\d)|([A-Za-z]{3}) ([A-Za-z]{3}) ( [1-9]|[0-3]\d)) (\d\d):(\d\d):(\d\d)(?: GMT| (\d{4}))$/;
-
-/** An HTTP date (RFC 9110 §5.6.7, any of its three forms) as ms since the epoch, or undefined. */
-function parseHttpDate(text: string, now: number): number | undefined {
-  const match = httpDate.exec(text);
-  // asctime ends with its year, the two others with GMT.
-  if (!match || (match[9] === undefined) !== (match[15] === undefined)) return undefined;
-  const day = match[1] ?? match[5] ?? match[9] ?? '';
-  const month = match[3] ?? match[7] ?? match[10] ?? '';
-  const rfc850 = match[5] !== undefined;
-  if (!(rfc850 ? longDayName : dayName).test(day)) return undefined;
-  let year = Number(match[4] ?? match[8] ?? match[15]);
-  if (rfc850) {
-    // RFC 9110: a two-digit year that looks more than 50 years ahead is in the past century.
-    const thisYear = new Date(now).getUTCFullYear();
-    year += thisYear - (thisYear % 100);
-    if (year > thisYear + 50) year -= 100;
-    else if (year <= thisYear - 50) year += 100;
-  }
-  const date = Number(match[2] ?? match[6] ?? match[11]); // (Number(' 6') is 6: asctime's padded day)
-  const hour = Number(match[12]);
-  const minute = Number(match[13]);
-  const second = Number(match[14]);
-  const index = months.indexOf(month.toLowerCase());
-  // Seconds up to 60: RFC 9110 allows a leap second.
-  if (index % 3 !== 0 || hour > 23 || minute > 59 || second > 60 || date < 1) return undefined;
-  const instant = new Date(0);
-  instant.setUTCFullYear(year, index / 3, date);
-  if (instant.getUTCMonth() !== index / 3 || instant.getUTCDate() !== date) return undefined; // 31 Feb
-  instant.setUTCHours(hour, minute, second, 0);
-  return instant.getTime();
 }
