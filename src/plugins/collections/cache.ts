@@ -114,23 +114,14 @@ export class RowCache<R extends Row> {
     this.#writesSinceCheck += pages.length;
     if (this.#writesSinceCheck >= compactEvery) {
       this.#writesSinceCheck = 0;
-      await this.compactLog();
+      // Loaded at the first look: a log reaches 16 writes only after many pages or answers.
+      await (await import('./compaction.js')).compactLog(
+        this.#store,
+        this.#lock,
+        (keys) => this.#replay(keys),
+        split,
+      );
     }
-  }
-
-  /** Rewrite the chunk log as snapshot chunks when it has grown past 64 chunks. */
-  compactLog(): Promise<void> {
-    return this.#lock('write', async () => {
-      const keys = await this.#store.keys('c/');
-      const last = keys.at(-1);
-      // A write is one chunk, stored as one or more parts (`+`); a snapshot's parts extend the key
-      // of the last chunk it replaced (`.`): count the writes.
-      const chunks = keys.filter((key) => !/[+.]/.test(key)).length;
-      if (chunks <= maxChunks || last === undefined || last.includes('.')) return;
-      // Loaded on first use: a log reaches 64 chunks only after many pages or answers.
-      const { snapshot } = await import('./compaction.js');
-      await snapshot(this.#store, keys, [...(await this.#replay(keys)).values()], split);
-    }).then(() => undefined);
   }
 
   /** Time-ordered, unique chunk ids: 9 base-36 digits of ms, a counter, and random digits. */
@@ -188,7 +179,6 @@ export function split<R>(rows: readonly R[]): R[][] {
 }
 
 const partBytes = 40_000;
-const maxChunks = 64;
 /** How many writes between two looks at the log's length (a key listing). */
 const compactEvery = 16;
 

@@ -9,6 +9,7 @@ import type { PluginContext } from '../../core/plugin.js';
 import type { KeyValueStore } from '../storage/key-value-store.js';
 import { type CacheMeta, createLock, type Lock, RowCache } from './cache.js';
 import { HybridClock } from './clock.js';
+import type { ConflictHost } from './conflicts.js';
 import {
   type CollectionLocks,
   type CollectionOptions,
@@ -112,7 +113,7 @@ export interface ChangeMeta {
   /** The row as it was when the change was made (kept for a merge function: the three-way base). */
   baseRow?: Row | null;
   /** The refused operation this one resends after a conflict. */
-  resolves?: string;
+  resolves?: string | undefined;
 }
 type PulledPage<R> = { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
 /** Confirmed rows and deletions, the operations they settle and the temporary ids they resolve. */
@@ -305,7 +306,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
     }
     this.#view.setChanges(changes);
-    void this.#forgetUnusedAliases();
+    // Forget the temporary ids no pending change uses any more.
+    const used = new Set(changes.map((change) => change.id));
+    void this.#cache
+      .forgetAliases([...this.#view.aliases.keys()].filter((tempId) => !used.has(tempId)))
+      .catch(noop);
 
     // Answers: at once in this tab (the 'sent' event comes in the same step as the removal from
     // the outbox, so the row never flickers back), durably through the outcome handlers.
@@ -391,7 +396,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (!this.#sync) await this.whenReady();
     const tempId = `tmp_${randomHex(16)}`;
     if (this.#options.clientIdField !== undefined) data[this.#options.clientIdField] = tempId;
-    return (await this.#write('insert', tempId, data, { tempId })) as R;
+    return (await this.#write('insert', tempId, data, tempId)) as R;
   }
 
   /** Change some fields of a row (the id may still be a temporary one). Resolves once the operation is committed. */
@@ -458,35 +463,31 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     type: Change['type'],
     id: string,
     data?: Row,
-    extra: { tempId?: string; resolves?: string; base?: R | null } = {},
+    tempId?: string,
+    resolves?: string,
+    base?: R | null,
   ): Promise<R | undefined> {
     const sync = this.#sync as SyncLike;
     const clock = this.#clock as HybridClock;
     const stamp = clock.tick();
-    const confirmed = extra.base === undefined ? this.#view.confirmed(id) : (extra.base ?? undefined);
-    const meta: ChangeMeta = { c: 1, id, clock: stamp };
+    const confirmed = base === undefined ? this.#view.confirmed(id) : (base ?? undefined);
+    const meta: ChangeMeta = { c: 1, id, clock: stamp, resolves };
     const version = confirmed?.version;
     if (typeof version === 'number' || typeof version === 'string') meta.base = version;
     if (typeof this.#options.conflict === 'function' && type !== 'insert')
       meta.baseRow = this.#view.shownRow(id) ?? null;
-    if (extra.resolves !== undefined) meta.resolves = extra.resolves;
     const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
     if (this.#options.conflict !== 'lww' && meta.base !== undefined && type !== 'insert')
       headers['If-Match'] = `"${meta.base}"`;
-    const change: Change = { opId: undefined, type, id, seq: ++this.#seq, ...(data ? { data } : {}) };
+    const change: Change = { opId: undefined, type, id, seq: ++this.#seq, data };
     this.#view.addChange(change); // shown in the same frame
     try {
       const [operation] = await Promise.all([
         sync.queue(
           methods[type],
           type === 'insert' ? this.#options.url : `${this.#options.url}/${encodeURIComponent(id)}`,
-          {
-            ...(data ? { body: data } : {}),
-            headers,
-            meta,
-            kind: `${this.name}.${type}`,
-            ...(extra.tempId === undefined ? {} : { tempId: extra.tempId }),
-          },
+          // (queue() takes an undefined body or tempId as none.)
+          { body: data, headers, meta, kind: `${this.name}.${type}`, tempId },
         ),
         // (Not a reason to refuse the change once it is queued: the clock is also in its meta.)
         (this.#cache as RowCache<R>).saveClock(stamp).catch(noop),
@@ -592,14 +593,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#writes.add(write);
     await write.finally(() => this.#writes.delete(write));
     this.#post(answer);
-    if (row && outcome.operation.kind !== `${this.name}.insert`) {
-      // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
-      const { lostToLww, noteApplied } = await import('./conflicts.js');
-      // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
-      if (noteApplied(this.#applied, outcome.operation, row, this.#options.key)) this.#resolveConflicts();
-      const event = lostToLww(outcome.operation, row, this.#options.key, this.#view);
-      if (event) this.#events.emit('conflict', { ...event, result: this.#view.shownRow(event.id) ?? null });
-    }
+    // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
+    // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
+    if (
+      row &&
+      outcome.operation.kind !== `${this.name}.insert` &&
+      (await import('./conflicts.js')).noteAnswer(this.#host(), outcome.operation, row)
+    )
+      this.#resolveConflicts();
   }
 
   /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
@@ -639,17 +640,22 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (stored.length === 0) return;
     // Loaded on first use: most apps never see a refused write.
     const { resolveStoredConflicts } = await import('./conflicts.js');
-    await resolveStoredConflicts<R>(stored, {
-      options: this.#options,
-      cache: this.#cache as RowCache<R>,
-      sync: this.#sync as SyncLike,
-      view: this.#view,
-      events: this.#events,
-      applied: this.#applied,
-      write: (type, id, data, base, resolves) => this.#write(type, id, data, { resolves, base }),
-      checkFields: (fields) => this.#checkFields(fields, 'conflict'),
-      signal: this.#signal as AbortSignal,
-    });
+    await resolveStoredConflicts<R>(stored, this.#host());
+  }
+
+  /** What conflicts.ts needs (see ConflictHost). */
+  #host(): ConflictHost<R> {
+    return [
+      this.#options,
+      this.#cache as RowCache<R>,
+      this.#sync as SyncLike,
+      this.#view,
+      this.#events,
+      this.#applied,
+      (type, id, data, base, resolves) => this.#write(type, id, data, undefined, resolves, base),
+      (fields) => this.#checkFields(fields, 'conflict'),
+      this.#signal as AbortSignal,
+    ];
   }
 
   // --- the outbox, across tabs ---------------------------------------------------------------------
@@ -662,7 +668,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const { id, clock } = (meta ?? {}) as Partial<ChangeMeta>;
       if (!type || typeof id !== 'string') continue;
       if (typeof clock === 'string') this.#clock?.receive(clock);
-      changes.push({ opId, type, id, seq: 0, ...(isRecord(body) ? { data: body } : {}) });
+      changes.push({ opId, type, id, seq: 0, data: isRecord(body) ? body : undefined });
     }
     return changes;
   }
@@ -748,13 +754,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // As JSON text: cloning one string costs a tenth of cloning a page of row objects.
       this.#channel?.postMessage(JSON.stringify(message));
     } catch {} // closed by dispose: no tab to tell
-  }
-
-  async #forgetUnusedAliases(): Promise<void> {
-    const used = new Set(this.#view.changes.map((change) => change.id));
-    const unused = [...this.#view.aliases.keys()].filter((tempId) => !used.has(tempId));
-    if (unused.length === 0) return;
-    await (this.#cache as RowCache<R>).forgetAliases(unused).catch(noop);
   }
 
   // --- pulls ----------------------------------------------------------------------------------------

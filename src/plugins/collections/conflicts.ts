@@ -4,34 +4,36 @@ import type {
   AppliedWrite,
   ChangeMeta,
   CollectionEvents,
-  ConflictEvent,
   ConflictResolution,
+  QueuedOperation,
   SyncLike,
 } from './collection.js';
 import type { ResolvedCollectionOptions, Row } from './options.js';
 import type { Change, RowView } from './view.js';
 
-/** What resolving needs from its collection. @internal */
-export interface ConflictHost<R extends Row> {
-  options: ResolvedCollectionOptions<R>;
-  cache: RowCache<R>;
-  sync: SyncLike;
-  view: RowView<R>;
-  events: EventBus<CollectionEvents<R>>;
-  /** Row id → the writes of this replica this tab saw applied. */
-  applied: ReadonlyMap<string, AppliedWrite[]>;
-  /** Queue a change again (it carries the id of the operation it resolves). */
-  write(
+/**
+ * What resolving needs from its collection (a tuple: the names stay out of the main chunk). Row
+ * id → the writes of this replica this tab saw applied; `write` queues a change again (it carries
+ * the id of the operation it resolves); `signal` is aborted when the collection is disposed:
+ * resolving stops, what is left stays stored for the next start. @internal
+ */
+export type ConflictHost<R extends Row> = [
+  options: ResolvedCollectionOptions<R>,
+  cache: RowCache<R>,
+  sync: SyncLike,
+  view: RowView<R>,
+  events: EventBus<CollectionEvents<R>>,
+  applied: Map<string, AppliedWrite[]>,
+  write: (
     type: Change['type'],
     id: string,
     data: Row | undefined,
     base: R | null,
     resolves: string,
-  ): Promise<unknown>;
-  checkFields(fields: unknown): Row;
-  /** Aborted when the collection is disposed: resolving stops, what is left stays stored for the next start. */
-  signal: AbortSignal;
-}
+  ) => Promise<unknown>,
+  checkFields: (fields: unknown) => Row,
+  signal: AbortSignal,
+];
 
 /**
  * Settle the writes the server refused with 412 (or 404/410), stored as `x/<opId>` when they were
@@ -50,7 +52,7 @@ export async function resolveStoredConflicts<R extends Row>(
   stored: ReadonlyArray<[operationId: string, status: unknown]>,
   host: ConflictHost<R>,
 ): Promise<void> {
-  const { cache, sync, view, options } = host;
+  const [options, cache, sync, view, events, applied, write, checkFields, signal] = host;
   const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
   const metaOf = (operation: unknown) => (operation as { meta?: ChangeMeta }).meta;
   const rowOf = (operationId: string) => {
@@ -66,16 +68,16 @@ export async function resolveStoredConflicts<R extends Row>(
   const ownFields = (operationId: string, status: unknown, server: R | null): string[] | undefined => {
     const meta = metaOf(failed.get(operationId));
     if (status !== 412 || !server || !meta) return undefined;
-    const applied = host.applied.get(server[options.key] as string) ?? [];
+    const writes = applied.get(server[options.key] as string) ?? [];
     const later: string[] = [];
     let version: unknown = meta.base;
     for (let step = 0; version !== server.version; step++) {
-      const write = applied.find(([from]) => from === version);
+      const next = writes.find(([from]) => from === version);
       stuck = version;
-      if (!write || step > applied.length) return undefined;
+      if (!next || step > writes.length) return undefined;
       // Made later than this change (a resend is as late as the change it resends).
-      if (write[2] > (meta.resolves ?? operationId)) later.push(...write[3]);
-      version = write[1];
+      if (next[2] > (meta.resolves ?? operationId)) later.push(...next[3]);
+      version = next[1];
     }
     return later;
   };
@@ -95,12 +97,12 @@ export async function resolveStoredConflicts<R extends Row>(
         for (const off of offs.splice(0)) off();
         resolve();
       };
-      const waiters = noted.get(host.applied) ?? new Set();
-      noted.set(host.applied, waiters.add(wake));
-      host.signal.addEventListener('abort', wake);
+      const waiters = noted.get(applied) ?? new Set();
+      noted.set(applied, waiters.add(wake));
+      signal.addEventListener('abort', wake);
       offs.push(
         () => waiters.delete(wake),
-        () => host.signal.removeEventListener('abort', wake),
+        () => signal.removeEventListener('abort', wake),
         sync.on('failed', wake),
         sync.on('sent', ({ operation }) => {
           if (!operation.url?.startsWith(`${options.url}/`)) wake(); // ours wake once noted
@@ -143,7 +145,7 @@ export async function resolveStoredConflicts<R extends Row>(
     for (let looks = 0; !own && stuck !== undefined; looks++) {
       if (looks > 0 || !isSyncing?.peek()) {
         const version = stuck;
-        waitingForOwn.add(host.applied); // from now on, a write noted starts resolving again
+        waitingForOwn.add(applied); // from now on, a write noted starts resolving again
         const queued = await sync.pending();
         const candidate = queued.some((change) => {
           const changeMeta = metaOf(change);
@@ -155,7 +157,7 @@ export async function resolveStoredConflicts<R extends Row>(
         if (later) break;
       }
       await nextAnswer();
-      if (host.signal.aborted) return;
+      if (signal.aborted) return;
       pending = undefined; // read again: the outbox moved on
       look();
     }
@@ -206,14 +208,14 @@ export async function resolveStoredConflicts<R extends Row>(
     } else if (typeof strategy === 'function') {
       const patch = strategy({ local: local as R, server, base: (meta.baseRow ?? null) as R | null });
       resolution = patch === null ? 'dropped' : 'merged';
-      if (patch !== null) resend = type === 'remove' ? undefined : host.checkFields(patch);
+      if (patch !== null) resend = type === 'remove' ? undefined : checkFields(patch);
     }
     if (resend !== null) {
       pending ??= await sync.pending();
       // A resend of a resend resolves the first change: it is as late as that one (see ownFields).
       const resolves = meta.resolves ?? operationId;
       const already = pending.some((candidate) => metaOf(candidate)?.resolves === resolves);
-      if (!already) await host.write(type, id, resend, server, resolves);
+      if (!already) await write(type, id, resend, server, resolves);
     }
     for (const settled of done) {
       await sync.discard(settled);
@@ -225,7 +227,7 @@ export async function resolveStoredConflicts<R extends Row>(
       if (type === 'remove') continue; // the row is gone, as asked
     }
     if (resolution)
-      host.events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
+      events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
   }
 }
 
@@ -235,54 +237,44 @@ const noted = new WeakMap<object, Set<() => void>>();
 const waitingForOwn = new WeakSet<object>();
 
 /**
- * Remember a write of this replica the server applied (an update or removal made on a known
- * version), for {@link resolveStoredConflicts}. Runs before the next write is sent. Returns true
- * when stored refusals wait for it: resolve them again. @internal
+ * An answer with the row to an update or removal of this replica: remember the write (made on a
+ * known version) for {@link resolveStoredConflicts} — this runs before the next write is sent —
+ * and report the conflict it shows under last writer wins: a field the server kept from a newer
+ * change elsewhere, or a removal answered with the row (kept). A field that a later change of this
+ * row still pending sets is not lost yet: that change decides (it reports its own conflict if it
+ * loses too). Returns true when stored refusals wait for this write: resolve them again. Loaded on
+ * first use. @internal
  */
-export function noteApplied(
-  applied: Map<string, AppliedWrite[]>,
-  operation: { id: string; meta?: unknown; body?: unknown },
-  row: Row,
-  key: string,
+export function noteAnswer<R extends Row>(
+  [options, , , view, events, applied]: ConflictHost<R>,
+  operation: QueuedOperation,
+  row: R,
 ): boolean {
+  const { key } = options;
   const { base, resolves } = operation.meta as ChangeMeta;
   const id = row[key] as string;
+  const sent = (typeof operation.body === 'object' && operation.body !== null ? operation.body : {}) as Row;
   if (base !== undefined)
     applied.set(id, [
       ...(applied.get(id) ?? []),
-      [base, row.version, resolves ?? operation.id, Object.keys(operation.body ?? {})],
+      [base, row.version, resolves ?? operation.id, Object.keys(sent)],
     ]);
   for (const wake of noted.get(applied) ?? []) wake();
-  return waitingForOwn.delete(applied);
-}
-
-/**
- * The conflict an answer to an update or removal shows under last writer wins: a field the
- * server kept from a newer change elsewhere, or a removal answered with the row (kept). A field
- * that a later change of this row still pending sets is not lost yet: that change decides (it
- * reports its own conflict if it loses too). Loaded on first use. @internal
- */
-export function lostToLww<R extends Row>(
-  operation: { kind?: string | undefined; body?: unknown },
-  row: R,
-  key: string,
-  view: RowView<R>,
-): Omit<ConflictEvent<R>, 'result'> | undefined {
-  const id = row[key] as string;
   const removed = operation.kind?.endsWith('.remove') === true;
-  const sent = typeof operation.body === 'object' && operation.body !== null ? operation.body : {};
   const lost = Object.entries(sent).some(
     ([field, value]) =>
       JSON.stringify(row[field]) !== JSON.stringify(value) &&
       !view.changes.some((change) => view.currentId(change.id) === id && field in (change.data ?? {})),
   );
-  if (!removed && !lost) return undefined;
   // local: the change on the server's row (as a 412's conflict has it), not the row shown when the
   // answer is handled (the server's already).
-  return {
-    id,
-    local: removed ? null : ({ ...row, ...sent, [key]: id } as R),
-    server: row,
-    resolution: 'lww',
-  };
+  if (removed || lost)
+    events.emit('conflict', {
+      id,
+      local: removed ? null : ({ ...row, ...sent, [key]: id } as R),
+      server: row,
+      resolution: 'lww',
+      result: view.shownRow(id) ?? null,
+    });
+  return waitingForOwn.delete(applied);
 }

@@ -10,7 +10,7 @@ export interface Change {
   /** The row id as the change was made (possibly a temporary id). */
   id: string;
   /** Inserted fields or the patch. */
-  data?: Row;
+  data?: Row | undefined;
   /** Local order of changes not yet committed. */
   seq: number;
   /** The collection's epoch at which this tab committed it (see `Collection`'s outbox listing). */
