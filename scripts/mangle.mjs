@@ -56,6 +56,8 @@ export const MANGLED = [
   'writeGroup',
   // core
   'assertEventName',
+  'disposers',
+  'markInitialized',
   // collections
   'addAlias',
   'addChange',

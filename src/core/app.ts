@@ -26,8 +26,8 @@ interface Entry {
   error?: unknown;
   scope?: InitScope;
   /** Resolves when this plugin's init succeeded (an entry is initialised at most once). */
-  readonly initialized: Promise<void>;
-  readonly markInitialized: () => void;
+  initialized: Promise<void>;
+  markInitialized: () => void;
 }
 
 /**
@@ -106,11 +106,11 @@ export class App {
     }
     const attach = (plugin as { [attachHost]?: (host: PluginHost) => void })[attachHost];
     if (typeof attach === 'function') attach.call(plugin, this.#host);
-    let markInitialized = (): void => {};
-    const initialized = new Promise<void>((resolve) => {
-      markInitialized = resolve;
+    const entry = { plugin, state: 'registered' } as Partial<Entry> as Entry;
+    entry.initialized = new Promise<void>((resolve) => {
+      entry.markInitialized = resolve;
     });
-    this.#entries.set(plugin.name, { plugin, state: 'registered', initialized, markInitialized });
+    this.#entries.set(plugin.name, entry);
     this.#registrations += 1;
     this.#wakeReadyRun?.();
     return plugin;
@@ -162,13 +162,14 @@ export class App {
     if (this.#readyRun) return this.#readyRun.promise;
     // The shared promise is stored before any init starts: an init that synchronously calls
     // ready() (or a method awaiting `whenReady()`) must join this run, not start a second one.
-    let settle!: { resolve: () => void; reject: (error: unknown) => void };
-    const promise = new Promise<void>((resolve, reject) => {
-      settle = { resolve, reject };
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
-    const run = { promise, reject: settle.reject };
-    this.#readyRun = run;
-    this.#runReady().then(settle.resolve, settle.reject);
+    this.#readyRun = { promise, reject };
+    this.#runReady().then(resolve, reject);
     return promise;
   }
 
@@ -209,7 +210,7 @@ export class App {
         if (validated !== this.#registrations) {
           validated = this.#registrations;
           try {
-            checkDependencies(new Map([...this.#entries].map(([name, entry]) => [name, entry.plugin])));
+            checkDependencies(this.#entries);
             invalid = undefined;
           } catch (error) {
             invalid = { error };

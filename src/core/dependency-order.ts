@@ -2,11 +2,11 @@ import { FluxyError } from './errors.js';
 import type { Plugin } from './plugin.js';
 
 /**
- * Checks that every dependency is registered and that there is no cycle, before anything runs.
+ * Checks, for the registered plugins (by name), that every dependency is registered and that there is no cycle, before anything runs.
  * Throws `plugin/missing-dependency` or `plugin/dependency-cycle` with the fix in the message.
  */
-export function checkDependencies(plugins: ReadonlyMap<string, Plugin>): void {
-  for (const plugin of plugins.values()) {
+export function checkDependencies(plugins: ReadonlyMap<string, { readonly plugin: Plugin }>): void {
+  for (const { plugin } of plugins.values()) {
     for (const dependency of plugin.dependencies ?? []) {
       if (!plugins.has(dependency)) {
         throw new FluxyError(
@@ -29,7 +29,7 @@ export function checkDependencies(plugins: ReadonlyMap<string, Plugin>): void {
     }
     state.set(name, 'visiting');
     path.push(name);
-    for (const dependency of plugins.get(name)?.dependencies ?? []) visit(dependency);
+    for (const dependency of plugins.get(name)?.plugin.dependencies ?? []) visit(dependency);
     path.pop();
     state.set(name, 'done');
   };

@@ -80,8 +80,7 @@ export class EventBus<Events extends object> {
     ...payload: undefined extends Events[K] ? [Events[K]?] : [Events[K]]
   ): void {
     assertEventName(event);
-    const handlers = this.#emitter.all.get(event);
-    if (!handlers || handlers.length === 0) return;
+    const handlers = this.#emitter.all.get(event) ?? [];
     // Every handler runs first; only then are the failures reported, so a throwing handler
     // neither starves the ones after it nor interleaves its report with their work.
     const errors: unknown[] = [];
@@ -92,7 +91,7 @@ export class EventBus<Events extends object> {
         errors.push(error);
       }
     }
-    for (const error of errors) this.#onHandlerError(String(event), error);
+    for (const error of errors) this.#onHandlerError(event as string, error);
   }
 
   /** How many handlers listen to `event` (for tests and leak checks). */

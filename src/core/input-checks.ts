@@ -131,22 +131,16 @@ export function checkJson(
           fail(`is keyed by ${String(symbol)}`);
         }
       }
-      const copy: Record<string, unknown> | undefined = strict ? {} : undefined;
+      const copy: Array<[string, unknown]> | undefined = strict ? [] : undefined;
       for (const name of Object.keys(object)) {
         keys.push(name);
         if (strict && hasLoneSurrogate(name)) fail('has a key with a lone UTF-16 surrogate');
         const child = visit((object as Record<string, unknown>)[name], depth + 1);
-        // defineProperty, so that a "__proto__" key stays data.
-        if (copy)
-          Object.defineProperty(copy, name, {
-            value: child,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
+        copy?.push([name, child]);
         keys.pop();
       }
-      result = copy ?? object;
+      // Object.fromEntries defines its properties, so that a "__proto__" key stays data.
+      result = copy ? Object.fromEntries(copy) : object;
     }
     ancestors.delete(object);
     return result;
