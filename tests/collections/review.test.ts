@@ -496,6 +496,16 @@ describe('review: dispose()', () => {
     await withTimeout(device.dispose(), 'dispose while pull() waits for the lock', 2000);
     expect(await pulled).toBe('app/disposed');
   });
+
+  it('on() after dispose() throws app/disposed, as sync.on() does (it accepted the handler)', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    const off = device.notes.on('conflict', () => {});
+    await device.dispose();
+    off(); // an unsubscribe from before still works
+    expect(await code(() => device.notes.on('conflict', () => {}))).toBe('app/disposed');
+    expect(await code(() => device.sync.on('change', () => {}))).toBe('app/disposed');
+  });
 });
 
 describe('review: conflict events', () => {

@@ -246,6 +246,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     event: K,
     handler: (payload: CollectionEvents<R>[K]) => void,
   ): Unsubscribe {
+    // As sync.on(): nothing would ever call a handler added to a disposed collection.
+    this.throwIfDisposed('on');
     if (event !== 'conflict') {
       throw new FluxyError(
         'invalid-argument',
