@@ -560,7 +560,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const type = this.#typeOf(operation.kind);
     const serverId = isRow(response, this.#options.key) ? (response[this.#options.key] as string) : undefined;
     const answer: RowsMessage<R> = { rows: [], deleted: [], settled: [operation.id], aliases: [] };
-    if (type === 'insert' && operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
+    // (Only this collection's inserts carry a tempId.)
+    if (operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
     if (serverId === undefined) {
       const { id = '', base } = (operation.meta ?? {}) as Partial<ChangeMeta>;
       const removed = this.#view.currentId(id);
@@ -940,29 +941,25 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
     }
     if (this.#signal?.aborted) return undefined;
-    const body = this.#checkPage(answer.body);
-    // `more` with the cursor asked with would ask for the same page again, forever.
-    if (!body || (body.more && body.cursor === cursor)) {
+    const body = (answer.body ?? {}) as Partial<Record<keyof PulledPage<R>, unknown>>;
+    const ok =
+      Array.isArray(body.changes) &&
+      body.changes.every((row) => isRow(row, this.#options.key)) &&
+      Array.isArray(body.deleted) &&
+      body.deleted.every((id) => typeof id === 'string') &&
+      typeof body.cursor === 'string' &&
+      typeof body.more === 'boolean' &&
+      (body.clock === undefined || typeof body.clock === 'string') &&
+      // `more` with the cursor asked with would ask for the same page again, forever.
+      !(body.more && body.cursor === cursor);
+    if (!ok) {
       throw this.#failPull(
         'collections/bad-response',
         `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
         answer.status,
       );
     }
-    return body;
-  }
-
-  #checkPage(body: unknown): PulledPage<R> | undefined {
-    const page = (body ?? {}) as Partial<Record<keyof PulledPage<R>, unknown>>;
-    const ok =
-      Array.isArray(page.changes) &&
-      page.changes.every((row) => isRow(row, this.#options.key)) &&
-      Array.isArray(page.deleted) &&
-      page.deleted.every((id) => typeof id === 'string') &&
-      typeof page.cursor === 'string' &&
-      typeof page.more === 'boolean' &&
-      (page.clock === undefined || typeof page.clock === 'string');
-    return ok ? (page as PulledPage<R>) : undefined;
+    return body as PulledPage<R>;
   }
 
   #failPull(code: CollectionsErrorCode, message: string, status?: number, cause?: unknown): FluxyError {
