@@ -46,12 +46,15 @@ export const MANGLED = [
   'tempIds',
   'unreadableStub',
   // storage
-  'assertUsable',
+  'acceptUnbound',
   'checkFields',
   'checkListing',
   'decryptAesCbc',
+  'encryptAesCbc',
   'forEachSized',
+  'hasIndexedDB',
   'hmacSha256',
+  'isNode',
   'pbkdf2Sha256',
   'writeGroup',
   // core

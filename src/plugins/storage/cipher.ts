@@ -28,7 +28,7 @@ export interface Cipher {
   hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
   /** AES-256-CBC with PKCS#7 padding; `key` is 32 bytes, `iv` 16 bytes. */
   encryptAesCbc(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
-  /** The inverse of `encryptAesCbc`; rejects on bad padding. */
+  /** The inverse of encryptAesCbc; rejects on bad padding. */
   decryptAesCbc(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
 }
 

@@ -1,11 +1,5 @@
 import type { KeyValueStore, StorageChange } from './key-value-store.js';
-import {
-  assertChanges,
-  assertKey,
-  assertNamespace,
-  assertPrefix,
-  namespaceSeparator,
-} from './storage-keys.js';
+import { assertChanges, assertKey, assertPrefix, namespaceSeparator } from './storage-keys.js';
 
 /**
  * A scoped view of a {@link KeyValueStore}: key `k` of the view is key `prefix + k` of the
@@ -62,7 +56,7 @@ export class NamespaceView implements KeyValueStore {
   }
 
   namespace<U = unknown>(prefix: string): KeyValueStore<U> {
-    assertNamespace(prefix);
+    assertKey(prefix, 'namespace');
     return new NamespaceView(this.#root, this.#prefix + prefix + namespaceSeparator);
   }
 }

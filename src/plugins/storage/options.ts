@@ -115,7 +115,7 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
   if (typeof dir !== 'string' || dir === '') {
     throw invalidArgument('new StoragePlugin({ dir }): dir must be a non-empty folder path.');
   }
-  if (quota !== undefined && (typeof quota !== 'number' || !Number.isSafeInteger(quota) || quota <= 0)) {
+  if (quota !== undefined && !(Number.isSafeInteger(quota) && (quota as number) > 0)) {
     throw invalidArgument('new StoragePlugin({ quota }): quota must be a positive whole number of bytes.');
   }
   if (engine !== undefined && engine !== 'webcrypto' && engine !== 'crypto-js') {
@@ -150,10 +150,9 @@ function resolveCredentials(
       );
     }
     if (
-      typeof iterations !== 'number' ||
       !Number.isInteger(iterations) ||
-      iterations < minIterations ||
-      iterations > maxIterations
+      (iterations as number) < minIterations ||
+      (iterations as number) > maxIterations
     ) {
       throw storageError(
         'storage/invalid-secret',

@@ -10,7 +10,7 @@ import { NamespaceView } from './namespace-view.js';
 import { openStore } from './open-store.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import type { RecordStore } from './record-store.js';
-import { assertNamespace, namespaceSeparator } from './storage-keys.js';
+import { assertKey, namespaceSeparator } from './storage-keys.js';
 
 /**
  * The database this app used is gone (see `storage.lost`). `when`: `'between-runs'` — found at
@@ -183,7 +183,7 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
    * const note = await notes.get('n1'); // Note | undefined
    */
   namespace<U = unknown>(prefix: string): KeyValueStore<U> {
-    assertNamespace(prefix);
+    assertKey(prefix, 'namespace');
     return new NamespaceView(this, prefix + namespaceSeparator);
   }
 

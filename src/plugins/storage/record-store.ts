@@ -9,7 +9,6 @@ import type { RecordCodec } from './record-codec.js';
 import {
   assertChanges,
   assertKey,
-  assertNamespace,
   assertPrefix,
   namespaceSeparator,
   reservedKeyPrefix,
@@ -124,7 +123,7 @@ export class RecordStore implements KeyValueStore {
   }
 
   namespace<U = unknown>(prefix: string): KeyValueStore<U> {
-    assertNamespace(prefix);
+    assertKey(prefix, 'namespace');
     return new NamespaceView(this, prefix + namespaceSeparator);
   }
 

@@ -7,38 +7,29 @@ export const reservedKeyPrefix = '\u0000';
 /** Separates a namespace from the keys inside it. @internal */
 export const namespaceSeparator = '/';
 
-/** Throws `storage/invalid-key` unless `key` is a non-empty, well-formed, unreserved string. @internal */
-export function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key === '') {
-    throw storageError(
-      'storage/invalid-key',
-      `A storage key must be a non-empty string, got ${describeInput(key)}.`,
-    );
-  }
-  assertUsable(key, 'key');
-}
-
 /** Throws `storage/invalid-key` unless `prefix` is `undefined` or a usable string (may be empty). @internal */
 export function assertPrefix(prefix: unknown): asserts prefix is string | undefined {
-  if (prefix === undefined) return;
-  if (typeof prefix !== 'string') {
-    throw storageError(
-      'storage/invalid-key',
-      `keys(prefix) / clear(prefix): the prefix must be a string or omitted, got ${describeInput(prefix)}.`,
-    );
-  }
-  assertUsable(prefix, 'prefix');
+  if (prefix !== undefined) assertKey(prefix, 'prefix');
 }
 
-/** Throws `storage/invalid-key` unless `name` can name a namespace (non-empty, no `/`). @internal */
-export function assertNamespace(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name === '' || name.includes(namespaceSeparator)) {
+/**
+ * Throws `storage/invalid-key` unless `key` is a string that is not empty (a prefix may be),
+ * does not start with the reserved character, has no lone surrogate (which drivers cannot store
+ * exactly) and, naming a namespace, has no `/`. The stack of the error names the call. @internal
+ */
+export function assertKey(key: unknown, what: 'key' | 'prefix' | 'namespace' = 'key'): asserts key is string {
+  if (
+    typeof key !== 'string' ||
+    (key === '' && what !== 'prefix') ||
+    key.startsWith(reservedKeyPrefix) ||
+    hasLoneSurrogate(key) ||
+    (what === 'namespace' && key.includes(namespaceSeparator))
+  ) {
     throw storageError(
       'storage/invalid-key',
-      `namespace(prefix): the prefix must be a non-empty string without "/", got ${describeInput(name)}; nest views with namespace('a').namespace('b').`,
+      `A storage ${what} must be a ${what === 'prefix' ? '' : 'non-empty '}string without a lone UTF-16 surrogate, not starting with "\\u0000" (reserved for Fluxy's metadata)${what === 'namespace' ? `, without "/" (nest views with namespace('a').namespace('b'))` : ''}; got ${describeInput(key)}.`,
     );
   }
-  assertUsable(name, 'prefix');
 }
 
 /**
@@ -59,22 +50,6 @@ export function assertChanges(changes: unknown): asserts changes is ReadonlyArra
     throw storageError(
       'storage/invalid-key',
       `commit(changes): changes must be an array of { key, value } or { key, remove: true }, got ${describeInput(changes)}.`,
-    );
-  }
-}
-
-/** The stack of the error names the call; `what` says which argument. */
-function assertUsable(text: string, what: string): void {
-  if (text.startsWith(reservedKeyPrefix)) {
-    throw storageError(
-      'storage/invalid-key',
-      `Storage keys starting with "\\u0000" are reserved for Fluxy's metadata; choose another ${what}.`,
-    );
-  }
-  if (hasLoneSurrogate(text)) {
-    throw storageError(
-      'storage/invalid-key',
-      `A storage ${what} contains a lone UTF-16 surrogate, which drivers cannot store exactly; remove it.`,
     );
   }
 }

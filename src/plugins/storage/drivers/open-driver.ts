@@ -53,15 +53,6 @@ export async function openDriver(
   request: DriverRequest,
 ): Promise<{ backend: StorageBackend; driver: StorageDriverName | 'localforage' }> {
   const given = request.driver;
-  if (typeof given === 'object') {
-    try {
-      await given.ready();
-    } catch (error) {
-      throw toStorageError(error, 'Opening the localforage instance');
-    }
-    const { LocalForageBackend } = await import('./localforage-driver.js');
-    return { backend: new LocalForageBackend(given), driver: 'localforage' };
-  }
   const environment: DriverEnvironment = {
     hasIndexedDB: (request.indexedDB ?? globalThis.indexedDB) !== undefined,
     isNode: typeof globalThis.process?.versions?.node === 'string',
@@ -73,10 +64,16 @@ export async function openDriver(
     );
   }
   try {
-    return { backend: await open(chosen, request), driver: chosen };
+    return {
+      backend: await open(chosen, request),
+      driver: typeof chosen === 'object' ? 'localforage' : chosen,
+    };
   } catch (error) {
     if (given !== undefined || chosen !== 'indexeddb')
-      throw toStorageError(error, `Opening the ${chosen} driver`);
+      throw toStorageError(
+        error,
+        `Opening the ${typeof chosen === 'object' ? 'localforage instance' : `${chosen} driver`}`,
+      );
     const fallback = environment.isNode ? 'file' : 'localstorage';
     request.logger.warn(
       `IndexedDB could not be opened (${error instanceof Error ? error.message : String(error)}): storing with the ${fallback} driver instead. storage.driver is "${fallback}".`,
@@ -89,7 +86,16 @@ export async function openDriver(
   }
 }
 
-async function open(driver: StorageDriverName, request: DriverRequest): Promise<StorageBackend> {
+async function open(
+  driver: StorageDriverName | LocalForageLike,
+  request: DriverRequest,
+): Promise<StorageBackend> {
+  if (typeof driver === 'object') {
+    // An instance the app gives, used as it is.
+    const { LocalForageBackend } = await import('./localforage-driver.js');
+    await driver.ready();
+    return new LocalForageBackend(driver);
+  }
   switch (driver) {
     case 'localstorage': {
       // localforage (which looks at its environment when it loads) is loaded only for this driver
