@@ -21,7 +21,7 @@ import {
 } from './operation.js';
 import { OperationIdGenerator } from './operation-id.js';
 import type { ResolvedRetryOptions } from './options.js';
-import { Outbox, type OutboxList, type OutboxStorage, UnreadableRecordError } from './outbox.js';
+import { Outbox, type OutboxStorage, UnreadableRecordError } from './outbox.js';
 import type { OutcomeHandlers, OutcomeLog, OutcomeRecord } from './outcomes.js';
 import type { QueueEdits } from './queue-edits.js';
 import { type ListOptions, QueueLists } from './queue-lists.js';
@@ -146,8 +146,6 @@ export interface FlushSummary {
 type Step = 'next' | 'stop';
 type Answer = Extract<SendResult, { kind: 'response' }>;
 
-/** How many records `pending()` and `failed()` read at once. */
-const readConcurrency = 16;
 /** How many pending records a flush reads ahead at once (one storage transaction for all). */
 const readAheadCount = 8;
 
@@ -188,7 +186,7 @@ export class SyncEngine {
   /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
   readonly #queueEdits = once(() =>
     import('./queue-edits.js').then(
-      ({ QueueEdits }) => new QueueEdits(this.#stores, { classify, WriteGroup }),
+      ({ QueueEdits }) => new QueueEdits(this.#stores, { classify, WriteGroup, toOperation }),
     ),
   );
   /** Commits of `queue()` calls still running, by operation id. */
@@ -1002,14 +1000,17 @@ export class SyncEngine {
 
   // ——— the app's reads and edits ———
 
-  /** Snapshot of the pending operations, in send order (a page of them with `limit`/`after`). */
-  async pending(page: ListOptions = {}): Promise<Array<Operation | UnreadableOperation>> {
-    return this.#readAll('pending', this.#lists.page('pending', page.after, page.limit ?? Infinity));
+  /**
+   * Snapshot of the pending operations, in send order (a page of them with `limit`/`after`): read
+   * by queue-edits.ts (loaded now: the app's reads are off the start-up path, as its edits).
+   */
+  async pending(page?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
+    return (await this.#queueEdits()).list('pending', page);
   }
 
   /** Snapshot of the failed operations, oldest first (a page of them with `limit`/`after`). */
-  async failed(page: ListOptions = {}): Promise<Array<Operation | UnreadableOperation>> {
-    return this.#readAll('failed', this.#lists.page('failed', page.after, page.limit ?? Infinity));
+  async failed(page?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
+    return (await this.#queueEdits()).list('failed', page);
   }
 
   /**
@@ -1365,23 +1366,6 @@ export class SyncEngine {
     } catch (error) {
       this.#deps.logger.error('delivering stored outcomes failed', error);
     }
-  }
-
-  /**
-   * Read the records of `ids`, at most {@link readConcurrency} at a time: a list of 100,000 ops
-   * read all at once opened every file together (EMFILE on the file driver) and held every read.
-   */
-  async #readAll(list: OutboxList, ids: string[]): Promise<Array<Operation | UnreadableOperation>> {
-    const records: Array<OperationRecord | undefined> = new Array(ids.length);
-    let next = 0;
-    const reader = async (): Promise<void> => {
-      while (next < ids.length) {
-        const index = next++;
-        records[index] = await this.#outbox.readOrStub(list, ids[index] as string);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(readConcurrency, ids.length) }, reader));
-    return records.filter((record): record is OperationRecord => record !== undefined).map(toOperation);
   }
 
   #assertAlive(): void {

@@ -25,7 +25,7 @@ import {
 } from './options.js';
 import type { OutboxStorage } from './outbox.js';
 import type { OutcomeHandlers } from './outcomes.js';
-import { checkListOptions, type ListOptions } from './queue-lists.js';
+import type { ListOptions } from './queue-lists.js';
 import {
   type HttpMethod,
   type OperationDraft,
@@ -278,15 +278,13 @@ export class SyncPlugin extends FluxyPlugin {
    *
    * @example const first = await sync.pending({ limit: 50 });
    */
-  async pending(options?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
-    const page = checkListOptions(options, 'pending');
-    return (await this.#ready()).pending(page);
+  pending(options?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#list('pending', options);
   }
 
   /** The failed operations (the dead-letter list), oldest first — all, or a page (`{ limit, after }`). */
-  async failed(options?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
-    const page = checkListOptions(options, 'failed');
-    return (await this.#ready()).failed(page);
+  failed(options?: ListOptions): Promise<Array<Operation | UnreadableOperation>> {
+    return this.#list('failed', options);
   }
 
   /**
@@ -385,6 +383,15 @@ export class SyncPlugin extends FluxyPlugin {
       throw invalidArgument('sync.resolveId(tempId): tempId must be a string.');
     }
     return (await this.#ready()).resolveId(tempId);
+  }
+
+  /** `pending()`/`failed()`: the options checked (by queue-edits.ts, loaded now), then the list read. */
+  async #list(
+    list: 'pending' | 'failed',
+    options: ListOptions | undefined,
+  ): Promise<Array<Operation | UnreadableOperation>> {
+    const page = (await import('./queue-edits.js')).checkListOptions(options, list, FluxyError, checkOptions);
+    return (await this.#ready())[list](page);
   }
 
   async #ready(): Promise<SyncEngine> {

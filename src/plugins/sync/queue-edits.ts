@@ -1,6 +1,9 @@
+import type { FluxyError } from '../../core/errors.js';
+import type { checkOptions } from '../../core/input-checks.js';
 import type { OutboxStores } from './engine.js';
-import type { OperationRecord } from './operation.js';
+import type { OperationRecord, toOperation } from './operation.js';
 import type { Outbox, OutboxList } from './outbox.js';
+import type { ListOptions } from './queue-lists.js';
 import type { classify } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
@@ -11,6 +14,39 @@ import type { WriteGroup } from './write-group.js';
 export interface EditTools {
   readonly classify: typeof classify;
   readonly WriteGroup: typeof WriteGroup;
+  readonly toOperation: typeof toOperation;
+}
+
+/** How many records `list()` reads at once. */
+const readConcurrency = 16;
+
+/**
+ * Validate `pending()`/`failed()` options (`sync/invalid-options`). (Here, loaded by the first
+ * `pending()` or `failed()`, off the start-up path; `Fail` and `check` given, not imported: see
+ * {@link EditTools}.) @internal
+ */
+export function checkListOptions(
+  options: unknown,
+  method: OutboxList,
+  Fail: typeof FluxyError,
+  check: typeof checkOptions,
+): ListOptions {
+  const where = `sync.${method}(options)`;
+  const invalid = (message: string) => new Fail('sync/invalid-options', message);
+  const given = check(options, ['limit', 'after'], (problem) =>
+    invalid(`${where}: options ${problem}, e.g. { limit: 100, after: lastId }.`),
+  );
+  const { limit, after } = given;
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)) {
+    throw invalid(`${where}: limit must be a whole number from 1 (got ${String(limit)}).`);
+  }
+  if (after !== undefined && (typeof after !== 'string' || after === '')) {
+    throw invalid(`${where}: after must be the id of an operation (the last one of the previous page).`);
+  }
+  const page: ListOptions = {};
+  if (limit !== undefined) page.limit = limit as number;
+  if (after !== undefined) page.after = after as string;
+  return page;
 }
 
 /**
@@ -25,6 +61,35 @@ export class QueueEdits {
   constructor(stores: OutboxStores, tools: EditTools) {
     this.#stores = stores;
     this.#tools = tools;
+  }
+
+  /**
+   * The operations of `list` (pending in send order, failed oldest first), or a page of them: at
+   * most `limit`, from the one after `after`. The records are read at most
+   * {@link readConcurrency} at a time: a list of 100,000 ops read all at once opened every file
+   * together (EMFILE on the file driver) and held every read.
+   */
+  async list(list: OutboxList, { after, limit = Infinity }: ListOptions = {}) {
+    const { outbox, lists } = this.#stores;
+    let ids: string[];
+    if (list === 'pending') ids = lists.pending.page(after, limit);
+    else {
+      ids = lists.failedIds();
+      const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
+      ids = start < 0 ? [] : ids.slice(start, start + limit);
+    }
+    const records: Array<OperationRecord | undefined> = new Array(ids.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < ids.length) {
+        const index = next++;
+        records[index] = await outbox.readOrStub(list, ids[index] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(readConcurrency, ids.length) }, reader));
+    return records
+      .filter((record): record is OperationRecord => record !== undefined)
+      .map(this.#tools.toOperation);
   }
 
   /**

@@ -1,5 +1,3 @@
-import { FluxyError } from '../../core/errors.js';
-import { checkOptions } from '../../core/input-checks.js';
 import type { SyncMessage } from './change-channel.js';
 import type { OutboxList } from './outbox.js';
 import { SortedIds } from './sorted-ids.js';
@@ -19,26 +17,6 @@ export interface ListOptions {
   limit?: number | undefined;
   /** Start after the operation with this id (exclusive). @default from the first */
   after?: string | undefined;
-}
-
-/** Validate `pending()`/`failed()` options (`sync/invalid-options`). @internal */
-export function checkListOptions(options: unknown, method: 'pending' | 'failed'): ListOptions {
-  const where = `sync.${method}(options)`;
-  const invalid = (message: string) => new FluxyError('sync/invalid-options', message);
-  const given = checkOptions(options, ['limit', 'after'], (problem) =>
-    invalid(`${where}: options ${problem}, e.g. { limit: 100, after: lastId }.`),
-  );
-  const { limit, after } = given;
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)) {
-    throw invalid(`${where}: limit must be a whole number from 1 (got ${String(limit)}).`);
-  }
-  if (after !== undefined && (typeof after !== 'string' || after === '')) {
-    throw invalid(`${where}: after must be the id of an operation (the last one of the previous page).`);
-  }
-  const page: ListOptions = {};
-  if (limit !== undefined) page.limit = limit as number;
-  if (after !== undefined) page.after = after as string;
-  return page;
 }
 
 /** One change to a list, journaled while a rescan reads storage. */
@@ -75,14 +53,6 @@ export class QueueLists {
   /** The failed ids, oldest first. */
   failedIds(): string[] {
     return [...this.#failed].sort();
-  }
-
-  /** At most `limit` ids of `list`, in order, starting after `after` (from the first when undefined). */
-  page(list: OutboxList, after: string | undefined, limit: number): string[] {
-    if (list === 'pending') return this.pending.page(after, limit);
-    const ids = this.failedIds();
-    const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
-    return start < 0 ? [] : ids.slice(start, start + limit);
   }
 
   /** Ids added to `list` here: noted and announced. */
