@@ -249,6 +249,8 @@ async function browserFixture(browser, name) {
       check(facts.driver === 'indexeddb', `${name}: driver ${facts.driver}, expected indexeddb`);
       for (const [entry, count] of Object.entries(facts.entries))
         check(count > 0, `${name}: ${entry} exports nothing`);
+      // The chunks fetched after start-up arrive while online: wait for the network to settle.
+      await first.waitForLoadState('networkidle', { timeout: 15_000 });
       await context.setOffline(true);
       const offlineAt = Date.now();
       await within(
@@ -258,6 +260,10 @@ async function browserFixture(browser, name) {
       );
       const queuedAt = Date.now();
       const id = await first.evaluate(() => window.fixture.queue('written offline'));
+      // A page that lost the network after it started still discards, queues a Blob and a
+      // temporary id: the package fetched the chunks those need while it was online.
+      const failures = await first.evaluate(() => window.fixture.offlineExtras());
+      check(failures.length === 0, `${name}: offline, after the page started: ${failures.join('; ')}`);
       check((await first.evaluate(() => window.fixture.pending())) === 1, `${name}: the op is not pending`);
       // Unload the app while the page is still offline, then close it: closing detaches the
       // page's DevTools session, which lifts the offline emulation for the renderer's last moments.

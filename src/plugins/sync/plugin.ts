@@ -203,6 +203,24 @@ export class SyncPlugin extends FluxyPlugin {
           signal: ctx.signal,
         },
       );
+      // A page can lose the network after it started: fetch now, while it can, the chunks an
+      // offline discard(), Blob body or temporary id needs (not awaited; tried again online). The
+      // outcome log is left to its first use: an answer, so the network is there.
+      let warm = false;
+      ctx.onDispose(
+        effect(() => {
+          if (connectivity.isOnline.value && !warm) {
+            warm = true;
+            Promise.all([
+              import('./queue-edits.js'),
+              import('./binary-body.js'),
+              import('./temp-ids.js'),
+            ]).catch(() => {
+              warm = false;
+            });
+          }
+        }),
+      );
     }
     // Set the engine and hand it the calls made before init, in call order, so ids follow it.
     this.#engine = engine;
