@@ -59,7 +59,7 @@ export const MANGLED = [
   'writeGroup',
   // core
   'assertEventName',
-  'disposers',
+  'undos',
   'markInitialized',
   // collections
   'addAlias',

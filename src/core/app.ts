@@ -15,7 +15,7 @@ export interface AppOptions {
 /** What one init attempt set up: its signal and the disposers it recorded. */
 interface InitScope {
   readonly controller: AbortController;
-  readonly disposers: Array<() => void | Promise<void>>;
+  readonly undos: Array<() => void | Promise<void>>;
   /** Set once the scope was released: a disposer recorded later runs at once. */
   released: boolean;
 }
@@ -253,7 +253,7 @@ export class App {
   }
 
   async #initOne(entry: Entry, failures: Entry[]): Promise<void> {
-    const scope: InitScope = { controller: new AbortController(), disposers: [], released: false };
+    const scope: InitScope = { controller: new AbortController(), undos: [], released: false };
     entry.state = 'initializing';
     entry.scope = scope;
     const name = entry.plugin.name;
@@ -266,7 +266,7 @@ export class App {
         if (typeof disposer !== 'function')
           throw invalidArgument('onDispose(disposer): disposer must be a function.');
         if (scope.released) this.#runLateDisposer(name, disposer);
-        else scope.disposers.push(disposer);
+        else scope.undos.push(disposer);
       },
     };
     try {
@@ -325,7 +325,7 @@ export class App {
     if (!scope || scope.released) return errors;
     scope.released = true;
     scope.controller.abort(reason);
-    for (const disposer of scope.disposers.splice(0).reverse()) {
+    for (const disposer of scope.undos.splice(0).reverse()) {
       try {
         await disposer();
       } catch (error) {
