@@ -30,9 +30,9 @@ export const MANGLED = [
   'leader',
   'loadOutcomes',
   'loadTempIds',
+  'moveUnreadable',
   'postState',
   'readAhead',
-  'readOrStub',
   'referencesIn',
   'resolveUrl',
   'serverIdIn',
@@ -46,7 +46,6 @@ export const MANGLED = [
   'stageSettle',
   'tempIdRetentionMs',
   'tempIds',
-  'unreadableStub',
   // storage
   'acceptUnbound',
   'checkFields',

@@ -76,3 +76,34 @@ describe('a URL with leading or trailing whitespace', () => {
     expect(operation.url).toBe('/a b');
   });
 });
+
+describe('the baseUrl and batch.url options with leading or trailing whitespace', () => {
+  // Failed before its fix: both were taken, and every URL was sent as `…/%20/…` or with the
+  // spaces dropped by URL parsing, while the same URL given to queue() is refused.
+  it.each([' https://api.example.com', 'https://api.example.com ', '\t/api', '/api\n', '\u00a0/api'])(
+    'new SyncPlugin({ baseUrl: %j }) is refused with sync/invalid-options',
+    (baseUrl) => {
+      expect(() => new SyncPlugin({ baseUrl })).toThrow(
+        expect.objectContaining({ code: 'sync/invalid-options' }),
+      );
+    },
+  );
+
+  it.each([' /batch', '/batch ', '\t/batch', '/batch\n', '\u00a0/batch', ' https://api.example.com/batch'])(
+    'new SyncPlugin({ batch: { url: %j } }) is refused with sync/invalid-options',
+    (url) => {
+      expect(() => new SyncPlugin({ baseUrl: 'https://api.example.com', batch: { url } })).toThrow(
+        expect.objectContaining({ code: 'sync/invalid-options' }),
+      );
+    },
+  );
+
+  it('the same options without the spaces are taken, and spaces inside stay allowed', () => {
+    expect(
+      () => new SyncPlugin({ baseUrl: 'https://api.example.com', batch: { url: '/batch' } }),
+    ).not.toThrow();
+    expect(
+      () => new SyncPlugin({ baseUrl: 'https://api.example.com/a b', batch: { url: '/a b' } }),
+    ).not.toThrow();
+  });
+});

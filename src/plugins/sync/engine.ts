@@ -43,7 +43,6 @@ import {
   sendOperation,
   storageFailedError,
   type TransportOptions,
-  unreadableError,
   unreadResponseError,
 } from './transport.js';
 import { WriteGroup } from './write-group.js';
@@ -186,7 +185,8 @@ export class SyncEngine {
   /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
   readonly #queueEdits = once(() =>
     import('./queue-edits.js').then(
-      ({ QueueEdits }) => new QueueEdits(this.#stores, { classify, WriteGroup, toOperation }),
+      ({ QueueEdits }) =>
+        new QueueEdits(this.#stores, { classify, WriteGroup, toOperation, UnreadableRecordError }),
     ),
   );
   /** Commits of `queue()` calls still running, by operation id. */
@@ -478,7 +478,12 @@ export class SyncEngine {
     } catch (error) {
       if (!(error instanceof UnreadableRecordError)) throw error;
       await this.#removed(); // told after the op before it
-      await this.#moveUnreadable(id, error);
+      // Rare: moved by queue-edits.ts, loaded now (off the start-up path).
+      const stub = await (await this.#queueEdits()).moveUnreadable(id, error.cause, this.#deps.now());
+      const lastError = stub.lastError as OperationError;
+      this.#headFailed(lastError, id);
+      this.#deps.logger.error(`operation ${id} ${lastError.message}`);
+      this.events.emit('failed', { operation: toOperation(stub), error: lastError });
       summary.failed++;
       return 'next';
     }
@@ -890,19 +895,6 @@ export class SyncEngine {
     this.#headFailed(error, record.id);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
     await outcomes?.deliver(outcome);
-  }
-
-  /** A record that cannot be read (or trusted) is never sent: it goes to the failed list as a stub. */
-  async #moveUnreadable(id: string, error: UnreadableRecordError): Promise<void> {
-    const { message, at } = unreadableError(error.cause, this.#deps.now());
-    const stub = Outbox.unreadableStub(id, message, at);
-    const lastError = stub.lastError as OperationError;
-    const group = this.#outbox.stage(new WriteGroup(), 'failed', stub);
-    await this.#outbox.commit(this.#outbox.stageRemoval(group, 'pending', id));
-    this.#lists.move([id], 'pending', 'failed');
-    this.#headFailed(lastError, id);
-    this.#deps.logger.error(`operation ${id} ${message}`);
-    this.events.emit('failed', { operation: toOperation(stub), error: lastError });
   }
 
   // ——— signals: the status, written together ———

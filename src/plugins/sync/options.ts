@@ -156,8 +156,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   );
   const { baseUrl, headers, fetch, namespace, locks, now, random, serverId } = given;
   if (baseUrl !== undefined) {
-    if (typeof baseUrl !== 'string' || baseUrl.trim() === '')
-      throw invalid('baseUrl must be a non-empty string');
+    checkUrlOption(baseUrl, 'baseUrl');
     if (absoluteUrl.test(baseUrl) && !httpUrl(baseUrl))
       throw invalid(
         `baseUrl "${baseUrl}" must be an http(s) URL without credentials (use the headers option)`,
@@ -201,7 +200,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     const { url, max } = checkOptions(given.batch, ['url', 'max'], (problem) =>
       invalid(`batch ${problem}, e.g. { url: '/batch', max: 100 }`),
     );
-    if (typeof url !== 'string' || url.trim() === '') throw invalid('batch.url must be a non-empty string');
+    checkUrlOption(url, 'batch.url');
     let target: URL;
     try {
       target = resolveOperationUrl(url, baseUrl as string | undefined);
@@ -258,6 +257,12 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
 }
 
 const absoluteUrl = /^[a-z][a-z0-9+.-]*:/i;
+
+/** A URL option: a non-empty string without spaces around it (as `queue()` asks of its url). */
+function checkUrlOption(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value === '' || value.trim() !== value)
+    throw invalid(`${name} must be a non-empty string without spaces around it`);
+}
 
 /** `text` parsed, if it is an absolute http(s) URL without credentials. */
 function httpUrl(text: string): URL | undefined {

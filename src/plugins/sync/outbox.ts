@@ -1,5 +1,5 @@
 import { isFluxyError } from '../../core/errors.js';
-import { isOperationRecord, type OperationRecord, recordVersion } from './operation.js';
+import { isOperationRecord, type OperationRecord } from './operation.js';
 import { isOperationId } from './operation-id.js';
 import { type OutboxChange, WriteGroup } from './write-group.js';
 
@@ -62,11 +62,6 @@ export class Outbox {
     return { pending, failed };
   }
 
-  /** The ids stored in one list, sorted, read from keys only (no record is decrypted). */
-  async ids(list: OutboxList): Promise<string[]> {
-    return idsOf(await this.#storage.keys(prefixes[list]), prefixes[list]);
-  }
-
   /** Read a record; undefined if absent; throws {@link UnreadableRecordError} if it cannot be trusted. */
   async read(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
     let value: unknown;
@@ -80,16 +75,6 @@ export class Outbox {
     if (!isOperationRecord(value, id))
       throw new UnreadableRecordError(id, new Error('not an operation record'));
     return value;
-  }
-
-  /** Like {@link read}, but an unreadable record comes back as its {@link unreadableStub}. */
-  async readOrStub(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
-    try {
-      return await this.read(list, id);
-    } catch (error) {
-      if (error instanceof UnreadableRecordError) return Outbox.unreadableStub(id, 'unreadable record', 0);
-      throw error;
-    }
   }
 
   /** Write a record into a list (commit before resolving). */
@@ -127,21 +112,6 @@ export class Outbox {
   /** Commit a group of changes to the outbox's namespace together. */
   commit(group: WriteGroup): Promise<void> {
     return group.commit(this.#storage);
-  }
-
-  /** A stub that takes the place of an unreadable record in the failed list. */
-  static unreadableStub(id: string, message: string, at: number): OperationRecord {
-    return {
-      v: recordVersion,
-      id,
-      method: 'POST',
-      url: '',
-      createdAt: at,
-      attempts: 0,
-      rev: Number.MAX_SAFE_INTEGER - 1,
-      unreadable: true,
-      lastError: { code: 'sync/record-unreadable', message, at },
-    };
   }
 }
 

@@ -1,8 +1,8 @@
 import type { FluxyError } from '../../core/errors.js';
 import type { checkOptions } from '../../core/input-checks.js';
 import type { OutboxStores } from './engine.js';
-import type { OperationRecord, toOperation } from './operation.js';
-import type { Outbox, OutboxList } from './outbox.js';
+import type { OperationError, OperationRecord, recordVersion, toOperation } from './operation.js';
+import type { Outbox, OutboxList, UnreadableRecordError } from './outbox.js';
 import type { ListOptions } from './queue-lists.js';
 import type { classify } from './transport.js';
 import type { WriteGroup } from './write-group.js';
@@ -15,6 +15,7 @@ export interface EditTools {
   readonly classify: typeof classify;
   readonly WriteGroup: typeof WriteGroup;
   readonly toOperation: typeof toOperation;
+  readonly UnreadableRecordError: typeof UnreadableRecordError;
 }
 
 /** How many records `list()` reads at once. */
@@ -70,7 +71,7 @@ export class QueueEdits {
    * together (EMFILE on the file driver) and held every read.
    */
   async list(list: OutboxList, { after, limit = Infinity }: ListOptions = {}) {
-    const { outbox, lists } = this.#stores;
+    const { lists } = this.#stores;
     let ids: string[];
     if (list === 'pending') ids = lists.pending.page(after, limit);
     else {
@@ -83,7 +84,7 @@ export class QueueEdits {
     const reader = async (): Promise<void> => {
       while (next < ids.length) {
         const index = next++;
-        records[index] = await outbox.readOrStub(list, ids[index] as string);
+        records[index] = await this.#readOrStub(list, ids[index] as string);
       }
     };
     await Promise.all(Array.from({ length: Math.min(readConcurrency, ids.length) }, reader));
@@ -109,7 +110,7 @@ export class QueueEdits {
     let woke = false;
     for (const failedId of id === undefined ? lists.failedIds() : [id]) {
       if (!lists.failed.has(failedId)) continue;
-      const record = await outbox.readOrStub('failed', failedId);
+      const record = await this.#readOrStub('failed', failedId);
       if (!record || record.unreadable) continue;
       const { lastError, nextAttemptAt: _next, ...rest } = record;
       const retried: OperationRecord = { ...rest, attempts: 0 };
@@ -124,7 +125,7 @@ export class QueueEdits {
     }
     const head = lists.pending.first();
     if (head !== undefined && (id === undefined || id === head)) {
-      const record = await outbox.readOrStub('pending', head).catch(() => undefined);
+      const record = await this.#readOrStub('pending', head).catch(() => undefined);
       if (record && !record.unreadable && (record.nextAttemptAt ?? 0) > now) {
         const { nextAttemptAt: _next, ...rest } = record;
         await readAhead.write({ ...rest, rev: record.rev + 1 });
@@ -161,6 +162,30 @@ export class QueueEdits {
       found = true;
     }
     return found;
+  }
+
+  /**
+   * Move pending record `id`, which cannot be read (or trusted: `cause`), to the failed list as
+   * its stub, never sent (here: a rare path, off the start-up one). Resolves with the stub.
+   */
+  async moveUnreadable(id: string, cause: unknown, at: number): Promise<OperationRecord> {
+    const { outbox, lists } = this.#stores;
+    const stub = unreadableStub(id, unreadableError(cause, at));
+    const group = outbox.stage(new this.#tools.WriteGroup(), 'failed', stub);
+    await outbox.commit(outbox.stageRemoval(group, 'pending', id));
+    lists.move([id], 'pending', 'failed');
+    return stub;
+  }
+
+  /** Like `outbox.read()`, but an unreadable record comes back as its {@link unreadableStub}. */
+  async #readOrStub(list: OutboxList, id: string): Promise<OperationRecord | undefined> {
+    try {
+      return await this.#stores.outbox.read(list, id);
+    } catch (error) {
+      if (error instanceof this.#tools.UnreadableRecordError)
+        return unreadableStub(id, { code: 'sync/record-unreadable', message: 'unreadable record', at: 0 });
+      throw error;
+    }
   }
 
   /**
@@ -204,6 +229,40 @@ function wasRefused({ lastError }: OperationRecord, classify: EditTools['classif
       lastError.status >= 400 &&
       classify({ status: lastError.status }) === 'fail')
   );
+}
+
+/** A stub that takes the place of an unreadable record in the failed list. */
+function unreadableStub(id: string, lastError: OperationError): OperationRecord {
+  return {
+    v: 1 satisfies typeof recordVersion,
+    id,
+    method: 'POST',
+    url: '',
+    createdAt: lastError.at,
+    attempts: 0,
+    rev: Number.MAX_SAFE_INTEGER - 1,
+    unreadable: true,
+    lastError,
+  };
+}
+
+/** Why a stored record was moved to the failed list unsent (the error its stub keeps). */
+function unreadableError(cause: unknown, at: number): OperationError {
+  return {
+    code: 'sync/record-unreadable',
+    message: `the stored record failed authentication or decryption and was not sent (${messageOf(cause)})`,
+    at,
+  };
+}
+
+/** An error's message, with its cause's code when it has one (a storage error under a wrapper). */
+function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String(cause.code)})` : '';
+    return `${error.message}${code}`;
+  }
+  return String(error);
 }
 
 /**

@@ -344,15 +344,6 @@ export function storageFailedError(cause: unknown, at: number): OperationError {
   return { code: 'sync/storage-failed', message: `storage failed: ${messageOf(cause)}`, at };
 }
 
-/** Why a stored record was moved to the failed list unsent (the error its stub keeps). */
-export function unreadableError(cause: unknown, at: number): OperationError {
-  return {
-    code: 'sync/record-unreadable',
-    message: `the stored record failed authentication or decryption and was not sent (${messageOf(cause)})`,
-    at,
-  };
-}
-
 /** An error's message, with its cause's code when it has one (a storage error under a wrapper). */
 function messageOf(error: unknown): string {
   if (error instanceof Error) {
