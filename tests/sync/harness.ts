@@ -48,14 +48,16 @@ export function makeEngine(setup: EngineSetup) {
   const reportFailure = vi.fn();
   const connectivity = { isOnline: online, reportFailure };
   const name = setup.channel ?? 'test';
+  // (As the plugin does: queue() checks the origin, and the transport checks it again at send time.)
+  const isAllowedOrigin =
+    setup.allowedOrigins === undefined ? undefined : originPolicy(setup.baseUrl, setup.allowedOrigins);
   const engine = new SyncEngine({
     storage: store,
     connectivity,
     transport: {
       fetch: setup.fetch ?? ((input, init) => fetch(input, init)),
       resolveUrl: (url) => resolveOperationUrl(url, setup.baseUrl),
-      isAllowedOrigin:
-        setup.allowedOrigins === undefined ? undefined : originPolicy(setup.baseUrl, setup.allowedOrigins),
+      isAllowedOrigin,
       headers: setup.headers,
       timeoutMs: setup.timeoutMs ?? 5000,
       ...(setup.maxResponseBytes === undefined ? {} : { maxResponseBytes: setup.maxResponseBytes }),
@@ -79,6 +81,7 @@ export function makeEngine(setup: EngineSetup) {
       prepareOperation(method, url, options, {
         maxBodyBytes: 1_048_576,
         resolveUrl: (candidate) => resolveOperationUrl(candidate, setup.baseUrl),
+        isAllowedOrigin,
       }),
     );
   return { engine, store, online, reportFailure, queue };

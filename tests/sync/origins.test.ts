@@ -95,6 +95,30 @@ describe('origins', () => {
     expect(evaluated).toBe(0);
   });
 
+  it('read() refuses another origin too, sending nothing: the headers option never goes there', async () => {
+    // Failed before its fix: read() sent the headers option (Authorization) to any origin.
+    const other = await otherOrigin();
+    const app = createApp({ logger: silentLogger });
+    try {
+      app.register(new StoragePlugin({ driver: 'memory' }));
+      app.register(new ConnectivityPlugin());
+      const sync = app.register(
+        new SyncPlugin({ baseUrl: `${fixture.server.url}/api`, headers: { Authorization: 'Bearer t' } }),
+      );
+      await app.ready();
+      await expect(sync.read(`${other.url}/notes`)).rejects.toMatchObject({
+        code: 'sync/origin-not-allowed',
+      });
+      expect(other.received).toStrictEqual([]);
+      await sync.read('/notes'); // its own origin
+      expect(
+        fixture.server.received.map((request) => [request.path, request.headers.authorization]),
+      ).toStrictEqual([['/api/notes', 'Bearer t']]);
+    } finally {
+      await app.dispose();
+    }
+  });
+
   it('allowedOrigins is validated', () => {
     for (const allowedOrigins of [
       'https://a.example',

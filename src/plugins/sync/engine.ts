@@ -359,16 +359,12 @@ export class SyncEngine {
 
   // ——— queue: store the operation ———
 
-  /** Store a validated draft as a new operation; resolves once committed. Ids follow call order. */
+  /**
+   * Store a validated draft (its origin checked too: `prepareOperation`) as a new operation;
+   * resolves once committed. Ids follow call order.
+   */
   async enqueue(draft: OperationDraft): Promise<Operation> {
     this.#assertAlive();
-    const { resolveUrl, isAllowedOrigin } = this.#deps.transport;
-    if (isAllowedOrigin && !isAllowedOrigin(resolveUrl(draft.url))) {
-      throw new FluxyError(
-        'sync/origin-not-allowed',
-        `queue(): "${draft.url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
-      );
-    }
     const id = this.#ids.next();
     // Registered at once (so a flush waits for it, and ids keep call order) even while a create
     // waits for temp-ids.ts to load.

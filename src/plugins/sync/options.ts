@@ -72,7 +72,7 @@ export interface SyncOptions {
   /**
    * Origins (besides `baseUrl`'s) that operations may be sent to, e.g. `['https://uploads.example.com']`.
    * By default only `baseUrl`'s origin (the page's when `baseUrl` is relative or absent) is
-   * allowed: `queue()` refuses a URL elsewhere and a stored op to another origin fails unsent
+   * allowed: `queue()` and `read()` refuse a URL elsewhere and a stored op to another origin fails unsent
    * (`sync/origin-not-allowed`), so the `headers` option (your credentials) never goes anywhere
    * else. With no `baseUrl` and no page (Node), any origin is allowed unless this lists some.
    * @default []

@@ -73,7 +73,7 @@ export class SyncPlugin extends FluxyPlugin {
   readonly dependencies = ['storage', 'connectivity'] as const;
 
   readonly #options: ResolvedSyncOptions;
-  /** What `queue()` checks against: the size limits, and how URLs are resolved; with the resolved options, which `read()` sends with. */
+  /** What `queue()` and `read()` check against: the size limits, how URLs are resolved, the origins allowed; with the resolved options, which `read()` sends with. */
   readonly #limits: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3];
   #engine: SyncEngine | undefined;
   /** `read()`'s sender, once loaded. */
@@ -108,7 +108,11 @@ export class SyncPlugin extends FluxyPlugin {
     super();
     const resolved = resolveSyncOptions(options);
     this.#options = resolved;
-    this.#limits = { ...resolved, resolveUrl: (url) => resolveOperationUrl(url, resolved.baseUrl) };
+    this.#limits = {
+      ...resolved,
+      resolveUrl: (url) => resolveOperationUrl(url, resolved.baseUrl),
+      isAllowedOrigin: originPolicy(resolved.baseUrl, resolved.allowedOrigins),
+    };
     // A throwing `sync.on` handler does not stop the others; its error is logged (once init gave a logger).
     this.#events = new EventBus<SyncEvents>((event, error) =>
       this.#logger?.error(`a "sync.on('${event}')" handler threw`, error),
@@ -162,7 +166,7 @@ export class SyncPlugin extends FluxyPlugin {
       transport: {
         fetch: fetchFunction,
         resolveUrl: this.#limits.resolveUrl,
-        isAllowedOrigin: originPolicy(options.baseUrl, options.allowedOrigins),
+        isAllowedOrigin: this.#limits.isAllowedOrigin,
         headers: options.headers,
         timeoutMs: options.timeoutMs,
         maxResponseBytes: options.maxResponseBytes,
@@ -266,7 +270,8 @@ export class SyncPlugin extends FluxyPlugin {
    * given a pseudo-operation with `kind: 'read'`), `fetch` and `timeoutMs`: for reads that must
    * carry the same credentials as the queued writes (collections pull with it). Resolves with the
    * status and the parsed JSON body (or text) of any answer; rejects with `sync/network-error`
-   * (no answer, a timeout or an abort) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`.
+   * (no answer, a timeout or an abort) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`,
+   * a URL on an origin that is not allowed `sync/origin-not-allowed` (see `allowedOrigins`).
    *
    * @example const { status, body } = await sync.read('/notes?since=');
    */

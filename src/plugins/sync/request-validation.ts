@@ -109,10 +109,15 @@ export function prepareOperation(
   method: unknown,
   url: unknown,
   options: unknown,
-  limits: { maxBodyBytes: number; resolveUrl: (url: string) => URL },
+  limits: {
+    maxBodyBytes: number;
+    resolveUrl: (url: string) => URL;
+    /** Whether requests may go to this URL's origin (the `allowedOrigins` policy); any when absent. */
+    isAllowedOrigin?: ((url: URL) => boolean) | undefined;
+  },
 ): OperationDraft {
   const normalisedMethod = checkMethod(method);
-  const checkedUrl = checkUrl(url, limits.resolveUrl);
+  const checkedUrl = checkUrl(url, limits);
   const given = checkOptions(options, optionKeys, (problem) =>
     refuse(
       'sync/invalid-options',
@@ -203,7 +208,10 @@ function checkMethod(method: unknown): HttpMethod {
   return upper as HttpMethod;
 }
 
-function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
+function checkUrl(
+  url: unknown,
+  { resolveUrl, isAllowedOrigin }: Parameters<typeof prepareOperation>[3],
+): string {
   // (Spaces around it would be sent encoded, `' /a'` as `/%20/a`: a mistake, not a path.)
   if (typeof url !== 'string' || url === '' || url.trim() !== url) {
     throw refuse(
@@ -232,6 +240,13 @@ function checkUrl(url: unknown, resolveUrl: (url: string) => URL): string {
     throw refuse(
       'sync/credentials-in-queue',
       'queue(): url contains credentials (user:password@): pass them in the SyncPlugin headers option instead, evaluated at send time.',
+    );
+  }
+  // (The headers option, your credentials, goes with every request: only to the origins allowed.)
+  if (isAllowedOrigin && !isAllowedOrigin(resolved)) {
+    throw refuse(
+      'sync/origin-not-allowed',
+      `queue(): "${url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
     );
   }
   return url;
