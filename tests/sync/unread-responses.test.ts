@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSyncOptions } from '../../src/plugins/sync/options.js';
+import { sendOperation } from '../../src/plugins/sync/transport.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { faultServerPerTest, nextEvent, until } from './harness.js';
 
@@ -81,5 +82,51 @@ describe('maxResponseBytes', () => {
       );
     }
     expect(resolveSyncOptions({}).maxResponseBytes).toBe(1_048_576);
+  });
+});
+
+describe('a response body read in chunks', () => {
+  it('joins a character split between two chunks, and still stops past maxResponseBytes', async () => {
+    const bytes = new TextEncoder().encode('{"title":"café ✓"}');
+    const split = bytes.indexOf(0xe2) + 1; // inside the three bytes of ✓
+    const respond = () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(bytes.slice(0, split));
+            controller.enqueue(bytes.slice(split));
+            controller.close();
+          },
+        }),
+        { headers: { 'Content-Type': 'application/json' } },
+      );
+    const send = (maxResponseBytes: number) =>
+      sendOperation(
+        {
+          id: 'x',
+          idempotencyKey: 'x',
+          method: 'POST',
+          url: 'https://api.example/x',
+          createdAt: 0,
+          attempts: 0,
+        },
+        '{}',
+        {
+          fetch: async () => respond(),
+          resolveUrl: (url) => new URL(url),
+          headers: undefined,
+          timeoutMs: 5000,
+          maxResponseBytes,
+          setTimer: (callback, ms) => setTimeout(callback, ms),
+          clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+        },
+        new AbortController().signal,
+      );
+    expect(await send(bytes.length)).toMatchObject({
+      kind: 'response',
+      body: { title: 'café ✓' },
+      bytes: bytes.length,
+    });
+    expect(await send(bytes.length - 1)).toMatchObject({ body: undefined, bodyProblem: 'too-large' });
   });
 });

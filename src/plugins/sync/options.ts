@@ -162,12 +162,10 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
         `baseUrl "${baseUrl}" must be an http(s) URL without credentials (use the headers option)`,
       );
   }
-  if (headers !== undefined && typeof headers !== 'function') {
-    if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
-      throw invalid('headers must be an object or a function returning one');
-    // The same checks as a function's result at send time (credentials are welcome here).
+  // A plain object of valid headers (the same checks as a function's result at send time, which
+  // refuse anything else: null, an array, a string…); credentials are welcome here.
+  if (headers !== undefined && typeof headers !== 'function')
     checkHeaderRecord(headers, 'allow', (code, problem) => invalid(`headers: ${problem} (${code})`));
-  }
   for (const [name, value] of [
     ['fetch', fetch],
     ['now', now],

@@ -190,7 +190,9 @@ type ReadBody = Pick<Extract<SendResult, { kind: 'response' }>, 'body' | 'bodyPr
 async function readBody(response: Response, maxBytes: number): Promise<ReadBody> {
   const reader = response.body?.getReader();
   if (!reader) return { body: undefined };
-  const chunks: Uint8Array[] = [];
+  // Decoded as it comes (a character split between chunks is joined by the streaming decoder).
+  const decoder = new TextDecoder();
+  let text = '';
   let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -200,15 +202,9 @@ async function readBody(response: Response, maxBytes: number): Promise<ReadBody>
       await reader.cancel().catch(() => undefined);
       return { body: undefined, bodyProblem: 'too-large' };
     }
-    chunks.push(value);
+    text += decoder.decode(value, { stream: true });
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  const text = new TextDecoder().decode(bytes);
+  text += decoder.decode();
   if (text === '') return { body: undefined };
   if ((response.headers.get('Content-Type') ?? '').includes('json')) {
     try {
