@@ -185,8 +185,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly #applied = new Map<string, AppliedWrite[]>();
   /** Row writes of answers in flight: waited for on dispose. */
   readonly #writes = new Set<Promise<unknown>>();
-  #relisting: Promise<void> | undefined;
-  #relistAgain = false;
+  /** Calls of #relist since its running listing began (0: none running; over 1: list again). */
+  #relists = 0;
   #pulling: Promise<void> | undefined;
   #pullFailures = 0;
   /** Pull requests sent in this instance; the number of the last one that ended a complete pull. */
@@ -678,13 +678,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** List the outbox again and show what it holds (another tab wrote, an op was retried…). */
   #relist(): void {
-    if (this.#relisting) {
-      this.#relistAgain = true;
-      return;
-    }
-    this.#relisting = (async () => {
+    if (this.#relists++) return;
+    (async () => {
       do {
-        this.#relistAgain = false;
+        this.#relists = 1;
         const since = this.#epoch;
         let operations: Awaited<ReturnType<SyncLike['pending']>>;
         try {
@@ -695,9 +692,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         }
         if (this.#signal?.aborted) return;
         this.#showListed(this.#changesOf(operations), since);
-      } while (this.#relistAgain);
+      } while (this.#relists > 1);
     })().finally(() => {
-      this.#relisting = undefined;
+      this.#relists = 0;
     });
   }
 
