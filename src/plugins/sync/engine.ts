@@ -38,7 +38,6 @@ import {
   type NoAnswer,
   noAnswerError,
   originRefusedError,
-  redirectError,
   type SendResult,
   sendOperation,
   storageFailedError,
@@ -654,9 +653,11 @@ export class SyncEngine {
       return 'next';
     }
     if (result.kind === 'redirect') {
-      // Not followed, so the write did not reach its endpoint: it fails, naming the target.
+      // Not followed, so the write did not reach its endpoint: it fails, naming the target (read
+      // by queue-edits.ts, loaded now: off the start-up path).
       this.#networkFailures = 0;
-      const error = redirectError(result.status, result.location, this.#deps.now());
+      const { redirectError } = await import('./queue-edits.js');
+      const error = redirectError(result.response, result.url, this.#deps.now());
       await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
       summary.failed++;
       return 'next';

@@ -284,6 +284,38 @@ export async function settleDuplicate(outbox: Outbox, id: string): Promise<Outbo
   return keep;
 }
 
+// ——— redirects ———
+
+/**
+ * (Here, in a lazy chunk: the engine needs it only when the server answers with a redirect.)
+ * The error of an operation whose request was answered by `response`, a redirect (never followed:
+ * the write could reach another endpoint or origin) — or reached by one, by a custom fetch that
+ * followed it anyway — naming its target when known (`requestUrl` resolves a relative one).
+ */
+export function redirectError(response: Response, requestUrl: string, at: number): OperationError {
+  const { status } = response;
+  let location: string | undefined;
+  if (response.redirected) location = response.url || undefined;
+  else if (response.type !== 'opaqueredirect') {
+    const header = response.headers.get('Location');
+    if (header !== null) {
+      try {
+        location = new URL(header, requestUrl).href;
+      } catch {
+        location = header;
+      }
+    }
+  }
+  const error: OperationError = {
+    code: 'sync/redirected',
+    message: `the server answered ${status === 0 ? 'a redirect' : status} to ${location ?? 'a target the browser does not reveal (an opaque redirect)'}; redirects are not followed (the write could reach another endpoint or origin): queue the operation with its final URL`,
+    at,
+  };
+  if (status !== 0) error.status = status;
+  if (location !== undefined) error.location = location;
+  return error;
+}
+
 // ——— Retry-After ———
 
 /**

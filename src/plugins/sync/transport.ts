@@ -29,7 +29,8 @@ export type SendResult =
       /** The size of a body read whole, in bytes. */
       bytes?: number;
     }
-  | { kind: 'redirect'; status: number; location: string | undefined }
+  /** A redirect (never followed), or a response a custom fetch reached by following one: see `redirectError()`. */
+  | { kind: 'redirect'; response: Response; url: string }
   | { kind: 'origin-refused'; url: string }
   | { kind: 'network'; cause: unknown }
   | { kind: 'timeout' }
@@ -130,10 +131,16 @@ export async function sendOperation(
     };
     if (body !== undefined) init.body = body;
     const response = await options.fetch(url, init);
-    const redirect = redirectOf(response, url);
-    if (redirect) {
+    const { status } = response;
+    // (A fetch that followed it anyway: a custom fetch ignoring redirect: 'manual'. 304 Not
+    // Modified is no redirect.) What it pointed to is read by redirectError(), loaded then.
+    if (
+      response.redirected ||
+      response.type === 'opaqueredirect' ||
+      (status > 299 && status < 400 && status !== 304)
+    ) {
       await response.body?.cancel().catch(() => undefined);
-      return redirect;
+      return { kind: 'redirect', response, url };
     }
     // The status arrived; a body cut short does not change what the server decided, but the
     // flush loop must know (a create's server id is in it).
@@ -142,7 +149,7 @@ export async function sendOperation(
     );
     return {
       kind: 'response',
-      status: response.status,
+      status,
       retryAfter: response.headers.get('Retry-After'),
       ...read,
     };
@@ -154,30 +161,6 @@ export async function sendOperation(
     options.clearTimer(timer);
     signal.removeEventListener('abort', onAbort);
   }
-}
-
-/** The redirect a response is (or was reached by), or undefined. 304 Not Modified is no redirect. */
-function redirectOf(
-  response: Response,
-  requestUrl: string,
-): Extract<SendResult, { kind: 'redirect' }> | undefined {
-  if (response.redirected) {
-    // A fetch that followed it anyway (a custom fetch ignoring redirect: 'manual').
-    return { kind: 'redirect', status: response.status, location: response.url || undefined };
-  }
-  const opaque = response.type === 'opaqueredirect';
-  if (!opaque && (response.status < 300 || response.status > 399 || response.status === 304))
-    return undefined;
-  const header = opaque ? null : response.headers.get('Location');
-  let location: string | undefined;
-  if (header !== null) {
-    try {
-      location = new URL(header, requestUrl).href;
-    } catch {
-      location = header;
-    }
-  }
-  return { kind: 'redirect', status: response.status, location };
 }
 
 /** What reading a response body gave: the body, why it is missing or partial, its size. */
@@ -280,18 +263,6 @@ export function originRefusedError(url: string, at: number): OperationError {
     message: `${url} is not on baseUrl's origin nor in allowedOrigins: it was not sent (the headers option never goes to other origins); add its origin to the SyncPlugin allowedOrigins option and retry it, or discard it`,
     at,
   };
-}
-
-/** The server answered with a redirect (never followed): the operation fails, naming the target. */
-export function redirectError(status: number, location: string | undefined, at: number): OperationError {
-  const error: OperationError = {
-    code: 'sync/redirected',
-    message: `the server answered ${status === 0 ? 'a redirect' : status} to ${location ?? 'a target the browser does not reveal (an opaque redirect)'}; redirects are not followed (the write could reach another endpoint or origin): queue the operation with its final URL`,
-    at,
-  };
-  if (status !== 0) error.status = status;
-  if (location !== undefined) error.location = location;
-  return error;
 }
 
 const bodyProblems: Record<BodyProblem, string> = {
