@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatStamp, HybridClock, maxClockSkewMs, parseStamp } from '../../src/plugins/collections/index.js';
+import { formatStamp, HybridClock, maxClockSkewMs, parseStamp } from '../../src/plugins/collections/clock.js';
 
 describe('HybridClock', () => {
   it('follows the table', () => {

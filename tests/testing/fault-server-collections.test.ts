@@ -1,12 +1,10 @@
 // FaultServer's collection mode, through the public entries, as an app author tests a Collection.
 import { afterEach, describe, expect, it } from 'vitest';
+import { type ClockParts, formatStamp, parseStamp } from '../../src/plugins/collections/clock.js';
 import {
-  type ClockParts,
   Collection,
   type CollectionOptions,
   type ConflictEvent,
-  formatStamp,
-  parseStamp,
 } from '../../src/plugins/collections/index.js';
 import { createTestApp, FaultServer, type TestApp } from '../../src/testing/index.js';
 

@@ -1,12 +1,4 @@
 export {
-  type ClockParts,
-  formatStamp,
-  HybridClock,
-  maxClockSkewMs,
-  parseStamp,
-  type ReceiveResult,
-} from './clock.js';
-export {
   Collection,
   type CollectionError,
   type CollectionEvents,
