@@ -11,10 +11,11 @@ import ts from 'typescript';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** For codes whose messages are built elsewhere (an operation's lastError, a status mapping). */
+/**
+ * For codes whose messages are built elsewhere (an operation's lastError, a status mapping): listed
+ * first, before the messages of the calls that throw the code, if any.
+ */
 const DESCRIBED = {
-  'plugin/duplicate':
-    'A plugin with this name is already registered: register each plugin once per app (create a second app with createApp() for a second instance).',
   'collections/clock-skew':
     "A pulled clock is more than 5 minutes ahead of this device's clock: it was not adopted (the rows were). Check the device's or the server's clock.",
   'connectivity/invalid-probe':
@@ -122,8 +123,8 @@ export async function renderErrors() {
   for (const [group, entries] of groups) {
     lines.push(`## ${group} (\`${entries[0][1].file}\`)`, '');
     for (const [code, info] of entries) {
-      const messages = [...info.messages].slice(0, 3);
-      if (messages.length === 0 && DESCRIBED[code]) messages.push(DESCRIBED[code]);
+      // What a code means where no call says it (an operation's lastError), first; then the calls'.
+      const messages = [...new Set([DESCRIBED[code], ...info.messages].filter(Boolean))].slice(0, 3);
       lines.push(`- **\`${code}\`**`);
       for (const message of messages) lines.push(`  - ${message.replaceAll('\n', ' ')}`);
     }

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
 import { FaultServer } from '../../src/testing/index.js';
-import { faultServerPerTest, nextEvent } from './harness.js';
+import { faultServerPerTest, nextEvent, silentLogger } from './harness.js';
 
 // Issue 17, finding 1: fetch followed redirects, so a write answered by a redirect was reported
 // sent (same-origin login page), turned into a GET elsewhere (301/302/303), or resent with its
@@ -79,5 +83,61 @@ describe('redirects', () => {
     await queue('POST', '/api/notes', { body: {} });
     expect((await failed).error).toMatchObject({ code: 'sync/redirected', location: `${other.url}/landing` });
     expect(engine.pendingCount.value).toBe(0);
+  });
+});
+
+// A fresh-user review: sync.read() followed redirects, so a 302 from the allowed origin to another
+// one took the headers option (X-Api-Key: the user's credentials) there. read() follows none now,
+// as the queue's transport: a redirect is refused with sync/redirected, nothing sent to its target.
+describe('read() redirects', () => {
+  const apps: Array<ReturnType<typeof createApp>> = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.dispose();
+  });
+  async function syncFor(options: SyncOptions): Promise<SyncPlugin> {
+    const app = createApp({ logger: silentLogger });
+    apps.push(app);
+    app.register(new StoragePlugin({ driver: 'memory' }));
+    app.register(new ConnectivityPlugin());
+    const sync = app.register(new SyncPlugin(options));
+    await app.ready();
+    return sync;
+  }
+
+  for (const status of [301, 302, 303, 307, 308]) {
+    it(`a ${status} to another origin is refused: nothing reaches it, the headers option included`, async () => {
+      const other = await otherOrigin();
+      fixture.server.script({ status, headers: { Location: `${other.url}/steal` } });
+      const sync = await syncFor({ baseUrl: fixture.server.url, headers: { 'X-Api-Key': 'secret-key' } });
+      const error = await sync.read('/notes').catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'sync/redirected' });
+      expect((error as Error).message).toContain(`${other.url}/steal`);
+      expect(other.received).toStrictEqual([]);
+      expect(fixture.server.received.map((request) => request.headers['x-api-key'])).toStrictEqual([
+        'secret-key',
+      ]);
+    });
+  }
+
+  it('a same-origin redirect is refused the same way (not followed)', async () => {
+    fixture.server.script({ status: 302, headers: { Location: '/login' } });
+    const sync = await syncFor({ baseUrl: fixture.server.url });
+    await expect(sync.read('/notes')).rejects.toMatchObject({ code: 'sync/redirected' });
+    expect(fixture.server.received.map((request) => `${request.method} ${request.path}`)).toStrictEqual([
+      'GET /notes',
+    ]);
+    // 304 Not Modified is no redirect: an answer like any other.
+    fixture.server.script({ status: 304 });
+    expect((await sync.read('/notes')).status).toBe(304);
+  });
+
+  it('a custom fetch that follows redirects anyway: the redirected answer is still refused', async () => {
+    const other = await otherOrigin();
+    fixture.server.script({ status: 302, headers: { Location: `${other.url}/landing` } });
+    const sync = await syncFor({
+      baseUrl: fixture.server.url,
+      fetch: (input, init) => fetch(input, { ...init, redirect: 'follow' }),
+    });
+    await expect(sync.read('/notes')).rejects.toMatchObject({ code: 'sync/redirected' });
   });
 });

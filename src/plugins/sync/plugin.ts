@@ -271,7 +271,9 @@ export class SyncPlugin extends FluxyPlugin {
    * carry the same credentials as the queued writes (collections pull with it). Resolves with the
    * status and the parsed JSON body (or text) of any answer; rejects with `sync/network-error`
    * (no answer, a timeout or an abort) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`,
-   * a URL on an origin that is not allowed `sync/origin-not-allowed` (see `allowedOrigins`).
+   * a URL on an origin that is not allowed `sync/origin-not-allowed` (see `allowedOrigins`). A
+   * redirect is never followed (the headers option would go to its target): it rejects with
+   * `sync/redirected`, same origin or not.
    *
    * @example const { status, body } = await sync.read('/notes?since=');
    */

@@ -6,22 +6,24 @@ import type { prepareOperation } from './request-validation.js';
 /**
  * The GET of `sync.read()`, checked (`prepare`: `sync/invalid-url`…) and sent now, in this call,
  * with the plugin's `baseUrl`, `headers` option (given a pseudo-operation with `kind: 'read'`),
- * `fetch` and `timeoutMs` (`options`: the plugin's limits, which carry its resolved options);
- * `url` as given (for the headers and errors). Loaded at the first read; `Fail` is FluxyError and
- * `prepare` prepareOperation, given rather than imported so this lazy chunk shares no module with
- * the start-up ones (a shared one would be split into a chunk of its own). @internal
+ * `fetch` and `timeoutMs` (`options`: the plugin's limits, which carry its resolved options),
+ * never following a redirect (`sync/redirected`); `url` as given (for the headers and errors).
+ * Loaded at the first read; `ReadError` is FluxyError (so named: the production build strips the
+ * prose of a `new …Error()`) and `prepare` prepareOperation, given rather than imported so this
+ * lazy chunk shares no module with the start-up ones (a shared one would be split into a chunk of
+ * its own). @internal
  */
 export async function sendRead(
   url: string,
   options: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3],
   prepare: typeof prepareOperation,
   signal: AbortSignal | undefined,
-  Fail: typeof FluxyError,
+  ReadError: typeof FluxyError,
 ): Promise<{ status: number; body: unknown }> {
   const target = options.resolveUrl(prepare('GET', url, undefined, options).url);
   const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
   if (!fetchFunction)
-    throw new Fail('sync/network-error', 'No fetch is available: pass SyncPlugin({ fetch }).');
+    throw new ReadError('sync/network-error', 'No fetch is available: pass SyncPlugin({ fetch }).');
   const pseudo: Operation = Object.freeze({
     id: 'read',
     idempotencyKey: 'read',
@@ -38,7 +40,7 @@ export async function sendRead(
     headers = new Headers((extra ?? {}) as Record<string, string>);
     headers.set('Accept', 'application/json');
   } catch (cause) {
-    throw new Fail('sync/headers-failed', `sync.read(): the headers option failed: ${String(cause)}`, {
+    throw new ReadError('sync/headers-failed', `sync.read(): the headers option failed: ${String(cause)}`, {
       cause,
     });
   }
@@ -46,12 +48,31 @@ export async function sendRead(
   const timer = setTimeout(() => controller.abort(), options.timeoutMs);
   const onAbort = (): void => controller.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
+  let refused: FluxyError | undefined;
   try {
     const response = await fetchFunction(target.href, {
       method: 'GET',
       headers,
       signal: controller.signal,
+      redirect: 'manual',
     });
+    const { status } = response;
+    // Never followed, as the queue's transport does (transport.ts, the same test): the headers
+    // option (credentials) would go to the target, another origin perhaps. Refused, same origin
+    // or not; a custom fetch that followed it anyway is caught by `redirected`.
+    if (
+      response.redirected ||
+      response.type === 'opaqueredirect' ||
+      (status > 299 && status < 400 && status !== 304)
+    ) {
+      await response.body?.cancel().catch(() => undefined);
+      const { location } = (await import('./queue-edits.js')).redirectError(response, target.href, 0);
+      refused = new ReadError(
+        'sync/redirected',
+        `sync.read(): GET ${url} was answered ${status || 'an opaque redirect'} to ${location ?? 'a target the browser does not reveal'}; redirects are never followed (your headers could reach another endpoint or origin): read the final URL.`,
+      );
+      throw refused;
+    }
     const text = await response.text();
     let body: unknown = text === '' ? undefined : text;
     if (text !== '' && (response.headers.get('Content-Type') ?? '').includes('json')) {
@@ -61,10 +82,11 @@ export async function sendRead(
         body = text;
       }
     }
-    return { status: response.status, body };
+    return { status, body };
   } catch (cause) {
+    if (cause === refused) throw cause;
     const reason = controller.signal.aborted ? 'timed out or was aborted' : 'got no answer';
-    throw new Fail('sync/network-error', `GET ${url} ${reason}.`, { cause });
+    throw new ReadError('sync/network-error', `GET ${url} ${reason}.`, { cause });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
