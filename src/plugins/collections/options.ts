@@ -92,17 +92,16 @@ export function resolveCollectionOptions<R extends Row>(
   name: unknown,
   options: CollectionOptions<R> | undefined,
 ): ResolvedCollectionOptions<R> {
-  const fail = (option: string, expected: string, value: unknown): never => {
+  // The whole problem is one prose argument: the production build keeps `fail('')`.
+  const fail = (problem: string): never => {
     throw new FluxyError(
       'collections/invalid-options',
-      `new Collection(${JSON.stringify(name)}): ${option} must be ${expected} (got ${typeof value === 'function' ? 'a function' : JSON.stringify(value)}).`,
+      `new Collection(${JSON.stringify(name)}): ${problem}.`,
     );
   };
   if (typeof name !== 'string' || !/^[A-Za-z][\w-]{0,63}$/.test(name)) {
     fail(
-      'the name',
-      '1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds)',
-      name,
+      `the name must be 1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds) (got ${got(name)})`,
     );
   }
   const given = checkOptions(
@@ -128,27 +127,28 @@ export function resolveCollectionOptions<R extends Row>(
   // always be true.
   const isName = (value: unknown) => typeof value === 'string' && value !== '' && !(value in {});
   if (typeof url !== 'string' || url.trim() === '' || /[?#\s]/.test(url))
-    fail('url', "the resource path without query or fragment, e.g. '/notes'", url);
-  if (!isName(key)) fail('key', "the id field's name, e.g. 'id'", key);
+    fail(`url must be the resource path without query or fragment, e.g. '/notes' (got ${got(url)})`);
+  if (!isName(key)) fail(`key must be the id field's name, e.g. 'id' (got ${got(key)})`);
   if (clientIdField !== undefined && (!isName(clientIdField) || clientIdField === key))
-    fail('clientIdField', "a field other than the key, e.g. 'clientId'", clientIdField);
+    fail(`clientIdField must be a field other than the key, e.g. 'clientId' (got ${got(clientIdField)})`);
   if (typeof conflict !== 'function' && !strategies.includes(conflict as string)) {
     fail(
-      'conflict',
-      "'lww', 'server-wins', 'client-wins' or a function ({ local, server, base }) => patch | null",
-      conflict,
+      `conflict must be 'lww', 'server-wins', 'client-wins' or a function ({ local, server, base }) => patch | null (got ${got(conflict)})`,
     );
   }
   // A whole number of ms that setInterval can hold (over 2^31 - 1 it would fire at once, forever);
   // `| 0` also refuses what is not a number.
   if (!(pullIntervalMs === 0 || (pullIntervalMs >= 1000 && (pullIntervalMs | 0) === pullIntervalMs))) {
-    fail('pullIntervalMs', '0 (only on demand) or a whole number from 1000 to 2^31 - 1', pullIntervalMs);
+    fail(
+      `pullIntervalMs must be 0 (only on demand) or a whole number from 1000 to 2^31 - 1 (got ${got(pullIntervalMs)})`,
+    );
   }
   if (compare !== undefined && typeof compare !== 'function')
-    fail('compare', 'a function (a, b) => number', compare);
+    fail(`compare must be a function (a, b) => number (got ${got(compare)})`);
   if (locks !== undefined && locks !== false && typeof (locks as CollectionLocks)?.request !== 'function')
-    fail('locks', 'navigator.locks or false', locks);
-  if (typeof now !== 'function') fail('now', 'a function returning ms since the epoch', now);
+    fail(`locks must be navigator.locks or false (got ${got(locks)})`);
+  if (typeof now !== 'function')
+    fail(`now must be a function returning ms since the epoch (got ${got(now)})`);
   return {
     url: (url as string).replace(/\/+$/, ''),
     key,
@@ -159,4 +159,9 @@ export function resolveCollectionOptions<R extends Row>(
     locks,
     now,
   };
+}
+
+/** A value as an error message shows it (development builds only: prose). */
+function got(value: unknown): string {
+  return typeof value === 'function' ? 'a function' : JSON.stringify(value);
 }
