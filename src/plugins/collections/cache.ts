@@ -1,4 +1,5 @@
 import type { KeyValueStore } from '../storage/key-value-store.js';
+import { HybridClock } from './clock.js';
 import type { CollectionLocks, Row } from './options.js';
 
 /**
@@ -23,8 +24,12 @@ export class RowCache<R extends Row> {
   readonly #store: KeyValueStore;
   readonly #key: string;
   readonly #lock: Lock;
-  #lastTime = 0;
-  #counter = 0;
+  /**
+   * Chunk ids: a hybrid logical clock's stamps without their dashes — 9 base-36 digits of ms, a
+   * counter, and 7 random digits of this instance, which tell apart chunks two tabs write in the
+   * same millisecond. They sort in write order.
+   */
+  readonly #ids = new HybridClock(Math.random().toString(36).slice(2, 9).padEnd(7, '0'));
   #writesSinceCheck = 0;
 
   constructor(store: KeyValueStore, key: string, lock: Lock) {
@@ -97,7 +102,7 @@ export class RowCache<R extends Row> {
     for (const { rows, deleted, aliases = [] } of pages) {
       for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });
       if (rows.length === 0 && deleted.length === 0) continue;
-      const id = `c/${this.#chunkId()}`;
+      const id = `c/${this.#ids.tick().replace(/-/g, '')}`;
       const parts = split(rows);
       parts.forEach((part, n) => {
         const chunk: Chunk<R> = {
@@ -122,15 +127,6 @@ export class RowCache<R extends Row> {
         split,
       );
     }
-  }
-
-  /** Time-ordered, unique chunk ids: 9 base-36 digits of ms, a counter, and random digits. */
-  #chunkId(): string {
-    const time = Math.max(Date.now(), this.#lastTime);
-    this.#counter = time === this.#lastTime ? this.#counter + 1 : 0;
-    this.#lastTime = time;
-    // Random digits tell apart chunks two tabs write in the same millisecond.
-    return `${time.toString(36).padStart(9, '0')}${this.#counter.toString(36).padStart(4, '0')}${Math.random().toString(36).slice(2, 9).padEnd(7, '0')}`;
   }
 
   saveClock(stamp: string): Promise<void> {
