@@ -38,25 +38,9 @@ export class RowCache<R extends Row> {
     this.#lock = lock;
   }
 
-  /** Everything stored, read at start-up. */
-  async loadAll(): Promise<{
-    rows: R[];
-    meta: CacheMeta;
-    clock: string | undefined;
-    aliases: Array<[string, string]>;
-  }> {
-    const [rows, aliases, meta, clock] = await Promise.all([
-      this.rows(),
-      this.#entries('a/'),
-      this.readMeta(),
-      this.#store.get<string>('clock'),
-    ]);
-    return {
-      rows,
-      meta,
-      clock: typeof clock === 'string' ? clock : undefined,
-      aliases: aliases.filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
-    };
+  /** Everything stored, read at start-up: the rows, the aliases (unchecked), the meta, the clock (unchecked). */
+  loadAll(): Promise<[rows: R[], aliases: Array<[string, unknown]>, meta: CacheMeta, clock: unknown]> {
+    return Promise.all([this.rows(), this.#entries('a/'), this.readMeta(), this.#store.get('clock')]);
   }
 
   /** The confirmed rows, replayed from the chunk log. */

@@ -295,11 +295,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
 
     // Cache first: rows, cursor, clock and the pending changes, before any request.
-    const [stored, operations] = await Promise.all([this.#cache.loadAll(), sync.pending()]);
-    this.#clock.restore(stored.clock ?? '');
-    for (const [tempId, serverId] of stored.aliases) this.#view.addAlias(tempId, serverId);
-    if (stored.meta.pulledAt !== undefined) this.#lastPulledAt.value = stored.meta.pulledAt;
-    this.#view.confirmRows(stored.rows, []);
+    const [[rows, aliases, { pulledAt }, clock], operations] = await Promise.all([
+      this.#cache.loadAll(),
+      sync.pending(),
+    ]);
+    // (restore() and parseStamp() take anything: what is not a stamp is ignored.)
+    this.#clock.restore(clock as string);
+    for (const [tempId, serverId] of aliases)
+      if (typeof serverId === 'string') this.#view.addAlias(tempId, serverId);
+    this.#lastPulledAt.value = pulledAt ?? null;
+    this.#view.confirmRows(rows, []);
     const changes = this.#changesOf(operations);
     for (const change of changes) {
       if (change.id.startsWith('tmp_') && !this.#view.aliases.has(change.id)) {
