@@ -135,24 +135,24 @@ export class RowView<R extends Row> {
       touch(id, undefined);
       this.#confirmed.delete(id);
     }
-    this.#refresh(before, false, publish);
+    this.#refresh(false, before, publish);
   }
 
   /** Show in `items` what {@link confirmRows} did not publish. */
   publishRows(): void {
-    if (this.#stale) this.#refresh(new Map());
+    if (this.#stale) this.#refresh(false);
   }
 
   /** Replace every pending change (after listing the outbox). */
   setChanges(changes: Change[]): void {
     this.#changes = changes;
-    this.#refresh(new Map(), true);
+    this.#refresh(true);
   }
 
   /** Add one change (a local write, in the same frame). */
   addChange(change: Change): void {
     this.#changes.push(change);
-    this.#refresh(new Map(), true);
+    this.#refresh(true);
   }
 
   /** Remove the changes for which `drop` is true. */
@@ -160,7 +160,7 @@ export class RowView<R extends Row> {
     const kept = this.#changes.filter((change) => !drop(change));
     if (kept.length === this.#changes.length) return;
     this.#changes = kept;
-    this.#refresh(new Map(), true);
+    this.#refresh(true);
   }
 
   /** A temporary id now stands for the server's id. */
@@ -169,7 +169,7 @@ export class RowView<R extends Row> {
     const before = new Map([tempId, serverId].map((id) => [id, this.#shown(id)]));
     this.#aliases.set(tempId, serverId);
     batch(() => {
-      this.#refresh(before, true);
+      this.#refresh(true, before);
       this.#aliasVersion.value++;
     });
   }
@@ -186,7 +186,7 @@ export class RowView<R extends Row> {
    * rows are computed again when the changes (or temporary ids) changed or a touched id has
    * changes; a row equal to the one shown before stays that object.
    */
-  #refresh(before: Map<string, R | undefined>, changed = false, publish = true): void {
+  #refresh(changed: boolean, before = new Map<string, R | undefined>(), publish = true): void {
     let pending = this.#pending.peek();
     const again = changed || [...before.keys()].some((id) => pending.has(id));
     if (again) {
