@@ -149,13 +149,14 @@ export class RowCache<R extends Row> {
  * record, encrypted and in base64, stays under Chromium's 64 KB blob threshold. @internal
  */
 export function split<R>(rows: readonly R[]): R[][] {
-  const sample = Math.min(rows.length, 8);
-  const bytes =
-    sample === 0 ? 0 : new TextEncoder().encode(JSON.stringify(rows.slice(0, sample))).length / sample;
-  const size = Math.max(1, Math.floor(partBytes / Math.max(bytes, 1)));
+  // Bytes per row: over 1 (`[{}]` is 4); Infinity without rows (one empty part then).
+  const bytes = new TextEncoder().encode(JSON.stringify(rows.slice(0, 8))).length / Math.min(rows.length, 8);
+  const size = Math.max(1, Math.floor(partBytes / bytes));
   const parts: R[][] = [];
-  for (let start = 0; start < rows.length; start += size) parts.push(rows.slice(start, start + size));
-  return parts.length > 0 ? parts : [[]];
+  let start = 0;
+  do parts.push(rows.slice(start, (start += size)));
+  while (start < rows.length);
+  return parts;
 }
 
 const partBytes = 40_000;
@@ -197,7 +198,7 @@ export type Lock = <T>(
 ) => Promise<T | undefined>;
 
 /** @internal */
-export function createLock(locks: CollectionLocks | undefined, prefix: string): Lock {
+export function createLock(locks: CollectionLocks | false | undefined, prefix: string): Lock {
   const queues = new Map<string, Promise<unknown>>();
   const held = new Set<string>();
   return <T>(name: 'pull' | 'write', task: () => Promise<T>, options: Parameters<Lock>[2] = {}) => {
