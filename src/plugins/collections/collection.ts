@@ -271,9 +271,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#online = connectivity.isOnline;
     this.#signal = ctx.signal;
     const scope = `fluxy-collection:${storage.databaseName ?? 'fluxy'}:${this.name}`;
-    const platformLocks = (globalThis as { navigator?: { locks?: CollectionLocks } }).navigator?.locks;
-    const locks = this.#options.locks === false ? undefined : (this.#options.locks ?? platformLocks);
-    this.#lock = createLock(locks, scope);
+    // (false: no Web Locks, as createLock takes it.)
+    this.#lock = createLock(
+      this.#options.locks ?? (globalThis as { navigator?: { locks?: CollectionLocks } }).navigator?.locks,
+      scope,
+    );
     this.#cache = new RowCache<R>(
       storage.namespace(`collection-${this.name}`),
       this.#options.key,
@@ -556,8 +558,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** The type of change an operation of this kind carries; undefined when it is not this collection's. */
   #typeOf(kind: string | undefined): Change['type'] | undefined {
-    const type = kind?.startsWith(`${this.name}.`) && kind.slice(this.name.length + 1);
-    return type && Object.hasOwn(methods, type) ? (type as Change['type']) : undefined;
+    return (Object.keys(methods) as Array<Change['type']>).find((type) => kind === `${this.name}.${type}`);
   }
 
   /** What an answer changes: the server's row (or the deletion), the operation settled, the temporary id resolved. */
@@ -971,7 +972,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#lastError.value = { code, message, ...(status === undefined ? {} : { status }), at };
     });
     this.#logger?.warn(`${message} Retrying with backoff.`);
-    return new FluxyError(code, `${this.name}: ${message}`, cause === undefined ? undefined : { cause });
+    // (FluxyError leaves an undefined cause out.)
+    return new FluxyError(code, `${this.name}: ${message}`, { cause });
   }
 }
 
