@@ -153,9 +153,9 @@ export function split<R>(rows: readonly R[]): R[][] {
   const bytes = new TextEncoder().encode(JSON.stringify(rows.slice(0, 8))).length / Math.min(rows.length, 8);
   const size = Math.max(1, Math.floor(partBytes / bytes));
   const parts: R[][] = [];
-  let start = 0;
-  do parts.push(rows.slice(start, (start += size)));
-  while (start < rows.length);
+  // (At least one part, empty without rows.)
+  for (let start = 0; !start || start < rows.length; start += size)
+    parts.push(rows.slice(start, start + size));
   return parts;
 }
 
