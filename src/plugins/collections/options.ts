@@ -96,7 +96,7 @@ export function resolveCollectionOptions<R extends Row>(
   const fail = (problem: string): never => {
     throw new FluxyError(
       'collections/invalid-options',
-      `new Collection(${JSON.stringify(name)}): ${problem}.`,
+      `new Collection(${JSON.stringify(name)}): ${problem} (see the options in docs/collections.md).`,
     );
   };
   if (typeof name !== 'string' || !/^[A-Za-z][\w-]{0,63}$/.test(name)) {
