@@ -25,7 +25,7 @@ export interface CollectionError {
   code: CollectionsErrorCode;
   message: string;
   /** The HTTP status, when the server answered. */
-  status?: number;
+  status?: number | undefined;
   /** When it happened (ms since epoch). */
   at: number;
   /** What failed, when it was not the feed: e.g. storage's error (`storage/quota-exceeded`). */
@@ -75,6 +75,7 @@ export interface SyncLike {
   on(event: 'sent', handler: (o: SentLike) => void): () => void;
   on(event: 'failed', handler: (o: FailedLike) => void): () => void;
   on(event: 'change', handler: () => void): () => void;
+  on(event: 'discarded', handler: (o: { ids: string[] }) => void): () => void;
   discard(id: string): Promise<boolean>;
   resolveId(tempId: string): Promise<string | undefined>;
 }
@@ -323,15 +324,19 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
     // Answers: at once in this tab (the 'sent' event comes in the same step as the removal from
     // the outbox, so the row never flickers back), durably through the outcome handlers.
-    const sentNow = (outcome: SentLike) => {
-      if (this.#typeOf(outcome.operation.kind)) this.#applyRows(this.#answerOf(outcome));
-    };
-    const failedNow = (outcome: FailedLike) => {
-      if (this.#typeOf((outcome.operation as QueuedOperation).kind)) this.#settle([outcome.operation.id]);
-    };
-    ctx.onDispose(sync.on('sent', sentNow));
-    ctx.onDispose(sync.on('failed', failedNow));
+    ctx.onDispose(
+      sync.on('sent', (outcome) => {
+        if (this.#typeOf(outcome.operation.kind)) this.#applyRows(this.#answerOf(outcome));
+      }),
+    );
+    ctx.onDispose(
+      sync.on('failed', ({ operation }) => {
+        if (this.#typeOf((operation as QueuedOperation).kind)) this.#settle([operation.id]);
+      }),
+    );
     ctx.onDispose(sync.on('change', () => this.#relist()));
+    // Discarded (or cleared): forgotten at once, here and in the other tabs.
+    ctx.onDispose(sync.on('discarded', ({ ids }) => this.#settle(ids, true)));
     for (const kind in methods) {
       ctx.onDispose(
         sync.handle(`${this.name}.${kind}`, {
@@ -486,8 +491,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (typeof this.#options.conflict === 'function' && type !== 'insert')
       meta.baseRow = this.#view.shownRow(id) ?? null;
     const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
-    if (this.#options.conflict !== 'lww' && meta.base !== undefined && type !== 'insert')
-      headers['If-Match'] = `"${meta.base}"`;
+    // (An insert has no base: its new temporary id has no confirmed row.)
+    if (this.#options.conflict !== 'lww' && meta.base !== undefined) headers['If-Match'] = `"${meta.base}"`;
     const change: Change = { opId: undefined, type, id, seq: ++this.#seq, data };
     this.#view.addChange(change); // shown in the same frame
     try {
@@ -614,25 +619,27 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
   async #storeRefusal({ operation, error }: FailedLike): Promise<void> {
-    this.#settle([operation.id]);
     const type = this.#typeOf((operation as QueuedOperation).kind);
-    if (type && type !== 'insert' && [412, 404, 410].includes(error.status as number)) {
+    const conflict = type && type !== 'insert' && [412, 404, 410].includes(error.status as number);
+    this.#settle([operation.id], !conflict);
+    if (conflict) {
       // A conflict: decided once the server's row is known (after the next pull for a 412; at
       // once for a deleted row), from durable state, so a restart in between changes nothing.
       await (this.#cache as RowCache<R>).addConflict(operation.id, error.status as number);
       // Not awaited: resolving discards the operation, which must not wait inside its own outcome.
       if (error.status === 412) this.#autoPull();
       else void this.#resolveConflicts();
-      return;
     }
-    this.#post({ rows: [], deleted: [], settled: [operation.id], aliases: [] });
   }
 
-  #settle(opIds: readonly string[]): void {
+  /** Operations answered, refused or discarded: their changes leave `items` (`post`: in the other tabs too). */
+  #settle(opIds: readonly string[], post?: boolean): void {
     const epoch = ++this.#epoch;
     for (const id of opIds) this.#settled.set(id, epoch);
     const settled = new Set(opIds);
-    this.#view.dropChanges((change) => change.opId !== undefined && settled.has(change.opId));
+    // (Not a change still being committed: opIds holds no undefined.)
+    this.#view.dropChanges((change) => settled.has(change.opId as string));
+    if (post) this.#post({ rows: [], deleted: [], settled: opIds as string[], aliases: [] });
   }
 
   /** Resolve the stored conflicts with the server's rows as last pulled (one run at a time). */
@@ -708,12 +715,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const now = Date.now();
     const listedIds = new Set(listed.map((change) => change.opId));
     // Answered or refused while we listed: gone, whatever the listing says.
-    const shown = listed.filter((change) => !((this.#settled.get(change.opId as string) ?? -1) > since));
+    const shown = listed.filter((change) => !((this.#settled.get(change.opId as string) as number) > since));
     let waiting = false;
     for (const change of this.#view.changes) {
       const { opId } = change;
-      if (opId !== undefined && listedIds.has(opId)) continue;
-      if (opId === undefined || (change.committed ?? -1) > since) {
+      if (listedIds.has(opId)) continue;
+      if (opId === undefined || (change.committed as number) > since) {
         shown.push(change); // still being committed, or committed after the listing began
         continue;
       }
@@ -969,7 +976,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const at = Date.now();
     batch(() => {
       this.#view.publishRows(); // the pages pulled before the failure are shown with it
-      this.#lastError.value = { code, message, ...(status === undefined ? {} : { status }), at };
+      this.#lastError.value = { code, message, status, at };
     });
     this.#logger?.warn(`${message} Retrying with backoff.`);
     // (FluxyError leaves an undefined cause out.)

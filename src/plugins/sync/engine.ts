@@ -1045,7 +1045,9 @@ export class SyncEngine {
     // of sending it (see #drain, #track) — after a Retry-After: 0, the head it waited for would go again.
     this.#writing.set(id, discarding);
     try {
-      return await discarding;
+      const found = await discarding;
+      if (found) this.events.emit('discarded', { ids: [id] });
+      return found;
     } finally {
       this.#writing.delete(id);
       this.#publish();
@@ -1061,12 +1063,13 @@ export class SyncEngine {
       const edits = await this.#queueEdits();
       await this.#settled();
       await this.#rescan();
-      const count = await edits.removeAll();
+      const ids = await edits.removeAll();
       // The queue was cleared: no error remains.
       this.#transientError = null;
       if (!this.#lostError?.sticky) this.#lostError = null;
       this.#deadLetterError = null;
-      return count;
+      if (ids[0]) this.events.emit('discarded', { ids });
+      return ids.length;
     } finally {
       this.#clearing = false;
       this.#publish();

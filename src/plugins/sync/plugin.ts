@@ -349,7 +349,14 @@ export class SyncPlugin extends FluxyPlugin {
    */
   on<K extends keyof SyncEvents>(event: K, handler: (payload: SyncEvents[K]) => void): Unsubscribe {
     this.throwIfDisposed('on');
-    const known: ReadonlyArray<keyof SyncEvents> = ['sent', 'failed', 'retry', 'unauthorized', 'change'];
+    const known: ReadonlyArray<keyof SyncEvents> = [
+      'sent',
+      'failed',
+      'retry',
+      'unauthorized',
+      'discarded',
+      'change',
+    ];
     if (!known.includes(event)) {
       throw invalidArgument(`sync.on(): unknown event "${String(event)}". Events: ${known.join(', ')}.`);
     }

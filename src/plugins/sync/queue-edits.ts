@@ -190,9 +190,9 @@ export class QueueEdits {
 
   /**
    * Remove every pending and failed operation listed, with the temporary ids and the stored
-   * outcomes. Resolves with how many operations were removed.
+   * outcomes. Resolves with the ids of the operations removed.
    */
-  async removeAll(): Promise<number> {
+  async removeAll(): Promise<string[]> {
     const { storage, outbox, lists, loadOutcomes } = this.#stores;
     const pending = lists.pending.toArray();
     const failed = [...lists.failed];
@@ -211,7 +211,7 @@ export class QueueEdits {
     await (await loadOutcomes()).clear(removeAll);
     lists.remove('pending', pending);
     lists.remove('failed', failed);
-    return pending.length + failed.length;
+    return [...pending, ...failed];
   }
 }
 

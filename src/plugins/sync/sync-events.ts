@@ -19,6 +19,11 @@ export interface SyncEvents {
   retry: { operation: Operation; error: OperationError; delayMs: number };
   /** The server answered 401: the queue is paused until you refresh credentials and call `resume()`. */
   unauthorized: { operation: Operation; status: number };
+  /**
+   * Operations left the queue unsent, by `discard(id)` (when it was queued) or `clearQueue()`
+   * (when it removed some), in this tab: the ids removed.
+   */
+  discarded: { ids: string[] };
   /** `pendingCount` or `failedCount` changed (in this tab or another). */
   change: { pendingCount: number; failedCount: number };
 }
