@@ -37,6 +37,15 @@ describe('sync review: fixed', () => {
     );
   });
 
+  it('pause() and resume() after dispose throw app/disposed, as the other methods do (they were silent)', async () => {
+    const t = await testApp({});
+    t.sync.pause();
+    t.sync.resume();
+    await t.dispose();
+    expect(() => t.sync.pause()).toThrow(expect.objectContaining({ code: 'app/disposed' }));
+    expect(() => t.sync.resume()).toThrow(expect.objectContaining({ code: 'app/disposed' }));
+  });
+
   it('two instances on one database without Web Locks (two tabs of a plain-http page) do not echo their state to each other forever', async () => {
     const server = await startServer();
     const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name: 'lan' };

@@ -332,13 +332,21 @@ export class SyncPlugin extends FluxyPlugin {
     return (await this.#ready()).clearQueue();
   }
 
-  /** Stop sending (in every tab) after the request in flight, until `resume()`. */
+  /**
+   * Stop sending (in every tab) after the request in flight, until `resume()`. Throws
+   * `app/disposed` once the app was disposed.
+   */
   pause(): void {
+    this.throwIfDisposed('pause');
     this.#engine?.pause();
   }
 
-  /** Resume sending, e.g. after re-authenticating following an `'unauthorized'` event. */
+  /**
+   * Resume sending, e.g. after re-authenticating following an `'unauthorized'` event. Throws
+   * `app/disposed` once the app was disposed.
+   */
   resume(): void {
+    this.throwIfDisposed('resume');
     this.#engine?.resume();
   }
 
