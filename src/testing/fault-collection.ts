@@ -1,4 +1,5 @@
 import { invalidArgument } from '../core/errors.js';
+import { checkOptions } from '../core/input-checks.js';
 import { formatStamp, parseStamp } from '../plugins/collections/clock.js';
 
 /** Options of one collection a {@link FaultServer} serves (see `FaultServerOptions.collections`). */
@@ -50,7 +51,11 @@ export class FaultCollection {
   #newest: string | undefined;
 
   constructor(path: string, options: FaultCollectionOptions) {
-    const { key = 'id', pageSize = 100 } = options;
+    const { key = 'id', pageSize = 100 }: FaultCollectionOptions = checkOptions(
+      options,
+      ['key', 'pageSize'],
+      (problem) => invalidArgument(`FaultServer: collections['${path}'] ${problem}, e.g. { pageSize: 2 }.`),
+    );
     if (typeof key !== 'string' || key === '' || key === 'version')
       throw invalidArgument(
         `FaultServer: collections['${path}'].key must be a field name other than 'version'.`,

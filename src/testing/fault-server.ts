@@ -1,13 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { invalidArgument } from '../core/errors.js';
+import { checkOptions, describeInput } from '../core/input-checks.js';
 import {
   type Answer,
   FaultCollection,
   type FaultCollectionOptions,
   type ServerRow,
 } from './fault-collection.js';
-import { withTimeout } from './wait.js';
+import { checkWaitOptions, withTimeout } from './wait.js';
 
 /**
  * What the fault server does with one request:
@@ -145,9 +146,12 @@ export class FaultServer {
     });
   }
 
-  /** Starts a server on a free port of 127.0.0.1. */
+  /**
+   * Starts a server on a free port of 127.0.0.1. Rejects with `invalid-argument`, starting
+   * nothing, for options it does not know (a typo) or of the wrong type.
+   */
   static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
-    const server = new FaultServer(options);
+    const server = new FaultServer(checkServerOptions(options));
     await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
     server.url = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
     return server;
@@ -165,11 +169,20 @@ export class FaultServer {
   /**
    * Resolves once `count` requests in total have been received; rejects after `timeoutMs`
    * (default 10 s), or when the server is closed first, with an error naming `label` and what
-   * did arrive.
+   * did arrive. Rejects with `invalid-argument` when `count` is not a whole number from 0, or
+   * for options it does not know or of the wrong type.
    */
-  waitForRequests(count: number, options: { timeoutMs?: number; label?: string } = {}): Promise<void> {
-    if (this.received.length >= count) return Promise.resolve();
-    const { timeoutMs = 10_000, label = `${count} request(s) at the fault server` } = options;
+  async waitForRequests(count: number, options: { timeoutMs?: number; label?: string } = {}): Promise<void> {
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw invalidArgument(
+        `server.waitForRequests(count): count must be a whole number from 0 (got ${describeInput(count)}).`,
+      );
+    }
+    const { timeoutMs = 10_000, label = `${count} request(s) at the fault server` } = checkWaitOptions(
+      options,
+      'server.waitForRequests(count, options)',
+    );
+    if (this.received.length >= count) return;
     const waiter = { count, resolve: () => {}, reject: (_error: Error) => {} };
     const arrived = new Promise<void>((resolve, reject) => {
       waiter.resolve = resolve;
@@ -177,7 +190,7 @@ export class FaultServer {
         reject(new Error(`${label}: the fault server was closed with ${this.received.length} received`));
       this.#waiters.push(waiter);
     });
-    return withTimeout(arrived, timeoutMs, () => {
+    await withTimeout(arrived, timeoutMs, () => {
       this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
       return `${label}: ${this.received.length} received`;
     });
@@ -448,6 +461,28 @@ function parseBody(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** `FaultServer.start()`'s options, checked: a name it does not know (a typo) is refused, not ignored. */
+function checkServerOptions(options: unknown): FaultServerOptions {
+  const refuse = (problem: string) =>
+    invalidArgument(`FaultServer.start(options): ${problem}, e.g. { dedupe: false, batch: '/batch' }.`);
+  const { dedupe, choose, batch, collections } = checkOptions(
+    options,
+    ['dedupe', 'choose', 'batch', 'collections'],
+    (problem) => refuse(`options ${problem}`),
+  );
+  if (dedupe !== undefined && typeof dedupe !== 'boolean')
+    throw refuse(`dedupe must be true or false (got ${describeInput(dedupe)})`);
+  if (choose !== undefined && typeof choose !== 'function')
+    throw refuse(`choose must be a function (request) => Fault (got ${describeInput(choose)})`);
+  if (batch !== undefined && !(typeof batch === 'string' && batch.startsWith('/')))
+    throw refuse(`batch must be a path starting with "/" (got ${describeInput(batch)})`);
+  if (collections !== undefined && Object.prototype.toString.call(collections) !== '[object Object]')
+    throw refuse(
+      `collections must be an object of paths, such as { '/notes': {} } (got ${describeInput(collections)})`,
+    );
+  return options as FaultServerOptions;
 }
 
 /** Throws `invalid-argument` unless `fault` is a {@link Fault} the server can play. */

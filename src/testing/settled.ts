@@ -1,6 +1,8 @@
 import type { App } from '../core/app.js';
+import { invalidArgument } from '../core/errors.js';
+import { describeInput } from '../core/input-checks.js';
 import { effect, type ReadonlySignal } from '../core/signals.js';
-import { withTimeout } from './wait.js';
+import { checkWaitOptions, withTimeout } from './wait.js';
 
 /** Options of {@link settled}. */
 export interface SettledOptions {
@@ -26,6 +28,8 @@ interface SyncSignals {
  * that could be sent — the queue is empty, or the device is offline, or the queue is paused (a
  * 401). An operation waiting for its retry time keeps the app busy until it is sent or fails.
  * Rejects after `timeoutMs` with the state it saw, so a test fails with a reason, not a hang.
+ * Rejects with `invalid-argument` when `app` is not an app, for options it does not know (a
+ * typo) or of the wrong type, and for a `collections` name whose plugin has no `isPulling`.
  *
  * @example
  * connectivity.goOnline();
@@ -33,7 +37,26 @@ interface SyncSignals {
  * expect(server.applied).toHaveLength(1);
  */
 export async function settled(app: App, options: SettledOptions = {}): Promise<void> {
-  const { timeoutMs = 5000, label = 'settled(app)', collections = [] } = options;
+  const given = app as Partial<Record<'has' | 'use' | 'ready', unknown>> | null | undefined;
+  if (
+    typeof given?.has !== 'function' ||
+    typeof given.use !== 'function' ||
+    typeof given.ready !== 'function'
+  ) {
+    throw invalidArgument(
+      `settled(app): app must be an app (createApp(), or a test app's t.app) (got ${describeInput(app)}).`,
+    );
+  }
+  const {
+    timeoutMs = 5000,
+    label = 'settled(app)',
+    collections = [],
+  } = checkWaitOptions(options, 'settled(app, options)', ['collections']);
+  if (!Array.isArray(collections) || !collections.every((name) => typeof name === 'string')) {
+    throw invalidArgument(
+      `settled(app, options): collections must be an array of plugin names, e.g. ['notes'] (got ${describeInput(collections)}).`,
+    );
+  }
   const sync = app.has('sync') ? (app.use('sync') as unknown as SyncSignals) : undefined;
   const pulls = collections.map((name) => pullingSignal(app, name));
   const connectivity = app.has('connectivity') ? app.use('connectivity') : undefined;
@@ -70,7 +93,9 @@ function pullingSignal(app: App, name: string): ReadonlySignal<boolean> {
   const plugin = app.use(name) as { isPulling?: unknown };
   const signal = plugin.isPulling as ReadonlySignal<boolean> | undefined;
   if (typeof signal?.peek !== 'function') {
-    throw new TypeError(`settled(app, { collections }): plugin "${name}" has no isPulling signal.`);
+    throw invalidArgument(
+      `settled(app, { collections }): plugin "${name}" has no isPulling signal: name collections (fluxy/collections) only.`,
+    );
   }
   return signal;
 }

@@ -1,4 +1,6 @@
 import { type App, type AppOptions, createApp } from '../core/app.js';
+import { invalidArgument } from '../core/errors.js';
+import { checkOptions, describeInput } from '../core/input-checks.js';
 import { type StorageOptions, StoragePlugin } from '../plugins/storage/index.js';
 import { type SyncOptions, SyncPlugin } from '../plugins/sync/index.js';
 import { TestConnectivity } from './connectivity.js';
@@ -38,7 +40,9 @@ export interface TestApp {
 /**
  * An isolated app for a test, ready to use: in-memory storage, a {@link TestConnectivity} and a
  * SyncPlugin, registered on a fresh `createApp()` (never the default app) and initialised.
- * Register your own plugins or controllers on `app` next to them.
+ * Register your own plugins or controllers on `app` next to them. Rejects with
+ * `invalid-argument`, making no app, for options it does not know (a typo) or of the wrong type
+ * (the plugins check their own options).
  *
  * @example
  * const server = await FaultServer.start();
@@ -49,6 +53,15 @@ export interface TestApp {
  * await t.dispose();
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const refuse = (problem: string) =>
+    invalidArgument(
+      `createTestApp(options): ${problem}, e.g. { sync: { baseUrl: server.url }, online: false }.`,
+    );
+  const { online } = checkOptions(options, ['sync', 'storage', 'online', 'app'], (problem) =>
+    refuse(`options ${problem}`),
+  );
+  if (online !== undefined && typeof online !== 'boolean')
+    throw refuse(`online must be true or false (got ${describeInput(online)})`);
   const app = createApp(options.app);
   const storage = app.register(new StoragePlugin(options.storage ?? { driver: 'memory' }));
   const connectivity = app.register(new TestConnectivity({ online: options.online ?? true }));

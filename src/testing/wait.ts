@@ -1,3 +1,6 @@
+import { invalidArgument } from '../core/errors.js';
+import { checkOptions, describeInput } from '../core/input-checks.js';
+
 /**
  * `promise`, or a rejection after `timeoutMs` whose message is `timed out after <ms> ms: ` plus
  * what `describe()` says then (what was awaited and what the state was); `reportedMs` is the
@@ -15,4 +18,30 @@ export function withTimeout<T>(
     timer = setTimeout(() => reject(new Error(`timed out after ${reportedMs} ms: ${describe()}`)), timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The `{ timeoutMs?, label? }` of a wait (`waitForRequests()`, `settled()` with `collections`
+ * too), checked for `where`: names it does not know and values of the wrong type are refused
+ * with `invalid-argument`. @internal
+ */
+export function checkWaitOptions<K extends string = never>(
+  options: unknown,
+  where: string,
+  more: readonly K[] = [],
+): { timeoutMs?: number; label?: string } & Partial<Record<K, unknown>> {
+  const refuse = (problem: string) =>
+    invalidArgument(`${where}: ${problem}, e.g. { timeoutMs: 2000, label: 'the first POST' }.`);
+  const given = checkOptions(options, ['timeoutMs', 'label', ...more], (problem) =>
+    refuse(`options ${problem}`),
+  );
+  const { timeoutMs, label } = given;
+  if (
+    timeoutMs !== undefined &&
+    !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs >= 0)
+  )
+    throw refuse(`timeoutMs must be a number of milliseconds from 0 (got ${describeInput(timeoutMs)})`);
+  if (label !== undefined && typeof label !== 'string')
+    throw refuse(`label must be a string (got ${describeInput(label)})`);
+  return given as { timeoutMs?: number; label?: string } & Partial<Record<K, unknown>>;
 }

@@ -141,3 +141,68 @@ describe('FaultServer.close()', () => {
     expect(server.applied).toStrictEqual([]);
   });
 });
+
+// A fresh user's review: a typo in an option name went unnoticed (FaultServer.start,
+// createTestApp, settled), settled(null) threw a raw TypeError, and waitForRequests('x') was
+// accepted. Each is refused with invalid-argument now; each expectation failed before.
+describe('fluxy/testing refuses bad input with invalid-argument', () => {
+  const refused = expect.objectContaining({ code: 'invalid-argument' });
+
+  it('FaultServer.start(): unknown option names and wrong types; no server is started', async () => {
+    for (const options of [
+      { dedup: false },
+      { collection: { '/notes': {} } },
+      { dedupe: 'no' },
+      { choose: 'ok' },
+      { batch: 5 },
+      { batch: 'batch' },
+      { collections: ['/notes'] },
+      { collections: { '/notes': { pagesize: 2 } } },
+      null,
+      'dedupe',
+    ]) {
+      await expect(FaultServer.start(options as never), JSON.stringify(options)).rejects.toEqual(refused);
+    }
+    const valid = await FaultServer.start({ dedupe: false, batch: '/batch', choose: () => 'ok' });
+    await valid.close();
+  });
+
+  it('createTestApp(): unknown option names and wrong types, before any app is made', async () => {
+    for (const options of [{ onlin: false }, { sycn: { baseUrl: server.url } }, { online: 'no' }, null, []]) {
+      await expect(createTestApp(options as never), JSON.stringify(options)).rejects.toEqual(refused);
+    }
+  });
+
+  it('settled(): an app that is none, unknown option names and wrong types', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url } });
+    for (const app of [null, undefined, {}, 'app']) {
+      await expect(settled(app as never), String(app)).rejects.toEqual(refused);
+    }
+    for (const options of [
+      { timeout: 100 },
+      { timeoutMs: -1 },
+      { timeoutMs: '100' },
+      { label: 5 },
+      { collections: 'notes' },
+      { collections: [5] },
+      { collections: ['sync'] }, // a plugin without isPulling
+      null,
+    ]) {
+      await expect(settled(t.app, options as never), JSON.stringify(options)).rejects.toEqual(refused);
+      await expect(t.settled(options as never), JSON.stringify(options)).rejects.toEqual(refused);
+    }
+    await t.settled({ timeoutMs: 1000, label: 'still fine' });
+  });
+
+  it('waitForRequests(): a count that is not a whole number, unknown option names and wrong types', async () => {
+    for (const count of ['x', '1', -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
+      await expect(server.waitForRequests(count as never), String(count)).rejects.toEqual(refused);
+    }
+    for (const options of [{ timeout: 50 }, { timeoutMs: -5 }, { timeoutMs: '50' }, { label: 1 }, null]) {
+      await expect(server.waitForRequests(1, options as never), JSON.stringify(options)).rejects.toEqual(
+        refused,
+      );
+    }
+    await expect(server.waitForRequests(0)).resolves.toBeUndefined();
+  });
+});
