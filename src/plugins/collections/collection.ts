@@ -447,7 +447,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /**
    * Pull the changes since the last cursor, page by page, now. Resolves when the collection is up
    * to date with the server (joining a pull in progress, or waiting for another tab's); rejects
-   * with `collections/offline`, `collections/pull-failed` or `collections/bad-response`.
+   * with `collections/offline`, `collections/pull-failed` or `collections/bad-response`, and with
+   * `app/disposed` when `dispose()` cuts it off.
    */
   async pull(): Promise<void> {
     await this.whenReady();
@@ -460,14 +461,19 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // A pull already running may have asked before the changes the caller wants to see: unless
     // it ends with a page asked for after this call, pull again.
     const asked = this.#requests;
-    if (
-      await this.#pulling?.then(
-        () => this.#lastRequest > asked,
-        () => false,
+    try {
+      if (
+        await this.#pulling?.then(
+          () => this.#lastRequest > asked,
+          () => false,
+        )
       )
-    )
-      return;
-    await this.#pull(false);
+        return;
+      await this.#pull(false);
+    } finally {
+      // A pull that dispose() cut off ends quietly inside; the caller is told (app/disposed).
+      this.#signal?.throwIfAborted();
+    }
   }
 
   // --- writes ---------------------------------------------------------------------------------
@@ -700,7 +706,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         try {
           operations = await (this.#sync as SyncLike).pending();
         } catch (error) {
-          this.#logger?.warn('could not list the outbox', error);
+          // (After dispose(), the listing refused is no failure: nothing more is shown.)
+          if (!this.#signal?.aborted) this.#logger?.warn('could not list the outbox', error);
           return;
         }
         if (this.#signal?.aborted) return;

