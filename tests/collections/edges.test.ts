@@ -63,3 +63,21 @@ describe('dispose() right after a write', () => {
     expect(logged).toEqual([]);
   });
 });
+
+describe('the url option', () => {
+  it('refuses what the outbox would not send: another scheme, or //host without one', async () => {
+    const make = (url: string) => () => new Collection('notes', { url });
+    for (const url of [
+      'ftp://example.com/notes',
+      '//example.com/notes',
+      'ws://example.com/notes',
+      'file:///notes',
+    ]) {
+      expect(await code(make(url)), url).toBe('collections/invalid-options');
+    }
+    for (const url of ['/notes', 'notes', 'https://example.com/api/notes', 'HTTP://example.com/notes']) {
+      expect(make(url), url).not.toThrow();
+    }
+    expect(make('ftp://example.com/notes')).toThrow(/an absolute http\(s\) URL/);
+  });
+});

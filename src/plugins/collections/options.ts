@@ -46,7 +46,8 @@ export type CollectionLocks = LockManagerLike;
 /** Options of a {@link Collection}. */
 export interface CollectionOptions<R extends Row> {
   /**
-   * The resource URL, resolved like `sync.queue()` URLs (against the SyncPlugin's `baseUrl`):
+   * The resource URL, a path or an absolute http(s) URL without query or fragment, resolved like
+   * `sync.queue()` URLs (against the SyncPlugin's `baseUrl`):
    * `GET url?since=<cursor>` pulls, `POST url` inserts, `PATCH url/:id` updates, `DELETE url/:id` removes.
    */
   url: string;
@@ -126,8 +127,12 @@ export function resolveCollectionOptions<R extends Row>(
   // Not a name every object has (`__proto__`, `constructor`, `toString`…): `key in fields` would
   // always be true.
   const isName = (value: unknown) => typeof value === 'string' && value !== '' && !(value in {});
-  if (typeof url !== 'string' || url.trim() === '' || /[?#\s]/.test(url))
-    fail(`url must be the resource path without query or fragment, e.g. '/notes' (got ${got(url)})`);
+  // A path, or an absolute http(s) URL, as the outbox sends (not `//host`, not `ftp:`), without
+  // a query, a fragment or spaces (`?since=` is added to it).
+  if (typeof url !== 'string' || !/^(?!\/\/|(?!https?:)[a-z][a-z\d+.-]*:)[^?#\s]+$/i.test(url))
+    fail(
+      `url must be the resource path without query or fragment, e.g. '/notes', or an absolute http(s) URL (got ${got(url)})`,
+    );
   if (!isName(key)) fail(`key must be the id field's name, e.g. 'id' (got ${got(key)})`);
   if (clientIdField !== undefined && (!isName(clientIdField) || clientIdField === key))
     fail(`clientIdField must be a field other than the key, e.g. 'clientId' (got ${got(clientIdField)})`);
