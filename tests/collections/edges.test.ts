@@ -81,3 +81,43 @@ describe('the url option', () => {
     expect(make('ftp://example.com/notes')).toThrow(/an absolute http\(s\) URL/);
   });
 });
+
+describe('a feed row with an empty id', () => {
+  it('is refused like other malformed rows: collections/bad-response, nothing shown', async () => {
+    const server = await referenceServer();
+    let tamper = false;
+    // The real server answers; its next changes page is replaced by one with a row whose id is ''.
+    const wire = async (input: string, init?: RequestInit): Promise<Response> => {
+      const response = await fetch(input, init);
+      if (!tamper || !String(input).includes('/api/notes?since=')) return response;
+      tamper = false;
+      await response.text();
+      const page = {
+        changes: [{ id: '', title: 'empty id', body: '', version: 1 }],
+        deleted: [],
+        cursor: 'zz',
+        more: false,
+      };
+      return new Response(JSON.stringify(page), {
+        status: 200,
+        headers: { 'Content-Type': 'application/json' },
+      });
+    };
+    const app = createApp({ logger: silentLogger });
+    app.register(new StoragePlugin({ driver: 'memory' }));
+    app.register(new ConnectivityPlugin()).setOnline(true);
+    app.register(new SyncPlugin({ baseUrl: `${server.url}/api`, fetch: wire as never }));
+    const notes = app.register(
+      new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false }),
+    );
+    onTestFinished(() => app.dispose());
+    await app.ready();
+    await notes.pull();
+    const shown = notes.items.value;
+    tamper = true;
+    expect(await code(notes.pull())).toBe('collections/bad-response');
+    expect(notes.lastError.value?.code).toBe('collections/bad-response');
+    expect(notes.items.value).toBe(shown);
+    expect(notes.items.value.some((row) => row.id === '')).toBe(false);
+  });
+});

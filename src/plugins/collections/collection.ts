@@ -1001,8 +1001,9 @@ function isRecord(value: unknown): value is Row {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** A JSON object whose `key` holds a non-empty string (the feed's rows, an answer's row). */
 function isRow(value: unknown, key: string): value is Row {
-  return isRecord(value) && typeof value[key] === 'string';
+  return isRecord(value) && typeof value[key] === 'string' && value[key] !== '';
 }
 
 function randomHex(bytes: number): string {
