@@ -121,3 +121,34 @@ describe('a feed row with an empty id', () => {
     expect(notes.items.value.some((row) => row.id === '')).toBe(false);
   });
 });
+
+describe('insert() and update() refuse what the outbox would refuse, as collections/invalid-row', () => {
+  /** A row whose innermost value is `levels` levels down. */
+  const nested = (levels: number): Record<string, unknown> => {
+    let value: unknown = 'leaf';
+    for (let level = 0; level < levels; level++) value = { d: value };
+    return value as Record<string, unknown>;
+  };
+
+  it('a lone UTF-16 surrogate, nesting deeper than 64: refused before anything is queued or shown', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const row = await device.notes.insert({ title: 'kept', body: '' });
+    const shown = device.notes.items.value;
+    const queued = device.sync.pendingCount.value;
+    for (const fields of [{ title: 'a\uD800b' }, { tags: ['\uDC00'] }, { ['k\uD800']: 1 }, nested(65)]) {
+      expect(
+        await code(device.notes.insert(fields as Partial<Note>)),
+        JSON.stringify(fields).slice(0, 40),
+      ).toBe('collections/invalid-row');
+      expect(await code(device.notes.update(row.id, fields as Partial<Note>))).toBe(
+        'collections/invalid-row',
+      );
+    }
+    expect(device.notes.items.value).toBe(shown);
+    expect(device.sync.pendingCount.value).toBe(queued);
+    // 64 levels are what the outbox takes.
+    await device.notes.update(row.id, nested(64) as Partial<Note>);
+    expect(device.sync.pendingCount.value).toBe(queued + 1);
+  });
+});

@@ -532,10 +532,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (prototype !== Object.prototype && prototype !== null) {
       fail(`pass a plain object of fields (got ${describeInput(fields)})`);
     }
-    // Refused, not converted: NaN, a Map, a function, a BigInt, a cycle, undefined in an array… as
-    // queue() refuses them. (A getter or toJSON that throws: that error.)
-    checkJson(fields, { maxDepth: 255, strict: false }, fail);
-    const copy = JSON.parse(JSON.stringify(fields)) as Row;
+    // Refused, not converted, by the rules of queue()'s body check (which would refuse them with
+    // sync/invalid-body): NaN, a Map, a function, a BigInt, a cycle, undefined in an array, a lone
+    // UTF-16 surrogate, nesting deeper than 64 (sync's maxJsonDepth)… (A getter or toJSON that
+    // throws: that error.) The check returns a copy in which each toJSON was called once
+    // (`undefined` when the fields' own toJSON returns it: refused below).
+    const copy = JSON.parse(
+      JSON.stringify(checkJson(fields, { maxDepth: 64, strict: true }, fail)) ?? '0',
+    ) as Row;
     // A field JSON would drop (undefined) must not vanish silently.
     if (Object.keys(copy).length !== Object.keys(fields as Row).length) {
       fail('every field must hold a JSON value (use null to clear a field)');
