@@ -136,7 +136,7 @@ describe('insert() and update() refuse what the outbox would refuse, as collecti
     const row = await device.notes.insert({ title: 'kept', body: '' });
     const shown = device.notes.items.value;
     const queued = device.sync.pendingCount.value;
-    for (const fields of [{ title: 'a\uD800b' }, { tags: ['\uDC00'] }, { ['k\uD800']: 1 }, nested(65)]) {
+    for (const fields of [{ title: 'a\uD800b' }, { tags: ['\uDC00'] }, { 'k\uD800': 1 }, nested(65)]) {
       expect(
         await code(device.notes.insert(fields as Partial<Note>)),
         JSON.stringify(fields).slice(0, 40),
