@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
+import ts from 'typescript';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { isFluxyError } from '../../src/core/errors.js';
+import type { ConflictStrategy } from '../../src/plugins/collections/index.js';
 import { gate } from '../support/memory-store.js';
+import { silentLogger } from '../sync/harness.js';
 import {
   faults,
   holdAbAndAbc,
+  type Note,
   referenceServer,
   serverNotes,
   startDevice,
@@ -162,8 +168,8 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
     const seen: unknown[] = [];
     const { server, id, a, b, conflicts } = await twoDevices({
       conflict: ({ local, server: current, base }) => {
-        seen.push({ local: local.title, server: current?.title, base: base?.title });
-        return { title: `${current?.title} + ${local.title}` };
+        seen.push({ local: local?.title, server: current?.title, base: base?.title });
+        return { title: `${current?.title} + ${local?.title}` };
       },
     });
     a.connectivity.setOnline(false);
@@ -186,6 +192,87 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
     expect(rows[0]?.title).toBe('theirs');
     expect(conflicts).toEqual([expect.objectContaining({ resolution: 'dropped' })]);
   });
+
+  it('the merge function of docs/conflicts.md settles a remove that met an edit (local: null)', async () => {
+    // The example as the page shows it, run: it read local's fields, and threw on a remove.
+    const page = readFileSync(new URL('../../docs/conflicts.md', import.meta.url), 'utf8');
+    const example = /## Writing a merge function\n\n```ts\n([\s\S]*?)```/.exec(page)?.[1] as string;
+    const options: Array<{ conflict: ConflictStrategy<Note> }> = [];
+    const Collection = class {
+      constructor(_name: string, given: (typeof options)[number]) {
+        options.push(given);
+      }
+    };
+    const script = ts.transpileModule(example, { compilerOptions: { target: ts.ScriptTarget.ES2022 } });
+    new Function('Collection', script.outputText)(Collection);
+    const [{ conflict }] = options as [(typeof options)[number]];
+    expect(typeof conflict).toBe('function');
+    const { server, id, a, b, conflicts } = await twoDevices({ conflict });
+    a.connectivity.setOnline(false);
+    await a.notes.remove(id);
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const rows = await settle(server, a, b);
+    expect(rows[0]?.title).toBe('theirs');
+    expect(conflicts).toEqual([expect.objectContaining({ id, local: null, resolution: 'dropped' })]);
+    expect(a.sync.failedCount.value).toBe(0);
+    expect(a.notes.lastError.value).toBeNull();
+  });
+
+  const refused = (status: number) => (line: string) => line.endsWith(`→ ${status}`);
+  it.each([
+    [
+      'throws',
+      'update',
+      () => {
+        throw new Error('merge bug');
+      },
+      'merge bug',
+    ],
+    [
+      'throws on a remove',
+      'remove',
+      ({ local }: { local: Note | null }) => ({ title: (local as Note).title }),
+      'null',
+    ],
+    ['returns a string', 'update', () => 'garbage', 'collections/invalid-row'],
+    ['returns undefined', 'update', () => undefined, 'collections/invalid-row'],
+    ['returns an empty patch', 'update', () => ({}), 'collections/invalid-row'],
+    ["returns a patch that changes the row's id", 'update', () => ({ id: 'zzz' }), 'collections/invalid-row'],
+  ] as const)(
+    'a merge function that %s leaves the change failed, reported once in lastError (collections/merge-failed)',
+    async (_what, change, merge, cause) => {
+      const warnings: unknown[][] = [];
+      const logger = { ...silentLogger, warn: (...args: unknown[]) => warnings.push(args) };
+      const { server, id, a, b, conflicts } = await twoDevices(
+        { conflict: merge as unknown as ConflictStrategy<Note> },
+        { logger },
+      );
+      a.connectivity.setOnline(false);
+      if (change === 'remove') await a.notes.remove(id);
+      else await a.notes.update(id, { title: 'mine' });
+      await b.notes.update(id, { title: 'theirs' });
+      await quiet(b);
+      a.connectivity.setOnline(true);
+      await until(() => a.notes.lastError.value !== null, 'the failed merge to be reported');
+      const error = a.notes.lastError.value;
+      expect(isFluxyError(error, 'collections/merge-failed' as never)).toBe(true);
+      const reason = error?.cause as Error & { code?: string };
+      expect(reason.code ?? reason.message).toContain(cause);
+      const reported = () => warnings.filter(([, detail]) => detail === error?.cause);
+      expect(reported()).toHaveLength(1);
+      // The change stays failed, as it was refused; nothing was sent for it, no conflict reported.
+      expect(a.sync.failedCount.value).toBe(1);
+      expect(a.notes.items.value[0]?.title).toBe('theirs');
+      expect(conflicts).toEqual([]);
+      // Not decided again (nor warned) at every pull.
+      await a.notes.pull();
+      await a.notes.pull();
+      expect(reported()).toHaveLength(1);
+      expect(a.sync.failedCount.value).toBe(1);
+      expect(server.requests.filter(refused(400))).toEqual([]);
+    },
+  );
 
   it('changes made on top of a pending change of the same row are not conflicts with it (every strategy)', async () => {
     const strategies = ['server-wins', 'client-wins', () => null] as const;

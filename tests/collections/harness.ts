@@ -3,6 +3,7 @@ import { onTestFinished } from 'vitest';
 import type { RunningServer } from '../../examples/server/server.mjs';
 import { type App, createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
+import type { Logger } from '../../src/core/logger.js';
 import {
   Collection,
   type CollectionOptions,
@@ -93,6 +94,8 @@ export interface DeviceOptions {
   online?: boolean;
   collection?: Partial<CollectionOptions<Note>>;
   secret?: string;
+  /** The app's logger (silent by default). */
+  logger?: Logger;
 }
 
 /**
@@ -107,7 +110,7 @@ export async function startDevice(options: DeviceOptions) {
     name = `device-${diskNames.size + 1}-${Math.random().toString(36).slice(2, 8)}`;
     diskNames.set(disk, name);
   }
-  const app: App = createApp({ logger: silentLogger });
+  const app: App = createApp({ logger: options.logger ?? silentLogger });
   app.register(
     new StoragePlugin({
       name,
@@ -226,7 +229,10 @@ export async function typeAbc(
  * millisecond (with `Date.now` two devices can stamp the same millisecond, and then their random
  * node ids, not the order of the test, decide which change is newer).
  */
-export async function twoDevices(options: Parameters<typeof startDevice>[0]['collection'] = {}) {
+export async function twoDevices(
+  options: Parameters<typeof startDevice>[0]['collection'] = {},
+  deviceA: { logger?: Logger } = {},
+) {
   const server = await referenceServer();
   const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
     .body as Note;
@@ -235,7 +241,7 @@ export async function twoDevices(options: Parameters<typeof startDevice>[0]['col
     last = Math.max(Date.now(), last + 1);
     return last;
   };
-  const a = await startDevice({ server, collection: { now, ...options } });
+  const a = await startDevice({ server, collection: { now, ...options }, ...deviceA });
   const b = await startDevice({ server, collection: { now, ...options } });
   await a.notes.pull();
   await b.notes.pull();

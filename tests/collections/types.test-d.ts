@@ -42,9 +42,10 @@ describe('Collection types', () => {
     new Collection<Todo>('todos', {
       url: '/todos',
       conflict: ({ local, server, base }) => {
-        expectTypeOf(local).toEqualTypeOf<Todo>();
+        expectTypeOf(local).toEqualTypeOf<Todo | null>(); // null: the change is a remove
         expectTypeOf(server).toEqualTypeOf<Todo | null>();
         expectTypeOf(base).toEqualTypeOf<Todo | null>();
+        if (local === null) return null;
         return { done: local.done || (server?.done ?? false) };
       },
     });

@@ -20,7 +20,12 @@ import {
 } from './options.js';
 import { type Change, type PendingRow, RowView } from './view.js';
 
-/** Why the last pull (or a pulled clock) went wrong: `collections/pull-failed` (with the `cause` when the feed was not the problem), `collections/bad-response`, `collections/clock-skew`. */
+/**
+ * Why the last pull (or a pulled clock, or a merge function) went wrong: `collections/pull-failed`
+ * (with the `cause` when the feed was not the problem), `collections/bad-response`,
+ * `collections/clock-skew`, `collections/merge-failed` (a FluxyError; `cause`: what the merge
+ * function threw, or why its patch was refused).
+ */
 export interface CollectionError {
   code: CollectionsErrorCode;
   message: string;
@@ -217,7 +222,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly isPulling: ReadonlySignal<boolean> = this.#isPulling;
   /** When the last complete pull ended (ms since epoch; from storage after a restart), or null. */
   readonly lastPulledAt: ReadonlySignal<number | null> = this.#lastPulledAt;
-  /** The last pull failure or refused clock; null after a pull succeeds. */
+  /** The last pull failure, refused clock or failed merge function; null after a pull succeeds. */
   readonly lastError: ReadonlySignal<CollectionError | null> = this.#lastError;
 
   /**
@@ -681,6 +686,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       (type, id, data, base, resolves) => this.#write(type, id, data, undefined, resolves, base),
       (fields) => this.#checkFields(fields, 'conflict'),
       this.#signal as AbortSignal,
+      this.#lastError,
+      this.#logger,
     ];
   }
 
@@ -758,7 +765,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** Read the row another tab stored (when its message did not come); not stored: it was deleted. */
   async #catchUp(changed: string): Promise<void> {
     const id = this.#view.currentId(changed);
-    const rows = await (this.#cache as RowCache<R>).rows().catch(() => undefined);
+    const rows = await (this.#cache as RowCache<R>).rows().catch(noop);
     const row = rows?.find((candidate) => candidate[this.#options.key] === id);
     if (rows) this.#view.confirmRows(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
   }
@@ -984,10 +991,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #failPull(code: CollectionsErrorCode, message: string, status?: number, cause?: unknown): FluxyError {
-    const at = Date.now();
     batch(() => {
       this.#view.publishRows(); // the pages pulled before the failure are shown with it
-      this.#lastError.value = { code, message, status, at };
+      this.#lastError.value = { code, message, status, at: Date.now() };
     });
     this.#logger?.warn(`${message} Retrying with backoff.`);
     // (FluxyError leaves an undefined cause out.)

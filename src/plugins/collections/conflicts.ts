@@ -1,8 +1,12 @@
+import type { Signal } from '@preact/signals-core';
+import { FluxyError } from '../../core/errors.js';
 import type { EventBus } from '../../core/events.js';
+import type { Logger } from '../../core/logger.js';
 import type { RowCache } from './cache.js';
 import type {
   AppliedWrite,
   ChangeMeta,
+  CollectionError,
   CollectionEvents,
   ConflictResolution,
   QueuedOperation,
@@ -14,8 +18,9 @@ import type { Change, RowView } from './view.js';
 /**
  * What resolving needs from its collection (a tuple: the names stay out of the main chunk). Row
  * id → the writes of this replica this tab saw applied; `write` queues a change again (it carries
- * the id of the operation it resolves); `signal` is aborted when the collection is disposed:
- * resolving stops, what is left stays stored for the next start. @internal
+ * the id of the operation it resolves); checkFields checks fields as insert() and update() do;
+ * `signal` is aborted when the collection is disposed: resolving stops, what is left stays
+ * stored for the next start; `lastError` and `logger` report a merge function that failed. @internal
  */
 export type ConflictHost<R extends Row> = [
   options: ResolvedCollectionOptions<R>,
@@ -33,12 +38,16 @@ export type ConflictHost<R extends Row> = [
   ) => Promise<unknown>,
   checkFields: (fields: unknown) => Row,
   signal: AbortSignal,
+  lastError: Signal<CollectionError | null>,
+  logger: Logger | undefined,
 ];
 
 /**
  * Settle the writes the server refused with 412 (or 404/410), stored as `x/<opId>` when they were
  * refused: decide from the server's row as last pulled, resend or drop, discard the refused
- * operation, forget the record, report. Loaded on first use (a lazy chunk). See docs/conflicts.md.
+ * operation, forget the record, report. A merge function that throws, or returns a patch update()
+ * refuses, leaves its change failed: its refusal is forgotten, the error set in `lastError` and
+ * warned, once. Loaded on first use (a lazy chunk). See docs/conflicts.md.
  *
  * A change made while an earlier change of its row was pending carries the version that one was
  * made on, so the server refuses it (412) for this replica's own change: when the writes of this
@@ -52,7 +61,7 @@ export async function resolveStoredConflicts<R extends Row>(
   stored: ReadonlyArray<[operationId: string, status: unknown]>,
   host: ConflictHost<R>,
 ): Promise<void> {
-  const [options, cache, sync, view, events, applied, write, checkFields, signal] = host;
+  const [options, cache, sync, view, events, applied, write, checkFields, signal, lastError, logger] = host;
   const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
   const metaOf = (operation: unknown) => (operation as { meta?: ChangeMeta }).meta;
   const rowOf = (operationId: string) => {
@@ -206,9 +215,24 @@ export async function resolveStoredConflicts<R extends Row>(
       resolution = strategy;
       resend = data;
     } else if (typeof strategy === 'function') {
-      const patch = strategy({ local: local as R, server, base: (meta.baseRow ?? null) as R | null });
-      resolution = patch === null ? 'dropped' : 'merged';
-      if (patch !== null) resend = type === 'remove' ? undefined : checkFields(patch);
+      try {
+        const patch = strategy({ local, server, base: (meta.baseRow ?? null) as R | null });
+        resolution = patch === null ? 'dropped' : 'merged';
+        if (patch !== null)
+          resend = type === 'remove' ? undefined : checkPatch(patch, id, options.key, checkFields);
+      } catch (cause) {
+        // The change stays failed (in sync.failed(), to retry or discard), reported once: its
+        // refusal is forgotten, not decided again after every pull.
+        const error = new FluxyError(
+          'collections/merge-failed',
+          `the merge function of ${options.url} threw, or returned a patch that update() refuses, for row "${id}": the change stays in sync.failed() (see the cause); retry() or discard() it.`,
+          { cause },
+        );
+        lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+        logger?.warn(error.message, cause);
+        for (const settled of done) await cache.removeConflict(settled);
+        continue;
+      }
     }
     if (resend !== null) {
       pending ??= await sync.pending();
@@ -277,4 +301,27 @@ export function noteAnswer<R extends Row>(
       result: view.shownRow(id) ?? null,
     });
   return waitingForOwn.delete(applied);
+}
+
+/**
+ * A merge function's patch of row `id`, checked as update() checks a patch: fields update() takes,
+ * the key unchanged (and left out), not empty; else `collections/invalid-row`. (Here, in the lazy
+ * chunk, rather than shared with update(): the collection's eager code stays smaller.)
+ */
+function checkPatch(patch: unknown, id: string, key: string, checkFields: (fields: unknown) => Row): Row {
+  const data = checkFields(patch);
+  if (key in data && data[key] !== id) {
+    throw new FluxyError(
+      'collections/invalid-row',
+      `the merge function's patch for row "${id}" changes its "${key}": a row's key cannot change.`,
+    );
+  }
+  delete data[key];
+  if (Object.keys(data).length === 0) {
+    throw new FluxyError(
+      'collections/invalid-row',
+      `the merge function's patch for row "${id}" is empty: return the fields to change, or null to keep the server's row.`,
+    );
+  }
+  return data;
 }

@@ -10,15 +10,19 @@ export type CollectionsErrorCode =
   | 'collections/offline'
   | 'collections/pull-failed'
   | 'collections/bad-response'
-  | 'collections/clock-skew';
+  | 'collections/clock-skew'
+  | 'collections/merge-failed';
 
 /** A row of a collection: a JSON object whose `key` field holds its id (a string). */
 export type Row = Record<string, unknown>;
 
 /** What a conflict function receives (see docs/conflicts.md). */
 export interface ConflictInput<R extends Row> {
-  /** The row as this replica would show it with its change applied. */
-  local: R;
+  /**
+   * The row as this replica would show it with its change applied; `null` when the change is a
+   * remove (then return `null` to keep the server's row, anything else to remove it anyway).
+   */
+  local: R | null;
   /** The server's current row; `null` when the server deleted it. */
   server: R | null;
   /** The row as it was when the change was made (the three-way base). */
