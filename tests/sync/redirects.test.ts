@@ -131,13 +131,16 @@ describe('read() redirects', () => {
     expect((await sync.read('/notes')).status).toBe(304);
   });
 
-  it('a custom fetch that follows redirects anyway: the redirected answer is still refused', async () => {
+  it('a custom fetch that follows redirects anyway: the redirected answer is still refused (the target got the request: documented)', async () => {
     const other = await otherOrigin();
     fixture.server.script({ status: 302, headers: { Location: `${other.url}/landing` } });
     const sync = await syncFor({
       baseUrl: fixture.server.url,
+      headers: { 'X-Api-Key': 'secret-key' },
       fetch: (input, init) => fetch(input, { ...init, redirect: 'follow' }),
     });
     await expect(sync.read('/notes')).rejects.toMatchObject({ code: 'sync/redirected' });
+    // The limit docs/sync.md states: such a fetch sent the request, headers included, there.
+    expect(other.received.map((request) => request.headers['x-api-key'])).toStrictEqual(['secret-key']);
   });
 });

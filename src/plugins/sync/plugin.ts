@@ -76,6 +76,9 @@ export class SyncPlugin extends FluxyPlugin {
   /** What `queue()` and `read()` check against: the size limits, how URLs are resolved, the origins allowed; with the resolved options, which `read()` sends with. */
   readonly #limits: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3];
   #engine: SyncEngine | undefined;
+  /** pause() / resume() before the engine started (then applied to it); the engine once made. */
+  #paused = false;
+  #made: SyncEngine | undefined;
   /** `read()`'s sender, once loaded. */
   #sendRead: typeof import('./read-request.js').sendRead | undefined;
   /** Written by the engine once init made it; they keep their last values after dispose (the ops are still stored). */
@@ -197,6 +200,8 @@ export class SyncPlugin extends FluxyPlugin {
         }),
       );
     }
+    this.#made = engine;
+    if (this.#paused) engine.pause();
     await engine.start();
     const document = (globalThis as { document?: Document }).document;
     if (document?.addEventListener) {
@@ -333,12 +338,14 @@ export class SyncPlugin extends FluxyPlugin {
   }
 
   /**
-   * Stop sending (in every tab) after the request in flight, until `resume()`. Throws
+   * Stop sending (in every tab) after the request in flight, until `resume()`. Called before
+   * `app.ready()`, nothing is sent from the start (an app that waits for a login). Throws
    * `app/disposed` once the app was disposed.
    */
   pause(): void {
     this.throwIfDisposed('pause');
-    this.#engine?.pause();
+    this.#paused = true;
+    this.#made?.pause();
   }
 
   /**
@@ -347,7 +354,8 @@ export class SyncPlugin extends FluxyPlugin {
    */
   resume(): void {
     this.throwIfDisposed('resume');
-    this.#engine?.resume();
+    this.#paused = false;
+    this.#made?.resume();
   }
 
   /**

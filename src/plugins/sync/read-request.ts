@@ -84,7 +84,7 @@ export async function sendRead(
     }
     return { status, body };
   } catch (cause) {
-    if (cause === refused) throw cause;
+    if (refused) throw refused;
     const reason = controller.signal.aborted ? 'timed out or was aborted' : 'got no answer';
     throw new ReadError('sync/network-error', `GET ${url} ${reason}.`, { cause });
   } finally {
