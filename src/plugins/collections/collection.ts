@@ -22,7 +22,7 @@ import { type Change, type PendingRow, RowView } from './view.js';
 
 /**
  * Why the last pull (or a pulled clock, or a merge function) went wrong: `collections/pull-failed`
- * (with the `cause` when the feed was not the problem), `collections/bad-response`,
+ * (with its `cause`: the read's error, e.g. `sync/redirected`, or storage's), `collections/bad-response`,
  * `collections/clock-skew`, `collections/merge-failed` (a FluxyError; `cause`: what the merge
  * function threw, or why its patch was refused).
  */
@@ -33,7 +33,10 @@ export interface CollectionError {
   status?: number | undefined;
   /** When it happened (ms since epoch). */
   at: number;
-  /** What failed, when it was not the feed: e.g. storage's error (`storage/quota-exceeded`). */
+  /**
+   * What failed: the feed's read (`sync/network-error`, `sync/redirected`: the feed answered a
+   * redirect, which is never followed), storage (`storage/quota-exceeded`), a merge function.
+   */
   cause?: unknown;
 }
 
@@ -956,7 +959,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       if (this.#signal?.aborted) return undefined;
       throw this.#failPull(
         'collections/pull-failed',
-        `pull of ${this.#options.url} got no answer (page ${page}).`,
+        `pull of ${this.#options.url} got no answer (page ${page}): ${String(cause)}.`,
         undefined,
         cause,
       );
@@ -993,7 +996,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #failPull(code: CollectionsErrorCode, message: string, status?: number, cause?: unknown): FluxyError {
     batch(() => {
       this.#view.publishRows(); // the pages pulled before the failure are shown with it
-      this.#lastError.value = { code, message, status, at: Date.now() };
+      this.#lastError.value = { code, message, status, at: Date.now(), cause };
     });
     this.#logger?.warn(`${message} Retrying with backoff.`);
     // (FluxyError leaves an undefined cause out.)
