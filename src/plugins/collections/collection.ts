@@ -386,8 +386,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       { signal: ctx.signal },
     );
     if (this.#options.pullIntervalMs > 0) {
-      const timer = setInterval(() => this.#autoPull(), this.#options.pullIntervalMs);
-      (timer as { unref?: () => void }).unref?.();
+      const timer = unref(setInterval(() => this.#autoPull(), this.#options.pullIntervalMs));
       ctx.onDispose(() => clearInterval(timer));
     }
   }
@@ -757,11 +756,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     shown.sort(order);
     this.#view.setChanges(shown);
     if (waiting && this.#waitTimer === undefined) {
-      this.#waitTimer = setTimeout(() => {
-        this.#waitTimer = undefined;
-        this.#relist();
-      }, settleWaitMs);
-      (this.#waitTimer as { unref?: () => void }).unref?.();
+      this.#waitTimer = unref(
+        setTimeout(() => {
+          this.#waitTimer = undefined;
+          this.#relist();
+        }, settleWaitMs),
+      );
     }
   }
 
@@ -795,11 +795,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** A pull started by a trigger: only online, one at a time, skipped when another tab pulls. */
   #autoPull(): void {
     if (!this.#online?.peek() || this.#signal?.aborted) return;
-    if (this.#pulling) {
-      this.#pullAgain = true; // the running pull may have asked before what set this off
-      return;
-    }
-    this.#pull(true).catch(noop); // reported in lastError, retried with backoff
+    // The running pull may have asked before what set this off: it pulls again once done.
+    if (this.#pulling) this.#pullAgain = true;
+    else this.#pull(true).catch(noop); // reported in lastError, retried with backoff
   }
 
   #pull(automatic: boolean): Promise<void> {
@@ -818,11 +816,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       } catch (error) {
         // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
         if (!this.#signal?.aborted) {
-          this.#retryTimer = setTimeout(
-            () => this.#autoPull(),
-            backoffDelay(++this.#pullFailures, 2000, 60_000, Math.random),
+          this.#retryTimer = unref(
+            setTimeout(() => this.#autoPull(), backoffDelay(++this.#pullFailures, 2000, 60_000, Math.random)),
           );
-          (this.#retryTimer as { unref?: () => void }).unref?.();
         }
         // The feed's failures are reported as they happen (#failPull); the rest here: rows that
         // could not be stored (a full disk, a database wiped), conflicts that could not be read.
@@ -1025,3 +1021,9 @@ function randomHex(bytes: number): string {
 }
 
 function noop(): void {}
+
+/** A timer that does not keep Node's event loop running. */
+function unref<T>(timer: T): T {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
+}
