@@ -1,5 +1,5 @@
 import type { KeyValueStore } from '../storage/key-value-store.js';
-import { HybridClock } from './clock.js';
+import { HybridClock, randomHex } from './clock.js';
 import type { CollectionLocks, Row } from './options.js';
 
 /**
@@ -25,11 +25,12 @@ export class RowCache<R extends Row> {
   readonly #key: string;
   readonly #lock: Lock;
   /**
-   * Chunk ids: a hybrid logical clock's stamps without their dashes — 9 base-36 digits of ms, a
-   * counter, and 7 random digits of this instance, which tell apart chunks two tabs write in the
-   * same millisecond. They sort in write order.
+   * Chunk ids: a hybrid logical clock's stamps without their dashes — 9 base-36 digits of ms, 4 of
+   * a counter, and 8 random hex digits of this instance (7 base-36 ones in older chunks: the first
+   * 13 sort them alike), which tell apart chunks two tabs write in the same millisecond. They sort
+   * in write order.
    */
-  readonly #ids = new HybridClock(Math.random().toString(36).slice(2, 9).padEnd(7, '0'));
+  readonly #ids = new HybridClock(randomHex(4));
   #writesSinceCheck = 0;
 
   constructor(store: KeyValueStore, key: string, lock: Lock) {

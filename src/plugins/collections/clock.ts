@@ -116,3 +116,9 @@ export class HybridClock {
     return Number.isFinite(wall) ? Math.min(Math.max(wall, 0), maxTime) : 0;
   }
 }
+
+/** `bytes` random bytes (WebCrypto) in hex: node ids, temporary ids. @internal */
+export function randomHex(bytes: number): string {
+  const values = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(values, (value) => value.toString(16).padStart(2, '0')).join('');
+}

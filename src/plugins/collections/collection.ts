@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import type { KeyValueStore } from '../storage/key-value-store.js';
 import { type CacheMeta, createLock, type Lock, RowCache } from './cache.js';
-import { HybridClock } from './clock.js';
+import { HybridClock, randomHex } from './clock.js';
 import type { ConflictHost } from './conflicts.js';
 import {
   type CollectionLocks,
@@ -1013,11 +1013,6 @@ function isRecord(value: unknown): value is Row {
 /** A JSON object whose `key` holds a non-empty string (the feed's rows, an answer's row). */
 function isRow(value: unknown, key: string): value is Row {
   return isRecord(value) && typeof value[key] === 'string' && value[key] !== '';
-}
-
-function randomHex(bytes: number): string {
-  const values = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(values, (value) => value.toString(16).padStart(2, '0')).join('');
 }
 
 function noop(): void {}
