@@ -152,3 +152,25 @@ describe('insert() and update() refuse what the outbox would refuse, as collecti
     expect(device.sync.pendingCount.value).toBe(queued + 1);
   });
 });
+
+describe('insert() and update() with fields whose own toJSON() makes them something else', () => {
+  it('refuses them with collections/invalid-row (a string or an array was taken as the row)', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const row = await device.notes.insert({ title: 'kept', body: '' });
+    const shown = device.notes.items.value;
+    const queued = device.sync.pendingCount.value;
+    for (const made of ['x', ['y'], null, undefined]) {
+      const fields = { toJSON: () => made } as unknown as Partial<Note>;
+      expect(await code(device.notes.insert(fields)), String(made)).toBe('collections/invalid-row');
+      expect(await code(device.notes.update(row.id, fields)), String(made)).toBe('collections/invalid-row');
+    }
+    expect(device.notes.items.value).toBe(shown);
+    expect(device.sync.pendingCount.value).toBe(queued);
+    // What a toJSON() returns is what is sent, as JSON.stringify would: a plain object is fine.
+    await device.notes.update(row.id, {
+      toJSON: () => ({ title: 'from toJSON' }),
+    } as unknown as Partial<Note>);
+    expect(device.notes.get(row.id).value?.title).toBe('from toJSON');
+  });
+});

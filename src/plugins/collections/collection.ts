@@ -547,8 +547,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const copy = JSON.parse(
       JSON.stringify(checkJson(fields, { maxDepth: 64, strict: true }, fail)) ?? '0',
     ) as Row;
-    // A field JSON would drop (undefined) must not vanish silently.
-    if (Object.keys(copy).length !== Object.keys(fields as Row).length) {
+    // A field JSON would drop (undefined) must not vanish silently; nor may the fields' own
+    // toJSON() make them something else than an object (a string, an array: not a row).
+    if (!isRecord(copy) || Object.keys(copy).length !== Object.keys(fields as Row).length) {
       fail('every field must hold a JSON value (use null to clear a field)');
     }
     return copy;
