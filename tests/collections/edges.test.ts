@@ -8,6 +8,7 @@ import { Collection } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
 import { code, faults, type Note, referenceServer, startDevice, until, withTimeout } from './harness.js';
 
@@ -52,6 +53,33 @@ async function loggedDevice(server: Awaited<ReturnType<typeof referenceServer>>)
   await app.ready();
   return { app, notes, logged };
 }
+
+describe('dispose() while pull() waits for another tab', () => {
+  it('reports nothing in lastError: a pull dispose() cut off did not fail', async () => {
+    const server = await referenceServer();
+    const waiting = gate();
+    // Web Locks as a browser has them, with the pull lock held by another tab for good.
+    const locks = {
+      async request(
+        _name: string,
+        options: { ifAvailable?: boolean; signal?: AbortSignal },
+        callback: (lock: unknown) => Promise<unknown>,
+      ) {
+        if (options.ifAvailable) return callback(null);
+        waiting.open();
+        return new Promise((_, reject) =>
+          options.signal?.addEventListener('abort', () => reject(options.signal?.reason)),
+        );
+      },
+    };
+    const device = await startDevice({ server, collection: { locks } });
+    const pulled = device.notes.pull().catch((error: unknown) => code(Promise.reject(error)));
+    await withTimeout(waiting.promise, 'pull() to wait for the lock');
+    await withTimeout(device.dispose(), 'dispose() while pull() waits', 2000);
+    expect(await pulled).toBe('app/disposed');
+    expect(device.notes.lastError.value).toBeNull();
+  });
+});
 
 describe('dispose() right after a write', () => {
   it('logs nothing: the outbox listing it cut off is no error to report', async () => {

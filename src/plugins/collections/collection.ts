@@ -815,21 +815,23 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         this.#pullFailures = 0;
         await this.#resolveConflicts();
       } catch (error) {
-        // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
+        // Cut off by dispose() (waiting for another tab's pull, say): nothing to retry, nothing
+        // to report (pull() rejects with app/disposed).
         if (!this.#signal?.aborted) {
+          // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
           this.#retryTimer = unref(
             setTimeout(() => this.#autoPull(), backoffDelay(++this.#pullFailures, 2000, 60_000, Math.random)),
           );
+          // The feed's failures are reported as they happen (#failPull); the rest here: rows that
+          // could not be stored (a full disk, a database wiped), conflicts that could not be read.
+          if (!`${(error as FluxyError).code}`.startsWith('collections/'))
+            this.#lastError.value = {
+              code: 'collections/pull-failed',
+              message: `pull of ${this.#options.url} failed: ${String(error)}. Retrying with backoff.`,
+              at: Date.now(),
+              cause: error,
+            };
         }
-        // The feed's failures are reported as they happen (#failPull); the rest here: rows that
-        // could not be stored (a full disk, a database wiped), conflicts that could not be read.
-        if (!`${(error as FluxyError).code}`.startsWith('collections/'))
-          this.#lastError.value = {
-            code: 'collections/pull-failed',
-            message: `pull of ${this.#options.url} failed: ${String(error)}. Retrying with backoff.`,
-            at: Date.now(),
-            cause: error,
-          };
         throw error;
       }
     })();
