@@ -60,9 +60,10 @@ export class HybridClock {
   /**
    * @param node - this replica's id: 1 to 32 characters of `0-9 a-z` (not checked: the clock is
    *   internal, and its two users make their ids so).
-   * @param now - the wall clock, ms since the epoch. @default Date.now
+   * @param now - the wall clock, ms since the epoch. @default () => Date.now() (read at each
+   *   tick, not captured: fake timers installed after the clock was made apply to it)
    */
-  constructor(node: string, now: () => number = Date.now) {
+  constructor(node: string, now: () => number = () => Date.now()) {
     this.#node = node;
     this.#now = now;
   }

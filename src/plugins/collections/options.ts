@@ -73,7 +73,7 @@ export interface CollectionOptions<R extends Row> {
   compare?: (a: R, b: R) => number;
   /** Web Locks for one pull at a time across tabs; `false` for none. @default navigator.locks where it exists */
   locks?: CollectionLocks | false;
-  /** The wall clock of the hybrid logical clock, ms since the epoch. @default Date.now */
+  /** The wall clock of the hybrid logical clock, ms since the epoch. @default () => Date.now() */
   now?: () => number;
 }
 
@@ -86,7 +86,8 @@ export interface ResolvedCollectionOptions<R extends Row> {
   pullIntervalMs: number;
   compare: ((a: R, b: R) => number) | undefined;
   locks: CollectionLocks | false | undefined;
-  now: () => number;
+  /** Undefined: the clock reads `Date.now()` at each tick (so fake timers installed later apply). */
+  now: (() => number) | undefined;
 }
 
 const optionNames = ['url', 'key', 'conflict', 'clientIdField', 'pullIntervalMs', 'compare', 'locks', 'now'];
@@ -126,7 +127,7 @@ export function resolveCollectionOptions<R extends Row>(
     pullIntervalMs = 30_000,
     compare,
     locks,
-    now = Date.now,
+    now,
   } = given;
   // Not a name every object has (`__proto__`, `constructor`, `toString`…): `key in fields` would
   // always be true.
@@ -156,7 +157,7 @@ export function resolveCollectionOptions<R extends Row>(
     fail(`compare must be a function (a, b) => number (got ${got(compare)})`);
   if (locks !== undefined && locks !== false && typeof (locks as CollectionLocks)?.request !== 'function')
     fail(`locks must be navigator.locks or false (got ${got(locks)})`);
-  if (typeof now !== 'function')
+  if (now !== undefined && typeof now !== 'function')
     fail(`now must be a function returning ms since the epoch (got ${got(now)})`);
   return {
     url: (url as string).replace(/\/+$/, ''),
