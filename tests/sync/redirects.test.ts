@@ -143,4 +143,39 @@ describe('read() redirects', () => {
     // The limit docs/sync.md states: such a fetch sent the request, headers included, there.
     expect(other.received.map((request) => request.headers['x-api-key'])).toStrictEqual(['secret-key']);
   });
+
+  // A review of the fix above: the refusal was recognised by identity with a variable still
+  // undefined, so a fetch (or a body read) rejecting without a reason made read() reject with
+  // undefined itself, not sync/network-error.
+  it('a fetch rejecting with undefined still rejects with sync/network-error', async () => {
+    const sync = await syncFor({
+      baseUrl: 'http://127.0.0.1:9',
+      // A fetch that rejects without a reason (as Promise.reject() does).
+      fetch: () => Promise.reject(undefined),
+    });
+    const error = await sync.read('/notes').then(
+      () => 'resolved',
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ code: 'sync/network-error' });
+  });
+
+  it('a body read rejecting with undefined still rejects with sync/network-error', async () => {
+    const sync = await syncFor({
+      baseUrl: 'http://127.0.0.1:9',
+      fetch: async () =>
+        ({
+          status: 200,
+          type: 'basic',
+          redirected: false,
+          headers: new Headers(),
+          text: () => Promise.reject(undefined),
+        }) as unknown as Response,
+    });
+    const error = await sync.read('/notes').then(
+      () => 'resolved',
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ code: 'sync/network-error' });
+  });
 });
