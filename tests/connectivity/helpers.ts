@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { effect, type ReadonlySignal } from '../../src/core/signals.js';
 import {
   ConnectivityMonitor,
@@ -258,6 +259,47 @@ export function setupMonitor(options: ConnectivityMonitorOptions = {}) {
     retryDelays,
     tick(ms: number) {
       clock += ms;
+    },
+  };
+}
+
+/**
+ * Whether a real Node timer is still pending and holding the event loop, read exactly: unref it
+ * and see whether Node's count of active timers drops by one, then ref it again. Synchronous, so
+ * no other timer can start or fire in between; unlike comparing counts of
+ * `process.getActiveResourcesInfo()` across awaits, which also counts vitest's timers (its
+ * 100 ms task-update batch) and undici's, started and fired at their own times.
+ */
+export function holdsEventLoop(timer: NodeJS.Timeout): boolean {
+  if (!timer.hasRef()) return false;
+  const active = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+  const before = active();
+  timer.unref();
+  const after = active();
+  timer.ref();
+  return before - after === 1;
+}
+
+/**
+ * Records the real Node timers that Fluxy's own code (a caller under src/) starts through the
+ * global `setTimeout`, until `restore()`; timers started by Node's bundled undici or by the test
+ * runner are not Fluxy's and are left out.
+ */
+export function recordSourceTimers(): { readonly timers: NodeJS.Timeout[]; restore(): void } {
+  const source = fileURLToPath(new URL('../../src/', import.meta.url));
+  const original = globalThis.setTimeout;
+  const timers: NodeJS.Timeout[] = [];
+  const recording = (...args: Parameters<typeof setTimeout>): NodeJS.Timeout => {
+    const timer = original(...args);
+    // Line 0 is "Error", 1 is this function, 2 is its caller.
+    if (new Error().stack?.split('\n')[2]?.includes(source)) timers.push(timer);
+    return timer;
+  };
+  globalThis.setTimeout = Object.assign(recording, original);
+  return {
+    timers,
+    restore() {
+      globalThis.setTimeout = original;
     },
   };
 }

@@ -2,12 +2,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
-import { type ProbeServer, startProbeServer } from './helpers.js';
+import { holdsEventLoop, type ProbeServer, recordSourceTimers, startProbeServer } from './helpers.js';
 
 let server: ProbeServer | undefined;
+let recording: ReturnType<typeof recordSourceTimers> | undefined;
 
 afterEach(async () => {
   vi.useRealTimers();
+  recording?.restore();
+  recording = undefined;
   await server?.close();
   server = undefined;
 });
@@ -123,15 +126,16 @@ describe('ConnectivityPlugin through the registry (Node)', () => {
 
   it('leaves no active Node timer after app.dispose() with a probe in flight (real timers)', async () => {
     server = await startProbeServer({ kind: 'hang' });
-    const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const baseline = timeouts();
+    // Only Fluxy's timers, each checked on its own: vitest's and undici's come and go meanwhile.
+    recording = recordSourceTimers();
     const app = createApp();
     app.register(new ConnectivityPlugin({ probe: { url: server.url, timeoutMs: 600_000 } }));
     await app.ready();
     await server.receivedCount(1);
-    expect(timeouts()).toBeGreaterThan(baseline);
+    const { timers } = recording;
+    expect(timers.filter(holdsEventLoop)).toHaveLength(1); // the probe's timeout
     await app.dispose();
-    expect(timeouts()).toBe(baseline);
+    expect(timers.filter(holdsEventLoop)).toEqual([]);
     await server.whenIdle();
   });
 
