@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { effect } from '@preact/signals-core';
 import { IDBObjectStore } from 'fake-indexeddb';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createApp } from '../../src/core/app.js';
 import { Collection } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
@@ -667,6 +667,33 @@ describe('Collection across restarts and tabs', () => {
     await until(() => b.notes.items.value.length === 77, 'tab b to drop the rows deleted on the server');
     expect(b.notes.items.value).toEqual(await serverNotes(server));
     expect(b.notes.items.value).toEqual(a.notes.items.value);
+  });
+
+  // A review: tab b's chunk written in the millisecond of tab a's compaction sorted before a's
+  // snapshot, which then brought back on replay a row b's pull had deleted (cursor past it).
+  it("keeps a deletion another tab pulled in the millisecond of this tab's compaction", async () => {
+    const server = await referenceServer({ feedPageSize: 1 });
+    const ids: string[] = [];
+    for (let n = 0; n < 80; n++)
+      ids.push(((await serverWrite(server, 'POST', '/api/notes', { title: `n${n}` })).body as Note).id);
+    const a = await startDevice({ server, online: false });
+    const b = await startDevice({ server, disk: a.disk, online: false });
+    vi.useFakeTimers({ toFake: ['Date'] }); // frozen: every chunk id below has this millisecond
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    a.connectivity.setOnline(true);
+    await a.notes.pull(); // 80 pages of one row, chunk counters 0 to 79: the log is compacted
+    const storage = a.app.use(StoragePlugin);
+    expect((await storage.keys('collection-notes/c/')).some((key) => key.includes('.s'))).toBe(true);
+    await serverWrite(server, 'DELETE', `/api/notes/${ids[0]}`);
+    b.connectivity.setOnline(true);
+    await b.notes.pull(); // from a's cursor: one chunk, the deletion, with counter 0
+    expect(b.notes.items.value).toHaveLength(79);
+    await Promise.all([a.dispose(), b.dispose()]);
+    const again = await startDevice({ server, disk: a.disk, online: false });
+    expect(again.notes.items.value).toEqual(await serverNotes(server));
+    expect(again.notes.items.value).toHaveLength(79);
   });
 
   it('a tab opened while another pulls shows every page that tab pulled, without pulling itself', async () => {

@@ -12,8 +12,9 @@ import type { CollectionLocks, Row } from './options.js';
  *                in key order gives the rows (a row older than the one replayed before it — both
  *                with a numeric `version` — is skipped). Writing a page is one record and reads
  *                nothing, and tabs never overwrite each other: they only add chunks. Past 64
- *                chunks, the log is compacted into snapshot chunks of 1,000 rows (under the
- *                collection's write lock, replacing only the chunks it read).
+ *                chunks, the log is compacted into snapshot chunks (under the collection's write
+ *                lock, in one commit replacing only the chunks it read); replay reads the snapshot
+ *                first, then the chunks written since in key order.
  *   meta         { v: 1, cursor, pulledAt }
  *   clock        the last hybrid logical clock stamp issued or adopted
  *   a/<tempId>   the server id that replaced a temporary id (while a pending change may use it)
@@ -50,6 +51,10 @@ export class RowCache<R extends Row> {
   }
 
   async #replay(keys: readonly string[]): Promise<Map<string, R>> {
+    // Snapshots (`.` in the key) first, then the other chunks in key order: a chunk beside a
+    // snapshot was not folded into it, so it came later, whatever its key (another tab's chunk of
+    // the same millisecond can sort before the snapshot).
+    keys = [...keys].sort((a, b) => +b.includes('.') - +a.includes('.'));
     const chunks = await Promise.all(keys.map((key) => this.#store.get<Chunk<R>>(key)));
     const rows = new Map<string, R>();
     for (const chunk of chunks) {

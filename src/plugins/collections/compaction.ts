@@ -7,10 +7,13 @@ const maxChunks = 64;
 
 /**
  * Rewrite the chunk log as snapshot chunks of the replayed rows when it has grown past 64 chunks,
- * under the collection's write lock. Snapshot keys extend the last key read, so they sort right
- * after it and before any chunk another tab wrote meanwhile; a crash between the writes and the
- * removals leaves both, which replay to the same rows. Loaded at the first look (after 16
- * writes). @internal
+ * under the collection's write lock, in one commit that also removes the chunks read (all or
+ * nothing on IndexedDB). Snapshot keys extend the last key read (`.s0000`…), so a later snapshot
+ * sorts after an earlier one; replay reads snapshots before every other chunk, since a chunk
+ * another tab wrote meanwhile may sort before the snapshot (same millisecond, smaller counter or
+ * node id) yet must override it. Where a crash can leave part of the commit (file driver), the
+ * chunks read that remain replay to the same rows after the snapshot. Loaded at the first look
+ * (after 16 writes). @internal
  */
 export async function compactLog<R extends Row>(
   store: KeyValueStore,
@@ -26,12 +29,13 @@ export async function compactLog<R extends Row>(
     const chunks = keys.filter((key) => !/[+.]/.test(key)).length;
     if (chunks <= maxChunks || last === undefined || last.includes('.')) return;
     const parts = split([...(await replay(keys)).values()]);
-    await Promise.all(
-      parts.map((part, n) => {
+    // The snapshot first, the removals last (a driver without transactions may apply a prefix).
+    await store.commit([
+      ...parts.map((part, n) => {
         const chunk: Chunk<R> = { v: 1, rows: part, deleted: [] };
-        return store.set(`${last}.s${n.toString().padStart(4, '0')}`, chunk);
+        return { key: `${last}.s${n.toString().padStart(4, '0')}`, value: chunk };
       }),
-    );
-    await Promise.all(keys.map((key) => store.remove(key)));
+      ...keys.map((key) => ({ key, remove: true as const })),
+    ]);
   });
 }
