@@ -89,12 +89,15 @@ export const BUDGETS = {
  * (+47 B, and 5.76 KB reported as "fetched after start-up"): 25,659 / 27,528 bytes.
  * Tenth and eleventh sessions: sync's redirect and unreadable-record code lazy (25,386 / 27,252),
  * then fixes (a discarded event, pause() before ready() and after dispose: +66 B) and a
- * collections size pass with its fixes (7,136 -> 6,930 B): 25,452 / 27,317 bytes; ceilings
- * 25.06 -> 24.86 KB own, 26.89 -> 26.68 KB with dependencies, collections 6.97 -> 6.77 KB.
+ * collections size pass with its fixes (7,136 -> 6,930 B): 25,452 / 27,322 bytes; ceilings
+ * 25.06 -> 24.86 KB own, 26.89 -> 26.69 KB with dependencies, collections 6.97 -> 6.77 KB.
+ * Measure in a checkout with its own node_modules, as CI does: esbuild keeps a CommonJS
+ * dependency's path in the bundle, so a worktree whose node_modules is a link elsewhere
+ * measures the with-dependencies figure a few bytes off (27,317 there).
  */
 export const CEILINGS = {
   ownMain: 24.86 * KB,
-  criticalWithDeps: 26.68 * KB,
+  criticalWithDeps: 26.69 * KB,
   collections: 6.77 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.6 * KB,
