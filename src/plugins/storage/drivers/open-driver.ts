@@ -90,41 +90,16 @@ async function open(
   driver: StorageDriverName | LocalForageLike,
   request: DriverRequest,
 ): Promise<StorageBackend> {
-  if (typeof driver === 'object') {
-    // An instance the app gives, used as it is.
-    const { LocalForageBackend } = await import('./localforage-driver.js');
-    await driver.ready();
-    return new LocalForageBackend(driver);
+  if (driver === 'indexeddb') {
+    const factory = request.indexedDB ?? globalThis.indexedDB;
+    if (factory === undefined) {
+      throw storageError(
+        'storage/unavailable',
+        'IndexedDB does not exist here: in Node, use driver "file" (or install fake-indexeddb for tests); in a browser, check that site data is allowed.',
+      );
+    }
+    return IndexedDbDriver.open(factory, request.name);
   }
-  switch (driver) {
-    case 'localstorage': {
-      // localforage (which looks at its environment when it loads) is loaded only for this driver
-      // or an instance the app gives: never on the default path.
-      const [{ default: library }, { LocalForageBackend }] = await Promise.all([
-        import('localforage'),
-        import('./localforage-driver.js'),
-      ]);
-      return LocalForageBackend.open(library, { name: request.name, driverId: library.LOCALSTORAGE });
-    }
-    case 'memory': {
-      const { MemoryDriver } = await import('./memory-driver.js');
-      return new MemoryDriver({ quota: request.quota });
-    }
-    case 'file': {
-      // A package import: the `node` condition gets ./file-driver.ts, everything else (browser
-      // bundlers) ./file-driver-unavailable.ts, so no browser build ever sees a `node:` import.
-      const { FileDriver } = await import('#file-driver');
-      return FileDriver.open({ dir: request.dir, name: request.name, quota: request.quota });
-    }
-    case 'indexeddb': {
-      const factory = request.indexedDB ?? globalThis.indexedDB;
-      if (factory === undefined) {
-        throw storageError(
-          'storage/unavailable',
-          'IndexedDB does not exist here: in Node, use driver "file" (or install fake-indexeddb for tests); in a browser, check that site data is allowed.',
-        );
-      }
-      return IndexedDbDriver.open(factory, request.name);
-    }
-  }
+  // Every other driver (never on a browser's default path) is behind one more lazy chunk.
+  return (await import('./other-drivers.js')).openOtherDriver(driver, request);
 }
