@@ -91,7 +91,7 @@ export class RowCache<R extends Row> {
     const changes: Array<{ key: string; value: unknown }> = [];
     for (const { rows, deleted, aliases = [] } of pages) {
       for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });
-      if (rows.length === 0 && deleted.length === 0) continue;
+      if (!rows.length && !deleted.length) continue;
       const id = `c/${this.#ids.tick().replace(/-/g, '')}`;
       const parts = split(rows);
       parts.forEach((part, n) => {
@@ -104,7 +104,7 @@ export class RowCache<R extends Row> {
       });
     }
     if (meta) changes.push({ key: 'meta', value: meta });
-    if (changes.length === 0) return;
+    if (!changes.length) return;
     await this.#store.commit(changes);
     this.#writesSinceCheck += pages.length;
     if (this.#writesSinceCheck >= compactEvery) {
@@ -194,33 +194,29 @@ export interface CacheMeta {
 
 /**
  * Runs `task` holding the named lock of this collection: across tabs with Web Locks, in this
- * instance without. With `ifAvailable`, resolves with `undefined` (not running `task`) when the
- * lock is held elsewhere. @internal
+ * instance without; resolves once it ran. With `ifAvailable`, resolves without running `task`
+ * when the lock is held elsewhere. @internal
  */
-export type Lock = <T>(
+export type Lock = (
   name: 'pull' | 'write',
-  task: () => Promise<T>,
+  task: () => Promise<unknown>,
   options?: { ifAvailable?: boolean; signal?: AbortSignal },
-) => Promise<T | undefined>;
+) => Promise<void>;
 
 /** @internal */
 export function createLock(locks: CollectionLocks | false | undefined, prefix: string): Lock {
   const queues = new Map<string, Promise<unknown>>();
   const held = new Set<string>();
-  return <T>(name: 'pull' | 'write', task: () => Promise<T>, options: Parameters<Lock>[2] = {}) => {
+  return (name, task, options = {}) => {
     // In this instance: one at a time (Web Locks would queue us behind ourselves anyway).
-    if (options.ifAvailable && held.has(name)) return Promise.resolve(undefined);
+    if (options.ifAvailable && held.has(name)) return Promise.resolve();
     const run = (queues.get(name) ?? Promise.resolve()).then(async () => {
       held.add(name);
       try {
-        if (!locks) return await task();
-        let ran = false;
-        const result = await locks.request(`${prefix}:${name}`, options, async (lock) => {
-          if (lock === null) return undefined;
-          ran = true;
-          return task();
-        });
-        return ran ? (result as T) : undefined;
+        // (A lock held elsewhere, with ifAvailable: null, and nothing runs.)
+        await (locks
+          ? locks.request(`${prefix}:${name}`, options, async (lock) => lock !== null && task())
+          : task());
       } finally {
         held.delete(name);
       }

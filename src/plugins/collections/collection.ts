@@ -1,7 +1,6 @@
-import { batch, effect, type ReadonlySignal, signal, untracked } from '@preact/signals-core';
+import type { ReadonlySignal } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
 import { FluxyPlugin } from '../../core/base-plugin.js';
-import { FluxyError } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import { checkJson, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
@@ -10,6 +9,7 @@ import type { KeyValueStore } from '../storage/key-value-store.js';
 import { type CacheMeta, createLock, type Lock, RowCache } from './cache.js';
 import { HybridClock, randomHex } from './clock.js';
 import type { ConflictHost } from './conflicts.js';
+import { batch, effect, FluxyError, signal, untracked } from './deps.js';
 import {
   type CollectionLocks,
   type CollectionOptions,
@@ -434,7 +434,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     delete data[this.#options.key];
     // (Empty once the key is left out: the key alone changes nothing.)
-    if (Object.keys(data).length === 0) {
+    if (!Object.keys(data).length) {
       throw new FluxyError(
         'collections/invalid-row',
         `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
@@ -494,7 +494,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     resolves?: string,
     base?: R | null,
   ): Promise<R | undefined> {
-    const sync = this.#sync as SyncLike;
     const clock = this.#clock as HybridClock;
     const stamp = clock.tick();
     const confirmed = base === undefined ? this.#view.confirmed(id) : (base ?? undefined);
@@ -506,11 +505,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
     // (An insert has no base: its new temporary id has no confirmed row.)
     if (this.#options.conflict !== 'lww' && meta.base !== undefined) headers['If-Match'] = `"${meta.base}"`;
-    const change: Change = { opId: undefined, type, id, seq: ++this.#seq, data };
+    const change: Change = { type, id, seq: ++this.#seq, data };
     this.#view.addChange(change); // shown in the same frame
     try {
       const [operation] = await Promise.all([
-        sync.queue(
+        (this.#sync as SyncLike).queue(
           methods[type],
           type === 'insert' ? this.#options.url : `${this.#options.url}/${encodeURIComponent(id)}`,
           // (queue() takes an undefined body or tempId as none.)
@@ -629,7 +628,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
     if (
       row &&
-      outcome.operation.kind !== `${this.name}.insert` &&
+      this.#typeOf(outcome.operation.kind) !== 'insert' &&
       (await import('./conflicts.js')).noteAnswer(this.#host(), outcome.operation, row)
     )
       this.#resolveConflicts();
@@ -671,7 +670,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   async #resolveStored(): Promise<void> {
     const stored = await (this.#cache as RowCache<R>).listConflicts();
-    if (stored.length === 0) return;
+    if (!stored.length) return;
     // Loaded on first use: most apps never see a refused write.
     const { resolveStoredConflicts } = await import('./conflicts.js');
     await resolveStoredConflicts<R>(stored, this.#host());

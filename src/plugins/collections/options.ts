@@ -1,6 +1,6 @@
-import { FluxyError } from '../../core/errors.js';
 import { checkOptions } from '../../core/input-checks.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
+import { FluxyError } from './deps.js';
 
 /** The error codes of `fluxy/collections` (docs/errors.md says what each means and what to do). */
 export type CollectionsErrorCode =

@@ -1,11 +1,12 @@
-import { batch, computed, type ReadonlySignal, type Signal, signal } from '@preact/signals-core';
+import type { ReadonlySignal, Signal } from '@preact/signals-core';
 import { isOlder } from './cache.js';
+import { batch, computed, signal } from './deps.js';
 import type { Row } from './options.js';
 
 /** A local change not yet answered by the server: what `items` shows on top of the confirmed rows. @internal */
 export interface Change {
   /** The outbox operation that carries it; undefined while `queue()` has not committed it yet. */
-  opId: string | undefined;
+  opId?: string | undefined;
   type: 'insert' | 'update' | 'remove';
   /** The row id as the change was made (possibly a temporary id). */
   id: string;
