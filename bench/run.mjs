@@ -111,6 +111,36 @@ const browserSteps = [
     timeoutMs: 180_000,
   },
   {
+    // Batches of 100 (the server contract's POST of { ops }), against the same fetch loop.
+    id: 'flushBatchEcho',
+    title: '5. flush in batches of 100 to a constant-cost server',
+    fn: 'flush',
+    server: 'echo',
+    args: {
+      rounds: quick ? 1 : 3,
+      ops: quick ? 200 : 1000,
+      batch: { path: '/api/batch', max: 100 },
+      profiling,
+    },
+    timeoutMs: 180_000,
+  },
+  {
+    // The same with 20 ms of latency per request. The fetch loop's rate is measured over its first
+    // 200 requests: each costs the same (a constant-cost server), and 1,000 would take 25 s a round.
+    id: 'flushBatchEcho20ms',
+    title: '5. flush in batches of 100, 20 ms of latency',
+    fn: 'flush',
+    server: 'slowEcho',
+    args: {
+      rounds: quick ? 1 : 2,
+      ops: quick ? 200 : 1000,
+      loopOps: quick ? 50 : 200,
+      batch: { path: '/api/batch', max: 100 },
+      profiling,
+    },
+    timeoutMs: 180_000,
+  },
+  {
     // Only when asked for (--only=flushTimeline): where the time between two requests goes.
     id: 'flushTimeline',
     title: 'flush timeline (constant-cost server)',
@@ -379,7 +409,7 @@ async function main() {
     echo = await createEchoServer({ staticDir });
     log(`constant-cost server at ${echo.url}, serving the bench page too`);
     slowEcho = await createEchoServer({ staticDir, delayMs: 20 });
-    const origins = { reference: `${server.url}/`, echo: `${echo.url}/` };
+    const origins = { reference: `${server.url}/`, echo: `${echo.url}/`, slowEcho: `${slowEcho.url}/` };
 
     const steps = browserSteps.filter((step) => selected(step.id) && (!step.optIn || only));
     if (steps.length > 0) {

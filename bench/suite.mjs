@@ -262,9 +262,19 @@ export async function drain(fluxy, expected) {
 
 /**
  * Rounds of: a plain fetch loop, and a Fluxy app filled offline then drained. With `profiling`, each
- * drain alone is marked for the CPU profiler (console.profile: see bench/node/main.mjs).
+ * drain alone is marked for the CPU profiler (console.profile: see bench/node/main.mjs). The loop
+ * sends `loopOps` requests (default `ops`): fewer where each costs the same and takes long.
  */
-export async function benchFlush({ rounds, ops, origin, resetServer, openApp, closeApp, profiling = false }) {
+export async function benchFlush({
+  rounds,
+  ops,
+  loopOps = ops,
+  origin,
+  resetServer,
+  openApp,
+  closeApp,
+  profiling = false,
+}) {
   const results = { fetch: [], fluxy: [] };
   const key = () => {
     const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -274,8 +284,8 @@ export async function benchFlush({ rounds, ops, origin, resetServer, openApp, cl
     for (const label of rotate(['fetch', 'fluxy'], round)) {
       if (label === 'fetch') {
         await resetServer();
-        const ms = await fetchLoop(`${origin}/api/notes`, ops, key);
-        results.fetch.push(opsPerSecond(ops, ms));
+        const ms = await fetchLoop(`${origin}/api/notes`, loopOps, key);
+        results.fetch.push(opsPerSecond(loopOps, ms));
       } else {
         const fluxy = await openApp();
         await prefill(fluxy.sync, `${origin}/api/notes`, ops, { label: 'flush prefill' });

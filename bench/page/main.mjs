@@ -255,17 +255,25 @@ async function memory() {
   return result;
 }
 
-/** 5. Draining 1,000 ops to the reference server (same origin) against a plain fetch loop. */
-async function flush({ rounds, ops }) {
+/**
+ * 5. Draining 1,000 ops to the server serving the page (same origin) against a plain fetch loop;
+ * with `batch`, in batches sent to `batch.path` on that server. With --profile, the drains alone.
+ */
+async function flush({ rounds, ops, loopOps, batch, profiling = false }) {
+  const options = batch
+    ? { ...secretOptions, batch: { url: `${location.origin}${batch.path}`, max: batch.max } }
+    : secretOptions;
   return benchFlush({
     rounds,
     ops,
+    loopOps,
+    profiling,
     origin: location.origin,
     resetServer: async () => {
       const response = await fetch('/api/_reset', { method: 'POST' });
       if (!response.ok) throw new Error(`reset: ${response.status}`);
     },
-    openApp: () => open(uniqueName('flush')),
+    openApp: () => open(uniqueName('flush'), options),
     closeApp: async (fluxy) => {
       await fluxy.close();
       await dropDb(fluxy.storage.databaseName);
