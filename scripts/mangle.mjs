@@ -22,6 +22,13 @@ import { join } from 'node:path';
 
 export const MANGLED = [
   // sync
+  'commitSent',
+  'handleUnanswered',
+  'heardBack',
+  'retryLater',
+  'sendRequest',
+  'settleAnswer',
+  'trackStep',
   'deliver',
   'deliverStored',
   'isAllowedOrigin',

@@ -141,7 +141,8 @@ export interface FlushSummary {
   remaining: number;
 }
 
-type Step = 'next' | 'stop';
+/** What the flush does after a step: go on with the next operation, or stop. @internal */
+export type Step = 'next' | 'stop';
 type Answer = Extract<SendResult, { kind: 'response' }>;
 
 /** How many pending records a flush reads ahead at once (one storage transaction for all). */
@@ -499,7 +500,7 @@ export class SyncEngine {
     }
     if (unsettled?.id === id) {
       await this.#removed();
-      return await this.#settle(record, unsettled.result, summary);
+      return await this.settleAnswer(record, unsettled.result, summary);
     }
     const now = this.#deps.now();
     if (this.#waitsForRetry(record, now)) return 'stop';
@@ -534,68 +535,45 @@ export class SyncEngine {
     }
     const operation = toOperation(record) as Operation;
     const sending = record;
-    return await this.#track([id], async (signal) => {
+    return await this.trackStep([id], async (signal) => {
       this.#readAhead.after(this.#lists.pending, id, readAheadCount);
-      const result = await this.#request(operation, body as string | Blob | undefined, signal);
+      const result = await this.sendRequest(operation, body as string | Blob | undefined, signal);
       await this.#removed().catch((error) => {
         // The last removal failed: this answer too is committed on the next attempt, not resent.
         if (result.kind === 'response') this.#later = { id, result };
         throw error;
       });
       if (result.kind === 'aborted' || this.#disposed) return 'stop';
-      if (result.kind !== 'response') return await this.#unanswered(sending, result, summary);
-      return await this.#settle(sending, result, summary);
+      if (result.kind !== 'response') return await this.handleUnanswered(sending, result, summary);
+      return await this.settleAnswer(sending, result, summary);
     });
   }
 
   /**
-   * Send up to `batch.max` operations from the head in one request (see `prepareBatch`), or
-   * resolve undefined: the head goes alone. The leading successes leave the queue together; the
-   * first other answer is handled as a single request's would be; those after it were not sent.
+   * Send up to `batch.max` operations from the head in one request, or resolve undefined: the head
+   * goes alone (batch-send.ts, loaded now: only an app with the `batch` option needs it).
    */
   async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
     await this.#removed(); // a batch is read from the head on
-    const { prepareBatch, batchAnswers } = await import('./batch.js');
-    const prepared = await prepareBatch(
-      this.#stores,
-      this.#deps.transport,
-      this.#deps.now(),
+    const { sendBatch } = await import('./batch-send.js');
+    return await sendBatch(
+      this,
       batch,
+      summary,
+      this.#stores,
+      this.#deps,
       this.#unsettled?.id,
       this.#writing.keys(),
-      toOperation as (record: OperationRecord) => Operation,
-      this.#deps.transport.maxResponseBytes ?? defaultMaxResponseBytes,
-    );
-    if (!prepared) return undefined;
-    const { members } = prepared;
-    const first = members[0] as OperationRecord;
-    return await this.#track(
-      members.map((record) => record.id),
-      async (signal) => {
-        // The next batch's records are read while this one is on the wire.
-        this.#readAhead.prefetch(
-          ...this.#lists.pending.page((members.at(-1) as OperationRecord).id, batch.max),
-        );
-        const result = await this.#request(prepared.request, prepared.body, signal, prepared.transport);
-        if (result.kind === 'aborted' || this.#disposed) return 'stop';
-        // No answer to the batch as a whole: none of its operations was answered; the head says why.
-        if (result.kind !== 'response') return await this.#unanswered(first, result, summary);
-        this.#networkFailures = 0; // the server answered (as #answered notes for one op)
-        this.#noAnswer = undefined;
-        if (result.status === 401) return await this.#settle(first, result, summary);
-        const read = batchAnswers(result, prepared, this.#deps.now(), classify);
-        if (!('sent' in read)) return await this.#retryLater(first, read, result.retryAfter, summary);
-        const { answers, sent } = read;
-        if (sent > 0) await this.#sent(members.slice(0, sent), answers.slice(0, sent));
-        summary.sent += sent;
-        const rest = answers[sent];
-        return rest ? await this.#settle(members[sent] as OperationRecord, rest, summary) : 'next';
-      },
+      () => this.#disposed,
+      { toOperation, classify, defaultMaxResponseBytes },
     );
   }
 
-  /** Run one request and what its answer means as the step in flight (see {@link #settled}). */
-  async #track(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
+  /**
+   * Run one request and what its answer means as the step in flight (see {@link #settled}).
+   * @internal (with sendRequest, handleUnanswered, settleAnswer, retryLater and commitSent: batch-send.ts calls them)
+   */
+  async trackStep(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
     // One of them is being discarded (since it was read): not sent; the flush waits for the discard.
     if (ids.some((id) => this.#writing.has(id))) return 'next';
     const controller = new AbortController();
@@ -623,7 +601,7 @@ export class SyncEngine {
     if (id === undefined) await this.#flushRun?.catch(() => undefined);
   }
 
-  async #request(
+  async sendRequest(
     operation: Operation,
     body: string | Blob | undefined,
     signal: AbortSignal,
@@ -641,7 +619,7 @@ export class SyncEngine {
   // ——— answer: what the result means ———
 
   /** The request got no HTTP answer to read: refused before sending, redirected, or no answer at all. */
-  async #unanswered(
+  async handleUnanswered(
     record: OperationRecord,
     result: Exclude<SendResult, Answer | { kind: 'aborted' }>,
     summary: FlushSummary,
@@ -705,11 +683,17 @@ export class SyncEngine {
   }
 
   /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
-  async #settle(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
+  async settleAnswer(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
     this.#unsettled = { id: record.id, result };
     const step = await this.#answered(record, result, summary);
     if (!this.#removing) this.#unsettled = undefined;
     return step;
+  }
+
+  /** The server answered: the backoff of past network failures and the last unanswered request are forgotten. @internal */
+  heardBack(): void {
+    this.#networkFailures = 0;
+    this.#noAnswer = undefined;
   }
 
   /**
@@ -728,8 +712,7 @@ export class SyncEngine {
   /** The server answered: sent, retried later, failed, or the queue pauses on a 401. */
   async #answered(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
     const now = this.#deps.now();
-    this.#networkFailures = 0;
-    this.#noAnswer = undefined;
+    this.heardBack();
     const error = httpError(result.status, now);
     switch (classify({ status: result.status })) {
       case 'sent':
@@ -737,10 +720,10 @@ export class SyncEngine {
           // A create is not done until its server id is read: ask again with the same key (the
           // server replays its answer); the ops that use its temporary id wait behind it.
           const unread = unreadResponseError(result.status, result.bodyProblem, now);
-          return await this.#retryLater(record, unread, null, summary);
+          return await this.retryLater(record, unread, null, summary);
         }
         // Committed while the next request goes out (see #removing), unless it has a kind or is a create.
-        this.#removing = this.#sent([record], [result]).then(() => {
+        this.#removing = this.commitSent([record], [result]).then(() => {
           summary.sent++;
         });
         this.#removing.catch(() => undefined); // awaited by the flush
@@ -757,7 +740,7 @@ export class SyncEngine {
         });
         return 'stop';
       case 'retry':
-        return await this.#retryLater(record, error, result.retryAfter, summary);
+        return await this.retryLater(record, error, result.retryAfter, summary);
       default: // 'fail' ('offline' is never the outcome of a status)
         await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
         summary.failed++;
@@ -766,7 +749,7 @@ export class SyncEngine {
   }
 
   /** A retryable answer: wait (its Retry-After, or backoff) and try again — or, after maxAttempts, fail. */
-  async #retryLater(
+  async retryLater(
     record: OperationRecord,
     error: OperationError,
     retryAfterHeader: string | null,
@@ -810,7 +793,7 @@ export class SyncEngine {
    * the flush commits this same answer again later instead of resending (see {@link #unsettled};
    * a batch is sent again, and the server replays its stored answers).
    */
-  async #sent(records: OperationRecord[], results: Answer[]): Promise<void> {
+  async commitSent(records: OperationRecord[], results: Answer[]): Promise<void> {
     // Stored whether or not a handler is registered here (see below): outcomes.ts is loaded first.
     const outcomes = records.some((record) => record.kind !== undefined)
       ? await this.#stores.loadOutcomes()
@@ -883,7 +866,7 @@ export class SyncEngine {
     if (record.tempId !== undefined)
       (await this.#stores.loadTempIds()).stageSettle(group, record.tempId, record.id, { failed: true });
     const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
-    // Stored even with no handler here (see #sent).
+    // Stored even with no handler here (see commitSent).
     const outcomes = record.kind === undefined ? undefined : await this.#stores.loadOutcomes();
     outcomes?.stageRecord(group, outcome);
     const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
@@ -1042,7 +1025,7 @@ export class SyncEngine {
       return found;
     })();
     // Listed with the writes meanwhile: a flush that comes to this op waits for the discard instead
-    // of sending it (see #drain, #track) — after a Retry-After: 0, the head it waited for would go again.
+    // of sending it (see #drain, trackStep) — after a Retry-After: 0, the head it waited for would go again.
     this.#writing.set(id, discarding);
     try {
       const found = await discarding;
