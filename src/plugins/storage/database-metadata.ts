@@ -1,9 +1,10 @@
 import { fromBase64, randomBytes, toBase64 } from './bytes.js';
 import type { Cipher } from './cipher.js';
+import type { Lent } from './database-setup.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
 import { storageError } from './errors.js';
 import { recordVersion, refuseUnversioned } from './record-format.js';
-import { deriveKeysFromSecret, expandRawKey, type RecordKeys } from './record-keys.js';
+import { deriveKeysFromSecret, expandRawKey } from './record-keys.js';
 import { SealedCodec } from './sealed-codec.js';
 import { reservedKeyPrefix } from './storage-keys.js';
 
@@ -40,32 +41,18 @@ export async function unlockDatabase(
   credentials: Credentials,
 ): Promise<SealedCodec> {
   const secret = credentials.kind === 'secret';
-  const deriveKeys = (salt: Uint8Array, iterations: number): Promise<RecordKeys> =>
-    secret
-      ? deriveKeysFromSecret(cipher, credentials.secret, salt, iterations)
-      : expandRawKey(cipher, credentials.key);
+  const codecFor = async (salt: Uint8Array, iterations: number): Promise<SealedCodec> =>
+    new SealedCodec(
+      cipher,
+      secret
+        ? await deriveKeysFromSecret(cipher, credentials.secret, salt, iterations)
+        : await expandRawKey(cipher, credentials.key),
+    );
   const stored = await backend.getItem(metadataKey);
   if (stored === undefined) {
-    if ((await backend.keys()).some((key) => !key.startsWith(reservedKeyPrefix))) {
-      throw storageError(
-        'storage/wrong-secret',
-        'This database already holds records written without a secret: open it without `secret`/`key`, or use another `name` for the encrypted store.',
-      );
-    }
-    const salt = randomBytes(16);
-    const codec = new SealedCodec(cipher, await deriveKeys(salt, secret ? credentials.iterations : 0));
-    const metadata: Metadata = {
-      v: recordVersion,
-      ...(secret
-        ? { kdf: 'pbkdf2-sha256', iterations: credentials.iterations, salt: toBase64(salt) }
-        : { kdf: 'raw' }),
-      check: await codec.encode(keyCheckKey, JSON.stringify(keyCheckValue)),
-    } as Metadata;
-    // Another tab or process may be creating the database at the same moment (without Web Locks:
-    // Node, plain-http pages): only one insert can win, and the loser opens with the winner's salt.
-    if (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata)))
-      return bindDatabase(backend, codec, true);
-    return unlockDatabase(backend, cipher, credentials);
+    // A new database: its metadata is written by code loaded only then, off the start-up path.
+    const codec = await (await setup()).createMetadata(backend, credentials, codecFor, lent);
+    return codec ? bindDatabase(backend, codec, true) : unlockDatabase(backend, cipher, credentials);
   }
   const metadata = parseMetadata(stored, Math.max(maxStoredIterations, secret ? credentials.iterations : 0));
   if ((metadata.kdf === 'raw') === secret) {
@@ -78,7 +65,7 @@ export async function unlockDatabase(
   }
   // (A raw key's metadata has neither: expandRawKey reads neither.)
   const { salt, iterations } = metadata as { salt?: string; iterations: number };
-  const codec = new SealedCodec(cipher, await deriveKeys(fromBase64(salt) as Uint8Array, iterations));
+  const codec = await codecFor(fromBase64(salt) as Uint8Array, iterations);
   const verified = await codec.decode(keyCheckKey, metadata.check).then(
     (value) => value === keyCheckValue,
     () => false,
@@ -100,40 +87,19 @@ const bindingCheck = 'fluxy database binding';
  * The codec for this database's records, bound to its random id. The id lives in its own record,
  * `{ v: 1, db: <base64, 16 bytes>, check }`, `check` being `{ check, migrated }` sealed with the id
  * in its MAC, so neither can be changed without the keys. A database without one (created by an
- * earlier Fluxy) gets one — created with `insertIfAbsent`, so two openers agree — and its records
- * are then re-authenticated with the id (same IV and ciphertext, a new MAC; nothing decrypted),
- * after which `migrated` is set and version-1 records are refused. A crash part-way resumes at the
- * next open; until then version-1 records are still read. A database just `created` (no records
- * yet) is marked migrated at once, so the migration code is never loaded for it.
+ * earlier Fluxy, or just now) gets one, and an earlier Fluxy's records are migrated
+ * (database-setup.ts: loaded only then, off the start-up path).
  */
 async function bindDatabase(
   backend: StorageBackend,
   codec: SealedCodec,
   created = false,
 ): Promise<SealedCodec> {
-  let stored = await backend.getItem(bindingKey);
-  if (stored === undefined) {
-    const id = randomBytes(16);
-    await backend.insertIfAbsent(bindingKey, await bindingRecord(codec, id, created));
-    stored = (await backend.getItem(bindingKey)) as string;
-  }
-  const { id, migrated } = await readBinding(codec, stored);
-  const binding = { id, acceptUnbound: !migrated };
-  const bound = codec.bindTo(binding);
-  if (migrated) return bound;
-  // Only a database written by a build before the binding: loaded then, off the start-up path.
-  await (await import('./binding-migration.js')).migrateRecords(backend, bound, reservedKeyPrefix);
-  await backend.setItem(bindingKey, await bindingRecord(codec, id, true));
-  binding.acceptUnbound = false;
-  return bound;
-}
-
-/** The binding record of database `id`: `{ v: 1, db, check }`, `check` sealed with the id in its MAC. */
-async function bindingRecord(codec: SealedCodec, id: Uint8Array, migrated: boolean): Promise<string> {
-  const check = await codec
-    .bindTo({ id, acceptUnbound: false })
-    .encode(bindingKey, JSON.stringify({ check: bindingCheck, migrated }));
-  return JSON.stringify({ v: recordVersion, db: toBase64(id), check });
+  const stored = await backend.getItem(bindingKey);
+  const binding = stored === undefined ? undefined : await readBinding(codec, stored);
+  return binding?.migrated
+    ? codec.bindTo({ id: binding.id, acceptUnbound: false })
+    : (await setup()).bindDatabase(backend, codec, created, binding, lent);
 }
 
 async function readBinding(
@@ -160,6 +126,25 @@ async function readBinding(
   if (marker !== bindingCheck || typeof migrated !== 'boolean') throw corrupt();
   return { id, migrated };
 }
+
+/**
+ * What database-setup.ts borrows from this module: it imports none at run time, so its lazy chunk
+ * shares no module with the start-up one.
+ */
+const lent: Lent = [
+  reservedKeyPrefix,
+  metadataKey,
+  keyCheckKey,
+  keyCheckValue,
+  bindingKey,
+  bindingCheck,
+  recordVersion,
+  toBase64,
+  randomBytes,
+  storageError,
+  readBinding,
+];
+const setup = () => import('./database-setup.js');
 
 /** Refuses to open an encrypted database without credentials. @internal */
 export async function assertUnencrypted(backend: StorageBackend): Promise<void> {
