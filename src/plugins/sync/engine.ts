@@ -816,16 +816,14 @@ export class SyncEngine {
           tempIds.stageSettle(group, record.tempId, record.id, { serverId });
         }
       }
-      const tooLarge = result.bodyProblem === 'too-large' ? { responseTooLarge: true as const } : {};
-      const base = {
-        v: 1 as const,
-        type: 'sent' as const,
-        record,
+      // What the outcome and the `sent` event say besides the operation.
+      const answer = {
         status: result.status,
         response: result.body,
-        ...tooLarge,
+        ...(result.bodyProblem === 'too-large' && { responseTooLarge: true as const }),
+        ...(serverId !== undefined && { serverId }),
       };
-      const outcome: OutcomeRecord = serverId === undefined ? base : { ...base, serverId };
+      const outcome: OutcomeRecord = { v: 1, type: 'sent', record, ...answer };
       // Stored whether or not a handler is registered here: one registered later, in another tab
       // or on the next start still gets it.
       const durable = record.kind !== undefined;
@@ -833,14 +831,14 @@ export class SyncEngine {
       this.#outbox.stageRemoval(group, 'pending', record.id);
       // Its binary body goes with it, after it (see QueueEdits.discard).
       for (let index = record.binary?.chunks as number; index--; ) group.remove(`b/${record.id}/${index}`);
-      return { record, result, outcome, durable, tooLarge, serverId };
+      return { record, answer, outcome, durable };
     });
     await this.#outbox.commit(group);
     this.#lists.remove(
       'pending',
       records.map((record) => record.id),
     );
-    for (const { record, result, outcome, durable, tooLarge, serverId } of done) {
+    for (const { record, answer, outcome, durable } of done) {
       // The head was sent: its retry error goes (not the error of an op that became failed).
       this.#completeOne();
       this.#transientError = null;
@@ -848,13 +846,7 @@ export class SyncEngine {
       this.#publish();
       // The event's operation (its body parsed again) is made only for a handler.
       if (this.events.listenerCount('sent'))
-        this.events.emit('sent', {
-          operation: toOperation(record) as Operation,
-          status: result.status,
-          response: result.body,
-          ...tooLarge,
-          ...(serverId === undefined ? {} : { serverId }),
-        });
+        this.events.emit('sent', { operation: toOperation(record) as Operation, ...answer });
       if (durable) await outcomes?.deliver(outcome);
     }
   }
@@ -1311,17 +1303,15 @@ export class SyncEngine {
       this.#lists.pending.length === 0 &&
       this.#writing.size === 0 &&
       this.#deps.leader.isLeader.peek();
-    if (!quiet()) return;
-    const tempIds = this.#stores.tempIds;
-    if (!tempIds) return; // not loaded: none is known
-    const retentionMs = this.#deps.tempIdRetentionMs;
-    tempIds
-      .collect(retentionMs, [...this.#lists.failed], this.#outbox)
-      // Checked again right before anything is removed: an op may have been queued meanwhile.
-      .then(async (due) => {
-        if (quiet()) await tempIds.drop(due, retentionMs);
-      })
-      .catch((error: unknown) => this.#deps.logger.warn('forgetting settled temporary ids failed', error));
+    // Not loaded: none is known.
+    if (quiet())
+      this.#stores.tempIds?.collectWhile(
+        quiet,
+        this.#deps.tempIdRetentionMs,
+        [...this.#lists.failed],
+        this.#outbox,
+        this.#deps.logger,
+      );
   }
 
   async #deliverStoredOutcomes(): Promise<void> {

@@ -154,7 +154,7 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   const given = checkOptions(options, knownKeys, (problem) =>
     invalid(`options ${problem}, e.g. { baseUrl: '/api' }`),
   );
-  const { baseUrl, headers, fetch, namespace, locks, now, random, serverId } = given;
+  const { baseUrl, headers, namespace, locks, now, random, serverId } = given;
   if (baseUrl !== undefined) {
     checkUrlOption(baseUrl, 'baseUrl');
     if (absoluteUrl.test(baseUrl) && !httpUrl(baseUrl))
@@ -166,12 +166,9 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
   // refuse anything else: null, an array, a string…); credentials are welcome here.
   if (headers !== undefined && typeof headers !== 'function')
     checkHeaderRecord(headers, 'allow', (code, problem) => invalid(`headers: ${problem} (${code})`));
-  for (const [name, value] of [
-    ['fetch', fetch],
-    ['now', now],
-    ['random', random],
-  ] as const) {
-    if (value !== undefined && typeof value !== 'function') throw invalid(`${name} must be a function`);
+  for (const name of ['fetch', 'now', 'random']) {
+    if (given[name] !== undefined && typeof given[name] !== 'function')
+      throw invalid(`${name} must be a function`);
   }
   if (
     namespace !== undefined &&
@@ -229,30 +226,31 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
     if (retry.baseDelayMs > retry.maxDelayMs)
       throw invalid('retry.baseDelayMs must not exceed retry.maxDelayMs');
   }
-  return {
-    baseUrl: baseUrl as string | undefined,
-    headers: headers as HeadersOption | undefined,
+  const resolved = {
+    baseUrl,
+    headers,
     retry,
-    timeoutMs: wholeNumber(given.timeoutMs, 'timeoutMs', 1, maxTimerMs, 30_000),
-    intervalMs: wholeNumber(given.intervalMs, 'intervalMs', 1, maxTimerMs, 30_000),
-    fetch: fetch as FetchFunction | undefined,
-    maxBodyBytes: wholeNumber(given.maxBodyBytes, 'maxBodyBytes', 1, Number.MAX_SAFE_INTEGER, 1_048_576),
-    maxResponseBytes: wholeNumber(
-      given.maxResponseBytes,
-      'maxResponseBytes',
-      1,
-      Number.MAX_SAFE_INTEGER,
-      1_048_576,
-    ),
     allowedOrigins,
-    namespace: (namespace as string | undefined) ?? 'sync',
-    locks: locks as LockManagerLike | false | undefined,
-    now: (now as (() => number) | undefined) ?? Date.now,
-    random: (random as (() => number) | undefined) ?? Math.random,
-    serverId: (serverId as ResolvedSyncOptions['serverId'] | undefined) ?? 'id',
+    namespace: namespace ?? 'sync',
+    now: now ?? Date.now,
+    random: random ?? Math.random,
+    serverId: serverId ?? 'id',
+    fetch: given.fetch,
+    locks,
     batch,
-  };
+  } as Record<string, unknown>;
+  for (const [key, [min, max, fallback]] of Object.entries(numbers))
+    resolved[key] = wholeNumber(given[key], key, min, max, fallback);
+  return resolved as unknown as ResolvedSyncOptions;
 }
+
+/** The number options: [least, most, default]. */
+const numbers: Record<string, [number, number, number]> = {
+  timeoutMs: [1, 2 ** 31 - 1, 30_000],
+  intervalMs: [1, 2 ** 31 - 1, 30_000],
+  maxBodyBytes: [1, Number.MAX_SAFE_INTEGER, 1_048_576],
+  maxResponseBytes: [1, Number.MAX_SAFE_INTEGER, 1_048_576],
+};
 
 const absoluteUrl = /^[a-z][a-z0-9+.-]*:/i;
 

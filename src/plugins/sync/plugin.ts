@@ -72,7 +72,6 @@ export class SyncPlugin extends FluxyPlugin {
   /** Initialised after these. */
   readonly dependencies = ['storage', 'connectivity'] as const;
 
-  readonly #options: ResolvedSyncOptions;
   /** What `queue()` and `read()` check against: the size limits, how URLs are resolved, the origins allowed; with the resolved options, which `read()` sends with. */
   readonly #limits: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3];
   #engine: SyncEngine | undefined;
@@ -110,7 +109,6 @@ export class SyncPlugin extends FluxyPlugin {
   constructor(options?: SyncOptions) {
     super();
     const resolved = resolveSyncOptions(options);
-    this.#options = resolved;
     this.#limits = {
       ...resolved,
       resolveUrl: (url) => resolveOperationUrl(url, resolved.baseUrl),
@@ -144,7 +142,7 @@ export class SyncPlugin extends FluxyPlugin {
       );
     }
     this.#logger = ctx.logger;
-    const options = this.#options;
+    const options = this.#limits;
     const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
     if (!fetchFunction)
       throw new FluxyError('plugin/init-failed', 'No fetch is available: pass SyncPlugin({ fetch }).');
@@ -167,12 +165,8 @@ export class SyncPlugin extends FluxyPlugin {
       storage: storage.namespace(options.namespace),
       connectivity,
       transport: {
+        ...options,
         fetch: fetchFunction,
-        resolveUrl: this.#limits.resolveUrl,
-        isAllowedOrigin: this.#limits.isAllowedOrigin,
-        headers: options.headers,
-        timeoutMs: options.timeoutMs,
-        maxResponseBytes: options.maxResponseBytes,
         setTimer: (callback, ms) => setTimeout(callback, ms),
         clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
       },

@@ -1,3 +1,4 @@
+import type { Logger } from '../../core/logger.js';
 import { sha256Hex } from './digest.js';
 import type { OperationRecord } from './operation.js';
 import type { Outbox, OutboxStorage } from './outbox.js';
@@ -211,6 +212,25 @@ export class TempIds {
       [...(await this.#referencedByFailed(failedIds, failed))].map((tempId) => this.#slot(tempId)),
     );
     return due.filter((slot) => !needed.has(slot));
+  }
+
+  /**
+   * {@link collect}, then {@link drop} what is due if `quiet()` still holds (checked again right
+   * before anything is removed: an op may have been queued meanwhile). Runs in the background;
+   * never throws (a failure is logged). @internal
+   */
+  collectWhile(
+    quiet: () => boolean,
+    retentionMs: number | undefined,
+    failedIds: readonly string[],
+    failed: FailedReader,
+    logger: Logger,
+  ): void {
+    this.collect(retentionMs, failedIds, failed)
+      .then(async (due) => {
+        if (quiet()) await this.drop(due, retentionMs);
+      })
+      .catch((error: unknown) => logger.warn('forgetting settled temporary ids failed', error));
   }
 
   /**
