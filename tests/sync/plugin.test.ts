@@ -187,6 +187,47 @@ describe('SyncPlugin through the registry (fake-indexeddb, encrypted storage)', 
     expect(asked).toHaveLength(2);
   });
 
+  it('read() refuses options other than { signal } with sync/invalid-options, sending nothing, as queue() and pending() do; an aborted signal sends nothing', async () => {
+    const fetch = vi.fn(
+      async () => new Response('{"ok":true}', { headers: { 'Content-Type': 'application/json' } }),
+    );
+    const { sync, app } = bootstrap(new IDBFactory(), { fetch: fetch as typeof globalThis.fetch });
+    await app.ready();
+    const invalid = { code: 'sync/invalid-options', name: 'FluxyError' };
+    const refused: unknown[] = [
+      null,
+      5,
+      'signal',
+      [],
+      new Map(),
+      { signl: new AbortController().signal }, // a typo would silently leave the read unabortable
+      { signal: 1 },
+      { signal: null },
+      { signal: {} },
+      { signal: 'abort' },
+    ];
+    for (const given of refused) {
+      await expect(sync.read('/api/a', given as never), JSON.stringify(given)).rejects.toMatchObject(invalid);
+    }
+    await expect(sync.pending({ limt: 1 } as never)).rejects.toMatchObject(invalid); // the same answer
+    expect(fetch).not.toHaveBeenCalled();
+
+    // What read() documents stays accepted.
+    const ok = { status: 200, body: { ok: true } };
+    expect(await sync.read('/api/a')).toStrictEqual(ok);
+    expect(await sync.read('/api/a', undefined)).toStrictEqual(ok);
+    expect(await sync.read('/api/a', {})).toStrictEqual(ok);
+    expect(await sync.read('/api/a', { signal: undefined })).toStrictEqual(ok);
+    expect(await sync.read('/api/a', { signal: new AbortController().signal })).toStrictEqual(ok);
+    expect(fetch).toHaveBeenCalledTimes(5);
+
+    // A signal aborted before the call: its abort event never comes, and nothing is sent.
+    await expect(sync.read('/api/a', { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'sync/network-error',
+    });
+    expect(fetch).toHaveBeenCalledTimes(5);
+  });
+
   it('needs storage and connectivity: ready() names the missing one', async () => {
     const app = createApp({ logger: silentLogger });
     apps.push(app);

@@ -272,13 +272,15 @@ export class SyncPlugin extends FluxyPlugin {
    * (no answer, a timeout or an abort) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`,
    * a URL on an origin that is not allowed `sync/origin-not-allowed` (see `allowedOrigins`). A
    * redirect is never followed (the headers option would go to its target): it rejects with
-   * `sync/redirected`, same origin or not.
+   * `sync/redirected`, same origin or not. `options` other than `{ signal? }` with an AbortSignal
+   * (a typo, `null`, a number) reject with `sync/invalid-options`, sending nothing; an aborted
+   * signal sends nothing (`sync/network-error`).
    *
    * @example const { status, body } = await sync.read('/notes?since=');
    */
   async read(
     url: string,
-    options: { signal?: AbortSignal } = {},
+    options?: { signal?: AbortSignal | undefined },
   ): Promise<{ status: number; body: unknown }> {
     // Loaded at the first read (collections pull with it): off the start-up path of an app without.
     // Later reads are sent in this very call, without waiting a turn: a pull asks for its next
@@ -287,7 +289,7 @@ export class SyncPlugin extends FluxyPlugin {
       await this.#ready();
       this.#sendRead = (await import('./read-request.js')).sendRead;
     }
-    return this.#sendRead(url, this.#limits, prepareOperation, options.signal, FluxyError);
+    return this.#sendRead(url, this.#limits, prepareOperation, options, FluxyError, checkOptions);
   }
 
   /** Send what is pending now (joins a running flush). Resolves with `{ sent, failed, remaining }`. */

@@ -1,26 +1,43 @@
 import type { FluxyError } from '../../core/errors.js';
+import type { checkOptions } from '../../core/input-checks.js';
 import type { Operation } from './operation.js';
 import type { ResolvedSyncOptions, SyncOptions } from './options.js';
 import type { prepareOperation } from './request-validation.js';
 
 /**
- * The GET of `sync.read()`, checked (`prepare`: `sync/invalid-url`…) and sent now, in this call,
- * with the plugin's `baseUrl`, `headers` option (given a pseudo-operation with `kind: 'read'`),
- * `fetch` and `timeoutMs` (`options`: the plugin's limits, which carry its resolved options),
- * never following a redirect (`sync/redirected`); `url` as given (for the headers and errors).
- * Loaded at the first read; `ReadError` is FluxyError (so named: the production build strips the
- * prose of a `new …Error()`) and `prepare` prepareOperation, given rather than imported so this
- * lazy chunk shares no module with the start-up ones (a shared one would be split into a chunk of
- * its own). @internal
+ * The GET of `sync.read()`, checked (`prepare`: `sync/invalid-url`…; `given`, the caller's
+ * options, by `check`: `sync/invalid-options` for anything but `undefined` or `{ signal? }` with an
+ * AbortSignal, as `queue()` and `pending()` refuse theirs) and sent now, in this call, with the
+ * plugin's `baseUrl`, `headers` option (given a pseudo-operation with `kind: 'read'`), `fetch` and
+ * `timeoutMs` (`options`: the plugin's limits, which carry its resolved options), never following
+ * a redirect (`sync/redirected`); `url` as given (for the headers and errors). A signal already
+ * aborted sends nothing. Loaded at the first read; `ReadError` is FluxyError (so named: the
+ * production build strips the prose of a `new …Error()`), `prepare` prepareOperation and `check`
+ * checkOptions, given rather than imported so this lazy chunk shares no module with the start-up
+ * ones (a shared one would be split into a chunk of its own). @internal
  */
 export async function sendRead(
   url: string,
   options: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3],
   prepare: typeof prepareOperation,
-  signal: AbortSignal | undefined,
+  given: unknown,
   ReadError: typeof FluxyError,
+  check: typeof checkOptions,
 ): Promise<{ status: number; body: unknown }> {
   const target = options.resolveUrl(prepare('GET', url, undefined, options).url);
+  const invalid = (problem: string) =>
+    new ReadError(
+      'sync/invalid-options',
+      `sync.read(url, options): options ${problem}, e.g. { signal: controller.signal }.`,
+    );
+  const { signal } = check(given, ['signal'], invalid) as { signal?: AbortSignal };
+  // Realm-safe (a signal of another window, or of a DOM test environment): what is used of it.
+  if (
+    signal !== undefined &&
+    (typeof (signal as AbortSignal | null)?.aborted !== 'boolean' ||
+      typeof signal.addEventListener !== 'function')
+  )
+    throw invalid(`signal must be an AbortSignal (got ${signal === null ? 'null' : typeof signal})`);
   const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
   if (!fetchFunction)
     throw new ReadError('sync/network-error', 'No fetch is available: pass SyncPlugin({ fetch }).');
@@ -50,6 +67,8 @@ export async function sendRead(
   signal?.addEventListener('abort', onAbort, { once: true });
   let refused: FluxyError | undefined;
   try {
+    // Aborted before this call: its abort event will not come again. Nothing is sent.
+    if (signal?.aborted) throw signal.reason;
     const response = await fetchFunction(target.href, {
       method: 'GET',
       headers,
@@ -85,7 +104,8 @@ export async function sendRead(
     return { status, body };
   } catch (cause) {
     if (refused) throw refused;
-    const reason = controller.signal.aborted ? 'timed out or was aborted' : 'got no answer';
+    const reason =
+      controller.signal.aborted || signal?.aborted ? 'timed out or was aborted' : 'got no answer';
     throw new ReadError('sync/network-error', `GET ${url} ${reason}.`, { cause });
   } finally {
     clearTimeout(timer);
