@@ -92,7 +92,8 @@ export interface FaultServerOptions {
 
 /**
  * A real HTTP server on 127.0.0.1 (Node only) that plays your API in tests: it applies each
- * request once per `Idempotency-Key` (the server contract) and answers `201 { serverId }` (or
+ * request once per `Idempotency-Key` (the server contract) and answers `201 { id, serverId }` — both `srv-1`,
+ * `srv-2`…: `id` is what SyncPlugin reads by default, so temporary ids are replaced — (or
  * plays a collection, at the paths of {@link FaultServerOptions.collections}), and it injects the
  * faults you script — dropped connections before or after the commit, statuses with
  * `Retry-After`, latency, hangs, truncated bodies — while recording what it received and what
@@ -427,10 +428,10 @@ export class FaultServer {
       body: received.body === '' ? undefined : parseBody(received.body),
     };
     if (!answer || answer.status < 300) this.applied.push(applied);
-    const stored = answer ?? {
-      status: 201,
-      body: JSON.stringify({ serverId: `srv-${this.applied.length}` }),
-    };
+    // `id` is the field SyncPlugin reads by default (its `serverId` option), so a create's
+    // temporary id is replaced with no option; `serverId` (the same) as before, for tests that read it.
+    const serverId = `srv-${this.applied.length}`;
+    const stored = answer ?? { status: 201, body: JSON.stringify({ id: serverId, serverId }) };
     if (received.key) this.#answers.set(received.key, stored);
     return stored;
   }

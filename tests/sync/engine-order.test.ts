@@ -87,7 +87,7 @@ describe('order and exactly-once', () => {
     await until(() => engine.pendingCount.value === 0);
     expect(fixture.server.received.map((request) => request.key)).toStrictEqual([op.id, op.id]);
     expect(fixture.server.applied).toHaveLength(1);
-    expect(sent).toStrictEqual([{ serverId: 'srv-1' }]);
+    expect(sent).toStrictEqual([{ id: 'srv-1', serverId: 'srv-1' }]);
   });
 
   it('under random faults every operation is applied exactly once, in order', async () => {

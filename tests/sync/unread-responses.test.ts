@@ -71,7 +71,7 @@ describe('maxResponseBytes', () => {
     const sent = nextEvent(engine, 'sent');
     await queue('POST', '/api/notes', { body: {} });
     const payload = await sent;
-    expect(payload.response).toStrictEqual({ serverId: 'srv-1' });
+    expect(payload.response).toStrictEqual({ id: 'srv-1', serverId: 'srv-1' });
     expect(payload.responseTooLarge).toBeUndefined();
   });
 

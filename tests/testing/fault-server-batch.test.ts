@@ -32,7 +32,7 @@ describe('FaultServer batch endpoint', () => {
     const first = await send([post('k1', 'a'), post('k2', 'b'), post('k3', 'c')]);
     expect(first.status).toBe(200);
     expect(first.json.results).toEqual([
-      { id: 'k1', status: 201, body: { serverId: 'srv-1' } },
+      { id: 'k1', status: 201, body: { id: 'srv-1', serverId: 'srv-1' } },
       { id: 'k2', status: 422, body: { error: 422 } },
     ]);
     const second = await send([post('k1', 'a'), post('k2', 'b')]);

@@ -318,7 +318,7 @@ describe('FaultServer collections: the protocol, request by request', () => {
     });
     expect(await send('POST', '/other', { n: 1 })).toStrictEqual({
       status: 201,
-      body: { serverId: 'srv-4' },
+      body: { id: 'srv-4', serverId: 'srv-4' },
     });
     expect(fault.applied.map((entry) => `${entry.method} ${entry.path}`)).toStrictEqual([
       'POST /api/notes',

@@ -76,6 +76,43 @@ describe('createTestApp + TestConnectivity + settled', () => {
   });
 });
 
+describe('createTestApp + FaultServer with their defaults: temporary ids are replaced', () => {
+  // The fault server answered 201 { serverId } while SyncPlugin reads `id` by default: the create's
+  // temporary id was never replaced ("its response has no server id") and PATCH /items/tmp_… went out.
+  it.each([
+    ['one request per operation', undefined],
+    ['batches', { url: '/batch', max: 3 }],
+  ])('%s', async (_, batch) => {
+    const own = batch ? await FaultServer.start({ batch: batch.url }) : server;
+    try {
+      const warnings: string[] = [];
+      const logger = { debug() {}, info() {}, warn: (message: string) => warnings.push(message), error() {} };
+      t = await createTestApp({
+        sync: { baseUrl: own.url, ...(batch ? { batch } : {}) },
+        online: false,
+        app: { logger },
+      });
+      await t.sync.queue('POST', '/items', { body: { n: 'c1' }, tempId: 'tmp_create1' });
+      await t.sync.queue('PATCH', '/items/tmp_create1', { body: { n: 'p1', of: 'tmp_create1' } });
+      t.goOnline();
+      await t.settled({ label: 'the create and its patch sent' });
+      expect(own.applied.map(({ method, path, body }) => [method, path, body])).toStrictEqual([
+        ['POST', '/items', { n: 'c1' }],
+        ['PATCH', '/items/srv-1', { n: 'p1', of: 'srv-1' }],
+      ]);
+      expect(await t.sync.resolveId('tmp_create1')).toBe('srv-1');
+      expect(warnings).toStrictEqual([]);
+    } finally {
+      if (own !== server) await own.close();
+    }
+  });
+
+  it('the answer carries the id as `id` (what SyncPlugin reads by default) and as `serverId`, as before', async () => {
+    const answer = await fetch(`${server.url}/items`, { method: 'POST', body: '{}' });
+    expect([answer.status, await answer.json()]).toStrictEqual([201, { id: 'srv-1', serverId: 'srv-1' }]);
+  });
+});
+
 describe('FaultServer', () => {
   it('waitForRequests() rejects after its timeout, naming the label and what arrived', async () => {
     await expect(server.waitForRequests(1, { timeoutMs: 50, label: 'the first POST' })).rejects.toThrow(
@@ -95,6 +132,23 @@ describe('FaultServer', () => {
     expect([first.status, first.headers.get('retry-after'), second.status]).toStrictEqual([429, '7', 201]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
     expect(server.applied).toStrictEqual([{ key: 'k', method: 'POST', path: '/x', body: {} }]);
+  });
+
+  it('the choose option decides the requests after the scripted ones (docs/testing.md), as an option of start()', async () => {
+    const chosen = await FaultServer.start({
+      choose: (request) => (request.path.startsWith('/flaky') ? { status: 503 } : 'ok'),
+    });
+    try {
+      chosen.script({ status: 429 });
+      const statuses: number[] = [];
+      for (const path of ['/flaky/a', '/flaky/b', '/fine'])
+        statuses.push((await fetch(`${chosen.url}${path}`, { method: 'POST', body: '{}' })).status);
+      expect(statuses).toStrictEqual([429, 503, 201]);
+      expect(chosen.applied.map((applied) => applied.path)).toStrictEqual(['/fine']);
+      expect('choose' in chosen).toBe(false); // not a method of the server
+    } finally {
+      await chosen.close();
+    }
   });
 });
 
