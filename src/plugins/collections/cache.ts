@@ -10,11 +10,18 @@ import type { CollectionLocks, Row } from './options.js';
  *                Chromium, an IndexedDB value over 64 KB is written as a blob file, ≈ 4× the cost
  *                of the same bytes in smaller records); chunk ids sort in write order, so replaying them
  *                in key order gives the rows (a row older than the one replayed before it — both
- *                with a numeric `version` — is skipped). Writing a page is one record and reads
- *                nothing, and tabs never overwrite each other: they only add chunks. Past 64
- *                chunks, the log is compacted into snapshot chunks (under the collection's write
- *                lock, in one commit replacing only the chunks it read); replay reads the snapshot
- *                first, then the chunks written since in key order.
+ *                with a numeric `version` — is skipped; a deletion has no version: only the order
+ *                keeps a deleted row deleted). What orders them: before each write, the chunk-id
+ *                clock (below) moves past the greatest chunk key stored (its time and counter),
+ *                whichever tab or run wrote it; so a chunk sorts after every chunk whose commit
+ *                ended before it was written, even if the wall clock went back since (NTP, the
+ *                user) or stands still (two tabs in one millisecond). Only writes at the same time
+ *                (an answer stored during another tab's pull) are not ordered: no clock can tell.
+ *                Keys are as before: caches of earlier versions replay as they did. Writing a page
+ *                is one record and reads only the chunk keys, and tabs never overwrite each other:
+ *                they only add chunks. Past 64 chunks, the log is compacted into snapshot chunks
+ *                (under the collection's write lock, in one commit replacing only the chunks it
+ *                read); replay reads the snapshot first, then the chunks written since in key order.
  *   meta         { v: 1, cursor, pulledAt }
  *   clock        the last hybrid logical clock stamp issued or adopted
  *   a/<tempId>   the server id that replaced a temporary id (while a pending change may use it)
@@ -28,8 +35,8 @@ export class RowCache<R extends Row> {
   /**
    * Chunk ids: a hybrid logical clock's stamps without their dashes — 9 base-36 digits of ms, 4 of
    * a counter, and 8 random hex digits of this instance (7 base-36 ones in older chunks: the first
-   * 13 sort them alike), which tell apart chunks two tabs write in the same millisecond. They sort
-   * in write order.
+   * 13 sort them alike), which tell apart chunks two tabs write in the same millisecond. Moved
+   * past the stored chunks before each write (see above).
    */
   readonly #ids = new HybridClock(randomHex(4));
   #writesSinceCheck = 0;
@@ -88,6 +95,10 @@ export class RowCache<R extends Row> {
     }>,
     meta?: CacheMeta,
   ): Promise<void> {
+    // After every chunk stored (see above): past the greatest key's time and counter.
+    this.#ids.restore(
+      (await this.#store.keys('c/')).at(-1)?.replace(/..(.{9})(.{4}).*/, '$1-$2-0') as string,
+    );
     const changes: Array<{ key: string; value: unknown }> = [];
     for (const { rows, deleted, aliases = [] } of pages) {
       for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });

@@ -101,7 +101,8 @@ interface SentLike {
   status: number;
   response: unknown;
 }
-interface FailedLike {
+/** @internal */
+export interface FailedLike {
   operation: QueuedOperation | { id: string; unreadable: true };
   error: { code: string; status?: number };
 }
@@ -343,13 +344,29 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }),
     );
     ctx.onDispose(sync.on('change', () => this.#relist()));
-    // Discarded (or cleared): forgotten at once, here and in the other tabs.
-    ctx.onDispose(sync.on('discarded', ({ ids }) => this.#settle(ids, true)));
+    // Discarded (or cleared): forgotten at once, here and in the other tabs; so are the later
+    // changes of a discarded insert's row (conflicts.ts).
+    ctx.onDispose(
+      sync.on('discarded', ({ ids }) => {
+        const changes = this.#view.changes;
+        this.#settle(ids, true);
+        void import('./conflicts.js').then((module) => module.discardLater(changes, ids, sync));
+      }),
+    );
     for (const kind in methods) {
       ctx.onDispose(
         sync.handle(`${this.name}.${kind}`, {
           sent: (outcome) => this.#storeAnswer(outcome),
-          failed: (outcome) => this.#storeRefusal(outcome),
+          // Refused: it drops out of `items` (it stays in sync.failed()); a conflict is stored (conflicts.ts).
+          failed: async (outcome) => {
+            // Not awaited: resolving discards the operation, which must not wait inside its own outcome.
+            if (
+              await (await import('./conflicts.js')).storeRefusal(this.#host(), outcome, (ids, post) =>
+                this.#settle(ids, post),
+              )
+            )
+              outcome.error.status === 412 ? this.#autoPull() : void this.#resolveConflicts();
+          },
         }),
       );
     }
@@ -423,9 +440,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** Change some fields of a row (the id may still be a temporary one). Resolves once the operation is committed. */
   async update(id: string, patch: Partial<R>): Promise<void> {
     const data = this.#checkFields(patch, 'update');
+    // (The id as given or the one that replaced it: a temporary id stands for the server's.)
     if (
       this.#options.key in data &&
-      data[this.#options.key] !== this.#view.currentId(this.#checkId(id, 'update'))
+      this.#view.currentId(data[this.#options.key] as string) !==
+        this.#view.currentId(this.#checkId(id, 'update'))
     ) {
       throw new FluxyError(
         'collections/invalid-row',
@@ -494,6 +513,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     resolves?: string,
     base?: R | null,
   ): Promise<R | undefined> {
+    // After dispose: refused before anything is shown (not shown, then rolled back).
+    this.throwIfDisposed(type);
     const clock = this.#clock as HybridClock;
     const stamp = clock.tick();
     const confirmed = base === undefined ? this.#view.confirmed(id) : (base ?? undefined);
@@ -625,28 +646,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     await write.finally(() => this.#writes.delete(write));
     this.#post(answer);
     // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
-    // Not awaited (see #storeRefusal): refusals left for this write are resolved again.
+    // Not awaited (see the outcome handlers in init): refusals left for this write are resolved again.
     if (
       row &&
       this.#typeOf(outcome.operation.kind) !== 'insert' &&
       (await import('./conflicts.js')).noteAnswer(this.#host(), outcome.operation, row)
     )
       this.#resolveConflicts();
-  }
-
-  /** A change the server refused: it drops out of `items` (it stays in `sync.failed()`). */
-  async #storeRefusal({ operation, error }: FailedLike): Promise<void> {
-    const type = this.#typeOf((operation as QueuedOperation).kind);
-    const conflict = type && type !== 'insert' && [412, 404, 410].includes(error.status as number);
-    this.#settle([operation.id], !conflict);
-    if (conflict) {
-      // A conflict: decided once the server's row is known (after the next pull for a 412; at
-      // once for a deleted row), from durable state, so a restart in between changes nothing.
-      await (this.#cache as RowCache<R>).addConflict(operation.id, error.status as number);
-      // Not awaited: resolving discards the operation, which must not wait inside its own outcome.
-      if (error.status === 412) this.#autoPull();
-      else void this.#resolveConflicts();
-    }
   }
 
   /** Operations answered, refused or discarded: their changes leave `items` (`post`: in the other tabs too). */
@@ -662,9 +668,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** Resolve the stored conflicts with the server's rows as last pulled (one run at a time). */
   #resolveConflicts(): Promise<void> {
     const run = (this.#resolving ?? Promise.resolve()).then(() => this.#resolveStored());
-    this.#resolving = run.catch((error: unknown) =>
-      this.#logger?.warn('could not resolve a conflict', error),
-    );
+    // (Cut off by dispose: nothing to report, the next start resolves it.)
+    this.#resolving = run.catch((error: unknown) => {
+      if (!this.#signal?.aborted) this.#logger?.warn('could not resolve a conflict', error);
+    });
     return this.#resolving;
   }
 
@@ -751,7 +758,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       if (change.until > now) {
         waiting = true;
         shown.push(change);
-      } else void this.#catchUp(change.id);
+      } else void import('./conflicts.js').then((module) => module.catchUp(this.#host(), change.id));
     }
     shown.sort(order);
     this.#view.setChanges(shown);
@@ -763,14 +770,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         }, settleWaitMs),
       );
     }
-  }
-
-  /** Read the row another tab stored (when its message did not come); not stored: it was deleted. */
-  async #catchUp(changed: string): Promise<void> {
-    const id = this.#view.currentId(changed);
-    const rows = await (this.#cache as RowCache<R>).rows().catch(noop);
-    const row = rows?.find((candidate) => candidate[this.#options.key] === id);
-    if (rows) this.#view.confirmRows(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
   }
 
   /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
@@ -857,6 +856,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     let writing: Promise<void> | undefined;
     let held = 0; // pages a write leaves queued for the next one (none at the last page)
     let failure: { error: unknown } | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const check = (): void => {
       if (failure) throw failure.error;
     };
@@ -879,7 +879,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
       let skewed: CollectionError | null = null;
       let next = this.#fetchPage(cursor, 1);
-      let shownAt = Date.now();
       for (let page = 1; ; page++) {
         const body = await next;
         if (body === undefined) return; // disposed
@@ -909,17 +908,23 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         queued.push({ rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         // (pulledAt undefined before the last page: JSON leaves it out.)
         queuedMeta = { v: 1, cursor: body.cursor, pulledAt } as CacheMeta;
-        // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old (a slow
-        // network still shows progress), not for every page of a long pull.
-        const show = !body.more || Date.now() - shownAt > 250;
-        if (show) shownAt = Date.now();
-        held = show ? 0 : 3;
+        // `items` is rebuilt at the last page, or 250 ms after a page it did not show (a slow
+        // network still shows progress, also while the next page is slow), not for every page.
+        held = body.more ? 3 : 0;
         if (queued.length > held) writing ??= store();
         batch(() => {
           for (const row of body.changes) this.#fed.set(row[this.#options.key] as string, row.version);
           for (const id of body.deleted) this.#fed.set(id, null);
-          this.#view.confirmRows(body.changes, body.deleted, show, true);
+          this.#view.confirmRows(body.changes, body.deleted, !body.more, true);
         });
+        timer ??= unref(
+          setTimeout(() => {
+            timer = undefined;
+            held = 0;
+            writing ??= store();
+            this.#view.publishRows();
+          }, 250),
+        );
         if (!body.more) {
           await writing;
           check();
@@ -932,6 +937,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         }
       }
     } finally {
+      clearTimeout(timer);
       held = 0;
       writing ??= store();
       await writing; // what was fetched before a failure is still stored
@@ -955,15 +961,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
     } catch (cause) {
       if (this.#signal?.aborted) return undefined;
-      throw this.#failPull(
+      throw await this.#failPull(
         'collections/pull-failed',
-        `pull of ${this.#options.url} got no answer (page ${page}): ${String(cause)}.`,
+        `pull of ${this.#options.url} got no answer (page ${page}): ${String(cause).replace(/\.$/, '')}.`,
         undefined,
         cause,
       );
     }
     if (answer.status < 200 || answer.status > 299) {
-      throw this.#failPull(
+      throw await this.#failPull(
         'collections/pull-failed',
         `pull of ${this.#options.url} was answered ${answer.status} (page ${page}).`,
         answer.status,
@@ -982,7 +988,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // `more` with the cursor asked with would ask for the same page again, forever.
       !(body.more && body.cursor === cursor);
     if (!ok) {
-      throw this.#failPull(
+      throw await this.#failPull(
         'collections/bad-response',
         `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
         answer.status,
@@ -991,14 +997,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     return body as PulledPage<R>;
   }
 
-  #failPull(code: CollectionsErrorCode, message: string, status?: number, cause?: unknown): FluxyError {
-    batch(() => {
-      this.#view.publishRows(); // the pages pulled before the failure are shown with it
-      this.#lastError.value = { code, message, status, at: Date.now(), cause };
-    });
-    this.#logger?.warn(`${message} Retrying with backoff.`);
-    // (FluxyError leaves an undefined cause out.)
-    return new FluxyError(code, `${this.name}: ${message}`, { cause });
+  /** Report a failure of the feed (conflicts.ts: a rare path); the error to throw. */
+  async #failPull(
+    code: CollectionsErrorCode,
+    message: string,
+    status?: number,
+    cause?: unknown,
+  ): Promise<FluxyError> {
+    return (await import('./conflicts.js')).failPull(this.#host(), this.name, code, message, status, cause);
   }
 }
 

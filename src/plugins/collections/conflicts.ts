@@ -1,4 +1,4 @@
-import type { Signal } from '@preact/signals-core';
+import { batch, type Signal } from '@preact/signals-core';
 import { FluxyError } from '../../core/errors.js';
 import type { EventBus } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
@@ -9,10 +9,11 @@ import type {
   CollectionError,
   CollectionEvents,
   ConflictResolution,
+  FailedLike,
   QueuedOperation,
   SyncLike,
 } from './collection.js';
-import type { ResolvedCollectionOptions, Row } from './options.js';
+import type { CollectionsErrorCode, ResolvedCollectionOptions, Row } from './options.js';
 import type { Change, RowView } from './view.js';
 
 /**
@@ -301,6 +302,74 @@ export function noteAnswer<R extends Row>(
       result: view.shownRow(id) ?? null,
     });
   return waitingForOwn.delete(applied);
+}
+
+/**
+ * A failure of the feed (a pull of collection `name`): shown with the pages pulled before it,
+ * set in `lastError`, warned; returns the error to throw. Here, in a lazy chunk: a rare path. @internal
+ */
+export function failPull<R extends Row>(
+  [, , , view, , , , , , lastError, logger]: ConflictHost<R>,
+  name: string,
+  code: CollectionsErrorCode,
+  message: string,
+  status?: number,
+  cause?: unknown,
+): FluxyError {
+  batch(() => {
+    view.publishRows(); // the pages pulled before the failure are shown with it
+    lastError.value = { code, message, status, at: Date.now(), cause };
+  });
+  logger?.warn(`${message} Retrying with backoff.`);
+  // (FluxyError leaves an undefined cause out.)
+  return new FluxyError(code, `${name}: ${message}`, { cause });
+}
+
+/**
+ * A change left the outbox and the message of the tab that sent it did not come: read the row
+ * that tab stored (not stored: it was deleted). Here, in a lazy chunk: a rare path. @internal
+ */
+export async function catchUp<R extends Row>(
+  [options, cache, , view]: ConflictHost<R>,
+  changed: string,
+): Promise<void> {
+  const id = view.currentId(changed);
+  const rows = await cache.rows().catch(() => undefined);
+  const row = rows?.find((candidate) => candidate[options.key] === id);
+  if (rows) view.confirmRows(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
+}
+
+/**
+ * Operations were discarded: the later changes of the row of a discarded insert are discarded
+ * too. That row gets no server id, so they (their URL names its temporary id) could only fail, as
+ * `sync/dependency-failed`. `changes` are the collection's pending changes before the discard.
+ * Loaded on the first discard. @internal
+ */
+export function discardLater(changes: readonly Change[], ids: readonly string[], sync: SyncLike): void {
+  for (const insert of changes)
+    if (insert.type === 'insert' && ids.includes(insert.opId as string))
+      for (const { id, opId } of changes)
+        if (id === insert.id && opId && !ids.includes(opId)) sync.discard(opId).catch(() => undefined);
+}
+
+/**
+ * A change the server refused (the outcome handler, in the tab that sent it): it drops out of
+ * `items`. A conflict (an update or removal refused with 412, 404 or 410) is stored as `x/<opId>`,
+ * to be decided once the server's row is known (after the next pull for a 412; at once for a
+ * deleted row), from durable state, so a restart in between changes nothing; returns true for
+ * one (the caller pulls, or resolves). Loaded on the first refusal. @internal
+ */
+export async function storeRefusal<R extends Row>(
+  [, cache]: ConflictHost<R>,
+  { operation, error }: FailedLike,
+  settle: (operationIds: string[], post: boolean) => void,
+): Promise<boolean> {
+  const conflict =
+    !(operation as QueuedOperation).kind?.endsWith('.insert') &&
+    [412, 404, 410].includes(error.status as number);
+  settle([operation.id], !conflict);
+  if (conflict) await cache.addConflict(operation.id, error.status as number);
+  return conflict;
 }
 
 /**

@@ -199,10 +199,13 @@ export class RowView<R extends Row> {
         const prior = next.get(id);
         const confirmed = this.#confirmed.get(id);
         const shown = prior ? prior.row : confirmed;
+        // An update of a row not shown (deleted on the server, or removed here) changes nothing
+        // shown: not a pending row (its answer, a 404, is a conflict).
+        if (change.type === 'update' && !shown) continue;
         const was = before.get(id);
         // An insert over a confirmed row: its row came from the server before the insert's answer.
         let row =
-          change.type === 'insert' || (change.type === 'update' && shown)
+          change.type !== 'remove'
             ? (Object.freeze({ ...shown, ...change.data, [this.#key]: id }) as R)
             : undefined;
         if (was && row && sameRow(was, row)) row = was;
