@@ -30,16 +30,63 @@ describe('base64 of records', () => {
     });
   });
 
+  it("decodes with the platform's Uint8Array.fromBase64 where there is one, refusing the same texts", () => {
+    // The native decoder's default ("loose") takes what atob takes: whitespace, missing padding, unused bits.
+    const native = vi.fn((text: unknown) => {
+      if (typeof text !== 'string') throw new TypeError('not a string');
+      return new Uint8Array(Buffer.from(atob(text), 'latin1'));
+    });
+    const typedArray = Uint8Array as unknown as { fromBase64?: typeof native };
+    typedArray.fromBase64 = native;
+    try {
+      expect(fromBase64('QUI=')).toStrictEqual(new Uint8Array([65, 66]));
+      expect(native).toHaveBeenCalledTimes(1);
+      expectCanonicalOnly();
+    } finally {
+      delete typedArray.fromBase64;
+    }
+  });
+
   it('refuses non-canonical text (unused bits set), wrong lengths and foreign characters', () => {
-    expect(fromBase64('QQ==')).toStrictEqual(new Uint8Array([65]));
-    expect(fromBase64('QR==')).toBeUndefined(); // decodes to "A" too, but is not its form
-    expect(fromBase64('QUI=')).toStrictEqual(new Uint8Array([65, 66]));
-    expect(fromBase64('QUJ=')).toBeUndefined();
-    expect(fromBase64('QUJD')).toStrictEqual(new Uint8Array([65, 66, 67]));
-    for (const bad of ['QQ=', 'QQ', 'Q===', 'QQ=A', 'QQ-_', 'Q Q=', 'QQ==\n', ' QQ==', 'QUJDé==='])
-      expect(fromBase64(bad), bad).toBeUndefined();
+    expectCanonicalOnly();
   });
 });
+
+function expectCanonicalOnly(): void {
+  expect(fromBase64('QQ==')).toStrictEqual(new Uint8Array([65]));
+  expect(fromBase64('QR==')).toBeUndefined(); // decodes to "A" too, but is not its form
+  expect(fromBase64('QUI=')).toStrictEqual(new Uint8Array([65, 66]));
+  expect(fromBase64('QUJ=')).toBeUndefined();
+  expect(fromBase64('QUJD')).toStrictEqual(new Uint8Array([65, 66, 67]));
+  for (const bad of [
+    'QQ=',
+    'QQ',
+    'Q===',
+    'QQ=A',
+    'QQ-_',
+    'Q Q=',
+    'QQ==\n',
+    ' QQ==',
+    'QUJDé===',
+    'QQ\n\n',
+    'QU JDQQ==',
+  ])
+    expect(fromBase64(bad), bad).toBeUndefined();
+  for (const notText of [null, undefined, 81, ['QUJD'], { length: 4 }])
+    expect(fromBase64(notText)).toBeUndefined();
+  expect(fromBase64('')).toStrictEqual(new Uint8Array(0));
+  // Exactly the texts that atob and btoa give back unchanged (unused bits, padding, whitespace mixed in).
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom(...'ABQR+/=\n '), maxLength: 13 }), (text) => {
+      let canonical = false;
+      try {
+        canonical = btoa(atob(text)) === text;
+      } catch {}
+      expect(fromBase64(text) !== undefined, JSON.stringify(text)).toBe(canonical);
+    }),
+    { seed: 3, numRuns: 3000 },
+  );
+}
 
 /** Runs `test` with `Uint8Array.prototype.toBase64` set to `native` (or absent), then restores it. */
 function withNativeBase64(native: (() => string) | undefined, test: () => void): void {

