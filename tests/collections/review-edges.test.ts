@@ -107,6 +107,44 @@ describe('collections: review findings', () => {
     expect(titles(device.notes.items.value)).toEqual(['a', 'b', 'c']);
   });
 
+  it('shows a page that came slowly at once, not 250 ms after it came', async () => {
+    const server = await referenceServer({ feedPageSize: 1 });
+    for (const title of ['a', 'b']) await serverWrite(server, 'POST', '/api/notes', { title });
+    // The first feed page comes after 300 ms (the behaviour under test is a 250 ms timer: the
+    // page must come after it would have run); the next one is held until the test ends.
+    const realFetch = globalThis.fetch;
+    const rest = gate();
+    let seen = 0;
+    let answeredAt = 0;
+    globalThis.fetch = async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.includes('/api/notes?since=')) return realFetch(input, init);
+      if (++seen > 1) await rest.promise;
+      else await new Promise((resolve) => setTimeout(resolve, 300));
+      const response = await realFetch(input, init);
+      answeredAt ||= performance.now();
+      return response;
+    };
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+      rest.open();
+    });
+    const device = await startDevice({ server, online: false });
+    let shownAt = 0;
+    const stop = effect(() => {
+      if (device.notes.items.value.length > 0 && !shownAt) shownAt = performance.now();
+    });
+    onTestFinished(stop);
+    device.connectivity.setOnline(true); // pulls
+    await until(() => device.notes.items.value.length > 0, 'the slow first page to be shown');
+    // Before the fix it was shown by a 250 ms timer started when it came.
+    expect(shownAt - answeredAt).toBeLessThan(200);
+    expect(device.notes.isPulling.value).toBe(true); // the next page is still held
+    rest.open();
+    await device.notes.pull();
+    expect(titles(device.notes.items.value)).toEqual(['a', 'b']);
+  });
+
   it('update(), remove() and insert() after dispose() are refused with app/disposed, showing nothing', async () => {
     const server = await referenceServer();
     const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'orig' })).body as Note;

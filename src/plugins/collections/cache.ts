@@ -12,16 +12,19 @@ import type { CollectionLocks, Row } from './options.js';
  *                in key order gives the rows (a row older than the one replayed before it — both
  *                with a numeric `version` — is skipped; a deletion has no version: only the order
  *                keeps a deleted row deleted). What orders them: before each write, the chunk-id
- *                clock (below) moves past the greatest chunk key stored (its time and counter),
- *                whichever tab or run wrote it; so a chunk sorts after every chunk whose commit
+ *                clock (below) moves past the last chunk stamp stored (`l`, written in the commit
+ *                of every chunk), whichever tab or run wrote it; so a chunk sorts after every chunk whose commit
  *                ended before it was written, even if the wall clock went back since (NTP, the
  *                user) or stands still (two tabs in one millisecond). Only writes at the same time
  *                (an answer stored during another tab's pull) are not ordered: no clock can tell.
- *                Keys are as before: caches of earlier versions replay as they did. Writing a page
- *                is one record and reads only the chunk keys, and tabs never overwrite each other:
+ *                Keys are as before: caches of earlier versions replay as they did (their
+ *                first write has no `l` to follow: the wall clock orders it, as before). Writing a page
+ *                is one record (and `l`) and reads only `l` (listing the keys instead cost a
+ *                listing of the whole database per write), and tabs never overwrite each other:
  *                they only add chunks. Past 64 chunks, the log is compacted into snapshot chunks
  *                (under the collection's write lock, in one commit replacing only the chunks it
  *                read); replay reads the snapshot first, then the chunks written since in key order.
+ *   l            the last chunk stamp written (see above)
  *   meta         { v: 1, cursor, pulledAt }
  *   clock        the last hybrid logical clock stamp issued or adopted
  *   a/<tempId>   the server id that replaced a temporary id (while a pending change may use it)
@@ -95,10 +98,8 @@ export class RowCache<R extends Row> {
     }>,
     meta?: CacheMeta,
   ): Promise<void> {
-    // After every chunk stored (see above): past the greatest key's time and counter.
-    this.#ids.restore(
-      (await this.#store.keys('c/')).at(-1)?.replace(/..(.{9})(.{4}).*/, '$1-$2-0') as string,
-    );
+    // Past every chunk stored before (see above): `l` holds the last chunk stamp any tab or run wrote.
+    this.#ids.restore((await this.#store.get('l')) as string);
     const changes: Array<{ key: string; value: unknown }> = [];
     for (const { rows, deleted, aliases = [] } of pages) {
       for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });
@@ -116,6 +117,7 @@ export class RowCache<R extends Row> {
     }
     if (meta) changes.push({ key: 'meta', value: meta });
     if (!changes.length) return;
+    changes.push({ key: 'l', value: this.#ids.last });
     await this.#store.commit(changes);
     this.#writesSinceCheck += pages.length;
     if (this.#writesSinceCheck >= compactEvery) {

@@ -857,6 +857,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     let held = 0; // pages a write leaves queued for the next one (none at the last page)
     let failure: { error: unknown } | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let shownAt = Date.now();
     const check = (): void => {
       if (failure) throw failure.error;
     };
@@ -908,8 +909,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         queued.push({ rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         // (pulledAt undefined before the last page: JSON leaves it out.)
         queuedMeta = { v: 1, cursor: body.cursor, pulledAt } as CacheMeta;
-        // `items` is rebuilt at the last page, or 250 ms after a page it did not show (a slow
-        // network still shows progress, also while the next page is slow), not for every page.
+        // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old: at once
+        // for a page that came slowly, else 250 ms after the last rebuild, also while the next
+        // page is slow (a slow network still shows progress), not for every page.
         held = body.more ? 3 : 0;
         if (queued.length > held) writing ??= store();
         batch(() => {
@@ -920,10 +922,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         timer ??= unref(
           setTimeout(() => {
             timer = undefined;
+            shownAt = Date.now();
             held = 0;
             writing ??= store();
             this.#view.publishRows();
-          }, 250),
+          }, shownAt + 250 - Date.now()),
         );
         if (!body.more) {
           await writing;
