@@ -33,6 +33,22 @@ export function renderResults(results) {
   const rows = [];
   const row = (label, fluxy, baseline, ratio, target, result) =>
     rows.push(`| ${label} | ${fluxy} | ${baseline} | ${ratio} | ${target} | ${result} |`);
+  /** Rows of batch flushes (Fluxy against the same sequential fetch loop), with their goal. */
+  const batchRows = (list, note = '') => {
+    for (const [id, label, goal] of list) {
+      const result = ok(id);
+      if (result)
+        row(
+          label,
+          ops(result.fluxy.median),
+          `sequential fetch loop: ${ops(result.fetch.median)}`,
+          times(result.fluxy.ratio),
+          `≥ ${goal}×${note}`,
+          verdict(result.fluxy.ratio, goal, 'at least'),
+        );
+      else rows.push(failedRow(id, label));
+    }
+  };
 
   // 1. enqueue
   const enqueue = ok('enqueue');
@@ -127,22 +143,10 @@ export function renderResults(results) {
       );
     else rows.push(failedRow(id, label));
   }
-  for (const [id, label, goal] of [
+  batchRows([
     ['flushBatchEcho', '5. flush 1,000 ops in batches of 100 to a constant-cost server', 5],
     ['flushBatchEcho20ms', '5. the same with 20 ms of server latency per request', 20],
-  ]) {
-    const flush = ok(id);
-    if (flush)
-      row(
-        label,
-        ops(flush.fluxy.median),
-        `sequential fetch loop: ${ops(flush.fetch.median)}`,
-        times(flush.fluxy.ratio),
-        `≥ ${goal}×`,
-        verdict(flush.fluxy.ratio, goal, 'at least'),
-      );
-    else rows.push(failedRow(id, label));
-  }
+  ]);
 
   // 6. crypto (Chromium)
   const crypto = ok('crypto');
@@ -258,26 +262,17 @@ export function renderResults(results) {
       );
     else rows.push(failedRow(id, label));
   }
-  for (const [id, label, goal] of [
+  batchRows(
     [
-      'node-flush-batch-echo',
-      'Node: flush 1,000 ops in batches of 100, constant-cost server, fake-indexeddb (in memory), secret',
-      5,
+      [
+        'node-flush-batch-echo',
+        'Node: flush 1,000 ops in batches of 100, constant-cost server, fake-indexeddb (in memory), secret',
+        5,
+      ],
+      ['node-flush-batch-echo-20ms', 'Node: the same with 20 ms of server latency per request', 20],
     ],
-    ['node-flush-batch-echo-20ms', 'Node: the same with 20 ms of server latency per request', 20],
-  ]) {
-    const result = ok(id);
-    if (result)
-      row(
-        label,
-        ops(result.fluxy.median),
-        `sequential fetch loop: ${ops(result.fetch.median)}`,
-        times(result.fluxy.ratio),
-        `≥ ${goal}× (browser target)`,
-        verdict(result.fluxy.ratio, goal, 'at least'),
-      );
-    else rows.push(failedRow(id, label));
-  }
+    ' (browser target)',
+  );
   const nodeCrypto = ok('node-crypto');
   if (nodeCrypto) cryptoRows(row, nodeCrypto, 'Node');
   else rows.push(failedRow('node-crypto', '6. encryption (Node)'));
