@@ -920,13 +920,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#view.confirmRows(body.changes, body.deleted, !body.more, true);
         });
         timer ??= unref(
-          setTimeout(() => {
-            timer = undefined;
-            shownAt = Date.now();
-            held = 0;
-            writing ??= store();
-            this.#view.publishRows();
-          }, shownAt + 250 - Date.now()),
+          setTimeout(
+            () => {
+              timer = undefined;
+              shownAt = Date.now();
+              held = 0;
+              writing ??= store();
+              this.#view.publishRows();
+            },
+            shownAt + 250 - Date.now(),
+          ),
         );
         if (!body.more) {
           await writing;
