@@ -16,8 +16,9 @@ export function describeInput(value: unknown): string {
 }
 
 /**
- * `options` as a record, after checking its shape: `undefined` (none: `{}`) or a plain object —
- * not null, not an array or a class instance — whose keys are all in `known`. Otherwise throws `fail(problem)`, the
+ * `options` as a record, after checking its shape: `undefined` (none: `{}`) or an object whose
+ * tag is `Object` — not null, an array, a Map or a Date; an instance of a plain class is accepted,
+ * and its inherited option getters are read — whose own keys are all in `known`. Otherwise throws `fail(problem)`, the
  * problem saying what was given (or which key is unknown) and what is accepted; the caller's
  * `fail` says where, with an example. (A callback rather than a description of the place: the
  * production build drops the messages, and with them everything that only served them.) @internal
