@@ -676,10 +676,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   async #resolveStored(): Promise<void> {
+    // Lazy (most apps never see a refused write), but loaded here, after a pull or an answer —
+    // online — even with nothing to resolve: its other rare paths (a feed failure, a discard, a
+    // tab's lost message) can come when the network is gone.
+    const { resolveStoredConflicts } = await import('./conflicts.js');
     const stored = await (this.#cache as RowCache<R>).listConflicts();
     if (!stored.length) return;
-    // Loaded on first use: most apps never see a refused write.
-    const { resolveStoredConflicts } = await import('./conflicts.js');
     await resolveStoredConflicts<R>(stored, this.#host());
   }
 
