@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { invalidArgument } from '../core/errors.js';
 import { checkOptions, describeInput } from '../core/input-checks.js';
@@ -61,7 +68,13 @@ export interface Received {
 export interface FaultServerOptions {
   /** Store answers per Idempotency-Key and replay them (the server contract). @default true */
   dedupe?: boolean;
-  /** Decide the fault of each request (after the scripted ones run out). @default () => 'ok' */
+  /**
+   * Decide the fault of each request (after the scripted ones run out): return a {@link Fault}
+   * for every request, `'ok'` for the usual answer. Anything else — `undefined` included (a branch
+   * without `return`) — is refused: that request's connection is dropped and the `invalid-argument`
+   * error, naming the request, is thrown as an unhandled rejection, which fails the test run.
+   * @default () => 'ok'
+   */
   choose?: (request: Received) => Fault;
   /**
    * The path of a batch endpoint (SyncPlugin's `batch` option), e.g. `'/batch'`: a `POST` there
@@ -121,6 +134,8 @@ export class FaultServer {
   readonly #delays = new Set<ReturnType<typeof setTimeout>>();
   /** The collections served, by path. */
   readonly #collections = new Map<string, FaultCollection>();
+  /** Set by close(): a later waitForRequests() rejects at once. */
+  #closed = false;
   /** `http://127.0.0.1:<port>`, set by {@link FaultServer.start}. */
   url = '';
 
@@ -184,6 +199,8 @@ export class FaultServer {
       'server.waitForRequests(count, options)',
     );
     if (this.received.length >= count) return;
+    if (this.#closed)
+      throw new Error(`${label}: the fault server was closed with ${this.received.length} received`);
     const waiter = { count, resolve: () => {}, reject: (_error: Error) => {} };
     const arrived = new Promise<void>((resolve, reject) => {
       waiter.resolve = resolve;
@@ -220,7 +237,12 @@ export class FaultServer {
    * @example server.put('/notes', { id: 'srv-1', title: 'Changed on the phone' });
    */
   put<R extends ServerRow = ServerRow>(path: string, row: Partial<R>, options: { clock?: string } = {}): R {
-    return this.#collection(path).put(row, options.clock) as R;
+    const collection = this.#collection(path);
+    if (Object.prototype.toString.call(row) !== '[object Object]')
+      throw invalidArgument(
+        `FaultServer.put(path, row): row must be an object of fields, e.g. { title: 'Food' } (got ${describeInput(row)}).`,
+      );
+    return collection.put(row, checkClockOption(options, 'put').clock) as R;
   }
 
   /**
@@ -231,7 +253,10 @@ export class FaultServer {
    * @example server.remove('/notes', 'srv-1');
    */
   remove(path: string, id: string, options: { clock?: string } = {}): boolean {
-    return this.#collection(path).remove(id, options.clock);
+    const collection = this.#collection(path);
+    if (typeof id !== 'string')
+      throw invalidArgument(`FaultServer.remove(path, id): id must be a string (got ${describeInput(id)}).`);
+    return collection.remove(id, checkClockOption(options, 'remove').clock);
   }
 
   #collection(path: string): FaultCollection {
@@ -248,6 +273,7 @@ export class FaultServer {
    * `{ delayMs }` fault are dropped (nothing more is applied), and pending `waitForRequests()` reject.
    */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const timer of this.#delays) clearTimeout(timer);
     this.#delays.clear();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('closed'));
@@ -271,7 +297,11 @@ export class FaultServer {
       return;
     }
     const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+    } catch {
+      return; // the client went away, or close() dropped it, before its body was complete
+    }
     const rawKey = request.headers['idempotency-key'];
     const bytes = Buffer.concat(chunks);
     const received: Received = {
@@ -328,7 +358,12 @@ export class FaultServer {
 
   /** The next fault (scripted, else chosen), after the latency it asks for. */
   async #fault(received: Received): Promise<Exclude<Fault, { delayMs: number }>> {
-    let fault: Fault = this.#script.shift() ?? checkFault(this.#options.choose?.(received) ?? 'ok');
+    const { choose } = this.#options;
+    let fault: Fault =
+      this.#script.shift() ??
+      (choose
+        ? checkFault(choose(received), `choose(request) returned %s for ${received.method} ${received.path}`)
+        : 'ok');
     while (typeof fault === 'object' && 'delayMs' in fault) {
       const delayMs = fault.delayMs;
       await new Promise<void>((resolve) => {
@@ -413,8 +448,12 @@ export class FaultServer {
       url
         ? collection?.answer(received.method, id, url.searchParams, received.body, received.headers)
         : undefined;
-    // A read of a collection changes nothing: answered now, neither stored nor listed as applied.
-    if (collection && received.method === 'GET') return answerOf() as Answer;
+    // A read changes nothing: answered now, neither stored nor listed as applied, and it takes
+    // no id; outside a collection the server keeps no resources, so it answers 200 {}.
+    if (received.method === 'GET' || received.method === 'HEAD') {
+      if (!collection) return { status: 200, body: '{}' };
+      return collection.answer('GET', id, (url as URL).searchParams, '', received.headers);
+    }
     const dedupe = this.#options.dedupe ?? true;
     if (dedupe && received.key) {
       const stored = this.#answers.get(received.key);
@@ -486,25 +525,66 @@ function checkServerOptions(options: unknown): FaultServerOptions {
   return options as FaultServerOptions;
 }
 
-/** Throws `invalid-argument` unless `fault` is a {@link Fault} the server can play. */
-function checkFault(fault: unknown): Fault {
+/** The longest delay setTimeout plays as asked (a longer one fires after 1 ms). */
+const maxDelayMs = 2 ** 31 - 1;
+
+/**
+ * Throws `invalid-argument` unless `fault` is a {@link Fault} the server can play: a name, or an
+ * object with only the fields of its kind (a typo is refused, not ignored), a status from 200 to
+ * 599 with header values Node can send, a delay setTimeout can play. `what` describes the value in
+ * the error (`%s` is replaced by it).
+ */
+function checkFault(fault: unknown, what = '%s is not a fault'): Fault {
   const named = ['ok', 'drop-before', 'drop-after', 'hang', 'stall-body', 'garble-body'];
   const value = fault as { status?: unknown; delayMs?: unknown; next?: unknown } | null;
+  const only = (...known: string[]): boolean =>
+    Object.keys(value as object).every((key) => known.includes(key));
   const valid =
     named.includes(fault as string) ||
-    (typeof value === 'object' &&
+    (Object.prototype.toString.call(value) === '[object Object]' &&
       value !== null &&
       ('delayMs' in value
-        ? typeof value.delayMs === 'number' &&
+        ? only('delayMs', 'next') &&
+          typeof value.delayMs === 'number' &&
           value.delayMs >= 0 &&
+          value.delayMs <= maxDelayMs &&
           (value.next === undefined || !!checkFault(value.next))
-        : Number.isInteger(value.status) &&
+        : only('status', 'retryAfter', 'headers') &&
+          Number.isInteger(value.status) &&
           (value.status as number) >= 200 &&
-          (value.status as number) <= 599));
+          (value.status as number) <= 599 &&
+          validHeaders(value as { retryAfter?: unknown; headers?: unknown })));
   if (!valid) {
+    const shown = fault === undefined ? 'undefined' : JSON.stringify(fault);
     throw invalidArgument(
-      `FaultServer: ${JSON.stringify(fault)} is not a fault: use 'ok', 'drop-before', 'drop-after', 'hang', 'stall-body', 'garble-body', { status: 200–599, retryAfter?, headers? } or { delayMs, next? }.`,
+      `FaultServer: ${what.replace('%s', shown)}: use 'ok', 'drop-before', 'drop-after', 'hang', 'stall-body', 'garble-body', { status: 200–599, retryAfter?: string, headers?: { name: string } } or { delayMs: 0–${maxDelayMs}, next? } ('hang' never answers).`,
     );
   }
   return fault as Fault;
+}
+
+/** Whether a status fault's `retryAfter` and `headers` are strings Node can send as headers. */
+function validHeaders({ retryAfter, headers = {} }: { retryAfter?: unknown; headers?: unknown }): boolean {
+  const entries: Array<[string, unknown]> =
+    Object.prototype.toString.call(headers) === '[object Object]'
+      ? Object.entries(headers as object)
+      : [['', undefined]];
+  if (retryAfter !== undefined) entries.push(['Retry-After', retryAfter]);
+  return entries.every(([name, text]) => {
+    try {
+      if (typeof text !== 'string') return false;
+      validateHeaderName(name);
+      validateHeaderValue(name, text);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The `{ clock? }` options of put() and remove(), checked. */
+function checkClockOption(options: unknown, method: string): { clock?: string } {
+  return checkOptions(options, ['clock'], (problem) =>
+    invalidArgument(`FaultServer.${method}(): options ${problem}, e.g. { clock: '…' }.`),
+  ) as { clock?: string };
 }

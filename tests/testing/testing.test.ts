@@ -1,5 +1,5 @@
 // fluxy/testing through its public entry, as an app author uses it.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isFluxyError } from '../../src/index.js';
 import {
   createTestApp,
@@ -258,5 +258,166 @@ describe('fluxy/testing refuses bad input with invalid-argument', () => {
       );
     }
     await expect(server.waitForRequests(0)).resolves.toBeUndefined();
+  });
+});
+
+/** Runs `run` with the process's unhandled rejections collected instead of reported. */
+async function unhandledDuring(run: () => Promise<void>): Promise<unknown[]> {
+  const reasons: unknown[] = [];
+  const collect = (reason: unknown): void => void reasons.push(reason);
+  const listeners = process.rawListeners('unhandledRejection') as Array<(reason: unknown) => void>;
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', collect);
+  try {
+    await run();
+    await vi.waitFor(() => expect(reasons, 'an unhandled rejection').not.toHaveLength(0), {
+      timeout: 2000,
+    });
+  } finally {
+    process.off('unhandledRejection', collect);
+    for (const listener of listeners) process.on('unhandledRejection', listener);
+  }
+  return reasons;
+}
+
+// The kit's review (2026-12-06): each expectation below failed before its fix.
+describe('FaultServer: reads are not writes', () => {
+  // #apply treated a GET outside any collection as a write: listed in `applied`, stored per
+  // Idempotency-Key, answered 201 with a new srv-<n> id (the next create got srv-2).
+  it.each([
+    ['without collections', undefined],
+    ['with collections elsewhere', { '/notes': {} }],
+  ])(
+    'a GET or HEAD outside any collection (%s) is answered 200 {}, applies nothing, takes no id',
+    async (_, collections) => {
+      const own = collections ? await FaultServer.start({ collections }) : server;
+      try {
+        const read = await fetch(`${own.url}/profile`, { headers: { 'Idempotency-Key': 'r1' } });
+        const probe = await fetch(`${own.url}/health`, { method: 'HEAD' });
+        const again = await fetch(`${own.url}/profile`, { headers: { 'Idempotency-Key': 'r1' } });
+        expect([read.status, await read.json(), probe.status, again.status]).toStrictEqual([
+          200,
+          {},
+          200,
+          200,
+        ]);
+        const created = await fetch(`${own.url}/items`, { method: 'POST', body: '{}' });
+        expect(await created.json()).toStrictEqual({ id: 'srv-1', serverId: 'srv-1' });
+        expect(own.applied.map(({ method, path }) => `${method} ${path}`)).toStrictEqual(['POST /items']);
+        expect(own.received.map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
+          'GET /profile',
+          'HEAD /health',
+          'GET /profile',
+          'POST /items',
+        ]);
+      } finally {
+        if (own !== server) await own.close();
+      }
+    },
+  );
+
+  it('faults still apply to reads', async () => {
+    server.script({ status: 503 }, 'drop-before');
+    expect((await fetch(`${server.url}/profile`)).status).toBe(503);
+    await expect(fetch(`${server.url}/profile`)).rejects.toThrow();
+    expect(server.applied).toStrictEqual([]);
+  });
+});
+
+describe('FaultServer: choose must return a fault', () => {
+  // A choose that returned undefined (a branch without `return`) was taken as 'ok': the request was
+  // applied and answered 201, silently, while any other value that is not a Fault was refused.
+  it('undefined from choose is refused (invalid-argument naming the request), nothing is applied', async () => {
+    const chosen = await FaultServer.start({
+      choose: ((request: { path: string }) => {
+        if (request.path.startsWith('/flaky')) return { status: 503 };
+      }) as never,
+    });
+    try {
+      const reasons = await unhandledDuring(async () => {
+        expect((await fetch(`${chosen.url}/flaky`, { method: 'POST', body: '{}' })).status).toBe(503);
+        await expect(fetch(`${chosen.url}/fine`, { method: 'POST', body: '{}' })).rejects.toThrow();
+      });
+      expect(reasons).toStrictEqual([expect.objectContaining({ code: 'invalid-argument' })]);
+      expect((reasons[0] as Error).message).toMatch(/choose\(request\) returned undefined for POST \/fine/);
+      expect(chosen.applied).toStrictEqual([]);
+    } finally {
+      await chosen.close();
+    }
+  });
+});
+
+describe('fluxy/testing: more bad input refused with invalid-argument', () => {
+  const refused = expect.objectContaining({ code: 'invalid-argument' });
+
+  it('script(): a fault object with an unknown field (a typo), a delay that setTimeout cannot play, headers of the wrong type', () => {
+    for (const fault of [
+      { status: 503, retry: '5' }, // a typo: played as a plain 503
+      { delayMs: 10, nxt: 'hang' }, // a typo: played as 'ok'
+      { status: 503, delayMs: 10 }, // the status was ignored
+      { delayMs: Number.POSITIVE_INFINITY }, // played as 1 ms
+      { delayMs: 2 ** 31 }, // played as 1 ms
+      { status: 503, retryAfter: 5 },
+      { status: 503, retryAfter: {} }, // threw at the request, in the server
+      { status: 503, headers: 'x' },
+      { status: 503, headers: { 'X-Bad': 'a\nb' } }, // threw at the request, in the server
+      { status: 503, headers: { 'bad name': '1' } },
+      { status: 503, headers: { 'X-N': 1 } },
+    ]) {
+      expect(() => server.script(fault as never), JSON.stringify(fault)).toThrow(refused);
+    }
+    server.script({ status: 503, retryAfter: '5', headers: { 'X-Reason': 'maintenance' } }, { delayMs: 1 });
+  });
+
+  it('put() and remove(): a row that is not an object, an id that is not a string, unknown option names', async () => {
+    const own = await FaultServer.start({ collections: { '/notes': {} } });
+    try {
+      for (const row of [null, 'title', ['a']]) {
+        expect(() => own.put('/notes', row as never), JSON.stringify(row)).toThrow(refused);
+      }
+      expect(() => own.put('/notes', { title: 'a' }, { clok: 'x' } as never)).toThrow(refused);
+      expect(() => own.put('/notes', { title: 'a' }, null as never)).toThrow(refused);
+      expect(() => own.remove('/notes', 5 as never)).toThrow(refused);
+      expect(() => own.remove('/notes', 'srv-1', { clok: 'x' } as never)).toThrow(refused);
+      expect(own.rows('/notes')).toStrictEqual([]);
+      const row = own.put<{ id: string; title: string }>('/notes', { title: 'a' }, {});
+      expect(own.remove('/notes', row.id, {})).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('FaultServer.close(), continued', () => {
+  it('waitForRequests() after close() rejects at once, as one pending at close() does', async () => {
+    await server.close();
+    const started = Date.now();
+    await expect(server.waitForRequests(1, { timeoutMs: 5000, label: 'too late' })).rejects.toThrow(
+      'too late: the fault server was closed with 0 received',
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('a request whose body is still arriving when close() runs is dropped quietly (no unhandled error)', async () => {
+    const unhandled: unknown[] = [];
+    const collect = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', collect);
+    try {
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode('{"title":')),
+      });
+      const request = fetch(`${server.url}/notes`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+      // The server shows nothing before a body is complete (received lists whole requests), so
+      // no event says its handler is reading: a margin lets the first bytes in.
+      await new Promise<void>((resolve) => setTimeout(resolve, 50));
+      await server.close();
+      await expect(request).rejects.toThrow();
+      // An 'aborted' error of the body's read surfaced as an unhandled rejection on the next turns.
+      await new Promise<void>((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toStrictEqual([]);
+      expect([server.received, server.applied]).toStrictEqual([[], []]);
+    } finally {
+      process.off('unhandledRejection', collect);
+    }
   });
 });
