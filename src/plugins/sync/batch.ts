@@ -26,7 +26,7 @@ export interface PreparedBatch {
  * their known temporary ids resolved (stored before sending, as for one op). It ends before an
  * operation that is not ready to go alone either (unreadable, waiting for its retry, with an answer
  * to commit, its temporary-id dependency failed), that mentions the temporary id of a create in
- * this batch (it needs that create's answer first), that cannot be JSON (a binary body), that goes
+ * this batch (it needs that create's answer first), that cannot be JSON (a binary body), a GET, that goes
  * to another origin than the batch endpoint's, or that would make the request too large.
  * Undefined when fewer than two operations can go: the head is sent alone. @internal
  */
@@ -62,6 +62,9 @@ export async function prepareBatch(
     let record = await readAhead.peek(id).catch(() => undefined);
     if (!record || record.id === skip || (record.nextAttemptAt ?? 0) > now) break;
     if (record.binary || (record.body !== undefined && typeof record.body !== 'string')) break; // not JSON text
+    // A batch carries writes (the server contract): a GET, which the server would refuse with the
+    // whole batch, goes alone.
+    if (record.method === 'GET') break;
     const own = record.tempId;
     // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
     const tempIds = own !== undefined || record.refs ? await stores.loadTempIds() : stores.tempIds;

@@ -317,12 +317,18 @@ export function extractServerId(
   response: unknown,
   from: string | ((response: unknown) => string | number | undefined),
 ): string | undefined {
-  const value =
-    typeof from === 'function'
-      ? from(response)
-      : response !== null && typeof response === 'object'
-        ? (response as Record<string, unknown>)[from]
-        : undefined;
+  let value: unknown;
+  try {
+    value =
+      typeof from === 'function'
+        ? from(response)
+        : response !== null && typeof response === 'object'
+          ? (response as Record<string, unknown>)[from]
+          : undefined;
+  } catch {
+    // A serverId function that throws (e.g. on a body it did not expect) finds no server id: the
+    // create leaves the queue as sent (a warning is logged) instead of blocking it forever.
+  }
   if (typeof value === 'string' && value !== '') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
