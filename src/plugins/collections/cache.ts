@@ -201,8 +201,8 @@ export interface CacheMeta {
   v: 1;
   /** The server's cursor of the last page stored; '' before the first pull. */
   cursor: string;
-  /** When the last complete pull ended (ms since epoch). */
-  pulledAt?: number;
+  /** When the last complete pull ended (ms since epoch); null or absent: none yet. */
+  pulledAt?: number | null;
 }
 
 /**

@@ -901,7 +901,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           };
           this.#logger?.warn(skewed.message);
         }
-        const pulledAt = body.more ? undefined : Date.now();
+        // Before the last page, the last complete pull's: a pull cut off keeps it across a restart.
+        const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
         const field = this.#options.clientIdField;
         const adopted =
           field === undefined
@@ -909,7 +910,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
             : // Loaded only with the option: most servers do not keep the temporary id.
               (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view);
         queued.push({ rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
-        // (pulledAt undefined before the last page: JSON leaves it out.)
         queuedMeta = { v: 1, cursor: body.cursor, pulledAt } as CacheMeta;
         // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old: at once
         // for a page that came slowly, else 250 ms after the last rebuild, also while the next
@@ -976,7 +976,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         cause,
       );
     }
-    if (answer.status < 200 || answer.status > 299) {
+    // (Not 2xx: the hundreds digit is not 2.)
+    if ((answer.status / 100) ^ 2) {
       throw await this.#failPull(
         'collections/pull-failed',
         `pull of ${this.#options.url} was answered ${answer.status} (page ${page}).`,
