@@ -5,7 +5,18 @@ import type { Logger } from '../../src/core/logger.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
-import { exactlyOnceInOrder, silentLogger, until } from './harness.js';
+import { MemoryStore } from '../support/memory-store.js';
+import { exactlyOnceInOrder, makeEngine, silentLogger, until } from './harness.js';
+
+/** A memory store whose reads of a temporary id's mapping (`t/…`) first wait for `onTempIdRead()`, once set. */
+class GatedTempIdStore extends MemoryStore {
+  onTempIdRead: (() => Promise<unknown>) | undefined;
+
+  override async get(key: string): Promise<unknown> {
+    if (key.startsWith('t/') && this.onTempIdRead) await this.onTempIdRead();
+    return super.get(key);
+  }
+}
 
 // Regressions for the findings of a hands-on review of batches, outcome handlers, temporary ids
 // and queue edits (each test failed before its fix).
@@ -87,4 +98,52 @@ describe('temporary ids', () => {
     expect(warnings.some((warning) => warning.includes('has no server id'))).toBe(true);
     expect(exactlyOnceInOrder(appliedKeys(server), [create.id, after.id])).toEqual([]);
   });
+});
+
+describe('discard() while the flush prepares that op', () => {
+  it.each([
+    ['alone', undefined],
+    ['in a batch', { url: '/batch', max: 10 }],
+  ])(
+    'an op discarded while its temporary id is being resolved (%s) is never sent nor stored again',
+    async (_, batch) => {
+      const server = await startServer();
+      const store = new GatedTempIdStore();
+      const made = makeEngine({
+        baseUrl: `${server.url}/api`,
+        online: false,
+        store,
+        serverId: 'id',
+        ...(batch && { batch }),
+      });
+      cleanups.push(() => made.engine.dispose());
+      const { engine, online, queue } = made;
+      await engine.start();
+      const create = await queue('POST', '/notes', { body: { title: 'a' }, tempId: 'tmp_note_00000001' });
+      const other = await queue('POST', '/notes', { body: { title: 'x' } });
+      const edit = await queue('PATCH', '/notes/tmp_note_00000001', { body: { title: 'b' } });
+      const last = await queue('POST', '/notes', { body: { title: 'y' } });
+      await engine.pending(); // queue-edits.ts loaded: with this store, a discard needs no I/O
+      // The flush reads the mapping of the edit's temporary id: the app discards the edit meanwhile,
+      // and the read answers once the discard is done or waits (a turn of the event loop).
+      let discarded: Promise<boolean> | undefined;
+      store.onTempIdRead = () => {
+        store.onTempIdRead = undefined;
+        discarded = engine.discard(edit.id);
+        return Promise.race([discarded, new Promise((turn) => setImmediate(turn))]);
+      };
+      online.value = true;
+      await until(() => engine.pendingCount.value === 0 && discarded !== undefined, 'the flush');
+      await engine.flush();
+      // true: removed, never sent; false: it was being sent already (the discard waited for it). Before,
+      // it said true and the edit was sent anyway: its record, rewritten with the server id after the
+      // discard removed it, was stored again.
+      const removed = await discarded;
+      expect(appliedKeys(server)).toEqual(
+        removed ? [create.id, other.id, last.id] : [create.id, other.id, edit.id, last.id],
+      );
+      expect(await store.keys('p/')).toEqual([]);
+      expect(engine.pendingCount.value).toBe(0);
+    },
+  );
 });

@@ -20,7 +20,7 @@ export async function sendBatch(
   stores: OutboxStores,
   deps: SyncEngineDeps,
   skip: string | undefined,
-  writing: Iterable<string>,
+  pendingWrites: Iterable<string>,
   disposed: () => boolean,
   entry: {
     toOperation: (record: OperationRecord) => unknown;
@@ -29,39 +29,44 @@ export async function sendBatch(
   },
 ): Promise<Step | undefined> {
   const { transport } = deps;
-  const prepared = await prepareBatch(
-    stores,
-    transport,
-    deps.now(),
-    batch,
-    skip,
-    writing,
-    entry.toOperation as (record: OperationRecord) => Operation,
-    transport.maxResponseBytes ?? entry.defaultMaxResponseBytes,
-  );
-  if (!prepared) return undefined;
-  const { members } = prepared;
-  const first = members[0] as OperationRecord;
-  return await engine.trackStep(
-    members.map((record) => record.id),
-    async (signal) => {
-      // The next batch's records are read while this one is on the wire.
-      stores.readAhead.prefetch(
-        ...stores.lists.pending.page((members.at(-1) as OperationRecord).id, batch.max),
-      );
-      const result = await engine.sendRequest(prepared.request, prepared.body, signal, prepared.transport);
-      if (result.kind === 'aborted' || disposed()) return 'stop';
-      // No answer to the batch as a whole: none of its operations was answered; the head says why.
-      if (result.kind !== 'response') return await engine.handleUnanswered(first, result, summary);
-      engine.heardBack(); // as for one op
-      if (result.status === 401) return await engine.settleAnswer(first, result, summary);
-      const read = batchAnswers(result, prepared, deps.now(), entry.classify);
-      if (!('sent' in read)) return await engine.retryLater(first, read, result.retryAfter, summary);
-      const { answers, sent } = read;
-      if (sent > 0) await engine.commitSent(members.slice(0, sent), answers.slice(0, sent));
-      summary.sent += sent;
-      const rest = answers[sent];
-      return rest ? await engine.settleAnswer(members[sent] as OperationRecord, rest, summary) : 'next';
-    },
-  );
+  const writing = [...pendingWrites].sort()[0];
+  // Reading the batch (and rewriting the records whose temporary ids it resolves) is part of the
+  // step in flight, with its request: a discard() or retry(id) of one of these ops called meanwhile
+  // waits for it (a rewrite of a record just discarded would store it again, and send it). Those
+  // at or after an op still being queued or discarded are not in the batch, so not in the step.
+  const candidates = stores.lists.pending
+    .page(undefined, batch.max)
+    .filter((id) => writing === undefined || id < writing);
+  return (await engine.trackStep(candidates, async (signal) => {
+    const prepared = await prepareBatch(
+      stores,
+      transport,
+      deps.now(),
+      batch,
+      skip,
+      candidates,
+      entry.toOperation as (record: OperationRecord) => Operation,
+      transport.maxResponseBytes ?? entry.defaultMaxResponseBytes,
+    );
+    if (!prepared) return undefined as unknown as Step; // the head goes alone
+    const { members } = prepared;
+    const first = members[0] as OperationRecord;
+    // The next batch's records are read while this one is on the wire.
+    stores.readAhead.prefetch(
+      ...stores.lists.pending.page((members.at(-1) as OperationRecord).id, batch.max),
+    );
+    const result = await engine.sendRequest(prepared.request, prepared.body, signal, prepared.transport);
+    if (result.kind === 'aborted' || disposed()) return 'stop';
+    // No answer to the batch as a whole: none of its operations was answered; the head says why.
+    if (result.kind !== 'response') return await engine.handleUnanswered(first, result, summary);
+    engine.heardBack(); // as for one op
+    if (result.status === 401) return await engine.settleAnswer(first, result, summary);
+    const read = batchAnswers(result, prepared, deps.now(), entry.classify);
+    if (!('sent' in read)) return await engine.retryLater(first, read, result.retryAfter, summary);
+    const { answers, sent } = read;
+    if (sent > 0) await engine.commitSent(members.slice(0, sent), answers.slice(0, sent));
+    summary.sent += sent;
+    const rest = answers[sent];
+    return rest ? await engine.settleAnswer(members[sent] as OperationRecord, rest, summary) : 'next';
+  })) as Step | undefined;
 }

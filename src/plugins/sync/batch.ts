@@ -22,7 +22,8 @@ export interface PreparedBatch {
 }
 
 /**
- * The batch that starts at the head: up to `max` pending operations, in order, read and with
+ * The batch that starts at the head, from `ids` (the first `max` pending operations, in order, up to
+ * one still being queued or discarded): those that can go, read and with
  * their known temporary ids resolved (stored before sending, as for one op). It ends before an
  * operation that is not ready to go alone either (unreadable, waiting for its retry, with an answer
  * to commit, its temporary-id dependency failed), that mentions the temporary id of a create in
@@ -31,20 +32,15 @@ export interface PreparedBatch {
  * Undefined when fewer than two operations can go: the head is sent alone. @internal
  */
 export async function prepareBatch(
-  { lists, readAhead, ...stores }: OutboxStores,
+  { readAhead, ...stores }: OutboxStores,
   transport: TransportOptions,
   now: number,
   batch: { url: string; max: number },
   skip: string | undefined,
-  writing: Iterable<string>,
+  ids: string[],
   toOperation: (record: OperationRecord) => Operation,
   maxBytes: number,
 ): Promise<PreparedBatch | undefined> {
-  const firstWriting = [...writing].sort()[0];
-  // In order, up to an earlier queue() still committing, or an op being discarded (not sent).
-  const ids = lists.pending
-    .page(undefined, batch.max)
-    .filter((id) => firstWriting === undefined || id < firstWriting);
   if (ids.length < 2) return undefined;
   // Read ahead together; the copies of those that do not go now are kept for the next batch.
   readAhead.prefetch(...ids);

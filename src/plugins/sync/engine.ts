@@ -467,85 +467,92 @@ export class SyncEngine {
     return summary;
   }
 
+  /**
+   * The head's step: read it (and resolve its temporary ids, stored first), then send it. All of it
+   * is the step in flight (see {@link trackStep}): a discard(id) or retry(id) called meanwhile waits
+   * for it — a rewrite of a record just discarded would store it again, and send it.
+   */
   async #sendHead(id: string, summary: FlushSummary): Promise<Step> {
-    let record: OperationRecord | undefined;
-    try {
-      record = await this.#readAhead.read(id);
-    } catch (error) {
-      if (!(error instanceof UnreadableRecordError)) throw error;
-      await this.#removed(); // told after the op before it
-      // Rare: moved by queue-edits.ts, loaded now (off the start-up path).
-      const stub = await (await this.#queueEdits()).moveUnreadable(id, error.cause, this.#deps.now());
-      const lastError = stub.lastError as OperationError;
-      this.#headFailed(lastError, id);
-      this.#deps.logger.error(`operation ${id} ${lastError.message}`);
-      this.events.emit('failed', { operation: toOperation(stub), error: lastError });
-      summary.failed++;
-      return 'next';
-    }
-    if (!record) {
-      this.#lists.note('removed', 'pending', [id]); // removed by another tab
-      return 'next';
-    }
-    // Only a plain operation goes out while the last removal commits (see #removing).
-    if (record.nextAttemptAt !== undefined || record.tempId !== undefined || record.refs || record.binary)
-      await this.#removed();
-    // (An op that refers to a temporary id without `refs` was queued in another tab, before this
-    // tab's last create: that create is not the op being removed, which has no temporary id.)
-    let unsettled = this.#unsettled;
-    if (this.#later?.id === id) {
-      await this.#removed(); // if it fails again, this answer stays stashed
-      unsettled = this.#later;
-      this.#later = undefined;
-    }
-    if (unsettled?.id === id) {
-      await this.#removed();
-      return await this.settleAnswer(record, unsettled.result, summary);
-    }
-    const now = this.#deps.now();
-    if (this.#waitsForRetry(record, now)) return 'stop';
-    // Temporary ids introduced in another tab may have been unknown when this op was queued
-    // there; the create was read (and sent) before this op, so they are known now.
-    // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
-    const ownTempId = record.tempId;
-    const tempIds =
-      ownTempId !== undefined || record.refs ? await this.#stores.loadTempIds() : this.#stores.tempIds;
-    if (ownTempId !== undefined) tempIds?.learn(ownTempId);
-    const refs = tempIds?.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId) ?? [];
-    if (tempIds && refs.length > 0) {
-      const resolved = await tempIds.resolve({ ...record, refs });
-      if (resolved === 'dependency-failed') {
-        await this.#fail(record, dependencyError(now));
+    return await this.trackStep([id], async (signal) => {
+      let record: OperationRecord | undefined;
+      try {
+        record = await this.#readAhead.read(id);
+      } catch (error) {
+        if (!(error instanceof UnreadableRecordError)) throw error;
+        await this.#removed(); // told after the op before it
+        // Rare: moved by queue-edits.ts, loaded now (off the start-up path).
+        const stub = await (await this.#queueEdits()).moveUnreadable(id, error.cause, this.#deps.now());
+        const lastError = stub.lastError as OperationError;
+        this.#headFailed(lastError, id);
+        this.#deps.logger.error(`operation ${id} ${lastError.message}`);
+        this.events.emit('failed', { operation: toOperation(stub), error: lastError });
         summary.failed++;
         return 'next';
       }
-      // Stored before it is sent, like every change to a record.
-      if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
-      record = resolved;
-    }
-    // A binary body is read back from its chunks at each attempt (binary-body.ts, loaded now);
-    // a chunk missing or failing authentication gives, instead, why the op fails unsent.
-    const body = record.binary
-      ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
-      : record.body;
-    if ((body as OperationError | undefined)?.code) {
-      await this.#fail(record, body as OperationError);
-      summary.failed++;
-      return 'next';
-    }
-    const operation = toOperation(record) as Operation;
-    const sending = record;
-    return await this.trackStep([id], async (signal) => {
+      if (!record) {
+        this.#lists.note('removed', 'pending', [id]); // removed by another tab
+        return 'next';
+      }
+      // Only a plain operation goes out while the last removal commits (see #removing).
+      if (record.nextAttemptAt !== undefined || record.tempId !== undefined || record.refs || record.binary)
+        await this.#removed();
+      // (An op that refers to a temporary id without `refs` was queued in another tab, before this
+      // tab's last create: that create is not the op being removed, which has no temporary id.)
+      let unsettled = this.#unsettled;
+      if (this.#later?.id === id) {
+        await this.#removed(); // if it fails again, this answer stays stashed
+        unsettled = this.#later;
+        this.#later = undefined;
+      }
+      if (unsettled?.id === id) {
+        await this.#removed();
+        return await this.settleAnswer(record, unsettled.result, summary);
+      }
+      const now = this.#deps.now();
+      if (this.#waitsForRetry(record, now)) return 'stop';
+      // Temporary ids introduced in another tab may have been unknown when this op was queued
+      // there; the create was read (and sent) before this op, so they are known now.
+      // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
+      const ownTempId = record.tempId;
+      const tempIds =
+        ownTempId !== undefined || record.refs ? await this.#stores.loadTempIds() : this.#stores.tempIds;
+      if (ownTempId !== undefined) tempIds?.learn(ownTempId);
+      const refs = tempIds?.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId) ?? [];
+      if (tempIds && refs.length > 0) {
+        const resolved = await tempIds.resolve({ ...record, refs });
+        if (resolved === 'dependency-failed') {
+          await this.#fail(record, dependencyError(now));
+          summary.failed++;
+          return 'next';
+        }
+        // Stored before it is sent, like every change to a record.
+        if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
+        record = resolved;
+      }
+      // A binary body is read back from its chunks at each attempt (binary-body.ts, loaded now);
+      // a chunk missing or failing authentication gives, instead, why the op fails unsent.
+      const body = record.binary
+        ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
+        : record.body;
+      if ((body as OperationError | undefined)?.code) {
+        await this.#fail(record, body as OperationError);
+        summary.failed++;
+        return 'next';
+      }
       this.#readAhead.after(this.#lists.pending, id, readAheadCount);
-      const result = await this.sendRequest(operation, body as string | Blob | undefined, signal);
+      const result = await this.sendRequest(
+        toOperation(record) as Operation,
+        body as string | Blob | undefined,
+        signal,
+      );
       await this.#removed().catch((error) => {
         // The last removal failed: this answer too is committed on the next attempt, not resent.
         if (result.kind === 'response') this.#later = { id, result };
         throw error;
       });
       if (result.kind === 'aborted' || this.#disposed) return 'stop';
-      if (result.kind !== 'response') return await this.handleUnanswered(sending, result, summary);
-      return await this.settleAnswer(sending, result, summary);
+      if (result.kind !== 'response') return await this.handleUnanswered(record, result, summary);
+      return await this.settleAnswer(record, result, summary);
     });
   }
 
@@ -570,7 +577,8 @@ export class SyncEngine {
   }
 
   /**
-   * Run one request and what its answer means as the step in flight (see {@link #settled}).
+   * Run one step — reading the operations (and rewriting those whose temporary ids resolve), their
+   * request and what its answer means — as the step in flight (see {@link #settled}).
    * @internal (with sendRequest, handleUnanswered, settleAnswer, retryLater and commitSent: batch-send.ts calls them)
    */
   async trackStep(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
