@@ -44,7 +44,11 @@ test('batches: cut mid-batch, page reloaded, each operation applied once, in enq
   // The cut batch's three notes are applied; the resend may already follow (under load it can
   // come before this poll looks): the reload lands before or during the rest of the drain.
   await expect
-    .poll(async () => (await serverLog(harness)).length, { timeout: 20_000, interval: 20 })
+    .poll(async () => (await serverLog(harness)).length, {
+      message: 'three writes applied before the reload',
+      timeout: 20_000,
+      interval: 20,
+    })
     .toBeGreaterThanOrEqual(3);
   expect(await queuedFaults(harness)).toEqual([]);
   await page.reload();

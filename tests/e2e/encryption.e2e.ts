@@ -107,7 +107,7 @@ test('with a secret, IndexedDB holds no plaintext of queued bodies; the server g
 
   // After sync the app keeps the server's copies of the notes: encrypted as well.
   await expect
-    .poll(() => page.getByTestId('note-state').allTextContents())
+    .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'both notes saved' })
     .toEqual(['saved · n_2', 'saved · n_1']);
   const syncedDump = await dumpIndexedDb(page);
   expect(syncedDump).toMatch(/^collection-notes\/\S+ = /m); // the notes collection's records (rows, cursor…)

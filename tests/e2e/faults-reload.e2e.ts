@@ -63,7 +63,11 @@ test('faults and two reloads mid-flush: each operation applied once, in enqueue 
   // Reload twice while the queue is draining.
   const reloadWhenApplied = async (count: number) => {
     await expect
-      .poll(async () => (await serverLog(harness)).length, { timeout: 30_000, interval: 20 })
+      .poll(async () => (await serverLog(harness)).length, {
+        message: `${count} writes applied before this reload`,
+        timeout: 30_000,
+        interval: 20,
+      })
       .toBeGreaterThanOrEqual(count);
     expect((await serverLog(harness)).length).toBeLessThan(queued.length); // still mid-flush
     await page.reload();
@@ -103,11 +107,13 @@ test('faults and two reloads mid-flush: each operation applied once, in enqueue 
     'Note 7',
   ]);
   await expect
-    .poll(() => titlesOnScreen(page))
+    .poll(() => titlesOnScreen(page), { message: 'the final titles on screen' })
     .toEqual(['Note 7', 'Note 6 (edited)', 'Note 4 (edited)', 'Note 3', 'Note 1 (edited)']);
   await expect
-    .poll(async () =>
-      (await page.getByTestId('note-state').allTextContents()).every((s) => s.startsWith('saved')),
+    .poll(
+      async () =>
+        (await page.getByTestId('note-state').allTextContents()).every((s) => s.startsWith('saved')),
+      { message: 'every note saved' },
     )
     .toBe(true);
   expect(await page.getByTestId('failed-count').textContent()).toBe('0');

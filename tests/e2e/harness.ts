@@ -125,20 +125,37 @@ export async function setBrowserOffline(context: BrowserContext, offline: boolea
 
 /**
  * Wait until the app's service worker is active and controls the page: its shell is cached, so
- * from now on the page also loads offline. Resolves with the worker's script URL.
+ * from now on the page also loads offline. Resolves with the worker's script URL; rejects after
+ * `timeoutMs`, saying what it waited for.
  */
-export async function waitForServiceWorker(page: Page): Promise<string> {
-  return page.evaluate(async () => {
+export async function waitForServiceWorker(page: Page, timeoutMs = 15_000): Promise<string> {
+  return page.evaluate(async (ms) => {
     const { serviceWorker } = navigator;
-    const registration = await serviceWorker.ready; // an active worker (installed: shell cached)
-    if (!serviceWorker.controller) {
-      // It claims the page when it activates; the event may still be on its way.
-      await new Promise((resolve) =>
-        serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new Error(`timed out after ${ms} ms: the service worker active and controlling the page`)),
+        ms,
       );
+    });
+    try {
+      // An active worker (installed: shell cached).
+      const registration = await Promise.race([serviceWorker.ready, timeout]);
+      if (!serviceWorker.controller) {
+        // It claims the page when it activates; the event may still be on its way.
+        await Promise.race([
+          new Promise((resolve) =>
+            serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+          ),
+          timeout,
+        ]);
+      }
+      return registration.active?.scriptURL ?? '';
+    } finally {
+      clearTimeout(timer);
     }
-    return registration.active?.scriptURL ?? '';
-  });
+  }, timeoutMs);
 }
 
 // ——— the app's UI ———
@@ -174,7 +191,7 @@ export async function addNote(page: Page, title: string, body = ''): Promise<voi
   await page.getByTestId('new-note-title').fill(title);
   await page.getByTestId('new-note-body').fill(body);
   await page.getByTestId('add-note').click();
-  await noteRow(page, title).waitFor();
+  await noteRow(page, title).waitFor({ timeout: 10_000 });
   await waitForQueued(page, before);
 }
 
@@ -184,7 +201,7 @@ export async function editNote(page: Page, title: string, newTitle: string, newB
   await page.getByTestId('edit-title').fill(newTitle);
   if (newBody !== undefined) await page.getByTestId('edit-body').fill(newBody);
   await page.getByTestId('save-note').click();
-  await noteRow(page, newTitle).waitFor();
+  await noteRow(page, newTitle).waitFor({ timeout: 10_000 });
   await waitForQueued(page, before);
 }
 

@@ -50,11 +50,11 @@ test('the origin is a secure context: WebCrypto and Web Locks are there, so one 
 test('offline: create, edit, delete → reload → all still there → online → each change applied once, in order', async () => {
   const page = await openApp(harness);
   const bar = statusBar(page);
-  await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar online' }).toBe('Online');
   await waitForServiceWorker(page); // the shell is cached: the page can now load offline
 
   await setBrowserOffline(harness.context, true);
-  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar offline' }).toBe('Offline');
 
   await addNote(page, 'Groceries', 'milk, eggs');
   await addNote(page, 'Call Ada');
@@ -64,12 +64,18 @@ test('offline: create, edit, delete → reload → all still there → online �
   await waitForPending(page, 5);
   // The deleted note stays on screen, marked, until its deletion is sent.
   const offlineRows = ['Book flights · saving', 'Call Ada · deleting', 'Groceries for Sunday · saving'];
-  await expect.poll(() => titlesAndStates(page)).toEqual(offlineRows);
-  await expect.poll(() => bar.status.textContent()).toBe('Offline: 5 items will sync when back online');
+  await expect
+    .poll(() => titlesAndStates(page), { message: 'the offline rows on screen' })
+    .toEqual(offlineRows);
+  await expect
+    .poll(() => bar.status.textContent(), { message: 'the bar: 5 items waiting' })
+    .toBe('Offline: 5 items will sync when back online');
   // Why nothing is sent, in plain words.
   const unreachable =
     "Can't reach the server — your changes are saved on this device and will be sent when it's back.";
-  await expect.poll(() => page.getByTestId('last-error').textContent()).toBe(unreachable);
+  await expect
+    .poll(() => page.getByTestId('last-error').textContent(), { message: 'the offline explanation' })
+    .toBe(unreachable);
 
   // The enqueue order, and the Idempotency-Key each operation will carry.
   const queued = await pendingOperations(page);
@@ -85,20 +91,30 @@ test('offline: create, edit, delete → reload → all still there → online �
   await page.reload();
   await waitForApp(page);
   expect(await page.evaluate(() => navigator.onLine)).toBe(false);
-  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await expect
+    .poll(() => bar.connection.textContent(), { message: 'the bar offline after the reload' })
+    .toBe('Offline');
   await waitForPending(page, 5);
-  await expect.poll(() => titlesAndStates(page)).toEqual(offlineRows);
+  await expect
+    .poll(() => titlesAndStates(page), { message: 'the offline rows after the reload' })
+    .toEqual(offlineRows);
   expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'deleting…', 'saving…']);
-  await expect.poll(() => bar.status.textContent()).toBe('Offline: 5 items will sync when back online');
+  await expect
+    .poll(() => bar.status.textContent(), { message: 'the bar after the reload: 5 items waiting' })
+    .toBe('Offline: 5 items will sync when back online');
   // The explanation is still there after the reload (it comes from the state, not from an event).
-  await expect.poll(() => page.getByTestId('last-error').textContent()).toBe(unreachable);
+  await expect
+    .poll(() => page.getByTestId('last-error').textContent(), {
+      message: 'the offline explanation after the reload',
+    })
+    .toBe(unreachable);
   expect(await serverLog(harness)).toEqual([]);
 
   // Back online: the browser says so, the probe confirms it, the queue drains.
   await setBrowserOffline(harness.context, false);
   await waitForPending(page, 0);
-  await expect.poll(() => bar.status.textContent()).toBe('All changes synced');
-  await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  await expect.poll(() => bar.status.textContent(), { message: 'the bar synced' }).toBe('All changes synced');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar online again' }).toBe('Online');
   expect(await page.getByTestId('last-error').isHidden()).toBe(true);
 
   const log = await serverLog(harness);
@@ -120,7 +136,9 @@ test('offline: create, edit, delete → reload → all still there → online �
 
   // The screen now shows the server's copies, with their server ids.
   await expect
-    .poll(() => page.getByTestId('note-state').allTextContents())
+    .poll(() => page.getByTestId('note-state').allTextContents(), {
+      message: "the notes saved under the server's ids",
+    })
     .toEqual(['saved · n_3', 'saved · n_1']);
   expect(await titlesOnScreen(page)).toEqual(['Book flights', 'Groceries for Sunday']);
   const notes = (await (await fetch(`${harness.server.url}/api/notes`)).json()) as Array<{ title: string }>;

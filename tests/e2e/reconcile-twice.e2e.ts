@@ -23,9 +23,9 @@ harnessPerTest((started) => {
 test('a temporary id used by several later operations is replaced in each of them', async () => {
   const page = await openApp(harness);
   const bar = statusBar(page);
-  await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar online' }).toBe('Online');
   await setBrowserOffline(harness.context, true);
-  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar offline' }).toBe('Offline');
 
   await addNote(page, 'Draft');
   await editNote(page, 'Draft', 'Draft 2');

@@ -33,17 +33,19 @@ harnessPerTest((started) => {
 test('rollback after a permanent failure that arrives after a reload', async () => {
   const page = await openApp(harness);
   const bar = statusBar(page);
-  await expect.poll(() => bar.connection.textContent()).toBe('Online');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar online' }).toBe('Online');
   await waitForServiceWorker(page); // the shell is cached: the page can now load offline
 
   // Note A is created online and saved: the server's copy is stored.
   await addNote(page, 'Plan A', 'first draft');
   await waitForPending(page, 0);
-  await expect.poll(() => page.getByTestId('note-state').allTextContents()).toEqual(['saved · n_1']);
+  await expect
+    .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'note A saved' })
+    .toEqual(['saved · n_1']);
 
   // Offline: rename A, create B.
   await setBrowserOffline(harness.context, true);
-  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await expect.poll(() => bar.connection.textContent(), { message: 'the bar offline' }).toBe('Offline');
   await editNote(page, 'Plan A', 'Plan A (renamed)');
   await addNote(page, 'Note B', 'made offline');
   await waitForPending(page, 2);
@@ -52,7 +54,9 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   // Reload, still offline: both changes are still shown, still pending.
   await page.reload();
   await waitForApp(page);
-  await expect.poll(() => bar.connection.textContent()).toBe('Offline');
+  await expect
+    .poll(() => bar.connection.textContent(), { message: 'the bar offline after the reload' })
+    .toBe('Offline');
   await waitForPending(page, 2);
   expect(await titlesOnScreen(page)).toEqual(['Note B', 'Plan A (renamed)']);
   expect(await page.getByTestId('note-state').allTextContents()).toEqual(['saving…', 'saving…']);
@@ -65,14 +69,18 @@ test('rollback after a permanent failure that arrives after a reload', async () 
 
   // The reloaded page rolls both back: B is gone, A shows the server's title again.
   await waitForPending(page, 0);
-  await expect.poll(() => bar.failed.textContent()).toBe('2');
-  await expect.poll(() => titlesOnScreen(page)).toEqual(['Plan A']);
-  await expect.poll(() => page.getByTestId('note-state').allTextContents()).toEqual(['saved · n_1']);
+  await expect.poll(() => bar.failed.textContent(), { message: '2 failed' }).toBe('2');
+  await expect
+    .poll(() => titlesOnScreen(page), { message: 'the new note removed, the rename undone' })
+    .toEqual(['Plan A']);
+  await expect
+    .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'note A saved again' })
+    .toEqual(['saved · n_1']);
   expect(await page.getByTestId('note-body').allTextContents()).toEqual(['first draft']);
 
   // …and lists the two refused changes, oldest first, each with Retry and Discard.
   const failed = page.getByTestId('failed-op');
-  await expect.poll(() => failed.count()).toBe(2);
+  await expect.poll(() => failed.count(), { message: 'both refused changes listed' }).toBe(2);
   const labels = await failed.allTextContents();
   expect(labels[0]).toContain('Edit “Plan A (renamed)”');
   expect(labels[1]).toContain('Create “Note B”');
@@ -80,7 +88,9 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   expect(await failed.getByTestId('retry-op').count()).toBe(2);
   expect(await failed.getByTestId('discard-op').count()).toBe(2);
   // The notice comes from the rollback, which ran in the reloaded page.
-  await expect.poll(() => page.getByTestId('notice').textContent()).toContain('was refused (HTTP 422)');
+  await expect
+    .poll(() => page.getByTestId('notice').textContent(), { message: "the refusal's notice" })
+    .toContain('was refused (HTTP 422)');
   // The bar says so too, in its warning state, with Retry and Discard for all of them.
   await expect.poll(() => bar.status.textContent(), { message: 'bar text' }).toBe('2 changes were refused');
   await expect

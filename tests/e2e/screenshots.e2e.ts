@@ -36,7 +36,9 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
   await addNote(page, 'Book flights');
   await editNote(page, 'Groceries', 'Groceries for Sunday', 'milk, eggs, bread, coffee');
   await waitForPending(page, 4);
-  await expect.poll(() => bar.status.textContent()).toBe('Offline: 4 items will sync when back online');
+  await expect
+    .poll(() => bar.status.textContent(), { message: 'the bar: 4 items waiting' })
+    .toBe('Offline: 4 items will sync when back online');
   await screenshot(page, 'offline-pending');
 
   // Syncing: the server takes its time with the first write (queued once the reconnect pull is
@@ -44,17 +46,23 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
   await goOnlineAfterPull(harness, page);
   await injectFaults(harness, [{ delayMs: 2500 }]);
   await resumeSending(page);
-  await expect.poll(() => page.getByTestId('status-bar').getAttribute('data-status')).toBe('syncing');
-  await expect.poll(() => bar.status.textContent()).toBe('Syncing 4 items…');
-  await page.getByTestId('sync-progress').waitFor();
+  await expect
+    .poll(() => page.getByTestId('status-bar').getAttribute('data-status'), { message: 'the bar syncing' })
+    .toBe('syncing');
+  await expect
+    .poll(() => bar.status.textContent(), { message: 'the bar: syncing 4 items' })
+    .toBe('Syncing 4 items…');
+  await page.getByTestId('sync-progress').waitFor({ timeout: 10_000 });
   await screenshot(page, 'syncing');
 
   // Synced.
   await waitForPending(page, 0);
-  await expect.poll(() => bar.status.textContent()).toBe('All changes synced');
+  await expect.poll(() => bar.status.textContent(), { message: 'the bar synced' }).toBe('All changes synced');
   await expect
-    .poll(async () =>
-      (await page.getByTestId('note-state').allTextContents()).every((s) => s.startsWith('saved')),
+    .poll(
+      async () =>
+        (await page.getByTestId('note-state').allTextContents()).every((s) => s.startsWith('saved')),
+      { message: 'every note saved' },
     )
     .toBe(true);
   await screenshot(page, 'synced');
@@ -65,14 +73,14 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
   await page.getByTestId('new-note-title').fill('Plan the trip');
   await page.getByTestId('add-note').click();
   const failed = page.getByTestId('failed-op');
-  await failed.waitFor();
+  await failed.waitFor({ timeout: 10_000 });
   expect(await failed.textContent()).toContain('Create “Plan the trip”');
   expect(await failed.textContent()).toContain('HTTP 422');
-  await failed.getByTestId('retry-op').waitFor();
-  await failed.getByTestId('discard-op').waitFor();
-  await expect.poll(() => bar.failed.textContent()).toBe('1');
-  await noteRow(page, 'Plan the trip').waitFor({ state: 'detached' });
-  await page.getByTestId('notice').waitFor();
+  await failed.getByTestId('retry-op').waitFor({ timeout: 10_000 });
+  await failed.getByTestId('discard-op').waitFor({ timeout: 10_000 });
+  await expect.poll(() => bar.failed.textContent(), { message: '1 failed' }).toBe('1');
+  await noteRow(page, 'Plan the trip').waitFor({ state: 'detached', timeout: 10_000 });
+  await page.getByTestId('notice').waitFor({ timeout: 10_000 });
   // The bar shows the refusal too: its warning state, with Retry and Discard.
   await expect.poll(() => bar.status.textContent(), { message: 'bar text' }).toBe('1 change was refused');
   await expect
@@ -83,9 +91,9 @@ test('screenshots: offline with pending, syncing, synced, failed with Retry/Disc
 
   // Retry sends it again (with a new key generation, since the refusal was stored): it succeeds.
   await failed.getByTestId('retry-op').click();
-  await failed.waitFor({ state: 'detached' });
-  await noteRow(page, 'Plan the trip').waitFor();
-  await expect.poll(() => bar.failed.textContent()).toBe('0');
+  await failed.waitFor({ state: 'detached', timeout: 10_000 });
+  await noteRow(page, 'Plan the trip').waitFor({ timeout: 10_000 });
+  await expect.poll(() => bar.failed.textContent(), { message: '0 failed after Retry' }).toBe('0');
   await waitForPending(page, 0);
   const log = await serverLog(harness);
   expect(log.map((entry) => (entry.body as { title?: string } | null)?.title)).toEqual([

@@ -100,7 +100,16 @@ test('a new build replaces the cached shell: the new worker takes over and delet
         );
       });
       await registration.update();
-      const worker = await activated;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const worker = await Promise.race([
+        activated,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error('timed out after 15000 ms: the new service worker activated')),
+            15_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       return navigator.serviceWorker.controller === worker;
     });
     expect(controlled).toBe(true);

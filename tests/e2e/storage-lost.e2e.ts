@@ -46,12 +46,16 @@ function queueNotes(page: Page, titles: string[]): Promise<string[]> {
 
 async function goOffline(page: Page): Promise<void> {
   await setBrowserOffline(harness.context, true);
-  await expect.poll(() => statusBar(page).connection.textContent()).toBe('Offline');
+  await expect
+    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar offline' })
+    .toBe('Offline');
 }
 
 test('site data cleared under the running app: storageLost, nothing of the lost queue sent; reported again after a reload', async () => {
   const page = await openApp(harness);
-  await expect.poll(() => statusBar(page).connection.textContent()).toBe('Online');
+  await expect
+    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar online' })
+    .toBe('Online');
   await goOffline(page);
   await queueNotes(page, ['one', 'two', 'three']);
   await waitForPending(page, 3);
@@ -68,7 +72,7 @@ test('site data cleared under the running app: storageLost, nothing of the lost 
       };
     });
   await expect
-    .poll(state, { timeout: 15_000, interval: 50 })
+    .poll(state, { message: 'storage lost while running, reported', timeout: 15_000, interval: 50 })
     .toEqual({ lost: 'while-running', lastError: 'sync/storage-lost', pending: 0 });
   const refused = await page.evaluate(async () => {
     const { sync } = (globalThis as unknown as { fluxyNotes: Handle }).fluxyNotes;
@@ -80,11 +84,18 @@ test('site data cleared under the running app: storageLost, nothing of the lost 
   expect(refused).toBe('storage/lost');
 
   await setBrowserOffline(harness.context, false);
-  await expect.poll(() => statusBar(page).connection.textContent(), { timeout: 15_000 }).toBe('Online');
+  await expect
+    .poll(() => statusBar(page).connection.textContent(), {
+      message: 'the bar online again',
+      timeout: 15_000,
+    })
+    .toBe('Online');
   await page.reload();
   await waitForApp(page);
   // The hint in localStorage survived (only IndexedDB was cleared): the next start knows.
-  await expect.poll(state, { timeout: 15_000 }).toMatchObject({ lost: 'between-runs', pending: 0 });
+  await expect
+    .poll(state, { message: 'storage lost between runs, reported', timeout: 15_000 })
+    .toMatchObject({ lost: 'between-runs', pending: 0 });
   const writes = (await serverLog(harness)).filter((entry) => entry.method === 'POST' && entry.key !== null);
   expect(writes).toEqual([]);
 });
@@ -96,7 +107,9 @@ test('a full quota (lowered via CDP): queue() fails with storage/quota-exceeded,
   const origin = harness.server.url;
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1_500_000 });
   await openApp(harness, undefined, page);
-  await expect.poll(() => statusBar(page).connection.textContent()).toBe('Online');
+  await expect
+    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar online' })
+    .toBe('Online');
   await goOffline(page);
   await queueNotes(page, ['small one', 'small two']);
   await waitForPending(page, 2);

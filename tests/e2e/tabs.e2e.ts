@@ -46,7 +46,10 @@ test('three tabs offline → online: one request per operation, no duplicates, e
   const queued = await pendingOperations(tabs[0] as Page);
   expect(queued).toHaveLength(9);
   // Every tab shows every tab's notes (from the shared queue).
-  for (const tab of tabs) await expect.poll(async () => (await titlesOnScreen(tab)).length).toBe(6);
+  for (const tab of tabs)
+    await expect
+      .poll(async () => (await titlesOnScreen(tab)).length, { message: 'six notes in this tab' })
+      .toBe(6);
   expect(requests).toEqual([]);
 
   await setBrowserOffline(harness.context, false);
@@ -73,11 +76,14 @@ test('three tabs offline → online: one request per operation, no duplicates, e
 
   // Every tab ends with the server's copies of all six notes, and the status bar says so.
   for (const tab of tabs) {
-    await expect.poll(() => tab.getByTestId('sync-status').textContent()).toBe('All changes synced');
+    await expect
+      .poll(() => tab.getByTestId('sync-status').textContent(), { message: 'this tab synced' })
+      .toBe('All changes synced');
     await expect
       .poll(
         async () =>
           (await tab.getByTestId('note-state').allTextContents()).filter((s) => s.startsWith('saved')).length,
+        { message: 'six notes saved in this tab' },
       )
       .toBe(6);
   }

@@ -11,6 +11,9 @@ export default defineConfig({
     globalSetup: ['tests/e2e/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll() gives up after 1 s by default: too short for a browser on a busy machine
+    // (a reconnect probe, a flush). Each poll names what it waits for (its message).
+    expect: { poll: { timeout: 10_000, interval: 50 } },
     fileParallelism: false,
   },
 });
