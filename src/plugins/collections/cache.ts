@@ -34,7 +34,8 @@ import type { CollectionLocks, Row } from './options.js';
 export class RowCache<R extends Row> {
   readonly #store: KeyValueStore;
   readonly #key: string;
-  readonly #lock: Lock;
+  /** The collection's locks (across tabs with Web Locks): compaction, deciding refusals (conflicts.ts). */
+  readonly lock: Lock;
   /**
    * Chunk ids: a hybrid logical clock's stamps without their dashes — 9 base-36 digits of ms, 4 of
    * a counter, and 8 random hex digits of this instance (7 base-36 ones in older chunks: the first
@@ -47,7 +48,7 @@ export class RowCache<R extends Row> {
   constructor(store: KeyValueStore, key: string, lock: Lock) {
     this.#store = store;
     this.#key = key;
-    this.#lock = lock;
+    this.lock = lock;
   }
 
   /** Everything stored, read at start-up: the rows, the aliases (unchecked), the meta, the clock (unchecked). */
@@ -125,7 +126,7 @@ export class RowCache<R extends Row> {
       // Loaded at the first look: a log reaches 16 writes only after many pages or answers.
       await (await import('./compaction.js')).compactLog(
         this.#store,
-        this.#lock,
+        this.lock,
         (keys) => this.#replay(keys),
         split,
       );
@@ -211,7 +212,7 @@ export interface CacheMeta {
  * when the lock is held elsewhere. @internal
  */
 export type Lock = (
-  name: 'pull' | 'write',
+  name: 'pull' | 'write' | 'resolve',
   task: () => Promise<unknown>,
   options?: { ifAvailable?: boolean; signal?: AbortSignal },
 ) => Promise<void>;

@@ -495,6 +495,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         )
       )
         return;
+      // (The running pull may have waited for another tab's decision of refusals until dispose():
+      // no new request for the lock then.)
+      this.#signal?.throwIfAborted();
       await this.#pull(false);
     } finally {
       // A pull that dispose() cut off ends quietly inside; the caller is told (app/disposed).
@@ -679,10 +682,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // Lazy (most apps never see a refused write), but loaded here, after a pull or an answer —
     // online — even with nothing to resolve: its other rare paths (a feed failure, a discard, a
     // tab's lost message) can come when the network is gone.
-    const { resolveStoredConflicts } = await import('./conflicts.js');
-    const stored = await (this.#cache as RowCache<R>).listConflicts();
-    if (!stored.length) return;
-    await resolveStoredConflicts<R>(stored, this.#host());
+    await (await import('./conflicts.js')).resolveStoredConflicts<R>(this.#host());
   }
 
   /** What conflicts.ts needs (see ConflictHost). */

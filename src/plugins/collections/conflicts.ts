@@ -58,7 +58,22 @@ export type ConflictHost<R extends Row> = [
  * like any other.)
  * @internal
  */
-export async function resolveStoredConflicts<R extends Row>(
+export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R>): Promise<void> {
+  const [, cache, , , , , , , signal] = host;
+  // One tab at a time (a Web Lock): a tab that read the refusals while another decided them would
+  // decide them again — send a change twice, run a merge function on its own merged patch. The
+  // next one reads what is left. (Not the write lock: deciding may store rows, which may compact.)
+  await cache.lock(
+    'resolve',
+    async () => {
+      const stored = await cache.listConflicts();
+      if (stored.length) await resolve(stored, host);
+    },
+    { signal },
+  );
+}
+
+async function resolve<R extends Row>(
   stored: ReadonlyArray<[operationId: string, status: unknown]>,
   host: ConflictHost<R>,
 ): Promise<void> {
@@ -288,7 +303,7 @@ export function noteAnswer<R extends Row>(
   const removed = operation.kind?.endsWith('.remove') === true;
   const lost = Object.entries(sent).some(
     ([field, value]) =>
-      JSON.stringify(row[field]) !== JSON.stringify(value) &&
+      sortedJson(row[field]) !== sortedJson(value) &&
       !view.changes.some((change) => view.currentId(change.id) === id && field in (change.data ?? {})),
   );
   // local: the change on the server's row (as a 412's conflict has it), not the row shown when the
@@ -302,6 +317,18 @@ export function noteAnswer<R extends Row>(
       result: view.shownRow(id) ?? null,
     });
   return waitingForOwn.delete(applied);
+}
+
+/**
+ * JSON text of a value with the keys of its objects sorted: the same value whatever the order a
+ * server keeps an object's keys in (Postgres `jsonb` sorts them), so it is no lost field.
+ */
+function sortedJson(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : item,
+  );
 }
 
 /**

@@ -19,8 +19,10 @@ export type Row = Record<string, unknown>;
 /** What a conflict function receives (see docs/conflicts.md). */
 export interface ConflictInput<R extends Row> {
   /**
-   * The row as this replica would show it with its change applied; `null` when the change is a
-   * remove (then return `null` to keep the server's row, anything else to remove it anyway).
+   * The server's current row with this replica's change on top (a field the change did not set
+   * holds the server's value: compare with `server`, not `base`, to find the fields it sets);
+   * `null` when the change is a remove (then return `null` to keep the server's row, anything
+   * else to remove it anyway).
    */
   local: R | null;
   /** The server's current row; `null` when the server deleted it. */
