@@ -1,11 +1,12 @@
-// 9. A collection's lazy chunk once the network is gone. The built package (dist/, as a browser's
+// 14. A collection's lazy chunk once the network is gone. The built package (dist/, as a browser's
 // production bundle gets it: code split, `conflicts-*.js` loaded with import()) served as ES
 // modules by the reference server. The conflicts chunk also holds the report of a failed pull
 // (`lastError`), the follow-up of a discard and a tab's catch-up; those can run once the network is
 // gone, when a page could not fetch a chunk it had not loaded yet. So a collection loads it after
 // every pull or answer, online (80a5de2). Without that, the failed pull below rejects with the
-// dynamic import's TypeError and `lastError` stays null, and the discard leaves the row's update
-// pending. Needs `npm run build` first (CI builds before the e2e step).
+// dynamic import's TypeError (`lastError` then set by the pull's catch-all, caused by the import),
+// and the discard leaves the row's update pending. Needs `npm run build` first (CI builds before
+// the e2e step).
 import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
