@@ -5,8 +5,19 @@ import type { Logger } from '../../src/core/logger.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
+import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { exactlyOnceInOrder, makeEngine, silentLogger, until } from './harness.js';
+
+/** A memory store whose first listing of binary chunks (`b/`) waits for `onChunkListing()`, once set. */
+class ChunkListingStore extends MemoryStore {
+  onChunkListing: (() => Promise<unknown>) | undefined;
+
+  override async keys(prefix = ''): Promise<string[]> {
+    if (prefix.startsWith('b/') && this.onChunkListing) await this.onChunkListing();
+    return super.keys(prefix);
+  }
+}
 
 /** A memory store whose reads of a temporary id's mapping (`t/…`) first wait for `onTempIdRead()`, once set. */
 class GatedTempIdStore extends MemoryStore {
@@ -146,4 +157,69 @@ describe('discard() while the flush prepares that op', () => {
       expect(engine.pendingCount.value).toBe(0);
     },
   );
+});
+
+describe('resolveId() in a tab that does not send', () => {
+  it.each([
+    ['that never had a temporary id of its own', false],
+    ['that queued a create of its own', true],
+  ])('answers the server id of a create another tab queued and sent (a tab %s)', async (_, ownCreate) => {
+    const server = await startServer();
+    const store = new MemoryStore();
+    const locks = new TestLockManager();
+    const channel = `s13-tabs-${Math.random()}`;
+    const open = () => {
+      const tab = makeEngine({ baseUrl: `${server.url}/api`, store, locks, channel, serverId: 'id' });
+      cleanups.push(() => tab.engine.dispose());
+      return tab;
+    };
+    const sender = open();
+    await sender.engine.start();
+    await until(() => sender.engine.status.value === 'idle', 'the first tab to lead');
+    const other = open(); // waits for the lock: it does not send
+    await other.engine.start();
+    // An op of its own, sent first (by then the tabs have heard from each other and rescanned).
+    await other.queue('POST', '/notes', {
+      body: { title: 'b' },
+      ...(ownCreate && { tempId: 'tmp_note_00000002' }),
+    });
+    await until(
+      () => sender.engine.pendingCount.value === 0 && other.engine.pendingCount.value === 0,
+      'the first op',
+    );
+    await sender.queue('POST', '/notes', { body: { title: 'a' }, tempId: 'tmp_note_00000001' });
+    await until(
+      () => other.engine.pendingCount.value === 0 && sender.engine.pendingCount.value === 0,
+      'the queue to drain',
+    );
+    const serverId = await sender.engine.resolveId('tmp_note_00000001');
+    expect(serverId).toMatch(/^n_\d$/);
+    // Before: undefined — this tab had not learned the temporary id (it never read that op).
+    expect(await other.engine.resolveId('tmp_note_00000001')).toBe(serverId);
+  });
+});
+
+describe('clearQueue() while an upload is being queued', () => {
+  it('keeps the chunks of an upload committed meanwhile: it is sent whole, not failed as unreadable', async () => {
+    const server = await startServer();
+    const store = new ChunkListingStore();
+    const made = makeEngine({ baseUrl: `${server.url}/api`, online: false, store });
+    cleanups.push(() => made.engine.dispose());
+    const { engine, online, queue } = made;
+    await engine.start();
+    await queue('POST', '/notes', { body: { title: 'cleared' } });
+    // The upload's queue() commits while clearQueue() is removing what it listed.
+    let upload: Promise<unknown> | undefined;
+    store.onChunkListing = () => {
+      store.onChunkListing = undefined;
+      upload = queue('POST', '/uploads', { body: new Blob(['photo bytes'], { type: 'image/png' }) });
+      return upload;
+    };
+    expect(await engine.clearQueue()).toBe(1);
+    await upload;
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0, 'the upload to be sent');
+    expect(engine.failedCount.value).toBe(0);
+    expect(server.state.log.map((entry) => entry.method + ' ' + entry.path)).toEqual(['POST /api/uploads']);
+  });
 });

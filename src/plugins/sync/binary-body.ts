@@ -72,7 +72,7 @@ export async function store(
 
 /**
  * Add to `group` the removal of the chunks stored under `b/<prefix>`: `<id>/` for one
- * operation's (discard), `''` for all (clearQueue).
+ * operation's (discard).
  */
 export async function stageChunkRemoval(
   storage: OutboxStorage,

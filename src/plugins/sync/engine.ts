@@ -1144,8 +1144,9 @@ export class SyncEngine {
 
   /** The server id of a temporary id, once its create succeeded. */
   async resolveId(tempId: string): Promise<string | undefined> {
-    // Not loaded: no temporary id is known in this tab.
-    return (await this.#stores.tempIds?.get(tempId))?.serverId;
+    // Read from storage, also in a tab that had no temporary id of its own (another tab made it).
+    // temp-ids.ts loaded now; if it cannot be (offline, never fetched), none is known here.
+    return (await (await this.#stores.loadTempIds().catch(() => {}))?.get(tempId))?.serverId;
   }
 
   // ——— triggers ———

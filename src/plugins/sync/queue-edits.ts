@@ -198,8 +198,16 @@ export class QueueEdits {
     const failed = [...lists.failed];
     for (const id of pending) await outbox.remove('pending', id);
     for (const id of failed) await outbox.remove('failed', id);
+    // The binary chunks of every operation no longer stored (those just removed, any a crash left) —
+    // not those of an upload a queue() committed meanwhile: its record is committed with or before
+    // its chunks, so listed after them it shows.
+    const chunkKeys = await storage.keys('b/');
+    const records = new Set(await storage.keys());
     const chunks = new this.#tools.WriteGroup();
-    await (await import('./binary-body.js')).stageChunkRemoval(storage, chunks, '');
+    for (const key of chunkKeys) {
+      const id = key.split('/')[1];
+      if (!records.has(`p/${id}`) && !records.has(`f/${id}`)) chunks.remove(key);
+    }
     await outbox.commit(chunks);
     const removeAll = async (prefix: string): Promise<void> => {
       for (const key of await storage.keys(prefix)) await storage.remove(key);

@@ -143,11 +143,12 @@ export class TempIds {
     return [...found];
   }
 
-  /** The stored record of a known temporary id. */
+  /**
+   * The stored record of a temporary id — read even when this tab has not learned it yet: another
+   * tab may have introduced and settled it (`resolveId()` in a tab that does not send).
+   */
   async get(tempId: string): Promise<TempIdRecord | undefined> {
-    const slot = this.#slot(tempId);
-    if (!this.#entries.has(slot)) return undefined;
-    return ((await this.#storage.get(prefix + slot)) as TempIdRecord | undefined) ?? undefined;
+    return ((await this.#storage.get(prefix + this.#slot(tempId))) as TempIdRecord | undefined) ?? undefined;
   }
 
   /**
