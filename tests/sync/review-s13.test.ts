@@ -7,7 +7,7 @@ import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { exactlyOnceInOrder, makeEngine, silentLogger, until } from './harness.js';
+import { exactlyOnceInOrder, makeEngine, silentLogger, until, withTimeout } from './harness.js';
 
 /** A memory store whose first listing of binary chunks (`b/`) waits for `onChunkListing()`, once set. */
 class ChunkListingStore extends MemoryStore {
@@ -221,5 +221,47 @@ describe('clearQueue() while an upload is being queued', () => {
     await until(() => engine.pendingCount.value === 0, 'the upload to be sent');
     expect(engine.failedCount.value).toBe(0);
     expect(server.state.log.map((entry) => entry.method + ' ' + entry.path)).toEqual(['POST /api/uploads']);
+  });
+});
+
+describe('discard() during a batch', () => {
+  it('of an op left for the next batch does not wait for the batch request', async () => {
+    const server = await startServer();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let batchSent: () => void = () => {};
+    const sent = new Promise<void>((resolve) => {
+      batchSent = resolve;
+    });
+    const made = makeEngine({
+      baseUrl: `${server.url}/api`,
+      online: false,
+      batch: { url: '/batch', max: 10 },
+      fetch: async (url, init) => {
+        if (url.endsWith('/batch')) {
+          batchSent();
+          await held;
+        }
+        return fetch(url, init);
+      },
+    });
+    cleanups.push(async () => {
+      release();
+      await made.engine.dispose();
+    });
+    const { engine, online, queue } = made;
+    await engine.start();
+    const a = await queue('POST', '/notes', { body: { title: 'a' } });
+    const b = await queue('POST', '/notes', { body: { title: 'b' } });
+    await queue('GET', '/notes'); // ends the batch: [a, b]
+    const d = await queue('POST', '/notes', { body: { title: 'd' } });
+    online.value = true;
+    await withTimeout(sent, 'the batch request');
+    expect(await withTimeout(engine.discard(d.id), 'the discard of an op not in the batch')).toBe(true);
+    release();
+    await until(() => engine.pendingCount.value === 0, 'the queue to drain');
+    expect(appliedKeys(server)).toEqual([a.id, b.id]);
   });
 });

@@ -50,6 +50,9 @@ export async function sendBatch(
     );
     if (!prepared) return undefined as unknown as Step; // the head goes alone
     const { members } = prepared;
+    // Read and rewritten: from now on only the members are in flight (the array trackStep holds),
+    // so a discard of an op left for the next batch does not wait for this request.
+    candidates.splice(0, candidates.length, ...members.map((record) => record.id));
     const first = members[0] as OperationRecord;
     // The next batch's records are read while this one is on the wire.
     stores.readAhead.prefetch(
