@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaultServer } from '../../src/testing/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
-import { MemoryStore } from '../support/memory-store.js';
-import { exactlyOnceInOrder, makeEngine, until } from './harness.js';
+import { gate, MemoryStore } from '../support/memory-store.js';
+import { exactlyOnceInOrder, makeEngine, until, withTimeout } from './harness.js';
 
 let server: FaultServer;
 let channel: string;
@@ -79,5 +79,49 @@ describe('several tabs on one queue', () => {
     await until(() => follower.engine.isSyncing.value && follower.engine.status.value === 'syncing');
     follower.engine.pause();
     await until(() => leader.engine.status.value === 'paused');
+  });
+
+  it('a tab opened while another sends: an op sent during its first scan is not counted pending', async () => {
+    const store = new MemoryStore();
+    const locks = new TestLockManager();
+    const [leader, other] = openTabs(2, store, locks);
+    if (!leader || !other) throw new Error('tabs');
+    await leader.engine.start();
+    await other.engine.start();
+    await leader.queue('POST', '/api/x', { body: {} });
+    await until(() => other.engine.pendingCount.value === 1, 'the other tab to see the op');
+    await other.engine.dispose();
+    // The tab opened again (a reload): its first scan lists the op, then waits while the leader sends it.
+    const listed = gate();
+    const resume = gate();
+    let first = true;
+    const reopened: MemoryStore = Object.create(store);
+    reopened.keys = async (prefix) => {
+      const keys = await store.keys(prefix);
+      if (first) {
+        first = false;
+        listed.open();
+        await resume.promise;
+      }
+      return keys;
+    };
+    const tab = makeEngine({ baseUrl: server.url, store: reopened, locks, channel, online: false });
+    cleanups.push(() => tab.engine.dispose());
+    const started = tab.engine.start();
+    await withTimeout(listed.promise, 'the first scan to list the op');
+    const observer = new BroadcastChannel(channel);
+    const told = new Promise<void>((resolve) =>
+      observer.addEventListener('message', (event) => {
+        if ((event as MessageEvent<{ type: string }>).data.type === 'removed') resolve();
+      }),
+    );
+    leader.online.value = true;
+    await withTimeout(told, 'the leader to tell the op was sent');
+    observer.close();
+    resume.open();
+    await started;
+    // It said 1 until its next rescan (a minute later): the removal told meanwhile was not heard.
+    expect(tab.engine.pendingCount.value).toBe(0);
+    expect(leader.engine.pendingCount.value).toBe(0);
   });
 });

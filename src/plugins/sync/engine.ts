@@ -306,12 +306,13 @@ export class SyncEngine {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    // Listening first: another tab's change told during the first scan is replayed over it.
+    this.#disposers.push(this.#channel.subscribe((message) => this.#onMessage(message)));
     await this.#rescan();
     await this.#checkStoredWait();
     if (this.#disposed) return;
     const { leader, connectivity } = this.#deps;
     this.#disposers.push(
-      this.#channel.subscribe((message) => this.#onMessage(message)),
       effect(() => {
         const online = connectivity.isOnline.value;
         const leading = leader.isLeader.value;
