@@ -37,7 +37,7 @@ export async function sendBatch(
   const candidates = stores.lists.pending
     .page(undefined, batch.max)
     .filter((id) => writing === undefined || id < writing);
-  return (await engine.trackStep(candidates, async (signal) => {
+  return await engine.trackStep(candidates, async (signal): Promise<Step | undefined> => {
     const prepared = await prepareBatch(
       stores,
       transport,
@@ -48,7 +48,7 @@ export async function sendBatch(
       entry.toOperation as (record: OperationRecord) => Operation,
       transport.maxResponseBytes ?? entry.defaultMaxResponseBytes,
     );
-    if (!prepared) return undefined as unknown as Step; // the head goes alone
+    if (!prepared) return undefined; // the head goes alone
     const { members } = prepared;
     // Read and rewritten: from now on only the members are in flight (the array trackStep holds),
     // so a discard of an op left for the next batch does not wait for this request.
@@ -71,5 +71,5 @@ export async function sendBatch(
     summary.sent += sent;
     const rest = answers[sent];
     return rest ? await engine.settleAnswer(members[sent] as OperationRecord, rest, summary) : 'next';
-  })) as Step | undefined;
+  });
 }

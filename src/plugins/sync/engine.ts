@@ -582,7 +582,10 @@ export class SyncEngine {
    * request and what its answer means — as the step in flight (see {@link #settled}).
    * @internal (with sendRequest, handleUnanswered, settleAnswer, retryLater and commitSent: batch-send.ts calls them)
    */
-  async trackStep(ids: readonly string[], run: (signal: AbortSignal) => Promise<Step>): Promise<Step> {
+  async trackStep<T extends Step | undefined>(
+    ids: readonly string[],
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T | 'next'> {
     // One of them is being discarded (since it was read): not sent; the flush waits for the discard.
     if (ids.some((id) => this.#writing.has(id))) return 'next';
     const controller = new AbortController();
