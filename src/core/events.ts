@@ -67,10 +67,16 @@ export class EventBus<Events extends object> {
 
   /** Subscribe for one event only. Throws like {@link EventBus.on}. */
   once<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
-    const off = this.on(event, (payload) => {
-      off();
-      handler(payload);
-    });
+    // A handler that is not a function goes to on() as it is, to be refused there.
+    const off = this.on(
+      event,
+      typeof handler === 'function'
+        ? (payload) => {
+            off();
+            handler(payload);
+          }
+        : handler,
+    );
     return off;
   }
 

@@ -44,14 +44,13 @@ export function storageError(
 const quotaErrorNames = new Set(['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED']);
 
 /**
- * True for a quota failure as browsers report it: a `QuotaExceededError` (by name, or legacy
- * DOMException code 22), or an aborted transaction whose `error` is one. @internal
+ * True for a quota failure as browsers report it: a `QuotaExceededError` (by name: a DOMException
+ * with the legacy code 22 has that name too), or an aborted transaction whose `error` is one. @internal
  */
 export function isQuotaError(error: unknown): boolean {
   if (error === null || typeof error !== 'object') return false;
-  const candidate = error as { name?: unknown; code?: unknown; error?: unknown; cause?: unknown };
-  if (typeof candidate.name === 'string' && quotaErrorNames.has(candidate.name)) return true;
-  if (candidate.name === 'DOMException' && candidate.code === 22) return true;
+  const candidate = error as { name?: unknown; error?: unknown; cause?: unknown };
+  if (quotaErrorNames.has(candidate.name as string)) return true;
   // An aborted IDBTransaction carries the real reason in `.error`; wrappers put it in `.cause`.
   return (
     (candidate.error !== error && isQuotaError(candidate.error)) ||
