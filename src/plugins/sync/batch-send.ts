@@ -47,7 +47,9 @@ export async function sendBatch(
       candidates,
       entry.toOperation as (record: OperationRecord) => Operation,
       transport.maxResponseBytes ?? entry.defaultMaxResponseBytes,
+      deps.leader.coordination === 'none',
     );
+    if (prepared === null) return 'next'; // a create it needs goes first
     if (!prepared) return undefined; // the head goes alone
     const { members } = prepared;
     // Read and rewritten: from now on only the members are in flight (the array trackStep holds),

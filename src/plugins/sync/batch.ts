@@ -29,7 +29,9 @@ export interface PreparedBatch {
  * to commit, its temporary-id dependency failed), that mentions the temporary id of a create in
  * this batch (it needs that create's answer first), that cannot be JSON (a binary body), a GET, that goes
  * to another origin than the batch endpoint's, or that would make the request too large.
- * Undefined when fewer than two operations can go: the head is sent alone. @internal
+ * Undefined when fewer than two operations can go: the head is sent alone; null when the head
+ * needs a create that was not in the list yet (it now is: see `TempIds.resolve`), which goes first.
+ * `relist`: no Web Locks (temp-ids.ts is loaded for every op). @internal
  */
 export async function prepareBatch(
   { readAhead, ...stores }: OutboxStores,
@@ -40,7 +42,8 @@ export async function prepareBatch(
   ids: string[],
   toOperation: (record: OperationRecord) => Operation,
   maxBytes: number,
-): Promise<PreparedBatch | undefined> {
+  relist: boolean,
+): Promise<PreparedBatch | undefined | null> {
   if (ids.length < 2) return undefined;
   // Read ahead together; the copies of those that do not go now are kept for the next batch.
   readAhead.prefetch(...ids);
@@ -62,17 +65,20 @@ export async function prepareBatch(
     // whole batch, goes alone.
     if (record.method === 'GET') break;
     const own = record.tempId;
-    // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
-    const tempIds = own !== undefined || record.refs ? await stores.loadTempIds() : stores.tempIds;
-    if (own !== undefined) tempIds?.learn(own);
-    const refs = tempIds?.referencesIn(record.url, record.body).filter((ref) => ref !== own) ?? [];
-    if (refs.some((ref) => created.has(ref))) break;
-    if (tempIds && refs.length > 0) {
-      const resolved = await tempIds.resolve({ ...record, refs });
-      if (resolved === 'dependency-failed') break;
-      if (resolved.rev !== record.rev) await readAhead.write(resolved);
-      record = resolved;
+    // temp-ids.ts is loaded for an op that introduces or refers to one, and without Web Locks for
+    // every op (else none is known); see the engine's #sendHead.
+    const tempIds = own !== undefined || record.refs || relist ? await stores.loadTempIds() : stores.tempIds;
+    const resolved = tempIds ? await tempIds.resolve(record) : record;
+    // A create it needs goes first (TempIds.resolve put it in the list; null: the head's).
+    if (!resolved) {
+      if (members.length === 0) return null;
+      break;
     }
+    if (resolved === 'dependency-failed') break;
+    // Its create is in this batch: it goes first in the next one, with the server id (not written now).
+    if (resolved.refs?.some((ref) => created.has(ref))) break;
+    if (resolved.rev !== record.rev) await readAhead.write(resolved);
+    record = resolved;
     if (!paths.has(record.url)) {
       let path: string | undefined;
       try {

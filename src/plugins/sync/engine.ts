@@ -273,7 +273,9 @@ export class SyncEngine {
       lists,
       tempIds: undefined,
       loadTempIds: once(() =>
-        import('./temp-ids.js').then(({ TempIds }) => (stores.tempIds = new TempIds(deps.storage, deps.now))),
+        import('./temp-ids.js').then(
+          ({ TempIds }) => (stores.tempIds = new TempIds(deps.storage, deps.now, deps.leader, lists)),
+        ),
       ),
       outcomes: undefined,
       loadOutcomes: once(() =>
@@ -512,24 +514,23 @@ export class SyncEngine {
       const now = this.#deps.now();
       if (this.#waitsForRetry(record, now)) return 'stop';
       // Temporary ids introduced in another tab may have been unknown when this op was queued
-      // there; the create was read (and sent) before this op, so they are known now.
-      // temp-ids.ts is loaded for an op that introduces or refers to one (else none is known).
-      const ownTempId = record.tempId;
+      // there; the create was read (and sent) before this op, so they are known now — or, without
+      // Web Locks, listed again (TempIds.resolve). temp-ids.ts is loaded for an op that introduces
+      // or refers to one, and without Web Locks for every op (else none is known).
       const tempIds =
-        ownTempId !== undefined || record.refs ? await this.#stores.loadTempIds() : this.#stores.tempIds;
-      if (ownTempId !== undefined) tempIds?.learn(ownTempId);
-      const refs = tempIds?.referencesIn(record.url, record.body).filter((ref) => ref !== ownTempId) ?? [];
-      if (tempIds && refs.length > 0) {
-        const resolved = await tempIds.resolve({ ...record, refs });
-        if (resolved === 'dependency-failed') {
-          await this.#fail(record, dependencyError(now));
-          summary.failed++;
-          return 'next';
-        }
-        // Stored before it is sent, like every change to a record.
-        if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
-        record = resolved;
+        record.tempId !== undefined || record.refs || this.#deps.leader.coordination === 'none'
+          ? await this.#stores.loadTempIds()
+          : this.#stores.tempIds;
+      const resolved = tempIds ? await tempIds.resolve(record) : record;
+      if (!resolved) return 'next'; // a create it needs goes first (see TempIds.resolve)
+      if (resolved === 'dependency-failed') {
+        await this.#fail(record, dependencyError(now));
+        summary.failed++;
+        return 'next';
       }
+      // Stored before it is sent, like every change to a record.
+      if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
+      record = resolved;
       // A binary body is read back from its chunks at each attempt (binary-body.ts, loaded now);
       // a chunk missing or failing authentication gives, instead, why the op fails unsent.
       const body = record.binary

@@ -12,8 +12,9 @@ export type Coordination = 'web-locks' | 'none';
  * Measured (../shared/RELIABILITY.md): this pattern never gave two leaders in 20 simultaneous
  * starts and fails over in ~40 ms; an `ifAvailable` probe gave two leaders in 2 of 40.
  * Without Web Locks (Node, plain-http origins) every instance leads, and idempotency keys are
- * what keeps a second sender harmless — except for an op that mentions another instance's
- * temporary id before this instance learned it (docs/sync.md, "Several tabs").
+ * what keeps a second sender harmless: both send an op as the same request — also one that
+ * mentions another instance's temporary id before this instance learned it, as the stored
+ * temporary ids are listed again before it is sent (TempIds.resolve; docs/sync.md, "Several tabs").
  */
 export class TabLeader {
   readonly coordination: Coordination;

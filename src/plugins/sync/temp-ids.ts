@@ -1,7 +1,9 @@
 import type { Logger } from '../../core/logger.js';
 import { sha256Hex } from './digest.js';
+import type { TabLeader } from './leader.js';
 import type { OperationRecord } from './operation.js';
 import type { Outbox, OutboxStorage } from './outbox.js';
+import type { QueueLists } from './queue-lists.js';
 import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
 import type { WriteGroup } from './write-group.js';
 
@@ -69,9 +71,24 @@ export class TempIds {
   /** The temp ids the failed operations mention, for one set of failed ids (their records do not change). */
   #failedRefs: { key: string; refs: Set<string> } | undefined;
 
-  constructor(storage: OutboxStorage, now: () => number = Date.now) {
+  /**
+   * Without Web Locks (several senders), the pending list this instance sends from: {@link resolve}
+   * then lists the stored temporary ids again, and puts a create pending in storage first.
+   */
+  readonly #several: Pick<QueueLists, 'pending' | 'note'> | undefined;
+  /** When the stored temporary ids were last listed for {@link resolve} (its clock: `now`). */
+  #listedAt = -Infinity;
+
+  /** The engine gives its leader and lists (see {@link resolve}); a test of this class alone, neither. */
+  constructor(
+    storage: OutboxStorage,
+    now: () => number = Date.now,
+    leader?: Pick<TabLeader, 'coordination'>,
+    lists?: Pick<QueueLists, 'pending' | 'note'>,
+  ) {
     this.#storage = storage;
     this.#now = now;
+    if (leader?.coordination === 'none') this.#several = lists;
   }
 
   /** How many temporary ids are known in memory. @internal */
@@ -152,18 +169,42 @@ export class TempIds {
   }
 
   /**
-   * `record` (with its `refs`) with the temporary ids whose create succeeded replaced by the server
-   * ids, as a new revision not yet written; `record` itself when none is resolved yet; or
+   * `record`, about to be sent, with the temporary ids it mentions (known now: in its URL or body,
+   * as whole tokens; its own aside) whose create succeeded replaced by the server ids, as a new
+   * revision not yet written (its `refs`: those still unresolved); `record` itself when it
+   * mentions none; the same revision with those it mentions as `refs` when none is resolved yet;
    * `'dependency-failed'` when one of them belongs to a create that failed.
+   *
+   * Without Web Locks another instance may have introduced a temporary id that this op mentions
+   * without this instance having learned it (its create was not read here: sent and removed by
+   * that instance, or not heard of yet — separate processes hear nothing of each other): the
+   * stored ones are listed again first (keys only), unless they were listed since this op was
+   * queued. Undefined when the create of one is still pending in storage, queued before this op
+   * yet not in this instance's list: it is added to the list, to be sent first (with its key: the
+   * server replays what the other instance got), as a single sender would.
    */
-  async resolve(record: OperationRecord): Promise<OperationRecord | 'dependency-failed'> {
+  async resolve(record: OperationRecord): Promise<OperationRecord | 'dependency-failed' | undefined> {
+    const own = record.tempId;
+    const several = this.#several;
+    if (own !== undefined) this.learn(own);
+    if (several && record.createdAt >= this.#listedAt) {
+      const at = this.#now();
+      this.load(await this.#storage.keys(prefix));
+      this.#listedAt = at;
+    }
+    const refs = this.referencesIn(record.url, record.body).filter((ref) => ref !== own);
+    if (refs.length === 0) return record;
+    record = { ...record, refs };
     const remaining: string[] = [];
     const replacements = new Map<string, string>();
-    for (const ref of record.refs ?? []) {
+    for (const ref of refs) {
       const known = await this.get(ref);
       if (known?.failed) return 'dependency-failed';
-      if (known?.serverId === undefined) remaining.push(ref);
-      else replacements.set(ref, known.serverId);
+      if (known?.serverId !== undefined) replacements.set(ref, known.serverId);
+      else if (several && known && (await this.#pendingElsewhere(known.operationId, record.id, several))) {
+        several.note('added', 'pending', [known.operationId]);
+        return undefined;
+      } else remaining.push(ref);
     }
     if (remaining.length === record.refs?.length) return record;
     // One pass for all: a server id is never itself taken for another temporary id.
@@ -173,6 +214,16 @@ export class TempIds {
     if (body !== undefined) updated.body = body;
     if (remaining.length > 0) updated.refs = remaining;
     return updated;
+  }
+
+  /**
+   * Whether `create` was queued before `id` and is still pending in storage (under outbox.ts's key;
+   * a record that cannot be read counts: the flush moves it), yet not in this instance's list.
+   */
+  async #pendingElsewhere(create: string, id: string, lists: Pick<QueueLists, 'pending'>): Promise<boolean> {
+    if (create >= id || lists.pending.has(create)) return false;
+    const stored = await this.#storage.get(`p/${create}`).catch(() => true);
+    return stored !== undefined && stored !== null;
   }
 
   /** Add to `group` the outcome of the create that introduced `tempId`. */

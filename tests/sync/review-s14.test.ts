@@ -1,0 +1,159 @@
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createServer, type RunningServer } from '../../examples/server/server.mjs';
+import type { FetchFunction } from '../../src/plugins/sync/index.js';
+import { createTestApp, type TestApp, type TestAppOptions } from '../../src/testing/index.js';
+import { silentLogger, until, withTimeout } from './harness.js';
+
+// Regressions for the findings of the session-14 review of fluxy/sync (each test failed before its fix).
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startServer(): Promise<RunningServer> {
+  const server = await createServer({ dataFile: null, staticDir: null });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+async function testApp(options: TestAppOptions): Promise<TestApp> {
+  const t = await createTestApp({ app: { logger: silentLogger }, ...options });
+  cleanups.push(() => t.dispose());
+  return t;
+}
+
+describe('two instances on one database without Web Locks', () => {
+  it.each([
+    ['alone', undefined],
+    ['in a batch', { url: '/batch', max: 10 }],
+  ])(
+    "an op queued in B that mentions A's temporary id, before B learned it, is sent with the server id (%s)",
+    async (_, batch) => {
+      const server = await startServer();
+      const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name: 's14-temp' };
+      const sync = {
+        baseUrl: `${server.url}/api`,
+        locks: false as const,
+        serverId: 'id',
+        ...(batch && { batch }),
+      };
+      // B's first answer is held until the test lets it through: B's flush is busy with it while A
+      // sends the create, so B never reads the create (it leaves the queue meanwhile).
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let answered: () => void = () => {};
+      const firstAnswer = new Promise<void>((resolve) => (answered = resolve));
+      let calls = 0;
+      const held: FetchFunction = async (url, init) => {
+        const response = await fetch(url, init);
+        if (calls++ === 0) {
+          answered();
+          await gate;
+        }
+        return response;
+      };
+      const a = await testApp({ sync, storage });
+      const b = await testApp({ sync: { ...sync, fetch: held }, storage });
+      expect([a.sync.coordination, b.sync.coordination]).toStrictEqual(['none', 'none']);
+      const first = await b.sync.queue('POST', '/notes', { body: { title: 'first' } });
+      await withTimeout(firstAnswer, "B's first request");
+      await until(() => a.sync.pendingCount.value === 0, 'A to send (or replay) the first op');
+      const tempId = 'tmp_note_00000001';
+      const create = await a.sync.queue('POST', '/notes', { body: { title: 'draft' }, tempId });
+      await until(() => a.sync.pendingCount.value === 0, 'A to send the create');
+      expect(await a.sync.resolveId(tempId)).toBe('n_2');
+      // B's view shows the temporary id (told by the app, not by sync): B edits the note. A is
+      // offline from now on, so only B sends the edit.
+      a.goOffline();
+      const edit = await b.sync.queue('PATCH', `/notes/${tempId}`, { body: { title: 'final' } });
+      const after = await b.sync.queue('POST', '/notes', { body: { title: 'after' } });
+      release();
+      await until(() => b.sync.pendingCount.value === 0 && !b.sync.isSyncing.value, 'B to send the edit');
+      // Before the fix: PATCH /api/notes/tmp_note_00000001 → 404, the edit failed and was lost.
+      expect(b.sync.failedCount.value).toBe(0);
+      expect(server.state.notes.map(({ id, title }) => ({ id, title }))).toStrictEqual([
+        { id: 'n_1', title: 'first' },
+        { id: 'n_2', title: 'final' },
+        { id: 'n_3', title: 'after' },
+      ]);
+      expect(server.state.log.map((entry) => [entry.key, entry.method, entry.path])).toStrictEqual([
+        [first.id, 'POST', '/api/notes'],
+        [create.id, 'POST', '/api/notes'],
+        [edit.id, 'PATCH', '/api/notes/n_2'],
+        [after.id, 'POST', '/api/notes'],
+      ]);
+      // A, back online, has nothing left to send: the edit left the queue once.
+      a.goOnline();
+      await a.settled();
+      await b.settled();
+      expect([a.sync.pendingCount.value, a.sync.failedCount.value]).toStrictEqual([0, 0]);
+      expect(server.state.log).toHaveLength(4);
+    },
+  );
+
+  it.each([
+    ['alone', undefined],
+    ['in a batch', { url: '/batch', max: 10 }],
+  ])(
+    "separate processes (no messages between them): B's op that mentions A's temporary id waits for the create, which B sends first (%s)",
+    async (_, batch) => {
+      const server = await startServer();
+      const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name: 's14-processes' };
+      const sync = {
+        baseUrl: `${server.url}/api`,
+        locks: false as const,
+        serverId: 'id',
+        ...(batch && { batch }),
+      };
+      // A's create is held before it reaches the server, until the test lets it go.
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let holding: () => void = () => {};
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holdCreate: FetchFunction = async (url, init) => {
+        if (init.method === 'POST') {
+          holding();
+          await gate;
+        }
+        return fetch(url, init);
+      };
+      // Two processes: no BroadcastChannel between them (Node's does not cross processes).
+      vi.stubGlobal('BroadcastChannel', undefined);
+      let a: TestApp;
+      let b: TestApp;
+      try {
+        a = await testApp({ sync: { ...sync, fetch: holdCreate }, storage });
+        b = await testApp({ sync, storage });
+      } finally {
+        vi.unstubAllGlobals();
+      }
+      const tempId = 'tmp_note_00000002';
+      const create = await a.sync.queue('POST', '/notes', { body: { title: 'draft' }, tempId });
+      await withTimeout(held, "A's create to be on its way");
+      const edit = await b.sync.queue('PATCH', `/notes/${tempId}`, { body: { title: 'final' } });
+      const after = await b.sync.queue('POST', '/notes', { body: { title: 'after' } });
+      await until(() => b.sync.pendingCount.value === 0 && !b.sync.isSyncing.value, 'B to drain');
+      // Before the fix: PATCH /api/notes/tmp_note_00000002 → 404 (the create was not sent yet).
+      expect(b.sync.failedCount.value).toBe(0);
+      release();
+      await until(
+        () => a.sync.pendingCount.value === 0 && !a.sync.isSyncing.value,
+        "A's create to be answered",
+      );
+      expect(a.sync.failedCount.value).toBe(0);
+      expect(server.state.notes.map(({ id, title }) => ({ id, title }))).toStrictEqual([
+        { id: 'n_1', title: 'final' },
+        { id: 'n_2', title: 'after' },
+      ]);
+      // A's create was replayed by the server (sent by B first under its key), not run twice.
+      expect(server.state.log.map((entry) => [entry.key, entry.method, entry.path])).toStrictEqual([
+        [create.id, 'POST', '/api/notes'],
+        [edit.id, 'PATCH', '/api/notes/n_1'],
+        [after.id, 'POST', '/api/notes'],
+      ]);
+      expect(await a.sync.resolveId(tempId)).toBe('n_1');
+    },
+  );
+});
