@@ -32,7 +32,8 @@ import type { CollectionLocks, Row } from './options.js';
  * @internal
  */
 export class RowCache<R extends Row> {
-  readonly #store: KeyValueStore;
+  /** The namespace (conflicts.ts keeps its `x/` records there). */
+  readonly kv: KeyValueStore;
   readonly #key: string;
   /** The collection's locks (across tabs with Web Locks): compaction, deciding refusals (conflicts.ts). */
   readonly lock: Lock;
@@ -46,19 +47,19 @@ export class RowCache<R extends Row> {
   #writesSinceCheck = 0;
 
   constructor(store: KeyValueStore, key: string, lock: Lock) {
-    this.#store = store;
+    this.kv = store;
     this.#key = key;
     this.lock = lock;
   }
 
   /** Everything stored, read at start-up: the rows, the aliases (unchecked), the meta, the clock (unchecked). */
   loadAll(): Promise<[rows: R[], aliases: Array<[string, unknown]>, meta: CacheMeta, clock: unknown]> {
-    return Promise.all([this.rows(), this.#entries('a/'), this.readMeta(), this.#store.get('clock')]);
+    return Promise.all([this.rows(), this.#aliases(), this.readMeta(), this.kv.get('clock')]);
   }
 
   /** The confirmed rows, replayed from the chunk log. */
   async rows(): Promise<R[]> {
-    return [...(await this.#replay(await this.#store.keys('c/'))).values()];
+    return [...(await this.#replay(await this.kv.keys('c/'))).values()];
   }
 
   async #replay(keys: readonly string[]): Promise<Map<string, R>> {
@@ -66,7 +67,7 @@ export class RowCache<R extends Row> {
     // snapshot was not folded into it, so it came later, whatever its key (another tab's chunk of
     // the same millisecond can sort before the snapshot).
     keys = [...keys].sort((a, b) => +b.includes('.') - +a.includes('.'));
-    const chunks = await Promise.all(keys.map((key) => this.#store.get<Chunk<R>>(key)));
+    const chunks = await Promise.all(keys.map((key) => this.kv.get<Chunk<R>>(key)));
     const rows = new Map<string, R>();
     for (const chunk of chunks) {
       if (chunk?.v !== 1) continue;
@@ -82,7 +83,7 @@ export class RowCache<R extends Row> {
   }
 
   async readMeta(): Promise<CacheMeta> {
-    const meta = await this.#store.get<CacheMeta>('meta');
+    const meta = await this.kv.get<CacheMeta>('meta');
     return meta?.v === 1 ? meta : { v: 1, cursor: '' };
   }
 
@@ -100,7 +101,7 @@ export class RowCache<R extends Row> {
     meta?: CacheMeta,
   ): Promise<void> {
     // Past every chunk stored before (see above): `l` holds the last chunk stamp any tab or run wrote.
-    this.#ids.restore((await this.#store.get('l')) as string);
+    this.#ids.restore((await this.kv.get('l')) as string);
     const changes: Array<{ key: string; value: unknown }> = [];
     for (const { rows, deleted, aliases = [] } of pages) {
       for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });
@@ -119,13 +120,13 @@ export class RowCache<R extends Row> {
     if (meta) changes.push({ key: 'meta', value: meta });
     if (!changes.length) return;
     changes.push({ key: 'l', value: this.#ids.last });
-    await this.#store.commit(changes);
+    await this.kv.commit(changes);
     this.#writesSinceCheck += pages.length;
     if (this.#writesSinceCheck >= compactEvery) {
       this.#writesSinceCheck = 0;
       // Loaded at the first look: a log reaches 16 writes only after many pages or answers.
       await (await import('./compaction.js')).compactLog(
-        this.#store,
+        this.kv,
         this.lock,
         (keys) => this.#replay(keys),
         split,
@@ -134,33 +135,18 @@ export class RowCache<R extends Row> {
   }
 
   saveClock(stamp: string): Promise<void> {
-    return this.#store.set('clock', stamp);
+    return this.kv.set('clock', stamp);
   }
 
-  /** Conflicts waiting to be resolved after the next pull: operation id → the status that refused it (checked by conflicts.ts). */
-  listConflicts(): Promise<Array<[string, unknown]>> {
-    return this.#entries('x/');
-  }
-
-  /** The records under a two-character prefix (`a/`, `x/`): [the rest of the key, the value]. */
-  async #entries(prefix: string): Promise<Array<[string, unknown]>> {
-    const keys = await this.#store.keys(prefix);
-    return Promise.all(
-      keys.map(async (key) => [key.slice(2), await this.#store.get(key)] as [string, unknown]),
-    );
-  }
-
-  addConflict(operationId: string, status: number): Promise<void> {
-    return this.#store.set(`x/${operationId}`, status);
-  }
-
-  removeConflict(operationId: string): Promise<void> {
-    return this.#store.remove(`x/${operationId}`);
+  /** The temporary ids stored (`a/`): [temporary id, server id]. */
+  async #aliases(): Promise<Array<[string, unknown]>> {
+    const keys = await this.kv.keys('a/');
+    return Promise.all(keys.map(async (key) => [key.slice(2), await this.kv.get(key)] as [string, unknown]));
   }
 
   /** Forget temporary ids no pending change uses any more. */
   async forgetAliases(tempIds: Iterable<string>): Promise<void> {
-    await Promise.all([...tempIds].map((tempId) => this.#store.remove(`a/${tempId}`)));
+    await Promise.all([...tempIds].map((tempId) => this.kv.remove(`a/${tempId}`)));
   }
 }
 

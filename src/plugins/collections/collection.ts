@@ -321,7 +321,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     for (const change of changes) {
       if (change.id.startsWith('tmp_') && !this.#view.aliases.has(change.id)) {
         const serverId = await sync.resolveId(change.id);
-        if (serverId !== undefined) this.#view.addAlias(change.id, serverId);
+        if (serverId) this.#view.addAlias(change.id, serverId);
       }
     }
     this.#view.setChanges(changes);
@@ -433,7 +433,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     if (!this.#sync) await this.whenReady();
     const tempId = `tmp_${randomHex(16)}`;
-    if (this.#options.clientIdField !== undefined) data[this.#options.clientIdField] = tempId;
+    // (A non-empty string when given: the options refuse anything else.)
+    if (this.#options.clientIdField) data[this.#options.clientIdField] = tempId;
     return (await this.#write('insert', tempId, data, tempId)) as R;
   }
 
@@ -662,9 +663,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #settle(opIds: readonly string[], post?: boolean): void {
     const epoch = ++this.#epoch;
     for (const id of opIds) this.#settled.set(id, epoch);
-    const settled = new Set(opIds);
-    // (Not a change still being committed: opIds holds no undefined.)
-    this.#view.dropChanges((change) => settled.has(change.opId as string));
+    // (Not a change still being committed: the map holds no undefined.)
+    this.#view.dropChanges((change) => this.#settled.get(change.opId as string) === epoch);
     if (post) this.#post({ rows: [], deleted: [], settled: opIds as string[], aliases: [] });
   }
 
@@ -711,7 +711,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const type = this.#typeOf(kind);
       const { id, clock } = (meta ?? {}) as Partial<ChangeMeta>;
       if (!type || typeof id !== 'string') continue;
-      if (typeof clock === 'string') this.#clock?.receive(clock);
+      // (Not a stamp — not a string included —: 'invalid' to receive(), nothing adopted.)
+      this.#clock?.receive(clock as string);
       changes.push({ opId, type, id, seq: 0, data: isRecord(body) ? body : undefined });
     }
     return changes;
@@ -749,7 +750,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     for (const change of this.#view.changes) {
       const { opId } = change;
       if (listedIds.has(opId)) continue;
-      if (opId === undefined || (change.committed as number) > since) {
+      if (!opId || (change.committed as number) > since) {
         shown.push(change); // still being committed, or committed after the listing began
         continue;
       }
@@ -764,14 +765,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     shown.sort(order);
     this.#view.setChanges(shown);
-    if (waiting && this.#waitTimer === undefined) {
-      this.#waitTimer = unref(
+    if (waiting)
+      this.#waitTimer ??= unref(
         setTimeout(() => {
           this.#waitTimer = undefined;
           this.#relist();
         }, settleWaitMs),
       );
-    }
   }
 
   /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
@@ -884,7 +884,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       let next = this.#fetchPage(cursor, 1);
       for (let page = 1; ; page++) {
         const body = await next;
-        if (body === undefined) return; // disposed
+        if (!body) return; // disposed
         check();
         if (body.more) {
           next = this.#fetchPage(body.cursor, page + 1);
@@ -904,11 +904,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         // Before the last page, the last complete pull's: a pull cut off keeps it across a restart.
         const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
         const field = this.#options.clientIdField;
-        const adopted =
-          field === undefined
-            ? []
-            : // Loaded only with the option: most servers do not keep the temporary id.
-              (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view);
+        const adopted = field
+          ? // Loaded only with the option: most servers do not keep the temporary id.
+            (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view)
+          : [];
         queued.push({ rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
         queuedMeta = { v: 1, cursor: body.cursor, pulledAt } as CacheMeta;
         // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old: at once
@@ -916,11 +915,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         // page is slow (a slow network still shows progress), not for every page.
         held = body.more ? 3 : 0;
         if (queued.length > held) writing ??= store();
-        batch(() => {
-          for (const row of body.changes) this.#fed.set(row[this.#options.key] as string, row.version);
-          for (const id of body.deleted) this.#fed.set(id, null);
-          this.#view.confirmRows(body.changes, body.deleted, !body.more, true);
-        });
+        for (const row of body.changes) this.#fed.set(row[this.#options.key] as string, row.version);
+        for (const id of body.deleted) this.#fed.set(id, null);
+        this.#view.confirmRows(body.changes, body.deleted, !body.more, true);
         timer ??= unref(
           setTimeout(
             () => {
@@ -1020,7 +1017,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 /** Committed changes in queue order (operation ids sort so), then the ones being committed, in call order. */
 function order(a: Change, b: Change): number {
   if (a.opId === b.opId) return a.seq - b.seq;
-  return a.opId === undefined || (b.opId !== undefined && a.opId > b.opId) ? 1 : -1;
+  return !a.opId || (b.opId && a.opId > b.opId) ? 1 : -1;
 }
 
 function isRecord(value: unknown): value is Row {

@@ -66,7 +66,11 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
   await cache.lock(
     'resolve',
     async () => {
-      const stored = await cache.listConflicts();
+      // (Operation id → the status that refused it, checked below.)
+      const keys = await cache.kv.keys('x/');
+      const stored = await Promise.all(
+        keys.map(async (key) => [key.slice(2), await cache.kv.get(key)] as [string, unknown]),
+      );
       if (stored.length) await resolve(stored, host);
     },
     { signal },
@@ -144,7 +148,7 @@ async function resolve<R extends Row>(
   for (const [index, [operationId, status]] of stored.entries()) {
     const operation = failed.get(operationId);
     if (typeof status !== 'number' || !operation || 'unreadable' in operation) {
-      await cache.removeConflict(operationId); // retried or discarded meanwhile
+      await forget(cache, operationId); // retried or discarded meanwhile
       continue;
     }
     const meta = operation.meta as ChangeMeta;
@@ -246,7 +250,7 @@ async function resolve<R extends Row>(
         );
         lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
         logger?.warn(error.message, cause);
-        for (const settled of done) await cache.removeConflict(settled);
+        for (const settled of done) await forget(cache, settled);
         continue;
       }
     }
@@ -259,7 +263,7 @@ async function resolve<R extends Row>(
     }
     for (const settled of done) {
       await sync.discard(settled);
-      await cache.removeConflict(settled);
+      await forget(cache, settled);
     }
     if (server === null) {
       view.confirmRows([], [id]);
@@ -395,7 +399,7 @@ export async function storeRefusal<R extends Row>(
     !(operation as QueuedOperation).kind?.endsWith('.insert') &&
     [412, 404, 410].includes(error.status as number);
   settle([operation.id], !conflict);
-  if (conflict) await cache.addConflict(operation.id, error.status as number);
+  if (conflict) await cache.kv.set(`x/${operation.id}`, error.status as number);
   return conflict;
 }
 
@@ -420,4 +424,9 @@ function checkPatch(patch: unknown, id: string, key: string, checkFields: (field
     );
   }
   return data;
+}
+
+/** Forget a stored refusal (`x/<operation id>`: see cache.ts). */
+function forget(cache: RowCache<Row>, operationId: string): Promise<void> {
+  return cache.kv.remove(`x/${operationId}`);
 }

@@ -119,7 +119,7 @@ export class RowView<R extends Row> {
    */
   confirmRows(rows: readonly R[], deleted: readonly string[], publish = true, owned = false): void {
     const before = new Map<string, R | undefined>();
-    const touch = (id: string, current: R | undefined) => {
+    const touch = (id: string, current?: R) => {
       if (!before.has(id)) before.set(id, this.#shown(id));
       if (!current) this.#invalidateOrder();
     };
@@ -133,7 +133,7 @@ export class RowView<R extends Row> {
     }
     for (const id of deleted) {
       if (!this.#confirmed.has(id)) continue;
-      touch(id, undefined);
+      touch(id);
       this.#confirmed.delete(id);
     }
     this.#refresh(false, before, publish);
@@ -177,7 +177,7 @@ export class RowView<R extends Row> {
 
   /** The order must be made again (and `items` too); the last one is kept to merge the new ids into. */
   #invalidateOrder(): void {
-    if (this.#order !== undefined) this.#previousOrder = this.#order;
+    if (this.#order) this.#previousOrder = this.#order;
     this.#order = undefined;
     this.#stale = true;
   }
@@ -247,7 +247,7 @@ export class RowView<R extends Row> {
   }
 
   #list(): R[] {
-    if (this.#order === undefined) this.#order = sortedIds(this.#confirmed, this.#previousOrder);
+    this.#order ??= sortedIds(this.#confirmed, this.#previousOrder);
     const list: R[] = [];
     for (const id of this.#order) {
       const row = this.#shown(id);
@@ -278,15 +278,10 @@ function byId(a: string, b: string): number {
 }
 
 function sameRow(a: Row, b: Row): boolean {
-  if (a === b) return true;
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
-  for (const key of keys) {
-    const x = a[key];
-    const y = b[key];
-    if (x === y) continue;
-    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
-  }
+  // (JSON values: two that differ have different texts — a key missing from b included.)
+  for (const key of keys)
+    if (a[key] !== b[key] && JSON.stringify(a[key]) !== JSON.stringify(b[key])) return false;
   return true;
 }
