@@ -191,6 +191,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * must not undo it), or null for a deletion (a late answer must not bring the row back).
    */
   readonly #fed = new Map<string, unknown>();
+  /** Rows an answer confirmed since the last pull request was sent (see #pullPages). */
+  readonly #answered = new Set<string>();
   /** Row id → the writes of this replica that this tab saw applied to it (see conflicts.ts). */
   readonly #applied = new Map<string, AppliedWrite[]>();
   /** Row writes of answers in flight: waited for on dispose. */
@@ -779,6 +781,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     batch(() => {
       for (const [tempId, serverId] of message.aliases) this.#view.addAlias(tempId, serverId);
       for (const id of message.deleted) this.#fed.set(id, null);
+      for (const row of message.rows) this.#answered.add(row[this.#options.key] as string);
       this.#view.confirmRows(message.rows, message.deleted);
       this.#settle(message.settled);
     });
@@ -879,15 +882,23 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
     };
     try {
-      const { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
+      let { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
       let skewed: CollectionError | null = null;
       let next = this.#fetchPage(cursor, 1);
       for (let page = 1; ; page++) {
         const body = await next;
         if (!body) return; // disposed
         check();
+        // A page asked for before an answer confirmed a row it deletes: the deletion may be older
+        // than the write answered (which brought the row back: last writer wins) or newer. Asked
+        // for again, it says which (the row stays shown meanwhile).
+        if (body.deleted.some((id) => this.#answered.has(id))) {
+          next = this.#fetchPage(cursor, page--);
+          continue;
+        }
         if (body.more) {
-          next = this.#fetchPage(body.cursor, page + 1);
+          cursor = body.cursor;
+          next = this.#fetchPage(cursor, page + 1);
           next.catch(noop); // awaited on the next turn; not unhandled if this one fails first
         } else {
           this.#lastRequest = this.#requests;
@@ -957,6 +968,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   async #fetchPage(cursor: string, page: number): Promise<PulledPage<R> | undefined> {
     if (this.#signal?.aborted) return undefined;
     this.#requests++;
+    this.#answered.clear();
     let answer: { status: number; body: unknown };
     try {
       answer = await (this.#sync as SyncLike).read(

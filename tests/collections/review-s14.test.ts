@@ -1,0 +1,122 @@
+// A review of fluxy/collections (session 14): rows shown wrong for a moment or for good, the
+// signals a UI shows, refused input. Each finding failed before its fix.
+import { effect } from '@preact/signals-core';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { gate } from '../support/memory-store.js';
+import {
+  type Note,
+  pullsOf,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  until,
+  withTimeout,
+} from './harness.js';
+
+/**
+ * Steers the global fetch (call it before the device starts: its fetch is bound then). The
+ * second pull (the first is the start-up one): `asked` opens when it is made; its request waits
+ * for `request` before it reaches the server, `fetched` opens once the server answered, and the
+ * answer is handed over when `page` opens. A PATCH: `patched` opens once the server answered it,
+ * and the answer is handed over when `answer` opens. Every gate opens when the test ends.
+ */
+function steerFetch() {
+  const held = {
+    asked: gate(),
+    request: gate(),
+    fetched: gate(),
+    page: gate(),
+    patched: gate(),
+    answer: gate(),
+  };
+  const realFetch = globalThis.fetch;
+  let pulls = 0;
+  globalThis.fetch = async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const steered = url.includes('/api/notes?since=') && ++pulls === 2;
+    if (steered) {
+      held.asked.open();
+      await held.request.promise;
+    }
+    const response = await realFetch(input, init);
+    if (steered) {
+      held.fetched.open();
+      await held.page.promise;
+    }
+    if (init?.method === 'PATCH') {
+      held.patched.open();
+      await held.answer.promise;
+    }
+    return response;
+  };
+  onTestFinished(() => {
+    globalThis.fetch = realFetch;
+    for (const one of Object.values(held)) one.open();
+  });
+  return held;
+}
+
+/** A device that shows one note created on the server, with an update of it pending, then deleted on the server. */
+async function deletedUnderAnUpdate() {
+  const server = await referenceServer();
+  const held = steerFetch();
+  const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' })).body as Note;
+  const device = await startDevice({ server });
+  await until(() => device.notes.items.value.length === 1, 'the start-up pull to show the note');
+  device.sync.pause();
+  await device.notes.update(note.id, { title: 'mine' });
+  expect((await serverWrite(server, 'DELETE', `/api/notes/${note.id}`)).status).toBe(204);
+  // What the device shows of the note from now on.
+  const shown: Array<string | undefined> = [];
+  const stop = effect(() => {
+    shown.push(device.notes.get(note.id).value?.title);
+  });
+  onTestFinished(stop);
+  return { server, held, device, id: note.id, shown };
+}
+
+describe('review s14: a pulled deletion and an answer that brought the row back', () => {
+  it('a deletion in a page asked for before the answer does not hide the row the answer restored', async () => {
+    const { server, held, device, id, shown } = await deletedUnderAnUpdate();
+    held.request.open();
+    held.answer.open();
+    const pulled = device.notes.pull();
+    // The server answers the pull before the update: the note is deleted (the answer is held).
+    await withTimeout(held.fetched.promise, 'the pull to be answered');
+    device.sync.resume();
+    // The update is newer than the deletion (last writer wins): the server brings the note back.
+    await until(() => device.notes.get(id).value?.version === 2, 'the update to be answered');
+    expect(device.notes.unconfirmed.value).toBe(0);
+    held.page.open();
+    await pulled;
+    // The note was hidden until the next pull, which nothing started. Now the page is asked for
+    // again, and shows the note the update brought back.
+    expect(shown).not.toContain(undefined);
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+    expect(device.notes.get(id).value?.title).toBe('mine');
+    expect(pullsOf(server).slice(1)).toEqual([
+      'GET /api/notes?since=c1.1 → 200',
+      'GET /api/notes?since=c1.1 → 200',
+    ]);
+  });
+
+  it('a deletion newer than the answer, in a page asked for before it, still deletes the row', async () => {
+    const { server, held, device, id, shown } = await deletedUnderAnUpdate();
+    held.page.open();
+    device.sync.resume();
+    // The update brings the note back on the server; its answer is held.
+    await withTimeout(held.patched.promise, 'the update to reach the server');
+    expect((await serverWrite(server, 'DELETE', `/api/notes/${id}`)).status).toBe(204);
+    const pulled = device.notes.pull();
+    await withTimeout(held.asked.promise, 'the pull to be asked for');
+    held.answer.open();
+    await until(() => device.notes.get(id).value?.version === 2, 'the update to be answered');
+    held.request.open(); // the page says deleted: the deletion made after the update
+    await pulled;
+    expect(pullsOf(server)).toHaveLength(3); // the page asked for again
+    expect(await serverNotes(server)).toEqual([]);
+    expect(device.notes.items.value).toEqual([]);
+    expect(shown.at(-1)).toBeUndefined();
+  });
+});
