@@ -1,4 +1,5 @@
-import { describeValue, invalidArgument } from '../core/errors.js';
+import { invalidArgument } from '../core/errors.js';
+import { checkOptions, describeInput } from '../core/input-checks.js';
 import type { PluginContext } from '../core/plugin.js';
 import { ConnectivityPlugin } from '../plugins/connectivity/index.js';
 
@@ -24,16 +25,11 @@ export class TestConnectivity extends ConnectivityPlugin {
   #online: boolean;
 
   constructor(options: TestConnectivityOptions = {}) {
-    const valid =
-      typeof options === 'object' &&
-      options !== null &&
-      Object.keys(options).every((key) => key === 'online') &&
-      (options.online === undefined || typeof options.online === 'boolean');
-    if (!valid) {
-      throw invalidArgument(
-        `new TestConnectivity(options): options must be { online?: boolean }, got ${describeValue(options)}.`,
-      );
-    }
+    const refuse = (problem: string) =>
+      invalidArgument(`new TestConnectivity(options): ${problem}, e.g. { online: false }.`);
+    const given = checkOptions(options, ['online'], (problem) => refuse(`options ${problem}`));
+    if (given.online !== undefined && typeof given.online !== 'boolean')
+      throw refuse(`online must be true or false (got ${describeInput(given.online)})`);
     const online = options.online ?? true;
     super({ initial: online });
     this.#online = online;

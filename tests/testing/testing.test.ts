@@ -74,6 +74,15 @@ describe('createTestApp + TestConnectivity + settled', () => {
     }
     expect(isFluxyError(thrown, 'invalid-argument')).toBe(true);
   });
+
+  // The message said "got [object Object]" whatever was wrong: a typo and a wrong type read alike.
+  it.each([
+    [{ onlin: false }, /has no option "onlin"; the options are online/],
+    [{ online: 'yes' }, /online must be true or false \(got "yes"\)/],
+    [null, /options must be a plain object \(got null\)/],
+  ])('TestConnectivity(%j) says what is wrong', (options, message) => {
+    expect(() => new TestConnectivity(options as never)).toThrow(message);
+  });
 });
 
 describe('createTestApp + FaultServer with their defaults: temporary ids are replaced', () => {
