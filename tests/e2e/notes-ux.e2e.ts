@@ -237,3 +237,30 @@ test('long titles wrap, and the status, problems and notices are announced', asy
     .toStrictEqual(['deleting…', 'saving…', 'saved · n_1']);
   expect(await lowContrastTexts(page)).toStrictEqual([]);
 });
+
+test('a 401 says what happened and what to do, and Resume sends the change', async () => {
+  const page = await openApp(harness);
+  const bar = statusBar(page);
+  await addNote(page, 'First');
+  await waitForPending(page, 0);
+  await page.getByRole('status').filter({ hasText: 'All changes synced' }).waitFor({ timeout: 10_000 });
+
+  // The server no longer accepts the credentials: the outbox pauses on the change (Fluxy's rule
+  // for a 401). Before: the page said only "Sending is paused.", with nothing to press but reload.
+  await injectFaults(harness, [{ status: 401 }]);
+  await addNote(page, 'After the session expired');
+  await expect.poll(() => bar.status.textContent(), { message: 'paused', timeout: 15_000 }).toBe('Paused');
+  await page
+    .getByRole('status')
+    .filter({ hasText: 'The server asked to sign in again (HTTP 401)' })
+    .waitFor({ timeout: 5_000 });
+  expect(await page.getByTestId('status-bar').getAttribute('data-state')).toBe('paused');
+  expect(await bar.pending.textContent()).toBe('1');
+
+  await page.getByRole('button', { name: 'Resume sending' }).click();
+  await waitForPending(page, 0);
+  await page.getByRole('status').filter({ hasText: 'All changes synced' }).waitFor({ timeout: 10_000 });
+  await page.getByRole('button', { name: 'Resume sending' }).waitFor({ state: 'hidden', timeout: 5_000 });
+  expect(await page.getByTestId('last-error').isHidden()).toBe(true);
+  expect((await serverRows(harness)).map((row) => row.title)).toContain('After the session expired');
+});

@@ -118,6 +118,14 @@ export class NotesController extends Controller {
     await this.#sync.retry(id);
   }
 
+  /**
+   * Send again after a pause: the server answered 401 (a real app signs the user in again
+   * first, so that its `headers` option sends the new credentials), or `sync.pause()`.
+   */
+  resume(): void {
+    this.#sync.resume();
+  }
+
   /** Drop a refused change (all of them without an id) for good. */
   async discard(id?: string): Promise<void> {
     const ids = id === undefined ? (await this.#sync.failed()).map((op) => op.id) : [id];
@@ -173,7 +181,10 @@ export class NotesController extends Controller {
       "Can't reach the server — your changes are saved on this device and will be sent when it's back.";
     if (!this.#online.value) return unreachable;
     const status = this.#sync.status.value;
-    if (status === 'paused') return 'Sending is paused.';
+    if (status === 'paused')
+      return error?.status === 401
+        ? 'The server asked to sign in again (HTTP 401): sending is paused. Your changes are saved on this device; once signed in, press Resume sending.'
+        : 'Sending is paused. Your changes are saved on this device; press Resume sending to send them.';
     if (error && status === 'error') {
       if (error.code === 'sync/network-error' || error.code === 'sync/timeout') return unreachable;
       return `The server could not take your changes (${reason(error)}). They are saved on this device and will be sent again shortly.`;

@@ -50,6 +50,9 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     return failed ? `${text} · ${refused}` : text;
   });
   bindAttr($('refused-actions'), 'hidden', () => sync.failedCount.value === 0);
+  // Paused (the server answered 401, or sync.pause()): the one way on, without a reload.
+  bindAttr($('resume'), 'hidden', () => sync.status.value !== 'paused');
+  $('resume').addEventListener('click', () => void run(() => notes.resume()));
   $('retry-all').addEventListener('click', () => void run(() => notes.retry()));
   $('discard-all').addEventListener('click', () => void run(() => notes.discard()));
   const progress = $<HTMLProgressElement>('sync-progress');
