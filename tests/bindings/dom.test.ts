@@ -1,8 +1,9 @@
 // @vitest-environment happy-dom
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bindAll, bindAttr, bindClass, bindText, toStore } from '../../src/bindings/dom/index.js';
 import { isFluxyError } from '../../src/core/errors.js';
 import { computed, effect, flux, type Signal } from '../../src/core/signals.js';
+import { createTestApp } from '../../src/testing/index.js';
 import { thrownBy } from '../core/helpers.js';
 
 function watchedSignal<T>(initial: T): { signal: Signal<T>; watchers: () => number } {
@@ -261,5 +262,71 @@ describe('toStore (the Svelte store contract)', () => {
         'invalid-argument',
       ),
     ).toBe(true);
+  });
+});
+
+describe('a binding that throws after its first write', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  // Before: the error went up into whatever set the signal. For Sync's signals that is queue()
+  // itself, which then rejected although the change was stored (and would be sent): an app that
+  // says "not saved" and lets the user try again sends the change twice.
+  it('reports the error (reportError) instead of throwing it at the code that changed the signal', () => {
+    const reported: unknown[] = [];
+    vi.stubGlobal('reportError', (error: unknown) => reported.push(error));
+    const count = flux(0);
+    const bug = new Error('view bug');
+    const node = document.createElement('span');
+    const element = document.createElement('div');
+    const stop = bindAll(
+      bindText(node, () => {
+        if (count.value === 1) throw bug;
+        return count.value;
+      }),
+      bindClass(element, 'many', () => {
+        if (count.value === 1) throw new TypeError('class bug');
+        return count.value > 1;
+      }),
+      bindAttr(element, 'title', () => (count.value === 1 ? JSON.parse('{') : String(count.value))),
+    );
+    expect(() => {
+      count.value = 1;
+    }).not.toThrow();
+    expect(reported).toHaveLength(3);
+    expect(reported[0]).toBe(bug);
+    count.value = 2; // the bindings live on
+    expect(node.textContent).toBe('2');
+    expect(element.className).toBe('many');
+    expect(element.getAttribute('title')).toBe('2');
+    stop();
+  });
+
+  it('still throws on its first write, to the code that binds', () => {
+    expect(() =>
+      bindText(document.createElement('span'), () => {
+        throw new Error('at once');
+      }),
+    ).toThrow('at once');
+  });
+
+  it('does not make sync.queue() reject after it stored the change', async () => {
+    const reported: unknown[] = [];
+    vi.stubGlobal('reportError', (error: unknown) => reported.push(error));
+    const t = await createTestApp({ sync: { baseUrl: 'http://127.0.0.1:9' }, online: false }); // never sent
+    try {
+      const badge = document.createElement('span');
+      const stop = bindText(badge, () => {
+        if (t.sync.pendingCount.value > 0) throw new Error('view bug');
+        return 'all saved';
+      });
+      await expect(t.sync.queue('POST', '/notes', { body: {} })).resolves.toBeDefined();
+      expect(t.sync.pendingCount.value).toBe(1);
+      expect(reported).toHaveLength(1);
+      stop();
+    } finally {
+      await t.dispose();
+    }
   });
 });

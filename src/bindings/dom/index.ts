@@ -22,7 +22,7 @@ export type AttributeValue = string | number | boolean | null | undefined;
 export function bindText(node: Node, source: SignalSource<unknown>): Unsubscribe {
   if (!isNode(node)) throw invalidArgument('bindText(node, source): node must be a DOM node.');
   const read = reader('bindText', source);
-  return effect(() => {
+  return bind(() => {
     const value = read();
     const text = value === null || value === undefined ? '' : String(value);
     if (node.textContent !== text) node.textContent = text;
@@ -44,7 +44,7 @@ export function bindClass(element: Element, className: string, source: SignalSou
     );
   }
   const read = reader('bindClass', source);
-  return effect(() => {
+  return bind(() => {
     element.classList.toggle(className, Boolean(read()));
   });
 }
@@ -64,7 +64,7 @@ export function bindAttr(element: Element, name: string, source: SignalSource<At
     throw invalidArgument('bindAttr(element, name, source): name must be a non-empty attribute name.');
   }
   const read = reader('bindAttr', source);
-  return effect(() => {
+  return bind(() => {
     const value = read();
     if (value === null || value === undefined || value === false) {
       element.removeAttribute(name);
@@ -132,6 +132,37 @@ export function toStore<T>(signal: ReadonlySignal<T>): Readable<T> {
 export interface Readable<T> {
   /** Call `run` now with the current value and after every change; returns the unsubscribe function. */
   subscribe(run: (value: T) => void): Unsubscribe;
+}
+
+/**
+ * `effect(write)`, except that an error of a later run (the source or the write threw after the
+ * signal changed) is reported, like an event listener's — `reportError`, or an uncaught error
+ * on a later turn where there is none (Node) — instead of being thrown into the code that changed
+ * the signal: for Sync's signals that is `queue()`, which would reject after storing the change.
+ * The first run's error is thrown to the caller, as the binding is made.
+ */
+function bind(write: () => void): Unsubscribe {
+  let first = true;
+  return effect(() => {
+    if (first) {
+      first = false;
+      write();
+      return;
+    }
+    try {
+      write();
+    } catch (error) {
+      report(error);
+    }
+  });
+}
+
+function report(error: unknown): void {
+  if (typeof reportError === 'function') reportError(error);
+  else
+    setTimeout(() => {
+      throw error;
+    });
 }
 
 function reader<T>(binding: string, source: SignalSource<T>): () => T {
