@@ -49,7 +49,8 @@ export function useSignalValue<T>(signal: ReadonlySignal<T>): T {
  *
  * A render that React discards before committing it (a suspended first render, React 18's
  * StrictMode double render) creates an instance that no effect will dispose; a {@link Controller}
- * is still released with its app.
+ * is still released with its app. So does every server render (effects never run there): on a
+ * server, give each request its own app and dispose it after rendering.
  *
  * @example
  * function Notes() {
