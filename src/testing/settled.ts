@@ -6,7 +6,10 @@ import { checkWaitOptions, withTimeout } from './wait.js';
 
 /** Options of {@link settled}. */
 export interface SettledOptions {
-  /** Reject if the app is not quiet by then. @default 5000 */
+  /**
+   * Reject if the app is not quiet by then. Keep it under the test runner's own timeout (Vitest
+   * and Jest: 5 s), or that one fires first, without this wait's label and state. @default 5000
+   */
   timeoutMs?: number;
   /** Names in the rejection message, to tell waits apart. @default 'settled(app)' */
   label?: string;

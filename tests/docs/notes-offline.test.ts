@@ -42,7 +42,7 @@ it('keeps a note written offline and saves it once when back online', async () =
 
   server.script('drop-after'); // the server applies the first request, but its answer is lost
   t.goOnline();
-  await t.settled({ timeoutMs: 5000 });
+  await t.settled({ timeoutMs: 3000 }); // under the runner's own test timeout (see Tips)
 
   expect(notes.saving.value).toBe('all saved');
   expect(server.received).toHaveLength(2); // sent twice, with the same Idempotency-Key…
