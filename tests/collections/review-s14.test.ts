@@ -120,3 +120,47 @@ describe('review s14: a pulled deletion and an answer that brought the row back'
     expect(shown.at(-1)).toBeUndefined();
   });
 });
+
+describe('review s14: fields that cannot be read', () => {
+  it('refuses a getter or toJSON() that throws with collections/invalid-row (the error as cause), changing nothing', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false });
+    const row = await device.notes.insert({ title: 'kept' });
+    const before = device.notes.items.value;
+    const boom = new Error('boom');
+    const throwing = [
+      {
+        get title(): string {
+          throw boom;
+        },
+      },
+      {
+        title: 'x',
+        body: {
+          toJSON: () => {
+            throw boom;
+          },
+        },
+      },
+      {
+        toJSON: () => {
+          throw boom;
+        },
+      },
+    ];
+    for (const fields of throwing) {
+      for (const call of [
+        () => device.notes.insert(fields as never),
+        () => device.notes.update(row.id, fields as never),
+      ]) {
+        const error = await call().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error).toMatchObject({ code: 'collections/invalid-row', cause: boom });
+      }
+    }
+    expect(device.notes.items.value).toBe(before);
+    expect(await device.sync.pending()).toHaveLength(1); // the first insert alone
+  });
+});

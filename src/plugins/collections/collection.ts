@@ -1,6 +1,7 @@
 import type { ReadonlySignal } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
 import { FluxyPlugin } from '../../core/base-plugin.js';
+import { describeValue } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import { checkJson, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
@@ -560,25 +561,35 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const fail = (what: string, problem = ''): never => {
       throw new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what} ${problem}.`);
     };
-    const prototype =
-      fields !== null && typeof fields === 'object' ? Object.getPrototypeOf(fields) : undefined;
-    if (prototype !== Object.prototype && prototype !== null) {
-      fail(`pass a plain object of fields (got ${describeInput(fields)})`);
+    try {
+      // Refused, not converted, by the rules of queue()'s body check (which would refuse them with
+      // sync/invalid-body): a class instance (a Map, a Date…), NaN, a function, a BigInt, a cycle,
+      // undefined in an array, a lone UTF-16 surrogate, nesting deeper than 64 (sync's
+      // maxJsonDepth)… The check returns a copy in which each toJSON was called once (`undefined`
+      // when the fields' own toJSON returns it: refused below).
+      const copy = JSON.parse(
+        JSON.stringify(checkJson(fields, { maxDepth: 64, strict: true }, fail)) ?? '0',
+      ) as Row;
+      // Not an object (null, a string, an array, what a toJSON() of the fields made of them), or a
+      // field JSON would drop (undefined), which must not vanish silently.
+      if (!isRecord(copy) || Object.keys(copy).length !== Object.keys(fields as Row).length) {
+        fail(
+          `pass a plain object of fields (got ${describeInput(fields)}), each holding a JSON value`,
+          '(use null to clear a field)',
+        );
+      }
+      return copy;
+    } catch (error) {
+      // A getter, toJSON() or Proxy trap of the fields threw: refused as queue() refuses such a
+      // body (sync/invalid-body, the error as cause).
+      throw error instanceof FluxyError
+        ? error
+        : new FluxyError(
+            'collections/invalid-row',
+            `${this.name}.${method}(): the fields could not be read (${describeValue(error)}): pass plain data.`,
+            { cause: error },
+          );
     }
-    // Refused, not converted, by the rules of queue()'s body check (which would refuse them with
-    // sync/invalid-body): NaN, a Map, a function, a BigInt, a cycle, undefined in an array, a lone
-    // UTF-16 surrogate, nesting deeper than 64 (sync's maxJsonDepth)… (A getter or toJSON that
-    // throws: that error.) The check returns a copy in which each toJSON was called once
-    // (`undefined` when the fields' own toJSON returns it: refused below).
-    const copy = JSON.parse(
-      JSON.stringify(checkJson(fields, { maxDepth: 64, strict: true }, fail)) ?? '0',
-    ) as Row;
-    // A field JSON would drop (undefined) must not vanish silently; nor may the fields' own
-    // toJSON() make them something else than an object (a string, an array: not a row).
-    if (!isRecord(copy) || Object.keys(copy).length !== Object.keys(fields as Row).length) {
-      fail('every field must hold a JSON value (use null to clear a field)');
-    }
-    return copy;
   }
 
   #checkId(id: unknown, method: string): string {
