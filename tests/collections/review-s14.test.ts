@@ -164,3 +164,42 @@ describe('review s14: fields that cannot be read', () => {
     expect(await device.sync.pending()).toHaveLength(1); // the first insert alone
   });
 });
+
+describe('review s14: unconfirmed', () => {
+  it('does not count an update of a row that is not shown (as pending does not list it)', async () => {
+    const server = await referenceServer();
+    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' })).body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    device.sync.pause();
+    await device.notes.update(note.id, { title: 'mine' });
+    expect(device.notes.unconfirmed.value).toBe(1);
+    expect(await serverWrite(server, 'DELETE', `/api/notes/${note.id}`)).toMatchObject({ status: 204 });
+    await device.notes.pull();
+    // Not shown, not listed in pending: nothing shown waits for the server.
+    expect(device.notes.items.value).toEqual([]);
+    expect(device.notes.pending.value.size).toBe(0);
+    expect(device.notes.unconfirmed.value).toBe(0);
+  });
+
+  it('shows a pending update again on top of its row when a pull brings the row back', async () => {
+    const server = await referenceServer();
+    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+      .body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    device.sync.pause();
+    await device.notes.update(note.id, { title: 'mine' });
+    await serverWrite(server, 'DELETE', `/api/notes/${note.id}`);
+    await device.notes.pull();
+    expect(device.notes.items.value).toEqual([]);
+    // Another device's write, newer than the deletion, brings the note back (last writer wins).
+    const later = '0zzzzzzzz-0000-other';
+    await serverWrite(server, 'PATCH', `/api/notes/${note.id}`, { body: 'theirs' }, { 'Fluxy-Clock': later });
+    await device.notes.pull();
+    // The update is still pending: shown on top of the row the pull brought.
+    expect(device.notes.get(note.id).value).toMatchObject({ title: 'mine', body: 'theirs' });
+    expect(device.notes.pending.value.get(note.id)?.type).toBe('update');
+    expect(device.notes.unconfirmed.value).toBe(1);
+  });
+});

@@ -213,8 +213,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly items: ReadonlySignal<readonly R[]>;
   /**
    * How many local changes `items` shows that the server has not confirmed yet (pending in the
-   * outbox, or answered in another tab a moment ago). 0 when `items` is the server's state as
-   * last pulled — e.g. for "all changes saved" in a UI, or to wait for in a test.
+   * outbox, or answered in another tab a moment ago; not an update of a row not shown, which
+   * `pending` does not list either). 0 when `items` is the server's state as last pulled — e.g.
+   * for "all changes saved" in a UI, or to wait for in a test.
    */
   readonly unconfirmed: ReadonlySignal<number>;
   /**

@@ -189,7 +189,12 @@ export class RowView<R extends Row> {
    */
   #refresh(changed: boolean, before = new Map<string, R | undefined>(), publish = true): void {
     let pending = this.#pending.peek();
-    const again = changed || [...before.keys()].some((id) => pending.has(id));
+    let count = 0;
+    // (Also while an update of a row not shown is not counted: the row may be shown again.)
+    const again =
+      changed ||
+      this.#changeCount.peek() < this.#changes.length ||
+      [...before.keys()].some((id) => pending.has(id));
     if (again) {
       for (const [id, entry] of pending) if (!before.has(id)) before.set(id, entry.row);
       const next = new Map<string, PendingRow<R>>();
@@ -202,6 +207,7 @@ export class RowView<R extends Row> {
         // An update of a row not shown (deleted on the server, or removed here) changes nothing
         // shown: not a pending row (its answer, a 404, is a conflict).
         if (change.type === 'update' && !shown) continue;
+        count++;
         const was = before.get(id);
         // An insert over a confirmed row: its row came from the server before the insert's answer.
         let row =
@@ -227,7 +233,7 @@ export class RowView<R extends Row> {
     batch(() => {
       if (again) {
         this.#pending.value = pending;
-        this.#changeCount.value = this.#changes.length;
+        this.#changeCount.value = count;
       }
       for (const [id, was] of before) {
         let now = this.#shown(id);
