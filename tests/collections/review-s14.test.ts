@@ -203,3 +203,40 @@ describe('review s14: unconfirmed', () => {
     expect(device.notes.unconfirmed.value).toBe(1);
   });
 });
+
+describe('review s14: memory', () => {
+  it('forgets the operations it saw answered once a listing of the outbox no longer needs them', async () => {
+    const server = await referenceServer();
+    // Every Map that an answered operation's id is set in with a number (the tab's settled
+    // operations: id → the moment it saw them answered).
+    const maps = new Map<Map<unknown, unknown>, Set<string>>();
+    const realSet = Map.prototype.set;
+    Map.prototype.set = function <K, V>(this: Map<K, V>, key: K, value: V) {
+      if (typeof key === 'string' && typeof value === 'number') {
+        const keys = maps.get(this as Map<unknown, unknown>) ?? new Set<string>();
+        maps.set(this as Map<unknown, unknown>, keys.add(key));
+      }
+      return realSet.call(this, key, value) as Map<K, V>;
+    };
+    onTestFinished(() => {
+      Map.prototype.set = realSet;
+    });
+    const tab = await startDevice({ server });
+    const answered: string[] = [];
+    tab.sync.on('sent', ({ operation }) => answered.push(operation.id));
+    for (let n = 0; n < 5; n++) await tab.notes.insert({ title: `n${n}` });
+    await until(
+      () => tab.notes.unconfirmed.value === 0 && tab.sync.pendingCount.value === 0,
+      'the inserts to be answered',
+    );
+    expect(answered).toHaveLength(5);
+    Map.prototype.set = realSet;
+    const settled = [...maps].filter(([, keys]) => answered.every((id) => keys.has(id))).map(([map]) => map);
+    expect(settled.length).toBeGreaterThan(0);
+    // Another tab's write: this tab lists the outbox again and shows it.
+    const other = await startDevice({ server, disk: tab.disk, online: false });
+    await other.notes.insert({ title: 'from the other tab' });
+    await until(() => tab.notes.items.value.length === 6, "the other tab's insert to be shown");
+    for (const map of settled) for (const id of answered) expect(map.has(id)).toBe(false);
+  });
+});

@@ -185,7 +185,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #seq = 0;
   /** Increases at every local event that the outbox listing may not show yet (see #relist). */
   #epoch = 0;
-  /** Operation id → epoch at which this tab saw it answered (or refused). */
+  /** Operation id → epoch at which this tab saw it answered (or refused); pruned by #showListed. */
   readonly #settled = new Map<string, number>();
   /**
    * What the feed said last in this session, by row id: the version of the row (a late answer
@@ -779,6 +779,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     shown.sort(order);
     this.#view.setChanges(shown);
+    // Settled before this listing began: no listing shows them again (a retried one is listed),
+    // and no change refers to them — unless one is still being committed (its answer may come
+    // before queue() resolves: see #write). Forgotten, or the map would grow for ever.
+    if (shown.every((change) => change.opId))
+      for (const [opId, epoch] of this.#settled) if (epoch <= since) this.#settled.delete(opId);
     if (waiting)
       this.#waitTimer ??= unref(
         setTimeout(() => {
