@@ -1,8 +1,9 @@
+import { effect } from '@preact/signals-core';
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer, type RunningServer } from '../../examples/server/server.mjs';
 import type { FetchFunction } from '../../src/plugins/sync/index.js';
-import { createTestApp, type TestApp, type TestAppOptions } from '../../src/testing/index.js';
+import { createTestApp, FaultServer, type TestApp, type TestAppOptions } from '../../src/testing/index.js';
 import { silentLogger, until, withTimeout } from './harness.js';
 
 // Regressions for the findings of the session-14 review of fluxy/sync (each test failed before its fix).
@@ -156,4 +157,34 @@ describe('two instances on one database without Web Locks', () => {
       expect(await a.sync.resolveId(tempId)).toBe('n_1');
     },
   );
+});
+
+describe('status', () => {
+  it("resume() in the 'unauthorized' handler (fresh credentials at hand) never shows 'error' before the op is sent again", async () => {
+    const server = await FaultServer.start();
+    cleanups.push(() => server.close());
+    server.script({ status: 401 });
+    const t = await testApp({ sync: { baseUrl: server.url }, online: false });
+    const seen: string[] = [];
+    const stop = effect(() => {
+      seen.push(t.sync.status.value);
+    });
+    cleanups.push(async () => stop());
+    t.sync.on('unauthorized', () => t.sync.resume());
+    const op = await t.sync.queue('POST', '/notes', { body: { n: 1 } });
+    t.goOnline();
+    await until(
+      () => t.sync.pendingCount.value === 0 && t.sync.status.value === 'idle',
+      'the op to be sent again',
+    );
+    expect(server.applied.map((entry) => entry.key)).toStrictEqual([op.id]);
+    // Before the fix: … 'paused', 'syncing', 'error' (the 401, for a flush about to start), 'syncing', 'idle'.
+    expect(seen.filter((status, index) => status !== seen[index - 1])).toStrictEqual([
+      'offline',
+      'syncing',
+      'paused',
+      'syncing',
+      'idle',
+    ]);
+  });
 });

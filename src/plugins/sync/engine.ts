@@ -691,8 +691,13 @@ export class SyncEngine {
   #probeAnsweredSinceNoAnswer(id: string): boolean {
     const { isOnline, reason, lastChangedAt } = this.#deps.connectivity;
     const last = this.#noAnswer;
-    if (!last || last.id !== id || !reason || !lastChangedAt) return false;
-    return isOnline.peek() && reason.peek() === 'probe' && lastChangedAt.peek() !== last.changedAt;
+    // (Without lastChangedAt, none was noted either: the same undefined, so false.)
+    return (
+      last?.id === id &&
+      isOnline.peek() &&
+      reason?.peek() === 'probe' &&
+      lastChangedAt?.peek() !== last.changedAt
+    );
   }
 
   /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
@@ -899,8 +904,10 @@ export class SyncEngine {
     const mirror = leading ? undefined : this.#leaderState;
     // Requests are going out: a flush runs and either one is in flight or more may start at once —
     // not while the head only waits for its retry (a flush that finds it waiting sends nothing).
+    // A flush that just ended with another asked for (e.g. resume() after a 401) counts: the next
+    // starts once it is let go (see flush), and the old error is no reason to show 'error' meanwhile.
     const sending =
-      this.#flushing &&
+      (this.#flushing || (this.#flushAgain && leading && pendingCount > 0)) &&
       (this.#requesting ||
         (!paused && !clearing && online && !this.#transientError?.backoff && !this.#lostError?.sticky));
     if (this.#flushing) {
