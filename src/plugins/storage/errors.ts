@@ -10,7 +10,7 @@ import { FluxyError } from '../../core/errors.js';
  * - `storage/tampered`: a stored value is not a valid record, or its MAC does not match its key.
  * - `storage/unsupported-version`: a record or the database metadata has a format version this build does not know.
  * - `storage/wrong-secret`: the secret or key does not open this database (checked at init, before any read or write).
- * - `storage/unknown-driver`: the `driver` option names no driver, or that driver does not exist here.
+ * - `storage/unknown-driver`: the `driver` option names no driver and is no localforage instance.
  * - `storage/invalid-secret`: empty or non-string secret, raw key of the wrong type or length, iterations below the floor.
  * - `storage/invalid-key`: a storage key or namespace that is empty, not a string, reserved or not well-formed.
  * - `storage/lost`: the database was deleted under the running app (site data cleared, eviction, its folder removed); every later call fails with it: reload.

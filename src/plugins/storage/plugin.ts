@@ -190,7 +190,7 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   #reportLost(when: StorageLoss['when']): void {
     if (this.#lost.peek()?.when === 'while-running') return;
     this.#logger?.warn(
-      `The database was wiped ${when} (site data cleared, evicted, its folder removed): what it held is gone, nothing of it is used. See storage.lost.`,
+      `The database was wiped ${when === 'between-runs' ? 'between runs' : 'while the app ran'} (site data cleared, evicted, its folder removed): what it held is gone, nothing of it is used. See storage.lost.`,
     );
     const loss: StorageLoss = { when, at: Date.now() };
     this.#lost.value = loss;
