@@ -17,21 +17,28 @@ export function checkDependencies(plugins: ReadonlyMap<string, { readonly plugin
     }
   }
   const state = new Map<string, 'visiting' | 'done'>();
-  const path: string[] = [];
   const visit = (name: string): void => {
     const seen = state.get(name);
     if (seen === 'done') return;
     if (seen === 'visiting') {
       throw new FluxyError(
         'plugin/dependency-cycle',
-        `Plugins depend on each other in a cycle: ${[...path.slice(path.indexOf(name)), name].join(' → ')}. Remove one of these dependencies.`,
+        `Plugins depend on each other in a cycle: ${cycleThrough(state, name)}. Remove one of these dependencies.`,
       );
     }
     state.set(name, 'visiting');
-    path.push(name);
     for (const dependency of plugins.get(name)?.plugin.dependencies ?? []) visit(dependency);
-    path.pop();
     state.set(name, 'done');
   };
   for (const name of plugins.keys()) visit(name);
+}
+
+/**
+ * The cycle that reaches `name` again, for the message: `a → b → a`. In insertion order, the names
+ * still 'visiting' are the path of the walk (a name keeps its place when it becomes 'done'), so
+ * the walk keeps no path of its own, and the production build (without the message) none at all.
+ */
+function cycleThrough(state: ReadonlyMap<string, 'visiting' | 'done'>, name: string): string {
+  const path = [...state.keys()].filter((visited) => state.get(visited) === 'visiting');
+  return [...path.slice(path.indexOf(name)), name].join(' → ');
 }

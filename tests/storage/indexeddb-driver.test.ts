@@ -1,7 +1,7 @@
 import { IDBDatabase, IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IndexedDbDriver } from '../../src/plugins/storage/drivers/indexeddb-driver.js';
-import { chooseDefaultDriver } from '../../src/plugins/storage/drivers/open-driver.js';
+import { chooseDefaultDriver } from '../../src/plugins/storage/drivers/other-drivers.js';
 import { isQuotaError } from '../../src/plugins/storage/errors.js';
 import { expectCode, fastIterations, snapshot, storagePerTest, tempDirsPerTest } from './fixtures.js';
 

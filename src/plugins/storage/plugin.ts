@@ -117,12 +117,12 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
    * @example if ((await storage.requestPersistence()) !== 'persisted') showBackupHint();
    */
   requestPersistence(): Promise<StoragePersistence> {
-    return import('./persistence.js').then((module) => module.askStorageManager('persist'));
+    return askStorageManager('persist');
   }
 
   /** Whether this origin's storage is already persisted (`navigator.storage.persisted()`), without asking. */
   persistence(): Promise<StoragePersistence> {
-    return import('./persistence.js').then((module) => module.askStorageManager('persisted'));
+    return askStorageManager('persisted');
   }
 
   /** @internal Opens the driver and the encryption; called by the app. */
@@ -220,4 +220,9 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     }
     return store;
   }
+}
+
+/** persistence.ts's answer, loaded at the first call (off the start-up path). */
+function askStorageManager(method: 'persist' | 'persisted'): Promise<StoragePersistence> {
+  return import('./persistence.js').then((module) => module.askStorageManager(method));
 }

@@ -1,13 +1,63 @@
+import type { toStorageError } from '../errors.js';
 import type { LocalForageLike } from './localforage-driver.js';
 import type { DriverRequest, StorageDriverName } from './open-driver.js';
 import type { StorageBackend } from './storage-backend.js';
 
+/** The facts the default driver depends on. @internal */
+export interface DriverEnvironment {
+  readonly hasIndexedDB: boolean;
+  readonly isNode: boolean;
+}
+
 /**
- * Opens a driver other than IndexedDB: a localforage instance the app gives, `localstorage`,
- * `memory` or `file`. Loaded only for them, so a browser on IndexedDB never fetches it. @internal
+ * The driver used when none is configured: IndexedDB where it exists, the file driver in Node
+ * without it, localStorage (with a warning) otherwise. @internal
+ */
+export function chooseDefaultDriver(environment: DriverEnvironment): StorageDriverName {
+  if (environment.hasIndexedDB) return 'indexeddb';
+  return environment.isNode ? 'file' : 'localstorage';
+}
+
+/**
+ * What open-driver.ts does not open itself (a browser on IndexedDB never loads this chunk): a
+ * driver other than IndexedDB, a localforage instance the app gives, the default where IndexedDB
+ * does not exist, or — after `indexedDbFailure` — the fallback without an explicit driver. An
+ * explicit driver that fails rejects with `storage/unavailable`. @internal
  */
 export async function openOtherDriver(
-  driver: Exclude<StorageDriverName, 'indexeddb'> | LocalForageLike,
+  request: DriverRequest,
+  storageFailure: typeof toStorageError,
+  indexedDbFailure?: { error: unknown },
+): Promise<{ backend: StorageBackend; driver: StorageDriverName | 'localforage' }> {
+  const isNode = typeof globalThis.process?.versions?.node === 'string';
+  const chosen = request.driver ?? chooseDefaultDriver({ hasIndexedDB: false, isNode });
+  if (indexedDbFailure) {
+    const { error } = indexedDbFailure;
+    request.logger.warn(
+      `IndexedDB could not be opened (${error instanceof Error ? error.message : String(error)}): storing with the ${String(chosen)} driver instead. storage.driver is "${String(chosen)}".`,
+    );
+  } else if (request.driver === undefined && chosen === 'localstorage') {
+    request.logger.warn(
+      'IndexedDB is not available here: storing in localStorage, which has no transactions and holds about 5 MB. storage.driver is "localstorage".',
+    );
+  }
+  try {
+    return {
+      backend: await open(chosen, request),
+      driver: typeof chosen === 'object' ? 'localforage' : chosen,
+    };
+  } catch (error) {
+    throw storageFailure(
+      error,
+      indexedDbFailure
+        ? `Opening the ${String(chosen)} driver (after IndexedDB failed)`
+        : `Opening the ${typeof chosen === 'object' ? 'localforage instance' : `${chosen} driver`}`,
+    );
+  }
+}
+
+async function open(
+  driver: StorageDriverName | LocalForageLike,
   request: DriverRequest,
 ): Promise<StorageBackend> {
   if (typeof driver === 'object') {
@@ -17,6 +67,10 @@ export async function openOtherDriver(
     return new LocalForageBackend(driver);
   }
   switch (driver) {
+    case 'indexeddb':
+      throw new Error(
+        'IndexedDB does not exist here: in Node, use driver "file" (or install fake-indexeddb for tests); in a browser, check that site data is allowed',
+      );
     case 'localstorage': {
       // localforage (which looks at its environment when it loads) is loaded only for this driver
       // or an instance the app gives: never on the default path.
