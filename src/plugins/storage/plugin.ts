@@ -56,6 +56,9 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   #driver: StorageDriverName | 'localforage' | undefined;
   #initError: unknown;
   #logger: Logger | undefined;
+  /** Calls that wait for init and have not reached the store yet, and their wait (see {@link #call}). */
+  #waiting = 0;
+  #opening: Promise<RecordStore> | undefined;
   readonly #lost = signal<StorageLoss | null>(null);
   readonly #events = new EventBus<StorageEvents>((event, error) =>
     this.#logger?.error(`a "storage.on('${event}')" handler threw`, error),
@@ -149,29 +152,29 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     await store?.close();
   }
 
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    return (await this.#opened()).get<T>(key);
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    return this.#call((store) => store.get<T>(key));
   }
 
-  async set(key: string, value: unknown): Promise<void> {
-    return (await this.#opened()).set(key, value);
+  set(key: string, value: unknown): Promise<void> {
+    return this.#call((store) => store.set(key, value));
   }
 
-  async remove(key: string): Promise<void> {
-    return (await this.#opened()).remove(key);
+  remove(key: string): Promise<void> {
+    return this.#call((store) => store.remove(key));
   }
 
   /** See {@link KeyValueStore.commit}: several changes committed together. */
-  async commit(changes: readonly StorageChange[]): Promise<void> {
-    return (await this.#opened()).commit(changes);
+  commit(changes: readonly StorageChange[]): Promise<void> {
+    return this.#call((store) => store.commit(changes));
   }
 
-  async keys(prefix?: string): Promise<string[]> {
-    return (await this.#opened()).keys(prefix);
+  keys(prefix?: string): Promise<string[]> {
+    return this.#call((store) => store.keys(prefix));
   }
 
-  async clear(prefix?: string): Promise<void> {
-    return (await this.#opened()).clear(prefix);
+  clear(prefix?: string): Promise<void> {
+    return this.#call((store) => store.clear(prefix));
   }
 
   /**
@@ -198,9 +201,34 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   }
 
   /**
-   * The open store, once init is over. Without a wait once initialised: a call made before
-   * `app.dispose()` then reaches the store before it closes, and its `close()` waits for it.
+   * Runs `use` on the open store, at once once initialised: a value is then read (and checked)
+   * when it is given, not a microtask later when the caller may have changed it, and a call made
+   * before `app.dispose()` reaches the store before it closes (its `close()` waits for it). Calls
+   * made before init wait for it; while one of them has not reached the store, later calls wait
+   * behind it, so every call reaches the store in call order.
    */
+  #call<T>(use: (store: RecordStore) => Promise<T>): Promise<T> {
+    if (this.#store && !this.#waiting) return use(this.#store);
+    this.#waiting++;
+    const done = (): void => {
+      this.#waiting--;
+      this.#opening = undefined; // a call made from now on waits anew, after these
+    };
+    // One wait shared by the calls made meanwhile: they resume in call order.
+    this.#opening ??= this.#opened();
+    return this.#opening.then(
+      (store) => {
+        done();
+        return use(store);
+      },
+      (error: unknown) => {
+        done();
+        throw error;
+      },
+    );
+  }
+
+  /** The open store, once init is over. */
   async #opened(): Promise<RecordStore> {
     if (!this.#store)
       try {
