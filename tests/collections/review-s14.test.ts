@@ -1,8 +1,15 @@
 // A review of fluxy/collections (session 14): rows shown wrong for a moment or for good, the
 // signals a UI shows, refused input. Each finding failed before its fix.
 import { effect } from '@preact/signals-core';
+import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { createApp } from '../../src/core/app.js';
+import { Collection } from '../../src/plugins/collections/index.js';
+import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
+import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
+import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { gate } from '../support/memory-store.js';
+import { silentLogger } from '../sync/harness.js';
 import {
   type Note,
   pullsOf,
@@ -238,5 +245,76 @@ describe('review s14: memory', () => {
     await other.notes.insert({ title: 'from the other tab' });
     await until(() => tab.notes.items.value.length === 6, "the other tab's insert to be shown");
     for (const map of settled) for (const id of answered) expect(map.has(id)).toBe(false);
+  });
+});
+
+interface Thing extends Record<string, unknown> {
+  uid: string;
+  title: string;
+  version: number;
+}
+
+/** A server of things keyed by `uid` (no `id` field), as a fetch function. */
+function uidServer() {
+  const rows = new Map<string, Thing>();
+  const json = (status: number, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+  return async (input: string, init?: RequestInit): Promise<Response> => {
+    const method = init?.method ?? 'GET';
+    if (method === 'GET')
+      return json(200, { changes: [...rows.values()], deleted: [], cursor: 'c', more: false });
+    if (method === 'POST') {
+      const row = { ...(JSON.parse(String(init?.body)) as Thing), uid: `u${rows.size + 1}`, version: 1 };
+      rows.set(row.uid, row);
+      return json(201, row);
+    }
+    const uid = new URL(input).pathname.split('/').pop() as string;
+    const current = rows.get(uid);
+    if (!current) return json(404, { error: 'not-found' });
+    const row = {
+      ...current,
+      ...(JSON.parse(String(init?.body)) as Thing),
+      uid,
+      version: current.version + 1,
+    };
+    rows.set(uid, row);
+    return json(200, row);
+  };
+}
+
+describe("review s14: a key other than 'id' without the SyncPlugin's serverId", () => {
+  it('keeps the row a change to its temporary id could not find, and says what to configure', async () => {
+    const app = createApp({ logger: silentLogger });
+    app.register(
+      new StoragePlugin({ name: 'uid', indexedDB: new IDBFactory(), secret: 's', iterations: minIterations }),
+    );
+    app.register(new ConnectivityPlugin()).setOnline(true);
+    // (No serverId: 'uid'. The SyncPlugin reads the server's id from "id", which the answer lacks.)
+    const sync = app.register(
+      new SyncPlugin({ baseUrl: 'http://things.test/api', fetch: uidServer() as never }),
+    );
+    const things = app.register(
+      new Collection<Thing>('things', { url: '/things', key: 'uid', pullIntervalMs: 0, locks: false }),
+    );
+    onTestFinished(() => app.dispose());
+    await app.ready();
+    const conflicts: unknown[] = [];
+    things.on('conflict', (event) => conflicts.push(event));
+    sync.pause();
+    const row = await things.insert({ title: 'a' });
+    await things.update(row.uid, { title: 'b' }); // made before the insert was answered
+    sync.resume();
+    // The update goes to /things/tmp_…, which the server does not know (404).
+    await until(
+      () => things.lastError.value !== null || things.items.value.length === 0,
+      'the refused update to be decided',
+    );
+    // The row exists on the server: it was removed here, for good (no pull mentions it again).
+    expect(things.items.value).toMatchObject([{ uid: 'u1', title: 'a' }]);
+    expect(things.lastError.value?.code).toBe('collections/invalid-options');
+    expect(conflicts).toEqual([]);
+    await things.pull();
+    expect(things.items.value).toMatchObject([{ uid: 'u1', title: 'a' }]);
+    expect(sync.failedCount.value).toBe(1); // the change, to discard() (or retry() once configured)
   });
 });

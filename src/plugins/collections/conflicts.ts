@@ -154,6 +154,20 @@ async function resolve<R extends Row>(
     const meta = operation.meta as ChangeMeta;
     const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
     const id = view.currentId(meta.id);
+    // Refused at the URL of a temporary id that this collection saw replaced: the SyncPlugin did
+    // not read the server's id from the insert's answer (its `serverId` is not this collection's
+    // `key`), so the change went to an id the server never had. The row is not gone: it stays;
+    // the change stays failed (to discard), reported once — not a conflict.
+    if (status !== 412 && id !== meta.id && operation.url?.includes(meta.id)) {
+      const error = new FluxyError(
+        'collections/invalid-options',
+        `${options.url}: a change of row "${id}" went to its temporary id "${meta.id}" (answered ${status}): the SyncPlugin did not take the server's id from the insert's answer. With key "${options.key}", give it serverId: '${options.key}'. The change stays in sync.failed(): discard() it.`,
+      );
+      lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+      logger?.warn(error.message);
+      await forget(cache, operationId);
+      continue;
+    }
     let server = null as R | null;
     let own = undefined as string[] | undefined;
     const look = () => {
