@@ -25,8 +25,9 @@ describe('docs/errors.md and the production build', () => {
     ].join('\n');
     // biome-ignore-end lint/suspicious/noTemplateCurlyInString: source text under test
     const stripped = stripProse(source).split('\n');
-    expect(stripped[0]).toBe("throw new FluxyError('sync/invalid-url', '');");
-    expect(stripped[1]).toBe("throw storageError('storage/unavailable', '');");
+    // The last argument of a call goes with its comma (FluxyError reads a missing message as '').
+    expect(stripped[0]).toBe("throw new FluxyError('sync/invalid-url');");
+    expect(stripped[1]).toBe("throw storageError('storage/unavailable');");
     expect(stripped[2]).toBe("this.#logger?.warn('', error);");
     expect(stripped[3]).toBe("const error = { code: 'sync/timeout', message: '', at };");
     expect(stripped.slice(4)).toStrictEqual(source.split('\n').slice(4));
@@ -44,9 +45,30 @@ describe('docs/errors.md and the production build', () => {
     // biome-ignore-end lint/suspicious/noTemplateCurlyInString: source text under test
     const stripped = stripProse(source).split('\n');
     expect(stripped[0]).toBe("throw new FluxyError('plugin/duplicate', same ? '' : 'short');");
-    expect(stripped[1]).toBe("refuse(path, '');");
+    expect(stripped[1]).toBe('refuse(path);');
     expect(stripped[2]).toBe("console.error('', error);");
     expect(stripped[3]).toBe("checkOptions(options, keys, { where, example: '' }, fail);");
     expect(stripped[4]).toBe(source.split('\n')[4]);
+  });
+
+  it("drops a last prose argument with its comma (also a trailing one), keeps '' elsewhere and in fluxy/testing", () => {
+    const source = [
+      "throw invalidArgument('bindText(node, source): node must be a DOM node.');",
+      "throw invalidArgument(\n  'a message long enough to be prose, on its own line',\n);",
+      "throw new FluxyError('sync/x', 'a message long enough to be prose', { cause });",
+      "fail('a message long enough to be prose', 'and another message of words');",
+    ].join('\n');
+    expect(stripProse(source, '/repo/src/plugins/sync/x.ts')).toBe(
+      [
+        'throw invalidArgument();',
+        'throw invalidArgument(\n);',
+        "throw new FluxyError('sync/x', '', { cause });",
+        "fail('');",
+      ].join('\n'),
+    );
+    // FaultServer's answers carry their message as JSON: there '' stays ''.
+    expect(stripProse(source, '/repo/src/testing/fault-server.ts').split('\n')[0]).toBe(
+      "throw invalidArgument('');",
+    );
   });
 });
