@@ -373,6 +373,7 @@ describe('stored outcomes (OutcomeLog)', () => {
       store,
       { ...silentLogger, warn: (...args) => void warnings.push(args) },
       toOperation,
+      () => false,
       3,
     );
     for (let n = 1; n <= 5; n++) {

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer, type RunningServer } from '../../examples/server/server.mjs';
 import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { createTestApp, FaultServer, type TestApp, type TestAppOptions } from '../../src/testing/index.js';
-import { silentLogger, until, withTimeout } from './harness.js';
+import { MemoryStore } from '../support/memory-store.js';
+import { makeEngine, silentLogger, until, withTimeout } from './harness.js';
 
 // Regressions for the findings of the session-14 review of fluxy/sync (each test failed before its fix).
 
@@ -186,5 +187,110 @@ describe('status', () => {
       'syncing',
       'idle',
     ]);
+  });
+});
+
+describe('dispose()', () => {
+  it('stops delivering stored outcomes: no handler runs after it, nothing is logged, the rest waits for the next start', async () => {
+    const server = await FaultServer.start();
+    cleanups.push(() => server.close());
+    const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name: 's14-outcomes' };
+    // First session: two ops of a kind no handler takes here; their outcomes are stored.
+    const first = await testApp({ sync: { baseUrl: server.url }, storage });
+    const ops = [
+      await first.sync.queue('POST', '/notes', { body: { n: 1 }, kind: 'note.create' }),
+      await first.sync.queue('POST', '/notes', { body: { n: 2 }, kind: 'note.create' }),
+    ];
+    await first.settled();
+    await first.dispose();
+    // Second session: a handler is registered; the first outcome's handler runs while the app is disposed.
+    const logged: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (message: string) => void logged.push(`warn: ${message}`),
+      error: (message: string) => void logged.push(`error: ${message}`),
+    };
+    const second = await createTestApp({ app: { logger }, sync: { baseUrl: server.url }, storage });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let running: () => void = () => {};
+    const firstRuns = new Promise<void>((resolve) => (running = resolve));
+    const seen: string[] = [];
+    second.sync.handle('note.create', {
+      sent: async ({ operation }) => {
+        seen.push(operation.id);
+        running();
+        await gate;
+      },
+    });
+    await withTimeout(firstRuns, 'the first stored outcome to be delivered');
+    const disposed = second.dispose();
+    release();
+    await withTimeout(disposed, 'dispose()');
+    // Give the delivery loop the turns it would take to go on (storage answers in a few macrotasks).
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Before the fix: the second outcome's handler ran after dispose(), or the loop logged
+    // "delivering stored outcomes failed" on the closed storage.
+    expect(seen).toStrictEqual([ops[0]?.id]);
+    expect(logged).toStrictEqual([]);
+    // Third session: what was not delivered (the second outcome) is, once.
+    const third = await testApp({ sync: { baseUrl: server.url }, storage });
+    const later: string[] = [];
+    let delivered: () => void = () => {};
+    const deliveredOnce = new Promise<void>((resolve) => (delivered = resolve));
+    third.sync.handle('note.create', {
+      sent: ({ operation }) => {
+        later.push(operation.id);
+        delivered();
+      },
+    });
+    await withTimeout(deliveredOnce, 'the outcome left for the next start');
+    await third.settled();
+    expect(later.filter((id) => id === ops[1]?.id)).toHaveLength(1);
+  });
+
+  it('of the engine alone (storage still open): the next stored outcome’s handler does not run after it', async () => {
+    const server = await FaultServer.start();
+    cleanups.push(() => server.close());
+    const store = new MemoryStore();
+    const first = makeEngine({ baseUrl: server.url, store });
+    cleanups.push(() => first.engine.dispose());
+    await first.engine.start();
+    const ops = [
+      await first.queue('POST', '/notes', { body: { n: 1 }, kind: 'k' }),
+      await first.queue('POST', '/notes', { body: { n: 2 }, kind: 'k' }),
+    ];
+    await until(() => first.engine.pendingCount.value === 0, 'the first engine to send both');
+    await first.engine.dispose();
+    const errors: string[] = [];
+    const second = makeEngine({
+      baseUrl: server.url,
+      store,
+      logger: { ...silentLogger, error: (message: string) => void errors.push(message) },
+    });
+    cleanups.push(() => second.engine.dispose());
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let running: () => void = () => {};
+    const firstRuns = new Promise<void>((resolve) => (running = resolve));
+    const seen: string[] = [];
+    second.engine.handle('k', {
+      sent: async ({ operation }) => {
+        seen.push(operation.id);
+        running();
+        await gate;
+      },
+    });
+    await second.engine.start();
+    await withTimeout(firstRuns, 'the first stored outcome to be delivered');
+    await second.engine.dispose();
+    release();
+    // The delivery would go on within a few turns (a memory store answers at once).
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Before the fix: [first, second] — the second handler ran after dispose() resolved.
+    expect(seen).toStrictEqual([ops[0]?.id]);
+    expect(errors).toStrictEqual([]);
+    // The second outcome is still stored, for the next start.
+    expect(store.data.has(`o/${ops[1]?.id}`)).toBe(true);
   });
 });

@@ -280,7 +280,8 @@ export class SyncEngine {
       outcomes: undefined,
       loadOutcomes: once(() =>
         import('./outcomes.js').then(
-          ({ OutcomeLog }) => (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation)),
+          ({ OutcomeLog }) =>
+            (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation, () => this.#disposed)),
         ),
       ),
     };
@@ -1337,18 +1338,10 @@ export class SyncEngine {
 
   async #deliverStoredOutcomes(): Promise<void> {
     try {
-      // What storage holds, not what this tab has heard: just after taking over from another
-      // tab, its messages about the last ops it handled may still be on their way. Read when each
-      // outcome is looked at, not listed once before: a flush may answer an op in between, and a
-      // stale "still pending" would drop the outcome it just stored.
+      // Checked against what storage holds when each outcome's turn comes (OutcomeLog.deliverStored).
       // Not loaded (no handler, nothing stored at start-up): nothing to deliver.
       const outcomes = this.#handling ? await this.#stores.loadOutcomes() : this.#stores.outcomes;
-      await outcomes?.deliverStored((id) =>
-        this.#outbox.read('pending', id).then(
-          (record) => record !== undefined,
-          () => true,
-        ),
-      );
+      await outcomes?.deliverStored();
     } catch (error) {
       this.#deps.logger.error('delivering stored outcomes failed', error);
     }

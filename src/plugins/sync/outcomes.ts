@@ -67,6 +67,11 @@ export class OutcomeLog {
   readonly #logger: Logger;
   readonly #toOperation: (record: OperationRecord) => Operation | UnreadableOperation;
   readonly #maxWaiting: number;
+  /**
+   * True once the engine is disposed: no handler runs any more, and a failure of storage (closing
+   * with the app) is no failure; what is stored waits for the next start.
+   */
+  readonly #closed: () => boolean;
   readonly #handlers = new Map<string, Set<OutcomeHandlers>>();
   /** Recorded by this session's flush and not yet offered to handlers: the flush delivers them. */
   readonly #fresh = new Map<string, OutcomeRecord>();
@@ -83,17 +88,20 @@ export class OutcomeLog {
 
   /**
    * `toOperation` is operation.ts's, passed in by the engine: imported here, it would make
-   * operation.ts a chunk of its own, shared by the engine and this lazy module.
+   * operation.ts a chunk of its own, shared by the engine and this lazy module. `closed`: whether
+   * the engine was disposed.
    */
   constructor(
     storage: OutboxStorage,
     logger: Logger,
     toOperation: (record: OperationRecord) => Operation | UnreadableOperation,
+    closed: () => boolean = () => false,
     maxWaiting = maxWaitingOutcomes,
   ) {
     this.#storage = storage;
     this.#logger = logger;
     this.#toOperation = toOperation;
+    this.#closed = closed;
     this.#maxWaiting = maxWaiting;
   }
 
@@ -143,20 +151,32 @@ export class OutcomeLog {
    * Deliver the stored outcomes whose kind has a handler now: those left by an earlier session or
    * another tab, and those kept while no handler was registered. An outcome whose operation is
    * pending again (retried, or a crash before it left the queue) is dropped: the operation will be
-   * sent (or refused) again and make a fresh outcome.
+   * sent (or refused) again and make a fresh outcome. `isPending`: by default, what storage holds
+   * (not what this tab has heard: just after taking over from another tab, its messages about the
+   * last ops it handled may still be on their way), read when each outcome is looked at, not
+   * listed once before (a flush may answer an op in between, and a stale "still pending" would
+   * drop the outcome it just stored).
    */
-  async deliverStored(isPending: (id: string) => boolean | Promise<boolean>): Promise<void> {
-    const known = new Set(this.#waiting.keys());
-    const keys = await this.#storage.keys(prefix);
-    const stored = new Set<string>();
-    for (const key of keys) {
-      const id = key.slice(prefix.length);
-      stored.add(id);
-      await this.#exclusive(() => this.#deliverStoredOne(id, isPending));
+  async deliverStored(
+    isPending: (id: string) => boolean | Promise<boolean> = (id) => this.#storedAsPending(id),
+  ): Promise<void> {
+    try {
+      const known = new Set(this.#waiting.keys());
+      const keys = await this.#storage.keys(prefix);
+      const stored = new Set<string>();
+      for (const key of keys) {
+        const id = key.slice(prefix.length);
+        stored.add(id);
+        await this.#exclusive(() => this.#deliverStoredOne(id, isPending));
+      }
+      if (this.#closed()) return;
+      // Forget what another tab (or process) removed.
+      for (const id of known) if (!stored.has(id)) this.#waiting.delete(id);
+      await this.#exclusive(() => this.#prune());
+    } catch (error) {
+      // Disposed meanwhile (its storage closing with the app): no failure to report.
+      if (!this.#closed()) throw error;
     }
-    // Forget what another tab (or process) removed.
-    for (const id of known) if (!stored.has(id)) this.#waiting.delete(id);
-    await this.#exclusive(() => this.#prune());
   }
 
   /**
@@ -170,9 +190,21 @@ export class OutcomeLog {
     this.#waiting.clear();
   }
 
+  /**
+   * Whether operation `id` is in the pending list in storage (under outbox.ts's key `p/<id>`); a
+   * record that cannot be read counts as pending (the flush moves it).
+   */
+  async #storedAsPending(id: string): Promise<boolean> {
+    const record = await this.#storage.get(`p/${id}`).catch(() => true);
+    return record !== undefined && record !== null;
+  }
+
   async #deliverStoredOne(id: string, isPending: (id: string) => boolean | Promise<boolean>): Promise<void> {
     const key = prefix + id;
-    if (await isPending(id)) {
+    const pending = await isPending(id);
+    // Disposed meanwhile: a read that failed as storage closed does not mean pending.
+    if (this.#closed()) return;
+    if (pending) {
       // This session's flush recorded it and delivers it itself once the op left the queue.
       if (this.#fresh.has(id)) return;
       this.#waiting.delete(id);
@@ -210,6 +242,11 @@ export class OutcomeLog {
     if (handlers.length === 0) return false;
     this.running = true;
     for (const handler of handlers) {
+      // Disposed meanwhile: the outcome stays stored; its handlers run at the next start (at least once).
+      if (this.#closed()) {
+        this.running = false;
+        return true;
+      }
       try {
         if (outcome.type === 'sent') {
           const payload: SentOutcome = {
@@ -228,7 +265,10 @@ export class OutcomeLog {
       }
     }
     this.running = false;
-    await this.#storage.remove(prefix + outcome.record.id);
+    await this.#storage.remove(prefix + outcome.record.id).catch((error: unknown) => {
+      // Disposed meanwhile (storage closing): run again at the next start, at least once.
+      if (!this.#closed()) throw error;
+    });
     return true;
   }
 
@@ -252,15 +292,16 @@ export class OutcomeLog {
 
   /**
    * Run `task` after every task queued before it, so deliveries never overlap; at once (in this
-   * call) when none is running, so a handler starts as soon as its operation left the queue.
+   * call) when none is running, so a handler starts as soon as its operation left the queue. Once
+   * the engine is disposed, not at all (what is stored waits for the next start).
    */
-  #exclusive<T>(task: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  #exclusive(task: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const start = (): void => {
         this.#busy = true;
-        let run: Promise<T>;
+        let run: Promise<void>;
         try {
-          run = task();
+          run = this.#closed() ? Promise.resolve() : task();
         } catch (error) {
           run = Promise.reject(error);
         }
