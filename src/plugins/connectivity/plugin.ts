@@ -42,10 +42,11 @@ export class ConnectivityPlugin extends FluxyPlugin {
     );
     // What a background probe's answer sets off and throws goes to the app's log (probes run
     // only once init gave one).
+    // `options` as the prototype, not spread: an option read through a getter of its class counts too.
     this.#monitor = new ConnectivityMonitor({
-      ...options,
-      onError: (error) => this.#logger?.error('an effect of a connectivity change threw', error),
-    });
+      __proto__: options,
+      onError: (error: unknown) => this.#logger?.error('an effect of a connectivity change threw', error),
+    } as ConnectivityOptions);
     this.isOnline = this.#monitor.isOnline;
     this.lastChangedAt = this.#monitor.lastChangedAt;
     this.reason = this.#monitor.reason;
