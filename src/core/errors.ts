@@ -1,3 +1,4 @@
+import { batch } from '@preact/signals-core';
 import type { ControllerErrorCode } from './controller.js';
 
 /**
@@ -138,4 +139,21 @@ export function describeValue(value: unknown): string {
 /** Shorthand for `new FluxyError('invalid-argument', message)`. @internal */
 export function invalidArgument(message: string): FluxyError<'invalid-argument'> {
   return new FluxyError('invalid-argument', message);
+}
+
+/**
+ * How Fluxy writes its signals: `batch(write)`, except that an app's effect that throws does not
+ * throw into Fluxy (a signal write runs the effects it wakes, and `batch` rethrows the first
+ * error once all have run). Such an error would reject `queue()` or `update()` after the change
+ * was stored, or stop it half-way; it is thrown again on a later turn instead, an uncaught error
+ * (`window.onerror` in browsers), as an event listener's is. @internal
+ */
+export function publish(write: () => void): void {
+  try {
+    batch(write);
+  } catch (error) {
+    setTimeout(() => {
+      throw error;
+    });
+  }
 }

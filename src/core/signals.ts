@@ -1,7 +1,8 @@
-import { signal } from '@preact/signals-core';
+// One import statement (a bundle keeps one per statement): the re-exports and `flux` share it.
+import { batch, computed, effect, signal, untracked } from '@preact/signals-core';
 
 export type { ReadonlySignal, Signal } from '@preact/signals-core';
-export { batch, computed, effect, signal, untracked } from '@preact/signals-core';
+export { batch, computed, effect, signal, untracked };
 
 /**
  * Create a writable signal: Fluxy's name for `signal()` from `@preact/signals-core`.

@@ -10,7 +10,7 @@ import type { KeyValueStore } from '../storage/key-value-store.js';
 import { type CacheMeta, createLock, type Lock, RowCache } from './cache.js';
 import { HybridClock, randomHex } from './clock.js';
 import type { ConflictHost } from './conflicts.js';
-import { batch, effect, FluxyError, signal, untracked } from './deps.js';
+import { effect, FluxyError, publish, signal, untracked } from './deps.js';
 import {
   type CollectionLocks,
   type CollectionOptions,
@@ -319,8 +319,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#clock.restore(clock as string);
     for (const [tempId, serverId] of aliases)
       if (typeof serverId === 'string') this.#view.addAlias(tempId, serverId);
-    this.#lastPulledAt.value = pulledAt ?? null;
-    this.#view.confirmRows(rows, []);
+    publish(() => {
+      this.#lastPulledAt.value = pulledAt ?? null;
+      this.#view.confirmRows(rows, []);
+    });
     const changes = this.#changesOf(operations);
     for (const change of changes) {
       if (change.id.startsWith('tmp_') && !this.#view.aliases.has(change.id)) {
@@ -795,7 +797,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
   #applyRows(message: RowsMessage<R>): void {
-    batch(() => {
+    publish(() => {
       for (const [tempId, serverId] of message.aliases) this.#view.addAlias(tempId, serverId);
       for (const id of message.deleted) this.#fed.set(id, null);
       for (const row of message.rows) this.#answered.add(row[this.#options.key] as string);
@@ -845,12 +847,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           // The feed's failures are reported as they happen (#failPull); the rest here: rows that
           // could not be stored (a full disk, a database wiped), conflicts that could not be read.
           if (!`${(error as FluxyError).code}`.startsWith('collections/'))
-            this.#lastError.value = {
-              code: 'collections/pull-failed',
-              message: `pull of ${this.#options.url} failed: ${String(error)}. Retrying with backoff.`,
-              at: Date.now(),
-              cause: error,
-            };
+            publish(() => {
+              this.#lastError.value = {
+                code: 'collections/pull-failed',
+                message: `pull of ${this.#options.url} failed: ${String(error)}. Retrying with backoff.`,
+                at: Date.now(),
+                cause: error,
+              };
+            });
         }
         throw error;
       }
@@ -867,7 +871,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   async #pullPages(): Promise<void> {
     const cache = this.#cache as RowCache<R>;
-    this.#isPulling.value = true;
+    publish(() => {
+      this.#isPulling.value = true;
+    });
     // The next page is asked for while this one is shown and stored. Pages are stored four at a
     // time (one commit: their chunks, then the cursor of the last one; each IndexedDB transaction
     // costs the browser ≈ 0.5 ms of CPU, taken from the fetches on a small device), and at once
@@ -962,7 +968,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           await writing;
           check();
           void cache.saveClock((this.#clock as HybridClock).last).catch(noop);
-          batch(() => {
+          publish(() => {
             this.#lastPulledAt.value = pulledAt as number; // set at the last page
             this.#lastError.value = skewed;
           });
@@ -974,7 +980,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       held = 0;
       writing ??= store();
       await writing; // what was fetched before a failure is still stored
-      batch(() => {
+      publish(() => {
         this.#view.publishRows();
         this.#isPulling.value = false;
       });

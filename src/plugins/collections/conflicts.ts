@@ -1,5 +1,5 @@
-import { batch, type Signal } from '@preact/signals-core';
-import { FluxyError } from '../../core/errors.js';
+import type { Signal } from '@preact/signals-core';
+import { FluxyError, publish } from '../../core/errors.js';
 import type { EventBus } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import type { RowCache } from './cache.js';
@@ -262,7 +262,9 @@ async function resolve<R extends Row>(
           `the merge function of ${options.url} threw, or returned a patch that update() refuses, for row "${id}": the change stays in sync.failed() (see the cause); retry() or discard() it.`,
           { cause },
         );
-        lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+        publish(() => {
+          lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+        });
         logger?.warn(error.message, cause);
         for (const settled of done) await forget(cache, settled);
         continue;
@@ -361,7 +363,7 @@ export function failPull<R extends Row>(
   status?: number,
   cause?: unknown,
 ): FluxyError {
-  batch(() => {
+  publish(() => {
     view.publishRows(); // the pages pulled before the failure are shown with it
     lastError.value = { code, message, status, at: Date.now(), cause };
   });

@@ -1,6 +1,6 @@
 import type { ReadonlySignal, Signal } from '@preact/signals-core';
 import { isOlder } from './cache.js';
-import { batch, computed, signal } from './deps.js';
+import { computed, signal, publish as write } from './deps.js';
 import type { Row } from './options.js';
 
 /** A local change not yet answered by the server: what `items` shows on top of the confirmed rows. @internal */
@@ -169,7 +169,7 @@ export class RowView<R extends Row> {
     if (this.#aliases.get(tempId) === serverId) return;
     const before = new Map([tempId, serverId].map((id) => [id, this.#shown(id)]));
     this.#aliases.set(tempId, serverId);
-    batch(() => {
+    write(() => {
       this.#refresh(true, before);
       this.#aliasVersion.value++;
     });
@@ -230,7 +230,7 @@ export class RowView<R extends Row> {
       if (JSON.stringify([...next]) !== JSON.stringify([...pending])) pending = next;
     }
     let shownChanged = this.#stale;
-    batch(() => {
+    write(() => {
       if (again) {
         this.#pending.value = pending;
         this.#changeCount.value = count;

@@ -1,6 +1,6 @@
 import { type ReadonlySignal, signal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
-import { FluxyError, invalidArgument, isFluxyError } from '../../core/errors.js';
+import { FluxyError, invalidArgument, isFluxyError, publish } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
@@ -196,7 +196,9 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
       `The database was wiped ${when === 'between-runs' ? 'between runs' : 'while the app ran'} (site data cleared, evicted, its folder removed): what it held is gone, nothing of it is used. See storage.lost.`,
     );
     const loss: StorageLoss = { when, at: Date.now() };
-    this.#lost.value = loss;
+    publish(() => {
+      this.#lost.value = loss;
+    });
     this.#events.emit('storageLost', loss);
   }
 

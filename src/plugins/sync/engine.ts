@@ -1,6 +1,6 @@
-import { batch, effect, type ReadonlySignal, type Signal, signal, untracked } from '@preact/signals-core';
+import { effect, type ReadonlySignal, type Signal, signal, untracked } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
-import { FluxyError } from '../../core/errors.js';
+import { FluxyError, publish } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import type {
@@ -155,7 +155,7 @@ const readAheadCount = 8;
  *
  * Reading order: {@link enqueue} (store) → {@link flush} → `#drain` (one request at a time, in id
  * order) → `#sendHead` → `sendOperation` (transport.ts) → `#answered` (sent, retry later, failed,
- * or pause on a 401) → `#publish` (the signals, in one `batch()`).
+ * or pause on a 401) → `#publish` (the signals, in one `publish()`: a batch an app effect cannot throw out of).
  *
  * An operation leaves the outbox only after a 2xx. Its removal commits while the next plain
  * operation is on the wire (see {@link #removing}) and before that one's answer is handled; an
@@ -891,7 +891,7 @@ export class SyncEngine {
   // ——— signals: the status, written together ———
 
   /**
-   * Write every status signal at once (in `batch()`) from the in-memory lists and the flush; emit
+   * Write every status signal at once (in `publish()`, core/errors.ts) from the in-memory lists and the flush; emit
    * `change` when a count changed; in the leader tab, share the state with the other tabs. A tab
    * that does not send shows the leader's state instead.
    */
@@ -937,7 +937,7 @@ export class SyncEngine {
     const signals = this.#signals;
     const changed =
       signals.pendingCount.peek() !== pendingCount || signals.failedCount.peek() !== failedCount;
-    batch(() => {
+    publish(() => {
       signals.pendingCount.value = pendingCount;
       signals.failedCount.value = failedCount;
       signals.isSyncing.value = isSyncing;

@@ -1,4 +1,5 @@
 import { type ReadonlySignal, signal } from '@preact/signals-core';
+import { publish } from '../../core/errors.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
 
 /** How tabs of one origin agree on a single flusher. */
@@ -41,7 +42,7 @@ export class TabLeader {
     if (this.#started || this.#controller.signal.aborted) return;
     this.#started = true;
     if (!this.#locks) {
-      this.#isLeader.value = true;
+      this.#lead();
       return;
     }
     const held = new Promise<void>((resolve) => {
@@ -50,7 +51,7 @@ export class TabLeader {
     this.#locks
       .request(this.#name, { signal: this.#controller.signal }, async () => {
         if (this.#controller.signal.aborted) return;
-        this.#isLeader.value = true;
+        this.#lead();
         await held;
       })
       .catch(() => {
@@ -62,6 +63,18 @@ export class TabLeader {
   dispose(): void {
     this.#controller.abort();
     this.#release?.();
+    // (The engine's effects are gone by now: no app effect runs from this write.)
     this.#isLeader.value = false;
+  }
+
+  /**
+   * Lead. Through the engine's effects this write runs the app's effects on sync's signals: one
+   * that throws must not end the lock's callback (the lock would be let go while this tab leads)
+   * nor start().
+   */
+  #lead(): void {
+    publish(() => {
+      this.#isLeader.value = true;
+    });
   }
 }
