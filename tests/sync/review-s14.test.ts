@@ -294,3 +294,17 @@ describe('dispose()', () => {
     expect(store.data.has(`o/${ops[1]?.id}`)).toBe(true);
   });
 });
+
+describe('read() input', () => {
+  it("sync.read(5)'s error names read(), not only queue() (its URL is checked by the same code)", async () => {
+    const t = await testApp({ sync: { baseUrl: 'http://127.0.0.1:9' } });
+    await expect(t.sync.read(5 as unknown as string)).rejects.toMatchObject({
+      code: 'sync/invalid-url',
+      message: expect.stringContaining('read(url)'),
+    });
+    await expect(t.sync.read('ftp://example.test/x')).rejects.toMatchObject({
+      code: 'sync/invalid-url',
+      message: expect.stringContaining('read()'),
+    });
+  });
+});

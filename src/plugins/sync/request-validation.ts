@@ -216,37 +216,40 @@ function checkUrl(
   if (typeof url !== 'string' || url === '' || url.trim() !== url) {
     throw refuse(
       'sync/invalid-url',
-      `queue(method, url): url must be a non-empty string without spaces around it, such as "/api/notes" (got ${describeInput(url)}).`,
+      `queue(method, url) or read(url): url must be a non-empty string without spaces around it, such as "/api/notes" (got ${describeInput(url)}).`,
     );
   }
   if (utf8Length(url) > maxUrlBytes) {
     throw refuse(
       'sync/invalid-url',
-      `queue(): url is ${utf8Length(url)} bytes long, over the limit of ${maxUrlBytes} (servers and proxies refuse longer ones): put the data in the body.`,
+      `queue() or read(): url is ${utf8Length(url)} bytes long, over the limit of ${maxUrlBytes} (servers and proxies refuse longer ones): put the data in the body.`,
     );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(url) || hasLoneSurrogate(url)) {
     throw refuse(
       'sync/invalid-url',
-      'queue(): url contains a control character (CR, LF, NUL, …) or a lone UTF-16 surrogate: encode it with encodeURIComponent.',
+      'queue() or read(): url contains a control character (CR, LF, NUL, …) or a lone UTF-16 surrogate: encode it with encodeURIComponent.',
     );
   }
   const resolved = resolveUrl(url);
   if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') {
-    throw refuse('sync/invalid-url', `queue(): url must be http or https (got "${resolved.protocol}").`);
+    throw refuse(
+      'sync/invalid-url',
+      `queue() or read(): url must be http or https (got "${resolved.protocol}").`,
+    );
   }
   if (resolved.username !== '' || resolved.password !== '') {
     throw refuse(
       'sync/credentials-in-queue',
-      'queue(): url contains credentials (user:password@): pass them in the SyncPlugin headers option instead, evaluated at send time.',
+      'queue() or read(): url contains credentials (user:password@): pass them in the SyncPlugin headers option instead, evaluated at send time.',
     );
   }
   // (The headers option, your credentials, goes with every request: only to the origins allowed.)
   if (isAllowedOrigin && !isAllowedOrigin(resolved)) {
     throw refuse(
       'sync/origin-not-allowed',
-      `queue(): "${url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
+      `queue() or read(): "${url}" is on another origin than baseUrl: add that origin to the SyncPlugin allowedOrigins option if it should receive operations (and the headers option).`,
     );
   }
   return url;
