@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer, type RunningServer } from '../../examples/server/server.mjs';
 import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { createTestApp, FaultServer, type TestApp, type TestAppOptions } from '../../src/testing/index.js';
-import { MemoryStore } from '../support/memory-store.js';
+import { gate, MemoryStore } from '../support/memory-store.js';
 import { makeEngine, silentLogger, until, withTimeout } from './harness.js';
 
 // Regressions for the findings of the session-14 review of fluxy/sync (each test failed before its fix).
@@ -18,6 +18,18 @@ async function startServer(): Promise<RunningServer> {
   const server = await createServer({ dataFile: null, staticDir: null });
   cleanups.push(() => server.close());
   return server;
+}
+
+/** Options for two instances on one fake-indexeddb database without Web Locks, against `server`. */
+function withoutLocks(server: RunningServer, name: string, batch?: { url: string; max: number }) {
+  const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name };
+  const sync = {
+    baseUrl: `${server.url}/api`,
+    locks: false as const,
+    serverId: 'id',
+    ...(batch && { batch }),
+  };
+  return { storage, sync };
 }
 
 async function testApp(options: TestAppOptions): Promise<TestApp> {
@@ -34,25 +46,17 @@ describe('two instances on one database without Web Locks', () => {
     "an op queued in B that mentions A's temporary id, before B learned it, is sent with the server id (%s)",
     async (_, batch) => {
       const server = await startServer();
-      const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name: 's14-temp' };
-      const sync = {
-        baseUrl: `${server.url}/api`,
-        locks: false as const,
-        serverId: 'id',
-        ...(batch && { batch }),
-      };
+      const { storage, sync } = withoutLocks(server, 's14-temp', batch);
       // B's first answer is held until the test lets it through: B's flush is busy with it while A
       // sends the create, so B never reads the create (it leaves the queue meanwhile).
-      let release: () => void = () => {};
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let answered: () => void = () => {};
-      const firstAnswer = new Promise<void>((resolve) => (answered = resolve));
+      const release = gate();
+      const firstAnswer = gate();
       let calls = 0;
       const held: FetchFunction = async (url, init) => {
         const response = await fetch(url, init);
         if (calls++ === 0) {
-          answered();
-          await gate;
+          firstAnswer.open();
+          await release.promise;
         }
         return response;
       };
@@ -60,7 +64,7 @@ describe('two instances on one database without Web Locks', () => {
       const b = await testApp({ sync: { ...sync, fetch: held }, storage });
       expect([a.sync.coordination, b.sync.coordination]).toStrictEqual(['none', 'none']);
       const first = await b.sync.queue('POST', '/notes', { body: { title: 'first' } });
-      await withTimeout(firstAnswer, "B's first request");
+      await withTimeout(firstAnswer.promise, "B's first request");
       await until(() => a.sync.pendingCount.value === 0, 'A to send (or replay) the first op');
       const tempId = 'tmp_note_00000001';
       const create = await a.sync.queue('POST', '/notes', { body: { title: 'draft' }, tempId });
@@ -71,7 +75,7 @@ describe('two instances on one database without Web Locks', () => {
       a.goOffline();
       const edit = await b.sync.queue('PATCH', `/notes/${tempId}`, { body: { title: 'final' } });
       const after = await b.sync.queue('POST', '/notes', { body: { title: 'after' } });
-      release();
+      release.open();
       await until(() => b.sync.pendingCount.value === 0 && !b.sync.isSyncing.value, 'B to send the edit');
       // Before the fix: PATCH /api/notes/tmp_note_00000001 → 404, the edit failed and was lost.
       expect(b.sync.failedCount.value).toBe(0);
@@ -102,22 +106,14 @@ describe('two instances on one database without Web Locks', () => {
     "separate processes (no messages between them): B's op that mentions A's temporary id waits for the create, which B sends first (%s)",
     async (_, batch) => {
       const server = await startServer();
-      const storage = { driver: 'indexeddb' as const, indexedDB: new IDBFactory(), name: 's14-processes' };
-      const sync = {
-        baseUrl: `${server.url}/api`,
-        locks: false as const,
-        serverId: 'id',
-        ...(batch && { batch }),
-      };
+      const { storage, sync } = withoutLocks(server, 's14-processes', batch);
       // A's create is held before it reaches the server, until the test lets it go.
-      let release: () => void = () => {};
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let holding: () => void = () => {};
-      const held = new Promise<void>((resolve) => (holding = resolve));
+      const release = gate();
+      const held = gate();
       const holdCreate: FetchFunction = async (url, init) => {
         if (init.method === 'POST') {
-          holding();
-          await gate;
+          held.open();
+          await release.promise;
         }
         return fetch(url, init);
       };
@@ -133,13 +129,13 @@ describe('two instances on one database without Web Locks', () => {
       }
       const tempId = 'tmp_note_00000002';
       const create = await a.sync.queue('POST', '/notes', { body: { title: 'draft' }, tempId });
-      await withTimeout(held, "A's create to be on its way");
+      await withTimeout(held.promise, "A's create to be on its way");
       const edit = await b.sync.queue('PATCH', `/notes/${tempId}`, { body: { title: 'final' } });
       const after = await b.sync.queue('POST', '/notes', { body: { title: 'after' } });
       await until(() => b.sync.pendingCount.value === 0 && !b.sync.isSyncing.value, 'B to drain');
       // Before the fix: PATCH /api/notes/tmp_note_00000002 → 404 (the create was not sent yet).
       expect(b.sync.failedCount.value).toBe(0);
-      release();
+      release.open();
       await until(
         () => a.sync.pendingCount.value === 0 && !a.sync.isSyncing.value,
         "A's create to be answered",
@@ -211,21 +207,19 @@ describe('dispose()', () => {
       error: (message: string) => void logged.push(`error: ${message}`),
     };
     const second = await createTestApp({ app: { logger }, sync: { baseUrl: server.url }, storage });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let running: () => void = () => {};
-    const firstRuns = new Promise<void>((resolve) => (running = resolve));
+    const release = gate();
+    const firstRuns = gate();
     const seen: string[] = [];
     second.sync.handle('note.create', {
       sent: async ({ operation }) => {
         seen.push(operation.id);
-        running();
-        await gate;
+        firstRuns.open();
+        await release.promise;
       },
     });
-    await withTimeout(firstRuns, 'the first stored outcome to be delivered');
+    await withTimeout(firstRuns.promise, 'the first stored outcome to be delivered');
     const disposed = second.dispose();
-    release();
+    release.open();
     await withTimeout(disposed, 'dispose()');
     // Give the delivery loop the turns it would take to go on (storage answers in a few macrotasks).
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -236,15 +230,14 @@ describe('dispose()', () => {
     // Third session: what was not delivered (the second outcome) is, once.
     const third = await testApp({ sync: { baseUrl: server.url }, storage });
     const later: string[] = [];
-    let delivered: () => void = () => {};
-    const deliveredOnce = new Promise<void>((resolve) => (delivered = resolve));
+    const deliveredOnce = gate();
     third.sync.handle('note.create', {
       sent: ({ operation }) => {
         later.push(operation.id);
-        delivered();
+        deliveredOnce.open();
       },
     });
-    await withTimeout(deliveredOnce, 'the outcome left for the next start');
+    await withTimeout(deliveredOnce.promise, 'the outcome left for the next start');
     await third.settled();
     expect(later.filter((id) => id === ops[1]?.id)).toHaveLength(1);
   });
@@ -269,22 +262,20 @@ describe('dispose()', () => {
       logger: { ...silentLogger, error: (message: string) => void errors.push(message) },
     });
     cleanups.push(() => second.engine.dispose());
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let running: () => void = () => {};
-    const firstRuns = new Promise<void>((resolve) => (running = resolve));
+    const release = gate();
+    const firstRuns = gate();
     const seen: string[] = [];
     second.engine.handle('k', {
       sent: async ({ operation }) => {
         seen.push(operation.id);
-        running();
-        await gate;
+        firstRuns.open();
+        await release.promise;
       },
     });
     await second.engine.start();
-    await withTimeout(firstRuns, 'the first stored outcome to be delivered');
+    await withTimeout(firstRuns.promise, 'the first stored outcome to be delivered');
     await second.engine.dispose();
-    release();
+    release.open();
     // The delivery would go on within a few turns (a memory store answers at once).
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
     // Before the fix: [first, second] — the second handler ran after dispose() resolved.
