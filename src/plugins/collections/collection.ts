@@ -568,20 +568,20 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // Refused, not converted, by the rules of queue()'s body check (which would refuse them with
       // sync/invalid-body): a class instance (a Map, a Date…), NaN, a function, a BigInt, a cycle,
       // undefined in an array, a lone UTF-16 surrogate, nesting deeper than 64 (sync's
-      // maxJsonDepth)… The check returns a copy in which each toJSON was called once (`undefined`
-      // when the fields' own toJSON returns it: refused below).
-      const copy = JSON.parse(
-        JSON.stringify(checkJson(fields, { maxDepth: 64, strict: true }, fail)) ?? '0',
-      ) as Row;
+      // maxJsonDepth)… The check returns a copy in which each toJSON was called once, and which
+      // keeps the fields JSON would drop (undefined).
+      const copy = checkJson(fields, { maxDepth: 64, strict: true }, fail) as Row;
       // Not an object (null, a string, an array, what a toJSON() of the fields made of them), or a
-      // field JSON would drop (undefined), which must not vanish silently.
-      if (!isRecord(copy) || Object.keys(copy).length !== Object.keys(fields as Row).length) {
+      // field JSON would drop (undefined, also in what the fields' own toJSON() returned), which
+      // must not vanish silently.
+      if (!isRecord(copy) || Object.values(copy).includes(undefined)) {
         fail(
           `pass a plain object of fields (got ${describeInput(fields)}), each holding a JSON value`,
           '(use null to clear a field)',
         );
       }
-      return copy;
+      // (Nested undefined dropped, as the outbox sends it.)
+      return JSON.parse(JSON.stringify(copy));
     } catch (error) {
       // A getter, toJSON() or Proxy trap of the fields threw: refused as queue() refuses such a
       // body (sync/invalid-body, the error as cause).
