@@ -136,8 +136,7 @@ export class FaultServer {
   readonly #collections = new Map<string, FaultCollection>();
   /** Set by close(): a later waitForRequests() rejects at once. */
   #closed = false;
-  /** `http://127.0.0.1:<port>`, set by {@link FaultServer.start}. */
-  url = '';
+  #url = '';
 
   private constructor(options: FaultServerOptions) {
     this.#options = options;
@@ -169,15 +168,25 @@ export class FaultServer {
   static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
     const server = new FaultServer(checkServerOptions(options));
     await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
-    server.url = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
+    server.#url = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
     return server;
+  }
+
+  /** `http://127.0.0.1:<port>`: give it as SyncPlugin's `baseUrl`. Read-only. */
+  get url(): string {
+    return this.#url;
   }
 
   /**
    * Faults for the next requests, one each, before `choose` takes over. Throws `invalid-argument`
-   * for something that is not a {@link Fault} (a status must be a whole number from 200 to 599).
+   * for something that is not a {@link Fault} (a status must be a whole number from 200 to 599),
+   * and after {@link FaultServer.close} (no request would ever play them).
    */
   script(...faults: Fault[]): void {
+    if (this.#closed)
+      throw invalidArgument(
+        'FaultServer.script(): the server is closed, so no request would play these faults: script them before close(), or start a new server with FaultServer.start().',
+      );
     for (const fault of faults) checkFault(fault);
     this.#script.push(...faults);
   }

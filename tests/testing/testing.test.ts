@@ -430,3 +430,27 @@ describe('FaultServer.close(), continued', () => {
     }
   });
 });
+
+describe('FaultServer: url is read-only, script() after close() is refused', () => {
+  it('url cannot be assigned (a type error, and a TypeError at run time): it stays the address served', () => {
+    const url = server.url;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(() => {
+      // @ts-expect-error url is read-only
+      server.url = 'http://example.com';
+    }).toThrow(TypeError);
+    expect(server.url).toBe(url);
+  });
+
+  it('script() after close() throws invalid-argument saying what to do', async () => {
+    await server.close();
+    let thrown: unknown;
+    try {
+      server.script('drop-after');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isFluxyError(thrown, 'invalid-argument')).toBe(true);
+    expect((thrown as Error).message).toMatch(/closed.*before close\(\).*FaultServer\.start\(\)/);
+  });
+});
