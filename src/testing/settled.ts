@@ -55,11 +55,20 @@ export async function settled(app: App, options: SettledOptions = {}): Promise<v
     label = 'settled(app)',
     collections = [],
   } = checkWaitOptions(options, 'settled(app, options)', ['collections']);
-  if (!Array.isArray(collections) || !collections.every((name) => typeof name === 'string')) {
+  if (!Array.isArray(collections)) {
     throw invalidArgument(
       `settled(app, options): collections must be an array of plugin names, e.g. ['notes'] (got ${describeInput(collections)}).`,
     );
   }
+  collections.forEach((name: unknown, index) => {
+    if (typeof name === 'string') return;
+    const plugin = (name as { name?: unknown } | null)?.name;
+    throw invalidArgument(
+      typeof plugin === 'string'
+        ? `settled(app, options): collections lists plugin names, not the plugins: give ${JSON.stringify(plugin)} for collections[${index}], e.g. { collections: [${JSON.stringify(plugin)}] }.`
+        : `settled(app, options): collections must be an array of plugin names, e.g. ['notes'] (collections[${index}] is ${describeInput(name)}).`,
+    );
+  });
   const sync = app.has('sync') ? (app.use('sync') as unknown as SyncSignals) : undefined;
   const pulls = collections.map((name) => pullingSignal(app, name));
   const connectivity = app.has('connectivity') ? app.use('connectivity') : undefined;

@@ -454,3 +454,16 @@ describe('FaultServer: url is read-only, script() after close() is refused', () 
     expect((thrown as Error).message).toMatch(/closed.*before close\(\).*FaultServer\.start\(\)/);
   });
 });
+
+describe('settled(): a collection given instead of its name', () => {
+  it('is refused with a message that names the collection to give and where it was', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url } });
+    const notes = { name: 'notes', isPulling: { value: false, peek: () => false } };
+    const refusal = settled(t.app, { collections: ['todos', notes] as never });
+    await expect(refusal).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(refusal).rejects.toThrow(
+      'collections lists plugin names, not the plugins: give "notes" for collections[1], e.g. { collections: ["notes"] }.',
+    );
+    await expect(settled(t.app, { collections: [5] as never })).rejects.toThrow('(collections[0] is 5)');
+  });
+});
