@@ -330,3 +330,30 @@ describe('a binding that throws after its first write', () => {
     }
   });
 });
+
+describe('argument checks say what to do', () => {
+  it('an element that was not found (null from querySelector/getElementById) is named as such', () => {
+    const missing = document.querySelector('#no-such-badge');
+    for (const attempt of [
+      () => bindText(missing as never, flux(1)),
+      () => bindClass(missing as never, 'offline', flux(true)),
+      () => bindAttr(missing as never, 'title', flux('a')),
+    ]) {
+      const error = thrownBy(attempt);
+      expect(isFluxyError(error, 'invalid-argument')).toBe(true);
+      expect((error as Error).message).toContain('(got null: the element was not found — check the selector');
+    }
+    expect((thrownBy(() => bindText(undefined as never, flux(1))) as Error).message).toContain(
+      '(got undefined: the element was not found',
+    );
+    expect((thrownBy(() => bindText({} as never, flux(1))) as Error).message).toBe(
+      'bindText(node, source): node must be a DOM node.',
+    );
+  });
+
+  it('toStore() given a function says to wrap it in computed()', () => {
+    const error = thrownBy(() => toStore((() => 1) as never));
+    expect(isFluxyError(error, 'invalid-argument')).toBe(true);
+    expect((error as Error).message).toContain('not a function: toStore(computed(() => …))');
+  });
+});

@@ -209,6 +209,12 @@ describe('useSignalValue', () => {
     const error = renderError(createElement(Value, { signal: 42 as never }));
     expect(isFluxyError(error, 'invalid-argument')).toBe(true);
   });
+
+  it('refuses a function, saying to derive a signal instead', () => {
+    const error = renderError(createElement(Value, { signal: (() => 1) as never }));
+    expect(isFluxyError(error, 'invalid-argument')).toBe(true);
+    expect((error as Error).message).toContain('not a function: derive the value as a signal (computed(');
+  });
 });
 
 class CounterController extends Controller {

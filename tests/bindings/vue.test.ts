@@ -70,4 +70,17 @@ describe('useSignal (real vue)', () => {
     }
     expect(errors.map((error) => isFluxyError(error, 'invalid-argument'))).toStrictEqual([true, true]);
   });
+
+  it('refuses a function, saying to derive a signal instead', () => {
+    const scope = effectScope();
+    let thrown: unknown;
+    try {
+      scope.run(() => useSignal((() => 1) as never));
+    } catch (error) {
+      thrown = error;
+    }
+    scope.stop();
+    expect(isFluxyError(thrown, 'invalid-argument')).toBe(true);
+    expect((thrown as Error).message).toContain('not a function: derive the value as a signal (computed(');
+  });
 });

@@ -20,7 +20,8 @@ export type AttributeValue = string | number | boolean | null | undefined;
  * @example const stop = bindText(counter, notes.count);
  */
 export function bindText(node: Node, source: SignalSource<unknown>): Unsubscribe {
-  if (!isNode(node)) throw invalidArgument('bindText(node, source): node must be a DOM node.');
+  if (!isNode(node))
+    throw invalidArgument(`bindText(node, source): node must be a DOM node${notFound(node)}.`);
   const read = reader('bindText', source);
   return bind(() => {
     const value = read();
@@ -37,7 +38,9 @@ export function bindText(node: Node, source: SignalSource<unknown>): Unsubscribe
  */
 export function bindClass(element: Element, className: string, source: SignalSource<unknown>): Unsubscribe {
   if (!isElement(element))
-    throw invalidArgument('bindClass(element, className, source): element must be a DOM element.');
+    throw invalidArgument(
+      `bindClass(element, className, source): element must be a DOM element${notFound(element)}.`,
+    );
   if (typeof className !== 'string' || className === '' || /\s/.test(className)) {
     throw invalidArgument(
       'bindClass(element, className, source): className must be one class name, without spaces.',
@@ -59,7 +62,9 @@ export function bindClass(element: Element, className: string, source: SignalSou
  */
 export function bindAttr(element: Element, name: string, source: SignalSource<AttributeValue>): Unsubscribe {
   if (!isElement(element))
-    throw invalidArgument('bindAttr(element, name, source): element must be a DOM element.');
+    throw invalidArgument(
+      `bindAttr(element, name, source): element must be a DOM element${notFound(element)}.`,
+    );
   if (typeof name !== 'string' || name === '') {
     throw invalidArgument('bindAttr(element, name, source): name must be a non-empty attribute name.');
   }
@@ -118,7 +123,11 @@ export function bindAll(...disposers: Unsubscribe[]): Unsubscribe {
  */
 export function toStore<T>(signal: ReadonlySignal<T>): Readable<T> {
   if (signal === null || typeof signal !== 'object' || typeof signal.subscribe !== 'function') {
-    throw invalidArgument('toStore(signal): pass a signal, e.g. toStore(controller.count).');
+    throw invalidArgument(
+      typeof signal === 'function'
+        ? 'toStore(signal): pass a signal, not a function: toStore(computed(() => …)) for a derived value.'
+        : 'toStore(signal): pass a signal, e.g. toStore(controller.count).',
+    );
   }
   return {
     subscribe(run) {
@@ -169,6 +178,16 @@ function reader<T>(binding: string, source: SignalSource<T>): () => T {
   if (typeof source === 'function') return source;
   if (source !== null && typeof source === 'object' && 'value' in source) return () => source.value;
   throw invalidArgument(`${binding}(): source must be a signal or a function reading signals.`);
+}
+
+/**
+ * The end of a "must be a DOM node" message: for null or undefined, what usually gave it — a
+ * selector that matched nothing, or a script that ran before the element was parsed.
+ */
+function notFound(value: unknown): string {
+  return value === null || value === undefined
+    ? ` (got ${value}: the element was not found — check the selector or id, and run this after the DOM is parsed, e.g. in a module script or on DOMContentLoaded)`
+    : '';
 }
 
 // Duck-typed rather than `instanceof Node`, which would need a global DOM and fails across realms.

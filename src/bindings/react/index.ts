@@ -17,7 +17,11 @@ import type { ReadonlySignal } from '../../core/signals.js';
  */
 export function useSignalValue<T>(signal: ReadonlySignal<T>): T {
   if (signal === null || typeof signal !== 'object' || typeof signal.subscribe !== 'function') {
-    throw invalidArgument('useSignalValue(signal): pass a signal, e.g. useSignalValue(controller.count).');
+    throw invalidArgument(
+      typeof signal === 'function'
+        ? 'useSignalValue(signal): pass a signal, not a function: derive the value as a signal (computed(() => …), or this.derive() in a controller) and pass that.'
+        : 'useSignalValue(signal): pass a signal, e.g. useSignalValue(controller.count).',
+    );
   }
   const subscribe = useCallback(
     (onStoreChange: () => void) => {

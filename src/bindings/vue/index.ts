@@ -20,7 +20,11 @@ import type { ReadonlySignal } from '../../core/signals.js';
  */
 export function useSignal<T>(signal: ReadonlySignal<T>): Readonly<Ref<T>> {
   if (signal === null || typeof signal !== 'object' || typeof signal.subscribe !== 'function') {
-    throw invalidArgument('useSignal(signal): pass a signal, e.g. useSignal(sync.pendingCount).');
+    throw invalidArgument(
+      typeof signal === 'function'
+        ? 'useSignal(signal): pass a signal, not a function: derive the value as a signal (computed(() => …) from fluxy, or this.derive() in a controller) and pass that.'
+        : 'useSignal(signal): pass a signal, e.g. useSignal(sync.pendingCount).',
+    );
   }
   if (getCurrentScope() === undefined) {
     throw invalidArgument(
