@@ -2,7 +2,7 @@ import type { App } from '../core/app.js';
 import { invalidArgument } from '../core/errors.js';
 import { describeInput } from '../core/input-checks.js';
 import { effect, type ReadonlySignal } from '../core/signals.js';
-import { checkWaitOptions, withTimeout } from './wait.js';
+import { checkWaitOptions, realTimers, withTimeout } from './wait.js';
 
 /** Options of {@link settled}. */
 export interface SettledOptions {
@@ -96,7 +96,7 @@ export async function settled(app: App, options: SettledOptions = {}): Promise<v
   // (going online, a queue() just resolved) is about to start gets its chance to show.
   for (let stable = 0; stable < 2; ) {
     await waitUntil(quiet, Math.max(0, deadline - Date.now()), describe, timeoutMs);
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await new Promise<void>((resolve) => realTimers.setTimeout(resolve, 0));
     stable = quiet() ? stable + 1 : 0;
   }
 }

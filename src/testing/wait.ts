@@ -2,6 +2,16 @@ import { invalidArgument } from '../core/errors.js';
 import { checkOptions, describeInput } from '../core/input-checks.js';
 
 /**
+ * `setTimeout` and `clearTimeout` as they were when fluxy/testing was loaded: a test that installs
+ * fake timers afterwards (`vi.useFakeTimers()`, Jest's, sinon's) does not stop a wait from
+ * timing out, or from taking its turns. @internal
+ */
+export const realTimers = {
+  setTimeout: globalThis.setTimeout.bind(globalThis) as typeof setTimeout,
+  clearTimeout: globalThis.clearTimeout.bind(globalThis) as typeof clearTimeout,
+};
+
+/**
  * `promise`, or a rejection after `timeoutMs` whose message is `timed out after <ms> ms: ` plus
  * what `describe()` says then (what was awaited and what the state was); `reportedMs` is the
  * figure the message gives (a whole wait's budget, of which this is the rest). The timer is cleared
@@ -15,9 +25,12 @@ export function withTimeout<T>(
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${reportedMs} ms: ${describe()}`)), timeoutMs);
+    timer = realTimers.setTimeout(
+      () => reject(new Error(`timed out after ${reportedMs} ms: ${describe()}`)),
+      timeoutMs,
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => realTimers.clearTimeout(timer));
 }
 
 /**
