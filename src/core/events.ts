@@ -34,7 +34,16 @@ export class EventBus<Events extends object> {
   readonly #onHandlerError: (event: string, error: unknown) => void;
   #closed = false;
 
+  /**
+   * @param onHandlerError - called with each handler's error, after every handler ran; a function
+   * (`invalid-argument` otherwise, not a TypeError at the first handler that throws). @default ignore
+   */
   constructor(onHandlerError: (event: string, error: unknown) => void = () => {}) {
+    if (typeof onHandlerError !== 'function') {
+      throw invalidArgument(
+        `new EventBus(onHandlerError): onHandlerError must be a function (got ${typeof onHandlerError}).`,
+      );
+    }
     this.#onHandlerError = onHandlerError;
   }
 

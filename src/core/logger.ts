@@ -32,6 +32,7 @@ function loggerOf(
  * A logger writing to `console` at and above `level`.
  *
  * @param level - the least severe level written. @default 'warn'
+ * @param prefix - put before every line; a string (`invalid-argument` otherwise). @default '[fluxy]'
  * @example createApp({ logger: consoleLogger('debug') })
  */
 export function consoleLogger(level: LogLevel = 'warn', prefix = '[fluxy]'): Logger {
@@ -41,6 +42,10 @@ export function consoleLogger(level: LogLevel = 'warn', prefix = '[fluxy]'): Log
     throw invalidArgument(
       `consoleLogger(level): level must be one of ${Object.keys(ranks).join(', ')} (got ${String(level)}).`,
     );
+  }
+  // Another type would print as "[object Object]" or "undefined" before every line.
+  if (typeof prefix !== 'string') {
+    throw invalidArgument(`consoleLogger(level, prefix): prefix must be a string (got ${typeof prefix}).`);
   }
   return loggerOf((lineLevel, message, details) => {
     if (ranks[lineLevel] >= at) console[lineLevel](`${prefix} ${message}`, ...details);

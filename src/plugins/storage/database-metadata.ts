@@ -58,9 +58,7 @@ export async function unlockDatabase(
   if ((metadata.kdf === 'raw') === secret) {
     throw storageError(
       'storage/wrong-secret',
-      secret
-        ? 'This database was created with a raw `key`: open it with the same `key` option, not `secret`.'
-        : 'This database was created with a `secret`: open it with the same `secret` option, not `key`.',
+      `This database was created with ${secret ? 'a raw `key`: open it with the same `key` option, not `secret`' : 'a `secret`: open it with the same `secret` option, not `key`'}.`,
     );
   }
   // (A raw key's metadata has neither: expandRawKey reads neither.)

@@ -6,12 +6,15 @@ interface StorageManagerLike {
 }
 
 /**
- * `navigator.storage.persist()` or `persisted()` as a {@link StoragePersistence}: loaded when the
- * app asks (on a user's gesture), off the start-up path. A rejection counts as not persisted. @internal
+ * `navigator.storage.persist()` (for storage.requestPersistence()) or `persisted()` (for
+ * storage.persistence()) as a {@link StoragePersistence}: loaded when the app asks (on a user's
+ * gesture), off the start-up path. A rejection counts as not persisted. @internal
  */
-export async function askStorageManager(method: 'persist' | 'persisted'): Promise<StoragePersistence> {
+export async function askStorageManager(
+  method: 'requestPersistence' | 'persistence',
+): Promise<StoragePersistence> {
   const manager = (globalThis as { navigator?: { storage?: StorageManagerLike } }).navigator?.storage;
-  const ask = manager?.[method];
+  const ask = manager?.[method === 'persistence' ? 'persisted' : 'persist'];
   if (typeof ask !== 'function') return 'unsupported';
   try {
     return (await ask.call(manager)) ? 'persisted' : 'best-effort';

@@ -115,17 +115,27 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   /**
    * Ask the browser not to evict this origin's storage (`navigator.storage.persist()`); resolves
    * with the answer. Browsers may grant it silently (an installed app, a bookmarked site) or
-   * prompt; call it on a user's gesture. A refusal or a failure resolves `'best-effort'`.
+   * prompt; call it on a user's gesture. A refusal or a failure resolves `'best-effort'`. Rejects
+   * with `app/disposed` once the app was disposed, as every other method does.
    *
    * @example if ((await storage.requestPersistence()) !== 'persisted') showBackupHint();
    */
   requestPersistence(): Promise<StoragePersistence> {
-    return askStorageManager('persist');
+    return this.#ask('requestPersistence');
   }
 
-  /** Whether this origin's storage is already persisted (`navigator.storage.persisted()`), without asking. */
+  /**
+   * Whether this origin's storage is already persisted (`navigator.storage.persisted()`), without
+   * asking. Rejects with `app/disposed` once the app was disposed.
+   */
   persistence(): Promise<StoragePersistence> {
-    return askStorageManager('persisted');
+    return this.#ask('persistence');
+  }
+
+  /** persistence.ts's answer to `method`, loaded at the first call (off the start-up path). */
+  async #ask(method: 'requestPersistence' | 'persistence'): Promise<StoragePersistence> {
+    this.throwIfDisposed(method);
+    return (await import('./persistence.js')).askStorageManager(method);
   }
 
   /** @internal Opens the driver and the encryption; called by the app. */
@@ -193,7 +203,8 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
   #reportLost(when: StorageLoss['when']): void {
     if (this.#lost.peek()?.when === 'while-running') return;
     this.#logger?.warn(
-      `The database was wiped ${when === 'between-runs' ? 'between runs' : 'while the app ran'} (site data cleared, evicted, its folder removed): what it held is gone, nothing of it is used. See storage.lost.`,
+      'The database was wiped (site data cleared, evicted, its folder removed): what it held is gone, nothing of it is used. See storage.lost:',
+      when, // all the production build keeps
     );
     const loss: StorageLoss = { when, at: Date.now() };
     publish(() => {
@@ -250,9 +261,4 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
     }
     return store;
   }
-}
-
-/** persistence.ts's answer, loaded at the first call (off the start-up path). */
-function askStorageManager(method: 'persist' | 'persisted'): Promise<StoragePersistence> {
-  return import('./persistence.js').then((module) => module.askStorageManager(method));
 }

@@ -488,7 +488,8 @@ export class SyncEngine {
         const stub = await (await this.#queueEdits()).moveUnreadable(id, error.cause, this.#deps.now());
         const lastError = stub.lastError as OperationError;
         this.#headFailed(lastError, id);
-        this.#deps.logger.error(`operation ${id} ${lastError.message}`);
+        // The production build strips the prose: its line still says what failed, and which.
+        this.#deps.logger.error(`operation ${id} ${lastError.message}`, lastError.code, id);
         this.events.emit('failed', { operation: toOperation(stub), error: lastError });
         summary.failed++;
         return 'next';
@@ -830,6 +831,7 @@ export class SyncEngine {
         if (serverId === undefined) {
           this.#deps.logger.warn(
             `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
+            record.tempId, // all the production build keeps
           );
         } else {
           tempIds.stageSettle(group, record.tempId, record.id, { serverId });

@@ -37,7 +37,8 @@ export function toJsonText(
       cause: error,
     });
   }
-  return text ?? fail('', 'is not a JSON value');
+  // (A problem long enough to be prose: the production build leaves it out.)
+  return text ?? fail('', 'is not a JSON value (undefined)');
 }
 
 /** UTF-8 byte length of a string. */

@@ -279,9 +279,11 @@ export class OutcomeLog {
     const oldest = [...this.#waiting.keys()].sort().slice(0, excess);
     if (!this.#warned) {
       this.#warned = true;
-      const kinds = [...new Set(oldest.map((id) => this.#waiting.get(id)?.kind))].join('", "');
+      const kinds = [...new Set(oldest.map((id) => this.#waiting.get(id)?.kind))];
+      // (What the production build keeps: the kinds, after the prose it strips.)
       this.#logger.warn(
-        `more than ${this.#maxWaiting} operation outcomes wait for a handler (kinds "${kinds}"): the oldest are dropped. Register sync.handle(kind, …) for them at start-up.`,
+        `more than ${this.#maxWaiting} operation outcomes wait for a handler: the oldest are dropped. Register sync.handle(kind, …) at start-up for the kinds`,
+        kinds,
       );
     }
     for (const id of oldest) {

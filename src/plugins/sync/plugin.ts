@@ -27,6 +27,7 @@ import type { OutboxStorage } from './outbox.js';
 import type { OutcomeHandlers } from './outcomes.js';
 import type { ListOptions } from './queue-lists.js';
 import {
+  checkHeaderRecord,
   type HttpMethod,
   type OperationDraft,
   prepareOperation,
@@ -158,7 +159,8 @@ export class SyncPlugin extends FluxyPlugin {
     this.#coordination = leader.coordination;
     if (leader.coordination === 'none') {
       ctx.logger.info(
-        'Web Locks are not available: this instance flushes on its own; idempotency keys keep a second sender harmless.',
+        'Web Locks are not available: this instance flushes on its own (idempotency keys keep a second sender harmless) without the lock',
+        name, // all the production build keeps
       );
     }
     const engine = new SyncEngine({
@@ -289,7 +291,15 @@ export class SyncPlugin extends FluxyPlugin {
       await this.#ready();
       this.#sendRead = (await import('./read-request.js')).sendRead;
     }
-    return this.#sendRead(url, this.#limits, prepareOperation, options, FluxyError, checkOptions);
+    return this.#sendRead(
+      url,
+      this.#limits,
+      prepareOperation,
+      options,
+      FluxyError,
+      checkOptions,
+      checkHeaderRecord,
+    );
   }
 
   /** Send what is pending now (joins a running flush). Resolves with `{ sent, failed, remaining }`. */

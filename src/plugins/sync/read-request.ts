@@ -2,7 +2,7 @@ import type { FluxyError } from '../../core/errors.js';
 import type { checkOptions } from '../../core/input-checks.js';
 import type { Operation } from './operation.js';
 import type { ResolvedSyncOptions, SyncOptions } from './options.js';
-import type { prepareOperation } from './request-validation.js';
+import type { checkHeaderRecord, prepareOperation } from './request-validation.js';
 
 /**
  * The GET of `sync.read()`, checked (`prepare`: `sync/invalid-url`…; `given`, the caller's
@@ -10,7 +10,10 @@ import type { prepareOperation } from './request-validation.js';
  * AbortSignal, as `queue()` and `pending()` refuse theirs) and sent now, in this call, with the
  * plugin's `baseUrl`, `headers` option (given a pseudo-operation with `kind: 'read'`), `fetch` and
  * `timeoutMs` (`options`: the plugin's limits, which carry its resolved options), never following
- * a redirect (`sync/redirected`); `url` as given (for the headers and errors). A signal already
+ * a redirect (`sync/redirected`); `url` as given (for the headers and errors). What a `headers`
+ * function returns is checked as `queue()`'s sends check it (`checkHeaders`: checkHeaderRecord,
+ * credentials allowed): anything but a plain object of valid headers, or undefined, rejects with
+ * `sync/headers-failed` (its cause `sync/invalid-headers`), sending nothing. A signal already
  * aborted sends nothing. Loaded at the first read; `ReadError` is FluxyError (so named: the
  * production build strips the prose of a `new …Error()`), `prepare` prepareOperation and `check`
  * checkOptions, given rather than imported so this lazy chunk shares no module with the start-up
@@ -23,6 +26,7 @@ export async function sendRead(
   given: unknown,
   ReadError: typeof FluxyError,
   check: typeof checkOptions,
+  checkHeaders: typeof checkHeaderRecord,
 ): Promise<{ status: number; body: unknown }> {
   const target = options.resolveUrl(prepare('GET', url, undefined, options).url);
   const invalid = (problem: string) =>
@@ -54,7 +58,17 @@ export async function sendRead(
   try {
     const given = options.headers;
     const extra: unknown = typeof given === 'function' ? await given(pseudo) : given;
-    headers = new Headers((extra ?? {}) as Record<string, string>);
+    // A string would be spread into headers named "0", "1"…, a number or an object value sent
+    // as text: refused, as the queue's sends refuse them (transport.ts).
+    headers = new Headers(
+      extra === undefined
+        ? {}
+        : checkHeaders(
+            extra,
+            'allow',
+            (code, problem) => new ReadError(code, `what the SyncPlugin headers option returned: ${problem}`),
+          ),
+    );
     headers.set('Accept', 'application/json');
   } catch (cause) {
     throw new ReadError('sync/headers-failed', `sync.read(): the headers option failed: ${String(cause)}`, {

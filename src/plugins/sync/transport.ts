@@ -290,10 +290,12 @@ export function exhaustedError(error: OperationError, attempts: number): Operati
   return {
     ...error,
     code: 'sync/max-attempts',
-    message:
+    // One literal (not a conditional of two): the production build then keeps no condition.
+    message: `gave up after ${attempts} attempts${
       error.status === undefined
-        ? `gave up after ${attempts} attempts: the connectivity probe answers but this request gets no answer (${error.message})`
-        : `gave up after ${attempts} attempts; the server last answered ${error.status}`,
+        ? `: the connectivity probe answers but this request gets no answer (${error.message})`
+        : `; the server last answered ${error.status}`
+    }`,
   };
 }
 

@@ -33,12 +33,16 @@ export async function openOtherDriver(
   const chosen = request.driver ?? chooseDefaultDriver({ hasIndexedDB: false, isNode });
   if (indexedDbFailure) {
     const { error } = indexedDbFailure;
+    // (The production build strips the prose: the driver and the error stay.)
     request.logger.warn(
-      `IndexedDB could not be opened (${error instanceof Error ? error.message : String(error)}): storing with the ${String(chosen)} driver instead. storage.driver is "${String(chosen)}".`,
+      `IndexedDB could not be opened (${error instanceof Error ? error.message : String(error)}): storage.driver is`,
+      chosen,
+      error,
     );
   } else if (request.driver === undefined && chosen === 'localstorage') {
     request.logger.warn(
-      'IndexedDB is not available here: storing in localStorage, which has no transactions and holds about 5 MB. storage.driver is "localstorage".',
+      'IndexedDB is not available here: storing in localStorage, which has no transactions and holds about 5 MB. storage.driver is',
+      chosen,
     );
   }
   try {
