@@ -25,6 +25,9 @@ export interface EngineSetup {
   store?: OutboxStorage;
   retry?: Partial<ResolvedRetryOptions>;
   timeoutMs?: number;
+  /** The request timeout's timer (default: setTimeout); see {@link manualTimeouts}. */
+  setTimer?: (callback: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
   maxResponseBytes?: number;
   /** Origins besides baseUrl's that ops may go to; undefined: any origin (no policy). */
   allowedOrigins?: string[];
@@ -61,8 +64,8 @@ export function makeEngine(setup: EngineSetup) {
       headers: setup.headers,
       timeoutMs: setup.timeoutMs ?? 5000,
       ...(setup.maxResponseBytes === undefined ? {} : { maxResponseBytes: setup.maxResponseBytes }),
-      setTimer: (callback, ms) => setTimeout(callback, ms),
-      clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+      setTimer: setup.setTimer ?? ((callback, ms) => setTimeout(callback, ms)),
+      clearTimer: setup.clearTimer ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>)),
     },
     retry: { ...defaultRetryOptions, baseDelayMs: 1, maxDelayMs: 4, ...setup.retry },
     intervalMs: 60_000,
@@ -128,6 +131,27 @@ export function until(
     if (done) dispose();
   });
   return withTimeout(met, label, timeoutMs).finally(() => dispose?.());
+}
+
+/**
+ * Request timeouts that run when the test says, not after `timeoutMs` of wall-clock time: on a
+ * loaded machine a short timeout also cuts the answers that should arrive, and a long one makes
+ * the test wait. Give `setTimer` and `clearTimer` to engineFor(); `set[n]` is the n-th request's
+ * timeout (its `ms`, whether its attempt `cleared` it), `set[n].run()` makes it expire now.
+ */
+export function manualTimeouts() {
+  const set: Array<{ ms: number; run: () => void; cleared: boolean }> = [];
+  return {
+    set,
+    setTimer(callback: () => void, ms: number): unknown {
+      const timer = { ms, run: callback, cleared: false };
+      set.push(timer);
+      return timer;
+    },
+    clearTimer(handle: unknown): void {
+      (handle as { cleared: boolean }).cleared = true;
+    },
+  };
 }
 
 /** Problems with the server's applied log against the expected keys: loss, duplicates, order. */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { resolveSyncOptions } from '../../src/plugins/sync/options.js';
 import { sendOperation } from '../../src/plugins/sync/transport.js';
-import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, nextEvent, until } from './harness.js';
+import { gate, MemoryStore } from '../support/memory-store.js';
+import { faultServerPerTest, manualTimeouts, nextEvent, until, withTimeout } from './harness.js';
 
 // Issue 17, finding 4: a create answered 201 whose body was slower than timeoutMs (or cut short,
 // or not JSON) counted as sent with no server id, so the ops using its temporary id went out with
@@ -14,15 +15,41 @@ const { engineFor } = fixture;
 const trail = () =>
   fixture.server.received.map((request) => `${request.method} ${request.path} ${request.key}`);
 
+/**
+ * An engine whose request timeouts expire only when the test runs them (manualTimeouts), and a gate
+ * opened when the first answer's status and headers are in (its body may still be on its way). A
+ * stalled body is then cut by its timeout for sure, and no other answer is, however slow the
+ * machine (with a real 300 ms timeout a loaded machine timed out the retry, or the headers).
+ */
+function engineWithTimeouts() {
+  const timeouts = manualTimeouts();
+  const headers = gate();
+  const watched: FetchFunction = async (input, init) => {
+    const response = await fetch(input, init);
+    headers.open();
+    return response;
+  };
+  const made = engineFor({ baseUrl: fixture.server.url, timeoutMs: 300, fetch: watched, ...timeouts });
+  /** The first request's timeout expires, once its answer's headers are in and its body is not. */
+  const expireFirstBody = async () => {
+    await withTimeout(headers.promise, 'the status and headers of the first answer');
+    const [first] = timeouts.set;
+    expect(first).toMatchObject({ ms: 300, cleared: false });
+    first?.run();
+  };
+  return { ...made, expireFirstBody };
+}
+
 describe('a create whose response cannot be read', () => {
   for (const fault of ['stall-body', 'garble-body'] as const) {
     it(`${fault}: asked again with the same key; the op using its temp id waits and gets the server id`, async () => {
       fixture.server.script(fault);
-      const { engine, queue } = engineFor({ baseUrl: fixture.server.url, timeoutMs: 300 });
+      const { engine, queue, expireFirstBody } = engineWithTimeouts();
       await engine.start();
       const retried = nextEvent(engine, 'retry');
       const create = await queue('POST', '/api/notes', { body: { title: 'a' }, tempId: 'tmp_note_0001' });
       const patch = await queue('PATCH', '/api/notes/tmp_note_0001', { body: { title: 'b' } });
+      if (fault === 'stall-body') await expireFirstBody(); // (a garbled body ends by itself)
       expect((await retried).error).toMatchObject({ code: 'sync/response-unreadable', status: 201 });
       await until(() => engine.pendingCount.value === 0, 'the create and its dependant sent');
       expect(trail()).toStrictEqual([
@@ -41,10 +68,11 @@ describe('a create whose response cannot be read', () => {
 
   it('an op without a tempId whose body stalls still counts as sent (the status decided)', async () => {
     fixture.server.script('stall-body');
-    const { engine, queue } = engineFor({ baseUrl: fixture.server.url, timeoutMs: 300 });
+    const { engine, queue, expireFirstBody } = engineWithTimeouts();
     await engine.start();
     const sent = nextEvent(engine, 'sent');
     const op = await queue('POST', '/api/notes', { body: {} });
+    await expireFirstBody();
     expect(await sent).toMatchObject({ operation: { id: op.id }, status: 201, response: undefined });
     expect(trail()).toStrictEqual([`POST /api/notes ${op.id}`]);
   });
