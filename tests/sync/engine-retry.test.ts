@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FluxyError } from '../../src/core/errors.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { faultServerPerTest, makeEngine, nextEvent, until } from './harness.js';
+import { faultServerPerTest, makeEngine, manualTimeouts, nextEvent, until } from './harness.js';
 
 const fixture = faultServerPerTest();
 const { engineFor } = fixture;
@@ -149,10 +149,20 @@ describe('classification and retry', () => {
 
   it('a timeout aborts the attempt; the retry uses the same key and the attempt is not counted', async () => {
     fixture.server.script('hang');
-    const { engine, queue, reportFailure } = engineFor({ baseUrl: fixture.server.url, timeoutMs: 150 });
+    // The hung request's timeout expires once the server has it, and no other one does (a real
+    // 150 ms timeout also cut the retry on a loaded machine: a third request).
+    const timeouts = manualTimeouts();
+    const { engine, queue, reportFailure } = engineFor({
+      baseUrl: fixture.server.url,
+      timeoutMs: 150,
+      ...timeouts,
+    });
     await engine.start();
     const retry = nextEvent(engine, 'retry');
     const op = await queue('POST', '/api/slow', { body: {} });
+    await fixture.server.waitForRequests(1, { label: 'the request that hangs' });
+    expect(timeouts.set[0]).toMatchObject({ ms: 150, cleared: false });
+    timeouts.set[0]?.run();
     const { error, operation } = await retry;
     expect(error.code).toBe('sync/timeout');
     expect(operation.attempts).toBe(0);
