@@ -156,7 +156,8 @@ export function toOperation(record: OperationRecord): Operation | UnreadableOper
       unreadable: true as const,
       lastError:
         record.lastError ??
-        ({ code: 'sync/record-unreadable', message: 'the stored record is unreadable', at: 0 } as const),
+        // Short enough to stay in the production build, which would strip a longer one to ''.
+        ({ code: 'sync/record-unreadable', message: 'unreadable record', at: 0 } as const),
     });
   }
   const operation: {

@@ -183,11 +183,8 @@ export class QueueEdits {
       return await this.#stores.outbox.read(list, id);
     } catch (error) {
       if (error instanceof this.#tools.UnreadableRecordError)
-        return unreadableStub(id, {
-          code: 'sync/record-unreadable',
-          message: 'the stored record is unreadable',
-          at: 0,
-        });
+        // (A message short enough to stay in the production build, as in operation.ts.)
+        return unreadableStub(id, { code: 'sync/record-unreadable', message: 'unreadable record', at: 0 });
       throw error;
     }
   }
