@@ -24,6 +24,7 @@ interface SyncSignals {
   readonly isSyncing: ReadonlySignal<boolean>;
   readonly pendingCount: ReadonlySignal<number>;
   readonly status: ReadonlySignal<string>;
+  readonly lastError: ReadonlySignal<{ code: string; status?: number } | null>;
 }
 
 /**
@@ -79,10 +80,12 @@ export async function settled(app: App, options: SettledOptions = {}): Promise<v
         ]
       : [];
     if (connectivity) parts.push(`online ${connectivity.isOnline.value}`);
+    const error = sync?.lastError.value;
+    if (error) parts[0] += `, last error ${error.code}${error.status ? ` (${error.status})` : ''}`;
     collections.forEach((name, index) => {
       parts.push(`${name}: pulling ${pulls[index]?.value}`);
     });
-    return `${label} (${parts.join('; ') || 'no sync plugin'})`;
+    return `${label} (${parts.join('; ') || 'no sync plugin'})${sync ? hint(sync) : ''}`;
   };
   const quiet = (): boolean => {
     const pulling = pulls.some((signal) => signal.value);
@@ -99,6 +102,16 @@ export async function settled(app: App, options: SettledOptions = {}): Promise<v
     await new Promise<void>((resolve) => realTimers.setTimeout(resolve, 0));
     stable = quiet() ? stable + 1 : 0;
   }
+}
+
+/** What to do about the state a timed-out wait saw, when the state says it (else ''). */
+function hint(sync: SyncSignals): string {
+  if (sync.pendingCount.value === 0) return '';
+  if (sync.isSyncing.value)
+    return ": still sending — a request the server does not answer (a 'hang' fault) ends only at SyncPlugin's timeoutMs, 30 s by default: give tests a small one, e.g. createTestApp({ sync: { timeoutMs: 500 } })";
+  if (sync.status.value === 'error')
+    return ': an operation waits for its retry, 1 s or more by default — keep retries fast in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10 } } })';
+  return '';
 }
 
 function pullingSignal(app: App, name: string): ReadonlySignal<boolean> {

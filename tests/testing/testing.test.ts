@@ -467,3 +467,24 @@ describe('settled(): a collection given instead of its name', () => {
     await expect(settled(t.app, { collections: [5] as never })).rejects.toThrow('(collections[0] is 5)');
   });
 });
+
+describe('settled(): a timeout says what to do about the state it saw', () => {
+  it('an operation waiting for its retry: the last error, and to keep retries fast', async () => {
+    // A slow backoff (its first retry 2 s or more away) keeps the state still when the wait ends.
+    t = await createTestApp({ sync: { baseUrl: server.url, retry: { baseDelayMs: 20_000 } } });
+    server.script({ status: 503 });
+    await t.sync.queue('POST', '/notes', { body: {} });
+    await expect(t.settled({ timeoutMs: 1000, label: 'after a 503' })).rejects.toThrow(
+      'after a 503 (sync: 1 pending, syncing false, status error, last error sync/http-error (503); online true): an operation waits for its retry, 1 s or more by default — keep retries fast in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10 } } })',
+    );
+  });
+
+  it('a request the server does not answer: SyncPlugin’s timeoutMs', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url } });
+    server.script('hang');
+    await t.sync.queue('POST', '/notes', { body: {} });
+    await expect(t.settled({ timeoutMs: 200, label: 'hung' })).rejects.toThrow(
+      "still sending — a request the server does not answer (a 'hang' fault) ends only at SyncPlugin's timeoutMs, 30 s by default: give tests a small one, e.g. createTestApp({ sync: { timeoutMs: 500 } })",
+    );
+  });
+});
