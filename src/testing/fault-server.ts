@@ -103,6 +103,9 @@ export interface FaultServerOptions {
   collections?: Readonly<Record<string, FaultCollectionOptions>>;
 }
 
+/** What {@link FaultServer.start} hands its constructor: `new FaultServer()` alone is refused. */
+const starting: unique symbol = Symbol('FaultServer.start');
+
 /**
  * A real HTTP server on 127.0.0.1 (Node only) that plays your API in tests: it applies each
  * request once per `Idempotency-Key` (the server contract) and answers `201 { id, serverId }` — both `srv-1`,
@@ -138,7 +141,11 @@ export class FaultServer {
   #closed = false;
   #url = '';
 
-  private constructor(options: FaultServerOptions) {
+  private constructor(options: FaultServerOptions, token?: typeof starting) {
+    if (token !== starting)
+      throw invalidArgument(
+        'new FaultServer(): start one with `await FaultServer.start(options)`, which listens on a free port of 127.0.0.1 and sets its url.',
+      );
     this.#options = options;
     for (const [path, collection] of Object.entries(options.collections ?? {})) {
       if (!/^\/\S*[^/\s]$/.test(path))
@@ -166,7 +173,7 @@ export class FaultServer {
    * nothing, for options it does not know (a typo) or of the wrong type.
    */
   static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
-    const server = new FaultServer(checkServerOptions(options));
+    const server = new FaultServer(checkServerOptions(options), starting);
     await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
     server.#url = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
     return server;

@@ -488,3 +488,19 @@ describe('settled(): a timeout says what to do about the state it saw', () => {
     );
   });
 });
+
+describe('FaultServer: new FaultServer() (from JavaScript, where private constructor is not checked)', () => {
+  it('is refused with invalid-argument saying to use FaultServer.start(), with options or without', () => {
+    const Constructor = FaultServer as unknown as new (options?: object) => FaultServer;
+    for (const attempt of [() => new Constructor(), () => new Constructor({})]) {
+      let thrown: unknown;
+      try {
+        attempt();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isFluxyError(thrown, 'invalid-argument')).toBe(true);
+      expect((thrown as Error).message).toContain('start one with `await FaultServer.start(options)`');
+    }
+  });
+});
