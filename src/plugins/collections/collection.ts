@@ -190,9 +190,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /**
    * What the feed said last in this session, by row id: the version of the row (a late answer
    * must not undo it), or null for a deletion (a late answer must not bring the row back).
+   * Forgotten at a pull request made with no change pending (see #fetchPage).
    */
   readonly #fed = new Map<string, unknown>();
-  /** Rows an answer confirmed since the last pull request was sent (see #pullPages). */
+  /** Rows an answer confirmed since the last pull request was sent (see #pullPages); only while a pull runs. */
   readonly #answered = new Set<string>();
   /** Row id → the writes of this replica that this tab saw applied to it (see conflicts.ts). */
   readonly #applied = new Map<string, AppliedWrite[]>();
@@ -379,7 +380,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
     // What the outbox did between the listing above and these subscriptions (it sends while we load).
     this.#relist();
-    hear = (message) => ('rows' in message ? this.#applyRows(message as RowsMessage<R>) : this.#relist());
+    hear = (message) =>
+      'rows' in message ? this.#applyRows(message as RowsMessage<R>) && this.#autoPull() : this.#relist();
     held.forEach(hear);
 
     ctx.onDispose(async () => {
@@ -561,7 +563,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #checkFields(fields: unknown, method: string): Row {
-    const fail = (what: string, problem = ''): never => {
+    const fail = (what: string, problem: string): never => {
       throw new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what} ${problem}.`);
     };
     try {
@@ -643,9 +645,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         this.#logger?.warn(
           `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
         );
-    } else if (this.#fed.get(serverId) !== null) answer.rows.push(response as R);
-    // (A row a pull saw deleted: the answer may be older than the deletion, or may have brought
-    // the row back under last writer wins; only the feed can tell, see #storeAnswer.)
+    } else answer.rows.push(response as R); // (unless a pull saw it deleted: see #applyRows)
     return answer;
   }
 
@@ -653,8 +653,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   async #storeAnswer(outcome: SentLike): Promise<void> {
     if (this.#signal?.aborted) return;
     const answer = this.#answerOf(outcome);
-    const [row] = answer.rows;
     this.#applyRows(answer);
+    const [row] = answer.rows;
     // No row to show (none in the answer, or one a pull saw deleted), and no removal: the change
     // is no longer pending, so only a pull shows what the server made of it. (Here, not in
     // #answerOf, which runs twice per answer: one pull, not two.)
@@ -684,21 +684,21 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (post) this.#post({ rows: [], deleted: [], settled: opIds as string[], aliases: [] });
   }
 
-  /** Resolve the stored conflicts with the server's rows as last pulled (one run at a time). */
+  /**
+   * Resolve the stored conflicts with the server's rows as last pulled (one run at a time). Lazy
+   * (most apps never see a refused write), but loaded here, after a pull or an answer — online —
+   * even with nothing to resolve: its other rare paths (a feed failure, a discard, a tab's lost
+   * message) can come when the network is gone.
+   */
   #resolveConflicts(): Promise<void> {
-    const run = (this.#resolving ?? Promise.resolve()).then(() => this.#resolveStored());
+    const run = (this.#resolving ?? Promise.resolve()).then(async () =>
+      (await import('./conflicts.js')).resolveStoredConflicts<R>(this.#host()),
+    );
     // (Cut off by dispose: nothing to report, the next start resolves it.)
     this.#resolving = run.catch((error: unknown) => {
       if (!this.#signal?.aborted) this.#logger?.warn('could not resolve a conflict', error);
     });
     return this.#resolving;
-  }
-
-  async #resolveStored(): Promise<void> {
-    // Lazy (most apps never see a refused write), but loaded here, after a pull or an answer —
-    // online — even with nothing to resolve: its other rare paths (a feed failure, a discard, a
-    // tab's lost message) can come when the network is gone.
-    await (await import('./conflicts.js')).resolveStoredConflicts<R>(this.#host());
   }
 
   /** What conflicts.ts needs (see ConflictHost). */
@@ -795,15 +795,32 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
   }
 
-  /** Show an answer's rows (this tab's or another's, or rows another tab pulled). */
-  #applyRows(message: RowsMessage<R>): void {
+  /**
+   * Show an answer's rows (this tab's or another's) or a pull page (this tab's, `more` before its
+   * last page, or another's). Returns true when it left out an answer's row that a pull saw
+   * deleted: the answer may be older than the deletion, or may have brought the row back under
+   * last writer wins; only the feed can tell (the caller pulls), in every tab alike.
+   */
+  #applyRows(message: RowsMessage<R>, more?: boolean): boolean | undefined {
+    const page = !message.settled[0];
+    let doubt: boolean | undefined;
     publish(() => {
       for (const [tempId, serverId] of message.aliases) this.#view.addAlias(tempId, serverId);
       for (const id of message.deleted) this.#fed.set(id, null);
-      for (const row of message.rows) this.#answered.add(row[this.#options.key] as string);
-      this.#view.confirmRows(message.rows, message.deleted);
+      message.rows = message.rows.filter((row) => {
+        const id = row[this.#options.key] as string;
+        // (Map#set and Set#add return what they change: kept.)
+        if (page) return this.#fed.set(id, row.version);
+        // (An answer has one row.)
+        doubt = this.#fed.get(id) === null;
+        // (A pull running: see #pullPages. Before any request, it would be forgotten at the first.)
+        return !doubt && (!this.#pulling || this.#answered.add(id));
+      });
+      // (A page's rows were parsed for this view alone: frozen, not copied.)
+      this.#view.confirmRows(message.rows, message.deleted, !more, page);
       this.#settle(message.settled);
     });
+    return doubt;
   }
 
   #post(message: Message): void {
@@ -847,14 +864,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           // The feed's failures are reported as they happen (#failPull); the rest here: rows that
           // could not be stored (a full disk, a database wiped), conflicts that could not be read.
           if (!`${(error as FluxyError).code}`.startsWith('collections/'))
-            publish(() => {
-              this.#lastError.value = {
-                code: 'collections/pull-failed',
-                message: `pull of ${this.#options.url} failed: ${String(error)}. Retrying with backoff.`,
-                at: Date.now(),
-                cause: error,
-              };
-            });
+            await this.#failPull(
+              'collections/pull-failed',
+              `pull of ${this.#options.url} failed: ${String(error)}.`,
+              undefined,
+              error,
+            );
         }
         throw error;
       }
@@ -927,14 +942,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#lastRequest = this.#requests;
         }
         // (A page without a clock is 'invalid' to receive(): nothing adopted, nothing reported.)
-        if ((this.#clock as HybridClock).receive(body.clock as string) === 'too-far-ahead') {
-          skewed = {
-            code: 'collections/clock-skew',
-            message: `the server's clock ${body.clock} is more than 5 minutes ahead of this device: not adopted.`,
-            at: Date.now(),
-          };
-          this.#logger?.warn(skewed.message);
-        }
+        if ((this.#clock as HybridClock).receive(body.clock as string) === 'too-far-ahead')
+          skewed = (await import('./conflicts.js')).clockSkew(this.#host(), body.clock as string);
         // Before the last page, the last complete pull's: a pull cut off keeps it across a restart.
         const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
         const field = this.#options.clientIdField;
@@ -942,16 +951,20 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           ? // Loaded only with the option: most servers do not keep the temporary id.
             (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view)
           : [];
-        queued.push({ rows: body.changes, deleted: body.deleted, settled: [], aliases: adopted });
+        const pulled: RowsMessage<R> = {
+          rows: body.changes,
+          deleted: body.deleted,
+          settled: [],
+          aliases: adopted,
+        };
+        queued.push(pulled);
         queuedMeta = { v: 1, cursor: body.cursor, pulledAt } as CacheMeta;
         // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old: at once
         // for a page that came slowly, else 250 ms after the last rebuild, also while the next
         // page is slow (a slow network still shows progress), not for every page.
         held = body.more ? 3 : 0;
         if (queued.length > held) writing ??= store();
-        for (const row of body.changes) this.#fed.set(row[this.#options.key] as string, row.version);
-        for (const id of body.deleted) this.#fed.set(id, null);
-        this.#view.confirmRows(body.changes, body.deleted, !body.more, true);
+        this.#applyRows(pulled, body.more);
         timer ??= unref(
           setTimeout(
             () => {
@@ -992,6 +1005,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (this.#signal?.aborted) return undefined;
     this.#requests++;
     this.#answered.clear();
+    // No change pending (nor waiting for another tab's answer): what the feed said can judge no
+    // answer any more — one to a change sent from now on is newer than it. (In the tab that
+    // sent a change, its answer is stored in the step its 'sent' event is handled in.)
+    if (!this.#view.changes.length) this.#fed.clear();
     let answer: { status: number; body: unknown };
     try {
       answer = await (this.#sync as SyncLike).read(

@@ -373,6 +373,20 @@ export function failPull<R extends Row>(
 }
 
 /**
+ * A page's clock more than 5 minutes ahead of this device (not adopted): what `lastError` shows
+ * at the end of the pull, warned now. Here, in a lazy chunk: a rare path. @internal
+ */
+export function clockSkew<R extends Row>(host: ConflictHost<R>, clock: string): CollectionError {
+  const skewed: CollectionError = {
+    code: 'collections/clock-skew',
+    message: `the server's clock ${clock} is more than 5 minutes ahead of this device: not adopted.`,
+    at: Date.now(),
+  };
+  host[10]?.warn(skewed.message);
+  return skewed;
+}
+
+/**
  * A change left the outbox and the message of the tab that sent it did not come: read the row
  * that tab stored (not stored: it was deleted). Here, in a lazy chunk: a rare path. @internal
  */

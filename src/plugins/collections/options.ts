@@ -112,14 +112,9 @@ export function resolveCollectionOptions<R extends Row>(
       `the name must be 1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds) (got ${got(name)})`,
     );
   }
-  const given = checkOptions(
-    options,
-    optionNames,
-    (problem) =>
-      new FluxyError(
-        'collections/invalid-options',
-        `new Collection(${JSON.stringify(name)}, options): options ${problem}; at least { url } is needed.`,
-      ),
+  // (fail throws: checkOptions throws what it returns.)
+  const given = checkOptions(options, optionNames, (problem) =>
+    fail(`options ${problem}; at least { url } is needed`),
   ) as unknown as CollectionOptions<R>;
   const {
     url,
