@@ -38,6 +38,31 @@ function isProse(node) {
   return text.length >= 24 && text.includes(' ');
 }
 
+/** True when evaluating `node` can have no effect (reading a getter or a Proxy aside). */
+function isPure(node) {
+  if (
+    ts.isCallExpression(node) ||
+    ts.isNewExpression(node) ||
+    ts.isTaggedTemplateExpression(node) ||
+    ts.isAwaitExpression(node) ||
+    ts.isYieldExpression(node) ||
+    ts.isDeleteExpression(node) ||
+    (ts.isPrefixUnaryExpression(node) &&
+      [ts.SyntaxKind.PlusPlusToken, ts.SyntaxKind.MinusMinusToken].includes(node.operator)) ||
+    ts.isPostfixUnaryExpression(node) ||
+    (ts.isBinaryExpression(node) &&
+      node.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+      node.operatorToken.kind <= ts.SyntaxKind.LastAssignment)
+  ) {
+    return false;
+  }
+  let pure = true;
+  ts.forEachChild(node, (child) => {
+    if (pure && !isPure(child)) pure = false;
+  });
+  return pure;
+}
+
 function calleeName(expression) {
   if (ts.isIdentifier(expression)) return { name: expression.text, log: false };
   if (ts.isPropertyAccessExpression(expression)) {
@@ -54,11 +79,18 @@ export function stripProse(source, fileName = 'file.ts') {
   // Cut nodes that go with the comma before them, to where that comma starts (see the top).
   const drops = new Map();
   const dropsLast = !/[\\/]src[\\/]testing[\\/]/.test(fileName);
-  // A conditional's branches are cut one by one: a branch that is not prose stays.
+  // A conditional's branches are cut one by one: a branch that is not prose stays. When both go
+  // and its condition cannot have an effect (no call, assignment, update, await, yield or
+  // delete in it), the conditional goes as a whole (as a last argument, with its comma).
   const cut = (node) => {
     if (ts.isConditionalExpression(node)) {
       cut(node.whenTrue);
       cut(node.whenFalse);
+      if (cuts.has(node.whenTrue) && cuts.has(node.whenFalse) && isPure(node.condition)) {
+        cuts.delete(node.whenTrue);
+        cuts.delete(node.whenFalse);
+        cuts.add(node);
+      }
     } else if (isProse(node)) cuts.add(node);
   };
   const visit = (node) => {

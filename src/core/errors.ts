@@ -79,8 +79,12 @@ export class FluxyError<Code extends string = string> extends Error {
    * subclass (`value instanceof StorageError`), the ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, a subclass included
-    if (this !== FluxyError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    // FluxyError itself extends Error directly; a subclass does not. (Not `this !== FluxyError`:
+    // a class naming itself in its body is renamed `_FluxyError` by the bundler, in dist/ too.)
+    // biome-ignore-start lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, a subclass included
+    if (Object.getPrototypeOf(this) !== Error)
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    // biome-ignore-end lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, a subclass included
     return hasBrand(value);
   }
 }

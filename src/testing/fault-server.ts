@@ -173,7 +173,9 @@ export class FaultServer {
    * nothing, for options it does not know (a typo) or of the wrong type.
    */
   static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
-    const server = new FaultServer(checkServerOptions(options), starting);
+    // (`this`, not the class's name: a class naming itself in its body is renamed `_FaultServer`
+    // by the bundler.)
+    const server = new this(checkServerOptions(options), starting);
     await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
     server.#url = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
     return server;

@@ -66,6 +66,26 @@ describe('docs/errors.md and the production build', () => {
         "fail('');",
       ].join('\n'),
     );
+    // A conditional of two prose branches goes whole when its condition has no effect; else its
+    // condition stays (a call may have one).
+    expect(
+      stripProse(
+        [
+          "throw invalidArgument(typeof s === 'function' ? 'pass a signal, not a function' : 'pass a signal, e.g. this');",
+          "throw new FluxyError('x/y', a.b === 1 ? 'a long message of many words' : 'another long message of words', { cause });",
+          "throw new FluxyError('x/y', f() ? 'a long message of many words' : 'another long message of words');",
+          "throw new FluxyError('x/y', i++ ? 'a long message of many words' : 'another long message of words');",
+        ].join('\n'),
+        '/repo/src/plugins/sync/x.ts',
+      ),
+    ).toBe(
+      [
+        'throw invalidArgument();',
+        "throw new FluxyError('x/y', '', { cause });",
+        "throw new FluxyError('x/y', f() ? '' : '');",
+        "throw new FluxyError('x/y', i++ ? '' : '');",
+      ].join('\n'),
+    );
     // FaultServer's answers carry their message as JSON: there '' stays ''.
     expect(stripProse(source, '/repo/src/testing/fault-server.ts').split('\n')[0]).toBe(
       "throw invalidArgument('');",
