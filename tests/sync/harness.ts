@@ -1,5 +1,5 @@
 import { effect, signal } from '@preact/signals-core';
-import { afterEach, beforeEach, vi } from 'vitest';
+import { afterEach, beforeEach, onTestFinished, vi } from 'vitest';
 import { type App, createApp } from '../../src/core/app.js';
 import type { Logger } from '../../src/core/logger.js';
 import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
@@ -150,6 +150,47 @@ export function manualTimeouts() {
     },
     clearTimer(handle: unknown): void {
       (handle as { cleared: boolean }).cleared = true;
+    },
+  };
+}
+
+/**
+ * For a SyncPlugin, whose request timeout is a global setTimeout(callback, timeoutMs): the calls
+ * for exactly `ms` (a figure no other timer uses) are held instead of armed, until the test ends.
+ * `expire()` runs the held ones that were not cleared — a request times out when the test says,
+ * and no other request ever does, however slow the machine. Without the plugin: manualTimeouts.
+ */
+export function holdTimeouts(ms: number) {
+  const held = new Set<{ callback: () => void }>();
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  const setSpy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
+    callback: () => void,
+    delay?: number,
+    ...args: unknown[]
+  ) => {
+    if (delay !== ms) return realSet(callback, delay, ...args);
+    const handle = { callback };
+    held.add(handle);
+    return handle;
+  }) as unknown as typeof setTimeout);
+  const clearSpy = vi.spyOn(globalThis, 'clearTimeout').mockImplementation((handle) => {
+    if (!held.delete(handle as unknown as { callback: () => void })) realClear(handle);
+  });
+  onTestFinished(() => {
+    setSpy.mockRestore();
+    clearSpy.mockRestore();
+  });
+  return {
+    /** How many are held and not cleared. */
+    get count(): number {
+      return held.size;
+    },
+    expire(): void {
+      for (const handle of [...held]) {
+        held.delete(handle);
+        handle.callback();
+      }
     },
   };
 }

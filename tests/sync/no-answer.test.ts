@@ -1,15 +1,29 @@
 import { IDBFactory } from 'fake-indexeddb';
-import { expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import { registryPerTest, until } from './harness.js';
+import { holdTimeouts, registryPerTest, until, withTimeout } from './harness.js';
 
 // A request that never gets an answer (a dead host, a proxy that drops it) while the server's
 // health probe answers: its attempts count, so it ends in the failed list instead of blocking
 // the queue for ever. Without a probe nothing can tell "this host" from "the network".
 
-const fixture = registryPerTest({ choose: (request) => (request.path === '/stuck' ? 'hang' : 'ok') });
+// The request timeout is one no other timer uses, held (holdTimeouts): a request to /stuck times
+// out as soon as the server has it, and no other one ever does. (With a real 50 ms timeout a
+// loaded machine also timed out /fine, three times: two ops failed, and the wait below ran out.)
+const timeoutMs = 98_765;
+let timeouts: ReturnType<typeof holdTimeouts> | undefined;
+beforeEach(() => {
+  timeouts = holdTimeouts(timeoutMs);
+});
+const fixture = registryPerTest({
+  choose: (request) => {
+    if (request.path !== '/stuck') return 'ok';
+    queueMicrotask(() => timeouts?.expire());
+    return 'hang';
+  },
+});
 
 const deadHost = 'http://127.0.0.1:1/nobody-listens';
 
@@ -25,7 +39,7 @@ function bootstrap(probe: boolean) {
     new SyncPlugin({
       baseUrl: fixture.server.url,
       allowedOrigins: [new URL(deadHost).origin], // another origin than baseUrl's
-      timeoutMs: 50,
+      timeoutMs,
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
     }),
   );
@@ -42,7 +56,10 @@ it.each([
     await app.ready();
     const stuck = await sync.queue('POST', url, { body: { n: 0 } });
     const fine = await sync.queue('POST', '/fine', { body: { n: 1 } });
-    await until(() => sync.failedCount.value === 1 && sync.pendingCount.value === 0);
+    await until(
+      () => sync.failedCount.value === 1 && sync.pendingCount.value === 0,
+      'the stuck op failed and the fine one sent',
+    );
     const [failed] = await sync.failed();
     expect(failed?.id).toBe(stuck.id);
     expect(failed && 'attempts' in failed ? failed.attempts : undefined).toBe(3);
@@ -52,7 +69,7 @@ it.each([
       fixture.server.applied.filter((applied) => applied.key !== null).map((applied) => applied.key),
     ).toStrictEqual([fine.id]);
     // Still retryable by the app, with the same key (the server may have applied a timed-out request).
-    await until(() => sync.status.value === 'idle');
+    await until(() => sync.status.value === 'idle', 'the sync idle');
   },
 );
 
@@ -67,7 +84,7 @@ it('without a probe, no-answer attempts are not counted: the op stays at the hea
   });
   const stuck = await sync.queue('POST', deadHost, { body: { n: 0 } });
   await sync.queue('POST', '/fine', { body: { n: 1 } });
-  await enoughRetries;
+  await withTimeout(enoughRetries, 'six retry events');
   expect(sync.failedCount.value).toBe(0);
   expect(sync.pendingCount.value).toBe(2);
   const [head] = await sync.pending();
