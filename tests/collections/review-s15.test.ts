@@ -263,3 +263,83 @@ describe('review s15: memory of a tab that does not pull', () => {
     for (const [set, ids] of sets) for (const id of ids) expect(set.has(id), id).toBe(false);
   });
 });
+
+describe('review s15: pull() while an automatic pull runs', () => {
+  it('waits for the pull another tab holds when the one that follows the running pull is skipped for it', async () => {
+    const server = await referenceServer();
+    // Web Locks as the tabs of one browser have them (ifAvailable: the callback gets null when
+    // the lock is held), told of every request of the collection's pull lock.
+    const locks = new TestLockManager();
+    const held = new Set<string>();
+    let pullLock = '';
+    const manualRequest = gate();
+    const collectionLocks = {
+      request(
+        name: string,
+        options: { signal?: AbortSignal; ifAvailable?: boolean },
+        callback: (lock: unknown) => Promise<unknown>,
+      ): Promise<unknown> {
+        if (name.endsWith(':pull')) {
+          pullLock = name;
+          if (!options.ifAvailable) manualRequest.open();
+        }
+        if (options.ifAvailable && held.has(name)) return Promise.resolve(callback(null));
+        return locks.request(name, options, async (lock) => {
+          held.add(name);
+          try {
+            return await callback(lock);
+          } finally {
+            held.delete(name);
+          }
+        });
+      },
+    };
+    const realFetch = globalThis.fetch;
+    const steer = { hold: false, asked: gate(), page: gate() };
+    globalThis.fetch = async (input, init) => {
+      if (steer.hold && String(input).includes('/api/notes?since=')) {
+        steer.hold = false;
+        steer.asked.open();
+        await steer.page.promise;
+      }
+      return realFetch(input, init);
+    };
+    const otherTab = gate();
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+      steer.page.open();
+      otherTab.open();
+    });
+    const device = await startDevice({ server, collection: { locks: collectionLocks } });
+    await until(() => device.notes.lastPulledAt.value !== null, 'the start-up pull');
+    // An automatic pull (back online), its request held.
+    steer.hold = true;
+    device.connectivity.setOnline(false);
+    device.connectivity.setOnline(true);
+    await withTimeout(steer.asked.promise, 'the automatic pull to ask');
+    const pulled = device.notes.pull(); // asked after the running pull's request: pulls again
+    // Back online again meanwhile: another automatic pull follows the running one.
+    device.connectivity.setOnline(false);
+    device.connectivity.setOnline(true);
+    // Another tab asks for the pull lock: it gets it when the running pull ends, so the automatic
+    // pull that follows is skipped (ifAvailable).
+    const otherTabPulled = locks.request(pullLock, {}, async () => {
+      held.add(pullLock);
+      await otherTab.promise;
+      held.delete(pullLock);
+    });
+    steer.page.open();
+    // Before: pull() resolved at once, with the other tab's pull still running.
+    const first = await withTimeout(
+      Promise.race([
+        pulled.then(() => 'pull() resolved'),
+        manualRequest.promise.then(() => "pull() waits for the other tab's pull"),
+      ]),
+      'pull() to resolve or to ask for the lock',
+    );
+    expect(first).toBe("pull() waits for the other tab's pull");
+    otherTab.open();
+    await otherTabPulled;
+    await withTimeout(pulled, 'pull() once the other tab is done');
+  });
+});

@@ -497,13 +497,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // it ends with a page asked for after this call, pull again.
     const asked = this.#requests;
     try {
-      if (
-        await this.#pulling?.then(
-          () => this.#lastRequest > asked,
-          () => false,
+      // (Again while one runs: the pull that follows a running one may be an automatic one, which
+      // does not wait for another tab's.)
+      while (this.#pulling)
+        if (
+          await this.#pulling.then(
+            () => this.#lastRequest > asked,
+            noop, // (failed: pull again)
+          )
         )
-      )
-        return;
+          return;
       // (The running pull may have waited for another tab's decision of refusals until dispose():
       // no new request for the lock then.)
       this.#signal?.throwIfAborted();
