@@ -157,23 +157,19 @@ export async function assertUnencrypted(backend: StorageBackend): Promise<void> 
 function parseMetadata(stored: string, maxIterations: number): Metadata {
   const record = refuseUnversioned(stored, 'The database metadata record');
   const { iterations, salt } = record;
+  // One check (one throw in the production build).
   if (
     typeof record.check !== 'string' ||
     (record.kdf !== 'raw' &&
       (record.kdf !== 'pbkdf2-sha256' ||
         !Number.isInteger(iterations) ||
         (iterations as number) < 1 ||
+        (iterations as number) > maxIterations ||
         fromBase64(salt)?.length !== 16))
   ) {
     throw storageError(
       'storage/tampered',
-      'The database metadata (salt and key check) is corrupt: the encrypted data cannot be opened. Restore it from a backup or delete the database.',
-    );
-  }
-  if (record.kdf !== 'raw' && (iterations as number) > maxIterations) {
-    throw storageError(
-      'storage/tampered',
-      `The database metadata asks for ${iterations} PBKDF2 iterations, more than the ${maxIterations} accepted: it was altered, or the database was created with more — then pass that count as the \`iterations\` option. Nothing was derived, read or written.`,
+      `The database metadata (kdf ${String(record.kdf)}, ${String(iterations)} PBKDF2 iterations, salt, key check) is corrupt, or asks for more iterations than the ${maxIterations} accepted: the encrypted data cannot be opened. Restore it from a backup or delete the database; or, if it was created with more iterations, pass that count as the \`iterations\` option. Nothing was derived, read or written.`,
     );
   }
   // The record itself, once checked: a field it may have besides these is never read.

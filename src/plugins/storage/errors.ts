@@ -5,7 +5,7 @@ import { FluxyError } from '../../core/errors.js';
  * Codes are stable: branch on `error.code`, never on `error.message`.
  *
  * - `storage/quota-exceeded`: the browser or the configured `quota` refused a write; earlier data is intact.
- * - `storage/unavailable`: the driver cannot be opened (IndexedDB blocked or missing, private mode, disk error).
+ * - `storage/unavailable`: the driver cannot be opened (IndexedDB blocked or missing, or not opened within 10 s; private mode, disk error).
  * - `storage/not-serializable`: the value is not plain JSON data (BigInt, function, symbol, cycle…); nothing was written.
  * - `storage/tampered`: a stored value is not a valid record, or its MAC does not match its key.
  * - `storage/unsupported-version`: a record or the database metadata has a format version this build does not know.

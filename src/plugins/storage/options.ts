@@ -89,16 +89,15 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
           (method) => typeof (driver as Record<string, unknown>)[method] === 'function',
         )
       : undefined;
-  if (instance === false) {
-    throw storageError(
-      'storage/unknown-driver',
-      `new StoragePlugin({ driver }): an object given as driver must be a localforage instance (with ${localForageMethods.join(', ')}).`,
-    );
-  }
+  // (An object that is no localforage instance is no driver name either: one check.)
   if (driver !== undefined && !instance && !driverNames.includes(driver as StorageDriverName)) {
     throw storageError(
       'storage/unknown-driver',
-      `new StoragePlugin({ driver }): unknown driver ${JSON.stringify(driver)}; use one of ${driverNames.map((d) => `"${d}"`).join(', ')}, or omit it.`,
+      `new StoragePlugin({ driver }): ${
+        instance === false
+          ? `an object given as driver must be a localforage instance (with ${localForageMethods.join(', ')})`
+          : `unknown driver ${JSON.stringify(driver)}; use one of ${driverNames.map((d) => `"${d}"`).join(', ')}, or omit it`
+      }.`,
     );
   }
   // With an explicit driver, an option only other drivers read is a mistake, not a no-op.
@@ -112,19 +111,25 @@ export function resolveStorageOptions(options: unknown): ResolvedStorageOptions 
       `new StoragePlugin(options): dir applies only to the file driver, quota to the memory and file drivers, indexedDB to the indexeddb driver, and driver is ${instance ? 'a localforage instance' : `"${String(driver)}"`}: remove the option that does not apply, or change driver.`,
     );
   }
-  if (typeof dir !== 'string' || dir === '') {
-    throw invalidArgument('new StoragePlugin({ dir }): dir must be a non-empty folder path.');
-  }
-  if (quota !== undefined && !(Number.isSafeInteger(quota) && (quota as number) > 0)) {
-    throw invalidArgument('new StoragePlugin({ quota }): quota must be a positive whole number of bytes.');
-  }
-  if (engine !== undefined && engine !== 'webcrypto' && engine !== 'crypto-js') {
+  // One check, one throw in the production build (the message, which says which, is left out).
+  if (
+    typeof dir !== 'string' ||
+    dir === '' ||
+    (quota !== undefined && !(Number.isSafeInteger(quota) && (quota as number) > 0)) ||
+    (engine !== undefined && engine !== 'webcrypto' && engine !== 'crypto-js') ||
+    (indexedDB !== undefined && typeof (indexedDB as { open?: unknown } | null)?.open !== 'function')
+  ) {
     throw invalidArgument(
-      'new StoragePlugin({ engine }): engine must be "webcrypto" or "crypto-js", or omitted.',
+      `new StoragePlugin(options): ${
+        typeof dir !== 'string' || dir === ''
+          ? 'dir must be a non-empty folder path'
+          : quota !== undefined && !(Number.isSafeInteger(quota) && (quota as number) > 0)
+            ? 'quota must be a positive whole number of bytes'
+            : engine !== undefined && engine !== 'webcrypto' && engine !== 'crypto-js'
+              ? 'engine must be "webcrypto" or "crypto-js", or omitted'
+              : 'indexedDB must be an IDBFactory'
+      }.`,
     );
-  }
-  if (indexedDB !== undefined && typeof (indexedDB as { open?: unknown } | null)?.open !== 'function') {
-    throw invalidArgument('new StoragePlugin({ indexedDB }): indexedDB must be an IDBFactory.');
   }
   return {
     name,
@@ -143,34 +148,32 @@ function resolveCredentials(
   iterations: unknown,
   engine: unknown,
 ): Credentials | undefined {
-  if (iterations !== undefined) {
-    if (secret === undefined) {
-      throw invalidArgument(
-        'new StoragePlugin({ iterations }): iterations only applies with a secret; remove it.',
-      );
-    }
-    if (
-      !Number.isInteger(iterations) ||
-      (iterations as number) < minIterations ||
-      (iterations as number) > maxIterations
-    ) {
-      throw storageError(
-        'storage/invalid-secret',
-        `new StoragePlugin({ iterations }): iterations must be a whole number from ${minIterations} to ${maxIterations} (got ${String(iterations)}); omit it for the default ${defaultIterations}.`,
-      );
-    }
-  }
-  if (secret !== undefined && key !== undefined) {
-    throw storageError(
-      'storage/invalid-secret',
-      'new StoragePlugin(options): pass either `secret` or `key`, not both.',
+  if (iterations !== undefined && secret === undefined) {
+    throw invalidArgument(
+      'new StoragePlugin({ iterations }): iterations only applies with a secret; remove it.',
     );
   }
   if (secret !== undefined) {
-    if (typeof secret !== 'string' || secret.trim() === '' || hasLoneSurrogate(secret)) {
+    // One check, one throw in the production build (the message, which says which, is left out).
+    if (
+      (iterations !== undefined &&
+        (!Number.isInteger(iterations) ||
+          (iterations as number) < minIterations ||
+          (iterations as number) > maxIterations)) ||
+      key !== undefined ||
+      typeof secret !== 'string' ||
+      secret.trim() === '' ||
+      hasLoneSurrogate(secret)
+    ) {
       throw storageError(
         'storage/invalid-secret',
-        'new StoragePlugin({ secret }): the secret must be a string with more than whitespace in it (e.g. a passphrase the user types); omit it to store values unencrypted.',
+        `new StoragePlugin(options): ${
+          key !== undefined
+            ? 'pass either `secret` or `key`, not both'
+            : typeof secret !== 'string' || secret.trim() === '' || hasLoneSurrogate(secret)
+              ? 'the secret must be a string with more than whitespace in it (e.g. a passphrase the user types); omit it to store values unencrypted'
+              : `iterations must be a whole number from ${minIterations} to ${maxIterations} (got ${String(iterations)}); omit it for the default ${defaultIterations}`
+        }.`,
       );
     }
     return { kind: 'secret', secret, iterations: (iterations as number | undefined) ?? defaultIterations };

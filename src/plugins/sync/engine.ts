@@ -357,7 +357,7 @@ export class SyncEngine {
         }
         this.#requestFlush();
       },
-      (error: unknown) => this.#backgroundFailed('reading the outbox', error),
+      (error: unknown) => this.#failedInBackground(error, 'reading the outbox from storage'),
     );
   }
 
@@ -1185,7 +1185,7 @@ export class SyncEngine {
       return;
     }
     if (this.#lists.pending.length > 0 && this.#canSend()) {
-      this.flush().catch((error: unknown) => this.#backgroundFailed('a flush', error));
+      this.flush().catch((error: unknown) => this.#failedInBackground(error, 'a flush started by a wake-up'));
     }
   }
 
@@ -1233,7 +1233,8 @@ export class SyncEngine {
     return wait > 0;
   }
 
-  #backgroundFailed(what: string, error: unknown): void {
+  /** (`what`, prose, is left out of the production build with its argument: see strip-prose.mjs.) */
+  #failedInBackground(error: unknown, what: string): void {
     if (this.#disposed || this.#lost) return;
     this.#deps.logger.error(`${what} failed in the background; retrying`, error);
     this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);

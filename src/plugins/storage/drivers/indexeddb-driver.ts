@@ -1,6 +1,9 @@
+import { storageError } from '../errors.js';
 import type { GenerationHint, StorageBackend, StorageWrite } from './storage-backend.js';
 
 const storeName = 'records';
+/** How long `IndexedDbDriver.open()` waits for the database to open. @internal */
+export const openTimeoutMs = 10_000;
 
 /**
  * A {@link StorageBackend} over IndexedDB: database `name`, one object store, one transaction
@@ -25,14 +28,29 @@ export class IndexedDbDriver implements StorageBackend {
     this.hint = localStorageHint(`fluxy:generation:${name}`);
   }
 
-  /** Opens (creating if needed) the database; rejects if it is blocked or cannot be opened. */
+  /**
+   * Opens (creating if needed) the database; rejects if it is blocked or cannot be opened, and
+   * with `storage/unavailable` if it has not opened after 10 s: Safari and Chromium have been seen
+   * to leave an open without any event, which held `ready()` forever. (A connection that opens
+   * later is left to the page, closed by the next upgrade or deletion, as every one is here.)
+   */
   static open(factory: IDBFactory, name: string): Promise<IndexedDbDriver> {
     return new Promise((resolve, reject) => {
       const request = factory.open(name, 1);
+      // A FluxyError: openDriver does not fall back to another driver after it.
+      const timer = setTimeout(
+        reject,
+        openTimeoutMs,
+        storageError(
+          'storage/unavailable',
+          `indexedDB.open("${name}") did not finish within ${openTimeoutMs / 1000} s (a known browser fault): reload the page. Nothing was read or written.`,
+        ),
+      );
       request.onupgradeneeded = () => {
         if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
       };
       request.onsuccess = () => {
+        clearTimeout(timer);
         const db = request.result;
         // Let another tab upgrade or delete the database instead of blocking it forever.
         db.onversionchange = () => db.close();

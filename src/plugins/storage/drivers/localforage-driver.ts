@@ -20,7 +20,7 @@ export interface LocalForageLike {
 /**
  * A {@link StorageBackend} over a localforage instance: localStorage through localforage's own
  * driver, or an instance the app gives. localforage has no transactions: a batch is written one
- * change after the other, each atomic. @internal
+ * change after the other, each atomic, and put back when one fails (see writeBatch). @internal
  */
 export class LocalForageBackend implements StorageBackend {
   readonly #instance: LocalForageLike;
@@ -52,10 +52,28 @@ export class LocalForageBackend implements StorageBackend {
     await this.#instance.setItem(key, value);
   }
 
+  /**
+   * One change after the other (localforage has no transactions). When one fails — a write over
+   * the quota — the changes before it are put back, latest first, so the batch changes nothing,
+   * as an aborted IndexedDB transaction does (unless putting back fails too: a crash or a broken
+   * store). The last change needs no copy: nothing after it is undone.
+   */
   async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
-    for (const { key, value } of writes) {
-      if (value === undefined) await this.#instance.removeItem(key);
-      else await this.#instance.setItem(key, value);
+    const instance = this.#instance;
+    const undo: Array<[key: string, previous: unknown]> = [];
+    try {
+      for (const [index, { key, value }] of writes.entries()) {
+        if (index < writes.length - 1) undo.push([key, await instance.getItem<unknown>(key)]);
+        if (value === undefined) await instance.removeItem(key);
+        else await instance.setItem(key, value);
+      }
+    } catch (error) {
+      for (const [key, previous] of undo.reverse()) {
+        await (previous === null ? instance.removeItem(key) : instance.setItem(key, previous)).catch(
+          () => {},
+        );
+      }
+      throw error;
     }
   }
 

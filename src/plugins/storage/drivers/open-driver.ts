@@ -1,3 +1,4 @@
+import { FluxyError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { toStorageError } from '../errors.js';
 import { IndexedDbDriver } from './indexeddb-driver.js';
@@ -45,7 +46,10 @@ export async function openDriver(
     try {
       return { backend: await IndexedDbDriver.open(factory, request.name), driver: 'indexeddb' };
     } catch (error) {
-      if (request.driver) throw toStorageError(error, 'Opening the indexeddb driver');
+      // An open that never finished (a FluxyError) does not fall back either: the database may
+      // hold the queue, and writes to another driver would be unseen once IndexedDB opens again.
+      if (request.driver || error instanceof FluxyError)
+        throw toStorageError(error, 'Opening the indexeddb driver');
       failure = { error };
     }
   }

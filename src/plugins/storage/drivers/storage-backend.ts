@@ -22,7 +22,8 @@ export interface StorageBackend {
   /**
    * Applies several writes in order and resolves once all are committed — in one transaction
    * where the driver has them (IndexedDB: all or nothing), otherwise one after the other, each
-   * atomic (file: temp files written and fsynced together, renamed in order, one folder fsync).
+   * atomic (file: temp files written and fsynced together, renamed in order, one folder fsync;
+   * localforage: the changes before a failed one put back). A quota failure changes nothing.
    */
   writeBatch(writes: readonly StorageWrite[]): Promise<void>;
   /**
