@@ -343,3 +343,34 @@ describe('review s15: pull() while an automatic pull runs', () => {
     await withTimeout(pulled, 'pull() once the other tab is done');
   });
 });
+
+describe('review s15: an answer without the row', () => {
+  it('is warned once (not once per handling of the answer), and the production build keeps the kind', async () => {
+    const server = await referenceServer();
+    const warnings: unknown[][] = [];
+    const logger = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(args) };
+    // The server applies an update; its answer reaches the app as a 200 without the row (as from
+    // a server that answers `{}`).
+    const realFetch = globalThis.fetch;
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+    });
+    globalThis.fetch = async (input, init) => {
+      const response = await realFetch(input, init);
+      return init?.method === 'PATCH' ? new Response('{}', { status: 200 }) : response;
+    };
+    const device = await startDevice({ server, logger });
+    await device.notes.insert({ title: 'a', body: '' });
+    await device.sync.flush();
+    const id = device.notes.items.value[0]?.id as string;
+    await device.notes.update(id, { title: 'b' });
+    await device.sync.flush();
+    await until(() => warnings.length > 0, 'the warning', 5000);
+    // The pull it sets off shows the server's row; by then both handlings of the answer ran.
+    await device.notes.pull();
+    expect(device.notes.get(id).value?.title).toBe('b');
+    const noRow = warnings.filter(([message]) => String(message).includes('has no row'));
+    expect(noRow).toHaveLength(1);
+    expect(noRow[0]).toContain('notes.update');
+  });
+});

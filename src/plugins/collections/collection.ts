@@ -97,7 +97,8 @@ export interface QueuedOperation {
   meta?: unknown;
   tempId?: string;
 }
-interface SentLike {
+/** @internal */
+export interface SentLike {
   operation: QueuedOperation;
   status: number;
   response: unknown;
@@ -630,7 +631,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   /** What an answer changes: the server's row (or the deletion), the operation settled, the temporary id resolved. */
-  #answerOf({ operation, status, response }: SentLike): RowsMessage<R> {
+  #answerOf({ operation, response }: SentLike): RowsMessage<R> {
     const type = this.#typeOf(operation.kind);
     const serverId = isRow(response, this.#options.key) ? (response[this.#options.key] as string) : undefined;
     const answer: RowsMessage<R> = { rows: [], deleted: [], settled: [operation.id], aliases: [] };
@@ -642,12 +643,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // Unless the feed brought a newer version than the one removed since: another replica's
       // newer write brought the row back after this deletion (the cursor is past it, so no pull
       // would bring it again). #storeAnswer pulls: the feed tells which came last.
-      if (type === 'remove') {
-        if (!((this.#fed.get(removed) as number) > (base as number))) answer.deleted.push(removed);
-      } else if (status !== 204)
-        this.#logger?.warn(
-          `${operation.kind}: the answer has no row with "${this.#options.key}"; the next pull brings it.`,
-        );
+      if (type === 'remove' && !((this.#fed.get(removed) as number) > (base as number)))
+        answer.deleted.push(removed);
     } else answer.rows.push(response as R); // (unless a pull saw it deleted: see #applyRows)
     return answer;
   }
@@ -670,12 +667,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#post(answer);
     // Last writer wins on the server: did a newer change from elsewhere keep a field (or the row)?
     // Not awaited (see the outcome handlers in init): refusals left for this write are resolved again.
-    if (
-      row &&
-      this.#typeOf(outcome.operation.kind) !== 'insert' &&
-      (await import('./conflicts.js')).noteAnswer(this.#host(), outcome.operation, row)
-    )
-      this.#resolveConflicts();
+    // (The lazy chunk also warns, once per answer, of an answer without the row.)
+    if ((await import('./conflicts.js')).noteAnswer(this.#host(), outcome, row)) this.#resolveConflicts();
   }
 
   /** Operations answered, refused or discarded: their changes leave `items` (`post`: in the other tabs too). */

@@ -11,6 +11,7 @@ import type {
   ConflictResolution,
   FailedLike,
   QueuedOperation,
+  SentLike,
   SyncLike,
 } from './collection.js';
 import type { CollectionsErrorCode, ResolvedCollectionOptions, Row } from './options.js';
@@ -306,11 +307,23 @@ const waitingForOwn = new WeakSet<object>();
  * first use. @internal
  */
 export function noteAnswer<R extends Row>(
-  [options, , , view, events, applied]: ConflictHost<R>,
-  operation: QueuedOperation,
-  row: R,
+  [options, , , view, events, applied, , , , , logger]: ConflictHost<R>,
+  { operation, status, response }: SentLike,
+  row: R | undefined,
 ): boolean {
   const { key } = options;
+  const { kind = '' } = operation;
+  if (!row) {
+    // No row shown: an answer without the row (but a 204, or a removal's) is warned (once per
+    // answer: here, not in collection.ts's #answerOf, which runs twice); the production build
+    // keeps the kind. (A row a pull saw deleted is not shown either: not warned.)
+    const answered = (response as Row | null)?.[key];
+    if (status !== 204 && !kind.endsWith('.remove') && !(typeof answered === 'string' && answered))
+      logger?.warn(`${kind}: the answer has no row with "${key}"; the next pull brings it.`, kind);
+    return false;
+  }
+  // (An insert's answer: no write on a known version, nothing of it lost.)
+  if (kind.endsWith('.insert')) return false;
   const { base, resolves } = operation.meta as ChangeMeta;
   const id = row[key] as string;
   const sent = (typeof operation.body === 'object' && operation.body !== null ? operation.body : {}) as Row;
@@ -320,7 +333,7 @@ export function noteAnswer<R extends Row>(
       [base, row.version, resolves ?? operation.id, Object.keys(sent)],
     ]);
   for (const wake of noted.get(applied) ?? []) wake();
-  const removed = operation.kind?.endsWith('.remove') === true;
+  const removed = kind.endsWith('.remove');
   const lost = Object.entries(sent).some(
     ([field, value]) =>
       sortedJson(row[field]) !== sortedJson(value) &&
@@ -367,7 +380,7 @@ export function failPull<R extends Row>(
     view.publishRows(); // the pages pulled before the failure are shown with it
     lastError.value = { code, message, status, at: Date.now(), cause };
   });
-  logger?.warn(`${message} Retrying with backoff.`);
+  logger?.warn(`${message} Retrying with backoff.`, code, status); // (what the production build keeps)
   // (FluxyError leaves an undefined cause out.)
   return new FluxyError(code, `${name}: ${message}`, { cause });
 }
@@ -382,7 +395,7 @@ export function clockSkew<R extends Row>(host: ConflictHost<R>, clock: string): 
     message: `the server's clock ${clock} is more than 5 minutes ahead of this device: not adopted.`,
     at: Date.now(),
   };
-  host[10]?.warn(skewed.message);
+  host[10]?.warn(skewed.message, skewed.code, clock);
   return skewed;
 }
 
