@@ -1,9 +1,12 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/core/app.js';
+import { toBase64 } from '../../src/plugins/storage/bytes.js';
+import { metadataKey } from '../../src/plugins/storage/database-metadata.js';
+import { FileDriver } from '../../src/plugins/storage/drivers/file-driver.js';
 import { openTimeoutMs } from '../../src/plugins/storage/drivers/indexeddb-driver.js';
 import { type StorageOptions, StoragePlugin } from '../../src/plugins/storage/index.js';
-import { expectCode, quietLogger, tempDirsPerTest, withTimeout } from './fixtures.js';
+import { expectCode, fastIterations, quietLogger, tempDirsPerTest, withTimeout } from './fixtures.js';
 
 // Regressions for the defects of fluxy/storage left open by session 14 (each test failed before its fix).
 
@@ -159,5 +162,72 @@ describe('an IndexedDB open that never settles (no success, error or blocked eve
     expect(app.use(StoragePlugin).driver).toBe('indexeddb');
     expect(vi.getTimerCount()).toBe(0);
     await app.dispose();
+  });
+});
+
+describe('altered encryption metadata', () => {
+  /** A file database created with `secret`; returns its folder and a way to edit its metadata. */
+  async function created(secret: string) {
+    const dir = await tempDir();
+    const app = createApp({ logger: quietLogger() });
+    app.register(new StoragePlugin({ driver: 'file', dir, secret, iterations: fastIterations }));
+    await app.ready();
+    await app.dispose();
+    const edit = async (change: (metadata: Record<string, unknown>) => void) => {
+      const driver = await FileDriver.open({ dir, name: 'fluxy' });
+      const metadata = JSON.parse((await driver.getItem(metadataKey)) as string) as Record<string, unknown>;
+      change(metadata);
+      await driver.setItem(metadataKey, JSON.stringify(metadata));
+      await driver.close();
+    };
+    return { dir, edit };
+  }
+  async function initError(dir: string, secret: string) {
+    const app = createApp({ logger: quietLogger() });
+    const storage = app.register(
+      new StoragePlugin({ driver: 'file', dir, secret, iterations: fastIterations }),
+    );
+    const error = await storage.get('x').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    await app.dispose().catch(() => undefined);
+    return error;
+  }
+  const otherSalt = toBase64(new Uint8Array(16).fill(7)); // well-formed: 16 bytes
+
+  it('an altered salt reads as storage/tampered, with the right secret and with another (it read as wrong-secret)', async () => {
+    const { dir, edit } = await created('the right secret');
+    await edit((metadata) => {
+      metadata.salt = otherSalt;
+    });
+    expect(await initError(dir, 'the right secret')).toMatchObject({ code: 'storage/tampered' });
+    expect(await initError(dir, 'another secret')).toMatchObject({ code: 'storage/tampered' });
+  });
+
+  it('altered iterations (under the cap) read as storage/tampered too', async () => {
+    const { dir, edit } = await created('the right secret');
+    await edit((metadata) => {
+      metadata.iterations = (metadata.iterations as number) + 1;
+    });
+    expect(await initError(dir, 'the right secret')).toMatchObject({ code: 'storage/tampered' });
+  });
+
+  it('a wrong secret on intact metadata still reads as storage/wrong-secret, and the right one opens', async () => {
+    const { dir } = await created('the right secret');
+    expect(await initError(dir, 'another secret')).toMatchObject({ code: 'storage/wrong-secret' });
+    expect(await initError(dir, 'the right secret')).toBeUndefined();
+  });
+
+  it('a database written before (no params copy) opens as before; its altered salt still reads as wrong-secret', async () => {
+    const { dir, edit } = await created('the right secret');
+    await edit((metadata) => {
+      delete metadata.params;
+    });
+    expect(await initError(dir, 'the right secret')).toBeUndefined();
+    await edit((metadata) => {
+      metadata.salt = otherSalt;
+    });
+    expect(await initError(dir, 'the right secret')).toMatchObject({ code: 'storage/wrong-secret' });
   });
 });

@@ -24,8 +24,9 @@ export type Credentials =
   | { readonly kind: 'secret'; readonly secret: string; readonly iterations: number }
   | { readonly kind: 'key'; readonly key: Uint8Array };
 
-type Metadata =
-  | { v: 1; kdf: 'pbkdf2-sha256'; iterations: number; salt: string; check: string }
+/** The metadata record (`params`: see database-setup.ts, createMetadata and refused). @internal */
+export type Metadata =
+  | { v: 1; kdf: 'pbkdf2-sha256'; iterations: number; salt: string; check: string; params?: string }
   | { v: 1; kdf: 'raw'; check: string };
 
 /**
@@ -68,12 +69,8 @@ export async function unlockDatabase(
     (value) => value === keyCheckValue,
     () => false,
   );
-  if (!verified) {
-    throw storageError(
-      'storage/wrong-secret',
-      'The secret (or key) does not open this database: pass the one it was created with. Nothing was read or written.',
-    );
-  }
+  // A wrong secret, or the salt or iterations altered: told apart off the start-up path.
+  if (!verified) throw (await setup()).refused(metadata, lent);
   return bindDatabase(backend, codec);
 }
 

@@ -1,5 +1,6 @@
+import type { FluxyError } from '../../core/errors.js';
 import type { toBase64 } from './bytes.js';
-import type { Credentials } from './database-metadata.js';
+import type { Credentials, Metadata } from './database-metadata.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
 import type { storageError } from './errors.js';
 import type { SealedCodec } from './sealed-codec.js';
@@ -64,14 +65,43 @@ export async function createMetadata(
   const secret = credentials.kind === 'secret';
   const salt = randomBytes(16);
   const codec = await codecFor(salt, secret ? credentials.iterations : 0);
+  const saltText = toBase64(salt);
   const metadata = {
     v: recordVersion,
     ...(secret
-      ? { kdf: 'pbkdf2-sha256', iterations: credentials.iterations, salt: toBase64(salt) }
+      ? {
+          kdf: 'pbkdf2-sha256',
+          iterations: credentials.iterations,
+          salt: saltText,
+          // Both again: an edit to one reads as tampering, not as a wrong secret (see refused).
+          params: `${credentials.iterations}${saltText}`,
+        }
       : { kdf: 'raw' }),
     check: await codec.encode(keyCheckKey, JSON.stringify(keyCheckValue)),
   };
   return (await backend.insertIfAbsent(metadataKey, JSON.stringify(metadata))) ? codec : undefined;
+}
+
+/**
+ * Why the key check refused the credentials: `storage/tampered` when the metadata's salt or
+ * iterations no longer match their copy in `params` (written with them since session 15: either
+ * edit changes the derived keys, and the key check alone cannot tell that from another secret),
+ * `storage/wrong-secret` otherwise. No key can cover `params` (none is derived without the salt):
+ * an edit of both copies still reads as a wrong secret, and so does an altered database written
+ * before `params` existed. Loaded only after a refusal, off the start-up path. @internal
+ */
+export function refused(metadata: Metadata, lent: Lent): FluxyError {
+  const storageError = lent[9];
+  const { iterations, salt, params } = metadata as { iterations?: number; salt?: string; params?: string };
+  return params !== undefined && params !== `${iterations}${salt}`
+    ? storageError(
+        'storage/tampered',
+        'The database metadata was altered (its salt or iterations no longer match their copy): the encrypted data cannot be opened. Restore the database from a backup or delete it. Nothing was read or written.',
+      )
+    : storageError(
+        'storage/wrong-secret',
+        'The secret (or key) does not open this database: pass the one it was created with. Nothing was read or written.',
+      );
 }
 
 /**

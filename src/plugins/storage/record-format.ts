@@ -35,7 +35,10 @@ export function parseSealed(stored: unknown, key: string): SealedParts {
   const ciphertext = fromBase64(record.ct);
   const mac = fromBase64(record.mac);
   if (iv?.length !== 16 || mac?.length !== 32 || !ciphertext?.length || ciphertext.length % 16) {
-    throw invalidRecord(key, 'its IV, ciphertext or MAC is missing, malformed or truncated');
+    throw storageError(
+      'storage/tampered',
+      `The value stored under "${key}" was refused: its IV, ciphertext or MAC is missing, malformed or truncated. It was altered or written by something else; remove("${key}") to discard it.`,
+    );
   }
   return { version: record.v as 1 | 2, iv, ciphertext, mac };
 }
@@ -59,9 +62,9 @@ function parseObject(
   const record = refuseUnversioned(stored, `the record under "${key}"`, versions);
   const names = Object.keys(record);
   if (names.length !== fields.length || !fields.every((field) => names.includes(field))) {
-    throw invalidRecord(
-      key,
-      `its fields are ${JSON.stringify(names)} instead of ${JSON.stringify(fields)} (an encrypted record read without the secret, or the reverse?)`,
+    throw storageError(
+      'storage/tampered',
+      `The value stored under "${key}" was refused: its fields are ${JSON.stringify(names)} instead of ${JSON.stringify(fields)} (an encrypted record read without the secret, or the reverse?). It was altered or written by something else; remove("${key}") to discard it.`,
     );
   }
   return record;
@@ -100,13 +103,5 @@ export function refuseUnversioned(
   throw storageError(
     'storage/tampered',
     `${what} is not a Fluxy record (not JSON, or without a format version): it was not written by Fluxy or was altered.`,
-  );
-}
-
-/** `storage/tampered` for a value that is not a valid record (named `invalid…`: the production build drops its prose). */
-function invalidRecord(key: string, reason: string) {
-  return storageError(
-    'storage/tampered',
-    `The value stored under "${key}" was refused: ${reason}. It was altered or written by something else; remove("${key}") to discard it.`,
   );
 }
