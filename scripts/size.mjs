@@ -120,10 +120,11 @@ export const BUDGETS = {
  * chunk imported: 26,626 -> 26,321 bytes with dependencies, no code changed (own code is measured
  * without them and stays 24,823); ceiling 26.02 -> 25.71 KB. Collections: the warning of an answer
  * without its row moved into the lazy chunk, with the check of an answer to a change (once per
- * answer, no longer twice): 6,860 -> 6,840 B, ceiling 6.70 -> 6.68 KB.
+ * answer, no longer twice): 6,860 -> 6,840 B, ceiling 6.70 -> 6.68 KB. The session's fixes paid
+ * for by cuts: own code 24,823 -> 24,810 B, ceiling 24.25 -> 24.23 KB.
  */
 export const CEILINGS = {
-  ownMain: 24.25 * KB,
+  ownMain: 24.23 * KB,
   criticalWithDeps: 25.71 * KB,
   collections: 6.68 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
