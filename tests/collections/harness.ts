@@ -11,7 +11,7 @@ import {
 } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
-import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
 import { startServer } from '../server/helpers.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger, until, withTimeout } from '../sync/harness.js';
@@ -96,6 +96,8 @@ export interface DeviceOptions {
   secret?: string;
   /** The app's logger (silent by default). */
   logger?: Logger;
+  /** More SyncPlugin options (a shared lock manager for tabs of one disk, a steered fetch). */
+  sync?: Partial<SyncOptions>;
 }
 
 /**
@@ -122,7 +124,11 @@ export async function startDevice(options: DeviceOptions) {
   const connectivity = app.register(new ConnectivityPlugin());
   connectivity.setOnline(options.online ?? true);
   const sync = app.register(
-    new SyncPlugin({ baseUrl: `${options.server.url}/api`, retry: { baseDelayMs: 5, maxDelayMs: 20 } }),
+    new SyncPlugin({
+      baseUrl: `${options.server.url}/api`,
+      retry: { baseDelayMs: 5, maxDelayMs: 20 },
+      ...options.sync,
+    }),
   );
   const notes = app.register(
     new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false, ...options.collection }),

@@ -185,27 +185,16 @@ describe('review s13: a refusal decided by one tab', () => {
     const locks = collectionLocks((name) => hook(name));
     const syncLocks = new TestLockManager(); // one sender: tab a, the first
     const disk = new IDBFactory();
-    const tabs: Array<{ notes: Collection<Note>; sync: SyncPlugin; app: ReturnType<typeof createApp> }> = [];
+    const tabs: Array<Awaited<ReturnType<typeof startDevice>>> = [];
     for (let tab = 0; tab < 2; tab++) {
-      const app = createApp({ logger: silentLogger });
-      app.register(
-        new StoragePlugin({ name: 'tabs-s13', indexedDB: disk, secret: 's', iterations: minIterations }),
-      );
-      app.register(new ConnectivityPlugin()).setOnline(true);
-      const sync = app.register(
-        new SyncPlugin({
-          baseUrl: `${server.url}/api`,
-          locks: syncLocks,
-          retry: { baseDelayMs: 5, maxDelayMs: 20 },
-        }),
-      );
-      const notes = app.register(
-        new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks, conflict }),
-      );
-      onTestFinished(() => app.dispose());
-      await app.ready();
-      await notes.pull();
-      tabs.push({ app, notes, sync });
+      const device = await startDevice({
+        server,
+        disk,
+        sync: { locks: syncLocks },
+        collection: { locks, conflict },
+      });
+      await device.notes.pull();
+      tabs.push(device);
     }
     const [a, b] = tabs as [(typeof tabs)[0], (typeof tabs)[0]];
     expect(a.sync.coordination).toBe('web-locks');

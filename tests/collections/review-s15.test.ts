@@ -2,11 +2,6 @@
 // skeptical user found. Each finding failed before its fix.
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createApp } from '../../src/core/app.js';
-import { Collection } from '../../src/plugins/collections/index.js';
-import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
-import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
-import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
@@ -84,7 +79,7 @@ async function twoTabs(server: Awaited<ReturnType<typeof referenceServer>>) {
   });
   const syncLocks = new TestLockManager();
   const disk = new IDBFactory();
-  const tabs: Array<{ notes: Collection<Note>; sync: SyncPlugin }> = [];
+  const tabs: Array<Awaited<ReturnType<typeof startDevice>>> = [];
   for (let tab = 0; tab < 2; tab++) {
     // Each tab's own fetch: the puller's pulls are the ones held.
     const fetch: typeof globalThis.fetch = async (input, init) => {
@@ -96,26 +91,9 @@ async function twoTabs(server: Awaited<ReturnType<typeof referenceServer>>) {
       return response;
     };
     if (tab === 1) pulling.add(fetch);
-    const app = createApp({ logger: silentLogger });
-    app.register(
-      new StoragePlugin({ name: 'tabs-s15', indexedDB: disk, secret: 's', iterations: minIterations }),
-    );
-    app.register(new ConnectivityPlugin()).setOnline(true);
-    const sync = app.register(
-      new SyncPlugin({
-        baseUrl: `${server.url}/api`,
-        locks: syncLocks,
-        fetch,
-        retry: { baseDelayMs: 5, maxDelayMs: 20 },
-      }),
-    );
-    const notes = app.register(
-      new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false }),
-    );
-    onTestFinished(() => app.dispose());
-    await app.ready();
-    await notes.pull();
-    tabs.push({ notes, sync });
+    const device = await startDevice({ server, disk, sync: { locks: syncLocks, fetch } });
+    await device.notes.pull();
+    tabs.push(device);
   }
   const [sender, puller] = tabs as [(typeof tabs)[0], (typeof tabs)[0]];
   const release = () => {
