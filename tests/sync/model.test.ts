@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { type Fault, FaultServer } from '../../src/testing/index.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { exactlyOnceInOrder, makeEngine, until } from './harness.js';
@@ -13,10 +14,37 @@ interface Model {
   online: boolean;
 }
 
+/** How the tabs of one run are made: unbatched, or with a batch endpoint; a fetch to plant a bug. */
+interface Setup {
+  batch?: { url: string; max: number };
+  fetch?: FetchFunction;
+}
+
 interface Real {
   server: FaultServer;
   store: MemoryStore;
   tab: ReturnType<typeof makeEngine>;
+  setup: Setup;
+  /** Faults for the next requests (and, in a batch, for each of its ops): see {@link Backlog}. */
+  faults: Fault[];
+}
+
+function makeTab(real: Pick<Real, 'server' | 'store' | 'setup'>, online = true) {
+  return makeEngine({
+    baseUrl: real.server.url,
+    store: real.store,
+    online,
+    retry: { maxAttempts: 100 },
+    ...real.setup,
+  });
+}
+
+/** The ops that are failed now (dead-lettered) join the model's failed set. */
+async function noteFailed(real: Real, model: Model): Promise<void> {
+  for (const id of (await real.store.keys('f/')).map((key) => key.slice(2))) {
+    model.failed.add(id);
+    model.everFailed.add(id);
+  }
 }
 
 async function settle(real: Real, model: Model): Promise<void> {
@@ -73,11 +101,7 @@ class InjectFault implements fc.AsyncCommand<Model, Real> {
       this.fault.status !== 429
     ) {
       // The fault hit the oldest pending op, which is now failed.
-      const failedNow = (await real.store.keys('f/')).map((key) => key.slice(2));
-      for (const id of failedNow) {
-        model.failed.add(id);
-        model.everFailed.add(id);
-      }
+      await noteFailed(real, model);
     }
     expect(real.server.applied.filter((entry) => !before.has(entry.key)).length).toBeLessThanOrEqual(
       model.queued.length,
@@ -85,6 +109,34 @@ class InjectFault implements fc.AsyncCommand<Model, Real> {
     await checkInvariants(real, model);
   }
   toString = () => `fault(${JSON.stringify(this.fault)})`;
+}
+
+/**
+ * Offline, several ops queued, then back online with faults for the requests that drain them:
+ * with a batch endpoint, the first fault is the batch request's own and each op of a batch takes
+ * the next (see FaultServerOptions.batch), so a fault can hit any op in the middle of a batch.
+ * The faults left over once the queue has drained are forgotten.
+ */
+class Backlog implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly ns: number[],
+    readonly faults: Fault[],
+  ) {}
+  check = (model: Readonly<Model>) => model.online;
+  async run(model: Model, real: Real) {
+    real.tab.online.value = false;
+    for (const n of this.ns) {
+      const op = await real.tab.queue('POST', `/api/${n}`, { body: { n } });
+      model.queued.push(op.id);
+    }
+    real.faults.push(...this.faults);
+    real.tab.online.value = true;
+    await settle(real, model);
+    real.faults.length = 0;
+    await noteFailed(real, model);
+    await checkInvariants(real, model);
+  }
+  toString = () => `backlog(${this.ns.length}, ${JSON.stringify(this.faults)})`;
 }
 
 class SetOnline implements fc.AsyncCommand<Model, Real> {
@@ -103,7 +155,7 @@ class Restart implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(model: Model, real: Real) {
     await real.tab.engine.dispose();
-    real.tab = makeEngine({ baseUrl: real.server.url, store: real.store, online: model.online });
+    real.tab = makeTab(real, model.online);
     await real.tab.engine.start();
     await settle(real, model);
     await checkInvariants(real, model);
@@ -134,47 +186,106 @@ class RetryFailed implements fc.AsyncCommand<Model, Real> {
   toString = () => 'retryFailed';
 }
 
+const faults: fc.Arbitrary<Fault> = fc.constantFrom<Fault>(
+  'drop-before',
+  'drop-after',
+  { status: 503, retryAfter: '0' },
+  { status: 500 },
+  { status: 429, retryAfter: '0' },
+  { status: 400 },
+  { status: 404 },
+);
+
+const commands = [
+  fc.integer({ min: 0, max: 999 }).map((n) => new Enqueue(n)),
+  faults.map((fault) => new InjectFault(fault)),
+  fc
+    .tuple(
+      fc.array(fc.integer({ min: 0, max: 999 }), { minLength: 2, maxLength: 7 }),
+      fc.array(faults, { maxLength: 4 }),
+    )
+    .map(([ns, list]) => new Backlog(ns, list)),
+  fc.boolean().map((online) => new SetOnline(online)),
+  fc.constant(new Restart()),
+  fc.constant(new DiscardOldest()),
+  fc.constant(new RetryFailed()),
+];
+
+/** Runs the model over random command sequences; rejects with fast-check's counterexample. */
+async function checkModel(setup: Setup, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => {
+      const faultList: Fault[] = [];
+      // A status for an op the server already applied (its answer lost) would make it both
+      // applied and failed: an idempotent server answers such a retry from its record instead.
+      const choose = (request: { key: string | null }): Fault => {
+        const fault = faultList.shift() ?? 'ok';
+        const applied = server.applied.some((entry) => entry.key !== null && entry.key === request.key);
+        return typeof fault === 'object' && applied ? 'ok' : fault;
+      };
+      const server = await FaultServer.start({ batch: '/batch', choose });
+      const store = new MemoryStore();
+      const real: Real = { server, store, setup, faults: faultList, tab: makeTab({ server, store, setup }) };
+      await real.tab.engine.start();
+      const model: Model = {
+        queued: [],
+        failed: new Set(),
+        discarded: new Set(),
+        everFailed: new Set(),
+        online: true,
+      };
+      try {
+        await fc.asyncModelRun(() => ({ model, real }), cmds);
+      } finally {
+        await real.tab.engine.dispose();
+        await server.close();
+      }
+    }),
+    { numRuns },
+  );
+}
+
+const batch = { url: '/batch', max: 3 };
+
+/** A client bug planted for the calibration: each batch's ops sent in reverse order. */
+const reversingBatches: FetchFunction = (input, init) => {
+  if (!String(input).endsWith('/batch') || typeof init.body !== 'string') return fetch(input, init);
+  const body = JSON.parse(init.body) as { ops: unknown[] };
+  return fetch(input, { ...init, body: JSON.stringify({ ...body, ops: body.ops.reverse() }) });
+};
+
+/** Another: a batch's op sent again (its answer lost) with a new key, as a client that forgot it. */
+function rekeyingBatches(): FetchFunction {
+  const sent = new Map<string, number>();
+  return (input, init) => {
+    if (!String(input).endsWith('/batch') || typeof init.body !== 'string') return fetch(input, init);
+    const body = JSON.parse(init.body) as { ops: Array<{ id: string }> };
+    const ops = body.ops.map((op) => {
+      const attempt = (sent.get(op.id) ?? 0) + 1;
+      sent.set(op.id, attempt);
+      return attempt === 1 ? op : { ...op, id: `${op.id}~${attempt}` };
+    });
+    return fetch(input, { ...init, body: JSON.stringify({ ...body, ops }) });
+  };
+}
+
 describe('the outbox as a model (fast-check)', () => {
-  it('random sequences of queue / faults / offline / restart / discard / retry keep: no loss, no duplicate, order, honest counts', async () => {
-    const faults: fc.Arbitrary<Fault> = fc.constantFrom<Fault>(
-      'drop-before',
-      'drop-after',
-      { status: 503, retryAfter: '0' },
-      { status: 500 },
-      { status: 429, retryAfter: '0' },
-      { status: 400 },
-      { status: 404 },
-    );
-    const commands = [
-      fc.integer({ min: 0, max: 999 }).map((n) => new Enqueue(n)),
-      faults.map((fault) => new InjectFault(fault)),
-      fc.boolean().map((online) => new SetOnline(online)),
-      fc.constant(new Restart()),
-      fc.constant(new DiscardOldest()),
-      fc.constant(new RetryFailed()),
-    ];
-    await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => {
-        const server = await FaultServer.start();
-        const store = new MemoryStore();
-        const tab = makeEngine({ baseUrl: server.url, store, retry: { maxAttempts: 100 } });
-        await tab.engine.start();
-        const real: Real = { server, store, tab };
-        const model: Model = {
-          queued: [],
-          failed: new Set(),
-          discarded: new Set(),
-          everFailed: new Set(),
-          online: true,
-        };
-        try {
-          await fc.asyncModelRun(() => ({ model, real }), cmds);
-        } finally {
-          await real.tab.engine.dispose();
-          await server.close();
-        }
-      }),
-      { numRuns: 100 },
-    );
+  it('random sequences of queue / faults / backlogs / offline / restart / discard / retry keep: no loss, no duplicate, order, honest counts', async () => {
+    await checkModel({}, 100);
   }, 120_000);
+
+  it('the same with batches of up to 3 ops, a fault able to hit any op in the middle of a batch', async () => {
+    await checkModel({ batch }, 100);
+  }, 120_000);
+
+  it.each([
+    ["sends a batch's ops in reverse order", () => reversingBatches],
+    ["gives a batch's ops new keys on each attempt", rekeyingBatches],
+  ])(
+    'is calibrated: a client that %s fails it',
+    async (_, planted) => {
+      await expect(checkModel({ batch, fetch: planted() }, 100)).rejects.toThrow(/Property failed/);
+    },
+    120_000,
+  );
 });
