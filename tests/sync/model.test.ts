@@ -27,6 +27,8 @@ interface Real {
   setup: Setup;
   /** Faults for the next requests (and, in a batch, for each of its ops): see {@link Backlog}. */
   faults: Fault[];
+  /** Called when the server serves a `'hang'` (see {@link CrashMidFlight}). */
+  onHang?: () => void;
 }
 
 function makeTab(real: Pick<Real, 'server' | 'store' | 'setup'>, online = true) {
@@ -139,6 +141,40 @@ class Backlog implements fc.AsyncCommand<Model, Real> {
   toString = () => `backlog(${this.ns.length}, ${JSON.stringify(this.faults)})`;
 }
 
+/**
+ * As {@link Backlog}, but the app is closed (a crash or a reload) while a request hangs: with a
+ * batch, the server may have applied some of its ops. A new tab on the same storage sends the
+ * rest. (If the queue drains before the hang is served, it is a plain restart.)
+ */
+class CrashMidFlight implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly ns: number[],
+    readonly before: Fault[],
+  ) {}
+  check = (model: Readonly<Model>) => model.online;
+  async run(model: Model, real: Real) {
+    real.tab.online.value = false;
+    for (const n of this.ns) {
+      const op = await real.tab.queue('POST', `/api/${n}`, { body: { n } });
+      model.queued.push(op.id);
+    }
+    const hung = new Promise<void>((resolve) => {
+      real.onHang = resolve;
+    });
+    real.faults.push(...this.before, 'hang');
+    real.tab.online.value = true;
+    await Promise.race([hung, settle(real, model)]);
+    real.faults.length = 0;
+    await real.tab.engine.dispose();
+    real.tab = makeTab(real);
+    await real.tab.engine.start();
+    await settle(real, model);
+    await noteFailed(real, model);
+    await checkInvariants(real, model);
+  }
+  toString = () => `crashMidFlight(${this.ns.length}, ${JSON.stringify(this.before)})`;
+}
+
 class SetOnline implements fc.AsyncCommand<Model, Real> {
   constructor(readonly online: boolean) {}
   check = () => true;
@@ -196,6 +232,8 @@ const faults: fc.Arbitrary<Fault> = fc.constantFrom<Fault>(
   { status: 404 },
 );
 
+const ns = fc.array(fc.integer({ min: 0, max: 999 }), { minLength: 2, maxLength: 7 });
+
 const commands = [
   fc.integer({ min: 0, max: 999 }).map((n) => new Enqueue(n)),
   faults.map((fault) => new InjectFault(fault)),
@@ -205,6 +243,7 @@ const commands = [
       fc.array(faults, { maxLength: 4 }),
     )
     .map(([ns, list]) => new Backlog(ns, list)),
+  fc.tuple(ns, fc.array(faults, { maxLength: 3 })).map(([list, before]) => new CrashMidFlight(list, before)),
   fc.boolean().map((online) => new SetOnline(online)),
   fc.constant(new Restart()),
   fc.constant(new DiscardOldest()),
@@ -220,6 +259,7 @@ async function checkModel(setup: Setup, numRuns: number): Promise<void> {
       // applied and failed: an idempotent server answers such a retry from its record instead.
       const choose = (request: { key: string | null }): Fault => {
         const fault = faultList.shift() ?? 'ok';
+        if (fault === 'hang') real.onHang?.();
         const applied = server.applied.some((entry) => entry.key !== null && entry.key === request.key);
         return typeof fault === 'object' && applied ? 'ok' : fault;
       };
