@@ -51,7 +51,15 @@ async function noteFailed(real: Real, model: Model): Promise<void> {
 
 async function settle(real: Real, model: Model): Promise<void> {
   if (!model.online) return;
-  await until(() => real.tab.engine.pendingCount.value === 0 && !real.tab.engine.isSyncing.value);
+  const { engine } = real.tab;
+  for (;;) {
+    await until(
+      () => (engine.pendingCount.value === 0 && !engine.isSyncing.value) || engine.status.value === 'paused',
+      'the queue drained, or paused by a 401',
+    );
+    if (engine.pendingCount.value === 0 && !engine.isSyncing.value) return;
+    engine.resume(); // as an app does after signing in again
+  }
 }
 
 async function checkInvariants(real: Real, model: Model): Promise<void> {
@@ -228,6 +236,7 @@ const faults: fc.Arbitrary<Fault> = fc.constantFrom<Fault>(
   { status: 503, retryAfter: '0' },
   { status: 500 },
   { status: 429, retryAfter: '0' },
+  { status: 401 },
   { status: 400 },
   { status: 404 },
 );
