@@ -122,11 +122,13 @@ export const BUDGETS = {
  * without its row moved into the lazy chunk, with the check of an answer to a change (once per
  * answer, no longer twice): 6,860 -> 6,840 B, ceiling 6.70 -> 6.68 KB. The session's fixes paid
  * for by cuts: own code 24,823 -> 24,810 B, ceiling 24.25 -> 24.23 KB.
+ * Sixteenth session, collections: every call after dispose() refused with app/disposed, paid for
+ * by fields set in init read without `?.`: 6,840 -> 6,839 B, ceiling 6.68 -> 6.679 KB.
  */
 export const CEILINGS = {
   ownMain: 24.23 * KB,
   criticalWithDeps: 25.71 * KB,
-  collections: 6.68 * KB,
+  collections: 6.679 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.5 * KB,
 };

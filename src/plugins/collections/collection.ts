@@ -177,12 +177,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #resolving: Promise<void> | undefined;
   #sync: SyncLike | undefined;
   #cache: RowCache<R> | undefined;
-  #clock: HybridClock | undefined;
+  #clock!: HybridClock;
   #lock: Lock | undefined;
   #channel: ChannelLike | undefined;
-  #logger: Logger | undefined;
-  #online: ReadonlySignal<boolean> | undefined;
-  #signal: AbortSignal | undefined;
+  #logger!: Logger;
+  #online!: ReadonlySignal<boolean>;
+  #signal!: AbortSignal;
   #seq = 0;
   /** Increases at every local event that the outbox listing may not show yet (see #relist). */
   #epoch = 0;
@@ -248,7 +248,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.unconfirmed = this.#view.changeCount;
     this.pending = this.#view.pending;
     this.#events = new EventBus<CollectionEvents<R>>((event, error) =>
-      this.#logger?.error(`a "${this.name}.on('${event}')" handler threw`, error),
+      this.#logger.error(`a "${this.name}.on('${event}')" handler threw`, error),
     );
   }
 
@@ -488,7 +488,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    */
   async pull(): Promise<void> {
     await this.whenReady();
-    if (!this.#online?.peek()) {
+    if (!this.#online.peek()) {
       throw new FluxyError(
         'collections/offline',
         `${this.name}.pull(): the device is offline; the collection pulls by itself when it is back.`,
@@ -510,11 +510,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           return;
       // (The running pull may have waited for another tab's decision of refusals until dispose():
       // no new request for the lock then.)
-      this.#signal?.throwIfAborted();
+      this.#signal.throwIfAborted();
       await this.#pull(false);
     } finally {
       // A pull that dispose() cut off ends quietly inside; the caller is told (app/disposed).
-      this.#signal?.throwIfAborted();
+      this.#signal.throwIfAborted();
     }
   }
 
@@ -567,6 +567,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #checkFields(fields: unknown, method: string): Row {
+    // After dispose: refused before anything else, whatever the fields (also by #checkId).
+    this.throwIfDisposed(method);
     const fail = (what: string, problem: string): never => {
       throw new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what} ${problem}.`);
     };
@@ -602,6 +604,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   #checkId(id: unknown, method: string): string {
+    this.throwIfDisposed(method);
     if (typeof id !== 'string' || id === '')
       throw new FluxyError(
         'invalid-argument',
@@ -651,7 +654,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** The durable part of an answer (runs at least once, in the tab that sent it). */
   async #storeAnswer(outcome: SentLike): Promise<void> {
-    if (this.#signal?.aborted) return;
+    if (this.#signal.aborted) return;
     const answer = this.#answerOf(outcome);
     this.#applyRows(answer);
     const [row] = answer.rows;
@@ -692,7 +695,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     );
     // (Cut off by dispose: nothing to report, the next start resolves it.)
     this.#resolving = run.catch((error: unknown) => {
-      if (!this.#signal?.aborted) this.#logger?.warn('could not resolve a conflict', error);
+      if (!this.#signal.aborted) this.#logger.warn('could not resolve a conflict', error);
     });
     return this.#resolving;
   }
@@ -708,7 +711,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#applied,
       (type, id, data, base, resolves) => this.#write(type, id, data, undefined, resolves, base),
       (fields) => this.#checkFields(fields, 'conflict'),
-      this.#signal as AbortSignal,
+      this.#signal,
       this.#lastError,
       this.#logger,
     ];
@@ -724,7 +727,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const { id, clock } = (meta ?? {}) as Partial<ChangeMeta>;
       if (!type || typeof id !== 'string') continue;
       // (Not a stamp — not a string included —: 'invalid' to receive(), nothing adopted.)
-      this.#clock?.receive(clock as string);
+      this.#clock.receive(clock as string);
       changes.push({ opId, type, id, seq: 0, data: isRecord(body) ? body : undefined });
     }
     return changes;
@@ -742,10 +745,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           operations = await (this.#sync as SyncLike).pending();
         } catch (error) {
           // (After dispose(), the listing refused is no failure: nothing more is shown.)
-          if (!this.#signal?.aborted) this.#logger?.warn('could not list the outbox', error);
+          if (!this.#signal.aborted) this.#logger.warn('could not list the outbox', error);
           return;
         }
-        if (this.#signal?.aborted) return;
+        if (this.#signal.aborted) return;
         this.#showListed(this.#changesOf(operations), since);
       } while (this.#relists > 1);
     })().finally(() => {
@@ -830,7 +833,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** A pull started by a trigger: only online, one at a time, skipped when another tab pulls. */
   #autoPull(): void {
-    if (!this.#online?.peek() || this.#signal?.aborted) return;
+    if (!this.#online.peek() || this.#signal.aborted) return;
     // The running pull may have asked before what set this off: it pulls again once done.
     if (this.#pulling) this.#pullAgain = true;
     else this.#pull(true).catch(noop); // reported in lastError, retried with backoff
@@ -845,14 +848,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         await (this.#lock as Lock)(
           'pull',
           () => this.#pullPages(),
-          automatic ? { ifAvailable: true } : { signal: this.#signal as AbortSignal },
+          automatic ? { ifAvailable: true } : { signal: this.#signal },
         );
         this.#pullFailures = 0;
         await this.#resolveConflicts();
       } catch (error) {
         // Cut off by dispose() (waiting for another tab's pull, say): nothing to retry, nothing
         // to report (pull() rejects with app/disposed).
-        if (!this.#signal?.aborted) {
+        if (!this.#signal.aborted) {
           // Fluxy's one backoff (the probe's and the outbox's): [w/10, w], w = 2 s doubling up to 60 s.
           this.#retryTimer = unref(
             setTimeout(() => this.#autoPull(), backoffDelay(++this.#pullFailures, 2000, 60_000, Math.random)),
@@ -938,7 +941,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#lastRequest = this.#requests;
         }
         // (A page without a clock is 'invalid' to receive(): nothing adopted, nothing reported.)
-        if ((this.#clock as HybridClock).receive(body.clock as string) === 'too-far-ahead')
+        if (this.#clock.receive(body.clock as string) === 'too-far-ahead')
           skewed = (await import('./conflicts.js')).clockSkew(this.#host(), body.clock as string);
         // Before the last page, the last complete pull's: a pull cut off keeps it across a restart.
         const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
@@ -976,7 +979,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         if (!body.more) {
           await writing;
           check();
-          void cache.saveClock((this.#clock as HybridClock).last).catch(noop);
+          void cache.saveClock(this.#clock.last).catch(noop);
           publish(() => {
             this.#lastPulledAt.value = pulledAt as number; // set at the last page
             this.#lastError.value = skewed;
@@ -998,7 +1001,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** One page of the changes feed, checked; undefined once disposed. */
   async #fetchPage(cursor: string, page: number): Promise<PulledPage<R> | undefined> {
-    if (this.#signal?.aborted) return undefined;
+    if (this.#signal.aborted) return undefined;
     this.#requests++;
     this.#answered.clear();
     // No change pending (nor waiting for another tab's answer): what the feed said can judge no
@@ -1010,10 +1013,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       answer = await (this.#sync as SyncLike).read(
         // (The url has no query: the options refuse one.)
         `${this.#options.url}?since=${encodeURIComponent(cursor)}`,
-        { signal: this.#signal as AbortSignal }, // set by init, before any pull
+        { signal: this.#signal }, // set by init, before any pull
       );
     } catch (cause) {
-      if (this.#signal?.aborted) return undefined;
+      if (this.#signal.aborted) return undefined;
       throw await this.#failPull(
         'collections/pull-failed',
         `pull of ${this.#options.url} got no answer (page ${page}): ${String(cause).replace(/\.$/, '')}.`,
@@ -1029,7 +1032,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         answer.status,
       );
     }
-    if (this.#signal?.aborted) return undefined;
+    if (this.#signal.aborted) return undefined;
     const body = (answer.body ?? {}) as Partial<Record<keyof PulledPage<R>, unknown>>;
     const ok =
       Array.isArray(body.changes) &&
