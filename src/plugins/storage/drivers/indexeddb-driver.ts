@@ -31,24 +31,29 @@ export class IndexedDbDriver implements StorageBackend {
   /**
    * Opens (creating if needed) the database; rejects if it is blocked or cannot be opened, and
    * with `storage/unavailable` if it has not opened after 10 s: Safari and Chromium have been seen
-   * to leave an open without any event, which held `ready()` forever. (A connection that opens
-   * later is left to the page, closed by the next upgrade or deletion, as every one is here.)
+   * to leave an open without any event, which held `ready()` forever. Once it rejected, its timer
+   * is cleared, and a connection that opens after all (the timeout, or a blocked open whose other
+   * tab let go) is closed at once: nothing uses it.
    */
   static open(factory: IDBFactory, name: string): Promise<IndexedDbDriver> {
     return new Promise((resolve, reject) => {
       const request = factory.open(name, 1);
+      const fail = (error: unknown): void => {
+        clearTimeout(timer);
+        request.onsuccess = () => request.result.close();
+        reject(error);
+      };
       // A FluxyError: openDriver does not fall back to another driver after it.
       const timer = setTimeout(
-        reject,
+        fail,
         openTimeoutMs,
         storageError(
           'storage/unavailable',
           `indexedDB.open("${name}") did not finish within ${openTimeoutMs / 1000} s (a known browser fault): reload the page. Nothing was read or written.`,
         ),
       );
-      request.onupgradeneeded = () => {
-        if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
-      };
+      // Version 1 is only ever upgraded from 0: a new database, with no object store yet.
+      request.onupgradeneeded = () => request.result.createObjectStore(storeName);
       request.onsuccess = () => {
         clearTimeout(timer);
         const db = request.result;
@@ -56,9 +61,9 @@ export class IndexedDbDriver implements StorageBackend {
         db.onversionchange = () => db.close();
         resolve(new IndexedDbDriver(db, name));
       };
-      request.onerror = () => reject(request.error ?? new Error(`indexedDB.open("${name}") failed`));
+      request.onerror = () => fail(request.error ?? new Error(`indexedDB.open("${name}") failed`));
       request.onblocked = () =>
-        reject(new Error(`indexedDB.open("${name}") is blocked by a connection in another tab`));
+        fail(new Error(`indexedDB.open("${name}") is blocked by a connection in another tab`));
     });
   }
 
