@@ -53,6 +53,11 @@ export const MANGLED = [
   'stageSettle',
   'tempIdRetentionMs',
   'tempIds',
+  'bodyProblem',
+  'bodyText',
+  'changedAt',
+  'collectWhile',
+  'woke',
   // storage
   'acceptUnbound',
   'checkFields',

@@ -16,14 +16,14 @@ describe('internal names shortened by the builds (scripts/mangle.mjs)', () => {
     try {
       (MANGLED as string[]).push(
         'postMessage',
-        'bodyProblem',
+        'unreadable',
         'stageChunkRemoval',
         'notAnInternalNameAnywhere',
         'onGone',
       );
       expect(mangleProblems(root)).toStrictEqual([
         'postMessage is a name of the platform or of a dependency',
-        'bodyProblem is written as a string in src/',
+        'unreadable is written as a string in src/',
         'stageChunkRemoval is exported by a module of src/',
         'notAnInternalNameAnywhere is not used in src/',
         // dist/dev calls the production file driver's methods by their names.

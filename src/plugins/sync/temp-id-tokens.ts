@@ -9,7 +9,7 @@ const minLength = 8;
 const maxLength = 200;
 
 /**
- * Visit every token of `url` and every string of `bodyText` (JSON) that could be a temporary id,
+ * Visit every token of `url` and every string of bodyText (JSON) that could be a temporary id,
  * in order, in one pass over each text. @internal
  */
 export function forEachCandidate(

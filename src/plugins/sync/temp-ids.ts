@@ -147,7 +147,7 @@ export class TempIds {
   }
 
   /**
-   * The known temporary ids that `url` or `bodyText` (JSON) mention, in order of first mention:
+   * The known temporary ids that `url` or bodyText (JSON) mention, in order of first mention:
    * in the URL as a whole token, in the body as a whole JSON string (a value, an array item or a
    * key). Costs one pass over the texts, whatever the number of known temp ids.
    */

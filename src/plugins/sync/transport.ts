@@ -164,7 +164,7 @@ export async function sendOperation(
 }
 
 /** What reading a response body gave: the body, why it is missing or partial, its size. */
-type ReadBody = Pick<Extract<SendResult, { kind: 'response' }>, 'body' | 'bodyProblem' | 'bytes'>;
+type ReadBody = { body: unknown; bodyProblem?: BodyProblem; bytes?: number };
 
 /**
  * Read at most `maxBytes` of the body (the rest is not downloaded), then parse it as JSON when the
