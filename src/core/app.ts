@@ -116,7 +116,10 @@ export class App {
     return plugin;
   }
 
-  /** Whether a plugin with this name, or an instance of this class, is registered. */
+  /**
+   * Whether a plugin with this name, or an instance of this class, is registered. Throws
+   * `invalid-argument` for anything else (as `use()` does).
+   */
   has(plugin: string | PluginClass): boolean {
     return this.#find(plugin) !== undefined;
   }
@@ -131,9 +134,6 @@ export class App {
   use(name: string): Plugin;
   use(plugin: string | PluginClass): Plugin {
     this.#assertAlive();
-    if (typeof plugin !== 'string' && !isClass(plugin)) {
-      throw invalidArgument('use(plugin): pass a plugin class (use(SyncPlugin)) or a name (use("sync")).');
-    }
     const found = this.#find(plugin);
     if (!found) {
       throw new FluxyError(
@@ -397,9 +397,14 @@ export class App {
     }
   }
 
+  /** The entry of a name or class; `invalid-argument` for anything else (use() and has() alike). */
   #find(plugin: string | PluginClass): Entry | undefined {
     if (typeof plugin === 'string') return this.#entries.get(plugin);
-    if (!isClass(plugin)) return undefined;
+    if (!isClass(plugin)) {
+      throw invalidArgument(
+        'use(plugin) and has(plugin): pass a plugin class (use(SyncPlugin)) or a name (use("sync")).',
+      );
+    }
     for (const entry of this.#entries.values()) if (entry.plugin instanceof plugin) return entry;
     return undefined;
   }

@@ -125,11 +125,20 @@ describe('register / has / use', () => {
     expect(isFluxyError(error, 'invalid-argument')).toBe(true);
   });
 
-  it('has() answers false for values that are neither a name nor a class', () => {
+  it.each([
+    ['a number', 42],
+    ['null', null],
+    ['undefined', undefined],
+    ['an object', {}],
+    ['an arrow function', () => {}],
+  ])('has(%s) throws invalid-argument, as use() does (it answered false)', (_label, value) => {
     const app = newApp();
     app.register(new AlphaPlugin());
-    expect(app.has(42 as never)).toBe(false);
-    expect(app.has((() => {}) as never)).toBe(false);
+    const error = thrownBy(() => app.has(value as never));
+    expect(isFluxyError(error, 'invalid-argument')).toBe(true);
+    // A name or a class still answers.
+    expect(app.has('alpha')).toBe(true);
+    expect(app.has(BetaPlugin)).toBe(false);
   });
 });
 
