@@ -25,6 +25,12 @@ describe('ConnectivityPlugin through the registry (Node)', () => {
     await app.dispose();
   });
 
+  it('has the public signals as own properties, and no other (they are copied from the monitor)', () => {
+    const connectivity = new ConnectivityPlugin();
+    expect(Object.keys(connectivity)).toStrictEqual(['name', 'isOnline', 'lastChangedAt', 'reason']);
+    expect(typeof connectivity.lastChangedAt.value).toBe('number');
+  });
+
   it('is online in Node without a probe, before and after ready()', async () => {
     const app = createApp();
     const connectivity = app.register(new ConnectivityPlugin());

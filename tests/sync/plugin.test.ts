@@ -228,6 +228,22 @@ describe('SyncPlugin through the registry (fake-indexeddb, encrypted storage)', 
     expect(fetch).toHaveBeenCalledTimes(5);
   });
 
+  it('has its status signals as own properties from construction, the ones init makes the engine write', async () => {
+    const sync = new SyncPlugin();
+    expect(Object.keys(sync)).toStrictEqual([
+      'name',
+      'dependencies',
+      'isSyncing',
+      'pendingCount',
+      'failedCount',
+      'status',
+      'lastError',
+      'progress',
+    ]);
+    expect(sync.status.value).toBe('idle');
+    expect(sync.lastError.value).toBeNull();
+  });
+
   it('needs storage and connectivity: ready() names the missing one', async () => {
     const app = createApp({ logger: silentLogger });
     apps.push(app);

@@ -26,11 +26,11 @@ export class ConnectivityPlugin extends FluxyPlugin {
    * Whether the network works, as far as we know; readable before init.
    * @default the `initial` option, else `false` with a probe (until it answers) and `true` without
    */
-  readonly isOnline: ReadonlySignal<boolean>;
+  declare readonly isOnline: ReadonlySignal<boolean>;
   /** When `isOnline` last changed, in ms since the epoch. */
-  readonly lastChangedAt: ReadonlySignal<number>;
+  declare readonly lastChangedAt: ReadonlySignal<number>;
   /** What last decided `isOnline`, for UIs and logs. @default 'initial' */
-  readonly reason: ReadonlySignal<ConnectivityReason>;
+  declare readonly reason: ReadonlySignal<ConnectivityReason>;
 
   #logger: Logger | undefined;
   readonly #monitor: ConnectivityMonitor;
@@ -47,9 +47,9 @@ export class ConnectivityPlugin extends FluxyPlugin {
       __proto__: options,
       onError: (error: unknown) => this.#logger?.error('an effect of a connectivity change threw', error),
     } as ConnectivityOptions);
-    this.isOnline = this.#monitor.isOnline;
-    this.lastChangedAt = this.#monitor.lastChangedAt;
-    this.reason = this.#monitor.reason;
+    // isOnline, lastChangedAt and reason (declared above, no field code): the monitor's only own
+    // enumerable properties (its state is in #fields, its methods on its prototype).
+    Object.assign(this, this.#monitor);
   }
 
   /** Starts listening (and probing); called by the app. */

@@ -165,13 +165,14 @@ const readAheadCount = 8;
  */
 export class SyncEngine {
   readonly events: EventBus<SyncEvents>;
+  // The status signals (`declare`: copied from `#signals` by the constructor, no field code).
   /** True while operations are being sent (in whichever tab is the flusher). */
-  readonly isSyncing: ReadonlySignal<boolean>;
-  readonly pendingCount: ReadonlySignal<number>;
-  readonly failedCount: ReadonlySignal<number>;
-  readonly status: ReadonlySignal<SyncStatus>;
-  readonly lastError: ReadonlySignal<OperationError | null>;
-  readonly progress: ReadonlySignal<SyncProgress>;
+  declare readonly isSyncing: ReadonlySignal<boolean>;
+  declare readonly pendingCount: ReadonlySignal<number>;
+  declare readonly failedCount: ReadonlySignal<number>;
+  declare readonly status: ReadonlySignal<SyncStatus>;
+  declare readonly lastError: ReadonlySignal<OperationError | null>;
+  declare readonly progress: ReadonlySignal<SyncProgress>;
   readonly #deps: SyncEngineDeps;
   readonly #signals: SyncSignals;
   readonly #stores: OutboxStores;
@@ -293,16 +294,9 @@ export class SyncEngine {
     this.events =
       deps.events ??
       new EventBus<SyncEvents>((event, error) => deps.logger.error(`a "${event}" handler threw`, error));
-    const signals = deps.signals ?? createSyncSignals();
-    this.#signals = signals;
-    ({
-      isSyncing: this.isSyncing,
-      pendingCount: this.pendingCount,
-      failedCount: this.failedCount,
-      status: this.status,
-      lastError: this.lastError,
-      progress: this.progress,
-    } = signals);
+    this.#signals = deps.signals ?? createSyncSignals();
+    // isSyncing, pendingCount, failedCount, status, lastError and progress (createSyncSignals).
+    Object.assign(this, this.#signals);
   }
 
   /** Read the outbox's keys, then start listening to triggers. */

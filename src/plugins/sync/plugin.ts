@@ -90,25 +90,27 @@ export class SyncPlugin extends FluxyPlugin {
   #coordination: Coordination | undefined;
 
   /** True while operations are being sent (in whichever tab is the flusher). */
-  readonly isSyncing: ReadonlySignal<boolean> = this.#signals.isSyncing;
+  declare readonly isSyncing: ReadonlySignal<boolean>;
   /** Operations waiting to be sent, true to storage. */
-  readonly pendingCount: ReadonlySignal<number> = this.#signals.pendingCount;
+  declare readonly pendingCount: ReadonlySignal<number>;
   /** Operations that failed for good (the dead-letter list). */
-  readonly failedCount: ReadonlySignal<number> = this.#signals.failedCount;
+  declare readonly failedCount: ReadonlySignal<number>;
   /** `idle` | `syncing` | `offline` | `paused` | `error` — see {@link SyncStatus}. */
-  readonly status: ReadonlySignal<SyncStatus> = this.#signals.status;
+  declare readonly status: ReadonlySignal<SyncStatus>;
   /**
    * The last failure: the head's retryable error until the next success, or else the error that
    * moved an operation to failed, kept until that operation is retried or discarded or the queue
    * is cleared (a later success does not hide it). `null` when neither.
    */
-  readonly lastError: ReadonlySignal<OperationError | null> = this.#signals.lastError;
+  declare readonly lastError: ReadonlySignal<OperationError | null>;
   /** `{ total, done }` of the current flush. */
-  readonly progress: ReadonlySignal<SyncProgress> = this.#signals.progress;
+  declare readonly progress: ReadonlySignal<SyncProgress>;
 
   /** @param options - see {@link SyncOptions}; validated now (`sync/invalid-options`). */
   constructor(options?: SyncOptions) {
     super();
+    // The status signals declared above (no field code): the ones the engine writes.
+    Object.assign(this, this.#signals);
     const resolved = resolveSyncOptions(options);
     this.#limits = {
       ...resolved,
