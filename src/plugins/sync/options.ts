@@ -318,13 +318,9 @@ function wholeNumber(value: unknown, name: string, min: number, max: number, fal
   return value;
 }
 
-function invalidOptions(message: string): FluxyError {
-  return new FluxyError('sync/invalid-options', message);
-}
-
 /** (The place written out in the message, so that the production build drops it all.) */
 function invalid(problem: string): FluxyError {
-  return invalidOptions(`new SyncPlugin(options): ${problem}.`);
+  return new FluxyError('sync/invalid-options', `new SyncPlugin(options): ${problem}.`);
 }
 
 /**

@@ -132,16 +132,17 @@ export class SyncPlugin extends FluxyPlugin {
   override async init(ctx: PluginContext): Promise<void> {
     const storage = ctx.use('storage') as unknown as StorageLike;
     const connectivity = ctx.use('connectivity') as unknown as ConnectivityLike;
-    if (typeof storage.namespace !== 'function') {
+    if (
+      typeof storage.namespace !== 'function' ||
+      !connectivity.isOnline ||
+      typeof connectivity.reportFailure !== 'function'
+    ) {
+      // One throw (the production build drops the conditional: its condition has no effect).
       throw new FluxyError(
         'plugin/init-failed',
-        'The "storage" plugin has no namespace(): register a StoragePlugin from fluxy/storage.',
-      );
-    }
-    if (!connectivity.isOnline || typeof connectivity.reportFailure !== 'function') {
-      throw new FluxyError(
-        'plugin/init-failed',
-        'The "connectivity" plugin lacks isOnline/reportFailure: register a ConnectivityPlugin from fluxy/connectivity.',
+        typeof storage.namespace !== 'function'
+          ? 'The "storage" plugin has no namespace(): register a StoragePlugin from fluxy/storage.'
+          : 'The "connectivity" plugin lacks isOnline/reportFailure: register a ConnectivityPlugin from fluxy/connectivity.',
       );
     }
     this.#logger = ctx.logger;
