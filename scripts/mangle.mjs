@@ -91,6 +91,9 @@ export const MANGLED = [
   'shownRow',
   'writePages',
   'bindTo',
+  'kv',
+  'settleBy',
+  'commitEpoch',
 ];
 
 /** The esbuild `mangleProps` option: exactly the names above. */

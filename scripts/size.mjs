@@ -130,11 +130,13 @@ export const BUDGETS = {
  * The status signals of SyncPlugin, its engine and ConnectivityPlugin copied by Object.assign
  * (`declare`d fields, no field code): 24,680 / 26,202 bytes. Rebased on the storage fix (-8 B),
  * with one init-failed throw in SyncPlugin and one invalid() in its options: 24,665 / 26,185 bytes.
+ * Seventeenth session, collections: an insert that sets the clientIdField refused, paid for by
+ * three more mangled names (kv, settleBy, commitEpoch): 6,839 -> 6,831 B, ceiling 6.679 -> 6.672 KB.
  */
 export const CEILINGS = {
   ownMain: 24.09 * KB,
   criticalWithDeps: 25.59 * KB,
-  collections: 6.679 * KB,
+  collections: 6.672 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.5 * KB,
 };

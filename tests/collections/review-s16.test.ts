@@ -3,7 +3,15 @@
 import { effect } from '@preact/signals-core';
 import { describe, expect, it } from 'vitest';
 import { isFluxyError } from '../../src/core/errors.js';
-import { type Note, referenceServer, serverWrite, startDevice, titles } from './harness.js';
+import {
+  type Note,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  titles,
+  until,
+} from './harness.js';
 
 describe('review s16: every public call after dispose()', () => {
   it('refuses with app/disposed whatever its arguments, and changes nothing', async () => {
@@ -57,3 +65,32 @@ async function outcome(action: () => unknown): Promise<string> {
     return isFluxyError(error) ? error.code : String(error);
   }
 }
+
+describe('review s16: the clientIdField is Fluxy’s', () => {
+  it('an insert that sets it is refused (collections/invalid-row), changing nothing; Fluxy sends the temporary id', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server, online: false, collection: { clientIdField: 'clientId' } });
+    const shown = device.notes.items.value;
+    // It was overwritten with the temporary id without a word.
+    for (const clientId of ['mine', null, 7])
+      expect(await outcome(() => device.notes.insert({ title: 'x', clientId }))).toBe(
+        'collections/invalid-row',
+      );
+    expect(device.notes.items.value).toBe(shown);
+    expect(device.sync.pendingCount.value).toBe(0);
+    const row = await device.notes.insert({ title: 'kept' });
+    expect(row.clientId).toBe(row.id);
+    device.connectivity.setOnline(true);
+    await until(() => device.sync.pendingCount.value === 0, 'the insert to be sent');
+    const [stored] = await serverNotes(server);
+    expect(stored).toMatchObject({ title: 'kept', clientId: row.id });
+  });
+
+  it('without the option, the field is the app’s: sent as given', async () => {
+    const server = await referenceServer();
+    const device = await startDevice({ server });
+    await device.notes.insert({ title: 'x', clientId: 'mine' });
+    await until(() => device.sync.pendingCount.value === 0, 'the insert to be sent');
+    expect((await serverNotes(server))[0]).toMatchObject({ clientId: 'mine' });
+  });
+});

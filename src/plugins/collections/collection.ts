@@ -244,9 +244,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#options = resolveCollectionOptions(name, options);
     this.name = name;
     this.#view = new RowView<R>(this.#options.key, this.#options.compare);
-    this.items = this.#view.items;
-    this.unconfirmed = this.#view.changeCount;
-    this.pending = this.#view.pending;
+    ({ items: this.items, changeCount: this.unconfirmed, pending: this.pending } = this.#view);
     this.#events = new EventBus<CollectionEvents<R>>((event, error) =>
       this.#logger.error(`a "${this.name}.on('${event}')" handler threw`, error),
     );
@@ -286,6 +284,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     this.#logger = ctx.logger;
     this.#online = connectivity.isOnline;
     this.#signal = ctx.signal;
+    // (Shorter than ctx.onDispose, written nine times.)
+    const own = (release: () => void | Promise<void>) => ctx.onDispose(release);
     const scope = `fluxy-collection:${storage.databaseName ?? 'fluxy'}:${this.name}`;
     // (false: no Web Locks, as createLock takes it.)
     this.#lock = createLock(
@@ -309,7 +309,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // Only Fluxy posts on this channel's name, and only JSON text.
       channel.onmessage = (event) => hear(JSON.parse(event.data as string) as Message);
       this.#channel = channel;
-      ctx.onDispose(() => channel.close());
+      own(() => channel.close());
     }
 
     // Cache first: rows, cursor, clock and the pending changes, before any request.
@@ -341,20 +341,20 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
     // Answers: at once in this tab (the 'sent' event comes in the same step as the removal from
     // the outbox, so the row never flickers back), durably through the outcome handlers.
-    ctx.onDispose(
+    own(
       sync.on('sent', (outcome) => {
         if (this.#typeOf(outcome.operation.kind)) this.#applyRows(this.#answerOf(outcome));
       }),
     );
-    ctx.onDispose(
+    own(
       sync.on('failed', ({ operation }) => {
         if (this.#typeOf((operation as QueuedOperation).kind)) this.#settle([operation.id]);
       }),
     );
-    ctx.onDispose(sync.on('change', () => this.#relist()));
+    own(sync.on('change', () => this.#relist()));
     // Discarded (or cleared): forgotten at once, here and in the other tabs; so are the later
     // changes of a discarded insert's row (conflicts.ts).
-    ctx.onDispose(
+    own(
       sync.on('discarded', ({ ids }) => {
         const changes = this.#view.changes;
         this.#settle(ids, true);
@@ -362,7 +362,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }),
     );
     for (const kind in methods) {
-      ctx.onDispose(
+      own(
         sync.handle(`${this.name}.${kind}`, {
           sent: (outcome) => this.#storeAnswer(outcome),
           // Refused: it drops out of `items` (it stays in sync.failed()); a conflict is stored (conflicts.ts).
@@ -385,7 +385,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       'rows' in message ? this.#applyRows(message as RowsMessage<R>) && this.#autoPull() : this.#relist();
     held.forEach(hear);
 
-    ctx.onDispose(async () => {
+    own(async () => {
       clearTimeout(this.#retryTimer);
       clearTimeout(this.#waitTimer);
       // Let a pull in flight stop (its request is aborted) before the storage closes, so a
@@ -399,7 +399,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const stopEffect = effect(() => {
       if (connectivity.isOnline.value) untracked(() => this.#autoPull());
     });
-    ctx.onDispose(stopEffect);
+    own(stopEffect);
     const document = (globalThis as { document?: Document }).document;
     document?.addEventListener?.(
       'visibilitychange',
@@ -413,7 +413,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     );
     if (this.#options.pullIntervalMs > 0) {
       const timer = unref(setInterval(() => this.#autoPull(), this.#options.pullIntervalMs));
-      ctx.onDispose(() => clearInterval(timer));
+      own(() => clearInterval(timer));
     }
   }
 
@@ -434,16 +434,19 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    */
   async insert(fields: Partial<R>): Promise<R> {
     const data = this.#checkFields(fields, 'insert');
-    if (this.#options.key in data) {
+    // Fluxy's fields: the id (the server's, a temporary one until then) and the clientIdField
+    // (the temporary id, for the server to keep: a pulled row that carries it is that insert's).
+    // (The clientIdField is a non-empty string other than the key when given: the options refuse
+    // anything else; without it, `field` is the key.)
+    const field = this.#options.clientIdField;
+    if (this.#options.key in data || (field && field in data))
       throw new FluxyError(
         'collections/invalid-row',
-        `${this.name}.insert(fields): do not pass "${this.#options.key}": the server assigns ids (a temporary one is shown until then).`,
+        `${this.name}.insert(fields): do not pass "${field ?? this.#options.key}": ${!field ? 'the server assigns ids (a temporary one is shown until then)' : 'it is the clientIdField, which Fluxy sets to the temporary id'}.`,
       );
-    }
     if (!this.#sync) await this.whenReady();
     const tempId = `tmp_${randomHex(16)}`;
-    // (A non-empty string when given: the options refuse anything else.)
-    if (this.#options.clientIdField) data[this.#options.clientIdField] = tempId;
+    if (field) data[field] = tempId;
     return (await this.#write('insert', tempId, data, tempId)) as R;
   }
 
@@ -556,7 +559,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         (this.#cache as RowCache<R>).saveClock(stamp).catch(noop),
       ]);
       change.opId = operation.id;
-      change.committed = ++this.#epoch;
+      change.commitEpoch = ++this.#epoch;
       if (this.#settled.has(operation.id)) this.#view.dropChanges((candidate) => candidate === change);
       this.#post({});
       return this.#view.shownRow(id);
@@ -765,15 +768,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     for (const change of this.#view.changes) {
       const { opId } = change;
       if (listedIds.has(opId)) continue;
-      if (!opId || (change.committed as number) > since) {
+      if (!opId || (change.commitEpoch as number) > since) {
         shown.push(change); // still being committed, or committed after the listing began
         continue;
       }
       if (this.#settled.has(opId)) continue;
       // It left the outbox and this tab did not see the answer: another tab sent it. Keep it
       // until that tab's message brings the row (or a moment passes: then read the rows).
-      change.until ??= now + settleWaitMs;
-      if (change.until > now) {
+      change.settleBy ??= now + settleWaitMs;
+      if (change.settleBy > now) {
         waiting = true;
         shown.push(change);
       } else void import('./conflicts.js').then((module) => module.catchUp(this.#host(), change.id));
@@ -1061,7 +1064,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     status?: number,
     cause?: unknown,
   ): Promise<FluxyError> {
-    return (await import('./conflicts.js')).failPull(this.#host(), this.name, code, message, status, cause);
+    return (await import('./conflicts.js')).failPull(this.#host(), code, message, status, cause);
   }
 }
 

@@ -365,12 +365,12 @@ function sortedJson(value: unknown): string | undefined {
 }
 
 /**
- * A failure of the feed (a pull of collection `name`): shown with the pages pulled before it,
- * set in `lastError`, warned; returns the error to throw. Here, in a lazy chunk: a rare path. @internal
+ * A failure of the feed (a pull): shown with the pages pulled before it, set in `lastError`,
+ * warned; returns the error to throw (its message names the feed's url). Here, in a lazy chunk:
+ * a rare path. @internal
  */
 export function failPull<R extends Row>(
   [, , , view, , , , , , lastError, logger]: ConflictHost<R>,
-  name: string,
   code: CollectionsErrorCode,
   message: string,
   status?: number,
@@ -382,7 +382,7 @@ export function failPull<R extends Row>(
   });
   logger?.warn(`${message} Retrying with backoff.`, code, status); // (what the production build keeps)
   // (FluxyError leaves an undefined cause out.)
-  return new FluxyError(code, `${name}: ${message}`, { cause });
+  return new FluxyError(code, message, { cause });
 }
 
 /**

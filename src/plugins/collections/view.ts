@@ -15,9 +15,9 @@ export interface Change {
   /** Local order of changes not yet committed. */
   seq: number;
   /** The collection's epoch at which this tab committed it (see `Collection`'s outbox listing). */
-  committed?: number;
+  commitEpoch?: number;
   /** When it stops being shown, having left the outbox without this tab seeing its answer. */
-  until?: number;
+  settleBy?: number;
 }
 
 /** A row with changes the server has not confirmed yet (`Collection.pending`). */
