@@ -53,18 +53,82 @@ async function sourceFiles(dir) {
   return files.sort();
 }
 
-/** A template or string literal as the reader should see it: substitutions become `…`. */
-function proseOf(node) {
-  if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
+/**
+ * What a substitution of a message stands for, as the reader should see it: `{name}` after the
+ * value it holds (`${this.#options.key}` → `{key}`, `${String(limit)}` → `{limit}`), `…` when no
+ * name says it.
+ */
+function placeholderOf(node) {
+  if (ts.isIdentifier(node) || ts.isPrivateIdentifier(node)) return `{${node.text.replace(/^#/, '')}}`;
+  if (ts.isPropertyAccessExpression(node)) return placeholderOf(node.name);
+  if (ts.isCallExpression(node) && node.arguments.length === 1) return placeholderOf(node.arguments[0]);
+  if (ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isNonNullExpression(node))
+    return placeholderOf(node.expression);
+  if (
+    ts.isBinaryExpression(node) &&
+    [ts.SyntaxKind.QuestionQuestionToken, ts.SyntaxKind.BarBarToken].includes(node.operatorToken.kind)
+  )
+    return placeholderOf(node.left);
+  return '…';
+}
+
+/** Every combination of the parts' alternatives, at most 12. */
+function combine(parts) {
+  let texts = [''];
+  for (const part of parts) texts = texts.flatMap((text) => part.map((alt) => text + alt)).slice(0, 12);
+  return texts;
+}
+
+/**
+ * A message as the reader should see it: its texts (a conditional of two prose branches gives
+ * both), substitutions written as placeholders, or the argument given for a parameter of a
+ * wrapper (`env`: parameter name → texts). undefined when `node` is not prose.
+ */
+function proseOf(node, env = new Map()) {
+  if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return [node.text];
+  if (ts.isParenthesizedExpression(node)) return proseOf(node.expression, env);
+  if (ts.isIdentifier(node) && env.has(node.text)) return env.get(node.text);
+  if (ts.isConditionalExpression(node)) {
+    const yes = proseOf(node.whenTrue, env);
+    const no = proseOf(node.whenFalse, env);
+    return yes && no ? [...yes, ...no] : undefined;
+  }
   if (ts.isTemplateExpression(node)) {
-    return node.head.text + node.templateSpans.map((span) => `…${span.literal.text}`).join('');
+    const parts = [[node.head.text]];
+    for (const span of node.templateSpans) {
+      const inner = span.expression;
+      const alternatives = (ts.isIdentifier(inner) && env.get(inner.text)) ||
+        (ts.isConditionalExpression(inner) && proseOf(inner, env)) || [placeholderOf(inner)];
+      parts.push(alternatives, [span.literal.text]);
+    }
+    return combine(parts);
   }
   if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
-    const left = proseOf(node.left);
-    const right = proseOf(node.right);
-    return left === undefined || right === undefined ? undefined : left + right;
+    const left = proseOf(node.left, env);
+    const right = proseOf(node.right, env);
+    return left === undefined || right === undefined ? undefined : combine([left, right]);
   }
   return undefined;
+}
+
+/** The name a function is called by: its declaration's, or that of the variable holding it. */
+function nameOfFunction(node) {
+  if (ts.isFunctionDeclaration(node)) return node.name?.text;
+  if ((ts.isArrowFunction(node) || ts.isFunctionExpression(node)) && ts.isVariableDeclaration(node.parent))
+    return ts.isIdentifier(node.parent.name) ? node.parent.name.text : undefined;
+  return undefined;
+}
+
+/** Does `node` mention one of `names` (an identifier)? */
+function mentions(node, names) {
+  let found = false;
+  const visit = (child) => {
+    if (found) return;
+    if (ts.isIdentifier(child) && names.has(child.text)) found = true;
+    else ts.forEachChild(child, visit);
+  };
+  visit(node);
+  return found;
 }
 
 /** Codes (from the unions) and messages (from calls that pass a code, then prose). */
@@ -73,7 +137,12 @@ export async function collectErrors() {
   const calls = [];
   for (const path of await sourceFiles(join(root, 'src'))) {
     const file = ts.createSourceFile(path, await readFile(path, 'utf8'), ts.ScriptTarget.Latest, true);
-    const visit = (node) => {
+    // Wrappers: functions of this file that build an error of one code from a message made of
+    // their parameters (`function invalid(problem) { return new FluxyError(code, `…${problem}.`) }`):
+    // their calls are listed with the arguments put in, instead of the wrapper's own message.
+    const wrappers = new Map(); // name → [{ code, params, message, expanded }]
+    const messages = []; // [code, message node, enclosing function]
+    const visit = (node, fn) => {
       if (
         ts.isTypeAliasDeclaration(node) &&
         /ErrorCode$/.test(node.name.text) &&
@@ -91,14 +160,43 @@ export async function collectErrors() {
       }
       if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && node.arguments?.length >= 2) {
         const [first, second] = node.arguments;
-        if (ts.isStringLiteral(first)) {
-          const prose = proseOf(second);
-          if (prose !== undefined) calls.push([first.text, prose]);
-        }
+        if (ts.isStringLiteral(first)) messages.push([first.text, second, fn]);
       }
-      ts.forEachChild(node, visit);
+      const inner = ts.isFunctionLike(node) && node.parameters?.length ? node : fn;
+      ts.forEachChild(node, (child) => visit(child, inner));
     };
-    visit(file);
+    visit(file, undefined);
+    for (const [code, message, fn] of messages) {
+      const params = new Set(
+        (fn?.parameters ?? []).map((param) => ts.isIdentifier(param.name) && param.name.text).filter(Boolean),
+      );
+      const name = fn && nameOfFunction(fn);
+      if (name && mentions(message, params)) {
+        if (!wrappers.has(name)) wrappers.set(name, []);
+        wrappers.get(name).push({ code, params: [...params], message, expanded: false });
+      } else for (const text of proseOf(message) ?? []) calls.push([code, text]);
+    }
+    const visitCalls = (node) => {
+      const called = ts.isCallExpression(node) && ts.isIdentifier(node.expression);
+      for (const wrapper of (called && wrappers.get(node.expression.text)) || []) {
+        // Only a call that gives prose for a parameter says more than the wrapper itself.
+        const env = new Map();
+        wrapper.params.forEach((param, index) => {
+          const prose = node.arguments[index] && proseOf(node.arguments[index]);
+          if (prose) env.set(param, prose);
+        });
+        if (![...env.keys()].some((param) => mentions(wrapper.message, new Set([param])))) continue;
+        for (const text of proseOf(wrapper.message, env) ?? []) calls.push([wrapper.code, text]);
+        wrapper.expanded = true;
+      }
+      ts.forEachChild(node, visitCalls);
+    };
+    visitCalls(file);
+    // A wrapper never called with prose (passed as a callback, called from another file or with
+    // values): its own message, placeholders for its parameters.
+    for (const wrapper of [...wrappers.values()].flat())
+      if (!wrapper.expanded)
+        for (const text of proseOf(wrapper.message) ?? []) calls.push([wrapper.code, text]);
   }
   for (const [code, prose] of calls) codes.get(code)?.messages.add(prose.trim());
   return codes;
@@ -114,7 +212,9 @@ export async function renderErrors() {
     'code itself. The development build (the `development` and `node` export conditions; Vite and',
     'webpack pick it in dev) carries the messages below, which say what happened and what to do.',
     '',
-    'Generated from the sources by `node scripts/errors-doc.mjs`; a test keeps it up to date.',
+    'In a message, `{name}` stands for a value it names (the key, the URL, the value given) and `…`',
+    'for one no name says. Generated from the sources by `node scripts/errors-doc.mjs`; a test keeps',
+    'it up to date.',
     '',
   ];
   const groups = new Map();
@@ -126,7 +226,7 @@ export async function renderErrors() {
     lines.push(`## ${group} (\`${entries[0][1].file}\`)`, '');
     for (const [code, info] of entries) {
       // What a code means where no call says it (an operation's lastError), first; then the calls'.
-      const messages = [...new Set([DESCRIBED[code], ...info.messages].filter(Boolean))].slice(0, 3);
+      const messages = [...new Set([DESCRIBED[code], ...info.messages].filter(Boolean))];
       lines.push(`- **\`${code}\`**`);
       for (const message of messages) lines.push(`  - ${message.replaceAll('\n', ' ')}`);
     }

@@ -12,6 +12,28 @@ describe('docs/errors.md and the production build', () => {
     for (const code of codes.keys()) expect(text).toMatch(new RegExp(`\\*\\*\`${code}\`\\*\\*\\n  - `));
   });
 
+  it("lists the messages a wrapper builds from its callers' prose, every one, with named placeholders", async () => {
+    const codes = await collectErrors();
+    const options = [...(codes.get('sync/invalid-options')?.messages ?? [])];
+    // invalid(problem) in src/plugins/sync/options.ts: each call's problem, not the wrapper's own.
+    expect(options).toContain(
+      'new SyncPlugin(options): namespace must be 1 to 100 characters of A-Z a-z 0-9 . _ - (no "/").',
+    );
+    expect(options).toContain('new SyncPlugin(options): retry.baseDelayMs must not exceed retry.maxDelayMs.');
+    expect(options).not.toContain('new SyncPlugin(options): {problem}.');
+    expect(options.length).toBeGreaterThan(15); // no longer cut at three
+    // A conditional of two prose branches gives both; a substitution is named by its value.
+    const row = [...(codes.get('collections/invalid-row')?.messages ?? [])];
+    expect(row).toContain(
+      '{name}.insert(fields): do not pass "{field}": it is the clientIdField, which Fluxy sets to the temporary id.',
+    );
+    expect(row.some((message) => message.includes('the server assigns ids'))).toBe(true);
+    // A wrapper called from other files (toStorageError) keeps its own message, placeholders in.
+    expect([...(codes.get('storage/quota-exceeded')?.messages ?? [])]).toContain(
+      '{operation} failed: the storage quota is exhausted. The data already stored is intact; free space (remove or clear old keys) or ask the browser for more (navigator.storage.persist()), then retry.',
+    );
+  });
+
   it('leaves out the prose of errors and warnings, and nothing else', () => {
     // Source text, not templates of this file: the ${…} are the strings under test.
     // biome-ignore-start lint/suspicious/noTemplateCurlyInString: source text under test
