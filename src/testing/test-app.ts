@@ -11,8 +11,10 @@ export interface TestAppOptions {
   /** Options of the SyncPlugin (usually `{ baseUrl: server.url }`). @default {} */
   sync?: SyncOptions;
   /**
-   * Options of the StoragePlugin. @default { driver: 'memory' } — give
-   * `{ driver: 'indexeddb', indexedDB }` (fake-indexeddb) to keep data across a simulated restart.
+   * Options of the StoragePlugin, on the `memory` driver unless they name another (`driver`, or
+   * `dir` or `indexedDB`, which choose one): `{ secret }` is encrypted and still in memory.
+   * @default { driver: 'memory' } — give `{ driver: 'indexeddb', indexedDB }` (fake-indexeddb) to
+   * keep data across a simulated restart.
    */
   storage?: StorageOptions;
   /** Whether the app starts online. @default true */
@@ -63,7 +65,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   if (online !== undefined && typeof online !== 'boolean')
     throw refuse(`online must be true or false (got ${describeInput(online)})`);
   const app = createApp(options.app);
-  const storage = app.register(new StoragePlugin(options.storage ?? { driver: 'memory' }));
+  const storage = app.register(new StoragePlugin(onMemory(options.storage)));
   const connectivity = app.register(new TestConnectivity({ online: options.online ?? true }));
   const sync = app.register(new SyncPlugin(options.sync));
   try {
@@ -82,4 +84,19 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     settled: (settledOptions) => settled(app, settledOptions),
     dispose: () => app.dispose(),
   };
+}
+
+/**
+ * Storage options on the `memory` driver unless they choose one: Node's default driver would be
+ * `file`, under `.fluxy/` in the working folder, which keeps a test's queue for the next run.
+ * Anything but a plain object goes as given, for StoragePlugin to refuse.
+ */
+function onMemory(storage: StorageOptions | undefined): StorageOptions | undefined {
+  if (storage === undefined) return { driver: 'memory' };
+  const prototype = typeof storage === 'object' && storage !== null && Object.getPrototypeOf(storage);
+  const plain = prototype === Object.prototype || prototype === null;
+  const chooses = ['driver', 'dir', 'indexedDB'].some(
+    (name) => plain && (storage as Record<string, unknown>)[name] !== undefined,
+  );
+  return plain && !chooses ? { ...storage, driver: 'memory' } : storage;
 }

@@ -1,0 +1,48 @@
+// fluxy/testing as an app author tries it (review, session 17): cases the other files do not show.
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp, FaultServer, type TestApp } from '../../src/testing/index.js';
+
+let server: FaultServer;
+let t: TestApp | undefined;
+
+beforeEach(async () => {
+  server = await FaultServer.start();
+});
+afterEach(async () => {
+  await t?.dispose();
+  t = undefined;
+  await server.close();
+});
+
+describe('createTestApp({ storage })', () => {
+  it('storage options that choose no driver stay in memory (Node would write .fluxy/ for the next run)', async () => {
+    t = await createTestApp({
+      sync: { baseUrl: server.url },
+      storage: { secret: 'correct horse battery staple', iterations: 10_000 },
+      online: false,
+    });
+    expect([t.storage.driver, t.storage.encrypted]).toStrictEqual(['memory', true]);
+    await t.dispose();
+    // A second app with the same options starts empty: nothing of the first one's queue.
+    t = await createTestApp({
+      sync: { baseUrl: server.url },
+      storage: { name: 'other', driver: undefined } as never,
+    });
+    expect(t.storage.driver).toBe('memory');
+  });
+
+  it('options that choose a driver keep it: indexedDB (a simulated restart) and driver', async () => {
+    const indexedDB = new IDBFactory();
+    t = await createTestApp({ sync: { baseUrl: server.url }, storage: { indexedDB }, online: false });
+    expect(t.storage.driver).toBe('indexeddb');
+    await t.sync.queue('POST', '/notes', { body: {} });
+    await t.dispose();
+    t = await createTestApp({ sync: { baseUrl: server.url }, storage: { driver: 'indexeddb', indexedDB } });
+    expect(t.sync.pendingCount.value).toBe(1);
+  });
+
+  it('storage options that are no plain object are still refused by StoragePlugin', async () => {
+    await expect(createTestApp({ storage: 5 as never })).rejects.toMatchObject({ code: 'invalid-argument' });
+  });
+});
