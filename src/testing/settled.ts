@@ -110,7 +110,7 @@ function hint(sync: SyncSignals): string {
   if (sync.isSyncing.value)
     return ": still sending — a request the server does not answer (a 'hang' fault) ends only at SyncPlugin's timeoutMs, 30 s by default: give tests a small one, e.g. createTestApp({ sync: { timeoutMs: 500 } })";
   if (sync.status.value === 'error')
-    return ': an operation waits for its retry, 1 s or more by default — keep retries fast in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10 } } })';
+    return ": an operation waits for its retry: its backoff (from retry.baseDelayMs, 1 s by default) or the server's Retry-After (up to retry.maxRetryAfterMs, 1 h by default) — keep both short in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } } })";
   return '';
 }
 

@@ -46,3 +46,23 @@ describe('createTestApp({ storage })', () => {
     await expect(createTestApp({ storage: 5 as never })).rejects.toMatchObject({ code: 'invalid-argument' });
   });
 });
+
+describe('settled(): a timeout while an operation waits for a Retry-After', () => {
+  it('says which option shortens that wait (baseDelayMs alone does not)', async () => {
+    // Retries already fast, as docs/testing.md advises: the wait is the server's Retry-After.
+    t = await createTestApp({ sync: { baseUrl: server.url, retry: { baseDelayMs: 10 } } });
+    server.script({ status: 429, retryAfter: '3600' });
+    await t.sync.queue('POST', '/notes', { body: {} });
+    await expect(t.settled({ timeoutMs: 300, label: 'after a 429' })).rejects.toThrow(
+      "or the server's Retry-After (up to retry.maxRetryAfterMs, 1 h by default) — keep both short in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } } })",
+    );
+  });
+
+  it('the advice works: with maxRetryAfterMs the same test settles', async () => {
+    t = await createTestApp({ sync: { baseUrl: server.url, retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } } });
+    server.script({ status: 429, retryAfter: '3600' });
+    await t.sync.queue('POST', '/notes', { body: {} });
+    await t.settled({ timeoutMs: 2000, label: 'Retry-After clamped to 100 ms' });
+    expect(server.applied).toHaveLength(1);
+  });
+});

@@ -475,7 +475,7 @@ describe('settled(): a timeout says what to do about the state it saw', () => {
     server.script({ status: 503 });
     await t.sync.queue('POST', '/notes', { body: {} });
     await expect(t.settled({ timeoutMs: 1000, label: 'after a 503' })).rejects.toThrow(
-      'after a 503 (sync: 1 pending, syncing false, status error, last error sync/http-error (503); online true): an operation waits for its retry, 1 s or more by default — keep retries fast in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10 } } })',
+      "after a 503 (sync: 1 pending, syncing false, status error, last error sync/http-error (503); online true): an operation waits for its retry: its backoff (from retry.baseDelayMs, 1 s by default) or the server's Retry-After (up to retry.maxRetryAfterMs, 1 h by default) — keep both short in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } } })",
     );
   });
 
