@@ -19,7 +19,8 @@ import { checkWaitOptions, withTimeout } from './wait.js';
 
 /**
  * What the fault server does with one request:
- * - `ok`: apply (once per Idempotency-Key) and answer 201 (or replay the stored answer);
+ * - `ok`: apply (once per Idempotency-Key) and answer 201 (or replay the stored answer; 422 for
+ *   a key that comes with another request);
  * - `drop-before`: destroy the socket before applying anything;
  * - `drop-after`: apply and store the answer, then destroy the socket (the ambiguous case);
  * - `hang`: never answer;
@@ -66,7 +67,11 @@ export interface Received {
 
 /** Options of {@link FaultServer.start}. */
 export interface FaultServerOptions {
-  /** Store answers per Idempotency-Key and replay them (the server contract). @default true */
+  /**
+   * Store answers per Idempotency-Key and replay them (the server contract); a key that comes back
+   * with another method, path or body gets `422 { error: 'idempotency-key-reuse' }`, nothing
+   * applied. @default true
+   */
   dedupe?: boolean;
   /**
    * Decide the fault of each request (after the scripted ones run out): return a {@link Fault}
@@ -128,7 +133,8 @@ export class FaultServer {
   /** Every request received, in order, retries included. */
   readonly received: Received[] = [];
   #script: Fault[] = [];
-  readonly #answers = new Map<string, { status: number; body: string }>();
+  /** The stored answer of each key, with the request it answered (method, path and body). */
+  readonly #answers = new Map<string, { answer: Answer; request: string }>();
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #options: FaultServerOptions;
@@ -473,9 +479,13 @@ export class FaultServer {
       return collection.answer('GET', id, (url as URL).searchParams, '', received.headers);
     }
     const dedupe = this.#options.dedupe ?? true;
+    // What the key's stored answer must have answered: as a contract server does, a key that
+    // comes back with another request (a client bug) gets 422, applies nothing and stores nothing.
+    const request = JSON.stringify([received.method, received.path, received.body]);
     if (dedupe && received.key) {
       const stored = this.#answers.get(received.key);
-      if (stored) return stored;
+      if (stored?.request === request) return stored.answer;
+      if (stored) return { status: 422, body: JSON.stringify({ error: 'idempotency-key-reuse' }) };
     }
     const answer = answerOf();
     const applied = {
@@ -489,7 +499,7 @@ export class FaultServer {
     // temporary id is replaced with no option; `serverId` (the same) as before, for tests that read it.
     const serverId = `srv-${this.applied.length}`;
     const stored = answer ?? { status: 201, body: JSON.stringify({ id: serverId, serverId }) };
-    if (received.key) this.#answers.set(received.key, stored);
+    if (received.key) this.#answers.set(received.key, { answer: stored, request });
     return stored;
   }
 }

@@ -59,10 +59,52 @@ describe('settled(): a timeout while an operation waits for a Retry-After', () =
   });
 
   it('the advice works: with maxRetryAfterMs the same test settles', async () => {
-    t = await createTestApp({ sync: { baseUrl: server.url, retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } } });
+    t = await createTestApp({
+      sync: { baseUrl: server.url, retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } },
+    });
     server.script({ status: 429, retryAfter: '3600' });
     await t.sync.queue('POST', '/notes', { body: {} });
     await t.settled({ timeoutMs: 2000, label: 'Retry-After clamped to 100 ms' });
     expect(server.applied).toHaveLength(1);
+  });
+});
+
+describe('FaultServer: a key that comes back with another request', () => {
+  const send = (method: string, path: string, body: string, key: string) =>
+    fetch(server.url + path, { method, headers: { 'Idempotency-Key': key }, body }).then(
+      async (response) => ({
+        status: response.status,
+        body: (await response.json()) as unknown,
+      }),
+    );
+
+  it('is answered 422 as a contract server does (a client bug), applying and storing nothing', async () => {
+    const first = await send('POST', '/notes', '{"title":"a"}', 'k1');
+    expect(first).toStrictEqual({ status: 201, body: { id: 'srv-1', serverId: 'srv-1' } });
+    expect(await send('POST', '/notes', '{"title":"a"}', 'k1')).toStrictEqual(first); // a retry: replayed
+    for (const [method, path, body] of [
+      ['POST', '/notes', '{"title":"b"}'],
+      ['POST', '/other', '{"title":"a"}'],
+      ['PUT', '/notes', '{"title":"a"}'],
+    ] as const) {
+      expect(await send(method, path, body, 'k1'), `${method} ${path} ${body}`).toStrictEqual({
+        status: 422,
+        body: { error: 'idempotency-key-reuse' },
+      });
+    }
+    expect(await send('POST', '/notes', '{"title":"a"}', 'k1')).toStrictEqual(first); // still the first answer
+    expect(server.applied.map((applied) => applied.body)).toStrictEqual([{ title: 'a' }]);
+  });
+
+  it('with dedupe: false every request is applied, as before', async () => {
+    const loose = await FaultServer.start({ dedupe: false });
+    try {
+      for (const body of ['{"n":1}', '{"n":2}']) {
+        await fetch(`${loose.url}/notes`, { method: 'POST', headers: { 'Idempotency-Key': 'k' }, body });
+      }
+      expect(loose.applied.map((applied) => applied.body)).toStrictEqual([{ n: 1 }, { n: 2 }]);
+    } finally {
+      await loose.close();
+    }
   });
 });
