@@ -1,7 +1,10 @@
 // The collections benchmark page: bundled by bench/collections/run.mjs, driven through
 // `globalThis.collectionsBench`. Every figure is measured side by side with its baseline.
 import { createApp } from '../../src/index.ts';
+import { createLock, RowCache } from '../../src/plugins/collections/cache.ts';
+import { catchUp } from '../../src/plugins/collections/conflicts.ts';
 import { Collection } from '../../src/plugins/collections/index.ts';
+import { RowView } from '../../src/plugins/collections/view.ts';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.ts';
 import { StoragePlugin } from '../../src/plugins/storage/index.ts';
 import { SyncPlugin } from '../../src/plugins/sync/index.ts';
@@ -172,4 +175,44 @@ async function profiledLoop({ total }) {
   return ms;
 }
 
-globalThis.collectionsBench = { ready: true, pull, coldStart, update, profiledPull, profiledLoop };
+/**
+ * A tab's catch-up (conflicts.ts `catchUp`: changes left the outbox and the message of the tab that
+ * sent them did not come) over a cache of `total` pulled rows, for `changes` changes that timed
+ * out in one listing, timed until they are shown; medians of `rounds`. Run on the collection's own storage namespace, with a view of its own.
+ */
+async function catchUpBench({ total, rounds, changes, secret = true }) {
+  const name = `catchup-${Math.random().toString(36).slice(2)}`;
+  const { app, notes, connectivity } = await openCollection(name, { secret: secret ? SECRET : null });
+  connectivity.setOnline(true);
+  await notes.pull();
+  if (notes.items.value.length !== total) throw new Error(`pulled ${notes.items.value.length}`);
+  const cache = new RowCache(app.use('storage').namespace('collection-notes'), 'id', createLock(false, name));
+  const times = [];
+  for (let round = 0; round < rounds; round++) {
+    const view = new RowView('id');
+    const host = [{ key: 'id' }, cache, undefined, view];
+    const ids = Array.from({ length: changes }, (_, n) => `n_${((round * 7919 + n * 104_729) % total) + 1}`);
+    const t0 = now();
+    // (As the collection calls it: once, with the changes of one listing that timed out.)
+    await catchUp(
+      host,
+      ids.map((id) => ({ id })),
+    );
+    times.push(now() - t0);
+    if (view.items.value.length !== new Set(ids).size)
+      throw new Error(`caught up ${view.items.value.length}`);
+  }
+  await app.dispose();
+  await idbRequest(indexedDB.deleteDatabase(name));
+  return { medianMs: median(times), times };
+}
+
+globalThis.collectionsBench = {
+  ready: true,
+  pull,
+  coldStart,
+  update,
+  catchUp: catchUpBench,
+  profiledPull,
+  profiledLoop,
+};

@@ -6,6 +6,9 @@
 //                                            # self and total time per function
 //   node bench/collections/run.mjs --pull [--rounds=9]
 //                                            # only the pull figures (encrypted, no secret), medians of N
+//   node bench/collections/run.mjs --catchup [--rounds=9]
+//                                            # only a tab's catch-up (changes answered in another
+//                                            # tab whose message did not come): 1 and 50 at once
 //   node bench/collections/run.mjs --cpu [--plain | --loop] [--rounds=10]
 //                                            # CPU time of every Chromium thread during the pull
 //                                            # alone (Linux /proc schedstat), by process and thread
@@ -105,6 +108,16 @@ async function main() {
         const figure = await run('pull', { rounds, total: TOTAL, secret });
         console.log(
           `pull (${secret ? 'encrypted' : 'no secret'}): ${figure.ratio.toFixed(2)}× (ours ${figure.oursMs.toFixed(1)} ms, loop ${figure.loopMs.toFixed(1)} ms, medians of ${rounds})`,
+        );
+      }
+      return;
+    }
+    if (process.argv.includes('--catchup')) {
+      const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice(9) ?? 9);
+      for (const changes of [1, 50]) {
+        const figure = await run('catchUp', { rounds, total: TOTAL, changes });
+        console.log(
+          `catch-up of ${changes} change${changes > 1 ? 's' : ''} at once, ${TOTAL} cached rows (encrypted): ${figure.medianMs.toFixed(1)} ms (median of ${rounds}: ${figure.times.map((ms) => ms.toFixed(0)).join(', ')})`,
         );
       }
       return;

@@ -731,7 +731,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       if (!type || typeof id !== 'string') continue;
       // (Not a stamp — not a string included —: 'invalid' to receive(), nothing adopted.)
       this.#clock.receive(clock as string);
-      changes.push({ opId, type, id, seq: 0, data: isRecord(body) ? body : undefined });
+      changes.push({ opId, type, id, data: isRecord(body) ? body : undefined });
     }
     return changes;
   }
@@ -765,6 +765,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // Answered or refused while we listed: gone, whatever the listing says.
     const shown = listed.filter((change) => !((this.#settled.get(change.opId as string) as number) > since));
     let waiting = false;
+    // Timed out (below): one read of the cache for all of them.
+    const late: Change[] = [];
     for (const change of this.#view.changes) {
       const { opId } = change;
       if (listedIds.has(opId)) continue;
@@ -779,8 +781,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       if (change.settleBy > now) {
         waiting = true;
         shown.push(change);
-      } else void import('./conflicts.js').then((module) => module.catchUp(this.#host(), change.id));
+      } else late.push(change);
     }
+    if (late[0]) void import('./conflicts.js').then((module) => module.catchUp(this.#host(), late));
     shown.sort(order);
     this.#view.setChanges(shown);
     // Settled before this listing began: no listing shows them again (a retried one is listed),
@@ -1070,7 +1073,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
 /** Committed changes in queue order (operation ids sort so), then the ones being committed, in call order. */
 function order(a: Change, b: Change): number {
-  if (a.opId === b.opId) return a.seq - b.seq;
+  // (Both not committed yet: a listed change has an operation id of its own.)
+  if (a.opId === b.opId) return (a.seq as number) - (b.seq as number);
   return !a.opId || (b.opId && a.opId > b.opId) ? 1 : -1;
 }
 

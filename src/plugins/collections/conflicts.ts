@@ -400,17 +400,24 @@ export function clockSkew<R extends Row>(host: ConflictHost<R>, clock: string): 
 }
 
 /**
- * A change left the outbox and the message of the tab that sent it did not come: read the row
- * that tab stored (not stored: it was deleted). Here, in a lazy chunk: a rare path. @internal
+ * Changes left the outbox and the message of the tab that sent them did not come (the changes of
+ * one listing of the outbox that waited long enough): read the rows that tab stored (a row not
+ * stored was deleted). One read of the cache for all of them — it replays the whole log, ≈ 100 ms
+ * at 10,000 rows —, not one per change: a batch answered just before its tab closed costs one
+ * read. Here, in a lazy chunk: a rare path. @internal
  */
 export async function catchUp<R extends Row>(
   [options, cache, , view]: ConflictHost<R>,
-  changed: string,
+  changes: readonly Change[],
 ): Promise<void> {
-  const id = view.currentId(changed);
+  const ids = new Set(changes.map((change) => view.currentId(change.id)));
   const rows = await cache.rows().catch(() => undefined);
-  const row = rows?.find((candidate) => candidate[options.key] === id);
-  if (rows) view.confirmRows(row ? [row] : [], row || id.startsWith('tmp_') ? [] : [id]);
+  if (!rows) return;
+  const found = rows.filter((row) => ids.delete(row[options.key] as string));
+  view.confirmRows(
+    found,
+    [...ids].filter((id) => !id.startsWith('tmp_')),
+  );
 }
 
 /**

@@ -12,8 +12,8 @@ export interface Change {
   id: string;
   /** Inserted fields or the patch. */
   data?: Row | undefined;
-  /** Local order of changes not yet committed. */
-  seq: number;
+  /** Local order of changes not yet committed (none for a change listed from the outbox). */
+  seq?: number;
   /** The collection's epoch at which this tab committed it (see `Collection`'s outbox listing). */
   commitEpoch?: number;
   /** When it stops being shown, having left the outbox without this tab seeing its answer. */
