@@ -6,7 +6,10 @@ import type { FormField, HttpMethod, OperationDraft } from './request-validation
 export interface OperationError {
   /** A `sync/*` code, e.g. `sync/http-error` or `sync/network-error` (see {@link SyncErrorCode}). */
   code: SyncErrorCode;
-  /** What happened, for logs and UIs. */
+  /**
+   * What happened, in prose, for logs — in the development build only: the production build
+   * leaves it `''` (see docs/errors.md). Show `code` and `status` in a UI.
+   */
   message: string;
   /** The HTTP status, when the server answered. */
   status?: number;
