@@ -135,12 +135,16 @@ function mentions(node, names) {
 export async function collectErrors() {
   const codes = new Map(); // code → { group, messages: Set }
   const calls = [];
+  // Wrappers: functions that build an error of one code from a message made of their parameters
+  // (`function invalid(problem) { return new FluxyError(code, `…${problem}.`) }`): their calls are
+  // listed with the arguments put in, instead of the wrapper's own message. A file's own ones, and
+  // the exported ones (`invalidArgument(message)`) where a file imports them.
+  const files = [];
+  const exported = new Map(); // name → [wrapper]
   for (const path of await sourceFiles(join(root, 'src'))) {
     const file = ts.createSourceFile(path, await readFile(path, 'utf8'), ts.ScriptTarget.Latest, true);
-    // Wrappers: functions of this file that build an error of one code from a message made of
-    // their parameters (`function invalid(problem) { return new FluxyError(code, `…${problem}.`) }`):
-    // their calls are listed with the arguments put in, instead of the wrapper's own message.
     const wrappers = new Map(); // name → [{ code, params, message, expanded }]
+    const imported = new Set();
     const messages = []; // [code, message node, enclosing function]
     const visit = (node, fn) => {
       if (
@@ -158,6 +162,7 @@ export async function collectErrors() {
           }
         }
       }
+      if (ts.isImportSpecifier(node) && !node.propertyName) imported.add(node.name.text);
       if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && node.arguments?.length >= 2) {
         const [first, second] = node.arguments;
         if (ts.isStringLiteral(first)) messages.push([first.text, second, fn]);
@@ -172,13 +177,25 @@ export async function collectErrors() {
       );
       const name = fn && nameOfFunction(fn);
       if (name && mentions(message, params)) {
+        const wrapper = { code, params: [...params], message, expanded: false };
         if (!wrappers.has(name)) wrappers.set(name, []);
-        wrappers.get(name).push({ code, params: [...params], message, expanded: false });
+        wrappers.get(name).push(wrapper);
+        if (
+          ts.isFunctionDeclaration(fn) &&
+          fn.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+        ) {
+          if (!exported.has(name)) exported.set(name, []);
+          exported.get(name).push(wrapper);
+        }
       } else for (const text of proseOf(message) ?? []) calls.push([code, text]);
     }
+    files.push({ file, wrappers, imported });
+  }
+  for (const { file, wrappers, imported } of files) {
+    const wrappersOf = (name) => wrappers.get(name) ?? (imported.has(name) ? exported.get(name) : undefined);
     const visitCalls = (node) => {
       const called = ts.isCallExpression(node) && ts.isIdentifier(node.expression);
-      for (const wrapper of (called && wrappers.get(node.expression.text)) || []) {
+      for (const wrapper of (called && wrappersOf(node.expression.text)) || []) {
         // Only a call that gives prose for a parameter says more than the wrapper itself.
         const env = new Map();
         wrapper.params.forEach((param, index) => {
@@ -192,12 +209,13 @@ export async function collectErrors() {
       ts.forEachChild(node, visitCalls);
     };
     visitCalls(file);
-    // A wrapper never called with prose (passed as a callback, called from another file or with
-    // values): its own message, placeholders for its parameters.
+  }
+  // A wrapper never called with prose (passed as a callback, or given values): its own message,
+  // placeholders for its parameters.
+  for (const { wrappers } of files)
     for (const wrapper of [...wrappers.values()].flat())
       if (!wrapper.expanded)
         for (const text of proseOf(wrapper.message) ?? []) calls.push([wrapper.code, text]);
-  }
   for (const [code, prose] of calls) codes.get(code)?.messages.add(prose.trim());
   return codes;
 }

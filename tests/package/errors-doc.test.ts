@@ -28,9 +28,13 @@ describe('docs/errors.md and the production build', () => {
       '{name}.insert(fields): do not pass "{field}": it is the clientIdField, which Fluxy sets to the temporary id.',
     );
     expect(row.some((message) => message.includes('the server assigns ids'))).toBe(true);
-    // A wrapper called from other files (toStorageError) keeps its own message, placeholders in.
+    // An exported wrapper (the core's invalidArgument(message)) expanded where a file imports it.
+    expect([...(codes.get('invalid-argument')?.messages ?? [])]).toContain(
+      'derive(fn): fn must be a function.',
+    );
+    // toStorageError(error, operation), exported, called from other files with the operation's name.
     expect([...(codes.get('storage/quota-exceeded')?.messages ?? [])]).toContain(
-      '{operation} failed: the storage quota is exhausted. The data already stored is intact; free space (remove or clear old keys) or ask the browser for more (navigator.storage.persist()), then retry.',
+      'Opening the indexeddb driver failed: the storage quota is exhausted. The data already stored is intact; free space (remove or clear old keys) or ask the browser for more (navigator.storage.persist()), then retry.',
     );
   });
 
