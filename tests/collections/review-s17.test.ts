@@ -72,4 +72,36 @@ describe("review s17: a tab's catch-up", () => {
     // Before: one replay of the whole log per change (4).
     expect(reads).toBe(1);
   });
+
+  it("shows a row another tab inserted, by its server id, once it catches up without that tab's message", async () => {
+    const server = await referenceServer();
+    const { sender, other } = await tabsWithoutMessages(server);
+    sender.sync.pause();
+    const row = await sender.notes.insert({ title: 'new', body: '' });
+    await until(() => other.notes.items.value.length === 1, 'the other tab to show the insert');
+    const shown = other.notes.get(row.id);
+    expect(shown.value?.title).toBe('new');
+    sender.sync.resume();
+    await until(() => sender.sync.pendingCount.value === 0, 'the insert to be answered');
+    const [stored] = await serverNotes(server);
+    // No message: the other tab reads what the sender stored (the row, and the server id that
+    // replaced the temporary one). Before: the row vanished from the other tab until a pull.
+    await until(
+      () => other.notes.unconfirmed.value === 0 && other.notes.items.value[0]?.id === stored?.id,
+      'the other tab to catch up',
+      4000,
+    );
+    expect(other.notes.items.value).toEqual([stored]);
+    expect(shown.value).toEqual(stored);
+    expect(other.notes.get(stored?.id as string).value).toEqual(stored);
+    await other.notes.update(row.id, { title: 'changed in the other tab' });
+    // Sent by the sender to the server's id; the answer read from storage again (version 2).
+    await until(
+      () => other.notes.unconfirmed.value === 0 && other.notes.get(row.id).value?.version === 2,
+      'the update to be answered, and caught up with',
+      4000,
+    );
+    expect(other.notes.items.value).toEqual(await serverNotes(server));
+    expect(other.notes.items.value[0]?.title).toBe('changed in the other tab');
+  });
 });

@@ -454,22 +454,18 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   async update(id: string, patch: Partial<R>): Promise<void> {
     const data = this.#checkFields(patch, 'update');
     // (The id as given or the one that replaced it: a temporary id stands for the server's.)
-    if (
+    const moved =
       this.#options.key in data &&
       this.#view.currentId(data[this.#options.key] as string) !==
-        this.#view.currentId(this.#checkId(id, 'update'))
-    ) {
-      throw new FluxyError(
-        'collections/invalid-row',
-        `${this.name}.update(id, patch): a row's "${this.#options.key}" cannot change.`,
-      );
-    }
+        this.#view.currentId(this.#checkId(id, 'update'));
     delete data[this.#options.key];
     // (Empty once the key is left out: the key alone changes nothing.)
-    if (!Object.keys(data).length) {
+    if (moved || !Object.keys(data).length) {
       throw new FluxyError(
         'collections/invalid-row',
-        `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
+        moved
+          ? `${this.name}.update(id, patch): a row's "${this.#options.key}" cannot change.`
+          : `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
       );
     }
     if (!this.#sync) await this.whenReady();
