@@ -6,44 +6,23 @@
 // `<!-- signatures, not code -->` on the line before their fence and are skipped; nothing else is.
 // (The first block, the browser set-up with relative URLs and a passphrase prompt, is type-checked
 // only: the README's Node snippet runs the same calls.)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import ts from 'typescript';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { type App, createApp } from '../../src/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { FaultServer } from '../../src/testing/index.js';
+import { type Block, blocks, typeCheck } from './doc-blocks.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const markdown = readFileSync(join(root, 'docs/sync.md'), 'utf8');
-const marker = '<!-- signatures, not code -->';
 const dir = mkdtempSync(join(tmpdir(), 'fluxy-sync-doc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Block {
-  line: number;
-  code: string;
-  skipped: boolean;
-}
-
-function blocks(): Block[] {
-  const lines = markdown.split('\n');
-  const found: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i] !== '```ts') continue;
-    const end = lines.indexOf('```', i + 1);
-    found.push({ line: i + 1, code: lines.slice(i + 1, end).join('\n'), skipped: lines[i - 1] === marker });
-    i = end;
-  }
-  return found;
-}
-
 /** The block that contains `text` (exactly one). */
 function snippet(text: string): string {
-  const found = blocks().filter((block) => !block.skipped && block.code.includes(text));
+  const found = blocks('docs/sync.md').filter((block) => !block.skipped && block.code.includes(text));
   expect(found, `one docs/sync.md block with ${text}`).toHaveLength(1);
   return (found[0] as Block).code;
 }
@@ -63,44 +42,10 @@ declare global {
 `;
 
 it('every TypeScript block of docs/sync.md type-checks', () => {
-  const all = blocks();
-  const checked = all.filter((block) => !block.skipped);
-  expect(checked.length).toBeGreaterThanOrEqual(6);
+  const all = blocks('docs/sync.md');
+  expect(all.filter((block) => !block.skipped).length).toBeGreaterThanOrEqual(6);
   expect(all.filter((block) => block.skipped)).toHaveLength(2); // the API and the Operation shape
-  writeFileSync(join(dir, 'prelude.d.ts'), prelude);
-  const files = checked.map((block) => {
-    const file = join(dir, `sync-line-${block.line}.ts`);
-    writeFileSync(file, `${block.code}\nexport {};\n`);
-    return file;
-  });
-  const entry = (path: string) => [join(root, path)];
-  const program = ts.createProgram([join(dir, 'prelude.d.ts'), ...files], {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    types: ['node'],
-    typeRoots: [join(root, 'node_modules', '@types')],
-    paths: {
-      fluxy: entry('src/index.ts'),
-      'fluxy/storage': entry('src/plugins/storage/index.ts'),
-      'fluxy/connectivity': entry('src/plugins/connectivity/index.ts'),
-      'fluxy/sync': entry('src/plugins/sync/index.ts'),
-      '#file-driver': entry('src/plugins/storage/drivers/file-driver.ts'),
-    },
-  });
-  const problems = ts
-    .getPreEmitDiagnostics(program)
-    .filter((diagnostic) => diagnostic.file?.fileName.startsWith(dir))
-    .map((diagnostic) => {
-      const { line } = diagnostic.file!.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
-      const block = /sync-line-(\d+)/.exec(diagnostic.file!.fileName)?.[1];
-      return `docs/sync.md:${Number(block) + 1 + line}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
-    });
-  expect(problems).toStrictEqual([]);
+  expect(typeCheck('docs/sync.md', dir, prelude)).toStrictEqual([]);
 }, 60_000);
 
 /** Runs `code` as a module of its own (a new file each time: modules run once). */
