@@ -208,5 +208,6 @@ function rowIdOf(operation: Operation | UnreadableOperation): string | undefined
 function reason(error: OperationError | undefined): string {
   if (error?.status === 404 || error?.status === 410) return 'the note was deleted elsewhere';
   if (error?.status === 412) return 'the note was changed elsewhere';
-  return error?.status ? `HTTP ${error.status}` : (error?.message ?? 'unknown error');
+  // (The message is empty in production builds: the code says it there.)
+  return error?.status ? `HTTP ${error.status}` : error?.message || error?.code || 'unknown error';
 }
