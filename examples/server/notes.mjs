@@ -207,6 +207,18 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
     };
   }
 
+  if (method !== 'DELETE' && method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed(ITEM_METHODS);
+  // Validate everything before touching the note (or its tombstone): a bad request changes
+  // nothing — a deleted note is not brought back, nor given a field, by a write answered 400.
+  const isPut = method === 'PUT';
+  /** @type {Record<string, unknown>} */
+  const fields = method === 'DELETE' ? {} : checkFields(input, ['title', 'body'], isPut ? ['title'] : []);
+  if (method === 'PATCH' && Object.keys(fields).length === 0) {
+    throw invalid('Send at least one of "title" and "body".');
+  }
+  const title = 'title' in fields ? checkTitle(fields.title) : undefined;
+  const body = isPut || 'body' in fields ? checkBody(fields.body) : undefined;
+
   const tomb = (data.tombstones ?? []).find((candidate) => candidate.id === id);
   if (tomb && clock !== undefined && conditions.ifMatch === undefined) {
     // Last writer wins for deletions too: a write newer than the delete undoes it; an older one
@@ -219,10 +231,10 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
     if (tomb.note && clock > tomb.clock) {
       data.tombstones = (data.tombstones ?? []).filter((candidate) => candidate !== tomb);
       data.notes.push(tomb.note);
-    } else if (tomb.note && (method === 'PATCH' || method === 'PUT') && isObject(input)) {
+    } else if (tomb.note) {
       const clocks = tomb.note._clocks ?? {};
       for (const field of ['title', 'body']) {
-        const value = /** @type {Record<string, unknown>} */ (input)[field];
+        const value = fields[field];
         if (typeof value === 'string' && !(clocks[field] !== undefined && clocks[field] >= clock)) {
           /** @type {Record<string, unknown>} */ (tomb.note)[field] = value;
           clocks[field] = clock;
@@ -247,16 +259,6 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
     data.tombstones.push({ id, seq: nextSeq(data), clock: clock ?? newest, note });
     return { reply: { status: 204 }, changed: true };
   }
-  if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed(ITEM_METHODS);
-
-  // Validate everything before touching the note: a bad request changes nothing.
-  const isPut = method === 'PUT';
-  const fields = checkFields(input, ['title', 'body'], isPut ? ['title'] : []);
-  if (!isPut && Object.keys(fields).length === 0) {
-    throw invalid('Send at least one of "title" and "body".');
-  }
-  const title = 'title' in fields ? checkTitle(fields.title) : undefined;
-  const body = isPut || 'body' in fields ? checkBody(fields.body) : undefined;
   const note = findNote(data, id);
   checkVersion(note, conditions);
   seeClock(data, clock);
@@ -282,11 +284,6 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   note.version += 1;
   note._seq = nextSeq(data);
   return { reply: { status: 200, json: publicNote(note) }, changed: true };
-}
-
-/** @param {unknown} value */
-function isObject(value) {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** @param {NotesData} data @param {string} id */

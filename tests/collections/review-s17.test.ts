@@ -105,3 +105,43 @@ describe("review s17: a tab's catch-up", () => {
     expect(other.notes.items.value[0]?.title).toBe('changed in the other tab');
   });
 });
+
+describe('review s17: the reference server, a write refused for its fields', () => {
+  it('does not bring back a note deleted on the server, nor set its fields (last writer wins)', async () => {
+    const server = await referenceServer();
+    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' })).body as Note;
+    const device = await startDevice({ server });
+    await device.notes.pull();
+    device.connectivity.setOnline(false);
+    // Offline, a change the server refuses (an empty title): newer than the deletion made meanwhile.
+    await device.notes.update(note.id, { title: '' });
+    expect((await serverWrite(server, 'DELETE', `/api/notes/${note.id}`)).status).toBe(204);
+    device.connectivity.setOnline(true);
+    await until(() => device.sync.failedCount.value === 1, 'the change to be refused');
+    expect((await device.sync.failed())[0]?.lastError?.status).toBe(400);
+    await device.notes.pull();
+    // Before: the 400 had put the note back among the server's notes, where no feed shows it.
+    expect(await serverNotes(server)).toEqual([]);
+    expect(device.notes.items.value).toEqual([]);
+    // A write older than the deletion, refused (a title too long), sets no field of the deleted
+    // note: a newer write that brings the note back shows the title it had.
+    const older = '000000001-0000-a';
+    const long = { title: 'x'.repeat(201) };
+    expect(
+      (await serverWrite(server, 'PATCH', `/api/notes/${note.id}`, long, { 'Fluxy-Clock': older })).status,
+    ).toBe(400);
+    const back = await serverWrite(
+      server,
+      'PATCH',
+      `/api/notes/${note.id}`,
+      { body: 'back' },
+      {
+        'Fluxy-Clock': 'zzzzzzzzz-0000-a',
+      },
+    );
+    expect(back.status).toBe(200);
+    expect(back.body).toMatchObject({ title: 'start', body: 'back' });
+    await device.notes.pull();
+    expect(device.notes.items.value).toEqual(await serverNotes(server));
+  });
+});
