@@ -91,10 +91,7 @@ export class ConnectivityMonitor {
    */
   start(environment: MonitorEnvironment = {}): void {
     if (this.#state === 'disposed') {
-      throw new FluxyError(
-        'app/disposed',
-        'start() was called on a disposed ConnectivityMonitor: create a new one.',
-      );
+      throw disposedError('start() was called on a disposed ConnectivityMonitor: create a new one.');
     }
     if (this.#state === 'started') return;
     const { platform, baseUrl } = checkEnvironment(environment);
@@ -122,8 +119,7 @@ export class ConnectivityMonitor {
       throw invalidArgument(`setOnline(online): online must be true or false, got ${describeInput(online)}.`);
     }
     if (this.#state === 'disposed') {
-      throw new FluxyError(
-        'app/disposed',
+      throw disposedError(
         'setOnline() was called on a disposed connectivity monitor: create a new app (or monitor).',
       );
     }
@@ -175,7 +171,12 @@ export class ConnectivityMonitor {
     }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#online.peek()) return Promise.resolve();
-    if (this.#state === 'disposed') return Promise.reject(disposedError());
+    if (this.#state === 'disposed')
+      return Promise.reject(
+        disposedError(
+          'The connectivity monitor was disposed before the network came back: stop waiting on a disposed app.',
+        ),
+      );
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => waiter(abortReason(signal));
       // (An error is never undefined: an abort reason falls back to connectivity/aborted.)
@@ -197,7 +198,9 @@ export class ConnectivityMonitor {
     this.#cancelProbing();
     this.#unsubscribePlatform?.();
     this.#unsubscribePlatform = undefined;
-    const error = disposedError();
+    const error = disposedError(
+      'The connectivity monitor was disposed before the network came back: stop waiting on a disposed app.',
+    );
     for (const waiter of [...this.#waiters]) waiter(error);
   }
 
@@ -328,9 +331,7 @@ function abortReason(signal: AbortSignal | undefined): unknown {
   return signal?.reason ?? new FluxyError('connectivity/aborted', 'waitForOnline() was aborted.');
 }
 
-function disposedError(): FluxyError<'app/disposed'> {
-  return new FluxyError(
-    'app/disposed',
-    'The connectivity monitor was disposed before the network came back: stop waiting on a disposed app.',
-  );
+/** `app/disposed`; the production build leaves `message` out (scripts/strip-prose.mjs). */
+function disposedError(message: string): FluxyError<'app/disposed'> {
+  return new FluxyError('app/disposed', message);
 }

@@ -139,7 +139,8 @@ const lent: Lent = [
   storageError,
   readBinding,
 ];
-const setup = () => import('./database-setup.js');
+/** The chunk of the rare paths of an open (creating, migrating, telling a refusal apart, merging a fallback). @internal */
+export const setup = () => import('./database-setup.js');
 
 /** Refuses to open an encrypted database without credentials. @internal */
 export async function assertUnencrypted(backend: StorageBackend): Promise<void> {

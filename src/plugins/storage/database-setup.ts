@@ -5,6 +5,9 @@ import type { StorageBackend } from './drivers/storage-backend.js';
 import type { storageError } from './errors.js';
 import type { SealedCodec } from './sealed-codec.js';
 
+// The merge of a fallback's records into IndexedDB (open-store.ts): as rare, in the same chunk.
+export { merge } from './fallback-merge.js';
+
 /**
  * What this module borrows from database-metadata.ts, given by it rather than imported: every
  * import here is a type, so this lazy chunk shares no module with the start-up one. @internal

@@ -10,12 +10,6 @@ import { storageError } from './errors.js';
  * `storage/not-serializable` naming the path. @internal
  */
 export function toJson(value: unknown, key: string): string {
-  if (value === undefined) {
-    throw storageError(
-      'storage/not-serializable',
-      `set("${key}", undefined): undefined cannot be stored; call remove("${key}") to delete a key.`,
-    );
-  }
   const refuse = (path: string, problem: string): never => {
     throw storageError(
       'storage/not-serializable',
@@ -35,10 +29,13 @@ export function toJson(value: unknown, key: string): string {
       error,
     );
   }
+  // `undefined` itself passes the walk, and serialises to nothing.
   if (text === undefined) {
     throw storageError(
       'storage/not-serializable',
-      `set("${key}", value): the value serialises to nothing (its toJSON returned undefined or a function). Store plain data.`,
+      value === undefined
+        ? `set("${key}", undefined): undefined cannot be stored; call remove("${key}") to delete a key.`
+        : `set("${key}", value): the value serialises to nothing (its toJSON returned undefined or a function). Store plain data.`,
     );
   }
   return text;

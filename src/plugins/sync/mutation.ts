@@ -1,4 +1,4 @@
-import { FluxyError } from '../../core/errors.js';
+import { invalidArgument } from '../../core/errors.js';
 import type { Unsubscribe } from '../../core/events.js';
 import type { JsonValue } from './json-value.js';
 import type { Operation, OperationError } from './operation.js';
@@ -68,21 +68,15 @@ export function defineMutation<Input, Undo extends JsonValue>(
   definition: MutationDefinition<Input, Undo>,
 ): Mutation<Input> {
   if (!sync || typeof sync.queue !== 'function' || typeof sync.handle !== 'function') {
-    throw new FluxyError(
-      'invalid-argument',
-      'defineMutation(sync, kind, definition): pass the SyncPlugin as sync.',
-    );
+    throw invalidArgument('defineMutation(sync, kind, definition): pass the SyncPlugin as sync.');
   }
   if (typeof kind !== 'string' || kind === '') {
-    throw new FluxyError(
-      'invalid-argument',
-      'defineMutation(): kind must be a non-empty string such as "note.create".',
-    );
+    throw invalidArgument('defineMutation(): kind must be a non-empty string such as "note.create".');
   }
   for (const hook of ['apply', 'request', 'rollback', 'commit'] as const) {
     const given = definition?.[hook];
     if (typeof given !== 'function' && (hook !== 'commit' || given !== undefined)) {
-      throw new FluxyError('invalid-argument', `defineMutation("${kind}"): ${hook} must be a function.`);
+      throw invalidArgument(`defineMutation("${kind}"): ${hook} must be a function.`);
     }
   }
   const dispose = sync.handle(kind, {

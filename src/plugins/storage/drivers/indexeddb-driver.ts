@@ -25,7 +25,7 @@ export class IndexedDbDriver implements StorageBackend {
 
   private constructor(db: IDBDatabase, name: string) {
     this.#db = db;
-    this.hint = localStorageHint(`fluxy:generation:${name}`);
+    this.hint = localStorageHint(name);
   }
 
   /**
@@ -164,8 +164,13 @@ export class IndexedDbDriver implements StorageBackend {
   }
 }
 
-/** The generation hint in `localStorage` (which survives when only IndexedDB is cleared); none where it is unusable. */
-function localStorageHint(key: string): GenerationHint | undefined {
+/**
+ * The generation hint in `localStorage` (which survives when only IndexedDB is cleared); none where
+ * it is unusable. It also tells whether a fallback to localStorage left records of database `name`
+ * there (other-drivers.ts marks it under `fluxy:fallback:<name>` before it writes anything): one
+ * read, so a start with nothing to merge loads nothing more.
+ */
+function localStorageHint(name: string): GenerationHint | undefined {
   let storage: Storage | undefined;
   try {
     storage = globalThis.localStorage;
@@ -173,8 +178,10 @@ function localStorageHint(key: string): GenerationHint | undefined {
     // Access denied (site data blocked): no hint.
   }
   if (!storage) return undefined;
+  const key = `fluxy:generation:${name}`;
   return {
     read: async () => storage.getItem(key) ?? undefined,
     write: async (id) => storage.setItem(key, id),
+    fallback: storage.getItem(`fluxy:fallback:${name}`),
   };
 }

@@ -1,4 +1,5 @@
 import type { toStorageError } from '../errors.js';
+import { type FallbackLocks, fallbackMarker } from '../fallback-merge.js';
 import type { LocalForageLike } from './localforage-driver.js';
 import type { DriverRequest, StorageDriverName } from './open-driver.js';
 import type { StorageBackend } from './storage-backend.js';
@@ -45,12 +46,29 @@ export async function openOtherDriver(
       chosen,
     );
   }
+  // A fallback to localStorage: a later start on IndexedDB merges what it writes (fallback-merge.ts).
+  const fallback = request.driver === undefined && chosen === 'localstorage';
+  const release = fallback ? await holdFallbackLock(request.name) : undefined;
   try {
-    return {
-      backend: await open(chosen, request),
-      driver: typeof chosen === 'object' ? 'localforage' : chosen,
-    };
+    const backend = await open(chosen, request);
+    if (fallback) {
+      // Marked before anything is written there: a start on IndexedDB reads only this key (beside
+      // its generation hint, `fluxy:generation:<name>`). A marker that cannot be written (a full
+      // localStorage) fails the open: what it would write there would never be merged.
+      const { localStorage } = globalThis;
+      const marker = fallbackMarker(request.name);
+      if (localStorage.getItem(marker) === null) localStorage.setItem(marker, '1');
+      if (release) {
+        const close = backend.close.bind(backend);
+        backend.close = () => {
+          release();
+          return close();
+        };
+      }
+    }
+    return { backend, driver: typeof chosen === 'object' ? 'localforage' : chosen };
   } catch (error) {
+    release?.();
     throw storageFailure(
       error,
       indexedDbFailure
@@ -58,6 +76,26 @@ export async function openOtherDriver(
         : `Opening the ${typeof chosen === 'object' ? 'localforage instance' : `${chosen} driver`}`,
     );
   }
+}
+
+/**
+ * Where Web Locks exist, a fallback holds `fluxy-fallback:<name>` in shared mode while it is open
+ * (closed, or its page gone), so that no tab starting on IndexedDB merges its records meanwhile
+ * (fallback-merge.ts asks for it exclusively, if available); it waits for a merge under way
+ * first. Resolves once granted, with the function that releases it.
+ */
+async function holdFallbackLock(name: string): Promise<(() => void) | undefined> {
+  const locks = (globalThis as { navigator?: { locks?: FallbackLocks } }).navigator?.locks;
+  if (typeof locks?.request !== 'function') return undefined;
+  return new Promise((granted) => {
+    locks
+      .request(
+        `fluxy-fallback:${name}`,
+        { mode: 'shared' },
+        () => new Promise((release) => granted(() => release(undefined))),
+      )
+      .catch(() => granted(undefined)); // no lock: as without Web Locks
+  });
 }
 
 async function open(

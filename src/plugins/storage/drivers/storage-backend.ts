@@ -54,6 +54,11 @@ export interface StorageBackend {
 export interface GenerationHint {
   read(): Promise<string | undefined>;
   write(id: string): Promise<void>;
+  /**
+   * IndexedDB's hint (in `localStorage`): truthy when a run that fell back to localStorage left
+   * records of this database there, to merge at open (fallback-merge.ts).
+   */
+  readonly fallback?: string | null;
 }
 
 /**
