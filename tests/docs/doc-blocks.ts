@@ -58,6 +58,7 @@ export function typeCheck(page: string, dir: string, prelude: string): string[] 
       'fluxy/connectivity': entry('src/plugins/connectivity/index.ts'),
       'fluxy/sync': entry('src/plugins/sync/index.ts'),
       'fluxy/testing': entry('src/testing/index.ts'),
+      'fluxy/collections': entry('src/plugins/collections/index.ts'),
       'fluxy/dom': entry('src/bindings/dom/index.ts'),
       'fluxy/react': entry('src/bindings/react/index.ts'),
       'fluxy/vue': entry('src/bindings/vue/index.ts'),
