@@ -121,6 +121,15 @@ class InjectFault implements fc.AsyncCommand<Model, Real> {
   toString = () => `fault(${JSON.stringify(this.fault)})`;
 }
 
+/** Goes offline and queues one op per n, in order (the model expects them sent in that order). */
+async function queueOffline(real: Real, model: Model, ns: readonly number[]): Promise<void> {
+  real.tab.online.value = false;
+  for (const n of ns) {
+    const op = await real.tab.queue('POST', `/api/${n}`, { body: { n } });
+    model.queued.push(op.id);
+  }
+}
+
 /**
  * Offline, several ops queued, then back online with faults for the requests that drain them:
  * with a batch endpoint, the first fault is the batch request's own and each op of a batch takes
@@ -134,11 +143,7 @@ class Backlog implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = (model: Readonly<Model>) => model.online;
   async run(model: Model, real: Real) {
-    real.tab.online.value = false;
-    for (const n of this.ns) {
-      const op = await real.tab.queue('POST', `/api/${n}`, { body: { n } });
-      model.queued.push(op.id);
-    }
+    await queueOffline(real, model, this.ns);
     real.faults.push(...this.faults);
     real.tab.online.value = true;
     await settle(real, model);
@@ -161,11 +166,7 @@ class CrashMidFlight implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = (model: Readonly<Model>) => model.online;
   async run(model: Model, real: Real) {
-    real.tab.online.value = false;
-    for (const n of this.ns) {
-      const op = await real.tab.queue('POST', `/api/${n}`, { body: { n } });
-      model.queued.push(op.id);
-    }
+    await queueOffline(real, model, this.ns);
     const hung = new Promise<void>((resolve) => {
       real.onHang = resolve;
     });
