@@ -1,0 +1,118 @@
+// The localStorage fallback, in real Chromium (IndexedDB on disk, real Web Locks) against the
+// reference server. A run whose IndexedDB cannot be opened falls back to localStorage; what it
+// queued there is merged into IndexedDB at the next start where IndexedDB opens, and sent then,
+// once each. A tab still running on the fallback holds it back (Web Lock `fluxy-fallback:<name>`).
+//
+// The fault: an init script of that page only makes `indexedDB.open()` throw, as a browser whose
+// IndexedDB is broken does (Firefox private windows before 115, a corrupt profile).
+import type { Page } from 'playwright-core';
+import { expect, test } from 'vitest';
+import {
+  addNote,
+  type Harness,
+  harnessPerTest,
+  openApp,
+  serverLog,
+  setBrowserOffline,
+  statusBar,
+  testQuery,
+  titlesOnScreen,
+  waitForPending,
+} from './harness.js';
+
+let harness: Harness;
+harnessPerTest((started) => {
+  harness = started;
+});
+
+/** The storage name the notes app uses, and the key a fallback marks it with. */
+const marker = 'fluxy:fallback:fluxy-notes';
+
+/** The notes app in a new tab whose IndexedDB cannot be opened: it runs on localStorage. */
+async function openOnFallback(): Promise<Page> {
+  const page = await harness.context.newPage();
+  await page.addInitScript(() => {
+    IDBFactory.prototype.open = () => {
+      throw new DOMException('IndexedDB made unavailable by the test', 'UnknownError');
+    };
+  });
+  await openApp(harness, testQuery, page);
+  return page;
+}
+
+/** What a tab reports of its storage, and whether the fallback's marker is in localStorage. */
+function storageFacts(page: Page): Promise<{ driver: string | undefined; marked: boolean }> {
+  return page.evaluate((key) => {
+    const { storage } = (globalThis as unknown as { fluxyNotes: { storage: { driver: string | undefined } } })
+      .fluxyNotes;
+    return { driver: storage.driver, marked: localStorage.getItem(key) !== null };
+  }, marker);
+}
+
+async function goOffline(page: Page): Promise<void> {
+  await setBrowserOffline(harness.context, true);
+  await expect
+    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar offline' })
+    .toBe('Offline');
+}
+
+/** The POSTs of new notes the server received, by title, in order. */
+async function postedTitles(): Promise<string[]> {
+  const log = await serverLog(harness);
+  return log
+    .filter((entry) => entry.method === 'POST' && entry.path === '/api/notes')
+    .map((entry) => (entry.body as { title: string }).title);
+}
+
+test('notes written on the localStorage fallback are merged at the next start on IndexedDB and sent once each, in order', async () => {
+  const fallback = await openOnFallback();
+  expect(await storageFacts(fallback)).toEqual({ driver: 'localstorage', marked: true });
+  await goOffline(fallback);
+  await addNote(fallback, 'fallback one');
+  await addNote(fallback, 'fallback two');
+  await waitForPending(fallback, 2);
+  await fallback.close();
+
+  // The next start: IndexedDB opens; the fallback's queue is merged before ready() (still offline).
+  const page = await openApp(harness);
+  expect(await storageFacts(page)).toEqual({ driver: 'indexeddb', marked: false });
+  await waitForPending(page, 2);
+  expect(await titlesOnScreen(page)).toEqual(['fallback two', 'fallback one']);
+  expect(await postedTitles()).toEqual([]);
+
+  await setBrowserOffline(harness.context, false);
+  await waitForPending(page, 0);
+  await expect
+    .poll(postedTitles, { timeout: 15_000, interval: 50, message: 'both notes posted' })
+    .toEqual(['fallback one', 'fallback two']);
+
+  // Reloaded: nothing left to merge, nothing sent again.
+  await openApp(harness, testQuery, page);
+  await waitForPending(page, 0);
+  expect(await storageFacts(page)).toEqual({ driver: 'indexeddb', marked: false });
+  expect(await postedTitles()).toEqual(['fallback one', 'fallback two']);
+});
+
+test('a tab still running on the fallback holds the merge back (Web Lock); once it is closed, the next start merges', async () => {
+  const fallback = await openOnFallback();
+  await goOffline(fallback);
+  await addNote(fallback, 'kept on the fallback');
+  await waitForPending(fallback, 1);
+
+  // Another tab starts on IndexedDB while the fallback's tab runs: it merges nothing.
+  const other = await openApp(harness);
+  expect(await storageFacts(other)).toEqual({ driver: 'indexeddb', marked: true });
+  await waitForPending(other, 0);
+  expect(await titlesOnScreen(other)).toEqual([]);
+
+  await fallback.close();
+  await openApp(harness, testQuery, other);
+  expect(await storageFacts(other)).toEqual({ driver: 'indexeddb', marked: false });
+  await waitForPending(other, 1);
+
+  await setBrowserOffline(harness.context, false);
+  await waitForPending(other, 0);
+  await expect
+    .poll(postedTitles, { timeout: 15_000, interval: 50, message: 'the note posted' })
+    .toEqual(['kept on the fallback']);
+});
