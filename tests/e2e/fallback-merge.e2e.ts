@@ -9,12 +9,12 @@ import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import {
   addNote,
+  goOffline,
   type Harness,
   harnessPerTest,
   openApp,
   serverLog,
   setBrowserOffline,
-  statusBar,
   testQuery,
   titlesOnScreen,
   waitForPending,
@@ -49,13 +49,6 @@ function storageFacts(page: Page): Promise<{ driver: string | undefined; marked:
   }, marker);
 }
 
-async function goOffline(page: Page): Promise<void> {
-  await setBrowserOffline(harness.context, true);
-  await expect
-    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar offline' })
-    .toBe('Offline');
-}
-
 /** The POSTs of new notes the server received, by title, in order. */
 async function postedTitles(): Promise<string[]> {
   const log = await serverLog(harness);
@@ -67,7 +60,7 @@ async function postedTitles(): Promise<string[]> {
 test('notes written on the localStorage fallback are merged at the next start on IndexedDB and sent once each, in order', async () => {
   const fallback = await openOnFallback();
   expect(await storageFacts(fallback)).toEqual({ driver: 'localstorage', marked: true });
-  await goOffline(fallback);
+  await goOffline(harness, fallback);
   await addNote(fallback, 'fallback one');
   await addNote(fallback, 'fallback two');
   await waitForPending(fallback, 2);
@@ -95,7 +88,7 @@ test('notes written on the localStorage fallback are merged at the next start on
 
 test('a tab still running on the fallback holds the merge back (Web Lock); once it is closed, the next start merges', async () => {
   const fallback = await openOnFallback();
-  await goOffline(fallback);
+  await goOffline(harness, fallback);
   await addNote(fallback, 'kept on the fallback');
   await waitForPending(fallback, 1);
 

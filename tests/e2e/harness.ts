@@ -169,6 +169,14 @@ export function statusBar(page: Page) {
   };
 }
 
+/** Switch the browser offline and wait until the page's status bar says so. */
+export async function goOffline(harness: Harness, page: Page): Promise<void> {
+  await setBrowserOffline(harness.context, true);
+  await expect
+    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar offline' })
+    .toBe('Offline');
+}
+
 /** Wait until the status bar shows `count` pending. */
 export async function waitForPending(page: Page, count: number, timeout = 30_000): Promise<void> {
   await expect

@@ -5,6 +5,7 @@
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
 import {
+  goOffline,
   type Harness,
   harnessPerTest,
   openApp,
@@ -44,19 +45,12 @@ function queueNotes(page: Page, titles: string[]): Promise<string[]> {
   }, titles);
 }
 
-async function goOffline(page: Page): Promise<void> {
-  await setBrowserOffline(harness.context, true);
-  await expect
-    .poll(() => statusBar(page).connection.textContent(), { message: 'the bar offline' })
-    .toBe('Offline');
-}
-
 test('site data cleared under the running app: storageLost, nothing of the lost queue sent; reported again after a reload', async () => {
   const page = await openApp(harness);
   await expect
     .poll(() => statusBar(page).connection.textContent(), { message: 'the bar online' })
     .toBe('Online');
-  await goOffline(page);
+  await goOffline(harness, page);
   await queueNotes(page, ['one', 'two', 'three']);
   await waitForPending(page, 3);
 
@@ -110,7 +104,7 @@ test('a full quota (lowered via CDP): queue() fails with storage/quota-exceeded,
   await expect
     .poll(() => statusBar(page).connection.textContent(), { message: 'the bar online' })
     .toBe('Online');
-  await goOffline(page);
+  await goOffline(harness, page);
   await queueNotes(page, ['small one', 'small two']);
   await waitForPending(page, 2);
   // Notes with 60 KB bodies of random letters (IndexedDB compresses what it stores) until one is refused.
