@@ -110,6 +110,23 @@ export function withTimeout<T>(promise: Promise<T>, label: string, timeoutMs = w
 }
 
 /**
+ * For "nothing happens" only — an absence has no event or condition to await: watches `count()`
+ * for a fixed window of `windowMs` (real time; bounded, never a wait for something to happen: use
+ * until() or an event for that) and rejects, naming `label`, when it grew by `max` or more.
+ */
+export async function expectQuiet(
+  label: string,
+  count: () => number,
+  { windowMs, max = 1 }: { windowMs: number; max?: number },
+): Promise<void> {
+  const before = count();
+  await new Promise((resolve) => realSetTimeout(resolve, windowMs));
+  const moved = count() - before;
+  if (moved >= max)
+    throw new Error(`${label}: ${moved} in a window of ${windowMs} ms, expected fewer than ${max}`);
+}
+
+/**
  * Resolves when `predicate()` (reading signals) becomes true; no polling, no sleeps. Rejects,
  * naming `label`, if that takes longer than `timeoutMs`.
  */

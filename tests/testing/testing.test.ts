@@ -1,4 +1,6 @@
 // fluxy/testing through its public entry, as an app author uses it.
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isFluxyError } from '../../src/index.js';
 import {
@@ -8,6 +10,7 @@ import {
   type TestApp,
   TestConnectivity,
 } from '../../src/testing/index.js';
+import { withTimeout } from '../sync/harness.js';
 
 let server: FaultServer;
 let t: TestApp | undefined;
@@ -411,21 +414,30 @@ describe('FaultServer.close(), continued', () => {
     const unhandled: unknown[] = [];
     const collect = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', collect);
+    // The server lists no request before its body is complete (received lists whole requests):
+    // Node's own diagnostics channel says when its handler starts (it is called at once, and
+    // reads the body), and gives the request, whose 'close' says when close() has dropped it.
+    let started: (request: IncomingMessage) => void = () => {};
+    const handling = new Promise<IncomingMessage>((resolve) => (started = resolve));
+    const onStart = (message: unknown): void => started((message as { request: IncomingMessage }).request);
+    diagnostics.subscribe('http.server.request.start', onStart);
     try {
       const body = new ReadableStream<Uint8Array>({
         start: (controller) => controller.enqueue(new TextEncoder().encode('{"title":')),
       });
       const request = fetch(`${server.url}/notes`, { method: 'POST', body, duplex: 'half' } as RequestInit);
-      // The server shows nothing before a body is complete (received lists whole requests), so
-      // no event says its handler is reading: a margin lets the first bytes in.
-      await new Promise<void>((resolve) => setTimeout(resolve, 50));
+      const incoming = await withTimeout(handling, 'the server to start handling the POST');
+      const dropped = new Promise((resolve) => incoming.once('close', resolve));
       await server.close();
       await expect(request).rejects.toThrow();
-      // An 'aborted' error of the body's read surfaced as an unhandled rejection on the next turns.
-      await new Promise<void>((resolve) => setTimeout(resolve, 50));
+      await withTimeout(dropped, 'the POST to be dropped by close()');
+      // An 'aborted' error of the body's read surfaced as an unhandled rejection: Node reports
+      // one once the microtasks of the turn that made it have run, so one more turn shows it.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       expect(unhandled).toStrictEqual([]);
       expect([server.received, server.applied]).toStrictEqual([[], []]);
     } finally {
+      diagnostics.unsubscribe('http.server.request.start', onStart);
       process.off('unhandledRejection', collect);
     }
   });
