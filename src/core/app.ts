@@ -1,5 +1,5 @@
 import { checkDependencies } from './dependency-order.js';
-import { describeValue, FluxyError, invalidArgument } from './errors.js';
+import { describeValue, disposedError, FluxyError, invalidArgument } from './errors.js';
 import { EventBus, type FluxyEvents } from './events.js';
 import { checkOptions } from './input-checks.js';
 import { consoleLogger, type Logger, logMethods, scopedLogger } from './logger.js';
@@ -234,8 +234,7 @@ export class App {
         this.#wakeReadyRun = undefined;
       }
       if (this.disposed) {
-        throw new FluxyError(
-          'app/disposed',
+        throw disposedError(
           'The app was disposed while ready() was running: create a new app with createApp().',
         );
       }
@@ -319,7 +318,11 @@ export class App {
     }
   }
 
-  async #release(entry: Entry, callDispose: boolean, reason = disposedReason(entry)): Promise<unknown[]> {
+  async #release(
+    entry: Entry,
+    callDispose: boolean,
+    reason: FluxyError = disposedError(`Plugin "${entry.plugin.name}" was disposed.`),
+  ): Promise<unknown[]> {
     const errors: unknown[] = [];
     const scope = entry.scope;
     if (!scope || scope.released) return errors;
@@ -346,15 +349,13 @@ export class App {
     // An init still running is told to stop (its signal aborts) but not waited for: one that
     // ignores its signal would hold dispose() forever. #initOne disposes it when it settles.
     for (const entry of this.#entries.values()) {
-      if (entry.state === 'initializing') entry.scope?.controller.abort(disposedReason(entry));
+      if (entry.state === 'initializing')
+        entry.scope?.controller.abort(disposedError(`Plugin "${entry.plugin.name}" was disposed.`));
     }
     const run = this.#readyRun;
     this.#readyRun = undefined;
     run?.reject(
-      new FluxyError(
-        'app/disposed',
-        'The app was disposed while ready() was running: create a new app with createApp().',
-      ),
+      disposedError('The app was disposed while ready() was running: create a new app with createApp().'),
     );
     this.#wakeReadyRun?.();
     this.events.emit('app:dispose');
@@ -368,8 +369,7 @@ export class App {
 
   async #whenInitialized(plugin: Plugin): Promise<void> {
     if (this.disposed) {
-      throw new FluxyError(
-        'app/disposed',
+      throw disposedError(
         `Plugin "${plugin.name}" was used after its app was disposed: create a new app with createApp().`,
       );
     }
@@ -412,13 +412,9 @@ export class App {
   /** Throws `app/disposed` once `dispose()` was called (the stack names the method). */
   #assertAlive(): void {
     if (this.#disposal) {
-      throw new FluxyError('app/disposed', 'This app was disposed: create a new app with createApp().');
+      throw disposedError('This app was disposed: create a new app with createApp().');
     }
   }
-}
-
-function disposedReason(entry: Entry): FluxyError {
-  return new FluxyError('app/disposed', `Plugin "${entry.plugin.name}" was disposed.`);
 }
 
 /** Why `ready()` failed; `entries` names, in the message, the plugins the failures held back. */

@@ -1,5 +1,5 @@
 import { attachHost } from './app.js';
-import { FluxyError, invalidArgument } from './errors.js';
+import { disposedError, FluxyError, invalidArgument } from './errors.js';
 import type { Plugin, PluginContext, PluginHost } from './plugin.js';
 
 /**
@@ -59,8 +59,7 @@ export abstract class FluxyPlugin implements Plugin {
    */
   protected throwIfDisposed(method: string): void {
     if (this.#host?.isDisposed()) {
-      throw new FluxyError(
-        'app/disposed',
+      throw disposedError(
         `${this.name}.${method}() was called after its app was disposed: create a new app with createApp().`,
       );
     }

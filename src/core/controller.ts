@@ -1,7 +1,7 @@
 import type { EffectOptions, SignalOptions } from '@preact/signals-core';
 import { App } from './app.js';
 import { getDefaultApp } from './default-app.js';
-import { FluxyError, invalidArgument } from './errors.js';
+import { disposedError, FluxyError, invalidArgument } from './errors.js';
 import { EventBus, type Unsubscribe } from './events.js';
 import type { FluxyPlugins, Plugin, PluginClass } from './plugin.js';
 import {
@@ -78,8 +78,7 @@ export abstract class Controller {
       );
     }
     if (app.disposed) {
-      throw new FluxyError(
-        'app/disposed',
+      throw disposedError(
         `new ${this.constructor.name}(app): the app was disposed; create the controller with a live app.`,
       );
     }

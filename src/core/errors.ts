@@ -145,6 +145,11 @@ export function invalidArgument(message: string): FluxyError<'invalid-argument'>
   return new FluxyError('invalid-argument', message);
 }
 
+/** `app/disposed` with `message` (which the production build leaves out, as for every error). @internal */
+export function disposedError(message: string): FluxyError<'app/disposed'> {
+  return new FluxyError('app/disposed', message);
+}
+
 /**
  * How Fluxy writes its signals: `batch(write)`, except that an app's effect that throws does not
  * throw into Fluxy (a signal write runs the effects it wakes, and `batch` rethrows the first

@@ -1,4 +1,4 @@
-import { FluxyError, invalidArgument } from './errors.js';
+import { disposedError, invalidArgument } from './errors.js';
 
 /** A function that undoes a subscription. Safe to call more than once. */
 export type Unsubscribe = () => void;
@@ -55,8 +55,7 @@ export class EventBus<Events extends object> {
   on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): Unsubscribe {
     assertEventName(event);
     if (this.#closed) {
-      throw new FluxyError(
-        'app/disposed',
+      throw disposedError(
         `events.on("${String(event)}") was called after the app was disposed: subscribe on a live app (createApp()).`,
       );
     }

@@ -1,6 +1,6 @@
 import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
-import { FluxyError, invalidArgument } from '../../core/errors.js';
+import { disposedError, FluxyError, invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
 import type { FetchFunction } from '../../core/platform-types.js';
 import {
@@ -332,6 +332,3 @@ function abortReason(signal: AbortSignal | undefined): unknown {
 }
 
 /** `app/disposed`; the production build leaves `message` out (scripts/strip-prose.mjs). */
-function disposedError(message: string): FluxyError<'app/disposed'> {
-  return new FluxyError('app/disposed', message);
-}

@@ -1,6 +1,6 @@
 import { type ReadonlySignal, signal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
-import { FluxyError, invalidArgument, isFluxyError, publish } from '../../core/errors.js';
+import { disposedError, invalidArgument, isFluxyError, publish } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
@@ -254,8 +254,7 @@ export class StoragePlugin extends FluxyPlugin implements KeyValueStore {
       }
     const store = this.#store;
     if (!store) {
-      throw new FluxyError(
-        'app/disposed',
+      throw disposedError(
         'The storage plugin was disposed: create a new app and plugin to use storage again.',
       );
     }
