@@ -6,7 +6,7 @@
 //
 // A name may be listed only if renaming it everywhere in one build cannot change behaviour:
 // - it is not part of the public API (no dist/*.d.ts mentions it: `npm run check:package`),
-//   nor a name of the platform or of a dependency (TypeScript's lib, @types/node, signals,
+//   nor a name of the platform or of a dependency (TypeScript's lib, @types/node, signals, mitt,
 //   localforage, crypto-js), which code outside the build calls or provides;
 // - it is never written as a string ('name' in x, x['name']: esbuild leaves those alone), nor
 //   exported by a module (a lazy chunk's `(await import(…)).name` is a property access, renamed,
@@ -119,6 +119,7 @@ export function mangleProblems(root) {
     ...files(join(root, 'node_modules/@types/node')).filter((path) => path.endsWith('.d.ts')),
     ...files(join(root, 'node_modules/@types/crypto-js')).filter((path) => path.endsWith('.d.ts')),
     join(root, 'node_modules/@preact/signals-core/dist/signals-core.d.ts'),
+    join(root, 'node_modules/mitt/index.d.ts'),
     join(root, 'node_modules/localforage/typings/localforage.d.ts'),
   ];
   // The development build (dist/dev) loads the production build's file driver through the

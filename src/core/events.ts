@@ -1,3 +1,4 @@
+import mitt, { type Emitter } from 'mitt';
 import { disposedError, invalidArgument } from './errors.js';
 
 /** A function that undoes a subscription. Safe to call more than once. */
@@ -22,15 +23,14 @@ export interface FluxyEvents {
 }
 
 /**
- * A typed event bus whose `on` returns its unsubscribe function.
+ * A typed event bus (mitt underneath) whose `on` returns its unsubscribe function.
  *
  * Handler errors: every handler runs even if an earlier one throws; the errors are then passed
  * to `onHandlerError` (the app logs them and emits `'app:handler-error'`), never thrown back
  * at the code that emitted the event.
  */
 export class EventBus<Events extends object> {
-  /** The handlers of each event, in subscription order (each a wrapper of its own, see `on`). */
-  readonly #handlers = new Map<keyof Events, Set<(payload: unknown) => void>>();
+  readonly #emitter: Emitter<Record<keyof Events, unknown>> = mitt();
   readonly #onHandlerError: (event: string, error: unknown) => void;
   #closed = false;
 
@@ -64,11 +64,12 @@ export class EventBus<Events extends object> {
     }
     // One wrapper per subscription, so the same handler subscribed twice is removed once per call.
     const wrapped = (payload: unknown): void => handler(payload as Events[K]);
-    const handlers = this.#handlers.get(event) ?? new Set();
-    this.#handlers.set(event, handlers.add(wrapped));
-    // (After clear(), the set is gone and another may hold the event's new handlers: not this one.)
+    this.#emitter.on(event, wrapped);
+    let active = true;
     return () => {
-      this.#handlers.get(event)?.delete(wrapped);
+      if (!active) return;
+      active = false;
+      this.#emitter.off(event, wrapped);
     };
   }
 
@@ -93,7 +94,7 @@ export class EventBus<Events extends object> {
     ...payload: undefined extends Events[K] ? [Events[K]?] : [Events[K]]
   ): void {
     assertEventName(event);
-    const handlers = this.#handlers.get(event) ?? [];
+    const handlers = this.#emitter.all.get(event) ?? [];
     // Every handler runs first; only then are the failures reported, so a throwing handler
     // neither starves the ones after it nor interleaves its report with their work.
     const errors: unknown[] = [];
@@ -109,15 +110,15 @@ export class EventBus<Events extends object> {
 
   /** How many handlers listen to `event` (for tests and leak checks). */
   listenerCount(event?: keyof Events): number {
-    if (event !== undefined) return this.#handlers.get(event)?.size ?? 0;
+    if (event !== undefined) return this.#emitter.all.get(event)?.length ?? 0;
     let total = 0;
-    for (const handlers of this.#handlers.values()) total += handlers.size;
+    for (const list of this.#emitter.all.values()) total += list.length;
     return total;
   }
 
   /** Remove every handler. */
   clear(): void {
-    this.#handlers.clear();
+    this.#emitter.all.clear();
   }
 
   /**

@@ -24,7 +24,7 @@ const indexHtml = `<!doctype html>
 <meta charset="utf-8">
 <title>collections offline</title>
 <script type="importmap">
-{ "imports": { "@preact/signals-core": "/vendor/signals-core.js" } }
+{ "imports": { "@preact/signals-core": "/vendor/signals-core.js", "mitt": "/vendor/mitt.js" } }
 </script>
 <script type="module" src="/app.js"></script>
 `;
@@ -111,6 +111,7 @@ beforeEach(async () => {
     join(root, 'node_modules/@preact/signals-core/dist/signals-core.mjs'),
     join(site, 'vendor/signals-core.js'),
   );
+  await cp(join(root, 'node_modules/mitt/dist/mitt.mjs'), join(site, 'vendor/mitt.js'));
   await writeFile(join(site, 'index.html'), indexHtml);
   await writeFile(join(site, 'app.js'), appJs);
   requests = [];
