@@ -94,6 +94,9 @@ export const MANGLED = [
   'kv',
   'settleBy',
   'commitEpoch',
+  'shownAs',
+  'changeList',
+  'callOrder',
 ];
 
 /** The esbuild `mangleProps` option: exactly the names above. */

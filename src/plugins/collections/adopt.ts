@@ -18,7 +18,7 @@ export function adoptClientIds<R extends Row>(
     const unresolvedInsert =
       typeof tempId === 'string' &&
       !view.aliases.has(tempId) &&
-      view.changes.some((change) => change.type === 'insert' && change.id === tempId);
+      view.changeList.some((change) => change.type === 'insert' && change.id === tempId);
     if (unresolvedInsert) {
       view.addAlias(tempId, row[key] as string);
       adopted.push([tempId, row[key] as string]);

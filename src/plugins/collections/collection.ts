@@ -356,7 +356,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // changes of a discarded insert's row (conflicts.ts).
     own(
       sync.on('discarded', ({ ids }) => {
-        const changes = this.#view.changes;
+        const changes = this.#view.changeList;
         this.#settle(ids, true);
         void import('./conflicts.js').then((module) => module.discardLater(changes, ids, sync));
       }),
@@ -541,7 +541,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const headers: Record<string, string> = { 'Fluxy-Clock': stamp };
     // (An insert has no base: its new temporary id has no confirmed row.)
     if (this.#options.conflict !== 'lww' && meta.base !== undefined) headers['If-Match'] = `"${meta.base}"`;
-    const change: Change = { type, id, seq: ++this.#seq, data };
+    const change: Change = { type, id, callOrder: ++this.#seq, data };
     this.#view.addChange(change); // shown in the same frame
     try {
       const [operation] = await Promise.all([
@@ -763,7 +763,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     let waiting = false;
     // Timed out (below): one read of the cache for all of them.
     const late: Change[] = [];
-    for (const change of this.#view.changes) {
+    for (const change of this.#view.changeList) {
       const { opId } = change;
       if (listedIds.has(opId)) continue;
       if (!opId || (change.commitEpoch as number) > since) {
@@ -1009,7 +1009,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // No change pending (nor waiting for another tab's answer): what the feed said can judge no
     // answer any more — one to a change sent from now on is newer than it. (In the tab that
     // sent a change, its answer is stored in the step its 'sent' event is handled in.)
-    if (!this.#view.changes.length) this.#fed.clear();
+    if (!this.#view.changeList.length) this.#fed.clear();
     let answer: { status: number; body: unknown };
     try {
       answer = await (this.#sync as SyncLike).read(
@@ -1070,7 +1070,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 /** Committed changes in queue order (operation ids sort so), then the ones being committed, in call order. */
 function order(a: Change, b: Change): number {
   // (Both not committed yet: a listed change has an operation id of its own.)
-  if (a.opId === b.opId) return (a.seq as number) - (b.seq as number);
+  if (a.opId === b.opId) return (a.callOrder as number) - (b.callOrder as number);
   return !a.opId || (b.opId && a.opId > b.opId) ? 1 : -1;
 }
 

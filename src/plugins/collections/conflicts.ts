@@ -337,7 +337,7 @@ export function noteAnswer<R extends Row>(
   const lost = Object.entries(sent).some(
     ([field, value]) =>
       sortedJson(row[field]) !== sortedJson(value) &&
-      !view.changes.some((change) => view.currentId(change.id) === id && field in (change.data ?? {})),
+      !view.changeList.some((change) => view.currentId(change.id) === id && field in (change.data ?? {})),
   );
   // local: the change on the server's row (as a 412's conflict has it), not the row shown when the
   // answer is handled (the server's already).

@@ -13,11 +13,13 @@ export interface Change {
   /** Inserted fields or the patch. */
   data?: Row | undefined;
   /** Local order of changes not yet committed (none for a change listed from the outbox). */
-  seq?: number;
+  callOrder?: number;
   /** The collection's epoch at which this tab committed it (see `Collection`'s outbox listing). */
   commitEpoch?: number;
   /** When it stops being shown, having left the outbox without this tab seeing its answer. */
   settleBy?: number;
+  /** Its row's entry in `pending` with it applied, as last computed (none: an update of a row not shown). */
+  shownAs?: PendingRow<Row> | undefined;
 }
 
 /** A row with changes the server has not confirmed yet (`Collection.pending`). */
@@ -45,7 +47,6 @@ export class RowView<R extends Row> {
   readonly #key: string;
   readonly #compare: ((a: R, b: R) => number) | undefined;
   readonly #confirmed = new Map<string, R>();
-  #changes: Change[] = [];
   readonly #aliases = new Map<string, string>();
   /** Confirmed ids in the default order; undefined when it must be sorted again. */
   #order: string[] | undefined = [];
@@ -86,10 +87,8 @@ export class RowView<R extends Row> {
     return this.#confirmed.get(this.currentId(id));
   }
 
-  /** The pending changes, oldest first. */
-  get changes(): readonly Change[] {
-    return this.#changes;
-  }
+  /** The pending changes, oldest first (set only by this class). */
+  changeList: Change[] = [];
 
   /** A signal of one row that notifies only when that row changes (or its temporary id is replaced). */
   row(id: string): ReadonlySignal<R | undefined> {
@@ -136,43 +135,49 @@ export class RowView<R extends Row> {
       touch(id);
       this.#confirmed.delete(id);
     }
-    this.#refresh(false, before, publish);
+    this.#refresh(before, publish);
   }
 
   /** Show in `items` what {@link confirmRows} did not publish. */
   publishRows(): void {
-    if (this.#stale) this.#refresh(false);
+    if (this.#stale) this.#refresh(new Map());
   }
 
   /** Replace every pending change (after listing the outbox). */
   setChanges(changes: Change[]): void {
-    this.#changes = changes;
-    this.#refresh(true);
+    this.changeList = changes;
+    this.#refresh(this.#before([...this.#pending.peek().keys(), ...changes.map((change) => change.id)]));
   }
 
   /** Add one change (a local write, in the same frame). */
   addChange(change: Change): void {
-    this.#changes.push(change);
-    this.#refresh(true);
+    this.changeList.push(change);
+    this.#refresh(this.#before([change.id]));
   }
 
   /** Remove the changes for which `drop` is true. */
   dropChanges(drop: (change: Change) => boolean): void {
-    const kept = this.#changes.filter((change) => !drop(change));
-    if (kept.length === this.#changes.length) return;
-    this.#changes = kept;
-    this.#refresh(true);
+    const dropped = this.changeList.filter(drop);
+    if (!dropped[0]) return;
+    // (`drop` is a test of the change alone: asked again.)
+    this.changeList = this.changeList.filter((change) => !drop(change));
+    this.#refresh(this.#before(dropped.map((change) => change.id)));
   }
 
   /** A temporary id now stands for the server's id. */
   addAlias(tempId: string, serverId: string): void {
     if (this.#aliases.get(tempId) === serverId) return;
-    const before = new Map([tempId, serverId].map((id) => [id, this.#shown(id)]));
+    const before = this.#before([tempId, serverId]);
     this.#aliases.set(tempId, serverId);
     write(() => {
-      this.#refresh(true, before);
+      this.#refresh(before);
       this.#aliasVersion.value++;
     });
+  }
+
+  /** The rows shown now of these ids (temporary ids resolved). */
+  #before(ids: string[]): Map<string, R | undefined> {
+    return new Map(ids.map((id) => [this.currentId(id), this.shownRow(id)]));
   }
 
   /** The order must be made again (and `items` too); the last one is kept to merge the new ids into. */
@@ -183,58 +188,56 @@ export class RowView<R extends Row> {
   }
 
   /**
-   * Show what changed: `before` holds the rows shown before of the ids touched. The pending
-   * rows are computed again when the changes (or temporary ids) changed or a touched id has
-   * changes; a row equal to the one shown before stays that object.
+   * Show what changed: `before` holds the rows shown before of the ids touched. Only their
+   * changes are applied again (one pass over the changes, which only looks at the others' ids):
+   * each change keeps the entry it made, so a row not touched keeps its entry, at no cost. A row
+   * equal to the one shown before stays that object, and so does an entry.
    */
-  #refresh(changed: boolean, before = new Map<string, R | undefined>(), publish = true): void {
+  #refresh(before: Map<string, R | undefined>, publish = true): void {
     let pending = this.#pending.peek();
+    const next = new Map<string, PendingRow<R>>();
     let count = 0;
-    // (Also while an update of a row not shown is not counted: the row may be shown again.)
-    const again =
-      changed ||
-      this.#changeCount.peek() < this.#changes.length ||
-      [...before.keys()].some((id) => pending.has(id));
-    if (again) {
-      for (const [id, entry] of pending) if (!before.has(id)) before.set(id, entry.row);
-      const next = new Map<string, PendingRow<R>>();
-      for (const change of this.#changes) {
-        const id = this.currentId(change.id);
-        if (!before.has(id)) before.set(id, this.#confirmed.get(id));
+    for (const change of this.changeList) {
+      const id = this.currentId(change.id);
+      if (before.has(id)) {
         const prior = next.get(id);
         const confirmed = this.#confirmed.get(id);
         const shown = prior ? prior.row : confirmed;
-        // An update of a row not shown (deleted on the server, or removed here) changes nothing
-        // shown: not a pending row (its answer, a 404, is a conflict).
-        if (change.type === 'update' && !shown) continue;
-        count++;
         const was = before.get(id);
+        const old = pending.get(id);
         // An insert over a confirmed row: its row came from the server before the insert's answer.
         let row =
           change.type !== 'remove'
             ? (Object.freeze({ ...shown, ...change.data, [this.#key]: id }) as R)
             : undefined;
         if (was && row && sameRow(was, row)) row = was;
-        next.set(
-          id,
-          Object.freeze({
-            type: prior?.type === 'insert' && change.type === 'update' ? 'insert' : change.type,
-            confirmed,
-            row,
-            removed: change.type === 'remove' ? shown : prior?.removed,
-          }),
-        );
+        const entry = {
+          type: prior?.type === 'insert' && change.type === 'update' ? 'insert' : change.type,
+          confirmed,
+          row,
+          removed: change.type === 'remove' ? shown : prior?.removed,
+        } as const;
+        // An update of a row not shown (deleted on the server, or removed here) changes nothing
+        // shown: not a pending row (its answer, a 404, is a conflict).
+        change.shownAs =
+          change.type === 'update' && !shown
+            ? undefined
+            : JSON.stringify(entry) === JSON.stringify(old)
+              ? old
+              : Object.freeze(entry);
       }
-      // The same pending rows as before (an unrelated change of the outbox): keep the map, so
-      // `pending` notifies only when one of them changed.
-      if (JSON.stringify([...next]) !== JSON.stringify([...pending])) pending = next;
+      if (change.shownAs) {
+        count++;
+        next.set(id, change.shownAs as PendingRow<R>);
+      }
     }
+    // The same entries: the same map, so `pending` notifies only when one of them changed.
+    if (next.size !== pending.size || [...next].some(([id, entry]) => entry !== pending.get(id)))
+      pending = next;
     let shownChanged = this.#stale;
     write(() => {
-      if (again) {
-        this.#pending.value = pending;
-        this.#changeCount.value = count;
-      }
+      this.#pending.value = pending;
+      this.#changeCount.value = count;
       for (const [id, was] of before) {
         let now = this.#shown(id);
         // A row confirmed equal to what its changes showed keeps the object shown.
