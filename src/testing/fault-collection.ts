@@ -17,6 +17,8 @@ export type ServerRow = Record<string, unknown>;
 export interface Answer {
   status: number;
   body: string;
+  /** Headers to send with it (a 409's `Retry-After`). */
+  headers?: Record<string, string>;
 }
 
 interface Entry {

@@ -27,7 +27,10 @@ import { checkWaitOptions, withTimeout } from './wait.js';
  * - `stall-body`: apply, send the status, headers and half of the body, then never finish it;
  * - `garble-body`: apply, answer with only the first half of the JSON body (unparsable);
  * - `{ status, retryAfter?, headers? }`: answer that status (with those headers) without applying;
- * - `{ delayMs, next? }`: wait, then do `next` (default `ok`): latency.
+ * - `{ delayMs, next? }`: wait, then do `next` (default `ok`): latency. A request that waits to be
+ *   applied holds its Idempotency-Key meanwhile, as the reference server does: the same key
+ *   meanwhile is answered `409 { error: 'in-progress' }` with `Retry-After: 1` (`422` when it
+ *   comes with another request).
  */
 export type Fault =
   | 'ok'
@@ -139,6 +142,13 @@ export class FaultServer {
   readonly #sockets = new Set<Socket>();
   readonly #options: FaultServerOptions;
   readonly #waiters: Array<{ count: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  /**
+   * The keys whose first request is being processed (waits in a `{ delayMs }` fault before it is
+   * applied), with that request: the same key meanwhile is answered 409 (see #fault).
+   */
+  readonly #running = new Map<string, Received>();
+  /** The answer decided for a request whose key was being processed when it came (409, or 422). */
+  readonly #busy = new WeakMap<Received, Answer>();
   /** The timers of `{ delayMs }` faults still running: close() clears them. */
   readonly #delays = new Set<ReturnType<typeof setTimeout>>();
   /** The collections served, by path. */
@@ -343,7 +353,8 @@ export class FaultServer {
         waiter.resolve();
       }
     }
-    const fault = await this.#fault(received);
+    const batch = received.method === 'POST' && received.path === this.#options.batch;
+    const fault = await this.#fault(received, !batch);
     if (fault === 'hang') return;
     if (fault === 'drop-before') {
       request.socket.destroy();
@@ -357,10 +368,7 @@ export class FaultServer {
         .end(JSON.stringify({ error: fault.status }));
       return;
     }
-    const answer =
-      received.method === 'POST' && received.path === this.#options.batch
-        ? await this.#batch(received, request, response)
-        : this.#apply(received);
+    const answer = batch ? await this.#batch(received, request, response) : this.#apply(received);
     if (!answer) return; // the connection was dropped, or an op hangs
     if (fault === 'drop-after') {
       request.socket.destroy();
@@ -377,17 +385,51 @@ export class FaultServer {
       else response.write(half);
       return;
     }
-    response.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(answer.body);
+    response
+      .writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers })
+      .end(answer.body);
   }
 
-  /** The next fault (scripted, else chosen), after the latency it asks for. */
-  async #fault(received: Received): Promise<Exclude<Fault, { delayMs: number }>> {
+  /**
+   * The next fault (scripted, else chosen), after the latency it asks for. A request that is then
+   * applied (`applies`: it is no batch) takes its key when it comes, as the reference server does
+   * (examples/server): while it waits, a request with the same key that would be applied too is
+   * answered 409 in-progress (422 when it is another request) — decided when it comes, answered
+   * after its own latency. A key with a stored answer is not taken: it is replayed.
+   */
+  async #fault(received: Received, applies = true): Promise<Exclude<Fault, { delayMs: number }>> {
     const { choose } = this.#options;
     let fault: Fault =
       this.#script.shift() ??
       (choose
         ? checkFault(choose(received), `choose(request) returned %s for ${received.method} ${received.path}`)
         : 'ok');
+    let last = fault;
+    while (typeof last === 'object' && 'delayMs' in last) last = last.next ?? 'ok';
+    const { key } = received;
+    if (
+      applies &&
+      key &&
+      typeof last === 'string' &&
+      last !== 'hang' &&
+      last !== 'drop-before' &&
+      this.#dedupes(received) &&
+      !this.#answers.has(key)
+    ) {
+      const running = this.#running.get(key);
+      if (!running) this.#running.set(key, received);
+      else
+        this.#busy.set(
+          received,
+          requestOf(running) === requestOf(received)
+            ? {
+                status: 409,
+                body: JSON.stringify({ error: 'in-progress' }),
+                headers: { 'Retry-After': '1' },
+              }
+            : keyReused,
+        );
+    }
     while (typeof fault === 'object' && 'delayMs' in fault) {
       const delayMs = fault.delayMs;
       await new Promise<void>((resolve) => {
@@ -407,7 +449,7 @@ export class FaultServer {
     batch: Received,
     request: IncomingMessage,
     response: ServerResponse,
-  ): Promise<{ status: number; body: string } | undefined> {
+  ): Promise<Answer | undefined> {
     let ops: Array<{
       id: string;
       method: string;
@@ -440,7 +482,7 @@ export class FaultServer {
         request.socket.destroy();
         return undefined;
       }
-      const answer =
+      const answer: Answer =
         typeof fault === 'object'
           ? { status: fault.status, body: JSON.stringify({ error: fault.status }) }
           : this.#apply(received);
@@ -449,8 +491,8 @@ export class FaultServer {
         return undefined;
       }
       // The op that stops the batch says when to come back: its Retry-After is the batch's.
-      if (typeof fault === 'object' && fault.retryAfter !== undefined)
-        response.setHeader('Retry-After', fault.retryAfter);
+      const retryAfter = typeof fault === 'object' ? fault.retryAfter : answer.headers?.['Retry-After'];
+      if (retryAfter !== undefined) response.setHeader('Retry-After', retryAfter);
       results.push(
         `{"id":${JSON.stringify(op.id)},"status":${answer.status},"body":${answer.body || 'null'}}`,
       );
@@ -478,14 +520,17 @@ export class FaultServer {
       if (!collection) return { status: 200, body: '{}' };
       return collection.answer('GET', id, (url as URL).searchParams, '', received.headers);
     }
-    const dedupe = this.#options.dedupe ?? true;
     // What the key's stored answer must have answered: as a contract server does, a key that
     // comes back with another request (a client bug) gets 422, applies nothing and stores nothing.
-    const request = JSON.stringify([received.method, received.path, received.body]);
-    if (dedupe && received.key) {
+    const request = requestOf(received);
+    if (this.#dedupes(received) && received.key) {
+      const busy = this.#busy.get(received);
+      if (busy) return busy;
+      // Applied now (synchronously, so nothing comes between): the key is no longer in progress.
+      if (this.#running.get(received.key) === received) this.#running.delete(received.key);
       const stored = this.#answers.get(received.key);
       if (stored?.request === request) return stored.answer;
-      if (stored) return { status: 422, body: JSON.stringify({ error: 'idempotency-key-reuse' }) };
+      if (stored) return keyReused;
     }
     const answer = answerOf();
     const applied = {
@@ -502,6 +547,19 @@ export class FaultServer {
     if (received.key) this.#answers.set(received.key, { answer: stored, request });
     return stored;
   }
+
+  /** Whether `received` is deduplicated by its key: a write, with `dedupe` on. */
+  #dedupes(received: Received): boolean {
+    return (this.#options.dedupe ?? true) && received.method !== 'GET' && received.method !== 'HEAD';
+  }
+}
+
+/** The answer to a key that comes back with another request (a client bug): nothing applied. */
+const keyReused: Answer = { status: 422, body: JSON.stringify({ error: 'idempotency-key-reuse' }) };
+
+/** What identifies "the same request" for a key: method, path and body. */
+function requestOf(received: Received): string {
+  return JSON.stringify([received.method, received.path, received.body]);
 }
 
 /** The request's URL (undefined when it is none; `URL.parse` needs Node 20.18). */

@@ -516,3 +516,113 @@ describe('FaultServer: new FaultServer() (from JavaScript, where private constru
     }
   });
 });
+
+describe('FaultServer: a key whose first request is still being processed', () => {
+  const post = (body: string, key = 'key-1') =>
+    fetch(`${server.url}/notes`, {
+      method: 'POST',
+      headers: { 'Idempotency-Key': key, 'Content-Type': 'application/json' },
+      body,
+    });
+  const answerOf = async (response: Response) => [
+    response.status,
+    response.headers.get('retry-after'),
+    await response.json(),
+  ];
+
+  it('answers 409 in-progress with Retry-After: 1 while the first waits in its delay (422 for another request), as the reference server does; then replays the first answer', async () => {
+    // The delay runs on the test's clock: the duplicates come while the first surely waits.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      server.script({ delayMs: 60_000 });
+      const first = post('{"n":1}');
+      await server.waitForRequests(1, { label: 'the delayed POST' });
+      expect(await answerOf(await post('{"n":1}'))).toStrictEqual([409, '1', { error: 'in-progress' }]);
+      expect(await answerOf(await post('{"n":2}'))).toStrictEqual([
+        422,
+        null,
+        { error: 'idempotency-key-reuse' },
+      ]);
+      // Another key is not held up.
+      expect(await answerOf(await post('{"n":3}', 'key-2'))).toStrictEqual([
+        201,
+        null,
+        { id: 'srv-1', serverId: 'srv-1' },
+      ]);
+      expect(server.applied.map((applied) => applied.key)).toStrictEqual(['key-2']);
+      await vi.advanceTimersByTimeAsync(60_000);
+      const created = [201, null, { id: 'srv-2', serverId: 'srv-2' }];
+      expect(await answerOf(await first)).toStrictEqual(created);
+      // Applied and stored: the key is replayed from now on, no longer in progress.
+      expect(await answerOf(await post('{"n":1}'))).toStrictEqual(created);
+      expect(server.applied.map((applied) => applied.key)).toStrictEqual(['key-2', 'key-1']);
+      expect(server.received).toHaveLength(5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a request that is never applied (a status, drop-before, hang) does not hold its key; dedupe: false holds none', async () => {
+    server.script({ delayMs: 0, next: { status: 503 } }, 'hang');
+    expect((await post('{"n":1}')).status).toBe(503);
+    const hung = post('{"n":1}').catch(() => 'dropped');
+    await server.waitForRequests(2, { label: 'the hanging POST' });
+    expect(await answerOf(await post('{"n":1}'))).toStrictEqual([
+      201,
+      null,
+      { id: 'srv-1', serverId: 'srv-1' },
+    ]);
+    await server.close();
+    expect(await hung).toBe('dropped');
+    server = await FaultServer.start({ dedupe: false });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      server.script({ delayMs: 60_000 });
+      const first = post('{"n":1}');
+      await server.waitForRequests(1, { label: 'the delayed POST' });
+      expect((await post('{"n":1}')).status).toBe(201);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect((await first).status).toBe(201);
+      expect(server.applied).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('in a batch, an op whose key is in progress ends the batch with its 409 and the batch answer carries its Retry-After', async () => {
+    await server.close();
+    server = await FaultServer.start({ batch: '/batch' });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      server.script({ delayMs: 60_000 });
+      const first = post('{"n":1}');
+      await server.waitForRequests(1, { label: 'the delayed POST' });
+      const batch = await fetch(`${server.url}/batch`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          ops: [
+            { id: 'key-0', method: 'POST', url: '/notes', body: { n: 0 } },
+            { id: 'key-1', method: 'POST', url: '/notes', body: { n: 1 } },
+            { id: 'key-2', method: 'POST', url: '/notes', body: { n: 2 } },
+          ],
+        }),
+      });
+      expect(await answerOf(batch)).toStrictEqual([
+        200,
+        '1',
+        {
+          results: [
+            { id: 'key-0', status: 201, body: { id: 'srv-1', serverId: 'srv-1' } },
+            { id: 'key-1', status: 409, body: { error: 'in-progress' } },
+          ],
+        },
+      ]);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect((await first).status).toBe(201);
+      expect(server.applied.map((applied) => applied.key)).toStrictEqual(['key-0', 'key-1']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
