@@ -97,6 +97,14 @@ export const MANGLED = [
   'shownAs',
   'changeList',
   'callOrder',
+  'nextStamp',
+  'receiveStamp',
+  'restoreStamp',
+  'lastStamp',
+  'aliasMap',
+  'watchRow',
+  'confirmedRow',
+  'readRows',
 ];
 
 /** The esbuild `mangleProps` option: exactly the names above. */

@@ -11,16 +11,16 @@ describe('HybridClock', () => {
     const clock = new HybridClock('node1', () => wall);
     const at = (time: number, counter: number, node = 'node1') => formatStamp({ time, counter, node });
     const receiveThenLast = (stamp: string) => {
-      clock.receive(stamp);
-      return clock.last;
+      clock.receiveStamp(stamp);
+      return clock.lastStamp;
     };
     const tickAt = (time: number) => {
       wall = time;
-      return clock.tick();
+      return clock.nextStamp();
     };
     const steps: Array<[string, () => string, string]> = [
-      ['first tick takes the wall clock', () => clock.tick(), at(1000, 0)],
-      ['same millisecond: counter', () => clock.tick(), at(1000, 1)],
+      ['first tick takes the wall clock', () => clock.nextStamp(), at(1000, 0)],
+      ['same millisecond: counter', () => clock.nextStamp(), at(1000, 1)],
       ['wall clock moves on', () => tickAt(1005), at(1005, 0)],
       ['wall clock goes back: time stays, counter grows', () => tickAt(900), at(1005, 1)],
       [
@@ -28,7 +28,7 @@ describe('HybridClock', () => {
         () => receiveThenLast(at(2000, 7, 'other')),
         at(2000, 8),
       ],
-      ['a tick after it sorts after it', () => clock.tick(), at(2000, 9)],
+      ['a tick after it sorts after it', () => clock.nextStamp(), at(2000, 9)],
       [
         'a remote stamp behind: only the counter moves',
         () => receiveThenLast(at(1500, 3, 'other')),
@@ -41,24 +41,24 @@ describe('HybridClock', () => {
 
   it('refuses a stamp more than 5 minutes ahead, and garbage, without moving', () => {
     const clock = new HybridClock('a', () => 10_000_000);
-    const before = clock.tick();
-    expect(clock.receive(formatStamp({ time: 10_000_000 + maxClockSkewMs + 1, counter: 0, node: 'b' }))).toBe(
-      'too-far-ahead',
-    );
-    expect(clock.receive('not a stamp')).toBe('invalid');
-    expect(clock.last).toBe(before);
-    expect(clock.receive(formatStamp({ time: 10_000_000 + maxClockSkewMs, counter: 0, node: 'b' }))).toBe(
-      'adopted',
-    );
+    const before = clock.nextStamp();
+    expect(
+      clock.receiveStamp(formatStamp({ time: 10_000_000 + maxClockSkewMs + 1, counter: 0, node: 'b' })),
+    ).toBe('too-far-ahead');
+    expect(clock.receiveStamp('not a stamp')).toBe('invalid');
+    expect(clock.lastStamp).toBe(before);
+    expect(
+      clock.receiveStamp(formatStamp({ time: 10_000_000 + maxClockSkewMs, counter: 0, node: 'b' })),
+    ).toBe('adopted');
   });
 
   it('restores the last stamp of an earlier session (monotonic across restarts, even with the wall clock behind)', () => {
     const first = new HybridClock('a', () => 50_000);
-    first.tick();
-    const last = first.tick();
+    first.nextStamp();
+    const last = first.nextStamp();
     const second = new HybridClock('b', () => 10_000);
-    second.restore(last);
-    expect(second.tick() > last).toBe(true);
+    second.restoreStamp(last);
+    expect(second.nextStamp() > last).toBe(true);
   });
 
   it('sorts as strings in time, counter, node order and round-trips', () => {
@@ -67,7 +67,7 @@ describe('HybridClock', () => {
     expect(a < b).toBe(true);
     expect(parseStamp(a)).toEqual({ time: 5, counter: 35, node: 'z' });
     expect(parseStamp('00000000-0000-a')).toBeUndefined();
-    expect(parseStamp(new HybridClock('k3f9a2c1').tick())).toMatchObject({ node: 'k3f9a2c1' });
+    expect(parseStamp(new HybridClock('k3f9a2c1').nextStamp())).toMatchObject({ node: 'k3f9a2c1' });
   });
 
   it('is monotonic under any sequence of ticks, receives and wall-clock jumps (property)', () => {
@@ -84,20 +84,20 @@ describe('HybridClock', () => {
       fc.property(fc.array(command, { maxLength: 200 }), (commands) => {
         let wall = 1_700_000_000_000;
         const clock = new HybridClock('me', () => wall);
-        let previous = clock.last;
+        let previous = clock.lastStamp;
         for (const step of commands) {
           if (step.kind === 'jump') wall += step.by;
           else if (step.kind === 'receive') {
             const stamp = formatStamp({ time: wall + step.offset, counter: step.counter, node: 'them' });
-            const result = clock.receive(stamp);
-            if (result === 'adopted' && !(clock.last > stamp)) return false; // later stamps sort after
+            const result = clock.receiveStamp(stamp);
+            if (result === 'adopted' && !(clock.lastStamp > stamp)) return false; // later stamps sort after
             if (result === 'too-far-ahead' && step.offset <= maxClockSkewMs) return false;
           } else {
-            const stamp = clock.tick();
+            const stamp = clock.nextStamp();
             if (!(stamp > previous)) return false;
           }
-          if (clock.last < previous) return false;
-          previous = clock.last;
+          if (clock.lastStamp < previous) return false;
+          previous = clock.lastStamp;
         }
         return true;
       }),
@@ -117,7 +117,7 @@ describe('the wall clock is read at each tick', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const later = Date.now() + 10 * 60_000;
     vi.setSystemTime(later);
-    expect(parseStamp(clock.tick())?.time).toBe(later);
+    expect(parseStamp(clock.nextStamp())?.time).toBe(later);
   });
 
   it("two tabs' caches, one made before fake timers: the later write wins on replay", async () => {
@@ -130,6 +130,6 @@ describe('the wall clock is read at each tick', () => {
     await b.writePages([{ rows: [{ id: 'n', title: 'earlier (tab b)' }], deleted: [] }]);
     vi.setSystemTime(Date.now() + 1000);
     await a.writePages([{ rows: [{ id: 'n', title: 'later (tab a)' }], deleted: [] }]);
-    expect((await a.rows())[0]?.title).toBe('later (tab a)');
+    expect((await a.readRows())[0]?.title).toBe('later (tab a)');
   });
 });

@@ -39,7 +39,7 @@ describe('log compaction and another tab writing in the same millisecond', () =>
 
   const rowsOf = async (store: KeyValueStore) =>
     new Map(
-      (await new RowCache<Note>(store, 'id', createLock(false, 'c')).rows()).map((row) => [row.id, row]),
+      (await new RowCache<Note>(store, 'id', createLock(false, 'c')).readRows()).map((row) => [row.id, row]),
     );
 
   it("a chunk written after another tab's compaction replays after its snapshot", async () => {

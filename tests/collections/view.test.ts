@@ -27,14 +27,14 @@ describe('RowView', () => {
       itemRuns++;
     });
     const stopRow = effect(() => {
-      view.row('a').value;
+      view.watchRow('a').value;
       rowRuns++;
     });
     view.setChanges([{ ...update }]); // the outbox listed again: the same change
     view.confirmRows([{ id: 'a', title: 'a2', version: 2 }], []); // the answer, equal to what is shown
     view.dropChanges(() => true); // settled
     expect(view.shownRow('a')).toBe(shown);
-    expect(view.confirmed('a')).toBe(shown);
+    expect(view.confirmedRow('a')).toBe(shown);
     view.confirmRows([{ id: 'a', title: 'a2', version: 2 }], []); // pulled again
     expect(view.shownRow('a')).toBe(shown);
     expect([itemRuns, rowRuns]).toEqual([1, 1]);
@@ -63,13 +63,13 @@ describe('RowView', () => {
       row: undefined,
       removed: { title: 'y' },
     });
-    const temp = view.row('tmp_1');
+    const temp = view.watchRow('tmp_1');
     view.addAlias('tmp_1', 'n_3');
     expect(temp.value).toEqual({ id: 'n_3', title: 'newer' });
     view.confirmRows([{ id: 'n_3', title: 'new' }], []);
     expect(view.items.value.map((row) => row.id)).toEqual(['n_3', 'n_10']);
     expect(view.changeCount.value).toBe(3);
-    const deleted = view.row('n_10');
+    const deleted = view.watchRow('n_10');
     expect(deleted.value).toEqual({ id: 'n_10', title: 'x' });
     view.confirmRows([], ['n_10']); // deleted on the server
     expect(deleted.value).toBeUndefined();
@@ -131,8 +131,8 @@ describe('RowView: one change costs the changes of its row, not all pending ones
     view.addChange(change('op2', 'remove', 'b'));
     view.addChange(change(undefined, 'insert', 'tmp_1', { title: 'c' }));
     const before = view.pending.value;
-    const rowB = view.row('b');
-    const rowTmp = view.row('tmp_1');
+    const rowB = view.watchRow('b');
+    const rowTmp = view.watchRow('tmp_1');
     const [entryA, entryB, entryTmp] = [...before.values()];
     view.addChange(change(undefined, 'update', 'a', { title: 'a3' }));
     const after = view.pending.value;

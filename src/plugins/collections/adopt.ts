@@ -17,7 +17,7 @@ export function adoptClientIds<R extends Row>(
     const tempId = row[field];
     const unresolvedInsert =
       typeof tempId === 'string' &&
-      !view.aliases.has(tempId) &&
+      !view.aliasMap.has(tempId) &&
       view.changeList.some((change) => change.type === 'insert' && change.id === tempId);
     if (unresolvedInsert) {
       view.addAlias(tempId, row[key] as string);

@@ -54,11 +54,11 @@ export class RowCache<R extends Row> {
 
   /** Everything stored, read at start-up: the rows, the aliases (unchecked), the meta, the clock (unchecked). */
   loadAll(): Promise<[rows: R[], aliases: Array<[string, unknown]>, meta: CacheMeta, clock: unknown]> {
-    return Promise.all([this.rows(), this.#aliases(), this.readMeta(), this.kv.get('clock')]);
+    return Promise.all([this.readRows(), this.#aliases(), this.readMeta(), this.kv.get('clock')]);
   }
 
   /** The confirmed rows, replayed from the chunk log. */
-  async rows(): Promise<R[]> {
+  async readRows(): Promise<R[]> {
     return [...(await this.#replay(await this.kv.keys('c/'))).values()];
   }
 
@@ -101,12 +101,12 @@ export class RowCache<R extends Row> {
     meta?: CacheMeta,
   ): Promise<void> {
     // Past every chunk stored before (see above): `l` holds the last chunk stamp any tab or run wrote.
-    this.#ids.restore((await this.kv.get('l')) as string);
+    this.#ids.restoreStamp((await this.kv.get('l')) as string);
     const changes: Array<{ key: string; value: unknown }> = [];
     for (const { rows, deleted, aliases = [] } of pages) {
       for (const [tempId, serverId] of aliases) changes.push({ key: `a/${tempId}`, value: serverId });
       if (!rows.length && !deleted.length) continue;
-      const id = `c/${this.#ids.tick().replace(/-/g, '')}`;
+      const id = `c/${this.#ids.nextStamp().replace(/-/g, '')}`;
       const parts = split(rows);
       parts.forEach((part, n) => {
         const chunk: Chunk<R> = {
@@ -119,7 +119,7 @@ export class RowCache<R extends Row> {
     }
     if (meta) changes.push({ key: 'meta', value: meta });
     if (!changes.length) return;
-    changes.push({ key: 'l', value: this.#ids.last });
+    changes.push({ key: 'l', value: this.#ids.lastStamp });
     await this.kv.commit(changes);
     this.#writesSinceCheck += pages.length;
     if (this.#writesSinceCheck >= compactEvery) {

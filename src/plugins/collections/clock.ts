@@ -40,7 +40,7 @@ export function formatStamp({ time, counter, node }: ClockParts): string {
   return `${time.toString(36).padStart(timeWidth, '0')}-${counter.toString(36).padStart(counterWidth, '0')}-${node}`;
 }
 
-/** Why {@link HybridClock.receive} refused a stamp. */
+/** Why {@link HybridClock.receiveStamp} refused a stamp. */
 export type ReceiveResult = 'adopted' | 'invalid' | 'too-far-ahead';
 
 /**
@@ -48,8 +48,8 @@ export type ReceiveResult = 'adopted' | 'invalid' | 'too-far-ahead';
  *
  * @example
  * const clock = new HybridClock('k3f9a2c1');
- * const a = clock.tick(); const b = clock.tick(); // a < b, even if the wall clock went back
- * clock.receive(stampFromServer);                 // later ticks sort after it
+ * const a = clock.nextStamp(); const b = clock.nextStamp(); // a < b, even if the wall clock went back
+ * clock.receiveStamp(stampFromServer);                      // later stamps sort after it
  */
 export class HybridClock {
   readonly #node: string;
@@ -69,14 +69,14 @@ export class HybridClock {
   }
 
   /** The last stamp issued or adopted (the zero stamp before any). */
-  get last(): string {
+  get lastStamp(): string {
     return formatStamp({ time: this.#time, counter: this.#counter, node: this.#node });
   }
 
   /** A new stamp for a local event: greater than every stamp issued or adopted before. */
-  tick(): string {
+  nextStamp(): string {
     this.#merge({ time: 0, counter: 0 }, this.#wall());
-    return this.last;
+    return this.lastStamp;
   }
 
   /**
@@ -84,7 +84,7 @@ export class HybridClock {
    * so later ticks sort after it. A stamp more than `maxClockSkewMs` ahead of the wall clock is refused
    * (a replica with a wrong clock must not drag every other one into the future).
    */
-  receive(stamp: string): ReceiveResult {
+  receiveStamp(stamp: string): ReceiveResult {
     const remote = parseStamp(stamp);
     if (!remote) return 'invalid';
     const wall = this.#wall();
@@ -94,7 +94,7 @@ export class HybridClock {
   }
 
   /** Restore the last stamp of an earlier session (no skew limit: it was ours). */
-  restore(stamp: string): void {
+  restoreStamp(stamp: string): void {
     const stored = parseStamp(stamp);
     if (stored) this.#merge(stored, this.#wall());
   }

@@ -318,7 +318,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       sync.pending(),
     ]);
     // (restore() and parseStamp() take anything: what is not a stamp is ignored.)
-    this.#clock.restore(clock as string);
+    this.#clock.restoreStamp(clock as string);
     for (const [tempId, serverId] of aliases)
       if (typeof serverId === 'string') this.#view.addAlias(tempId, serverId);
     publish(() => {
@@ -327,7 +327,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     });
     const changes = this.#changesOf(operations);
     for (const change of changes) {
-      if (change.id.startsWith('tmp_') && !this.#view.aliases.has(change.id)) {
+      if (change.id.startsWith('tmp_') && !this.#view.aliasMap.has(change.id)) {
         const serverId = await sync.resolveId(change.id);
         if (serverId) this.#view.addAlias(change.id, serverId);
       }
@@ -336,7 +336,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // Forget the temporary ids no pending change uses any more.
     const used = new Set(changes.map((change) => change.id));
     void this.#cache
-      .forgetAliases([...this.#view.aliases.keys()].filter((tempId) => !used.has(tempId)))
+      .forgetAliases([...this.#view.aliasMap.keys()].filter((tempId) => !used.has(tempId)))
       .catch(noop);
 
     // Answers: at once in this tab (the 'sent' event comes in the same step as the removal from
@@ -424,7 +424,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * @example effect(() => (titleEl.textContent = notes.get(id).value?.title ?? ''));
    */
   get(id: string): ReadonlySignal<R | undefined> {
-    return this.#view.row(this.#checkId(id, 'get'));
+    return this.#view.watchRow(this.#checkId(id, 'get'));
   }
 
   /**
@@ -531,8 +531,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // After dispose: refused before anything is shown (not shown, then rolled back).
     this.throwIfDisposed(type);
     const clock = this.#clock as HybridClock;
-    const stamp = clock.tick();
-    const confirmed = base === undefined ? this.#view.confirmed(id) : (base ?? undefined);
+    const stamp = clock.nextStamp();
+    const confirmed = base === undefined ? this.#view.confirmedRow(id) : (base ?? undefined);
     const meta: ChangeMeta = { c: 1, id, clock: stamp, resolves };
     const version = confirmed?.version;
     if (typeof version === 'number' || typeof version === 'string') meta.base = version;
@@ -726,7 +726,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       const { id, clock } = (meta ?? {}) as Partial<ChangeMeta>;
       if (!type || typeof id !== 'string') continue;
       // (Not a stamp — not a string included —: 'invalid' to receive(), nothing adopted.)
-      this.#clock.receive(clock as string);
+      this.#clock.receiveStamp(clock as string);
       changes.push({ opId, type, id, data: isRecord(body) ? body : undefined });
     }
     return changes;
@@ -943,7 +943,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#lastRequest = this.#requests;
         }
         // (A page without a clock is 'invalid' to receive(): nothing adopted, nothing reported.)
-        if (this.#clock.receive(body.clock as string) === 'too-far-ahead')
+        if (this.#clock.receiveStamp(body.clock as string) === 'too-far-ahead')
           skewed = (await import('./conflicts.js')).clockSkew(this.#host(), body.clock as string);
         // Before the last page, the last complete pull's: a pull cut off keeps it across a restart.
         const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
@@ -981,7 +981,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         if (!body.more) {
           await writing;
           check();
-          void cache.saveClock(this.#clock.last).catch(noop);
+          void cache.saveClock(this.#clock.lastStamp).catch(noop);
           publish(() => {
             this.#lastPulledAt.value = pulledAt as number; // set at the last page
             this.#lastError.value = skewed;

@@ -172,7 +172,7 @@ async function resolve<R extends Row>(
     let server = null as R | null;
     let own = undefined as string[] | undefined;
     const look = () => {
-      server = status === 412 ? (view.confirmed(id) ?? null) : null;
+      server = status === 412 ? (view.confirmedRow(id) ?? null) : null;
       stuck = undefined;
       own = ownFields(operationId, status, server);
     };
@@ -211,7 +211,7 @@ async function resolve<R extends Row>(
       type === 'remove'
         ? null
         : // (A row deleted on the server: the row as last confirmed, while this replica still has it.)
-          ({ ...(server ?? meta.baseRow ?? view.confirmed(id)), ...data, [options.key]: id } as R);
+          ({ ...(server ?? meta.baseRow ?? view.confirmedRow(id)), ...data, [options.key]: id } as R);
     const strategy = options.conflict;
     const carry = carried.get(id);
     const done = [...(carry?.ids ?? []), operationId];
@@ -413,7 +413,7 @@ export async function catchUp<R extends Row>(
 ): Promise<void> {
   const ids = new Set(changes.map((change) => view.currentId(change.id)));
   const [rows, aliases] = await Promise.all([
-    cache.rows(),
+    cache.readRows(),
     // (Stored in the commit of the insert's row; kept while a pending change may use it.)
     Promise.all([...ids].map(async (id) => [id, id.startsWith('tmp_') && (await cache.kv.get(`a/${id}`))])),
   ]).catch(() => []);

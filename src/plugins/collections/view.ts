@@ -68,7 +68,7 @@ export class RowView<R extends Row> {
   /** How many changes are shown on top of the confirmed rows. */
   readonly changeCount: ReadonlySignal<number> = this.#changeCount;
   /** The temporary ids known, with their server ids. */
-  readonly aliases: ReadonlyMap<string, string> = this.#aliases;
+  readonly aliasMap: ReadonlyMap<string, string> = this.#aliases;
   /** The rows with pending changes, in the order of their first change (see `Collection.pending`). */
   readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>> = this.#pending;
 
@@ -83,22 +83,32 @@ export class RowView<R extends Row> {
   }
 
   /** The confirmed row of `id` (the server's last known version). */
-  confirmed(id: string): R | undefined {
+  confirmedRow(id: string): R | undefined {
     return this.#confirmed.get(this.currentId(id));
   }
 
   /** The pending changes, oldest first (set only by this class). */
   changeList: Change[] = [];
 
-  /** A signal of one row that notifies only when that row changes (or its temporary id is replaced). */
-  row(id: string): ReadonlySignal<R | undefined> {
+  /**
+   * A signal of one row that notifies only when that row changes (or its temporary id is replaced).
+   * Each row's signal is kept (and set at each change of the row) until nothing watches it any
+   * more; then it is dropped, and made to change, so a `watchRow()` signal that read it reads again.
+   */
+  watchRow(id: string): ReadonlySignal<R | undefined> {
+    const signals = this.#signals;
     return computed(() => {
       this.#aliasVersion.value;
       const resolved = this.currentId(id);
-      let rowSignal = this.#signals.get(resolved);
+      let rowSignal = signals.get(resolved);
       if (!rowSignal) {
-        rowSignal = signal(this.#shown(resolved));
-        this.#signals.set(resolved, rowSignal);
+        rowSignal = signal(this.#shown(resolved), {
+          unwatched() {
+            signals.delete(resolved);
+            this.value = this as never;
+          },
+        });
+        signals.set(resolved, rowSignal);
       }
       return rowSignal.value;
     });
