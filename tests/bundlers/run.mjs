@@ -197,6 +197,12 @@ async function startServer(dir) {
       });
       return;
     }
+    if (request.method === 'GET' && url.pathname === '/api/todos') {
+      // The fixture's collection: no rows (a pull of one page).
+      const page = { changes: [], deleted: [], cursor: 'c1', more: false };
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page));
+      return;
+    }
     const file = normalize(join(dir, url.pathname === '/' ? 'index.html' : url.pathname));
     if (!file.startsWith(dir)) return response.writeHead(403).end();
     try {
@@ -249,6 +255,11 @@ async function browserFixture(browser, name) {
       check(facts.driver === 'indexeddb', `${name}: driver ${facts.driver}, expected indexeddb`);
       for (const [entry, count] of Object.entries(facts.entries))
         check(count > 0, `${name}: ${entry} exports nothing`);
+      await within(
+        10_000,
+        `${name}: the collection pulled at start`,
+        first.waitForFunction(() => window.fixture.pulled(), null, { timeout: 0 }),
+      );
       // The chunks fetched after start-up arrive while online: wait for the network to settle.
       await first.waitForLoadState('networkidle', { timeout: 15_000 });
       await context.setOffline(true);
