@@ -1,4 +1,4 @@
-import { invalidArgument } from '../../core/errors.js';
+import { type FluxyError, invalidArgument } from '../../core/errors.js';
 import { checkOptions, describeInput } from '../../core/input-checks.js';
 import type { FetchFunction } from '../../core/platform-types.js';
 import { invalidProbe } from './errors.js';
@@ -128,14 +128,6 @@ const PLACEHOLDER_BASE = 'http://relative.invalid/';
 
 /** The option names of {@link ConnectivityOptions}. @internal */
 export const PLUGIN_OPTION_KEYS: readonly string[] = ['probe', 'initial', 'fetch'];
-/** The type of each option of a monitor but `probe` and `timers` (checked on their own). */
-const OPTION_TYPES = {
-  initial: 'boolean',
-  fetch: 'function',
-  random: 'function',
-  now: 'function',
-  onError: 'function',
-};
 const MONITOR_OPTION_KEYS: readonly string[] = [...PLUGIN_OPTION_KEYS, 'timers', 'random', 'now', 'onError'];
 
 // Every default looks the global up when called, never at import or construction.
@@ -143,15 +135,6 @@ const defaultTimers: Timers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as Parameters<typeof clearTimeout>[0]),
 };
-const defaultFetch: FetchFunction = (url, init) => fetch(url, init);
-
-/**
- * `fn` called as a plain function, not as a method: `window.fetch` or `setTimeout` called as a
- * method of another object throws "Illegal invocation" in browsers.
- */
-function plainCall<F extends (...args: never[]) => unknown>(fn: F): F {
-  return ((...args: Parameters<F>) => fn(...args)) as F;
-}
 
 /**
  * Validates every option of a monitor (throws `invalid-argument` or `connectivity/invalid-probe`)
@@ -162,34 +145,42 @@ export function validateMonitorOptions(options: unknown): ConnectivityDependenci
     invalidArgument(`new ConnectivityMonitor: options ${problem}, e.g. { probe: { url: '/health' } }.`),
   );
   const probe = normalizeProbe(given.probe);
-  for (const [key, type] of Object.entries(OPTION_TYPES)) {
-    if (given[key] !== undefined && typeof given[key] !== type) {
-      throw invalidArgument(
-        `new ConnectivityMonitor: ${key} must be ${type === 'boolean' ? 'true or false' : 'a function'}, got ${describeInput(given[key])}.`,
-      );
-    }
-  }
-  const timers = given.timers as Partial<Timers> | null | undefined;
-  if (
-    timers !== undefined &&
-    (timers === null || typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')
-  ) {
+  if (given.initial !== undefined && typeof given.initial !== 'boolean') {
     throw invalidArgument(
-      `new ConnectivityMonitor: timers must have setTimeout(callback, ms) and clearTimeout(handle).`,
+      `new ConnectivityMonitor: initial must be true or false, got ${describeInput(given.initial)}.`,
     );
   }
-  const { setTimeout: set, clearTimeout: clear } = (timers as Timers | undefined) ?? defaultTimers;
+  const timers = given.timers as Record<string, unknown> | null | undefined;
+  if (timers === null) throw timersError();
+  // The function `key` of `source` (its default when not given), called as a plain function, not
+  // as a method: `window.fetch` or `setTimeout` called as a method of another object throws
+  // "Illegal invocation" in browsers. Checked in the order of the object below.
+  const plain = <F>(source: Record<string, unknown>, key: string, fallback?: unknown): F => {
+    const fn = source[key] === undefined ? fallback : source[key];
+    if (typeof fn !== 'function') {
+      throw source === given
+        ? invalidArgument(`new ConnectivityMonitor: ${key} must be a function, got ${describeInput(fn)}.`)
+        : timersError();
+    }
+    return ((...args: unknown[]) => fn(...args)) as F;
+  };
+  const clock = timers ?? (defaultTimers as unknown as Record<string, unknown>);
   return {
     probe,
-    fetch: plainCall((given.fetch as FetchFunction | undefined) ?? defaultFetch),
-    timers: { setTimeout: plainCall(set), clearTimeout: plainCall(clear) },
-    random: plainCall((given.random as (() => number) | undefined) ?? Math.random),
-    now: plainCall((given.now as (() => number) | undefined) ?? Date.now),
-    onError: plainCall(
-      (given.onError as ((error: unknown) => void) | undefined) ??
-        ((error: unknown) => console.error('fluxy/connectivity: a handler of a probe answer threw', error)),
+    fetch: plain(given, 'fetch', (url: string, init: RequestInit) => fetch(url, init)),
+    random: plain(given, 'random', Math.random),
+    now: plain(given, 'now', Date.now),
+    onError: plain(given, 'onError', (error: unknown) =>
+      console.error('fluxy/connectivity: a handler of a probe answer threw', error),
     ),
+    timers: { setTimeout: plain(clock, 'setTimeout'), clearTimeout: plain(clock, 'clearTimeout') },
   };
+}
+
+function timersError(): FluxyError {
+  return invalidArgument(
+    'new ConnectivityMonitor: timers must have setTimeout(callback, ms) and clearTimeout(handle).',
+  );
 }
 
 /** Validates `probe` and applies the defaults; the URL may still be relative. @internal */
