@@ -213,10 +213,10 @@ export class GenerationWatch {
     this.#backend = backend;
     this.#id = id;
     this.#onLost = onLost;
-    backend.onGone?.(() => this.declare());
+    backend.onGone?.(() => this.#declare());
   }
 
-  declare(): void {
+  #declare(): void {
     if (this.lost) return;
     this.lost = true;
     this.#onLost();
@@ -224,7 +224,7 @@ export class GenerationWatch {
 
   /** A full key listing of the database: the generation must be in it. True when lost. */
   checkListing(keys: readonly string[]): boolean {
-    if (!keys.includes(generationKey)) this.declare();
+    if (!keys.includes(generationKey)) this.#declare();
     return this.lost;
   }
 
@@ -240,7 +240,7 @@ export class GenerationWatch {
     } catch {
       gone = (await this.#backend.gone?.().catch(() => false)) ?? false;
     }
-    if (gone) this.declare();
+    if (gone) this.#declare();
     return this.lost;
   }
 }
