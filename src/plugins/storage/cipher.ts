@@ -20,8 +20,6 @@ export type CipherEngine = 'webcrypto' | 'crypto-js';
  * const mac = await cipher.hmacSha256(macKey, data);
  */
 export interface Cipher {
-  /** Which engine this is. */
-  readonly engine: CipherEngine;
   /** PBKDF2 with HMAC-SHA256 over the UTF-8 bytes of `secret`; returns `byteLength` bytes. */
   pbkdf2Sha256(secret: string, salt: Uint8Array, iterations: number, byteLength: number): Promise<Uint8Array>;
   /** HMAC-SHA256 of `data` under `key`. */

@@ -13,7 +13,6 @@ type WordArray = CryptoJSCore.lib.WordArray;
  * const cipher = await loadCryptoJsCipher();
  */
 export class CryptoJsCipher implements Cipher {
-  readonly engine = 'crypto-js' as const;
   readonly #lib: CryptoJS;
 
   /** @param lib - crypto-js core with aes, hmac-sha256, pbkdf2, sha256 and pad-nopadding loaded. */

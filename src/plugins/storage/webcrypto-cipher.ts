@@ -11,7 +11,6 @@ import type { Cipher } from './cipher.js';
  * const cipher = new WebCryptoCipher(globalThis.crypto.subtle);
  */
 export class WebCryptoCipher implements Cipher {
-  readonly engine = 'webcrypto' as const;
   readonly #subtle: SubtleCrypto;
   readonly #aesKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
   readonly #hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
