@@ -228,19 +228,21 @@ export class GenerationWatch {
     return this.lost;
   }
 
-  /** After a driver failure: true when the failure is the database being gone. */
+  /**
+   * After a driver failure: true when the failure is the database being gone. The check is loaded
+   * then (database-setup.ts), off the start-up path; if that chunk cannot load (offline, never
+   * fetched), the database counts as not gone and the failure is reported as it is.
+   */
   async confirm(): Promise<boolean> {
-    if (this.lost) return true;
-    let gone: boolean;
-    try {
-      // A listing, not a read: a read that fails while a moved folder comes back reads as absent.
-      gone = !(await this.#backend.keys()).includes(generationKey);
-      const id = gone ? undefined : await this.#backend.getItem(generationKey);
-      if (id !== undefined && id !== this.#id) gone = true; // replaced by another database
-    } catch {
-      gone = (await this.#backend.gone?.().catch(() => false)) ?? false;
+    if (
+      !this.lost &&
+      (await setup().then(
+        (lazy) => lazy.isGone(this.#backend, generationKey, this.#id),
+        () => false,
+      ))
+    ) {
+      this.#declare();
     }
-    if (gone) this.#declare();
     return this.lost;
   }
 }

@@ -35,6 +35,22 @@ export interface Binding {
 const migrationBatch = 256;
 
 /**
+ * After a driver failure (GenerationWatch.confirm): true when the database is gone — the
+ * generation `id` under `generationKey` missing from a key listing or replaced by another
+ * database's, or, when the listing or the read fails, the driver's `gone()` says so.
+ */
+export async function isGone(backend: StorageBackend, generationKey: string, id: string): Promise<boolean> {
+  try {
+    // A listing, not a read: a read that fails while a moved folder comes back reads as absent.
+    if (!(await backend.keys()).includes(generationKey)) return true;
+    const stored = await backend.getItem(generationKey);
+    return stored !== undefined && stored !== id; // replaced by another database
+  } catch {
+    return (await backend.gone?.().catch(() => false)) ?? false;
+  }
+}
+
+/**
  * Writes the metadata record of a new encrypted database: a random 16-byte salt, the iterations
  * (with a secret), and a key check — a known constant sealed with the keys. Returns the codec of
  * those keys, or `undefined` when another tab or process created the database at the same moment
