@@ -154,10 +154,8 @@ export class App {
    * first.
    */
   ready(): Promise<void> {
-    try {
-      this.#assertAlive();
-    } catch (error) {
-      return Promise.reject(error);
+    if (this.#disposal) {
+      return Promise.reject(disposedError('This app was disposed: create a new app with createApp().'));
     }
     if (this.#readyRun) return this.#readyRun.promise;
     // The shared promise is stored before any init starts: an init that synchronously calls
