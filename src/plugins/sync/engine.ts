@@ -933,19 +933,14 @@ export class SyncEngine {
     const signals = this.#signals;
     const changed =
       signals.pendingCount.peek() !== pendingCount || signals.failedCount.peek() !== failedCount;
+    const shared: SharedSyncState = { isSyncing, status, lastError, progress };
     publish(() => {
-      signals.pendingCount.value = pendingCount;
-      signals.failedCount.value = failedCount;
-      signals.isSyncing.value = isSyncing;
-      signals.lastError.value = lastError;
-      signals.progress.value = progress;
-      signals.status.value = status;
+      for (const [name, value] of Object.entries({ ...shared, pendingCount, failedCount }))
+        (signals[name as keyof SyncSignals] as Signal<unknown>).value = value;
     });
     if (changed) this.events.emit('change', { pendingCount, failedCount });
     if (leading && this.#started && !this.#disposed) {
-      this.#channel.share({ isSyncing, status, lastError, progress }, () =>
-        this.#deps.leader.isLeader.peek(),
-      );
+      this.#channel.share(shared, () => this.#deps.leader.isLeader.peek());
     }
   }
 

@@ -143,10 +143,9 @@ export function createRecord(
     rev: 0,
   };
   if (draft.bodyText !== undefined) record.body = draft.bodyText;
-  if (draft.headers) record.headers = draft.headers;
-  if (draft.meta !== undefined) record.meta = draft.meta;
-  if (draft.kind !== undefined) record.kind = draft.kind;
-  if (draft.tempId !== undefined) record.tempId = draft.tempId;
+  // Only the fields given: a stored record holds no `undefined`.
+  for (const field of ['headers', 'meta', 'kind', 'tempId'] as const)
+    if (draft[field] !== undefined) (record as unknown as Record<string, unknown>)[field] = draft[field];
   if (refs.length > 0) record.refs = refs;
   return record;
 }
@@ -176,9 +175,8 @@ export function toOperation(record: OperationRecord): Operation | UnreadableOper
   if (record.body !== undefined) operation.body = JSON.parse(record.body) as JsonValue;
   if (record.headers) operation.headers = { ...record.headers };
   if (record.meta !== undefined) operation.meta = structuredClone(record.meta);
-  if (record.kind !== undefined) operation.kind = record.kind;
-  if (record.tempId !== undefined) operation.tempId = record.tempId;
-  if (record.nextAttemptAt !== undefined) operation.nextAttemptAt = record.nextAttemptAt;
+  for (const field of ['kind', 'tempId', 'nextAttemptAt'] as const)
+    if (record[field] !== undefined) (operation as Record<string, unknown>)[field] = record[field];
   if (record.lastError) operation.lastError = { ...record.lastError };
   return Object.freeze(operation);
 }
