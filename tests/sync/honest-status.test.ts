@@ -3,18 +3,22 @@ import { IDBFactory } from 'fake-indexeddb';
 import { expect, it } from 'vitest';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
-import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { type FetchFunction, SyncPlugin } from '../../src/plugins/sync/index.js';
 import { registryPerTest, silentLogger, until } from './harness.js';
 
 // "The spinner tells the truth": findings of a new-user trial, each failing before its fix.
 const fixture = registryPerTest();
 
-function bootstrap(indexedDB: IDBFactory) {
+function bootstrap(indexedDB: IDBFactory, fetch?: FetchFunction) {
   const app = fixture.app();
   app.register(new StoragePlugin({ indexedDB }));
   const connectivity = app.register(new ConnectivityPlugin());
   const sync = app.register(
-    new SyncPlugin({ baseUrl: fixture.server.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } }),
+    new SyncPlugin({
+      baseUrl: fixture.server.url,
+      retry: { baseDelayMs: 1, maxDelayMs: 2 },
+      ...(fetch && { fetch }),
+    }),
   );
   return { app, connectivity, sync };
 }
@@ -61,6 +65,46 @@ it('after a restart, a head waiting for its Retry-After shows status "error" wit
   expect(second.sync.isSyncing.value).toBe(false);
   expect(fixture.server.received).toHaveLength(1);
 });
+
+/** Every `isSyncing/status` pair the app could see, and the request whose answer the test releases. */
+function heldAnswer() {
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const fetchHeld: FetchFunction = async (url, init) => {
+    const response = await fetch(url, init);
+    await released; // the answer has come back, but the engine sees it when the test says
+    return response;
+  };
+  return { fetchHeld, release };
+}
+
+for (const cut of ['connectivity lost', 'pause()'] as const) {
+  it(`${cut} while a request is in flight: status says 'syncing' as long as isSyncing, until the answer settles — the two never contradict`, async () => {
+    const { fetchHeld, release } = heldAnswer();
+    const { app, connectivity, sync } = bootstrap(new IDBFactory(), fetchHeld);
+    await app.ready();
+    const seen: string[] = [];
+    const stop = effect(() => {
+      seen.push(`${sync.isSyncing.value}/${sync.status.value}`);
+    });
+    await sync.queue('POST', '/a', { body: { n: 1 } });
+    await fixture.server.waitForRequests(1, { label: 'the POST' });
+    await until(() => sync.isSyncing.value, 'the request in flight');
+    if (cut === 'pause()') sync.pause();
+    else connectivity.setOnline(false);
+    // Its answer can still come (and be committed): the request is still out.
+    expect([sync.isSyncing.value, sync.status.value]).toStrictEqual([true, 'syncing']);
+    release();
+    await until(() => sync.pendingCount.value === 0 && !sync.isSyncing.value, 'the answer settled');
+    stop();
+    expect(sync.status.value).toBe(cut === 'pause()' ? 'paused' : 'offline');
+    expect(fixture.server.applied).toHaveLength(1);
+    const contradictions = seen.filter((pair) =>
+      pair.startsWith('true/') ? pair !== 'true/syncing' : pair.endsWith('/syncing'),
+    );
+    expect(contradictions).toStrictEqual([]);
+  });
+}
 
 it('after dispose, the signals keep their last values (the ops are still on disk), they do not drop to 0', async () => {
   const { app, connectivity, sync } = bootstrap(new IDBFactory());

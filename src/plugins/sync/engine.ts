@@ -917,12 +917,14 @@ export class SyncEngine {
       this.#lostError?.error ??
       (mirror ? mirror.lastError : (this.#transientError?.error ?? this.#deadLetterError?.error ?? null));
     const progress = mirror ? mirror.progress : this.#progress;
-    const status: SyncStatus = paused
-      ? 'paused'
-      : !online
-        ? 'offline'
-        : isSyncing
-          ? 'syncing'
+    // 'syncing' exactly while isSyncing: a request in flight when connectivity drops or pause()
+    // is called is still answered (and its answer committed), so both say so until it settles.
+    const status: SyncStatus = isSyncing
+      ? 'syncing'
+      : paused
+        ? 'paused'
+        : !online
+          ? 'offline'
           : this.#lostError?.sticky
             ? 'error'
             : mirror
