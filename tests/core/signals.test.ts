@@ -1,16 +1,48 @@
 import { describe, expect, it } from 'vitest';
 import * as fluxy from '../../src/index.js';
-import { batch, computed, effect, flux, signal, untracked } from '../../src/index.js';
+import { batch, computed, effect, flux, isFluxyError, signal, untracked } from '../../src/index.js';
 
 describe('signals', () => {
-  it('flux is signal from @preact/signals-core', async () => {
+  it('flux is signal from @preact/signals-core; computed, effect, batch and untracked are its own, with their input checked', async () => {
     const preact = await import('@preact/signals-core');
     expect(flux).toBe(preact.signal);
     expect(signal).toBe(preact.signal);
-    expect(computed).toBe(preact.computed);
-    expect(effect).toBe(preact.effect);
-    expect(batch).toBe(preact.batch);
-    expect(untracked).toBe(preact.untracked);
+    const count = flux(1);
+    let watched = 0; // computed's options are passed on
+    const double = computed(() => count.value * 2, { watched: () => void watched++ });
+    expect(double).toBeInstanceOf(preact.Signal);
+    const seen: number[] = [];
+    const stop = effect(() => void seen.push(double.value));
+    expect([typeof stop, watched]).toStrictEqual(['function', 1]);
+    const batched = batch(() => {
+      count.value = 2;
+      return 'batched';
+    });
+    expect(batched).toBe('batched');
+    expect(untracked(() => double.value)).toBe(4);
+    stop();
+    expect(seen).toStrictEqual([2, 4]);
+  });
+
+  it('computed(), effect(), batch() and untracked() given no function throw invalid-argument saying what to pass, and run nothing', () => {
+    const calls = [
+      ['computed', () => computed(5 as never)],
+      ['effect', () => effect(5 as never)],
+      ['batch', () => batch(undefined as never)],
+      ['untracked', () => untracked('x' as never)],
+      ['effect(null)', () => effect(null as never)],
+      ['computed({})', () => computed({} as never)],
+    ] as const;
+    for (const [name, call] of calls) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isFluxyError(thrown, 'invalid-argument'), name).toBe(true);
+      expect((thrown as Error).message, name).toMatch(/take a function: pass one, e\.g\. effect\(\(\) =>/);
+    }
   });
 
   it('flux, computed and effect react to changes; the effect stops when disposed', () => {
