@@ -148,11 +148,13 @@ export const BUDGETS = {
  * (GenerationWatch.confirm) in database-setup's lazy chunk: 24,582 / 26,089 bytes. app.ready()
  * after dispose() rejects without a try/catch: 24,574 / 26,088 bytes. core/backoff.ts re-exported by
  * base-plugin.ts, so that the split build puts it in the core's chunk instead of a chunk shared by
- * connectivity and sync alone (one chunk less on the critical path): 24,491 / 25,986 bytes.
+ * connectivity and sync alone (one chunk less on the critical path): 24,491 / 25,986 bytes. The
+ * controller and the default app re-exported there too (the `fluxy` entry's chunk is then its
+ * export list): 24,423 / 25,890 bytes.
  */
 export const CEILINGS = {
-  ownMain: 23.92 * KB,
-  criticalWithDeps: 25.39 * KB,
+  ownMain: 23.86 * KB,
+  criticalWithDeps: 25.3 * KB,
   collections: 6.672 * KB,
   /** fluxy/vue, vue external: first measured at 583 bytes. */
   vue: 0.5 * KB,

@@ -2,11 +2,15 @@ import { attachHost } from './app.js';
 import { disposedError, FluxyError, invalidArgument } from './errors.js';
 import type { Plugin, PluginContext, PluginHost } from './plugin.js';
 
-// The backoff the connectivity probe and the sync flush share, re-exported from here (nothing
-// imports it from here) so that a code-splitting build puts it in the chunk of the core every entry
-// loads: otherwise those two entries share a 0.2 KB chunk of their own, one more request and gzip
-// stream on the critical path (scripts/size.mjs: -85 B own code, -100 B with dependencies).
+// Re-exported from here only to shape a code-splitting build (nothing imports them from here; an
+// entry built alone drops them): the modules below join the chunk of the core that every entry
+// loads. The backoff the connectivity probe and the sync flush share would otherwise be a 0.2 KB
+// chunk of those two entries (scripts/size.mjs: -85 B own code, -100 B with dependencies); the
+// controller and the default app, what the `fluxy` entry adds to the core (every app imports
+// `fluxy`), code of that entry's own chunk, a second gzip stream (-68 B, -96 B).
 export { backoffDelay } from './backoff.js';
+export { Controller } from './controller.js';
+export { dispose, getDefaultApp, ready, register, use } from './default-app.js';
 
 /**
  * A convenient base for plugin classes. It remembers the app it was registered with, so public
