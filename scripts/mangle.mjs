@@ -70,6 +70,8 @@ export const MANGLED = [
   'isNode',
   'pbkdf2Sha256',
   'writeGroup',
+  'openParts',
+  'macFor',
   // core
   'assertEventName',
   'undos',

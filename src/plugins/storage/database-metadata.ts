@@ -3,7 +3,7 @@ import type { Cipher } from './cipher.js';
 import type { Lent } from './database-setup.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
 import { storageError } from './errors.js';
-import { recordVersion, refuseUnversioned } from './record-format.js';
+import { formatSealed, recordVersion, refuseUnversioned } from './record-format.js';
 import { deriveKeysFromSecret, expandRawKey } from './record-keys.js';
 import { SealedCodec } from './sealed-codec.js';
 import { reservedKeyPrefix } from './storage-keys.js';
@@ -138,6 +138,7 @@ const lent: Lent = [
   randomBytes,
   storageError,
   readBinding,
+  formatSealed,
 ];
 /** The chunk of the rare paths of an open (creating, migrating, telling a refusal apart, merging a fallback). @internal */
 export const setup = () => import('./database-setup.js');

@@ -3,6 +3,7 @@ import type { toBase64 } from './bytes.js';
 import type { Credentials, Metadata } from './database-metadata.js';
 import type { StorageBackend } from './drivers/storage-backend.js';
 import type { storageError } from './errors.js';
+import type { formatSealed } from './record-format.js';
 import type { SealedCodec } from './sealed-codec.js';
 
 // The merge of a fallback's records into IndexedDB (open-store.ts): as rare, in the same chunk.
@@ -24,6 +25,7 @@ export type Lent = readonly [
   randomBytes: (length: number) => Uint8Array,
   storageError: typeof storageError,
   readBinding: (codec: SealedCodec, stored: string) => Promise<Binding>,
+  formatSealed: typeof formatSealed,
 ];
 
 /** A database's id, and whether its records were all re-authenticated with it. @internal */
@@ -139,8 +141,20 @@ export async function bindDatabase(
   binding: Binding | undefined,
   lent: Lent,
 ): Promise<SealedCodec> {
-  const [reserved, , , , bindingKey, bindingCheck, recordVersion, toBase64, randomBytes, , readBinding] =
-    lent;
+  const [
+    reserved,
+    ,
+    ,
+    ,
+    bindingKey,
+    bindingCheck,
+    recordVersion,
+    toBase64,
+    randomBytes,
+    ,
+    readBinding,
+    formatSealed,
+  ] = lent;
   /** The id record: `{ v: 1, db, check }`, `check` sealed with the id in its MAC. */
   const record = async (id: Uint8Array, migrated: boolean): Promise<string> => {
     const check = await codec
@@ -161,8 +175,14 @@ export async function bindDatabase(
     const writes: Array<{ key: string; value: string }> = [];
     for (const key of keys.slice(start, start + migrationBatch)) {
       const value = await backend.getItem(key);
-      const migratedValue = value === undefined ? undefined : await bound.migrate(key, value);
-      if (migratedValue !== undefined) writes.push({ key, value: migratedValue });
+      // A version-1 record re-authenticated for this database (same IV and ciphertext, nothing
+      // decrypted); one that is not authentic (or already migrated) stays as it is, and is
+      // refused when read.
+      const parts =
+        value === undefined ? undefined : await bound.openParts(key, value).catch(() => undefined);
+      if (parts?.version !== recordVersion) continue;
+      const mac = await bound.macFor(2, key, parts.iv, parts.ciphertext);
+      writes.push({ key, value: formatSealed({ ...parts, version: 2, mac }) });
     }
     if (writes.length > 0) await backend.writeBatch(writes);
   }

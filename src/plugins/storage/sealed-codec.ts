@@ -66,11 +66,11 @@ export class SealedCodec implements RecordCodec {
     const iv = this.#random(16);
     const ciphertext = await this.#cipher.encryptAesCbc(this.#keys.encryption, iv, utf8Encode(json));
     const version = this.#binding ? boundRecordVersion : recordVersion;
-    return formatSealed({ version, iv, ciphertext, mac: await this.#mac(version, key, iv, ciphertext) });
+    return formatSealed({ version, iv, ciphertext, mac: await this.macFor(version, key, iv, ciphertext) });
   }
 
   async decode(key: string, stored: unknown): Promise<unknown> {
-    const parts = await this.#authenticated(key, stored);
+    const parts = await this.openParts(key, stored);
     try {
       return JSON.parse(
         utf8Decode(await this.#cipher.decryptAesCbc(this.#keys.encryption, parts.iv, parts.ciphertext)),
@@ -86,19 +86,10 @@ export class SealedCodec implements RecordCodec {
   }
 
   /**
-   * The stored form of a version-1 record under `key`, re-authenticated for this codec's database
-   * (same IV and ciphertext, nothing decrypted); undefined when it is not an authentic version-1
-   * record that this codec reads (its binding accepts them while they are migrated) — already
-   * migrated, or altered: then it stays as it is, and is refused when read.
+   * The parts of the record stored under `key`, once its MAC is checked (nothing decrypted);
+   * throws `storage/tampered` otherwise. Also the migration's (database-setup.ts). @internal
    */
-  async migrate(key: string, stored: string): Promise<string | undefined> {
-    const parts = await this.#authenticated(key, stored).catch(() => undefined);
-    if (parts?.version !== recordVersion || !this.#binding) return undefined;
-    const mac = await this.#mac(boundRecordVersion, key, parts.iv, parts.ciphertext);
-    return formatSealed({ ...parts, version: boundRecordVersion, mac });
-  }
-
-  async #authenticated(key: string, stored: unknown): Promise<SealedParts> {
+  async openParts(key: string, stored: unknown): Promise<SealedParts> {
     const parts = parseSealed(stored, key);
     if (parts.version === recordVersion && this.#binding && !this.#binding.acceptUnbound) {
       throw storageError(
@@ -109,7 +100,7 @@ export class SealedCodec implements RecordCodec {
     if (parts.version === boundRecordVersion && !this.#binding) {
       throw storageError('storage/tampered', `The value stored under "${key}" belongs to another database.`);
     }
-    const expected = await this.#mac(parts.version, key, parts.iv, parts.ciphertext);
+    const expected = await this.macFor(parts.version, key, parts.iv, parts.ciphertext);
     if (!equalInConstantTime(parts.mac, expected)) {
       throw storageError(
         'storage/tampered',
@@ -119,7 +110,8 @@ export class SealedCodec implements RecordCodec {
     return parts;
   }
 
-  #mac(version: 1 | 2, key: string, iv: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
+  /** The MAC of a record of `version` under `key`. Also the migration's (database-setup.ts). @internal */
+  macFor(version: 1 | 2, key: string, iv: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
     const keyBytes = utf8Encode(key);
     const database =
       version === boundRecordVersion && this.#binding
