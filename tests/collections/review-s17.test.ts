@@ -1,9 +1,12 @@
 // A review of fluxy/collections (session 17): what a new user tried. Each finding failed before
 // its fix.
+import { effect } from '@preact/signals-core';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
+import { gate } from '../support/memory-store.js';
+import { expectQuiet, withTimeout } from '../sync/harness.js';
 import { type Note, referenceServer, serverNotes, serverWrite, startDevice, until } from './harness.js';
 
 /**
@@ -103,6 +106,85 @@ describe("review s17: a tab's catch-up", () => {
     );
     expect(other.notes.items.value).toEqual(await serverNotes(server));
     expect(other.notes.items.value[0]?.title).toBe('changed in the other tab');
+  });
+});
+
+describe("a tab's catch-up never shows a row's older version again (session 18)", () => {
+  it('keeps the change shown until the rows read from storage are, in the same step', async () => {
+    const server = await referenceServer();
+    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'old', body: '' })).body as Note;
+    const { sender, other } = await tabsWithoutMessages(server);
+    await sender.notes.pull();
+    await other.notes.pull();
+    // Every value the other tab's get(id) takes, and the same for `items`.
+    const seen: string[] = [];
+    onTestFinished(
+      effect(() => {
+        const row = other.notes.get(note.id).value;
+        const [item] = other.notes.items.value;
+        seen.push(`${row?.title} v${row?.version} / ${item?.title}`);
+      }),
+    );
+    sender.sync.pause();
+    await sender.notes.update(note.id, { title: 'new' });
+    await until(() => other.notes.unconfirmed.value === 1, 'the other tab to show the change');
+    sender.sync.resume();
+    await until(() => sender.sync.pendingCount.value === 0, 'the change to be answered');
+    // No message: the other tab reads what the sender stored once the wait (1.5 s) is over.
+    await until(
+      () => other.notes.unconfirmed.value === 0 && other.notes.get(note.id).value?.version === 2,
+      'the other tab to catch up',
+      4000,
+    );
+    // Before: 'old v1 / old' again for the time of the read (the change dropped before it).
+    expect(seen).toEqual(['old v1 / old', 'new v1 / new', 'new v2 / new']);
+    expect(other.notes.items.value).toEqual(await serverNotes(server));
+  });
+
+  it('reads the cache once while listings of the outbox find the change late again', async () => {
+    const server = await referenceServer();
+    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'old', body: '' })).body as Note;
+    const { sender, other } = await tabsWithoutMessages(server);
+    await sender.notes.pull();
+    await other.notes.pull();
+    sender.sync.pause();
+    await sender.notes.update(note.id, { title: 'new' });
+    await until(() => other.notes.unconfirmed.value === 1, 'the other tab to show the change');
+    // The other tab's replays of its log (listings of its chunks); the first one held.
+    let reads = 0;
+    const [reading, held] = [gate(), gate()];
+    onTestFinished(held.open);
+    const storage = other.app.use('storage') as StoragePlugin;
+    const keys = storage.keys.bind(storage);
+    storage.keys = async (prefix) => {
+      if (prefix?.endsWith('/c/') && ++reads === 1) {
+        reading.open();
+        await held.promise;
+      }
+      return keys(prefix);
+    };
+    sender.sync.resume();
+    await until(() => sender.sync.pendingCount.value === 0, 'the change to be answered');
+    await withTimeout(reading.promise, 'the other tab to read its cache', 4000);
+    // Meanwhile the outbox changes (an operation of another kind): the other tab lists it again.
+    const pending = other.sync.pending.bind(other.sync);
+    const listed = gate();
+    other.sync.pending = async () => {
+      const operations = await pending();
+      listed.open();
+      return operations;
+    };
+    sender.sync.pause();
+    await sender.sync.queue('POST', '/elsewhere', { body: {} });
+    await withTimeout(listed.promise, 'the other tab to list the outbox again');
+    // A second read would start at once (no event tells that none did): a bounded window.
+    await expectQuiet('a second read of the cache while the first one runs', () => reads, { windowMs: 100 });
+    held.open();
+    await until(
+      () => other.notes.unconfirmed.value === 0 && other.notes.get(note.id).value?.version === 2,
+      'the other tab to catch up',
+    );
+    expect(reads).toBe(1);
   });
 });
 

@@ -772,12 +772,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
       if (this.#settled.has(opId)) continue;
       // It left the outbox and this tab did not see the answer: another tab sent it. Keep it
-      // until that tab's message brings the row (or a moment passes: then read the rows).
+      // until that tab's message brings the row, or a moment passes: then the rows are read, and
+      // it is shown until they are (catchUp), so its row never shows its older version meanwhile.
       change.settleBy ??= now + settleWaitMs;
-      if (change.settleBy > now) {
-        waiting = true;
-        shown.push(change);
-      } else late.push(change);
+      shown.push(change);
+      if (change.settleBy > now) waiting = true;
+      else late.push(change);
     }
     if (late[0]) void import('./conflicts.js').then((module) => module.catchUp(this.#host(), late));
     shown.sort(order);

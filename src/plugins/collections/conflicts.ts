@@ -399,37 +399,48 @@ export function clockSkew<R extends Row>(host: ConflictHost<R>, clock: string): 
   return skewed;
 }
 
+/** Changes whose rows are being read by {@link catchUp}: a listing meanwhile finds them late again. */
+const catchingUp = new WeakSet<Change>();
+
 /**
  * Changes left the outbox and the message of the tab that sent them did not come (the changes of
  * one listing of the outbox that waited long enough): read the rows that tab stored (a row not
  * stored was deleted), and the server ids that replaced the temporary ids of its inserts. One read
  * of the cache for all of them — it replays the whole log, ≈ 100 ms at 10,000 rows —, not one per
- * change: a batch answered just before its tab closed costs one read. Here, in a lazy chunk: a
- * rare path. @internal
+ * change: a batch answered just before its tab closed costs one read. The changes stay shown
+ * until the rows read are, in the same step (a row never shows its older version in between), and
+ * are read once however many listings find them meanwhile. Here, in a lazy chunk: a rare path.
+ * @internal
  */
 export async function catchUp<R extends Row>(
   [options, cache, , view]: ConflictHost<R>,
   changes: readonly Change[],
 ): Promise<void> {
-  const ids = new Set(changes.map((change) => view.currentId(change.id)));
+  const reading = changes.filter((change) => !catchingUp.has(change));
+  if (!reading[0]) return;
+  for (const change of reading) catchingUp.add(change);
+  const ids = new Set(reading.map((change) => view.currentId(change.id)));
   const [rows, aliases] = await Promise.all([
     cache.readRows(),
     // (Stored in the commit of the insert's row; kept while a pending change may use it.)
     Promise.all([...ids].map(async (id) => [id, id.startsWith('tmp_') && (await cache.kv.get(`a/${id}`))])),
   ]).catch(() => []);
-  if (!rows) return;
   publish(() => {
-    for (const [tempId, serverId] of aliases as Array<[string, unknown]>) {
-      if (typeof serverId !== 'string') continue;
-      view.addAlias(tempId, serverId);
-      ids.delete(tempId);
-      ids.add(serverId);
+    // (Storage refused the read: the changes go, their rows show what was known; a pull brings the rest.)
+    if (rows) {
+      for (const [tempId, serverId] of aliases as Array<[string, unknown]>) {
+        if (typeof serverId !== 'string') continue;
+        view.addAlias(tempId, serverId);
+        ids.delete(tempId);
+        ids.add(serverId);
+      }
+      const found = rows.filter((row) => ids.delete(row[options.key] as string));
+      view.confirmRows(
+        found,
+        [...ids].filter((id) => !id.startsWith('tmp_')),
+      );
     }
-    const found = rows.filter((row) => ids.delete(row[options.key] as string));
-    view.confirmRows(
-      found,
-      [...ids].filter((id) => !id.startsWith('tmp_')),
-    );
+    view.dropChanges((change) => reading.includes(change));
   });
 }
 
