@@ -1,7 +1,7 @@
 // fluxy/testing through its public entry, as an app author uses it.
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { isFluxyError } from '../../src/index.js';
 import {
   createTestApp,
@@ -195,6 +195,9 @@ describe('FaultServer with bodies that are not JSON', () => {
 
 describe('FaultServer.close()', () => {
   it('drops a request still in a { delayMs } fault (nothing applied later) and rejects pending waits', async () => {
+    // The delay on the test's clock: run past it below, when the test says.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    onTestFinished(() => void vi.useRealTimers());
     server.script({ delayMs: 150, next: 'ok' });
     const request = fetch(`${server.url}/late`, { method: 'POST', body: '{}' }).catch(() => 'dropped');
     await server.waitForRequests(1, { timeoutMs: 2000, label: 'the delayed POST' });
@@ -203,7 +206,7 @@ describe('FaultServer.close()', () => {
     await expect(waiting).rejects.toThrow('a second request: the fault server was closed with 1 received');
     expect(await request).toBe('dropped');
     // Past the delay: a timer that survived close() would apply the request now.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await vi.advanceTimersByTimeAsync(150);
     expect(server.applied).toStrictEqual([]);
   });
 });
