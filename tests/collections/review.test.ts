@@ -11,7 +11,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { gate } from '../support/memory-store.js';
-import { silentLogger } from '../sync/harness.js';
+import { expectQuiet, silentLogger } from '../sync/harness.js';
 import {
   code,
   holdAbAndAbc,
@@ -371,7 +371,10 @@ describe('review: known gaps', () => {
     await idle(device);
     await until(() => device.notes.items.value.length === 1, 'the row brought back to show');
     await until(() => !device.notes.isPulling.value, 'the pull to end');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a second pull would have started by now
+    // A second pull would be one asked for during the first (started once the first's conflicts
+    // check, after isPulling went false, is done): no event says that none was, and pull() or a
+    // dispose would hide it (one pulls anyway, the other stops the pulls): a bounded window.
+    await expectQuiet('a second pull after the answer', () => pullsOf(server).length, { windowMs: 200 });
     expect(pullsOf(server).length - pullsBefore).toBe(1);
   });
 
