@@ -18,6 +18,7 @@ import {
   testQuery,
   titlesOnScreen,
   waitForPending,
+  waitForServiceWorker,
 } from './harness.js';
 
 let harness: Harness;
@@ -37,6 +38,8 @@ async function openOnFallback(): Promise<Page> {
     };
   });
   await openApp(harness, testQuery, page);
+  // The tabs opened next load offline: from the shell the service worker has cached.
+  await waitForServiceWorker(page);
   return page;
 }
 
@@ -99,6 +102,17 @@ test('a tab still running on the fallback holds the merge back (Web Lock); once 
   expect(await titlesOnScreen(other)).toEqual([]);
 
   await fallback.close();
+  // A closed tab's locks are released by the browser a moment later: wait for it.
+  await expect
+    .poll(
+      () =>
+        other.evaluate(async (name) => {
+          const { held = [], pending = [] } = await navigator.locks.query();
+          return [...held, ...pending].some((lock) => lock.name === name);
+        }, `fluxy-fallback:fluxy-notes`),
+      { timeout: 10_000, interval: 50, message: "the closed tab's fallback lock released" },
+    )
+    .toBe(false);
   await openApp(harness, testQuery, other);
   expect(await storageFacts(other)).toEqual({ driver: 'indexeddb', marked: false });
   await waitForPending(other, 1);
