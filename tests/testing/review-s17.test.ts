@@ -2,6 +2,7 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, FaultServer, type TestApp } from '../../src/testing/index.js';
+import { until } from '../sync/harness.js';
 
 let server: FaultServer;
 let t: TestApp | undefined;
@@ -53,6 +54,9 @@ describe('settled(): a timeout while an operation waits for a Retry-After', () =
     t = await createTestApp({ sync: { baseUrl: server.url, retry: { baseDelayMs: 10 } } });
     server.script({ status: 429, retryAfter: '3600' });
     await t.sync.queue('POST', '/notes', { body: {} });
+    // The 429 answered first: on a loaded machine 300 ms may pass before it is, and a timeout
+    // then finds no Retry-After to name.
+    await until(() => t?.sync.lastError.value?.status === 429, 'the 429 answered', 10_000);
     await expect(t.settled({ timeoutMs: 300, label: 'after a 429' })).rejects.toThrow(
       "or the server's Retry-After (up to retry.maxRetryAfterMs, 1 h by default) — keep both short in tests, e.g. createTestApp({ sync: { retry: { baseDelayMs: 10, maxRetryAfterMs: 100 } } })",
     );
