@@ -6,11 +6,20 @@
  * `node_modules/fluxy` and the runtime dependencies are symlinked from this repo's node_modules.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -411,4 +420,52 @@ export = [plugin, ${used}];
     },
     60_000,
   );
+});
+
+/**
+ * The strings of five words or more (prose) in the JavaScript files directly in `dir`, as
+ * `file: text`: string literals and the pieces of template literals, not comments.
+ */
+function proseIn(dir: string, skip: RegExp): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir).filter((file) => /\.c?js$/.test(file) && !skip.test(file))) {
+    const visit = (node: ts.Node): void => {
+      if (
+        (ts.isStringLiteral(node) ||
+          ts.isNoSubstitutionTemplateLiteral(node) ||
+          ts.isTemplateLiteralToken(node)) &&
+        node.text.trim().split(/\s+/).length >= 5
+      ) {
+        found.push(`${name}: ${node.text}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    const text = readFileSync(join(dir, name), 'utf8');
+    visit(ts.createSourceFile(name, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS));
+  }
+  return found;
+}
+
+describe('the production build carries error codes, not prose (DESIGN "Package")', () => {
+  // fluxy/testing keeps its prose (FaultServer answers it as JSON), and so does the file driver:
+  // Node-only (the `node` condition of #file-driver), it is the one the development build loads.
+  const kept = /^(testing|file-driver)\.c?js$/;
+
+  it('no string of five words or more in dist/*.js and dist/*.cjs; dist/dev has the messages', () => {
+    const dist = join(project, 'node_modules', 'fluxy', 'dist');
+    expect(proseIn(dist, kept)).toStrictEqual([]);
+    // Calibration: the same scan finds the development build's messages, these two among them
+    // (a binary body's read failure, a sync.read() GET without an answer: missed once).
+    const development = proseIn(join(dist, 'dev'), kept);
+    expect(development.length).toBeGreaterThan(200);
+    for (const message of [
+      '); nothing was stored. A File changed or removed on disk since it was picked cannot be read: pick it again.',
+      ' timed out or was aborted.',
+    ]) {
+      expect(
+        development.some((found) => found.endsWith(`: ${message}`)),
+        message,
+      ).toBe(true);
+    }
+  });
 });

@@ -36,7 +36,8 @@ export const chunkBytes = 35 * 1024;
  * Store the operation `record` (staged in `group`, with the temporary id it introduces) with the
  * binary body of `draft`: check it (its size, a form's entries), read its bytes a chunk at a
  * time, add them to `group` after the operation (whose record gets the manifest), and commit.
- * Rejects with a `Refusal` (the caller's FluxyError) — `sync/body-too-large`, `sync/invalid-body`
+ * Rejects with a `RefusalError` (the caller's FluxyError; so named: the production build strips
+ * the prose of a `new …Error()`) — `sync/body-too-large`, `sync/invalid-body`
  * (also when a File can no longer be read), `sync/invalid-headers` — after settling `group` as
  * not committed (nothing is stored).
  */
@@ -45,20 +46,20 @@ export async function store(
   group: WriteGroup,
   record: OperationRecord,
   draft: OperationDraft,
-  Refusal: new (code: SyncErrorCode, message: string, options?: { cause: unknown }) => Error,
+  RefusalError: new (code: SyncErrorCode, message: string, options?: { cause: unknown }) => Error,
 ): Promise<void> {
   try {
     await stageChunks(
       group,
       record,
       draft.binary as BinaryDraft,
-      (code, message) => new Refusal(code, message),
+      (code, message) => new RefusalError(code, message),
     );
   } catch (cause) {
     const error =
-      cause instanceof Refusal
+      cause instanceof RefusalError
         ? cause
-        : new Refusal(
+        : new RefusalError(
             'sync/invalid-body',
             `queue(): the binary body could not be read (${String(cause)}); nothing was stored. A File changed or removed on disk since it was picked cannot be read: pick it again.`,
             { cause },

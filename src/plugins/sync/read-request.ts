@@ -118,9 +118,14 @@ export async function sendRead(
     return { status, body };
   } catch (cause) {
     if (refused) throw refused;
-    const reason =
-      controller.signal.aborted || signal?.aborted ? 'timed out or was aborted' : 'got no answer';
-    throw new ReadError('sync/network-error', `GET ${url} ${reason}.`, { cause });
+    // The prose inline, an argument of `new ReadError()`: the production build strips it there.
+    throw new ReadError(
+      'sync/network-error',
+      controller.signal.aborted || signal?.aborted
+        ? `GET ${url} timed out or was aborted.`
+        : `GET ${url} got no answer.`,
+      { cause },
+    );
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
