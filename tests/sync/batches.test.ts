@@ -8,6 +8,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import type { OutboxChange } from '../../src/plugins/sync/write-group.js';
 import { MemoryStore } from '../support/memory-store.js';
 import {
   type EngineSetup,
@@ -96,6 +97,30 @@ describe('batches', () => {
     expect(server.state.log.map((entry) => (entry.body as { title: string }).title)).toEqual(
       ids.map((_, i) => `n${i}`),
     );
+  });
+
+  it("removes a batch's successes from storage in one commit (all or none of them left after a crash)", async () => {
+    // A memory store noting, for each commit that removes queued operations, which ones.
+    class RemovalLog extends MemoryStore {
+      readonly removals: string[][] = [];
+      override async commit(changes: readonly OutboxChange[]): Promise<void> {
+        const removed = changes.flatMap((change) =>
+          'remove' in change && change.key.startsWith('p/') ? [change.key.slice(2)] : [],
+        );
+        if (removed.length > 0) this.removals.push(removed);
+        await super.commit(changes);
+      }
+    }
+    const server = await startServer();
+    const store = new RemovalLog();
+    const { engine, online, queue, requests } = await engineFor(server, 3, { store });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await queue('POST', '/notes', note(`n${i}`))).id);
+    online.value = true;
+    await until(() => engine.pendingCount.value === 0, 'the queue to drain');
+    expect(requests.map((request) => request.keys)).toEqual([ids.slice(0, 3), ids.slice(3)]);
+    expect(store.removals).toEqual([ids.slice(0, 3), ids.slice(3)]);
+    expect(await store.keys('p/')).toEqual([]);
   });
 
   it.each([
