@@ -239,8 +239,8 @@ describe('review s13: a refusal decided by one tab', () => {
 describe('review s13: the merge function of docs/conflicts.md', () => {
   // As docs/conflicts.md writes it ("Writing a merge function").
   const merge = ({ local, server, base }: ConflictInput<Note>): Partial<Note> | null => {
-    if (server === null) return null; // deleted elsewhere: let it go
     if (local === null) return null; // removed here, changed elsewhere: keep their row
+    if (server === null) return null; // not called for a deleted row: for the type only
     const patch: Partial<Note> = {};
     for (const field of ['title', 'body'] as const) {
       const mine = local[field] !== server[field]; // does this replica's change set it?

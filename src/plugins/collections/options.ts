@@ -25,7 +25,11 @@ export interface ConflictInput<R extends Row> {
    * else to remove it anyway).
    */
   local: R | null;
-  /** The server's current row; `null` when the server deleted it. */
+  /**
+   * The server's current row. Never `null` in practice: a change to a row the server deleted
+   * (404/410) is dropped without calling the function, and reported with `server: null` in the
+   * `conflict` event.
+   */
   server: R | null;
   /** The row as it was when the change was made (the three-way base). */
   base: R | null;
