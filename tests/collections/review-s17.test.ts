@@ -33,6 +33,10 @@ async function tabsWithoutMessages(server: Awaited<ReturnType<typeof referenceSe
   // (Batches: changes queued together leave the outbox in one commit, so one listing sees them gone.)
   const sync = { locks: new TestLockManager(), batch: { url: '/batch' } };
   const sender = await startDevice({ server, disk, sync });
+  // The other tab starts once the sender's rows are stored, so it reads them at ready(): the
+  // sender's pull message is dropped too, and a tab that misses it, its own pull skipped (one
+  // pull at a time) or sent since the shared cursor, would show no rows (a known gap).
+  await sender.notes.pull();
   const other = await startDevice({ server, disk, sync });
   return { sender, other };
 }
