@@ -5,7 +5,7 @@ import { createServer, type RunningServer } from '../../examples/server/server.m
 import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { createTestApp, FaultServer, type TestApp, type TestAppOptions } from '../../src/testing/index.js';
 import { gate, MemoryStore } from '../support/memory-store.js';
-import { makeEngine, silentLogger, until, withTimeout } from './harness.js';
+import { expectQuiet, makeEngine, silentLogger, until, withTimeout } from './harness.js';
 
 // Regressions for the findings of the session-14 review of fluxy/sync (each test failed before its fix).
 
@@ -221,8 +221,11 @@ describe('dispose()', () => {
     const disposed = second.dispose();
     release.open();
     await withTimeout(disposed, 'dispose()');
-    // Give the delivery loop the turns it would take to go on (storage answers in a few macrotasks).
-    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Nothing to await: what must not happen is the loop going on. A labelled window long enough
+    // for it (storage answers in a few macrotasks) instead.
+    await expectQuiet('stored outcomes delivered after dispose()', () => seen.length + logged.length, {
+      windowMs: 100,
+    });
     // Before the fix: the second outcome's handler ran after dispose(), or the loop logged
     // "delivering stored outcomes failed" on the closed storage.
     expect(seen).toStrictEqual([ops[0]?.id]);
@@ -276,8 +279,11 @@ describe('dispose()', () => {
     await withTimeout(firstRuns.promise, 'the first stored outcome to be delivered');
     await second.engine.dispose();
     release.open();
-    // The delivery would go on within a few turns (a memory store answers at once).
-    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Nothing to await: what must not happen is the delivery going on (a memory store answers at
+    // once, so it would within a few turns). A labelled window instead.
+    await expectQuiet('stored outcomes delivered after dispose()', () => seen.length + errors.length, {
+      windowMs: 100,
+    });
     // Before the fix: [first, second] — the second handler ran after dispose() resolved.
     expect(seen).toStrictEqual([ops[0]?.id]);
     expect(errors).toStrictEqual([]);
