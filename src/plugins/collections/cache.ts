@@ -29,6 +29,7 @@ import type { CollectionLocks, Row } from './options.js';
  *   clock        the last hybrid logical clock stamp issued or adopted
  *   a/<tempId>   the server id that replaced a temporary id (while a pending change may use it)
  *   x/<opId>     a write refused with 412, to resolve once a pull brought the server's row
+ *   w/<opId>     a write of this replica applied: [row id, version made on, version made, …] (conflicts.ts)
  * @internal
  */
 export class RowCache<R extends Row> {

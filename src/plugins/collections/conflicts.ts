@@ -55,12 +55,11 @@ export type ConflictHost<R extends Row> = [
  * made on, so the server refuses it (412) for this replica's own change: when the writes of this
  * replica that this tab saw applied lead, one after the other, from that version to the
  * server's, nobody else wrote, and it is sent again on the server's version, with no conflict to
- * report. (Resolved in another tab or after a restart, without that memory, it is a conflict
- * like any other.)
+ * report. (That memory is stored, `w/<opId>`: it holds in another tab and after a restart.)
  * @internal
  */
 export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R>): Promise<void> {
-  const [, cache, , , , , , , signal] = host;
+  const [options, cache, sync, view, , applied, , , signal] = host;
   // One tab at a time (a Web Lock): a tab that read the refusals while another decided them would
   // decide them again — send a change twice, run a merge function on its own merged patch. The
   // next one reads what is left. (Not the write lock: deciding may store rows, which may compact.)
@@ -68,14 +67,41 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
     'resolve',
     async () => {
       // (Operation id → the status that refused it, checked below.)
-      const keys = await cache.kv.keys('x/');
-      const stored = await Promise.all(
-        keys.map(async (key) => [key.slice(2), await cache.kv.get(key)] as [string, unknown]),
-      );
-      if (stored.length) await resolve(stored, host);
+      const stored = await read(cache, 'x/');
+      if (stored.length) {
+        // This replica's writes applied, as stored (see noteAnswer): in the memory of this tab
+        // too, so a refusal made by one of them is no conflict after a restart or in another tab.
+        for (const [, write] of await read(cache, 'w/')) {
+          const [row, ...entry] = write as [string, ...AppliedWrite];
+          const writes = applied.get(row) ?? [];
+          if (!writes.some(([from, to]) => from === entry[0] && to === entry[1]))
+            applied.set(row, [...writes, entry]);
+        }
+        await resolve(stored, host);
+      } else if (!view.changeList[0]) {
+        // Nothing pending, nothing refused (also not waiting for its outcome handler: it is in
+        // sync.failed() then): no refusal can start from a version these writes lead from.
+        // Forgotten, so that they do not pile up.
+        const written = await read(cache, 'w/');
+        if (
+          written[0] &&
+          !(await sync.failed()).some((operation) =>
+            (operation as QueuedOperation).url?.startsWith(options.url),
+          )
+        ) {
+          applied.clear();
+          for (const [operationId] of written) await cache.kv.remove(`w/${operationId}`);
+        }
+      }
     },
     { signal },
   );
+}
+
+/** The records stored under `prefix` (`x/`, `w/`): [operation id, value]. */
+async function read(cache: RowCache<Row>, prefix: string): Promise<Array<[string, unknown]>> {
+  const keys = await cache.kv.keys(prefix);
+  return Promise.all(keys.map(async (key) => [key.slice(2), await cache.kv.get(key)] as [string, unknown]));
 }
 
 async function resolve<R extends Row>(
@@ -307,7 +333,7 @@ const waitingForOwn = new WeakSet<object>();
  * first use. @internal
  */
 export function noteAnswer<R extends Row>(
-  [options, , , view, events, applied, , , , , logger]: ConflictHost<R>,
+  [options, cache, , view, events, applied, , , , , logger]: ConflictHost<R>,
   { operation, status, response }: SentLike,
   row: R | undefined,
 ): boolean {
@@ -327,11 +353,16 @@ export function noteAnswer<R extends Row>(
   const { base, resolves } = operation.meta as ChangeMeta;
   const id = row[key] as string;
   const sent = (typeof operation.body === 'object' && operation.body !== null ? operation.body : {}) as Row;
-  if (base !== undefined)
-    applied.set(id, [
-      ...(applied.get(id) ?? []),
-      [base, row.version, resolves ?? operation.id, Object.keys(sent)],
-    ]);
+  if (base !== undefined) {
+    const write: AppliedWrite = [base, row.version, resolves ?? operation.id, Object.keys(sent)];
+    applied.set(id, [...(applied.get(id) ?? []), write]);
+    // Stored too (one record per write: no tab overwrites another's), for a refusal decided after
+    // a restart or in another tab; forgotten when nothing is pending (resolveStoredConflicts).
+    // Not awaited (this runs in the answer's handler, which must not wait on it): it is committed
+    // before what the handler writes after it, so only a crash in between loses it (then the
+    // refusal is an ordinary conflict).
+    cache.kv.set(`w/${operation.id}`, [id, ...write]).catch(() => undefined);
+  }
   for (const wake of noted.get(applied) ?? []) wake();
   const removed = kind.endsWith('.remove');
   const lost = Object.entries(sent).some(

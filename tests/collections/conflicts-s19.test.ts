@@ -1,0 +1,80 @@
+// Session 19: conflicts across a restart (the memory of this replica's own applied writes is
+// stored), a 412's current row used at once, injectable randomness for the clock's node id.
+import { signal } from '@preact/signals-core';
+import { describe, expect, it } from 'vitest';
+import type { ConflictEvent } from '../../src/plugins/collections/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
+import { faults, type Note, serverNotes, startDevice, twoDevices, until } from './harness.js';
+
+type Device = Awaited<ReturnType<typeof startDevice>>;
+
+const quiet = (device: Device) =>
+  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
+
+/** Restarts `device` over its disk (same options); collects the new instance's conflicts. */
+async function restart(device: Device, server: Parameters<typeof startDevice>[0]['server'], options = {}) {
+  await device.dispose();
+  const again = await startDevice({ server, disk: device.disk, online: false, collection: options });
+  const conflicts: Array<ConflictEvent<Note>> = [];
+  const reported = signal(0); // (for until(): it watches signals)
+  again.notes.on('conflict', (event) => {
+    conflicts.push(event);
+    reported.value++;
+  });
+  return { again, conflicts, reported };
+}
+
+describe("server-wins across a restart: this replica's own earlier write is no conflict", () => {
+  it('a second offline edit refused (412) for the first one, restarted before it is decided, is resent, not dropped', async () => {
+    const { server, id, a } = await twoDevices({ conflict: 'server-wins' });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'one' }); // made on version 1
+    await a.notes.update(id, { body: 'two' }); // made on version 1 too (the first is pending)
+    // Online: the first is applied (version 2), the second refused (412: its If-Match is 1), and
+    // the pull that would decide the refusal is cut: nothing decided yet.
+    a.sync.pause();
+    const pulledAt = a.notes.lastPulledAt.value;
+    a.connectivity.setOnline(true);
+    await until(() => a.notes.lastPulledAt.value !== pulledAt, 'the pull on reconnect');
+    await faults(server, ['ok', 'ok', 'drop-before']);
+    a.sync.resume();
+    await until(() => a.notes.lastError.value !== null, 'the pull after the 412 to fail');
+    expect(a.sync.failedCount.value).toBe(1);
+    // The first write, as applied, is stored (encrypted in the collection's namespace).
+    expect(await a.app.use(StoragePlugin).keys('collection-notes/w/')).toHaveLength(1);
+    const { again, conflicts } = await restart(a, server, { conflict: 'server-wins' });
+    again.connectivity.setOnline(true);
+    await until(
+      () => again.sync.failedCount.value === 0 && again.sync.pendingCount.value === 0,
+      'the refusal to be decided',
+    );
+    await quiet(again);
+    await again.notes.pull();
+    expect((await serverNotes(server))[0]).toMatchObject({ title: 'one', body: 'two', version: 3 });
+    expect(again.notes.items.value).toEqual(await serverNotes(server));
+    expect(conflicts).toEqual([]);
+    // Nothing pending or refused any more: the stored writes are forgotten at the next pull.
+    await again.notes.pull();
+    expect(await again.app.use(StoragePlugin).keys('collection-notes/w/')).toEqual([]);
+  });
+
+  it('two offline edits on a version another device changed meanwhile, restarted before going online: both dropped', async () => {
+    // Both were made on version 1, which the other device's write left behind: each is a change
+    // made on a stale version (as without the restart: conflicts.test.ts).
+    const { server, id, a, b } = await twoDevices({ conflict: 'server-wins' });
+    a.connectivity.setOnline(false);
+    await a.notes.update(id, { title: 'one' });
+    await a.notes.update(id, { body: 'two' });
+    await b.notes.update(id, { title: 'theirs' });
+    await quiet(b);
+    const { again, conflicts, reported } = await restart(a, server, { conflict: 'server-wins' });
+    again.connectivity.setOnline(true);
+    await until(() => reported.value === 2, 'both refusals to be decided');
+    await quiet(again);
+    await again.notes.pull();
+    expect((await serverNotes(server))[0]).toMatchObject({ title: 'theirs', body: 'b', version: 2 });
+    expect(again.notes.items.value).toEqual(await serverNotes(server));
+    expect(conflicts.map((event) => event.resolution)).toEqual(['server-wins', 'server-wins']);
+    expect(again.sync.failedCount.value).toBe(0);
+  });
+});
