@@ -21,7 +21,7 @@ const DESCRIBED = {
   'collections/clock-skew':
     "A pulled clock is more than 5 minutes ahead of this device's clock: it was not adopted (the rows were). Check the device's or the server's clock.",
   'connectivity/invalid-probe':
-    'The probe option is not { url, intervalMs?, timeoutMs? } with an http(s) URL and positive durations.',
+    "The probe option is not { url, intervalMs?, maxIntervalMs?, timeoutMs?, method? } with an http(s) URL, positive durations (maxIntervalMs not below intervalMs) and method 'HEAD' or 'GET'.",
   'sync/http-error':
     'The server answered with an error status (in `status`): 4xx fails the operation (it waits in the failed list: retry() or discard() it), 5xx/408/425/429 are retried.',
   'sync/redirected':
