@@ -58,6 +58,13 @@ export const MANGLED = [
   'changedAt',
   'collectWhile',
   'woke',
+  'settledFor',
+  'forgetErrorsOf',
+  'headRemoved',
+  'rescanOutbox',
+  'retryOps',
+  'discardOp',
+  'clearAll',
   // storage
   'acceptUnbound',
   'checkFields',

@@ -187,7 +187,7 @@ export class SyncEngine {
   readonly #queueEdits = once(() =>
     import('./queue-edits.js').then(
       ({ QueueEdits }) =>
-        new QueueEdits(this.#stores, { classify, WriteGroup, toOperation, UnreadableRecordError }),
+        new QueueEdits(this.#stores, { classify, WriteGroup, toOperation, UnreadableRecordError }, this),
     ),
   );
   /** Commits of `queue()` calls still running, by operation id. */
@@ -305,7 +305,7 @@ export class SyncEngine {
     this.#started = true;
     // Listening first: another tab's change told during the first scan is replayed over it.
     this.#disposers.push(this.#channel.subscribe((message) => this.#onMessage(message)));
-    await this.#rescan();
+    await this.rescanOutbox();
     await this.#checkStoredWait();
     if (this.#disposed) return;
     const { leader, connectivity } = this.#deps;
@@ -340,7 +340,7 @@ export class SyncEngine {
    */
   wake(): void {
     if (this.#disposed) return;
-    this.#rescan().then(
+    this.rescanOutbox().then(
       () => {
         this.#backgroundFailures = 0;
         clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
@@ -576,7 +576,7 @@ export class SyncEngine {
 
   /**
    * Run one step — reading the operations (and rewriting those whose temporary ids resolve), their
-   * request and what its answer means — as the step in flight (see {@link #settled}).
+   * request and what its answer means — as the step in flight (see {@link settledFor}).
    * @internal (with sendRequest, handleUnanswered, settleAnswer, retryLater and commitSent: batch-send.ts calls them)
    */
   async trackStep<T extends Step | undefined>(
@@ -600,8 +600,9 @@ export class SyncEngine {
    * its removal are done; without `id`, once the flush is. discard(), retry() and clearQueue()
    * wait for it, so they never race the removal of an op that was just sent — except when called
    * from an outcome handler, which the flush awaits (waiting for it would never end).
+   * @internal (with forgetErrorsOf, headRemoved and rescanOutbox: queue-edits.ts calls them)
    */
-  async #settled(id?: string): Promise<void> {
+  async settledFor(id?: string): Promise<void> {
     if (this.#stores.outcomes?.running) return;
     if (this.#inFlight?.ids.includes(id as string)) await this.#inFlight.done;
     // Then its removal (an op's ends after its step), not another's: a `sent` handler may be
@@ -717,7 +718,7 @@ export class SyncEngine {
   async #removed(): Promise<void> {
     const removing = this.#removing;
     if (removing) {
-      // Kept meanwhile, for #settled.
+      // Kept meanwhile, for settledFor().
       await removing.finally(() => (this.#removing = undefined));
       this.#unsettled = undefined;
     }
@@ -969,7 +970,7 @@ export class SyncEngine {
   }
 
   /** Ops left their list (retried, discarded, cleared — here or in another tab): drop their errors. */
-  #forgetErrorsOf(ids: readonly string[]): void {
+  forgetErrorsOf(ids: readonly string[]): void {
     const transient = this.#transientError?.id;
     if (transient !== undefined && ids.includes(transient)) this.#transientError = null;
     const dead = this.#deadLetterError?.id;
@@ -993,22 +994,12 @@ export class SyncEngine {
 
   /**
    * Put a failed operation (or all of them) back in the queue, keeping its id; for a pending one
-   * waiting for its backoff, try now (see {@link QueueEdits.retry}) — with `id`, once its request
+   * waiting for its backoff, try now (see {@link QueueEdits.retryOps}) — with `id`, once its request
    * in flight and its removal are done. A retry of every failed op also lifts a pause after a 401.
    */
   async retry(id?: string): Promise<number> {
     this.#assertAlive();
-    const edits = await this.#queueEdits();
-    // Not the head's request in flight (it may take timeoutMs): only a head still waiting for its
-    // retry time is woken (rewritten), never one being sent. An op named by `id`: its request and removal.
-    if (id) await this.#settled(id);
-    const moved: string[] = [];
-    let result: { count: number; woke: boolean };
-    try {
-      result = await edits.retry(id, moved, this.#deps.now());
-    } finally {
-      this.#forgetErrorsOf(moved);
-    }
+    const result = await (await this.#queueEdits()).retryOps(id, this.#deps.now);
     // The head may be sent now: forget the backoff of past network failures.
     if (result.woke) this.#networkFailures = 0;
     if (this.#paused === 'unauthorized' && id === undefined) this.#paused = false;
@@ -1020,16 +1011,7 @@ export class SyncEngine {
   /** Remove an operation (pending or failed) for good. Resolves false if it was no longer queued. */
   async discard(id: string): Promise<boolean> {
     this.#assertAlive();
-    const edits = await this.#queueEdits();
-    const discarding = (async () => {
-      await this.#settled(id);
-      const wasHead = this.#lists.pending.first() === id;
-      const found = await edits.discard(id);
-      this.#forgetErrorsOf([id]);
-      // A head blocked by its backoff (e.g. Retry-After) no longer blocks: send the next one now.
-      if (wasHead && this.#lists.pending.first() !== id) this.#headRemoved();
-      return found;
-    })();
+    const discarding = (await this.#queueEdits()).discardOp(id);
     // Listed with the writes meanwhile: a flush that comes to this op waits for the discard instead
     // of sending it (see #drain, trackStep) — after a Retry-After: 0, the head it waited for would go again.
     this.#writing.set(id, discarding);
@@ -1049,10 +1031,7 @@ export class SyncEngine {
     this.#assertAlive();
     this.#clearing = true;
     try {
-      const edits = await this.#queueEdits();
-      await this.#settled();
-      await this.#rescan();
-      const ids = await edits.removeAll();
+      const ids = await (await this.#queueEdits()).clearAll();
       // The queue was cleared: no error remains.
       this.#transientError = null;
       if (!this.#lostError?.sticky) this.#lostError = null;
@@ -1235,12 +1214,12 @@ export class SyncEngine {
   }
 
   /** The head left the queue without being sent (discarded): its wake-up is stale; send the next now. */
-  #headRemoved(): void {
+  headRemoved(): void {
     this.#cancelWake();
     this.#requestFlush();
   }
 
-  async #rescan(): Promise<void> {
+  async rescanOutbox(): Promise<void> {
     if (this.#disposed || this.#lost) return;
     const last = await this.#lists.replace(async () => {
       const mark = this.#stores.tempIds?.mark();
@@ -1272,9 +1251,9 @@ export class SyncEngine {
         // Discarded, retried or cleared in another tab: as if done here.
         const head = this.#lists.pending.first();
         this.#lists.note('removed', message.list, message.ids);
-        this.#forgetErrorsOf(message.ids);
+        this.forgetErrorsOf(message.ids);
         if (head !== undefined && message.ids.includes(head) && this.#lists.pending.first() !== head) {
-          this.#headRemoved();
+          this.headRemoved();
         }
         this.#publish();
         return;

@@ -18,6 +18,18 @@ export interface EditTools {
   readonly UnreadableRecordError: typeof UnreadableRecordError;
 }
 
+/**
+ * What the edits do through the engine (SyncEngine's members for them, shortened by the builds):
+ * wait for an operation's step and removal, drop the errors of operations that left their list,
+ * send the next one when the head went, read the outbox again.
+ */
+export interface EditsHost {
+  settledFor(id?: string): Promise<void>;
+  forgetErrorsOf(ids: readonly string[]): void;
+  headRemoved(): void;
+  rescanOutbox(): Promise<void>;
+}
+
 /** How many records `list()` reads at once. */
 const readConcurrency = 16;
 
@@ -51,17 +63,57 @@ export function checkListOptions(
 }
 
 /**
- * The app's edits of the queue — retry, discard, clear: the storage and list work of each. The
- * engine waits for the request in flight before, and after, drops the errors of the operations
- * that left their list, publishes the status and triggers a flush.
+ * The app's edits of the queue — retry, discard, clear: the storage and list work of each, after
+ * waiting for the request in flight, and the operations' errors dropped (through the engine,
+ * `host`). The engine then publishes the status and triggers a flush.
  */
 export class QueueEdits {
   readonly #stores: OutboxStores;
   readonly #tools: EditTools;
+  readonly #host: EditsHost;
 
-  constructor(stores: OutboxStores, tools: EditTools) {
+  constructor(stores: OutboxStores, tools: EditTools, host: EditsHost) {
     this.#stores = stores;
     this.#tools = tools;
+    this.#host = host;
+  }
+
+  /**
+   * The engine's retry(id): once op `id`'s request in flight and its removal are done (not the
+   * head's request in flight without `id`: it may take timeoutMs, and only a head still waiting
+   * for its retry time is woken, never one being sent), {@link retry}; the errors of the ops
+   * moved are dropped, even if it fails. `now` is read once the wait is over.
+   */
+  async retryOps(id: string | undefined, now: () => number): Promise<{ count: number; woke: boolean }> {
+    if (id) await this.#host.settledFor(id);
+    const moved: string[] = [];
+    try {
+      return await this.retry(id, moved, now());
+    } finally {
+      this.#host.forgetErrorsOf(moved);
+    }
+  }
+
+  /**
+   * The engine's discard(id): once op `id`'s request in flight and its removal are done,
+   * {@link discard}; its errors dropped, and if it was the head (blocked by its backoff, e.g. a
+   * Retry-After), the next one is sent now.
+   */
+  async discardOp(id: string): Promise<boolean> {
+    const { pending } = this.#stores.lists;
+    await this.#host.settledFor(id);
+    const wasHead = pending.first() === id;
+    const found = await this.discard(id);
+    this.#host.forgetErrorsOf([id]);
+    if (wasHead && pending.first() !== id) this.#host.headRemoved();
+    return found;
+  }
+
+  /** The engine's clearQueue(): once the flush is done, the outbox read again, {@link removeAll}. */
+  async clearAll(): Promise<string[]> {
+    await this.#host.settledFor();
+    await this.#host.rescanOutbox();
+    return await this.removeAll();
   }
 
   /**
