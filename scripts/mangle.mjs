@@ -65,6 +65,13 @@ export const MANGLED = [
   'retryOps',
   'discardOp',
   'clearAll',
+  'publishStatus',
+  'requestFlush',
+  'collectTempIds',
+  'opWrites',
+  'networkFailures',
+  'pauseState',
+  'clearErrors',
   // storage
   'acceptUnbound',
   'checkFields',

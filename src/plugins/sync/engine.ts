@@ -83,7 +83,7 @@ export interface SyncEngineDeps {
 
 /**
  * The public status signals, defined once: made by the plugin at construction (so an app binds
- * to them before `ready()`), written only by the engine's `#publish()`, exposed read-only.
+ * to them before `ready()`), written only by the engine's `publishStatus()`, exposed read-only.
  */
 export interface SyncSignals {
   readonly isSyncing: Signal<boolean>;
@@ -190,10 +190,11 @@ export class SyncEngine {
         new QueueEdits(this.#stores, { classify, WriteGroup, toOperation, UnreadableRecordError }, this),
     ),
   );
-  /** Commits of `queue()` calls still running, by operation id. */
-  readonly #writing = new Map<string, Promise<unknown>>();
+  /** Commits of `queue()` calls (and discards) still running, by operation id. @internal */
+  readonly opWrites = new Map<string, Promise<unknown>>();
   #outcomesDelivered = false;
-  #paused: false | 'manual' | 'unauthorized' = false;
+  /** @internal (opWrites, pauseState, networkFailures: public for queue-edits.ts, shortened by the builds) */
+  pauseState: false | 'manual' | 'unauthorized' = false;
   /** Set while clearQueue() runs: nothing is sent. */
   #clearing = false;
   #flushRun: Promise<FlushSummary> | undefined;
@@ -210,7 +211,8 @@ export class SyncEngine {
 
   // ——— the flush's state ———
   #inFlight: { ids: readonly string[]; controller: AbortController; done: Promise<unknown> } | undefined;
-  #networkFailures = 0;
+  /** Network failures in a row, for the backoff. @internal */
+  networkFailures = 0;
   /**
    * The head's last request that got no answer, and connectivity's `lastChangedAt` just after it
    * was reported: if the probe has brought the device back online since, and the same op again
@@ -238,7 +240,7 @@ export class SyncEngine {
   /** The answer that came while a removal that then failed was committing (see {@link #unsettled}). */
   #later: { id: string; result: Answer } | undefined;
 
-  // ——— the status's state (what #publish() computes the signals from, besides the lists) ———
+  // ——— the status's state (what publishStatus() computes the signals from, besides the lists) ———
   #flushing = false;
   /** True exactly while an HTTP request is outstanding. */
   #requesting = false;
@@ -319,10 +321,10 @@ export class SyncEngine {
             void this.#deliverStoredOutcomes();
           }
           if (online && leading) {
-            this.#requestFlush();
+            this.requestFlush();
             this.wake();
           }
-          this.#publish();
+          this.publishStatus();
         });
       }),
     );
@@ -347,9 +349,9 @@ export class SyncEngine {
         // Storage answered again: a storage failure shown in `lastError` goes.
         if (this.#transientError?.error.code === 'sync/storage-failed') {
           this.#transientError = null;
-          this.#publish();
+          this.publishStatus();
         }
-        this.#requestFlush();
+        this.requestFlush();
       },
       (error: unknown) => this.#failedInBackground(error, 'reading the outbox from storage'),
     );
@@ -367,15 +369,15 @@ export class SyncEngine {
     // Registered at once (so a flush waits for it, and ids keep call order) even while a create
     // waits for temp-ids.ts to load.
     const write = this.#store(id, draft);
-    this.#writing.set(id, write);
+    this.opWrites.set(id, write);
     try {
       await write;
     } finally {
-      this.#writing.delete(id);
+      this.opWrites.delete(id);
     }
     this.#lists.add('pending', [id]);
-    this.#requestFlush();
-    this.#publish();
+    this.requestFlush();
+    this.publishStatus();
     return toOperation(await write) as Operation;
   }
 
@@ -410,11 +412,11 @@ export class SyncEngine {
     if (!this.#disposed && !this.#deps.leader.isLeader.value) this.#channel.post({ type: 'flush' });
     this.#flushRun ??= this.#drain().finally(() => {
       this.#flushRun = undefined;
-      this.#publish();
-      this.#collectTempIds();
+      this.publishStatus();
+      this.collectTempIds();
       if (this.#flushAgain) {
         this.#flushAgain = false;
-        this.#requestFlush();
+        this.requestFlush();
       }
     });
     return this.#flushRun;
@@ -426,13 +428,13 @@ export class SyncEngine {
     if (this.#canSend() && this.#lists.pending.length > 0) {
       this.#flushing = true;
       this.#progress = { total: this.#lists.pending.length, done: 0 };
-      this.#publish();
+      this.publishStatus();
       try {
         while (this.#canSend()) {
           // While the last one's removal commits, the next is the one after it.
           const id = this.#lists.pending.page(this.#removing && this.#unsettled?.id, 1)[0];
           if (id === undefined) break;
-          const earlier = [...this.#writing].filter(([writing]) => writing <= id).map(([, write]) => write);
+          const earlier = [...this.opWrites].filter(([writing]) => writing <= id).map(([, write]) => write);
           if (earlier.length > 0) {
             // An earlier queue() is still committing: wait, so it is sent first (or this op is
             // being discarded: wait, so it is not sent).
@@ -443,7 +445,7 @@ export class SyncEngine {
             (this.#deps.batch && (await this.#sendBatch(this.#deps.batch, summary))) ||
             (await this.#sendHead(id, summary));
           this.#storageFailures = 0;
-          this.#publish();
+          this.publishStatus();
           if (step === 'stop') break;
         }
         await this.#removed();
@@ -458,7 +460,7 @@ export class SyncEngine {
         await this.#removed().catch(() => undefined);
         this.#flushing = false;
         this.#readAhead.clear();
-        this.#publish();
+        this.publishStatus();
       }
     }
     summary.remaining = this.#lists.pending.length;
@@ -568,7 +570,7 @@ export class SyncEngine {
       this.#stores,
       this.#deps,
       this.#unsettled?.id,
-      this.#writing.keys(),
+      this.opWrites.keys(),
       () => this.#disposed,
       { toOperation, classify, defaultMaxResponseBytes },
     );
@@ -584,7 +586,7 @@ export class SyncEngine {
     run: (signal: AbortSignal) => Promise<T>,
   ): Promise<T | 'next'> {
     // One of them is being discarded (since it was read): not sent; the flush waits for the discard.
-    if (ids.some((id) => this.#writing.has(id))) return 'next';
+    if (ids.some((id) => this.opWrites.has(id))) return 'next';
     const controller = new AbortController();
     const step = run(controller.signal);
     this.#inFlight = { ids, controller, done: step.catch(() => undefined) };
@@ -618,7 +620,7 @@ export class SyncEngine {
     transport = this.#deps.transport,
   ): Promise<SendResult> {
     this.#requesting = true;
-    this.#publish();
+    this.publishStatus();
     try {
       return await sendOperation(operation, body, transport, signal);
     } finally {
@@ -643,7 +645,7 @@ export class SyncEngine {
     if (result.kind === 'redirect') {
       // Not followed, so the write did not reach its endpoint: it fails, naming the target (read
       // by queue-edits.ts, loaded now: off the start-up path).
-      this.#networkFailures = 0;
+      this.networkFailures = 0;
       const { redirectError } = await import('./queue-edits.js');
       const error = redirectError(result.response, result.url, this.#deps.now());
       await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
@@ -677,7 +679,7 @@ export class SyncEngine {
       record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
       await this.#readAhead.write(record);
     }
-    const delay = this.#backoff(++this.#networkFailures);
+    const delay = this.#backoff(++this.networkFailures);
     this.#headWaits(error, record.id, true);
     this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
     this.#wakeIn(delay);
@@ -707,7 +709,7 @@ export class SyncEngine {
 
   /** The server answered: the backoff of past network failures and the last unanswered request are forgotten. @internal */
   heardBack(): void {
-    this.#networkFailures = 0;
+    this.networkFailures = 0;
     this.#noAnswer = undefined;
   }
 
@@ -857,9 +859,8 @@ export class SyncEngine {
     for (const { record, answer, outcome, durable } of done) {
       // The head was sent: its retry error goes (not the error of an op that became failed).
       this.#completeOne();
-      this.#transientError = null;
-      if (!this.#lostError?.sticky) this.#lostError = null;
-      this.#publish();
+      this.clearErrors();
+      this.publishStatus();
       // The event's operation (its body parsed again) is made only for a handler.
       if (this.events.listenerCount('sent'))
         this.events.emit('sent', { operation: toOperation(record) as Operation, ...answer });
@@ -892,10 +893,10 @@ export class SyncEngine {
    * `change` when a count changed; in the leader tab, share the state with the other tabs. A tab
    * that does not send shows the leader's state instead.
    */
-  #publish(): void {
+  publishStatus(): void {
     const leading = this.#deps.leader.isLeader.peek();
     const online = this.#deps.connectivity.isOnline.peek();
-    const paused = this.#paused !== false;
+    const paused = this.pauseState !== false;
     const clearing = this.#clearing;
     const pendingCount = this.#lists.pending.length;
     const failedCount = this.#lists.failed.size;
@@ -954,7 +955,7 @@ export class SyncEngine {
    */
   #headWaits(error: OperationError, id?: string, backoff = false): void {
     this.#transientError = { error, id, backoff };
-    this.#publish();
+    this.publishStatus();
   }
 
   /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
@@ -962,7 +963,17 @@ export class SyncEngine {
     this.#completeOne();
     this.#deadLetterError = { error, id };
     this.#transientError = null; // the head moved on
-    this.#publish();
+    this.publishStatus();
+  }
+
+  /**
+   * The head's retry error goes, and the lost-storage one unless the database was lost under the
+   * running app; with `deadLetter`, a failed op's error too (the queue was cleared). @internal
+   */
+  clearErrors(deadLetter?: boolean): void {
+    this.#transientError = null;
+    if (!this.#lostError?.sticky) this.#lostError = null;
+    if (deadLetter) this.#deadLetterError = null;
   }
 
   #completeOne(): void {
@@ -999,31 +1010,13 @@ export class SyncEngine {
    */
   async retry(id?: string): Promise<number> {
     this.#assertAlive();
-    const result = await (await this.#queueEdits()).retryOps(id, this.#deps.now);
-    // The head may be sent now: forget the backoff of past network failures.
-    if (result.woke) this.#networkFailures = 0;
-    if (this.#paused === 'unauthorized' && id === undefined) this.#paused = false;
-    this.#publish();
-    this.#requestFlush();
-    return result.count;
+    return (await this.#queueEdits()).retryOps(id, this.#deps.now);
   }
 
   /** Remove an operation (pending or failed) for good. Resolves false if it was no longer queued. */
   async discard(id: string): Promise<boolean> {
     this.#assertAlive();
-    const discarding = (await this.#queueEdits()).discardOp(id);
-    // Listed with the writes meanwhile: a flush that comes to this op waits for the discard instead
-    // of sending it (see #drain, trackStep) — after a Retry-After: 0, the head it waited for would go again.
-    this.#writing.set(id, discarding);
-    try {
-      const found = await discarding;
-      if (found) this.events.emit('discarded', { ids: [id] });
-      return found;
-    } finally {
-      this.#writing.delete(id);
-      this.#publish();
-      this.#collectTempIds();
-    }
+    return (await this.#queueEdits()).discardOp(id);
   }
 
   /** Remove every pending and failed operation. Resolves with how many were removed. */
@@ -1031,32 +1024,26 @@ export class SyncEngine {
     this.#assertAlive();
     this.#clearing = true;
     try {
-      const ids = await (await this.#queueEdits()).clearAll();
-      // The queue was cleared: no error remains.
-      this.#transientError = null;
-      if (!this.#lostError?.sticky) this.#lostError = null;
-      this.#deadLetterError = null;
-      if (ids[0]) this.events.emit('discarded', { ids });
-      return ids.length;
+      return await (await this.#queueEdits()).clearAll();
     } finally {
       this.#clearing = false;
-      this.#publish();
+      this.publishStatus();
     }
   }
 
   /** Stop sending after the current request, in every tab, until `resume()`. */
   pause(reason: 'manual' | 'unauthorized' = 'manual', broadcast = true): void {
-    this.#paused = reason;
+    this.pauseState = reason;
     if (broadcast) this.#channel.post({ type: 'pause' });
-    this.#publish();
+    this.publishStatus();
   }
 
   /** Resume sending (after `pause()`, or after a 401 once the app has fresh credentials). */
   resume(broadcast = true): void {
-    this.#paused = false;
+    this.pauseState = false;
     if (broadcast) this.#channel.post({ type: 'resume' });
-    this.#requestFlush();
-    this.#publish();
+    this.requestFlush();
+    this.publishStatus();
   }
 
   /**
@@ -1070,7 +1057,7 @@ export class SyncEngine {
     if (when === 'while-running') {
       this.#lost = true;
       this.#cancelWake();
-      void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.#publish());
+      void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.publishStatus());
     }
     const error = {
       code: 'sync/storage-lost' as const,
@@ -1078,7 +1065,7 @@ export class SyncEngine {
       at: this.#deps.now(),
     };
     if (!this.#lostError?.sticky) this.#lostError = { error, sticky: this.#lost };
-    this.#publish();
+    this.publishStatus();
   }
 
   /**
@@ -1142,13 +1129,13 @@ export class SyncEngine {
       !this.#disposed &&
       !this.#lost &&
       !this.#clearing &&
-      this.#paused === false &&
+      this.pauseState === false &&
       this.#deps.leader.isLeader.peek() &&
       this.#deps.connectivity.isOnline.peek()
     );
   }
 
-  #requestFlush(): void {
+  requestFlush(): void {
     if (this.#disposed || !this.#started) return;
     if (this.#flushRun) {
       this.#flushAgain = true;
@@ -1162,7 +1149,7 @@ export class SyncEngine {
   /** Flush when `ms` have passed (replacing the wake-up set before). */
   #wakeIn(ms: number): void {
     this.#cancelWake();
-    this.#wakeTimer = setTimeout(() => this.#requestFlush(), Math.max(0, ms));
+    this.#wakeTimer = setTimeout(() => this.requestFlush(), Math.max(0, ms));
     unref(this.#wakeTimer);
   }
 
@@ -1216,7 +1203,7 @@ export class SyncEngine {
   /** The head left the queue without being sent (discarded): its wake-up is stale; send the next now. */
   headRemoved(): void {
     this.#cancelWake();
-    this.#requestFlush();
+    this.requestFlush();
   }
 
   async rescanOutbox(): Promise<void> {
@@ -1232,8 +1219,8 @@ export class SyncEngine {
       return this.#outbox.scan(listing);
     });
     if (last) this.#ids.seed(last);
-    this.#publish();
-    this.#collectTempIds();
+    this.publishStatus();
+    this.collectTempIds();
   }
 
   /** What another tab says. A hint, not a log: every tab rescans storage now and then. */
@@ -1244,8 +1231,8 @@ export class SyncEngine {
         // Ops queued here from now on sort after what another tab queued and this one has seen.
         for (const id of message.ids) this.#ids.seed(id);
         this.#lists.note('added', message.list, message.ids);
-        this.#requestFlush();
-        this.#publish();
+        this.requestFlush();
+        this.publishStatus();
         return;
       case 'removed': {
         // Discarded, retried or cleared in another tab: as if done here.
@@ -1255,7 +1242,7 @@ export class SyncEngine {
         if (head !== undefined && message.ids.includes(head) && this.#lists.pending.first() !== head) {
           this.headRemoved();
         }
-        this.#publish();
+        this.publishStatus();
         return;
       }
       case 'state':
@@ -1263,7 +1250,7 @@ export class SyncEngine {
         // Web Locks every tab sends: publishing would share its own, and tabs would echo forever).
         if (this.#deps.leader.isLeader.peek()) return;
         this.#leaderState = message.state;
-        this.#publish();
+        this.publishStatus();
         return;
       case 'pause':
         this.pause('manual', false);
@@ -1274,7 +1261,7 @@ export class SyncEngine {
       case 'hello':
         // A new tab: answer so it knows it is not alone, and share the current state.
         this.#channel.post({ type: 'here' });
-        this.#publish();
+        this.publishStatus();
         if (this.#deps.leader.isLeader.peek()) this.#channel.postState();
         return;
       case 'flush':
@@ -1290,13 +1277,13 @@ export class SyncEngine {
    * Forget the temporary ids no operation can need any more (the rule: TempIds.collect), in the
    * tab that sends, while nothing is pending or being queued. Runs in the background; never throws.
    */
-  #collectTempIds(): void {
+  collectTempIds(): void {
     const quiet = () =>
       !this.#disposed &&
       !this.#clearing &&
       this.#started &&
       this.#lists.pending.length === 0 &&
-      this.#writing.size === 0 &&
+      this.opWrites.size === 0 &&
       this.#deps.leader.isLeader.peek();
     // Not loaded: none is known.
     if (quiet())

@@ -1,9 +1,11 @@
 import type { FluxyError } from '../../core/errors.js';
+import type { EventBus } from '../../core/events.js';
 import type { checkOptions } from '../../core/input-checks.js';
 import type { OutboxStores } from './engine.js';
 import type { OperationError, OperationRecord, recordVersion, toOperation } from './operation.js';
 import type { Outbox, OutboxList, UnreadableRecordError } from './outbox.js';
 import type { ListOptions } from './queue-lists.js';
+import type { SyncEvents } from './sync-events.js';
 import type { classify } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
@@ -24,6 +26,14 @@ export interface EditTools {
  * send the next one when the head went, read the outbox again.
  */
 export interface EditsHost {
+  readonly events: EventBus<SyncEvents>;
+  readonly opWrites: Map<string, Promise<unknown>>;
+  networkFailures: number;
+  pauseState: false | 'manual' | 'unauthorized';
+  publishStatus(): void;
+  requestFlush(): void;
+  collectTempIds(): void;
+  clearErrors(deadLetter?: boolean): void;
   settledFor(id?: string): Promise<void>;
   forgetErrorsOf(ids: readonly string[]): void;
   headRemoved(): void;
@@ -84,14 +94,22 @@ export class QueueEdits {
    * for its retry time is woken, never one being sent), {@link retry}; the errors of the ops
    * moved are dropped, even if it fails. `now` is read once the wait is over.
    */
-  async retryOps(id: string | undefined, now: () => number): Promise<{ count: number; woke: boolean }> {
-    if (id) await this.#host.settledFor(id);
+  async retryOps(id: string | undefined, now: () => number): Promise<number> {
+    const host = this.#host;
+    if (id) await host.settledFor(id);
     const moved: string[] = [];
+    let result: { count: number; woke: boolean };
     try {
-      return await this.retry(id, moved, now());
+      result = await this.retry(id, moved, now());
     } finally {
-      this.#host.forgetErrorsOf(moved);
+      host.forgetErrorsOf(moved);
     }
+    // The head may be sent now: forget the backoff of past network failures.
+    if (result.woke) host.networkFailures = 0;
+    if (host.pauseState === 'unauthorized' && id === undefined) host.pauseState = false;
+    host.publishStatus();
+    host.requestFlush();
+    return result.count;
   }
 
   /**
@@ -100,20 +118,42 @@ export class QueueEdits {
    * Retry-After), the next one is sent now.
    */
   async discardOp(id: string): Promise<boolean> {
+    const host = this.#host;
     const { pending } = this.#stores.lists;
-    await this.#host.settledFor(id);
-    const wasHead = pending.first() === id;
-    const found = await this.discard(id);
-    this.#host.forgetErrorsOf([id]);
-    if (wasHead && pending.first() !== id) this.#host.headRemoved();
-    return found;
+    const discarding = (async () => {
+      await host.settledFor(id);
+      const wasHead = pending.first() === id;
+      const found = await this.discard(id);
+      host.forgetErrorsOf([id]);
+      if (wasHead && pending.first() !== id) host.headRemoved();
+      return found;
+    })();
+    // Listed with the writes meanwhile: a flush that comes to this op waits for the discard instead
+    // of sending it (see the engine's #drain, trackStep) — after a Retry-After: 0, the head it waited for would go again.
+    host.opWrites.set(id, discarding);
+    try {
+      const found = await discarding;
+      if (found) host.events.emit('discarded', { ids: [id] });
+      return found;
+    } finally {
+      host.opWrites.delete(id);
+      host.publishStatus();
+      host.collectTempIds();
+    }
   }
 
-  /** The engine's clearQueue(): once the flush is done, the outbox read again, {@link removeAll}. */
-  async clearAll(): Promise<string[]> {
-    await this.#host.settledFor();
-    await this.#host.rescanOutbox();
-    return await this.removeAll();
+  /**
+   * The engine's clearQueue(): once the flush is done, the outbox read again, {@link removeAll};
+   * then no error remains. Resolves with how many were removed.
+   */
+  async clearAll(): Promise<number> {
+    const host = this.#host;
+    await host.settledFor();
+    await host.rescanOutbox();
+    const ids = await this.removeAll();
+    host.clearErrors(true);
+    if (ids[0]) host.events.emit('discarded', { ids });
+    return ids.length;
   }
 
   /**
