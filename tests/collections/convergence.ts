@@ -5,14 +5,16 @@
  * and fields, offline periods, restarts, pulls and faults on the wire. When everything is online
  * and quiet, every device shows the server's rows; under 'lww' every field holds the value of the
  * change with the greatest clock; nothing is applied twice; under 'server-wins' no change that
- * lost a 412 is applied.
+ * lost a 412 is applied; under 'client-wins' every change that lost a 412 is applied (sent again on
+ * the server's version) unless the row was deleted. `'merge'` is a merge function that resends the
+ * fields the change sets. Each runs with one request per operation, or in batches (`batch`).
  */
 
 import { IDBFactory } from 'fake-indexeddb';
 import fc from 'fast-check';
 import { createServer, type RunningServer } from '../../examples/server/server.mjs';
 import { createApp } from '../../src/core/app.js';
-import { Collection } from '../../src/plugins/collections/index.js';
+import { Collection, type ConflictInput } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
@@ -37,10 +39,21 @@ export interface History {
   commands: Command[];
 }
 
-export type Strategy = 'lww' | 'server-wins';
+export type Strategy = 'lww' | 'server-wins' | 'client-wins' | 'merge';
 
-/** Histories of 2-4 devices and up to `maxCommands` commands. */
-export function histories(maxCommands = 24): fc.Arbitrary<History> {
+/** The merge function of `'merge'`: the fields the change sets (where it differs from the server's row). */
+function merge({ local, server }: ConflictInput<Note>): Partial<Note> | null {
+  if (local === null) return null;
+  const patch = Object.fromEntries(
+    Object.entries(local).filter(
+      ([field, value]) => field !== 'id' && field !== 'version' && value !== server?.[field],
+    ),
+  );
+  return Object.keys(patch).length > 0 ? patch : null;
+}
+
+/** Histories of 2-4 devices and `minCommands` to `maxCommands` commands. */
+export function histories(maxCommands = 24, minCommands = 0): fc.Arbitrary<History> {
   return fc.integer({ min: 2, max: 4 }).chain((devices) => {
     const device = fc.integer({ min: 0, max: devices - 1 });
     const command: fc.Arbitrary<Command> = fc.oneof(
@@ -73,7 +86,7 @@ export function histories(maxCommands = 24): fc.Arbitrary<History> {
     );
     return fc.record({
       devices: fc.constant(devices),
-      commands: fc.array(command, { maxLength: maxCommands }),
+      commands: fc.array(command, { minLength: minCommands, maxLength: maxCommands }),
     });
   });
 }
@@ -92,13 +105,32 @@ interface Sent {
   version?: number;
 }
 
-/** A planted bug for the calibration: a device that sends its writes without their clock. */
+/**
+ * A planted bug for the calibration: a device that sends its writes without their clock; a device
+ * whose batched writes go with a clock from 1970 (a batch that loses its operations' own headers);
+ * devices that settle conflicts with `actual` while the property checks the strategy asked for.
+ */
 export interface Bugs {
   dropClock?: boolean;
+  staleClockInBatches?: boolean;
+  actual?: Strategy;
+}
+
+/** Batch requests sent and the operations in them, over every history run (so a test can see batches were used). */
+export const batched = { requests: 0, operations: 0 };
+
+/** How the devices send: `batch` = up to that many operations per batch request. */
+export interface Setup {
+  bugs?: Bugs;
+  batch?: number;
 }
 
 /** Runs one history; resolves with the problems found (empty when the property holds). */
-export async function checkHistory(history: History, strategy: Strategy, bugs: Bugs = {}): Promise<string[]> {
+export async function checkHistory(
+  history: History,
+  strategy: Strategy,
+  { bugs = {}, batch }: Setup = {},
+): Promise<string[]> {
   const server = await createServer({ dataFile: null, staticDir: null });
   const sent = new Map<string, Sent>();
   let counter = 0;
@@ -112,6 +144,35 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
     connectivity?: ConnectivityPlugin;
   }> = [];
   let writes = 0; // requests other than GET, sent by any device
+  /** The entry of one operation sent (alone or in a batch), the first time its key is seen. */
+  const record = (
+    device: number,
+    key: string,
+    method: string,
+    path: string,
+    headers: Headers,
+    body: unknown,
+  ) => {
+    const entry = sent.get(key) ?? {
+      key,
+      method,
+      path,
+      clock: headers.get('Fluxy-Clock') ?? undefined,
+      body: typeof body === 'string' ? (JSON.parse(body) as Record<string, unknown>) : undefined,
+      device,
+      ifMatch: headers.get('If-Match')?.replaceAll('"', ''),
+    };
+    entry.path = path;
+    sent.set(key, entry);
+    return entry;
+  };
+  const answered = (entry: Sent, status: number, row: unknown) => {
+    entry.status = status;
+    if (status === 201 || status === 200) {
+      if (status === 201) entry.responseId = (row as Note).id;
+      entry.version = (row as Note).version;
+    }
+  };
   const recordingFetch = (device: number) => async (input: string, init: RequestInit) => {
     const headers = new Headers(init.headers);
     const key = headers.get('Idempotency-Key');
@@ -119,27 +180,54 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
     const method = init.method ?? 'GET';
     let entry: Sent | undefined;
     if (method !== 'GET') writes++;
-    if (key && method !== 'GET') {
-      entry = sent.get(key) ?? {
-        key,
-        method,
-        path: new URL(input).pathname,
-        clock: headers.get('Fluxy-Clock') ?? undefined,
-        body: typeof init.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined,
-        device,
-        ifMatch: headers.get('If-Match')?.replaceAll('"', ''),
+    if (new URL(input).pathname === '/api/batch') {
+      // Each operation of a batch carries its own key and headers (clock, If-Match).
+      const { ops } = JSON.parse(String(init.body)) as {
+        ops: Array<{
+          id: string;
+          method: string;
+          url: string;
+          headers: Record<string, string>;
+          body?: unknown;
+        }>;
       };
-      entry.path = new URL(input).pathname;
-      sent.set(key, entry);
+      batched.requests++;
+      batched.operations += ops.length;
+      const entries = ops.map((op) => {
+        if (bugs.dropClock && device === 0) delete op.headers['Fluxy-Clock'];
+        const body = op.body === undefined ? undefined : JSON.stringify(op.body);
+        const entry = record(
+          device,
+          op.id,
+          op.method,
+          new URL(op.url, input).pathname,
+          new Headers(op.headers),
+          body,
+        );
+        const clock = op.headers['Fluxy-Clock'];
+        if (bugs.staleClockInBatches && device === 0 && clock)
+          op.headers['Fluxy-Clock'] = clock.replace(/^[^-]+/, (time) => '0'.repeat(time.length));
+        return entry;
+      });
+      const response = await fetch(input, { ...init, body: JSON.stringify({ ops }) });
+      if (response.status === 200) {
+        const { results } = (await response.clone().json()) as {
+          results: Array<{ status: number; body: unknown }>;
+        };
+        results.forEach((result, index) => {
+          const one = entries[index];
+          if (one) answered(one, result.status, result.body);
+        });
+      }
+      return response;
     }
+    if (key && method !== 'GET')
+      entry = record(device, key, method, new URL(input).pathname, headers, init.body);
     const response = await fetch(input, { ...init, headers });
     if (entry) {
-      entry.status = response.status;
-      if (response.status === 201 || response.status === 200) {
-        const row = (await response.clone().json()) as Note;
-        if (response.status === 201) entry.responseId = row.id;
-        entry.version = row.version;
-      }
+      const row =
+        response.status === 201 || response.status === 200 ? await response.clone().json() : undefined;
+      answered(entry, response.status, row);
     }
     return response;
   };
@@ -154,6 +242,7 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
         baseUrl: `${server.url}/api`,
         fetch: recordingFetch(index),
         retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 1000 },
+        ...(batch ? { batch: { url: '/batch', max: batch } } : {}),
       }),
     );
     if (process.env.DBG) {
@@ -161,7 +250,12 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
       sync.on('change', (e) => console.log('EV change', index, JSON.stringify(e)));
     }
     const notes = app.register(
-      new Collection<Note>('notes', { url: '/notes', conflict: strategy, pullIntervalMs: 0, locks: false }),
+      new Collection<Note>('notes', {
+        url: '/notes',
+        conflict: conflictOf(bugs.actual ?? strategy),
+        pullIntervalMs: 0,
+        locks: false,
+      }),
     );
     await app.ready();
     Object.assign(device, { app, sync, notes, connectivity });
@@ -171,7 +265,8 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
       devices.push({
         disk: new IDBFactory(),
         name: `conv-${index}-${Math.random().toString(36).slice(2)}`,
-        online: true,
+        // With batches, devices start offline so that their first writes wait and go together.
+        online: !batch,
       });
       await start(index);
     }
@@ -254,6 +349,10 @@ export async function checkHistory(history: History, strategy: Strategy, bugs: B
   }
 }
 
+function conflictOf(strategy: Strategy) {
+  return strategy === 'merge' ? merge : strategy;
+}
+
 async function problems(
   server: RunningServer,
   collections: Array<Collection<Note>>,
@@ -278,7 +377,8 @@ async function problems(
   const keys = log.map((entry) => entry.key).filter((key) => key !== null);
   if (new Set(keys).size !== keys.length) found.push(`a key was applied twice: ${JSON.stringify(keys)}`);
   if (strategy === 'lww') found.push(...lwwProblems(rows, sent));
-  else {
+  else if (strategy === 'client-wins') found.push(...clientWinsProblems(sent));
+  else if (strategy === 'server-wins') {
     // A change refused with 412 is never applied, under any key — unless only writes of its own
     // device made the row's versions since the one it was made on: then it is sent again on the
     // server's version, by design (docs/conflicts.md, "A change made on top of a pending change").
@@ -304,6 +404,31 @@ async function problems(
           found.push(`a change lost to a 412 was applied: ${value}`);
       }
     }
+  }
+  return found;
+}
+
+/**
+ * Under 'client-wins': every change refused with 412 is applied in the end (sent again, under
+ * another key, on the server's version), unless the row was deleted meanwhile (404/410).
+ */
+function clientWinsProblems(sent: Map<string, Sent>): string[] {
+  const found: string[] = [];
+  const all = [...sent.values()];
+  for (const refused of all) {
+    if (refused.status !== 412) continue;
+    const later = all.filter((entry) => entry.device === refused.device && entry.path === refused.path);
+    if (later.some((entry) => entry.status === 404 || entry.status === 410)) continue;
+    const applied = later.filter(
+      (entry) => entry.method === refused.method && entry.status !== undefined && entry.status < 300,
+    );
+    const missing = Object.entries(refused.body ?? {}).filter(
+      ([field, value]) => !applied.some((entry) => entry.body?.[field] === value),
+    );
+    if (refused.method === 'DELETE' ? applied.length === 0 : missing.length > 0)
+      found.push(
+        `a change refused with 412 was never applied: ${refused.method} ${refused.path} ${JSON.stringify(refused.body)}`,
+      );
   }
   return found;
 }
@@ -366,11 +491,16 @@ export function runConvergence(options: {
   numRuns: number;
   strategy: Strategy;
   bugs?: Bugs;
+  batch?: number;
   maxCommands?: number;
 }) {
+  const setup: Setup = {};
+  if (options.bugs) setup.bugs = options.bugs;
+  if (options.batch) setup.batch = options.batch;
   return fc.check(
-    fc.asyncProperty(histories(options.maxCommands), async (history) => {
-      const found = await checkHistory(history, options.strategy, options.bugs);
+    // With batches, long histories: writes pile up while a device is offline, then go together.
+    fc.asyncProperty(histories(options.maxCommands, options.batch ? 16 : 0), async (history) => {
+      const found = await checkHistory(history, options.strategy, setup);
       if (found.length > 0) throw new Error(found.join('\n'));
     }),
     { seed: options.seed, numRuns: options.numRuns, endOnFailure: true },
