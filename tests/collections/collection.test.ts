@@ -9,7 +9,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { rawContents, rawRecords } from '../support/raw-indexeddb.js';
-import { silentLogger } from '../sync/harness.js';
+import { expectQuiet, silentLogger } from '../sync/harness.js';
 import {
   code,
   faults,
@@ -22,6 +22,7 @@ import {
   startDevice,
   titles,
   until,
+  untimed,
 } from './harness.js';
 
 describe('Collection options', () => {
@@ -368,7 +369,7 @@ describe('Collection pulls and cache', () => {
       await until(() => timed.notes.lastPulledAt.value !== null, 'the pull at start-up');
       await server.request(/^GET \/api\/notes\?since=c1/, 'a pull from the interval (from the cursor)');
       await timed.dispose();
-      const device = await startDevice({ server }); // pullIntervalMs: 0 — only the page can trigger it
+      const device = await startDevice({ server }); // no timer (untimed): only the page can trigger it
       await until(() => device.notes.lastPulledAt.value !== null, 'the pull at start-up');
       const before = pullsOf(server).length;
       await serverWrite(server, 'POST', '/api/notes', { title: 'seen when visible' });
@@ -376,6 +377,34 @@ describe('Collection pulls and cache', () => {
       page.dispatchEvent(new Event('visibilitychange'));
       await until(() => device.notes.items.value.length === 1, 'the pull on becoming visible');
       expect(pullsOf(server).length).toBeGreaterThan(before);
+    } finally {
+      (globalThis as { document?: unknown }).document = previous;
+    }
+  });
+
+  it('with pullIntervalMs 0 pulls only on pull(): not at ready(), on reconnect or on becoming visible', async () => {
+    const server = await referenceServer();
+    await serverWrite(server, 'POST', '/api/notes', { title: 'from elsewhere' });
+    const page = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    const previous = (globalThis as { document?: unknown }).document;
+    (globalThis as { document?: unknown }).document = page;
+    try {
+      const device = await startDevice({ server, collection: { pullIntervalMs: 0 } });
+      const pulls = () => pullsOf(server).length;
+      // Nothing happens, so no event says so: a bounded window after each trigger.
+      await expectQuiet('a pull at ready()', pulls, { windowMs: 150 });
+      device.connectivity.setOnline(false);
+      device.connectivity.setOnline(true);
+      await expectQuiet('a pull on reconnect', pulls, { windowMs: 150 });
+      page.visibilityState = 'visible';
+      page.dispatchEvent(new Event('visibilitychange'));
+      await expectQuiet('a pull on becoming visible', pulls, { windowMs: 150 });
+      expect(pullsOf(server)).toEqual([]);
+      expect(device.notes.lastPulledAt.value).toBeNull();
+      expect(device.notes.items.value).toEqual([]);
+      await device.notes.pull();
+      expect(pullsOf(server)).toHaveLength(1);
+      expect(titles(device.notes.items.value)).toEqual(['from elsewhere']);
     } finally {
       (globalThis as { document?: unknown }).document = previous;
     }
@@ -542,7 +571,7 @@ describe('Collection pulls and cache', () => {
     app.register(new ConnectivityPlugin());
     app.register(new SyncPlugin({ baseUrl: `http://127.0.0.1:${port}/api` }));
     const notes = app.register(
-      new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false }),
+      new Collection<Note>('notes', { url: '/notes', pullIntervalMs: untimed, locks: false }),
     );
     await app.ready(); // online: the first pull starts now
     await until(() => notes.lastError.value !== null, 'the first pull to fail');

@@ -250,10 +250,11 @@ export async function checkHistory(
       sync.on('change', (e) => console.log('EV change', index, JSON.stringify(e)));
     }
     const notes = app.register(
+      // 2^31 - 1 ms: no timer, but the pulls at start-up and on reconnect (0 would turn them off).
       new Collection<Note>('notes', {
         url: '/notes',
         conflict: conflictOf(bugs.actual ?? strategy),
-        pullIntervalMs: 0,
+        pullIntervalMs: 2 ** 31 - 1,
         locks: false,
       }),
     );

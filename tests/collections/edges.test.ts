@@ -10,7 +10,16 @@ import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
-import { code, faults, type Note, referenceServer, startDevice, until, withTimeout } from './harness.js';
+import {
+  code,
+  faults,
+  type Note,
+  referenceServer,
+  startDevice,
+  until,
+  untimed,
+  withTimeout,
+} from './harness.js';
 
 describe('dispose()', () => {
   it('pull() cut off by dispose() rejects with app/disposed (it resolved as if up to date)', async () => {
@@ -47,7 +56,7 @@ async function loggedDevice(server: Awaited<ReturnType<typeof referenceServer>>)
   app.register(new ConnectivityPlugin()).setOnline(true);
   app.register(new SyncPlugin({ baseUrl: `${server.url}/api` }));
   const notes = app.register(
-    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false }),
+    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: untimed, locks: false }),
   );
   onTestFinished(() => app.dispose());
   await app.ready();

@@ -85,6 +85,13 @@ export async function faults(server: RunningServer, list: unknown[]): Promise<vo
   if (response.status !== 200) throw new Error(`faults: ${response.status}`);
 }
 
+/**
+ * A pull interval that never fires in a test (2^31 - 1 ms, the most setInterval holds): the
+ * collection pulls at ready(), on reconnect, on becoming visible and on pull(), never by its timer.
+ * (`0` means only on pull(), with none of those pulls.)
+ */
+export const untimed = 2 ** 31 - 1;
+
 const diskNames = new Map<IDBFactory, string>();
 
 export interface DeviceOptions {
@@ -131,7 +138,12 @@ export async function startDevice(options: DeviceOptions) {
     }),
   );
   const notes = app.register(
-    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false, ...options.collection }),
+    new Collection<Note>('notes', {
+      url: '/notes',
+      pullIntervalMs: untimed,
+      locks: false,
+      ...options.collection,
+    }),
   );
   let disposed = false;
   const dispose = async () => {

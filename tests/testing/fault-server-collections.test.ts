@@ -31,7 +31,7 @@ async function start(pageSize?: number): Promise<FaultServer> {
   return server;
 }
 
-/** A test app with a `notes` collection on the fault server (pulls only when asked). */
+/** A test app with a `notes` collection on the fault server (no timer: pulls at ready(), on reconnect and when asked). */
 async function device(online = true, options: Partial<CollectionOptions<Note>> = {}) {
   const t = await createTestApp({
     sync: { baseUrl: (server as FaultServer).url, retry: { baseDelayMs: 5, maxDelayMs: 20 } },
@@ -39,7 +39,7 @@ async function device(online = true, options: Partial<CollectionOptions<Note>> =
   });
   apps.push(t);
   const notes = t.app.register(
-    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 0, locks: false, ...options }),
+    new Collection<Note>('notes', { url: '/notes', pullIntervalMs: 2 ** 31 - 1, locks: false, ...options }),
   );
   await t.app.ready();
   const conflicts: ConflictEvent<Note>[] = [];

@@ -395,24 +395,27 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       await Promise.all([...this.#writes]);
     });
 
-    // Pull triggers: start-up and reconnect (the effect), becoming visible, the interval.
-    const stopEffect = effect(() => {
-      if (connectivity.isOnline.value) untracked(() => this.#autoPull());
-    });
-    own(stopEffect);
+    // Pull triggers: start-up and reconnect (the effect), becoming visible, the interval; with
+    // pullIntervalMs 0, none (only pull()).
+    const interval = this.#options.pullIntervalMs;
     const document = (globalThis as { document?: Document }).document;
     document?.addEventListener?.(
       'visibilitychange',
       () => {
         if (document.visibilityState === 'visible') {
           this.#relist();
-          this.#autoPull();
+          if (interval) this.#autoPull();
         }
       },
       { signal: ctx.signal },
     );
-    if (this.#options.pullIntervalMs > 0) {
-      const timer = unref(setInterval(() => this.#autoPull(), this.#options.pullIntervalMs));
+    if (interval) {
+      own(
+        effect(() => {
+          if (connectivity.isOnline.value) untracked(() => this.#autoPull());
+        }),
+      );
+      const timer = unref(setInterval(() => this.#autoPull(), interval));
       own(() => clearInterval(timer));
     }
   }

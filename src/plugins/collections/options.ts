@@ -73,7 +73,7 @@ export interface CollectionOptions<R extends Row> {
    * @default undefined (not sent)
    */
   clientIdField?: string;
-  /** Pull every this many ms while online (also on reconnect, on becoming visible, on `pull()`); 0 = only then; else a whole number from 1000 to 2^31 - 1. @default 30000 */
+  /** Pull every this many ms while online (also at ready(), on reconnect, on becoming visible, on `pull()`); 0 = only on `pull()` (repair pulls after this collection's writes still run); else a whole number from 1000 to 2^31 - 1. @default 30000 */
   pullIntervalMs?: number;
   /** The order of `items`. @default by id, shorter ids first (`n_2` before `n_10`), then pending inserts in the order made */
   compare?: (a: R, b: R) => number;
