@@ -2,9 +2,18 @@
 // stored), a 412's current row used at once, injectable randomness for the clock's node id.
 import { signal } from '@preact/signals-core';
 import { describe, expect, it } from 'vitest';
-import type { ConflictEvent } from '../../src/plugins/collections/index.js';
+import type { ConflictEvent, ConflictStrategy } from '../../src/plugins/collections/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
-import { faults, type Note, serverNotes, startDevice, twoDevices, until } from './harness.js';
+import {
+  faults,
+  type Note,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  twoDevices,
+  until,
+} from './harness.js';
 
 type Device = Awaited<ReturnType<typeof startDevice>>;
 
@@ -77,4 +86,68 @@ describe("server-wins across a restart: this replica's own earlier write is no c
     expect(conflicts.map((event) => event.resolution)).toEqual(['server-wins', 'server-wins']);
     expect(again.sync.failedCount.value).toBe(0);
   });
+});
+
+describe("a 412's current row is the confirmed row at once, and the refusal is decided from it", () => {
+  const strategies: Array<ConflictStrategy<Note>> = [
+    'server-wins',
+    'client-wins',
+    ({ local, server }) => (local && server ? { title: `${server.title} + ${local.title}` } : null),
+  ];
+  for (const conflict of strategies) {
+    it(`without a pull after the 412 (${typeof conflict === 'string' ? conflict : 'a merge function'})`, async () => {
+      const server = await referenceServer();
+      const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+        .body as Note;
+      // Every pull fails once `cut` is set: what is shown comes from the 412's answer alone.
+      let cut = false;
+      const fetch: typeof globalThis.fetch = (input, init) =>
+        cut && String(input).includes('?since=')
+          ? Promise.reject(new TypeError('pulls cut'))
+          : globalThis.fetch(input, init);
+      const a = await startDevice({ server, collection: { conflict }, sync: { fetch } });
+      const b = await startDevice({ server, collection: { conflict } });
+      await a.notes.pull();
+      await b.notes.pull();
+      const conflicts: Array<ConflictEvent<Note>> = [];
+      const failed: string[] = [];
+      const reported = signal(0);
+      a.notes.on('conflict', (event) => {
+        conflicts.push(event);
+        reported.value++;
+      });
+      a.sync.on('failed', ({ operation }) => failed.push(operation.id));
+      a.connectivity.setOnline(false);
+      await a.notes.update(created.id, { title: 'mine' });
+      await b.notes.update(created.id, { body: 'theirs' });
+      await quiet(b);
+      cut = true;
+      a.connectivity.setOnline(true);
+      await until(() => a.notes.lastError.value !== null, 'a pull to fail');
+      await until(
+        () =>
+          reported.value === 1 &&
+          a.sync.failedCount.value === 0 &&
+          a.sync.pendingCount.value === 0 &&
+          !a.sync.isSyncing.value,
+        'the refusal to be decided without a pull',
+      );
+      const [row] = await serverNotes(server);
+      expect(a.notes.items.value).toEqual([row]);
+      expect(a.notes.get(created.id).value).toEqual(row);
+      expect(row?.body).toBe('theirs');
+      expect(row?.title).toBe(
+        conflict === 'server-wins' ? 'start' : conflict === 'client-wins' ? 'mine' : 'start + mine',
+      );
+      // The outbox reported the refusal ('failed', once); the collection decided it: nothing is
+      // left failed.
+      expect(failed).toHaveLength(1);
+      expect(await a.sync.failed()).toEqual([]);
+      expect(conflicts.map((event) => event.resolution)).toEqual([
+        typeof conflict === 'string' ? conflict : 'merged',
+      ]);
+      expect(conflicts[0]?.server).toMatchObject({ body: 'theirs', version: 2 });
+      expect(a.notes.lastError.value?.code).toBe('collections/pull-failed'); // (no pull succeeded)
+    });
+  }
 });

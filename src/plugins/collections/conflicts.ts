@@ -496,15 +496,29 @@ export function discardLater(changes: readonly Change[], ids: readonly string[],
  * one (the caller pulls, or resolves). Loaded on the first refusal. @internal
  */
 export async function storeRefusal<R extends Row>(
-  [, cache]: ConflictHost<R>,
+  host: ConflictHost<R>,
   { operation, error }: FailedLike,
   settle: (operationIds: string[], post: boolean) => void,
 ): Promise<boolean> {
+  const [options, cache, , view, , , , , signal, , logger] = host;
   const conflict =
     !(operation as QueuedOperation).kind?.endsWith('.insert') &&
     [412, 404, 410].includes(error.status as number);
   settle([operation.id], !conflict);
   if (conflict) await cache.kv.set(`x/${operation.id}`, error.status as number);
+  // A 412 answers with the server's current row (`{ current }`): it becomes the confirmed row at
+  // once (not over a newer one, nor a row a pull saw deleted), and the refusal is decided from it
+  // now, not after the next pull. The pull the caller starts may bring a newer row still.
+  const current = (error as { body?: { current?: R } }).body?.current;
+  const meta = (operation as QueuedOperation).meta as ChangeMeta | undefined;
+  const id = meta && view.currentId(meta.id);
+  if (conflict && error.status === 412 && id && current?.[options.key] === id && view.confirmedRow(id)) {
+    view.confirmRows([current], []);
+    await cache.writePages([{ rows: [current], deleted: [] }]);
+    resolveStoredConflicts(host).catch(
+      (cause: unknown) => signal.aborted || logger?.warn('could not resolve a conflict', cause),
+    );
+  }
   return conflict;
 }
 

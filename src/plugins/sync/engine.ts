@@ -759,6 +759,8 @@ export class SyncEngine {
       case 'retry':
         return await this.retryLater(record, error, result.retryAfter, summary);
       default: // 'fail' ('offline' is never the outcome of a status)
+        // With the answer's body (a 412's current row: a collection resolves with it).
+        error.body = result.body;
         await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
         summary.failed++;
         return 'next';

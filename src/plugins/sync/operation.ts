@@ -15,6 +15,12 @@ export interface OperationError {
   status?: number;
   /** Where a redirect pointed (`sync/redirected`), when known. */
   location?: string;
+  /**
+   * The body of the server's refusal (a 4xx that failed the operation), as read: parsed JSON, or
+   * text; undefined when there was none (or it was too large). A `412`'s body holds the server's
+   * current row, which `fluxy/collections` resolves the conflict with.
+   */
+  body?: unknown;
   /** When it happened (ms since epoch). */
   at: number;
 }
