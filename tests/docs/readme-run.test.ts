@@ -94,10 +94,32 @@ it('isFluxyError and isUnreadable: the snippet runs and tells an invalid URL by 
   vi.stubGlobal('sync', sync);
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
   try {
-    await run(snippet("import { isUnreadable } from 'fluxy/sync';"));
+    await run(snippet("import { isFluxyError } from 'fluxy';\nimport { isUnreadable }"));
     expect(warn.mock.calls.map((call) => call[0])).toStrictEqual(['sync/invalid-url']);
   } finally {
     warn.mockRestore();
+    await app.dispose();
+  }
+});
+
+it("A collection's conflicts left out of sync.on('failed'): the snippet toasts a 400, not a 412 of todos", async () => {
+  const app = createApp();
+  app.register(new StoragePlugin({ driver: 'memory' }));
+  app.register(new ConnectivityPlugin());
+  const sync = app.register(new SyncPlugin({ baseUrl: server.url }));
+  await app.ready();
+  const toast = vi.fn();
+  vi.stubGlobal('sync', sync);
+  vi.stubGlobal('toast', toast);
+  try {
+    await run(snippet("operation.kind?.startsWith('todos.')"));
+    server.script({ status: 412 }, { status: 400 }, { status: 404 });
+    await sync.queue('PATCH', '/todos/t1', { body: { done: true }, kind: 'todos.update' });
+    await sync.queue('POST', '/todos', { body: { text: '' }, kind: 'todos.insert' });
+    await sync.queue('PATCH', '/notes/n1', { body: { title: 'x' }, kind: 'notes.update' });
+    expect(await sync.flush()).toMatchObject({ failed: 3, remaining: 0 });
+    expect(toast.mock.calls).toStrictEqual([['Could not save (400)'], ['Could not save (404)']]);
+  } finally {
     await app.dispose();
   }
 });
