@@ -45,6 +45,7 @@ import { MAX_UPLOAD_BYTES, parseUpload, recordUpload, routeUploads } from './upl
  *   now: () => number,
  *   log: (line: string) => void,
  *   feedPageSize?: number,
+ *   maxBatchBytes?: number,
  *   signal: AbortSignal,
  * }} AppContext
  * @typedef {import('node:http').IncomingMessage} Request
@@ -201,7 +202,7 @@ async function run(app, mutation, headers, fault) {
  * @param {AppContext} app @param {Request} request @param {Response} response
  */
 async function mutateBatch(app, request, response) {
-  const bytes = await readBody(request, 4 * MAX_BODY_BYTES);
+  const bytes = await readBody(request, app.maxBatchBytes ?? 4 * MAX_BODY_BYTES);
   const fault = app.faults.take();
   if (fault === 'drop-before') return dropConnection(request);
   if (typeof fault === 'object' && 'status' in fault) return sendFault(response, fault);

@@ -15,6 +15,8 @@ export interface ServerOptions {
   idempotencyTtlMs?: number;
   /** Changes per page of a collection's changes feed (`GET /api/notes?since=`). @default 500 */
   feedPageSize?: number;
+  /** The largest batch request body (`POST /api/batch`) taken; a larger one is answered 413. @default 4194304 (4 MiB) */
+  maxBatchBytes?: number;
   /** Receives one line per request. @default no logging */
   log?: (line: string) => void;
   /** Clock in epoch milliseconds (tests). @default Date.now */

@@ -35,6 +35,7 @@ const OPTION_NAMES = [
   'corsOrigin',
   'idempotencyTtlMs',
   'feedPageSize',
+  'maxBatchBytes',
   'log',
   'now',
 ];
@@ -54,6 +55,7 @@ export async function createServer(options = {}) {
     staticDir = DEFAULT_STATIC_DIR,
     idempotencyTtlMs = DEFAULT_IDEMPOTENCY_TTL_MS,
     feedPageSize = 500,
+    maxBatchBytes = 4 * 1024 * 1024,
     log = () => {},
     now = Date.now,
   } = options;
@@ -63,6 +65,8 @@ export async function createServer(options = {}) {
     throw new TypeError('createServer: idempotencyTtlMs must be a positive number.');
   if (!Number.isInteger(feedPageSize) || feedPageSize < 1 || feedPageSize > 1000)
     throw new TypeError('createServer: feedPageSize must be an integer from 1 to 1000.');
+  if (!Number.isInteger(maxBatchBytes) || maxBatchBytes < 1)
+    throw new TypeError('createServer: maxBatchBytes must be a positive integer.');
 
   const db = await JsonFileDatabase.open(dataFile, emptyDocument);
   checkDocument(db.current, dataFile);
@@ -77,6 +81,7 @@ export async function createServer(options = {}) {
     now,
     log,
     feedPageSize,
+    maxBatchBytes,
     signal: aborter.signal,
   });
 

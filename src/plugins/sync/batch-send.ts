@@ -1,4 +1,4 @@
-import { batchAnswers, prepareBatch } from './batch.js';
+import { batchAnswers, maxBatchChars, prepareBatch } from './batch.js';
 import type { FlushSummary, OutboxStores, Step, SyncEngine, SyncEngineDeps } from './engine.js';
 import type { Operation, OperationRecord } from './operation.js';
 import type { classify } from './transport.js';
@@ -8,10 +8,19 @@ import type { classify } from './transport.js';
 // entry's (only types): what it needs of it comes as arguments.
 
 /**
+ * The most characters of ops in one batch, per engine for the rest of its session: halved after
+ * each 413, 0 once the endpoint gave an answer that is no batch answer (batches stop).
+ */
+const limits = new WeakMap<SyncEngine, number>();
+
+/**
  * Send up to `batch.max` operations from the head in one request (see `prepareBatch`), or
  * resolve undefined: the head goes alone. The leading successes leave the queue together; the
  * first other answer is handled as a single request's would be; those after it were not sent.
- * `skip`: the operation whose answer is still to commit. @internal
+ * An answer to the batch as a whole that says nothing of its ops counts no attempt of any: a 413
+ * halves the batches, any other that is no batch answer of the contract (404, 405, another 4xx, a
+ * redirect, a malformed 200) stops them (see `limits`); a 5xx, 429… or no answer is retried as
+ * the head alone would be, a 401 pauses on the head. `skip`: the operation whose answer is still to commit. @internal
  */
 export async function sendBatch(
   engine: SyncEngine,
@@ -29,6 +38,8 @@ export async function sendBatch(
   },
 ): Promise<Step | undefined> {
   const { transport } = deps;
+  const maxChars = limits.get(engine) ?? maxBatchChars;
+  if (!maxChars) return undefined; // batches stopped: the head goes alone
   const writing = [...pendingWrites].sort()[0];
   // Reading the batch (and rewriting the records whose temporary ids it resolves) is part of the
   // step in flight, with its request: a discard() or retry(id) of one of these ops called meanwhile
@@ -48,6 +59,7 @@ export async function sendBatch(
       entry.toOperation as (record: OperationRecord) => Operation,
       transport.maxResponseBytes ?? entry.defaultMaxResponseBytes,
       deps.leader.coordination === 'none',
+      maxChars,
     );
     if (prepared === null) return 'next'; // a create it needs goes first
     if (!prepared) return undefined; // the head goes alone
@@ -62,16 +74,46 @@ export async function sendBatch(
     );
     const result = await engine.sendRequest(prepared.request, prepared.body, signal, prepared.transport);
     if (result.kind === 'aborted' || disposed()) return 'stop';
-    // No answer to the batch as a whole: none of its operations was answered; the head says why.
-    if (result.kind !== 'response') return await engine.handleUnanswered(first, result, summary);
-    engine.heardBack(); // as for one op
-    if (result.status === 401) return await engine.settleAnswer(first, result, summary);
-    const read = batchAnswers(result, prepared, deps.now(), entry.classify);
-    if (!('sent' in read)) return await engine.retryLater(first, read, result.retryAfter, summary);
-    const { answers, sent } = read;
-    if (sent > 0) await engine.commitSent(members.slice(0, sent), answers.slice(0, sent));
-    summary.sent += sent;
-    const rest = answers[sent];
-    return rest ? await engine.settleAnswer(members[sent] as OperationRecord, rest, summary) : 'next';
+    if (result.kind === 'response') {
+      engine.heardBack(); // as for one op
+      const { status, bodyProblem } = result;
+      if (status === 401) return await engine.settleAnswer(first, result, summary);
+      if (status === 413) {
+        // Too large for the server: no op was run nor judged. The next batches take at most half
+        // of this one's characters; an op too large for that goes alone (a 413 fails it then).
+        limits.set(engine, prepared.body.length >> 1);
+        return 'next';
+      }
+      const read = batchAnswers(result, prepared, deps.now(), entry.classify);
+      if (!('sent' in read)) {
+        // Not run now (5xx, 429…) or the answer cut off: retried as the head alone would be.
+        if (entry.classify(result) === 'retry' || bodyProblem === 'timeout' || bodyProblem === 'cut-short')
+          return await engine.retryLater(first, read, result.retryAfter, summary);
+        return stop(engine, deps, batch.url, status);
+      }
+      const { answers, sent } = read;
+      if (sent > 0) await engine.commitSent(members.slice(0, sent), answers.slice(0, sent));
+      summary.sent += sent;
+      const rest = answers[sent];
+      return rest ? await engine.settleAnswer(members[sent] as OperationRecord, rest, summary) : 'next';
+    }
+    // No answer to the batch as a whole (network, timeout): none of its ops was answered; the head
+    // says why. A redirect is no batch answer.
+    if (result.kind !== 'redirect') return await engine.handleUnanswered(first, result, summary);
+    return stop(engine, deps, batch.url, 'a redirect');
   });
+}
+
+/**
+ * The batch endpoint gave no batch answer (not there, or not of the contract): its ops go one by
+ * one for the rest of the session, each judged by its own answer; none is failed for this.
+ */
+function stop(engine: SyncEngine, deps: SyncEngineDeps, url: string, answer: number | string): 'next' {
+  limits.set(engine, 0);
+  deps.logger.warn(
+    'The batch endpoint gave no batch answer (docs/server-contract.md, "Batches"): operations are sent one by one for the rest of this session. Endpoint and answer:',
+    url,
+    answer,
+  );
+  return 'next';
 }

@@ -7,8 +7,8 @@ import type { SendResult, TransportOptions } from './transport.js';
 
 type Answer = Extract<SendResult, { kind: 'response' }>;
 
-/** The most UTF-16 units of operations in one batch (the reference server takes 4 MiB). */
-const maxBatchChars = 1_000_000;
+/** The most UTF-16 units of operations in one batch (the reference server takes 4 MiB); less after a 413. */
+export const maxBatchChars = 1_000_000;
 
 /** A batch ready to send: its operations (in order) and the request that carries them. @internal */
 export interface PreparedBatch {
@@ -28,7 +28,7 @@ export interface PreparedBatch {
  * operation that is not ready to go alone either (unreadable, waiting for its retry, with an answer
  * to commit, its temporary-id dependency failed), that mentions the temporary id of a create in
  * this batch (it needs that create's answer first), that cannot be JSON (a binary body), a GET, that goes
- * to another origin than the batch endpoint's, or that would make the request too large.
+ * to another origin than the batch endpoint's, or that would take the ops over `maxChars`.
  * Undefined when fewer than two operations can go: the head is sent alone; null when the head
  * needs a create that was not in the list yet (it now is: see `TempIds.resolve`), which goes first.
  * `relist`: no Web Locks (temp-ids.ts is loaded for every op). @internal
@@ -43,6 +43,7 @@ export async function prepareBatch(
   toOperation: (record: OperationRecord) => Operation,
   maxBytes: number,
   relist: boolean,
+  maxChars: number,
 ): Promise<PreparedBatch | undefined | null> {
   if (ids.length < 2) return undefined;
   // Read ahead together; the copies of those that do not go now are kept for the next batch.
@@ -93,7 +94,7 @@ export async function prepareBatch(
     const entry = JSON.stringify({ id: key, method: record.method, url, headers: record.headers ?? {} });
     const text = record.body === undefined ? entry : `${entry.slice(0, -1)},"body":${record.body}}`;
     chars += text.length;
-    if (members.length > 0 && chars > maxBatchChars) break;
+    if (members.length > 0 && chars > maxChars) break;
     if (own !== undefined) created.add(own);
     members.push(record);
     keys.push(key);

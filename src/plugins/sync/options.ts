@@ -91,7 +91,9 @@ export interface SyncOptions {
   /**
    * Send up to `max` pending operations in one `POST` to `url` (resolved like an operation's URL)
    * — the server's batch endpoint (docs/server-contract.md, "Batches"). Operations to another
-   * origin than `url`'s are sent alone. @default undefined (one request per operation)
+   * origin than `url`'s are sent alone. A `413` to a batch makes the next ones smaller; a `404`,
+   * `405` (no endpoint) stops batches for the session: no operation is failed for either.
+   * @default undefined (one request per operation)
    * @example new SyncPlugin({ baseUrl: '/api', batch: { url: '/batch', max: 100 } })
    */
   batch?: BatchOptions;
