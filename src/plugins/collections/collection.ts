@@ -844,17 +844,25 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     else this.#pull(true).catch(noop); // reported in lastError, retried with backoff
   }
 
+  /** (Only when no pull runs: #autoPull and pull() make sure.) */
   #pull(automatic: boolean): Promise<void> {
-    if (this.#pulling) return this.#pulling;
     const run = (async () => {
       clearTimeout(this.#retryTimer);
       try {
-        // Waiting for another tab's pull stops at dispose (Web Locks refuse a signal with ifAvailable).
-        await (this.#lock as Lock)(
-          'pull',
-          () => this.#pullPages(),
-          automatic ? { ifAvailable: true } : { signal: this.#signal },
-        );
+        const lock = this.#lock as Lock;
+        let ran: unknown;
+        await lock('pull', () => (ran = this.#pullPages()), { ifAvailable: true });
+        // Another tab pulls: once it is done, show the rows it stored (its messages can be lost,
+        // and the cursor it stored is past them), then pull (pull() only). Waiting stops at dispose.
+        if (!ran)
+          await lock(
+            'pull',
+            async () => {
+              await this.#reread();
+              if (!automatic) await this.#pullPages();
+            },
+            { signal: this.#signal },
+          );
         this.#pullFailures = 0;
         await this.#resolveConflicts();
       } catch (error) {
@@ -886,6 +894,22 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
     });
     return this.#pulling;
+  }
+
+  /**
+   * Show the rows stored (by another tab's pull, whose messages may have been lost). Read again if
+   * this tab confirmed or dropped rows meanwhile: an answer's write may not be stored yet, and the
+   * rows read must not undo it.
+   */
+  async #reread(): Promise<void> {
+    let epoch: number;
+    let rows: R[];
+    do {
+      await Promise.all([...this.#writes]);
+      epoch = this.#epoch;
+      rows = await (this.#cache as RowCache<R>).readRows();
+    } while (epoch !== this.#epoch);
+    this.#view.confirmRows(rows, []);
   }
 
   async #pullPages(): Promise<void> {
@@ -952,8 +976,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
         const field = this.#options.clientIdField;
         const adopted = field
-          ? // Loaded only with the option: most servers do not keep the temporary id.
-            (await import('./adopt.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view)
+          ? // Only with the option: most servers do not keep the temporary id.
+            (await import('./page.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view)
           : [];
         const pulled: RowsMessage<R> = {
           rows: body.changes,
@@ -1037,19 +1061,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         answer.status,
       );
     }
+    // The page's check is in a lazy chunk (loaded by the first page: a pull is online).
+    const { isPage } = await import('./page.js');
     if (this.#signal.aborted) return undefined;
-    const body = (answer.body ?? {}) as Partial<Record<keyof PulledPage<R>, unknown>>;
-    const ok =
-      Array.isArray(body.changes) &&
-      body.changes.every((row) => isRow(row, this.#options.key)) &&
-      Array.isArray(body.deleted) &&
-      body.deleted.every((id) => typeof id === 'string') &&
-      typeof body.cursor === 'string' &&
-      typeof body.more === 'boolean' &&
-      (body.clock === undefined || typeof body.clock === 'string') &&
-      // `more` with the cursor asked with would ask for the same page again, forever.
-      !(body.more && body.cursor === cursor);
-    if (!ok) {
+    const body = (answer.body ?? {}) as Record<string, unknown>;
+    if (!isPage(body, cursor, this.#options.key)) {
       throw await this.#failPull(
         'collections/bad-response',
         `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
@@ -1081,7 +1097,7 @@ function isRecord(value: unknown): value is Row {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** A JSON object whose `key` holds a non-empty string (the feed's rows, an answer's row). */
+/** A JSON object whose `key` holds a non-empty string (an answer's row; the feed's rows are checked in page.ts). */
 function isRow(value: unknown, key: string): value is Row {
   return isRecord(value) && typeof value[key] === 'string' && value[key] !== '';
 }
