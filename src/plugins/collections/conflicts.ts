@@ -46,7 +46,7 @@ export type ConflictHost<R extends Row> = [
 
 /**
  * Settle the writes the server refused with 412 (or 404/410), stored as `x/<opId>` when they were
- * refused: decide from the server's row as last pulled, resend or drop, discard the refused
+ * refused: decide from the server's row as confirmed (the 412's, or as last pulled), resend or drop, discard the refused
  * operation, forget the record, report. A merge function that throws, or returns a patch update()
  * refuses, leaves its change failed: its refusal is forgotten, the error set in `lastError` and
  * warned, once. Loaded on first use (a lazy chunk). See docs/conflicts.md.
@@ -491,8 +491,8 @@ export function discardLater(changes: readonly Change[], ids: readonly string[],
 /**
  * A change the server refused (the outcome handler, in the tab that sent it): it drops out of
  * `items`. A conflict (an update or removal refused with 412, 404 or 410) is stored as `x/<opId>`,
- * to be decided once the server's row is known (after the next pull for a 412; at once for a
- * deleted row), from durable state, so a restart in between changes nothing; returns true for
+ * to be decided once the server's row is known (at once for a 412 that answered with it, else
+ * after the next pull; at once for a deleted row), from durable state, so a restart in between changes nothing; returns true for
  * one (the caller pulls, or resolves). Loaded on the first refusal. @internal
  */
 export async function storeRefusal<R extends Row>(
