@@ -72,6 +72,7 @@ export const MANGLED = [
   'networkFailures',
   'pauseState',
   'clearErrors',
+  'headFailed',
   // storage
   'acceptUnbound',
   'checkFields',

@@ -481,14 +481,13 @@ export class SyncEngine {
         if (!(error instanceof UnreadableRecordError)) throw error;
         await this.#removed(); // told after the op before it
         // Rare: moved by queue-edits.ts, loaded now (off the start-up path).
-        const stub = await (await this.#queueEdits()).moveUnreadable(id, error.cause, this.#deps.now());
-        const lastError = stub.lastError as OperationError;
-        this.#headFailed(lastError, id);
-        // The production build strips the prose: its line still says what failed, and which.
-        this.#deps.logger.error(`operation ${id} ${lastError.message}`, lastError.code, id);
-        this.events.emit('failed', { operation: toOperation(stub), error: lastError });
-        summary.failed++;
-        return 'next';
+        return await (await this.#queueEdits()).moveUnreadable(
+          id,
+          error.cause,
+          this.#deps.now(),
+          summary,
+          this.#deps.logger,
+        );
       }
       if (!record) {
         this.#lists.note('removed', 'pending', [id]); // removed by another tab
@@ -883,7 +882,7 @@ export class SyncEngine {
     const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
     await this.#outbox.commit(group);
     this.#lists.move([record.id], 'pending', 'failed');
-    this.#headFailed(error, record.id);
+    this.headFailed(error, record.id);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
     await outcomes?.deliver(outcome);
   }
@@ -961,7 +960,8 @@ export class SyncEngine {
   }
 
   /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
-  #headFailed(error: OperationError, id: string): void {
+  /** @internal (queue-edits.ts calls it for an unreadable head) */
+  headFailed(error: OperationError, id: string): void {
     this.#completeOne();
     this.#deadLetterError = { error, id };
     this.#transientError = null; // the head moved on

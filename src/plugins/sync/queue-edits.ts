@@ -1,7 +1,8 @@
 import type { FluxyError } from '../../core/errors.js';
 import type { EventBus } from '../../core/events.js';
 import type { checkOptions } from '../../core/input-checks.js';
-import type { OutboxStores } from './engine.js';
+import type { Logger } from '../../core/logger.js';
+import type { FlushSummary, OutboxStores, Step } from './engine.js';
 import type { OperationError, OperationRecord, recordVersion, toOperation } from './operation.js';
 import type { Outbox, OutboxList, UnreadableRecordError } from './outbox.js';
 import type { ListOptions } from './queue-lists.js';
@@ -33,6 +34,7 @@ export interface EditsHost {
   publishStatus(): void;
   requestFlush(): void;
   collectTempIds(): void;
+  headFailed(error: OperationError, id: string): void;
   clearErrors(deadLetter?: boolean): void;
   settledFor(id?: string): Promise<void>;
   forgetErrorsOf(ids: readonly string[]): void;
@@ -258,15 +260,28 @@ export class QueueEdits {
 
   /**
    * Move pending record `id`, which cannot be read (or trusted: `cause`), to the failed list as
-   * its stub, never sent (here: a rare path, off the start-up one). Resolves with the stub.
+   * its stub, never sent (here: a rare path, off the start-up one): the flush's step for it,
+   * counted in `summary` as failed, logged and told (`failed` event).
    */
-  async moveUnreadable(id: string, cause: unknown, at: number): Promise<OperationRecord> {
+  async moveUnreadable(
+    id: string,
+    cause: unknown,
+    at: number,
+    summary: FlushSummary,
+    logger: Logger,
+  ): Promise<Step> {
     const { outbox, lists } = this.#stores;
-    const stub = unreadableStub(id, unreadableError(cause, at));
+    const lastError = unreadableError(cause, at);
+    const stub = unreadableStub(id, lastError);
     const group = outbox.stage(new this.#tools.WriteGroup(), 'failed', stub);
     await outbox.commit(outbox.stageRemoval(group, 'pending', id));
     lists.move([id], 'pending', 'failed');
-    return stub;
+    this.#host.headFailed(lastError, id);
+    // The production build strips the prose: its line still says what failed, and which.
+    logger.error(`operation ${id} ${lastError.message}`, lastError.code, id);
+    this.#host.events.emit('failed', { operation: this.#tools.toOperation(stub), error: lastError });
+    summary.failed++;
+    return 'next';
   }
 
   /** Like `outbox.read()`, but an unreadable record comes back as its {@link unreadableStub}. */
