@@ -42,7 +42,7 @@ export const MANGLED = [
   'readAhead',
   'referencesIn',
   'resolveUrl',
-  'serverIdIn',
+  'settleCreate',
   'setTimer',
   'clearTimer',
   'stage',

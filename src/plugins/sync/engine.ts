@@ -823,18 +823,10 @@ export class SyncEngine {
     const group = new WriteGroup();
     const done = records.map((record, index) => {
       const result = results[index] as Answer;
-      let serverId: string | undefined;
-      if (tempIds && record.tempId !== undefined) {
-        serverId = tempIds.serverIdIn(result.body, this.#deps.serverId ?? 'id');
-        if (serverId === undefined) {
-          this.#deps.logger.warn(
-            `operation ${record.id} introduced tempId "${record.tempId}" but its response has no server id`,
-            record.tempId, // all the production build keeps
-          );
-        } else {
-          tempIds.stageSettle(group, record.tempId, record.id, { serverId });
-        }
-      }
+      const serverId =
+        record.tempId === undefined
+          ? undefined
+          : tempIds?.settleCreate(group, record, result.body, this.#deps.serverId ?? 'id', this.#deps.logger);
       // What the outcome and the `sent` event say besides the operation.
       const answer = {
         status: result.status,

@@ -298,12 +298,28 @@ export class TempIds {
     return dropped;
   }
 
-  /** The server id in a create's response (see {@link extractServerId}). */
-  serverIdIn(
+  /**
+   * The server id in the 2xx response of create `record` (see {@link extractServerId}), its
+   * temporary id's outcome staged in `group`; undefined, with a warning, if the response has none.
+   */
+  settleCreate(
+    group: WriteGroup,
+    record: OperationRecord,
     response: unknown,
     from: string | ((response: unknown) => string | number | undefined),
+    logger: Logger,
   ): string | undefined {
-    return extractServerId(response, from);
+    const tempId = record.tempId as string;
+    const serverId = extractServerId(response, from);
+    if (serverId === undefined) {
+      logger.warn(
+        `operation ${record.id} introduced tempId "${tempId}" but its response has no server id`,
+        tempId, // all the production build keeps
+      );
+    } else {
+      this.stageSettle(group, tempId, record.id, { serverId });
+    }
+    return serverId;
   }
 
   /** Forget every temporary id in memory (`clearQueue()`, which removes their records: QueueEdits.removeAll). */
