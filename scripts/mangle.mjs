@@ -43,6 +43,7 @@ export const MANGLED = [
   'referencesIn',
   'resolveUrl',
   'settleCreate',
+  'refsFor',
   'setTimer',
   'clearTimer',
   'stage',

@@ -387,13 +387,7 @@ export class SyncEngine {
    */
   async #store(id: string, draft: OperationDraft): Promise<OperationRecord> {
     const tempIds = draft.tempId === undefined ? this.#stores.tempIds : await this.#stores.loadTempIds();
-    if (draft.tempId !== undefined && tempIds?.isKnown(draft.tempId)) {
-      throw new FluxyError(
-        'sync/invalid-options',
-        `queue(): tempId "${draft.tempId}" was already introduced by another operation: make a new one for each create.`,
-      );
-    }
-    const refs = tempIds?.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== draft.tempId) ?? [];
+    const refs = tempIds?.refsFor(draft, FluxyError) ?? [];
     const record = createRecord(id, draft, this.#deps.now(), refs);
     const group = this.#outbox.stage(new WriteGroup(), 'pending', record);
     // (The temp id is known from now: a queue() right after sees it.)

@@ -1,9 +1,11 @@
+import type { FluxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { sha256Hex } from './digest.js';
 import type { TabLeader } from './leader.js';
 import type { OperationRecord } from './operation.js';
 import type { Outbox, OutboxStorage } from './outbox.js';
 import type { QueueLists } from './queue-lists.js';
+import type { OperationDraft } from './request-validation.js';
 import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
 import type { WriteGroup } from './write-group.js';
 
@@ -158,6 +160,22 @@ export class TempIds {
       if (this.#entries.has(this.#slot(candidate))) found.add(candidate);
     });
     return [...found];
+  }
+
+  /**
+   * The known temporary ids that a new operation `draft` refers to (its own aside), once its
+   * `tempId` is checked: one already introduced is refused (`sync/invalid-options`; the error class
+   * given, not imported, like the other lazily loaded modules). @internal
+   */
+  refsFor(draft: OperationDraft, RefusalError: typeof FluxyError): string[] {
+    const { tempId } = draft;
+    if (tempId !== undefined && this.isKnown(tempId)) {
+      throw new RefusalError(
+        'sync/invalid-options',
+        `queue(): tempId "${tempId}" was already introduced by another operation: make a new one for each create.`,
+      );
+    }
+    return this.referencesIn(draft.url, draft.bodyText).filter((ref) => ref !== tempId);
   }
 
   /**
