@@ -1,4 +1,4 @@
-import { checkOptions } from '../../core/input-checks.js';
+import { checkOptions, describeInput } from '../../core/input-checks.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
 import { FluxyError } from './deps.js';
 
@@ -108,12 +108,12 @@ export function resolveCollectionOptions<R extends Row>(
   const fail = (problem: string): never => {
     throw new FluxyError(
       'collections/invalid-options',
-      `new Collection(${JSON.stringify(name)}): ${problem} (see the options in docs/collections.md).`,
+      `new Collection(${describeInput(name)}): ${problem} (see the options in docs/collections.md).`,
     );
   };
   if (typeof name !== 'string' || !/^[A-Za-z][\w-]{0,63}$/.test(name)) {
     fail(
-      `the name must be 1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds) (got ${got(name)})`,
+      `the name must be 1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds) (got ${describeInput(name)})`,
     );
   }
   // (fail throws: checkOptions throws what it returns.)
@@ -137,29 +137,31 @@ export function resolveCollectionOptions<R extends Row>(
   // a query, a fragment or spaces (`?since=` is added to it).
   if (typeof url !== 'string' || !/^(?!\/\/|(?!https?:)[a-z][a-z\d+.-]*:)[^?#\s]+$/i.test(url))
     fail(
-      `url must be the resource path without query or fragment, e.g. '/notes', or an absolute http(s) URL (got ${got(url)})`,
+      `url must be the resource path without query or fragment, e.g. '/notes', or an absolute http(s) URL (got ${describeInput(url)})`,
     );
-  if (!isName(key)) fail(`key must be the id field's name, e.g. 'id' (got ${got(key)})`);
+  if (!isName(key)) fail(`key must be the id field's name, e.g. 'id' (got ${describeInput(key)})`);
   if (clientIdField !== undefined && (!isName(clientIdField) || clientIdField === key))
-    fail(`clientIdField must be a field other than the key, e.g. 'clientId' (got ${got(clientIdField)})`);
+    fail(
+      `clientIdField must be a field other than the key, e.g. 'clientId' (got ${describeInput(clientIdField)})`,
+    );
   if (typeof conflict !== 'function' && !strategies.includes(conflict as string)) {
     fail(
-      `conflict must be 'lww', 'server-wins', 'client-wins' or a function ({ local, server, base }) => patch | null (got ${got(conflict)})`,
+      `conflict must be 'lww', 'server-wins', 'client-wins' or a function ({ local, server, base }) => patch | null (got ${describeInput(conflict)})`,
     );
   }
   // A whole number of ms that setInterval can hold (over 2^31 - 1 it would fire at once, forever);
   // `| 0` also refuses what is not a number.
   if (!(pullIntervalMs === 0 || (pullIntervalMs >= 1000 && (pullIntervalMs | 0) === pullIntervalMs))) {
     fail(
-      `pullIntervalMs must be 0 (only on demand) or a whole number from 1000 to 2^31 - 1 (got ${got(pullIntervalMs)})`,
+      `pullIntervalMs must be 0 (only on demand) or a whole number from 1000 to 2^31 - 1 (got ${describeInput(pullIntervalMs)})`,
     );
   }
   if (compare !== undefined && typeof compare !== 'function')
-    fail(`compare must be a function (a, b) => number (got ${got(compare)})`);
+    fail(`compare must be a function (a, b) => number (got ${describeInput(compare)})`);
   if (locks !== undefined && locks !== false && typeof (locks as CollectionLocks)?.request !== 'function')
-    fail(`locks must be navigator.locks or false (got ${got(locks)})`);
+    fail(`locks must be navigator.locks or false (got ${describeInput(locks)})`);
   if (now !== undefined && typeof now !== 'function')
-    fail(`now must be a function returning ms since the epoch (got ${got(now)})`);
+    fail(`now must be a function returning ms since the epoch (got ${describeInput(now)})`);
   return {
     url: (url as string).replace(/\/+$/, ''),
     key,
@@ -170,9 +172,4 @@ export function resolveCollectionOptions<R extends Row>(
     locks,
     now,
   };
-}
-
-/** A value as an error message shows it (development builds only: prose). */
-function got(value: unknown): string {
-  return typeof value === 'function' ? 'a function' : JSON.stringify(value);
 }
