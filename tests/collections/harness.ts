@@ -76,6 +76,27 @@ export async function serverWrite(
 }
 
 /** Queues faults for the next requests that take one (writes, and pulls). */
+/**
+ * From now on, what the first collection made posts to other tabs is lost (its pull and answer
+ * messages), as when that tab closes right after sending them. Restored when the test ends.
+ */
+export function dropFirstTabMessages(): void {
+  const RealChannel = globalThis.BroadcastChannel;
+  const channels: BroadcastChannel[] = [];
+  globalThis.BroadcastChannel = class extends RealChannel {
+    constructor(name: string) {
+      super(name);
+      if (name.startsWith('fluxy-collection:')) channels.push(this);
+    }
+    override postMessage(message: unknown): void {
+      if (this !== channels[0]) super.postMessage(message);
+    }
+  };
+  onTestFinished(() => {
+    globalThis.BroadcastChannel = RealChannel;
+  });
+}
+
 export async function faults(server: RunningServer, list: unknown[]): Promise<void> {
   const response = await fetch(`${server.url}/api/_faults`, {
     method: 'POST',

@@ -9,6 +9,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { TestLockManager } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import {
+  dropFirstTabMessages,
   pullsOf,
   referenceServer,
   serverNotes,
@@ -54,17 +55,7 @@ function sharedLocks() {
  * test ends.
  */
 function lossyTabs() {
-  const RealChannel = globalThis.BroadcastChannel;
-  const channels: BroadcastChannel[] = [];
-  globalThis.BroadcastChannel = class extends RealChannel {
-    constructor(name: string) {
-      super(name);
-      if (name.startsWith('fluxy-collection:')) channels.push(this);
-    }
-    override postMessage(message: unknown): void {
-      if (this !== channels[0]) super.postMessage(message);
-    }
-  };
+  dropFirstTabMessages();
   const realFetch = globalThis.fetch;
   let hold: { reached: ReturnType<typeof gate>; release: ReturnType<typeof gate> } | undefined;
   globalThis.fetch = async (input, init) => {
@@ -77,7 +68,6 @@ function lossyTabs() {
     return realFetch(input, init);
   };
   onTestFinished(() => {
-    globalThis.BroadcastChannel = RealChannel;
     globalThis.fetch = realFetch;
     hold?.release.open();
   });

@@ -7,7 +7,15 @@ import type { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import { expectQuiet, withTimeout } from '../sync/harness.js';
-import { type Note, referenceServer, serverNotes, serverWrite, startDevice, until } from './harness.js';
+import {
+  dropFirstTabMessages,
+  type Note,
+  referenceServer,
+  serverNotes,
+  serverWrite,
+  startDevice,
+  until,
+} from './harness.js';
 
 /**
  * Two tabs of one disk (`sender` sends the outbox, in batches); what the sender's collection posts
@@ -15,20 +23,7 @@ import { type Note, referenceServer, serverNotes, serverWrite, startDevice, unti
  * the test ends.
  */
 async function tabsWithoutMessages(server: Awaited<ReturnType<typeof referenceServer>>) {
-  const RealChannel = globalThis.BroadcastChannel;
-  const channels: BroadcastChannel[] = [];
-  globalThis.BroadcastChannel = class extends RealChannel {
-    constructor(name: string) {
-      super(name);
-      if (name.startsWith('fluxy-collection:')) channels.push(this);
-    }
-    override postMessage(message: unknown): void {
-      if (this !== channels[0]) super.postMessage(message);
-    }
-  };
-  onTestFinished(() => {
-    globalThis.BroadcastChannel = RealChannel;
-  });
+  dropFirstTabMessages();
   const disk = new IDBFactory();
   // (Batches: changes queued together leave the outbox in one commit, so one listing sees them gone.)
   const sync = { locks: new TestLockManager(), batch: { url: '/batch' } };

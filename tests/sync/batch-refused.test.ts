@@ -6,6 +6,7 @@ import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import type { FetchFunction, RetryOptions } from '../../src/plugins/sync/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
+import { queueFaults } from '../server/helpers.js';
 import { exactlyOnceInOrder, silentLogger, until } from './harness.js';
 
 // A batch request refused as a whole (413, or no batch endpoint: 404, 405…) says nothing about any
@@ -26,15 +27,6 @@ async function startServer(maxBatchBytes?: number): Promise<RunningServer> {
   });
   cleanups.push(() => server.close());
   return server;
-}
-
-async function queueFaults(server: RunningServer, faults: Fault[]): Promise<void> {
-  const response = await fetch(`${server.url}/api/_faults`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(faults),
-  });
-  expect(response.status).toBe(200);
 }
 
 interface Sent {

@@ -9,6 +9,7 @@ import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import type { FetchFunction } from '../../src/plugins/sync/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import type { OutboxChange } from '../../src/plugins/sync/write-group.js';
+import { queueFaults } from '../server/helpers.js';
 import { MemoryStore } from '../support/memory-store.js';
 import {
   type EngineSetup,
@@ -28,15 +29,6 @@ async function startServer(): Promise<RunningServer> {
   const server = await createServer({ dataFile: null, staticDir: null });
   cleanups.push(() => server.close());
   return server;
-}
-
-async function queueFaults(server: RunningServer, faults: Fault[]): Promise<void> {
-  const response = await fetch(`${server.url}/api/_faults`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(faults),
-  });
-  expect(response.status).toBe(200);
 }
 
 /** The ops each request carried, in order: `single` for a request of its own, else the batch's keys. */
