@@ -2,7 +2,8 @@
 // its fix.
 import { describe, expect, it } from 'vitest';
 import { isFluxyError } from '../../src/core/errors.js';
-import { Collection } from '../../src/plugins/collections/index.js';
+import { Collection, type ConflictEvent } from '../../src/plugins/collections/index.js';
+import { type Note, referenceServer, serverWrite, startDevice, until, withTimeout } from './harness.js';
 
 describe('review s19: bad constructor arguments', () => {
   it('refuses a BigInt or a cyclic name, url, pullIntervalMs or conflict with collections/invalid-options', () => {
@@ -31,5 +32,33 @@ describe('review s19: bad constructor arguments', () => {
       // (The development build says what was given.)
       expect((thrown as Error).message).toMatch(/\(got (bigint|object)\)/);
     }
+  });
+});
+
+describe("review s19: an app's own operation named like a collection's kind", () => {
+  it("does not stop the collection deciding its real conflicts (it is not the collection's change)", async () => {
+    const server = await referenceServer();
+    const { id } = (await serverWrite(server, 'POST', '/api/notes', { title: 'first', body: '' }))
+      .body as Note;
+    const a = await startDevice({ server, collection: { conflict: 'server-wins' } });
+    await a.notes.pull();
+    const decided = new Promise<ConflictEvent<Note>>((resolve) => a.notes.on('conflict', resolve));
+    a.connectivity.setOnline(false);
+    // The app's own operation, of kind notes.update, without the collection's meta (refused: 404).
+    await a.sync.queue('PATCH', '/notes/n_999999', { kind: 'notes.update', body: { title: 'forged' } });
+    await a.notes.update(id, { title: 'mine' });
+    const [, real] = await a.sync.pending();
+    await serverWrite(server, 'PATCH', `/api/notes/${id}`, { title: 'theirs' });
+    a.connectivity.setOnline(true);
+    expect(await withTimeout(decided, 'the real conflict to be decided')).toMatchObject({
+      id,
+      resolution: 'server-wins',
+      server: { title: 'theirs' },
+    });
+    await until(() => a.notes.get(id).value?.title === 'theirs', "the server's row");
+    const failed = (await a.sync.failed()).map((operation) => operation.id);
+    expect(failed).not.toContain(real?.id);
+    // The app's operation stays failed, for the app to handle.
+    expect(failed).toHaveLength(1);
   });
 });

@@ -174,7 +174,9 @@ async function resolve<R extends Row>(
   let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
   for (const [index, [operationId, status]] of stored.entries()) {
     const operation = failed.get(operationId);
-    if (typeof status !== 'number' || !operation || 'unreadable' in operation) {
+    // (Not this collection's change — an app's own operation of the same kind, without its meta —:
+    // never stored now; forgotten if an earlier version stored it.)
+    if (typeof status !== 'number' || !operation || 'unreadable' in operation || metaOf(operation)?.c !== 1) {
       await forget(cache, operationId); // retried or discarded meanwhile
       continue;
     }
@@ -349,7 +351,8 @@ export function noteAnswer<R extends Row>(
     return false;
   }
   // (An insert's answer: no write on a known version, nothing of it lost.)
-  if (kind.endsWith('.insert')) return false;
+  // (Nor an app's own operation of this kind, without this collection's meta.)
+  if (kind.endsWith('.insert') || (operation.meta as ChangeMeta | undefined)?.c !== 1) return false;
   const { base, resolves } = operation.meta as ChangeMeta;
   const id = row[key] as string;
   const sent = (typeof operation.body === 'object' && operation.body !== null ? operation.body : {}) as Row;
@@ -501,7 +504,11 @@ export async function storeRefusal<R extends Row>(
   settle: (operationIds: string[], post: boolean) => void,
 ): Promise<boolean> {
   const [options, cache, , view, , , , , signal, , logger] = host;
+  const meta = (operation as QueuedOperation).meta as ChangeMeta | undefined;
+  // Only this collection's changes (its meta): an app's own operation named with one of its kinds
+  // (`notes.update`) is refused as any other operation, never decided as a conflict.
   const conflict =
+    meta?.c === 1 &&
     !(operation as QueuedOperation).kind?.endsWith('.insert') &&
     [412, 404, 410].includes(error.status as number);
   settle([operation.id], !conflict);
@@ -510,7 +517,6 @@ export async function storeRefusal<R extends Row>(
   // once (not over a newer one, nor a row a pull saw deleted), and the refusal is decided from it
   // now, not after the next pull. The pull the caller starts may bring a newer row still.
   const current = (error as { body?: { current?: R } }).body?.current;
-  const meta = (operation as QueuedOperation).meta as ChangeMeta | undefined;
   const id = meta && view.currentId(meta.id);
   if (conflict && error.status === 412 && id && current?.[options.key] === id && view.confirmedRow(id)) {
     view.confirmRows([current], []);
