@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isFluxyError } from '../../src/core/errors.js';
 import { Collection, type ConflictEvent } from '../../src/plugins/collections/index.js';
+import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { type Note, referenceServer, serverWrite, startDevice, until, withTimeout } from './harness.js';
 
 describe('review s19: bad constructor arguments', () => {
@@ -60,5 +61,29 @@ describe("review s19: an app's own operation named like a collection's kind", ()
     expect(failed).not.toContain(real?.id);
     // The app's operation stays failed, for the app to handle.
     expect(failed).toHaveLength(1);
+  });
+});
+
+describe('review s19: a change the outbox refuses', () => {
+  it('leaves storage as it was: the clock is saved only once the change is queued', async () => {
+    const server = await referenceServer();
+    const a = await startDevice({ server, online: false, sync: { maxBodyBytes: 2000 } });
+    await a.notes.insert({ title: 'a', body: '' });
+    const storage = a.app.use(StoragePlugin);
+    const dump = async () =>
+      JSON.stringify(
+        await Promise.all((await storage.keys()).sort().map(async (key) => [key, await storage.get(key)])),
+      );
+    const before = await dump();
+    expect(before).toContain('collection-notes/clock');
+    let refused: unknown;
+    try {
+      await a.notes.insert({ title: 'x'.repeat(5000), body: '' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(isFluxyError(refused) && refused.code).toBe('sync/body-too-large');
+    expect(await dump()).toBe(before);
+    expect(a.notes.items.value).toHaveLength(1);
   });
 });

@@ -547,16 +547,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const change: Change = { type, id, callOrder: ++this.#seq, data };
     this.#view.addChange(change); // shown in the same frame
     try {
-      const [operation] = await Promise.all([
-        (this.#sync as SyncLike).queue(
-          methods[type],
-          type === 'insert' ? this.#options.url : `${this.#options.url}/${encodeURIComponent(id)}`,
-          // (queue() takes an undefined body or tempId as none.)
-          { body: data, headers, meta, kind: `${this.name}.${type}`, tempId },
-        ),
-        // (Not a reason to refuse the change once it is queued: the clock is also in its meta.)
-        (this.#cache as RowCache<R>).saveClock(stamp).catch(noop),
-      ]);
+      const operation = await (this.#sync as SyncLike).queue(
+        methods[type],
+        type === 'insert' ? this.#options.url : `${this.#options.url}/${encodeURIComponent(id)}`,
+        // (queue() takes an undefined body or tempId as none.)
+        { body: data, headers, meta, kind: `${this.name}.${type}`, tempId },
+      );
+      // Saved once queued: a change the outbox refuses leaves storage as it was. Until then the
+      // stamp is in the operation's meta, which a restart reads (a monotonic clock either way).
+      // (Not a reason to refuse the change once it is queued.)
+      await (this.#cache as RowCache<R>).saveClock(stamp).catch(noop);
       change.opId = operation.id;
       change.commitEpoch = ++this.#epoch;
       if (this.#settled.has(operation.id)) this.#view.dropChanges((candidate) => candidate === change);
