@@ -1,11 +1,12 @@
 // Session 19: conflicts across a restart (the memory of this replica's own applied writes is
-// stored), a 412's current row used at once, injectable randomness for the clock's node id.
+// stored), and a 412's current row used at once.
 import { signal } from '@preact/signals-core';
 import { describe, expect, it } from 'vitest';
 import type { ConflictEvent, ConflictStrategy } from '../../src/plugins/collections/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import {
   faults,
+  idle,
   type Note,
   referenceServer,
   serverNotes,
@@ -16,9 +17,6 @@ import {
 } from './harness.js';
 
 type Device = Awaited<ReturnType<typeof startDevice>>;
-
-const quiet = (device: Device) =>
-  until(() => device.sync.pendingCount.value === 0 && !device.sync.isSyncing.value, 'the outbox to drain');
 
 /** Restarts `device` over its disk (same options); collects the new instance's conflicts. */
 async function restart(device: Device, server: Parameters<typeof startDevice>[0]['server'], options = {}) {
@@ -57,7 +55,7 @@ describe("server-wins across a restart: this replica's own earlier write is no c
       () => again.sync.failedCount.value === 0 && again.sync.pendingCount.value === 0,
       'the refusal to be decided',
     );
-    await quiet(again);
+    await idle(again);
     await again.notes.pull();
     expect((await serverNotes(server))[0]).toMatchObject({ title: 'one', body: 'two', version: 3 });
     expect(again.notes.items.value).toEqual(await serverNotes(server));
@@ -75,11 +73,11 @@ describe("server-wins across a restart: this replica's own earlier write is no c
     await a.notes.update(id, { title: 'one' });
     await a.notes.update(id, { body: 'two' });
     await b.notes.update(id, { title: 'theirs' });
-    await quiet(b);
+    await idle(b);
     const { again, conflicts, reported } = await restart(a, server, { conflict: 'server-wins' });
     again.connectivity.setOnline(true);
     await until(() => reported.value === 2, 'both refusals to be decided');
-    await quiet(again);
+    await idle(again);
     await again.notes.pull();
     expect((await serverNotes(server))[0]).toMatchObject({ title: 'theirs', body: 'b', version: 2 });
     expect(again.notes.items.value).toEqual(await serverNotes(server));
@@ -120,7 +118,7 @@ describe("a 412's current row is the confirmed row at once, and the refusal is d
       a.connectivity.setOnline(false);
       await a.notes.update(created.id, { title: 'mine' });
       await b.notes.update(created.id, { body: 'theirs' });
-      await quiet(b);
+      await idle(b);
       cut = true;
       a.connectivity.setOnline(true);
       await until(() => a.notes.lastError.value !== null, 'a pull to fail');
