@@ -203,7 +203,8 @@ export const idle = (device: { sync: SyncPlugin }): Promise<void> =>
 
 /**
  * Steers the global fetch (a device's fetch is bound when its sync starts, so call this first):
- * a PATCH of title 'ab' is held before it is sent until `held.ab` opens; once it was, pulls wait
+ * a PATCH of title 'ab' is held before it is sent until `held.ab` opens, and its 412 comes
+ * without the server's current row (so it is decided after a pull); once it was, pulls wait
  * until the server applied 'abc'; the answer to 'abc' goes through `afterAbc`. Restored, and every
  * gate opened, when the test finishes.
  */
@@ -220,6 +221,14 @@ export function holdAbAndAbc(afterAbc: (response: Response, signal: AbortSignal)
     }
     if (refused && String(input).includes('/api/notes?since=')) await held.abcApplied.promise;
     const response = await realFetch(input, init);
+    if (title === 'ab' && response.status === 412) {
+      // Without the server's current row (version 2, made by 'a'): with it, the refusal could be
+      // decided from it at once, before 'abc' is applied ('a' alone leads to version 2: no
+      // conflict, nothing to resend) — a race with the pull that sees 'abc' applied. These tests
+      // are about the other case: the server's version (3) made by 'abc', whose answer is not in.
+      const { current: _current, ...body } = (await response.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify(body), { status: 412, headers: response.headers });
+    }
     if (title === 'abc') {
       held.abcApplied.open();
       return afterAbc(response, init?.signal as AbortSignal);

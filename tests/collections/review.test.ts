@@ -447,6 +447,63 @@ describe('review: a 412 refused for own writes only', () => {
     expect(device.notes.items.value).toEqual([row]);
   });
 
+  it("(b) a 412 whose current row this replica's own applied write made is decided from it at once: nothing resent, no conflict", async () => {
+    // 'a' applied (version 2), 'ab' made on version 1 refused with version 2 as its current row,
+    // 'abc' (made on version 2) held before it is sent until the refusal is decided: decided from
+    // the 412's row alone ('a' leads from 1 to 2), the title 'abc' sets is not resent.
+    const ab = gate();
+    const abReached = gate();
+    const abc = gate();
+    onTestFinished(() => {
+      ab.open();
+      abc.open();
+    });
+    const patches: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
+      if (title) patches.push(title);
+      if (title === 'ab') {
+        abReached.open();
+        await ab.promise;
+      }
+      if (title === 'abc') await abc.promise;
+      return realFetch(input, init);
+    };
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+    });
+    const server = await referenceServer();
+    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
+      .body as Note;
+    const device = await startDevice({ server, collection: { conflict: 'client-wins' } });
+    await device.notes.pull();
+    const conflicts: unknown[] = [];
+    device.notes.on('conflict', (event) => conflicts.push(event));
+    device.sync.pause();
+    await device.notes.update(created.id, { title: 'a' });
+    await device.notes.update(created.id, { title: 'ab' }); // made on version 1 too
+    device.sync.resume();
+    await withTimeout(abReached.promise, "'ab' to be sent after 'a' was answered");
+    await device.notes.update(created.id, { title: 'abc' }); // made on version 2
+    ab.open();
+    // Decided while 'abc' waits to be sent (were it waiting for the outbox's next answer, this
+    // would time out): 'ab' gone from the outbox, not resent, only 'abc' left.
+    await until(
+      () =>
+        device.sync.pendingCount.value === 1 && device.sync.failedCount.value === 0 && patches.length === 3,
+      "the 412 to be decided while 'abc' is held",
+    );
+    expect(device.notes.get(created.id).value?.title).toBe('abc');
+    abc.open();
+    await idle(device);
+    const [row] = await serverNotes(server);
+    expect(row).toMatchObject({ title: 'abc', version: 3 });
+    expect(patches).toEqual(['a', 'ab', 'abc']);
+    expect(conflicts).toEqual([]);
+    expect(device.notes.items.value).toEqual([row]);
+  });
+
   it("(c) dispose() does not wait for the outbox's next answer that resolving waits for", async () => {
     const answer = gate();
     // The answer to 'abc' is slow (it comes when the test says, or when the request is aborted).
