@@ -6,7 +6,7 @@
 // over. Both tests failed before (the rows never shown).
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { TestLockManager } from '../support/lock-manager.js';
+import { webLocks } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import {
   dropFirstTabMessages,
@@ -25,28 +25,11 @@ import {
  * lock is held); `contended` opens when a pull lock is asked for while it is held.
  */
 function sharedLocks() {
-  const locks = new TestLockManager();
-  const held = new Set<string>();
   const contended = gate();
-  return {
-    contended,
-    request(
-      name: string,
-      options: { signal?: AbortSignal; ifAvailable?: boolean },
-      callback: (lock: unknown) => Promise<unknown>,
-    ): Promise<unknown> {
-      if (name.endsWith(':pull') && held.has(name)) contended.open();
-      if (options.ifAvailable && held.has(name)) return Promise.resolve(callback(null));
-      return locks.request(name, options, async (lock) => {
-        held.add(name);
-        try {
-          return await callback(lock);
-        } finally {
-          held.delete(name);
-        }
-      });
-    },
-  };
+  const locks = webLocks((name) => {
+    if (name.endsWith(':pull') && locks.held(name)) contended.open();
+  });
+  return { contended, request: locks.request };
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
-import { TestLockManager } from '../support/lock-manager.js';
+import { TestLockManager, webLocks } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
 import {
@@ -139,33 +139,6 @@ describe("review s13: 'lww' conflicts of nested objects", () => {
   });
 });
 
-/**
- * Web Locks for the collections of one disk's tabs: TestLockManager with `ifAvailable` (null to
- * the callback when held) and a hook told of every request, by name.
- */
-function collectionLocks(onRequest: (name: string) => void) {
-  const locks = new TestLockManager();
-  const held = new Set<string>();
-  return {
-    request(
-      name: string,
-      options: { signal?: AbortSignal; ifAvailable?: boolean },
-      callback: (lock: unknown) => Promise<unknown>,
-    ): Promise<unknown> {
-      onRequest(name);
-      if (options.ifAvailable && held.has(name)) return Promise.resolve(callback(null));
-      return locks.request(name, options, async (lock) => {
-        held.add(name);
-        try {
-          return await callback(lock);
-        } finally {
-          held.delete(name);
-        }
-      });
-    },
-  };
-}
-
 describe('review s13: a refusal decided by one tab', () => {
   it('two tabs resolving after their pulls decide a 412 once: the merge function runs once, one resend', async () => {
     const server = await referenceServer();
@@ -182,7 +155,7 @@ describe('review s13: a refusal decided by one tab', () => {
     const bResolves = gate();
     const hook = (name: string) => name.endsWith(':resolve') && tabs.length === 2 && bResolving();
     let bResolving = () => {};
-    const locks = collectionLocks((name) => hook(name));
+    const locks = webLocks((name) => hook(name)); // the collections of one disk's tabs
     const syncLocks = new TestLockManager(); // one sender: tab a, the first
     const disk = new IDBFactory();
     const tabs: Array<Awaited<ReturnType<typeof startDevice>>> = [];

@@ -2,7 +2,7 @@
 // skeptical user found. Each finding failed before its fix.
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { TestLockManager } from '../support/lock-manager.js';
+import { TestLockManager, webLocks } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
 import {
@@ -247,31 +247,15 @@ describe('review s15: pull() while an automatic pull runs', () => {
     const server = await referenceServer();
     // Web Locks as the tabs of one browser have them (ifAvailable: the callback gets null when
     // the lock is held), told of every request of the collection's pull lock.
-    const locks = new TestLockManager();
-    const held = new Set<string>();
     let pullLock = '';
     const manualRequest = gate();
-    const collectionLocks = {
-      request(
-        name: string,
-        options: { signal?: AbortSignal; ifAvailable?: boolean },
-        callback: (lock: unknown) => Promise<unknown>,
-      ): Promise<unknown> {
-        if (name.endsWith(':pull')) {
-          pullLock = name;
-          if (!options.ifAvailable) manualRequest.open();
-        }
-        if (options.ifAvailable && held.has(name)) return Promise.resolve(callback(null));
-        return locks.request(name, options, async (lock) => {
-          held.add(name);
-          try {
-            return await callback(lock);
-          } finally {
-            held.delete(name);
-          }
-        });
-      },
-    };
+    let otherTabAsks = false; // (the other tab's request below is not the collection's)
+    const collectionLocks = webLocks((name, options) => {
+      if (name.endsWith(':pull') && !otherTabAsks) {
+        pullLock = name;
+        if (!options.ifAvailable) manualRequest.open();
+      }
+    });
     const realFetch = globalThis.fetch;
     const steer = { hold: false, asked: gate(), page: gate() };
     globalThis.fetch = async (input, init) => {
@@ -301,11 +285,9 @@ describe('review s15: pull() while an automatic pull runs', () => {
     device.connectivity.setOnline(true);
     // Another tab asks for the pull lock: it gets it when the running pull ends, so the automatic
     // pull that follows is skipped (ifAvailable).
-    const otherTabPulled = locks.request(pullLock, {}, async () => {
-      held.add(pullLock);
-      await otherTab.promise;
-      held.delete(pullLock);
-    });
+    otherTabAsks = true;
+    const otherTabPulled = collectionLocks.request(pullLock, {}, () => otherTab.promise);
+    otherTabAsks = false;
     steer.page.open();
     // Before: pull() resolved at once, with the other tab's pull still running.
     const first = await withTimeout(

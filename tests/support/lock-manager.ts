@@ -52,3 +52,33 @@ export class TestLockManager implements LockManagerLike {
     entry?.run();
   }
 }
+
+/**
+ * Web Locks as the tabs of one browser share them, `ifAvailable` included (the callback gets null
+ * while the lock is held; TestLockManager alone ignores it): one TestLockManager underneath.
+ * `onRequest` is told of every request, before it is granted or refused.
+ */
+export function webLocks(onRequest?: (name: string, options: { ifAvailable?: boolean }) => void) {
+  const locks = new TestLockManager();
+  const held = new Set<string>();
+  return {
+    /** Whether a lock of this name is held now. */
+    held: (name: string): boolean => held.has(name),
+    request(
+      name: string,
+      options: { signal?: AbortSignal; ifAvailable?: boolean },
+      callback: (lock: unknown) => Promise<unknown>,
+    ): Promise<unknown> {
+      onRequest?.(name, options);
+      if (options.ifAvailable && held.has(name)) return Promise.resolve(callback(null));
+      return locks.request(name, options, async (lock) => {
+        held.add(name);
+        try {
+          return await callback(lock);
+        } finally {
+          held.delete(name);
+        }
+      });
+    },
+  };
+}
