@@ -154,7 +154,7 @@ const readAheadCount = 8;
  * (connectivity and leadership, the interval, `queue()`, `flush()`, other tabs' news).
  *
  * Reading order: {@link enqueue} (store) → {@link flush} → `#drain` (one request at a time, in id
- * order) → `#sendHead` → `sendOperation` (transport.ts) → `#answered` (sent, retry later, failed,
+ * order) → `#sendHead` → `sendOperation` (send-request.ts, lazy) → `#answered` (sent, retry later, failed,
  * or pause on a 401) → `#publish` (the signals, in one `publish()`: a batch an app effect cannot throw out of).
  *
  * An operation leaves the outbox only after a 2xx. Its removal commits while the next plain
