@@ -8,7 +8,8 @@ import { checkWaitOptions, realTimers, withTimeout } from './wait.js';
 export interface SettledOptions {
   /**
    * Reject if the app is not quiet by then. Keep it under the test runner's own timeout (Vitest
-   * and Jest: 5 s), or that one fires first, without this wait's label and state. @default 5000
+   * and Jest: 5 s, hence 4 s here), or that one fires first, without this wait's label and
+   * state. @default 4000
    */
   timeoutMs?: number;
   /** Names in the rejection message, to tell waits apart. @default 'settled(app)' */
@@ -30,7 +31,9 @@ interface SyncSignals {
 /**
  * Resolves when the app is quiet: no flush running, no pull running, and nothing left to send
  * that could be sent — the queue is empty, or the device is offline, or the queue is paused (a
- * 401). An operation waiting for its retry time keeps the app busy until it is sent or fails.
+ * 401). An operation waiting for its retry time keeps the app busy until it is sent or fails; a
+ * collection whose pull failed does not (its retry comes after a backoff of 2 s to 60 s): check
+ * its `lastError`, or call its `pull()`.
  * Rejects after `timeoutMs` with the state it saw, so a test fails with a reason, not a hang.
  * Rejects with `invalid-argument` when `app` is not an app, for options it does not know (a
  * typo) or of the wrong type, and for a `collections` name whose plugin has no `isPulling`.
@@ -52,7 +55,7 @@ export async function settled(app: App, options: SettledOptions = {}): Promise<v
     );
   }
   const {
-    timeoutMs = 5000,
+    timeoutMs = 4000,
     label = 'settled(app)',
     collections = [],
   } = checkWaitOptions(options, 'settled(app, options)', ['collections']);
@@ -83,12 +86,21 @@ export async function settled(app: App, options: SettledOptions = {}): Promise<v
     const error = sync?.lastError.value;
     if (error) parts[0] += `, last error ${error.code}${error.status ? ` (${error.status})` : ''}`;
     collections.forEach((name, index) => {
-      parts.push(`${name}: pulling ${pulls[index]?.value}`);
+      const error = pulls[index]?.lastError?.value;
+      parts.push(
+        `${name}: pulling ${pulls[index]?.isPulling.value}${error ? `, last error ${error.code}${error.status ? ` (${error.status})` : ''}` : ''}`,
+      );
     });
-    return `${label} (${parts.join('; ') || 'no sync plugin'})${sync ? hint(sync) : ''}`;
+    const more = sync ? hint(sync) : '';
+    return `${label} (${parts.join('; ') || 'no sync plugin'})${
+      more ||
+      (pulls.some((pull) => pull.isPulling.value)
+        ? ": still pulling — a page the server does not answer (a 'hang' fault) ends only at SyncPlugin's timeoutMs, 30 s by default: give tests a small one, e.g. createTestApp({ sync: { timeoutMs: 500 } })"
+        : '')
+    }`;
   };
   const quiet = (): boolean => {
-    const pulling = pulls.some((signal) => signal.value);
+    const pulling = pulls.some((pull) => pull.isPulling.value);
     if (!sync) return !pulling;
     const blocked = connectivity?.isOnline.value === false || sync.status.value === 'paused';
     return !pulling && !sync.isSyncing.value && (sync.pendingCount.value === 0 || blocked);
@@ -114,15 +126,22 @@ function hint(sync: SyncSignals): string {
   return '';
 }
 
-function pullingSignal(app: App, name: string): ReadonlySignal<boolean> {
-  const plugin = app.use(name) as { isPulling?: unknown };
+/** A collection's signals that settled() reads. */
+interface PullSignals {
+  readonly isPulling: ReadonlySignal<boolean>;
+  readonly lastError: ReadonlySignal<{ code: string; status?: number } | null> | undefined;
+}
+
+function pullingSignal(app: App, name: string): PullSignals {
+  const plugin = app.use(name) as { isPulling?: unknown; lastError?: unknown };
   const signal = plugin.isPulling as ReadonlySignal<boolean> | undefined;
   if (typeof signal?.peek !== 'function') {
     throw invalidArgument(
       `settled(app, { collections }): plugin "${name}" has no isPulling signal: name collections (fluxy/collections) only.`,
     );
   }
-  return signal;
+  const lastError = plugin.lastError as PullSignals['lastError'];
+  return { isPulling: signal, lastError: typeof lastError?.peek === 'function' ? lastError : undefined };
 }
 
 /** Resolves once `condition` (which reads signals) is true; rejects after `timeoutMs`. */
