@@ -7,7 +7,7 @@ import { checkJson, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
 import type { KeyValueStore } from '../storage/key-value-store.js';
-import { type CacheMeta, createLock, type Lock, RowCache } from './cache.js';
+import { createLock, type Lock, RowCache } from './cache.js';
 import { HybridClock, randomHex } from './clock.js';
 import type { ConflictHost } from './conflicts.js';
 import { effect, FluxyError, publish, signal, untracked } from './deps.js';
@@ -127,9 +127,17 @@ export interface ChangeMeta {
   /** The refused operation this one resends after a conflict. */
   resolves?: string | undefined;
 }
-type PulledPage<R> = { changes: R[]; deleted: string[]; cursor: string; more: boolean; clock?: string };
+/** @internal */
+export type PulledPage<R> = {
+  changes: R[];
+  deleted: string[];
+  cursor: string;
+  more: boolean;
+  clock?: string;
+};
 /** Confirmed rows and deletions, the operations they settle and the temporary ids they resolve. */
-type RowsMessage<R> = {
+/** @internal */
+export type RowsMessage<R> = {
   rows: R[];
   deleted: string[];
   settled: string[];
@@ -913,114 +921,34 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   }
 
   async #pullPages(): Promise<void> {
-    const cache = this.#cache as RowCache<R>;
+    const startedAt = Date.now();
     publish(() => {
       this.#isPulling.value = true;
     });
-    // The next page is asked for while this one is shown and stored. Pages are stored four at a
-    // time (one commit: their chunks, then the cursor of the last one; each IndexedDB transaction
-    // costs the browser ≈ 0.5 ms of CPU, taken from the fetches on a small device), and at once
-    // at the last page or when `items` is rebuilt (every 250 ms on a slow network). After a failed
-    // write nothing more is written, so the stored cursor never passes a row not stored.
-    let queued: Array<RowsMessage<R>> = [];
-    let queuedMeta: CacheMeta | undefined;
-    let writing: Promise<void> | undefined;
-    let held = 0; // pages a write leaves queued for the next one (none at the last page)
-    let failure: { error: unknown } | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let shownAt = Date.now();
-    const check = (): void => {
-      if (failure) throw failure.error;
-    };
-    const store = async (): Promise<void> => {
-      try {
-        while (queued.length > held && !failure) {
-          const pages = queued;
-          queued = [];
-          await cache.writePages(pages, queuedMeta);
-          // Posted once stored: a tab that opens meanwhile either reads them or hears this.
-          for (const page of pages) this.#post(page);
-        }
-      } catch (error) {
-        failure = { error };
-      } finally {
-        writing = undefined;
-      }
-    };
     try {
-      let { cursor } = await cache.readMeta(); // another tab may have pulled meanwhile
-      let skewed: CollectionError | null = null;
-      let next = this.#fetchPage(cursor, 1);
-      for (let page = 1; ; page++) {
-        const body = await next;
-        if (!body) return; // disposed
-        check();
-        // A page asked for before an answer confirmed a row it deletes: the deletion may be older
-        // than the write answered (which brought the row back: last writer wins) or newer. Asked
-        // for again, it says which (the row stays shown meanwhile).
-        if (body.deleted.some((id) => this.#answered.has(id))) {
-          next = this.#fetchPage(cursor, page--);
-          continue;
-        }
-        if (body.more) {
-          cursor = body.cursor;
-          next = this.#fetchPage(cursor, page + 1);
-          next.catch(noop); // awaited on the next turn; not unhandled if this one fails first
-        } else {
-          this.#lastRequest = this.#requests;
-        }
-        // (A page without a clock is 'invalid' to receive(): nothing adopted, nothing reported.)
-        if (this.#clock.receiveStamp(body.clock as string) === 'too-far-ahead')
-          skewed = (await import('./conflicts.js')).clockSkew(this.#host(), body.clock as string);
-        // Before the last page, the last complete pull's: a pull cut off keeps it across a restart.
-        const pulledAt = body.more ? this.#lastPulledAt.peek() : Date.now();
-        const field = this.#options.clientIdField;
-        const adopted = field
-          ? // Only with the option: most servers do not keep the temporary id.
-            (await import('./page.js')).adoptClientIds(body.changes, field, this.#options.key, this.#view)
-          : [];
-        const pulled: RowsMessage<R> = {
-          rows: body.changes,
-          deleted: body.deleted,
-          settled: [],
-          aliases: adopted,
-        };
-        queued.push(pulled);
-        queuedMeta = { v: 1, cursor: body.cursor, pulledAt } as CacheMeta;
-        // `items` is rebuilt at the last page, or when the last rebuild is 250 ms old: at once
-        // for a page that came slowly, else 250 ms after the last rebuild, also while the next
-        // page is slow (a slow network still shows progress), not for every page.
-        held = body.more ? 3 : 0;
-        if (queued.length > held) writing ??= store();
-        this.#applyRows(pulled, body.more);
-        timer ??= unref(
-          setTimeout(
+      const { cursor } = await (this.#cache as RowCache<R>).readMeta(); // another tab may have pulled meanwhile
+      const next = this.#fetchPage(cursor, 1);
+      // The rest — paging, storing, showing — is in the lazy page chunk, which the first page's
+      // check loaded: a pull whose first request fails loads nothing.
+      if (await next)
+        await (await import('./page.js')).pullPages(
+          [
+            this.#host(),
+            (at, page) => this.#fetchPage(at, page),
+            (message, more) => this.#applyRows(message, more),
+            (message) => this.#post(message),
+            this.#answered,
+            this.#clock,
+            this.#lastPulledAt,
             () => {
-              timer = undefined;
-              shownAt = Date.now();
-              held = 0;
-              writing ??= store();
-              this.#view.publishRows();
+              this.#lastRequest = this.#requests;
             },
-            shownAt + 250 - Date.now(),
-          ),
+          ],
+          cursor,
+          next,
+          startedAt,
         );
-        if (!body.more) {
-          await writing;
-          check();
-          void cache.saveClock(this.#clock.lastStamp).catch(noop);
-          publish(() => {
-            this.#lastPulledAt.value = pulledAt as number; // set at the last page
-            this.#lastError.value = skewed;
-          });
-          return;
-        }
-      }
     } finally {
-      clearTimeout(timer);
-      held = 0;
-      writing ??= store();
-      await writing; // what was fetched before a failure is still stored
       publish(() => {
         this.#view.publishRows();
         this.#isPulling.value = false;
