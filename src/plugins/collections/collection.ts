@@ -450,10 +450,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     // (The clientIdField is a non-empty string other than the key when given: the options refuse
     // anything else; without it, `field` is the key.)
     const field = this.#options.clientIdField;
-    if (this.#options.key in data || (field && field in data))
+    const key = this.#options.key in data;
+    if (key || (field && field in data))
       throw new FluxyError(
         'collections/invalid-row',
-        `${this.name}.insert(fields): do not pass "${field ?? this.#options.key}": ${!field ? 'the server assigns ids (a temporary one is shown until then)' : 'it is the clientIdField, which Fluxy sets to the temporary id'}.`,
+        key
+          ? `${this.name}.insert(fields): do not pass "${this.#options.key}": the server assigns ids (a temporary one is shown until then).`
+          : `${this.name}.insert(fields): do not pass "${field}": it is the clientIdField, which Fluxy sets to the temporary id.`,
       );
     if (!this.#sync) await this.whenReady();
     const tempId = `tmp_${randomHex(16)}`;
@@ -463,20 +466,25 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** Change some fields of a row (the id may still be a temporary one). Resolves once the operation is committed. */
   async update(id: string, patch: Partial<R>): Promise<void> {
+    // (The id first: a bad id is named as such, whatever the patch.)
+    const given = this.#checkId(id, 'update');
     const data = this.#checkFields(patch, 'update');
+    const field = this.#options.clientIdField;
     // (The id as given or the one that replaced it: a temporary id stands for the server's.)
     const moved =
       this.#options.key in data &&
-      this.#view.currentId(data[this.#options.key] as string) !==
-        this.#view.currentId(this.#checkId(id, 'update'));
+      this.#view.currentId(data[this.#options.key] as string) !== this.#view.currentId(given);
     delete data[this.#options.key];
-    // (Empty once the key is left out: the key alone changes nothing.)
-    if (moved || !Object.keys(data).length) {
+    // (Empty once the key is left out: the key alone changes nothing.) The clientIdField is
+    // Fluxy's: an insert's temporary id, set once.
+    if (moved || (field && field in data) || !Object.keys(data).length) {
       throw new FluxyError(
         'collections/invalid-row',
         moved
           ? `${this.name}.update(id, patch): a row's "${this.#options.key}" cannot change.`
-          : `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
+          : field && field in data
+            ? `${this.name}.update(id, patch): do not pass "${field}": it is the clientIdField, which Fluxy set to the insert's temporary id.`
+            : `${this.name}.update(id, patch): the patch is empty: pass the fields to change.`,
       );
     }
     if (!this.#sync) await this.whenReady();

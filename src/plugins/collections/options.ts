@@ -111,9 +111,10 @@ export function resolveCollectionOptions<R extends Row>(
       `new Collection(${describeInput(name)}): ${problem} (see the options in docs/collections.md).`,
     );
   };
-  if (typeof name !== 'string' || !/^[A-Za-z][\w-]{0,63}$/.test(name)) {
+  // Not a built-in plugin's name: the collection depends on those (its register() would fail).
+  if (typeof name !== 'string' || !/^(?!(storage|connectivity|sync)$)[A-Za-z][\w-]{0,63}$/.test(name)) {
     fail(
-      `the name must be 1-64 letters, digits, _ or -, starting with a letter (it names the plugin, its storage and its kinds) (got ${describeInput(name)})`,
+      `the name must be 1-64 letters, digits, _ or -, starting with a letter, and not storage, connectivity or sync (it names the plugin, its storage and its kinds) (got ${describeInput(name)})`,
     );
   }
   // (fail throws: checkOptions throws what it returns.)
@@ -133,11 +134,11 @@ export function resolveCollectionOptions<R extends Row>(
   // Not a name every object has (`__proto__`, `constructor`, `toString`…): `key in fields` would
   // always be true.
   const isName = (value: unknown) => typeof value === 'string' && value !== '' && !(value in {});
-  // A path, or an absolute http(s) URL, as the outbox sends (not `//host`, not `ftp:`), without
-  // a query, a fragment or spaces (`?since=` is added to it).
-  if (typeof url !== 'string' || !/^(?!\/\/|(?!https?:)[a-z][a-z\d+.-]*:)[^?#\s]+$/i.test(url))
+  // A path, or an absolute http(s) URL with a host, as the outbox sends (not `//host`, not `ftp:`,
+  // not `https://` or `http:notes`), without a query, a fragment or spaces (`?since=` is added to it).
+  if (typeof url !== 'string' || !/^(?!\/\/|(?!https?:\/\/[^/])[a-z][a-z\d+.-]*:)[^?#\s]+$/i.test(url))
     fail(
-      `url must be the resource path without query or fragment, e.g. '/notes', or an absolute http(s) URL (got ${describeInput(url)})`,
+      `url must be the resource path without query or fragment, e.g. '/notes', or an absolute http(s) URL with a host (got ${describeInput(url)})`,
     );
   if (!isName(key)) fail(`key must be the id field's name, e.g. 'id' (got ${describeInput(key)})`);
   if (clientIdField !== undefined && (!isName(clientIdField) || clientIdField === key))
@@ -150,8 +151,15 @@ export function resolveCollectionOptions<R extends Row>(
     );
   }
   // A whole number of ms that setInterval can hold (over 2^31 - 1 it would fire at once, forever);
-  // `| 0` also refuses what is not a number.
-  if (!(pullIntervalMs === 0 || (pullIntervalMs >= 1000 && (pullIntervalMs | 0) === pullIntervalMs))) {
+  // a number first (`| 0` throws a TypeError for a BigInt).
+  if (
+    !(
+      pullIntervalMs === 0 ||
+      (typeof pullIntervalMs === 'number' &&
+        pullIntervalMs >= 1000 &&
+        (pullIntervalMs | 0) === pullIntervalMs)
+    )
+  ) {
     fail(
       `pullIntervalMs must be 0 (only on demand) or a whole number from 1000 to 2^31 - 1 (got ${describeInput(pullIntervalMs)})`,
     );
