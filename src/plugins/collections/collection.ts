@@ -87,6 +87,8 @@ export interface SyncLike {
   on(event: 'discarded', handler: (o: { ids: string[] }) => void): () => void;
   discard(id: string): Promise<boolean>;
   resolveId(tempId: string): Promise<string | undefined>;
+  pause(): void;
+  readonly status: ReadonlySignal<string>;
 }
 /** @internal */
 export interface QueuedOperation {
@@ -416,6 +418,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         }
       },
       { signal: ctx.signal },
+    );
+    // sync.resume() after a pull's 401 (see #fetchPage), or after any pause: a failed pull is
+    // tried again at once, not after its backoff. (So does any other change of the outbox's status
+    // while a pull failed: #autoPull pulls only online.)
+    own(
+      effect(() => {
+        if (sync.status.value !== 'paused' && this.#pullFailures) untracked(() => this.#autoPull());
+      }),
     );
     if (interval) {
       own(
@@ -991,6 +1001,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     }
     // (Not 2xx: the hundreds digit is not 2.)
     if ((answer.status / 100) ^ 2) {
+      // The credentials expired (the outbox's writes carry them too): paused as a write's 401
+      // pauses it (status 'paused', in every tab) until sync.resume(), which pulls again (init).
+      if (answer.status === 401) (this.#sync as SyncLike).pause();
       throw await this.#failPull(
         'collections/pull-failed',
         `pull of ${this.#options.url} was answered ${answer.status} (page ${page}).`,
