@@ -253,7 +253,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     super();
     this.#options = resolveCollectionOptions(name, options);
     this.name = name;
-    this.#view = new RowView<R>(this.#options.key, this.#options.compare);
+    // A collection registered after ready() starts when `items` is first watched (or at get()).
+    this.#view = new RowView<R>(this.#options.key, this.#options.compare, () => this.#start());
     ({ items: this.items, changeCount: this.unconfirmed, pending: this.pending } = this.#view);
     this.#events = new EventBus<CollectionEvents<R>>((event, error) =>
       this.#logger.error(`a "${this.name}.on('${event}')" handler threw`, error),
@@ -445,7 +446,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * @example effect(() => (titleEl.textContent = notes.get(id).value?.title ?? ''));
    */
   get(id: string): ReadonlySignal<R | undefined> {
+    this.#start();
     return this.#view.watchRow(this.#checkId(id, 'get'));
+  }
+
+  /**
+   * Initialise the collection now, starting the app's `ready()` for it, as every plugin's public
+   * calls do (what a collection registered after `ready()` needs; a failure is ready()'s to report).
+   */
+  #start(): void {
+    if (!this.#sync) this.whenReady().catch(noop);
   }
 
   /**

@@ -53,18 +53,22 @@ export class RowView<R extends Row> {
   #previousOrder: string[] = [];
   readonly #signals = new Map<string, Signal<R | undefined>>();
   readonly #aliasVersion = signal(0);
-  readonly #items = signal<readonly R[]>(Object.freeze([]) as readonly R[]);
+  readonly #items: Signal<readonly R[]>;
   readonly #changeCount = signal(0);
   readonly #pending = signal<ReadonlyMap<string, PendingRow<R>>>(new Map());
   /** Rows changed (or the order) that `items` does not show yet. */
   #stale = false;
 
-  constructor(key: string, compare?: (a: R, b: R) => number) {
+  /** @param watched - called when `items` gets its first watcher. */
+  constructor(key: string, compare?: (a: R, b: R) => number, watched?: () => void) {
     this.#key = key;
     this.#compare = compare;
+    this.items = this.#items = signal<readonly R[]>(Object.freeze([]) as readonly R[], {
+      watched: watched as () => void,
+    });
   }
 
-  readonly items: ReadonlySignal<readonly R[]> = this.#items;
+  readonly items: ReadonlySignal<readonly R[]>;
   /** How many changes are shown on top of the confirmed rows. */
   readonly changeCount: ReadonlySignal<number> = this.#changeCount;
   /** The temporary ids known, with their server ids. */
