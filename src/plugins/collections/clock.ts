@@ -44,7 +44,8 @@ export function formatStamp({ time, counter, node }: ClockParts): string {
 export type ReceiveResult = 'adopted' | 'invalid' | 'too-far-ahead';
 
 /**
- * The clock of one replica. Time is injectable (`now`); the node id should be random per replica.
+ * The clock of one replica. Time is injectable (`now`); the node id should be random per replica
+ * (a collection's `random` option makes it, see randomHex).
  *
  * @example
  * const clock = new HybridClock('k3f9a2c1');
@@ -118,8 +119,12 @@ export class HybridClock {
   }
 }
 
-/** `bytes` random bytes (WebCrypto) in hex: node ids, temporary ids. @internal */
-export function randomHex(bytes: number): string {
-  const values = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(values, (value) => value.toString(16).padStart(2, '0')).join('');
+/**
+ * `bytes` random bytes in hex: node ids, temporary ids. From WebCrypto, or `random()` (in [0, 1):
+ * each byte `random() * 256` truncated, taken modulo 256 — NaN is 0). @internal
+ */
+export function randomHex(bytes: number, random?: () => number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (value) =>
+    (random ? (random() * 256) & 255 : value).toString(16).padStart(2, '0'),
+  ).join('');
 }

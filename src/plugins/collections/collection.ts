@@ -308,7 +308,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#options.key,
       this.#lock,
     );
-    this.#clock = new HybridClock(randomHex(6), this.#options.now);
+    this.#clock = new HybridClock(randomHex(6, this.#options.random), this.#options.now);
 
     // Other tabs' messages are held until the cache is shown: the channel opens before the cache
     // is read, so a page another tab stores meanwhile is in what we read or in a message we hear.

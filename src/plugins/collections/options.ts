@@ -81,6 +81,13 @@ export interface CollectionOptions<R extends Row> {
   locks?: CollectionLocks | false;
   /** The wall clock of the hybrid logical clock, ms since the epoch. @default () => Date.now() */
   now?: () => number;
+  /**
+   * Randomness for the hybrid logical clock's node id (6 bytes, each `random() * 256` truncated),
+   * in [0, 1) like `Math.random`: collections given the same function stamp alike (tests). Not
+   * for production: two replicas with one node id can stamp the same change twice.
+   * @default WebCrypto's getRandomValues
+   */
+  random?: () => number;
 }
 
 /** @internal */
@@ -94,9 +101,20 @@ export interface ResolvedCollectionOptions<R extends Row> {
   locks: CollectionLocks | false | undefined;
   /** Undefined: the clock reads `Date.now()` at each tick (so fake timers installed later apply). */
   now: (() => number) | undefined;
+  random: (() => number) | undefined;
 }
 
-const optionNames = ['url', 'key', 'conflict', 'clientIdField', 'pullIntervalMs', 'compare', 'locks', 'now'];
+const optionNames = [
+  'url',
+  'key',
+  'conflict',
+  'clientIdField',
+  'pullIntervalMs',
+  'compare',
+  'locks',
+  'now',
+  'random',
+];
 const strategies = ['lww', 'server-wins', 'client-wins'];
 
 /** Validates the constructor arguments. @internal */
@@ -130,6 +148,7 @@ export function resolveCollectionOptions<R extends Row>(
     compare,
     locks,
     now,
+    random,
   } = given;
   // Not a name every object has (`__proto__`, `constructor`, `toString`…): `key in fields` would
   // always be true.
@@ -164,12 +183,14 @@ export function resolveCollectionOptions<R extends Row>(
       `pullIntervalMs must be 0 (only on demand) or a whole number from 1000 to 2^31 - 1 (got ${describeInput(pullIntervalMs)})`,
     );
   }
-  if (compare !== undefined && typeof compare !== 'function')
-    fail(`compare must be a function (a, b) => number (got ${describeInput(compare)})`);
   if (locks !== undefined && locks !== false && typeof (locks as CollectionLocks)?.request !== 'function')
     fail(`locks must be navigator.locks or false (got ${describeInput(locks)})`);
-  if (now !== undefined && typeof now !== 'function')
-    fail(`now must be a function returning ms since the epoch (got ${describeInput(now)})`);
+  // One check of the three functions (what the production build keeps is one).
+  const bad = [compare, now, random].find((value) => value !== undefined && typeof value !== 'function');
+  if (bad !== undefined)
+    fail(
+      `compare must be a function (a, b) => number, now () => ms since the epoch, random () => a number in [0, 1) (got ${describeInput(bad)})`,
+    );
   return {
     url: (url as string).replace(/\/+$/, ''),
     key,
@@ -179,5 +200,6 @@ export function resolveCollectionOptions<R extends Row>(
     compare,
     locks,
     now,
+    random,
   };
 }
