@@ -160,8 +160,8 @@ test('editing by keyboard while changes arrive: focus stays put, only the change
     .poll(() => focused(page), { timeout: 5_000, message: "the focus on the next note's Edit" })
     .toBe('Edit “Shared (elsewhere) + mine”');
 
-  // The note being edited is deleted on another device: the form goes, and the app says why.
-  // (Before: the form and what was typed in it vanished without a word.)
+  // The note being edited is deleted on another device: the form goes, and the app says why and
+  // keeps what was typed. (Before: the form and what was typed in it vanished without a word.)
   await page.keyboard.press('Enter');
   await page.getByTestId('edit-body').fill('a draft');
   const deleted = await fetch(`${harness.server.url}/api/notes/${shared.id}`, { method: 'DELETE' });
@@ -175,7 +175,7 @@ test('editing by keyboard while changes arrive: focus stays put, only the change
   await expect
     .poll(() => page.getByTestId('notice').textContent(), { timeout: 5_000, message: 'the notice' })
     .toBe(
-      '“Shared (elsewhere) + mine” was deleted on another device while you were editing it; your edit was not saved.',
+      '“Shared (elsewhere) + mine” was deleted elsewhere while you were editing it. What you typed is kept: Restore puts it in the new-note form.',
     );
 });
 

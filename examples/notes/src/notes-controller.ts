@@ -1,6 +1,7 @@
 import { type App, Controller, type ReadonlySignal } from 'fluxy';
 import type { Collection, ConflictEvent } from 'fluxy/collections';
 import { ConnectivityPlugin } from 'fluxy/connectivity';
+import { StoragePlugin } from 'fluxy/storage';
 import { type Operation, type OperationError, SyncPlugin, type UnreadableOperation } from 'fluxy/sync';
 
 /** A note as the server keeps it (its changes feed and its answers to writes). */
@@ -47,7 +48,10 @@ export class NotesController extends Controller {
   readonly #notes: Collection<Note>;
   readonly #sync = this.use(SyncPlugin);
   readonly #online = this.use(ConnectivityPlugin).isOnline;
+  readonly #lost = this.use(StoragePlugin).lost;
   readonly #failed = this.state<readonly FailedChange[]>([]);
+  /** How many changes were waiting to be sent, as last seen before the storage was lost. */
+  #unsent = 0;
   #listing: Promise<void> = Promise.resolve();
 
   /** Notes, newest first, with the ones whose deletion is not sent yet. */
@@ -58,11 +62,21 @@ export class NotesController extends Controller {
   readonly notice = this.state('');
   /** What stops changes from reaching the server, in plain words ('' when nothing does). */
   readonly problem: ReadonlySignal<string> = this.derive(() => this.#problem());
+  /**
+   * The browser cleared this site's data under this tab: it stores and sends nothing more until
+   * it is reloaded.
+   */
+  readonly stopped: ReadonlySignal<boolean> = this.derive(() => this.#lost.value?.when === 'while-running');
 
   /** @param notes - the `notes` collection (main.ts registers it) */
   constructor(notes: Collection<Note>, app?: App) {
     super(app);
     this.#notes = notes;
+    // Remember what was unsent: once the storage is lost, the outbox forgets it (pendingCount 0).
+    this.effect(() => {
+      const count = this.#sync.pendingCount.value;
+      if (this.#lost.peek()?.when !== 'while-running') this.#unsent = count;
+    });
     // List the refused changes again whenever their number changes (here or in another tab).
     this.effect(() => {
       this.#sync.failedCount.value;
@@ -77,7 +91,7 @@ export class NotesController extends Controller {
         // 404, 410, 412: a conflict with another device, which the collection settles (below).
         if (error.status === 404 || error.status === 410 || error.status === 412) return;
         const change = this.#describe(operation, error);
-        this.notice.value = `${change.label} was refused (${change.reason}) and undone. Retry or discard it below.`;
+        this.tell(`${change.label} was refused (${change.reason}) and undone. Retry or discard it below.`);
       }),
     );
     this.own(notes.on('conflict', (conflict) => this.#conflict(conflict)));
@@ -86,11 +100,21 @@ export class NotesController extends Controller {
   /** A change of this device met another device's: say what was kept. */
   #conflict({ local, server }: ConflictEvent<Note>): void {
     if (server === null)
-      this.notice.value = `“${local?.title ?? 'A note'}” was deleted on another device, so your change to it was dropped.`;
+      this.tell(
+        `“${local?.title ?? 'A note'}” was deleted on another device, so your change to it was dropped.`,
+      );
     else if (local === null)
-      this.notice.value = `“${server.title}” was changed on another device after you deleted it, so it was kept.`;
+      this.tell(`“${server.title}” was changed on another device after you deleted it, so it was kept.`);
     else
-      this.notice.value = `“${server.title}” was also changed on another device; the newer change to each field was kept.`;
+      this.tell(
+        `“${server.title}” was also changed on another device; the newer change to each field was kept.`,
+      );
+  }
+
+  /** Add a line to the notice: each thing that happened (two conflicts in one pull) stays until dismissed. */
+  tell(text: string): void {
+    const shown = this.notice.peek();
+    if (!shown.split('\n').includes(text)) this.notice.value = shown ? `${shown}\n${text}` : text;
   }
 
   // ——— actions (called by the UI) ———
@@ -177,6 +201,19 @@ export class NotesController extends Controller {
   #problem(): string {
     const error = this.#sync.lastError.value;
     const pull = this.#notes.lastError.value;
+    const cause = (pull?.cause as { code?: unknown } | undefined)?.code;
+    if (this.stopped.value) {
+      const n = this.#unsent;
+      const lost = n
+        ? `${n} unsent ${n === 1 ? 'change was' : 'changes were'} lost`
+        : 'any unsent changes were lost';
+      return `The browser cleared this site's data; ${lost}. Reload this tab.`;
+    }
+    if (error?.code === 'sync/storage-lost')
+      return "The browser cleared this site's data since you were last here: changes that were not sent by then are lost.";
+    // Storage full: neither the server's fault nor the network's.
+    if (error?.code === 'sync/storage-failed' || cause === 'storage/quota-exceeded')
+      return 'This device is out of storage space (or its storage failed): free some space, or the latest changes and notes cannot be kept here.';
     const unreachable =
       "Can't reach the server — your changes are saved on this device and will be sent when it's back.";
     if (!this.#online.value) return unreachable;
@@ -193,7 +230,10 @@ export class NotesController extends Controller {
       return pull.status
         ? `Could not get the latest notes from the server (HTTP ${pull.status}); showing the ones saved on this device.`
         : "Can't reach the server to get the latest notes; showing the ones saved on this device.";
-    if (pull) return pull.message || `Could not get the latest notes (${pull.code}).`; // no prose in production builds
+    // A clock far ahead (another device's, or the server's): the notes still arrived. Only a hint
+    // for whoever looks at the console (the collection logs it), not a problem to show.
+    if (pull && pull.code !== 'collections/clock-skew')
+      return pull.message || `Could not get the latest notes (${pull.code}).`; // no prose in production builds
     return '';
   }
 }

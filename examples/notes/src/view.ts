@@ -6,6 +6,17 @@ import { bindAttr, bindClass, bindText } from 'fluxy/dom';
 import type { SyncPlugin } from 'fluxy/sync';
 import type { NoteRow, NotesController } from './notes-controller.js';
 
+type Fields = { title: string; body: string };
+
+/** The edit form of the note being edited. */
+interface Editor {
+  row: HTMLElement;
+  /** The note is being deleted in another tab: say so, and do not save meanwhile. */
+  deleting(on: boolean): void;
+  /** What was typed, if it differs from the note as the form opened with it. */
+  typed(): Fields | null;
+}
+
 interface Parts {
   notes: NotesController;
   sync: SyncPlugin;
@@ -19,6 +30,9 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     return element;
   };
 
+  const newTitle = $<HTMLInputElement>('new-note-title');
+  const newBody = $<HTMLTextAreaElement>('new-note-body');
+
   // ——— status bar ———
   const online = connectivity.isOnline;
   const bar = $('status-bar');
@@ -26,6 +40,7 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
   // What the bar's colour says: offline (amber), a change refused (red, until retried or
   // discarded), syncing, retrying, or all good (green).
   bindAttr(bar, 'data-state', () => {
+    if (notes.stopped.value) return 'error';
     if (!online.value) return 'offline';
     if (sync.failedCount.value > 0) return 'refused';
     const status = sync.status.value;
@@ -41,6 +56,7 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     const items = (n: number) => `${n} ${n === 1 ? 'item' : 'items'}`;
     const refused = `${failed} ${failed === 1 ? 'change was' : 'changes were'} refused`;
     let text = 'All changes synced';
+    if (notes.stopped.value) return 'Stopped: reload this tab'; // (its outbox is gone: nothing to retry)
     if (!online.value) text = pending ? `Offline: ${items(pending)} will sync when back online` : 'Offline';
     else if (sync.status.value === 'paused') text = 'Paused';
     else if (sync.isSyncing.value) text = `Syncing ${items(pending)}…`;
@@ -72,10 +88,21 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     notes.notice.value = '';
     $('new-note-title').focus(); // the button is gone: keep the keyboard focus on the page
   });
+  // What was typed into a note that was deleted meanwhile: Restore puts it in the new-note form.
+  const draft = signal<Fields | null>(null);
+  effect(() => {
+    if (!notes.notice.value) draft.value = null; // dismissed
+  });
+  bindAttr($('restore-draft'), 'hidden', () => !draft.value);
+  $('restore-draft').addEventListener('click', () => {
+    const { title, body } = draft.peek() ?? { title: '', body: '' };
+    [newTitle.value, newBody.value] = [title, body];
+    notes.notice.value = '';
+    newTitle.focus();
+  });
 
   // ——— new note ———
   const form = $<HTMLFormElement>('new-note-form');
-  const newTitle = $<HTMLInputElement>('new-note-title');
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -89,7 +116,7 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
   // Rows are kept per note and replaced only when what they show changes, so a change elsewhere
   // (a pull, another tab, the outbox) neither moves the keyboard focus nor disturbs an edit.
   const editing = signal<string | null>(null);
-  let editor: HTMLElement | null = null; // the edit form of the note being edited, while it is
+  let editor: Editor | null = null; // the edit form of the note being edited, while it is
   let edited: NoteRow | null = null; // that note as it was last shown
   let rendered = new Map<string, { key: string; node: HTMLElement }>();
   const list = $('notes-list');
@@ -100,12 +127,16 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     const next = new Map<string, { key: string; node: HTMLElement }>();
     let editorShown = false;
     for (const note of notes.notes.value) {
-      const isEdited = note.id === editId && note.state !== 'deleting' && editor !== null;
-      if (isEdited) [editorShown, edited] = [true, note];
+      // (A note being deleted in another tab keeps its form open: the deletion may be refused.)
+      const isEdited = note.id === editId && editor !== null;
+      if (isEdited && editor) {
+        [editorShown, edited] = [true, note];
+        editor.deleting(note.state === 'deleting');
+      }
       const key = isEdited ? 'editing' : JSON.stringify([note.state, note.title, note.body]);
       let entry = rendered.get(note.id);
       if (entry?.key !== key) {
-        const node = isEdited && editor ? editor : noteRow(note);
+        const node = isEdited && editor ? editor.row : noteRow(note);
         if (entry) keepFocus(entry.node, node);
         entry = { key, node };
       }
@@ -121,14 +152,19 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     }
     rendered = next;
     if (editor !== null && !editorShown) {
-      // The note went away while it was being edited: say so rather than drop the form silently.
-      // (A pending change of it that lost is reported by the controller's conflict notice.)
-      const lost = edited;
+      // The note is gone while it was being edited: say so, and keep what was typed. Shown as
+      // "deleting…" last, it was deleted in another tab (this tab cannot while editing it);
+      // otherwise the app cannot tell where. (A pending change of it that lost to the deletion
+      // is told by the controller's conflict notice.)
+      const [lost, typed] = [edited, editor.typed()];
       editor = null;
       queueMicrotask(() => {
         editing.value = null;
-        if (lost?.state === 'saved')
-          notes.notice.value = `“${lost.title}” was deleted on another device while you were editing it; your edit was not saved.`;
+        if (lost?.state === 'saving' && !typed) return;
+        const where = lost?.state === 'deleting' ? 'in another tab' : 'elsewhere';
+        const kept = typed ? ' What you typed is kept: Restore puts it in the new-note form.' : '';
+        notes.tell(`“${lost?.title ?? 'A note'}” was deleted ${where} while you were editing it.${kept}`);
+        draft.value = typed ?? draft.peek();
       });
     }
   });
@@ -207,10 +243,25 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
       if (event.key === 'Escape') stop();
     });
     const save = element('button', { type: 'submit', 'data-testid': 'save-note' }, 'Save');
-    form.append(title, body, save, button('Cancel', 'cancel-edit', stop));
+    const hint = element(
+      'p',
+      { class: 'hint', 'data-testid': 'edit-hint', hidden: '' },
+      'This note is being deleted in another tab: saving waits for the server to take or refuse that; what you typed is kept either way.',
+    );
+    form.append(title, body, hint, save, button('Cancel', 'cancel-edit', stop));
     const row = element('li', { class: 'note editing', 'data-testid': 'note', 'data-key': note.id });
     row.append(form);
-    editor = row;
+    editor = {
+      row,
+      deleting(on) {
+        hint.hidden = !on;
+        save.disabled = on;
+      },
+      typed() {
+        const now = { title: title.value, body: body.value };
+        return now.title === before.title && now.body === before.body ? null : now;
+      },
+    };
     editing.value = note.id;
     title.focus();
   }
@@ -243,7 +294,7 @@ export function mountView(doc: Document, { notes, sync, connectivity }: Parts): 
     try {
       await action();
     } catch (error) {
-      notes.notice.value = `That did not work: ${error instanceof Error ? error.message : String(error)}`;
+      notes.tell(`That did not work: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 }
