@@ -42,7 +42,6 @@ import {
   sendOperation,
   storageFailedError,
   type TransportOptions,
-  unreadResponseError,
 } from './transport.js';
 import { WriteGroup } from './write-group.js';
 
@@ -154,11 +153,11 @@ const readAheadCount = 8;
  * (connectivity and leadership, the interval, `queue()`, `flush()`, other tabs' news).
  *
  * Reading order: {@link enqueue} (store) → {@link flush} → `#drain` (one request at a time, in id
- * order) → `#sendHead` → `sendOperation` (send-request.ts, lazy) → `#answered` (sent, retry later, failed,
+ * order) → `#sendHead` → `sendOperation` (send-request.ts, lazy) → `Answers.decideAnswer` (there too: sent, retry later, failed,
  * or pause on a 401) → `#publish` (the signals, in one `publish()`: a batch an app effect cannot throw out of).
  *
  * An operation leaves the outbox only after a 2xx. Its removal commits while the next plain
- * operation is on the wire (see {@link #removing}) and before that one's answer is handled; an
+ * operation is on the wire (see {@link removalRun}) and before that one's answer is handled; an
  * operation that needs the removal first (a create's server id, a retry, a batch…) waits for it,
  * and an operation with a kind (its outcome handlers) is not overlapped.
  * A retryable failure of the head stops the flush until its wake timer fires.
@@ -188,6 +187,22 @@ export class SyncEngine {
     import('./queue-edits.js').then(
       ({ QueueEdits }) =>
         new QueueEdits(this.#stores, { classify, WriteGroup, toOperation, UnreadableRecordError }, this),
+    ),
+  );
+  /**
+   * What an answer means, committed (send-request.ts: loaded with the request by the first
+   * attempt, so loaded already whenever a server answered).
+   */
+  readonly #answers = once(() =>
+    import('./send-request.js').then(
+      ({ Answers }) =>
+        new Answers(this, this.#stores, this.#deps, {
+          WriteGroup,
+          toOperation,
+          classify,
+          exhaustedError,
+          httpError,
+        }),
     ),
   );
   /** Commits of `queue()` calls (and discards) still running, by operation id. @internal */
@@ -232,11 +247,12 @@ export class SyncEngine {
    * The commit of the last sent operation's removal (and outcome) — that operation is
    * {@link #unsettled} meanwhile — while the next plain request goes out: the commit costs about
    * a quarter of a request to a fast server, and a plain operation does not depend on it. Awaited
-   * (see {@link #removed}) before the next answer is handled, before a write of the flush, and
+   * (see {@link awaitRemoval}) before the next answer is handled, before a write of the flush, and
    * before it ends. If it fails, both answers are kept ({@link #unsettled}, {@link #later}) and
-   * committed on the next attempt: neither operation is sent again.
+   * committed on the next attempt: neither operation is sent again. @internal (with awaitRemoval,
+   * headWaits, failOp, backoffFor, wakeIn and completeOne: send-request.ts's Answers uses them)
    */
-  #removing: Promise<void> | undefined;
+  removalRun: Promise<void> | undefined;
   /** The answer that came while a removal that then failed was committing (see {@link #unsettled}). */
   #later: { id: string; result: Answer } | undefined;
 
@@ -426,7 +442,7 @@ export class SyncEngine {
       try {
         while (this.#canSend()) {
           // While the last one's removal commits, the next is the one after it.
-          const id = this.#lists.pending.page(this.#removing && this.#unsettled?.id, 1)[0];
+          const id = this.#lists.pending.page(this.removalRun && this.#unsettled?.id, 1)[0];
           if (id === undefined) break;
           const earlier = [...this.opWrites].filter(([writing]) => writing <= id).map(([, write]) => write);
           if (earlier.length > 0) {
@@ -442,16 +458,16 @@ export class SyncEngine {
           this.publishStatus();
           if (step === 'stop') break;
         }
-        await this.#removed();
+        await this.awaitRemoval();
       } catch (error) {
         // Storage failed under us (unavailable, full): keep the operation, report, retry later —
         // with a backoff of its own that a server answer does not reset.
         this.#deps.logger.error('flush stopped: storage failed', error);
-        this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
-        this.#wakeIn(this.#backoff(++this.#storageFailures));
+        this.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
+        this.wakeIn(this.backoffFor(++this.#storageFailures));
       } finally {
         // Only after a failure elsewhere: its own failure leaves the answer in #unsettled.
-        await this.#removed().catch(() => undefined);
+        await this.awaitRemoval().catch(() => undefined);
         this.#flushing = false;
         this.#readAhead.clear();
         this.publishStatus();
@@ -473,7 +489,7 @@ export class SyncEngine {
         record = await this.#readAhead.read(id);
       } catch (error) {
         if (!(error instanceof UnreadableRecordError)) throw error;
-        await this.#removed(); // told after the op before it
+        await this.awaitRemoval(); // told after the op before it
         // Rare: moved by queue-edits.ts, loaded now (off the start-up path).
         return await (await this.#queueEdits()).moveUnreadable(
           id,
@@ -487,19 +503,19 @@ export class SyncEngine {
         this.#lists.note('removed', 'pending', [id]); // removed by another tab
         return 'next';
       }
-      // Only a plain operation goes out while the last removal commits (see #removing).
+      // Only a plain operation goes out while the last removal commits (see removalRun).
       if (record.nextAttemptAt !== undefined || record.tempId !== undefined || record.refs || record.binary)
-        await this.#removed();
+        await this.awaitRemoval();
       // (An op that refers to a temporary id without `refs` was queued in another tab, before this
       // tab's last create: that create is not the op being removed, which has no temporary id.)
       let unsettled = this.#unsettled;
       if (this.#later?.id === id) {
-        await this.#removed(); // if it fails again, this answer stays stashed
+        await this.awaitRemoval(); // if it fails again, this answer stays stashed
         unsettled = this.#later;
         this.#later = undefined;
       }
       if (unsettled?.id === id) {
-        await this.#removed();
+        await this.awaitRemoval();
         return await this.settleAnswer(record, unsettled.result, summary);
       }
       const now = this.#deps.now();
@@ -515,7 +531,7 @@ export class SyncEngine {
       const resolved = tempIds ? await tempIds.resolve(record) : record;
       if (!resolved) return 'next'; // a create it needs goes first (see TempIds.resolve)
       if (resolved === 'dependency-failed') {
-        await this.#fail(record, dependencyError(now));
+        await this.failOp(record, dependencyError(now));
         summary.failed++;
         return 'next';
       }
@@ -528,7 +544,7 @@ export class SyncEngine {
         ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
         : record.body;
       if ((body as OperationError | undefined)?.code) {
-        await this.#fail(record, body as OperationError);
+        await this.failOp(record, body as OperationError);
         summary.failed++;
         return 'next';
       }
@@ -538,7 +554,7 @@ export class SyncEngine {
         body as string | Blob | undefined,
         signal,
       );
-      await this.#removed().catch((error) => {
+      await this.awaitRemoval().catch((error) => {
         // The last removal failed: this answer too is committed on the next attempt, not resent.
         if (result.kind === 'response') this.#later = { id, result };
         throw error;
@@ -554,7 +570,7 @@ export class SyncEngine {
    * goes alone (batch-send.ts, loaded now: only an app with the `batch` option needs it).
    */
   async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
-    await this.#removed(); // a batch is read from the head on
+    await this.awaitRemoval(); // a batch is read from the head on
     const { sendBatch } = await import('./batch-send.js');
     return await sendBatch(
       this,
@@ -602,7 +618,7 @@ export class SyncEngine {
     if (this.#inFlight?.ids.includes(id as string)) await this.#inFlight.done;
     // Then its removal (an op's ends after its step), not another's: a `sent` handler may be
     // waiting for this.
-    if (this.#unsettled?.id === id) await this.#removing?.catch(() => undefined);
+    if (this.#unsettled?.id === id) await this.removalRun?.catch(() => undefined);
     if (id === undefined) await this.#flushRun?.catch(() => undefined);
   }
 
@@ -631,7 +647,7 @@ export class SyncEngine {
   ): Promise<Step> {
     if (result.kind === 'origin-refused') {
       // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
-      await this.#fail(record, originRefusedError(result.url, this.#deps.now()));
+      await this.failOp(record, originRefusedError(result.url, this.#deps.now()));
       summary.failed++;
       return 'next';
     }
@@ -641,7 +657,7 @@ export class SyncEngine {
       this.networkFailures = 0;
       const { redirectError } = await import('./queue-edits.js');
       const error = redirectError(result.response, result.url, this.#deps.now());
-      await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
+      await this.failOp({ ...record, attempts: record.attempts + 1 }, error);
       summary.failed++;
       return 'next';
     }
@@ -665,17 +681,17 @@ export class SyncEngine {
       const attempts = record.attempts + 1;
       if (attempts >= this.#deps.retry.maxAttempts) {
         this.#noAnswer = undefined;
-        await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
+        await this.failOp({ ...record, attempts }, exhaustedError(error, attempts));
         summary.failed++;
         return 'next';
       }
       record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
       await this.#readAhead.write(record);
     }
-    const delay = this.#backoff(++this.networkFailures);
-    this.#headWaits(error, record.id, true);
+    const delay = this.backoffFor(++this.networkFailures);
+    this.headWaits(error, record.id, true);
     this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
-    this.#wakeIn(delay);
+    this.wakeIn(delay);
     return 'stop';
   }
 
@@ -695,8 +711,8 @@ export class SyncEngine {
   /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
   async settleAnswer(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
     this.#unsettled = { id: record.id, result };
-    const step = await this.#answered(record, result, summary);
-    if (!this.#removing) this.#unsettled = undefined;
+    const step = await (await this.#answers()).decideAnswer(record, result, summary);
+    if (!this.removalRun) this.#unsettled = undefined;
     return step;
   }
 
@@ -707,156 +723,38 @@ export class SyncEngine {
   }
 
   /**
-   * Wait for the removal still committing (see {@link #removing}): rejects if that commit failed
+   * Wait for the removal still committing (see {@link removalRun}): rejects if that commit failed
    * (the flush stops as for any storage failure, the answer kept in #unsettled).
    */
-  async #removed(): Promise<void> {
-    const removing = this.#removing;
+  async awaitRemoval(): Promise<void> {
+    const removing = this.removalRun;
     if (removing) {
       // Kept meanwhile, for settledFor().
-      await removing.finally(() => (this.#removing = undefined));
+      await removing.finally(() => (this.removalRun = undefined));
       this.#unsettled = undefined;
     }
   }
 
-  /** The server answered: sent, retried later, failed, or the queue pauses on a 401. */
-  async #answered(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
-    const now = this.#deps.now();
-    this.heardBack();
-    const error = httpError(result.status, now);
-    switch (classify({ status: result.status })) {
-      case 'sent':
-        if (record.tempId !== undefined && result.bodyProblem !== undefined) {
-          // A create is not done until its server id is read: ask again with the same key (the
-          // server replays its answer); the ops that use its temporary id wait behind it.
-          const unread = unreadResponseError(result.status, result.bodyProblem, now);
-          return await this.retryLater(record, unread, null, summary);
-        }
-        // Committed while the next request goes out (see #removing), unless it has a kind or is a create.
-        this.#removing = this.commitSent([record], [result]).then(() => {
-          summary.sent++;
-        });
-        this.#removing.catch(() => undefined); // awaited by the flush
-        // Not for a create (its server id) nor an op with a kind: its handlers run before the next
-        // op is sent, as docs/sync.md promises (one awaiting discard() of that op would hang).
-        if (record.tempId !== undefined || record.kind !== undefined) await this.#removed();
-        return 'next';
-      case 'unauthorized':
-        this.#headWaits(error, record.id);
-        this.pause('unauthorized');
-        this.events.emit('unauthorized', {
-          operation: toOperation(record) as Operation,
-          status: result.status,
-        });
-        return 'stop';
-      case 'retry':
-        return await this.retryLater(record, error, result.retryAfter, summary);
-      default: // 'fail' ('offline' is never the outcome of a status)
-        // With the answer's body (a 412's current row: a collection resolves with it).
-        error.body = result.body;
-        await this.#fail({ ...record, attempts: record.attempts + 1 }, error);
-        summary.failed++;
-        return 'next';
-    }
-  }
-
-  /** A retryable answer: wait (its Retry-After, or backoff) and try again — or, after maxAttempts, fail. */
+  /**
+   * A retryable answer: wait (its Retry-After, or backoff) and try again — or, after maxAttempts,
+   * fail (Answers.retryLater, send-request.ts).
+   */
   async retryLater(
     record: OperationRecord,
     error: OperationError,
     retryAfterHeader: string | null,
     summary: FlushSummary,
   ): Promise<Step> {
-    const now = this.#deps.now();
-    const attempts = record.attempts + 1;
-    if (attempts >= this.#deps.retry.maxAttempts) {
-      await this.#fail({ ...record, attempts }, exhaustedError(error, attempts));
-      summary.failed++;
-      return 'next';
-    }
-    // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back: read by
-    // queue-edits.ts, loaded now (off the start-up path; if it cannot load, the backoff decides).
-    const retryAfter =
-      retryAfterHeader === null
-        ? undefined
-        : (await import('./queue-edits.js').catch(() => undefined))?.parseRetryAfter(
-            retryAfterHeader,
-            now,
-            this.#deps.retry.maxRetryAfterMs,
-          );
-    const delay = retryAfter ?? this.#backoff(attempts);
-    const updated: OperationRecord = {
-      ...record,
-      attempts,
-      nextAttemptAt: now + delay,
-      lastError: error,
-      rev: record.rev + 1,
-    };
-    await this.#readAhead.write(updated);
-    this.#headWaits(error, record.id, true);
-    this.events.emit('retry', { operation: toOperation(updated) as Operation, error, delayMs: delay });
-    this.#wakeIn(delay);
-    return 'stop';
+    return (await this.#answers()).retryLater(record, error, retryAfterHeader, summary);
   }
 
-  /**
-   * 2xx answers: each one's server id, outcome and removal are committed together (one write
-   * group for all), then each is told. If that commit fails, nothing changed: the ops stay, and
-   * the flush commits this same answer again later instead of resending (see {@link #unsettled};
-   * a batch is sent again, and the server replays its stored answers).
-   */
+  /** 2xx answers committed together, then told (Answers.commitSent, send-request.ts). */
   async commitSent(records: OperationRecord[], results: Answer[]): Promise<void> {
-    // Stored whether or not a handler is registered here (see below): outcomes.ts is loaded first.
-    const outcomes = records.some((record) => record.kind !== undefined)
-      ? await this.#stores.loadOutcomes()
-      : undefined;
-    // Loaded already when a create is among them (it was read with its tempId).
-    const tempIds = records.some((record) => record.tempId !== undefined)
-      ? await this.#stores.loadTempIds()
-      : undefined;
-    const group = new WriteGroup();
-    const done = records.map((record, index) => {
-      const result = results[index] as Answer;
-      const serverId =
-        record.tempId === undefined
-          ? undefined
-          : tempIds?.settleCreate(group, record, result.body, this.#deps.serverId ?? 'id', this.#deps.logger);
-      // What the outcome and the `sent` event say besides the operation.
-      const answer = {
-        status: result.status,
-        response: result.body,
-        ...(result.bodyProblem === 'too-large' && { responseTooLarge: true as const }),
-        ...(serverId !== undefined && { serverId }),
-      };
-      const outcome: OutcomeRecord = { v: 1, type: 'sent', record, ...answer };
-      // Stored whether or not a handler is registered here: one registered later, in another tab
-      // or on the next start still gets it.
-      const durable = record.kind !== undefined;
-      if (durable) outcomes?.stageRecord(group, outcome);
-      this.#outbox.stageRemoval(group, 'pending', record.id);
-      // Its binary body goes with it, after it (see QueueEdits.discard).
-      for (let index = record.binary?.chunks as number; index--; ) group.remove(`b/${record.id}/${index}`);
-      return { record, answer, outcome, durable };
-    });
-    await this.#outbox.commit(group);
-    this.#lists.remove(
-      'pending',
-      records.map((record) => record.id),
-    );
-    for (const { record, answer, outcome, durable } of done) {
-      // The head was sent: its retry error goes (not the error of an op that became failed).
-      this.#completeOne();
-      this.clearErrors();
-      this.publishStatus();
-      // The event's operation (its body parsed again) is made only for a handler.
-      if (this.events.listenerCount('sent'))
-        this.events.emit('sent', { operation: toOperation(record) as Operation, ...answer });
-      if (durable) await outcomes?.deliver(outcome);
-    }
+    return (await this.#answers()).commitSent(records, results);
   }
 
   /** Move the head to the failed list for good (with its outcome and temporary id, in one write group). */
-  async #fail(record: OperationRecord, error: OperationError): Promise<void> {
+  async failOp(record: OperationRecord, error: OperationError): Promise<void> {
     const { nextAttemptAt: _next, ...rest } = record;
     const group = new WriteGroup();
     if (record.tempId !== undefined)
@@ -940,7 +838,7 @@ export class SyncEngine {
    * flush stopped on a storage failure: shown until the next success. `id`: the op it belongs to.
    * `backoff`: it waits for a retry time (a flush that runs meanwhile sends nothing: not syncing).
    */
-  #headWaits(error: OperationError, id?: string, backoff = false): void {
+  headWaits(error: OperationError, id?: string, backoff = false): void {
     this.#transientError = { error, id, backoff };
     this.publishStatus();
   }
@@ -948,7 +846,7 @@ export class SyncEngine {
   /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
   /** @internal (queue-edits.ts calls it for an unreadable head) */
   headFailed(error: OperationError, id: string): void {
-    this.#completeOne();
+    this.completeOne();
     this.#deadLetterError = { error, id };
     this.#transientError = null; // the head moved on
     this.publishStatus();
@@ -964,7 +862,7 @@ export class SyncEngine {
     if (deadLetter) this.#deadLetterError = null;
   }
 
-  #completeOne(): void {
+  completeOne(): void {
     this.#progress = { ...this.#progress, done: this.#progress.done + 1 };
   }
 
@@ -1135,7 +1033,7 @@ export class SyncEngine {
   }
 
   /** Flush when `ms` have passed (replacing the wake-up set before). */
-  #wakeIn(ms: number): void {
+  wakeIn(ms: number): void {
     this.#cancelWake();
     this.#wakeTimer = setTimeout(() => this.requestFlush(), Math.max(0, ms));
     unref(this.#wakeTimer);
@@ -1146,7 +1044,7 @@ export class SyncEngine {
   }
 
   /** The delay before the next try after `failures` failures in a row (the retry options' backoff). */
-  #backoff(failures: number): number {
+  backoffFor(failures: number): number {
     const { baseDelayMs, maxDelayMs } = this.#deps.retry;
     return backoffDelay(failures, baseDelayMs, maxDelayMs, this.#deps.random);
   }
@@ -1170,10 +1068,10 @@ export class SyncEngine {
   #waitsForRetry(record: OperationRecord | undefined, now: number): boolean {
     const wait = (record?.nextAttemptAt ?? now) - now;
     if (wait > 0) {
-      this.#wakeIn(wait);
+      this.wakeIn(wait);
       const shown = this.#transientError;
       if (record?.lastError && !(shown?.id === record.id && shown.backoff))
-        this.#headWaits(record.lastError, record.id, true);
+        this.headWaits(record.lastError, record.id, true);
     }
     return wait > 0;
   }
@@ -1182,9 +1080,9 @@ export class SyncEngine {
   #failedInBackground(error: unknown, what: string): void {
     if (this.#disposed || this.#lost) return;
     this.#deps.logger.error(`${what} failed in the background; retrying`, error);
-    this.#headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
+    this.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
     clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
-    this.#rescanTimer = setTimeout(() => this.wake(), this.#backoff(++this.#backgroundFailures));
+    this.#rescanTimer = setTimeout(() => this.wake(), this.backoffFor(++this.#backgroundFailures));
     unref(this.#rescanTimer);
   }
 

@@ -154,26 +154,6 @@ export function originRefusedError(url: string, at: number): OperationError {
   };
 }
 
-const bodyProblems: Record<BodyProblem, string> = {
-  timeout: 'did not arrive within the timeout',
-  'cut-short': 'was cut short',
-  'not-json': 'is not valid JSON',
-  'too-large': 'is larger than maxResponseBytes',
-};
-
-/**
- * A create (an op with a `tempId`) was accepted, but its response body could not be read, so the
- * server id that replaces its temporary id is unknown: retried with the same key.
- */
-export function unreadResponseError(status: number, problem: BodyProblem, at: number): OperationError {
-  return {
-    code: 'sync/response-unreadable',
-    message: `the server accepted the create (${status}) but its response body ${bodyProblems[problem]}, so the server id for its tempId is unknown; asking again with the same Idempotency-Key`,
-    status,
-    at,
-  };
-}
-
 /** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */
 export function exhaustedError(error: OperationError, attempts: number): OperationError {
   return {
