@@ -785,7 +785,8 @@ export class SyncEngine {
     const clearing = this.#clearing;
     const pendingCount = this.#lists.pending.length;
     const failedCount = this.#lists.failed.size;
-    const mirror = leading ? undefined : this.#leaderState;
+    // (Not a tab whose storage was lost: it shows its own loss, no other tab's state.)
+    const mirror = !leading && !this.#lost && this.#leaderState;
     // Requests are going out: a flush runs and either one is in flight or more may start at once —
     // not while the head only waits for its retry (a flush that finds it waiting sends nothing).
     // A flush that just ended with another asked for (e.g. resume() after a 401) counts: the next
@@ -937,12 +938,15 @@ export class SyncEngine {
    * storage holds (the wipe's leftovers were deleted): only `lastError` tells, until a success.
    * Under the running app: the in-memory lists are dropped (nothing is stored any more, so
    * `pendingCount` is 0), nothing more is sent — no op is ever delivered from half a queue — and
-   * `lastError` says so for good; `queue()` fails with `storage/lost` from storage.
+   * `lastError` says so for good; `queue()` fails with `storage/lost` from storage. The lock goes
+   * (a live tab, one reloaded on a fresh database, leads and sends), and the other tabs are no
+   * longer heard nor told: this tab shows its own loss, they their own state.
    */
   storageLost(when: 'between-runs' | 'while-running'): void {
     if (when === 'while-running') {
       this.#lost = true;
       this.#cancelWake();
+      this.#deps.leader.dispose();
       void this.#lists.replace(async () => ({ pending: [], failed: [] })).then(() => this.publishStatus());
     }
     const error = {
@@ -1111,7 +1115,7 @@ export class SyncEngine {
 
   /** What another tab says. A hint, not a log: every tab rescans storage now and then. */
   #onMessage(message: SyncMessage): void {
-    if (this.#disposed) return;
+    if (this.#disposed || this.#lost) return;
     switch (message.type) {
       case 'added':
         // Ops queued here from now on sort after what another tab queued and this one has seen.
@@ -1145,10 +1149,10 @@ export class SyncEngine {
         this.resume(false);
         return;
       case 'hello':
-        // A new tab: answer so it knows it is not alone, and share the current state.
+        // A new tab: answer so it knows it is not alone, and share the current state (a leader's
+        // publishStatus() posts it, at the end of this task).
         this.#channel.post({ type: 'here' });
         this.publishStatus();
-        if (this.#deps.leader.isLeader.peek()) this.#channel.postState();
         return;
       case 'flush':
       case 'rescan':

@@ -23,8 +23,8 @@ export class TabLeader {
   readonly #locks: LockManagerLike | undefined;
   readonly #name: string;
   readonly #controller = new AbortController();
+  /** Lets the lock go; set by start() (so a second start() does nothing). */
   #release: (() => void) | undefined;
-  #started = false;
 
   constructor(locks: LockManagerLike | undefined, name: string) {
     this.#locks = locks;
@@ -39,15 +39,14 @@ export class TabLeader {
 
   /** Queue for the lock (or lead at once without Web Locks). */
   start(): void {
-    if (this.#started || this.#controller.signal.aborted) return;
-    this.#started = true;
+    if (this.#release || this.#controller.signal.aborted) return;
+    const held = new Promise<void>((resolve) => {
+      this.#release = resolve;
+    });
     if (!this.#locks) {
       this.#lead();
       return;
     }
-    const held = new Promise<void>((resolve) => {
-      this.#release = resolve;
-    });
     this.#locks
       .request(this.#name, { signal: this.#controller.signal }, async () => {
         if (this.#controller.signal.aborted) return;
@@ -59,11 +58,16 @@ export class TabLeader {
       });
   }
 
-  /** Give the lock up (or stop waiting for it). */
+  /**
+   * Give the lock up (or stop waiting for it), for good: at dispose, or when this tab's storage
+   * was lost under it (SyncEngine.storageLost), so that a live tab leads.
+   */
   dispose(): void {
     this.#controller.abort();
     this.#release?.();
-    // (The engine's effects are gone by now: no app effect runs from this write.)
+    // At dispose the engine's effects are gone: no app effect runs from this write. At a loss it
+    // runs within the storage plugin's publish() (storage.lost's write), which keeps a throwing
+    // app effect from escaping.
     this.#isLeader.value = false;
   }
 

@@ -74,7 +74,8 @@ export class SyncPlugin extends FluxyPlugin {
   readonly dependencies = ['storage', 'connectivity'] as const;
 
   /** What `queue()` and `read()` check against: the size limits, how URLs are resolved, the origins allowed; with the resolved options, which `read()` sends with. */
-  readonly #limits: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3];
+  readonly #limits: ResolvedSyncOptions &
+    Parameters<typeof prepareOperation>[3] & { connectivity?: ConnectivityLike };
   #engine: SyncEngine | undefined;
   /** pause() / resume() before the engine started (then applied to it); the engine once made. */
   #paused = false;
@@ -147,6 +148,8 @@ export class SyncPlugin extends FluxyPlugin {
     }
     this.#logger = ctx.logger;
     const options = this.#limits;
+    // For read(): a GET that gets no answer tells connectivity, as a send does (read-request.ts).
+    options.connectivity = connectivity;
     const fetchFunction = options.fetch ?? (globalThis.fetch?.bind(globalThis) as SyncOptions['fetch']);
     if (!fetchFunction)
       throw new FluxyError('plugin/init-failed', 'No fetch is available: pass SyncPlugin({ fetch }).');
@@ -274,7 +277,8 @@ export class SyncPlugin extends FluxyPlugin {
    * given a pseudo-operation with `kind: 'read'`), `fetch` and `timeoutMs`: for reads that must
    * carry the same credentials as the queued writes (collections pull with it). Resolves with the
    * status and the parsed JSON body (or text) of any answer; rejects with `sync/network-error`
-   * (no answer, a timeout or an abort) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`,
+   * (no answer, a timeout or an abort: connectivity's `reportFailure()` hears of the first two, as
+   * of a send's) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`,
    * a URL on an origin that is not allowed `sync/origin-not-allowed` (see `allowedOrigins`). A
    * redirect is never followed (the headers option would go to its target): it rejects with
    * `sync/redirected`, same origin or not. `options` other than `{ signal? }` with an AbortSignal

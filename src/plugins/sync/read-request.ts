@@ -21,7 +21,8 @@ import type { checkHeaderRecord, prepareOperation } from './request-validation.j
  */
 export async function sendRead(
   url: string,
-  options: ResolvedSyncOptions & Parameters<typeof prepareOperation>[3],
+  options: ResolvedSyncOptions &
+    Parameters<typeof prepareOperation>[3] & { connectivity?: { reportFailure(): void } },
   prepare: typeof prepareOperation,
   given: unknown,
   ReadError: typeof FluxyError,
@@ -118,6 +119,9 @@ export async function sendRead(
     return { status, body };
   } catch (cause) {
     if (refused) throw refused;
+    // No answer: connectivity hears of it, as of a send's (engine.ts) — not of a timeout the
+    // caller's abort set off, nor of an answer (a 4xx or 5xx is one: returned above).
+    if (!signal?.aborted) options.connectivity?.reportFailure();
     // The prose inline, an argument of `new ReadError()`: the production build strips it there.
     throw new ReadError(
       'sync/network-error',
