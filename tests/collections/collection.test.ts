@@ -521,7 +521,11 @@ describe('Collection pulls and cache', () => {
     } as typeof put;
     try {
       device.connectivity.setOnline(true);
-      expect(await code(device.notes.pull())).toBe('storage/quota-exceeded');
+      // pull() rejects with what lastError says (the storage error its cause), as for the feed's failures.
+      await expect(device.notes.pull()).rejects.toMatchObject({
+        code: 'collections/pull-failed',
+        cause: { code: 'storage/quota-exceeded' },
+      });
       // Not only the caller of pull() hears of it: an automatic pull has no caller.
       expect(device.notes.lastError.value).toMatchObject({
         code: 'collections/pull-failed',

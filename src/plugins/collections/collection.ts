@@ -752,6 +752,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#signal,
       this.#lastError,
       this.#logger,
+      (message) => {
+        this.#applyRows(message, true);
+        this.#post(message);
+      },
     ];
   }
 
@@ -911,8 +915,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           );
           // The feed's failures are reported as they happen (#failPull); the rest here: rows that
           // could not be stored (a full disk, a database wiped), conflicts that could not be read.
+          // (pull() rejects with the collection's error, the cause in it.)
           if (!`${(error as FluxyError).code}`.startsWith('collections/'))
-            await this.#failPull(
+            throw await this.#failPull(
               'collections/pull-failed',
               `pull of ${this.#options.url} failed: ${String(error)}.`,
               undefined,
@@ -1014,11 +1019,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // The credentials expired (the outbox's writes carry them too): paused as a write's 401
       // pauses it (status 'paused', in every tab) until sync.resume(), which pulls again (init).
       if (answer.status === 401) (this.#sync as SyncLike).pause();
-      throw await this.#failPull(
+      const error = await this.#failPull(
         'collections/pull-failed',
         `pull of ${this.#options.url} was answered ${answer.status} (page ${page}).`,
         answer.status,
+        undefined,
+        page < 2 && cursor, // a 410 here: the cursor is gone, pulled again from the first page
       );
+      if (!error) return this.#fetchPage('', page);
+      throw error;
     }
     // The page's check is in a lazy chunk (loaded by the first page: a pull is online).
     const { isPage } = await import('./page.js');
@@ -1034,14 +1043,17 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     return body as PulledPage<R>;
   }
 
-  /** Report a failure of the feed (conflicts.ts: a rare path); the error to throw. */
+  /** Report a failure of the feed (conflicts.ts: a rare path); the error to throw (see failPull). */
   async #failPull(
     code: CollectionsErrorCode,
     message: string,
     status?: number,
     cause?: unknown,
+    restart?: unknown,
   ): Promise<FluxyError> {
-    return (await import('./conflicts.js')).failPull(this.#host(), code, message, status, cause);
+    return (await (
+      await import('./conflicts.js')
+    ).failPull(this.#host(), code, message, status, cause, restart)) as FluxyError;
   }
 }
 

@@ -11,6 +11,7 @@ import type {
   ConflictResolution,
   FailedLike,
   QueuedOperation,
+  RowsMessage,
   SentLike,
   SyncLike,
 } from './collection.js';
@@ -42,6 +43,8 @@ export type ConflictHost<R extends Row> = [
   signal: AbortSignal,
   lastError: Signal<CollectionError | null>,
   logger: Logger | undefined,
+  /** Rows and deletions from the feed: shown (not published yet) and told to the other tabs. */
+  show: (message: RowsMessage<R>) => void,
 ];
 
 /**
@@ -400,23 +403,42 @@ function sortedJson(value: unknown): string | undefined {
 
 /**
  * A failure of the feed (a pull): shown with the pages pulled before it, set in `lastError`,
- * warned; returns the error to throw (its message names the feed's url). Here, in a lazy chunk:
- * a rare path. @internal
+ * warned; returns the error to throw (its message names the feed's url, its `status` the
+ * answer's). A `410` to the first page asked for since a stored cursor (`restart`) is no failure:
+ * the server no longer serves that cursor — it expired, or the server's data was reset or
+ * restored —, so the confirmed rows are forgotten (stored and shown, in every tab; the pending
+ * changes stay on top) with the cursor, and undefined says to pull again from the first page.
+ * Here, in a lazy chunk: a rare path. @internal
  */
-export function failPull<R extends Row>(
-  [, , , view, , , , , , lastError, logger]: ConflictHost<R>,
+export async function failPull<R extends Row>(
+  [options, cache, , view, , , , , , lastError, logger, show]: ConflictHost<R>,
   code: CollectionsErrorCode,
   message: string,
   status?: number,
   cause?: unknown,
-): FluxyError {
+  restart?: unknown,
+): Promise<FluxyError | undefined> {
+  if (status === 410 && restart) {
+    logger?.warn(`${message} The server no longer serves this cursor: pulling again from the first page.`, code, status);
+    const gone = {
+      rows: [],
+      deleted: (await cache.readRows()).map((row) => row[options.key] as string),
+      settled: [],
+      aliases: [],
+    };
+    // (Versions start again on a reset server: a stale row of a higher version would hide the
+    // server's, so the rows are forgotten first, not replaced.)
+    await cache.writePages([gone], { v: 1, cursor: '' });
+    show(gone);
+    return undefined;
+  }
   publish(() => {
     view.publishRows(); // the pages pulled before the failure are shown with it
     lastError.value = { code, message, status, at: Date.now(), cause };
   });
   logger?.warn(`${message} Retrying with backoff.`, code, status); // (what the production build keeps)
   // (FluxyError leaves an undefined cause out.)
-  return new FluxyError(code, message, { cause });
+  return Object.assign(new FluxyError(code, message, { cause }), { status });
 }
 
 /**
