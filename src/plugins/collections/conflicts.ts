@@ -419,7 +419,11 @@ export async function failPull<R extends Row>(
   restart?: unknown,
 ): Promise<FluxyError | undefined> {
   if (status === 410 && restart) {
-    logger?.warn(`${message} The server no longer serves this cursor: pulling again from the first page.`, code, status);
+    logger?.warn(
+      `${message} The server no longer serves this cursor: pulling again from the first page.`,
+      code,
+      status,
+    );
     const gone = {
       rows: [],
       deleted: (await cache.readRows()).map((row) => row[options.key] as string),
