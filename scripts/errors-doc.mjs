@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 const DESCRIBED = {
   'collections/invalid-options':
-    "new Collection(name, options) refused its name (1-64 letters, digits, _ or -, starting with a letter) or an option: url (required: a path or an http(s) URL, without query or fragment), key (a field name), conflict ('lww', 'server-wins', 'client-wins' or a function), clientIdField, pullIntervalMs (0, or whole ms from 1000), compare, locks, now. The development message names the option and the value given; docs/collections.md lists them.",
+    "new Collection(name, options) refused its name (1-64 letters, digits, _ or -, starting with a letter; not a built-in plugin's: sync, storage, connectivity) or an option: url (required: a path or an http(s) URL with a host, without query or fragment), key (a field name), conflict ('lww', 'server-wins', 'client-wins' or a function), clientIdField, pullIntervalMs (0, or whole ms from 1000), compare, locks, now, random. The development message names the option and the value given; docs/collections.md lists them.",
   'collections/clock-skew':
     "A pulled clock is more than 5 minutes ahead of this device's clock: it was not adopted (the rows were). Check the device's or the server's clock.",
   'connectivity/invalid-probe':
