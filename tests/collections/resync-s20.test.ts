@@ -38,7 +38,10 @@ async function resetServer() {
     }
     return globalThis.fetch(url, init);
   };
-  return { before, after, state, fetch, reset: () => void (state.reset = true) };
+  const reset = () => {
+    state.reset = true;
+  };
+  return { before, after, state, fetch, reset };
 }
 
 const write = (server: Parameters<typeof serverWrite>[0], title: string) =>
