@@ -31,6 +31,8 @@ export const MANGLED = [
   'trackStep',
   'deliver',
   'deliverStored',
+  'settleRefusal',
+  'settling',
   'isAllowedOrigin',
   'isKnown',
   'isLeader',

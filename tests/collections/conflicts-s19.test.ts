@@ -1,7 +1,7 @@
 // Session 19: conflicts across a restart (the memory of this replica's own applied writes is
 // stored), and a 412's current row used at once.
 import { signal } from '@preact/signals-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConflictEvent, ConflictStrategy } from '../../src/plugins/collections/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import {
@@ -33,6 +33,19 @@ async function restart(device: Device, server: Parameters<typeof startDevice>[0]
 
 describe("server-wins across a restart: this replica's own earlier write is no conflict", () => {
   it('a second offline edit refused (412) for the first one, restarted before it is decided, is resent, not dropped', async () => {
+    // The 412 without the server's row (which would decide it at once, in its outcome handler:
+    // claim-s20.test.ts): decided after a pull, which is cut. (A device's fetch is bound when its
+    // sync starts.)
+    const realFetch = globalThis.fetch;
+    onTestFinished(() => {
+      globalThis.fetch = realFetch;
+    });
+    globalThis.fetch = async (input, init) => {
+      const response = await realFetch(input, init);
+      if (response.status !== 412) return response;
+      const { current: _current, ...body } = (await response.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify(body), { status: 412, headers: response.headers });
+    };
     const { server, id, a } = await twoDevices({ conflict: 'server-wins' });
     a.connectivity.setOnline(false);
     await a.notes.update(id, { title: 'one' }); // made on version 1

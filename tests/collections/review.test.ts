@@ -1,6 +1,6 @@
 // A new user's review of fluxy/collections: the promises of README, docs/collections.md and
 // docs/conflicts.md, tried through the public entries against the reference server.
-import { effect } from '@preact/signals-core';
+import { effect, signal } from '@preact/signals-core';
 import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createApp } from '../../src/core/app.js';
@@ -459,10 +459,14 @@ describe('review: a 412 refused for own writes only', () => {
       abc.open();
     });
     const patches: string[] = [];
+    const patchesSent = signal(0); // (for until(): it watches signals, not the array)
     const realFetch = globalThis.fetch;
     globalThis.fetch = async (input, init) => {
       const title = init?.method === 'PATCH' && (JSON.parse(String(init.body)) as Note).title;
-      if (title) patches.push(title);
+      if (title) {
+        patches.push(title);
+        patchesSent.value++;
+      }
       if (title === 'ab') {
         abReached.open();
         await ab.promise;
@@ -491,7 +495,9 @@ describe('review: a 412 refused for own writes only', () => {
     // would time out): 'ab' gone from the outbox, not resent, only 'abc' left.
     await until(
       () =>
-        device.sync.pendingCount.value === 1 && device.sync.failedCount.value === 0 && patches.length === 3,
+        device.sync.pendingCount.value === 1 &&
+        device.sync.failedCount.value === 0 &&
+        patchesSent.value === 3,
       "the 412 to be decided while 'abc' is held",
     );
     expect(device.notes.get(created.id).value?.title).toBe('abc');

@@ -374,6 +374,8 @@ describe('stored outcomes (OutcomeLog)', () => {
       { ...silentLogger, warn: (...args) => void warnings.push(args) },
       toOperation,
       () => false,
+      undefined,
+      undefined,
       3,
     );
     for (let n = 1; n <= 5; n++) {

@@ -72,14 +72,7 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
       // (Operation id → the status that refused it, checked below.)
       const stored = await read(cache, 'x/');
       if (stored.length) {
-        // This replica's writes applied, as stored (see noteAnswer): in the memory of this tab
-        // too, so a refusal made by one of them is no conflict after a restart or in another tab.
-        for (const [, write] of await read(cache, 'w/')) {
-          const [row, ...entry] = write as [string, ...AppliedWrite];
-          const writes = applied.get(row) ?? [];
-          if (!writes.some(([from, to]) => from === entry[0] && to === entry[1]))
-            applied.set(row, [...writes, entry]);
-        }
+        await recall(cache, applied);
         await resolve(stored, host);
       } else if (!view.changeList[0]) {
         // Nothing pending, nothing refused (also not waiting for its outcome handler: it is in
@@ -101,6 +94,19 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
   );
 }
 
+/**
+ * This replica's writes applied, as stored (see noteAnswer): in the memory of this tab too, so a
+ * refusal made by one of them is no conflict after a restart or in another tab.
+ */
+async function recall(cache: RowCache<Row>, applied: Map<string, AppliedWrite[]>): Promise<void> {
+  for (const [, write] of await read(cache, 'w/')) {
+    const [row, ...entry] = write as [string, ...AppliedWrite];
+    const writes = applied.get(row) ?? [];
+    if (!writes.some(([from, to]) => from === entry[0] && to === entry[1]))
+      applied.set(row, [...writes, entry]);
+  }
+}
+
 /** The records stored under `prefix` (`x/`, `w/`): [operation id, value]. */
 async function read(cache: RowCache<Row>, prefix: string): Promise<Array<[string, unknown]>> {
   const keys = await cache.kv.keys(prefix);
@@ -113,7 +119,6 @@ async function resolve<R extends Row>(
 ): Promise<void> {
   const [options, cache, sync, view, events, applied, write, checkFields, signal, lastError, logger] = host;
   const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
-  const metaOf = (operation: unknown) => (operation as { meta?: ChangeMeta }).meta;
   const rowOf = (operationId: string) => {
     const meta = metaOf(failed.get(operationId));
     return meta && view.currentId(meta.id);
@@ -127,17 +132,8 @@ async function resolve<R extends Row>(
   const ownFields = (operationId: string, status: unknown, server: R | null): string[] | undefined => {
     const meta = metaOf(failed.get(operationId));
     if (status !== 412 || !server || !meta) return undefined;
-    const writes = applied.get(server[options.key] as string) ?? [];
-    const later: string[] = [];
-    let version: unknown = meta.base;
-    for (let step = 0; version !== server.version; step++) {
-      const next = writes.find(([from]) => from === version);
-      stuck = version;
-      if (!next || step > writes.length) return undefined;
-      // Made later than this change (a resend is as late as the change it resends).
-      if (next[2] > (meta.resolves ?? operationId)) later.push(...next[3]);
-      version = next[1];
-    }
+    let later: string[] | undefined;
+    [later, stuck] = walk(applied, options.key, meta, operationId, server);
     return later;
   };
   const isSyncing = (
@@ -260,21 +256,7 @@ async function resolve<R extends Row>(
       }
       pending ??= await sync.pending();
       resolution = undefined;
-      resend = type === 'remove' ? undefined : fields;
-      for (const field of own) delete fields[field];
-      for (const later of pending) {
-        const laterMeta = metaOf(later);
-        if (
-          laterMeta?.c === 1 &&
-          view.currentId(laterMeta.id) === id &&
-          (laterMeta.resolves ?? (later as { id: string }).id) > (meta.resolves ?? operationId) &&
-          resend
-        ) {
-          if ((later as { kind?: string }).kind?.endsWith('.remove')) resend = null;
-          else for (const field in (later as { body?: Row }).body) delete resend[field];
-        }
-      }
-      if (resend && Object.keys(resend).length === 0) resend = null;
+      resend = ownResend(view, pending, type, id, fields, own, meta, operationId);
     } else if (server === null) {
       if (type !== 'remove') resolution = 'dropped'; // deleted on the server; a remove is done
     } else if (strategy === 'client-wins') {
@@ -304,10 +286,7 @@ async function resolve<R extends Row>(
     }
     if (resend !== null) {
       pending ??= await sync.pending();
-      // A resend of a resend resolves the first change: it is as late as that one (see ownFields).
-      const resolves = meta.resolves ?? operationId;
-      const already = pending.some((candidate) => metaOf(candidate)?.resolves === resolves);
-      if (!already) await write(type, id, resend, server, resolves);
+      await resendOnce(write, pending, type, id, resend, server, meta, operationId);
     }
     for (const settled of done) {
       await sync.discard(settled);
@@ -321,6 +300,86 @@ async function resolve<R extends Row>(
     if (resolution)
       events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
   }
+}
+
+const metaOf = (operation: unknown) => (operation as { meta?: ChangeMeta } | undefined)?.meta;
+
+/**
+ * When a change (its meta, its operation id) was refused only for writes of this replica — they
+ * lead, one after the other, from the version it was made on to the server's — the fields that
+ * those of them made later set (resent after them, it must not undo them); undefined when another
+ * writer was involved. With the version the walk last stepped from (where it got stuck).
+ */
+function walk<R extends Row>(
+  applied: Map<string, AppliedWrite[]>,
+  key: string,
+  meta: ChangeMeta,
+  operationId: string,
+  server: R,
+): [later: string[] | undefined, stuck: unknown] {
+  const writes = applied.get(server[key] as string) ?? [];
+  const later: string[] = [];
+  let version: unknown = meta.base;
+  let stuck: unknown;
+  for (let step = 0; version !== server.version; step++) {
+    const next = writes.find(([from]) => from === version);
+    stuck = version;
+    if (!next || step > writes.length) return [undefined, stuck];
+    // Made later than this change (a resend is as late as the change it resends).
+    if (next[2] > (meta.resolves ?? operationId)) later.push(...next[3]);
+    version = next[1];
+  }
+  return [later, stuck];
+}
+
+/**
+ * What to send again for this replica's own refused change of row `id` (`fields`: its own and
+ * those carried with it): without the fields `own` (set by its later writes, see {@link walk}) or
+ * a later pending change of the row sets (sent after it, it would undo that one); null for
+ * nothing (every field set later, or the row removed later), undefined for a removal.
+ */
+function ownResend<R extends Row>(
+  view: RowView<R>,
+  pending: Awaited<ReturnType<SyncLike['pending']>>,
+  type: Change['type'],
+  id: string,
+  fields: Row,
+  own: readonly string[],
+  meta: ChangeMeta,
+  operationId: string,
+): Row | undefined | null {
+  let resend: Row | undefined | null = type === 'remove' ? undefined : fields;
+  for (const field of own) delete fields[field];
+  for (const later of pending) {
+    const laterMeta = metaOf(later);
+    if (
+      laterMeta?.c === 1 &&
+      view.currentId(laterMeta.id) === id &&
+      (laterMeta.resolves ?? (later as { id: string }).id) > (meta.resolves ?? operationId) &&
+      resend
+    ) {
+      if ((later as { kind?: string }).kind?.endsWith('.remove')) resend = null;
+      else for (const field in (later as { body?: Row }).body) delete resend[field];
+    }
+  }
+  return resend && Object.keys(resend).length === 0 ? null : resend;
+}
+
+/** Queue the resend of a refused change, unless it is queued already (a crash after it, before the discard). */
+async function resendOnce<R extends Row>(
+  write: ConflictHost<R>[6],
+  pending: Awaited<ReturnType<SyncLike['pending']>>,
+  type: Change['type'],
+  id: string,
+  resend: Row | undefined,
+  server: R | null,
+  meta: ChangeMeta,
+  operationId: string,
+): Promise<void> {
+  // A resend of a resend resolves the first change: it is as late as that one (see walk).
+  const resolves = meta.resolves ?? operationId;
+  if (!pending.some((candidate) => metaOf(candidate)?.resolves === resolves))
+    await write(type, id, resend, server, resolves);
 }
 
 /** Per collection (its memory of applied writes): who waits for the next one (see resolveStoredConflicts). */
@@ -526,10 +585,12 @@ export function discardLater(changes: readonly Change[], ids: readonly string[],
  */
 export async function storeRefusal<R extends Row>(
   host: ConflictHost<R>,
-  { operation, error }: FailedLike,
+  outcome: FailedLike,
   settle: (operationIds: string[], post: boolean) => void,
 ): Promise<boolean> {
-  const [options, cache, , view, , , , , signal, , logger] = host;
+  const [options, cache, sync, view, , applied, write, , signal, , logger] = host;
+  const { operation, error } = outcome;
+  const operationId = operation.id;
   const meta = (operation as QueuedOperation).meta as ChangeMeta | undefined;
   // Only this collection's changes (its meta): an app's own operation named with one of its kinds
   // (`notes.update`) is refused as any other operation, never decided as a conflict.
@@ -537,20 +598,47 @@ export async function storeRefusal<R extends Row>(
     meta?.c === 1 &&
     !(operation as QueuedOperation).kind?.endsWith('.insert') &&
     [412, 404, 410].includes(error.status as number);
-  settle([operation.id], !conflict);
-  if (conflict) await cache.kv.set(`x/${operation.id}`, error.status as number);
   // A 412 answers with the server's current row (`{ current }`): it becomes the confirmed row at
   // once (not over a newer one, nor a row a pull saw deleted), and the refusal is decided from it
   // now, not after the next pull. The pull the caller starts may bring a newer row still.
   const current = (error as { body?: { current?: R } }).body?.current;
   const id = meta && view.currentId(meta.id);
-  if (conflict && error.status === 412 && id && current?.[options.key] === id && view.confirmedRow(id)) {
+  const answered =
+    conflict && error.status === 412 && id && current?.[options.key] === id && view.confirmedRow(id);
+  if (answered) {
     view.confirmRows([current], []);
     await cache.writePages([{ rows: [current], deleted: [] }]);
+    // Refused only for this replica's own writes (made while an earlier change of the row was
+    // pending, on the same version): sent again on the server's version, the refusal claimed —
+    // no `failed` event, never counted as failed (sync.handle's claim) — and no conflict. Else
+    // (or when the server's version comes from a write whose answer is still on its way) stored,
+    // and decided below, as any refusal.
+    const claim = (outcome as { claim?: () => void }).claim;
+    const server = view.confirmedRow(id) as R;
+    let [own] = walk(applied, options.key, meta as ChangeMeta, operationId, server);
+    if (!own && claim) {
+      await recall(cache, applied); // (after a restart, or another tab sent the earlier writes)
+      [own] = walk(applied, options.key, meta as ChangeMeta, operationId, server);
+    }
+    if (own && claim) {
+      const type = (operation as QueuedOperation).kind?.split('.').pop() as Change['type'];
+      const pending = await sync.pending();
+      const data = { ...((operation as QueuedOperation).body as Row | undefined) };
+      const resend = ownResend(view, pending, type, id, data, own, meta as ChangeMeta, operationId);
+      if (resend !== null)
+        await resendOnce(write, pending, type, id, resend, server, meta as ChangeMeta, operationId);
+      settle([operationId], true);
+      claim();
+      for (const wake of noted.get(applied) ?? []) wake(); // resolving waits for an answer: this is one
+      return false;
+    }
+  }
+  settle([operationId], !conflict);
+  if (conflict) await cache.kv.set(`x/${operationId}`, error.status as number);
+  if (answered)
     resolveStoredConflicts(host).catch(
       (cause: unknown) => signal.aborted || logger?.warn('could not resolve a conflict', cause),
     );
-  }
   return conflict;
 }
 

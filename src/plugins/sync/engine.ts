@@ -300,7 +300,7 @@ export class SyncEngine {
       loadOutcomes: once(() =>
         import('./outcomes.js').then(
           ({ OutcomeLog }) =>
-            (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation, () => this.#disposed)),
+            (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation, () => this.#disposed, lists, this)),
         ),
       ),
     };
@@ -531,9 +531,7 @@ export class SyncEngine {
       const resolved = tempIds ? await tempIds.resolve(record) : record;
       if (!resolved) return 'next'; // a create it needs goes first (see TempIds.resolve)
       if (resolved === 'dependency-failed') {
-        await this.failOp(record, dependencyError(now));
-        summary.failed++;
-        return 'next';
+        return this.failOp(record, dependencyError(now), summary);
       }
       // Stored before it is sent, like every change to a record.
       if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
@@ -544,9 +542,7 @@ export class SyncEngine {
         ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
         : record.body;
       if ((body as OperationError | undefined)?.code) {
-        await this.failOp(record, body as OperationError);
-        summary.failed++;
-        return 'next';
+        return this.failOp(record, body as OperationError, summary);
       }
       this.#readAhead.after(this.#lists.pending, id, readAheadCount);
       const result = await this.sendRequest(
@@ -647,9 +643,7 @@ export class SyncEngine {
   ): Promise<Step> {
     if (result.kind === 'origin-refused') {
       // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
-      await this.failOp(record, originRefusedError(result.url, this.#deps.now()));
-      summary.failed++;
-      return 'next';
+      return this.failOp(record, originRefusedError(result.url, this.#deps.now()), summary);
     }
     if (result.kind === 'redirect') {
       // Not followed, so the write did not reach its endpoint: it fails, naming the target (read
@@ -657,9 +651,7 @@ export class SyncEngine {
       this.networkFailures = 0;
       const { redirectError } = await import('./queue-edits.js');
       const error = redirectError(result.response, result.url, this.#deps.now());
-      await this.failOp({ ...record, attempts: record.attempts + 1 }, error);
-      summary.failed++;
-      return 'next';
+      return this.failOp({ ...record, attempts: record.attempts + 1 }, error, summary);
     }
     return await this.#noAnswerFrom(record, result, summary);
   }
@@ -681,9 +673,7 @@ export class SyncEngine {
       const attempts = record.attempts + 1;
       if (attempts >= this.#deps.retry.maxAttempts) {
         this.#noAnswer = undefined;
-        await this.failOp({ ...record, attempts }, exhaustedError(error, attempts));
-        summary.failed++;
-        return 'next';
+        return this.failOp({ ...record, attempts }, exhaustedError(error, attempts), summary);
       }
       record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
       await this.#readAhead.write(record);
@@ -753,8 +743,11 @@ export class SyncEngine {
     return (await this.#answers()).commitSent(records, results);
   }
 
-  /** Move the head to the failed list for good (with its outcome and temporary id, in one write group). */
-  async failOp(record: OperationRecord, error: OperationError): Promise<void> {
+  /**
+   * Move the head to the failed list for good (with its outcome and temporary id, in one write
+   * group) — unless one of its `failed` handlers claims it (OutcomeLog.settleRefusal).
+   */
+  async failOp(record: OperationRecord, error: OperationError, summary: FlushSummary): Promise<Step> {
     const { nextAttemptAt: _next, ...rest } = record;
     const group = new WriteGroup();
     if (record.tempId !== undefined)
@@ -765,10 +758,13 @@ export class SyncEngine {
     outcomes?.stageRecord(group, outcome);
     const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
     await this.#outbox.commit(group);
+    // With a kind, its `failed` handlers run first, and one may claim the refusal: see there.
+    if (outcomes) return outcomes.settleRefusal(outcome, summary);
     this.#lists.move([record.id], 'pending', 'failed');
     this.headFailed(error, record.id);
     this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
-    await outcomes?.deliver(outcome);
+    summary.failed++;
+    return 'next';
   }
 
   // ——— signals: the status, written together ———
@@ -844,11 +840,14 @@ export class SyncEngine {
     this.publishStatus();
   }
 
-  /** Op `id` became failed: its error stays until it is retried, discarded or cleared. */
+  /**
+   * Op `id` became failed: its error stays until it is retried, discarded or cleared (`false`: a
+   * handler claimed its refusal, no error).
+   */
   /** @internal (queue-edits.ts calls it for an unreadable head) */
-  headFailed(error: OperationError, id: string): void {
+  headFailed(error: OperationError | false, id: string): void {
     this.completeOne();
-    this.#deadLetterError = { error, id };
+    if (error) this.#deadLetterError = { error, id };
     this.#transientError = null; // the head moved on
     this.publishStatus();
   }

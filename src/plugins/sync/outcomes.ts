@@ -1,6 +1,8 @@
 import type { Logger } from '../../core/logger.js';
+import type { FlushSummary, Step, SyncEngine } from './engine.js';
 import type { Operation, OperationError, OperationRecord, UnreadableOperation } from './operation.js';
 import type { OutboxStorage } from './outbox.js';
+import type { QueueLists } from './queue-lists.js';
 import type { WriteGroup } from './write-group.js';
 
 /** What a `sent` outcome handler receives. */
@@ -19,11 +21,28 @@ export interface SentOutcome {
 export interface FailedOutcome {
   operation: Operation | UnreadableOperation;
   error: OperationError;
+  /**
+   * Claim the refusal: this handler settled it (e.g. it queued the change again, or found it was
+   * no failure for the app). Call it before the handler returns (or its promise resolves); a later
+   * call does nothing. The operation then leaves the outbox as settled, as if discarded but without
+   * a `discarded` event: no `failed` event, never counted in `failedCount` nor listed by `failed()`,
+   * not counted as failed in `flush()`'s summary, not in `lastError`. The other handlers of its kind
+   * still run. Not claimed, it is failed as usual — its `failed` event comes after its handlers.
+   *
+   * @example
+   * sync.handle('note.update', {
+   *   failed: async ({ operation, error, claim }) => {
+   *     if (error.status === 409 && (await resendMerged(operation))) claim();
+   *   },
+   * });
+   */
+  claim(): void;
 }
 
 /**
  * Handlers for the outcomes of one kind of operation (`queue(…, { kind })`). They run once per
- * outcome, in the tab that flushes. Every outcome of an operation with a `kind` is stored before
+ * outcome, in the tab that flushes; a `failed` one may claim the refusal it settled
+ * ({@link FailedOutcome.claim}). Every outcome of an operation with a `kind` is stored before
  * the operation leaves the queue, and kept until a handler for its kind runs: so they still run
  * when the outcome arrives after a reload, while no handler was registered yet (they run when
  * one is), in another tab's session, or on the next start. A crash while a handler runs makes it
@@ -48,6 +67,13 @@ export type OutcomeRecord =
   | { v: 1; type: 'failed'; record: OperationRecord; error: OperationError };
 
 const prefix = 'o/';
+
+/** What the log tells the engine of a refusal (see {@link OutcomeLog.settleRefusal}). @internal */
+interface OutcomeEngine {
+  readonly events: SyncEngine['events'];
+  headFailed(error: OperationError | false, id: string): void;
+  publishStatus(): void;
+}
 
 /**
  * At most this many stored outcomes wait for a handler of their kind; past it, the oldest
@@ -85,19 +111,33 @@ export class OutcomeLog {
   running = false;
   readonly #queued: Array<() => void> = [];
   #warned = false;
+  readonly #lists: QueueLists | undefined;
+  readonly #engine: OutcomeEngine | undefined;
+  /** The last operation whose refusal a handler claimed (for {@link settleRefusal}). */
+  #claimed: string | undefined;
+  /**
+   * The refused operation whose `failed` handlers the flush runs now (see {@link settleRefusal}): in
+   * neither list meanwhile (not counted), but listed by `failed()`, and retried or discarded by
+   * `retry()` or `discard()` as a failed one (queue-edits.ts, which then forgets it here).
+   */
+  settling: string | undefined;
 
   /**
    * `toOperation` is operation.ts's, passed in by the engine: imported here, it would make
    * operation.ts a chunk of its own, shared by the engine and this lazy module. `closed`: whether
-   * the engine was disposed.
+   * the engine was disposed. `lists` and `engine`: where a refusal goes (see {@link settleRefusal}).
    */
   constructor(
     storage: OutboxStorage,
     logger: Logger,
     toOperation: (record: OperationRecord) => Operation | UnreadableOperation,
     closed: () => boolean = () => false,
+    lists?: QueueLists,
+    engine?: OutcomeEngine,
     maxWaiting = maxWaitingOutcomes,
   ) {
+    this.#lists = lists;
+    this.#engine = engine;
     this.#storage = storage;
     this.#logger = logger;
     this.#toOperation = toOperation;
@@ -148,6 +188,33 @@ export class OutcomeLog {
   }
 
   /**
+   * The flush's delivery of a refusal: the operation is stored in the failed list with its outcome;
+   * it leaves the pending one, its `failed` handlers run ({@link deliver}), then it joins the
+   * failed list — unless one of them claimed it (then it is removed: resolves true), or
+   * retried or discarded it meanwhile.
+   */
+  async settleRefusal(outcome: OutcomeRecord & { type: 'failed' }, summary: FlushSummary): Promise<Step> {
+    const { record, error } = outcome;
+    const { id } = record;
+    const engine = this.#engine as OutcomeEngine;
+    this.settling = id;
+    this.#lists?.remove('pending', [id]);
+    try {
+      await this.deliver(outcome);
+    } finally {
+      if (this.settling === id) this.#lists?.add('failed', [id]);
+      this.settling = undefined;
+    }
+    const claimed = this.#claimed === id;
+    engine.headFailed(!claimed && error, id);
+    if (!claimed) {
+      engine.events.emit('failed', { operation: this.#toOperation(record) as Operation, error });
+      summary.failed++;
+    }
+    return 'next';
+  }
+
+  /**
    * Deliver the stored outcomes whose kind has a handler now: those left by an earlier session or
    * another tab, and those kept while no handler was registered. An outcome whose operation is
    * pending again (retried, or a crash before it left the queue) is dropped: the operation will be
@@ -185,6 +252,7 @@ export class OutcomeLog {
    * not delivered yet are dropped with their records.
    */
   async clear(removeAll: (prefix: string) => Promise<void>): Promise<void> {
+    this.settling = undefined; // removed with the rest
     await removeAll(prefix);
     this.#fresh.clear();
     this.#waiting.clear();
@@ -235,11 +303,15 @@ export class OutcomeLog {
     this.#waiting.set(id, { kind: outcome.record.kind, type: outcome.type });
   }
 
-  /** Run the handlers of the outcome's kind, then remove it from storage. False if it has none. */
+  /**
+   * Run the handlers of the outcome's kind, then remove it from storage — and a refusal a handler
+   * claimed, from the outbox (the failed list) first. False if it has none.
+   */
   async #run(outcome: OutcomeRecord): Promise<boolean> {
-    const kind = outcome.record.kind;
+    const { kind, id, binary } = outcome.record;
     const handlers = this.#handlersFor(kind, outcome.type);
     if (handlers.length === 0) return false;
+    let claimed = false;
     this.running = true;
     for (const handler of handlers) {
       // Disposed meanwhile: the outcome stays stored; its handlers run at the next start (at least once).
@@ -258,17 +330,44 @@ export class OutcomeLog {
           if (outcome.responseTooLarge) payload.responseTooLarge = true;
           await handler.sent?.(payload);
         } else {
-          await handler.failed?.({ operation: this.#toOperation(outcome.record), error: outcome.error });
+          // A claim counts once the handler returned (or its promise resolved) without throwing.
+          let live = true;
+          let claims = false;
+          try {
+            await handler.failed?.({
+              operation: this.#toOperation(outcome.record),
+              error: outcome.error,
+              claim: () => {
+                claims ||= live;
+              },
+            });
+          } finally {
+            live = false;
+          }
+          claimed ||= claims;
         }
       } catch (error) {
         this.#logger.error(`a "${outcome.type}" handler of kind "${kind}" threw`, error);
       }
     }
     this.running = false;
-    await this.#storage.remove(prefix + outcome.record.id).catch((error: unknown) => {
-      // Disposed meanwhile (storage closing): run again at the next start, at least once.
-      if (!this.#closed()) throw error;
-    });
+    // Disposed meanwhile (storage closing): run again at the next start, at least once.
+    const remove = (key: string) =>
+      this.#storage.remove(key).catch((error: unknown) => {
+        if (!this.#closed()) throw error;
+      });
+    if (claimed) {
+      // Settled by its handler: out of the outbox as discard() takes it (its binary body's chunks
+      // after it), before its outcome (a crash in between runs the handlers again, which claim it again).
+      this.#claimed = id;
+      if (this.settling === id) this.settling = undefined;
+      await remove(`f/${id}`);
+      for (let index = binary?.chunks as number; index--; ) await remove(`b/${id}/${index}`);
+      // (In the failed list when its outcome was stored: after a restart, or in a rescan.)
+      this.#lists?.remove('failed', [id]);
+      this.#engine?.publishStatus();
+    }
+    await remove(prefix + id);
     return true;
   }
 

@@ -169,7 +169,7 @@ export class QueueEdits {
     let ids: string[];
     if (list === 'pending') ids = lists.pending.page(after, limit);
     else {
-      ids = lists.failedIds();
+      ids = this.#failedIds();
       const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
       ids = start < 0 ? [] : ids.slice(start, start + limit);
     }
@@ -202,8 +202,9 @@ export class QueueEdits {
     const { outbox, readAhead, lists, loadTempIds } = this.#stores;
     let count = 0;
     let woke = false;
-    for (const failedId of id === undefined ? lists.failedIds() : [id]) {
-      if (!lists.failed.has(failedId)) continue;
+    const outcomes = this.#stores.outcomes;
+    for (const failedId of id === undefined ? this.#failedIds() : [id]) {
+      if (!lists.failed.has(failedId) && failedId !== outcomes?.settling) continue;
       const record = await this.#readOrStub('failed', failedId);
       if (!record || record.unreadable) continue;
       const { lastError, nextAttemptAt: _next, ...rest } = record;
@@ -214,6 +215,7 @@ export class QueueEdits {
       if (record.tempId !== undefined) (await loadTempIds()).stageIntroduce(group, record.tempId, record.id);
       await outbox.commit(group);
       lists.move([failedId], 'failed', 'pending');
+      if (outcomes?.settling === failedId) outcomes.settling = undefined;
       moved.push(failedId);
       count++;
     }
@@ -255,7 +257,20 @@ export class QueueEdits {
       lists.remove(list, [id]);
       found = true;
     }
+    const outcomes = this.#stores.outcomes;
+    if (outcomes?.settling === id) outcomes.settling = undefined;
     return found;
+  }
+
+  /**
+   * The failed ids, oldest first — with the refused operation whose `failed` handlers run now,
+   * in neither list meanwhile (see OutcomeLog.settling): they may list, retry or discard it.
+   */
+  #failedIds(): string[] {
+    const settling = this.#stores.outcomes?.settling;
+    const ids = this.#stores.lists.failedIds();
+    // (A rescan meanwhile may have listed it already.)
+    return settling === undefined || ids.includes(settling) ? ids : [...ids, settling].sort();
   }
 
   /**

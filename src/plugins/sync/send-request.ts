@@ -201,7 +201,7 @@ export interface AnswerHost {
   heardBack(): void;
   headWaits(error: OperationError, id?: string, backoff?: boolean): void;
   pause(reason: 'unauthorized'): void;
-  failOp(record: OperationRecord, error: OperationError): Promise<void>;
+  failOp(record: OperationRecord, error: OperationError, summary: FlushSummary): Promise<Step>;
   backoffFor(failures: number): number;
   wakeIn(ms: number): void;
   completeOne(): void;
@@ -266,9 +266,7 @@ export class Answers {
       default: // 'fail' ('offline' is never the outcome of a status)
         // With the answer's body (a 412's current row: a collection resolves with it).
         error.body = result.body;
-        await host.failOp({ ...record, attempts: record.attempts + 1 }, error);
-        summary.failed++;
-        return 'next';
+        return host.failOp({ ...record, attempts: record.attempts + 1 }, error, summary);
     }
   }
 
@@ -284,9 +282,7 @@ export class Answers {
     const now = deps.now();
     const attempts = record.attempts + 1;
     if (attempts >= deps.retry.maxAttempts) {
-      await host.failOp({ ...record, attempts }, this.#tools.exhaustedError(error, attempts));
-      summary.failed++;
-      return 'next';
+      return host.failOp({ ...record, attempts }, this.#tools.exhaustedError(error, attempts), summary);
     }
     // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back: read by
     // queue-edits.ts, loaded now (if it cannot load, the backoff decides).
