@@ -483,7 +483,7 @@ export class SyncEngine {
    * for it — a rewrite of a record just discarded would store it again, and send it.
    */
   async #sendHead(id: string, summary: FlushSummary): Promise<Step> {
-    return await this.trackStep([id], async (signal) => {
+    return this.trackStep([id], async (signal) => {
       let record: OperationRecord | undefined;
       try {
         record = await this.#readAhead.read(id);
@@ -491,7 +491,7 @@ export class SyncEngine {
         if (!(error instanceof UnreadableRecordError)) throw error;
         await this.awaitRemoval(); // told after the op before it
         // Rare: moved by queue-edits.ts, loaded now (off the start-up path).
-        return await (await this.#queueEdits()).moveUnreadable(
+        return (await this.#queueEdits()).moveUnreadable(
           id,
           error.cause,
           this.#deps.now(),
@@ -516,7 +516,7 @@ export class SyncEngine {
       }
       if (unsettled?.id === id) {
         await this.awaitRemoval();
-        return await this.settleAnswer(record, unsettled.result, summary);
+        return this.settleAnswer(record, unsettled.result, summary);
       }
       const now = this.#deps.now();
       if (this.#waitsForRetry(record, now)) return 'stop';
@@ -556,8 +556,8 @@ export class SyncEngine {
         throw error;
       });
       if (result.kind === 'aborted' || this.#disposed) return 'stop';
-      if (result.kind !== 'response') return await this.handleUnanswered(record, result, summary);
-      return await this.settleAnswer(record, result, summary);
+      if (result.kind !== 'response') return this.handleUnanswered(record, result, summary);
+      return this.settleAnswer(record, result, summary);
     });
   }
 
@@ -568,7 +568,7 @@ export class SyncEngine {
   async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
     await this.awaitRemoval(); // a batch is read from the head on
     const { sendBatch } = await import('./batch-send.js');
-    return await sendBatch(
+    return sendBatch(
       this,
       batch,
       summary,
@@ -653,7 +653,7 @@ export class SyncEngine {
       const error = redirectError(result.response, result.url, this.#deps.now());
       return this.failOp({ ...record, attempts: record.attempts + 1 }, error, summary);
     }
-    return await this.#noAnswerFrom(record, result, summary);
+    return this.#noAnswerFrom(record, result, summary);
   }
 
   /** No answer (network error, timeout) or no request (headers failed): same key next time. */
