@@ -300,7 +300,14 @@ export class SyncEngine {
       loadOutcomes: once(() =>
         import('./outcomes.js').then(
           ({ OutcomeLog }) =>
-            (stores.outcomes = new OutcomeLog(deps.storage, deps.logger, toOperation, () => this.#disposed, lists, this)),
+            (stores.outcomes = new OutcomeLog(
+              deps.storage,
+              deps.logger,
+              toOperation,
+              () => this.#disposed,
+              lists,
+              this,
+            )),
         ),
       ),
     };
