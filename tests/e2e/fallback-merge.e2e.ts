@@ -32,6 +32,7 @@ const marker = 'fluxy:fallback:fluxy-notes';
 /** The notes app in a new tab whose IndexedDB cannot be opened: it runs on localStorage. */
 async function openOnFallback(): Promise<Page> {
   const page = await harness.context.newPage();
+  await recordNetwork(page);
   await page.addInitScript(() => {
     IDBFactory.prototype.open = () => {
       throw new DOMException('IndexedDB made unavailable by the test', 'UnknownError');
@@ -52,6 +53,32 @@ function storageFacts(page: Page): Promise<{ driver: string | undefined; marked:
   }, marker);
 }
 
+/**
+ * Diagnostics for the "nothing sent while offline" checks: what a tab saw of the network
+ * (`navigator.onLine` when its document started, then each online/offline event), read with
+ * `networkSeen`. A failure then tells a browser that was not offline from a send while offline.
+ */
+async function recordNetwork(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const start = performance.now();
+    const seen = [`start onLine=${navigator.onLine}`];
+    (globalThis as unknown as { networkSeen: string[] }).networkSeen = seen;
+    for (const type of ['online', 'offline']) {
+      addEventListener(type, () => seen.push(`${type} at ${Math.round(performance.now() - start)} ms`));
+    }
+  });
+}
+
+function networkSeen(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const { networkSeen = [], fluxyNotes } = globalThis as unknown as {
+      networkSeen?: string[];
+      fluxyNotes?: { connectivity?: { reason?: { value: string } } };
+    };
+    return `${networkSeen.join(', ')}; connectivity reason now: ${fluxyNotes?.connectivity?.reason?.value}`;
+  });
+}
+
 /** The POSTs of new notes the server received, by title, in order. */
 async function postedTitles(): Promise<string[]> {
   const log = await serverLog(harness);
@@ -67,14 +94,21 @@ test('notes written on the localStorage fallback are merged at the next start on
   await addNote(fallback, 'fallback one');
   await addNote(fallback, 'fallback two');
   await waitForPending(fallback, 2);
+  const fallbackSaw = await networkSeen(fallback);
   await fallback.close();
 
   // The next start: IndexedDB opens; the fallback's queue is merged before ready() (still offline).
-  const page = await openApp(harness);
+  const next = await harness.context.newPage();
+  await recordNetwork(next);
+  const page = await openApp(harness, testQuery, next);
   expect(await storageFacts(page)).toEqual({ driver: 'indexeddb', marked: false });
   await waitForPending(page, 2);
   expect(await titlesOnScreen(page)).toEqual(['fallback two', 'fallback one']);
-  expect(await postedTitles()).toEqual([]);
+  const sentOffline = await postedTitles();
+  expect(
+    sentOffline,
+    `sent while the browser was offline. Fallback tab saw: ${fallbackSaw}. Next tab saw: ${await networkSeen(page)}. Server: ${harness.requests.join(' | ')}`,
+  ).toEqual([]);
 
   await setBrowserOffline(harness.context, false);
   await waitForPending(page, 0);
