@@ -51,6 +51,8 @@ export class FaultCollection {
   #ids = 0;
   /** The greatest clock seen, served with each feed page. */
   #newest: string | undefined;
+  /** Names this change log in its cursors: another server's (or a reset's) cursor is expired. */
+  #epoch = newEpoch();
 
   constructor(path: string, options: FaultCollectionOptions) {
     const { key = 'id', pageSize = 100 }: FaultCollectionOptions = checkOptions(
@@ -71,6 +73,16 @@ export class FaultCollection {
   /** The rows not deleted, copies, in the order they were created. */
   rows(): ServerRow[] {
     return [...this.#entries.values()].filter((entry) => entry.deleted === undefined).map(copy);
+  }
+
+  /** The data wiped or restored: no row, a new change log (cursors served before expire). */
+  reset(): void {
+    this.#entries.clear();
+    this.#seq = 0;
+    let epoch: string;
+    do epoch = newEpoch();
+    while (epoch === this.#epoch);
+    this.#epoch = epoch;
   }
 
   /** A write of another device: sets the given fields (creating the row, or bringing it back). */
@@ -197,10 +209,17 @@ export class FaultCollection {
 
   /** One page of the changes after `since`, in change order. */
   #feed(since: string): Answer {
-    const match = /^fc1\.([0-9a-z]{1,11})$/.exec(since);
+    const match = /^fc1\.([0-9a-z]{1,6})\.([0-9a-z]{1,11})$/.exec(since);
     if (since !== '' && !match)
       return fail(400, 'invalid-cursor', 'Unknown cursor: pull again from the start (since=).');
-    const from = match ? Number.parseInt(match[1] as string, 36) : 0;
+    const from = match ? Number.parseInt(match[2] as string, 36) : 0;
+    // A cursor of another server (a test's restart: the data was reset) or past this log.
+    if (match && (match[1] !== this.#epoch || from > this.#seq))
+      return fail(
+        410,
+        'cursor-expired',
+        'This cursor is from data the server no longer has: pull again from since=.',
+      );
     const after = [...this.#entries.values()].filter((entry) => entry.seq > from);
     after.sort((a, b) => a.seq - b.seq);
     const page = after.slice(0, this.#pageSize);
@@ -208,7 +227,7 @@ export class FaultCollection {
     return json(200, {
       changes: page.filter((entry) => entry.deleted === undefined).map((entry) => entry.row),
       deleted: page.filter((entry) => entry.deleted !== undefined).map((entry) => entry.row[this.#key]),
-      cursor: `fc1.${last.toString(36)}`,
+      cursor: `fc1.${this.#epoch}.${last.toString(36)}`,
       more: after.length > page.length,
       ...(this.#newest === undefined ? {} : { clock: this.#newest }),
     });
@@ -247,6 +266,10 @@ export class FaultCollection {
     if (clock === undefined) return;
     if (this.#newest === undefined || clock > this.#newest) this.#newest = clock;
   }
+}
+
+function newEpoch(): string {
+  return Math.floor(Math.random() * 36 ** 6).toString(36);
 }
 
 function copy(entry: Entry): ServerRow {

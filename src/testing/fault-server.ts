@@ -293,6 +293,18 @@ export class FaultServer {
     return collection.remove(id, checkClockOption(options, 'remove').clock);
   }
 
+  /**
+   * Wipes the collection at `path`, as a server whose data was reset or restored from a backup:
+   * no rows, and every cursor served before is answered `410 { error: 'cursor-expired' }` (a
+   * Collection then forgets its confirmed rows and pulls again from the start, keeping its pending
+   * changes). Ids keep counting: a new row never takes an id served before.
+   *
+   * @example server.reset('/notes');
+   */
+  reset(path: string): void {
+    this.#collection(path).reset();
+  }
+
   #collection(path: string): FaultCollection {
     const collection = this.#collections.get(path);
     if (!collection)

@@ -192,9 +192,30 @@ describe('FaultServer collections: a Collection against it', () => {
     expect(titles(notes.items.value)).toStrictEqual(['a', 'b', 'c', 'd', 'e']);
     expect(notes.lastError.value).toBeNull();
     const [initial, page1, page2, retried, page3] = pulls(fault);
-    expect(page1).toBe(initial?.replace('?since=', '?since=fc1.0') ?? 'the pull at ready()');
+    expect(initial).toMatch(/\?since=$/);
+    expect(page1).toMatch(/\?since=fc1\.[0-9a-z]+\.0$/); // the empty log's cursor
     expect(page2).not.toBe(page1);
     expect([retried, page3 === retried]).toStrictEqual([page2, false]); // goes on from page 1's cursor
+  });
+
+  it('a server whose data was reset (server.reset): the next pull starts again from since= and shows its rows only', async () => {
+    const fault = await start();
+    fault.put('/notes', { title: 'old 1' });
+    fault.put('/notes', { title: 'old 2' });
+    const { notes, settled } = await device();
+    await notes.pull();
+    expect(titles(notes.items.value)).toStrictEqual(['old 1', 'old 2']);
+    fault.reset('/notes');
+    fault.put('/notes', { title: 'new 1' }); // its cursor position (1) is one the app has passed
+    const pending = notes.insert({ title: 'typed meanwhile' });
+    await pending;
+    await notes.pull();
+    await settled();
+    expect(titles(notes.items.value).sort()).toStrictEqual(['new 1', 'typed meanwhile']);
+    expect(fault.rows<Note>('/notes').map((row) => row.id)).toStrictEqual(['srv-3', 'srv-4']);
+    const since = pulls(fault).map((path) => new URL(path, 'http://x').searchParams.get('since'));
+    expect(since.at(-2)).toMatch(/^fc1\./); // the stored cursor: 410
+    expect(since).toContain('');
   });
 
   it('a pull answered 503, delayed, or garbled is a failure like any other; the next pull recovers', async () => {
@@ -243,6 +264,25 @@ describe('FaultServer collections: the protocol, request by request', () => {
     });
     expect((await send('GET', '/notes/srv-1')).status).toBe(410);
     expect((await send('PATCH', '/notes/srv-9', { title: 'x' })).status).toBe(404);
+  });
+
+  it("answers 410 cursor-expired to another server's cursor (a restart: the data was reset) and to one past its log", async () => {
+    await start(2);
+    await send('POST', '/notes', { title: 'a' });
+    const { cursor } = (await send('GET', '/notes?since=')).body as { cursor: string };
+    expect(cursor).toMatch(/^fc1\.[0-9a-z]+\.1$/);
+    const ahead = cursor.replace(/\.1$/, '.2');
+    expect(await send('GET', `/notes?since=${ahead}`)).toMatchObject({
+      status: 410,
+      body: { error: 'cursor-expired' },
+    });
+    await (server as FaultServer).close();
+    await start(2); // the same path, a new server: its data starts empty
+    expect(await send('GET', `/notes?since=${cursor}`)).toMatchObject({
+      status: 410,
+      body: { error: 'cursor-expired' },
+    });
+    expect((await send('GET', '/notes?since=fc1.1')).status).toBe(400); // not a cursor of this kit
   });
 
   it('If-Match: 412 with the current row and nothing applied; the matching version applies', async () => {
