@@ -15,6 +15,7 @@ import {
   openApp,
   serverLog,
   setBrowserOffline,
+  statusBar,
   testQuery,
   titlesOnScreen,
   waitForPending,
@@ -90,6 +91,10 @@ async function postedTitles(): Promise<string[]> {
 test('notes written on the localStorage fallback are merged at the next start on IndexedDB and sent once each, in order', async () => {
   const fallback = await openOnFallback();
   expect(await storageFacts(fallback)).toEqual({ driver: 'localstorage', marked: true });
+  // Online first (its probe answered), so that going offline is a change the tab sees.
+  await expect
+    .poll(() => statusBar(fallback).connection.textContent(), { message: 'the bar online' })
+    .toBe('Online');
   await goOffline(harness, fallback);
   await addNote(fallback, 'fallback one');
   await addNote(fallback, 'fallback two');

@@ -169,9 +169,16 @@ export function statusBar(page: Page) {
   };
 }
 
-/** Switch the browser offline and wait until the page's status bar says so. */
+/**
+ * Switch the browser offline and wait until the page knows it (`navigator.onLine` false: the
+ * switch reaches the page a moment after the browser acknowledges it) and its status bar says so
+ * (which it also does before its first probe has answered: the page's own reading comes first).
+ */
 export async function goOffline(harness: Harness, page: Page): Promise<void> {
   await setBrowserOffline(harness.context, true);
+  await expect
+    .poll(() => page.evaluate(() => navigator.onLine), { message: 'navigator.onLine false in the page' })
+    .toBe(false);
   await expect
     .poll(() => statusBar(page).connection.textContent(), { message: 'the bar offline' })
     .toBe('Offline');
