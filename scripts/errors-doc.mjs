@@ -164,8 +164,12 @@ export async function collectErrors() {
       }
       if (ts.isImportSpecifier(node) && !node.propertyName) imported.add(node.name.text);
       if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && node.arguments?.length >= 2) {
-        const [first, second] = node.arguments;
+        const [first, second, third] = node.arguments;
         if (ts.isStringLiteral(first)) messages.push([first.text, second, fn]);
+        // A report given its context first (collections' `failPull(host, code, message)`): the
+        // code, then the prose, never a wrapper's.
+        else if (third && ts.isStringLiteral(second) && /^[a-z]+\/[a-z-]+$/.test(second.text))
+          messages.push([second.text, third, undefined]);
       }
       const inner = ts.isFunctionLike(node) && node.parameters?.length ? node : fn;
       ts.forEachChild(node, (child) => visit(child, inner));

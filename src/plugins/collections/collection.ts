@@ -87,8 +87,8 @@ export interface SyncLike {
   on(event: 'discarded', handler: (o: { ids: string[] }) => void): () => void;
   discard(id: string): Promise<boolean>;
   resolveId(tempId: string): Promise<string | undefined>;
-  pause(): void;
   readonly status: ReadonlySignal<string>;
+  readonly lastError: ReadonlySignal<{ status?: number | undefined } | null>;
 }
 /** @internal */
 export interface QueuedOperation {
@@ -420,20 +420,25 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       },
       { signal: ctx.signal },
     );
-    // sync.resume() after a pull's 401 (see #fetchPage), or after any pause: a failed pull is
-    // tried again at once, not after its backoff. (So does any other change of the outbox's status
-    // while a pull failed: #autoPull pulls only online.)
+    // Start-up and reconnect (with an interval); a failed pull is tried again at once, not after
+    // its backoff, at a reconnect (a retry due while offline was skipped) and when the outbox's
+    // status leaves 'paused' (sync.resume() after a 401: see #autoPull) — at no other change of
+    // the status (a write sent, an error): those are no reason to ask the feed again.
+    let paused: unknown;
     own(
       effect(() => {
-        if (sync.status.value !== 'paused' && this.#pullFailures) untracked(() => this.#autoPull());
+        const was = paused;
+        paused = sync.status.value === 'paused';
+        if (was && !paused && this.#pullFailures) untracked(() => this.#autoPull());
+      }),
+    );
+    own(
+      effect(() => {
+        if (connectivity.isOnline.value && (interval || this.#pullFailures))
+          untracked(() => this.#autoPull());
       }),
     );
     if (interval) {
-      own(
-        effect(() => {
-          if (connectivity.isOnline.value) untracked(() => this.#autoPull());
-        }),
-      );
       const timer = unref(setInterval(() => this.#autoPull(), interval));
       own(() => clearInterval(timer));
     }
@@ -878,7 +883,16 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** A pull started by a trigger: only online, one at a time, skipped when another tab pulls. */
   #autoPull(): void {
-    if (!this.#online.peek() || this.#signal.aborted) return;
+    const sync = this.#sync as SyncLike;
+    // Not while the outbox is paused after a 401 (of a pull or of a write): each pull would get
+    // another, and another 'unauthorized' event. Leaving 'paused' pulls (see init).
+    if (
+      !this.#online.peek() ||
+      this.#signal.aborted ||
+      (sync.status.peek() === 'paused' &&
+        [this.#lastError, sync.lastError].some((error) => error.peek()?.status === 401))
+    )
+      return;
     // The running pull may have asked before what set this off: it pulls again once done.
     if (this.#pulling) this.#pullAgain = true;
     else this.#pull(true).catch(noop); // reported in lastError, retried with backoff
@@ -1014,33 +1028,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         cause,
       );
     }
-    // (Not 2xx: the hundreds digit is not 2.)
-    if ((answer.status / 100) ^ 2) {
-      // The credentials expired (the outbox's writes carry them too): paused as a write's 401
-      // pauses it (status 'paused', in every tab) until sync.resume(), which pulls again (init).
-      if (answer.status === 401) (this.#sync as SyncLike).pause();
-      const error = await this.#failPull(
-        'collections/pull-failed',
-        `pull of ${this.#options.url} was answered ${answer.status} (page ${page}).`,
-        answer.status,
-        undefined,
-        page < 2 && cursor, // a 410 here: the cursor is gone, pulled again from the first page
-      );
-      if (!error) return this.#fetchPage('', page);
-      throw error;
-    }
-    // The page's check is in a lazy chunk (loaded by the first page: a pull is online).
-    const { isPage } = await import('./page.js');
-    if (this.#signal.aborted) return undefined;
-    const body = (answer.body ?? {}) as Record<string, unknown>;
-    if (!isPage(body, cursor, this.#options.key)) {
-      throw await this.#failPull(
-        'collections/bad-response',
-        `pull of ${this.#options.url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
-        answer.status,
-      );
-    }
-    return body as PulledPage<R>;
+    // Checked in the lazy page chunk, loaded by the first answer (so the network is there): a
+    // changes page, or a failure reported — not 2xx (a 401: sync.read() paused the outbox and
+    // emitted 'unauthorized', as for a write's; see #autoPull), not a page. A 410 to the first
+    // page asked for since a stored cursor: the cursor is gone, pulled again from the first page.
+    const { checkAnswer } = await import('./page.js');
+    return this.#signal.aborted
+      ? undefined
+      : checkAnswer(this.#host(), answer, cursor, page, () => this.#fetchPage('', page));
   }
 
   /** Report a failure of the feed (conflicts.ts: a rare path); the error to throw (see failPull). */

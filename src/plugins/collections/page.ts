@@ -64,6 +64,13 @@ export async function pullPages<R extends Row>(
       writing = undefined;
     }
   };
+  // A write of the pages queued past `held`, unless one runs (it goes on with them). Never with
+  // nothing to write: store() would end in this call, clearing `writing` before `??=` set it, and
+  // `writing` would stay set — no page stored again (the 250 ms timer found the queue empty so).
+  const flush = (): Promise<void> | undefined => {
+    if (queued.length > held) writing ??= store();
+    return writing;
+  };
   try {
     let skewed: CollectionError | null = null;
     for (let page = 1; ; page++) {
@@ -77,11 +84,14 @@ export async function pullPages<R extends Row>(
         next = fetchPage(cursor, page--);
         continue;
       }
-      if (body.more) {
+      // A feed that says more forever (a new cursor each page) ends the pull at its 1000th page:
+      // this page is stored with its cursor, and the pull fails (collections/bad-response, below),
+      // so the retry with backoff goes on from there.
+      if (body.more && page < maxPages) {
         cursor = body.cursor;
         next = fetchPage(cursor, page + 1);
         next.catch(() => {}); // awaited on the next turn; not unhandled if this one fails first
-      } else {
+      } else if (!body.more) {
         asked();
       }
       // (A page without a clock is 'invalid' to receive(): nothing adopted, nothing reported.)
@@ -106,7 +116,7 @@ export async function pullPages<R extends Row>(
       // for a page that came slowly, else 250 ms after the last rebuild, also while the next
       // page is slow (a slow network still shows progress), not for every page.
       held = body.more ? 3 : 0;
-      if (queued.length > held) writing ??= store();
+      flush();
       applyRows(pulled, body.more);
       // (Not keeping Node's event loop running.)
       timer ??= unrefTimer(
@@ -115,7 +125,7 @@ export async function pullPages<R extends Row>(
             timer = undefined;
             shownAt = Date.now();
             held = 0;
-            writing ??= store();
+            flush();
             view.publishRows();
           },
           shownAt + 250 - Date.now(),
@@ -131,21 +141,68 @@ export async function pullPages<R extends Row>(
         });
         return;
       }
+      if (page >= maxPages)
+        throw await (await import('./conflicts.js')).failPull(
+          host,
+          'collections/bad-response',
+          `pull of ${options.url}: the feed still says more after ${page} pages; the next pull goes on from the last one.`,
+        );
+      // A task between pages (the next one is already asked for): a fetch that answers in
+      // microtasks (a cache) would otherwise hold the page until the last one, its timers, input
+      // and rendering with it.
+      await new Promise((resume) => setTimeout(resume));
     }
   } finally {
     clearTimeout(timer);
     held = 0;
-    writing ??= store();
-    await writing; // what was fetched before a failure is still stored
+    await flush(); // what was fetched before a failure is still stored
   }
+}
+
+/**
+ * A pull's answer (to the request for `page`, since `cursor`) checked: the changes page, or the
+ * error to throw, reported (see failPull) — `collections/pull-failed` with the answer's status
+ * when it is not 2xx, `collections/bad-response` when it is not a changes page. A 410 to the
+ * first page asked for since a stored cursor is no failure: the pull starts again (`restart`) from
+ * the first page. @internal
+ */
+export async function checkAnswer<R extends Row>(
+  host: ConflictHost<R>,
+  { status, body }: { status: number; body: unknown },
+  cursor: string,
+  page: number,
+  restart: () => Promise<PulledPage<R> | undefined>,
+): Promise<PulledPage<R> | undefined> {
+  const { url, key } = host[0];
+  // (Not 2xx: the hundreds digit is not 2.)
+  const failed = (status / 100) ^ 2;
+  if (!failed && isPage((body ?? {}) as Record<string, unknown>, cursor, key)) return body as PulledPage<R>;
+  const { failPull } = await import('./conflicts.js');
+  const error = await (failed
+    ? failPull(
+        host,
+        'collections/pull-failed',
+        `pull of ${url} was answered ${status} (page ${page}).`,
+        status,
+        undefined,
+        page < 2 && cursor, // (a 410 only: see failPull)
+      )
+    : failPull(
+        host,
+        'collections/bad-response',
+        `pull of ${url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
+        status,
+      ));
+  if (!error) return restart();
+  throw error;
 }
 
 /**
  * True when a pull's answer is a changes page — `{ changes: Row[], deleted: id[], cursor: string,
  * more: boolean, clock?: string }`, each row's `key` a non-empty string — that does not say `more`
- * with the cursor it was asked with (which would ask for the same page again, forever). @internal
+ * with the cursor it was asked with (which would ask for the same page again, forever).
  */
-export function isPage(body: Record<string, unknown>, cursor: string, key: string): boolean {
+function isPage(body: Record<string, unknown>, cursor: string, key: string): boolean {
   return (
     Array.isArray(body.changes) &&
     body.changes.every(
@@ -190,6 +247,9 @@ export function adoptClientIds<R extends Row>(
   }
   return adopted;
 }
+
+/** The pages of one pull at most: past them, the feed is taken to say `more` forever (see pullPages). */
+const maxPages = 1000;
 
 function unrefTimer<T>(timer: T): T {
   (timer as { unref?: () => void }).unref?.();

@@ -278,7 +278,8 @@ export class SyncPlugin extends FluxyPlugin {
    * carry the same credentials as the queued writes (collections pull with it). Resolves with the
    * status and the parsed JSON body (or text) of any answer; rejects with `sync/network-error`
    * (no answer, a timeout or an abort: connectivity's `reportFailure()` hears of the first two, as
-   * of a send's) or `sync/headers-failed`. Bad URLs get `sync/invalid-url`,
+   * of a send's) or `sync/headers-failed`. A 401 answer pauses the queue and emits `'unauthorized'`
+   * (its `operation` the read's pseudo-operation, `kind: 'read'`), as a write's 401 does. Bad URLs get `sync/invalid-url`,
    * a URL on an origin that is not allowed `sync/origin-not-allowed` (see `allowedOrigins`). A
    * redirect is never followed (the headers option would go to its target): it rejects with
    * `sync/redirected`, same origin or not. `options` other than `{ signal? }` with an AbortSignal
@@ -306,6 +307,7 @@ export class SyncPlugin extends FluxyPlugin {
       FluxyError,
       checkOptions,
       checkHeaderRecord,
+      () => this.#engine,
     );
   }
 

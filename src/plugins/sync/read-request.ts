@@ -1,5 +1,6 @@
 import type { FluxyError } from '../../core/errors.js';
 import type { checkOptions } from '../../core/input-checks.js';
+import type { SyncEngine } from './engine.js';
 import type { Operation } from './operation.js';
 import type { ResolvedSyncOptions, SyncOptions } from './options.js';
 import type { checkHeaderRecord, prepareOperation } from './request-validation.js';
@@ -14,7 +15,8 @@ import type { checkHeaderRecord, prepareOperation } from './request-validation.j
  * function returns is checked as `queue()`'s sends check it (`checkHeaders`: checkHeaderRecord,
  * credentials allowed): anything but a plain object of valid headers, or undefined, rejects with
  * `sync/headers-failed` (its cause `sync/invalid-headers`), sending nothing. A signal already
- * aborted sends nothing. Loaded at the first read; `ReadError` is FluxyError (so named: the
+ * aborted sends nothing. A 401 answer pauses the queue (reason 'unauthorized') and emits
+ * 'unauthorized' on the engine `current` returns (none once disposed). Loaded at the first read; `ReadError` is FluxyError (so named: the
  * production build strips the prose of a `new …Error()`), `prepare` prepareOperation and `check`
  * checkOptions, given rather than imported so this lazy chunk shares no module with the start-up
  * ones (a shared one would be split into a chunk of its own). @internal
@@ -28,6 +30,7 @@ export async function sendRead(
   ReadError: typeof FluxyError,
   check: typeof checkOptions,
   checkHeaders: typeof checkHeaderRecord,
+  current: () => SyncEngine | undefined,
 ): Promise<{ status: number; body: unknown }> {
   const target = options.resolveUrl(prepare('GET', url, undefined, options).url);
   const invalid = (problem: string) =>
@@ -106,6 +109,15 @@ export async function sendRead(
         `sync.read(): GET ${url} was answered ${status || 'an opaque redirect'} to ${location ?? 'a target the browser does not reveal'}; redirects are never followed (your headers could reach another endpoint or origin): read the final URL.`,
       );
       throw refused;
+    }
+    // The headers option (credentials, which the queue's writes carry too) refused: as a write's
+    // 401 (send-request.ts), the queue pauses, in every tab, until resume() (or retry()), and
+    // 'unauthorized' is emitted — with the pseudo-operation the headers option got (kind 'read').
+    // Not once the app was disposed (`current`: the plugin's engine until then).
+    const engine = current();
+    if (status === 401 && engine) {
+      engine.pause('unauthorized');
+      engine.events.emit('unauthorized', { operation: pseudo, status });
     }
     const text = await response.text();
     let body: unknown = text === '' ? undefined : text;

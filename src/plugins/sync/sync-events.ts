@@ -17,7 +17,12 @@ export interface SyncEvents {
   failed: { operation: Operation | UnreadableOperation; error: OperationError };
   /** An attempt failed and will be retried after `delayMs`, with the same Idempotency-Key. */
   retry: { operation: Operation; error: OperationError; delayMs: number };
-  /** The server answered 401: the queue is paused until you refresh credentials and call `resume()`. */
+  /**
+   * The server answered 401, to an operation or to `read()` (a collection's pull): the queue
+   * is paused until you refresh credentials and call `resume()`. For a read, `operation` is the
+   * read's pseudo-operation (`{ id: 'read', kind: 'read', method: 'GET', url }`, the one the
+   * `headers` option gets), not a queued one.
+   */
   unauthorized: { operation: Operation; status: number };
   /**
    * Operations left the queue unsent, by `discard(id)` (when it was queued) or `clearQueue()`
