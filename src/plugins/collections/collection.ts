@@ -25,7 +25,9 @@ import { type Change, type PendingRow, RowView } from './view.js';
  * Why the last pull (or a pulled clock, or a merge function) went wrong: `collections/pull-failed`
  * (with its `cause`: the read's error, e.g. `sync/redirected`, or storage's), `collections/bad-response`,
  * `collections/clock-skew`, `collections/merge-failed` (a FluxyError; `cause`: what the merge
- * function threw, or why its patch was refused).
+ * function threw, or why its patch was refused), `collections/conflict-failed` (a FluxyError: a
+ * step of conflict handling failed for one row, the others went on; `cause`: storage's error, or
+ * why the change could not be sent again).
  */
 export interface CollectionError {
   code: CollectionsErrorCode;
@@ -62,7 +64,10 @@ export interface ConflictEvent<R extends Row> {
    * returned null, or the row was deleted on the server.
    */
   resolution: ConflictResolution;
-  /** The row shown now (before the resent change is answered, with it on top). */
+  /**
+   * The row shown now (before the resent change is answered, with it on top) — in another tab,
+   * the row as the tab that decided it showed it.
+   */
   result: R | null;
 }
 
@@ -137,13 +142,17 @@ export type PulledPage<R> = {
   more: boolean;
   clock?: string;
 };
-/** Confirmed rows and deletions, the operations they settle and the temporary ids they resolve. */
-/** @internal */
+/**
+ * Confirmed rows and deletions, the operations they settle and the temporary ids they resolve;
+ * a conflict to emit (in the tab that decided it, and in the others that hear it). @internal
+ */
 export type RowsMessage<R> = {
   rows: R[];
   deleted: string[];
   settled: string[];
   aliases: Array<[string, string]>;
+  /** A conflict to emit (a short name: posted to the other tabs). */
+  c?: ConflictEvent<R & Row>;
 };
 /** Rows, or (an empty object) "the outbox changed". */
 type Message = RowsMessage<Row> | Record<string, never>;
@@ -184,7 +193,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   readonly #lastPulledAt = signal<number | null>(null);
   readonly #lastError = signal<CollectionError | null>(null);
   readonly #events: EventBus<CollectionEvents<R>>;
-  #resolving: Promise<void> | undefined;
+  /** The last run of resolving (never rejects): the next one starts after it, dispose waits for it. */
+  #resolving = Promise.resolve();
   #sync: SyncLike | undefined;
   #cache: RowCache<R> | undefined;
   #clock!: HybridClock;
@@ -263,7 +273,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /**
    * Listen to `conflict`: a change of this replica met another one (see {@link ConflictEvent});
-   * returns the unsubscribe function.
+   * returns the unsubscribe function. Emitted once in the tab that decided it and once in each
+   * other open tab of the collection (over its BroadcastChannel; see docs/conflicts.md).
    *
    * @example notes.on('conflict', ({ resolution }) => resolution !== 'client-wins' && toast('Someone else changed this note'));
    */
@@ -379,11 +390,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           // Refused: it drops out of `items` (it stays in sync.failed()); a conflict is stored (conflicts.ts).
           failed: async (outcome) => {
             // Not awaited: resolving discards the operation, which must not wait inside its own outcome.
-            if (
-              await (await import('./conflicts.js')).storeRefusal(this.#host(), outcome, (ids, post) =>
-                this.#settle(ids, post),
-              )
-            )
+            if (await (await import('./conflicts.js')).storeRefusal(this.#host(), outcome))
               outcome.error.status === 412 ? this.#autoPull() : void this.#resolveConflicts();
           },
         }),
@@ -733,13 +740,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * message) can come when the network is gone.
    */
   #resolveConflicts(): Promise<void> {
-    const run = (this.#resolving ?? Promise.resolve()).then(async () =>
-      (await import('./conflicts.js')).resolveStoredConflicts<R>(this.#host()),
-    );
     // (Cut off by dispose: nothing to report, the next start resolves it.)
-    this.#resolving = run.catch((error: unknown) => {
-      if (!this.#signal.aborted) this.#logger.warn('could not resolve a conflict', error);
-    });
+    this.#resolving = this.#resolving
+      .then(async () => (await import('./conflicts.js')).resolveStoredConflicts<R>(this.#host()))
+      .catch((error: unknown) => {
+        if (!this.#signal.aborted) this.#logger.warn('could not resolve a conflict', error);
+      });
     return this.#resolving;
   }
 
@@ -752,7 +758,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#view,
       this.#events,
       this.#applied,
-      (type, id, data, base, resolves) => this.#write(type, id, data, undefined, resolves, base),
+      (...change) => this.#write(...change),
       (fields) => this.#checkFields(fields, 'conflict'),
       this.#signal,
       this.#lastError,
@@ -869,6 +875,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#view.confirmRows(message.rows, message.deleted, !more, page);
       this.#settle(message.settled);
     });
+    // (Once the rows are shown: a handler reads them. Another tab's too: told once, never decided again.)
+    if (message.c) this.#events.emit('conflict', message.c);
     return doubt;
   }
 
@@ -1046,9 +1054,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     cause?: unknown,
     restart?: unknown,
   ): Promise<FluxyError> {
-    return (await (
-      await import('./conflicts.js')
-    ).failPull(this.#host(), code, message, status, cause, restart)) as FluxyError;
+    // (Not awaited: returned, as in no try block.)
+    return (await import('./conflicts.js')).failPull(
+      this.#host(),
+      code,
+      message,
+      status,
+      cause,
+      restart,
+    ) as Promise<FluxyError>;
   }
 }
 

@@ -36,8 +36,9 @@ export type ConflictHost<R extends Row> = [
     type: Change['type'],
     id: string,
     data: Row | undefined,
-    base: R | null,
+    tempId: undefined,
     resolves: string,
+    base: R | null,
   ) => Promise<unknown>,
   checkFields: (fields: unknown) => Row,
   signal: AbortSignal,
@@ -69,6 +70,7 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
   await cache.lock(
     'resolve',
     async () => {
+      await storing.get(applied); // this tab's writes of `w/` records, in order before reading them
       // (Operation id → the status that refused it, checked below.)
       const stored = await read(cache, 'x/');
       if (stored.length) {
@@ -81,9 +83,7 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
         const written = await read(cache, 'w/');
         if (
           written[0] &&
-          !(await sync.failed()).some((operation) =>
-            (operation as QueuedOperation).url?.startsWith(options.url),
-          )
+          !(await sync.failed()).some((operation) => isOurs((operation as QueuedOperation).url, options.url))
         ) {
           applied.clear();
           for (const [operationId] of written) await cache.kv.remove(`w/${operationId}`);
@@ -99,7 +99,11 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
  * refusal made by one of them is no conflict after a restart or in another tab.
  */
 async function recall(cache: RowCache<Row>, applied: Map<string, AppliedWrite[]>): Promise<void> {
+  await storing.get(applied);
   for (const [, write] of await read(cache, 'w/')) {
+    // (A record this version did not write — another version's, damaged — is skipped: it must not
+    // stop the refusals of every row from being decided.)
+    if (!Array.isArray(write) || typeof write[0] !== 'string' || !Array.isArray(write[4])) continue;
     const [row, ...entry] = write as [string, ...AppliedWrite];
     const writes = applied.get(row) ?? [];
     if (!writes.some(([from, to]) => from === entry[0] && to === entry[1]))
@@ -107,17 +111,52 @@ async function recall(cache: RowCache<Row>, applied: Map<string, AppliedWrite[]>
   }
 }
 
-/** The records stored under `prefix` (`x/`, `w/`): [operation id, value]. */
+/**
+ * The records stored under `prefix` (`x/`, `w/`): [operation id, value]; undefined for a record
+ * storage cannot read (then forgotten, or skipped: one damaged record stops no other).
+ */
 async function read(cache: RowCache<Row>, prefix: string): Promise<Array<[string, unknown]>> {
   const keys = await cache.kv.keys(prefix);
-  return Promise.all(keys.map(async (key) => [key.slice(2), await cache.kv.get(key)] as [string, unknown]));
+  return Promise.all(
+    keys.map(async (key) => [key.slice(2), await cache.kv.get(key).catch(noop)] as [string, unknown]),
+  );
 }
+
+/**
+ * Whether an operation's URL is one of the collection's (`url`, or below it: `url/…`, `url?…`),
+ * not one of another resource whose path starts the same (`/notes2`, `/notes-archive`).
+ */
+function isOurs(operationUrl = '', url: string): boolean {
+  return operationUrl.startsWith(url) && /^([/?]|$)/.test(operationUrl.slice(url.length));
+}
+
+/**
+ * A step of conflict handling failed for one refusal or answer (storage refused a write, a row
+ * from the server made the change unsendable…): the others go on; set in `lastError`
+ * (`collections/conflict-failed`, the error as `cause`) and warned. Not after dispose (storage
+ * closing: what is left is decided at the next start).
+ */
+function report<R extends Row>(host: ConflictHost<R>, cause: unknown, id: string): void {
+  const [options, , , , , , , , signal, lastError, logger] = host;
+  if (signal.aborted) return;
+  const error = new FluxyError(
+    'collections/conflict-failed',
+    `${options.url}: handling a conflict of row "${id}" failed (see the cause); the other rows went on. A refused change stays in sync.failed(): retry() or discard() it.`,
+    { cause },
+  );
+  publish(() => {
+    lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+  });
+  logger?.warn(error.message, error.code, cause);
+}
+
+function noop(): void {}
 
 async function resolve<R extends Row>(
   stored: ReadonlyArray<[operationId: string, status: unknown]>,
   host: ConflictHost<R>,
 ): Promise<void> {
-  const [options, cache, sync, view, events, applied, write, checkFields, signal, lastError, logger] = host;
+  const [options, cache, sync, view, , applied, write, checkFields, signal, lastError, logger, show] = host;
   const failed = new Map((await sync.failed()).map((operation) => [operation.id, operation]));
   const rowOf = (operationId: string) => {
     const meta = metaOf(failed.get(operationId));
@@ -173,132 +212,149 @@ async function resolve<R extends Row>(
   let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
   for (const [index, [operationId, status]] of stored.entries()) {
     const operation = failed.get(operationId);
-    // (Not this collection's change — an app's own operation of the same kind, without its meta —:
-    // never stored now; forgotten if an earlier version stored it.)
-    if (typeof status !== 'number' || !operation || 'unreadable' in operation || metaOf(operation)?.c !== 1) {
-      await forget(cache, operationId); // retried or discarded meanwhile
-      continue;
-    }
-    const meta = operation.meta as ChangeMeta;
-    const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
-    const id = view.currentId(meta.id);
-    // Refused at the URL of a temporary id that this collection saw replaced: the SyncPlugin did
-    // not read the server's id from the insert's answer (its `serverId` is not this collection's
-    // `key`), so the change went to an id the server never had. The row is not gone: it stays;
-    // the change stays failed (to discard), reported once — not a conflict.
-    if (status !== 412 && id !== meta.id && operation.url?.includes(meta.id)) {
-      const error = new FluxyError(
-        'collections/invalid-options',
-        `${options.url}: a change of row "${id}" went to its temporary id "${meta.id}" (answered ${status}): the SyncPlugin did not take the server's id from the insert's answer. With key "${options.key}", give it serverId: '${options.key}'. The change stays in sync.failed(): discard() it.`,
-      );
-      lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
-      logger?.warn(error.message);
-      await forget(cache, operationId);
-      continue;
-    }
-    let server = null as R | null;
-    let own = undefined as string[] | undefined;
-    const look = () => {
-      server = status === 412 ? (view.confirmedRow(id) ?? null) : null;
-      stuck = undefined;
-      own = ownFields(operationId, status, server);
-    };
-    look();
-    // The server's version may come from a write of this replica whose answer is still on its
-    // way (a pull saw it first, or the answer is being stored): while the outbox sends, look again
-    // after its next answer — at least once, then while a change of this row made on the version
-    // the walk stopped at is pending (the one that may have made the server's). When the outbox
-    // does not send (paused, offline, waiting for a retry) while such a change is pending, the
-    // refusal is left stored and resolved again once a write of this replica is applied (see
-    // noteApplied) or after the next pull: decided now, it would be a conflict with itself (and
-    // 'client-wins' would undo that change).
-    let later = false;
-    for (let looks = 0; !own && stuck !== undefined; looks++) {
-      if (looks > 0 || !isSyncing?.peek()) {
-        const version = stuck;
-        waitingForOwn.add(applied); // from now on, a write noted starts resolving again
-        const queued = await sync.pending();
-        const candidate = queued.some((change) => {
-          const changeMeta = metaOf(change);
-          return changeMeta?.c === 1 && view.currentId(changeMeta.id) === id && changeMeta.base === version;
-        });
-        look(); // (a write noted while the outbox was listed)
-        if (own || !candidate) break;
-        later = !isSyncing?.peek();
-        if (later) break;
-      }
-      await nextAnswer();
-      if (signal.aborted) return;
-      pending = undefined; // read again: the outbox moved on
-      look();
-    }
-    if (later) continue;
-    const data = (operation.body ?? undefined) as Row | undefined;
-    const local =
-      type === 'remove'
-        ? null
-        : // (A row deleted on the server: the row as last confirmed, while this replica still has it.)
-          ({ ...(server ?? meta.baseRow ?? view.confirmedRow(id)), ...data, [options.key]: id } as R);
-    const strategy = options.conflict;
-    const carry = carried.get(id);
-    const done = [...(carry?.ids ?? []), operationId];
-    let resolution: ConflictResolution | undefined = 'server-wins'; // undefined: no conflict
-    let resend: Row | undefined | null = null; // null: nothing to send again
-    if (own) {
-      // Sent again on the version the server has, as one request with the next own refusal of
-      // this row in this run, if any (one each would refuse each other again), and without the
-      // fields a later pending change of this row sets (sent after it, it would undo that one).
-      const fields = { ...carry?.fields, ...data };
-      const next = stored.slice(index + 1).find(([otherId]) => rowOf(otherId) === id);
-      if (next && ownFields(next[0], next[1], server)) {
-        carried.set(id, { fields, ids: done });
+    // One refusal that cannot be decided (storage refused a step, the server's row made the change
+    // unsendable…) stops no other: reported, forgotten (its change stays in sync.failed()).
+    try {
+      // (Not this collection's change — an app's own operation of the same kind, without its meta —:
+      // never stored now; forgotten if an earlier version stored it.)
+      if (
+        typeof status !== 'number' ||
+        !operation ||
+        'unreadable' in operation ||
+        metaOf(operation)?.c !== 1
+      ) {
+        await forget(cache, operationId); // retried or discarded meanwhile
         continue;
       }
-      pending ??= await sync.pending();
-      resolution = undefined;
-      resend = ownResend(view, pending, type, id, fields, own, meta, operationId);
-    } else if (server === null) {
-      if (type !== 'remove') resolution = 'dropped'; // deleted on the server; a remove is done
-    } else if (strategy === 'client-wins') {
-      resolution = strategy;
-      resend = data;
-    } else if (typeof strategy === 'function') {
-      try {
-        const patch = strategy({ local, server, base: (meta.baseRow ?? null) as R | null });
-        resolution = patch === null ? 'dropped' : 'merged';
-        if (patch !== null)
-          resend = type === 'remove' ? undefined : checkPatch(patch, id, options.key, checkFields);
-      } catch (cause) {
-        // The change stays failed (in sync.failed(), to retry or discard), reported once: its
-        // refusal is forgotten, not decided again after every pull.
+      const meta = operation.meta as ChangeMeta;
+      const type = operation.kind?.split('.').pop() as Change['type']; // a name has no dot
+      const id = view.currentId(meta.id);
+      // Refused at the URL of a temporary id that this collection saw replaced: the SyncPlugin did
+      // not read the server's id from the insert's answer (its `serverId` is not this collection's
+      // `key`), so the change went to an id the server never had. The row is not gone: it stays;
+      // the change stays failed (to discard), reported once — not a conflict.
+      if (status !== 412 && id !== meta.id && operation.url?.includes(meta.id)) {
         const error = new FluxyError(
-          'collections/merge-failed',
-          `the merge function of ${options.url} threw, or returned a patch that update() refuses, for row "${id}": the change stays in sync.failed() (see the cause); retry() or discard() it.`,
-          { cause },
+          'collections/invalid-options',
+          `${options.url}: a change of row "${id}" went to its temporary id "${meta.id}" (answered ${status}): the SyncPlugin did not take the server's id from the insert's answer. With key "${options.key}", give it serverId: '${options.key}'. The change stays in sync.failed(): discard() it.`,
         );
-        publish(() => {
-          lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
-        });
-        logger?.warn(error.message, cause);
-        for (const settled of done) await forget(cache, settled);
+        lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+        logger?.warn(error.message);
+        await forget(cache, operationId);
         continue;
       }
+      let server = null as R | null;
+      let own = undefined as string[] | undefined;
+      const look = () => {
+        server = status === 412 ? (view.confirmedRow(id) ?? null) : null;
+        stuck = undefined;
+        own = ownFields(operationId, status, server);
+      };
+      look();
+      // The server's version may come from a write of this replica whose answer is still on its
+      // way (a pull saw it first, or the answer is being stored): while the outbox sends, look again
+      // after its next answer — at least once, then while a change of this row made on the version
+      // the walk stopped at is pending (the one that may have made the server's). When the outbox
+      // does not send (paused, offline, waiting for a retry) while such a change is pending, the
+      // refusal is left stored and resolved again once a write of this replica is applied (see
+      // noteApplied) or after the next pull: decided now, it would be a conflict with itself (and
+      // 'client-wins' would undo that change).
+      let later = false;
+      for (let looks = 0; !own && stuck !== undefined; looks++) {
+        if (looks > 0 || !isSyncing?.peek()) {
+          const version = stuck;
+          waitingForOwn.add(applied); // from now on, a write noted starts resolving again
+          const queued = await sync.pending();
+          const candidate = queued.some((change) => {
+            const changeMeta = metaOf(change);
+            return changeMeta?.c === 1 && view.currentId(changeMeta.id) === id && changeMeta.base === version;
+          });
+          look(); // (a write noted while the outbox was listed)
+          if (own || !candidate) break;
+          later = !isSyncing?.peek();
+          if (later) break;
+        }
+        await nextAnswer();
+        if (signal.aborted) return;
+        pending = undefined; // read again: the outbox moved on
+        look();
+      }
+      if (later) continue;
+      const data = (operation.body ?? undefined) as Row | undefined;
+      const local =
+        type === 'remove'
+          ? null
+          : // (A row deleted on the server: the row as last confirmed, while this replica still has it.)
+            ({ ...(server ?? meta.baseRow ?? view.confirmedRow(id)), ...data, [options.key]: id } as R);
+      const strategy = options.conflict;
+      const carry = carried.get(id);
+      const done = [...(carry?.ids ?? []), operationId];
+      let resolution: ConflictResolution | undefined = 'server-wins'; // undefined: no conflict
+      let resend: Row | undefined | null = null; // null: nothing to send again
+      if (own) {
+        // Sent again on the version the server has, as one request with the next own refusal of
+        // this row in this run, if any (one each would refuse each other again), and without the
+        // fields a later pending change of this row sets (sent after it, it would undo that one).
+        const fields = { ...carry?.fields, ...data };
+        const next = stored.slice(index + 1).find(([otherId]) => rowOf(otherId) === id);
+        if (next && ownFields(next[0], next[1], server)) {
+          carried.set(id, { fields, ids: done });
+          continue;
+        }
+        pending ??= await sync.pending();
+        resolution = undefined;
+        resend = ownResend(view, pending, type, id, fields, own, meta, operationId);
+      } else if (server === null) {
+        if (type !== 'remove') resolution = 'dropped'; // deleted on the server; a remove is done
+      } else if (strategy === 'client-wins') {
+        resolution = strategy;
+        resend = data;
+      } else if (typeof strategy === 'function') {
+        try {
+          const patch = strategy({ local, server, base: (meta.baseRow ?? null) as R | null });
+          resolution = patch === null ? 'dropped' : 'merged';
+          if (patch !== null)
+            resend = type === 'remove' ? undefined : checkPatch(patch, id, options.key, checkFields);
+        } catch (cause) {
+          // The change stays failed (in sync.failed(), to retry or discard), reported once: its
+          // refusal is forgotten, not decided again after every pull.
+          const error = new FluxyError(
+            'collections/merge-failed',
+            `the merge function of ${options.url} threw, or returned a patch that update() refuses, for row "${id}": the change stays in sync.failed() (see the cause); retry() or discard() it.`,
+            { cause },
+          );
+          publish(() => {
+            lastError.value = Object.assign(error, { at: Date.now() }) as CollectionError;
+          });
+          logger?.warn(error.message, cause);
+          for (const settled of done) await forget(cache, settled);
+          continue;
+        }
+      }
+      if (resend !== null) {
+        pending ??= await sync.pending();
+        await resendOnce(write, pending, type, id, resend, server, meta, operationId);
+      }
+      for (const settled of done) {
+        await sync.discard(settled);
+        await forget(cache, settled);
+      }
+      const message: RowsMessage<R> = { rows: [], deleted: [], settled: [], aliases: [] };
+      if (server === null) {
+        view.confirmRows([], [id]);
+        await cache.writePages([{ rows: [], deleted: [id] }]);
+        message.deleted.push(id); // (in the other tabs too)
+      }
+      // (Not for a remove of a row the server deleted: the row is gone, as asked.) Emitted here and
+      // in the other tabs (see show).
+      if (resolution && (server || type !== 'remove'))
+        message.c = { id, local, server, resolution, result: view.shownRow(id) ?? null };
+      if (message.deleted[0] || message.c) show(message);
+    } catch (cause) {
+      if (signal.aborted) throw cause; // (left stored: decided at the next start)
+      report(host, cause, String(metaOf(operation)?.id));
+      await forget(cache, operationId).catch(noop);
     }
-    if (resend !== null) {
-      pending ??= await sync.pending();
-      await resendOnce(write, pending, type, id, resend, server, meta, operationId);
-    }
-    for (const settled of done) {
-      await sync.discard(settled);
-      await forget(cache, settled);
-    }
-    if (server === null) {
-      view.confirmRows([], [id]);
-      await cache.writePages([{ rows: [], deleted: [id] }]);
-      if (type === 'remove') continue; // the row is gone, as asked
-    }
-    if (resolution)
-      events.emit('conflict', { id, local, server, resolution, result: view.shownRow(id) ?? null });
   }
 }
 
@@ -379,13 +435,15 @@ async function resendOnce<R extends Row>(
   // A resend of a resend resolves the first change: it is as late as that one (see walk).
   const resolves = meta.resolves ?? operationId;
   if (!pending.some((candidate) => metaOf(candidate)?.resolves === resolves))
-    await write(type, id, resend, server, resolves);
+    await write(type, id, resend, undefined, resolves, server);
 }
 
 /** Per collection (its memory of applied writes): who waits for the next one (see resolveStoredConflicts). */
 const noted = new WeakMap<object, Set<() => void>>();
 /** Per collection: a refusal was left to resolve once a write of this replica is noted. */
 const waitingForOwn = new WeakSet<object>();
+/** Per collection: its `w/` records being written, one after the other (see noteAnswer). */
+const storing = new WeakMap<object, Promise<void>>();
 
 /**
  * An answer with the row to an update or removal of this replica: remember the write (made on a
@@ -397,10 +455,11 @@ const waitingForOwn = new WeakSet<object>();
  * first use. @internal
  */
 export function noteAnswer<R extends Row>(
-  [options, cache, , view, events, applied, , , , , logger]: ConflictHost<R>,
+  host: ConflictHost<R>,
   { operation, status, response }: SentLike,
   row: R | undefined,
 ): boolean {
+  const [options, cache, , view, , applied, , , , , logger, show] = host;
   const { key } = options;
   const { kind = '' } = operation;
   if (!row) {
@@ -423,10 +482,14 @@ export function noteAnswer<R extends Row>(
     applied.set(id, [...(applied.get(id) ?? []), write]);
     // Stored too (one record per write: no tab overwrites another's), for a refusal decided after
     // a restart or in another tab; forgotten when nothing is pending (resolveStoredConflicts).
-    // Not awaited (this runs in the answer's handler, which must not wait on it): it is committed
-    // before what the handler writes after it, so only a crash in between loses it (then the
-    // refusal is an ordinary conflict).
-    cache.kv.set(`w/${operation.id}`, [id, ...write]).catch(() => undefined);
+    // Not awaited here (the answer's handler does not wait for it: the next write is sent
+    // meanwhile), but chained: this tab reads and forgets `w/` records only after it is written
+    // (see `storing`); a failure is reported (lastError). Only a crash before it is committed
+    // loses it (then the refusal it explains is an ordinary conflict).
+    const stored = (storing.get(applied) ?? Promise.resolve())
+      .then(() => cache.kv.set(`w/${operation.id}`, [id, ...write]))
+      .catch((cause: unknown) => report(host, cause, id));
+    storing.set(applied, stored);
   }
   for (const wake of noted.get(applied) ?? []) wake();
   const removed = kind.endsWith('.remove');
@@ -437,13 +500,20 @@ export function noteAnswer<R extends Row>(
   );
   // local: the change on the server's row (as a 412's conflict has it), not the row shown when the
   // answer is handled (the server's already).
+  // (Emitted here and in the other tabs: see show.)
   if (removed || lost)
-    events.emit('conflict', {
-      id,
-      local: removed ? null : ({ ...row, ...sent, [key]: id } as R),
-      server: row,
-      resolution: 'lww',
-      result: view.shownRow(id) ?? null,
+    show({
+      rows: [],
+      deleted: [],
+      settled: [],
+      aliases: [],
+      c: {
+        id,
+        local: removed ? null : ({ ...row, ...sent, [key]: id } as R),
+        server: row,
+        resolution: 'lww',
+        result: view.shownRow(id) ?? null,
+      },
     });
   return waitingForOwn.delete(applied);
 }
@@ -586,11 +656,13 @@ export function discardLater(changes: readonly Change[], ids: readonly string[],
 export async function storeRefusal<R extends Row>(
   host: ConflictHost<R>,
   outcome: FailedLike,
-  settle: (operationIds: string[], post: boolean) => void,
 ): Promise<boolean> {
-  const [options, cache, sync, view, , applied, write, , signal, , logger] = host;
+  const [options, cache, sync, view, , applied, write, , signal, , logger, show] = host;
   const { operation, error } = outcome;
   const operationId = operation.id;
+  // It leaves `items`, here and in the other tabs (a refusal of its row decided later, a
+  // conflict's resend, shows in them as it is queued).
+  const settle = () => show({ rows: [], deleted: [], settled: [operationId], aliases: [] });
   const meta = (operation as QueuedOperation).meta as ChangeMeta | undefined;
   // Only this collection's changes (its meta): an app's own operation named with one of its kinds
   // (`notes.update`) is refused as any other operation, never decided as a conflict.
@@ -605,35 +677,43 @@ export async function storeRefusal<R extends Row>(
   const id = meta && view.currentId(meta.id);
   const answered =
     conflict && error.status === 412 && id && current?.[options.key] === id && view.confirmedRow(id);
-  if (answered) {
-    view.confirmRows([current], []);
-    await cache.writePages([{ rows: [current], deleted: [] }]);
-    // Refused only for this replica's own writes (made while an earlier change of the row was
-    // pending, on the same version): sent again on the server's version, the refusal claimed —
-    // no `failed` event, never counted as failed (sync.handle's claim) — and no conflict. Else
-    // (or when the server's version comes from a write whose answer is still on its way) stored,
-    // and decided below, as any refusal.
-    const claim = (outcome as { claim?: () => void }).claim;
-    const server = view.confirmedRow(id) as R;
-    let [own] = walk(applied, options.key, meta as ChangeMeta, operationId, server);
-    if (!own && claim) {
-      await recall(cache, applied); // (after a restart, or another tab sent the earlier writes)
-      [own] = walk(applied, options.key, meta as ChangeMeta, operationId, server);
+  // (A step that fails — storage refused a write, the row made the resend unsendable — is
+  // reported, and the refusal stored and decided as any other.)
+  if (answered)
+    try {
+      view.confirmRows([current], []);
+      await cache.writePages([{ rows: [current], deleted: [] }]);
+      // Shown in the other tabs too, once stored (as a pull's rows are).
+      show({ rows: [view.confirmedRow(id) as R], deleted: [], settled: [], aliases: [] });
+      // Refused only for this replica's own writes (made while an earlier change of the row was
+      // pending, on the same version): sent again on the server's version, the refusal claimed —
+      // no `failed` event, never counted as failed (sync.handle's claim) — and no conflict. Else
+      // (or when the server's version comes from a write whose answer is still on its way) stored,
+      // and decided below, as any refusal.
+      const claim = (outcome as { claim?: () => void }).claim;
+      const server = view.confirmedRow(id) as R;
+      let [own] = walk(applied, options.key, meta as ChangeMeta, operationId, server);
+      if (!own && claim) {
+        await recall(cache, applied); // (after a restart, or another tab sent the earlier writes)
+        [own] = walk(applied, options.key, meta as ChangeMeta, operationId, server);
+      }
+      if (own && claim) {
+        const type = (operation as QueuedOperation).kind?.split('.').pop() as Change['type'];
+        const pending = await sync.pending();
+        const data = { ...((operation as QueuedOperation).body as Row | undefined) };
+        const resend = ownResend(view, pending, type, id, data, own, meta as ChangeMeta, operationId);
+        if (resend !== null)
+          await resendOnce(write, pending, type, id, resend, server, meta as ChangeMeta, operationId);
+        settle();
+        claim();
+        for (const wake of noted.get(applied) ?? []) wake(); // resolving waits for an answer: this is one
+        return false;
+      }
+    } catch (cause) {
+      if (signal.aborted) throw cause;
+      report(host, cause, id as string);
     }
-    if (own && claim) {
-      const type = (operation as QueuedOperation).kind?.split('.').pop() as Change['type'];
-      const pending = await sync.pending();
-      const data = { ...((operation as QueuedOperation).body as Row | undefined) };
-      const resend = ownResend(view, pending, type, id, data, own, meta as ChangeMeta, operationId);
-      if (resend !== null)
-        await resendOnce(write, pending, type, id, resend, server, meta as ChangeMeta, operationId);
-      settle([operationId], true);
-      claim();
-      for (const wake of noted.get(applied) ?? []) wake(); // resolving waits for an answer: this is one
-      return false;
-    }
-  }
-  settle([operationId], !conflict);
+  settle();
   if (conflict) await cache.kv.set(`x/${operationId}`, error.status as number);
   if (answered)
     resolveStoredConflicts(host).catch(

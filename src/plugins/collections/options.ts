@@ -11,7 +11,8 @@ export type CollectionsErrorCode =
   | 'collections/pull-failed'
   | 'collections/bad-response'
   | 'collections/clock-skew'
-  | 'collections/merge-failed';
+  | 'collections/merge-failed'
+  | 'collections/conflict-failed';
 
 /** A row of a collection: a JSON object whose `key` field holds its id (a string). */
 export type Row = Record<string, unknown>;
