@@ -581,7 +581,7 @@ export async function failPull<R extends Row>(
 export function clockSkew<R extends Row>(host: ConflictHost<R>, clock: string): CollectionError {
   const skewed: CollectionError = {
     code: 'collections/clock-skew',
-    message: `the server's clock ${clock} is more than 5 minutes ahead of this device: not adopted.`,
+    message: `the clock ${clock} pulled from the server is more than 5 minutes ahead of this device's: not adopted. If this device's clock is behind, set it right: until then its 'lww' edits lose to those made elsewhere in that gap.`,
     at: Date.now(),
   };
   host[10]?.warn(skewed.message, skewed.code, clock);
