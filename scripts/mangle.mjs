@@ -84,6 +84,7 @@ export const MANGLED = [
   'wakeIn',
   'completeOne',
   'decideAnswer',
+  'noRequest',
   // storage
   'acceptUnbound',
   'checkFields',

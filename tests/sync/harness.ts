@@ -3,7 +3,7 @@ import { afterEach, beforeEach, onTestFinished, vi } from 'vitest';
 import { type App, createApp } from '../../src/core/app.js';
 import type { Logger } from '../../src/core/logger.js';
 import { ChangeChannel } from '../../src/plugins/sync/change-channel.js';
-import { SyncEngine } from '../../src/plugins/sync/engine.js';
+import { SyncEngine, type SyncEngineDeps } from '../../src/plugins/sync/engine.js';
 import type { FetchFunction, LockManagerLike } from '../../src/plugins/sync/index.js';
 import { TabLeader } from '../../src/plugins/sync/leader.js';
 import {
@@ -34,6 +34,8 @@ export interface EngineSetup {
   headers?: HeadersOption;
   fetch?: FetchFunction;
   online?: boolean;
+  /** A connectivity of its own (a ConnectivityMonitor with a probe) instead of the `online` signal. */
+  connectivity?: SyncEngineDeps['connectivity'];
   locks?: LockManagerLike;
   channel?: string;
   logger?: Logger;
@@ -49,7 +51,7 @@ export function makeEngine(setup: EngineSetup) {
   const store = setup.store ?? new MemoryStore();
   const online = signal(setup.online ?? true);
   const reportFailure = vi.fn();
-  const connectivity = { isOnline: online, reportFailure };
+  const connectivity = setup.connectivity ?? { isOnline: online, reportFailure };
   const name = setup.channel ?? 'test';
   // (As the plugin does: queue() checks the origin, and the transport checks it again at send time.)
   const isAllowedOrigin =

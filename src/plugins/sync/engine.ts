@@ -663,10 +663,15 @@ export class SyncEngine {
     return this.#noAnswerFrom(record, result, summary);
   }
 
-  /** No answer (network error, timeout) or no request (headers failed): same key next time. */
+  /**
+   * No answer (network error, timeout) or no request (headers failed, or the chunk that sends it
+   * could not load: a deploy removed it): same key next time.
+   */
   async #noAnswerFrom(record: OperationRecord, result: NoAnswer, summary: FlushSummary): Promise<Step> {
     const now = this.#deps.now();
-    const sent = result.kind !== 'headers-failed';
+    // No request made (noRequest): nothing to tell connectivity, and the attempt never counts (the
+    // probe answering says nothing about headers that could not be built, or code not there).
+    const sent = !(result as { noRequest?: true }).noRequest;
     const confirmedOnline = sent && this.#probeAnsweredSinceNoAnswer(record.id);
     if (sent) {
       this.#deps.connectivity.reportFailure();

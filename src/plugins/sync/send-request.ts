@@ -55,7 +55,7 @@ export async function sendOperation(
     // otherwise be spread into headers named "0", "1", "2"…
     if (given !== undefined) extra = checkHeaders(given);
   } catch (cause) {
-    return { kind: 'headers-failed', cause };
+    return { kind: 'headers-failed', cause, noRequest: true };
   }
   if (signal.aborted) return { kind: 'aborted' };
   const headers = new Headers();
@@ -63,7 +63,7 @@ export async function sendOperation(
     for (const [name, value] of Object.entries(extra)) headers.set(name, value);
     for (const [name, value] of Object.entries(operation.headers ?? {})) headers.set(name, value);
   } catch (cause) {
-    return { kind: 'headers-failed', cause };
+    return { kind: 'headers-failed', cause, noRequest: true };
   }
   if (operation.idempotencyKey) headers.set('Idempotency-Key', operation.idempotencyKey); // none on a batch
   // A binary body (a Blob) carries its own Content-Type, which fetch sends unless one is given.

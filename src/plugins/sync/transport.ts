@@ -33,10 +33,14 @@ export type SendResult =
   /** A redirect (never followed), or a response a custom fetch reached by following one: see `redirectError()`. */
   | { kind: 'redirect'; response: Response; url: string }
   | { kind: 'origin-refused'; url: string }
-  | { kind: 'network'; cause: unknown }
+  /**
+   * noRequest: no request was made — the chunk that sends it could not load (here), or its headers
+   * could not be built (`headers-failed`): the attempt never counts, connectivity is not told.
+   */
+  | { kind: 'network'; cause: unknown; noRequest?: true }
   | { kind: 'timeout' }
   | { kind: 'aborted' }
-  | { kind: 'headers-failed'; cause: unknown };
+  | { kind: 'headers-failed'; cause: unknown; noRequest: true };
 
 /** Why a response body could not be read whole. @internal */
 export type BodyProblem = 'timeout' | 'cut-short' | 'not-json' | 'too-large';
@@ -61,7 +65,8 @@ export interface TransportOptions {
 /**
  * Send one operation (send-request.ts: loaded by the first attempt, which needs the network
  * anyway, off the start-up path). Never throws: every outcome is a {@link SendResult} — a chunk
- * that cannot load is a network error (nothing was sent; the same key next time).
+ * that cannot load is a network error marked noRequest (no request was made: retried with backoff
+ * and the same key, never counted toward `maxAttempts`, not reported to connectivity).
  */
 export function sendOperation(
   operation: Operation,
@@ -81,7 +86,7 @@ export function sendOperation(
       ),
     (cause: unknown) => {
       sender = undefined; // tried again at the next attempt
-      return { kind: 'network', cause };
+      return { kind: 'network', cause, noRequest: true };
     },
   );
 }
