@@ -4,7 +4,8 @@
  * has none of them.
  *
  *   GET    /api/_log      every applied mutation, in order: proves exactly-once and order
- *   POST   /api/_reset    forget all notes (and deletions), keys, log entries and queued faults
+ *   POST   /api/_reset    forget all notes (and deletions), keys, log entries and queued faults;
+ *                         the data gets a new epoch (old cursors: 410, new note ids)
  *   GET    /api/_faults   the faults still queued
  *   POST   /api/_faults   queue more faults (a JSON array, see faults.mjs)
  *   DELETE /api/_faults   clear the queue
@@ -12,7 +13,7 @@
 import { emptyDocument } from './document.mjs';
 import { parseFaults } from './faults.mjs';
 import { HttpError, notFound, parseJsonBody, readBody, sendReply } from './http-json.mjs';
-import { methodNotAllowed } from './notes.mjs';
+import { methodNotAllowed, newEpoch } from './notes.mjs';
 
 /**
  * @typedef {import('./app.mjs').AppContext} AppContext
@@ -32,11 +33,14 @@ export async function handleControl(app, method, pathname, request, response) {
     if (method !== 'POST') throw methodNotAllowed('POST');
     await readBody(request);
     // Everything goes, also what emptyDocument() leaves out (the notes' tombstones, change
-    // sequence and clock): a deletion from before would otherwise apply to the new n_1, n_2, …
+    // sequence and clock). The data gets a new epoch: the cursors of before are answered 410
+    // (devices pull again from the start) and the new notes' ids are not those of before.
     await app.db.update((draft) => {
+      const before = draft.epoch;
       const fields = /** @type {Record<string, unknown>} */ (draft);
       for (const key of Object.keys(fields)) delete fields[key];
       Object.assign(draft, emptyDocument());
+      while (draft.epoch === before) draft.epoch = newEpoch();
     });
     app.faults.clear();
     return sendReply(response, { status: 204 });

@@ -4,6 +4,7 @@
  * (see store.mjs), so that a note, its log entry and the response stored under its
  * Idempotency-Key are always written together.
  */
+import { newEpoch } from './notes.mjs';
 
 /**
  * @typedef {{ seq: number, key: string | null, method: string, path: string, body: unknown, at: string }} LogEntry
@@ -17,10 +18,15 @@
  * }} Document
  */
 
-/** @returns {Document} */
+/**
+ * New data, with a new epoch (see notes.mjs): its cursors and note ids are never those of data
+ * before it.
+ * @returns {Document}
+ */
 export function emptyDocument() {
   return {
     version: 1,
+    epoch: newEpoch(),
     nextNoteNumber: 1,
     notes: [],
     nextSeq: 1,

@@ -15,13 +15,21 @@
  * changed anything. HTTP, idempotency and persistence are the caller's business.
  *
  * Collections (docs/collections.md): every change takes the next `seq`; the feed returns the
- * notes and deletions after a cursor (an opaque string for the client) in seq order, paged.
- * A write may carry `Fluxy-Clock` (a hybrid logical clock stamp): each field keeps the clock of
- * the write that set it, and a field is applied only if the write's clock is newer (last writer
- * wins, whatever order writes arrive in); a delete applies only if its clock is newer than every
- * field's. A write may carry `If-Match: "<version>"`: if the note has moved on, 412 with the
- * current note, nothing applied.
+ * notes and deletions after a cursor (an opaque string for the client: `c1.<epoch>.<seq>`) in
+ * seq order, paged. The data's `epoch` is a random token chosen when the data is created and
+ * again at every reset: a cursor of another epoch (or ahead of the data, as after a restore from
+ * a backup) is answered 410 `cursor-expired`, and the client pulls again from `since=`. Note ids
+ * carry the epoch too (`n_<number>_<epoch>`), so a note made after a reset never takes the id of
+ * one a device still remembers.
+ * A write may carry `Fluxy-Clock` (a hybrid logical clock stamp; one more than 5 minutes ahead
+ * of the server's clock is refused, 400 `clock-ahead`; a write without one is stamped with the
+ * server's own): each field keeps the clock of the write that set it, and a field is applied
+ * only if the write's clock is newer (last writer wins, whatever order writes arrive in); a
+ * delete applies only if its clock is newer than every field's. A write without `Fluxy-Clock`
+ * applies as before (it is newer than everything the server has seen). A write may carry
+ * `If-Match: "<version>"`: if the note has moved on, 412 with the current note, nothing applied.
  */
+import { randomBytes } from 'node:crypto';
 import { HttpError } from './http-json.mjs';
 import { findUpload } from './uploads.mjs';
 
@@ -32,12 +40,15 @@ import { findUpload } from './uploads.mjs';
  *   (`_` fields are the server's bookkeeping, never sent)
  * @typedef {{ id: string, seq: number, clock: string, note?: Note }} Tombstone
  * @typedef {{ nextNoteNumber: number, notes: Note[], changeSeq?: number, tombstones?: Tombstone[],
- *   clock?: string }} NotesData
+ *   clock?: string, epoch?: string }} NotesData
+ *   (`epoch`: see newEpoch(); a data file from before epochs gets one when the server opens it)
  * @typedef {import('./http-json.mjs').Reply} Reply
  * @typedef {{ clock?: string, ifMatch?: string }} WriteConditions
  */
 
 const TITLE_MAX_LENGTH = 200;
+/** A write's `Fluxy-Clock` may be at most this far ahead of the server's clock: 5 minutes. */
+export const MAX_CLOCK_AHEAD_MS = 5 * 60_000;
 const CLIENT_ID_MAX_LENGTH = 200;
 const COLLECTION_METHODS = 'GET, HEAD, POST';
 const ITEM_METHODS = 'GET, HEAD, PUT, PATCH, DELETE';
@@ -84,7 +95,7 @@ const FEED_PAGE_MAX = 1000;
  * @returns {Reply}
  */
 function readChanges(data, query, pageSize) {
-  const since = parseCursor(query.get('since') ?? '');
+  const since = parseCursor(data, query.get('since') ?? '');
   const limitText = query.get('limit');
   const limit = limitText === null ? pageSize : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > FEED_PAGE_MAX) {
@@ -103,25 +114,47 @@ function readChanges(data, query, pageSize) {
     json: {
       changes: page.flatMap((entry) => (entry.note ? [publicNote(entry.note)] : [])),
       deleted: page.flatMap((entry) => (entry.deleted === undefined ? [] : [entry.deleted])),
-      cursor: formatCursor(last ? last.seq : Math.max(since, data.changeSeq ?? 0)),
+      cursor: formatCursor(data, last ? last.seq : Math.max(since, data.changeSeq ?? 0)),
       more: after.length > page.length,
       ...(data.clock ? { clock: data.clock } : {}),
     },
   };
 }
 
-/** @param {number} seq */
-function formatCursor(seq) {
-  return `c1.${seq.toString(36)}`;
+/**
+ * A new epoch: 6 random base-36 characters. The data gets one when it is created, and a new one
+ * when it is reset (control.mjs), so that its cursors and note ids are never those of data before.
+ */
+export function newEpoch() {
+  return (randomBytes(4).readUInt32BE(0) % 36 ** 6).toString(36).padStart(6, '0');
 }
 
-/** @param {string} cursor */
-function parseCursor(cursor) {
+/** @param {NotesData} data @param {number} seq */
+function formatCursor(data, seq) {
+  return `c1.${data.epoch ?? ''}.${seq.toString(36)}`;
+}
+
+/**
+ * The seq a cursor stands for (0 for `since=` empty).
+ * @param {NotesData} data @param {string} cursor
+ * @throws {HttpError} 400 `invalid-cursor` for what is no cursor of this server; 410
+ *   `cursor-expired` for a cursor of another epoch (the data was reset, or a cursor from before
+ *   epochs: `c1.<seq>`) or ahead of the data (restored from an older backup)
+ */
+function parseCursor(data, cursor) {
   if (cursor === '') return 0;
-  const match = /^c1\.([0-9a-z]{1,11})$/.exec(cursor);
+  const match = /^c1\.(?:([0-9a-z]{1,16})\.)?([0-9a-z]{1,11})$/.exec(cursor);
   if (!match)
     throw new HttpError(400, 'invalid-cursor', 'Unknown cursor: pull again from the start (since=).');
-  return Number.parseInt(/** @type {string} */ (match[1]), 36);
+  const seq = Number.parseInt(/** @type {string} */ (match[2]), 36);
+  if (match[1] !== data.epoch || seq > (data.changeSeq ?? 0)) {
+    throw new HttpError(
+      410,
+      'cursor-expired',
+      "This cursor is from before the server's data was reset or restored: forget what it pulled and pull again from the start (since=).",
+    );
+  }
+  return seq;
 }
 
 /** The note as clients see it (without the server's bookkeeping). @param {Note} note */
@@ -141,12 +174,38 @@ function seeClock(data, clock) {
   if (clock !== undefined && (data.clock === undefined || clock > data.clock)) data.clock = clock;
 }
 
-const STAMP = /^[0-9a-z]{9}-[0-9a-z]{4}-[0-9a-z]{1,32}$/;
+const STAMP = /^([0-9a-z]{9})-([0-9a-z]{4})-([0-9a-z]{1,32})$/;
+/** The node id of the stamps the server gives writes that came without one (never a device's: hex). */
+const SERVER_NODE = 'server';
 
-/** @param {WriteConditions} conditions */
-function checkConditions(conditions) {
-  if (conditions.clock !== undefined && !STAMP.test(conditions.clock)) {
+/**
+ * The server's own stamp for a write without `Fluxy-Clock`: its hybrid logical clock, after
+ * every clock it has seen (so the write is the newest, as it always was) and at least its wall
+ * clock. @param {NotesData} data @param {number} now
+ */
+function serverStamp(data, now) {
+  const seen = STAMP.exec(data.clock ?? '');
+  const seenTime = seen ? Number.parseInt(/** @type {string} */ (seen[1]), 36) : 0;
+  const seenCounter = seen ? Number.parseInt(/** @type {string} */ (seen[2]), 36) : 0;
+  let time = Math.max(Math.floor(now), seenTime);
+  let counter = time === seenTime ? seenCounter + 1 : 0;
+  if (counter >= 36 ** 4) [time, counter] = [time + 1, 0];
+  return `${time.toString(36).padStart(9, '0')}-${counter.toString(36).padStart(4, '0')}-${SERVER_NODE}`;
+}
+
+/** @param {WriteConditions} conditions @param {number} now */
+function checkConditions(conditions, now) {
+  const stamp = conditions.clock === undefined ? undefined : STAMP.exec(conditions.clock);
+  if (stamp === null) {
     throw invalid('"Fluxy-Clock" must be a hybrid logical clock stamp (see docs/collections.md).');
+  }
+  if (stamp && Number.parseInt(/** @type {string} */ (stamp[1]), 36) > now + MAX_CLOCK_AHEAD_MS) {
+    const at = new Date(Number.parseInt(/** @type {string} */ (stamp[1]), 36)).toISOString();
+    throw new HttpError(
+      400,
+      'clock-ahead',
+      `"Fluxy-Clock" says ${at}, more than 5 minutes ahead of the server's clock (${new Date(now).toISOString()}): set the device's clock right, then send the change again.`,
+    );
   }
   if (
     conditions.ifMatch !== undefined &&
@@ -177,8 +236,11 @@ function checkVersion(note, conditions) {
  */
 export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   const at = new Date(now).toISOString();
-  checkConditions(conditions);
+  checkConditions(conditions, now);
   const { clock } = conditions;
+  // What the fields (or the deletion) written keep as their clock: the write's, or the server's
+  // for a write without one, so that a later write from a device still compares with it.
+  const stamp = clock ?? serverStamp(data, now);
   if (id === null) {
     if (method !== 'POST') throw methodNotAllowed(COLLECTION_METHODS);
     const fields = checkFields(input, ['title', 'body', 'clientId', 'photo'], ['title']);
@@ -188,7 +250,7 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
     const photo = checkPhoto(data, fields.photo);
     /** @type {Note} */
     const note = {
-      id: `n_${data.nextNoteNumber++}`,
+      id: `n_${data.nextNoteNumber++}_${data.epoch}`,
       title,
       body,
       clientId,
@@ -198,8 +260,8 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
       _seq: nextSeq(data),
     };
     if (photo !== undefined) note.photo = photo;
-    if (clock !== undefined) note._clocks = { title: clock, body: clock };
-    seeClock(data, clock);
+    note._clocks = { title: stamp, body: stamp };
+    seeClock(data, stamp);
     data.notes.push(note);
     return {
       reply: { status: 201, json: publicNote(note), headers: { Location: `/api/notes/${note.id}` } },
@@ -225,6 +287,7 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
     // still sets the fields of the deleted note it is newer for, so the order writes arrive in
     // never matters.
     if (method === 'DELETE') {
+      seeClock(data, clock);
       if (clock > tomb.clock) tomb.clock = clock;
       return { reply: { status: 204 }, changed: false };
     }
@@ -248,7 +311,7 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   if (method === 'DELETE') {
     const note = findNote(data, id);
     checkVersion(note, conditions);
-    seeClock(data, clock);
+    seeClock(data, stamp);
     // Last writer wins: a delete older than a field's last write loses; the note stays.
     let newest = '';
     for (const fieldClock of Object.values(note._clocks ?? {})) if (fieldClock > newest) newest = fieldClock;
@@ -256,12 +319,12 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
       return { reply: { status: 200, json: publicNote(note) }, changed: false };
     data.notes.splice(data.notes.indexOf(note), 1);
     data.tombstones = data.tombstones ?? [];
-    data.tombstones.push({ id, seq: nextSeq(data), clock: clock ?? newest, note });
+    data.tombstones.push({ id, seq: nextSeq(data), clock: stamp, note });
     return { reply: { status: 204 }, changed: true };
   }
   const note = findNote(data, id);
   checkVersion(note, conditions);
-  seeClock(data, clock);
+  seeClock(data, stamp);
   /** @type {Record<string, string>} */
   const clocks = note._clocks ?? {};
   // Last writer wins per field: a field is set only by a write with a newer clock than its own.
@@ -270,16 +333,16 @@ export function writeNotes(data, { method, id, input, now, conditions = {} }) {
   let applied = false;
   if (title !== undefined && newer('title')) {
     note.title = title;
-    if (clock !== undefined) clocks.title = clock;
+    clocks.title = stamp;
     applied = true;
   }
   if (body !== undefined && newer('body')) {
     note.body = body;
-    if (clock !== undefined) clocks.body = clock;
+    clocks.body = stamp;
     applied = true;
   }
   if (!applied) return { reply: { status: 200, json: publicNote(note) }, changed: false };
-  if (clock !== undefined) note._clocks = clocks;
+  note._clocks = clocks;
   note.updatedAt = at;
   note.version += 1;
   note._seq = nextSeq(data);

@@ -19,7 +19,10 @@ export interface ServerOptions {
   maxBatchBytes?: number;
   /** Receives one line per request. @default no logging */
   log?: (line: string) => void;
-  /** Clock in epoch milliseconds (tests). @default Date.now */
+  /**
+   * Clock in epoch milliseconds (tests): key expiry, the notes' dates, the stamps of writes
+   * without `Fluxy-Clock`, and the limit on those with one (5 minutes ahead). @default Date.now
+   */
   now?: () => number;
 }
 
@@ -65,6 +68,11 @@ export interface StoredResponse {
 /** The persisted document (what the data file holds). Read-only: change it over HTTP. */
 export interface ServerState {
   version: 1;
+  /**
+   * Chosen at random when the data is created, and again at each `POST /api/_reset`: the feed's
+   * cursors (`c1.<epoch>.<seq>`) and the notes' ids (`n_<number>_<epoch>`) carry it.
+   */
+  epoch: string;
   nextNoteNumber: number;
   notes: Note[];
   nextSeq: number;

@@ -19,6 +19,7 @@ import { allowedOrigins } from './cors.mjs';
 import { checkDocument, emptyDocument } from './document.mjs';
 import { FaultQueue } from './faults.mjs';
 import { IdempotencyKeys } from './idempotency.mjs';
+import { newEpoch } from './notes.mjs';
 import { createStaticHandler } from './static.mjs';
 import { JsonFileDatabase } from './store.mjs';
 import { BlobStore } from './uploads.mjs';
@@ -70,6 +71,11 @@ export async function createServer(options = {}) {
 
   const db = await JsonFileDatabase.open(dataFile, emptyDocument);
   checkDocument(db.current, dataFile);
+  // A data file from before epochs gets one (its devices' cursors, `c1.<seq>`, are answered 410).
+  if (db.current.epoch === undefined)
+    await db.update((draft) => {
+      draft.epoch = newEpoch();
+    });
   const aborter = new AbortController();
   const handleRequest = createRequestHandler({
     db,

@@ -11,6 +11,7 @@ import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { rawContents, rawRecords } from '../support/raw-indexeddb.js';
 import { expectQuiet, silentLogger } from '../sync/harness.js';
 import {
+  clockAgo,
   code,
   faults,
   idle,
@@ -610,13 +611,16 @@ describe('Collection pulls and cache', () => {
 
   it('shows a row an answer brings back after a pull saw it deleted (last writer wins), not only at the next pull', async () => {
     const server = await referenceServer();
-    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }))
-      .body as Note;
+    // Another device wrote the note two minutes ago and deleted it one minute ago: before this
+    // device's update, which is newer.
+    const created = (
+      await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }, clockAgo(120_000))
+    ).body as Note;
     const device = await startDevice({ server });
     await device.notes.pull();
     device.sync.pause(); // the update waits in the outbox
     await device.notes.update(created.id, { title: 'mine' });
-    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`);
+    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`, undefined, clockAgo(60_000));
     await device.notes.pull(); // sees the deletion while the update is pending
     device.sync.resume(); // the update is applied on the server: the row is back
     await idle(device);
@@ -678,7 +682,7 @@ describe('Collection across restarts and tabs', () => {
     a.sync.pause(); // hold the retry, so the pull lands in between
     await a.notes.pull();
     expect(a.notes.items.value.map((note) => note.title)).toEqual(['once']);
-    expect(a.notes.get(row.id).value?.id).toBe('n_1');
+    expect(a.notes.get(row.id).value?.id).toBe((await serverNotes(server))[0]?.id);
     a.sync.resume();
     await idle(a);
     expect(a.notes.items.value).toEqual(await serverNotes(server));
@@ -739,7 +743,7 @@ describe('Collection across restarts and tabs', () => {
       a.connectivity.setOnline(true);
       const pulled = a.notes.pull();
       await server.request(
-        new RegExp(`^GET /api/notes\\?since=c1\\.${openAfter.toString(36)} `),
+        new RegExp(`^GET /api/notes\\?since=c1\\.${server.state.epoch}\\.${openAfter.toString(36)} `),
         `page ${openAfter + 1} asked`,
       );
       const b = await startDevice({ server, disk: a.disk, online: false }); // never pulls: offline

@@ -382,23 +382,38 @@ describe("conflict: 'server-wins', 'client-wins' and a merge function (If-Match 
 });
 
 describe('clock skew', () => {
-  it('a device 10 minutes fast or slow still converges; a pulled clock too far ahead is refused and reported', async () => {
+  it('a device 4 minutes fast or 10 minutes slow still converges; a pulled clock too far ahead is refused and reported', async () => {
     const server = await referenceServer();
-    const fast = await startDevice({ server, collection: { now: () => Date.now() + 10 * 60_000 } });
+    const fast = await startDevice({ server, collection: { now: () => Date.now() + 4 * 60_000 } });
     const slow = await startDevice({ server, collection: { now: () => Date.now() - 10 * 60_000 } });
     const normal = await startDevice({ server });
     const row = await fast.notes.insert({ title: 'from fast' });
     await quiet(fast);
     const id = fast.notes.get(row.id).value?.id as string;
-    await normal.notes.pull();
-    expect(normal.notes.lastError.value?.code).toBe('collections/clock-skew');
-    await slow.notes.pull();
+    await slow.notes.pull(); // the server's clock is the insert's: 14 minutes ahead of this device
+    expect(slow.notes.lastError.value?.code).toBe('collections/clock-skew');
     await slow.notes.update(id, { body: 'from slow' });
+    await normal.notes.pull(); // 4 minutes ahead: adopted
+    expect(normal.notes.lastError.value).toBeNull();
     await normal.notes.update(id, { title: 'from normal' });
     const rows = await settle(server, fast, slow, normal);
-    // The fast device's insert stamped every field 10 minutes ahead: edits made before that time
-    // lose to it (LWW by design); every replica still ends with the same row.
-    expect(rows[0]).toMatchObject({ title: 'from fast', body: '' });
-    expect(normal.notes.lastError.value?.code).toBe('collections/clock-skew');
+    // The normal device moved its clock past the insert's: its edit wins. The slow device's,
+    // stamped 10 minutes behind, loses to the insert (LWW by design); every replica still ends
+    // with the same row.
+    expect(rows[0]).toMatchObject({ title: 'from normal', body: '' });
+    expect(slow.notes.lastError.value?.code).toBe('collections/clock-skew');
+  });
+
+  it('a device 10 minutes fast has its changes refused by the server (400 clock-ahead): nothing applied, the change kept failed', async () => {
+    const server = await referenceServer();
+    const fast = await startDevice({ server, collection: { now: () => Date.now() + 10 * 60_000 } });
+    await fast.notes.insert({ title: 'from fast' });
+    await until(() => fast.sync.failedCount.value === 1, 'the insert to be refused');
+    expect((await fast.sync.failed())[0]?.lastError?.status).toBe(400);
+    expect(server.requests.filter((line) => line.startsWith('POST /api/notes'))).toEqual([
+      'POST /api/notes → 400',
+    ]);
+    expect(fast.notes.items.value).toEqual([]);
+    expect(await serverNotes(server)).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import type { RunningServer } from '../../examples/server/server.mjs';
 import { type App, createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
+import { formatStamp } from '../../src/plugins/collections/clock.js';
 import {
   Collection,
   type CollectionOptions,
@@ -73,6 +74,14 @@ export async function serverWrite(
   });
   const text = await response.text();
   return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as Note) };
+}
+
+/**
+ * The `Fluxy-Clock` header of another device's write made `msAgo` ms ago. (A write without one is
+ * stamped with the server's clock when it arrives: newer than a change this device made before.)
+ */
+export function clockAgo(msAgo: number): Record<string, string> {
+  return { 'Fluxy-Clock': formatStamp({ time: Date.now() - msAgo, counter: 0, node: 'other' }) };
 }
 
 /** Queues faults for the next requests that take one (writes, and pulls). */

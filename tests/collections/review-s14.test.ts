@@ -11,6 +11,7 @@ import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger } from '../sync/harness.js';
 import {
+  clockAgo,
   type Note,
   pullsOf,
   referenceServer,
@@ -68,12 +69,17 @@ function steerFetch() {
 async function deletedUnderAnUpdate() {
   const server = await referenceServer();
   const held = steerFetch();
-  const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' })).body as Note;
+  // Another device made the note two minutes ago and deleted it one minute ago: before the update.
+  const note = (
+    await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' }, clockAgo(120_000))
+  ).body as Note;
   const device = await startDevice({ server });
   await until(() => device.notes.items.value.length === 1, 'the start-up pull to show the note');
   device.sync.pause();
   await device.notes.update(note.id, { title: 'mine' });
-  expect((await serverWrite(server, 'DELETE', `/api/notes/${note.id}`)).status).toBe(204);
+  expect(
+    (await serverWrite(server, 'DELETE', `/api/notes/${note.id}`, undefined, clockAgo(60_000))).status,
+  ).toBe(204);
   // What the device shows of the note from now on.
   const shown: Array<string | undefined> = [];
   const stop = effect(() => {
@@ -103,8 +109,8 @@ describe('review s14: a pulled deletion and an answer that brought the row back'
     expect(device.notes.items.value).toEqual(await serverNotes(server));
     expect(device.notes.get(id).value?.title).toBe('mine');
     expect(pullsOf(server).slice(1)).toEqual([
-      'GET /api/notes?since=c1.1 → 200',
-      'GET /api/notes?since=c1.1 → 200',
+      `GET /api/notes?since=c1.${server.state.epoch}.1 → 200`,
+      `GET /api/notes?since=c1.${server.state.epoch}.1 → 200`,
     ]);
   });
 
@@ -191,18 +197,18 @@ describe('review s14: unconfirmed', () => {
 
   it('shows a pending update again on top of its row when a pull brings the row back', async () => {
     const server = await referenceServer();
-    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }))
-      .body as Note;
+    const note = (
+      await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: 'b' }, clockAgo(120_000))
+    ).body as Note;
     const device = await startDevice({ server });
     await device.notes.pull();
     device.sync.pause();
     await device.notes.update(note.id, { title: 'mine' });
-    await serverWrite(server, 'DELETE', `/api/notes/${note.id}`);
+    await serverWrite(server, 'DELETE', `/api/notes/${note.id}`, undefined, clockAgo(60_000));
     await device.notes.pull();
     expect(device.notes.items.value).toEqual([]);
     // Another device's write, newer than the deletion, brings the note back (last writer wins).
-    const later = '0zzzzzzzz-0000-other';
-    await serverWrite(server, 'PATCH', `/api/notes/${note.id}`, { body: 'theirs' }, { 'Fluxy-Clock': later });
+    await serverWrite(server, 'PATCH', `/api/notes/${note.id}`, { body: 'theirs' }, clockAgo(0));
     await device.notes.pull();
     // The update is still pending: shown on top of the row the pull brought.
     expect(device.notes.get(note.id).value).toMatchObject({ title: 'mine', body: 'theirs' });

@@ -8,6 +8,7 @@ import { TestLockManager } from '../support/lock-manager.js';
 import { gate } from '../support/memory-store.js';
 import { expectQuiet, withTimeout } from '../sync/harness.js';
 import {
+  clockAgo,
   dropFirstTabMessages,
   type Note,
   referenceServer,
@@ -190,13 +191,18 @@ describe("a tab's catch-up never shows a row's older version again (session 18)"
 describe('review s17: the reference server, a write refused for its fields', () => {
   it('does not bring back a note deleted on the server, nor set its fields (last writer wins)', async () => {
     const server = await referenceServer();
-    const note = (await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' })).body as Note;
+    const note = (
+      await serverWrite(server, 'POST', '/api/notes', { title: 'start', body: '' }, clockAgo(120_000))
+    ).body as Note;
     const device = await startDevice({ server });
     await device.notes.pull();
     device.connectivity.setOnline(false);
-    // Offline, a change the server refuses (an empty title): newer than the deletion made meanwhile.
+    // Offline, a change the server refuses (an empty title): newer than the deletion made meanwhile
+    // by another device (stamped one minute ago).
     await device.notes.update(note.id, { title: '' });
-    expect((await serverWrite(server, 'DELETE', `/api/notes/${note.id}`)).status).toBe(204);
+    expect(
+      (await serverWrite(server, 'DELETE', `/api/notes/${note.id}`, undefined, clockAgo(60_000))).status,
+    ).toBe(204);
     device.connectivity.setOnline(true);
     await until(() => device.sync.failedCount.value === 1, 'the change to be refused');
     expect((await device.sync.failed())[0]?.lastError?.status).toBe(400);
@@ -216,9 +222,7 @@ describe('review s17: the reference server, a write refused for its fields', () 
       'PATCH',
       `/api/notes/${note.id}`,
       { body: 'back' },
-      {
-        'Fluxy-Clock': 'zzzzzzzzz-0000-a',
-      },
+      clockAgo(0), // another device's write, newer than the deletion
     );
     expect(back.status).toBe(200);
     expect(back.body).toMatchObject({ title: 'start', body: 'back' });

@@ -13,6 +13,7 @@ import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { gate } from '../support/memory-store.js';
 import { expectQuiet, silentLogger } from '../sync/harness.js';
 import {
+  clockAgo,
   code,
   holdAbAndAbc,
   idle,
@@ -190,7 +191,8 @@ describe('review: get(id) and items', () => {
     device.connectivity.setOnline(true);
     await idle(device);
     expect(titles(device.notes.items.value)).toEqual(['c', 'a', 'b']);
-    expect(device.notes.items.value.map((note) => note.id)).toEqual(['n_1', 'n_2', 'n_3']);
+    const epoch = server.state.epoch;
+    expect(device.notes.items.value.map((note) => note.id)).toEqual([1, 2, 3].map((n) => `n_${n}_${epoch}`));
     await device.notes.pull();
     expect(device.notes.items.value).toEqual(await serverNotes(server));
   });
@@ -358,13 +360,16 @@ describe('review: a server answering garbage', () => {
 describe('review: known gaps', () => {
   it('(b) an answer for a row a pull saw deleted starts one pull, not two', async () => {
     const server = await referenceServer();
-    const created = (await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }))
-      .body as Note;
+    // Another device wrote the note two minutes ago and deleted it one minute ago: before this
+    // device's update, which is newer.
+    const created = (
+      await serverWrite(server, 'POST', '/api/notes', { title: 'v1', body: 'b' }, clockAgo(120_000))
+    ).body as Note;
     const device = await startDevice({ server });
     await device.notes.pull();
     device.sync.pause();
     await device.notes.update(created.id, { title: 'mine' });
-    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`);
+    await serverWrite(server, 'DELETE', `/api/notes/${created.id}`, undefined, clockAgo(60_000));
     await device.notes.pull();
     const pullsBefore = pullsOf(server).length;
     device.sync.resume();

@@ -10,6 +10,7 @@ import {
   type Harness,
   harnessPerTest,
   injectFaults,
+  noteId,
   openApp,
   pendingOperations,
   queuedFaults,
@@ -62,8 +63,8 @@ test('batches: cut mid-batch, page reloaded, each operation applied once, in enq
     'POST /api/notes',
     'POST /api/notes',
     'POST /api/notes',
-    'PATCH /api/notes/n_1',
-    'DELETE /api/notes/n_2',
+    `PATCH /api/notes/${noteId(harness, 1)}`,
+    `DELETE /api/notes/${noteId(harness, 2)}`,
     'POST /api/notes',
   ]);
   // The writes went in batches: the cut one, its resend (before or after the reload), the rest.

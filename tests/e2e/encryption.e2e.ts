@@ -6,6 +6,7 @@ import {
   addNote,
   type Harness,
   harnessPerTest,
+  noteId,
   openApp,
   serverLog,
   setBrowserOffline,
@@ -108,7 +109,7 @@ test('with a secret, IndexedDB holds no plaintext of queued bodies; the server g
   // After sync the app keeps the server's copies of the notes: encrypted as well.
   await expect
     .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'both notes saved' })
-    .toEqual(['saved · n_2', 'saved · n_1']);
+    .toEqual([`saved · ${noteId(harness, 2)}`, `saved · ${noteId(harness, 1)}`]);
   const syncedDump = await dumpIndexedDb(page);
   expect(syncedDump).toMatch(/^collection-notes\/\S+ = /m); // the notes collection's records (rows, cursor…)
   expect(withoutCalibration(syncedDump, calibration)).not.toContain(marker);

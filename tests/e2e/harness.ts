@@ -95,6 +95,11 @@ export async function waitForApp(page: Page): Promise<void> {
 
 // ——— the server's side ———
 
+/** The id the server gives its `n`-th note (ids carry the data's epoch: `n_<n>_<epoch>`). */
+export function noteId(harness: Harness, n: number): string {
+  return `n_${n}_${harness.server.state.epoch}`;
+}
+
 export async function serverLog(harness: Harness): Promise<LogEntry[]> {
   return (await fetch(`${harness.server.url}/api/_log`)).json() as Promise<LogEntry[]>;
 }

@@ -8,6 +8,7 @@ import {
   type Harness,
   harnessPerTest,
   injectFaults,
+  noteId,
   noteRow,
   openApp,
   rowsOnScreen,
@@ -234,7 +235,7 @@ test('long titles wrap, and the status, problems and notices are announced', asy
   await page.getByRole('button', { name: 'Delete “Deleting offline”' }).click();
   await expect
     .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'all three states' })
-    .toStrictEqual(['deleting…', 'saving…', 'saved · n_1']);
+    .toStrictEqual(['deleting…', 'saving…', `saved · ${noteId(harness, 1)}`]);
   expect(await lowContrastTexts(page)).toStrictEqual([]);
 });
 

@@ -13,6 +13,7 @@ import {
   editNote,
   type Harness,
   harnessPerTest,
+  noteId,
   openApp,
   pendingOperations,
   rowsOnScreen,
@@ -122,8 +123,8 @@ test('offline: create, edit, delete → reload → all still there → online �
   expect(log.map((entry) => `${entry.method} ${entry.path}`)).toEqual([
     'POST /api/notes',
     'POST /api/notes',
-    'PATCH /api/notes/n_1', // the temporary id was replaced by the server's before sending
-    'DELETE /api/notes/n_2',
+    `PATCH /api/notes/${noteId(harness, 1)}`, // the temporary id was replaced by the server's before sending
+    `DELETE /api/notes/${noteId(harness, 2)}`,
     'POST /api/notes',
   ]);
   expect(log.map((entry) => (entry.body as { title?: string } | null)?.title)).toEqual([
@@ -139,7 +140,7 @@ test('offline: create, edit, delete → reload → all still there → online �
     .poll(() => page.getByTestId('note-state').allTextContents(), {
       message: "the notes saved under the server's ids",
     })
-    .toEqual(['saved · n_3', 'saved · n_1']);
+    .toEqual([`saved · ${noteId(harness, 3)}`, `saved · ${noteId(harness, 1)}`]);
   expect(await titlesOnScreen(page)).toEqual(['Book flights', 'Groceries for Sunday']);
   const notes = (await (await fetch(`${harness.server.url}/api/notes`)).json()) as Array<{ title: string }>;
   expect(notes.map((note) => note.title)).toEqual(['Groceries for Sunday', 'Book flights']);

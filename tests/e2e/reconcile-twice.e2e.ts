@@ -7,6 +7,7 @@ import {
   editNote,
   type Harness,
   harnessPerTest,
+  noteId,
   openApp,
   pendingOperations,
   serverLog,
@@ -42,9 +43,9 @@ test('a temporary id used by several later operations is replaced in each of the
   const log = await serverLog(harness);
   expect(log.map((entry) => `${entry.method} ${entry.path}`)).toEqual([
     'POST /api/notes',
-    'PATCH /api/notes/n_1',
-    'PATCH /api/notes/n_1',
-    'DELETE /api/notes/n_1',
+    `PATCH /api/notes/${noteId(harness, 1)}`,
+    `PATCH /api/notes/${noteId(harness, 1)}`,
+    `DELETE /api/notes/${noteId(harness, 1)}`,
   ]);
   expect(log.map((entry) => entry.key)).toEqual(queued.map((op) => op.id));
 });

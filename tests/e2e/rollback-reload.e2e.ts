@@ -13,6 +13,7 @@ import {
   type Harness,
   harnessPerTest,
   injectFaults,
+  noteId,
   openApp,
   queuedFaults,
   resumeSending,
@@ -41,7 +42,7 @@ test('rollback after a permanent failure that arrives after a reload', async () 
   await waitForPending(page, 0);
   await expect
     .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'note A saved' })
-    .toEqual(['saved · n_1']);
+    .toEqual([`saved · ${noteId(harness, 1)}`]);
 
   // Offline: rename A, create B.
   await setBrowserOffline(harness.context, true);
@@ -75,7 +76,7 @@ test('rollback after a permanent failure that arrives after a reload', async () 
     .toEqual(['Plan A']);
   await expect
     .poll(() => page.getByTestId('note-state').allTextContents(), { message: 'note A saved again' })
-    .toEqual(['saved · n_1']);
+    .toEqual([`saved · ${noteId(harness, 1)}`]);
   expect(await page.getByTestId('note-body').allTextContents()).toEqual(['first draft']);
 
   // …and lists the two refused changes, oldest first, each with Retry and Discard.

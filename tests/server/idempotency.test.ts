@@ -107,12 +107,12 @@ describe('Idempotency-Key over HTTP', () => {
 
   it('replays a DELETE as 204 instead of a 404 for the already deleted note', async () => {
     const server = await startServer();
-    await send(server, 'POST', '/api/notes', { title: 'doomed' });
-    expect((await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'del-1' })).status).toBe(204);
-    const retry = await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'del-1' });
+    const { id } = (await (await send(server, 'POST', '/api/notes', { title: 'doomed' })).json()) as Note;
+    expect((await send(server, 'DELETE', `/api/notes/${id}`, undefined, { key: 'del-1' })).status).toBe(204);
+    const retry = await send(server, 'DELETE', `/api/notes/${id}`, undefined, { key: 'del-1' });
     expect(retry.status).toBe(204);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
-    expect((await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'del-2' })).status).toBe(410);
+    expect((await send(server, 'DELETE', `/api/notes/${id}`, undefined, { key: 'del-2' })).status).toBe(410);
   });
 
   it('answers 422 when a key comes back with a different body, method or path, and applies nothing', async () => {

@@ -67,15 +67,15 @@ describe('notes API', () => {
     ['POST', '/api/notes', { title: 'ok', titel: 'typo' }, /titel/],
     ['POST', '/api/notes', ['title'], /object/],
     ['POST', '/api/notes', null, /object/],
-    ['PUT', '/api/notes/n_1', { body: 'no title' }, /title/],
-    ['PATCH', '/api/notes/n_1', {}, /at least one/],
-    ['PATCH', '/api/notes/n_1', { clientId: 'x' }, /clientId/],
+    ['PUT', '/api/notes/:id', { body: 'no title' }, /title/],
+    ['PATCH', '/api/notes/:id', {}, /at least one/],
+    ['PATCH', '/api/notes/:id', { clientId: 'x' }, /clientId/],
   ])('refuses %s %s %j with 400 and changes nothing', async (method, path, body, message) => {
     const server = await startServer();
     const existing = (await (await send(server, 'POST', '/api/notes', { title: 'keep' })).json()) as Note;
-    expect(existing.id).toBe('n_1');
+    expect(existing.id).toBe(`n_1_${server.state.epoch}`);
 
-    const response = await send(server, method, path, body);
+    const response = await send(server, method, path.replace(':id', existing.id), body);
     expect(response.status).toBe(400);
     const error = (await response.json()) as { error: string; message: string };
     expect(error.error).toBe('validation');
@@ -149,10 +149,11 @@ describe('notes API', () => {
 
   it('logs every applied mutation in order, and _reset clears notes, keys and log', async () => {
     const server = await startServer({ now: () => Date.UTC(2030, 0, 1) });
+    const n1 = `n_1_${server.state.epoch}`;
     await send(server, 'POST', '/api/notes', { title: 'a' }, { key: 'k-a' });
-    await send(server, 'PATCH', '/api/notes/n_1', { body: 'b' });
+    await send(server, 'PATCH', `/api/notes/${n1}`, { body: 'b' });
     await send(server, 'POST', '/api/notes', { title: '' }); // refused: not applied, not logged
-    await send(server, 'DELETE', '/api/notes/n_1', undefined, { key: 'k-del' });
+    await send(server, 'DELETE', `/api/notes/${n1}`, undefined, { key: 'k-del' });
 
     expect(await getJson(server, '/api/_log')).toStrictEqual([
       {
@@ -167,7 +168,7 @@ describe('notes API', () => {
         seq: 2,
         key: null,
         method: 'PATCH',
-        path: '/api/notes/n_1',
+        path: `/api/notes/${n1}`,
         body: { body: 'b' },
         at: '2030-01-01T00:00:00.000Z',
       },
@@ -175,7 +176,7 @@ describe('notes API', () => {
         seq: 3,
         key: 'k-del',
         method: 'DELETE',
-        path: '/api/notes/n_1',
+        path: `/api/notes/${n1}`,
         body: null,
         at: '2030-01-01T00:00:00.000Z',
       },
@@ -184,25 +185,31 @@ describe('notes API', () => {
     expect((await send(server, 'POST', '/api/_reset')).status).toBe(204);
     expect(await getJson(server, '/api/_log')).toStrictEqual([]);
     expect(server.state.keys).toStrictEqual({});
-    // The key is forgotten: the same request applies again, and numbering starts over.
+    // The key is forgotten: the same request applies again, and numbering starts over, in the
+    // data's new epoch: the new first note's id is not the old one's.
     const again = await send(server, 'POST', '/api/notes', { title: 'a' }, { key: 'k-a' });
     expect(again.status).toBe(201);
     expect(again.headers.get('idempotent-replayed')).toBeNull();
-    expect(await again.json()).toMatchObject({ id: 'n_1' });
+    expect(await again.json()).toMatchObject({ id: `n_1_${server.state.epoch}` });
+    expect(`n_1_${server.state.epoch}`).not.toBe(n1);
   });
 
   it('_reset also forgets deletions: they do not apply to the notes created after it', async () => {
     const server = await startServer();
     const clock = (ms: number) => `${ms.toString(36).padStart(9, '0')}-0000-node`;
-    await send(server, 'POST', '/api/notes', { title: 'old' }, { headers: { 'Fluxy-Clock': clock(1) } });
-    expect((await send(server, 'DELETE', '/api/notes/n_1')).status).toBe(204);
+    const post = (title: string, ms: number) =>
+      send(server, 'POST', '/api/notes', { title }, { headers: { 'Fluxy-Clock': clock(ms) } });
+    const old = (await (await post('old', 1)).json()) as Note;
+    expect((await send(server, 'DELETE', `/api/notes/${old.id}`)).status).toBe(204);
     await send(server, 'POST', '/api/_reset');
+    // The deletion is forgotten: its note is unknown now, not deleted.
+    expect((await send(server, 'GET', `/api/notes/${old.id}`)).status).toBe(404);
 
-    await send(server, 'POST', '/api/notes', { title: 'new' }, { headers: { 'Fluxy-Clock': clock(2) } });
+    const created = (await (await post('new', 2)).json()) as Note;
     const edit = await send(
       server,
       'PATCH',
-      '/api/notes/n_1',
+      `/api/notes/${created.id}`,
       { body: 'b' },
       {
         headers: { 'Fluxy-Clock': clock(3) },
@@ -211,9 +218,9 @@ describe('notes API', () => {
     expect(edit.status).toBe(200);
     // Before: the old n_1 came back from its tombstone next to the new one, and the feed
     // deleted the new one.
-    expect(await getJson(server, '/api/notes')).toMatchObject([{ id: 'n_1', title: 'new', body: 'b' }]);
+    expect(await getJson(server, '/api/notes')).toMatchObject([{ id: created.id, title: 'new', body: 'b' }]);
     expect(await getJson(server, '/api/notes?since=')).toMatchObject({
-      changes: [{ id: 'n_1', title: 'new' }],
+      changes: [{ id: created.id, title: 'new' }],
       deleted: [],
     });
   });

@@ -37,9 +37,10 @@ describe('persistence', () => {
     const reused = await send(second, 'POST', '/api/notes', { title: 'other' }, { key: 'op-2' });
     expect(reused.status).toBe(422);
 
-    // Ids continue after a restart instead of starting over.
+    // Ids continue after a restart instead of starting over, in the same epoch.
+    expect(second.state.epoch).toBe(notes[0]?.id.split('_')[2]);
     const third = await send(second, 'POST', '/api/notes', { title: 'c' }, { key: 'op-3' });
-    expect(await third.json()).toMatchObject({ id: 'n_3' });
+    expect(await third.json()).toMatchObject({ id: `n_3_${second.state.epoch}` });
     expect(await getJson<unknown[]>(second, '/api/_log')).toHaveLength(3);
   });
 

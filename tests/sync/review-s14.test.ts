@@ -14,6 +14,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** The id the server gives its `n`-th note (`n_<n>_<epoch>`). */
+const noteId = (server: RunningServer, n: number) => `n_${n}_${server.state.epoch}`;
+
 async function startServer(): Promise<RunningServer> {
   const server = await createServer({ dataFile: null, staticDir: null });
   cleanups.push(() => server.close());
@@ -69,7 +72,7 @@ describe('two instances on one database without Web Locks', () => {
       const tempId = 'tmp_note_00000001';
       const create = await a.sync.queue('POST', '/notes', { body: { title: 'draft' }, tempId });
       await until(() => a.sync.pendingCount.value === 0, 'A to send the create');
-      expect(await a.sync.resolveId(tempId)).toBe('n_2');
+      expect(await a.sync.resolveId(tempId)).toBe(noteId(server, 2));
       // B's view shows the temporary id (told by the app, not by sync): B edits the note. A is
       // offline from now on, so only B sends the edit.
       a.goOffline();
@@ -80,14 +83,14 @@ describe('two instances on one database without Web Locks', () => {
       // Before the fix: PATCH /api/notes/tmp_note_00000001 → 404, the edit failed and was lost.
       expect(b.sync.failedCount.value).toBe(0);
       expect(server.state.notes.map(({ id, title }) => ({ id, title }))).toStrictEqual([
-        { id: 'n_1', title: 'first' },
-        { id: 'n_2', title: 'final' },
-        { id: 'n_3', title: 'after' },
+        { id: noteId(server, 1), title: 'first' },
+        { id: noteId(server, 2), title: 'final' },
+        { id: noteId(server, 3), title: 'after' },
       ]);
       expect(server.state.log.map((entry) => [entry.key, entry.method, entry.path])).toStrictEqual([
         [first.id, 'POST', '/api/notes'],
         [create.id, 'POST', '/api/notes'],
-        [edit.id, 'PATCH', '/api/notes/n_2'],
+        [edit.id, 'PATCH', `/api/notes/${noteId(server, 2)}`],
         [after.id, 'POST', '/api/notes'],
       ]);
       // A, back online, has nothing left to send: the edit left the queue once.
@@ -142,16 +145,16 @@ describe('two instances on one database without Web Locks', () => {
       );
       expect(a.sync.failedCount.value).toBe(0);
       expect(server.state.notes.map(({ id, title }) => ({ id, title }))).toStrictEqual([
-        { id: 'n_1', title: 'final' },
-        { id: 'n_2', title: 'after' },
+        { id: noteId(server, 1), title: 'final' },
+        { id: noteId(server, 2), title: 'after' },
       ]);
       // A's create was replayed by the server (sent by B first under its key), not run twice.
       expect(server.state.log.map((entry) => [entry.key, entry.method, entry.path])).toStrictEqual([
         [create.id, 'POST', '/api/notes'],
-        [edit.id, 'PATCH', '/api/notes/n_1'],
+        [edit.id, 'PATCH', `/api/notes/${noteId(server, 1)}`],
         [after.id, 'POST', '/api/notes'],
       ]);
-      expect(await a.sync.resolveId(tempId)).toBe('n_1');
+      expect(await a.sync.resolveId(tempId)).toBe(noteId(server, 1));
     },
   );
 });
