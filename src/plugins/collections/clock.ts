@@ -7,6 +7,8 @@
  * Time is milliseconds since the epoch; the counter orders stamps of one millisecond.
  */
 
+import { FluxyError } from './deps.js';
+
 /** A remote stamp further ahead of the local wall clock than this is refused: 5 minutes. */
 export const maxClockSkewMs = 5 * 60_000;
 
@@ -113,9 +115,20 @@ export class HybridClock {
     this.#counter = counter > maxCounter ? 0 : counter;
   }
 
+  /**
+   * The wall clock, ms. A `now` that returns anything but a number from 0 to 36^9 - 1 (year
+   * 5188) — NaN, a negative number, a string that is not a number — is refused (`collections/invalid-options`),
+   * not taken as time 0: its stamps would lose every comparison.
+   */
   #wall(): number {
-    const wall = Math.floor(this.#now());
-    return Number.isFinite(wall) ? Math.min(Math.max(wall, 0), maxTime) : 0;
+    const wall = this.#now();
+    // (NaN, a string that is not a number and Infinity compare false.)
+    if (!(wall >= 0 && wall <= maxTime))
+      throw new FluxyError(
+        'collections/invalid-options',
+        `the collection's now option returned ${String(wall)}: it must return ms since the epoch, a finite number from 0, as Date.now() does.`,
+      );
+    return Math.floor(wall);
   }
 }
 

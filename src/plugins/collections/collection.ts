@@ -303,6 +303,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const sync = ctx.use('sync') as unknown as SyncLike;
     // (A "sync" plugin that is not fluxy/sync's fails at sync.pending() below: plugin/init-failed.)
     this.#sync = sync;
+    // An absolute url on an origin the SyncPlugin does not allow could never be pulled nor
+    // written: refused now (origin.ts, loaded only for an absolute url).
     this.#logger = ctx.logger;
     this.#online = connectivity.isOnline;
     this.#signal = ctx.signal;
@@ -541,7 +543,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     if (!this.#online.peek()) {
       throw new FluxyError(
         'collections/offline',
-        `${this.name}.pull(): the device is offline; the collection pulls by itself when it is back.`,
+        this.#options.pullIntervalMs
+          ? `${this.name}.pull(): the device is offline; the collection pulls by itself when it is back.`
+          : `${this.name}.pull(): the device is offline; call pull() again when it is back (with pullIntervalMs 0 the collection does not pull by itself).`,
       );
     }
     // A pull already running may have asked before the changes the caller wants to see: unless
@@ -667,6 +671,13 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #existing(id: unknown, method: string): string {
     const given = this.#checkId(id, method);
     const target = this.#view.currentId(given);
+    // A path segment `.` or `..` is removed by URL parsing (`%2E` too): `DELETE url/..` would go
+    // to url's parent. (Such a row, pulled, stays readable.)
+    if (/^\.\.?$/.test(target))
+      throw new FluxyError(
+        'invalid-argument',
+        `${this.name}.${method}("${given}"): a row whose id is "." or ".." cannot be changed: as a URL path segment it would address ${this.#options.url}'s parent, not the row. Give the row another id on the server.`,
+      );
     if (!this.#view.shownRow(target)) {
       throw new FluxyError(
         'collections/unknown-row',
@@ -686,7 +697,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   /** What an answer changes: the server's row (or the deletion), the operation settled, the temporary id resolved. */
   #answerOf({ operation, response }: SentLike): RowsMessage<R> {
     const type = this.#typeOf(operation.kind);
-    const serverId = isRow(response, this.#options.key) ? (response[this.#options.key] as string) : undefined;
+    const row = rowOf(response, this.#options.key);
+    const serverId = row?.[this.#options.key] as string | undefined;
     const answer: RowsMessage<R> = { rows: [], deleted: [], settled: [operation.id], aliases: [] };
     // (Only this collection's inserts carry a tempId.)
     if (operation.tempId && serverId) answer.aliases.push([operation.tempId, serverId]);
@@ -698,7 +710,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // would bring it again). #storeAnswer pulls: the feed tells which came last.
       if (type === 'remove' && !((this.#fed.get(removed) as number) > (base as number)))
         answer.deleted.push(removed);
-    } else answer.rows.push(response as R); // (unless a pull saw it deleted: see #applyRows)
+    } else answer.rows.push(row as R); // (unless a pull saw it deleted: see #applyRows)
     return answer;
   }
 
@@ -920,7 +932,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           await lock(
             'pull',
             async () => {
-              await this.#reread();
+              await (await import('./page.js')).reread(this.#host(), this.#writes, () => this.#epoch);
               if (!automatic) await this.#pullPages();
             },
             { signal: this.#signal },
@@ -957,22 +969,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
     });
     return this.#pulling;
-  }
-
-  /**
-   * Show the rows stored (by another tab's pull, whose messages may have been lost). Read again if
-   * this tab confirmed or dropped rows meanwhile: an answer's write may not be stored yet, and the
-   * rows read must not undo it.
-   */
-  async #reread(): Promise<void> {
-    let epoch: number;
-    let rows: R[];
-    do {
-      await Promise.all([...this.#writes]);
-      epoch = this.#epoch;
-      rows = await (this.#cache as RowCache<R>).readRows();
-    } while (epoch !== this.#epoch);
-    this.#view.confirmRows(rows, []);
   }
 
   async #pullPages(): Promise<void> {
@@ -1077,9 +1073,16 @@ function isRecord(value: unknown): value is Row {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** A JSON object whose `key` holds a non-empty string (an answer's row; the feed's rows are checked in page.ts). */
-function isRow(value: unknown, key: string): value is Row {
-  return isRecord(value) && typeof value[key] === 'string' && value[key] !== '';
+/**
+ * An answer's row: a JSON object whose `key` holds a non-empty string, or a number (a SQL
+ * serial), which is turned into its string as Sync's serverId is (`1` → `'1'`); else undefined.
+ * (The feed's rows are checked in page.ts.)
+ */
+function rowOf(value: unknown, key: string): Row | undefined {
+  const id = isRecord(value) ? value[key] : undefined;
+  // (JSON has no NaN nor Infinity.)
+  if (typeof id === 'number') return { ...(value as Row), [key]: `${id}` };
+  if (typeof id === 'string' && id) return value as Row;
 }
 
 function noop(): void {}

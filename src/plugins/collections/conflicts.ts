@@ -547,6 +547,12 @@ export async function failPull<R extends Row>(
   cause?: unknown,
   restart?: unknown,
 ): Promise<FluxyError | undefined> {
+  // The url is on an origin the SyncPlugin does not send to: no pull can ever succeed (each sends
+  // nothing). A configuration error, named as such (not "no answer").
+  if ((cause as { code?: unknown } | undefined)?.code === 'sync/origin-not-allowed') {
+    code = 'collections/invalid-options';
+    message = `pull of ${options.url}: the url is on an origin the SyncPlugin does not send to (nothing was sent): add its origin to the SyncPlugin allowedOrigins option, or use a path on baseUrl's origin.`;
+  }
   if (status === 410 && restart) {
     logger?.warn(
       `${message} The server no longer serves this cursor: pulling again from the first page.`,

@@ -188,9 +188,10 @@ export function resolveCollectionOptions<R extends Row>(
     fail(`locks must be navigator.locks or false (got ${describeInput(locks)})`);
   // One check of the three functions (what the production build keeps is one).
   const bad = [compare, now, random].find((value) => value !== undefined && typeof value !== 'function');
+  // (The option named in the prose alone: the production build keeps `fail('')`.)
   if (bad !== undefined)
     fail(
-      `compare must be a function (a, b) => number, now () => ms since the epoch, random () => a number in [0, 1) (got ${describeInput(bad)})`,
+      `${bad === compare ? 'compare' : bad === now ? 'now' : 'random'} must be a function (compare (a, b) => number, now () => ms since the epoch, random () => a number in [0, 1)) (got ${describeInput(bad)})`,
     );
   return {
     url: (url as string).replace(/\/+$/, ''),

@@ -2,6 +2,7 @@
 // showing of the pages, and the adoption of client ids (used only with the `clientIdField` option).
 import type { Signal } from '@preact/signals-core';
 import { publish } from '../../core/errors.js';
+import { describeInput } from '../../core/input-checks.js';
 import type { CacheMeta } from './cache.js';
 import type { HybridClock } from './clock.js';
 import type { CollectionError, PulledPage, RowsMessage } from './collection.js';
@@ -176,7 +177,8 @@ export async function checkAnswer<R extends Row>(
   const { url, key } = host[0];
   // (Not 2xx: the hundreds digit is not 2.)
   const failed = (status / 100) ^ 2;
-  if (!failed && isPage((body ?? {}) as Record<string, unknown>, cursor, key)) return body as PulledPage<R>;
+  const problem = failed || pageProblem((body ?? {}) as Record<string, unknown>, cursor, key);
+  if (!problem) return body as PulledPage<R>;
   const { failPull } = await import('./conflicts.js');
   const error = await (failed
     ? failPull(
@@ -187,39 +189,49 @@ export async function checkAnswer<R extends Row>(
         undefined,
         page < 2 && cursor, // (a 410 only: see failPull)
       )
-    : failPull(
-        host,
-        'collections/bad-response',
-        `pull of ${url}: the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }, or says more with the same cursor (page ${page}).`,
-        status,
-      ));
+    : failPull(host, 'collections/bad-response', `pull of ${url} (page ${page}): ${problem}.`, status));
   if (!error) return restart();
   throw error;
 }
 
 /**
- * True when a pull's answer is a changes page — `{ changes: Row[], deleted: id[], cursor: string,
- * more: boolean, clock?: string }`, each row's `key` a non-empty string — that does not say `more`
- * with the cursor it was asked with (which would ask for the same page again, forever).
+ * What is wrong with a pull's answer — undefined when it is a changes page: `{ changes: Row[],
+ * deleted: id[], cursor: string, more: boolean, clock?: string }` that does not say `more` with
+ * the cursor it was asked with (which would ask for the same page again, forever). Ids are
+ * non-empty strings; a finite number (a SQL serial) is turned into its string here, in the body,
+ * as Sync's serverId is (`1` → `'1'`), so a row's key is always a string. @internal
  */
-function isPage(body: Record<string, unknown>, cursor: string, key: string): boolean {
-  return (
-    Array.isArray(body.changes) &&
-    body.changes.every(
-      (row) =>
-        row !== null &&
-        typeof row === 'object' &&
-        !Array.isArray(row) &&
-        typeof row[key] === 'string' &&
-        row[key] !== '',
-    ) &&
-    Array.isArray(body.deleted) &&
-    body.deleted.every((id) => typeof id === 'string') &&
-    typeof body.cursor === 'string' &&
-    typeof body.more === 'boolean' &&
-    (body.clock === undefined || typeof body.clock === 'string') &&
-    !(body.more && body.cursor === cursor)
-  );
+export function pageProblem(body: Record<string, unknown>, cursor: string, key: string): string | undefined {
+  const { changes, deleted } = body;
+  if (!Array.isArray(changes) || !Array.isArray(deleted))
+    return 'the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }';
+  for (const [index, row] of changes.entries()) {
+    if (row === null || typeof row !== 'object' || Array.isArray(row))
+      return `changes[${index}] is ${describeInput(row)}, not a row object`;
+    const id = idOf(row[key]);
+    if (id === undefined)
+      return `changes[${index}]."${key}" is ${describeInput(row[key])}: a row's id must be a non-empty string (or a finite number, taken as its string)`;
+    row[key] = id;
+  }
+  for (const [index, value] of deleted.entries()) {
+    const id = idOf(value);
+    if (id === undefined)
+      return `deleted[${index}] is ${describeInput(value)}: ids must be non-empty strings (or finite numbers)`;
+    deleted[index] = id;
+  }
+  if (typeof body.cursor !== 'string') return `cursor is ${describeInput(body.cursor)}, not a string`;
+  if (typeof body.more !== 'boolean') return `more is ${describeInput(body.more)}, not a boolean`;
+  if (body.clock !== undefined && typeof body.clock !== 'string')
+    return `clock is ${describeInput(body.clock)}, not a string`;
+  if (body.more && body.cursor === cursor)
+    return `the page says more with the cursor it was asked with ("${cursor}"): it would be asked for again, forever`;
+  return undefined;
+}
+
+/** An id as a row's key holds it: a non-empty string, or a finite number's string; else undefined. */
+function idOf(value: unknown): string | undefined {
+  if (Number.isFinite(value)) return `${value}`;
+  return typeof value === 'string' && value ? value : undefined;
 }
 
 /**
@@ -250,6 +262,27 @@ export function adoptClientIds<R extends Row>(
 
 /** The pages of one pull at most: past them, the feed is taken to say `more` forever (see pullPages). */
 const maxPages = 1000;
+
+/**
+ * Show the rows stored (by another tab's pull, whose messages may have been lost). Read again if
+ * this tab confirmed or dropped rows meanwhile (`epoch()` moved): an answer's write may not be
+ * stored yet (`writes`), and the rows read must not undo it. In this lazy chunk: only a pull that
+ * waited for another tab's needs it. @internal
+ */
+export async function reread<R extends Row>(
+  [, cache, , view]: ConflictHost<R>,
+  writes: ReadonlySet<Promise<unknown>>,
+  epoch: () => number,
+): Promise<void> {
+  let at: number;
+  let rows: R[];
+  do {
+    await Promise.all([...writes]);
+    at = epoch();
+    rows = await cache.readRows();
+  } while (at !== epoch());
+  view.confirmRows(rows, []);
+}
 
 function unrefTimer<T>(timer: T): T {
   (timer as { unref?: () => void }).unref?.();

@@ -75,7 +75,7 @@ export async function prepareBatch(
       if (members.length === 0) return null;
       break;
     }
-    if (resolved === 'dependency-failed') break;
+    if ('code' in resolved) break; // fails alone (see the engine's #sendHead)
     // Its create is in this batch: it goes first in the next one, with the server id (not written now).
     if (resolved.refs?.some((ref) => created.has(ref))) break;
     if (resolved.rev !== record.rev) await readAhead.write(resolved);

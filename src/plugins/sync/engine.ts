@@ -32,7 +32,6 @@ import type { TempIds } from './temp-ids.js';
 import {
   classify,
   defaultMaxResponseBytes,
-  dependencyError,
   exhaustedError,
   httpError,
   type NoAnswer,
@@ -537,9 +536,8 @@ export class SyncEngine {
           : this.#stores.tempIds;
       const resolved = tempIds ? await tempIds.resolve(record) : record;
       if (!resolved) return 'next'; // a create it needs goes first (see TempIds.resolve)
-      if (resolved === 'dependency-failed') {
-        return this.failOp(record, dependencyError(now), summary);
-      }
+      // (Its dependency failed, or a server id cannot go into its URL: see TempIds.resolve.)
+      if ('code' in resolved) return this.failOp(record, resolved, summary);
       // Stored before it is sent, like every change to a record.
       if (resolved.rev !== record.rev) await this.#readAhead.write(resolved);
       record = resolved;

@@ -16,7 +16,7 @@
  * `tempId` was accepted but its response could not be read — timeout, cut short, not JSON, over
  * `maxResponseBytes` — so it is asked again with the same key; or a batch's answer is not
  * `200 { results }` for the operations sent, which are all sent again), `sync/dependency-failed` (it refers to the
- * `tempId` of a create that failed for good or was discarded), `sync/storage-failed` (reading or
+ * `tempId` of a create that failed for good or was discarded), `sync/invalid-url` (a server id `.` or `..` would replace a temporary id in its URL's path, where URL parsing removes it: failed unsent), `sync/storage-failed` (reading or
  * writing the outbox failed during a flush; retried with backoff), `sync/storage-lost` (in
  * `lastError` only: the database was wiped — between runs, until the next success; or under the
  * running app, for good: nothing more is sent or queued until a reload).

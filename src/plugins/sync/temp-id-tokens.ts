@@ -31,9 +31,14 @@ export function substituteTempIds(
   bodyText: string | undefined,
   replacements: ReadonlyMap<string, string>,
 ): { url: string; bodyText: string | undefined } {
+  const query = url.indexOf('?');
   return {
-    url: replaceTokens(url, forEachUrlToken, (token) => {
+    url: replaceTokens(url, forEachUrlToken, (token, start) => {
       const serverId = replacements.get(token);
+      // A path segment `.` or `..` (URL parsing removes them, `%2E` forms too) would send the
+      // request to the parent path — `DELETE /api/notes/..` is `DELETE /api/`: refused.
+      if (isDotSegment(serverId) && (query < 0 || start < query))
+        throw new DotSegmentError(serverId as string);
       return serverId === undefined ? undefined : encodeURIComponent(serverId);
     }),
     bodyText:
@@ -44,6 +49,21 @@ export function substituteTempIds(
             return serverId === undefined ? undefined : JSON.stringify(serverId).slice(1, -1);
           }),
   };
+}
+
+/**
+ * True for `.` and `..`: an id that, as a URL path segment, is a dot segment (encodeURIComponent
+ * leaves dots alone, and `%2E` is a dot segment as well). @internal
+ */
+export function isDotSegment(id: unknown): boolean {
+  return id === '.' || id === '..';
+}
+
+/** Thrown by {@link substituteTempIds}: a server id `.` or `..` would go into a URL path. @internal */
+export class DotSegmentError extends Error {
+  constructor(readonly serverId: string) {
+    super(`the server id "${serverId}" cannot be a URL path segment`);
+  }
 }
 
 type Tokenizer = (text: string, visit: (start: number, end: number) => void) => void;
@@ -62,12 +82,12 @@ function forEachSized(
 function replaceTokens(
   text: string,
   tokenize: Tokenizer,
-  replacement: (token: string) => string | undefined,
+  replacement: (token: string, start: number) => string | undefined,
 ): string {
   let out = '';
   let copied = 0;
   forEachSized(text, tokenize, (token, start, end) => {
-    const replaced = replacement(token);
+    const replaced = replacement(token, start);
     if (replaced === undefined) return;
     out += text.slice(copied, start) + replaced;
     copied = end;

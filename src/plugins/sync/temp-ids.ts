@@ -2,11 +2,11 @@ import type { FluxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { sha256Hex } from './digest.js';
 import type { TabLeader } from './leader.js';
-import type { OperationRecord } from './operation.js';
+import type { OperationError, OperationRecord } from './operation.js';
 import type { Outbox, OutboxStorage } from './outbox.js';
 import type { QueueLists } from './queue-lists.js';
 import type { OperationDraft } from './request-validation.js';
-import { forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
+import { type DotSegmentError, forEachCandidate, substituteTempIds } from './temp-id-tokens.js';
 import type { WriteGroup } from './write-group.js';
 
 /**
@@ -191,7 +191,10 @@ export class TempIds {
    * as whole tokens; its own aside) whose create succeeded replaced by the server ids, as a new
    * revision not yet written (its `refs`: those still unresolved); `record` itself when it
    * mentions none; the same revision with those it mentions as `refs` when none is resolved yet;
-   * `'dependency-failed'` when one of them belongs to a create that failed.
+   * the error to fail it with when one of them belongs to a create that failed
+   * (`sync/dependency-failed`), or when a server id `.` or `..` would be a path segment of its URL
+   * (`sync/invalid-url`: URL parsing removes such a segment, so the request would reach the parent
+   * path — `DELETE /api/notes/..` is `DELETE /api/`).
    *
    * Without Web Locks another instance may have introduced a temporary id that this op mentions
    * without this instance having learned it (its create was not read here: sent and removed by
@@ -201,7 +204,7 @@ export class TempIds {
    * yet not in this instance's list: it is added to the list, to be sent first (with its key: the
    * server replays what the other instance got), as a single sender would.
    */
-  async resolve(record: OperationRecord): Promise<OperationRecord | 'dependency-failed' | undefined> {
+  async resolve(record: OperationRecord): Promise<OperationRecord | OperationError | undefined> {
     const own = record.tempId;
     const several = this.#several;
     if (own !== undefined) this.learn(own);
@@ -217,7 +220,13 @@ export class TempIds {
     const replacements = new Map<string, string>();
     for (const ref of refs) {
       const known = await this.get(ref);
-      if (known?.failed) return 'dependency-failed';
+      if (known?.failed)
+        return {
+          code: 'sync/dependency-failed',
+          message:
+            'it refers to the temporary id of a create that failed; retry or discard that create first',
+          at: this.#now(),
+        };
       if (known?.serverId !== undefined) replacements.set(ref, known.serverId);
       else if (several && known && (await this.#pendingElsewhere(known.operationId, record.id, several))) {
         several.note('added', 'pending', [known.operationId]);
@@ -226,7 +235,18 @@ export class TempIds {
     }
     if (remaining.length === record.refs?.length) return record;
     // One pass for all: a server id is never itself taken for another temporary id.
-    const { url, bodyText: body } = substituteTempIds(record.url, record.body, replacements);
+    let substituted: ReturnType<typeof substituteTempIds>;
+    try {
+      substituted = substituteTempIds(record.url, record.body, replacements);
+    } catch (error) {
+      // A server id `.` or `..` in the URL's path: sent, it would reach the parent path.
+      return {
+        code: 'sync/invalid-url',
+        message: `its URL would hold the server id "${(error as DotSegmentError).serverId}" of a temporary id as a path segment, which URL parsing removes (the request would go to the parent path): not sent; give the row another id on the server`,
+        at: this.#now(),
+      };
+    }
+    const { url, bodyText: body } = substituted;
     const { refs: _refs, body: _body, ...rest } = record;
     const updated: OperationRecord = { ...rest, url, rev: record.rev + 1 };
     if (body !== undefined) updated.body = body;

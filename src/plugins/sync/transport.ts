@@ -173,15 +173,6 @@ export function exhaustedError(error: OperationError, attempts: number): Operati
   };
 }
 
-/** The operation refers to the temporary id of a create that failed. */
-export function dependencyError(at: number): OperationError {
-  return {
-    code: 'sync/dependency-failed',
-    message: 'it refers to the temporary id of a create that failed; retry or discard that create first',
-    at,
-  };
-}
-
 /** Reading or writing the outbox failed during a flush. */
 export function storageFailedError(cause: unknown, at: number): OperationError {
   return { code: 'sync/storage-failed', message: `storage failed: ${messageOf(cause)}`, at };
