@@ -551,7 +551,9 @@ export async function failPull<R extends Row>(
   // nothing). A configuration error, named as such (not "no answer").
   if ((cause as { code?: unknown } | undefined)?.code === 'sync/origin-not-allowed') {
     code = 'collections/invalid-options';
-    message = `pull of ${options.url}: the url is on an origin the SyncPlugin does not send to (nothing was sent): add its origin to the SyncPlugin allowedOrigins option, or use a path on baseUrl's origin.`;
+    message = refuseOrigin(
+      `pull of ${options.url}: the url is on an origin the SyncPlugin does not send to (nothing was sent): add its origin to the SyncPlugin allowedOrigins option, or use a path on baseUrl's origin.`,
+    );
   }
   if (status === 410 && restart) {
     logger?.warn(
@@ -578,6 +580,11 @@ export async function failPull<R extends Row>(
   logger?.warn(`${message} Retrying with backoff.`, code, status); // (what the production build keeps)
   // (FluxyError leaves an undefined cause out.)
   return Object.assign(new FluxyError(code, message, { cause }), { status });
+}
+
+/** The message of a url on a disallowed origin (the production build keeps `refuseOrigin()`: ''). */
+function refuseOrigin(message = ''): string {
+  return message;
 }
 
 /**

@@ -177,8 +177,8 @@ export async function checkAnswer<R extends Row>(
   const { url, key } = host[0];
   // (Not 2xx: the hundreds digit is not 2.)
   const failed = (status / 100) ^ 2;
-  const problem = failed || pageProblem((body ?? {}) as Record<string, unknown>, cursor, key);
-  if (!problem) return body as PulledPage<R>;
+  const problem = failed ? '' : pageProblem((body ?? {}) as Record<string, unknown>, cursor, key);
+  if (problem === undefined) return body as PulledPage<R>;
   const { failPull } = await import('./conflicts.js');
   const error = await (failed
     ? failPull(
@@ -199,33 +199,45 @@ export async function checkAnswer<R extends Row>(
  * deleted: id[], cursor: string, more: boolean, clock?: string }` that does not say `more` with
  * the cursor it was asked with (which would ask for the same page again, forever). Ids are
  * non-empty strings; a finite number (a SQL serial) is turned into its string here, in the body,
- * as Sync's serverId is (`1` → `'1'`), so a row's key is always a string. @internal
+ * as Sync's serverId is (`1` → `'1'`), so a row's key is always a string. A problem is a string
+ * ('' in the production build). @internal
  */
 export function pageProblem(body: Record<string, unknown>, cursor: string, key: string): string | undefined {
   const { changes, deleted } = body;
   if (!Array.isArray(changes) || !Array.isArray(deleted))
-    return 'the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }';
+    return refuse('the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }');
   for (const [index, row] of changes.entries()) {
     if (row === null || typeof row !== 'object' || Array.isArray(row))
-      return `changes[${index}] is ${describeInput(row)}, not a row object`;
+      return refuse(`changes[${index}] is ${describeInput(row)}, not a row object`);
     const id = idOf(row[key]);
     if (id === undefined)
-      return `changes[${index}]."${key}" is ${describeInput(row[key])}: a row's id must be a non-empty string (or a finite number, taken as its string)`;
+      return refuse(
+        `changes[${index}]."${key}" is ${describeInput(row[key])}: a row's id must be a non-empty string (or a finite number, taken as its string)`,
+      );
     row[key] = id;
   }
   for (const [index, value] of deleted.entries()) {
     const id = idOf(value);
     if (id === undefined)
-      return `deleted[${index}] is ${describeInput(value)}: ids must be non-empty strings (or finite numbers)`;
+      return refuse(
+        `deleted[${index}] is ${describeInput(value)}: ids must be non-empty strings (or finite numbers)`,
+      );
     deleted[index] = id;
   }
-  if (typeof body.cursor !== 'string') return `cursor is ${describeInput(body.cursor)}, not a string`;
-  if (typeof body.more !== 'boolean') return `more is ${describeInput(body.more)}, not a boolean`;
+  if (typeof body.cursor !== 'string') return refuse(`cursor is ${describeInput(body.cursor)}, not a string`);
+  if (typeof body.more !== 'boolean') return refuse(`more is ${describeInput(body.more)}, not a boolean`);
   if (body.clock !== undefined && typeof body.clock !== 'string')
-    return `clock is ${describeInput(body.clock)}, not a string`;
+    return refuse(`clock is ${describeInput(body.clock)}, not a string`);
   if (body.more && body.cursor === cursor)
-    return `the page says more with the cursor it was asked with ("${cursor}"): it would be asked for again, forever`;
+    return refuse(
+      `the page says more with the cursor it was asked with ("${cursor}"): it would be asked for again, forever`,
+    );
   return undefined;
+}
+
+/** A problem of a page, in prose: the production build keeps `refuse()`, '' (a problem still). */
+function refuse(problem = ''): string {
+  return problem;
 }
 
 /** An id as a row's key holds it: a non-empty string, or a finite number's string; else undefined. */
