@@ -62,7 +62,7 @@ export function isDotSegment(id: unknown): boolean {
 /** Thrown by {@link substituteTempIds}: a server id `.` or `..` would go into a URL path. @internal */
 export class DotSegmentError extends Error {
   constructor(readonly serverId: string) {
-    super(`the server id "${serverId}" cannot be a URL path segment`);
+    super(serverId); // (no prose: the caller words the operation's error)
   }
 }
 
