@@ -1,5 +1,5 @@
 import { IDBFactory } from 'fake-indexeddb';
-import { onTestFinished } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import type { RunningServer } from '../../examples/server/server.mjs';
 import { type App, createApp } from '../../src/core/app.js';
 import { isFluxyError } from '../../src/core/errors.js';
@@ -12,7 +12,8 @@ import {
 } from '../../src/plugins/collections/index.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { minIterations, StoragePlugin } from '../../src/plugins/storage/index.js';
-import { type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
+import { type SyncEvents, type SyncOptions, SyncPlugin } from '../../src/plugins/sync/index.js';
+import { createTestApp, FaultServer } from '../../src/testing/index.js';
 import { startServer } from '../server/helpers.js';
 import { gate } from '../support/memory-store.js';
 import { silentLogger, until, withTimeout } from '../sync/harness.js';
@@ -305,4 +306,26 @@ export async function twoDevices(
   const conflicts: Array<ConflictEvent<Note>> = [];
   a.notes.on('conflict', (event) => conflicts.push(event));
   return { server, id: created.id, a, b, conflicts };
+}
+
+/** A FaultServer whose changes feed answers 401 while `denied.value`; writes go through. */
+export async function deniedFeed(random: number, pullIntervalMs: number) {
+  // The backoff after a failed pull: its shortest (0: 200 ms) or its longest (1: 2 s).
+  vi.spyOn(Math, 'random').mockReturnValue(random);
+  onTestFinished(() => {
+    vi.restoreAllMocks();
+  });
+  const denied = { value: true };
+  const server = await FaultServer.start({
+    collections: { '/notes': {} },
+    choose: (request) => (denied.value && request.method === 'GET' ? { status: 401 } : 'ok'),
+  });
+  onTestFinished(() => server.close());
+  const t = await createTestApp({ sync: { baseUrl: server.url }, app: { logger: silentLogger } });
+  onTestFinished(() => t.dispose());
+  const heard: Array<SyncEvents['unauthorized']> = [];
+  t.sync.on('unauthorized', (event) => heard.push(event));
+  const notes = t.app.register(new Collection('notes', { url: '/notes', pullIntervalMs, locks: false }));
+  const pulls = () => server.received.filter((request) => request.method === 'GET').length;
+  return { server, t, notes, denied, heard, pulls };
 }

@@ -1,8 +1,8 @@
-import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Collection } from '../../src/plugins/collections/index.js';
 import { createTestApp, FaultServer } from '../../src/testing/index.js';
 import { silentLogger } from '../sync/harness.js';
-import { code, until, untimed } from './harness.js';
+import { code, deniedFeed, until, untimed } from './harness.js';
 
 // A 401 on the changes feed was invisible to an app's re-login flow (audit 19, finding 6): the
 // pull was retried with backoff, sync's status stayed 'idle', and sync.resume() after a new login
@@ -10,22 +10,9 @@ import { code, until, untimed } from './harness.js';
 async function setup(pullIntervalMs: number) {
   // The backoff after a failed pull waits its longest (2 s after the first failure): a pull
   // sooner than that after resume() is resume()'s.
-  vi.spyOn(Math, 'random').mockReturnValue(1);
-  onTestFinished(() => {
-    vi.restoreAllMocks();
-  });
-  const denied = { value: true };
-  const server = await FaultServer.start({
-    collections: { '/notes': {} },
-    choose: (request) => (denied.value && request.method === 'GET' ? { status: 401 } : 'ok'),
-  });
-  onTestFinished(() => server.close());
-  const t = await createTestApp({ sync: { baseUrl: server.url }, app: { logger: silentLogger } });
-  onTestFinished(() => t.dispose());
-  const notes = t.app.register(new Collection('notes', { url: '/notes', pullIntervalMs, locks: false }));
-  await t.app.ready();
-  const pulls = () => server.received.filter((request) => request.method === 'GET').length;
-  return { server, t, notes, denied, pulls };
+  const feed = await deniedFeed(1, pullIntervalMs);
+  await feed.t.app.ready();
+  return feed;
 }
 
 describe('collections: a pull answered 401', () => {

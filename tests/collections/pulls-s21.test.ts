@@ -2,37 +2,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Collection } from '../../src/plugins/collections/index.js';
-import type { SyncEvents } from '../../src/plugins/sync/index.js';
 import { createTestApp, FaultServer } from '../../src/testing/index.js';
 import { expectQuiet, silentLogger } from '../sync/harness.js';
-import { code, until, withTimeout } from './harness.js';
+import { code, deniedFeed, until, withTimeout } from './harness.js';
 
 // Audit 21 of collection pulls: a pull's 401 emitted no 'unauthorized' event (finding 1); a feed
 // that always says `more` made a pull endless, and froze the page when its fetch answered in
 // microtasks (finding 2, M5); a failed pull was tried again at every change of the outbox's
 // status, outside its backoff (finding 3).
-
-/** A FaultServer whose changes feed answers 401 while `denied.value`; writes go through. */
-async function deniedFeed(random: number, pullIntervalMs: number) {
-  // The backoff after a failed pull: its shortest (0: 200 ms) or its longest (1: 2 s).
-  vi.spyOn(Math, 'random').mockReturnValue(random);
-  onTestFinished(() => {
-    vi.restoreAllMocks();
-  });
-  const denied = { value: true };
-  const server = await FaultServer.start({
-    collections: { '/notes': {} },
-    choose: (request) => (denied.value && request.method === 'GET' ? { status: 401 } : 'ok'),
-  });
-  onTestFinished(() => server.close());
-  const t = await createTestApp({ sync: { baseUrl: server.url }, app: { logger: silentLogger } });
-  onTestFinished(() => t.dispose());
-  const heard: Array<SyncEvents['unauthorized']> = [];
-  t.sync.on('unauthorized', (event) => heard.push(event));
-  const notes = t.app.register(new Collection('notes', { url: '/notes', pullIntervalMs, locks: false }));
-  const pulls = () => server.received.filter((request) => request.method === 'GET').length;
-  return { server, t, notes, denied, heard, pulls };
-}
 
 describe('collections: a pull answered 401 (audit 21, finding 1)', () => {
   it("emits sync's 'unauthorized' once, pauses until resume(), which pulls", async () => {
