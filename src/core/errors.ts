@@ -1,5 +1,5 @@
-import { batch } from '@preact/signals-core';
 import type { ControllerErrorCode } from './controller.js';
+import { batch } from './signals-core.js';
 
 /**
  * The error codes raised by the core. Plugins add their own codes (see each plugin's `*ErrorCode`).

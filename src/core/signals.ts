@@ -1,6 +1,7 @@
 // One import statement (a bundle keeps one per statement): the re-exports and `flux` share it.
-import { batch as b, computed as c, effect as e, signal, untracked as u } from '@preact/signals-core';
+
 import { invalidArgument } from './errors.js';
+import { batch as b, computed as c, effect as e, signal, untracked as u } from './signals-core.js';
 
 export type { ReadonlySignal, Signal } from '@preact/signals-core';
 export { signal };

@@ -1,8 +1,9 @@
-import { batch, computed, type ReadonlySignal, signal } from '@preact/signals-core';
+import type { ReadonlySignal } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
 import { disposedError, FluxyError, invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
 import type { FetchFunction } from '../../core/platform-types.js';
+import { batch, computed, signal } from '../../core/signals-core.js';
 import {
   type ConnectivityDependencies,
   type ConnectivityMonitorOptions,

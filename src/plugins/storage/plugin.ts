@@ -1,9 +1,10 @@
-import { type ReadonlySignal, signal } from '@preact/signals-core';
+import type { ReadonlySignal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { disposedError, invalidArgument, isFluxyError, publish } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
 import type { PluginContext } from '../../core/plugin.js';
+import { signal } from '../../core/signals-core.js';
 import type { StorageDriverName } from './drivers/open-driver.js';
 import type { KeyValueStore, StorageChange } from './key-value-store.js';
 import { NamespaceView } from './namespace-view.js';

@@ -1,4 +1,5 @@
-import { effect, type ReadonlySignal, type Signal, signal, untracked } from '@preact/signals-core';
+import type { ReadonlySignal, Signal } from '@preact/signals-core';
+import { effect, signal, untracked } from '../../core/signals-core.js';
 import { backoffDelay } from '../../core/backoff.js';
 import { FluxyError, publish } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';

@@ -1,6 +1,7 @@
-import { type ReadonlySignal, signal } from '@preact/signals-core';
+import type { ReadonlySignal } from '@preact/signals-core';
 import { publish } from '../../core/errors.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
+import { signal } from '../../core/signals-core.js';
 
 /** How tabs of one origin agree on a single flusher. */
 export type Coordination = 'web-locks' | 'none';

@@ -1,4 +1,4 @@
-import { effect, type ReadonlySignal, untracked } from '@preact/signals-core';
+import type { ReadonlySignal } from '@preact/signals-core';
 import { FluxyPlugin } from '../../core/base-plugin.js';
 import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
@@ -6,6 +6,7 @@ import { checkOptions, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
 import type { LockManagerLike } from '../../core/platform-types.js';
 import type { PluginContext } from '../../core/plugin.js';
+import { effect, untracked } from '../../core/signals-core.js';
 import {
   type BroadcastChannelLike,
   ChangeChannel,
