@@ -85,6 +85,9 @@ export const MANGLED = [
   'completeOne',
   'decideAnswer',
   'noRequest',
+  'noAnswer',
+  'unanswered',
+  'waitUnanswered',
   // storage
   'acceptUnbound',
   'checkFields',

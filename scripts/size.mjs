@@ -206,8 +206,9 @@ export const REFERENCES = [
  * sync/batch: only when an option asks for them; sync's binary bodies: loaded by the first queue()
  * or send of a Blob, buffer or FormData; sync's temporary ids: loaded by a queue() with a tempId,
  * a stored `t/` key, or an op that introduces or refers to one; sync's outcome log: by handle(),
- * a stored `o/` key, or an op with a `kind` answered; sync's send-request (the request and what
- * its answer means): by the first attempt to send, which needs the network anyway; storage's other-drivers: only for a driver
+ * a stored `o/` key, or an op with a `kind` answered; sync's send-request (the request, what
+ * its answer means, and failures.ts: a request without an answer, an op moved to the failed list):
+ * by the first attempt to send, which needs the network anyway (or a failure found before it); storage's other-drivers: only for a driver
  * other than IndexedDB; storage's database-setup: only when an encrypted database is created, or
  * was written by an earlier Fluxy, or after a driver failure, to check whether the database is gone).
  */

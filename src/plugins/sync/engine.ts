@@ -1,9 +1,9 @@
 import type { ReadonlySignal, Signal } from '@preact/signals-core';
-import { effect, signal, untracked } from '../../core/signals-core.js';
 import { backoffDelay } from '../../core/backoff.js';
 import { FluxyError, publish } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import type { Logger } from '../../core/logger.js';
+import { effect, signal, untracked } from '../../core/signals-core.js';
 import type {
   ChangeChannel,
   SharedSyncState,
@@ -23,7 +23,7 @@ import {
 import { OperationIdGenerator } from './operation-id.js';
 import type { ResolvedRetryOptions } from './options.js';
 import { Outbox, type OutboxStorage, UnreadableRecordError } from './outbox.js';
-import type { OutcomeHandlers, OutcomeLog, OutcomeRecord } from './outcomes.js';
+import type { OutcomeHandlers, OutcomeLog } from './outcomes.js';
 import type { QueueEdits } from './queue-edits.js';
 import { type ListOptions, QueueLists } from './queue-lists.js';
 import { ReadAhead } from './read-ahead.js';
@@ -205,6 +205,22 @@ export class SyncEngine {
         }),
     ),
   );
+  /**
+   * How an attempt ends without success (send-request.ts's Failures: see failures.ts), loaded
+   * with the request; the first failure found before any request loads it then.
+   */
+  readonly #failures = once(() =>
+    import('./send-request.js').then(
+      ({ Failures }) =>
+        new Failures(this, this.#stores, this.#deps, {
+          WriteGroup,
+          toOperation,
+          noAnswerError,
+          exhaustedError,
+          originRefusedError,
+        }),
+    ),
+  );
   /** Commits of `queue()` calls (and discards) still running, by operation id. @internal */
   readonly opWrites = new Map<string, Promise<unknown>>();
   #outcomesDelivered = false;
@@ -228,12 +244,8 @@ export class SyncEngine {
   #inFlight: { ids: readonly string[]; controller: AbortController; done: Promise<unknown> } | undefined;
   /** Network failures in a row, for the backoff. @internal */
   networkFailures = 0;
-  /**
-   * The head's last request that got no answer, and connectivity's `lastChangedAt` just after it
-   * was reported: if the probe has brought the device back online since, and the same op again
-   * gets no answer, the server is reachable but this request is not — that attempt counts.
-   */
-  #noAnswer: { id: string; changedAt: number | undefined } | undefined;
+  /** The head's last request that got no answer (see FailureHost.noAnswer). @internal */
+  noAnswer: { id: string; changedAt: number | undefined } | undefined;
   #wakeTimer: unknown;
   /**
    * The head's answer whose commit failed (storage full or unavailable): the next attempt
@@ -641,72 +653,32 @@ export class SyncEngine {
 
   // ——— answer: what the result means ———
 
-  /** The request got no HTTP answer to read: refused before sending, redirected, or no answer at all. */
+  /**
+   * The request got no HTTP answer to read: refused before sending, redirected, or no answer at
+   * all (Failures.unanswered, send-request.ts: loaded already, as the request was made) — or no
+   * request was made (noRequest: the chunk that sends could not load, or the headers option
+   * failed): same key next time, the attempt never counts, connectivity is not told.
+   */
   async handleUnanswered(
     record: OperationRecord,
     result: Exclude<SendResult, Answer | { kind: 'aborted' }>,
     summary: FlushSummary,
   ): Promise<Step> {
-    if (result.kind === 'origin-refused') {
-      // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
-      return this.failOp(record, originRefusedError(result.url, this.#deps.now()), summary);
-    }
-    if (result.kind === 'redirect') {
-      // Not followed, so the write did not reach its endpoint: it fails, naming the target (read
-      // by queue-edits.ts, loaded now: off the start-up path).
-      this.networkFailures = 0;
-      const { redirectError } = await import('./queue-edits.js');
-      const error = redirectError(result.response, result.url, this.#deps.now());
-      return this.failOp({ ...record, attempts: record.attempts + 1 }, error, summary);
-    }
-    return this.#noAnswerFrom(record, result, summary);
+    if ((result as { noRequest?: true }).noRequest)
+      return this.waitUnanswered(
+        record,
+        noAnswerError(result as NoAnswer, this.#deps.transport.timeoutMs, this.#deps.now()),
+      );
+    return (await this.#failures()).unanswered(record, result, summary);
   }
 
-  /**
-   * No answer (network error, timeout) or no request (headers failed, or the chunk that sends it
-   * could not load: a deploy removed it): same key next time.
-   */
-  async #noAnswerFrom(record: OperationRecord, result: NoAnswer, summary: FlushSummary): Promise<Step> {
-    const now = this.#deps.now();
-    // No request made (noRequest): nothing to tell connectivity, and the attempt never counts (the
-    // probe answering says nothing about headers that could not be built, or code not there).
-    const sent = !(result as { noRequest?: true }).noRequest;
-    const confirmedOnline = sent && this.#probeAnsweredSinceNoAnswer(record.id);
-    if (sent) {
-      this.#deps.connectivity.reportFailure();
-      this.#noAnswer = { id: record.id, changedAt: this.#deps.connectivity.lastChangedAt?.peek() };
-    }
-    const error = noAnswerError(result, this.#deps.transport.timeoutMs, now);
-    // Attempts are not counted (the server never decided) — unless the probe answers and this
-    // request does not (a dead host, a proxy that drops it): then it counts, so it ends in the
-    // failed list after maxAttempts instead of blocking the queue forever.
-    if (confirmedOnline) {
-      const attempts = record.attempts + 1;
-      if (attempts >= this.#deps.retry.maxAttempts) {
-        this.#noAnswer = undefined;
-        return this.failOp({ ...record, attempts }, exhaustedError(error, attempts), summary);
-      }
-      record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
-      await this.#readAhead.write(record);
-    }
+  /** The head got no answer (`error`): it waits for its retry, with the backoff of network failures. @internal */
+  waitUnanswered(record: OperationRecord, error: OperationError): Step {
     const delay = this.backoffFor(++this.networkFailures);
     this.headWaits(error, record.id, true);
     this.events.emit('retry', { operation: toOperation(record) as Operation, error, delayMs: delay });
     this.wakeIn(delay);
     return 'stop';
-  }
-
-  /** True when a probe brought the device online since `id`'s last request got no answer. */
-  #probeAnsweredSinceNoAnswer(id: string): boolean {
-    const { isOnline, reason, lastChangedAt } = this.#deps.connectivity;
-    const last = this.#noAnswer;
-    // (Without lastChangedAt, none was noted either: the same undefined, so false.)
-    return (
-      last?.id === id &&
-      isOnline.peek() &&
-      reason?.peek() === 'probe' &&
-      lastChangedAt?.peek() !== last.changedAt
-    );
   }
 
   /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
@@ -720,7 +692,7 @@ export class SyncEngine {
   /** The server answered: the backoff of past network failures and the last unanswered request are forgotten. @internal */
   heardBack(): void {
     this.networkFailures = 0;
-    this.#noAnswer = undefined;
+    this.noAnswer = undefined;
   }
 
   /**
@@ -756,26 +728,10 @@ export class SyncEngine {
 
   /**
    * Move the head to the failed list for good (with its outcome and temporary id, in one write
-   * group) — unless one of its `failed` handlers claims it (OutcomeLog.settleRefusal).
+   * group) — unless one of its `failed` handlers claims it (Failures.failOp, send-request.ts).
    */
   async failOp(record: OperationRecord, error: OperationError, summary: FlushSummary): Promise<Step> {
-    const { nextAttemptAt: _next, ...rest } = record;
-    const group = new WriteGroup();
-    if (record.tempId !== undefined)
-      (await this.#stores.loadTempIds()).stageSettle(group, record.tempId, record.id, { failed: true });
-    const outcome: OutcomeRecord = { v: 1, type: 'failed', record: { ...rest, lastError: error }, error };
-    // Stored even with no handler here (see commitSent).
-    const outcomes = record.kind === undefined ? undefined : await this.#stores.loadOutcomes();
-    outcomes?.stageRecord(group, outcome);
-    const moved = this.#outbox.stageMove(group, { ...rest, lastError: error }, 'failed');
-    await this.#outbox.commit(group);
-    // With a kind, its `failed` handlers run first, and one may claim the refusal: see there.
-    if (outcomes) return outcomes.settleRefusal(outcome, summary);
-    this.#lists.move([record.id], 'pending', 'failed');
-    this.headFailed(error, record.id);
-    this.events.emit('failed', { operation: toOperation(moved) as Operation, error });
-    summary.failed++;
-    return 'next';
+    return (await this.#failures()).failOp(record, error, summary);
   }
 
   // ——— signals: the status, written together ———

@@ -13,6 +13,9 @@ import type {
 } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
+// The engine's side of a failure, in this chunk too (see failures.ts).
+export { Failures } from './failures.js';
+
 // One attempt's request and what its answer means: loaded by the first attempt (transport.ts's
 // sendOperation), off the start-up path — a page needs it only when it has the network. It
 // imports nothing at run time, so that its lazy chunk shares no module with the start-up one.
