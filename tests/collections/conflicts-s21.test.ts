@@ -150,12 +150,14 @@ describe('3. one damaged or hostile record stops no other', () => {
     expect(device.notes.items.value[0]).toMatchObject({ title: 'theirs' });
   });
 
-  it("a 412 whose row makes its change unsendable: reported, and the next row's conflict is still decided", async () => {
+  it("a 412 whose row has a version an If-Match cannot carry: not taken (decided from the pulled row), and the next row's conflict is decided too", async () => {
     const server = await referenceServer();
     const first = (await serverWrite(server, 'POST', '/api/notes', { title: 'one', body: '' })).body as Note;
     const second = (await serverWrite(server, 'POST', '/api/notes', { title: 'two', body: '' })).body as Note;
     // The first row's 412 answers with a version that cannot go in an If-Match header (a hostile
-    // or broken server): its client-wins resend is refused by queue() (sync/invalid-headers).
+    // or broken server). Until session 22 the row was taken, and its client-wins resend refused
+    // by queue() (sync/invalid-headers, reported as collections/conflict-failed); now the row is
+    // not taken, and the refusal is decided from the row the pull after it brings (fixes-s22).
     const realFetch = globalThis.fetch;
     const steered: typeof fetch = async (input, init) => {
       const response = await realFetch(input, init);
@@ -184,16 +186,19 @@ describe('3. one damaged or hostile record stops no other', () => {
     await serverWrite(server, 'PATCH', `/api/notes/${first.id}`, { title: 'one, theirs' });
     await serverWrite(server, 'PATCH', `/api/notes/${second.id}`, { title: 'two, theirs' });
     device.connectivity.setOnline(true);
-    await until(() => events.value.length === 1, "the second row's conflict to be decided");
-    expect(events.value[0]).toMatchObject({ id: second.id, resolution: 'client-wins' });
-    expect(errors).toContain('collections/conflict-failed sync/invalid-headers');
+    await until(() => events.value.length === 2, 'both conflicts to be decided');
+    expect(events.value.map((event) => [event.id, event.resolution]).sort()).toEqual(
+      [
+        [first.id, 'client-wins'],
+        [second.id, 'client-wins'],
+      ].sort(),
+    );
+    expect(errors).toEqual([]);
     await idle(device);
-    // The second row's change was sent again and applied; the first one's stays failed, to retry or discard.
+    // Both changes were sent again and applied; nothing stays failed.
     const rows = (await (await realFetch(`${server.url}/api/notes`)).json()) as Note[];
-    expect(rows.map((row) => row.title)).toEqual(['one, theirs', 'two, mine']);
-    expect((await device.sync.failed()).map((operation) => 'url' in operation && operation.url)).toEqual([
-      `/notes/${first.id}`,
-    ]);
+    expect(rows.map((row) => row.title)).toEqual(['one, mine', 'two, mine']);
+    expect(await device.sync.failed()).toEqual([]);
   });
 });
 

@@ -1,7 +1,6 @@
 import type { ReadonlySignal } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
 import { FluxyPlugin } from '../../core/base-plugin.js';
-import { describeValue } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import { checkJson, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
@@ -153,6 +152,8 @@ export type RowsMessage<R> = {
   aliases: Array<[string, string]>;
   /** A conflict to emit (a short name: posted to the other tabs). */
   c?: ConflictEvent<R & Row>;
+  /** When the pull that this page ended ended: another tab's `lastPulledAt` (see page.ts). */
+  t?: number;
 };
 /** Rows, or (an empty object) "the outbox changed". */
 type Message = RowsMessage<Row> | Record<string, never>;
@@ -623,8 +624,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #checkFields(fields: unknown, method: string): Row {
     // After dispose: refused before anything else, whatever the fields (also by #checkId).
     this.throwIfDisposed(method);
-    const fail = (what: string, problem: string): never => {
-      throw new FluxyError('collections/invalid-row', `${this.name}.${method}(): ${what} ${problem}.`);
+    // `path`: where in the fields the problem is, as checkJson gives it (see fieldAt).
+    const fail = (path: string, problem: string): never => {
+      throw new FluxyError(
+        'collections/invalid-row',
+        `${method === 'insert' ? `${this.name}.insert(fields): ${fieldAt(path, 'fields', 'the row')}` : `${this.name}.update(id, patch): ${fieldAt(path, 'patch', 'the patch')}`} ${problem}.`,
+      );
     };
     try {
       // Refused, not converted, by the rules of queue()'s body check (which would refuse them with
@@ -638,8 +643,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // must not vanish silently.
       if (!isRecord(copy) || Object.values(copy).includes(undefined)) {
         fail(
-          `pass a plain object of fields (got ${describeInput(fields)}), each holding a JSON value`,
-          '(use null to clear a field)',
+          '',
+          `${isRecord(copy) ? `sets ${fieldAt(`.${Object.keys(copy).find((name) => copy[name] === undefined)}`, method === 'insert' ? 'fields' : 'patch', '')} to undefined, which JSON would drop` : `is ${describeInput(copy)}: pass a plain object of fields, each holding a JSON value`} (use null to clear a field)`,
         );
       }
       // (Nested undefined dropped, as the outbox sends it.)
@@ -651,7 +656,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         ? error
         : new FluxyError(
             'collections/invalid-row',
-            `${this.name}.${method}(): the fields could not be read (${describeValue(error)}): pass plain data.`,
+            `${method === 'insert' ? `${this.name}.insert(fields): the row` : `${this.name}.update(id, patch): the patch`} could not be read (${describeError(error)}): pass plain data.`,
             { cause: error },
           );
     }
@@ -696,7 +701,6 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   /** What an answer changes: the server's row (or the deletion), the operation settled, the temporary id resolved. */
   #answerOf({ operation, response }: SentLike): RowsMessage<R> {
-    const type = this.#typeOf(operation.kind);
     const row = rowOf(response, this.#options.key);
     const serverId = row?.[this.#options.key] as string | undefined;
     const answer: RowsMessage<R> = { rows: [], deleted: [], settled: [operation.id], aliases: [] };
@@ -708,7 +712,10 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // Unless the feed brought a newer version than the one removed since: another replica's
       // newer write brought the row back after this deletion (the cursor is past it, so no pull
       // would bring it again). #storeAnswer pulls: the feed tells which came last.
-      if (type === 'remove' && !((this.#fed.get(removed) as number) > (base as number)))
+      if (
+        this.#typeOf(operation.kind) === 'remove' &&
+        !((this.#fed.get(removed) as number) > (base as number))
+      )
         answer.deleted.push(removed);
     } else answer.rows.push(row as R); // (unless a pull saw it deleted: see #applyRows)
     return answer;
@@ -771,7 +778,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       this.#events,
       this.#applied,
       (...change) => this.#write(...change),
-      (fields) => this.#checkFields(fields, 'conflict'),
+      // (Refused as update() refuses a patch: the merge function's error says whose it is.)
+      (fields) => this.#checkFields(fields, 'update'),
       this.#signal,
       this.#lastError,
       this.#logger,
@@ -886,6 +894,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       // (A page's rows were parsed for this view alone: frozen, not copied.)
       this.#view.confirmRows(message.rows, message.deleted, !more, page);
       this.#settle(message.settled);
+      // The last page of another tab's pull: this tab shows its rows, so its time too.
+      if (message.t) this.#lastPulledAt.value = message.t;
     });
     // (Once the rows are shown: a handler reads them. Another tab's too: told once, never decided again.)
     if (message.c) this.#events.emit('conflict', message.c);
@@ -947,16 +957,15 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           this.#retryTimer = unref(
             setTimeout(() => this.#autoPull(), backoffDelay(++this.#pullFailures, 2000, 60_000, Math.random)),
           );
-          // The feed's failures are reported as they happen (#failPull); the rest here: rows that
-          // could not be stored (a full disk, a database wiped), conflicts that could not be read.
-          // (pull() rejects with the collection's error, the cause in it.)
-          if (!`${(error as FluxyError).code}`.startsWith('collections/'))
-            throw await this.#failPull(
-              'collections/pull-failed',
-              `pull of ${this.#options.url} failed: ${String(error)}.`,
-              undefined,
-              error,
-            );
+          // The feed's failures are reported as they happen (#failPull; such a collections/ error
+          // comes back as it is); the rest here: rows that could not be stored (a full disk, a
+          // database wiped), conflicts that could not be read. (pull() rejects with the
+          // collection's error, the cause in it.)
+          throw await this.#failPull(
+            error,
+            'collections/pull-failed',
+            `pull of ${this.#options.url} failed: ${String(error)}.`,
+          );
         }
         throw error;
       }
@@ -1026,10 +1035,9 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     } catch (cause) {
       if (this.#signal.aborted) return undefined;
       throw await this.#failPull(
+        cause,
         'collections/pull-failed',
         `pull of ${this.#options.url} got no answer (page ${page}): ${String(cause).replace(/\.$/, '')}.`,
-        undefined,
-        cause,
       );
     }
     // Checked in the lazy page chunk, loaded by the first answer (so the network is there): a
@@ -1042,22 +1050,18 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       : checkAnswer(this.#host(), answer, cursor, page, () => this.#fetchPage('', page));
   }
 
-  /** Report a failure of the feed (conflicts.ts: a rare path); the error to throw (see failPull). */
-  async #failPull(
-    code: CollectionsErrorCode,
-    message: string,
-    status?: number,
-    cause?: unknown,
-    restart?: unknown,
-  ): Promise<FluxyError> {
+  /**
+   * Report a failure of the feed that is no answer — the read failed (`cause`), or the rows could
+   * not be stored — (conflicts.ts: a rare path); the error to throw (see failPull). The message
+   * last: the production build drops it (failPull takes '').
+   */
+  async #failPull(cause: unknown, code: CollectionsErrorCode, message?: string): Promise<FluxyError> {
     // (Not awaited: returned, as in no try block.)
     return (await import('./conflicts.js')).failPull(
       this.#host(),
       code,
       message,
-      status,
       cause,
-      restart,
     ) as Promise<FluxyError>;
   }
 }
@@ -1079,10 +1083,36 @@ function isRecord(value: unknown): value is Row {
  * (The feed's rows are checked in page.ts.)
  */
 function rowOf(value: unknown, key: string): Row | undefined {
-  const id = isRecord(value) ? value[key] : undefined;
+  // A version the If-Match of a later change could not carry (a CR, an LF…: see page.ts's
+  // sendableVersion) is refused: taken as an answer without the row (the pull that follows tells).
+  // (A tab, the printable ASCII ` -~` and U+0080–U+00FF are what a header carries.)
+  const id = isRecord(value) && !/[^\t -~\x80-\xff]/.test(value.version as string) && value[key];
   // (JSON has no NaN nor Infinity.)
   if (typeof id === 'number') return { ...(value as Row), [key]: `${id}` };
   if (typeof id === 'string' && id) return value as Row;
+}
+
+/**
+ * How a refusal of fields names what it refuses (development messages only: the production build
+ * has no call of it, and drops it): the field at `path` as checkJson gives it (`.title`,
+ * `.tags[2]`) under the argument's name (`patch.title`, `fields.title`), or `root` for the value
+ * itself ('' path): `the patch`, `the row` (an insert's fields).
+ */
+function fieldAt(path: string, argument: string, root: string): string {
+  return path ? `${argument}${path}` : root;
+}
+
+/**
+ * What a getter, toJSON() or Proxy trap of refused fields threw, for a development message (as
+ * core's describeValue, which imported here would leave an import of its module in the
+ * production build, which has no call of it: this is dropped with the prose).
+ */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'an unprintable value';
+  }
 }
 
 function noop(): void {}

@@ -71,19 +71,27 @@ export async function resolveStoredConflicts<R extends Row>(host: ConflictHost<R
     'resolve',
     async () => {
       await storing.get(applied); // this tab's writes of `w/` records, in order before reading them
-      // (Operation id → the status that refused it, checked below.)
+      // (Operation id → the status that refused it, checked below; with the refusals storage
+      // could not keep, from this tab's memory — once each, in operation order: see storeRefusal.)
       const stored = await read(cache, 'x/');
+      for (const kept of unstored.get(cache) ?? [])
+        if (!stored.some(([operationId]) => operationId === kept[0])) stored.push(kept);
+      stored.sort(([a], [b]) => (a < b ? -1 : 1));
       if (stored.length) {
         await recall(cache, applied);
         await resolve(stored, host);
       } else if (!view.changeList[0]) {
         // Nothing pending, nothing refused (also not waiting for its outcome handler: it is in
         // sync.failed() then): no refusal can start from a version these writes lead from.
-        // Forgotten, so that they do not pile up.
+        // Forgotten, so that they do not pile up. (The outbox's pending list too: a change
+        // sync.retry() just moved there is not shown until it is listed, and its refusal may come
+        // from a version a resend of it made — the memory that says it was resent.)
         const written = await read(cache, 'w/');
         if (
           written[0] &&
-          !(await sync.failed()).some((operation) => isOurs((operation as QueuedOperation).url, options.url))
+          ![...(await sync.pending()), ...(await sync.failed())].some((operation) =>
+            isOurs((operation as QueuedOperation).url, options.url),
+          )
         ) {
           applied.clear();
           for (const [operationId] of written) await cache.kv.remove(`w/${operationId}`);
@@ -141,7 +149,7 @@ function report<R extends Row>(host: ConflictHost<R>, cause: unknown, id: string
   if (signal.aborted) return;
   const error = new FluxyError(
     'collections/conflict-failed',
-    `${options.url}: handling a conflict of row "${id}" failed (see the cause); the other rows went on. A refused change stays in sync.failed(): retry() or discard() it.`,
+    `${options.url}: handling a conflict of row "${id}" failed (see the cause); the other rows went on. The refused change stays in sync.failed(), and is decided again after the next pull (or discard() it).`,
     { cause },
   );
   publish(() => {
@@ -333,12 +341,19 @@ async function resolve<R extends Row>(
       }
       if (resend !== null) {
         pending ??= await sync.pending();
-        await resendOnce(write, pending, type, id, resend, server, meta, operationId);
+        await resendOnce(
+          write,
+          [...pending, ...failed.values()],
+          applied,
+          type,
+          id,
+          resend,
+          server,
+          meta,
+          operationId,
+        );
       }
-      for (const settled of done) {
-        await sync.discard(settled);
-        await forget(cache, settled);
-      }
+      for (const settled of done) await sync.discard(settled);
       const message: RowsMessage<R> = { rows: [], deleted: [], settled: [], aliases: [] };
       if (server === null) {
         view.confirmRows([], [id]);
@@ -350,13 +365,22 @@ async function resolve<R extends Row>(
       if (resolution && (server || type !== 'remove'))
         message.c = { id, local, server, resolution, result: view.shownRow(id) ?? null };
       if (message.deleted[0] || message.c) show(message);
+      // Forgotten last: a step that fails before leaves the refusal to decide again.
+      for (const settled of done) await forget(cache, settled);
     } catch (cause) {
       if (signal.aborted) throw cause; // (left stored: decided at the next start)
+      // Kept, not forgotten: decided again at the next run (after the next pull, or an answer) —
+      // as at a restart after a crash in the middle, and with no resend queued twice (resendOnce).
+      // Forgotten, its change stayed failed: a storage error that passed left it undecided, and
+      // sync.retry() had it refused again and resent, a second time when the first resend had
+      // been sent already.
       report(host, cause, String(metaOf(operation)?.id));
-      await forget(cache, operationId).catch(noop);
     }
   }
 }
+
+/** A version an If-Match header cannot carry (as page.ts's sendableVersion says). */
+const unsendable = /[^\t\x20-\x7e\x80-\xff]/;
 
 const metaOf = (operation: unknown) => (operation as { meta?: ChangeMeta } | undefined)?.meta;
 
@@ -421,10 +445,16 @@ function ownResend<R extends Row>(
   return resend && Object.keys(resend).length === 0 ? null : resend;
 }
 
-/** Queue the resend of a refused change, unless it is queued already (a crash after it, before the discard). */
+/**
+ * Queue the resend of a refused change, unless one is in the outbox already (`queued`: pending or
+ * failed — a crash after it, before the discard; a step after it that failed, which keeps the
+ * refusal to decide again; its own refusal decides a failed one) or was applied (this tab saw its
+ * answer: `applied`, from the `w/` records after a restart).
+ */
 async function resendOnce<R extends Row>(
   write: ConflictHost<R>[6],
-  pending: Awaited<ReturnType<SyncLike['pending']>>,
+  queued: ReadonlyArray<unknown>,
+  applied: Map<string, AppliedWrite[]>,
   type: Change['type'],
   id: string,
   resend: Row | undefined,
@@ -434,7 +464,13 @@ async function resendOnce<R extends Row>(
 ): Promise<void> {
   // A resend of a resend resolves the first change: it is as late as that one (see walk).
   const resolves = meta.resolves ?? operationId;
-  if (!pending.some((candidate) => metaOf(candidate)?.resolves === resolves))
+  if (
+    !queued.some(
+      (candidate) =>
+        (candidate as { id?: string }).id !== operationId && metaOf(candidate)?.resolves === resolves,
+    ) &&
+    !applied.get(id)?.some(([, , by]) => by === resolves)
+  )
     await write(type, id, resend, undefined, resolves, server);
 }
 
@@ -444,6 +480,8 @@ const noted = new WeakMap<object, Set<() => void>>();
 const waitingForOwn = new WeakSet<object>();
 /** Per collection: its `w/` records being written, one after the other (see noteAnswer). */
 const storing = new WeakMap<object, Promise<void>>();
+/** Per collection (its cache): refusals storage would not keep as `x/` records (see storeRefusal). */
+const unstored = new WeakMap<object, Array<[operationId: string, status: unknown]>>();
 
 /**
  * An answer with the row to an update or removal of this replica: remember the write (made on a
@@ -469,6 +507,12 @@ export function noteAnswer<R extends Row>(
     const answered = (response as Row | null)?.[key];
     if (status !== 204 && !kind.endsWith('.remove') && !(typeof answered === 'string' && answered))
       logger?.warn(`${kind}: the answer has no row with "${key}"; the next pull brings it.`, kind);
+    // (The row's version cannot go in an If-Match header: collection.ts's rowOf left it out.)
+    else if (unsendable.test((response as Row | null)?.version as string))
+      logger?.warn(
+        `${kind}: the answer's row has a version an If-Match header cannot carry (a CR, an LF, a control character or one past U+00FF): not taken; the next pull brings the row.`,
+        kind,
+      );
     return false;
   }
   // (An insert's answer: no write on a known version, nothing of it lost.)
@@ -542,11 +586,14 @@ function sortedJson(value: unknown): string | undefined {
 export async function failPull<R extends Row>(
   [options, cache, , view, , , , , , lastError, logger, show]: ConflictHost<R>,
   code: CollectionsErrorCode,
-  message: string,
-  status?: number,
+  // ('' in the production build: see collection.ts's #failPull.)
+  message = '',
   cause?: unknown,
+  status?: number,
   restart?: unknown,
 ): Promise<FluxyError | undefined> {
+  // A failure of the feed reported already (the pull's catch passes every error here): as it is.
+  if (`${(cause as FluxyError | undefined)?.code}`.startsWith('collections/')) return cause as FluxyError;
   // The url is on an origin the SyncPlugin does not send to: no pull can ever succeed (each sends
   // nothing). A configuration error, named as such (not "no answer").
   if ((cause as { code?: unknown } | undefined)?.code === 'sync/origin-not-allowed') {
@@ -688,10 +735,17 @@ export async function storeRefusal<R extends Row>(
   // now, not after the next pull. The pull the caller starts may bring a newer row still.
   const current = (error as { body?: { current?: R } }).body?.current;
   const id = meta && view.currentId(meta.id);
+  // Not a row whose version the resend's If-Match could not carry (a CR, an LF…: see page.ts's
+  // sendableVersion): decided after the next pull then, as a 412 without the row.
   const answered =
-    conflict && error.status === 412 && id && current?.[options.key] === id && view.confirmedRow(id);
-  // (A step that fails — storage refused a write, the row made the resend unsendable — is
-  // reported, and the refusal stored and decided as any other.)
+    conflict &&
+    error.status === 412 &&
+    id &&
+    current?.[options.key] === id &&
+    view.confirmedRow(id) &&
+    !unsendable.test(current.version as string);
+  // (A step that fails — storage refused a write, the outbox the resend — is reported, and the
+  // refusal stored and decided as any other.)
   if (answered)
     try {
       view.confirmRows([current], []);
@@ -716,7 +770,17 @@ export async function storeRefusal<R extends Row>(
         const data = { ...((operation as QueuedOperation).body as Row | undefined) };
         const resend = ownResend(view, pending, type, id, data, own, meta as ChangeMeta, operationId);
         if (resend !== null)
-          await resendOnce(write, pending, type, id, resend, server, meta as ChangeMeta, operationId);
+          await resendOnce(
+            write,
+            pending,
+            applied,
+            type,
+            id,
+            resend,
+            server,
+            meta as ChangeMeta,
+            operationId,
+          );
         settle();
         claim();
         for (const wake of noted.get(applied) ?? []) wake(); // resolving waits for an answer: this is one
@@ -727,7 +791,15 @@ export async function storeRefusal<R extends Row>(
       report(host, cause, id as string);
     }
   settle();
-  if (conflict) await cache.kv.set(`x/${operationId}`, error.status as number);
+  if (conflict)
+    await cache.kv.set(`x/${operationId}`, error.status).catch((cause: unknown) => {
+      // Storage refused the record (a full disk, a write that failed once): kept in this tab's
+      // memory and decided as a stored one, not dropped — its change would stay failed, never
+      // decided. (Lost at a restart: then it stays in sync.failed(), to retry() or discard().)
+      if (signal.aborted) throw cause;
+      report(host, cause, id as string);
+      unstored.set(cache, [...(unstored.get(cache) ?? []), [operationId, error.status]]);
+    });
   if (answered)
     resolveStoredConflicts(host).catch(
       (cause: unknown) => signal.aborted || logger?.warn('could not resolve a conflict', cause),
@@ -758,7 +830,11 @@ function checkPatch(patch: unknown, id: string, key: string, checkFields: (field
   return data;
 }
 
-/** Forget a stored refusal (`x/<operation id>`: see cache.ts). */
+/** Forget a stored refusal (`x/<operation id>`: see cache.ts), or one kept in memory (see storeRefusal). */
 function forget(cache: RowCache<Row>, operationId: string): Promise<void> {
+  unstored.set(
+    cache,
+    (unstored.get(cache) ?? []).filter(([kept]) => kept !== operationId),
+  );
   return cache.kv.remove(`x/${operationId}`);
 }

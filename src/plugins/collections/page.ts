@@ -119,6 +119,9 @@ export async function pullPages<R extends Row>(
       held = body.more ? 3 : 0;
       flush();
       applyRows(pulled, body.more);
+      // The other tabs' lastPulledAt follows this pull: its last page, posted once stored, says
+      // when it ended (not applied here: this tab sets it once the page is stored, below).
+      if (!body.more) pulled.t = pulledAt as number;
       // (Not keeping Node's event loop running.)
       timer ??= unrefTimer(
         setTimeout(
@@ -185,11 +188,17 @@ export async function checkAnswer<R extends Row>(
         host,
         'collections/pull-failed',
         `pull of ${url} was answered ${status} (page ${page}).`,
-        status,
         undefined,
+        status,
         page < 2 && cursor, // (a 410 only: see failPull)
       )
-    : failPull(host, 'collections/bad-response', `pull of ${url} (page ${page}): ${problem}.`, status));
+    : failPull(
+        host,
+        'collections/bad-response',
+        `pull of ${url} (page ${page}): ${problem}.`,
+        undefined,
+        status,
+      ));
   if (!error) return restart();
   throw error;
 }
@@ -214,6 +223,12 @@ export function pageProblem(body: Record<string, unknown>, cursor: string, key: 
       return refuse(
         `changes[${index}]."${key}" is ${describeInput(row[key])}: a row's id must be a non-empty string (or a finite number, taken as its string)`,
       );
+    // What `If-Match: "<version>"` would send for a later update or removal of the row: a header
+    // cannot carry it (a CR or LF would split it), so the row is not taken (see sendableVersion).
+    if (!sendableVersion(row.version))
+      return refuse(
+        `changes[${index}].version is ${describeInput(row.version)}: a version must be a number or a string of characters an If-Match header can carry (no CR, LF or other control character, nothing past U+00FF)`,
+      );
     row[key] = id;
   }
   for (const [index, value] of deleted.entries()) {
@@ -233,6 +248,17 @@ export function pageProblem(body: Record<string, unknown>, cursor: string, key: 
       `the page says more with the cursor it was asked with ("${cursor}"): it would be asked for again, forever`,
     );
   return undefined;
+}
+
+/**
+ * Whether a row's `version` can go in the `If-Match: "<version>"` of a later update or removal:
+ * anything but a string (a number; no version: no If-Match), or a string of tab, printable ASCII
+ * and U+0080–U+00FF, what a header value carries (the outbox refuses the rest with
+ * `sync/invalid-headers`, so the row could never be changed). conflicts.ts (a 412's row) and
+ * collection.ts (an answer's row) check it alike. @internal
+ */
+export function sendableVersion(version: unknown): boolean {
+  return typeof version !== 'string' || !/[^\t\x20-\x7e\x80-\xff]/.test(version);
 }
 
 /** A problem of a page, in prose: the production build keeps `refuse()`, '' (a problem still). */
