@@ -220,8 +220,8 @@ async function resolve<R extends Row>(
   let pending: Awaited<ReturnType<SyncLike['pending']>> | undefined;
   for (const [index, [operationId, status]] of stored.entries()) {
     const operation = failed.get(operationId);
-    // One refusal that cannot be decided (storage refused a step, the server's row made the change
-    // unsendable…) stops no other: reported, forgotten (its change stays in sync.failed()).
+    // One refusal that cannot be decided (storage refused a step, the outbox the resend…) stops
+    // no other: reported, and kept to decide again (its change stays in sync.failed() until then).
     try {
       // (Not this collection's change — an app's own operation of the same kind, without its meta —:
       // never stored now; forgotten if an earlier version stored it.)
