@@ -96,8 +96,10 @@ export class FaultCollection {
       delete entry.deleted;
       entry.row.version = (entry.row.version as number) + 1;
     } else entry = this.#create(id ?? this.#newId());
-    Object.assign(entry.row, rest);
-    for (const field of Object.keys(rest)) entry.clocks[field] = stamp;
+    for (const [field, value] of Object.entries(rest)) {
+      setField(entry.row, field, value);
+      entry.clocks[field] = stamp;
+    }
     entry.seq = ++this.#seq;
     return copy(entry);
   }
@@ -144,8 +146,12 @@ export class FaultCollection {
       if (method !== 'POST') return fail(405, 'method-not-allowed', 'Use GET or POST.');
       this.#see(clock);
       const entry = this.#create(this.#newId());
-      Object.assign(entry.row, fields);
-      for (const field of Object.keys(fields as ServerRow)) if (clock) entry.clocks[field] = clock;
+      // A write without Fluxy-Clock keeps the server's own stamp, as the reference server does.
+      const stamp = clock ?? this.#stamp(undefined, 'answer');
+      for (const [field, value] of Object.entries(fields as ServerRow)) {
+        setField(entry.row, field, value);
+        entry.clocks[field] = stamp;
+      }
       return json(201, entry.row);
     }
     if (method !== 'PATCH' && method !== 'DELETE')
@@ -176,7 +182,7 @@ export class FaultCollection {
     if (method === 'DELETE') {
       const newest = Object.values(entry.clocks).sort().at(-1) ?? '';
       if (clock !== undefined && clock <= newest) return json(200, entry.row); // the delete lost
-      entry.deleted = clock ?? newest;
+      entry.deleted = clock ?? this.#stamp(undefined, 'answer');
       entry.seq = ++this.#seq;
       return { status: 204, body: '' };
     }
@@ -187,14 +193,19 @@ export class FaultCollection {
     return json(200, entry.row);
   }
 
-  /** Sets each field the clock is newer for; whether any was set. */
+  /**
+   * Sets each field the clock is newer for (every field, for a write without one, which keeps the
+   * server's own stamp); whether any was set.
+   */
   #patch(entry: Entry, fields: ServerRow, clock: string | undefined): boolean {
     let changed = false;
+    let stamp = clock;
     for (const [field, value] of Object.entries(fields)) {
       const own = entry.clocks[field];
       if (clock !== undefined && own !== undefined && own >= clock) continue;
-      entry.row[field] = value;
-      if (clock !== undefined) entry.clocks[field] = clock;
+      setField(entry.row, field, value);
+      stamp ??= this.#stamp(undefined, 'answer');
+      entry.clocks[field] = stamp;
       changed = true;
     }
     return changed;
@@ -234,7 +245,12 @@ export class FaultCollection {
   }
 
   #create(id: string): Entry {
-    const entry: Entry = { row: { [this.#key]: id, version: 1 }, clocks: {}, seq: ++this.#seq };
+    // (No prototype for the clocks: a field named "__proto__" or "constructor" is a field.)
+    const entry: Entry = {
+      row: { [this.#key]: id, version: 1 },
+      clocks: Object.create(null),
+      seq: ++this.#seq,
+    };
     this.#entries.set(id, entry);
     return entry;
   }
@@ -270,6 +286,11 @@ export class FaultCollection {
 
 function newEpoch(): string {
   return Math.floor(Math.random() * 36 ** 6).toString(36);
+}
+
+/** Sets a row's field as data, even one named "__proto__" (an assignment would set the prototype). */
+function setField(row: ServerRow, field: string, value: unknown): void {
+  Object.defineProperty(row, field, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function copy(entry: Entry): ServerRow {

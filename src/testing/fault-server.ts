@@ -136,6 +136,8 @@ export class FaultServer {
   /** Every request received, in order, retries included. */
   readonly received: Received[] = [];
   #script: Fault[] = [];
+  /** Faults aimed at requests of one method and/or path ({@link FaultServer.scriptFor}), in order. */
+  #aimed: Array<{ method: string | undefined; path: string | undefined; fault: Fault }> = [];
   /** The stored answer of each key, with the request it answered (method, path and body). */
   readonly #answers = new Map<string, { answer: Answer; request: string }>();
   readonly #server: Server;
@@ -203,17 +205,50 @@ export class FaultServer {
   }
 
   /**
-   * Faults for the next requests, one each, before `choose` takes over. Throws `invalid-argument`
-   * for something that is not a {@link Fault} (a status must be a whole number from 200 to 599),
-   * and after {@link FaultServer.close} (no request would ever play them).
+   * Faults for the next requests, one each, before `choose` takes over — any request, in the
+   * order they come: with a collection, a pull that comes first takes the fault meant for a write
+   * (aim it with {@link FaultServer.scriptFor}). Throws `invalid-argument` for something that is
+   * not a {@link Fault} (a status must be a whole number from 200 to 599), and after
+   * {@link FaultServer.close} (no request would ever play them).
    */
   script(...faults: Fault[]): void {
+    this.#checkScript('script', faults);
+    this.#script.push(...faults);
+  }
+
+  /**
+   * Faults for the next requests of a method and/or path, one each, before {@link script}'s and
+   * `choose`'s: `path` is the request's path without its query (`'/notes'` also matches
+   * `GET /notes?since=…`); `method` is compared in upper case. Other requests do not take them.
+   * Throws `invalid-argument` for a target without a method or path, or of another shape, and as
+   * {@link script} does.
+   *
+   * @example server.scriptFor({ method: 'POST', path: '/notes' }, 'drop-after'); // not the pull's
+   */
+  scriptFor(target: { method?: string; path?: string }, ...faults: Fault[]): void {
+    const { method, path } = checkOptions(target, ['method', 'path'], (problem) =>
+      invalidArgument(
+        `FaultServer.scriptFor(target, ...faults): target ${problem}, e.g. { method: 'POST', path: '/notes' }.`,
+      ),
+    );
+    if (
+      (method === undefined && path === undefined) ||
+      (method !== undefined && (typeof method !== 'string' || method === '')) ||
+      (path !== undefined && (typeof path !== 'string' || !path.startsWith('/')))
+    )
+      throw invalidArgument(
+        `FaultServer.scriptFor(target, ...faults): target needs a method (a non-empty string) and/or a path starting with "/", e.g. { method: 'POST', path: '/notes' } (got ${describeInput(target)}).`,
+      );
+    this.#checkScript('scriptFor', faults);
+    for (const fault of faults) this.#aimed.push({ method: method?.toUpperCase(), path, fault });
+  }
+
+  #checkScript(name: string, faults: Fault[]): void {
     if (this.#closed)
       throw invalidArgument(
-        'FaultServer.script(): the server is closed, so no request would play these faults: script them before close(), or start a new server with FaultServer.start().',
+        `FaultServer.${name}(): the server is closed, so no request would play these faults: script them before close(), or start a new server with FaultServer.start().`,
       );
     for (const fault of faults) checkFault(fault);
-    this.#script.push(...faults);
   }
 
   /**
@@ -411,7 +446,14 @@ export class FaultServer {
    */
   async #fault(received: Received, applies = true): Promise<Exclude<Fault, { delayMs: number }>> {
     const { choose } = this.#options;
+    const path = received.path.split('?')[0];
+    const aimed = this.#aimed.findIndex(
+      (entry) =>
+        (entry.method === undefined || entry.method === received.method) &&
+        (entry.path === undefined || entry.path === path),
+    );
     let fault: Fault =
+      (aimed >= 0 ? this.#aimed.splice(aimed, 1)[0]?.fault : undefined) ??
       this.#script.shift() ??
       (choose
         ? checkFault(choose(received), `choose(request) returned %s for ${received.method} ${received.path}`)

@@ -86,17 +86,25 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   };
 }
 
+/** Numbers the in-memory databases of the test apps of this process. */
+let memoryApps = 0;
+
 /**
  * Storage options on the `memory` driver unless they choose one: Node's default driver would be
  * `file`, under `.fluxy/` in the working folder, which keeps a test's queue for the next run.
+ * An in-memory database gets a name of its own (`fluxy-test-<n>`) unless the options give one:
+ * the tabs of one database talk over channels named after it (the outbox's state, a collection's
+ * rows), and two test apps, each with its own memory, are two devices, never two tabs — under one
+ * name, an offline app showed the rows another had pulled, and another's 401 paused it.
  * Anything but a plain object goes as given, for StoragePlugin to refuse.
  */
 function onMemory(storage: StorageOptions | undefined): StorageOptions | undefined {
-  if (storage === undefined) return { driver: 'memory' };
-  const prototype = typeof storage === 'object' && storage !== null && Object.getPrototypeOf(storage);
+  const given = storage ?? {};
+  const prototype = typeof given === 'object' && given !== null && Object.getPrototypeOf(given);
   const plain = prototype === Object.prototype || prototype === null;
   const chooses = ['driver', 'dir', 'indexedDB'].some(
-    (name) => plain && (storage as Record<string, unknown>)[name] !== undefined,
+    (name) => plain && (given as Record<string, unknown>)[name] !== undefined,
   );
-  return plain && !chooses ? { ...storage, driver: 'memory' } : storage;
+  if (!plain || chooses) return storage;
+  return { name: `fluxy-test-${++memoryApps}`, ...given, driver: 'memory' };
 }
