@@ -228,7 +228,8 @@ export class SyncEngine {
   pauseState: false | 'manual' | 'unauthorized' = false;
   /** Set while clearQueue() runs: nothing is sent. */
   #clearing = false;
-  #flushRun: Promise<FlushSummary> | undefined;
+  /** The flush running. @internal (with inFlight and unsettled: queue-edits.ts's settledFor reads them) */
+  flushRun: Promise<FlushSummary> | undefined;
   #flushAgain = false;
   #intervalTimer: unknown;
   /** Retries a background rescan that failed (storage unavailable), with backoff. */
@@ -241,7 +242,8 @@ export class SyncEngine {
   readonly #disposers: Unsubscribe[] = [];
 
   // ——— the flush's state ———
-  #inFlight: { ids: readonly string[]; controller: AbortController; done: Promise<unknown> } | undefined;
+  /** The step in flight (see {@link trackStep}). @internal */
+  inFlight: { ids: readonly string[]; controller: AbortController; done: Promise<unknown> } | undefined;
   /** Network failures in a row, for the backoff. @internal */
   networkFailures = 0;
   /** The head's last request that got no answer (see FailureHost.noAnswer). @internal */
@@ -250,22 +252,22 @@ export class SyncEngine {
   /**
    * The head's answer whose commit failed (storage full or unavailable): the next attempt
    * commits this answer again instead of resending the request, so a disk that cannot take the
-   * outcome does not make the op go out again and again.
+   * outcome does not make the op go out again and again. @internal
    */
-  #unsettled: { id: string; result: Answer } | undefined;
+  unsettled: { id: string; result: Answer } | undefined;
   /** Storage failures in a row, for the backoff of the flush that retries after one. */
   #storageFailures = 0;
   /**
    * The commit of the last sent operation's removal (and outcome) — that operation is
-   * {@link #unsettled} meanwhile — while the next plain request goes out: the commit costs about
+   * {@link unsettled} meanwhile — while the next plain request goes out: the commit costs about
    * a quarter of a request to a fast server, and a plain operation does not depend on it. Awaited
    * (see {@link awaitRemoval}) before the next answer is handled, before a write of the flush, and
-   * before it ends. If it fails, both answers are kept ({@link #unsettled}, {@link #later}) and
+   * before it ends. If it fails, both answers are kept ({@link unsettled}, {@link #later}) and
    * committed on the next attempt: neither operation is sent again. @internal (with awaitRemoval,
    * headWaits, failOp, backoffFor, wakeIn and completeOne: send-request.ts's Answers uses them)
    */
   removalRun: Promise<void> | undefined;
-  /** The answer that came while a removal that then failed was committing (see {@link #unsettled}). */
+  /** The answer that came while a removal that then failed was committing (see {@link unsettled}). */
   #later: { id: string; result: Answer } | undefined;
 
   // ——— the status's state (what publishStatus() computes the signals from, besides the lists) ———
@@ -439,8 +441,8 @@ export class SyncEngine {
   flush(): Promise<FlushSummary> {
     // Another tab sends: ask it to. (A flush that cannot send resolves at once, see #drain.)
     if (!this.#disposed && !this.#deps.leader.isLeader.value) this.#channel.post({ type: 'flush' });
-    this.#flushRun ??= this.#drain().finally(() => {
-      this.#flushRun = undefined;
+    this.flushRun ??= this.#drain().finally(() => {
+      this.flushRun = undefined;
       this.publishStatus();
       this.collectTempIds();
       if (this.#flushAgain) {
@@ -448,7 +450,7 @@ export class SyncEngine {
         this.requestFlush();
       }
     });
-    return this.#flushRun;
+    return this.flushRun;
   }
 
   /** Send the pending operations in order while sending is possible. */
@@ -461,7 +463,7 @@ export class SyncEngine {
       try {
         while (this.#canSend()) {
           // While the last one's removal commits, the next is the one after it.
-          const id = this.#lists.pending.page(this.removalRun && this.#unsettled?.id, 1)[0];
+          const id = this.#lists.pending.page(this.removalRun && this.unsettled?.id, 1)[0];
           if (id === undefined) break;
           const earlier = [...this.opWrites].filter(([writing]) => writing <= id).map(([, write]) => write);
           if (earlier.length > 0) {
@@ -485,7 +487,7 @@ export class SyncEngine {
         this.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
         this.wakeIn(this.backoffFor(++this.#storageFailures));
       } finally {
-        // Only after a failure elsewhere: its own failure leaves the answer in #unsettled.
+        // Only after a failure elsewhere: its own failure leaves the answer in unsettled.
         await this.awaitRemoval().catch(() => undefined);
         this.#flushing = false;
         this.#readAhead.clear();
@@ -527,7 +529,7 @@ export class SyncEngine {
         await this.awaitRemoval();
       // (An op that refers to a temporary id without `refs` was queued in another tab, before this
       // tab's last create: that create is not the op being removed, which has no temporary id.)
-      let unsettled = this.#unsettled;
+      let unsettled = this.unsettled;
       if (this.#later?.id === id) {
         await this.awaitRemoval(); // if it fails again, this answer stays stashed
         unsettled = this.#later;
@@ -592,7 +594,7 @@ export class SyncEngine {
       summary,
       this.#stores,
       this.#deps,
-      this.#unsettled?.id,
+      this.unsettled?.id,
       this.opWrites.keys(),
       () => this.#disposed,
       { toOperation, classify, defaultMaxResponseBytes },
@@ -601,7 +603,7 @@ export class SyncEngine {
 
   /**
    * Run one step — reading the operations (and rewriting those whose temporary ids resolve), their
-   * request and what its answer means — as the step in flight (see {@link settledFor}).
+   * request and what its answer means — as the step in flight (see queue-edits.ts's settledFor).
    * @internal (with sendRequest, handleUnanswered, settleAnswer, retryLater and commitSent: batch-send.ts calls them)
    */
   async trackStep<T extends Step | undefined>(
@@ -612,28 +614,12 @@ export class SyncEngine {
     if (ids.some((id) => this.opWrites.has(id))) return 'next';
     const controller = new AbortController();
     const step = run(controller.signal);
-    this.#inFlight = { ids, controller, done: step.catch(() => undefined) };
+    this.inFlight = { ids, controller, done: step.catch(() => undefined) };
     try {
       return await step;
     } finally {
-      this.#inFlight = undefined;
+      this.inFlight = undefined;
     }
-  }
-
-  /**
-   * Resolves once operation `id`'s request in flight (and committing what its answer means) and
-   * its removal are done; without `id`, once the flush is. discard(), retry() and clearQueue()
-   * wait for it, so they never race the removal of an op that was just sent — except when called
-   * from an outcome handler, which the flush awaits (waiting for it would never end).
-   * @internal (with forgetErrorsOf, headRemoved and rescanOutbox: queue-edits.ts calls them)
-   */
-  async settledFor(id?: string): Promise<void> {
-    if (this.#stores.outcomes?.running) return;
-    if (this.#inFlight?.ids.includes(id as string)) await this.#inFlight.done;
-    // Then its removal (an op's ends after its step), not another's: a `sent` handler may be
-    // waiting for this.
-    if (this.#unsettled?.id === id) await this.removalRun?.catch(() => undefined);
-    if (id === undefined) await this.#flushRun?.catch(() => undefined);
   }
 
   async sendRequest(
@@ -683,9 +669,9 @@ export class SyncEngine {
 
   /** Commit what the answer means; if storage fails, keep the answer for the next attempt. */
   async settleAnswer(record: OperationRecord, result: Answer, summary: FlushSummary): Promise<Step> {
-    this.#unsettled = { id: record.id, result };
+    this.unsettled = { id: record.id, result };
     const step = await (await this.#answers()).decideAnswer(record, result, summary);
-    if (!this.removalRun) this.#unsettled = undefined;
+    if (!this.removalRun) this.unsettled = undefined;
     return step;
   }
 
@@ -697,14 +683,14 @@ export class SyncEngine {
 
   /**
    * Wait for the removal still committing (see {@link removalRun}): rejects if that commit failed
-   * (the flush stops as for any storage failure, the answer kept in #unsettled).
+   * (the flush stops as for any storage failure, the answer kept in unsettled).
    */
   async awaitRemoval(): Promise<void> {
     const removing = this.removalRun;
     if (removing) {
-      // Kept meanwhile, for settledFor().
+      // Kept meanwhile, for settledFor() (queue-edits.ts).
       await removing.finally(() => (this.removalRun = undefined));
-      this.#unsettled = undefined;
+      this.unsettled = undefined;
     }
   }
 
@@ -833,7 +819,7 @@ export class SyncEngine {
     this.#progress = { ...this.#progress, done: this.#progress.done + 1 };
   }
 
-  /** Ops left their list (retried, discarded, cleared — here or in another tab): drop their errors. */
+  /** Ops left their list (retried, discarded, cleared — here or in another tab): drop their errors. @internal (with headRemoved and rescanOutbox: queue-edits.ts calls them) */
   forgetErrorsOf(ids: readonly string[]): void {
     const transient = this.#transientError?.id;
     if (transient !== undefined && ids.includes(transient)) this.#transientError = null;
@@ -931,7 +917,7 @@ export class SyncEngine {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#inFlight?.controller.abort();
+    this.inFlight?.controller.abort();
     this.#cancelWake();
     clearInterval(this.#intervalTimer as ReturnType<typeof setInterval>);
     clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
@@ -940,7 +926,7 @@ export class SyncEngine {
     // after timeoutMs, if storage hangs.
     let timer: unknown;
     await Promise.race([
-      this.#flushRun?.catch(() => undefined),
+      this.flushRun?.catch(() => undefined),
       new Promise((done) => (timer = setTimeout(done, this.#deps.transport.timeoutMs))),
     ]);
     clearTimeout(timer as ReturnType<typeof setTimeout>);
@@ -993,7 +979,7 @@ export class SyncEngine {
 
   requestFlush(): void {
     if (this.#disposed || !this.#started) return;
-    if (this.#flushRun) {
+    if (this.flushRun) {
       this.#flushAgain = true;
       return;
     }

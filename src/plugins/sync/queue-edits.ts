@@ -23,7 +23,7 @@ export interface EditTools {
 
 /**
  * What the edits do through the engine (SyncEngine's members for them, shortened by the builds):
- * wait for an operation's step and removal, drop the errors of operations that left their list,
+ * wait for an operation's step and removal (see {@link settledFor}), drop the errors of operations that left their list,
  * send the next one when the head went, read the outbox again.
  */
 export interface EditsHost {
@@ -36,7 +36,10 @@ export interface EditsHost {
   collectTempIds(): void;
   headFailed(error: OperationError, id: string): void;
   clearErrors(deadLetter?: boolean): void;
-  settledFor(id?: string): Promise<void>;
+  readonly inFlight: { ids: readonly string[]; done: Promise<unknown> } | undefined;
+  readonly unsettled: { id: string } | undefined;
+  readonly removalRun: Promise<void> | undefined;
+  readonly flushRun: Promise<unknown> | undefined;
   forgetErrorsOf(ids: readonly string[]): void;
   headRemoved(): void;
   rescanOutbox(): Promise<void>;
@@ -91,6 +94,22 @@ export class QueueEdits {
   }
 
   /**
+   * Resolves once operation `id`'s request in flight (and committing what its answer means) and
+   * its removal are done; without `id`, once the flush is. discard(), retry() and clearQueue()
+   * wait for it, so they never race the removal of an op that was just sent — except when called
+   * from an outcome handler, which the flush awaits (waiting for it would never end).
+   */
+  async #settledFor(id?: string): Promise<void> {
+    const host = this.#host;
+    if (this.#stores.outcomes?.running) return;
+    if (host.inFlight?.ids.includes(id as string)) await host.inFlight.done;
+    // Then its removal (an op's ends after its step), not another's: a `sent` handler may be
+    // waiting for this.
+    if (host.unsettled?.id === id) await host.removalRun?.catch(() => undefined);
+    if (id === undefined) await host.flushRun?.catch(() => undefined);
+  }
+
+  /**
    * The engine's retry(id): once op `id`'s request in flight and its removal are done (not the
    * head's request in flight without `id`: it may take timeoutMs, and only a head still waiting
    * for its retry time is woken, never one being sent), {@link retry}; the errors of the ops
@@ -98,7 +117,7 @@ export class QueueEdits {
    */
   async retryOps(id: string | undefined, now: () => number): Promise<number> {
     const host = this.#host;
-    if (id) await host.settledFor(id);
+    if (id) await this.#settledFor(id);
     const moved: string[] = [];
     let result: { count: number; woke: boolean };
     try {
@@ -123,7 +142,7 @@ export class QueueEdits {
     const host = this.#host;
     const { pending } = this.#stores.lists;
     const discarding = (async () => {
-      await host.settledFor(id);
+      await this.#settledFor(id);
       const wasHead = pending.first() === id;
       const found = await this.discard(id);
       host.forgetErrorsOf([id]);
@@ -150,7 +169,7 @@ export class QueueEdits {
    */
   async clearAll(): Promise<number> {
     const host = this.#host;
-    await host.settledFor();
+    await this.#settledFor();
     await host.rescanOutbox();
     const ids = await this.removeAll();
     host.clearErrors(true);
