@@ -31,6 +31,7 @@ export const MANGLED = [
   'trackStep',
   'deliver',
   'deliverStored',
+  'deliverAll',
   'settleRefusal',
   'settling',
   'isAllowedOrigin',

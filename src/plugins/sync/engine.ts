@@ -178,8 +178,6 @@ export class SyncEngine {
   readonly #outbox: Outbox;
   readonly #readAhead: ReadAhead;
   readonly #lists: QueueLists;
-  /** handle() was called: stored outcomes are delivered once outcomes.ts is loaded. */
-  #handling = false;
   readonly #channel: ChangeChannel;
   readonly #ids: OperationIdGenerator;
   /** The app's edits (retry, discard, clear), loaded at the first one: off the start-up path. */
@@ -355,7 +353,10 @@ export class SyncEngine {
         untracked(() => {
           if (leading && !this.#outcomesDelivered) {
             this.#outcomesDelivered = true;
-            void this.#deliverStoredOutcomes();
+            // Stored outcomes, checked against what storage holds when each one's turn comes. Not
+            // loaded (no handler, nothing stored at start-up): nothing to deliver — a handle()
+            // whose load is under way delivers them once loaded.
+            this.#stores.outcomes?.deliverAll();
           }
           if (online && leading) {
             this.requestFlush();
@@ -938,15 +939,14 @@ export class SyncEngine {
   /** Register outcome handlers for a kind; outcomes stored while none was registered are delivered now. */
   handle(kind: string, handlers: OutcomeHandlers): Unsubscribe {
     // outcomes.ts is loaded now; registered once it is (before any flush stores an outcome
-    // after this call: that flush waits for the same load).
-    this.#handling = true;
+    // after this call: that flush waits for the same load). It delivers the stored outcomes in a
+    // tab that sends (OutcomeLog.handle).
     let off: Unsubscribe | undefined;
     let unsubscribed = false;
     this.#stores.loadOutcomes().then(
       (outcomes) => {
-        if (unsubscribed) return;
-        off = outcomes.handle(kind, handlers);
-        if (this.#started && this.#deps.leader.isLeader.peek()) void this.#deliverStoredOutcomes();
+        if (!unsubscribed)
+          off = outcomes.handle(kind, handlers, this.#started && this.#deps.leader.isLeader.peek());
       },
       (error: unknown) => this.#deps.logger.error('loading the outcome handlers failed', error),
     );
@@ -1136,17 +1136,6 @@ export class SyncEngine {
         this.#outbox,
         this.#deps.logger,
       );
-  }
-
-  async #deliverStoredOutcomes(): Promise<void> {
-    try {
-      // Checked against what storage holds when each outcome's turn comes (OutcomeLog.deliverStored).
-      // Not loaded (no handler, nothing stored at start-up): nothing to deliver.
-      const outcomes = this.#handling ? await this.#stores.loadOutcomes() : this.#stores.outcomes;
-      await outcomes?.deliverStored();
-    } catch (error) {
-      this.#deps.logger.error('delivering stored outcomes failed', error);
-    }
   }
 
   #assertAlive(): void {

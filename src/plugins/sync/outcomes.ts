@@ -145,14 +145,18 @@ export class OutcomeLog {
     this.#maxWaiting = maxWaiting;
   }
 
-  /** Register handlers for `kind`; returns the unsubscribe function. */
-  handle(kind: string, handlers: OutcomeHandlers): () => void {
+  /**
+   * Register handlers for `kind`; returns the unsubscribe function. With deliver true (the engine's
+   * `handle()` in a tab that sends), the stored outcomes are delivered now ({@link deliverAll}).
+   */
+  handle(kind: string, handlers: OutcomeHandlers, deliver?: boolean): () => void {
     let set = this.#handlers.get(kind);
     if (!set) {
       set = new Set();
       this.#handlers.set(kind, set);
     }
     set.add(handlers);
+    if (deliver) this.deliverAll();
     return () => {
       set.delete(handlers);
     };
@@ -244,6 +248,17 @@ export class OutcomeLog {
       // Disposed meanwhile (its storage closing with the app): no failure to report.
       if (!this.#closed()) throw error;
     }
+  }
+
+  /**
+   * {@link deliverStored} in the background (the engine's, when a handler is registered or this tab
+   * starts sending): a failure is logged. Checked against what storage holds when each outcome's
+   * turn comes.
+   */
+  deliverAll(): void {
+    this.deliverStored().catch((error: unknown) =>
+      this.#logger.error('delivering stored outcomes failed', error),
+    );
   }
 
   /**
