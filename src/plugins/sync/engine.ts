@@ -33,11 +33,9 @@ import type { TempIds } from './temp-ids.js';
 import {
   classify,
   defaultMaxResponseBytes,
-  exhaustedError,
   httpError,
   type NoAnswer,
   noAnswerError,
-  originRefusedError,
   type SendResult,
   sendOperation,
   storageFailedError,
@@ -198,7 +196,6 @@ export class SyncEngine {
           WriteGroup,
           toOperation,
           classify,
-          exhaustedError,
           httpError,
         }),
     ),
@@ -214,8 +211,6 @@ export class SyncEngine {
           WriteGroup,
           toOperation,
           noAnswerError,
-          exhaustedError,
-          originRefusedError,
         }),
     ),
   );

@@ -3,7 +3,7 @@ import type { FlushSummary, OutboxStores, Step, SyncEngineDeps } from './engine.
 import type { Operation, OperationError, OperationRecord, toOperation } from './operation.js';
 import type { OutcomeRecord } from './outcomes.js';
 import type { SyncEvents } from './sync-events.js';
-import type { exhaustedError, NoAnswer, noAnswerError, originRefusedError, SendResult } from './transport.js';
+import type { NoAnswer, noAnswerError, SendResult } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
 // How an attempt ends without success — the op moved to the failed list (failOp), or a request
@@ -14,15 +14,15 @@ import type { WriteGroup } from './write-group.js';
 // flush runs online; if the chunk cannot load, the flush stops as for a storage failure and the
 // op is tried again later. The one failure that needs no chunk — no request was made: the chunk
 // that sends could not load, or the headers option failed — is the engine's (waitUnanswered).
-// Like send-request.ts it imports nothing at run time: what it uses is given (FailureTools).
+// It imports nothing at run time: what it uses of the engine's modules is given (FailureTools);
+// the errors only a failure ends with (originRefusedError, exhaustedError) are its own, at the
+// end (send-request.ts takes exhaustedError from here).
 
 /** What the failures use of the engine's modules, given rather than imported (see above). */
 export interface FailureTools {
   readonly WriteGroup: typeof WriteGroup;
   readonly toOperation: typeof toOperation;
   readonly noAnswerError: typeof noAnswerError;
-  readonly exhaustedError: typeof exhaustedError;
-  readonly originRefusedError: typeof originRefusedError;
 }
 
 /** What the failures do through the engine (SyncEngine's members for them, shortened by the builds). */
@@ -70,7 +70,7 @@ export class Failures {
     const deps = this.#deps;
     if (result.kind === 'origin-refused') {
       // Queued under another configuration (allowedOrigins), or its URL changed: never sent.
-      return this.failOp(record, this.#tools.originRefusedError(result.url, deps.now()), summary);
+      return this.failOp(record, originRefusedError(result.url, deps.now()), summary);
     }
     if (result.kind === 'redirect') {
       // Not followed, so the write did not reach its endpoint: it fails, naming the target (read
@@ -99,7 +99,7 @@ export class Failures {
       const attempts = record.attempts + 1;
       if (attempts >= retry.maxAttempts) {
         host.noAnswer = undefined;
-        return this.failOp({ ...record, attempts }, this.#tools.exhaustedError(error, attempts), summary);
+        return this.failOp({ ...record, attempts }, exhaustedError(error, attempts), summary);
       }
       record = { ...record, attempts, lastError: error, rev: record.rev + 1 };
       await this.#stores.readAhead.write(record);
@@ -144,4 +144,29 @@ export class Failures {
     summary.failed++;
     return 'next';
   }
+}
+
+// ——— the errors a failure ends with (here, not in transport.ts: only this chunk needs them) ———
+
+/** The operation's URL is on an origin the configuration does not allow: it was not sent. */
+export function originRefusedError(url: string, at: number): OperationError {
+  return {
+    code: 'sync/origin-not-allowed',
+    message: `${url} is not on baseUrl's origin nor in allowedOrigins: it was not sent (the headers option never goes to other origins); add its origin to the SyncPlugin allowedOrigins option and retry it, or discard it`,
+    at,
+  };
+}
+
+/** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */
+export function exhaustedError(error: OperationError, attempts: number): OperationError {
+  return {
+    ...error,
+    code: 'sync/max-attempts',
+    // One literal (not a conditional of two): the production build then keeps no condition.
+    message: `gave up after ${attempts} attempts${
+      error.status === undefined
+        ? `: the connectivity probe answers but this request gets no answer (${error.message})`
+        : `; the server last answered ${error.status}`
+    }`,
+  };
 }

@@ -1,16 +1,10 @@
 import type { EventBus } from '../../core/events.js';
 import type { FlushSummary, OutboxStores, Step, SyncEngineDeps } from './engine.js';
+import { exhaustedError } from './failures.js';
 import type { Operation, OperationError, OperationRecord, toOperation } from './operation.js';
 import type { OutcomeRecord } from './outcomes.js';
 import type { SyncEvents } from './sync-events.js';
-import type {
-  BodyProblem,
-  classify,
-  exhaustedError,
-  httpError,
-  SendResult,
-  TransportOptions,
-} from './transport.js';
+import type { BodyProblem, classify, httpError, SendResult, TransportOptions } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
 // The engine's side of a failure, in this chunk too (see failures.ts).
@@ -18,7 +12,8 @@ export { Failures } from './failures.js';
 
 // One attempt's request and what its answer means: loaded by the first attempt (transport.ts's
 // sendOperation), off the start-up path — a page needs it only when it has the network. It
-// imports nothing at run time, so that its lazy chunk shares no module with the start-up one.
+// imports nothing at run time but failures.ts (in its chunk), so that its lazy chunk shares no
+// module with the start-up one.
 
 /**
  * Send one operation: `Idempotency-Key: <id>`, `Content-Type: application/json` with a JSON body
@@ -188,7 +183,6 @@ export interface AnswerTools {
   readonly WriteGroup: typeof WriteGroup;
   readonly toOperation: typeof toOperation;
   readonly classify: typeof classify;
-  readonly exhaustedError: typeof exhaustedError;
   readonly httpError: typeof httpError;
 }
 
@@ -285,7 +279,7 @@ export class Answers {
     const now = deps.now();
     const attempts = record.attempts + 1;
     if (attempts >= deps.retry.maxAttempts) {
-      return host.failOp({ ...record, attempts }, this.#tools.exhaustedError(error, attempts), summary);
+      return host.failOp({ ...record, attempts }, exhaustedError(error, attempts), summary);
     }
     // Every retryable answer (408, 409, 425, 429, 5xx) may say when to come back: read by
     // queue-edits.ts, loaded now (if it cannot load, the backoff decides).

@@ -150,29 +150,6 @@ export function httpError(status: number, at: number): OperationError {
   return { code: 'sync/http-error', message: `the server answered ${status}`, status, at };
 }
 
-/** The operation's URL is on an origin the configuration does not allow: it was not sent. */
-export function originRefusedError(url: string, at: number): OperationError {
-  return {
-    code: 'sync/origin-not-allowed',
-    message: `${url} is not on baseUrl's origin nor in allowedOrigins: it was not sent (the headers option never goes to other origins); add its origin to the SyncPlugin allowedOrigins option and retry it, or discard it`,
-    at,
-  };
-}
-
-/** `error`, the last of `attempts`, ended the retries: the operation becomes failed. */
-export function exhaustedError(error: OperationError, attempts: number): OperationError {
-  return {
-    ...error,
-    code: 'sync/max-attempts',
-    // One literal (not a conditional of two): the production build then keeps no condition.
-    message: `gave up after ${attempts} attempts${
-      error.status === undefined
-        ? `: the connectivity probe answers but this request gets no answer (${error.message})`
-        : `; the server last answered ${error.status}`
-    }`,
-  };
-}
-
 /** Reading or writing the outbox failed during a flush. */
 export function storageFailedError(cause: unknown, at: number): OperationError {
   return { code: 'sync/storage-failed', message: `storage failed: ${messageOf(cause)}`, at };
