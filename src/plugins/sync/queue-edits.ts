@@ -287,7 +287,7 @@ export class QueueEdits {
    */
   #failedIds(): string[] {
     const settling = this.#stores.outcomes?.settling;
-    const ids = this.#stores.lists.failedIds();
+    const ids = [...this.#stores.lists.failed].sort(); // oldest first
     // (A rescan meanwhile may have listed it already.)
     return settling === undefined || ids.includes(settling) ? ids : [...ids, settling].sort();
   }

@@ -50,11 +50,6 @@ export class QueueLists {
     return this.#failed;
   }
 
-  /** The failed ids, oldest first. */
-  failedIds(): string[] {
-    return [...this.#failed].sort();
-  }
-
   /** Ids added to `list` here: noted and announced. */
   add(list: OutboxList, ids: string[]): void {
     this.note('added', list, ids);
