@@ -137,6 +137,29 @@ describe('bindAttr', () => {
     expect(button.disabled).toBe(false);
   });
 
+  // Audit 22b A7: a name setAttribute() refuses threw its DOMException (no code) at the first write.
+  it.each([
+    ['a space', 'data x'],
+    ['a quote', 'a"b'],
+    ['angle brackets', '<x>'],
+    ['an equals sign', 'a=b'],
+    ['a leading digit', '1x'],
+    ['an event handler', 'onclick'],
+    ['an event handler in capitals', 'ONLOAD'],
+  ])('refuses %s in the name with invalid-argument, before touching the element', (_label, name) => {
+    const element = document.createElement('div');
+    const error = thrownBy(() => bindAttr(element, name, flux<string | null>(null)));
+    expect(isFluxyError(error, 'invalid-argument')).toBe(true);
+    expect(element.attributes).toHaveLength(0);
+  });
+
+  it('takes the attribute names an app uses', () => {
+    const element = document.createElement('div');
+    for (const name of ['aria-label', 'data-x_y.z', 'xml:lang', 'tabindex', '_private', 'data-é'])
+      bindAttr(element, name, flux('1'));
+    expect(element.attributes).toHaveLength(6);
+  });
+
   it('the disposer stops updates and unsubscribes', () => {
     const { signal, watchers } = watchedSignal<string | null>('x');
     const element = document.createElement('a');

@@ -84,3 +84,44 @@ describe('useSignal (real vue)', () => {
     expect((thrown as Error).message).toContain('not a function: derive the value as a signal (computed(');
   });
 });
+
+// Audit 22b A12: Vue runs no unmount and disposes no component scope in a server render, so a
+// subscription made in setup() outlived every request (50 renders: 50 live subscriptions).
+describe('useSignal in a server render (vue/server-renderer)', () => {
+  it('renders the value and leaves no subscription behind', async () => {
+    const { createSSRApp, defineComponent } = await import('vue');
+    const { renderToString } = await import('vue/server-renderer');
+    const { source, stats } = counted(7);
+    const Pending = defineComponent({
+      setup() {
+        // biome-ignore lint/correctness/useHookAtTopLevel: a Vue composable (not a React hook), in setup()
+        const pending = useSignal(source);
+        return () => h('p', `${pending.value} pending`);
+      },
+    });
+    for (let render = 0; render < 20; render++) {
+      expect(await renderToString(createSSRApp(Pending))).toBe('<p>7 pending</p>');
+    }
+    expect(stats.watching).toBe(0);
+  });
+
+  it('a component mounted in the browser subscribes from its mounting on, with the latest value', async () => {
+    const { source, stats } = counted(1);
+    const host = document.createElement('div');
+    const app = createVueApp({
+      setup() {
+        // biome-ignore lint/correctness/useHookAtTopLevel: a Vue composable (not a React hook), in setup()
+        const count = useSignal(source);
+        expect(stats.watching).toBe(0); // not in setup(): at mounting
+        source.value = 5; // a change between setup and mounting is not missed
+        return () => h('p', `${count.value}`);
+      },
+    });
+    app.mount(host);
+    expect(stats.watching).toBe(1);
+    await nextTick();
+    expect(host.textContent).toBe('5');
+    app.unmount();
+    expect(stats.watching).toBe(0);
+  });
+});

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../../core/errors.js';
 import type { Unsubscribe } from '../../core/events.js';
+import { describeInput } from '../../core/input-checks.js';
 import { effect, type ReadonlySignal } from '../../core/signals.js';
 
 /**
@@ -55,7 +56,8 @@ export function bindClass(element: Element, className: string, source: SignalSou
 /**
  * Keep attribute `name` equal to the source's value: `null`, `undefined` and `false` remove it,
  * `true` sets it to `""` (for boolean attributes such as `disabled`), anything else is written as
- * a string.
+ * a string. Throws `invalid-argument` for a name that is no attribute name, and for an event
+ * handler attribute (`onclick`…), whose text the browser would run as script.
  *
  * @returns a function that stops updating the element (the attribute stays as it last was).
  * @example bindAttr(saveButton, 'disabled', () => sync.isSyncing.value);
@@ -65,8 +67,17 @@ export function bindAttr(element: Element, name: string, source: SignalSource<At
     throw invalidArgument(
       `bindAttr(element, name, source): element must be a DOM element${notFound(element)}.`,
     );
-  if (typeof name !== 'string' || name === '') {
-    throw invalidArgument('bindAttr(element, name, source): name must be a non-empty attribute name.');
+  // An attribute name setAttribute() takes (an XML name: the DOM threw InvalidCharacterError at the
+  // first write, with no code), and no event handler: a signal's text must never become script.
+  if (typeof name !== 'string' || !/^[A-Za-z_:\u00C0-\uFFFF][\w.:\u00B7\u00C0-\uFFFF-]*$/.test(name)) {
+    throw invalidArgument(
+      `bindAttr(element, name, source): name must be an attribute name such as 'disabled' or 'data-state' (got ${describeInput(name)}).`,
+    );
+  }
+  if (/^on/i.test(name)) {
+    throw invalidArgument(
+      `bindAttr(element, name, source): ${name} is an event handler attribute, which would run its text as script: use element.addEventListener() instead.`,
+    );
   }
   const read = reader('bindAttr', source);
   return bind(() => {

@@ -43,7 +43,8 @@ export type StoragePersistence = 'persisted' | 'best-effort' | 'unsupported';
 /**
  * Persistent key-value storage over localforage, encrypted and authenticated when a `secret`
  * (or raw `key`) is given. Plugin name `storage`. Methods wait for the plugin's init, so they
- * work before an explicit `app.ready()`. A wrong secret fails init with `storage/wrong-secret`.
+ * work before an explicit `app.ready()`. A wrong secret fails init: `app.ready()` rejects with
+ * `plugin/init-failed`, its `cause` `storage/wrong-secret`.
  *
  * @example
  * const storage = app.register(new StoragePlugin({ secret: passphrase }));
