@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { classify } from '../../src/plugins/sync/classify.js';
 import { OperationIdGenerator, parseOperationId } from '../../src/plugins/sync/operation-id.js';
 import { parseRetryAfter } from '../../src/plugins/sync/queue-edits.js';
-import { classify } from '../../src/plugins/sync/transport.js';
 
 describe('classify', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { batchAnswers, maxBatchChars, prepareBatch } from './batch.js';
+import { classify } from './classify.js';
 import type { FlushSummary, OutboxStores, Step, SyncEngine, SyncEngineDeps } from './engine.js';
 import type { Operation, OperationRecord } from './operation.js';
-import type { classify } from './transport.js';
 
 // Loaded by the first flush of an app with the `batch` option (with batch.ts): the engine's side of
 // a batch, off the start-up path of the apps without. Like batch.ts it imports no code of the
@@ -33,7 +33,6 @@ export async function sendBatch(
   disposed: () => boolean,
   entry: {
     toOperation: (record: OperationRecord) => unknown;
-    classify: typeof classify;
     defaultMaxResponseBytes: number;
   },
 ): Promise<Step | undefined> {
@@ -84,10 +83,10 @@ export async function sendBatch(
         limits.set(engine, prepared.body.length >> 1);
         return 'next';
       }
-      const read = batchAnswers(result, prepared, deps.now(), entry.classify);
+      const read = batchAnswers(result, prepared, deps.now(), classify);
       if (!('sent' in read)) {
         // Not run now (5xx, 429…) or the answer cut off: retried as the head alone would be.
-        if (entry.classify(result) === 'retry' || bodyProblem === 'timeout' || bodyProblem === 'cut-short')
+        if (classify(result) === 'retry' || bodyProblem === 'timeout' || bodyProblem === 'cut-short')
           return await engine.retryLater(first, read, result.retryAfter, summary);
         return stop(engine, deps, batch.url, status);
       }

@@ -31,7 +31,6 @@ import type { OperationDraft } from './request-validation.js';
 import type { SyncEvents } from './sync-events.js';
 import type { TempIds } from './temp-ids.js';
 import {
-  classify,
   defaultMaxResponseBytes,
   httpError,
   type NoAnswer,
@@ -182,7 +181,7 @@ export class SyncEngine {
   readonly #queueEdits = once(() =>
     import('./queue-edits.js').then(
       ({ QueueEdits }) =>
-        new QueueEdits(this.#stores, { classify, WriteGroup, toOperation, UnreadableRecordError }, this),
+        new QueueEdits(this.#stores, { WriteGroup, toOperation, UnreadableRecordError }, this),
     ),
   );
   /**
@@ -195,7 +194,6 @@ export class SyncEngine {
         new Answers(this, this.#stores, this.#deps, {
           WriteGroup,
           toOperation,
-          classify,
           httpError,
         }),
     ),
@@ -593,7 +591,7 @@ export class SyncEngine {
       this.unsettled?.id,
       this.opWrites.keys(),
       () => this.#disposed,
-      { toOperation, classify, defaultMaxResponseBytes },
+      { toOperation, defaultMaxResponseBytes },
     );
   }
 

@@ -2,12 +2,12 @@ import type { FluxyError } from '../../core/errors.js';
 import type { EventBus } from '../../core/events.js';
 import type { checkOptions } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
+import { classify } from './classify.js';
 import type { FlushSummary, OutboxStores, Step } from './engine.js';
 import type { OperationError, OperationRecord, recordVersion, toOperation } from './operation.js';
 import type { Outbox, OutboxList, UnreadableRecordError } from './outbox.js';
 import type { ListOptions } from './queue-lists.js';
 import type { SyncEvents } from './sync-events.js';
-import type { classify } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
 /**
@@ -15,7 +15,6 @@ import type { WriteGroup } from './write-group.js';
  * lazily, and a module shared with the start-up chunk would be split into a chunk of its own.
  */
 export interface EditTools {
-  readonly classify: typeof classify;
   readonly WriteGroup: typeof WriteGroup;
   readonly toOperation: typeof toOperation;
   readonly UnreadableRecordError: typeof UnreadableRecordError;
@@ -228,7 +227,7 @@ export class QueueEdits {
       if (!record || record.unreadable) continue;
       const { lastError, nextAttemptAt: _next, ...rest } = record;
       const retried: OperationRecord = { ...rest, attempts: 0 };
-      if (wasRefused(record, this.#tools.classify)) retried.keyGen = (record.keyGen ?? 0) + 1;
+      if (wasRefused(record)) retried.keyGen = (record.keyGen ?? 0) + 1;
       const group = new this.#tools.WriteGroup();
       outbox.stageMove(group, retried, 'pending');
       if (record.tempId !== undefined) (await loadTempIds()).stageIntroduce(group, record.tempId, record.id);
@@ -371,7 +370,7 @@ export class QueueEdits {
  * generation lets the retry be processed; otherwise the key stays. (A 409/429 that exhausted
  * maxAttempts is not a refusal: the first request may still be running or done on the server.)
  */
-function wasRefused({ lastError }: OperationRecord, classify: EditTools['classify']): boolean {
+function wasRefused({ lastError }: OperationRecord): boolean {
   return (
     lastError?.code === 'sync/dependency-failed' ||
     (lastError?.code === 'sync/http-error' &&

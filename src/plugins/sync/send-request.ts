@@ -1,10 +1,11 @@
 import type { EventBus } from '../../core/events.js';
+import { classify } from './classify.js';
 import type { FlushSummary, OutboxStores, Step, SyncEngineDeps } from './engine.js';
 import { exhaustedError } from './failures.js';
 import type { Operation, OperationError, OperationRecord, toOperation } from './operation.js';
 import type { OutcomeRecord } from './outcomes.js';
 import type { SyncEvents } from './sync-events.js';
-import type { BodyProblem, classify, httpError, SendResult, TransportOptions } from './transport.js';
+import type { BodyProblem, httpError, SendResult, TransportOptions } from './transport.js';
 import type { WriteGroup } from './write-group.js';
 
 // The engine's side of a failure, in this chunk too (see failures.ts).
@@ -182,7 +183,6 @@ function unreadResponseError(status: number, problem: BodyProblem, at: number): 
 export interface AnswerTools {
   readonly WriteGroup: typeof WriteGroup;
   readonly toOperation: typeof toOperation;
-  readonly classify: typeof classify;
   readonly httpError: typeof httpError;
 }
 
@@ -232,7 +232,7 @@ export class Answers {
     const now = this.#deps.now();
     host.heardBack();
     const error = this.#tools.httpError(result.status, now);
-    switch (this.#tools.classify({ status: result.status })) {
+    switch (classify({ status: result.status })) {
       case 'sent':
         if (record.tempId !== undefined && result.bodyProblem !== undefined) {
           // A create is not done until its server id is read: ask again with the same key (the
