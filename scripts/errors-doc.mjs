@@ -28,6 +28,8 @@ const DESCRIBED = {
     'The server answered with a redirect (its target in `location`): redirects are never followed, the operation fails. Point the URL at the final address.',
   'sync/response-unreadable':
     "A create's successful answer could not be read (cut short, not JSON, too large) so its server id is unknown, or a batch's answer is not 200 { results } for the operations sent: sent again with the same Idempotency-Keys.",
+  'sync/network-error':
+    'No answer (the network is down, the host does not answer), or a lazy chunk of fluxy/sync could not load (a deploy removed it): retried with backoff and the same Idempotency-Key, never counted as an attempt while the device looks offline or when no request was made. A method that needed the chunk (pending(), discard(), a queue() with a binary body…) rejects with it, its cause the loader error.',
   'sync/timeout': 'No answer within timeoutMs: retried with the same Idempotency-Key.',
   'sync/max-attempts':
     'The operation failed retryably maxAttempts times: it waits in the failed list (retry() or discard()).',

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 export const MANGLED = [
   // sync
   'commitSent',
+  'chunkFailed',
   'handleUnanswered',
   'heardBack',
   'retryLater',
@@ -76,7 +77,6 @@ export const MANGLED = [
   'collectTempIds',
   'opWrites',
   'networkFailures',
-  'pauseState',
   'clearErrors',
   'headFailed',
   'removalRun',

@@ -26,7 +26,11 @@ export interface SyncProgress {
 export type SyncMessage =
   | { type: 'added' | 'removed'; list: 'pending' | 'failed'; ids: string[] }
   | { type: 'state'; state: SharedSyncState }
-  | { type: 'flush' | 'rescan' | 'pause' | 'resume' | 'hello' | 'here' };
+  /** `reason`: why the queue paused (absent from an earlier version: `pause()`). */
+  | { type: 'pause'; reason?: 'manual' | 'unauthorized' }
+  /** `reason`: lift only a pause for that reason (a 401's, by `retry()`); absent: any (`resume()`). */
+  | { type: 'resume'; reason?: 'unauthorized' | undefined }
+  | { type: 'flush' | 'rescan' | 'hello' | 'here' };
 
 /** The part of `BroadcastChannel` the channel needs. */
 export interface BroadcastChannelLike {

@@ -150,14 +150,21 @@ const readAheadCount = 8;
  * (connectivity and leadership, the interval, `queue()`, `flush()`, other tabs' news).
  *
  * Reading order: {@link enqueue} (store) → {@link flush} → `#drain` (one request at a time, in id
- * order) → `#sendHead` → `sendOperation` (send-request.ts, lazy) → `Answers.decideAnswer` (there too: sent, retry later, failed,
- * or pause on a 401) → `#publish` (the signals, in one `publish()`: a batch an app effect cannot throw out of).
+ * order; `#sendBatch` first with the `batch` option) → `#sendHead` → {@link sendRequest}
+ * (transport.ts's `sendOperation`, its work in the lazy send-request.ts) → {@link settleAnswer} →
+ * `Answers.decideAnswer` (send-request.ts too: sent, retry later, failed, or pause on a 401), or
+ * {@link handleUnanswered} when no answer came → {@link publishStatus} (the signals, in one
+ * `publish()`: a batch an app effect cannot throw out of).
  *
- * An operation leaves the outbox only after a 2xx. Its removal commits while the next plain
- * operation is on the wire (see {@link removalRun}) and before that one's answer is handled; an
- * operation that needs the removal first (a create's server id, a retry, a batch…) waits for it,
- * and an operation with a kind (its outcome handlers) is not overlapped.
- * A retryable failure of the head stops the flush until its wake timer fires.
+ * An operation leaves the pending list only when the server answered it — removed after a 2xx;
+ * moved to the failed list after a refusal or its last retryable answer (and out of the outbox
+ * when a `failed` handler claims it) — or when the app discards it. A sent operation's removal
+ * commits while the next request is on the wire (see {@link removalRun}) and before that one's
+ * answer is handled, unless the sent one is a create or has a kind (its server id, its outcome
+ * handlers: both done before the next is sent); the next one waits for the removal too when it
+ * has a retry time, a temporary id (its own, or one it refers to) or a binary body, or goes in a
+ * batch. A retryable failure of the head stops the flush until its wake timer fires; a 401, until
+ * `resume()` or `retry()` without an id, in any tab.
  */
 export class SyncEngine {
   readonly events: EventBus<SyncEvents>;
@@ -209,14 +216,15 @@ export class SyncEngine {
           WriteGroup,
           toOperation,
           noAnswerError,
+          chunkFailed,
         }),
     ),
   );
   /** Commits of `queue()` calls (and discards) still running, by operation id. @internal */
   readonly opWrites = new Map<string, Promise<unknown>>();
   #outcomesDelivered = false;
-  /** @internal (opWrites, pauseState, networkFailures: public for queue-edits.ts, shortened by the builds) */
-  pauseState: false | 'manual' | 'unauthorized' = false;
+  /** Why sending is paused, in every tab: `pause()` ('manual'), or a 401 ('unauthorized': `retry()` lifts it too). */
+  #pauseState: false | 'manual' | 'unauthorized' = false;
   /** Set while clearQueue() runs: nothing is sent. */
   #clearing = false;
   /** The flush running. @internal (with inFlight and unsettled: queue-edits.ts's settledFor reads them) */
@@ -377,8 +385,9 @@ export class SyncEngine {
       () => {
         this.#backgroundFailures = 0;
         clearTimeout(this.#rescanTimer as ReturnType<typeof setTimeout>);
-        // Storage answered again: a storage failure shown in `lastError` goes.
-        if (this.#transientError?.error.code === 'sync/storage-failed') {
+        // Storage answered again: a storage failure (or a chunk that did not load) shown in
+        // `lastError` goes — the errors of no op (see #failedInBackground, #drain).
+        if (this.#transientError && !this.#transientError.id) {
           this.#transientError = null;
           this.publishStatus();
         }
@@ -424,7 +433,9 @@ export class SyncEngine {
     // (The temp id is known from now: a queue() right after sees it.)
     if (draft.tempId !== undefined) tempIds?.stageIntroduce(group, draft.tempId, id);
     await (draft.binary
-      ? import('./binary-body.js').then((lazy) => lazy.store(this.#outbox, group, record, draft, FluxyError))
+      ? import('./binary-body.js')
+          .catch(chunkFailed)
+          .then((lazy) => lazy.store(this.#outbox, group, record, draft, FluxyError))
       : this.#outbox.commit(group));
     return record;
   }
@@ -475,9 +486,10 @@ export class SyncEngine {
         }
         await this.awaitRemoval();
       } catch (error) {
-        // Storage failed under us (unavailable, full): keep the operation, report, retry later —
-        // with a backoff of its own that a server answer does not reset.
-        this.#deps.logger.error('flush stopped: storage failed', error);
+        // Storage failed under us (unavailable, full), or a lazy chunk could not load: keep the
+        // operation, report, retry later — with a backoff of its own that a server answer does not
+        // reset. (A chunk's failure shows as sync/network-error: see storageFailedError.)
+        this.#deps.logger.error('flush stopped: storage failed, or a lazy chunk did not load', error);
         this.headWaits(storageFailedError(error, this.#deps.now()), undefined, true);
         this.wakeIn(this.backoffFor(++this.#storageFailures));
       } finally {
@@ -553,7 +565,7 @@ export class SyncEngine {
       // A binary body is read back from its chunks at each attempt (binary-body.ts, loaded now);
       // a chunk missing or failing authentication gives, instead, why the op fails unsent.
       const body = record.binary
-        ? await (await import('./binary-body.js')).load(this.#deps.storage, record, now)
+        ? await (await import('./binary-body.js').catch(chunkFailed)).load(this.#deps.storage, record, now)
         : record.body;
       if ((body as OperationError | undefined)?.code) {
         return this.failOp(record, body as OperationError, summary);
@@ -581,7 +593,7 @@ export class SyncEngine {
    */
   async #sendBatch(batch: { url: string; max: number }, summary: FlushSummary): Promise<Step | undefined> {
     await this.awaitRemoval(); // a batch is read from the head on
-    const { sendBatch } = await import('./batch-send.js');
+    const { sendBatch } = await import('./batch-send.js').catch(chunkFailed);
     return sendBatch(
       this,
       batch,
@@ -724,7 +736,7 @@ export class SyncEngine {
   publishStatus(): void {
     const leading = this.#deps.leader.isLeader.peek();
     const online = this.#deps.connectivity.isOnline.peek();
-    const paused = this.pauseState !== false;
+    const paused = !!this.#pauseState;
     const clearing = this.#clearing;
     const pendingCount = this.#lists.pending.length;
     const failedCount = this.#lists.failed.size;
@@ -839,7 +851,8 @@ export class SyncEngine {
   /**
    * Put a failed operation (or all of them) back in the queue, keeping its id; for a pending one
    * waiting for its backoff, try now (see {@link QueueEdits.retryOps}) — with `id`, once its request
-   * in flight and its removal are done. A retry of every failed op also lifts a pause after a 401.
+   * in flight and its removal are done. A retry of every failed op also lifts a pause after a 401,
+   * in every tab.
    */
   async retry(id?: string): Promise<number> {
     this.#assertAlive();
@@ -864,19 +877,25 @@ export class SyncEngine {
     }
   }
 
-  /** Stop sending after the current request, in every tab, until `resume()`. */
+  /** Stop sending after the current request, in every tab (told why), until `resume()`. */
   pause(reason: 'manual' | 'unauthorized' = 'manual', broadcast = true): void {
-    this.pauseState = reason;
-    if (broadcast) this.#channel.post({ type: 'pause' });
+    this.#pauseState = reason;
+    if (broadcast) this.#channel.post({ type: 'pause', reason });
     this.publishStatus();
   }
 
-  /** Resume sending (after `pause()`, or after a 401 once the app has fresh credentials). */
-  resume(broadcast = true): void {
-    this.pauseState = false;
-    if (broadcast) this.#channel.post({ type: 'resume' });
-    this.requestFlush();
-    this.publishStatus();
+  /**
+   * Resume sending (after `pause()`, or after a 401 once the app has fresh credentials), in every
+   * tab; with `reason`, only a pause for that reason: `retry()` lifts a 401's pause — in every tab,
+   * the one that sends included (it may be another) — and never a `pause()`.
+   */
+  resume(reason?: 'unauthorized', broadcast = true): void {
+    if (broadcast) this.#channel.post({ type: 'resume', reason });
+    if (!reason || reason === this.#pauseState) {
+      this.#pauseState = false;
+      this.requestFlush();
+      this.publishStatus();
+    }
   }
 
   /**
@@ -964,7 +983,7 @@ export class SyncEngine {
       !this.#disposed &&
       !this.#lost &&
       !this.#clearing &&
-      this.pauseState === false &&
+      !this.#pauseState &&
       this.#deps.leader.isLeader.peek() &&
       this.#deps.connectivity.isOnline.peek()
     );
@@ -1088,10 +1107,10 @@ export class SyncEngine {
         this.publishStatus();
         return;
       case 'pause':
-        this.pause('manual', false);
+        this.pause(message.reason, false); // (none from an earlier version: 'manual')
         return;
       case 'resume':
-        this.resume(false);
+        this.resume(message.reason, false);
         return;
       case 'hello':
         // A new tab: answer so it knows it is not alone, and share the current state (a leader's
@@ -1138,16 +1157,29 @@ export class SyncEngine {
 }
 
 /**
- * `load`, called once: its promise is kept, unless it rejects (a chunk that failed to load is
- * fetched again next time).
+ * `load` (a lazy chunk's import, and what is made of it), called once: its promise is kept, unless
+ * it rejects — the chunk could not load (see {@link chunkFailed}): it is fetched again next time.
  */
 function once<T>(load: () => Promise<T>): () => Promise<T> {
   let loading: Promise<T> | undefined;
   return () =>
     (loading ??= load().catch((error: unknown) => {
       loading = undefined;
-      throw error;
+      return chunkFailed(error);
     }));
+}
+
+/**
+ * A lazy chunk could not load (a deploy removed it, or the network is down): a network error, no
+ * failure of storage — `sync/network-error`, its cause the loader's error. What needed it rejects
+ * with it (`pending()`, `discard()`, a `queue()` with a binary body…); a flush stops on it as on a
+ * storage failure (see `storageFailedError`): retried with backoff, the op kept at the head with
+ * its key, no attempt counted, connectivity not told.
+ */
+function chunkFailed(cause: unknown): never {
+  throw new FluxyError('sync/network-error', `a lazy chunk of fluxy/sync could not load: ${cause}`, {
+    cause,
+  });
 }
 
 /** Let Node exit while a timer is pending (no-op in browsers). */

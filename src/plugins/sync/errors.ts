@@ -10,7 +10,8 @@
  *
  * Kept on an operation (`op.lastError.code`): `sync/http-error` (the server answered with an
  * error status), `sync/redirected` (the server answered a 3xx or an opaque redirect; never followed,
- * `lastError.location` names the target when known; `sync.read()` rejects with it too), `sync/network-error`, `sync/timeout`, `sync/max-attempts`,
+ * `lastError.location` names the target when known; `sync.read()` rejects with it too), `sync/network-error`
+ * (no answer, or a lazy chunk that could not load — also thrown by a method that needed it), `sync/timeout`, `sync/max-attempts`,
  * `sync/record-unreadable` (the stored record failed authentication or decryption; never sent),
  * `sync/headers-failed` (the `headers` option threw), `sync/response-unreadable` (a create with a
  * `tempId` was accepted but its response could not be read — timeout, cut short, not JSON, over

@@ -23,6 +23,8 @@ export interface FailureTools {
   readonly WriteGroup: typeof WriteGroup;
   readonly toOperation: typeof toOperation;
   readonly noAnswerError: typeof noAnswerError;
+  /** A lazy chunk could not load: throws it as `sync/network-error` (the engine's chunkFailed). */
+  readonly chunkFailed: (cause: unknown) => never;
 }
 
 /** What the failures do through the engine (SyncEngine's members for them, shortened by the builds). */
@@ -76,7 +78,7 @@ export class Failures {
       // Not followed, so the write did not reach its endpoint: it fails, naming the target (read
       // by queue-edits.ts, loaded now: off the start-up path).
       this.#host.networkFailures = 0;
-      const { redirectError } = await import('./queue-edits.js');
+      const { redirectError } = await import('./queue-edits.js').catch(this.#tools.chunkFailed);
       const error = redirectError(result.response, result.url, deps.now());
       return this.failOp({ ...record, attempts: record.attempts + 1 }, error, summary);
     }

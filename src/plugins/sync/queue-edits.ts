@@ -29,7 +29,7 @@ export interface EditsHost {
   readonly events: EventBus<SyncEvents>;
   readonly opWrites: Map<string, Promise<unknown>>;
   networkFailures: number;
-  pauseState: false | 'manual' | 'unauthorized';
+  resume(reason?: 'unauthorized'): void;
   publishStatus(): void;
   requestFlush(): void;
   collectTempIds(): void;
@@ -126,7 +126,8 @@ export class QueueEdits {
     }
     // The head may be sent now: forget the backoff of past network failures.
     if (result.woke) host.networkFailures = 0;
-    if (host.pauseState === 'unauthorized' && id === undefined) host.pauseState = false;
+    // A retry of every failed op lifts a 401's pause, in every tab: the one that sends may be another.
+    if (id === undefined) host.resume('unauthorized');
     host.publishStatus();
     host.requestFlush();
     return result.count;

@@ -126,9 +126,17 @@ export function httpError(status: number, at: number): OperationError {
   return { code: 'sync/http-error', message: `the server answered ${status}`, status, at };
 }
 
-/** Reading or writing the outbox failed during a flush. */
+/**
+ * Reading or writing the outbox failed during a flush — or a lazy chunk it needed could not load:
+ * that `sync/network-error` (the engine's chunkFailed) is said as a network error, not a storage one.
+ */
 export function storageFailedError(cause: unknown, at: number): OperationError {
-  return { code: 'sync/storage-failed', message: `storage failed: ${messageOf(cause)}`, at };
+  const chunk = (cause as FluxyError | undefined)?.code === 'sync/network-error';
+  return {
+    code: chunk ? (cause as FluxyError<'sync/network-error'>).code : 'sync/storage-failed',
+    message: `${chunk ? 'network error' : 'storage failed'}: ${messageOf(cause)}`,
+    at,
+  };
 }
 
 /** An error's message, with its cause's code when it has one (a storage error under a wrapper). */
