@@ -1,11 +1,10 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../../src/core/app.js';
 import { ConnectivityPlugin } from '../../src/plugins/connectivity/index.js';
 import { StoragePlugin } from '../../src/plugins/storage/index.js';
 import { SyncPlugin } from '../../src/plugins/sync/index.js';
 import { TestLockManager } from '../support/lock-manager.js';
-import { faultServerPerTest, registryPerTest, silentLogger, until } from './harness.js';
+import { faultServerPerTest, registryPerTest, until } from './harness.js';
 
 // Session 22's sync fixes.
 
@@ -237,6 +236,3 @@ describe('a 401 in the tab that sends: retry() or resume() in another tab lifts 
     await until(() => leader.sync.pendingCount.value === 0, 'sent once resumed');
   });
 });
-
-void createApp;
-void silentLogger;
