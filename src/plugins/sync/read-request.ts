@@ -3,6 +3,7 @@ import type { checkOptions } from '../../core/input-checks.js';
 import type { SyncEngine } from './engine.js';
 import type { Operation } from './operation.js';
 import type { ResolvedSyncOptions, SyncOptions } from './options.js';
+import { isRedirect } from './redirects.js';
 import type { checkHeaderRecord, prepareOperation } from './request-validation.js';
 
 /**
@@ -94,14 +95,10 @@ export async function sendRead(
       redirect: 'manual',
     });
     const { status } = response;
-    // Never followed, as the queue's transport does (transport.ts, the same test): the headers
-    // option (credentials) would go to the target, another origin perhaps. Refused, same origin
-    // or not; a custom fetch that followed it anyway is caught by `redirected`.
-    if (
-      response.redirected ||
-      response.type === 'opaqueredirect' ||
-      (status > 299 && status < 400 && status !== 304)
-    ) {
+    // Never followed, as the queue's sends do (the same check): the headers option (credentials)
+    // would go to the target, another origin perhaps. Refused, same origin or not; a custom fetch
+    // that followed it anyway is caught too.
+    if (isRedirect(response)) {
       await response.body?.cancel().catch(() => undefined);
       const { location } = (await import('./queue-edits.js')).redirectError(response, target.href, 0);
       refused = new ReadError(

@@ -4,6 +4,7 @@ import type { FlushSummary, OutboxStores, Step, SyncEngineDeps } from './engine.
 import { exhaustedError } from './failures.js';
 import type { Operation, OperationError, OperationRecord, toOperation } from './operation.js';
 import type { OutcomeRecord } from './outcomes.js';
+import { isRedirect } from './redirects.js';
 import type { SyncEvents } from './sync-events.js';
 import type { BodyProblem, httpError, SendResult, TransportOptions } from './transport.js';
 import type { WriteGroup } from './write-group.js';
@@ -87,13 +88,9 @@ export async function sendOperation(
     if (body !== undefined) init.body = body;
     const response = await options.fetch(url, init);
     const { status } = response;
-    // (A fetch that followed it anyway: a custom fetch ignoring redirect: 'manual'. 304 Not
-    // Modified is no redirect.) What it pointed to is read by redirectError(), loaded then.
-    if (
-      response.redirected ||
-      response.type === 'opaqueredirect' ||
-      (status > 299 && status < 400 && status !== 304)
-    ) {
+    // (Or a fetch that followed it anyway: a custom fetch ignoring redirect: 'manual'.) What it
+    // pointed to is read by redirectError(), loaded then.
+    if (isRedirect(response)) {
       await response.body?.cancel().catch(() => undefined);
       return { kind: 'redirect', response, url };
     }
