@@ -20,3 +20,14 @@ export interface LockManagerLike {
     callback: (lock: unknown) => Promise<unknown>,
   ): Promise<unknown>;
 }
+
+/**
+ * The part of `BroadcastChannel` Fluxy uses to reach the other tabs of an origin (sync's shared
+ * state, connectivity's verdicts). Injectable for tests.
+ */
+export interface BroadcastChannelLike {
+  postMessage(message: unknown): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  removeEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  close(): void;
+}

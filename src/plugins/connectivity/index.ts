@@ -1,6 +1,6 @@
 import type { ConnectivityPlugin } from './plugin.js';
 
-export type { FetchFunction } from '../../core/platform-types.js';
+export type { BroadcastChannelLike, FetchFunction } from '../../core/platform-types.js';
 export type { ConnectivityErrorCode } from './errors.js';
 export { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 export type {

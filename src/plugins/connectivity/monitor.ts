@@ -2,7 +2,7 @@ import type { ReadonlySignal } from '@preact/signals-core';
 import { backoffDelay } from '../../core/backoff.js';
 import { disposedError, FluxyError, invalidArgument } from '../../core/errors.js';
 import { describeInput } from '../../core/input-checks.js';
-import type { FetchFunction } from '../../core/platform-types.js';
+import type { BroadcastChannelLike, FetchFunction } from '../../core/platform-types.js';
 import { batch, computed, signal } from '../../core/signals-core.js';
 import {
   type ConnectivityDependencies,
@@ -69,6 +69,7 @@ export class ConnectivityMonitor {
   #inFlight: InFlightProbe | undefined;
   #retry: { handle: unknown } | undefined;
   #failedProbes = 0;
+  #channel: BroadcastChannelLike | undefined;
   // Bumped whenever a decision overrides probing, so a late probe answer is ignored.
   #epoch = 0;
 
@@ -95,8 +96,17 @@ export class ConnectivityMonitor {
       throw disposedError('start() was called on a disposed ConnectivityMonitor: create a new one.');
     }
     if (this.#state === 'started') return;
-    const { platform, baseUrl } = checkEnvironment(environment);
-    if (this.#probe) this.#probeUrl = resolveProbeUrl(this.#probe.url, baseUrl);
+    const { platform, baseUrl, channel } = checkEnvironment(environment);
+    if (this.#probe) {
+      this.#probeUrl = resolveProbeUrl(this.#probe.url, baseUrl);
+      // The other tabs that probe this URL: what one of them learnt holds for this one too.
+      const tabs = channel?.(`fluxy-connectivity:${this.#probeUrl}`);
+      if (tabs) {
+        tabs.addEventListener('message', ({ data }) => this.#hear(data));
+        (tabs as { unref?: () => void }).unref?.();
+        this.#channel = tabs;
+      }
+    }
     this.#state = 'started';
     this.#platform = platform;
     this.#unsubscribePlatform = platform?.subscribe((online) => this.#onPlatform(online));
@@ -199,6 +209,7 @@ export class ConnectivityMonitor {
     this.#cancelProbing();
     this.#unsubscribePlatform?.();
     this.#unsubscribePlatform = undefined;
+    this.#channel?.close();
     const error = disposedError(
       'The connectivity monitor was disposed before the network came back: stop waiting on a disposed app.',
     );
@@ -218,8 +229,38 @@ export class ConnectivityMonitor {
     }
   }
 
+  /**
+   * Another tab's verdict (a probe's or a failed request's), with when it was reached, if it
+   * differs from this tab's. Offline: as a failed request here (offline, then probing until the
+   * probe answers: a mistake costs one probe). Online: this tab stops probing and is online too,
+   * if the verdict is newer than this tab's last change (messages arrive a moment later: an old
+   * "online" must not undo what this tab learnt since). Ignored while `setOnline()` decides, older
+   * than this tab's last change, or (online) while the platform says offline.
+   */
+  #hear(data: unknown): void {
+    const [online, at] = data as [boolean, number];
+    const since = this.#changedAt.peek();
+    if (
+      this.#state !== 'started' ||
+      this.#reason.peek() === 'manual' ||
+      online === this.#online.peek() ||
+      at < since
+    )
+      return;
+    if (!online) this.reportFailure();
+    else if (at > since && this.#platform?.isOnline() !== false) {
+      this.#cancelProbing();
+      this.#decide(true, 'probe');
+    }
+  }
+
   #decide(online: boolean, reason: ConnectivityReason): void {
     const changed = this.#online.peek() !== online;
+    // What a probe or a failed request found holds for the other tabs too (not the platform's
+    // events, which every tab gets, nor setOnline()).
+    // (Never after dispose(), which closes the channel: nothing decides by a probe or a failure then.)
+    if (changed && (reason === 'probe' || reason === 'request-failure'))
+      this.#channel?.postMessage([online, this.#deps.now()]);
     // Told first (they resume a tick later, once isOnline is set): an app effect that throws
     // below must not leave them waiting for good.
     if (online && changed) for (const waiter of [...this.#waiters]) waiter();

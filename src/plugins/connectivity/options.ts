@@ -1,6 +1,6 @@
 import { type FluxyError, invalidArgument } from '../../core/errors.js';
 import { checkOptions, describeInput } from '../../core/input-checks.js';
-import type { FetchFunction } from '../../core/platform-types.js';
+import type { BroadcastChannelLike, FetchFunction } from '../../core/platform-types.js';
 import { invalidProbe } from './errors.js';
 import type { PlatformConnectivity } from './platform.js';
 
@@ -247,6 +247,13 @@ export interface MonitorEnvironment {
   platform?: PlatformConnectivity | undefined;
   /** The base of a relative probe URL (`location.href` in browsers). @default undefined */
   baseUrl?: string | undefined;
+  /**
+   * Opens a channel to the other tabs (`(name) => new BroadcastChannel(name)` in browsers): with a
+   * probe, what a probe or a failed request decided is told to the monitors that probe the same
+   * URL, which take it at once (offline: they probe with backoff until it answers; online: they
+   * stop). @default undefined (alone)
+   */
+  channel?: ((name: string) => BroadcastChannelLike) | undefined;
 }
 
 /** Throws `invalid-argument` for a malformed environment. @internal */
@@ -254,7 +261,7 @@ export function checkEnvironment(environment: MonitorEnvironment): MonitorEnviro
   if (environment === null || typeof environment !== 'object') {
     throw invalidArgument('start(environment): environment must be an object such as { platform, baseUrl }.');
   }
-  const { platform, baseUrl } = environment;
+  const { platform, baseUrl, channel } = environment;
   if (
     platform !== undefined &&
     (platform === null || typeof platform.isOnline !== 'function' || typeof platform.subscribe !== 'function')
@@ -263,6 +270,11 @@ export function checkEnvironment(environment: MonitorEnvironment): MonitorEnviro
   }
   if (baseUrl !== undefined && typeof baseUrl !== 'string') {
     throw invalidArgument('start(environment): baseUrl must be a string such as location.href.');
+  }
+  if (channel !== undefined && typeof channel !== 'function') {
+    throw invalidArgument(
+      'start(environment): channel must be a function such as (name) => new BroadcastChannel(name).',
+    );
   }
   return environment;
 }

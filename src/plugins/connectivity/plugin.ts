@@ -3,6 +3,7 @@ import { FluxyPlugin } from '../../core/base-plugin.js';
 import { invalidArgument } from '../../core/errors.js';
 import { checkOptions } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
+import type { BroadcastChannelLike } from '../../core/platform-types.js';
 import type { PluginContext } from '../../core/plugin.js';
 import { ConnectivityMonitor, type ConnectivityReason } from './monitor.js';
 import { type ConnectivityOptions, isAbortSignal, PLUGIN_OPTION_KEYS } from './options.js';
@@ -55,10 +56,14 @@ export class ConnectivityPlugin extends FluxyPlugin {
   /** Starts listening (and probing); called by the app. */
   override init(ctx: PluginContext): void {
     this.#logger = ctx.logger;
-    const location = (globalThis as { location?: { href?: unknown } }).location;
+    const { location, BroadcastChannel: Channel } = globalThis as {
+      location?: { href?: unknown };
+      BroadcastChannel?: new (name: string) => BroadcastChannelLike;
+    };
     this.#monitor.start({
       platform: browserPlatform(globalThis),
       baseUrl: typeof location?.href === 'string' ? location.href : undefined,
+      channel: Channel && ((name) => new Channel(name)),
     });
     ctx.onDispose(() => this.#monitor.dispose());
   }

@@ -1,3 +1,4 @@
+import type { BroadcastChannelLike } from '../../core/platform-types.js';
 import type { OperationError } from './operation.js';
 
 /** The state a leader tab shares with the others. */
@@ -31,14 +32,6 @@ export type SyncMessage =
   /** `reason`: lift only a pause for that reason (a 401's, by `retry()`); absent: any (`resume()`). */
   | { type: 'resume'; reason?: 'unauthorized' | undefined }
   | { type: 'flush' | 'rescan' | 'hello' | 'here' };
-
-/** The part of `BroadcastChannel` the channel needs. */
-export interface BroadcastChannelLike {
-  postMessage(message: unknown): void;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  removeEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  close(): void;
-}
 
 /**
  * Tells the other tabs of an origin what changed (BroadcastChannel where it exists) — once one

@@ -4,15 +4,10 @@ import { FluxyError, invalidArgument } from '../../core/errors.js';
 import { EventBus, type Unsubscribe } from '../../core/events.js';
 import { checkOptions, describeInput } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
-import type { LockManagerLike } from '../../core/platform-types.js';
+import type { BroadcastChannelLike, LockManagerLike } from '../../core/platform-types.js';
 import type { PluginContext } from '../../core/plugin.js';
 import { effect, untracked } from '../../core/signals-core.js';
-import {
-  type BroadcastChannelLike,
-  ChangeChannel,
-  type SyncProgress,
-  type SyncStatus,
-} from './change-channel.js';
+import { ChangeChannel, type SyncProgress, type SyncStatus } from './change-channel.js';
 import type { FlushSummary } from './engine.js';
 import { createSyncSignals, SyncEngine } from './engine.js';
 import { type Coordination, TabLeader } from './leader.js';
