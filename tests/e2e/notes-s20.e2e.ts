@@ -209,6 +209,23 @@ test("a clock far ahead of this device's is no problem to show", async () => {
   expect(await problem(page)).toBe('');
 });
 
+test('a device whose clock is fast: the refusal says to set the clock, not "HTTP 400"', async () => {
+  // This device's clock is 10 minutes fast: the server refuses its stamps (400 clock-ahead).
+  await harness.context.addInitScript(() => {
+    const realNow = Date.now.bind(Date);
+    Date.now = () => realNow() + 10 * 60_000;
+  });
+  const page = await openApp(harness);
+  await addNote(page, 'Written fast');
+  await expect
+    .poll(() => page.getByTestId('notice').textContent(), { timeout: 10_000, message: 'the notice' })
+    .toContain("this device's clock is more than 5 minutes fast: set it right, then retry");
+  expect(
+    harness.requests.some((line) => /^POST \/api\/notes .*400/.test(line)),
+    harness.requests.join('\n'),
+  ).toBe(true);
+});
+
 test('two conflicts in one sync: the notice tells both', async () => {
   const page = await openApp(harness);
   await addNote(page, 'First');

@@ -248,6 +248,9 @@ function rowIdOf(operation: Operation | UnreadableOperation): string | undefined
 function reason(error: OperationError | undefined): string {
   if (error?.status === 404 || error?.status === 410) return 'the note was deleted elsewhere';
   if (error?.status === 412) return 'the note was changed elsewhere';
+  // The reference server's refusals say why in `{ error: <code> }` (docs/server-contract.md).
+  if ((error?.body as { error?: unknown } | undefined)?.error === 'clock-ahead')
+    return "this device's clock is more than 5 minutes fast: set it right, then retry";
   // (The message is empty in production builds: the code says it there.)
   return error?.status ? `HTTP ${error.status}` : error?.message || error?.code || 'unknown error';
 }
