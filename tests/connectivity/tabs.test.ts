@@ -123,10 +123,10 @@ describe('connectivity across tabs (BroadcastChannel)', () => {
       expect.objectContaining({ code: 'invalid-argument' }),
     );
     monitor.start({
-      channel: (name) => {
+      channel: asClass((name) => {
         names.push(name);
         return channel;
-      },
+      }),
     });
     expect(names).toStrictEqual(['fluxy-connectivity:https://api.example.test/health']);
     monitor.reportFailure();
@@ -156,7 +156,7 @@ describe('what a monitor does with what it hears', () => {
       now: () => time,
       fetch: () => new Promise(() => {}), // probes never answer: only messages decide here
     });
-    monitor.start({ channel: () => channel });
+    monitor.start({ channel: asClass(() => channel) });
     return {
       monitor,
       tell: (online: boolean, at: number) => listener?.({ data: [online, at] }),
@@ -196,3 +196,13 @@ describe('what a monitor does with what it hears', () => {
     monitor.dispose();
   });
 });
+
+/** A channel class (what `start({ channel })` takes, as `BroadcastChannel`) making `make(name)`. */
+function asClass(make: (name: string) => BroadcastChannelLike): new (name: string) => BroadcastChannelLike {
+  // A constructor that returns an object gives that object to `new`.
+  return function channelOf(name: string) {
+    return make(name);
+  } as unknown as new (
+    name: string,
+  ) => BroadcastChannelLike;
+}

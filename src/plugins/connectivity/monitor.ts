@@ -100,7 +100,7 @@ export class ConnectivityMonitor {
     if (this.#probe) {
       this.#probeUrl = resolveProbeUrl(this.#probe.url, baseUrl);
       // The other tabs that probe this URL: what one of them learnt holds for this one too.
-      const tabs = channel?.(`fluxy-connectivity:${this.#probeUrl}`);
+      const tabs = channel && new channel(`fluxy-connectivity:${this.#probeUrl}`);
       if (tabs) {
         tabs.addEventListener('message', ({ data }) => this.#hear(data));
         (tabs as { unref?: () => void }).unref?.();

@@ -248,12 +248,12 @@ export interface MonitorEnvironment {
   /** The base of a relative probe URL (`location.href` in browsers). @default undefined */
   baseUrl?: string | undefined;
   /**
-   * Opens a channel to the other tabs (`(name) => new BroadcastChannel(name)` in browsers): with a
-   * probe, what a probe or a failed request decided is told to the monitors that probe the same
-   * URL, which take it at once (offline: they probe with backoff until it answers; online: they
-   * stop). @default undefined (alone)
+   * The `BroadcastChannel` class (or one like it), to reach the other tabs: with a probe, what a
+   * probe or a failed request decided is told to the monitors that probe the same URL, which take
+   * it at once (offline: they probe with backoff until it answers; online: they stop).
+   * @default undefined (alone)
    */
-  channel?: ((name: string) => BroadcastChannelLike) | undefined;
+  channel?: (new (name: string) => BroadcastChannelLike) | undefined;
 }
 
 /** Throws `invalid-argument` for a malformed environment. @internal */
@@ -272,9 +272,7 @@ export function checkEnvironment(environment: MonitorEnvironment): MonitorEnviro
     throw invalidArgument('start(environment): baseUrl must be a string such as location.href.');
   }
   if (channel !== undefined && typeof channel !== 'function') {
-    throw invalidArgument(
-      'start(environment): channel must be a function such as (name) => new BroadcastChannel(name).',
-    );
+    throw invalidArgument('start(environment): channel must be a class such as BroadcastChannel.');
   }
   return environment;
 }

@@ -63,7 +63,7 @@ export class ConnectivityPlugin extends FluxyPlugin {
     this.#monitor.start({
       platform: browserPlatform(globalThis),
       baseUrl: typeof location?.href === 'string' ? location.href : undefined,
-      channel: Channel && ((name) => new Channel(name)),
+      channel: Channel,
     });
     ctx.onDispose(() => this.#monitor.dispose());
   }
