@@ -190,9 +190,19 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
 
   readonly #options: ResolvedCollectionOptions<R>;
   readonly #view: RowView<R>;
-  readonly #isPulling = signal(false);
-  readonly #lastPulledAt = signal<number | null>(null);
-  readonly #lastError = signal<CollectionError | null>(null);
+  /**
+   * The options of every public signal: a collection registered after ready() starts when one of
+   * them is first watched (or at get()) — its cache read, then a pull —, as every plugin's public
+   * calls initialise it, starting the app's `ready()` for it (a failure is ready()'s to report).
+   */
+  readonly #watched = {
+    watched: () => {
+      if (!this.#sync) this.whenReady().catch(noop);
+    },
+  };
+  readonly #isPulling = signal(false, this.#watched);
+  readonly #lastPulledAt = signal<number | null>(null, this.#watched);
+  readonly #lastError = signal<CollectionError | null>(null, this.#watched);
   readonly #events: EventBus<CollectionEvents<R>>;
   /** The last run of resolving (never rejects): the next one starts after it, dispose waits for it. */
   #resolving = Promise.resolve();
@@ -233,14 +243,14 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Rows: the confirmed rows with the pending changes applied on top, in a stable order. */
-  readonly items: ReadonlySignal<readonly R[]>;
+  declare readonly items: ReadonlySignal<readonly R[]>;
   /**
    * How many local changes `items` shows that the server has not confirmed yet (pending in the
    * outbox, or answered in another tab a moment ago; not an update of a row not shown, which
    * `pending` does not list either). 0 when `items` is the server's state as last pulled — e.g.
    * for "all changes saved" in a UI, or to wait for in a test.
    */
-  readonly unconfirmed: ReadonlySignal<number>;
+  declare readonly unconfirmed: ReadonlySignal<number>;
   /**
    * The rows with local changes the server has not confirmed yet, by id as shown now, in the
    * order of their first change: for "saving…" and "deleting…" states (a removed row is not in
@@ -248,8 +258,11 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    *
    * @example const state = notes.pending.value.get(id)?.type; // 'insert' | 'update' | 'remove' | undefined
    */
-  readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>>;
-  /** True while a pull runs in this tab. */
+  declare readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>>;
+  /**
+   * True while a pull runs in this tab: from its start until it is over (as `pull()`
+   * resolves), and on into a pull a trigger asked for meanwhile, with no gap.
+   */
   readonly isPulling: ReadonlySignal<boolean> = this.#isPulling;
   /** When the last complete pull ended (ms since epoch; from storage after a restart), or null. */
   readonly lastPulledAt: ReadonlySignal<number | null> = this.#lastPulledAt;
@@ -264,8 +277,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     super();
     this.#options = resolveCollectionOptions(name, options);
     this.name = name;
-    // A collection registered after ready() starts when `items` is first watched (or at get()).
-    this.#view = new RowView<R>(this.#options.key, this.#options.compare, () => this.#start());
+    this.#view = new RowView<R>(this.#options.key, this.#options.compare, this.#watched);
     ({ items: this.items, changeCount: this.unconfirmed, pending: this.pending } = this.#view);
     this.#events = new EventBus<CollectionEvents<R>>((event, error) =>
       this.#logger.error(`a "${this.name}.on('${event}')" handler threw`, error),
@@ -358,7 +370,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       }
     }
     this.#view.setChanges(changes);
-    // Forget the temporary ids no pending change uses any more.
+    // Forget the temporary ids no pending change uses any more (each is a record of its own, read
+    // at every start: kept for ever, they would pile up; see docs/collections.md, get()).
     const used = new Set(changes.map((change) => change.id));
     void this.#cache
       .forgetAliases([...this.#view.aliasMap.keys()].filter((tempId) => !used.has(tempId)))
@@ -461,16 +474,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
    * @example effect(() => (titleEl.textContent = notes.get(id).value?.title ?? ''));
    */
   get(id: string): ReadonlySignal<R | undefined> {
-    this.#start();
+    this.#watched.watched();
     return this.#view.watchRow(this.#checkId(id, 'get'));
-  }
-
-  /**
-   * Initialise the collection now, starting the app's `ready()` for it, as every plugin's public
-   * calls do (what a collection registered after `ready()` needs; a failure is ready()'s to report).
-   */
-  #start(): void {
-    if (!this.#sync) this.whenReady().catch(noop);
   }
 
   /**
@@ -523,8 +528,7 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
       );
     }
     if (!this.#sync) await this.whenReady();
-    const target = this.#existing(id, 'update');
-    await this.#write('update', target, data);
+    await this.#write('update', this.#existing(id, 'update'), data);
   }
 
   /** Remove a row (the id may still be a temporary one). Resolves once the operation is committed. */
@@ -677,11 +681,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
     const given = this.#checkId(id, method);
     const target = this.#view.currentId(given);
     // A path segment `.` or `..` is removed by URL parsing (`%2E` too): `DELETE url/..` would go
-    // to url's parent. (Such a row, pulled, stays readable.)
-    if (/^\.\.?$/.test(target))
+    // to url's parent. An id with a lone UTF-16 surrogate (valid JSON) has no URL form at all
+    // (encodeURIComponent throws). (Such a row, pulled, stays readable.)
+    if (/^\.\.?$|\p{Cs}/u.test(target))
       throw new FluxyError(
         'invalid-argument',
-        `${this.name}.${method}("${given}"): a row whose id is "." or ".." cannot be changed: as a URL path segment it would address ${this.#options.url}'s parent, not the row. Give the row another id on the server.`,
+        `${this.name}.${method}("${given}"): a row whose id ${/^\.\.?$/.test(target) ? `is "." or ".." cannot be changed: as a URL path segment it would address ${this.#options.url}'s parent, not the row` : 'holds a lone UTF-16 surrogate cannot be changed: no URL can carry it'}. Give the row another id on the server.`,
       );
     if (!this.#view.shownRow(target)) {
       throw new FluxyError(
@@ -923,7 +928,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         [this.#lastError, sync.lastError].some((error) => error.peek()?.status === 401))
     )
       return;
-    // The running pull may have asked before what set this off: it pulls again once done.
+    // The running pull may have asked before what set this off: it pulls again once done
+    // (`isPulling` stays true in between: see #pull).
     if (this.#pulling) this.#pullAgain = true;
     else this.#pull(true).catch(noop); // reported in lastError, retried with backoff
   }
@@ -976,6 +982,12 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
         this.#pullAgain = false;
         this.#autoPull();
       }
+      // True from the pull's start until it is over (its refusals decided, as pull()
+      // resolves), and on into the pull asked again unless it did not start (offline, paused,
+      // disposed): no gap before a pull already due, in which settled() would resolve.
+      publish(() => {
+        this.#isPulling.value = !!this.#pulling;
+      });
     });
     return this.#pulling;
   }
@@ -1009,10 +1021,8 @@ export class Collection<R extends Row = Row> extends FluxyPlugin {
           startedAt,
         );
     } finally {
-      publish(() => {
-        this.#view.publishRows();
-        this.#isPulling.value = false;
-      });
+      // (isPulling goes false once the whole pull is over: see #pull.)
+      publish(() => this.#view.publishRows());
     }
   }
 

@@ -206,7 +206,8 @@ export async function checkAnswer<R extends Row>(
 /**
  * What is wrong with a pull's answer — undefined when it is a changes page: `{ changes: Row[],
  * deleted: id[], cursor: string, more: boolean, clock?: string }` that does not say `more` with
- * the cursor it was asked with (which would ask for the same page again, forever). Ids are
+ * the cursor it was asked with (which would ask for the same page again, forever), nor lists an
+ * id both in `changes` and in `deleted` (which state is the latest?). Ids are
  * non-empty strings; a finite number (a SQL serial) is turned into its string here, in the body,
  * as Sync's serverId is (`1` → `'1'`), so a row's key is always a string. A problem is a string
  * ('' in the production build). @internal
@@ -215,6 +216,9 @@ export function pageProblem(body: Record<string, unknown>, cursor: string, key: 
   const { changes, deleted } = body;
   if (!Array.isArray(changes) || !Array.isArray(deleted))
     return refuse('the answer is not { changes: Row[], deleted: id[], cursor: string, more: boolean }');
+  // The ids of `changes`: an id also in `deleted` says two states of one row, and a page does not
+  // say which came last (a deletion, then a re-creation?). A page lists an id at most once.
+  const ids = new Set<string>();
   for (const [index, row] of changes.entries()) {
     if (row === null || typeof row !== 'object' || Array.isArray(row))
       return refuse(`changes[${index}] is ${describeInput(row)}, not a row object`);
@@ -230,12 +234,17 @@ export function pageProblem(body: Record<string, unknown>, cursor: string, key: 
         `changes[${index}].version is ${describeInput(row.version)}: a version must be a number or a string of characters an If-Match header can carry (no CR, LF or other control character, nothing past U+00FF)`,
       );
     row[key] = id;
+    ids.add(id);
   }
   for (const [index, value] of deleted.entries()) {
     const id = idOf(value);
     if (id === undefined)
       return refuse(
         `deleted[${index}] is ${describeInput(value)}: ids must be non-empty strings (or finite numbers)`,
+      );
+    if (ids.has(id))
+      return refuse(
+        `deleted[${index}] ("${id}") is also in changes: a page lists an id at most once, in its latest state (it does not say which came last)`,
       );
     deleted[index] = id;
   }

@@ -54,27 +54,28 @@ export class RowView<R extends Row> {
   readonly #signals = new Map<string, Signal<R | undefined>>();
   readonly #aliasVersion = signal(0);
   readonly #items: Signal<readonly R[]>;
-  readonly #changeCount = signal(0);
-  readonly #pending = signal<ReadonlyMap<string, PendingRow<R>>>(new Map());
+  readonly #changeCount: Signal<number>;
+  readonly #pending: Signal<ReadonlyMap<string, PendingRow<R>>>;
   /** Rows changed (or the order) that `items` does not show yet. */
   #stale = false;
 
-  /** @param watched - called when `items` gets its first watcher. */
-  constructor(key: string, compare?: (a: R, b: R) => number, watched?: () => void) {
+  /** @param options - the signal options of items, the change count and pending (`watched`: called when one gets its first watcher). */
+  constructor(key: string, compare?: (a: R, b: R) => number, options?: { watched(): void }) {
     this.#key = key;
     this.#compare = compare;
-    this.items = this.#items = signal<readonly R[]>(Object.freeze([]) as readonly R[], {
-      watched: watched as () => void,
-    });
+    this.items = this.#items = signal<readonly R[]>(Object.freeze([]) as readonly R[], options);
+    this.changeCount = this.#changeCount = signal(0, options);
+    this.pending = this.#pending = signal<ReadonlyMap<string, PendingRow<R>>>(new Map(), options);
   }
 
-  readonly items: ReadonlySignal<readonly R[]>;
+  // (Declared: set by the constructor, no field of their own in the build.)
+  declare readonly items: ReadonlySignal<readonly R[]>;
   /** How many changes are shown on top of the confirmed rows. */
-  readonly changeCount: ReadonlySignal<number> = this.#changeCount;
+  declare readonly changeCount: ReadonlySignal<number>;
   /** The temporary ids known, with their server ids. */
   readonly aliasMap: ReadonlyMap<string, string> = this.#aliases;
   /** The rows with pending changes, in the order of their first change (see `Collection.pending`). */
-  readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>> = this.#pending;
+  declare readonly pending: ReadonlySignal<ReadonlyMap<string, PendingRow<R>>>;
 
   /** The id a (possibly temporary) id stands for now. */
   currentId(id: string): string {
