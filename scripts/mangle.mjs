@@ -77,6 +77,8 @@ export const MANGLED = [
   'collectTempIds',
   'opWrites',
   'networkFailures',
+  'clearing',
+  'answerTab',
   'clearErrors',
   'headFailed',
   'removalRun',

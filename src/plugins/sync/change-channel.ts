@@ -31,7 +31,11 @@ export type SyncMessage =
   | { type: 'pause'; reason?: 'manual' | 'unauthorized' }
   /** `reason`: lift only a pause for that reason (a 401's, by `retry()`); absent: any (`resume()`). */
   | { type: 'resume'; reason?: 'unauthorized' | undefined }
-  | { type: 'flush' | 'rescan' | 'hello' | 'here' };
+  | { type: 'flush' | 'rescan' | 'hello' | 'here' }
+  /** A tab that does not send asks the one that does to discard (or `retry`) op `id`, or clear the ops before `cut`. */
+  | { type: 'ask'; ref: string; id?: string; cut?: string; retry?: true }
+  /** The sending tab's answer to an `ask`: the ids removed; undefined if it failed (the asking tab does it). */
+  | { type: 'answer'; ref: string; ids: string[] | undefined };
 
 /**
  * Tells the other tabs of an origin what changed (BroadcastChannel where it exists) — once one

@@ -188,7 +188,7 @@ export class SyncEngine {
   readonly #queueEdits = once(() =>
     import('./queue-edits.js').then(
       ({ QueueEdits }) =>
-        new QueueEdits(this.#stores, { WriteGroup, toOperation, UnreadableRecordError }, this),
+        new QueueEdits(this.#stores, { WriteGroup, toOperation, UnreadableRecordError }, this, this.#deps),
     ),
   );
   /**
@@ -225,8 +225,8 @@ export class SyncEngine {
   #outcomesDelivered = false;
   /** Why sending is paused, in every tab: `pause()` ('manual'), or a 401 ('unauthorized': `retry()` lifts it too). */
   #pauseState: false | 'manual' | 'unauthorized' = false;
-  /** Set while clearQueue() runs: nothing is sent. */
-  #clearing = false;
+  /** Set while clearQueue() runs (here, or asked by another tab): nothing is sent. @internal (public for queue-edits.ts, shortened by the builds) */
+  clearing = false;
   /** The flush running. @internal (with inFlight and unsettled: queue-edits.ts's settledFor reads them) */
   flushRun: Promise<FlushSummary> | undefined;
   #flushAgain = false;
@@ -737,7 +737,7 @@ export class SyncEngine {
     const leading = this.#deps.leader.isLeader.peek();
     const online = this.#deps.connectivity.isOnline.peek();
     const paused = !!this.#pauseState;
-    const clearing = this.#clearing;
+    const clearing = this.clearing;
     const pendingCount = this.#lists.pending.length;
     const failedCount = this.#lists.failed.size;
     // (Not a tab whose storage was lost: it shows its own loss, no other tab's state.)
@@ -827,10 +827,9 @@ export class SyncEngine {
 
   /** Ops left their list (retried, discarded, cleared — here or in another tab): drop their errors. @internal (with headRemoved and rescanOutbox: queue-edits.ts calls them) */
   forgetErrorsOf(ids: readonly string[]): void {
-    const transient = this.#transientError?.id;
-    if (transient !== undefined && ids.includes(transient)) this.#transientError = null;
-    const dead = this.#deadLetterError?.id;
-    if (dead !== undefined && ids.includes(dead)) this.#deadLetterError = null;
+    // (An error of no op, id undefined, is in no list: ids holds only strings.)
+    if (ids.includes(this.#transientError?.id as string)) this.#transientError = null;
+    if (ids.includes(this.#deadLetterError?.id as string)) this.#deadLetterError = null;
   }
 
   // ——— the app's reads and edits ———
@@ -865,16 +864,16 @@ export class SyncEngine {
     return (await this.#queueEdits()).discardOp(id);
   }
 
-  /** Remove every pending and failed operation. Resolves with how many were removed. */
+  /**
+   * Remove every pending and failed operation queued before this call (once those still being
+   * written are committed), none queued after it. Resolves with how many were removed.
+   */
   async clearQueue(): Promise<number> {
     this.#assertAlive();
-    this.#clearing = true;
-    try {
-      return await (await this.#queueEdits()).clearAll();
-    } finally {
-      this.#clearing = false;
-      this.publishStatus();
-    }
+    // The cut: an op queued from now on has a greater id (nothing is sent from the moment
+    // queue-edits.ts is loaded: see clearAll).
+    const cut = this.#ids.next();
+    return (await this.#queueEdits()).clearAll(cut);
   }
 
   /** Stop sending after the current request, in every tab (told why), until `resume()`. */
@@ -982,7 +981,7 @@ export class SyncEngine {
     return (
       !this.#disposed &&
       !this.#lost &&
-      !this.#clearing &&
+      !this.clearing &&
       !this.#pauseState &&
       this.#deps.leader.isLeader.peek() &&
       this.#deps.connectivity.isOnline.peek()
@@ -1093,7 +1092,7 @@ export class SyncEngine {
         const head = this.#lists.pending.first();
         this.#lists.note('removed', message.list, message.ids);
         this.forgetErrorsOf(message.ids);
-        if (head !== undefined && message.ids.includes(head) && this.#lists.pending.first() !== head) {
+        if (message.ids.includes(head as string) && this.#lists.pending.first() !== head) {
           this.headRemoved();
         }
         this.publishStatus();
@@ -1122,6 +1121,12 @@ export class SyncEngine {
       case 'rescan':
         this.wake();
         return;
+      case 'ask':
+        // Another tab's discard(id) or clearQueue(): done by the tab that sends (queue-edits.ts).
+        this.#queueEdits().then(
+          (edits) => edits.answerTab(message),
+          () => {},
+        );
     }
   }
 
@@ -1134,7 +1139,7 @@ export class SyncEngine {
   collectTempIds(): void {
     const quiet = () =>
       !this.#disposed &&
-      !this.#clearing &&
+      !this.clearing &&
       this.#started &&
       this.#lists.pending.length === 0 &&
       this.opWrites.size === 0 &&

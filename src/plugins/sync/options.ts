@@ -163,6 +163,11 @@ export function resolveSyncOptions(options: unknown): ResolvedSyncOptions {
       throw invalid(
         `baseUrl "${baseUrl}" must be an http(s) URL without credentials (use the headers option)`,
       );
+    // A query or a fragment would swallow each op's path ('/api#x' + '/notes' goes to '/api').
+    if (/[?#]/.test(baseUrl))
+      throw invalid(
+        `baseUrl "${baseUrl}" must have no query (?) or fragment (#): put the query in each operation's url`,
+      );
   }
   // A plain object of valid headers (the same checks as a function's result at send time, which
   // refuse anything else: null, an array, a string…); credentials are welcome here.
@@ -266,7 +271,7 @@ function checkUrlOption(value: unknown, name: string): asserts value is string {
 function httpUrl(text: string): URL | undefined {
   try {
     const url = new URL(text);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password) return url;
+    if (/^https?:$/.test(url.protocol) && !url.username && !url.password) return url;
   } catch {}
   return undefined;
 }

@@ -43,10 +43,11 @@ interface ConnectivityLike {
   readonly reason?: ReadonlySignal<string>;
   readonly lastChangedAt?: ReadonlySignal<number>;
 }
+/** A queue() call (with its draft), or a clearQueue() call (without), made before init. */
 interface Waiting {
-  draft: OperationDraft;
-  resolve: (operation: Operation) => void;
-  reject: (error: unknown) => void;
+  draft: OperationDraft | undefined;
+  resolve(value: Operation | number): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -232,7 +233,10 @@ export class SyncPlugin extends FluxyPlugin {
     // Set the engine and hand it the calls made before init, in call order, so ids follow it.
     this.#engine = engine;
     for (const waiting of this.#waiting.splice(0))
-      engine.enqueue(waiting.draft).then(waiting.resolve, waiting.reject);
+      (waiting.draft ? engine.enqueue(waiting.draft) : engine.clearQueue()).then(
+        waiting.resolve,
+        waiting.reject,
+      );
   }
 
   /** @internal */
@@ -257,13 +261,20 @@ export class SyncPlugin extends FluxyPlugin {
     } catch (error) {
       return Promise.reject(error);
     }
-    const engine = this.#engine;
-    if (engine) return engine.enqueue(draft);
-    return new Promise<Operation>((resolve, reject) => {
-      this.#waiting.push({ draft, resolve, reject });
+    return this.#engine?.enqueue(draft) ?? this.#later(draft);
+  }
+
+  /** A queue() (`draft`) or clearQueue() call before init: made by init, in call order. */
+  #later<T extends Operation | number>(draft?: OperationDraft): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const waiting: Waiting = { draft, resolve: resolve as Waiting['resolve'], reject };
+      this.#waiting.push(waiting);
       this.whenReady().catch((error: unknown) => {
-        const index = this.#waiting.findIndex((waiting) => waiting.draft === draft);
-        if (index >= 0) this.#waiting.splice(index, 1)[0]?.reject(error);
+        const index = this.#waiting.indexOf(waiting);
+        if (index >= 0) {
+          this.#waiting.splice(index, 1);
+          reject(error);
+        }
       });
     });
   }
@@ -343,14 +354,20 @@ export class SyncPlugin extends FluxyPlugin {
     return (await this.#ready()).discard(id);
   }
 
-  /** Remove every pending and failed operation (e.g. on logout). Resolves with how many. */
-  async clearQueue(): Promise<number> {
-    return (await this.#ready()).clearQueue();
+  /**
+   * Remove every pending and failed operation (e.g. on logout) queued before this call — once
+   * those still being written (a Blob or FormData body) are stored — and none queued after it.
+   * Resolves with how many.
+   */
+  clearQueue(): Promise<number> {
+    // The cut is taken now (before init: in call order with the queue() calls waiting for it).
+    return this.#engine?.clearQueue() ?? this.#later();
   }
 
   /**
-   * Stop sending (in every tab) after the request in flight, until `resume()`. Called before
-   * `app.ready()`, nothing is sent from the start (an app that waits for a login). Throws
+   * Stop sending (in the tabs open now) after the request in flight, until `resume()`. The pause
+   * is in memory: a tab opened later and a reload do not hold it — call it before `app.ready()`
+   * at every start (then nothing is sent from the start: an app that waits for a login). Throws
    * `app/disposed` once the app was disposed.
    */
   pause(): void {

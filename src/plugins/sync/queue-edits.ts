@@ -2,8 +2,9 @@ import type { FluxyError } from '../../core/errors.js';
 import type { EventBus } from '../../core/events.js';
 import type { checkOptions } from '../../core/input-checks.js';
 import type { Logger } from '../../core/logger.js';
+import type { SyncMessage } from './change-channel.js';
 import { classify } from './classify.js';
-import type { FlushSummary, OutboxStores, Step } from './engine.js';
+import type { FlushSummary, OutboxStores, Step, SyncEngineDeps } from './engine.js';
 import type { OperationError, OperationRecord, recordVersion, toOperation } from './operation.js';
 import type { Outbox, OutboxList, UnreadableRecordError } from './outbox.js';
 import type { ListOptions } from './queue-lists.js';
@@ -30,6 +31,7 @@ export interface EditsHost {
   readonly opWrites: Map<string, Promise<unknown>>;
   networkFailures: number;
   resume(reason?: 'unauthorized'): void;
+  clearing: boolean;
   publishStatus(): void;
   requestFlush(): void;
   collectTempIds(): void;
@@ -85,11 +87,69 @@ export class QueueEdits {
   readonly #stores: OutboxStores;
   readonly #tools: EditTools;
   readonly #host: EditsHost;
+  readonly #deps: Pick<SyncEngineDeps, 'leader' | 'channel' | 'transport' | 'now'>;
 
-  constructor(stores: OutboxStores, tools: EditTools, host: EditsHost) {
+  constructor(
+    stores: OutboxStores,
+    tools: EditTools,
+    host: EditsHost,
+    deps: Pick<SyncEngineDeps, 'leader' | 'channel' | 'transport' | 'now'>,
+  ) {
     this.#stores = stores;
     this.#tools = tools;
     this.#host = host;
+    this.#deps = deps;
+  }
+
+  /**
+   * In a tab that does not send (another tab holds the lock), ask the tab that sends to discard
+   * op `{ id }`, retry it (`{ id, retry }`: only that tab can wake its head from a backoff) or
+   * clear the ops before `{ cut }` — only it knows whether that op's request is in flight, and it
+   * waits for it (see {@link answerTab}). Resolves with the ids it removed; or
+   * undefined when this tab sends (or comes to, or the sending tab did not answer within twice
+   * `timeoutMs`, or failed): then this tab does it itself.
+   */
+  async #ask(what: { id?: string; cut?: string; retry?: true }): Promise<string[] | undefined> {
+    const { leader, channel, transport } = this.#deps;
+    if (leader.isLeader.peek()) return undefined;
+    return new Promise((resolve) => {
+      const ref = `${Date.now()}-${Math.random()}`;
+      const offs: Array<() => void> = [];
+      const done = (ids?: string[]): void => {
+        for (const off of offs.splice(0)) off();
+        clearTimeout(timer);
+        resolve(ids);
+      };
+      const timer = setTimeout(done, 2 * transport.timeoutMs);
+      offs.push(
+        channel.subscribe((message) => {
+          if (message.type === 'answer' && message.ref === ref) done(message.ids);
+        }),
+        leader.isLeader.subscribe((leading) => {
+          if (leading) done();
+        }),
+      );
+      channel.post({ type: 'ask', ref, ...what });
+    });
+  }
+
+  /**
+   * Another tab's {@link discardOp} or {@link clearAll}, done here, in the tab that sends (after
+   * this op's request in flight, or the flush); its answer posted: the ids removed, or undefined
+   * if it failed here (that tab then does it itself). The `discarded` event is that tab's.
+   */
+  async answerTab({ ref, id, cut, retry }: Extract<SyncMessage, { type: 'ask' }>): Promise<void> {
+    if (!this.#deps.leader.isLeader.peek()) return;
+    let ids: string[] | undefined;
+    try {
+      // (retry(id) moves or wakes one op at most: the answer lists it.)
+      if (retry) ids = (await this.retryOps(id, this.#deps.now)) ? [id as string] : [];
+      else if (id !== undefined) ids = (await this.#discardHere(id)) ? [id] : [];
+      else if (cut !== undefined) ids = await this.#clearHere(cut);
+    } catch {
+      // (ids undefined: the asking tab does it itself.)
+    }
+    this.#deps.channel.post({ type: 'answer', ref, ids });
   }
 
   /**
@@ -112,11 +172,16 @@ export class QueueEdits {
    * The engine's retry(id): once op `id`'s request in flight and its removal are done (not the
    * head's request in flight without `id`: it may take timeoutMs, and only a head still waiting
    * for its retry time is woken, never one being sent), {@link retry}; the errors of the ops
-   * moved are dropped, even if it fails. `now` is read once the wait is over.
+   * moved are dropped, even if it fails. `now` is read once the wait is over. retry(id) in a tab
+   * that does not send is done by the tab that sends (see {@link #ask}), which wakes its head.
    */
   async retryOps(id: string | undefined, now: () => number): Promise<number> {
     const host = this.#host;
-    if (id) await this.#settledFor(id);
+    if (id) {
+      const ids = await this.#ask({ id, retry: true });
+      if (ids) return ids.length;
+      await this.#settledFor(id);
+    }
     const moved: string[] = [];
     let result: { count: number; woke: boolean };
     try {
@@ -136,9 +201,18 @@ export class QueueEdits {
   /**
    * The engine's discard(id): once op `id`'s request in flight and its removal are done,
    * {@link discard}; its errors dropped, and if it was the head (blocked by its backoff, e.g. a
-   * Retry-After), the next one is sent now.
+   * Retry-After), the next one is sent now. In a tab that does not send, the tab that sends does
+   * it (see {@link #ask}): only it knows whether op `id` is on the wire.
    */
   async discardOp(id: string): Promise<boolean> {
+    const ids = await this.#ask({ id });
+    const found = ids ? ids.length > 0 : await this.#discardHere(id);
+    if (found) this.#host.events.emit('discarded', { ids: [id] });
+    return found;
+  }
+
+  /** {@link discardOp} in the tab that sends (or without Web Locks, in any). */
+  async #discardHere(id: string): Promise<boolean> {
     const host = this.#host;
     const { pending } = this.#stores.lists;
     const discarding = (async () => {
@@ -153,9 +227,7 @@ export class QueueEdits {
     // of sending it (see the engine's #drain, trackStep) — after a Retry-After: 0, the head it waited for would go again.
     host.opWrites.set(id, discarding);
     try {
-      const found = await discarding;
-      if (found) host.events.emit('discarded', { ids: [id] });
-      return found;
+      return await discarding;
     } finally {
       host.opWrites.delete(id);
       host.publishStatus();
@@ -164,17 +236,48 @@ export class QueueEdits {
   }
 
   /**
-   * The engine's clearQueue(): once the flush is done, the outbox read again, {@link removeAll};
-   * then no error remains. Resolves with how many were removed.
+   * The engine's clearQueue(), cut at `cut` (an id made at the call: every op queued after it has
+   * a greater one): once the queue() calls before the cut still being written are committed (a
+   * Blob or FormData body is read and stored in chunks before its op), {@link #clearHere} — by
+   * the tab that sends (see {@link #ask}) — then no error remains (and the ops queued after the
+   * cut are sent). Resolves with how many were removed.
    */
-  async clearAll(): Promise<number> {
+  async clearAll(cut: string): Promise<number> {
     const host = this.#host;
-    await this.#settledFor();
-    await host.rescanOutbox();
-    const ids = await this.removeAll();
-    host.clearErrors(true);
-    if (ids[0]) host.events.emit('discarded', { ids });
-    return ids.length;
+    // Nothing is sent from now on until the clear is done (the flush stops before its next op).
+    host.clearing = true;
+    try {
+      await Promise.allSettled([...host.opWrites].filter(([id]) => id < cut).map(([, write]) => write));
+      let ids = await this.#ask({ cut });
+      // (Removed by the tab that sends: read the outbox again, so the counts are true here now.)
+      if (ids) await host.rescanOutbox();
+      else ids = await this.#clearHere(cut);
+      host.clearErrors(true);
+      if (ids[0]) host.events.emit('discarded', { ids });
+      return ids.length;
+    } finally {
+      host.clearing = false;
+      host.publishStatus();
+      host.requestFlush();
+    }
+  }
+
+  /**
+   * Once the flush is done, the outbox read again, {@link removeAll} of the ops before `cut`,
+   * nothing sent meanwhile (`clearing`, set here too when another tab asked).
+   */
+  async #clearHere(cut: string): Promise<string[]> {
+    const host = this.#host;
+    host.clearing = true;
+    try {
+      await this.#settledFor();
+      await host.rescanOutbox();
+      return await this.removeAll(cut);
+    } finally {
+      host.clearing = false;
+      host.publishStatus();
+      host.requestFlush();
+    }
   }
 
   /**
@@ -331,13 +434,17 @@ export class QueueEdits {
   }
 
   /**
-   * Remove every pending and failed operation listed, with the temporary ids and the stored
-   * outcomes. Resolves with the ids of the operations removed.
+   * Remove every pending and failed operation listed whose id sorts before `cut`, with the stored
+   * outcomes, and the temporary ids unless an operation is kept (one queued after the cut: they
+   * are then forgotten by the usual rule, TempIds.collect). Resolves with the ids of the
+   * operations removed.
    */
-  async removeAll(): Promise<string[]> {
+  async removeAll(cut: string): Promise<string[]> {
     const { storage, outbox, lists, loadOutcomes } = this.#stores;
-    const pending = lists.pending.toArray();
-    const failed = [...lists.failed];
+    const before = (id: string) => id < cut;
+    const pending = lists.pending.page(undefined, Infinity).filter(before);
+    const failed = [...lists.failed].filter(before);
+    const kept = lists.pending.length + lists.failed.size > pending.length + failed.length;
     for (const id of pending) await outbox.remove('pending', id);
     for (const id of failed) await outbox.remove('failed', id);
     // The binary chunks of every operation no longer stored (those just removed, any a crash left) —
@@ -355,9 +462,11 @@ export class QueueEdits {
       for (const key of await storage.keys(prefix)) await storage.remove(key);
     };
     // Every temporary id (`t/`): those listed now are forgotten in memory, then removed.
-    const mappings = await storage.keys('t/');
-    this.#stores.tempIds?.forget();
-    for (const key of mappings) await storage.remove(key);
+    if (!kept) {
+      const mappings = await storage.keys('t/');
+      this.#stores.tempIds?.forget();
+      for (const key of mappings) await storage.remove(key);
+    }
     await (await loadOutcomes()).clear(removeAll);
     lists.remove('pending', pending);
     lists.remove('failed', failed);

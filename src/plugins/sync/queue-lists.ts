@@ -64,10 +64,8 @@ export class QueueLists {
 
   /** Ids moved from one list to the other here: noted and announced. */
   move(ids: string[], from: OutboxList, to: OutboxList): void {
-    this.note('removed', from, ids);
-    this.note('added', to, ids);
-    this.#announce({ type: 'removed', list: from, ids });
-    this.#announce({ type: 'added', list: to, ids });
+    this.remove(from, ids);
+    this.add(to, ids);
   }
 
   /** A change that needs no announcing: made by another tab, or found in storage. */

@@ -212,7 +212,7 @@ function checkUrl(
     );
   }
   const resolved = resolveUrl(url);
-  if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') {
+  if (!/^https?:$/.test(resolved.protocol)) {
     throw refuse(
       'sync/invalid-url',
       `queue() or read(): url must be http or https (got "${resolved.protocol}").`,

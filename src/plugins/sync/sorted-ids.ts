@@ -68,11 +68,6 @@ export class SortedIds {
     return this.#ids.slice(start, start + limit);
   }
 
-  /** A sorted copy. */
-  toArray(): string[] {
-    return this.#ids.slice(this.#start);
-  }
-
   /** Index in `#ids` of the first id greater than `id`. */
   #upperBound(id: string): number {
     let low = this.#start;
