@@ -121,6 +121,8 @@ export class QueueEdits {
         resolve(ids);
       };
       const timer = setTimeout(done, 2 * transport.timeoutMs);
+      // (Node: a tab disposed while it asks does not keep the process alive for it.)
+      (timer as { unref?: () => void }).unref?.();
       offs.push(
         channel.subscribe((message) => {
           if (message.type === 'answer' && message.ref === ref) done(message.ids);
