@@ -87,14 +87,9 @@ export class QueueEdits {
   readonly #stores: OutboxStores;
   readonly #tools: EditTools;
   readonly #host: EditsHost;
-  readonly #deps: Pick<SyncEngineDeps, 'leader' | 'channel' | 'transport' | 'now'>;
+  readonly #deps: SyncEngineDeps;
 
-  constructor(
-    stores: OutboxStores,
-    tools: EditTools,
-    host: EditsHost,
-    deps: Pick<SyncEngineDeps, 'leader' | 'channel' | 'transport' | 'now'>,
-  ) {
+  constructor(stores: OutboxStores, tools: EditTools, host: EditsHost, deps: SyncEngineDeps) {
     this.#stores = stores;
     this.#tools = tools;
     this.#host = host;
@@ -266,7 +261,7 @@ export class QueueEdits {
 
   /**
    * Once the flush is done, the outbox read again, {@link removeAll} of the ops before `cut`,
-   * nothing sent meanwhile (`clearing`, set here too when another tab asked).
+   * nothing sent meanwhile (the engine's clearing flag, set here too when another tab asked).
    */
   async #clearHere(cut: string): Promise<string[]> {
     const host = this.#host;
