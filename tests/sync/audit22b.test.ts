@@ -47,6 +47,17 @@ function tab(factory: IDBFactory, server: FaultServer, locks: unknown, options: 
   return { app, sync, connectivity, sent, discarded };
 }
 
+/** Two tabs of one database sharing Web Locks, both ready: `a` (given `options`) sends. */
+async function twoTabs(server: FaultServer, options: SyncOptions = {}) {
+  const factory = new IDBFactory();
+  const locks = webLocks();
+  const a = tab(factory, server, locks, options);
+  await a.app.ready();
+  const b = tab(factory, server, locks);
+  await b.app.ready();
+  return { a, b };
+}
+
 const urls = (ops: readonly object[]) => ops.map((op) => ('url' in op ? op.url : '?'));
 
 describe('A0: clearQueue() removes exactly the operations queued before its call', () => {
@@ -104,12 +115,7 @@ describe('A0: clearQueue() removes exactly the operations queued before its call
 describe('A5: discard() and clearQueue() in a tab that does not send', () => {
   it('discard(id) of the op the sending tab has on the wire waits for it and answers false', async () => {
     const server = await startServer();
-    const factory = new IDBFactory();
-    const locks = webLocks();
-    const a = tab(factory, server, locks);
-    await a.app.ready();
-    const b = tab(factory, server, locks);
-    await b.app.ready();
+    const { a, b } = await twoTabs(server);
     expect(a.sync.coordination).toBe('web-locks');
     server.script({ delayMs: 400 }, { delayMs: 400 });
     const one = await a.sync.queue('POST', '/one', { body: 1 });
@@ -131,12 +137,7 @@ describe('A5: discard() and clearQueue() in a tab that does not send', () => {
 
   it('discard(id) of a queued op not yet sent removes it in every tab, true in the asking tab only', async () => {
     const server = await startServer();
-    const factory = new IDBFactory();
-    const locks = webLocks();
-    const a = tab(factory, server, locks);
-    await a.app.ready();
-    const b = tab(factory, server, locks);
-    await b.app.ready();
+    const { a, b } = await twoTabs(server);
     a.connectivity.setOnline(false);
     const op = await b.sync.queue('POST', '/x', { body: 1 });
     await until(() => a.sync.pendingCount.value === 1, 'a sees it');
@@ -154,12 +155,7 @@ describe('A5: discard() and clearQueue() in a tab that does not send', () => {
 describe('A10: retry(headId) in a tab that does not send', () => {
   it("wakes the sending tab's head from its Retry-After: it is sent now", async () => {
     const server = await startServer();
-    const factory = new IDBFactory();
-    const locks = webLocks();
-    const a = tab(factory, server, locks, { retry: { maxRetryAfterMs: 3_600_000 } });
-    await a.app.ready();
-    const b = tab(factory, server, locks);
-    await b.app.ready();
+    const { a, b } = await twoTabs(server, { retry: { maxRetryAfterMs: 3_600_000 } });
     server.script({ status: 503, retryAfter: '60' });
     const head = await b.sync.queue('POST', '/head', { body: 1 });
     await until(() => a.sync.status.value === 'error', 'the head waits for its Retry-After');
