@@ -311,6 +311,9 @@ test('a note deleted on another device while edited offline: gone here too, and 
       message: 'the note on the server',
     })
     .toBe(1);
+  // The insert left the queue too (the server has the row a moment before the answer is
+  // committed here): the offline edit below must raise the count from 0, not replace the insert.
+  await waitForPending(tab, 0);
   const device = await nodeDevice(harness.server);
   try {
     await device.notes.pull();
