@@ -191,7 +191,7 @@ export const BUDGETS = {
  * worktree); ceilings 22.560 -> 22.127 KB own, 24.000 -> 23.671 KB with dependencies.
  * Then more moves into the lazy chunks (settledFor, stored outcomes' delivery, the errors only a
  * failure ends with, the sorted failed ids: -144 B; classify() imported by the lazy chunks only:
- * -119 B) paid for connectivity across tabs (+257 B) and the sync fixes (+54, -5 B); collections'
+ * -119 B) paid for connectivity across tabs (+203 B) and the sync fixes (+54, -5 B); collections'
  * fixes paid in its own code: 22,647 / 24,217 bytes (a clean checkout), collections 6,684 B;
  * ceilings 22.127 -> 22.120 KB own, 23.671 -> 23.660 KB with dependencies, collections 6.536 ->
  * 6.531 KB (3 B of margin each for the chunk hashes, 10 B with dependencies).
