@@ -174,8 +174,11 @@ describe('collections: a temporary id across restarts (audit 22, F5: a documente
     await device.dispose();
     device = await startDevice({ server, disk }); // sent and answered
     await idle(device);
-    const serverId = device.notes.get(tmp).value?.id as string;
-    expect(serverId).not.toBe(tmp);
+    // (The row takes the server's id when the insert's answer is handled, which idle() does not
+    // wait for: waited for here.)
+    const answered = device.notes.get(tmp);
+    await until(() => answered.value !== undefined && answered.value.id !== tmp, "the insert's answer", 3000);
+    const serverId = answered.value?.id as string;
     await device.dispose();
     device = await startDevice({ server, disk }); // the next start: still resolves
     // (Waited for: an answer's outcome handler that a dispose cut off runs again at the next start.)
